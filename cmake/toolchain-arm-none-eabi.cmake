@@ -1,0 +1,25 @@
+# Cross toolchain: Debian's gcc-arm-none-eabi. ML_CPU selects the core
+# (cortex-m4 with FPU for the MPS2-AN386 board, cortex-m0plus for the P1MB budget).
+set(CMAKE_SYSTEM_NAME Generic)
+set(CMAKE_SYSTEM_PROCESSOR arm)
+set(CMAKE_C_COMPILER arm-none-eabi-gcc)
+set(CMAKE_ASM_COMPILER arm-none-eabi-gcc)
+set(CMAKE_OBJCOPY arm-none-eabi-objcopy)
+set(CMAKE_SIZE arm-none-eabi-size)
+set(CMAKE_TRY_COMPILE_TARGET_TYPE STATIC_LIBRARY)
+
+if(NOT ML_CPU)
+    set(ML_CPU cortex-m4)
+endif()
+if(ML_CPU STREQUAL "cortex-m4")
+    set(ML_CPU_FLAGS "-mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16")
+else()
+    set(ML_CPU_FLAGS "-mcpu=${ML_CPU} -mthumb -mfloat-abi=soft")
+endif()
+set(CMAKE_C_FLAGS_INIT "${ML_CPU_FLAGS} -ffunction-sections -fdata-sections")
+set(CMAKE_ASM_FLAGS_INIT "${ML_CPU_FLAGS}")
+set(CMAKE_EXE_LINKER_FLAGS_INIT "${ML_CPU_FLAGS} -Wl,--gc-sections --specs=nano.specs --specs=nosys.specs")
+
+set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
+set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
+set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)

@@ -1,0 +1,43 @@
+/**
+ * @file ml_config.h
+ * @brief Compile-time knobs (lwIP opt.h style).
+ *
+ * A build may define ML_CONFIG_OVERRIDE to the name of a header (one each for
+ * sim, target, tests and fuzz) that sets knobs before the defaults below.
+ */
+#ifndef FIRMWARE_CONFIG_ML_CONFIG_H
+#define FIRMWARE_CONFIG_ML_CONFIG_H
+
+#ifdef ML_CONFIG_OVERRIDE
+#include ML_CONFIG_OVERRIDE
+#endif
+
+/** Firmware version string reported by every device. */
+#ifndef ML_FW_VERSION
+#define ML_FW_VERSION "0.1.0"
+#endif
+
+/** Largest P1 telegram the DSMR framer accepts (bytes, '/' to CRC). 8 KiB fits e-MUCS history. */
+#ifndef ML_DSMR_MAX_TELEGRAM
+#define ML_DSMR_MAX_TELEGRAM 8192
+#endif
+
+/** Largest TIC frame (STX..ETX) the TIC framer accepts. */
+#ifndef ML_TIC_MAX_FRAME
+#define ML_TIC_MAX_FRAME 4096
+#endif
+
+/** Unknown objects (OBIS codes or TIC labels) a reading keeps verbatim. */
+#ifndef ML_READING_RAW_MAX
+#define ML_READING_RAW_MAX 16
+#endif
+
+/** Bytes of text message kept in a reading (decoded). */
+#ifndef ML_READING_TEXT_MAX
+#define ML_READING_TEXT_MAX 256
+#endif
+
+/** Feature switch helper: if (ML_ENABLED(ML_FEATURE_X)) ... */
+#define ML_ENABLED(x) ((x) != 0)
+
+#endif /* FIRMWARE_CONFIG_ML_CONFIG_H */

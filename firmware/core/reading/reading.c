@@ -1,0 +1,266 @@
+#include "reading.h"
+
+#include "err.h"
+
+/* ------------------------------------------------------------------------- */
+/* Field table                                                               */
+/* ------------------------------------------------------------------------- */
+
+static const struct reading_field_info field_info[READING_FIELD_COUNT] = {
+#define READING_X_INFO(id, key, unit, exp10, comment) [READING_##id] = {key, unit, exp10, comment},
+    READING_FIELDS(READING_X_INFO)
+#undef READING_X_INFO
+};
+
+/* Per-phase blocks are laid out L1, L2, L3 so "id + phase" works. */
+_Static_assert(READING_L3_U == READING_L1_U + 2, "phase layout");
+_Static_assert(READING_L3_SWELLS == READING_L1_SWELLS + 2, "phase layout");
+
+void reading_init(struct reading *r)
+{
+    /* Byte-wise clear: no libc memset in freestanding core. */
+    uint8_t *p = (uint8_t *)r;
+    for (size_t i = 0; i < sizeof(*r); i++) {
+        p[i] = 0;
+    }
+    for (size_t i = 0; i < READING_MBUS_MAX; i++) {
+        r->mbus[i].valve = -1;
+    }
+}
+
+const struct reading_field_info *reading_field_info(enum reading_field f)
+{
+    if ((int)f < 0 || f >= READING_FIELD_COUNT) {
+        return NULL;
+    }
+    return &field_info[f];
+}
+
+int reading_field_by_key(const char *key, size_t key_len)
+{
+    for (int f = 0; f < READING_FIELD_COUNT; f++) {
+        const char *k = field_info[f].key;
+        size_t i = 0;
+        while (i < key_len && k[i] != '\0' && k[i] == key[i]) {
+            i++;
+        }
+        if (i == key_len && k[i] == '\0') {
+            return f;
+        }
+    }
+    return ML_ENOENT;
+}
+
+bool reading_has(const struct reading *r, enum reading_field f)
+{
+    if ((int)f < 0 || f >= READING_FIELD_COUNT) {
+        return false;
+    }
+    return (r->present[f / 64] >> (f % 64)) & 1u;
+}
+
+void reading_set(struct reading *r, enum reading_field f, int64_t v)
+{
+    if ((int)f < 0 || f >= READING_FIELD_COUNT) {
+        return;
+    }
+    r->value[f] = v;
+    r->present[f / 64] |= (uint64_t)1 << (f % 64);
+}
+
+void reading_clear(struct reading *r, enum reading_field f)
+{
+    if ((int)f < 0 || f >= READING_FIELD_COUNT) {
+        return;
+    }
+    r->value[f] = 0;
+    r->present[f / 64] &= ~((uint64_t)1 << (f % 64));
+}
+
+bool reading_get(const struct reading *r, enum reading_field f, int64_t *v)
+{
+    if (!reading_has(r, f)) {
+        return false;
+    }
+    *v = r->value[f];
+    return true;
+}
+
+double reading_get_si(const struct reading *r, enum reading_field f)
+{
+    int64_t v;
+    if (!reading_get(r, f, &v)) {
+        return 0.0;
+    }
+    double d = (double)v;
+    for (int e = field_info[f].exp10; e < 0; e++) {
+        d /= 10.0;
+    }
+    for (int e = field_info[f].exp10; e > 0; e--) {
+        d *= 10.0;
+    }
+    return d;
+}
+
+void reading_str_set(struct reading_str *dst, const char *s, size_t n)
+{
+    size_t k = n > READING_STR_MAX ? READING_STR_MAX : n;
+    for (size_t i = 0; i < k; i++) {
+        dst->s[i] = s[i];
+    }
+    dst->s[k] = '\0';
+    dst->len = (uint8_t)k;
+    dst->truncated = n > READING_STR_MAX;
+}
+
+static void copy_trunc(char *dst, size_t cap, const char *src, size_t n, bool *truncated)
+{
+    size_t k = n >= cap ? cap - 1u : n;
+    for (size_t i = 0; i < k; i++) {
+        dst[i] = src[i];
+    }
+    dst[k] = '\0';
+    if (n >= cap) {
+        *truncated = true;
+    }
+}
+
+void reading_raw_add(struct reading *r, const char *id, size_t id_len, const char *val,
+                     size_t val_len)
+{
+    if (r->raw_count >= ML_READING_RAW_MAX) {
+        r->raw_dropped++;
+        return;
+    }
+    struct reading_raw *o = &r->raw[r->raw_count++];
+    o->truncated = false;
+    copy_trunc(o->id, sizeof(o->id), id, id_len, &o->truncated);
+    copy_trunc(o->value, sizeof(o->value), val, val_len, &o->truncated);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Derived values                                                            */
+/* ------------------------------------------------------------------------- */
+
+/* signed = imp - exp, or the split of a signed value into magnitudes. */
+static void derive_signed(struct reading *r, enum reading_field sgn, enum reading_field imp,
+                          enum reading_field exp)
+{
+    int64_t a, b, v;
+    if (!reading_has(r, sgn) && reading_get(r, imp, &a) && reading_get(r, exp, &b)) {
+        reading_set(r, sgn, a - b);
+    } else if (reading_get(r, sgn, &v) && !reading_has(r, imp) && !reading_has(r, exp)) {
+        reading_set(r, imp, v > 0 ? v : 0);
+        reading_set(r, exp, v < 0 ? -v : 0);
+    }
+}
+
+static void derive_sum(struct reading *r, enum reading_field total, enum reading_field first,
+                       int count)
+{
+    if (reading_has(r, total)) {
+        return;
+    }
+    int64_t sum = 0, v;
+    bool any = false;
+    for (int i = 0; i < count; i++) {
+        if (reading_get(r, (enum reading_field)((int)first + i), &v)) {
+            sum += v;
+            any = true;
+        }
+    }
+    if (any) {
+        reading_set(r, total, sum);
+    }
+}
+
+static void derive_mbus(struct reading *r, uint8_t type, enum reading_field val,
+                        enum reading_field ts)
+{
+    if (reading_has(r, val)) {
+        return;
+    }
+    for (size_t i = 0; i < READING_MBUS_MAX; i++) {
+        const struct reading_mbus *m = &r->mbus[i];
+        if (m->present && m->type == type && m->has_value) {
+            reading_set(r, val, m->value_milli);
+            if (m->ts_utc > 0) {
+                reading_set(r, ts, m->ts_utc);
+            }
+            return;
+        }
+    }
+}
+
+void reading_derive(struct reading *r)
+{
+    derive_signed(r, READING_P, READING_P_IMP, READING_P_EXP);
+    derive_signed(r, READING_Q, READING_Q_IMP, READING_Q_EXP);
+    for (int ph = 0; ph < 3; ph++) {
+        derive_signed(r, (enum reading_field)((int)READING_L1_P + ph),
+                      (enum reading_field)((int)READING_L1_P_IMP + ph),
+                      (enum reading_field)((int)READING_L1_P_EXP + ph));
+        derive_signed(r, (enum reading_field)((int)READING_L1_Q + ph),
+                      (enum reading_field)((int)READING_L1_Q_IMP + ph),
+                      (enum reading_field)((int)READING_L1_Q_EXP + ph));
+    }
+    derive_sum(r, READING_E_IMP, READING_E_IMP_T1, 10);
+    derive_sum(r, READING_E_EXP, READING_E_EXP_T1, 4);
+    derive_mbus(r, READING_MBUS_GAS, READING_GAS, READING_GAS_TS);
+    derive_mbus(r, READING_MBUS_WATER, READING_WATER, READING_WATER_TS);
+    derive_mbus(r, READING_MBUS_HEAT, READING_HEAT, READING_HEAT_TS);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Time                                                                      */
+/* ------------------------------------------------------------------------- */
+
+/* Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm). */
+static int64_t days_from_civil(int y, int m, int d)
+{
+    y -= m <= 2;
+    const int64_t era = (y >= 0 ? y : y - 399) / 400;
+    const int64_t yoe = y - era * 400;
+    const int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static int days_in_month(int y, int m)
+{
+    static const uint8_t dim[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0)) {
+        return 29;
+    }
+    return dim[m - 1];
+}
+
+/* Last Sunday of month m in year y, as day of month (EU DST switch days). */
+static int last_sunday(int y, int m)
+{
+    int last = days_in_month(y, m);
+    int64_t days = days_from_civil(y, m, last);
+    int wd = (int)((days + 4) % 7); /* 1970-01-01 was a Thursday (4); 0 = Sunday */
+    if (wd < 0) {
+        wd += 7;
+    }
+    return last - wd;
+}
+
+int64_t reading_local_to_utc(int year, int mon, int day, int hour, int min, int sec, int dst)
+{
+    ML_VERIFY(year >= 1970 && year <= 2199, ML_EINVAL);
+    ML_VERIFY(mon >= 1 && mon <= 12, ML_EINVAL);
+    ML_VERIFY(day >= 1 && day <= days_in_month(year, mon), ML_EINVAL);
+    ML_VERIFY(hour >= 0 && hour <= 23 && min >= 0 && min <= 59, ML_EINVAL);
+    ML_VERIFY(sec >= 0 && sec <= 60, ML_EINVAL);
+    int64_t local = days_from_civil(year, mon, day) * 86400 + hour * 3600 + min * 60 + sec;
+    if (dst < 0) {
+        /* EU rule: summer time from the last Sunday of March 02:00 local (01:00 UTC) to the
+         * last Sunday of October 03:00 local (01:00 UTC). */
+        int64_t start = days_from_civil(year, 3, last_sunday(year, 3)) * 86400 + 2 * 3600;
+        int64_t end = days_from_civil(year, 10, last_sunday(year, 10)) * 86400 + 3 * 3600;
+        dst = (local >= start && local < end) ? 1 : 0;
+    }
+    return local - (dst ? 7200 : 3600);
+}

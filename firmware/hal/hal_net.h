@@ -1,0 +1,97 @@
+/**
+ * @file hal_net.h
+ * @brief Network interfaces (link, addressing, AP mode, ping) and TCP servers.
+ *
+ * The network *policy* (DHCP tries, link-local fallback, AP mode rules) lives
+ * in core/net; this contract only offers the mechanisms, each asynchronous:
+ * start it, then poll its state from the app loop. Thread context (app loop).
+ * Addresses are IPv4 in host byte order (0xC0A80101 = 192.168.1.1).
+ */
+#ifndef FIRMWARE_HAL_HAL_NET_H
+#define FIRMWARE_HAL_HAL_NET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum hal_net_if {
+    HAL_NET_ETH = 0,
+    HAL_NET_WIFI,
+    HAL_NET_IF_COUNT
+};
+
+struct hal_net_ipv4 {
+    uint32_t ip;
+    uint32_t netmask;
+    uint32_t gateway;
+    uint32_t dns;
+};
+
+/** Asynchronous operation state. */
+enum hal_net_op {
+    HAL_NET_OP_IDLE = 0,
+    HAL_NET_OP_PENDING,
+    HAL_NET_OP_OK,
+    HAL_NET_OP_FAILED,
+};
+
+/** True when interface @p nif has link (Ethernet carrier / Wi-Fi associated). */
+bool hal_net_link_is_up(enum hal_net_if nif);
+
+/**
+ * Make @p nif the active interface and bring it up (Wi-Fi: join @p ssid with
+ * @p psk; both ignored for Ethernet). The other interface is taken down.
+ * @retval 0 started  @retval ML_EINVAL bad argument  @retval ML_EBADF no such hardware
+ */
+int hal_net_up(enum hal_net_if nif, const char *ssid, const char *psk);
+
+/** Start one DHCP attempt on the active interface; poll with hal_net_dhcp_state(). */
+int hal_net_dhcp_start(void);
+
+/** State of the last DHCP attempt; on HAL_NET_OP_OK, @p out gets the lease. */
+enum hal_net_op hal_net_dhcp_state(struct hal_net_ipv4 *out);
+
+/** Configure @p addr statically on the active interface (link-local included). */
+int hal_net_set_ipv4(const struct hal_net_ipv4 *addr);
+
+/** Current address of the active interface (ip 0 when none). */
+void hal_net_get_ipv4(struct hal_net_ipv4 *out);
+
+/** Start/stop the access point (SSID, WPA2 key, 192.168.71.1/24 with a DHCP server). */
+int hal_net_ap_start(const char *ssid, const char *psk);
+void hal_net_ap_stop(void);
+
+/** Start one ICMP echo to @p ip; poll with hal_net_ping_state(). */
+int hal_net_ping_start(uint32_t ip);
+enum hal_net_op hal_net_ping_state(void);
+
+/* ------------------------------------------------------------------------- */
+/* TCP servers (Modbus TCP, HTTP)                                            */
+/* ------------------------------------------------------------------------- */
+
+/**
+ * Listen on TCP @p port. @return a listener handle >= 0, ML_EBUSY (port taken),
+ * ML_ENOMEM (no socket left).
+ */
+int hal_tcp_listen(uint16_t port);
+
+/** The port a listener is bound to (useful with port 0 in the sim). */
+uint16_t hal_tcp_local_port(int listener);
+
+/** Accept one pending connection. @return a connection handle >= 0, or ML_EAGAIN. */
+int hal_tcp_accept(int listener);
+
+/**
+ * Receive up to @p cap bytes. Non-blocking.
+ * @return bytes (> 0), ML_EAGAIN when nothing is waiting, ML_ECONNREFUSED when
+ *         the peer closed (the handle must still be closed with hal_tcp_close()).
+ */
+int hal_tcp_recv(int conn, uint8_t *buf, size_t cap);
+
+/** Send @p len bytes. @return bytes accepted (may be < len), or < 0 on a broken connection. */
+int hal_tcp_send(int conn, const uint8_t *buf, size_t len);
+
+/** Close a connection or listener handle. */
+void hal_tcp_close(int handle);
+
+#endif /* FIRMWARE_HAL_HAL_NET_H */

@@ -1,0 +1,54 @@
+/**
+ * @file hal_sys.h
+ * @brief Reboot, device identity, heap figures, watchdog, faults.
+ */
+#ifndef FIRMWARE_HAL_HAL_SYS_H
+#define FIRMWARE_HAL_HAL_SYS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/** Identity printed on the device label. */
+struct hal_sys_identity {
+    char serial[24];        /**< serial number, NUL-terminated */
+    char label_password[9]; /**< 8-character login of the label, NUL-terminated */
+};
+
+/** Heap figures as the device reports them (device_counters). */
+struct hal_sys_heap {
+    uint32_t free_bytes;
+    uint32_t min_free_bytes;
+    uint32_t largest_free_block;
+    uint32_t failed_allocs;
+};
+
+/** Why the device last started. */
+enum hal_sys_reset_cause {
+    HAL_SYS_RESET_POWER_ON = 0,
+    HAL_SYS_RESET_SOFT,
+    HAL_SYS_RESET_WATCHDOG,
+    HAL_SYS_RESET_FAULT,
+};
+
+/** Reboot now (soft reset). Does not return on the target; in the sim the loop restarts. */
+void hal_sys_reboot(void);
+
+/** Fill @p out with the device identity. */
+void hal_sys_get_identity(struct hal_sys_identity *out);
+
+/** Fill @p out with heap figures (zeros where the port has no heap). */
+void hal_sys_get_heap(struct hal_sys_heap *out);
+
+/** Cause of the last reset. */
+enum hal_sys_reset_cause hal_sys_get_reset_cause(void);
+
+/** Feed the watchdog; the app loop calls it every iteration. ISR-safe. */
+void hal_sys_watchdog_kick(void);
+
+/** Our own bug: break (debugger) and reset on the target, abort() in the sim. Never returns. */
+void hal_sys_fault(const char *file, int line);
+
+/** True when the port asks the app loop to return (sim power-cycle / shutdown). */
+bool hal_sys_should_stop(void);
+
+#endif /* FIRMWARE_HAL_HAL_SYS_H */

@@ -1,0 +1,170 @@
+/*
+ * Sim flash: NOR semantics in memory (erase -> 0xFF, write clears bits), with
+ * an optional backing file and a power-cut switch for the config-store tests.
+ */
+#define _GNU_SOURCE
+#include "hal_flash.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "sim_priv.h"
+
+#define KIB 1024u
+
+static const struct hal_flash_info info[HAL_FLASH_REGION_COUNT] = {
+    [HAL_FLASH_CONFIG_A] = {4 * KIB, 4 * KIB, 256},
+    [HAL_FLASH_CONFIG_B] = {4 * KIB, 4 * KIB, 256},
+    [HAL_FLASH_FW_A] = {256 * KIB, 4 * KIB, 256},
+    [HAL_FLASH_FW_B] = {256 * KIB, 4 * KIB, 256},
+    [HAL_FLASH_BOOT] = {4 * KIB, 4 * KIB, 256},
+};
+
+static struct {
+    uint8_t mem[2 * 4 * KIB + 2 * 256 * KIB + 4 * KIB];
+    uint32_t base[HAL_FLASH_REGION_COUNT];
+    int fd;
+    uint32_t ops;
+    uint32_t cut_after; /* 0 = off */
+    bool dead;          /* power is gone: everything fails */
+} F = {.fd = -1};
+
+static int check(enum hal_flash_region r, uint32_t off, size_t len)
+{
+    ML_VERIFY((int)r >= 0 && r < HAL_FLASH_REGION_COUNT, ML_EBADF);
+    ML_VERIFY(off <= info[r].size && len <= info[r].size - off, ML_EINVAL);
+    return ML_OK;
+}
+
+static void persist(uint32_t at, size_t len)
+{
+    if (F.fd >= 0 && pwrite(F.fd, &F.mem[at], len, at) != (ssize_t)len) {
+        perror("sim flash: write to backing file");
+    }
+}
+
+void sim_flash_open(const char *file)
+{
+    uint32_t at = 0;
+    for (int r = 0; r < HAL_FLASH_REGION_COUNT; r++) {
+        F.base[r] = at;
+        at += info[r].size;
+    }
+    memset(F.mem, 0xFF, sizeof F.mem);
+    F.ops = 0;
+    F.cut_after = 0;
+    F.dead = false;
+    if (F.fd >= 0) {
+        close(F.fd);
+        F.fd = -1;
+    }
+    if (file != NULL && file[0] != '\0') {
+        F.fd = open(file, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        if (F.fd < 0) {
+            perror(file);
+            return;
+        }
+        ssize_t n = pread(F.fd, F.mem, sizeof F.mem, 0);
+        if (n < (ssize_t)sizeof F.mem) {
+            persist(0, sizeof F.mem); /* new or short file: extend with erased bytes */
+        }
+    }
+}
+
+void sim_flash_close(void)
+{
+    if (F.fd >= 0) {
+        close(F.fd);
+        F.fd = -1;
+    }
+}
+
+void sim_flash_cut_after(uint32_t writes)
+{
+    F.cut_after = writes == 0 ? 0 : F.ops + writes;
+    F.dead = false;
+}
+
+uint32_t sim_flash_op_count(void)
+{
+    return F.ops;
+}
+
+/* True when this operation is the one the power cut interrupts (or later). */
+static bool power_cut(void)
+{
+    if (F.dead) {
+        return true;
+    }
+    if (F.cut_after != 0 && F.ops >= F.cut_after) {
+        F.dead = true;
+        return true;
+    }
+    return false;
+}
+
+int hal_flash_get_info(enum hal_flash_region r, struct hal_flash_info *out)
+{
+    ML_VERIFY((int)r >= 0 && r < HAL_FLASH_REGION_COUNT, ML_EBADF);
+    *out = info[r];
+    return ML_OK;
+}
+
+int hal_flash_read(enum hal_flash_region r, uint32_t off, void *buf, size_t len)
+{
+    int err = check(r, off, len);
+    if (err < 0) {
+        return err;
+    }
+    memcpy(buf, &F.mem[F.base[r] + off], len);
+    return ML_OK;
+}
+
+int hal_flash_erase(enum hal_flash_region r, uint32_t off, size_t len)
+{
+    int err = check(r, off, len);
+    if (err < 0) {
+        return err;
+    }
+    uint32_t eu = info[r].erase_unit;
+    uint32_t start = off - off % eu;
+    uint32_t end = (uint32_t)(off + len + eu - 1u) / eu * eu;
+    if (end > info[r].size) {
+        end = info[r].size;
+    }
+    if (power_cut()) {
+        /* an interrupted erase leaves the first half erased, the rest as it was */
+        memset(&F.mem[F.base[r] + start], 0xFF, (end - start) / 2u);
+        persist(F.base[r] + start, end - start);
+        return ML_EIO;
+    }
+    F.ops++;
+    memset(&F.mem[F.base[r] + start], 0xFF, end - start);
+    persist(F.base[r] + start, end - start);
+    return ML_OK;
+}
+
+int hal_flash_write(enum hal_flash_region r, uint32_t off, const void *buf, size_t len)
+{
+    int err = check(r, off, len);
+    if (err < 0) {
+        return err;
+    }
+    const uint8_t *p = buf;
+    uint8_t *m = &F.mem[F.base[r] + off];
+    size_t n = len;
+    if (power_cut()) {
+        n = len / 2u; /* an interrupted program writes a prefix */
+        err = ML_EIO;
+    } else {
+        F.ops++;
+    }
+    for (size_t i = 0; i < n; i++) {
+        m[i] &= p[i];
+    }
+    persist(F.base[r] + off, len);
+    return err;
+}

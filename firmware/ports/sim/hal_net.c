@@ -1,0 +1,325 @@
+/*
+ * Sim network: a host-driven model of links, DHCP, AP mode and ping (answers
+ * arrive after a delay in device time), and real TCP listeners on the host
+ * (loopback by default) for Modbus TCP and HTTP.
+ */
+#define _GNU_SOURCE
+#include "hal_net.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "sim_priv.h"
+
+#define TCP_MAX 32
+#define PING_DELAY_US 20000u
+
+static char bind_addr[64] = "127.0.0.1";
+
+static struct {
+    struct sim_net_model model;
+    enum hal_net_if active;
+    bool up;
+    struct hal_net_ipv4 addr;
+    bool ap;
+    enum hal_net_op dhcp;
+    uint64_t dhcp_done_us;
+    enum hal_net_op ping;
+    uint32_t ping_ip;
+    uint64_t ping_done_us;
+    int fds[TCP_MAX]; /* handle -> fd, -1 free */
+    bool listener[TCP_MAX];
+} N;
+
+static const struct sim_net_model default_model = {
+    .link_up = {true, false},
+    .dhcp_answers = true,
+    .dhcp_delay_ms = 500,
+    .gateway_reachable = true,
+    .internet_reachable = true,
+};
+
+void sim_net_set_bind_addr(const char *addr)
+{
+    snprintf(bind_addr, sizeof bind_addr, "%s", addr);
+}
+
+void sim_net_reset(void)
+{
+    static bool inited;
+    for (int i = 0; i < TCP_MAX; i++) {
+        if (inited && N.fds[i] >= 0) {
+            sim_poll_remove(N.fds[i]);
+            close(N.fds[i]);
+        }
+        N.fds[i] = -1;
+        N.listener[i] = false;
+    }
+    if (!inited) {
+        N.model = default_model;
+    }
+    inited = true;
+    N.active = HAL_NET_ETH;
+    N.up = false;
+    N.ap = false;
+    memset(&N.addr, 0, sizeof N.addr);
+    N.dhcp = HAL_NET_OP_IDLE;
+    N.ping = HAL_NET_OP_IDLE;
+}
+
+void sim_net_get(struct sim_net_model *out)
+{
+    sim_lock();
+    *out = N.model;
+    sim_unlock();
+}
+
+void sim_net_set(const struct sim_net_model *m)
+{
+    sim_lock();
+    N.model = *m;
+    if (!N.model.link_up[N.active]) {
+        memset(&N.addr, 0, sizeof N.addr); /* losing the link loses the address */
+    }
+    sim_wake_locked();
+    sim_unlock();
+}
+
+/* Complete the asynchronous operations whose answer time has come. Lock held. */
+static void net_update_locked(void)
+{
+    uint64_t now = sim_time_us();
+    if (N.dhcp == HAL_NET_OP_PENDING && now >= N.dhcp_done_us) {
+        bool ok = N.model.dhcp_answers && N.model.link_up[N.active];
+        N.dhcp = ok ? HAL_NET_OP_OK : HAL_NET_OP_FAILED;
+        if (ok) {
+            /* 192.168.1.50/24, gateway .1: a typical home LAN */
+            N.addr = (struct hal_net_ipv4){0xC0A80132u, 0xFFFFFF00u, 0xC0A80101u, 0xC0A80101u};
+        }
+    }
+    if (N.ping == HAL_NET_OP_PENDING && now >= N.ping_done_us) {
+        bool link = N.model.link_up[N.active] && N.addr.ip != 0;
+        bool gw = N.ping_ip == N.addr.gateway;
+        bool ok = link && (gw ? N.model.gateway_reachable
+                              : (N.model.gateway_reachable && N.model.internet_reachable));
+        N.ping = ok ? HAL_NET_OP_OK : HAL_NET_OP_FAILED;
+    }
+}
+
+uint64_t sim_net_next_event_us(void)
+{
+    uint64_t t = UINT64_MAX;
+    sim_lock();
+    net_update_locked(); /* what is due now is no longer an event to wait for */
+    if (N.dhcp == HAL_NET_OP_PENDING && N.dhcp_done_us < t) {
+        t = N.dhcp_done_us;
+    }
+    if (N.ping == HAL_NET_OP_PENDING && N.ping_done_us < t) {
+        t = N.ping_done_us;
+    }
+    sim_unlock();
+    return t;
+}
+
+bool hal_net_link_is_up(enum hal_net_if nif)
+{
+    if ((int)nif < 0 || nif >= HAL_NET_IF_COUNT) {
+        return false;
+    }
+    sim_lock();
+    bool up = N.model.link_up[nif];
+    sim_unlock();
+    return up;
+}
+
+int hal_net_up(enum hal_net_if nif, const char *ssid, const char *psk)
+{
+    ML_VERIFY((int)nif >= 0 && nif < HAL_NET_IF_COUNT, ML_EINVAL);
+    ML_VERIFY(nif == HAL_NET_ETH || (ssid != NULL && ssid[0] != '\0'), ML_EINVAL);
+    (void)psk;
+    sim_lock();
+    N.active = nif;
+    N.up = true;
+    memset(&N.addr, 0, sizeof N.addr);
+    sim_unlock();
+    return ML_OK;
+}
+
+int hal_net_dhcp_start(void)
+{
+    sim_lock();
+    N.dhcp = HAL_NET_OP_PENDING;
+    N.dhcp_done_us = sim_time_us() + (uint64_t)N.model.dhcp_delay_ms * 1000u;
+    sim_unlock();
+    return ML_OK;
+}
+
+enum hal_net_op hal_net_dhcp_state(struct hal_net_ipv4 *out)
+{
+    sim_lock();
+    net_update_locked();
+    enum hal_net_op st = N.dhcp;
+    if (st == HAL_NET_OP_OK && out != NULL) {
+        *out = N.addr;
+    }
+    sim_unlock();
+    return st;
+}
+
+int hal_net_set_ipv4(const struct hal_net_ipv4 *addr)
+{
+    ML_VERIFY(addr != NULL, ML_EINVAL);
+    sim_lock();
+    N.addr = *addr;
+    sim_unlock();
+    return ML_OK;
+}
+
+void hal_net_get_ipv4(struct hal_net_ipv4 *out)
+{
+    sim_lock();
+    *out = N.addr;
+    sim_unlock();
+}
+
+int hal_net_ap_start(const char *ssid, const char *psk)
+{
+    ML_VERIFY(ssid != NULL && psk != NULL, ML_EINVAL);
+    N.ap = true;
+    return ML_OK;
+}
+
+void hal_net_ap_stop(void)
+{
+    N.ap = false;
+}
+
+int hal_net_ping_start(uint32_t ip)
+{
+    sim_lock();
+    N.ping = HAL_NET_OP_PENDING;
+    N.ping_ip = ip;
+    N.ping_done_us = sim_time_us() + PING_DELAY_US;
+    sim_unlock();
+    return ML_OK;
+}
+
+enum hal_net_op hal_net_ping_state(void)
+{
+    sim_lock();
+    net_update_locked();
+    enum hal_net_op st = N.ping;
+    sim_unlock();
+    return st;
+}
+
+/* ------------------------------------------------------------------------- */
+/* TCP                                                                       */
+/* ------------------------------------------------------------------------- */
+
+static int handle_new(int fd, bool listener)
+{
+    for (int h = 0; h < TCP_MAX; h++) {
+        if (N.fds[h] < 0) {
+            N.fds[h] = fd;
+            N.listener[h] = listener;
+            sim_poll_add(fd, NULL, NULL);
+            return h;
+        }
+    }
+    close(fd);
+    return ML_ENOMEM;
+}
+
+static int handle_fd(int h)
+{
+    return (h >= 0 && h < TCP_MAX) ? N.fds[h] : -1;
+}
+
+int hal_tcp_listen(uint16_t port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return ML_ENOMEM;
+    }
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
+    if (inet_pton(AF_INET, bind_addr, &sa.sin_addr) != 1 ||
+        bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(fd, 8) != 0) {
+        int e = errno;
+        close(fd);
+        return e == EADDRINUSE ? ML_EBUSY : (e == EACCES ? ML_EACCES : ML_EIO);
+    }
+    return handle_new(fd, true);
+}
+
+uint16_t hal_tcp_local_port(int listener)
+{
+    struct sockaddr_in sa;
+    socklen_t len = sizeof sa;
+    int fd = handle_fd(listener);
+    if (fd < 0 || getsockname(fd, (struct sockaddr *)&sa, &len) != 0) {
+        return 0;
+    }
+    return ntohs(sa.sin_port);
+}
+
+int hal_tcp_accept(int listener)
+{
+    int lfd = handle_fd(listener);
+    ML_VERIFY(lfd >= 0 && N.listener[listener], ML_EBADF);
+    int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+        return ML_EAGAIN;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    return handle_new(fd, false);
+}
+
+int hal_tcp_recv(int conn, uint8_t *buf, size_t cap)
+{
+    int fd = handle_fd(conn);
+    ML_VERIFY(fd >= 0, ML_EBADF);
+    ssize_t n = recv(fd, buf, cap, 0);
+    if (n > 0) {
+        return (int)n;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+        return ML_EAGAIN;
+    }
+    /* closed or broken: stop polling it, so the loop does not spin */
+    sim_poll_remove(fd);
+    return ML_ECONNREFUSED;
+}
+
+int hal_tcp_send(int conn, const uint8_t *buf, size_t len)
+{
+    int fd = handle_fd(conn);
+    ML_VERIFY(fd >= 0, ML_EBADF);
+    ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+    if (n < 0) {
+        return (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : ML_EIO;
+    }
+    return (int)n;
+}
+
+void hal_tcp_close(int handle)
+{
+    int fd = handle_fd(handle);
+    if (fd >= 0) {
+        sim_poll_remove(fd);
+        close(fd);
+        N.fds[handle] = -1;
+        N.listener[handle] = false;
+    }
+}

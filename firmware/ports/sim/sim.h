@@ -1,0 +1,174 @@
+/**
+ * @file sim.h
+ * @brief The sim port's control API: how the host (scenario runner, GUI,
+ * stand-alone device, tests) drives the firmware running on the simulated HAL.
+ *
+ * Model
+ * -----
+ * The firmware's app loop runs in its own thread (sim_start()). It talks to
+ * the world only through the firmware/hal headers, implemented here on Linux. The host
+ * calls the functions below from any one thread (not from several at once).
+ *
+ * Time
+ * ----
+ * - SIM_TIME_VIRTUAL: the clock moves only when the host advances it
+ *   (sim_advance_to_us()). Advancing runs the firmware up to each of its own
+ *   deadlines on the way (timers fire at the exact virtual instants) and then
+ *   waits until the loop is idle again. While time stands still, the firmware
+ *   still serves sockets and UART ptys: a real client (libmodbus, mosquitto)
+ *   gets answers at the current virtual instant.
+ * - SIM_TIME_REAL: the clock follows CLOCK_MONOTONIC from sim_start().
+ *
+ * Idle: the loop is idle when it waits in hal_time_wait_until() and no event
+ * (injected byte, button edge, wake-up) is pending for it.
+ */
+#ifndef FIRMWARE_PORTS_SIM_SIM_H
+#define FIRMWARE_PORTS_SIM_SIM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hal.h"
+
+enum sim_time_mode {
+    SIM_TIME_VIRTUAL = 0,
+    SIM_TIME_REAL,
+};
+
+/** The app entry: runs the loop until hal_sys_should_stop() is true, then returns. */
+typedef void (*sim_app_main_fn)(void);
+
+struct sim_config {
+    enum sim_time_mode time_mode;
+    int64_t utc_at_start;  /**< virtual UTC epoch s at t = 0 (0: host clock at start) */
+    const char *serial;    /**< device serial number (NULL: "SIM0000001") */
+    const char *label_password; /**< 8 characters (NULL: "simlabel") */
+    const char *flash_file; /**< back the flash with this file (NULL: memory only) */
+};
+
+/* ------------------------------------------------------------------------- */
+/* Lifecycle                                                                 */
+/* ------------------------------------------------------------------------- */
+
+/**
+ * Start the firmware: reset the port state, start the app thread running
+ * @p app, and (virtual time) wait until it is idle.
+ * @retval 0 ok  @retval ML_EBUSY already running  @retval ML_EINVAL bad config
+ */
+int sim_start(const struct sim_config *cfg, sim_app_main_fn app);
+
+/** Stop the firmware (asks the loop to return, joins the thread). Safe when not running. */
+void sim_stop(void);
+
+/**
+ * Power-cycle: stop the loop, lose volatile state (UART rings, LEDs, sockets),
+ * keep the flash, start the app again (reset cause POWER_ON), wait until idle.
+ */
+int sim_power_cycle(void);
+
+/** Number of times the app has been (re)started since sim_start(), reboots included. */
+uint32_t sim_boot_count(void);
+
+/* ------------------------------------------------------------------------- */
+/* Time                                                                      */
+/* ------------------------------------------------------------------------- */
+
+/** Current time of the device, microseconds since sim_start(). */
+uint64_t sim_now_us(void);
+
+/**
+ * Virtual time: advance to @p t_us, firing every firmware deadline on the way
+ * at its own instant, then wait until idle. No-op when @p t_us <= now.
+ * Real time: sleep until @p t_us.
+ */
+void sim_advance_to_us(uint64_t t_us);
+
+/** sim_advance_to_us(now + @p ms * 1000). */
+void sim_advance_ms(uint64_t ms);
+
+/** Wait until the loop is idle (virtual time does not move). */
+void sim_wait_idle(void);
+
+/** The loop's next deadline in µs (UINT64_MAX when none), valid while idle. */
+uint64_t sim_next_deadline_us(void);
+
+/** Set the UTC wall clock so that now reads @p epoch_s. */
+void sim_set_utc(int64_t epoch_s);
+
+/* ------------------------------------------------------------------------- */
+/* UARTs                                                                     */
+/* ------------------------------------------------------------------------- */
+
+/**
+ * Deliver @p len bytes to UART @p id's receiver as if they arrived now, and
+ * wake the loop. Bytes that do not fit the RX ring count as overruns.
+ * @return bytes accepted.
+ */
+size_t sim_uart_inject(enum hal_uart_id id, const void *data, size_t len);
+
+/** Take up to @p cap bytes the firmware wrote to UART @p id. @return bytes copied. */
+size_t sim_uart_drain(enum hal_uart_id id, void *out, size_t cap);
+
+/**
+ * Bind UART @p id to a file descriptor (pty, tty): the port reads from it into
+ * the RX ring and writes TX bytes to it. -1 unbinds. The fd stays owned by the
+ * caller.
+ */
+void sim_uart_bind_fd(enum hal_uart_id id, int fd);
+
+/** The line settings the firmware last opened UART @p id with (false when closed). */
+bool sim_uart_get_cfg(enum hal_uart_id id, struct hal_uart_cfg *out);
+
+/* ------------------------------------------------------------------------- */
+/* GPIO                                                                      */
+/* ------------------------------------------------------------------------- */
+
+void sim_button_set(bool pressed);
+hal_rgb_t sim_led_get(enum hal_led_id id);
+bool sim_data_request_get(void);
+
+/** One LED change, as recorded by the port. */
+struct sim_led_event {
+    uint64_t t_us;
+    enum hal_led_id id;
+    hal_rgb_t rgb;
+};
+
+/**
+ * Take up to @p cap LED change events in order (oldest first). The log holds
+ * the last 4096 changes; older ones are overwritten.
+ * @return events copied.
+ */
+size_t sim_led_events(struct sim_led_event *out, size_t cap);
+
+/* ------------------------------------------------------------------------- */
+/* Network model and flash                                                   */
+/* ------------------------------------------------------------------------- */
+
+struct sim_net_model {
+    bool link_up[HAL_NET_IF_COUNT]; /**< carrier per interface (default: Ethernet up) */
+    bool dhcp_answers;              /**< a DHCP server answers (default true) */
+    uint32_t dhcp_delay_ms;         /**< virtual time to answer/fail (default 500) */
+    bool gateway_reachable;         /**< default true */
+    bool internet_reachable;        /**< default true */
+};
+
+/** Read / change the network model; changes wake the loop. */
+void sim_net_get(struct sim_net_model *out);
+void sim_net_set(const struct sim_net_model *m);
+
+/** Bind address for TCP listeners (default "127.0.0.1"). Call before sim_start(). */
+void sim_net_set_bind_addr(const char *addr);
+
+/**
+ * Flash power-cut: after @p writes more successful hal_flash_write/erase
+ * calls the next one fails half-done (it programs a prefix) and every later
+ * one fails, as if power went away. 0 disables.
+ */
+void sim_flash_cut_after(uint32_t writes);
+
+/** Count of hal_flash_write/erase calls since start (for the power-cut tests). */
+uint32_t sim_flash_op_count(void);
+
+#endif /* FIRMWARE_PORTS_SIM_SIM_H */

@@ -1,0 +1,49 @@
+/**
+ * @file sim_priv.h
+ * @brief Shared only by the sim port's own files.
+ */
+#ifndef FIRMWARE_PORTS_SIM_SIM_PRIV_H
+#define FIRMWARE_PORTS_SIM_SIM_PRIV_H
+
+#include <poll.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "sim.h"
+
+/** Callback for a registered fd, run on the firmware thread when it is ready. */
+typedef void (*sim_poll_fn)(int fd, short revents, void *ctx);
+
+/** The big port lock: protects time, idle state, the poll registry, LEDs, net model. */
+void sim_lock(void);
+void sim_unlock(void);
+
+/** Wake the firmware loop (an event for it is pending). Call with the lock held. */
+void sim_wake_locked(void);
+
+/** Wake the firmware loop; takes the lock. */
+void sim_wake(void);
+
+/** Current device time in µs; with or without the lock. */
+uint64_t sim_time_us(void);
+
+/** Register @p fd (POLLIN) in the loop's poll set. @p cb may be NULL (wake only). */
+int sim_poll_add(int fd, sim_poll_fn cb, void *ctx);
+void sim_poll_remove(int fd);
+
+/** Per-area state reset at start and at power-cycle (flash excepted). */
+void sim_uart_reset(void);
+void sim_gpio_reset(void);
+void sim_net_reset(void);
+void sim_mqtt_reset(void);
+void sim_flash_open(const char *file);
+void sim_flash_close(void);
+void sim_sys_reset(const struct sim_config *cfg, int reset_cause);
+
+/** Earliest internal port deadline (DHCP answer, ping reply), µs, UINT64_MAX when none. */
+uint64_t sim_net_next_event_us(void);
+
+/** Set when the app asked for a reboot via hal_sys_reboot(). */
+bool sim_sys_take_reboot_request(void);
+
+#endif /* FIRMWARE_PORTS_SIM_SIM_PRIV_H */

@@ -1,0 +1,252 @@
+/*
+ * Tests of the sim port's time model: timers fire at their virtual instants,
+ * the host advances time and waits for idle, sockets and UARTs are served
+ * while virtual time stands still, reboot and power-cycle restart the app.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "ml_test.h"
+#include "sim.h"
+#include "timer.h"
+
+/* ------------------------------------------------------------------------- */
+/* A small app written only against the HAL                                  */
+/* ------------------------------------------------------------------------- */
+
+#define MAX_FIRES 64
+static volatile uint64_t fires[MAX_FIRES];
+static volatile int nfires;
+static volatile uint16_t echo_port;
+static volatile int loops;
+static volatile uint64_t uart_seen_at_ms;
+
+static void test_app(void)
+{
+    struct ml_timer tick;
+    struct hal_uart_cfg cfg = {115200, 8, HAL_UART_PARITY_NONE, 1, false};
+    hal_uart_open(HAL_UART_P1_IN, &cfg);
+    hal_uart_open(HAL_UART_P1_OUT, &cfg);
+    int lst = hal_tcp_listen(0);
+    echo_port = hal_tcp_local_port(lst);
+    int conn = -1;
+    nfires = 0;
+    ml_timer_start(&tick, hal_time_ms(), 1000, 1000);
+    hal_led_set(HAL_LED_STATUS, HAL_RGB_RED);
+
+    while (!hal_sys_should_stop()) {
+        uint64_t now = hal_time_ms();
+        loops++;
+        if (ml_timer_is_due(&tick, now) && nfires < MAX_FIRES) {
+            fires[nfires++] = now;
+            hal_led_set(HAL_LED_STATUS, (nfires & 1) ? HAL_RGB_GREEN : HAL_RGB_RED);
+        }
+        uint8_t buf[256];
+        int n = hal_uart_read(HAL_UART_P1_IN, buf, sizeof buf, NULL);
+        if (n > 0) {
+            uart_seen_at_ms = now;
+            hal_uart_write(HAL_UART_P1_OUT, buf, (size_t)n);
+        }
+        if (conn < 0) {
+            int c = hal_tcp_accept(lst);
+            if (c >= 0) {
+                conn = c;
+            }
+        }
+        if (conn >= 0) {
+            n = hal_tcp_recv(conn, buf, sizeof buf);
+            if (n > 0) {
+                /* answer with the device time, to prove it stood still */
+                char msg[64];
+                int k = 0;
+                uint64_t t = hal_time_ms();
+                char tmp[24];
+                int d = 0;
+                do {
+                    tmp[d++] = (char)('0' + t % 10);
+                    t /= 10;
+                } while (t > 0);
+                while (d > 0) {
+                    msg[k++] = tmp[--d];
+                }
+                hal_tcp_send(conn, (const uint8_t *)msg, (size_t)k);
+            } else if (n == ML_ECONNREFUSED) {
+                hal_tcp_close(conn);
+                conn = -1;
+            }
+        }
+        hal_time_wait_until(ml_timer_earliest(&tick, HAL_TIME_FOREVER));
+    }
+    if (conn >= 0) {
+        hal_tcp_close(conn);
+    }
+    hal_tcp_close(lst);
+}
+
+static void setup(void)
+{
+    struct sim_config cfg = {.time_mode = SIM_TIME_VIRTUAL, .utc_at_start = 1700000000};
+    if (sim_start(&cfg, test_app) != ML_OK) {
+        fprintf(stderr, "sim_start failed\n");
+        abort();
+    }
+}
+
+static void teardown(void)
+{
+    sim_stop();
+}
+
+/* ------------------------------------------------------------------------- */
+/* Cases                                                                     */
+/* ------------------------------------------------------------------------- */
+
+static void test_sim_port_timers_fire_at_virtual_instants(void)
+{
+    CU_ASSERT_EQUAL(sim_now_us(), 0);
+    CU_ASSERT_EQUAL(nfires, 0);
+    CU_ASSERT_EQUAL(sim_next_deadline_us(), 1000000u);
+    sim_advance_ms(10500);
+    CU_ASSERT_EQUAL(sim_now_us(), 10500000u);
+    CU_ASSERT_EQUAL_FATAL(nfires, 10);
+    for (int i = 0; i < 10; i++) {
+        CU_ASSERT_EQUAL(fires[i], (uint64_t)(i + 1) * 1000u);
+    }
+    /* the LED log carries the same instants */
+    struct sim_led_event ev[32];
+    size_t n = sim_led_events(ev, 32);
+    CU_ASSERT_EQUAL(n, 11); /* red at boot, then one change per tick */
+    CU_ASSERT_EQUAL(ev[0].t_us, 0);
+    CU_ASSERT_EQUAL(ev[1].t_us, 1000000u);
+    CU_ASSERT_EQUAL(ev[1].rgb, HAL_RGB_GREEN);
+    CU_ASSERT_EQUAL(ev[10].t_us, 10000000u);
+    CU_ASSERT_EQUAL(hal_time_utc(), 1700000010);
+}
+
+static void test_sim_port_idle_loop_does_not_spin(void)
+{
+    int before = loops;
+    sim_advance_ms(5000);
+    /* one pass per timer tick (plus at most a few for wake-ups) */
+    CU_ASSERT_TRUE(loops - before >= 5);
+    CU_ASSERT_TRUE(loops - before <= 8);
+}
+
+static void test_sim_port_uart_served_while_time_stands_still(void)
+{
+    sim_advance_ms(2500);
+    uint64_t t = sim_now_us();
+    CU_ASSERT_EQUAL(sim_uart_inject(HAL_UART_P1_IN, "/ISK5\r\n", 7), 7);
+    sim_wait_idle();
+    CU_ASSERT_EQUAL(sim_now_us(), t);
+    CU_ASSERT_EQUAL(uart_seen_at_ms, 2500);
+    char out[16];
+    CU_ASSERT_EQUAL(sim_uart_drain(HAL_UART_P1_OUT, out, sizeof out), 7);
+    CU_ASSERT_EQUAL(memcmp(out, "/ISK5\r\n", 7), 0);
+    struct hal_uart_cfg cfg;
+    CU_ASSERT_TRUE(sim_uart_get_cfg(HAL_UART_P1_IN, &cfg));
+    CU_ASSERT_EQUAL(cfg.baud, 115200);
+}
+
+static void test_sim_port_socket_served_while_time_stands_still(void)
+{
+    sim_advance_ms(3700);
+    CU_ASSERT_NOT_EQUAL_FATAL(echo_port, 0);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(echo_port)};
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    CU_ASSERT_EQUAL_FATAL(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    struct timeval tv = {5, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    for (int i = 0; i < 3; i++) {
+        CU_ASSERT_EQUAL(send(fd, "?", 1, 0), 1);
+        char buf[32] = {0};
+        ssize_t n = recv(fd, buf, sizeof buf - 1, 0);
+        CU_ASSERT_TRUE(n > 0);
+        CU_ASSERT_STRING_EQUAL(buf, "3700");
+    }
+    CU_ASSERT_EQUAL(sim_now_us(), 3700000u);
+    close(fd);
+}
+
+static void test_sim_port_reboot_and_power_cycle_restart_app(void)
+{
+    sim_advance_ms(1500);
+    CU_ASSERT_EQUAL(sim_boot_count(), 1);
+    CU_ASSERT_EQUAL(sim_power_cycle(), ML_OK);
+    CU_ASSERT_EQUAL(sim_boot_count(), 2);
+    CU_ASSERT_EQUAL(nfires, 0); /* the app started over */
+    CU_ASSERT_EQUAL(hal_sys_get_reset_cause(), HAL_SYS_RESET_POWER_ON);
+    CU_ASSERT_EQUAL(sim_led_get(HAL_LED_STATUS), HAL_RGB_RED);
+    uint64_t t = sim_now_us();
+    sim_advance_ms(1000);
+    CU_ASSERT_EQUAL(nfires, 1);
+    CU_ASSERT_EQUAL(fires[0], (t / 1000u) + 1000u);
+}
+
+static void test_sim_port_flash_nor_and_power_cut(void)
+{
+    uint8_t buf[8];
+    CU_ASSERT_EQUAL(hal_flash_erase(HAL_FLASH_CONFIG_A, 0, 4096), ML_OK);
+    CU_ASSERT_EQUAL(hal_flash_write(HAL_FLASH_CONFIG_A, 0, "\x0f\xf0", 2), ML_OK);
+    CU_ASSERT_EQUAL(hal_flash_write(HAL_FLASH_CONFIG_A, 0, "\xf3\xff", 2), ML_OK);
+    hal_flash_read(HAL_FLASH_CONFIG_A, 0, buf, 3);
+    CU_ASSERT_EQUAL(buf[0], 0x03); /* bits only cleared */
+    CU_ASSERT_EQUAL(buf[1], 0xF0);
+    CU_ASSERT_EQUAL(buf[2], 0xFF);
+    CU_ASSERT_EQUAL(hal_flash_read(HAL_FLASH_CONFIG_A, 4090, buf, 8), ML_EINVAL);
+    sim_flash_cut_after(1);
+    CU_ASSERT_EQUAL(hal_flash_write(HAL_FLASH_CONFIG_A, 8, "ab", 2), ML_OK);
+    CU_ASSERT_EQUAL(hal_flash_write(HAL_FLASH_CONFIG_A, 16, "abcd", 4), ML_EIO);
+    CU_ASSERT_EQUAL(hal_flash_write(HAL_FLASH_CONFIG_A, 24, "ab", 2), ML_EIO);
+    hal_flash_read(HAL_FLASH_CONFIG_A, 16, buf, 4);
+    CU_ASSERT_EQUAL(memcmp(buf, "ab\xff\xff", 4), 0); /* half of the cut write landed */
+    sim_flash_cut_after(0);
+}
+
+static void test_sim_port_net_model_dhcp_in_virtual_time(void)
+{
+    struct sim_net_model m;
+    sim_net_get(&m);
+    CU_ASSERT_TRUE(m.link_up[HAL_NET_ETH]);
+    CU_ASSERT_EQUAL(hal_net_up(HAL_NET_ETH, NULL, NULL), ML_OK);
+    CU_ASSERT_EQUAL(hal_net_dhcp_start(), ML_OK);
+    struct hal_net_ipv4 a;
+    CU_ASSERT_EQUAL(hal_net_dhcp_state(&a), HAL_NET_OP_PENDING);
+    sim_advance_ms(m.dhcp_delay_ms);
+    CU_ASSERT_EQUAL(hal_net_dhcp_state(&a), HAL_NET_OP_OK);
+    CU_ASSERT_EQUAL(a.ip, 0xC0A80132u);
+    m.dhcp_answers = false;
+    sim_net_set(&m);
+    hal_net_dhcp_start();
+    sim_advance_ms(m.dhcp_delay_ms);
+    CU_ASSERT_EQUAL(hal_net_dhcp_state(&a), HAL_NET_OP_FAILED);
+    m.dhcp_answers = true;
+    sim_net_set(&m);
+}
+
+int main(void)
+{
+    static const struct ml_test_case cases[] = {
+        {"test_sim_port_timers_fire_at_virtual_instants",
+         test_sim_port_timers_fire_at_virtual_instants},
+        {"test_sim_port_idle_loop_does_not_spin", test_sim_port_idle_loop_does_not_spin},
+        {"test_sim_port_uart_served_while_time_stands_still",
+         test_sim_port_uart_served_while_time_stands_still},
+        {"test_sim_port_socket_served_while_time_stands_still",
+         test_sim_port_socket_served_while_time_stands_still},
+        {"test_sim_port_reboot_and_power_cycle_restart_app",
+         test_sim_port_reboot_and_power_cycle_restart_app},
+        {"test_sim_port_flash_nor_and_power_cut", test_sim_port_flash_nor_and_power_cut},
+        {"test_sim_port_net_model_dhcp_in_virtual_time",
+         test_sim_port_net_model_dhcp_in_virtual_time},
+    };
+    return ml_test_run("sim_port", cases, ML_ARRAY_SIZE(cases), setup, teardown);
+}
