@@ -1,0 +1,78 @@
+# meterlab: thin wrapper over CMake presets. The two commands of the README:
+#   make run   - install what is missing, build, run the demo
+#   make test  - install what is missing, build every preset, run every test
+#
+# Knobs: FUZZ_SECONDS (per fuzz target in the smoke run, default 5).
+
+FUZZ_SECONDS ?= 5
+CMAKE ?= cmake
+CTEST ?= ctest
+
+.PHONY: all run test bootstrap sim sim-asan target target-m0 fuzz-smoke size check-freestanding \
+        bench format clean help
+
+all: sim
+
+help:
+	@echo "make run          build and run the demo on the simulated device"
+	@echo "make test         everything CI runs: sim, sim-asan, target (QEMU), fuzz smoke, size"
+	@echo "make sim          configure + build the host preset (build/sim/bin/meterlab)"
+	@echo "make bench        build the optimised host preset and run the benchmarks"
+	@echo "make format       clang-format every C file"
+
+bootstrap:
+	@tools/bootstrap
+
+sim: bootstrap
+	$(CMAKE) --preset sim >/dev/null
+	$(CMAKE) --build --preset sim
+
+run: sim
+	tools/run-demo
+
+test: bootstrap
+	@echo "== sim: build and run every test =="
+	$(CMAKE) --preset sim >/dev/null
+	$(CMAKE) --build --preset sim
+	$(CTEST) --preset sim
+	@echo "== sim-asan: unit and integration tests under ASan + UBSan =="
+	$(CMAKE) --preset sim-asan >/dev/null
+	$(CMAKE) --build --preset sim-asan
+	$(CTEST) --preset sim-asan
+	@echo "== target: Cortex-M4 image, QEMU boot, freestanding guard =="
+	$(MAKE) --no-print-directory target
+	@echo "== target-m0: Cortex-M0+ build =="
+	$(MAKE) --no-print-directory target-m0
+	@echo "== fuzz smoke =="
+	$(MAKE) --no-print-directory fuzz-smoke
+	@echo "== size report =="
+	$(MAKE) --no-print-directory size
+	@echo "make test: all stages passed"
+
+target:
+	$(CMAKE) --preset target >/dev/null
+	$(CMAKE) --build --preset target
+	$(CTEST) --preset target
+	tools/check-freestanding build/target
+
+target-m0:
+	$(CMAKE) --preset target-m0 >/dev/null
+	$(CMAKE) --build --preset target-m0
+	tools/check-freestanding build/target-m0
+
+fuzz-smoke:
+	tools/fuzz-smoke --seconds $(FUZZ_SECONDS)
+
+size:
+	tools/size-report build/target build/target-m0
+
+bench: bootstrap
+	$(CMAKE) --preset sim-release >/dev/null
+	$(CMAKE) --build --preset sim-release
+	tools/run-benchmarks build/sim-release
+
+format:
+	find firmware tools tests bench sim hil gui -name '*.[ch]' -print0 | xargs -0 clang-format -i
+
+clean:
+	rm -rf build
