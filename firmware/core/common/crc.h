@@ -19,9 +19,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ML_CRC16_P1_INIT 0x0000u
+#define ML_CRC16_P1_INIT     0x0000u
 #define ML_CRC16_MODBUS_INIT 0xFFFFu
-#define ML_CRC32_INIT 0x00000000u
+#define ML_CRC32_INIT        0x00000000u
 
 /** Update the CRC-16 (reflected poly 0xA001) with one byte. */
 uint16_t ml_crc16_update(uint16_t crc, uint8_t byte);

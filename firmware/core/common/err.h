@@ -11,23 +11,23 @@
 
 enum ml_err {
     ML_OK = 0,
-    ML_EPERM = -1,     /**< operation not permitted */
-    ML_ENOENT = -2,    /**< no such entry (field, file, key) */
-    ML_EIO = -5,       /**< I/O error (UART, flash, socket) */
-    ML_EBADF = -9,     /**< bad handle / role */
-    ML_EAGAIN = -11,   /**< try again later (no data yet) */
-    ML_ENOMEM = -12,   /**< a fixed pool is exhausted */
-    ML_EACCES = -13,   /**< authentication / permission failure */
-    ML_EFAULT = -14,   /**< NULL where a pointer was required */
-    ML_EBUSY = -16,    /**< resource in use */
-    ML_EEXIST = -17,   /**< already exists */
-    ML_EINVAL = -22,   /**< invalid argument or input */
-    ML_ENOSPC = -28,   /**< caller buffer too small */
-    ML_ERANGE = -34,   /**< value out of range */
-    ML_ENOSYS = -38,   /**< not supported by this port */
-    ML_EMSGSIZE = -90, /**< message too long */
-    ML_EPROTO = -71,   /**< protocol error on the wire */
-    ML_ETIMEDOUT = -110, /**< timed out */
+    ML_EPERM = -1,          /**< operation not permitted */
+    ML_ENOENT = -2,         /**< no such entry (field, file, key) */
+    ML_EIO = -5,            /**< I/O error (UART, flash, socket) */
+    ML_EBADF = -9,          /**< bad handle / role */
+    ML_EAGAIN = -11,        /**< try again later (no data yet) */
+    ML_ENOMEM = -12,        /**< a fixed pool is exhausted */
+    ML_EACCES = -13,        /**< authentication / permission failure */
+    ML_EFAULT = -14,        /**< NULL where a pointer was required */
+    ML_EBUSY = -16,         /**< resource in use */
+    ML_EEXIST = -17,        /**< already exists */
+    ML_EINVAL = -22,        /**< invalid argument or input */
+    ML_ENOSPC = -28,        /**< caller buffer too small */
+    ML_ERANGE = -34,        /**< value out of range */
+    ML_ENOSYS = -38,        /**< not supported by this port */
+    ML_EMSGSIZE = -90,      /**< message too long */
+    ML_EPROTO = -71,        /**< protocol error on the wire */
+    ML_ETIMEDOUT = -110,    /**< timed out */
     ML_ECONNREFUSED = -111, /**< peer refused */
 };
 

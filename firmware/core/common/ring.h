@@ -23,10 +23,10 @@
 #endif
 
 struct ml_ring {
-    uint8_t *buf;           /**< caller storage, @c cap bytes, lives as long as the ring */
-    uint32_t cap;           /**< power of two */
-    volatile uint32_t head; /**< written by the producer only */
-    volatile uint32_t tail; /**< written by the consumer only */
+    uint8_t *buf;              /**< caller storage, @c cap bytes, lives as long as the ring */
+    uint32_t cap;              /**< power of two */
+    volatile uint32_t head;    /**< written by the producer only */
+    volatile uint32_t tail;    /**< written by the consumer only */
     volatile uint32_t dropped; /**< bytes refused because the ring was full (producer) */
 };
 

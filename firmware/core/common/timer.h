@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 struct ml_timer {
-    uint64_t due_ms;  /**< deadline */
+    uint64_t due_ms;    /**< deadline */
     uint32_t period_ms; /**< 0 for one-shot */
     bool armed;
 };

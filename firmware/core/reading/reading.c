@@ -30,7 +30,7 @@ void reading_init(struct reading *r)
 
 const struct reading_field_info *reading_field_info(enum reading_field f)
 {
-    if ((int)f < 0 || f >= READING_FIELD_COUNT) {
+    if ((unsigned)f >= (unsigned)READING_FIELD_COUNT) {
         return NULL;
     }
     return &field_info[f];
@@ -53,7 +53,7 @@ int reading_field_by_key(const char *key, size_t key_len)
 
 bool reading_has(const struct reading *r, enum reading_field f)
 {
-    if ((int)f < 0 || f >= READING_FIELD_COUNT) {
+    if ((unsigned)f >= (unsigned)READING_FIELD_COUNT) {
         return false;
     }
     return (r->present[f / 64] >> (f % 64)) & 1u;
@@ -61,7 +61,7 @@ bool reading_has(const struct reading *r, enum reading_field f)
 
 void reading_set(struct reading *r, enum reading_field f, int64_t v)
 {
-    if ((int)f < 0 || f >= READING_FIELD_COUNT) {
+    if ((unsigned)f >= (unsigned)READING_FIELD_COUNT) {
         return;
     }
     r->value[f] = v;
@@ -70,7 +70,7 @@ void reading_set(struct reading *r, enum reading_field f, int64_t v)
 
 void reading_clear(struct reading *r, enum reading_field f)
 {
-    if ((int)f < 0 || f >= READING_FIELD_COUNT) {
+    if ((unsigned)f >= (unsigned)READING_FIELD_COUNT) {
         return;
     }
     r->value[f] = 0;

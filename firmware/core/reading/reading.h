@@ -127,9 +127,9 @@
     X(DEMAND_AVG, "demand_avg", "W", -3, "current average demand (quarter-hour, BE)")              \
     X(DEMAND_MAX, "demand_max", "W", -3, "maximum demand of the running month (BE)")               \
     X(DEMAND_MAX_TS, "demand_max_ts", "s", 0, "time of that maximum, UTC epoch seconds")           \
-    X(P_MAX_REF, "p_ref", "VA", -3, "subscribed / reference power (TIC PREF, limiter)")           \
+    X(P_MAX_REF, "p_ref", "VA", -3, "subscribed / reference power (TIC PREF, limiter)")            \
     X(P_CUT, "p_cut", "VA", -3, "cut-off power (TIC PCOUP)")                                       \
-    X(BREAKER, "breaker", "", 0, "breaker state (0 off, 1 on, 2 ready)")                          \
+    X(BREAKER, "breaker", "", 0, "breaker state (0 off, 1 on, 2 ready)")                           \
     X(LIMITER, "limiter", "W", -3, "limiter threshold")                                            \
     X(FUSE_I, "fuse_i", "A", -3, "fuse supervision threshold")                                     \
     /* M-Bus derived totals (by device type) */                                                    \
@@ -176,20 +176,20 @@ struct reading_str {
 #define READING_MBUS_MAX 4
 enum reading_mbus_kind {
     READING_MBUS_NONE = 0,
-    READING_MBUS_GAS = 3,   /* EN 13757-3 device type codes */
+    READING_MBUS_GAS = 3, /* EN 13757-3 device type codes */
     READING_MBUS_HEAT = 4,
     READING_MBUS_WATER = 7,
     READING_MBUS_ELEC = 2,
 };
 struct reading_mbus {
     bool present;
-    uint8_t type;        /**< EN 13757-3 device type as sent (0 when not sent) */
+    uint8_t type; /**< EN 13757-3 device type as sent (0 when not sent) */
     bool has_value;
-    bool temp_corrected; /**< false for BE 24.2.3 gas */
-    int64_t value_milli; /**< reading in milli-units of @c unit */
-    int64_t ts_utc;      /**< capture time, UTC epoch s (0 when absent/placeholder) */
-    char unit[8];        /**< as sent, e.g. "m3", "GJ", "kWh" ("" when absent) */
-    int8_t valve;        /**< -1 absent, else 0/1/2 */
+    bool temp_corrected;   /**< false for BE 24.2.3 gas */
+    int64_t value_milli;   /**< reading in milli-units of @c unit */
+    int64_t ts_utc;        /**< capture time, UTC epoch s (0 when absent/placeholder) */
+    char unit[8];          /**< as sent, e.g. "m3", "GJ", "kWh" ("" when absent) */
+    int8_t valve;          /**< -1 absent, else 0/1/2 */
     struct reading_str id; /**< equipment id (decoded from hex when it is hex) */
 };
 
@@ -208,8 +208,8 @@ struct reading_demand_month {
 
 /** An object the parser does not know, kept verbatim (truncated to fit). */
 struct reading_raw {
-    char id[16];     /**< OBIS code or TIC label */
-    char value[48];  /**< the value part as sent (without outer parentheses for DSMR) */
+    char id[16];    /**< OBIS code or TIC label */
+    char value[48]; /**< the value part as sent (without outer parentheses for DSMR) */
     bool truncated;
 };
 
@@ -220,12 +220,12 @@ struct reading {
     enum reading_protocol protocol;
     /** DSMR: 22, 30, 40, 42, 50 ...; e-MUCS: the 5-digit 96.1.4 value (e.g. 50217); TIC: 0. */
     uint32_t version;
-    bool emucs;             /**< Belgian e-MUCS telegram (96.1.4 present) */
-    bool tic_historic;      /**< TIC historic mode detected (no values are parsed) */
-    uint8_t phases;         /**< 1 or 3 when known, 0 unknown */
+    bool emucs;        /**< Belgian e-MUCS telegram (96.1.4 present) */
+    bool tic_historic; /**< TIC historic mode detected (no values are parsed) */
+    uint8_t phases;    /**< 1 or 3 when known, 0 unknown */
 
-    struct reading_str header;    /**< DSMR identification line without '/'; TIC: ADSC */
-    struct reading_str equipment; /**< equipment id (decoded) */
+    struct reading_str header;      /**< DSMR identification line without '/'; TIC: ADSC */
+    struct reading_str equipment;   /**< equipment id (decoded) */
     struct reading_str tariff_name; /**< TIC NGTF/LTARF, DSMR tariff indicator text */
 
     uint16_t text_len;

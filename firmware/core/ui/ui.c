@@ -23,21 +23,16 @@ static const struct ui_pattern patterns[UI_LED_STATE_COUNT] = {
 };
 
 static const char *const state_names[UI_LED_STATE_COUNT] = {
-    [UI_LED_BOOTING] = "booting",
-    [UI_LED_INITIALISING] = "initialising",
-    [UI_LED_NORMAL] = "normal",
-    [UI_LED_AP] = "ap",
-    [UI_LED_NO_METER] = "no_meter",
-    [UI_LED_NO_METER_AP] = "no_meter_ap",
-    [UI_LED_NO_IP] = "no_ip",
-    [UI_LED_NO_METER_NO_IP] = "no_meter_no_ip",
-    [UI_LED_BUTTON_AP] = "button_ap",
-    [UI_LED_BUTTON_FACTORY] = "button_factory",
+    [UI_LED_BOOTING] = "booting",     [UI_LED_INITIALISING] = "initialising",
+    [UI_LED_NORMAL] = "normal",       [UI_LED_AP] = "ap",
+    [UI_LED_NO_METER] = "no_meter",   [UI_LED_NO_METER_AP] = "no_meter_ap",
+    [UI_LED_NO_IP] = "no_ip",         [UI_LED_NO_METER_NO_IP] = "no_meter_no_ip",
+    [UI_LED_BUTTON_AP] = "button_ap", [UI_LED_BUTTON_FACTORY] = "button_factory",
 };
 
 const struct ui_pattern *ui_led_pattern(enum ui_led_state s)
 {
-    if ((int)s < 0 || s >= UI_LED_STATE_COUNT) {
+    if ((unsigned)s >= (unsigned)UI_LED_STATE_COUNT) {
         return 0;
     }
     return &patterns[s];
@@ -45,7 +40,7 @@ const struct ui_pattern *ui_led_pattern(enum ui_led_state s)
 
 const char *ui_led_state_name(enum ui_led_state s)
 {
-    if ((int)s < 0 || s >= UI_LED_STATE_COUNT) {
+    if ((unsigned)s >= (unsigned)UI_LED_STATE_COUNT) {
         return "?";
     }
     return state_names[s];

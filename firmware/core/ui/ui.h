@@ -17,13 +17,13 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define UI_RGB_OFF 0x000000u
-#define UI_RGB_RED 0xFF0000u
-#define UI_RGB_GREEN 0x00FF00u
-#define UI_RGB_BLUE 0x0000FFu
-#define UI_RGB_ORANGE 0xFF8000u
-#define UI_RGB_YELLOW 0xFFFF00u
-#define UI_RGB_CYAN 0x00FFFFu
+#define UI_RGB_OFF     0x000000u
+#define UI_RGB_RED     0xFF0000u
+#define UI_RGB_GREEN   0x00FF00u
+#define UI_RGB_BLUE    0x0000FFu
+#define UI_RGB_ORANGE  0xFF8000u
+#define UI_RGB_YELLOW  0xFFFF00u
+#define UI_RGB_CYAN    0x00FFFFu
 #define UI_RGB_MAGENTA 0xFF00FFu
 
 /* ------------------------------------------------------------------------- */
@@ -43,16 +43,16 @@ struct ui_pattern {
 
 /** The Smart Connect LED table (products.md §1), plus the button feedbacks. */
 enum ui_led_state {
-    UI_LED_BOOTING = 0,       /**< red, steady */
-    UI_LED_INITIALISING,      /**< colour changes continuously */
-    UI_LED_NORMAL,            /**< green, steady */
-    UI_LED_AP,                /**< blue, blinking 1 Hz */
-    UI_LED_NO_METER,          /**< red/green alternating 1 Hz */
-    UI_LED_NO_METER_AP,       /**< blue/red alternating 1 Hz */
-    UI_LED_NO_IP,             /**< green/orange alternating 1 Hz */
-    UI_LED_NO_METER_NO_IP,    /**< red/orange alternating 1 Hz */
-    UI_LED_BUTTON_AP,         /**< button held 5 s in factory state: blue blinking */
-    UI_LED_BUTTON_FACTORY,    /**< button held 10 s: red fast blinking (5 Hz) */
+    UI_LED_BOOTING = 0,    /**< red, steady */
+    UI_LED_INITIALISING,   /**< colour changes continuously */
+    UI_LED_NORMAL,         /**< green, steady */
+    UI_LED_AP,             /**< blue, blinking 1 Hz */
+    UI_LED_NO_METER,       /**< red/green alternating 1 Hz */
+    UI_LED_NO_METER_AP,    /**< blue/red alternating 1 Hz */
+    UI_LED_NO_IP,          /**< green/orange alternating 1 Hz */
+    UI_LED_NO_METER_NO_IP, /**< red/orange alternating 1 Hz */
+    UI_LED_BUTTON_AP,      /**< button held 5 s in factory state: blue blinking */
+    UI_LED_BUTTON_FACTORY, /**< button held 10 s: red fast blinking (5 Hz) */
     UI_LED_STATE_COUNT
 };
 
@@ -103,10 +103,10 @@ uint64_t ui_led_next_deadline_ms(const struct ui_led *led, uint64_t now_ms);
 /* Button                                                                    */
 /* ------------------------------------------------------------------------- */
 
-#define UI_BUTTON_DEBOUNCE_MS 30u     /**< contact must be stable this long */
+#define UI_BUTTON_DEBOUNCE_MS  30u    /**< contact must be stable this long */
 #define UI_BUTTON_SHORT_MAX_MS 2000u  /**< press shorter than this: soft reset */
-#define UI_BUTTON_AP_MS 5000u         /**< held this long: AP mode (factory state only) */
-#define UI_BUTTON_FACTORY_MS 10000u   /**< held this long: factory reset */
+#define UI_BUTTON_AP_MS        5000u  /**< held this long: AP mode (factory state only) */
+#define UI_BUTTON_FACTORY_MS   10000u /**< held this long: factory reset */
 
 enum ui_button_event {
     UI_BTN_NONE = 0,
