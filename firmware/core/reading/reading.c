@@ -25,6 +25,7 @@ void reading_init(struct reading *r)
     }
     for (size_t i = 0; i < READING_MBUS_MAX; i++) {
         r->mbus[i].valve = -1;
+        r->mbus[i].breaker = -1;
     }
 }
 

@@ -138,7 +138,10 @@
     X(WATER, "water", "m3", -3, "water volume (first water channel)")                              \
     X(WATER_TS, "water_ts", "s", 0, "water capture time, UTC epoch seconds")                       \
     X(HEAT, "heat", "GJ", -3, "heat energy (first heat channel)")                                  \
-    X(HEAT_TS, "heat_ts", "s", 0, "heat capture time, UTC epoch seconds")
+    X(HEAT_TS, "heat_ts", "s", 0, "heat capture time, UTC epoch seconds")                          \
+    /* added for DSMR (dsmr.md section 7): Smarty 1-1:31.4.0 */                                    \
+    X(I_MAX_IMP, "i_max_imp", "A", -3, "max import current threshold (Smarty)")                    \
+    X(I_MAX_EXP, "i_max_exp", "A", -3, "max export current threshold, signed as sent (Smarty)")
 
 enum reading_field {
 #define READING_X_ENUM(id, key, unit, exp10, comment) READING_##id,
@@ -190,6 +193,7 @@ struct reading_mbus {
     int64_t ts_utc;        /**< capture time, UTC epoch s (0 when absent/placeholder) */
     char unit[8];          /**< as sent, e.g. "m3", "GJ", "kWh" ("" when absent) */
     int8_t valve;          /**< -1 absent, else 0/1/2 */
+    int8_t breaker;        /**< 0-n:96.3.10 relay state: -1 absent, else 0/1/2 */
     struct reading_str id; /**< equipment id (decoded from hex when it is hex) */
 };
 
