@@ -2,9 +2,11 @@
 # tests/target/qemu_boot.sh IMAGE.elf
 #
 # Boots IMAGE in qemu-system-arm -M mps2-an386 with UART0 on stdio and checks
-# the boot_banner output: the banner, then "tick 2" (time advances), and the
-# echo of a line typed on the console (UART RX interrupts and timestamps).
-# Passes when all appear within 10 s; then stops QEMU. Exit 0 pass, 1 fail,
+# the boot_banner output: the banner, then "tick 2" (time advances), the
+# echo of a line typed on the console (UART RX interrupts and timestamps), and
+# after typing "reboot" the banner again with "reset soft" (SYSRESETREQ and the
+# reset cause kept across resets). Passes when all appear within
+# QEMU_BOOT_LIMIT_S (default 10 s); then stops QEMU. Exit 0 pass, 1 fail,
 # 2 usage. Prints the first lines QEMU's console showed.
 set -u
 elf="${1:-}"
@@ -35,20 +37,24 @@ exec 3>"$fifo" # hold the console's input open; QEMU would see EOF otherwise
 
 banner='meterlab boot: '
 start=$(date +%s%N)
-sent=0
-ok=0
+step=0 # 0: wait for banner + tick 2, 1: wait for the echo, 2: wait for the soft reset
 while :; do
     now=$(date +%s%N)
     elapsed_ms=$(((now - start) / 1000000))
-    if grep -q "$banner" "$log" && grep -q '^tick 2 ' "$log"; then
-        if [ $sent -eq 0 ]; then
-            printf 'ping\r' >&3 # type a line on the console
-            sent=1
-        elif grep -q '^echo: ping ' "$log"; then
-            ok=1
-            break
-        fi
-    fi
+    case $step in
+    0) if grep -q "$banner" "$log" && grep -q '^tick 2 ' "$log"; then
+           printf 'ping\r' >&3 # type a line on the console
+           step=1
+       fi ;;
+    1) if grep -q '^echo: ping ' "$log"; then
+           printf 'reboot\r' >&3 # hal_sys_reboot(): the image must come back
+           step=2
+       fi ;;
+    2) if grep -q 'reset soft, boot 2' "$log"; then
+           step=3
+           break
+       fi ;;
+    esac
     if [ $elapsed_ms -ge $((limit_s * 1000)) ] || ! kill -0 "$qpid" 2>/dev/null; then
         break
     fi
@@ -56,13 +62,14 @@ while :; do
 done
 
 echo "--- first console lines (${elapsed_ms} ms) ---"
-tr -d '\r' <"$log" | head -n 8
+tr -d '\r' <"$log" | head -n 12
 echo "---"
-if [ $ok -eq 1 ]; then
-    echo "qemu_boot: PASS: banner, tick 2 and console echo within ${elapsed_ms} ms"
+if [ $step -eq 3 ]; then
+    echo "qemu_boot: PASS: banner, tick 2, console echo and soft reboot within ${elapsed_ms} ms"
     exit 0
 fi
 grep -q "$banner" "$log" || echo "qemu_boot: FAIL: no banner ('$banner') within ${limit_s} s"
 grep -q '^tick 2 ' "$log" || echo "qemu_boot: FAIL: no 'tick 2' within ${limit_s} s"
-[ $sent -eq 1 ] && echo "qemu_boot: FAIL: console line 'ping' was not echoed"
+[ $step -eq 1 ] && echo "qemu_boot: FAIL: console line 'ping' was not echoed (UART RX)"
+[ $step -eq 2 ] && echo "qemu_boot: FAIL: no 'reset soft, boot 2' after 'reboot' (reset cause or flash lost)"
 exit 1

@@ -75,7 +75,43 @@ static const char *reset_cause_name(enum hal_sys_reset_cause c)
 }
 
 /* ------------------------------------------------------------------------- */
-/* Console input: echo each line                                             */
+/* Boot counter in flash                                                     */
+/* ------------------------------------------------------------------------- */
+
+#define BOOTS_REGION HAL_FLASH_CONFIG_B /* a demo image has no config to keep */
+#define BOOTS_BYTES  64u
+
+/*
+ * Count boots as cleared bits (NOR: a write can only clear bits, so each boot
+ * costs one write and no erase until the bitmap is full). Exercises the port's
+ * flash and shows whether it survives a reset.
+ * @return boots including this one, or < 0 (ML_E*) when flash fails.
+ */
+static int boots_count(void)
+{
+    uint8_t map[BOOTS_BYTES];
+    int err = hal_flash_read(BOOTS_REGION, 0, map, sizeof map);
+    if (err < 0) {
+        return err;
+    }
+    uint32_t used = 0;
+    while (used < 8u * BOOTS_BYTES && (map[used / 8u] & (1u << (used % 8u))) == 0u) {
+        used++;
+    }
+    if (used == 8u * BOOTS_BYTES) {
+        err = hal_flash_erase(BOOTS_REGION, 0, BOOTS_BYTES);
+        if (err < 0) {
+            return err;
+        }
+        used = 0;
+    }
+    uint8_t one = (uint8_t) ~(1u << (used % 8u));
+    err = hal_flash_write(BOOTS_REGION, used / 8u, &one, 1);
+    return err < 0 ? err : (int)(used + 1u);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Console input: echo each line; "reboot" and "hang" test the reset paths   */
 /* ------------------------------------------------------------------------- */
 
 struct echo {
@@ -83,6 +119,15 @@ struct echo {
     size_t len;
     uint32_t first_us; /* arrival of the line's first byte */
 };
+
+static bool is_cmd(const struct echo *e, const char *cmd)
+{
+    size_t i = 0;
+    while (i < e->len && cmd[i] != '\0' && e->buf[i] == cmd[i]) {
+        i++;
+    }
+    return i == e->len && cmd[i] == '\0';
+}
 
 static void echo_poll(struct echo *e)
 {
@@ -92,6 +137,13 @@ static void echo_poll(struct echo *e)
     for (int i = 0; i < n; i++) {
         char c = (char)in[i];
         if (c == '\r' || c == '\n') {
+            if (is_cmd(e, "reboot")) {
+                hal_sys_reboot(); /* the banner then says "reset soft" */
+            } else if (is_cmd(e, "hang")) {
+                for (;;) {
+                    /* stop kicking: the watchdog resets ("reset watchdog") */
+                }
+            }
             if (e->len > 0u) {
                 struct line out = {.len = 0};
                 line_str(&out, "echo: ");
@@ -142,6 +194,13 @@ int app_boot_banner_run(void)
     line_str(&l, id.serial);
     line_str(&l, ", reset ");
     line_str(&l, reset_cause_name(hal_sys_get_reset_cause()));
+    int boots = boots_count();
+    if (boots >= 0) {
+        line_str(&l, ", boot ");
+        line_u64(&l, (uint64_t)boots);
+    } else {
+        line_str(&l, ", boot count unavailable");
+    }
     line_send(&l);
 
     uint64_t now = hal_time_ms();
