@@ -226,8 +226,12 @@ static const struct regmap_entry acr10rh[] = {
 
 #define XEMEX_MAP_VERSION 1u
 #define XEMEX_FIELD_BASE  0x0100u
-/* Map v1 pins the field list: a new reading field means map version 2 (append only). */
-_Static_assert(READING_FIELD_COUNT == 92, "reading fields changed: bump the Xemex map version");
+/* reading.h is append-only (new fields go at the end of READING_FIELDS), so a field's
+ * address never moves; new fields add registers and raise the count at 0x0002. Moving
+ * or removing a field needs map version 2 (the docs drift test shows such a change). */
+_Static_assert(READING_FIELD_COUNT <= 128, "Xemex map: add presence words beyond 0x0017");
+_Static_assert(XEMEX_FIELD_BASE + 4u * READING_FIELD_COUNT <= 0x4000u,
+               "Xemex map: fields overlap 0x4000");
 
 #define XEMEX_X(id, key, unit, x, comment)                                                         \
     {(uint16_t)(XEMEX_FIELD_BASE + 4u * READING_##id),                                             \
@@ -249,6 +253,8 @@ static const struct regmap_entry xemex[] = {
     PRESENT(0x0013, 3, "presence bits of fields 48-63"),
     PRESENT(0x0014, 4, "presence bits of fields 64-79"),
     PRESENT(0x0015, 5, "presence bits of fields 80-95"),
+    PRESENT(0x0016, 6, "presence bits of fields 96-111"),
+    PRESENT(0x0017, 7, "presence bits of fields 112-127"),
     READING_FIELDS(XEMEX_X)
     /* Xemex CSMB compatibility (modbus-maps.md §5): device code and float currents */
     KONST(0x4000, REGMAP_U32, 1, 0, "CSMB serial number"),
