@@ -21,7 +21,9 @@ set(ML_FIRMWARE_INCLUDES
 if(CMAKE_CROSSCOMPILING)
     execute_process(COMMAND ${CMAKE_C_COMPILER} -print-file-name=include
                     OUTPUT_VARIABLE ML_GCC_INCLUDE OUTPUT_STRIP_TRAILING_WHITESPACE)
-    set(ML_FREESTANDING_FLAGS -ffreestanding -nostdinc -isystem ${ML_GCC_INCLUDE})
+    # -fstack-usage / -fcallgraph-info=su: per-function stack report next to each object.
+    set(ML_FREESTANDING_FLAGS -ffreestanding -nostdinc -isystem ${ML_GCC_INCLUDE}
+        -fstack-usage -fcallgraph-info=su)
 else()
     set(ML_FREESTANDING_FLAGS -ffreestanding)
 endif()
