@@ -1,0 +1,866 @@
+/*
+ * TIC streaming framer + label parser (standard mode), historic-mode detector.
+ * Facts: shared/spec/tic.md (Enedis-NOI-CPT_54E v3). Design notes: docs/tic.md.
+ *
+ * Speed: the bytes of a group are copied and summed in one tight loop (the
+ * checksum is computed on the fly); at CR the group is checked and its label
+ * dispatched by a packed 60-bit key through a small hash table built by
+ * tic_parser_init() inside the caller's struct (no mutable statics).
+ */
+#include "tic.h"
+
+#include "err.h"
+
+/* ------------------------------------------------------------------------- */
+/* Label tables                                                              */
+/* ------------------------------------------------------------------------- */
+
+static const struct tic_label_info label_info[TIC_LABEL_COUNT] = {
+#define TIC_X_INFO(id, name, kind, len, hd, unit)                                                  \
+    [TIC_L_##id] = {name, unit, TIC_KIND_##kind, len, hd},
+    TIC_LABELS(TIC_X_INFO)
+#undef TIC_X_INFO
+};
+
+/* Historic-mode labels (54E v3 §6.1, Enedis-NOI-CPT_02E; tic.md §9). Disjoint from the
+ * standard set; used to recognise historic groups sent with HT separators (02E, post-2013). */
+static const char *const historic_labels[] = {
+    "ADCO",    "OPTARIF", "ISOUSC",  "BASE",    "HCHC",     "HCHP",   "EJPHN",  "EJPHPM", "BBRHCJB",
+    "BBRHPJB", "BBRHCJW", "BBRHPJW", "BBRHCJR", "BBRHPJR",  "PEJP",   "PTEC",   "DEMAIN", "IINST",
+    "ADPS",    "IMAX",    "PAPP",    "HHPHC",   "MOTDETAT", "IINST1", "IINST2", "IINST3", "IMAX1",
+    "IMAX2",   "IMAX3",   "PMAX",    "PPOT",    "ADIR1",    "ADIR2",  "ADIR3",  "GAZ",    "AUTRE",
+};
+
+#define TIC_HISTORIC_COUNT (sizeof(historic_labels) / sizeof(historic_labels[0]))
+
+_Static_assert(TIC_LABEL_COUNT + TIC_HISTORIC_COUNT <= 48 + TIC_LABEL_COUNT, "keys[] too small");
+_Static_assert(TIC_LABEL_COUNT + TIC_HISTORIC_COUNT < TIC_HASH_SLOTS / 2, "hash too full");
+_Static_assert(TIC_LABEL_COUNT + TIC_HISTORIC_COUNT < 255, "slot[] holds index + 1 in a byte");
+_Static_assert(ML_TIC_MAX_FRAME >= 128 && ML_TIC_MAX_FRAME <= 65535, "offsets are uint16_t");
+
+const struct tic_label_info *tic_label_info(enum tic_label l)
+{
+    if ((unsigned)l >= (unsigned)TIC_LABEL_COUNT) {
+        return NULL;
+    }
+    return &label_info[l];
+}
+
+/* A label of 1..10 characters in 0x20..0x5F packs injectively into
+ * n * 64^n + digits (6 bits per character); anything else gets key 0. */
+static uint64_t label_key(const uint8_t *s, size_t n)
+{
+    if (n == 0 || n > TIC_LABEL_MAX) {
+        return 0;
+    }
+    uint64_t k = n;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t c = (uint32_t)s[i] - 0x20u;
+        if (c > 0x3Fu) {
+            return 0;
+        }
+        k = (k << 6) | c;
+    }
+    return k;
+}
+
+static uint32_t key_hash(uint64_t k)
+{
+    return (uint32_t)((k * 0x9E3779B97F4A7C15u) >> 56) & (TIC_HASH_SLOTS - 1u);
+}
+
+static uint64_t cstr_key(const char *s)
+{
+    size_t n = 0;
+    while (s[n] != '\0') {
+        n++;
+    }
+    return label_key((const uint8_t *)s, n);
+}
+
+static void hash_insert(struct tic_parser *p, size_t idx, uint64_t key)
+{
+    ML_ASSERT(key != 0);
+    p->keys[idx] = key;
+    uint32_t h = key_hash(key);
+    while (p->slot[h] != 0) {
+        ML_ASSERT(p->keys[p->slot[h] - 1u] != key); /* duplicate label in the tables */
+        h = (h + 1u) & (TIC_HASH_SLOTS - 1u);
+    }
+    p->slot[h] = (uint8_t)(idx + 1u);
+}
+
+/* Index into keys[]: < TIC_LABEL_COUNT standard, >= historic, -1 unknown. */
+static int label_lookup(const struct tic_parser *p, uint64_t key)
+{
+    if (key == 0) {
+        return -1;
+    }
+    uint32_t h = key_hash(key);
+    for (;;) {
+        uint32_t s = p->slot[h];
+        if (s == 0) {
+            return -1;
+        }
+        if (p->keys[s - 1u] == key) {
+            return (int)s - 1;
+        }
+        h = (h + 1u) & (TIC_HASH_SLOTS - 1u);
+    }
+}
+
+/* ------------------------------------------------------------------------- */
+/* Small decoders                                                            */
+/* ------------------------------------------------------------------------- */
+
+uint8_t tic_checksum(const uint8_t *bytes, size_t n)
+{
+    uint32_t s = 0;
+    for (size_t i = 0; i < n; i++) {
+        s += bytes[i];
+    }
+    return (uint8_t)((s & 0x3Fu) + 0x20u);
+}
+
+/* Decimal digits only, 1..18 of them (no sign, no overflow). */
+static bool parse_dec(const uint8_t *s, size_t n, int64_t *out)
+{
+    if (n == 0 || n > 18) {
+        return false;
+    }
+    int64_t v = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t d = (uint32_t)s[i] - '0';
+        if (d > 9u) {
+            return false;
+        }
+        v = v * 10 + (int64_t)d;
+    }
+    *out = v;
+    return true;
+}
+
+static bool parse_hex(const uint8_t *s, size_t n, uint32_t *out)
+{
+    if (n == 0 || n > 8) {
+        return false;
+    }
+    uint32_t v = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t c = s[i];
+        uint32_t d;
+        if (c >= '0' && c <= '9') {
+            d = c - '0';
+        } else if (c >= 'A' && c <= 'F') {
+            d = c - 'A' + 10u;
+        } else if (c >= 'a' && c <= 'f') {
+            d = c - 'a' + 10u;
+        } else {
+            return false;
+        }
+        v = (v << 4) | d;
+    }
+    *out = v;
+    return true;
+}
+
+static int two(const uint8_t *s)
+{
+    uint32_t a = (uint32_t)s[0] - '0';
+    uint32_t b = (uint32_t)s[1] - '0';
+    if (a > 9u || b > 9u) {
+        return -1;
+    }
+    return (int)(a * 10u + b);
+}
+
+int tic_horodate_decode(const uint8_t *s, size_t n, struct tic_horodate *out)
+{
+    ML_VERIFY(s != NULL && out != NULL, ML_EINVAL);
+    ML_VERIFY(n == 13, ML_EINVAL);
+    char season = (char)s[0];
+    int dst;
+    switch (season) {
+    case 'H':
+    case 'h':
+        dst = 0;
+        break;
+    case 'E':
+    case 'e':
+        dst = 1;
+        break;
+    case ' ':
+        dst = -1; /* DPMx/FPMx: season not applicable, apply the EU rules */
+        break;
+    default:
+        return ML_EINVAL;
+    }
+    int f[6];
+    for (int i = 0; i < 6; i++) {
+        f[i] = two(s + 1 + 2 * i);
+        ML_VERIFY(f[i] >= 0, ML_EINVAL);
+    }
+    int64_t utc = reading_local_to_utc(2000 + f[0], f[1], f[2], f[3], f[4], f[5], dst);
+    ML_VERIFY(utc >= 0, ML_EINVAL);
+    out->season = season;
+    out->dst = dst == 1;
+    out->degraded = season == 'h' || season == 'e';
+    out->year = (uint16_t)(2000 + f[0]);
+    out->month = (uint8_t)f[1];
+    out->day = (uint8_t)f[2];
+    out->hour = (uint8_t)f[3];
+    out->min = (uint8_t)f[4];
+    out->sec = (uint8_t)f[5];
+    out->utc = utc;
+    return ML_OK;
+}
+
+void tic_stge_decode(uint32_t raw, struct tic_stge *out)
+{
+    /* Bit positions: 54E v3 §6.2.3.14 as tabulated in tic.md §8. */
+    out->raw = raw;
+    out->contact_open = (raw & 1u) != 0;
+    out->cutoff = (uint8_t)((raw >> 1) & 7u);
+    out->cover_open = ((raw >> 4) & 1u) != 0;
+    out->overvoltage = ((raw >> 6) & 1u) != 0;
+    out->pref_exceeded = ((raw >> 7) & 1u) != 0;
+    out->producer = ((raw >> 8) & 1u) != 0;
+    out->energy_negative = ((raw >> 9) & 1u) != 0;
+    out->supplier_index = (uint8_t)(((raw >> 10) & 15u) + 1u);
+    out->distributor_index = (uint8_t)(((raw >> 14) & 3u) + 1u);
+    out->clock_degraded = ((raw >> 16) & 1u) != 0;
+    out->standard_mode = ((raw >> 17) & 1u) != 0;
+    out->euridis = (uint8_t)((raw >> 19) & 3u);
+    out->cpl_status = (uint8_t)((raw >> 21) & 3u);
+    out->cpl_synchronised = ((raw >> 23) & 1u) != 0;
+    out->tempo_today = (uint8_t)((raw >> 24) & 3u);
+    out->tempo_tomorrow = (uint8_t)((raw >> 26) & 3u);
+    out->peak_notice = (uint8_t)((raw >> 28) & 3u);
+    out->peak_active = (uint8_t)((raw >> 30) & 3u);
+}
+
+int tic_profile_decode(const uint8_t *s, size_t n, struct tic_profile_slot *out, size_t cap)
+{
+    ML_VERIFY(s != NULL || n == 0, ML_EINVAL);
+    ML_VERIFY(out != NULL || cap == 0, ML_EINVAL);
+    size_t count = 0;
+    size_t i = 0;
+    while (i < n && count < cap) {
+        ML_VERIFY(n - i >= 8, ML_EINVAL);
+        const uint8_t *b = s + i;
+        struct tic_profile_slot *o = &out[count];
+        static const char nonutile[8] = {'N', 'O', 'N', 'U', 'T', 'I', 'L', 'E'};
+        bool unused = true;
+        for (size_t k = 0; k < 8; k++) {
+            if (b[k] != (uint8_t)nonutile[k]) {
+                unused = false;
+                break;
+            }
+        }
+        if (unused) {
+            o->used = false;
+            o->hour = o->min = o->index = o->contacts = o->dry = 0;
+            o->action = 0;
+        } else {
+            int hh = two(b);
+            int mm = two(b + 2);
+            uint32_t act;
+            ML_VERIFY(hh >= 0 && hh <= 23 && mm >= 0 && mm <= 59, ML_EINVAL);
+            ML_VERIFY(parse_hex(b + 4, 4, &act), ML_EINVAL);
+            o->used = true;
+            o->hour = (uint8_t)hh;
+            o->min = (uint8_t)mm;
+            o->action = (uint16_t)act;
+            o->index = (uint8_t)(act & 15u);
+            if (o->index > 10u) {
+                o->index = 0; /* 11..15 = no change (tic.md §6) */
+            }
+            o->contacts = (uint8_t)((act >> 4) & 0x7Fu);
+            o->dry = (uint8_t)((act >> 14) & 3u);
+        }
+        count++;
+        i += 8;
+        if (i < n) {
+            ML_VERIFY(s[i] == ' ', ML_EINVAL);
+            i++;
+        }
+    }
+    return (int)count;
+}
+
+/* ------------------------------------------------------------------------- */
+/* Parser state                                                              */
+/* ------------------------------------------------------------------------- */
+
+enum {
+    ST_IDLE = 0,    /* waiting for STX */
+    ST_BETWEEN = 1, /* in a frame, between groups: LF or ETX expected */
+    ST_GROUP = 2,   /* in a group: collecting until CR */
+};
+
+int tic_parser_init(struct tic_parser *p, struct reading *out)
+{
+    ML_VERIFY(p != NULL, ML_EFAULT);
+    uint8_t *b = (uint8_t *)p;
+    /* Clear everything but the frame buffer (written before it is read). */
+    for (size_t i = 0; i < offsetof(struct tic_parser, frame); i++) {
+        b[i] = 0;
+    }
+    p->out = out;
+    for (size_t i = 0; i < TIC_LABEL_COUNT; i++) {
+        hash_insert(p, i, cstr_key(label_info[i].name));
+    }
+    for (size_t i = 0; i < TIC_HISTORIC_COUNT; i++) {
+        hash_insert(p, TIC_LABEL_COUNT + i, cstr_key(historic_labels[i]));
+    }
+    return ML_OK;
+}
+
+void tic_parser_reset(struct tic_parser *p)
+{
+    if (p != NULL) {
+        p->state = ST_IDLE;
+    }
+}
+
+bool tic_parser_is_idle(const struct tic_parser *p)
+{
+    return p->state == ST_IDLE;
+}
+
+const struct tic_frame_result *tic_parser_result(const struct tic_parser *p)
+{
+    return &p->last;
+}
+
+const struct tic_stats *tic_parser_stats(const struct tic_parser *p)
+{
+    return &p->stats;
+}
+
+struct ml_span tic_parser_frame(const struct tic_parser *p)
+{
+    struct ml_span s = {p->frame, p->pos};
+    return s;
+}
+
+static bool has(const struct tic_parser *p, enum tic_label l)
+{
+    return ((p->present[(unsigned)l / 64u] >> ((unsigned)l % 64u)) & 1u) != 0;
+}
+
+bool tic_parser_num(const struct tic_parser *p, enum tic_label l, int64_t *v)
+{
+    if ((unsigned)l >= (unsigned)TIC_LABEL_COUNT || !has(p, l)) {
+        return false;
+    }
+    enum tic_kind k = label_info[l].kind;
+    if (k != TIC_KIND_NUM && k != TIC_KIND_HEX) {
+        return false;
+    }
+    *v = p->val[l].num;
+    return true;
+}
+
+struct ml_span tic_parser_text(const struct tic_parser *p, enum tic_label l)
+{
+    struct ml_span s = {NULL, 0};
+    if ((unsigned)l < (unsigned)TIC_LABEL_COUNT && has(p, l)) {
+        s.ptr = p->frame + p->val[l].data_off;
+        s.len = p->val[l].data_len;
+    }
+    return s;
+}
+
+int tic_parser_horodate(const struct tic_parser *p, enum tic_label l, struct tic_horodate *out)
+{
+    ML_VERIFY(out != NULL, ML_EINVAL);
+    if ((unsigned)l >= (unsigned)TIC_LABEL_COUNT || !has(p, l) || p->val[l].hd_off == 0) {
+        return ML_ENOENT;
+    }
+    return tic_horodate_decode(p->frame + p->val[l].hd_off, 13, out);
+}
+
+bool tic_parser_stge(const struct tic_parser *p, struct tic_stge *out)
+{
+    int64_t v;
+    if (!tic_parser_num(p, TIC_L_STGE, &v)) {
+        return false;
+    }
+    tic_stge_decode((uint32_t)v, out);
+    return true;
+}
+
+/* ------------------------------------------------------------------------- */
+/* Groups                                                                    */
+/* ------------------------------------------------------------------------- */
+
+static void group_bad(struct tic_parser *p)
+{
+    p->cur.groups_bad++;
+    p->stats.groups_bad++;
+}
+
+static void value_invalid(struct tic_parser *p)
+{
+    p->cur.values_invalid++;
+    p->stats.values_invalid++;
+}
+
+/* A group with a right checksum and a known standard label: check the shape the
+ * label requires (horodate or not, data syntax) and store it. */
+static void group_store(struct tic_parser *p, int idx, const uint8_t *b, uint32_t nsep)
+{
+    const struct tic_label_info *li = &label_info[idx];
+    uint32_t hd = 0;
+    uint32_t d0 = p->sep[0] + 1u;
+    if (nsep == 3) {
+        hd = d0;
+        d0 = p->sep[1] + 1u;
+        if (p->sep[1] - hd != 13u) { /* SYYMMDDhhmmss */
+            value_invalid(p);
+            return;
+        }
+    }
+    uint32_t dlen = p->sep[nsep - 1u] - d0;
+    if ((nsep == 3) != li->horodate || dlen > 255u) {
+        value_invalid(p);
+        return;
+    }
+    struct tic_value *v = &p->val[idx];
+    const uint8_t *d = b + d0;
+    switch (li->kind) {
+    case TIC_KIND_NUM:
+        if (!parse_dec(d, dlen, &v->num)) {
+            value_invalid(p);
+            return;
+        }
+        break;
+    case TIC_KIND_HEX: {
+        uint32_t h;
+        if (!parse_hex(d, dlen, &h)) {
+            value_invalid(p);
+            return;
+        }
+        v->num = h;
+        break;
+    }
+    case TIC_KIND_NONE:
+    case TIC_KIND_TEXT:
+    default:
+        break;
+    }
+    v->data_off = (uint16_t)(p->gstart + d0);
+    v->data_len = (uint8_t)dlen;
+    v->hd_off = (uint16_t)(hd != 0 ? p->gstart + hd : 0u);
+    p->present[(unsigned)idx / 64u] |= (uint64_t)1 << ((unsigned)idx % 64u);
+}
+
+/* CR seen: the group body is frame[gstart, gstart + n), p->sum its byte sum. */
+static void group_end(struct tic_parser *p, uint32_t n)
+{
+    const uint8_t *b = p->frame + p->gstart;
+    uint32_t nsep = p->nsep;
+    p->cur.groups++;
+    if (p->gbad || n < 3u) {
+        group_bad(p);
+        return;
+    }
+    uint32_t cs = b[n - 1u];
+    uint32_t s = p->sum - cs; /* label .. last separator inclusive */
+    if (nsep == 2u || nsep == 3u) {
+        /* 54E v3 §5.3.6: the checksum follows the last HT directly. */
+        if (p->sep[nsep - 1u] != n - 2u) {
+            group_bad(p);
+            return;
+        }
+        bool std_ok = ((s & 0x3Fu) + 0x20u) == cs;
+        int idx = label_lookup(p, label_key(b, p->sep[0]));
+        if (idx >= (int)TIC_LABEL_COUNT) {
+            /* Historic label with HT separators (02E): either checksum variant. */
+            if (std_ok || (((s - TIC_HT) & 0x3Fu) + 0x20u) == cs) {
+                p->cur.groups_historic++;
+            } else {
+                group_bad(p);
+            }
+            return;
+        }
+        if (!std_ok) {
+            group_bad(p);
+            return;
+        }
+        p->std_good++;
+        p->stats.groups_ok++;
+        if (idx >= 0) {
+            group_store(p, idx, b, nsep);
+        } else if (p->sep[0] == 0u) {
+            value_invalid(p); /* empty label */
+        } else {
+            p->cur.groups_unknown++;
+            p->stats.groups_unknown++;
+            if (p->out != NULL) {
+                /* Value as sent, from after the label to the last HT (horodate HT data). */
+                uint32_t v0 = p->sep[0] + 1u;
+                reading_raw_add(p->out, (const char *)b, p->sep[0], (const char *)(b + v0),
+                                n - 2u - v0);
+            }
+        }
+        return;
+    }
+    if (nsep == 0u && n >= 4u && b[n - 2u] == TIC_SP) {
+        /* Historic (tic.md §5): the sum excludes the SP before the checksum; 02E's
+         * post-2013 variant includes it. */
+        if ((((s - TIC_SP) & 0x3Fu) + 0x20u) == cs || ((s & 0x3Fu) + 0x20u) == cs) {
+            p->cur.groups_historic++;
+            return;
+        }
+    }
+    group_bad(p);
+}
+
+static void group_start(struct tic_parser *p)
+{
+    p->gstart = p->pos;
+    p->sum = 0;
+    p->nsep = 0;
+    p->gbad = false;
+    p->state = ST_GROUP;
+}
+
+/* ------------------------------------------------------------------------- */
+/* Mapping into the reading (docs/tic.md "Mapping")                          */
+/* ------------------------------------------------------------------------- */
+
+static void set_num(struct reading *r, const struct tic_parser *p, enum tic_label l,
+                    enum reading_field f, int64_t scale)
+{
+    if (has(p, l)) {
+        reading_set(r, f, p->val[l].num * scale);
+    }
+}
+
+static void set_str(struct reading_str *dst, const struct tic_parser *p, enum tic_label l)
+{
+    if (has(p, l)) {
+        reading_str_set(dst, (const char *)p->frame + p->val[l].data_off, p->val[l].data_len);
+    }
+}
+
+/* ADSC digits 5..6 are the device type (tic.md §6): 1 or 3 phases, 0 unknown. */
+static uint8_t adsc_phases(const struct tic_parser *p)
+{
+    if (!has(p, TIC_L_ADSC) || p->val[TIC_L_ADSC].data_len != 12u) {
+        return 0;
+    }
+    int t = two(p->frame + p->val[TIC_L_ADSC].data_off + 4);
+    switch (t) {
+    case 61:
+    case 62:
+    case 64:
+    case 70:
+    case 75:
+        return 1;
+    case 63:
+    case 71:
+    case 76:
+        return 3;
+    default:
+        return 0;
+    }
+}
+
+static void map_reading(struct tic_parser *p)
+{
+    struct reading *r = p->out;
+    const int64_t k = 1000; /* unit -> milli-unit (reading.h exponents) */
+    r->protocol = READING_PROTO_TIC;
+
+    set_num(r, p, TIC_L_EAST, READING_E_IMP, k);
+    set_num(r, p, TIC_L_EAIT, READING_E_EXP, k);
+    for (int i = 0; i < 10; i++) {
+        set_num(r, p, (enum tic_label)(TIC_L_EASF01 + i),
+                (enum reading_field)(READING_E_IMP_T1 + i), k);
+    }
+    for (int i = 0; i < 4; i++) {
+        set_num(r, p, (enum tic_label)(TIC_L_ERQ1 + i), (enum reading_field)(READING_EQ1 + i), k);
+    }
+    for (int i = 0; i < 3; i++) {
+        set_num(r, p, (enum tic_label)(TIC_L_IRMS1 + i), (enum reading_field)(READING_L1_I + i), k);
+        set_num(r, p, (enum tic_label)(TIC_L_URMS1 + i), (enum reading_field)(READING_L1_U + i), k);
+    }
+    set_num(r, p, TIC_L_PREF, READING_P_MAX_REF, k * k); /* kVA -> mVA */
+    set_num(r, p, TIC_L_PCOUP, READING_P_CUT, k * k);
+    set_num(r, p, TIC_L_NTARF, READING_TARIFF, 1);
+
+    if (has(p, TIC_L_DATE)) {
+        struct tic_horodate h;
+        if (tic_horodate_decode(p->frame + p->val[TIC_L_DATE].hd_off, 13, &h) == ML_OK) {
+            reading_set(r, READING_TS_UTC, h.utc);
+            reading_set(r, READING_TS_DST, h.dst ? 1 : 0);
+            p->cur.clock_degraded = h.degraded;
+        } else {
+            value_invalid(p);
+        }
+    }
+
+    /* Phases: a phase-2/3 group or a three-phase ADSC type says 3; a single-phase ADSC
+     * type, or phase-1 groups in a frame where no group was lost, says 1. */
+    bool lost = p->cur.groups_bad != 0 || p->cur.groups_historic != 0;
+    uint8_t ph = adsc_phases(p);
+    if (has(p, TIC_L_IRMS2) || has(p, TIC_L_IRMS3) || has(p, TIC_L_URMS2) || has(p, TIC_L_URMS3) ||
+        has(p, TIC_L_SINSTS1) || has(p, TIC_L_SINSTS2) || has(p, TIC_L_SINSTS3)) {
+        ph = 3;
+    } else if (ph == 0 && !lost && (has(p, TIC_L_IRMS1) || has(p, TIC_L_URMS1))) {
+        ph = 1;
+    }
+    r->phases = ph;
+
+    /* Powers (tic.md §7): the TIC only has unsigned apparent powers; SINSTS holds the
+     * total while withdrawing, SINSTI while injecting (producer meters only). */
+    bool has_s = has(p, TIC_L_SINSTS);
+    bool has_i = has(p, TIC_L_SINSTI);
+    int64_t s = p->val[TIC_L_SINSTS].num;
+    int64_t si = p->val[TIC_L_SINSTI].num;
+    if (has_s) {
+        reading_set(r, READING_P_IMP, s * k);
+        reading_set(r, READING_S_IMP, s * k);
+    }
+    if (has_i) {
+        reading_set(r, READING_P_EXP, si * k);
+        reading_set(r, READING_S_EXP, si * k);
+    }
+    if (has_s && has_i) {
+        reading_set(r, READING_P, (s - si) * k);
+        reading_set(r, READING_S, (s + si) * k); /* one of the two is 0 */
+    } else if (has_s) {
+        /* Without SINSTI, P = SINSTS only when the meter is known not to report injection:
+         * a complete frame without SINSTI (a producer meter always sends it, tic.md §7),
+         * or, when a group was lost (it could have been SINSTI), a valid STGE whose bit 8
+         * (producer) is clear. */
+        bool consumer = !lost;
+        if (lost && has(p, TIC_L_STGE)) {
+            consumer = ((p->val[TIC_L_STGE].num >> 8) & 1) == 0;
+        }
+        if (consumer) {
+            reading_set(r, READING_P, s * k);
+        }
+    }
+    /* Per phase: withdrawal only, never negative, 0 on an exporting phase. */
+    for (int i = 0; i < 3; i++) {
+        enum tic_label l = (enum tic_label)(TIC_L_SINSTS1 + i);
+        if (has(p, l)) {
+            reading_set(r, (enum reading_field)(READING_L1_P + i), p->val[l].num * k);
+            reading_set(r, (enum reading_field)(READING_L1_P_IMP + i), p->val[l].num * k);
+        }
+    }
+    if (ph == 1 && has_s && !has(p, TIC_L_SINSTS1)) {
+        reading_set(r, READING_L1_P, s * k);
+        reading_set(r, READING_L1_P_IMP, s * k);
+    }
+
+    set_str(&r->header, p, TIC_L_ADSC);
+    set_str(&r->equipment, p, TIC_L_ADSC);
+    set_str(&r->tariff_name, p, TIC_L_LTARF);
+    if (has(p, TIC_L_MSG1)) {
+        const uint8_t *m = p->frame + p->val[TIC_L_MSG1].data_off;
+        size_t n = p->val[TIC_L_MSG1].data_len;
+        size_t c = n > ML_READING_TEXT_MAX ? ML_READING_TEXT_MAX : n;
+        for (size_t i = 0; i < c; i++) {
+            r->text[i] = (char)m[i];
+        }
+        r->text[c] = '\0';
+        r->text_len = (uint16_t)c;
+        r->text_truncated = c < n;
+    }
+    reading_derive(r);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Frames                                                                    */
+/* ------------------------------------------------------------------------- */
+
+static void frame_start(struct tic_parser *p)
+{
+    p->stats.frames_started++;
+    p->cur = (struct tic_frame_result){0};
+    p->std_good = 0;
+    for (size_t i = 0; i < ML_ARRAY_SIZE(p->present); i++) {
+        p->present[i] = 0;
+    }
+    p->pos = 0;
+    p->frame[p->pos++] = TIC_STX;
+    p->state = ST_BETWEEN;
+    if (p->out != NULL) {
+        reading_init(p->out);
+        p->out->protocol = READING_PROTO_TIC;
+    }
+}
+
+static int frame_done(struct tic_parser *p, enum tic_verdict v)
+{
+    p->cur.verdict = v;
+    p->last = p->cur;
+    p->state = ST_IDLE;
+    return (int)v;
+}
+
+static int frame_fail(struct tic_parser *p, enum tic_fail_reason why)
+{
+    p->stats.frames_fail++;
+    if (why == TIC_FAIL_EOT) {
+        p->stats.frames_eot++;
+    } else if (why == TIC_FAIL_OVERSIZE) {
+        p->stats.frames_oversize++;
+    } else if (why == TIC_FAIL_RESTART) {
+        p->stats.frames_restart++;
+    }
+    p->cur.reason = why;
+    return frame_done(p, TIC_VERDICT_FRAME_FAIL);
+}
+
+static int frame_end(struct tic_parser *p)
+{
+    if (p->cur.groups == 0) {
+        return frame_fail(p, TIC_FAIL_EMPTY);
+    }
+    if (p->cur.groups_historic != 0 && p->std_good == 0) {
+        p->cur.historic = true;
+        p->stats.frames_historic++;
+        if (p->out != NULL) {
+            p->out->tic_historic = true;
+        }
+        return frame_done(p, TIC_VERDICT_HISTORIC);
+    }
+    if (p->out != NULL) {
+        map_reading(p);
+    }
+    if (p->cur.groups_bad != 0 || p->cur.groups_historic != 0) {
+        p->stats.frames_crc_fail++;
+        return frame_done(p, TIC_VERDICT_CRC_FAIL);
+    }
+    p->stats.frames_ok++;
+    return frame_done(p, TIC_VERDICT_OK);
+}
+
+/* One byte outside the fast path. *consumed is false only for an STX that
+ * ends the current frame: it is fed again to start the next one. */
+static int step(struct tic_parser *p, uint32_t c, bool *consumed)
+{
+    *consumed = true;
+    if (p->state == ST_IDLE) {
+        if (c == TIC_STX) {
+            frame_start(p);
+        } else {
+            p->stats.bytes_ignored++;
+        }
+        return TIC_VERDICT_NEED_MORE;
+    }
+    if (c == TIC_STX) {
+        *consumed = false;
+        return frame_fail(p, TIC_FAIL_RESTART);
+    }
+    if (c == TIC_EOT) {
+        return frame_fail(p, TIC_FAIL_EOT);
+    }
+    if (p->pos >= ML_TIC_MAX_FRAME) {
+        return frame_fail(p, TIC_FAIL_OVERSIZE);
+    }
+    uint32_t glen = (uint32_t)p->pos - p->gstart;
+    p->frame[p->pos++] = (uint8_t)c;
+    if (p->state == ST_BETWEEN) {
+        if (c == TIC_LF) {
+            group_start(p);
+        } else if (c == TIC_ETX) {
+            return frame_end(p);
+        } else if (c != TIC_CR) { /* a stray CR between groups is harmless (text logs) */
+            /* Noise where LF belongs: collect it as a group that is already bad. */
+            group_start(p);
+            p->gbad = true;
+        }
+        return TIC_VERDICT_NEED_MORE;
+    }
+    /* ST_GROUP */
+    switch (c) {
+    case TIC_CR:
+        group_end(p, glen);
+        p->state = ST_BETWEEN;
+        break;
+    case TIC_LF:
+        /* CR lost (e.g. read as FF, tic.md §10): the open group is bad, a new one starts. */
+        if (glen != 0 || p->gbad) {
+            p->cur.groups++;
+            group_bad(p);
+        }
+        group_start(p);
+        break;
+    case TIC_ETX:
+        if (glen != 0 || p->gbad) {
+            p->cur.groups++;
+            group_bad(p);
+        }
+        return frame_end(p);
+    case TIC_HT:
+        if (p->nsep < 3u) {
+            p->sep[p->nsep] = (uint16_t)glen;
+        }
+        if (p->nsep < 255u) {
+            p->nsep++;
+        }
+        p->sum += c;
+        break;
+    default:
+        p->sum += c;
+        break;
+    }
+    return TIC_VERDICT_NEED_MORE;
+}
+
+int tic_parser_feed(struct tic_parser *p, const uint8_t *data, size_t len, size_t *used)
+{
+    ML_VERIFY(p != NULL, ML_EFAULT);
+    ML_VERIFY(data != NULL || len == 0, ML_EFAULT);
+    size_t i = 0;
+    int v = TIC_VERDICT_NEED_MORE;
+    while (i < len) {
+        if (p->state == ST_GROUP) {
+            /* Fast path: printable bytes of a group, copied and summed. */
+            size_t n = len - i;
+            size_t room = (size_t)ML_TIC_MAX_FRAME - p->pos;
+            if (n > room) {
+                n = room;
+            }
+            uint8_t *dst = p->frame + p->pos;
+            const uint8_t *src = data + i;
+            uint32_t sum = p->sum;
+            size_t k = 0;
+            while (k < n) {
+                uint8_t c = (uint8_t)(src[k] & 0x7Fu);
+                if (c < 0x20u) {
+                    break;
+                }
+                dst[k] = c;
+                sum += c;
+                k++;
+            }
+            p->sum = sum;
+            p->pos = (uint16_t)(p->pos + k);
+            i += k;
+            if (i == len) {
+                break;
+            }
+        }
+        bool consumed;
+        v = step(p, data[i] & 0x7Fu, &consumed);
+        if (consumed) {
+            i++;
+        }
+        if (v != TIC_VERDICT_NEED_MORE) {
+            break;
+        }
+    }
+    p->stats.bytes += (uint32_t)i;
+    if (used != NULL) {
+        *used = i;
+    }
+    return v;
+}
