@@ -165,6 +165,10 @@ void hal_time_wait_until(uint64_t deadline_ms)
     if (port_next < deadline_us) {
         deadline_us = port_next;
     }
+    uint64_t mqtt_next = sim_mqtt_next_event_us();
+    if (mqtt_next < deadline_us) {
+        deadline_us = mqtt_next;
+    }
 
     sim_lock();
     if (S.stop_req || S.wake_pending || sim_time_us() >= deadline_us) {

@@ -43,6 +43,13 @@ void sim_sys_reset(const struct sim_config *cfg, int reset_cause);
 /** Earliest internal port deadline (DHCP answer, ping reply), µs, UINT64_MAX when none. */
 uint64_t sim_net_next_event_us(void);
 
+/**
+ * MQTT's port deadline: starts a reconnect attempt whose back-off has run out,
+ * then returns the next attempt's time in µs (UINT64_MAX when none). Firmware
+ * thread only (called from hal_time_wait_until()).
+ */
+uint64_t sim_mqtt_next_event_us(void);
+
 /** Set when the app asked for a reboot via hal_sys_reboot(). */
 bool sim_sys_take_reboot_request(void);
 
