@@ -3,7 +3,26 @@
  * @brief MQTT client: connect, publish, state.
  *
  * One client per device. The port owns the transport (TLS, sockets) and the
- * reconnect back-off; the app decides what to publish. Thread context.
+ * reconnect back-off; the app decides what to publish. Thread context: call
+ * from the app loop only (not from an ISR). hal_mqtt_get_state() and
+ * hal_mqtt_get_stats() may also be called from another thread (the sim
+ * port's host, a status task).
+ *
+ * Connection life cycle (start-then-poll: the app never blocks on the network):
+ *
+ *     DISABLED --start--> CONNECTING --CONNACK 0--> CONNECTED
+ *                          ^   |  CONNACK 4/5             | connection lost
+ *                          |   v                          v
+ *                          |  AUTH_FAILED          errors++, CONNECTING
+ *                          +---- next attempt after the back-off ----+
+ *
+ * Every failed attempt and every lost connection counts one error and sets
+ * the next attempt after a back-off of 1 s, 2 s, 4 s ... capped at 60 s, in
+ * device time (hal_time_ms()); a successful connect resets it to 1 s.
+ * AUTH_FAILED (the broker refused user name/password or authorisation) stays
+ * while the refused attempts repeat, until a connect succeeds or an attempt
+ * fails otherwise. A TLS handshake failure (untrusted server, client
+ * certificate missing or refused) is a plain error: the state is CONNECTING.
  */
 #ifndef FIRMWARE_HAL_HAL_MQTT_H
 #define FIRMWARE_HAL_HAL_MQTT_H
@@ -13,23 +32,31 @@
 #include <stdint.h>
 
 enum hal_mqtt_state {
-    HAL_MQTT_DISABLED = 0,  /**< not configured / stopped */
-    HAL_MQTT_CONNECTING,    /**< attempt in progress or waiting for back-off */
+    HAL_MQTT_DISABLED = 0, /**< not configured / stopped */
+    HAL_MQTT_CONNECTING,   /**< attempt in progress or waiting for back-off */
     HAL_MQTT_CONNECTED,
-    HAL_MQTT_AUTH_FAILED,   /**< broker refused the credentials; retried with back-off */
+    HAL_MQTT_AUTH_FAILED, /**< broker refused the credentials; retried with back-off */
 };
 
+/**
+ * Connection settings. All strings are copied or consumed by hal_mqtt_start();
+ * they need not outlive the call.
+ */
 struct hal_mqtt_cfg {
-    const char *url;       /**< mqtt://host:port or mqtts://host:port */
-    const char *client_id; /**< the device serial number */
+    /** mqtt://host[:port][/] (plain, default port 1883) or mqtts://host[:port][/]
+     *  (TLS, default port 8883). host: a name, IPv4 address or [IPv6] literal. */
+    const char *url;
+    const char *client_id; /**< the device serial number (NULL or "": port picks one) */
     const char *username;  /**< NULL or "" for none */
-    const char *password;
-    const char *ca_file;   /**< TLS trust anchor (port-specific meaning) */
-    const char *cert_file; /**< device certificate for mutual TLS, or NULL */
-    const char *key_file;
+    const char *password;  /**< with username; NULL for none */
+    /** TLS trust anchor, mqtts only. Sim port: a PEM file path (NULL: the host's
+     *  /etc/ssl/certs). The server's name or IP is verified against its certificate. */
+    const char *ca_file;
+    const char *cert_file; /**< device certificate for mutual TLS (CN = serial), or NULL */
+    const char *key_file;  /**< its private key; required with cert_file */
 };
 
-/** Event counters kept by the port. */
+/** Event counters kept by the port; zeroed at power-on, kept across start/stop. */
 struct hal_mqtt_stats {
     uint32_t connects;  /**< successful connects (mqtt_event_connect) */
     uint32_t errors;    /**< connection errors and drops (mqtt_event_errors) */
@@ -39,19 +66,31 @@ struct hal_mqtt_stats {
 
 /**
  * Start connecting with @p cfg (strings are copied). Replaces any previous
- * session. @retval 0 started @retval ML_EINVAL bad URL @retval ML_ENOSYS no MQTT here
+ * session; the first attempt starts at once (its result shows later in
+ * hal_mqtt_get_state()). The URL is checked before anything else: a bad one
+ * leaves a running session untouched.
+ * @retval 0 started
+ * @retval ML_EINVAL bad URL, or TLS material that cannot be used (a file not
+ *         readable, a certificate without its key); the state is DISABLED
+ * @retval ML_ENOMEM no resources for the client
+ * @retval ML_ENOSYS no MQTT in this port
  */
 int hal_mqtt_start(const struct hal_mqtt_cfg *cfg);
 
-/** Disconnect and stop retrying. */
+/** Disconnect and stop retrying; the state becomes DISABLED. Safe when not started. */
 void hal_mqtt_stop(void);
 
 /** Current state. */
 enum hal_mqtt_state hal_mqtt_get_state(void);
 
 /**
- * Publish @p len bytes on @p topic (QoS 0, not retained).
- * @retval 0 queued  @retval ML_EAGAIN not connected  @retval ML_EMSGSIZE too large
+ * Publish @p len bytes on @p topic (QoS 0, not retained). Both are copied
+ * before the call returns. Counts send_pass when accepted, send_fail otherwise
+ * (so send_pass + send_fail = publishes attempted).
+ * @retval 0 queued (handed to the transport; QoS 0 has no delivery proof)
+ * @retval ML_EAGAIN not connected
+ * @retval ML_EMSGSIZE too large for the port (sim: 64 KiB)
+ * @retval ML_EINVAL NULL or invalid topic (wildcards, bad UTF-8)
  */
 int hal_mqtt_publish(const char *topic, const void *payload, size_t len);
 

@@ -252,12 +252,11 @@ static void link_down(bool auth_refused)
     }
     M.link_open = false;
     M.connected = false;
+    if (!M.active) {
+        return; /* our own stop is not an error */
+    }
     stats_add(&M.stats.errors);
     set_state(auth_refused ? HAL_MQTT_AUTH_FAILED : HAL_MQTT_CONNECTING);
-    if (!M.active) {
-        set_state(HAL_MQTT_DISABLED);
-        return;
-    }
     M.next_try_us = sim_time_us() + (uint64_t)M.backoff_ms * 1000u;
     M.backoff_ms = M.backoff_ms >= MQTT_BACKOFF_MAX_MS / 2 ? MQTT_BACKOFF_MAX_MS : M.backoff_ms * 2;
 }
