@@ -1,0 +1,49 @@
+/**
+ * @file mqtt.h
+ * @brief MQTT topic and JSON payload builders (products.md §1, Smart P1/A1 Connect).
+ *
+ * Pure formatting into caller buffers (STYLE rule 13): each builder returns the bytes
+ * written (without the terminating NUL, which is always written), ML_ENOSPC when @p cap
+ * is too small (the buffer then holds an unspecified prefix), or the size needed
+ * (without NUL) when @p buf is NULL. No heap, no libc, reentrant, not for ISRs.
+ */
+#ifndef FIRMWARE_CORE_MQTT_MQTT_H
+#define FIRMWARE_CORE_MQTT_MQTT_H
+
+#include <stddef.h>
+
+#include "reading/reading.h"
+
+/** Longest power_instant payload (every field at its widest), for buffer sizing. */
+#define MQTT_POWER_INSTANT_MAX 1400
+
+/**
+ * Build the power_instant JSON object: ts (UTC epoch s), P, P+, P-, E_IMPORT, E_EXPORT
+ * (Wh), U12, U31, U32 (V), Q, Q+, Q- (var), EQ1..EQ4 (varh), PF, S (VA), PFAIL, LPFAIL,
+ * and l1, l2, l3 objects with U, I, P, P+, P-, Q, Q+, Q-, S, VSAGS, VSWELLS. Every key is
+ * always present; a value the reading does not carry is null. Numbers are plain
+ * decimals in SI units (e.g. -4023, 230.1), never with an exponent.
+ * @retval >=0 bytes written (or needed when @p buf is NULL).
+ * @retval ML_ENOSPC @p cap too small.
+ * @retval ML_EFAULT @p r is NULL.
+ */
+int mqtt_power_instant_build(const struct reading *r, char *buf, size_t cap);
+
+/**
+ * Build "devices/<site>/smart-connect/<serial>/data/<metric>"; a NULL or empty @p site
+ * is published as "default" (products.md §1 decision).
+ * @retval >=0 bytes written (or needed when @p buf is NULL).
+ * @retval ML_ENOSPC @p cap too small.
+ * @retval ML_EFAULT @p serial or @p metric is NULL.
+ */
+int mqtt_topic_build(const char *site, const char *serial, const char *metric, char *buf,
+                     size_t cap);
+
+/**
+ * Format fixed-point @p v * 10^@p exp10 (exp10 <= 0) as a JSON number without exponent
+ * and without trailing fractional zeros ("230.1", "-4023", "0.005").
+ * @retval >=0 bytes written (or needed when @p buf is NULL); ML_ENOSPC when too small.
+ */
+int mqtt_number_format(int64_t v, int exp10, char *buf, size_t cap);
+
+#endif /* FIRMWARE_CORE_MQTT_MQTT_H */
