@@ -1,0 +1,56 @@
+#!/bin/sh
+# meterlab decode on the DSMR corpus: every file gives exactly one "ok" JSON line and
+# exit 0; a damaged telegram gives crc_fail and exit 1; a missing file exit 2.
+# Usage: test_decode.sh <meterlab> <corpus dir>
+set -u
+ML=$1
+DIR=$2
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+fail=0
+check() { # name, condition result
+    if [ "$2" -ne 0 ]; then echo "FAIL: $1"; fail=1; else echo "ok: $1"; fi
+}
+for f in "$DIR"/*.txt; do
+    "$ML" decode "$f" >"$TMP/out.json"
+    rc=$?
+    python3 - "$TMP/out.json" <<'PY'
+import json, sys
+lines = open(sys.argv[1]).read().splitlines()
+assert len(lines) == 1, lines
+o = json.loads(lines[0])
+assert o["verdict"] == "ok" and o["protocol"] == "dsmr", o
+pi = o["power_instant"]
+keys = ["ts", "P", "P+", "P-", "E_IMPORT", "E_EXPORT", "U12", "U31", "U32", "Q", "Q+", "Q-",
+        "EQ1", "EQ2", "EQ3", "EQ4", "PF", "S", "PFAIL", "LPFAIL", "l1", "l2", "l3"]
+assert list(pi) == keys, list(pi)
+for ph in ("l1", "l2", "l3"):
+    assert list(pi[ph]) == ["U", "I", "P", "P+", "P-", "Q", "Q+", "Q-", "S", "VSAGS", "VSWELLS"]
+assert isinstance(o["reading"], dict)
+PY
+    check "$(basename "$f")" $((rc + $?))
+done
+
+# All files concatenated, read from stdin: one line per telegram.
+cat "$DIR"/*.txt | "$ML" decode - >"$TMP/all.json"
+rc=$?
+n=$(ls "$DIR"/*.txt | wc -l)
+check "stdin, $n telegrams" $((rc + $(grep -c '"verdict":"ok"' "$TMP/all.json") - n))
+
+# Damaged byte: crc_fail, exit 1.
+sed 's/01.193/02.193/' "$DIR/dsmr50_spec_3ph.txt" >"$TMP/bad.txt"
+"$ML" decode "$TMP/bad.txt" >"$TMP/bad.json"
+rc=$?
+grep -q '"verdict":"crc_fail"' "$TMP/bad.json"
+check "crc_fail exit 1" $(( (rc != 1) + $? ))
+
+# Nothing in the input: exit 1. Missing file: exit 2 with a message.
+printf 'noise only\r\n' | "$ML" decode >/dev/null 2>&1
+check "no telegram exit 1" $(( $? != 1 ))
+"$ML" decode "$TMP/does-not-exist" >/dev/null 2>"$TMP/err"
+rc=$?
+grep -q "cannot open" "$TMP/err"
+check "missing file exit 2" $(( (rc != 2) + $? ))
+"$ML" decode --help | grep -q "usage: meterlab decode"
+check "--help" $?
+exit $fail
