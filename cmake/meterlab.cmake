@@ -37,6 +37,10 @@ function(ml_core_module name)
     target_include_directories(${lib} PUBLIC ${ML_FIRMWARE_INCLUDES})
     target_compile_options(${lib} PRIVATE ${ML_CORE_WARNINGS} ${ML_FREESTANDING_FLAGS})
     target_link_libraries(${lib} PUBLIC ${M_DEPS})
+    if(NOT CMAKE_CROSSCOMPILING)
+        # ML_ASSERT calls hal_sys_fault(); host programs get the abort() one.
+        target_link_libraries(${lib} INTERFACE ml_host_fault)
+    endif()
     set_property(GLOBAL APPEND PROPERTY ML_FREESTANDING_LIBS ${lib})
 endfunction()
 

@@ -52,6 +52,13 @@ void sim_net_set_bind_addr(const char *addr)
     snprintf(bind_addr, sizeof bind_addr, "%s", addr);
 }
 
+void sim_net_world_reset(void)
+{
+    sim_lock();
+    N.model = default_model;
+    sim_unlock();
+}
+
 void sim_net_reset(void)
 {
     static bool inited;

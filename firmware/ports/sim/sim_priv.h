@@ -35,6 +35,8 @@ void sim_poll_remove(int fd);
 void sim_uart_reset(void);
 void sim_gpio_reset(void);
 void sim_net_reset(void);
+/** Back to the default network model (a new device in a new world: sim_start). */
+void sim_net_world_reset(void);
 void sim_mqtt_reset(void);
 void sim_flash_open(const char *file);
 void sim_flash_close(void);

@@ -1,0 +1,490 @@
+/*
+ * Smart Connect event loop. One pass: move meter bytes (copy to P1 out, parse),
+ * serve Modbus TCP, run the network policy, drive MQTT, the button and the LED;
+ * then sleep until the earliest deadline or the next event.
+ */
+#include "sc_app.h"
+
+#include "err.h"
+#include "mqtt/mqtt.h"
+#include "mqtt/mqtt_counters.h"
+
+#define RX_CHUNK 256u
+
+/* ------------------------------------------------------------------------- */
+/* Small helpers (no libc in apps)                                           */
+/* ------------------------------------------------------------------------- */
+
+static size_t str_len(const char *s)
+{
+    size_t n = 0;
+    while (s[n] != '\0') {
+        n++;
+    }
+    return n;
+}
+
+static void str_copy(char *dst, size_t cap, const char *src)
+{
+    size_t i = 0;
+    for (; src[i] != '\0' && i + 1u < cap; i++) {
+        dst[i] = src[i];
+    }
+    dst[i] = '\0';
+}
+
+static uint64_t min_u64(uint64_t a, uint64_t b)
+{
+    return a < b ? a : b;
+}
+
+void sc_settings_defaults(struct sc_settings *s)
+{
+    uint8_t *p = (uint8_t *)s;
+    for (size_t i = 0; i < sizeof(*s); i++) {
+        p[i] = 0;
+    }
+    s->flavour = SC_FLAVOUR_P1;
+    s->modbus_port = SC_MODBUS_PORT_DEFAULT;
+    str_copy(s->meter_type, sizeof s->meter_type, "PhoenixContact-EMPro");
+    s->factory_default = true;
+    s->net.iface = NET_IF_ETHERNET;
+    s->net.dhcp = true;
+    str_copy(s->mqtt_url, sizeof s->mqtt_url, "mqtts://broker.xemex-cloud.eu:8883");
+}
+
+/* ------------------------------------------------------------------------- */
+/* Meter input                                                               */
+/* ------------------------------------------------------------------------- */
+
+static void on_good_telegram(struct sc_app *app, uint64_t now)
+{
+    struct hal_sys_identity id;
+    app->reading = app->scratch;
+    app->counters.telegrams_pass++;
+    app->status.last_telegram_ms = now;
+    if (regmap_live_update(&app->regs, &app->reading) < 0) {
+        return; /* a broken template was refused at init; nothing to publish */
+    }
+    if (!app->mqtt_started || hal_mqtt_get_state() != HAL_MQTT_CONNECTED) {
+        return;
+    }
+    hal_sys_get_identity(&id);
+    int n = mqtt_power_instant_build(&app->reading, app->payload, sizeof app->payload);
+    int t = mqtt_topic_build(app->set->mqtt_site, id.serial, "power_instant", app->topic,
+                             sizeof app->topic);
+    if (n > 0 && t > 0 && hal_mqtt_publish(app->topic, app->payload, (size_t)n) == ML_OK) {
+        app->counters.mqtt_publish_pass++;
+    } else {
+        app->counters.mqtt_publish_fail++;
+    }
+}
+
+static void meter_feed(struct sc_app *app, const uint8_t *buf, size_t len, uint64_t now)
+{
+    size_t off = 0;
+    while (off < len) {
+        size_t used = 0;
+        int v;
+        if (app->set->flavour == SC_FLAVOUR_TIC) {
+            v = tic_parser_feed(&app->parser.tic, buf + off, len - off, &used);
+            if (v == TIC_VERDICT_OK) {
+                app->status.tic_historic = false;
+                on_good_telegram(app, now);
+            } else if (v == TIC_VERDICT_CRC_FAIL) {
+                app->counters.telegrams_fail++;
+            } else if (v == TIC_VERDICT_FRAME_FAIL) {
+                app->counters.telegrams_frame_fail++;
+            } else if (v == TIC_VERDICT_HISTORIC) {
+                /* historic mode is detected and reported, never parsed (products.md §2) */
+                app->status.tic_historic = true;
+                app->counters.telegrams_frame_fail++;
+            }
+        } else {
+            v = dsmr_parser_feed(&app->parser.dsmr, buf + off, len - off, &used);
+            if (v == DSMR_VERDICT_OK) {
+                on_good_telegram(app, now);
+            } else if (v == DSMR_VERDICT_CRC_FAIL) {
+                app->counters.telegrams_fail++;
+            } else if (v == DSMR_VERDICT_FRAME_FAIL) {
+                app->counters.telegrams_frame_fail++;
+            }
+        }
+        if (v < 0 || used == 0) {
+            break; /* cannot happen with valid arguments; never spin */
+        }
+        off += used;
+    }
+}
+
+static void meter_poll(struct sc_app *app, uint64_t now)
+{
+    uint8_t buf[RX_CHUNK];
+    for (int rounds = 0; rounds < 64; rounds++) {
+        int n = hal_uart_read(HAL_UART_P1_IN, buf, sizeof buf, 0);
+        if (n <= 0) {
+            break;
+        }
+        /* P1 out is an exact copy, byte for byte as it arrives, good or bad. */
+        hal_uart_write(HAL_UART_P1_OUT, buf, (size_t)n);
+        meter_feed(app, buf, (size_t)n, now);
+    }
+}
+
+/* ------------------------------------------------------------------------- */
+/* Modbus TCP: one client at a time (products.md §1 Decision)                */
+/* ------------------------------------------------------------------------- */
+
+static void client_drop(struct sc_app *app)
+{
+    if (app->client >= 0) {
+        hal_tcp_close(app->client);
+        app->client = -1;
+    }
+}
+
+static void modbus_poll(struct sc_app *app, uint64_t now)
+{
+    if (app->listener < 0) {
+        return;
+    }
+    for (;;) {
+        int c = hal_tcp_accept(app->listener);
+        if (c < 0) {
+            break;
+        }
+        if (app->client >= 0 && now - app->client_last_rx_ms < SC_CLIENT_IDLE_MS) {
+            hal_tcp_close(c); /* the current client is active: refuse the newcomer */
+            app->counters.modbus_clients_refused++;
+            continue;
+        }
+        client_drop(app);
+        app->client = c;
+        app->client_last_rx_ms = now;
+        mb_tcp_reset(&app->mb_tcp);
+    }
+    if (app->client < 0) {
+        return;
+    }
+    uint8_t in[260];
+    uint8_t out[MB_TCP_ADU_MAX];
+    for (int rounds = 0; rounds < 16; rounds++) {
+        int n = hal_tcp_recv(app->client, in, sizeof in);
+        if (n == ML_EAGAIN) {
+            return;
+        }
+        if (n <= 0) {
+            client_drop(app);
+            return;
+        }
+        app->client_last_rx_ms = now;
+        size_t off = 0;
+        while (off < (size_t)n) {
+            size_t used = 0;
+            int r = mb_tcp_feed(&app->mb_tcp, in + off, (size_t)n - off, &used, out, sizeof out);
+            if (r < 0) {
+                client_drop(app); /* MBAP protocol error: close (Messaging on TCP/IP §4.4.1.1) */
+                return;
+            }
+            if (r > 0) {
+                app->counters.modbus_requests++;
+                if (hal_tcp_send(app->client, out, (size_t)r) < 0) {
+                    client_drop(app);
+                    return;
+                }
+            }
+            if (used == 0) {
+                break;
+            }
+            off += used;
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------- */
+/* Network policy <-> HAL                                                    */
+/* ------------------------------------------------------------------------- */
+
+static enum net_result op_result(enum hal_net_op op, bool *reported)
+{
+    if (op == HAL_NET_OP_PENDING || op == HAL_NET_OP_IDLE) {
+        *reported = false;
+        return NET_RES_NONE;
+    }
+    if (*reported) {
+        return NET_RES_NONE; /* each outcome goes to the policy once */
+    }
+    *reported = true;
+    return op == HAL_NET_OP_OK ? NET_RES_OK : NET_RES_FAILED;
+}
+
+static void net_poll(struct sc_app *app, uint64_t now)
+{
+    struct hal_net_ipv4 lease = {0, 0, 0, 0};
+    enum hal_net_if nif = app->set->net.iface == NET_IF_WIFI ? HAL_NET_WIFI : HAL_NET_ETH;
+    struct net_inputs in;
+    in.link_up = hal_net_link_is_up(nif);
+    in.dhcp = op_result(hal_net_dhcp_state(&lease), &app->dhcp_reported);
+    in.lease = (struct net_ipv4){lease.ip, lease.netmask, lease.gateway, lease.dns};
+    in.ping = op_result(hal_net_ping_state(), &app->ping_reported);
+
+    struct net_action act;
+    for (int guard = 0; guard < 8 && net_policy_poll(&app->net, &in, now, &act); guard++) {
+        in.dhcp = NET_RES_NONE;
+        in.ping = NET_RES_NONE;
+        struct hal_sys_identity id;
+        char ssid[32];
+        switch (act.kind) {
+        case NET_ACT_IF_UP:
+            hal_net_up(nif, "", "");
+            break;
+        case NET_ACT_DHCP_START:
+            app->dhcp_reported = false;
+            hal_net_dhcp_start();
+            break;
+        case NET_ACT_SET_IPV4: {
+            struct hal_net_ipv4 a = {act.addr.ip, act.addr.netmask, act.addr.gateway, act.addr.dns};
+            hal_net_set_ipv4(&a);
+            break;
+        }
+        case NET_ACT_PING:
+            app->ping_reported = false;
+            hal_net_ping_start(act.addr.ip);
+            break;
+        case NET_ACT_AP_START:
+            hal_sys_get_identity(&id);
+            str_copy(ssid, sizeof ssid, "SC-");
+            str_copy(ssid + 3, sizeof ssid - 3u, id.serial);
+            hal_net_ap_start(ssid, id.label_password);
+            break;
+        case NET_ACT_AP_STOP:
+            hal_net_ap_stop();
+            break;
+        case NET_ACT_NONE:
+            break;
+        }
+    }
+    app->status.has_ip = app->net.state == NET_ST_BOUND || app->net.state == NET_ST_STATIC;
+}
+
+/* ------------------------------------------------------------------------- */
+/* MQTT                                                                      */
+/* ------------------------------------------------------------------------- */
+
+static void publish_counters(struct sc_app *app, uint64_t now)
+{
+    struct hal_sys_identity id;
+    struct hal_sys_heap heap;
+    struct hal_mqtt_stats ms;
+    hal_sys_get_identity(&id);
+    hal_sys_get_heap(&heap);
+    hal_mqtt_get_stats(&ms);
+    struct mqtt_device_counters c = {
+        .uptime_s = (now - app->boot_ms) / 1000u,
+        .gw_ping_pass = app->net.counters.gw_ping_pass,
+        .gw_ping_fail = app->net.counters.gw_ping_fail,
+        .internet_ping_pass = app->net.counters.internet_ping_pass,
+        .internet_ping_fail = app->net.counters.internet_ping_fail,
+        .telegrams_pass = app->counters.telegrams_pass,
+        .telegrams_fail = app->counters.telegrams_fail,
+        .telegrams_frame_fail = app->counters.telegrams_frame_fail,
+        .mqtt_event_errors = ms.errors,
+        .mqtt_event_connect = ms.connects,
+        .mqtt_send_pass = ms.send_pass,
+        .mqtt_send_fail = ms.send_fail,
+        .heap_free = heap.free_bytes,
+        .heap_min_free = heap.min_free_bytes,
+        .heap_largest_free = heap.largest_free_block,
+        .heap_failed_allocs = heap.failed_allocs,
+    };
+    int n = mqtt_device_counters_build(&c, app->payload, sizeof app->payload);
+    int t = mqtt_topic_build(app->set->mqtt_site, id.serial, "device_counters", app->topic,
+                             sizeof app->topic);
+    if (n > 0 && t > 0) {
+        hal_mqtt_publish(app->topic, app->payload, (size_t)n);
+    }
+}
+
+static void mqtt_poll(struct sc_app *app, uint64_t now)
+{
+    const struct sc_settings *s = app->set;
+    if (s->mqtt_enabled && !app->mqtt_started && app->status.has_ip) {
+        struct hal_sys_identity id;
+        hal_sys_get_identity(&id);
+        struct hal_mqtt_cfg cfg = {
+            .url = s->mqtt_url,
+            .client_id = id.serial,
+            .username = s->mqtt_user,
+            .password = s->mqtt_password,
+            .ca_file = s->mqtt_ca_file[0] ? s->mqtt_ca_file : 0,
+            .cert_file = s->mqtt_cert_file[0] ? s->mqtt_cert_file : 0,
+            .key_file = s->mqtt_key_file[0] ? s->mqtt_key_file : 0,
+        };
+        app->mqtt_started = hal_mqtt_start(&cfg) == ML_OK;
+    }
+    enum hal_mqtt_state st = app->mqtt_started ? hal_mqtt_get_state() : HAL_MQTT_DISABLED;
+    if (st == HAL_MQTT_CONNECTED && app->mqtt_state_prev != HAL_MQTT_CONNECTED) {
+        /* once after every connect, then every 60 s (products.md Decision) */
+        publish_counters(app, now);
+        ml_timer_start(&app->counters_timer, now, SC_COUNTERS_PERIOD_MS, SC_COUNTERS_PERIOD_MS);
+    }
+    if (st == HAL_MQTT_CONNECTED && ml_timer_is_due(&app->counters_timer, now)) {
+        publish_counters(app, now);
+    }
+    if (st != HAL_MQTT_CONNECTED) {
+        ml_timer_stop(&app->counters_timer);
+    }
+    app->mqtt_state_prev = (int)st;
+    app->status.mqtt = st;
+}
+
+/* ------------------------------------------------------------------------- */
+/* Button and LED                                                            */
+/* ------------------------------------------------------------------------- */
+
+static void button_poll(struct sc_app *app, uint64_t now)
+{
+    enum ui_button_event e =
+        ui_button_update(&app->button, hal_button_is_pressed(), now, app->set->factory_default);
+    switch (e) {
+    case UI_BTN_AP_FEEDBACK:
+        app->button_ap_fb = true;
+        break;
+    case UI_BTN_FACTORY_FEEDBACK:
+        app->button_factory_fb = true;
+        break;
+    case UI_BTN_SOFT_RESET:
+        hal_sys_reboot(); /* soft reset, reconnects to the network on the way up */
+        break;
+    case UI_BTN_AP_MODE:
+        net_policy_request_ap(&app->net);
+        break;
+    case UI_BTN_FACTORY_RESET:
+        if (app->set->factory_reset != 0) {
+            app->set->factory_reset(app->set->factory_reset_ctx);
+        }
+        hal_sys_reboot();
+        break;
+    case UI_BTN_NO_ACTION:
+    case UI_BTN_PRESSED:
+    case UI_BTN_NONE:
+        break;
+    }
+    if (e == UI_BTN_NO_ACTION || e == UI_BTN_AP_MODE) {
+        app->button_ap_fb = false;
+        app->button_factory_fb = false;
+    }
+}
+
+static void led_poll(struct sc_app *app, uint64_t now)
+{
+    struct ui_status st;
+    st.booting = false;
+    st.meter_data = app->status.last_telegram_ms != 0 &&
+                    now - app->status.last_telegram_ms < SC_METER_TIMEOUT_MS &&
+                    !app->status.tic_historic;
+    st.has_ip = app->status.has_ip;
+    st.ap_mode = net_policy_is_ap_on(&app->net);
+    /* initialising: the first DHCP round is still running and no telegram came yet */
+    st.initialising = !st.has_ip && !st.meter_data && app->status.last_telegram_ms == 0 &&
+                      (app->net.state == NET_ST_DHCP || app->net.state == NET_ST_DHCP_WAIT ||
+                       app->net.state == NET_ST_IF_DOWN) &&
+                      app->net.counters.dhcp_failures < NET_DHCP_TRIES;
+    enum ui_led_state ls = ui_led_state_from_status(&st);
+    if (app->button_factory_fb) {
+        ls = UI_LED_BUTTON_FACTORY;
+    } else if (app->button_ap_fb) {
+        ls = UI_LED_BUTTON_AP;
+    }
+    app->status.led = ls;
+    app->status.meter_data = st.meter_data;
+    ui_led_show(&app->led, ui_led_pattern(ls), now);
+    hal_led_set(HAL_LED_STATUS, ui_led_colour(&app->led, now));
+}
+
+/* ------------------------------------------------------------------------- */
+/* Setup and loop                                                            */
+/* ------------------------------------------------------------------------- */
+
+static void setup(struct sc_app *app, const struct sc_settings *set)
+{
+    uint8_t *p = (uint8_t *)app;
+    for (size_t i = 0; i < sizeof(*app); i++) {
+        p[i] = 0;
+    }
+    app->set = set;
+    app->boot_ms = hal_time_ms();
+    hal_led_set(HAL_LED_STATUS, UI_RGB_RED); /* booting */
+
+    struct hal_uart_cfg ucfg;
+    if (set->flavour == SC_FLAVOUR_TIC) {
+        ucfg = (struct hal_uart_cfg){9600, 7, HAL_UART_PARITY_EVEN, 1, false};
+        tic_parser_init(&app->parser.tic, &app->scratch);
+    } else {
+        ucfg = (struct hal_uart_cfg){115200, 8, HAL_UART_PARITY_NONE, 1, true};
+        dsmr_parser_init(&app->parser.dsmr, &app->scratch);
+    }
+    hal_uart_open(HAL_UART_P1_IN, &ucfg);
+    hal_uart_open(HAL_UART_P1_OUT, &ucfg);
+    hal_gpio_data_request_set(true);
+
+    const char *mt = set->meter_type[0] ? set->meter_type : "PhoenixContact-EMPro";
+    const struct regmap_template *tpl = regmap_template_find(mt, str_len(mt));
+    if (tpl == 0) {
+        tpl = regmap_template_find("PhoenixContact-EMPro", 20);
+    }
+    regmap_live_init(&app->regs, tpl);
+    reading_init(&app->reading);
+    mb_slave_init(&app->mb, regmap_mb_read, 0, &app->regs);
+    mb_tcp_init(&app->mb_tcp, &app->mb);
+    app->client = -1;
+    app->listener = hal_tcp_listen(set->modbus_port);
+    app->status.modbus_port = app->listener >= 0 ? hal_tcp_local_port(app->listener) : 0;
+
+    net_policy_init(&app->net, &set->net, app->boot_ms);
+    ui_button_init(&app->button, app->boot_ms);
+    ui_led_init(&app->led, ui_led_pattern(UI_LED_BOOTING), app->boot_ms);
+    app->mqtt_state_prev = HAL_MQTT_DISABLED;
+}
+
+static uint64_t next_deadline(struct sc_app *app, uint64_t now)
+{
+    uint64_t d = ui_led_next_deadline_ms(&app->led, now);
+    d = min_u64(d, ui_button_next_deadline_ms(&app->button));
+    d = min_u64(d, net_policy_next_deadline_ms(&app->net));
+    d = ml_timer_earliest(&app->counters_timer, d);
+    if (app->status.last_telegram_ms != 0) {
+        /* wake when meter data goes stale, to switch the LED */
+        uint64_t stale = app->status.last_telegram_ms + SC_METER_TIMEOUT_MS;
+        if (stale > now) {
+            d = min_u64(d, stale);
+        }
+    }
+    if (app->mqtt_started && app->status.mqtt != HAL_MQTT_CONNECTED) {
+        d = min_u64(d, now + 1000u); /* watch the connection come up */
+    }
+    return d;
+}
+
+void sc_app_run(struct sc_app *app, const struct sc_settings *set)
+{
+    setup(app, set);
+    while (!hal_sys_should_stop()) {
+        uint64_t now = hal_time_ms();
+        hal_sys_watchdog_kick();
+        meter_poll(app, now);
+        modbus_poll(app, now);
+        net_poll(app, now);
+        mqtt_poll(app, now);
+        button_poll(app, now);
+        led_poll(app, now);
+        hal_time_wait_until(next_deadline(app, now));
+    }
+    client_drop(app);
+    if (app->listener >= 0) {
+        hal_tcp_close(app->listener);
+    }
+    if (app->mqtt_started) {
+        hal_mqtt_stop();
+    }
+}

@@ -1,0 +1,435 @@
+/*
+ * meterlab device: the stand-alone simulated device. The firmware runs on the
+ * sim port in real time; its meter input/output are ptys or real serial ports,
+ * its Modbus TCP server and MQTT client use the host's network (loopback by
+ * default).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "ml_config.h"
+#include "ml_devices.h"
+#include "ml_serial.h"
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+}
+
+static void usage(FILE *out)
+{
+    fprintf(
+        out,
+        "usage: meterlab device --product p1|tic [options]\n\n"
+        "Runs the simulated Smart P1/A1 Connect (p1) or Smart TIC Connect (tic) in real time.\n"
+        "Meter bytes written into its P1 input reach the firmware; its outputs are Modbus TCP,\n"
+        "MQTT and the P1-out copy. Stop it with Ctrl-C (SIGINT) or SIGTERM.\n\n"
+        "options:\n"
+        "  --product p1|tic       which device (required)\n"
+        "  --serial SN            serial number (default: from the state dir, made once)\n"
+        "  --state-dir DIR        keeps identity and flash across runs (default: none, all in "
+        "memory)\n"
+        "  --p1-in pty|PATH       meter input: 'pty' creates one and prints its path (default),\n"
+        "                         or a tty / USB serial adapter opened at the protocol's settings\n"
+        "  --p1-out pty|PATH|none P1 pass-through output (default: pty)\n"
+        "  --modbus-port N        Modbus TCP port (default 502 as root, else 1502; 0 = any free)\n"
+        "  --bind ADDR            address for the TCP servers (default 127.0.0.1)\n"
+        "  --meter-type NAME      register map template (see 'meterlab regmap'; default "
+        "PhoenixContact-EMPro)\n"
+        "  --mqtt URL             enable MQTT: mqtt://host:port or mqtts://host:port\n"
+        "  --mqtt-site NAME       topic site (default: 'default')\n"
+        "  --mqtt-user U --mqtt-password P   broker credentials\n"
+        "  --mqtt-ca FILE --mqtt-cert FILE --mqtt-key FILE   TLS trust anchor / mutual TLS\n"
+        "  --realtime             run against the wall clock (the default for this command)\n"
+        "  --quiet                print only the start banner and errors\n"
+        "  -h, --help             this text\n\n"
+        "example:\n"
+        "  meterlab device --product p1 --modbus-port 1502 --mqtt mqtt://127.0.0.1:1883\n");
+}
+
+/* ------------------------------------------------------------------------- */
+/* Identity: serial number and 8-character label password, made once.        */
+/* ------------------------------------------------------------------------- */
+
+static void random_chars(char *out, size_t n, const char *alphabet)
+{
+    size_t k = strlen(alphabet);
+    unsigned char rnd[32];
+    FILE *f = fopen("/dev/urandom", "rb");
+    if (f == NULL || fread(rnd, 1, n, f) != n) {
+        for (size_t i = 0; i < n; i++) {
+            rnd[i] = (unsigned char)(rand() ^ (int)time(NULL));
+        }
+    }
+    if (f != NULL) {
+        fclose(f);
+    }
+    for (size_t i = 0; i < n; i++) {
+        out[i] = alphabet[rnd[i] % k];
+    }
+    out[n] = '\0';
+}
+
+static int load_identity(const char *dir, char *serial, size_t scap, char *pw, size_t pcap)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/identity", dir);
+    FILE *f = fopen(path, "r");
+    if (f != NULL) {
+        char line[256];
+        while (fgets(line, sizeof line, f) != NULL) {
+            line[strcspn(line, "\r\n")] = '\0';
+            if (strncmp(line, "serial=", 7) == 0 && serial[0] == '\0') {
+                snprintf(serial, scap, "%s", line + 7);
+            } else if (strncmp(line, "password=", 9) == 0) {
+                snprintf(pw, pcap, "%s", line + 9);
+            }
+        }
+        fclose(f);
+    }
+    bool changed = false;
+    if (serial[0] == '\0') {
+        char digits[9];
+        random_chars(digits, 8, "0123456789");
+        snprintf(serial, scap, "SC%s", digits);
+        changed = true;
+    }
+    if (strlen(pw) != 8) {
+        /* no look-alike characters: the label is read by people */
+        random_chars(pw, 8, "abcdefghjkmnpqrstuvwxyzACDEFGHJKLMNPQRTUVWXY3479");
+        changed = true;
+    }
+    if (changed) {
+        f = fopen(path, "w");
+        if (f == NULL) {
+            fprintf(stderr, "meterlab device: cannot write %s: %s\n", path, strerror(errno));
+            return -1;
+        }
+        fprintf(f, "serial=%s\npassword=%s\n", serial, pw);
+        fclose(f);
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------- */
+
+static int open_port(const char *arg, const struct ml_serial_cfg *cfg, char *path, size_t cap)
+{
+    char err[512];
+    if (strcmp(arg, "pty") == 0) {
+        int fd = ml_serial_open_pty(path, cap);
+        if (fd < 0) {
+            fprintf(stderr, "meterlab device: cannot create a pty: %s\n", strerror(-fd));
+        }
+        return fd;
+    }
+    snprintf(path, cap, "%s", arg);
+    int fd = ml_serial_open(arg, cfg, err, sizeof err);
+    if (fd < 0) {
+        fprintf(stderr, "meterlab device: %s\n", err);
+    }
+    return fd;
+}
+
+static const char *mqtt_state_name(enum hal_mqtt_state s)
+{
+    switch (s) {
+    case HAL_MQTT_DISABLED:
+        return "off";
+    case HAL_MQTT_CONNECTING:
+        return "connecting";
+    case HAL_MQTT_CONNECTED:
+        return "connected";
+    case HAL_MQTT_AUTH_FAILED:
+        return "auth failed";
+    }
+    return "?";
+}
+
+static int run(int argc, char **argv)
+{
+    enum {
+        O_PRODUCT = 256,
+        O_SERIAL,
+        O_STATE,
+        O_P1IN,
+        O_P1OUT,
+        O_PORT,
+        O_BIND,
+        O_MTYPE,
+        O_MQTT,
+        O_SITE,
+        O_USER,
+        O_PASS,
+        O_CA,
+        O_CERT,
+        O_KEY,
+        O_REALTIME,
+        O_QUIET
+    };
+    static const struct option opts[] = {
+        {"product", required_argument, 0, O_PRODUCT},
+        {"serial", required_argument, 0, O_SERIAL},
+        {"state-dir", required_argument, 0, O_STATE},
+        {"p1-in", required_argument, 0, O_P1IN},
+        {"p1-out", required_argument, 0, O_P1OUT},
+        {"modbus-port", required_argument, 0, O_PORT},
+        {"bind", required_argument, 0, O_BIND},
+        {"meter-type", required_argument, 0, O_MTYPE},
+        {"mqtt", required_argument, 0, O_MQTT},
+        {"mqtt-site", required_argument, 0, O_SITE},
+        {"mqtt-user", required_argument, 0, O_USER},
+        {"mqtt-password", required_argument, 0, O_PASS},
+        {"mqtt-ca", required_argument, 0, O_CA},
+        {"mqtt-cert", required_argument, 0, O_CERT},
+        {"mqtt-key", required_argument, 0, O_KEY},
+        {"realtime", no_argument, 0, O_REALTIME},
+        {"quiet", no_argument, 0, O_QUIET},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
+    };
+    struct sc_settings set;
+    sc_settings_defaults(&set);
+    set.modbus_port = geteuid() == 0 ? 502 : 1502;
+    set.mqtt_enabled = false;
+    const char *product = NULL, *state_dir = NULL, *p1in = "pty", *p1out = "pty";
+    char serial[24] = "", password[9] = "";
+    bool quiet = false;
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'h':
+            usage(stdout);
+            return ML_EXIT_OK;
+        case O_PRODUCT:
+            product = optarg;
+            break;
+        case O_SERIAL:
+            if (strlen(optarg) == 0 || strlen(optarg) >= sizeof serial) {
+                fprintf(stderr, "meterlab device: --serial must be 1..%zu characters\n",
+                        sizeof serial - 1);
+                return ML_EXIT_USAGE;
+            }
+            snprintf(serial, sizeof serial, "%s", optarg);
+            break;
+        case O_STATE:
+            state_dir = optarg;
+            break;
+        case O_P1IN:
+            p1in = optarg;
+            break;
+        case O_P1OUT:
+            p1out = optarg;
+            break;
+        case O_PORT: {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (*end != '\0' || v < 0 || v > 65535) {
+                fprintf(stderr, "meterlab device: --modbus-port '%s': not a port number 0..65535\n",
+                        optarg);
+                return ML_EXIT_USAGE;
+            }
+            set.modbus_port = (uint16_t)v;
+            break;
+        }
+        case O_BIND:
+            sim_net_set_bind_addr(optarg);
+            break;
+        case O_MTYPE:
+            if (regmap_template_find(optarg, strlen(optarg)) == NULL) {
+                fprintf(stderr,
+                        "meterlab device: --meter-type '%s': unknown template (see 'meterlab "
+                        "regmap')\n",
+                        optarg);
+                return ML_EXIT_USAGE;
+            }
+            snprintf(set.meter_type, sizeof set.meter_type, "%s", optarg);
+            break;
+        case O_MQTT:
+            if (strncmp(optarg, "mqtt://", 7) != 0 && strncmp(optarg, "mqtts://", 8) != 0) {
+                fprintf(stderr,
+                        "meterlab device: --mqtt '%s': must start with mqtt:// or mqtts://\n",
+                        optarg);
+                return ML_EXIT_USAGE;
+            }
+            set.mqtt_enabled = true;
+            snprintf(set.mqtt_url, sizeof set.mqtt_url, "%s", optarg);
+            break;
+        case O_SITE:
+            snprintf(set.mqtt_site, sizeof set.mqtt_site, "%s", optarg);
+            break;
+        case O_USER:
+            snprintf(set.mqtt_user, sizeof set.mqtt_user, "%s", optarg);
+            break;
+        case O_PASS:
+            snprintf(set.mqtt_password, sizeof set.mqtt_password, "%s", optarg);
+            break;
+        case O_CA:
+            snprintf(set.mqtt_ca_file, sizeof set.mqtt_ca_file, "%s", optarg);
+            break;
+        case O_CERT:
+            snprintf(set.mqtt_cert_file, sizeof set.mqtt_cert_file, "%s", optarg);
+            break;
+        case O_KEY:
+            snprintf(set.mqtt_key_file, sizeof set.mqtt_key_file, "%s", optarg);
+            break;
+        case O_REALTIME:
+            break;
+        case O_QUIET:
+            quiet = true;
+            break;
+        default:
+            fprintf(stderr, "meterlab device: unknown or incomplete option '%s' (see --help)\n",
+                    argv[optind - 1]);
+            return ML_EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "meterlab device: unexpected argument '%s'\n", argv[optind]);
+        return ML_EXIT_USAGE;
+    }
+    if (product == NULL) {
+        fprintf(stderr, "meterlab device: --product p1|tic is required (see --help)\n");
+        return ML_EXIT_USAGE;
+    }
+    if (strcmp(product, "p1") == 0) {
+        set.flavour = SC_FLAVOUR_P1;
+    } else if (strcmp(product, "tic") == 0) {
+        set.flavour = SC_FLAVOUR_TIC;
+    } else {
+        fprintf(stderr, "meterlab device: --product '%s': must be p1 or tic%s\n", product,
+                strcmp(product, "p1mb") == 0 ? " (the P1MB arrives with its own issue)" : "");
+        return ML_EXIT_USAGE;
+    }
+
+    char flash[4096] = "";
+    if (state_dir != NULL) {
+        if (mkdir(state_dir, 0755) != 0 && errno != EEXIST) {
+            fprintf(stderr, "meterlab device: cannot create state dir %s: %s\n", state_dir,
+                    strerror(errno));
+            return ML_EXIT_USAGE;
+        }
+        if (load_identity(state_dir, serial, sizeof serial, password, sizeof password) != 0) {
+            return ML_EXIT_USAGE;
+        }
+        snprintf(flash, sizeof flash, "%s/flash.bin", state_dir);
+    } else {
+        if (serial[0] == '\0') {
+            snprintf(serial, sizeof serial, "SC00000001");
+        }
+        snprintf(password, sizeof password, "simlabel");
+    }
+
+    const struct ml_serial_cfg *line =
+        set.flavour == SC_FLAVOUR_TIC ? &ml_serial_tic_std : &ml_serial_p1_v4;
+    char in_path[256], out_path[256] = "none";
+    int in_fd = open_port(p1in, line, in_path, sizeof in_path);
+    if (in_fd < 0) {
+        return ML_EXIT_USAGE;
+    }
+    int out_fd = -1;
+    if (strcmp(p1out, "none") != 0) {
+        out_fd = open_port(p1out, line, out_path, sizeof out_path);
+        if (out_fd < 0) {
+            close(in_fd);
+            return ML_EXIT_USAGE;
+        }
+    }
+
+    struct sim_config cfg = {.time_mode = SIM_TIME_REAL,
+                             .serial = serial,
+                             .label_password = password,
+                             .flash_file = flash[0] ? flash : NULL};
+    sim_uart_bind_fd(HAL_UART_P1_IN, in_fd);
+    if (out_fd >= 0) {
+        sim_uart_bind_fd(HAL_UART_P1_OUT, out_fd);
+    }
+    int rc = ml_dev_sc_start(&set, &cfg);
+    if (rc != 0) {
+        fprintf(stderr, "meterlab device: cannot start the simulated device (error %d)\n", rc);
+        return ML_EXIT_USAGE;
+    }
+    const struct sc_app *app = ml_dev_sc_app();
+    for (int i = 0; i < 100 && app->status.modbus_port == 0; i++) {
+        usleep(10000);
+    }
+    if (app->status.modbus_port == 0) {
+        fprintf(stderr,
+                "meterlab device: cannot listen on Modbus TCP port %u (in use, or 502 "
+                "without privileges?)\n",
+                set.modbus_port);
+        ml_dev_sc_stop();
+        return ML_EXIT_USAGE;
+    }
+    printf("meterlab device: %s (simulated, firmware %s)\n",
+           set.flavour == SC_FLAVOUR_TIC ? "Smart TIC Connect" : "Smart P1/A1 Connect",
+           ML_FW_VERSION);
+    printf("  serial number  %s\n", serial);
+    printf("  login          user / %s\n", password);
+    printf("  %-14s %s (%u %u%c%u)\n", set.flavour == SC_FLAVOUR_TIC ? "TIC in" : "P1 in", in_path,
+           line->baud, line->data_bits, line->parity, line->stop_bits);
+    printf("  P1 out         %s\n", out_path);
+    printf("  Modbus TCP     port %u, template %s\n", app->status.modbus_port, set.meter_type);
+    printf("  MQTT           %s", set.mqtt_enabled ? set.mqtt_url : "off");
+    if (set.mqtt_enabled) {
+        printf(" (site '%s')", set.mqtt_site[0] ? set.mqtt_site : "default");
+    }
+    printf("\n  stop with Ctrl-C\n");
+    fflush(stdout);
+
+    struct sigaction sa = {0};
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    uint32_t last_pass = 0, last_fail = 0, last_frame = 0;
+    int last_led = -1, last_mqtt = -1;
+    while (!stop_flag) {
+        usleep(100000);
+        if (quiet) {
+            continue;
+        }
+        const struct sc_counters *k = &app->counters;
+        double t = (double)sim_now_us() / 1e6;
+        if (k->telegrams_pass != last_pass || k->telegrams_fail != last_fail ||
+            k->telegrams_frame_fail != last_frame) {
+            printf("[%8.1f s] telegrams: %u ok, %u crc/checksum fail, %u frame fail\n", t,
+                   k->telegrams_pass, k->telegrams_fail, k->telegrams_frame_fail);
+            last_pass = k->telegrams_pass;
+            last_fail = k->telegrams_fail;
+            last_frame = k->telegrams_frame_fail;
+        }
+        if ((int)app->status.led != last_led) {
+            last_led = (int)app->status.led;
+            printf("[%8.1f s] LED: %s\n", t, ui_led_state_name(app->status.led));
+        }
+        if ((int)app->status.mqtt != last_mqtt) {
+            last_mqtt = (int)app->status.mqtt;
+            printf("[%8.1f s] MQTT: %s\n", t, mqtt_state_name(app->status.mqtt));
+        }
+        fflush(stdout);
+    }
+    printf("meterlab device: stopping\n");
+    ml_dev_sc_stop();
+    close(in_fd);
+    if (out_fd >= 0) {
+        close(out_fd);
+    }
+    return ML_EXIT_OK;
+}
+
+const struct ml_cmd ml_cmd_device = {"device",
+                                     "run a simulated device (Smart Connect) in real time", run};
