@@ -64,19 +64,31 @@ static void fd_readable(int fd, short revents, void *ctx)
     }
 }
 
-void sim_uart_reset(void)
+/* Static storage starts with fd 0; mark every UART unbound once, before the
+ * first reset or bind, whichever comes first (binding before sim_start is normal). */
+static void uart_init_once(void)
 {
     static bool inited;
+    if (!inited) {
+        for (int i = 0; i < HAL_UART_COUNT; i++) {
+            U[i].fd = -1;
+        }
+        inited = true;
+    }
+}
+
+void sim_uart_reset(void)
+{
+    uart_init_once();
     for (int i = 0; i < HAL_UART_COUNT; i++) {
         struct sim_uart *u = &U[i];
-        int fd = inited ? u->fd : -1;
+        int fd = u->fd;
         u->open = false;
         ml_ring_init(&u->rx, u->rx_buf, RX_CAP);
         ml_ring_init(&u->tx, u->tx_buf, TX_CAP);
         /* A bound fd survives a power cycle (the cable stays plugged in). */
         u->fd = fd;
     }
-    inited = true;
 }
 
 int hal_uart_open(enum hal_uart_id id, const struct hal_uart_cfg *cfg)
@@ -167,6 +179,7 @@ void sim_uart_bind_fd(enum hal_uart_id id, int fd)
     if (!valid(id)) {
         return;
     }
+    uart_init_once();
     struct sim_uart *u = &U[id];
     if (u->fd >= 0) {
         sim_poll_remove(u->fd);

@@ -3,7 +3,10 @@
  * the host advances time and waits for idle, sockets and UARTs are served
  * while virtual time stands still, reboot and power-cycle restart the app.
  */
+#define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <termios.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -232,6 +235,47 @@ static void test_sim_port_net_model_dhcp_in_virtual_time(void)
     sim_net_set(&m);
 }
 
+/* Binding UARTs to ptys before sim_start (as meterlab device does) must hold. */
+static void test_sim_port_uart_bound_before_start(void)
+{
+    sim_stop();
+    int in_m = posix_openpt(O_RDWR | O_NOCTTY | O_NONBLOCK);
+    int out_m = posix_openpt(O_RDWR | O_NOCTTY | O_NONBLOCK);
+    CU_ASSERT_FATAL(in_m >= 0 && out_m >= 0);
+    grantpt(in_m);
+    unlockpt(in_m);
+    grantpt(out_m);
+    unlockpt(out_m);
+    int in_s = open(ptsname(in_m), O_RDWR | O_NOCTTY);
+    int out_s = open(ptsname(out_m), O_RDWR | O_NOCTTY | O_NONBLOCK);
+    struct termios t;
+    tcgetattr(in_s, &t);
+    cfmakeraw(&t);
+    tcsetattr(in_s, TCSANOW, &t);
+    tcsetattr(out_s, TCSANOW, &t);
+    sim_uart_bind_fd(HAL_UART_P1_IN, in_m);
+    sim_uart_bind_fd(HAL_UART_P1_OUT, out_m);
+    setup();
+    CU_ASSERT_EQUAL(write(in_s, "/ABC5\r\n", 7), 7);
+    char buf[16] = {0};
+    ssize_t got = 0;
+    for (int i = 0; i < 200 && got < 7; i++) {
+        usleep(5000);
+        ssize_t r = read(out_s, buf + got, sizeof buf - 1 - (size_t)got);
+        if (r > 0) {
+            got += r;
+        }
+    }
+    CU_ASSERT_EQUAL(got, 7);
+    CU_ASSERT_STRING_EQUAL(buf, "/ABC5\r\n");
+    sim_uart_bind_fd(HAL_UART_P1_IN, -1);
+    sim_uart_bind_fd(HAL_UART_P1_OUT, -1);
+    close(in_s);
+    close(out_s);
+    close(in_m);
+    close(out_m);
+}
+
 int main(void)
 {
     static const struct ml_test_case cases[] = {
@@ -247,6 +291,7 @@ int main(void)
         {"test_sim_port_flash_nor_and_power_cut", test_sim_port_flash_nor_and_power_cut},
         {"test_sim_port_net_model_dhcp_in_virtual_time",
          test_sim_port_net_model_dhcp_in_virtual_time},
+        {"test_sim_port_uart_bound_before_start", test_sim_port_uart_bound_before_start},
     };
     return ml_test_run("sim_port", cases, ML_ARRAY_SIZE(cases), setup, teardown);
 }
