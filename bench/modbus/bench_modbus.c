@@ -1,0 +1,240 @@
+/*
+ * Modbus TCP requests/s and latency (p50/p99): FC03 30 registers at 0x8006,
+ * one connection on 127.0.0.1, a libmodbus client in a loop, against
+ *   (1) our engine (core/modbus + core/regmap) as an app on the sim port in
+ *       SIM_TIME_REAL, i.e. behind the port's poll loop, and
+ *   (2) libmodbus 3.1.6's own server (modbus_tcp_listen + modbus_receive /
+ *       modbus_reply in a thread), serving the same register words.
+ * Usage: bench_modbus [requests-per-round (default 50000)] [rounds (default 5)]
+ * Prints the median round of each server.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <modbus.h> /* libmodbus; ours is "modbus/modbus.h" */
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mb_sim_app.h"
+#include "sim.h"
+
+#define ADDR  0x8006
+#define NREGS 30
+
+struct result {
+    double rps;
+    double p50_us;
+    double p99_us;
+    double p90_us;
+    double mean_us;
+};
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a;
+    double y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int cmp_result(const void *a, const void *b)
+{
+    return cmp_double(&((const struct result *)a)->rps, &((const struct result *)b)->rps);
+}
+
+static uint16_t expect[NREGS];
+
+static struct result run_client(uint16_t port, int n)
+{
+    struct result res = {0};
+    modbus_t *mb = modbus_new_tcp("127.0.0.1", port);
+    if (mb == NULL || modbus_connect(mb) != 0) {
+        fprintf(stderr, "bench_modbus: cannot connect to port %u: %s\n", port,
+                modbus_strerror(errno));
+        exit(2);
+    }
+    uint16_t regs[NREGS];
+    for (int i = 0; i < 2000; i++) { /* warm-up */
+        modbus_read_registers(mb, ADDR, NREGS, regs);
+    }
+    if (memcmp(regs, expect, sizeof regs) != 0) {
+        fprintf(stderr, "bench_modbus: server answered other register values\n");
+        exit(1);
+    }
+    double *lat = malloc((size_t)n * sizeof *lat);
+    double t0 = now_s();
+    for (int i = 0; i < n; i++) {
+        double a = now_s();
+        if (modbus_read_registers(mb, ADDR, NREGS, regs) != NREGS) {
+            fprintf(stderr, "bench_modbus: request failed: %s\n", modbus_strerror(errno));
+            exit(1);
+        }
+        lat[i] = now_s() - a;
+    }
+    double dt = now_s() - t0;
+    qsort(lat, (size_t)n, sizeof *lat, cmp_double);
+    res.rps = n / dt;
+    res.p50_us = lat[n / 2] * 1e6;
+    res.p99_us = lat[(int)(n * 0.99)] * 1e6;
+    res.p90_us = lat[(int)(n * 0.90)] * 1e6;
+    res.mean_us = dt / n * 1e6;
+    free(lat);
+    modbus_close(mb);
+    modbus_free(mb);
+    return res;
+}
+
+/* ------------------------------------------------------------------------- */
+/* libmodbus server                                                          */
+/* ------------------------------------------------------------------------- */
+
+static modbus_t *lm_srv;
+static int lm_listen = -1;
+static modbus_mapping_t *lm_map;
+
+static void *lm_thread(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        int s = lm_listen;
+        int c = modbus_tcp_accept(lm_srv, &s); /* returns the connection, keeps s */
+        if (c < 0) {
+            return NULL;
+        }
+        uint8_t q[MODBUS_TCP_MAX_ADU_LENGTH];
+        for (;;) {
+            int rc = modbus_receive(lm_srv, q);
+            if (rc > 0) {
+                modbus_reply(lm_srv, q, rc, lm_map);
+            } else if (rc == -1) {
+                break;
+            }
+        }
+        close(c);
+    }
+}
+
+/* A free loopback port (libmodbus 3.1.6 cannot listen on port 0). */
+static uint16_t free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    socklen_t len = sizeof sa;
+    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
+        getsockname(fd, (struct sockaddr *)&sa, &len) != 0) {
+        fprintf(stderr, "bench_modbus: no free port\n");
+        exit(2);
+    }
+    close(fd);
+    return ntohs(sa.sin_port);
+}
+
+static uint16_t lm_start(void)
+{
+    uint16_t port = free_port();
+    lm_srv = modbus_new_tcp("127.0.0.1", port);
+    lm_listen = modbus_tcp_listen(lm_srv, 1);
+    if (lm_listen < 0) {
+        fprintf(stderr, "bench_modbus: libmodbus listen: %s\n", modbus_strerror(errno));
+        exit(2);
+    }
+    lm_map = modbus_mapping_new_start_address(0, 0, 0, 0, 0x8000, 0x0C40, 0x8000, 0x0C40);
+    /* the same words our EMPro snapshot serves */
+    memcpy(&lm_map->tab_registers[ADDR - 0x8000], expect, sizeof expect);
+    pthread_t th;
+    pthread_create(&th, NULL, lm_thread, NULL);
+    pthread_detach(th);
+    return port;
+}
+
+/* ------------------------------------------------------------------------- */
+
+static void report(const char *name, struct result *r, int rounds)
+{
+    qsort(r, (size_t)rounds, sizeof *r, cmp_result);
+    struct result m = r[rounds / 2];
+    printf("| %s | %.0f | %.1f | %.1f | %.1f | %.1f |\n", name, m.rps, m.p50_us, m.p90_us, m.p99_us,
+           m.mean_us);
+}
+
+int main(int argc, char **argv)
+{
+    int n = argc > 1 ? atoi(argv[1]) : 50000;
+    int rounds = argc > 2 ? atoi(argv[2]) : 5;
+    if (n < 100 || rounds < 1 || rounds > 64) {
+        fprintf(stderr, "usage: bench_modbus [requests>=100] [rounds 1..64]\n");
+        return 2;
+    }
+    memset(&mb_app_cfg, 0, sizeof mb_app_cfg);
+    mb_app_cfg.transport = MB_APP_TCP;
+    mb_app_cfg.tpl = regmap_template_find("PhoenixContact-EMPro", 20);
+    reading_init(&mb_app_cfg.reading);
+    for (int f = 0; f < READING_FIELD_COUNT; f++) {
+        reading_set(&mb_app_cfg.reading, (enum reading_field)f, 230000 + f * 1111);
+    }
+    struct regmap_snapshot snap;
+    regmap_render(mb_app_cfg.tpl, &mb_app_cfg.reading, &snap);
+    regmap_snapshot_read(&snap, 3, ADDR, NREGS, expect);
+
+    struct sim_config cfg = {.time_mode = SIM_TIME_REAL};
+    if (sim_start(&cfg, mb_app_main) != 0) {
+        fprintf(stderr, "bench_modbus: sim_start failed\n");
+        return 2;
+    }
+    while (mb_app_port == 0) {
+        usleep(1000);
+    }
+    uint16_t ours = mb_app_port;
+    uint16_t theirs = lm_start();
+    fprintf(stderr, "ours %u, libmodbus %u\n", ours, theirs);
+
+    /* the engine alone, no sockets: mb_tcp_feed of the same request */
+    {
+        static struct regmap_live live;
+        struct mb_slave sl;
+        struct mb_tcp tcp;
+        regmap_live_init(&live, mb_app_cfg.tpl);
+        regmap_live_update(&live, &mb_app_cfg.reading);
+        mb_slave_init(&sl, regmap_mb_read, NULL, &live);
+        mb_tcp_init(&tcp, &sl);
+        static const uint8_t req[] = {0, 1, 0, 0, 0, 6, 1, 3, 0x80, 0x06, 0, NREGS};
+        uint8_t out[MB_TCP_ADU_MAX];
+        size_t used;
+        const int m = 2000000;
+        double t0 = now_s();
+        for (int i = 0; i < m; i++) {
+            if (mb_tcp_feed(&tcp, req, sizeof req, &used, out, sizeof out) != 9 + 2 * NREGS) {
+                return 1;
+            }
+        }
+        printf("engine alone (mb_tcp_feed, no I/O): %.0f ns per request\n\n",
+               (now_s() - t0) / m * 1e9);
+    }
+    struct result a[64];
+    struct result b[64];
+    for (int i = 0; i < rounds; i++) { /* interleaved, so machine noise hits both */
+        a[i] = run_client(ours, n);
+        b[i] = run_client(theirs, n);
+    }
+    printf("FC03 %d registers at 0x%04X, one connection, %d requests x %d rounds (median)\n\n",
+           NREGS, ADDR, n, rounds);
+    printf("| server | requests/s | p50 us | p90 us | p99 us | mean us |\n"
+           "| --- | --- | --- | --- | --- | --- |\n");
+    report("meterlab engine (sim port, real time)", a, rounds);
+    report("libmodbus 3.1.6 server", b, rounds);
+    sim_stop();
+    return 0;
+}
