@@ -11,6 +11,9 @@
 
 #include "err.h"
 
+/* A byte value repeated in the 8 bytes of a word (SWAR helpers). */
+#define W8(b) ((uint64_t)(b)*0x0101010101010101u)
+
 /* ------------------------------------------------------------------------- */
 /* Label tables                                                              */
 /* ------------------------------------------------------------------------- */
@@ -46,22 +49,46 @@ const struct tic_label_info *tic_label_info(enum tic_label l)
     return &label_info[l];
 }
 
-/* A label of 1..10 characters in 0x20..0x5F packs injectively into
- * n * 64^n + digits (6 bits per character); anything else gets key 0. */
-static uint64_t label_key(const uint8_t *s, size_t n)
+/* Label keys, exact (no string compare after the hash lookup):
+ *  - 1..7 characters: the 7-bit bytes as a little-endian word, zero padded, length in byte 7;
+ *  - 8 characters: the 8 bytes, bit 63 set (free: the framer strips bit 7);
+ *  - 9 characters in 0x20..0x5F: 6 bits per character from bit 8 up, bits 63 and 7 set
+ *    (bit 7 is 0 in the 8-character form);
+ *  - anything else: 0 (no label has it, so it is "unknown").
+ * @p read8: the 8 bytes at @p s may be read (inside the frame buffer). */
+static uint64_t label_key(const uint8_t *s, size_t n, bool read8)
 {
-    if (n == 0 || n > TIC_LABEL_MAX) {
-        return 0;
-    }
-    uint64_t k = n;
-    for (size_t i = 0; i < n; i++) {
-        uint32_t c = (uint32_t)s[i] - 0x20u;
-        if (c > 0x3Fu) {
-            return 0;
+    if (n - 1u < 8u) {
+        uint64_t k = 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        if (read8) {
+            __builtin_memcpy(&k, s, 8);
+            if (n < 8u) {
+                k = (k & (((uint64_t)1 << (8u * n)) - 1u)) | (uint64_t)n << 56;
+            } else {
+                k |= (uint64_t)1 << 63;
+            }
+            return k;
         }
-        k = (k << 6) | c;
+#endif /* little endian */
+        (void)read8;
+        for (size_t i = 0; i < n; i++) {
+            k |= (uint64_t)(s[i] & 0x7Fu) << (8u * i);
+        }
+        return k | (n < 8u ? (uint64_t)n << 56 : (uint64_t)1 << 63);
     }
-    return k;
+    if (n == 9u) {
+        uint64_t k = (uint64_t)1 << 63 | (uint64_t)1 << 7;
+        for (size_t i = 0; i < n; i++) {
+            uint32_t c = (uint32_t)s[i] - 0x20u;
+            if (c > 0x3Fu) {
+                return 0;
+            }
+            k |= (uint64_t)c << (8u + 6u * i);
+        }
+        return k;
+    }
+    return 0;
 }
 
 static uint32_t key_hash(uint64_t k)
@@ -75,7 +102,7 @@ static uint64_t cstr_key(const char *s)
     while (s[n] != '\0') {
         n++;
     }
-    return label_key((const uint8_t *)s, n);
+    return label_key((const uint8_t *)s, n, false);
 }
 
 static void hash_insert(struct tic_parser *p, size_t idx, uint64_t key)
@@ -138,6 +165,43 @@ static bool parse_dec(const uint8_t *s, size_t n, int64_t *out)
     }
     *out = v;
     return true;
+}
+
+/* parse_dec() for the frame buffer, where 8 bytes at @p s may be read when
+ * @p read8: up to 8 digits at once (SWAR), one more digit in front for the
+ * 9-digit energies. */
+static bool parse_dec_frame(const uint8_t *s, size_t n, bool read8, int64_t *out)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (read8 && n - 1u < 9u) {
+        int64_t head = 0;
+        if (n == 9u) {
+            uint32_t d = (uint32_t)s[0] - '0';
+            if (d > 9u) {
+                return false;
+            }
+            head = (int64_t)d * 100000000;
+            s++;
+            n = 8;
+        }
+        uint64_t x;
+        __builtin_memcpy(&x, s, 8);
+        x ^= W8(0x30); /* digits become 0..9, bytes are 7-bit (framer) */
+        if (n < 8u) {
+            x <<= 8u * (8u - n); /* leading zeros; the first digit is the low byte */
+        }
+        if ((((x + W8(0x76)) | x) & W8(0x80)) != 0) {
+            return false; /* a byte above 9: not a digit */
+        }
+        x = (x * 2561u) >> 8;
+        x = ((x & 0x00FF00FF00FF00FFu) * 6553601u) >> 16;
+        x = ((x & 0x0000FFFF0000FFFFu) * 42949672960001u) >> 32;
+        *out = head + (int64_t)x;
+        return true;
+    }
+#endif /* little endian */
+    (void)read8;
+    return parse_dec(s, n, out);
 }
 
 static bool parse_hex(const uint8_t *s, size_t n, uint32_t *out)
@@ -431,7 +495,7 @@ static void group_store(struct tic_parser *p, int idx, const uint8_t *b, uint32_
     const uint8_t *d = b + d0;
     switch (li->kind) {
     case TIC_KIND_NUM:
-        if (!parse_dec(d, dlen, &v->num)) {
+        if (!parse_dec_frame(d, dlen, p->gstart + d0 + 8u <= (uint32_t)ML_TIC_MAX_FRAME, &v->num)) {
             value_invalid(p);
             return;
         }
@@ -469,13 +533,25 @@ static void group_end(struct tic_parser *p, uint32_t n)
     uint32_t cs = b[n - 1u];
     uint32_t s = p->sum - cs; /* label .. last separator inclusive */
     if (nsep == 2u || nsep == 3u) {
-        /* 54E v3 §5.3.6: the checksum follows the last HT directly. */
-        if (p->sep[nsep - 1u] != n - 2u) {
+        /* 54E v3 §5.3.6: the checksum follows the last HT directly. The fast path keeps
+         * only the first HT's place; the others are found here: the last one before the
+         * checksum, the middle one (horodate groups) 13 characters after the first. */
+        if (b[n - 2u] != TIC_HT || p->sep[0] >= n - 2u) {
             group_bad(p);
             return;
         }
+        p->sep[nsep - 1u] = (uint16_t)(n - 2u);
+        if (nsep == 3u) {
+            uint32_t m = p->sep[0] + 14u;
+            if (m >= n - 2u || b[m] != TIC_HT) {
+                for (m = p->sep[0] + 1u; b[m] != TIC_HT; m++) {
+                }
+            }
+            p->sep[1] = (uint16_t)m;
+        }
         bool std_ok = ((s & 0x3Fu) + 0x20u) == cs;
-        int idx = label_lookup(p, label_key(b, p->sep[0]));
+        int idx =
+            label_lookup(p, label_key(b, p->sep[0], p->gstart + 8u <= (uint32_t)ML_TIC_MAX_FRAME));
         if (idx >= (int)TIC_LABEL_COUNT) {
             /* Historic label with HT separators (02E): either checksum variant. */
             if (std_ok || (((s - TIC_HT) & 0x3Fu) + 0x20u) == cs) {
@@ -742,6 +818,20 @@ static int frame_end(struct tic_parser *p)
     return frame_done(p, TIC_VERDICT_OK);
 }
 
+/* Bytes of a word with their high bit set where the condition holds, per byte
+ * exactly (no borrow crosses a byte): x holds 7-bit bytes. */
+#define W8(b) ((uint64_t)(b)*0x0101010101010101u)
+
+static void sep_add(struct tic_parser *p, uint32_t glen)
+{
+    if (p->nsep < 3u) {
+        p->sep[p->nsep] = (uint16_t)glen;
+    }
+    if (p->nsep < 255u) {
+        p->nsep++;
+    }
+}
+
 /* One byte outside the fast path. *consumed is false only for an STX that
  * ends the current frame: it is fed again to start the next one. */
 static int step(struct tic_parser *p, uint32_t c, bool *consumed)
@@ -800,12 +890,7 @@ static int step(struct tic_parser *p, uint32_t c, bool *consumed)
         }
         return frame_end(p);
     case TIC_HT:
-        if (p->nsep < 3u) {
-            p->sep[p->nsep] = (uint16_t)glen;
-        }
-        if (p->nsep < 255u) {
-            p->nsep++;
-        }
+        sep_add(p, glen);
         p->sum += c;
         break;
     default:
@@ -813,6 +898,90 @@ static int step(struct tic_parser *p, uint32_t c, bool *consumed)
         break;
     }
     return TIC_VERDICT_NEED_MORE;
+}
+
+/* Fast path inside a group: copy, strip bit 7, sum, and note HTs, until another
+ * control byte, the end of input or a full frame buffer. Returns bytes consumed. */
+static size_t group_copy(struct tic_parser *p, const uint8_t *src, size_t n)
+{
+    size_t room = (size_t)ML_TIC_MAX_FRAME - p->pos;
+    if (n > room) {
+        n = room;
+    }
+    uint8_t *dst = p->frame + p->pos;
+    uint32_t glen0 = (uint32_t)p->pos - p->gstart;
+    uint32_t sum = p->sum;
+    size_t k = 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    /* Eight bytes at a time (SWAR). Byte pairs are summed into four 16-bit lanes,
+     * reduced once per call; 2048 bytes (256 words of at most 2 x 127) fit a lane. */
+    size_t nw = n > 2048u ? 2048u : n;
+    uint64_t lanes = 0;
+    bool stop = false;
+    while (nw - k >= 8u) {
+        uint64_t w;
+        __builtin_memcpy(&w, src + k, 8);
+        w &= W8(0x7F);
+        uint64_t ctl = ~((w | W8(0x80)) - W8(0x20)) & W8(0x80); /* per byte: < 0x20 */
+        size_t adv = 8;
+        if (ctl != 0) {
+            uint64_t z = w ^ W8(TIC_HT);
+            uint64_t ht = ~(((z & W8(0x7F)) + W8(0x7F)) | z) & W8(0x80); /* per byte: HT */
+            uint64_t other = ctl & ~ht;
+            if (other != 0) {
+                /* CR, LF or another control byte at index j: take the bytes before it. */
+                uint32_t lo = (uint32_t)other;
+                uint32_t bit = lo != 0 ? (uint32_t)__builtin_ctz(lo)
+                                       : 32u + (uint32_t)__builtin_ctz((uint32_t)(other >> 32));
+                adv = bit >> 3;
+                uint64_t keep = adv != 0 ? ((uint64_t)1 << (8u * adv)) - 1u : 0u;
+                w &= keep;
+                ht &= keep;
+                stop = true;
+            }
+            if (ht != 0) {
+                /* Only the first HT's place is needed (end of label); group_end() finds
+                 * the others from the group's end. Count them all. */
+                if (p->nsep == 0) {
+                    uint32_t lo = (uint32_t)ht;
+                    uint32_t bit = lo != 0 ? (uint32_t)__builtin_ctz(lo)
+                                           : 32u + (uint32_t)__builtin_ctz((uint32_t)(ht >> 32));
+                    p->sep[0] = (uint16_t)(glen0 + (uint32_t)k + (bit >> 3));
+                }
+                uint32_t cnt = (uint32_t)(((ht >> 7) * W8(1)) >> 56);
+                uint32_t ns = p->nsep + cnt;
+                p->nsep = (uint8_t)(ns > 255u ? 255u : ns);
+            }
+        }
+        __builtin_memcpy(dst + k, &w, 8); /* inside room; bytes past adv are rewritten later */
+        lanes += (w & 0x00FF00FF00FF00FFu) + ((w >> 8) & 0x00FF00FF00FF00FFu);
+        k += adv;
+        if (stop) {
+            break;
+        }
+    }
+    sum += (uint32_t)((lanes * 0x0001000100010001u) >> 48);
+    if (stop) {
+        p->sum = sum;
+        p->pos = (uint16_t)(p->pos + k);
+        return k;
+    }
+#endif /* little endian */
+    while (k < n) {
+        uint32_t c = src[k] & 0x7Fu;
+        if (c < 0x20u) {
+            if (c != TIC_HT) {
+                break;
+            }
+            sep_add(p, glen0 + (uint32_t)k);
+        }
+        dst[k] = (uint8_t)c;
+        sum += c;
+        k++;
+    }
+    p->sum = sum;
+    p->pos = (uint16_t)(p->pos + k);
+    return k;
 }
 
 int tic_parser_feed(struct tic_parser *p, const uint8_t *data, size_t len, size_t *used)
@@ -823,30 +992,23 @@ int tic_parser_feed(struct tic_parser *p, const uint8_t *data, size_t len, size_
     int v = TIC_VERDICT_NEED_MORE;
     while (i < len) {
         if (p->state == ST_GROUP) {
-            /* Fast path: printable bytes of a group, copied and summed. */
-            size_t n = len - i;
-            size_t room = (size_t)ML_TIC_MAX_FRAME - p->pos;
-            if (n > room) {
-                n = room;
-            }
-            uint8_t *dst = p->frame + p->pos;
-            const uint8_t *src = data + i;
-            uint32_t sum = p->sum;
-            size_t k = 0;
-            while (k < n) {
-                uint8_t c = (uint8_t)(src[k] & 0x7Fu);
-                if (c < 0x20u) {
-                    break;
-                }
-                dst[k] = c;
-                sum += c;
-                k++;
-            }
-            p->sum = sum;
-            p->pos = (uint16_t)(p->pos + k);
-            i += k;
+            i += group_copy(p, data + i, len - i);
             if (i == len) {
                 break;
+            }
+            /* The usual group end, CR then LF, without going through step(). */
+            if ((data[i] & 0x7Fu) == TIC_CR && p->pos + 2u <= (uint32_t)ML_TIC_MAX_FRAME) {
+                uint32_t glen = (uint32_t)p->pos - p->gstart;
+                p->frame[p->pos++] = TIC_CR;
+                i++;
+                group_end(p, glen);
+                p->state = ST_BETWEEN;
+                if (i < len && (data[i] & 0x7Fu) == TIC_LF) {
+                    p->frame[p->pos++] = TIC_LF;
+                    i++;
+                    group_start(p);
+                }
+                continue;
             }
         }
         bool consumed;
