@@ -329,7 +329,7 @@ static const uint8_t *object(struct dsmr_parser *p, unsigned kind, unsigned f, u
     struct reading_mbus *m = &r->mbus[(ch - 1u) & 3u];
     int64_t v, t;
     int dst, n;
-    bool tr;
+    bool tr = false; /* text() leaves it unset when it rejects the value */
     switch (kind) {
     case DK_NUM3:
     case DK_NUM0:
