@@ -154,8 +154,10 @@ static void modbus_poll(struct sc_app *app, uint64_t now)
             break;
         }
         if (app->client >= 0 && now - app->client_last_rx_ms < SC_CLIENT_IDLE_MS) {
-            hal_tcp_close(c); /* the current client is active: refuse the newcomer */
+            /* the current client is active: refuse the newcomer (count first: the
+             * peer may observe the close before this thread runs on) */
             app->counters.modbus_clients_refused++;
+            hal_tcp_close(c);
             continue;
         }
         client_drop(app);
