@@ -8,16 +8,23 @@
 #include "cli_json.h"
 #include "dsmr/dsmr.h"
 #include "mqtt/mqtt.h"
+#include "tic/tic.h"
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: meterlab decode [FILE|-]\n\n"
-               "Decodes raw P1 (DSMR 2.2-5.0, e-MUCS, Smarty plaintext) telegram bytes from FILE\n"
-               "(or standard input) and prints one JSON object per telegram per line:\n"
-               "  {\"verdict\": \"ok\"|\"crc_fail\"|\"frame_fail\", \"protocol\": \"dsmr\",\n"
-               "   \"version\": ..., \"power_instant\": {...}, \"reading\": {...}}\n"
-               "Noise between telegrams is skipped. See docs/decode.md for the format.\n\n"
-               "Exit: 0 every telegram ok, 1 a telegram failed or none found, 2 usage/I/O.\n");
+    fprintf(f,
+            "usage: meterlab decode [FILE|-]\n\n"
+            "Decodes raw meter bytes from FILE (or standard input) and prints one JSON object\n"
+            "per telegram per line. The protocol is detected from the bytes:\n"
+            "  P1 (DSMR 2.2-5.0, e-MUCS, Smarty plaintext):\n"
+            "  {\"verdict\": \"ok\"|\"crc_fail\"|\"frame_fail\", \"protocol\": \"dsmr\",\n"
+            "   \"version\": ..., \"power_instant\": {...}, \"reading\": {...}}\n"
+            "  Linky TIC (standard mode; historic mode is detected and reported):\n"
+            "  {\"verdict\": ..., \"protocol\": \"tic\", \"mode\": \"standard\"|\"historic\",\n"
+            "   \"groups\": N, \"groups_bad\": N, \"power_instant\": {...}, \"reading\": {...},\n"
+            "   \"labels\": {...}}\n"
+            "Noise between telegrams is skipped. See docs/decode.md for the format.\n\n"
+            "Exit: 0 every telegram ok, 1 a telegram failed or none found, 2 usage/I/O.\n");
 }
 
 static const char *verdict_name(int v)
@@ -70,6 +77,137 @@ static void print_telegram(const struct dsmr_parser *p, int v, const struct read
     fputs("}\n", stdout);
 }
 
+/* ------------------------------------------------------------------------- */
+/* TIC                                                                       */
+/* ------------------------------------------------------------------------- */
+
+static void print_tic_labels(const struct tic_parser *p)
+{
+    int first = 1;
+    fputs(",\"labels\":{", stdout);
+    for (int l = 0; l < TIC_LABEL_COUNT; l++) {
+        const struct tic_label_info *li = tic_label_info((enum tic_label)l);
+        int64_t v;
+        struct ml_span t = tic_parser_text(p, (enum tic_label)l);
+        struct tic_horodate hd;
+        int has_hd = tic_parser_horodate(p, (enum tic_label)l, &hd) == 0;
+        int has_num = li->kind != TIC_KIND_TEXT && tic_parser_num(p, (enum tic_label)l, &v);
+        int has_txt = li->kind == TIC_KIND_TEXT && t.ptr != NULL && t.len > 0;
+        if (!has_hd && !has_num && !has_txt) {
+            continue;
+        }
+        printf("%s\"%s\":", first ? "" : ",", li->name);
+        first = 0;
+        if (has_hd) {
+            fputs("{", stdout);
+        }
+        if (has_num && li->kind == TIC_KIND_HEX) {
+            printf("%s\"%08llX\"", has_hd ? "\"value\":" : "", (unsigned long long)v);
+        } else if (has_num) {
+            printf("%s%lld", has_hd ? "\"value\":" : "", (long long)v);
+        } else if (has_txt) {
+            fputs(has_hd ? "\"value\":" : "", stdout);
+            ml_cli_json_str(stdout, (const char *)t.ptr, t.len);
+        }
+        if (has_hd) {
+            printf("%s\"time\":\"%04u-%02u-%02uT%02u:%02u:%02u\",\"season\":\"%c\",\"utc\":%lld}",
+                   (has_num || has_txt) ? "," : "", hd.year, hd.month, hd.day, hd.hour, hd.min,
+                   hd.sec, hd.season, (long long)hd.utc);
+        }
+    }
+    fputs("}", stdout);
+    struct tic_stge st;
+    if (tic_parser_stge(p, &st)) {
+        printf(",\"stge\":{\"raw\":\"%08X\",\"contact_open\":%s,\"cutoff\":%u,\"cover_open\":%s,"
+               "\"overvoltage\":%s,\"pref_exceeded\":%s,\"producer\":%s,\"energy_negative\":%s,"
+               "\"supplier_index\":%u,\"distributor_index\":%u,\"clock_degraded\":%s}",
+               (unsigned)st.raw, st.contact_open ? "true" : "false", st.cutoff,
+               st.cover_open ? "true" : "false", st.overvoltage ? "true" : "false",
+               st.pref_exceeded ? "true" : "false", st.producer ? "true" : "false",
+               st.energy_negative ? "true" : "false", st.supplier_index, st.distributor_index,
+               st.clock_degraded ? "true" : "false");
+    }
+}
+
+static void print_tic_frame(const struct tic_parser *p, int v, const struct reading *r, int *failed)
+{
+    const struct tic_frame_result *fr = tic_parser_result(p);
+    static const char *const reasons[] = {"", "interrupted by EOT", "cut off by a new STX",
+                                          "oversize", "empty frame"};
+    const char *verdict = v == TIC_VERDICT_OK         ? "ok"
+                          : v == TIC_VERDICT_CRC_FAIL ? "crc_fail"
+                                                      : "frame_fail";
+    printf("{\"verdict\":\"%s\",\"protocol\":\"tic\",\"mode\":\"%s\",\"bytes\":%zu,"
+           "\"groups\":%u,\"groups_bad\":%u",
+           verdict, v == TIC_VERDICT_HISTORIC ? "historic" : "standard", tic_parser_frame(p).len,
+           fr->groups, fr->groups_bad);
+    if (v != TIC_VERDICT_OK) {
+        *failed = 1;
+    }
+    if (v == TIC_VERDICT_HISTORIC) {
+        fputs(",\"error\":\"historic mode not supported\"}\n", stdout);
+        return;
+    }
+    if (v == TIC_VERDICT_FRAME_FAIL) {
+        unsigned k = (unsigned)fr->reason < 5u ? (unsigned)fr->reason : 0u;
+        printf(",\"reason\":\"%s\"}\n", reasons[k]);
+        return;
+    }
+    if (fr->clock_degraded) {
+        fputs(",\"clock_degraded\":true", stdout);
+    }
+    if (v == TIC_VERDICT_OK) {
+        /* the device publishes power_instant only for frames without a bad group */
+        static char pi[MQTT_POWER_INSTANT_MAX];
+        if (mqtt_power_instant_build(r, pi, sizeof pi) >= 0) {
+            printf(",\"power_instant\":%s", pi);
+        }
+    }
+    fputs(",\"reading\":", stdout);
+    ml_cli_reading_json(stdout, r);
+    print_tic_labels(p);
+    fputs("}\n", stdout);
+}
+
+/* Decode a TIC stream; @p first holds the bytes already read. */
+static int decode_tic(FILE *in, const uint8_t *first, size_t first_len, unsigned *frames,
+                      int *failed)
+{
+    static struct tic_parser parser;
+    static struct reading r;
+    static uint8_t buf[4096];
+    tic_parser_init(&parser, &r);
+    const uint8_t *data = first;
+    size_t n = first_len;
+    for (;;) {
+        size_t off = 0;
+        while (off < n) {
+            size_t used = 0;
+            int v = tic_parser_feed(&parser, data + off, n - off, &used);
+            off += used;
+            if (v > 0) {
+                (*frames)++;
+                print_tic_frame(&parser, v, &r, failed);
+            }
+            if (used == 0) {
+                break;
+            }
+        }
+        n = fread(buf, 1, sizeof buf, in);
+        if (n == 0) {
+            break;
+        }
+        data = buf;
+    }
+    if (!tic_parser_is_idle(&parser)) {
+        printf("{\"verdict\":\"frame_fail\",\"protocol\":\"tic\",\"reason\":\"end of input "
+               "inside a frame\"}\n");
+        (*frames)++;
+        *failed = 1;
+    }
+    return 0;
+}
+
 static int run(int argc, char **argv)
 {
     if (ml_cli_wants_help(argc, argv)) {
@@ -90,23 +228,17 @@ static int run(int argc, char **argv)
     static struct reading r;
     dsmr_parser_init(&parser, &r);
     static uint8_t buf[4096];
-    int failed = 0, sniffed = 0;
+    int failed = 0, sniffed = 0, tic = 0;
     unsigned telegrams = 0;
     size_t n;
     while ((n = fread(buf, 1, sizeof buf, in)) > 0) {
         if (!sniffed) {
-            /* Autodetection hook: TIC streams go to the TIC decoder once it exists. */
-            if (ml_cli_sniff(buf, n) == ML_CLI_PROTO_TIC) {
-                fprintf(stderr,
-                        "meterlab decode: '%s' looks like TIC, which decode does not "
-                        "handle yet\n",
-                        path);
-                if (in != stdin) {
-                    fclose(in);
-                }
-                return ML_EXIT_USAGE;
-            }
             sniffed = 1;
+            if (ml_cli_sniff(buf, n) == ML_CLI_PROTO_TIC) {
+                decode_tic(in, buf, n, &telegrams, &failed);
+                tic = 1;
+                break;
+            }
         }
         size_t off = 0;
         while (off < n) {
@@ -128,7 +260,7 @@ static int run(int argc, char **argv)
         fprintf(stderr, "meterlab decode: read error on '%s'\n", path);
         return ML_EXIT_USAGE;
     }
-    if (!dsmr_parser_is_idle(&parser)) {
+    if (!tic && !dsmr_parser_is_idle(&parser)) {
         printf("{\"verdict\":\"frame_fail\",\"protocol\":\"dsmr\",\"reason\":\"end of input "
                "inside a telegram\"}\n");
         telegrams++;
@@ -142,4 +274,4 @@ static int run(int argc, char **argv)
     return failed ? ML_EXIT_FAIL : ML_EXIT_OK;
 }
 
-const struct ml_cmd ml_cmd_decode = {"decode", "decode P1 telegram bytes into JSON lines", run};
+const struct ml_cmd ml_cmd_decode = {"decode", "decode P1 or TIC meter bytes into JSON lines", run};
