@@ -20,6 +20,9 @@
 #include "ml_devices.h"
 #include "ml_serial.h"
 
+/* meterlab device --product p1mb ...: defined in cli_device_p1mb.c. */
+int ml_cli_device_p1mb(int argc, char **argv);
+
 static volatile sig_atomic_t stop_flag;
 
 static void on_signal(int sig)
@@ -200,6 +203,14 @@ static int run(int argc, char **argv)
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
+    /* The P1MB has its own options (RS485 side, variant): cli_device_p1mb.c. */
+    for (int i = 1; i < argc; i++) {
+        if ((strcmp(argv[i], "--product") == 0 && i + 1 < argc &&
+             strcmp(argv[i + 1], "p1mb") == 0) ||
+            strcmp(argv[i], "--product=p1mb") == 0) {
+            return ml_cli_device_p1mb(argc, argv);
+        }
+    }
     struct sc_settings set;
     sc_settings_defaults(&set);
     set.modbus_port = geteuid() == 0 ? 502 : 1502;
@@ -311,8 +322,7 @@ static int run(int argc, char **argv)
     } else if (strcmp(product, "tic") == 0) {
         set.flavour = SC_FLAVOUR_TIC;
     } else {
-        fprintf(stderr, "meterlab device: --product '%s': must be p1 or tic%s\n", product,
-                strcmp(product, "p1mb") == 0 ? " (the P1MB arrives with its own issue)" : "");
+        fprintf(stderr, "meterlab device: --product '%s': must be p1, tic or p1mb\n", product);
         return ML_EXIT_USAGE;
     }
 
