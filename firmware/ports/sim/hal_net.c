@@ -19,7 +19,7 @@
 #include "err.h"
 #include "sim_priv.h"
 
-#define TCP_MAX 32
+#define TCP_MAX       32
 #define PING_DELAY_US 20000u
 
 static char bind_addr[64] = "127.0.0.1";
@@ -37,6 +37,9 @@ static struct {
     uint64_t ping_done_us;
     int fds[TCP_MAX]; /* handle -> fd, -1 free */
     bool listener[TCP_MAX];
+    /* poll reported the fd readable (or hung up) since the last EAGAIN: accept/recv
+     * only make a system call when there is something to take */
+    volatile bool ready[TCP_MAX];
 } N;
 
 static const struct sim_net_model default_model = {
@@ -232,13 +235,22 @@ enum hal_net_op hal_net_ping_state(void)
 /* TCP                                                                       */
 /* ------------------------------------------------------------------------- */
 
+static void fd_ready(int fd, short revents, void *ctx)
+{
+    (void)fd;
+    (void)revents;
+    *(volatile bool *)ctx = true;
+}
+
 static int handle_new(int fd, bool listener)
 {
     for (int h = 0; h < TCP_MAX; h++) {
         if (N.fds[h] < 0) {
             N.fds[h] = fd;
             N.listener[h] = listener;
-            sim_poll_add(fd, NULL, NULL);
+            /* a new connection may already hold data: try the first recv */
+            N.ready[h] = !listener;
+            sim_poll_add(fd, fd_ready, (void *)&N.ready[h]);
             return h;
         }
     }
@@ -284,8 +296,12 @@ int hal_tcp_accept(int listener)
 {
     int lfd = handle_fd(listener);
     ML_VERIFY(lfd >= 0 && N.listener[listener], ML_EBADF);
+    if (!N.ready[listener]) {
+        return ML_EAGAIN;
+    }
     int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
+        N.ready[listener] = false;
         return ML_EAGAIN;
     }
     int one = 1;
@@ -297,11 +313,19 @@ int hal_tcp_recv(int conn, uint8_t *buf, size_t cap)
 {
     int fd = handle_fd(conn);
     ML_VERIFY(fd >= 0, ML_EBADF);
+    if (!N.ready[conn]) {
+        return ML_EAGAIN;
+    }
     ssize_t n = recv(fd, buf, cap, 0);
     if (n > 0) {
+        if ((size_t)n < cap) {
+            /* drained; poll is level-triggered and reports anything that came since */
+            N.ready[conn] = false;
+        }
         return (int)n;
     }
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+        N.ready[conn] = false;
         return ML_EAGAIN;
     }
     /* closed or broken: stop polling it, so the loop does not spin */
@@ -328,5 +352,6 @@ void hal_tcp_close(int handle)
         close(fd);
         N.fds[handle] = -1;
         N.listener[handle] = false;
+        N.ready[handle] = false;
     }
 }

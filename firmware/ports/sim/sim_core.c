@@ -28,18 +28,18 @@ static struct {
     pthread_mutex_t lock;
     pthread_cond_t cond;
     pthread_t thread;
-    bool running;    /* the firmware thread exists */
-    bool shutdown;   /* host asked the thread to end */
-    bool stop_req;   /* hal_sys_should_stop() */
+    bool running;  /* the firmware thread exists */
+    bool shutdown; /* host asked the thread to end */
+    bool stop_req; /* hal_sys_should_stop() */
     sim_app_main_fn app;
     struct sim_config cfg;
     char serial[24];
     char password[9];
     char flash_file[512];
 
-    uint64_t vnow_us;        /* virtual clock */
-    struct timespec t0;      /* real clock origin */
-    int64_t utc_offset_s;    /* UTC = offset + now */
+    uint64_t vnow_us;     /* virtual clock */
+    struct timespec t0;   /* real clock origin */
+    int64_t utc_offset_s; /* UTC = offset + now */
 
     bool fw_idle;            /* loop is waiting in hal_time_wait_until() */
     uint64_t fw_deadline_us; /* its deadline while idle */
@@ -212,7 +212,9 @@ poll_now:
     sim_lock();
     S.fw_idle = false;
     S.wake_pending = false;
-    drain_wake_pipe();
+    if (rc > 0 && (pfd[n].revents & POLLIN) != 0) {
+        drain_wake_pipe(); /* only when it holds something: one syscall less per event */
+    }
     sim_unlock();
 
     if (rc > 0) {
