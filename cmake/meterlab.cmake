@@ -74,3 +74,14 @@ function(ml_fuzz_target name)
         set_tests_properties(fuzzcorpus.${name} PROPERTIES LABELS fuzz TIMEOUT 120)
     endif()
 endfunction()
+
+# ml_add_subdirs(): add_subdirectory() every direct subdirectory of the current
+# source dir that has a CMakeLists.txt (pieces are discovered, not listed).
+function(ml_add_subdirs)
+    file(GLOB dirs LIST_DIRECTORIES true ${CMAKE_CURRENT_SOURCE_DIR}/*)
+    foreach(dir ${dirs})
+        if(EXISTS ${dir}/CMakeLists.txt)
+            add_subdirectory(${dir})
+        endif()
+    endforeach()
+endfunction()
