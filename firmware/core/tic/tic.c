@@ -2,14 +2,25 @@
  * TIC streaming framer + label parser (standard mode), historic-mode detector.
  * Facts: shared/spec/tic.md (Enedis-NOI-CPT_54E v3). Design notes: docs/tic.md.
  *
- * Speed: the bytes of a group are copied and summed in one tight loop (the
- * checksum is computed on the fly); at CR the group is checked and its label
- * dispatched by a packed 60-bit key through a small hash table built by
- * tic_parser_init() inside the caller's struct (no mutable statics).
+ * Speed: the bytes of a frame are copied into the frame buffer 64 at a time with
+ * a bitmap of their control bytes (SWAR); only the control bytes (about 4 per
+ * group) are then looked at one by one. At CR the group is summed from the buffer
+ * (SWAR, modulo 64), checked, and its label dispatched by a packed 60-bit key
+ * through a small hash table built by tic_parser_init() inside the caller's
+ * struct (no mutable statics).
  */
 #include "tic.h"
 
 #include "err.h"
+
+/* Kept out of line so that the byte loop keeps its state in registers. */
+#if defined(__GNUC__)
+#define TIC_NOINLINE __attribute__((noinline))
+#define TIC_INLINE   inline __attribute__((always_inline))
+#else
+#define TIC_NOINLINE
+#define TIC_INLINE inline
+#endif
 
 /* A byte value repeated in the 8 bytes of a word (SWAR helpers). */
 #define W8(b) ((uint64_t)(b)*0x0101010101010101u)
@@ -370,6 +381,9 @@ int tic_parser_init(struct tic_parser *p, struct reading *out)
     for (size_t i = 0; i < offsetof(struct tic_parser, frame); i++) {
         b[i] = 0;
     }
+    for (size_t i = ML_TIC_MAX_FRAME; i < sizeof p->frame; i++) {
+        p->frame[i] = 0; /* the slack is read (and masked off), never written */
+    }
     p->out = out;
     for (size_t i = 0; i < TIC_LABEL_COUNT; i++) {
         hash_insert(p, i, cstr_key(label_info[i].name));
@@ -459,6 +473,37 @@ bool tic_parser_stge(const struct tic_parser *p, struct tic_stge *out)
 /* Groups                                                                    */
 /* ------------------------------------------------------------------------- */
 
+/* 8 bytes as a little-endian word (byte i in bits 8i..8i+7). */
+static TIC_INLINE uint64_t ld64(const uint8_t *s)
+{
+    uint64_t x;
+    __builtin_memcpy(&x, s, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    x = __builtin_bswap64(x);
+#endif
+    return x;
+}
+
+/* Sum of the 7-bit bytes s[0..n) modulo 64 (all the checksums need). Reads up to 7
+ * bytes past s + n (the frame buffer has TIC_FRAME_SLACK bytes after its end). Byte
+ * lanes are reduced mod 64 before each add, so they never carry into each other. */
+static TIC_INLINE uint32_t sum64(const uint8_t *s, uint32_t n)
+{
+    uint64_t acc = 0;
+    uint32_t i = 0;
+    for (; n - i >= 8u; i += 8) {
+        acc = (acc & W8(0x3F)) + ld64(s + i);
+    }
+    if (i < n) {
+        acc = (acc & W8(0x3F)) + (ld64(s + i) << (8u * (8u - (n - i))));
+    }
+    acc &= W8(0x3F);
+    acc += acc >> 32;
+    acc += acc >> 16;
+    acc += acc >> 8;
+    return (uint32_t)acc & 0x3Fu;
+}
+
 static void group_bad(struct tic_parser *p)
 {
     p->cur.groups_bad++;
@@ -472,30 +517,32 @@ static void value_invalid(struct tic_parser *p)
 }
 
 /* A group with a right checksum and a known standard label: check the shape the
- * label requires (horodate or not, data syntax) and store it. */
-static void group_store(struct tic_parser *p, int idx, const uint8_t *b, uint32_t nsep)
+ * label requires (horodate or not, data syntax) and store it. @p sep: the HT
+ * offsets relative to the group start @p g0. */
+static void group_store(struct tic_parser *p, int idx, uint32_t g0, const uint32_t *sep,
+                        uint32_t nsep)
 {
     const struct tic_label_info *li = &label_info[idx];
     uint32_t hd = 0;
-    uint32_t d0 = p->sep[0] + 1u;
+    uint32_t d0 = sep[0] + 1u;
     if (nsep == 3) {
         hd = d0;
-        d0 = p->sep[1] + 1u;
-        if (p->sep[1] - hd != 13u) { /* SYYMMDDhhmmss */
+        d0 = sep[1] + 1u;
+        if (sep[1] - hd != 13u) { /* SYYMMDDhhmmss */
             value_invalid(p);
             return;
         }
     }
-    uint32_t dlen = p->sep[nsep - 1u] - d0;
+    uint32_t dlen = sep[nsep - 1u] - d0;
     if ((nsep == 3) != li->horodate || dlen > 255u) {
         value_invalid(p);
         return;
     }
     struct tic_value *v = &p->val[idx];
-    const uint8_t *d = b + d0;
+    const uint8_t *d = p->frame + g0 + d0;
     switch (li->kind) {
     case TIC_KIND_NUM:
-        if (!parse_dec_frame(d, dlen, p->gstart + d0 + 8u <= (uint32_t)ML_TIC_MAX_FRAME, &v->num)) {
+        if (!parse_dec_frame(d, dlen, true, &v->num)) {
             value_invalid(p);
             return;
         }
@@ -514,44 +561,46 @@ static void group_store(struct tic_parser *p, int idx, const uint8_t *b, uint32_
     default:
         break;
     }
-    v->data_off = (uint16_t)(p->gstart + d0);
+    v->data_off = (uint16_t)(g0 + d0);
     v->data_len = (uint8_t)dlen;
-    v->hd_off = (uint16_t)(hd != 0 ? p->gstart + hd : 0u);
+    v->hd_off = (uint16_t)(hd != 0 ? g0 + hd : 0u);
     p->present[(unsigned)idx / 64u] |= (uint64_t)1 << ((unsigned)idx % 64u);
 }
 
-/* CR seen: the group body is frame[gstart, gstart + n), p->sum its byte sum. */
-static void group_end(struct tic_parser *p, uint32_t n)
+/* CR seen: the group body is frame[g0, g0 + n), with @p nsep HTs, the first at
+ * offset @p sep0 (when nsep > 0). */
+TIC_NOINLINE static void group_end(struct tic_parser *p, uint32_t g0, uint32_t n, uint32_t nsep,
+                                   uint32_t sep0)
 {
-    const uint8_t *b = p->frame + p->gstart;
-    uint32_t nsep = p->nsep;
+    const uint8_t *b = p->frame + g0;
     p->cur.groups++;
-    if (p->gbad || n < 3u) {
+    if (n < 3u) {
         group_bad(p);
         return;
     }
     uint32_t cs = b[n - 1u];
-    uint32_t s = p->sum - cs; /* label .. last separator inclusive */
-    if (nsep == 2u || nsep == 3u) {
-        /* 54E v3 §5.3.6: the checksum follows the last HT directly. The fast path keeps
+    if (nsep - 2u < 2u) {
+        /* 54E v3 §5.3.6: the checksum follows the last HT directly. The scan keeps
          * only the first HT's place; the others are found here: the last one before the
          * checksum, the middle one (horodate groups) 13 characters after the first. */
-        if (b[n - 2u] != TIC_HT || p->sep[0] >= n - 2u) {
+        if (b[n - 2u] != TIC_HT || sep0 >= n - 2u) {
             group_bad(p);
             return;
         }
-        p->sep[nsep - 1u] = (uint16_t)(n - 2u);
+        uint32_t sep[3];
+        sep[0] = sep0;
+        sep[nsep - 1u] = n - 2u;
         if (nsep == 3u) {
-            uint32_t m = p->sep[0] + 14u;
+            uint32_t m = sep0 + 14u;
             if (m >= n - 2u || b[m] != TIC_HT) {
-                for (m = p->sep[0] + 1u; b[m] != TIC_HT; m++) {
+                for (m = sep0 + 1u; b[m] != TIC_HT; m++) {
                 }
             }
-            p->sep[1] = (uint16_t)m;
+            sep[1] = m;
         }
-        bool std_ok = ((s & 0x3Fu) + 0x20u) == cs;
-        int idx =
-            label_lookup(p, label_key(b, p->sep[0], p->gstart + 8u <= (uint32_t)ML_TIC_MAX_FRAME));
+        uint32_t s = sum64(b, n - 1u); /* label .. last separator inclusive */
+        bool std_ok = s + 0x20u == cs;
+        int idx = label_lookup(p, label_key(b, sep0, true));
         if (idx >= (int)TIC_LABEL_COUNT) {
             /* Historic label with HT separators (02E): either checksum variant. */
             if (std_ok || (((s - TIC_HT) & 0x3Fu) + 0x20u) == cs) {
@@ -568,17 +617,16 @@ static void group_end(struct tic_parser *p, uint32_t n)
         p->std_good++;
         p->stats.groups_ok++;
         if (idx >= 0) {
-            group_store(p, idx, b, nsep);
-        } else if (p->sep[0] == 0u) {
+            group_store(p, idx, g0, sep, nsep);
+        } else if (sep0 == 0u) {
             value_invalid(p); /* empty label */
         } else {
             p->cur.groups_unknown++;
             p->stats.groups_unknown++;
             if (p->out != NULL) {
                 /* Value as sent, from after the label to the last HT (horodate HT data). */
-                uint32_t v0 = p->sep[0] + 1u;
-                reading_raw_add(p->out, (const char *)b, p->sep[0], (const char *)(b + v0),
-                                n - 2u - v0);
+                uint32_t v0 = sep0 + 1u;
+                reading_raw_add(p->out, (const char *)b, sep0, (const char *)(b + v0), n - 2u - v0);
             }
         }
         return;
@@ -586,21 +634,13 @@ static void group_end(struct tic_parser *p, uint32_t n)
     if (nsep == 0u && n >= 4u && b[n - 2u] == TIC_SP) {
         /* Historic (tic.md §5): the sum excludes the SP before the checksum; 02E's
          * post-2013 variant includes it. */
-        if ((((s - TIC_SP) & 0x3Fu) + 0x20u) == cs || ((s & 0x3Fu) + 0x20u) == cs) {
+        uint32_t s = sum64(b, n - 1u);
+        if ((((s - TIC_SP) & 0x3Fu) + 0x20u) == cs || s + 0x20u == cs) {
             p->cur.groups_historic++;
             return;
         }
     }
     group_bad(p);
-}
-
-static void group_start(struct tic_parser *p)
-{
-    p->gstart = p->pos;
-    p->sum = 0;
-    p->nsep = 0;
-    p->gbad = false;
-    p->state = ST_GROUP;
 }
 
 /* ------------------------------------------------------------------------- */
@@ -780,7 +820,7 @@ static int frame_done(struct tic_parser *p, enum tic_verdict v)
     return (int)v;
 }
 
-static int frame_fail(struct tic_parser *p, enum tic_fail_reason why)
+TIC_NOINLINE static int frame_fail(struct tic_parser *p, enum tic_fail_reason why)
 {
     p->stats.frames_fail++;
     if (why == TIC_FAIL_EOT) {
@@ -794,7 +834,7 @@ static int frame_fail(struct tic_parser *p, enum tic_fail_reason why)
     return frame_done(p, TIC_VERDICT_FRAME_FAIL);
 }
 
-static int frame_end(struct tic_parser *p)
+TIC_NOINLINE static int frame_end(struct tic_parser *p)
 {
     if (p->cur.groups == 0) {
         return frame_fail(p, TIC_FAIL_EMPTY);
@@ -818,22 +858,200 @@ static int frame_end(struct tic_parser *p)
     return frame_done(p, TIC_VERDICT_OK);
 }
 
-/* Bytes of a word with their high bit set where the condition holds, per byte
- * exactly (no borrow crosses a byte): x holds 7-bit bytes. */
-#define W8(b) ((uint64_t)(b)*0x0101010101010101u)
-
-static void sep_add(struct tic_parser *p, uint32_t glen)
+/* Input bytes [from, min(n, from + 64)) into frame[] (dst = the frame offset of
+ * src[0]) with bit 7 stripped; returns their control bytes (< 0x20) as a bitmap
+ * (bit i = byte from + i). Found 8 at a time (SWAR), the last partial word with 8
+ * non-control bytes written after it (frame[] has 8 bytes of slack). */
+TIC_NOINLINE static uint64_t scan_block(const uint8_t *src, uint8_t *dst, uint32_t from, uint32_t n)
 {
-    if (p->nsep < 3u) {
-        p->sep[p->nsep] = (uint16_t)glen;
+    uint32_t to = n - from > 64u ? from + 64u : n;
+    uint64_t bm = 0;
+    uint32_t k = from;
+    for (; to - k >= 8u; k += 8u) {
+        uint64_t w;
+        __builtin_memcpy(&w, src + k, 8);
+        w &= W8(0x7F);
+        __builtin_memcpy(dst + k, &w, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+        w = __builtin_bswap64(w);
+#endif
+        uint64_t m = ~((w | W8(0x80)) - W8(0x20)) & W8(0x80);       /* per byte: < 0x20 */
+        bm |= ((m >> 7) * 0x0102040810204080u) >> 56 << (k - from); /* lanes -> bits */
     }
-    if (p->nsep < 255u) {
-        p->nsep++;
+    if (k < to) {
+        for (uint32_t i = k; i < to; i++) {
+            dst[i] = src[i] & 0x7Fu;
+        }
+        const uint64_t pad = W8(0x20);
+        __builtin_memcpy(dst + to, &pad, 8);
+        uint64_t m = ~((ld64(dst + k) | W8(0x80)) - W8(0x20)) & W8(0x80);
+        bm |= ((m >> 7) * 0x0102040810204080u) >> 56 << (k - from);
     }
+    return bm;
 }
 
-/* One byte outside the fast path. *consumed is false only for an STX that
- * ends the current frame: it is fed again to start the next one. */
+/* Index of the lowest set bit of @p m (m != 0). */
+static TIC_INLINE uint32_t first_bit(uint64_t m)
+{
+#if UINTPTR_MAX > 0xFFFFFFFFu
+    return (uint32_t)__builtin_ctzll(m);
+#else
+    uint32_t lo = (uint32_t)m;
+    return lo != 0 ? (uint32_t)__builtin_ctz(lo)
+                   : 32u + (uint32_t)__builtin_ctz((uint32_t)(m >> 32));
+#endif
+}
+
+/* nsep of a group known bad (noise where LF belongs): not 0, 2 or 3 for group_end(),
+ * and no count of HTs reaches it. */
+#define TIC_GBAD 0x40000000u
+
+/* Bytes of a frame in progress (ST_BETWEEN or ST_GROUP), at most the room left in
+ * frame[]. They are copied into frame[] with bit 7 stripped, 64 at a time, with a
+ * bitmap of their control bytes (< 0x20, SWAR); only those are looked at one by one,
+ * by a state machine whose state is where the code is (between groups, in a group).
+ * A group is checked when its CR comes (group_end() sums it from frame[]). Returns a
+ * verdict, with *used stopping right after the byte that completed it (before an
+ * STX), or NEED_MORE with *used = bytes taken (all of @p len unless frame[] is full).
+ * Offsets in the loop are relative to dst (the frame offset of src[0]), modulo 2^32. */
+static int frame_scan(struct tic_parser *p, const uint8_t *src, size_t len, size_t *used)
+{
+    const uint32_t base = p->pos;
+    uint32_t n = (uint32_t)ML_TIC_MAX_FRAME - base;
+    if (len < n) {
+        n = (uint32_t)len;
+    }
+    uint8_t *const dst = p->frame + base;
+    uint32_t g0 = p->gstart - base; /* in a group: its first byte after LF */
+    uint32_t nsep = p->nsep;        /* in a group: HTs so far, | TIC_GBAD when known bad */
+    uint32_t sep0 = p->sep0;        /* in a group: first HT, relative to g0 */
+    uint32_t next = 0;              /* between groups: where the next control byte is due */
+    uint32_t k = 0;                 /* the current block of 64 bytes */
+    uint32_t q;                     /* the control byte at hand */
+    uint32_t c;                     /* and its value */
+    if (p->gbad) {
+        nsep |= TIC_GBAD;
+    }
+    uint64_t bm = scan_block(src, dst, 0, n);
+
+/* The next control byte into q, c; to @p eof when the input is used up. */
+#define TIC_NEXT(eof)                                                                              \
+    do {                                                                                           \
+        while (bm == 0) {                                                                          \
+            k += 64u;                                                                              \
+            if (k >= n) {                                                                          \
+                goto eof;                                                                          \
+            }                                                                                      \
+            bm = scan_block(src, dst, k, n);                                                       \
+        }                                                                                          \
+        q = k + first_bit(bm);                                                                     \
+        bm &= bm - 1u;                                                                             \
+        c = dst[q];                                                                                \
+    } while (0)
+
+    if (p->state == ST_GROUP) {
+        goto group;
+    }
+between:
+    TIC_NEXT(eof_between);
+    if (q != next) {
+        /* Noise where LF belongs (at next): collect it as a group already bad, this
+         * control byte included. */
+        g0 = next + 1u;
+        nsep = TIC_GBAD;
+        goto group_byte;
+    }
+    if (c == TIC_LF) {
+        g0 = q + 1u;
+        nsep = 0;
+        goto group;
+    }
+    if (c == TIC_CR) {
+        next = q + 1u; /* a stray CR between groups is harmless (text logs) */
+        goto between;
+    }
+    if (c == TIC_ETX || c == TIC_STX || c == TIC_EOT) {
+        nsep = 0;
+        g0 = q; /* not in a group: no group to count as bad at ETX */
+        goto frame_ctl;
+    }
+    g0 = q + 1u; /* another control byte where LF belongs: a group already bad */
+    nsep = TIC_GBAD;
+    goto group;
+
+group:
+    TIC_NEXT(eof_group);
+group_byte:
+    if (c == TIC_HT) {
+        if (nsep == 0u) {
+            sep0 = q - g0;
+        }
+        nsep++;
+        goto group;
+    }
+    if (c == TIC_CR) {
+        group_end(p, base + g0, q - g0, nsep, sep0);
+        next = q + 1u;
+        goto between;
+    }
+    if (c == TIC_LF) {
+        /* CR lost (e.g. read as FF, tic.md §10): the open group is bad, a new one starts. */
+        if (q != g0 || nsep >= TIC_GBAD) {
+            p->cur.groups++;
+            group_bad(p);
+        }
+        g0 = q + 1u;
+        nsep = 0;
+        goto group;
+    }
+    if (c != TIC_ETX && c != TIC_STX && c != TIC_EOT) {
+        goto group; /* another control byte inside a group: data */
+    }
+
+frame_ctl:
+    if (c == TIC_ETX) {
+        if (q != g0 || nsep >= TIC_GBAD) {
+            p->cur.groups++;
+            group_bad(p);
+        }
+        p->pos = (uint16_t)(base + q + 1u);
+        *used = q + 1u;
+        return frame_end(p);
+    }
+    p->pos = (uint16_t)(base + q);
+    if (c == TIC_STX) {
+        *used = q; /* not consumed: it starts the next frame */
+        return frame_fail(p, TIC_FAIL_RESTART);
+    }
+    *used = q + 1u;
+    return frame_fail(p, TIC_FAIL_EOT);
+
+eof_between:
+    if (next < n) {
+        /* Noise where LF belongs, up to the end of the input. */
+        g0 = next + 1u;
+        nsep = TIC_GBAD;
+        goto eof_group;
+    }
+    p->state = ST_BETWEEN;
+    goto eof;
+eof_group:
+    p->state = ST_GROUP;
+    p->gstart = (uint16_t)(base + g0);
+    p->gbad = nsep >= TIC_GBAD;
+    nsep &= ~TIC_GBAD;
+    p->nsep = (uint8_t)(nsep > 255u ? 255u : nsep);
+    p->sep0 = (uint16_t)sep0;
+eof:
+    p->pos = (uint16_t)(base + n);
+    *used = n;
+    return TIC_VERDICT_NEED_MORE;
+#undef TIC_NEXT
+}
+
+/* One byte outside frame_scan(): waiting for STX, or in a frame whose buffer is full.
+ * *consumed is false only for an STX that ends the current frame: it is fed again to
+ * start the next one. */
 static int step(struct tic_parser *p, uint32_t c, bool *consumed)
 {
     *consumed = true;
@@ -852,136 +1070,7 @@ static int step(struct tic_parser *p, uint32_t c, bool *consumed)
     if (c == TIC_EOT) {
         return frame_fail(p, TIC_FAIL_EOT);
     }
-    if (p->pos >= ML_TIC_MAX_FRAME) {
-        return frame_fail(p, TIC_FAIL_OVERSIZE);
-    }
-    uint32_t glen = (uint32_t)p->pos - p->gstart;
-    p->frame[p->pos++] = (uint8_t)c;
-    if (p->state == ST_BETWEEN) {
-        if (c == TIC_LF) {
-            group_start(p);
-        } else if (c == TIC_ETX) {
-            return frame_end(p);
-        } else if (c != TIC_CR) { /* a stray CR between groups is harmless (text logs) */
-            /* Noise where LF belongs: collect it as a group that is already bad. */
-            group_start(p);
-            p->gbad = true;
-        }
-        return TIC_VERDICT_NEED_MORE;
-    }
-    /* ST_GROUP */
-    switch (c) {
-    case TIC_CR:
-        group_end(p, glen);
-        p->state = ST_BETWEEN;
-        break;
-    case TIC_LF:
-        /* CR lost (e.g. read as FF, tic.md §10): the open group is bad, a new one starts. */
-        if (glen != 0 || p->gbad) {
-            p->cur.groups++;
-            group_bad(p);
-        }
-        group_start(p);
-        break;
-    case TIC_ETX:
-        if (glen != 0 || p->gbad) {
-            p->cur.groups++;
-            group_bad(p);
-        }
-        return frame_end(p);
-    case TIC_HT:
-        sep_add(p, glen);
-        p->sum += c;
-        break;
-    default:
-        p->sum += c;
-        break;
-    }
-    return TIC_VERDICT_NEED_MORE;
-}
-
-/* Fast path inside a group: copy, strip bit 7, sum, and note HTs, until another
- * control byte, the end of input or a full frame buffer. Returns bytes consumed. */
-static size_t group_copy(struct tic_parser *p, const uint8_t *src, size_t n)
-{
-    size_t room = (size_t)ML_TIC_MAX_FRAME - p->pos;
-    if (n > room) {
-        n = room;
-    }
-    uint8_t *dst = p->frame + p->pos;
-    uint32_t glen0 = (uint32_t)p->pos - p->gstart;
-    uint32_t sum = p->sum;
-    size_t k = 0;
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    /* Eight bytes at a time (SWAR). Byte pairs are summed into four 16-bit lanes,
-     * reduced once per call; 2048 bytes (256 words of at most 2 x 127) fit a lane. */
-    size_t nw = n > 2048u ? 2048u : n;
-    uint64_t lanes = 0;
-    bool stop = false;
-    while (nw - k >= 8u) {
-        uint64_t w;
-        __builtin_memcpy(&w, src + k, 8);
-        w &= W8(0x7F);
-        uint64_t ctl = ~((w | W8(0x80)) - W8(0x20)) & W8(0x80); /* per byte: < 0x20 */
-        size_t adv = 8;
-        if (ctl != 0) {
-            uint64_t z = w ^ W8(TIC_HT);
-            uint64_t ht = ~(((z & W8(0x7F)) + W8(0x7F)) | z) & W8(0x80); /* per byte: HT */
-            uint64_t other = ctl & ~ht;
-            if (other != 0) {
-                /* CR, LF or another control byte at index j: take the bytes before it. */
-                uint32_t lo = (uint32_t)other;
-                uint32_t bit = lo != 0 ? (uint32_t)__builtin_ctz(lo)
-                                       : 32u + (uint32_t)__builtin_ctz((uint32_t)(other >> 32));
-                adv = bit >> 3;
-                uint64_t keep = adv != 0 ? ((uint64_t)1 << (8u * adv)) - 1u : 0u;
-                w &= keep;
-                ht &= keep;
-                stop = true;
-            }
-            if (ht != 0) {
-                /* Only the first HT's place is needed (end of label); group_end() finds
-                 * the others from the group's end. Count them all. */
-                if (p->nsep == 0) {
-                    uint32_t lo = (uint32_t)ht;
-                    uint32_t bit = lo != 0 ? (uint32_t)__builtin_ctz(lo)
-                                           : 32u + (uint32_t)__builtin_ctz((uint32_t)(ht >> 32));
-                    p->sep[0] = (uint16_t)(glen0 + (uint32_t)k + (bit >> 3));
-                }
-                uint32_t cnt = (uint32_t)(((ht >> 7) * W8(1)) >> 56);
-                uint32_t ns = p->nsep + cnt;
-                p->nsep = (uint8_t)(ns > 255u ? 255u : ns);
-            }
-        }
-        __builtin_memcpy(dst + k, &w, 8); /* inside room; bytes past adv are rewritten later */
-        lanes += (w & 0x00FF00FF00FF00FFu) + ((w >> 8) & 0x00FF00FF00FF00FFu);
-        k += adv;
-        if (stop) {
-            break;
-        }
-    }
-    sum += (uint32_t)((lanes * 0x0001000100010001u) >> 48);
-    if (stop) {
-        p->sum = sum;
-        p->pos = (uint16_t)(p->pos + k);
-        return k;
-    }
-#endif /* little endian */
-    while (k < n) {
-        uint32_t c = src[k] & 0x7Fu;
-        if (c < 0x20u) {
-            if (c != TIC_HT) {
-                break;
-            }
-            sep_add(p, glen0 + (uint32_t)k);
-        }
-        dst[k] = (uint8_t)c;
-        sum += c;
-        k++;
-    }
-    p->sum = sum;
-    p->pos = (uint16_t)(p->pos + k);
-    return k;
+    return frame_fail(p, TIC_FAIL_OVERSIZE);
 }
 
 int tic_parser_feed(struct tic_parser *p, const uint8_t *data, size_t len, size_t *used)
@@ -991,24 +1080,12 @@ int tic_parser_feed(struct tic_parser *p, const uint8_t *data, size_t len, size_
     size_t i = 0;
     int v = TIC_VERDICT_NEED_MORE;
     while (i < len) {
-        if (p->state == ST_GROUP) {
-            i += group_copy(p, data + i, len - i);
-            if (i == len) {
+        if (p->state != ST_IDLE && p->pos < (uint32_t)ML_TIC_MAX_FRAME) {
+            size_t u;
+            v = frame_scan(p, data + i, len - i, &u);
+            i += u;
+            if (v != TIC_VERDICT_NEED_MORE || i == len) {
                 break;
-            }
-            /* The usual group end, CR then LF, without going through step(). */
-            if ((data[i] & 0x7Fu) == TIC_CR && p->pos + 2u <= (uint32_t)ML_TIC_MAX_FRAME) {
-                uint32_t glen = (uint32_t)p->pos - p->gstart;
-                p->frame[p->pos++] = TIC_CR;
-                i++;
-                group_end(p, glen);
-                p->state = ST_BETWEEN;
-                if (i < len && (data[i] & 0x7Fu) == TIC_LF) {
-                    p->frame[p->pos++] = TIC_LF;
-                    i++;
-                    group_start(p);
-                }
-                continue;
             }
         }
         bool consumed;

@@ -336,8 +336,7 @@ struct tic_parser {
     bool gbad;         /* current group already known bad (junk, merged) */
     uint16_t pos;      /* bytes in frame[] */
     uint16_t gstart;   /* offset of the first byte after LF */
-    uint16_t sep[3];   /* HT offsets relative to gstart */
-    uint32_t sum;      /* running byte sum of the current group */
+    uint16_t sep0;     /* first HT of the open group, relative to gstart */
     uint16_t std_good; /* standard groups good in this frame */
     struct tic_frame_result cur;
     struct tic_frame_result last;
@@ -346,7 +345,7 @@ struct tic_parser {
     struct tic_value val[TIC_LABEL_COUNT];
     uint64_t keys[TIC_LABEL_COUNT + 48]; /* packed label keys, standard then historic */
     uint8_t slot[TIC_HASH_SLOTS];        /* label hash -> index + 1 into keys (0 = empty) */
-    uint8_t frame[ML_TIC_MAX_FRAME];
+    uint8_t frame[ML_TIC_MAX_FRAME + 8]; /* + 8: words are read up to 7 bytes past a field */
 };
 
 /**
