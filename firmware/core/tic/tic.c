@@ -490,18 +490,27 @@ static TIC_INLINE uint64_t ld64(const uint8_t *s)
 static TIC_INLINE uint32_t sum64(const uint8_t *s, uint32_t n)
 {
     uint64_t acc = 0;
-    uint32_t i = 0;
-    for (; n - i >= 8u; i += 8) {
-        acc = (acc & W8(0x3F)) + ld64(s + i);
+    for (; n > 8u; n -= 8u, s += 8) {
+        acc = (acc & W8(0x3F)) + ld64(s);
     }
-    if (i < n) {
-        acc = (acc & W8(0x3F)) + (ld64(s + i) << (8u * (8u - (n - i))));
+    if (n != 0) {
+        acc = (acc & W8(0x3F)) + (ld64(s) << (8u * (8u - n)));
     }
     acc &= W8(0x3F);
     acc += acc >> 32;
     acc += acc >> 16;
     acc += acc >> 8;
     return (uint32_t)acc & 0x3Fu;
+}
+
+/* label_key() of a label in the frame buffer (8 bytes readable at @p s), the
+ * 1..7-character labels inline. */
+static TIC_INLINE uint64_t frame_key(const uint8_t *s, uint32_t n)
+{
+    if (n - 1u < 7u) {
+        return (ld64(s) & (((uint64_t)1 << (8u * n)) - 1u)) | (uint64_t)n << 56;
+    }
+    return label_key(s, n, true);
 }
 
 static void group_bad(struct tic_parser *p)
@@ -516,55 +525,58 @@ static void value_invalid(struct tic_parser *p)
     p->stats.values_invalid++;
 }
 
+/* Per label: kind (bits 0..1) and horodate flag (bit 2), a compact copy of label_info
+ * for the hot path. */
+static const uint8_t label_shape[TIC_LABEL_COUNT] = {
+#define TIC_X_SHAPE(id, name, kind, len, hd, unit) [TIC_L_##id] = TIC_KIND_##kind | (hd) << 2,
+    TIC_LABELS(TIC_X_SHAPE)
+#undef TIC_X_SHAPE
+};
+
 /* A group with a right checksum and a known standard label: check the shape the
- * label requires (horodate or not, data syntax) and store it. @p sep: the HT
- * offsets relative to the group start @p g0. */
-static void group_store(struct tic_parser *p, int idx, uint32_t g0, const uint32_t *sep,
-                        uint32_t nsep)
+ * label requires (horodate or not, data syntax) and store it. The group is
+ * frame[g0, g0 + n): label HT [horodate HT] data HT checksum, first HT at @p sep0. */
+static void group_store(struct tic_parser *p, uint32_t idx, uint32_t g0, uint32_t n, uint32_t nsep,
+                        uint32_t sep0)
 {
-    const struct tic_label_info *li = &label_info[idx];
+    const uint8_t *b = p->frame + g0;
+    uint32_t shape = label_shape[idx];
     uint32_t hd = 0;
-    uint32_t d0 = sep[0] + 1u;
-    if (nsep == 3) {
+    uint32_t d0 = sep0 + 1u;
+    if (nsep == 3u) {
+        /* The middle HT must close a 13-character horodate SYYMMDDhhmmss. */
         hd = d0;
-        d0 = sep[1] + 1u;
-        if (sep[1] - hd != 13u) { /* SYYMMDDhhmmss */
+        d0 += 14u;
+        if (d0 > n - 2u || b[d0 - 1u] != TIC_HT) {
             value_invalid(p);
             return;
         }
     }
-    uint32_t dlen = sep[nsep - 1u] - d0;
-    if ((nsep == 3) != li->horodate || dlen > 255u) {
+    uint32_t dlen = n - 2u - d0;
+    if ((nsep == 3u) != ((shape >> 2) != 0) || dlen > 255u) {
         value_invalid(p);
         return;
     }
     struct tic_value *v = &p->val[idx];
-    const uint8_t *d = p->frame + g0 + d0;
-    switch (li->kind) {
-    case TIC_KIND_NUM:
+    const uint8_t *d = b + d0;
+    uint32_t kind = shape & 3u;
+    if (kind == TIC_KIND_NUM) {
         if (!parse_dec_frame(d, dlen, true, &v->num)) {
             value_invalid(p);
             return;
         }
-        break;
-    case TIC_KIND_HEX: {
+    } else if (kind == TIC_KIND_HEX) {
         uint32_t h;
         if (!parse_hex(d, dlen, &h)) {
             value_invalid(p);
             return;
         }
         v->num = h;
-        break;
-    }
-    case TIC_KIND_NONE:
-    case TIC_KIND_TEXT:
-    default:
-        break;
     }
     v->data_off = (uint16_t)(g0 + d0);
     v->data_len = (uint8_t)dlen;
     v->hd_off = (uint16_t)(hd != 0 ? g0 + hd : 0u);
-    p->present[(unsigned)idx / 64u] |= (uint64_t)1 << ((unsigned)idx % 64u);
+    p->present[idx / 64u] |= (uint64_t)1 << (idx % 64u);
 }
 
 /* CR seen: the group body is frame[g0, g0 + n), with @p nsep HTs, the first at
@@ -580,27 +592,15 @@ TIC_NOINLINE static void group_end(struct tic_parser *p, uint32_t g0, uint32_t n
     }
     uint32_t cs = b[n - 1u];
     if (nsep - 2u < 2u) {
-        /* 54E v3 §5.3.6: the checksum follows the last HT directly. The scan keeps
-         * only the first HT's place; the others are found here: the last one before the
-         * checksum, the middle one (horodate groups) 13 characters after the first. */
+        /* 54E v3 §5.3.6: the checksum follows the last HT directly; the scan kept
+         * only the first HT's place. */
         if (b[n - 2u] != TIC_HT || sep0 >= n - 2u) {
             group_bad(p);
             return;
         }
-        uint32_t sep[3];
-        sep[0] = sep0;
-        sep[nsep - 1u] = n - 2u;
-        if (nsep == 3u) {
-            uint32_t m = sep0 + 14u;
-            if (m >= n - 2u || b[m] != TIC_HT) {
-                for (m = sep0 + 1u; b[m] != TIC_HT; m++) {
-                }
-            }
-            sep[1] = m;
-        }
         uint32_t s = sum64(b, n - 1u); /* label .. last separator inclusive */
         bool std_ok = s + 0x20u == cs;
-        int idx = label_lookup(p, label_key(b, sep0, true));
+        int idx = label_lookup(p, frame_key(b, sep0));
         if (idx >= (int)TIC_LABEL_COUNT) {
             /* Historic label with HT separators (02E): either checksum variant. */
             if (std_ok || (((s - TIC_HT) & 0x3Fu) + 0x20u) == cs) {
@@ -617,7 +617,7 @@ TIC_NOINLINE static void group_end(struct tic_parser *p, uint32_t g0, uint32_t n
         p->std_good++;
         p->stats.groups_ok++;
         if (idx >= 0) {
-            group_store(p, idx, g0, sep, nsep);
+            group_store(p, (uint32_t)idx, g0, n, nsep, sep0);
         } else if (sep0 == 0u) {
             value_invalid(p); /* empty label */
         } else {
