@@ -416,6 +416,35 @@ static void test_tic_std_3ph_bench_frame(void)
     each_way("std-3ph.bin", check_std_3ph);
 }
 
+/* The frame cut in two at every offset: a group (or its CR LF) straddles the feeds and
+ * the 64-byte copy blocks at every possible place. */
+static void test_tic_every_split_point(void)
+{
+    size_t len;
+    uint8_t *d = load("std-3ph.bin", &len);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+    for (size_t cut = 1; cut < len; cut++) {
+        tic_parser_init(&parser, &rd);
+        memset(&run_buf, 0, sizeof run_buf);
+        size_t off = 0;
+        while (off < len) {
+            size_t end = off < cut ? cut : len;
+            size_t used = 0;
+            int v = tic_parser_feed(&parser, d + off, end - off, &used);
+            CU_ASSERT_FATAL(v >= 0);
+            off += used;
+            if (v != TIC_VERDICT_NEED_MORE && run_buf.n < MAX_FRAMES) {
+                run_buf.verdict[run_buf.n] = v;
+                run_buf.res[run_buf.n] = *tic_parser_result(&parser);
+                run_buf.r[run_buf.n] = rd;
+                run_buf.n++;
+            }
+        }
+        check_std_3ph(&run_buf);
+    }
+    free(d);
+}
+
 static void test_tic_bench_copy_is_identical(void)
 {
     size_t a, b;
@@ -775,6 +804,7 @@ int main(void)
         {"test_tic_producer_3ph", test_tic_producer_3ph},
         {"test_tic_lost_sinsti_publishes_no_p", test_tic_lost_sinsti_publishes_no_p},
         {"test_tic_std_3ph_bench_frame", test_tic_std_3ph_bench_frame},
+        {"test_tic_every_split_point", test_tic_every_split_point},
         {"test_tic_bench_copy_is_identical", test_tic_bench_copy_is_identical},
         {"test_tic_noisy_1ph", test_tic_noisy_1ph},
         {"test_tic_noisy_3ph", test_tic_noisy_3ph},
