@@ -37,11 +37,20 @@ uint16_t ml_crc16_update(uint16_t crc, uint8_t byte)
 
 uint16_t ml_crc16_block(uint16_t crc, const void *data, size_t len)
 {
-    const uint8_t *p = data;
-    for (size_t i = 0; i < len; i++) {
-        crc = ml_crc16_update(crc, p[i]);
+    /* Four bytes per round: the P1 CRC runs over every telegram byte, and the loop
+     * overhead was a quarter of its instructions. 32-bit state: no 16-bit truncations. */
+    const uint8_t *p = data, *end = p + (len & ~(size_t)3), *tail = p + len;
+    uint32_t c = crc;
+    for (; p != end; p += 4) {
+        c = (c >> 8) ^ crc16_table[(c ^ p[0]) & 0xFFu];
+        c = (c >> 8) ^ crc16_table[(c ^ p[1]) & 0xFFu];
+        c = (c >> 8) ^ crc16_table[(c ^ p[2]) & 0xFFu];
+        c = (c >> 8) ^ crc16_table[(c ^ p[3]) & 0xFFu];
     }
-    return crc;
+    for (; p != tail; p++) {
+        c = (c >> 8) ^ crc16_table[(c ^ *p) & 0xFFu];
+    }
+    return (uint16_t)c;
 }
 
 uint16_t ml_crc16_p1(const void *data, size_t len)

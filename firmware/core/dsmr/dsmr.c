@@ -601,6 +601,15 @@ static int verdict(struct dsmr_parser *p, int v)
     return v;
 }
 
+/* CRC over the decoded lines up to @p s: one call per feed rather than per line. */
+static uint16_t crc_to(struct dsmr_parser *p, const uint8_t *s)
+{
+    const uint8_t *from = p->buf + p->crc_len;
+    p->crc = ml_crc16_block(p->crc, from, (size_t)(s - from));
+    p->crc_len = (uint32_t)(s - p->buf);
+    return p->crc;
+}
+
 /* '!' then 1..4 hex digits (any case), or none for DSMR 2.2/3.0 (dsmr.md §4). */
 static int footer(struct dsmr_parser *p, const uint8_t *s, const uint8_t *end)
 {
@@ -617,7 +626,7 @@ static int footer(struct dsmr_parser *p, const uint8_t *s, const uint8_t *end)
     p->len = (uint32_t)(q - p->buf);
     p->has_crc = n > 0u;
     if (n > 0u) {
-        uint16_t crc = ml_crc16_update(p->crc, '!');
+        uint16_t crc = ml_crc16_update(crc_to(p, s), '!');
         return verdict(p, crc == v ? DSMR_VERDICT_OK : DSMR_VERDICT_CRC_FAIL);
     }
     /* No CRC: acceptable only for a well-formed telegram of a version that has none. */
@@ -634,6 +643,7 @@ static int run(struct dsmr_parser *p)
         const uint8_t *s = b + p->cur, *q;
         bool bad = false;
         if (s == end) {
+            (void)crc_to(p, s);
             return DSMR_VERDICT_NONE;
         }
         if (*s == '!') {
@@ -650,6 +660,7 @@ static int run(struct dsmr_parser *p)
             q = line(p, s, end, &bad);
         }
         if (q == end) {
+            (void)crc_to(p, s);
             return DSMR_VERDICT_NONE; /* incomplete: decoded again with more bytes */
         }
         if (*q == '/') {
@@ -666,7 +677,6 @@ static int run(struct dsmr_parser *p)
             p->bad = 1;
             p->stats.bad_lines++;
         }
-        p->crc = ml_crc16_block(p->crc, s, (size_t)(q - s));
         p->cur = (uint32_t)(q - b);
     }
 }
@@ -677,6 +687,7 @@ static void frame_start(struct dsmr_parser *p)
     p->len = 0;
     p->cur = 0;
     p->crc = ML_CRC16_P1_INIT;
+    p->crc_len = 0;
     p->bad = 0;
     p->has_crc = 0;
     p->profile_ch = 0;

@@ -14,7 +14,7 @@
  * Bytes outside telegrams are skipped (counted in stats.bytes_skipped). A '/' always
  * starts a new telegram, so the parser resynchronises on the next good one.
  *
- * Lines are decoded as they complete (the CRC runs over each line as well) into a
+ * Lines are decoded as they complete (the CRC runs over the decoded lines once per feed) into a
  * scratch reading inside the parser. Only a telegram with verdict OK is published:
  * reading_derive() runs and the scratch is copied into the caller's reading given to
  * dsmr_parser_init(). On CRC or frame failure the caller's reading is untouched.
@@ -64,7 +64,8 @@ struct dsmr_parser {
     struct dsmr_stats stats;
     uint32_t len;        /**< bytes of the current/last telegram in buf */
     uint32_t cur;        /**< start of the first line not decoded yet */
-    uint16_t crc;        /**< CRC-16/ARC over buf[0..cur) */
+    uint32_t crc_len;    /**< bytes of buf the CRC covers (<= cur) */
+    uint16_t crc;        /**< CRC-16/ARC over buf[0..crc_len) */
     uint8_t in_frame;    /**< 1 between '/' and the verdict */
     uint8_t profile_ch;  /**< DSMR 2.2/3.0 gas profile: channel (1..4) awaiting its value */
     uint8_t bad;         /**< a malformed line was seen in this telegram */
