@@ -1,0 +1,272 @@
+/*
+ * meterlab gui: the SDL2 demo. The device runs in-process on the sim port in
+ * virtual time; the window shows it with its LED and button, the meter side
+ * with faults, and the outputs. The work is in gui/ (library ml_gui); this
+ * file only parses the command line.
+ */
+#define _GNU_SOURCE
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+#if __has_include("gui.h")
+#include "gui.h"
+#define ML_HAVE_GUI 1
+#else
+#define ML_HAVE_GUI 0
+#endif
+
+static void usage(FILE *out)
+{
+    fprintf(
+        out,
+        "usage: meterlab gui [--product p1|tic] [options]\n\n"
+        "The demo GUI: the simulated Smart P1/A1 Connect (p1) or Smart TIC Connect (tic) with its\n"
+        "status LED and button, a meter playing telegrams, one-click faults, and the outputs\n"
+        "(live values, Modbus registers, MQTT payload, counters, events). The firmware runs\n"
+        "in-process in virtual time, so 1x..100x and screenshots are exact. F1 lists the keys.\n\n"
+        "options:\n"
+        "  --product p1|tic       which device (default p1)\n"
+        "  --telegram FILE        telegram(s) the meter plays in a loop (default: the DSMR 5\n"
+        "                         bench telegram for p1, scenarios/telegrams/tic/std-3ph.bin for "
+        "tic)\n"
+        "  --interval S           seconds between telegrams (default 1 for p1; for tic the "
+        "frame's\n"
+        "                         time on the wire at 9600 baud)\n"
+        "  --speed N              1 .. 100 (default 1)\n"
+        "  --size WxH             window size (default 1280x720)\n"
+        "  --meter-type NAME      Modbus register map template (see 'meterlab regmap')\n"
+        "  --mqtt URL             enable MQTT to a broker (mqtt://host:port)\n"
+        "  --modbus-port N        Modbus TCP port of the simulated device (default: any free)\n"
+        "  --press T:S            script: press the button at T s and hold it S s (repeatable)\n"
+        "  --fault NAME[@T][-T2]  script: fault on at T (default 0), off at T2; names: unplug,\n"
+        "                         noise, crc, historic, netdown, brokerdown, powercycle\n"
+        "  --screenshot FILE --at T   render the window at virtual time T s into FILE (.png or\n"
+        "                         .bmp) and exit; repeat the pair for several\n"
+        "  --headless             screenshots drawn in memory, without any display\n"
+        "  --verbose              print the layout (LED position), events and screenshot facts\n"
+        "  -h, --help             this text\n\n"
+        "examples:\n"
+        "  meterlab gui --product tic\n"
+        "  meterlab gui --fault unplug --screenshot nometer.png --at 10\n"
+        "  xvfb-run -a meterlab gui --press 3:5.5 --screenshot ap.png --at 10\n");
+}
+
+static int bad(const char *what, const char *arg)
+{
+    fprintf(stderr, "meterlab gui: %s '%s' (see --help)\n", what, arg);
+    return ML_EXIT_USAGE;
+}
+
+static bool parse_num(const char *s, double lo, double hi, double *out)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || *end != '\0' || !(v >= lo && v <= hi)) {
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+static int run(int argc, char **argv)
+{
+    if (ml_cli_wants_help(argc, argv)) {
+        usage(stdout);
+        return ML_EXIT_OK;
+    }
+#if !ML_HAVE_GUI
+    (void)argc;
+    (void)argv;
+    fprintf(stderr, "meterlab gui: this build has no GUI (SDL2 and SDL2_ttf not found; run "
+                    "tools/bootstrap and reconfigure)\n");
+    return ML_EXIT_USAGE;
+#else
+    enum {
+        O_PRODUCT = 256,
+        O_TELEGRAM,
+        O_INTERVAL,
+        O_SPEED,
+        O_SIZE,
+        O_MTYPE,
+        O_MQTT,
+        O_PORT,
+        O_PRESS,
+        O_FAULT,
+        O_SHOT,
+        O_AT,
+        O_HEADLESS,
+        O_VERBOSE,
+        O_VARIANT,
+    };
+    static const struct option opts[] = {
+        {"product", required_argument, 0, O_PRODUCT},
+        {"variant", required_argument, 0, O_VARIANT},
+        {"telegram", required_argument, 0, O_TELEGRAM},
+        {"interval", required_argument, 0, O_INTERVAL},
+        {"speed", required_argument, 0, O_SPEED},
+        {"size", required_argument, 0, O_SIZE},
+        {"meter-type", required_argument, 0, O_MTYPE},
+        {"mqtt", required_argument, 0, O_MQTT},
+        {"modbus-port", required_argument, 0, O_PORT},
+        {"press", required_argument, 0, O_PRESS},
+        {"fault", required_argument, 0, O_FAULT},
+        {"screenshot", required_argument, 0, O_SHOT},
+        {"at", required_argument, 0, O_AT},
+        {"headless", no_argument, 0, O_HEADLESS},
+        {"verbose", no_argument, 0, O_VERBOSE},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
+    };
+    static struct gui_options o;
+    gui_options_defaults(&o);
+    size_t n_at = 0;
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        double v;
+        switch (c) {
+        case O_PRODUCT:
+            if (strcmp(optarg, "p1") == 0) {
+                o.product = GUI_PRODUCT_P1;
+            } else if (strcmp(optarg, "tic") == 0) {
+                o.product = GUI_PRODUCT_TIC;
+            } else if (strcmp(optarg, "p1mb") == 0) {
+                fprintf(stderr, "meterlab gui: the P1MB is not in the GUI yet (p1 or tic)\n");
+                return ML_EXIT_USAGE;
+            } else {
+                return bad("--product must be p1 or tic, not", optarg);
+            }
+            break;
+        case O_VARIANT:
+            fprintf(stderr, "meterlab gui: --variant is for the P1MB, not in the GUI yet\n");
+            return ML_EXIT_USAGE;
+        case O_TELEGRAM:
+            o.telegram_file = optarg;
+            break;
+        case O_INTERVAL:
+            if (!parse_num(optarg, 0.05, 3600, &o.interval_s)) {
+                return bad("--interval: seconds 0.05..3600, not", optarg);
+            }
+            break;
+        case O_SPEED:
+            if (!parse_num(optarg, 1, 100, &o.speed)) {
+                return bad("--speed: 1..100, not", optarg);
+            }
+            break;
+        case O_SIZE:
+            if (sscanf(optarg, "%dx%d", &o.width, &o.height) != 2 || o.width < 640 ||
+                o.height < 360 || o.width > 7680 || o.height > 4320) {
+                return bad("--size: WxH from 640x360 to 7680x4320, not", optarg);
+            }
+            break;
+        case O_MTYPE:
+            o.meter_type = optarg;
+            break;
+        case O_MQTT:
+            if (strncmp(optarg, "mqtt://", 7) != 0 && strncmp(optarg, "mqtts://", 8) != 0) {
+                return bad("--mqtt must start with mqtt:// or mqtts://:", optarg);
+            }
+            o.mqtt_url = optarg;
+            break;
+        case O_PORT:
+            if (!parse_num(optarg, 0, 65535, &v)) {
+                return bad("--modbus-port: 0..65535, not", optarg);
+            }
+            o.modbus_port = (uint16_t)v;
+            break;
+        case O_PRESS: {
+            double t, s;
+            char tail;
+            if (o.n_actions >= GUI_ACTIONS_MAX || sscanf(optarg, "%lf:%lf%c", &t, &s, &tail) != 2 ||
+                t < 0 || s <= 0 || s > 60) {
+                return bad("--press T:S (seconds; hold up to 60 s), not", optarg);
+            }
+            o.actions[o.n_actions++] =
+                (struct gui_action){.at_s = t, .kind = GUI_ACT_PRESS, .arg = s};
+            break;
+        }
+        case O_FAULT: {
+            char name[32];
+            double t0 = 0, t1 = -1;
+            size_t k = strcspn(optarg, "@");
+            if (k == 0 || k >= sizeof name) {
+                return bad("--fault NAME[@T][-T2], not", optarg);
+            }
+            memcpy(name, optarg, k);
+            name[k] = '\0';
+            int f = gui_fault_by_name(name);
+            if (f < 0) {
+                return bad("--fault: unknown fault", name);
+            }
+            if (optarg[k] == '@') {
+                char tail;
+                int n = sscanf(optarg + k + 1, "%lf-%lf%c", &t0, &t1, &tail);
+                if ((n != 1 && n != 2) || t0 < 0 || (n == 2 && t1 <= t0)) {
+                    return bad("--fault NAME[@T][-T2], not", optarg);
+                }
+            }
+            if (o.n_actions + 2 > GUI_ACTIONS_MAX) {
+                return bad("too many --press/--fault actions at", optarg);
+            }
+            o.actions[o.n_actions++] = (struct gui_action){
+                .at_s = t0, .kind = GUI_ACT_FAULT_ON, .fault = (enum gui_fault)f};
+            if (t1 >= 0) {
+                o.actions[o.n_actions++] = (struct gui_action){
+                    .at_s = t1, .kind = GUI_ACT_FAULT_OFF, .fault = (enum gui_fault)f};
+            }
+            break;
+        }
+        case O_SHOT:
+            if (o.n_shots >= GUI_SHOTS_MAX) {
+                return bad("too many --screenshot at", optarg);
+            }
+            o.shots[o.n_shots++] = (struct gui_shot){.at_s = -1, .file = optarg};
+            break;
+        case O_AT:
+            if (n_at >= o.n_shots || !parse_num(optarg, 0, 86400, &v)) {
+                return bad("--at T (seconds, after its --screenshot FILE), not", optarg);
+            }
+            o.shots[n_at++].at_s = v;
+            break;
+        case O_HEADLESS:
+            o.headless = true;
+            break;
+        case O_VERBOSE:
+            o.verbose = true;
+            break;
+        default:
+            fprintf(stderr, "meterlab gui: unknown or incomplete option '%s' (see --help)\n",
+                    argv[optind - 1]);
+            return ML_EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        return bad("unexpected argument (scenario files are not supported yet; use --telegram)",
+                   argv[optind]);
+    }
+    if (n_at != o.n_shots) {
+        fprintf(stderr, "meterlab gui: every --screenshot FILE needs its --at T\n");
+        return ML_EXIT_USAGE;
+    }
+    /* the script runs in time order */
+    for (size_t i = 1; i < o.n_actions; i++) {
+        for (size_t k = i; k > 0 && o.actions[k].at_s < o.actions[k - 1].at_s; k--) {
+            struct gui_action t = o.actions[k];
+            o.actions[k] = o.actions[k - 1];
+            o.actions[k - 1] = t;
+        }
+    }
+    return gui_run(&o);
+#endif
+}
+
+const struct ml_cmd ml_cmd_gui = {
+    .name = "gui",
+    .summary = "the SDL2 demo: the simulated device, its LED and button, faults, outputs",
+    .run = run,
+};
