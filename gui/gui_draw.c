@@ -598,9 +598,6 @@ static void draw_device(struct gui_ui *u)
     disc(u, cx, cy, bt.w / 2, pressed ? 0x2A2E33u : 0x3B4048u, 255);
     disc(u, cx, cy, lr + S(u, 2), pressed ? 0x15181Bu : 0x23272Cu, 255);
     disc(u, cx, cy, lr, led != 0 ? led : 0x4A4F57u, 255);
-    if (led == 0) {
-        text(u, GUI_FONT_SMALL, cx, cy - line_h(u, GUI_FONT_SMALL) / 2, CENTRE, 0x9AA1A9u, "off");
-    }
 
     /* under the device: the LED state and the button */
     int y = L->port_eth.y + L->port_eth.h + S(u, 3) + line_h(u, GUI_FONT_SMALL) + S(u, 4);

@@ -1,0 +1,276 @@
+/*
+ * meterlab gui, end to end: start the real command with --screenshot at chosen
+ * virtual instants and check the pixels of the status LED against the LED
+ * table (products.md §1) at the phase the firmware's pattern engine gives.
+ * Run under Xvfb (the window path) and headless (in-memory renderer).
+ *
+ * Phases: the network comes up at 0.5 s (the sim's DHCP delay), so a 1 Hz
+ * pattern that starts then shows its first colour in [0.5 + k, 1.0 + k) s;
+ * samples are taken in the middle of a half period, never on an edge.
+ */
+#define _GNU_SOURCE
+#include <SDL.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gui.h"
+#include "ml_test.h"
+
+#define RED    0xFF0000u
+#define GREEN  0x00FF00u
+#define BLUE   0x0000FFu
+#define LEDOFF 0x4A4F57u /* how the GUI draws an LED that is off (gui_draw.c) */
+
+static const char *meterlab;
+static char tmpdir[256];
+static bool headless;
+
+struct run {
+    struct gui_rect led;
+    char states[GUI_SHOTS_MAX][24];
+    unsigned rgb[GUI_SHOTS_MAX];
+    size_t n;
+    char log[8192];
+};
+
+/* Run `meterlab gui ARGS --verbose` and collect its layout and shot lines. */
+static bool gui(struct run *r, const char *args)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "cd %s && %s gui %s --verbose%s 2>&1", tmpdir, meterlab, args,
+             headless ? " --headless" : "");
+    memset(r, 0, sizeof *r);
+    FILE *p = popen(cmd, "r");
+    if (p == NULL) {
+        return false;
+    }
+    char line[512];
+    while (fgets(line, sizeof line, p) != NULL) {
+        if (strlen(r->log) + strlen(line) < sizeof r->log) {
+            strcat(r->log, line);
+        }
+        int x, y, w, h;
+        char file[256], st[24];
+        unsigned rgb;
+        double t;
+        if (sscanf(line, "led %d %d %d %d", &x, &y, &w, &h) == 4) {
+            r->led = (struct gui_rect){x, y, w, h};
+        } else if (sscanf(line, "shot %lf %255s led_state %23s rgb %x", &t, file, st, &rgb) == 4 &&
+                   r->n < GUI_SHOTS_MAX) {
+            snprintf(r->states[r->n], sizeof r->states[0], "%s", st);
+            r->rgb[r->n++] = rgb;
+        }
+    }
+    int rc = pclose(p);
+    if (rc != 0) {
+        fprintf(stderr, "\n%s\n-> exit %d\n%s\n", cmd, rc, r->log);
+    }
+    return rc == 0;
+}
+
+/* Every pixel of a 7x7 block at the LED's centre has colour @p want (±8 per channel). */
+static bool led_is(const struct run *r, const char *bmp, uint32_t want)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", tmpdir, bmp);
+    SDL_Surface *raw = SDL_LoadBMP(path);
+    if (raw == NULL) {
+        fprintf(stderr, "cannot load %s: %s\n", path, SDL_GetError());
+        return false;
+    }
+    SDL_Surface *s = SDL_ConvertSurfaceFormat(raw, SDL_PIXELFORMAT_ARGB8888, 0);
+    SDL_FreeSurface(raw);
+    bool ok = s != NULL;
+    int cx = r->led.x + r->led.w / 2, cy = r->led.y + r->led.h / 2;
+    for (int dy = -3; ok && dy <= 3; dy++) {
+        for (int dx = -3; ok && dx <= 3; dx++) {
+            const uint32_t *row = (const uint32_t *)((const uint8_t *)s->pixels +
+                                                     (size_t)(cy + dy) * (size_t)s->pitch);
+            uint32_t px = row[cx + dx] & 0xFFFFFFu;
+            for (int sh = 0; sh < 24; sh += 8) {
+                int a = (int)((px >> sh) & 0xFF), b = (int)((want >> sh) & 0xFF);
+                if (abs(a - b) > 8) {
+                    fprintf(stderr, "%s: LED pixel (%d,%d) is %06x, want %06x\n", bmp, cx + dx,
+                            cy + dy, px, want);
+                    ok = false;
+                    break;
+                }
+            }
+        }
+    }
+    SDL_FreeSurface(s);
+    return ok;
+}
+
+/* ------------------------------------------------------------------------- */
+/* Cases                                                                     */
+/* ------------------------------------------------------------------------- */
+
+static void test_gui_layout_led_is_where_the_gui_says(void)
+{
+    static const int sizes[][2] = {{1280, 720}, {1920, 1080}};
+    for (size_t i = 0; i < 2; i++) {
+        struct run r;
+        char args[256];
+        snprintf(args, sizeof args, "--size %dx%d --screenshot size.bmp --at 1", sizes[i][0],
+                 sizes[i][1]);
+        CU_ASSERT_TRUE_FATAL(gui(&r, args));
+        struct gui_layout L;
+        gui_layout_compute(sizes[i][0], sizes[i][1], GUI_PRODUCT_P1, &L);
+        CU_ASSERT_EQUAL(r.led.x, L.led.x);
+        CU_ASSERT_EQUAL(r.led.y, L.led.y);
+        CU_ASSERT_EQUAL(r.led.w, L.led.w);
+        CU_ASSERT_TRUE(r.led.w >= 48); /* big enough to read across a room */
+        /* the LED sits inside the button, the button inside the device body */
+        CU_ASSERT_TRUE(L.led.x > L.button.x && L.led.x + L.led.w < L.button.x + L.button.w);
+        CU_ASSERT_TRUE(L.button.x > L.device.x && L.button.y > L.device.y &&
+                       L.button.x + L.button.w < L.device.x + L.device.w &&
+                       L.button.y + L.button.h < L.device.y + L.device.h);
+        /* the panels stay inside the window and do not overlap */
+        struct gui_rect p[] = {L.meter_panel, L.device_panel,  L.log_panel,     L.values_panel,
+                               L.regs_panel,  L.payload_panel, L.counters_panel};
+        size_t n = sizeof p / sizeof p[0];
+        for (size_t a = 0; a < n; a++) {
+            CU_ASSERT_TRUE(p[a].x >= 0 && p[a].y >= L.top.h && p[a].x + p[a].w <= L.w &&
+                           p[a].y + p[a].h <= L.h);
+            for (size_t b = a + 1; b < n; b++) {
+                bool apart = p[a].x + p[a].w <= p[b].x || p[b].x + p[b].w <= p[a].x ||
+                             p[a].y + p[a].h <= p[b].y || p[b].y + p[b].h <= p[a].y;
+                CU_ASSERT_TRUE(apart);
+            }
+        }
+        CU_ASSERT_TRUE(led_is(&r, "size.bmp", GREEN));
+    }
+}
+
+static void test_gui_p1_normal_green_steady(void)
+{
+    struct run r;
+    CU_ASSERT_TRUE_FATAL(gui(&r, "--product p1 --screenshot n1.bmp --at 5.25 "
+                                 "--screenshot n2.bmp --at 5.75"));
+    CU_ASSERT_EQUAL_FATAL(r.n, 2);
+    CU_ASSERT_STRING_EQUAL(r.states[0], "normal");
+    CU_ASSERT_TRUE(led_is(&r, "n1.bmp", GREEN));
+    CU_ASSERT_TRUE(led_is(&r, "n2.bmp", GREEN));
+}
+
+static void test_gui_p1_no_meter_red_green_alternating(void)
+{
+    struct run r;
+    CU_ASSERT_TRUE_FATAL(gui(&r, "--product p1 --fault unplug --screenshot m1.bmp --at 10.25 "
+                                 "--screenshot m2.bmp --at 10.75"));
+    CU_ASSERT_EQUAL_FATAL(r.n, 2);
+    CU_ASSERT_STRING_EQUAL(r.states[0], "no_meter");
+    CU_ASSERT_STRING_EQUAL(r.states[1], "no_meter");
+    /* red from 0.5 s, then green, 500 ms each: 10.25 is in a green half, 10.75 in a red one */
+    CU_ASSERT_TRUE(led_is(&r, "m1.bmp", GREEN));
+    CU_ASSERT_TRUE(led_is(&r, "m2.bmp", RED));
+}
+
+static void test_gui_p1_hold_5s_gives_ap_mode(void)
+{
+    struct run r;
+    CU_ASSERT_TRUE_FATAL(gui(&r, "--product p1 --press 3:5.5 --screenshot h1.bmp --at 8.2 "
+                                 "--screenshot h2.bmp --at 8.8 --screenshot h3.bmp --at 9.3"));
+    CU_ASSERT_EQUAL_FATAL(r.n, 3);
+    /* held past 5 s (factory-default state): blue blinking feedback from 8.0 s */
+    CU_ASSERT_STRING_EQUAL(r.states[0], "button_ap");
+    CU_ASSERT_TRUE(led_is(&r, "h1.bmp", BLUE));
+    /* released at 8.5 s: the gesture happened, AP mode blinks blue from ~8.53 s */
+    CU_ASSERT_STRING_EQUAL(r.states[1], "ap");
+    CU_ASSERT_TRUE(strstr(r.log, "button released after 5.5 s: AP mode") != NULL);
+    CU_ASSERT_TRUE(led_is(&r, "h2.bmp", BLUE));
+    CU_ASSERT_TRUE(led_is(&r, "h3.bmp", LEDOFF));
+}
+
+static void test_gui_p1_hold_without_meter_blue_red(void)
+{
+    struct run r;
+    CU_ASSERT_TRUE_FATAL(gui(&r, "--product p1 --fault unplug --press 3:5.5 "
+                                 "--screenshot b1.bmp --at 8.8 --screenshot b2.bmp --at 9.3"));
+    CU_ASSERT_EQUAL_FATAL(r.n, 2);
+    CU_ASSERT_STRING_EQUAL(r.states[0], "no_meter_ap");
+    CU_ASSERT_TRUE(led_is(&r, "b1.bmp", BLUE));
+    CU_ASSERT_TRUE(led_is(&r, "b2.bmp", RED));
+}
+
+static void test_gui_tic_normal_then_historic_no_meter(void)
+{
+    struct run r;
+    CU_ASSERT_TRUE_FATAL(gui(&r, "--product tic --screenshot t1.bmp --at 5.25"));
+    CU_ASSERT_EQUAL_FATAL(r.n, 1);
+    CU_ASSERT_STRING_EQUAL(r.states[0], "normal");
+    CU_ASSERT_TRUE(led_is(&r, "t1.bmp", GREEN));
+
+    /* historic frames only: never meter data, the no-meter pattern from 0.5 s */
+    CU_ASSERT_TRUE_FATAL(gui(&r, "--product tic --fault historic --screenshot t2.bmp --at 10.25 "
+                                 "--screenshot t3.bmp --at 10.75"));
+    CU_ASSERT_EQUAL_FATAL(r.n, 2);
+    CU_ASSERT_STRING_EQUAL(r.states[0], "no_meter");
+    CU_ASSERT_TRUE(strstr(r.log, "historic TIC detected") != NULL);
+    CU_ASSERT_TRUE(led_is(&r, "t2.bmp", GREEN));
+    CU_ASSERT_TRUE(led_is(&r, "t3.bmp", RED));
+}
+
+static void test_gui_png_screenshot_is_a_png(void)
+{
+    struct run r;
+    CU_ASSERT_TRUE_FATAL(gui(&r, "--screenshot s.png --at 2"));
+    char path[512];
+    snprintf(path, sizeof path, "%s/s.png", tmpdir);
+    FILE *f = fopen(path, "rb");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    unsigned char sig[24];
+    CU_ASSERT_EQUAL(fread(sig, 1, sizeof sig, f), sizeof sig);
+    fclose(f);
+    CU_ASSERT_EQUAL(memcmp(sig, "\x89PNG\r\n\x1a\n", 8), 0);
+    CU_ASSERT_EQUAL(memcmp(sig + 12, "IHDR", 4), 0);
+    CU_ASSERT_EQUAL((sig[16] << 24 | sig[17] << 16 | sig[18] << 8 | sig[19]), 1280);
+    CU_ASSERT_EQUAL((sig[20] << 24 | sig[21] << 16 | sig[22] << 8 | sig[23]), 720);
+}
+
+static void test_gui_bad_use_exits_2(void)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "%s gui --speed 1000 >/dev/null 2>&1", meterlab);
+    int rc = system(cmd);
+    CU_ASSERT_TRUE(WIFEXITED(rc) && WEXITSTATUS(rc) == 2);
+    snprintf(cmd, sizeof cmd, "%s gui --screenshot x.png >/dev/null 2>&1", meterlab);
+    rc = system(cmd);
+    CU_ASSERT_TRUE(WIFEXITED(rc) && WEXITSTATUS(rc) == 2);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: test_gui METERLAB [--headless]\n");
+        return 2;
+    }
+    meterlab = argv[1];
+    headless = argc > 2 && strcmp(argv[2], "--headless") == 0;
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/ml_test_gui.XXXXXX");
+    if (mkdtemp(tmpdir) == NULL) {
+        perror("mkdtemp");
+        return 2;
+    }
+    static const struct ml_test_case cases[] = {
+        {"test_gui_layout_led_is_where_the_gui_says", test_gui_layout_led_is_where_the_gui_says},
+        {"test_gui_p1_normal_green_steady", test_gui_p1_normal_green_steady},
+        {"test_gui_p1_no_meter_red_green_alternating", test_gui_p1_no_meter_red_green_alternating},
+        {"test_gui_p1_hold_5s_gives_ap_mode", test_gui_p1_hold_5s_gives_ap_mode},
+        {"test_gui_p1_hold_without_meter_blue_red", test_gui_p1_hold_without_meter_blue_red},
+        {"test_gui_tic_normal_then_historic_no_meter", test_gui_tic_normal_then_historic_no_meter},
+        {"test_gui_png_screenshot_is_a_png", test_gui_png_screenshot_is_a_png},
+        {"test_gui_bad_use_exits_2", test_gui_bad_use_exits_2},
+    };
+    int rc = ml_test_run(headless ? "gui_headless" : "gui", cases, sizeof cases / sizeof cases[0],
+                         NULL, NULL);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
+    if (system(cmd) != 0) {
+        fprintf(stderr, "could not remove %s\n", tmpdir);
+    }
+    return rc;
+}
