@@ -68,7 +68,10 @@ static unsigned hexval(unsigned c)
         return d;
     }
     d = (c | 0x20u) - 'a';
-    return d < 6u ? d + 10u : 16u;
+    if (d < 6u) {
+        return d + 10u;
+    }
+    return 16u;
 }
 
 /* Where a line ends: '\n'; or where it breaks off: '/', '!', or the sentinel at @p end. */
@@ -220,7 +223,10 @@ static int text(const uint8_t **qp, char *dst, unsigned cap, bool *trunc)
             break;
         }
         unsigned b = h << 4 | l;
-        printable &= (b - 0x20u) < 0x5Fu;
+        if ((b - 0x20u) >= 0x5Fu) {
+            printable = 0; /* kept as sent: no need to decode further */
+            break;
+        }
         if (n < cap) {
             dst[n] = (char)b;
         }
@@ -529,18 +535,14 @@ static const uint8_t *line(struct dsmr_parser *p, const uint8_t *s, const uint8_
     if (*q != ':') {
         goto bad_line;
     }
+    /* C.D.E as nibbles: a digit's low nibble is its value, and '.' & 0xF is 0xE. */
     uint32_t key = 0;
-    for (q++;; q++, n++) {
-        c = *q;
-        d = c - '0';
-        if (d < 10u) {
-            key = key << 4 | d;
-        } else if (c == '.') {
-            key = key << 4 | 0xEu;
-        } else {
-            break;
-        }
+    const uint8_t *k0 = ++q;
+    while ((c = *q) - '0' < 10u || c == '.') {
+        key = key << 4 | (c & 0xFu);
+        q++;
     }
+    n = (unsigned)(q - k0);
     if (c != '(') {
         goto bad_line;
     }
@@ -562,6 +564,9 @@ static const uint8_t *line(struct dsmr_parser *p, const uint8_t *s, const uint8_
     }
     if (r == NULL) {
         return raw(p, s, q, end);
+    }
+    if (r[0] == '\r' && r[1] == '\n') {
+        return r + 1; /* the usual end of a line: no scan */
     }
     return to_eol(r, end);
 
