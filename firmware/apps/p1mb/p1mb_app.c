@@ -1,0 +1,335 @@
+/*
+ * P1MB event loop. One pass: parse P1 bytes (each good telegram renders a new
+ * register snapshot), feed RS485 bytes with their stamps to the RTU framer and
+ * send replies, end frames by t3.5, reboot when asked, drive the LEDs; then
+ * sleep until the earliest deadline or the next event.
+ */
+#include "p1mb_app.h"
+
+#include "cfg_flash_hal.h"
+#include "err.h"
+
+#define RX_CHUNK 128u
+
+/* ------------------------------------------------------------------------- */
+/* Variants                                                                  */
+/* ------------------------------------------------------------------------- */
+
+struct variant_info {
+    const char *name;     /**< CLI / docs name */
+    const char *template; /**< regmap MeterType */
+    uint8_t template_len;
+};
+
+static const struct variant_info variants[P1MB_VARIANT_COUNT] = {
+    [P1MB_VARIANT_PRO380] = {"pro380", "Inepro-PRO380", 13},
+    [P1MB_VARIANT_ACR10RH] = {"acr10rh", "Acrel-ACR10RH", 13},
+    [P1MB_VARIANT_SDM630] = {"sdm630", "Eastron-SDM630", 14},
+    [P1MB_VARIANT_XEMEX] = {"xemex", "Xemex", 5},
+};
+
+void p1mb_settings_defaults(struct p1mb_settings *s)
+{
+    s->variant = P1MB_VARIANT;
+}
+
+const struct regmap_template *p1mb_variant_template(enum p1mb_variant v)
+{
+    /* short enums on the target: compare as unsigned (a negative value wraps high) */
+    if ((unsigned)v >= (unsigned)P1MB_VARIANT_COUNT) {
+        return 0;
+    }
+    return regmap_template_find(variants[v].template, variants[v].template_len);
+}
+
+const char *p1mb_variant_name(enum p1mb_variant v)
+{
+    if ((unsigned)v >= (unsigned)P1MB_VARIANT_COUNT) {
+        return 0;
+    }
+    return variants[v].name;
+}
+
+uint16_t p1mb_variant_code(enum p1mb_variant v)
+{
+    return (uint16_t)((unsigned)v + 1u);
+}
+
+/* ------------------------------------------------------------------------- */
+/* LED patterns (products.md §3, P1MB manual §2.7)                           */
+/* ------------------------------------------------------------------------- */
+
+static const struct ui_pattern pat_off = {{UI_RGB_OFF}, 1, 0};
+static const struct ui_pattern pat_pwr = {{UI_RGB_YELLOW}, 1, 0};
+static const struct ui_pattern pat_p1_on = {{UI_RGB_GREEN}, 1, 0};
+static const struct ui_pattern pat_p1_blink = {{UI_RGB_GREEN, UI_RGB_OFF}, 2, 250};
+static const struct ui_pattern pat_485_on = {{UI_RGB_RED}, 1, 0};
+static const struct ui_pattern pat_485_blink = {{UI_RGB_RED, UI_RGB_OFF}, 2, 100};
+
+static uint64_t min_u64(uint64_t a, uint64_t b)
+{
+    return a < b ? a : b;
+}
+
+/* ------------------------------------------------------------------------- */
+/* Modbus data source: the variant's snapshot plus the configuration block   */
+/* ------------------------------------------------------------------------- */
+
+static int mb_read(void *ctx, uint8_t fc, uint16_t addr, uint16_t count, uint16_t *out)
+{
+    struct p1mb_app *app = ctx;
+    int ex = regmap_mb_read(&app->regs, fc, addr, count, out);
+    if (ex == MB_EX_NONE && p1mb_cfg_regs_overlaps(addr, count)) {
+        p1mb_cfg_regs_read(&app->cfg, addr, count, out);
+    }
+    return ex;
+}
+
+static int mb_write(void *ctx, uint16_t addr, uint16_t count, const uint16_t *vals)
+{
+    struct p1mb_app *app = ctx;
+    if (count != 1u) {
+        return MB_EX_ILLEGAL_FUNCTION; /* FC 0x10 is masked off; never reached */
+    }
+    return p1mb_cfg_regs_write(&app->cfg, addr, vals[0]);
+}
+
+/* ------------------------------------------------------------------------- */
+/* P1 input                                                                  */
+/* ------------------------------------------------------------------------- */
+
+static void verdict(struct p1mb_app *app, int v, uint64_t now)
+{
+    if (v == DSMR_VERDICT_OK) {
+        app->counters.telegrams_pass++;
+        /* the snapshot swap is atomic for the reader: one telegram per reply */
+        regmap_live_update(&app->regs, &app->scratch);
+    } else if (v == DSMR_VERDICT_CRC_FAIL) {
+        app->counters.telegrams_fail++;
+    } else if (v == DSMR_VERDICT_FRAME_FAIL) {
+        app->counters.telegrams_frame_fail++;
+    } else {
+        return;
+    }
+    app->status.have_telegram = true;
+    app->status.last_telegram_ok = v == DSMR_VERDICT_OK;
+    app->status.last_telegram_ms = now;
+}
+
+static void p1_poll(struct p1mb_app *app, uint64_t now)
+{
+    uint8_t buf[RX_CHUNK];
+    for (int rounds = 0; rounds < 64; rounds++) {
+        int n = hal_uart_read(HAL_UART_P1_IN, buf, sizeof buf, 0);
+        if (n <= 0) {
+            break;
+        }
+        size_t off = 0;
+        while (off < (size_t)n) {
+            size_t used = 0;
+            int v = dsmr_parser_feed(&app->dsmr, buf + off, (size_t)n - off, &used);
+            verdict(app, v, now);
+            if (v < 0 || used == 0) {
+                break; /* cannot happen with valid arguments; never spin */
+            }
+            off += used;
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------- */
+/* RS485: Modbus RTU                                                         */
+/* ------------------------------------------------------------------------- */
+
+static void send_reply(struct p1mb_app *app, const uint8_t *out, int len, uint64_t now)
+{
+    if (len <= 0) {
+        return;
+    }
+    hal_uart_write(HAL_UART_RS485, out, (size_t)len);
+    if (app->cfg.reboot_requested && !app->reboot_pending) {
+        /* let the reply leave the UART before the reset cuts it off */
+        uint32_t bits = (uint32_t)len * p1mb_config_bits_per_char(&app->cfg.active);
+        app->reboot_at_ms = now +
+                            (bits * 1000u + app->cfg.active.baud - 1u) / app->cfg.active.baud +
+                            P1MB_REBOOT_GRACE_MS;
+        app->reboot_pending = true;
+    }
+}
+
+/* Turn framer counter changes into LED events and app counters. */
+static void rtu_account(struct p1mb_app *app, uint64_t now)
+{
+    const struct mb_rtu_stats *s = &app->rtu.stats;
+    struct mb_rtu_stats *seen = &app->rtu_seen;
+    if (s->frames_ok != seen->frames_ok) {
+        app->counters.modbus_requests += s->frames_ok - seen->frames_ok;
+        app->rs485_ok = true;
+        app->rs485_ok_ms = now;
+    }
+    if (s->crc_errors != seen->crc_errors || s->garbage_bytes != seen->garbage_bytes) {
+        app->counters.modbus_bad_frames += s->crc_errors - seen->crc_errors;
+        if (s->garbage_bytes != seen->garbage_bytes) {
+            app->counters.modbus_bad_frames++;
+        }
+        app->rs485_bad = true;
+        app->rs485_bad_ms = now;
+    }
+    *seen = *s;
+}
+
+static void rs485_poll(struct p1mb_app *app, uint64_t now)
+{
+    uint8_t in[RX_CHUNK];
+    uint32_t ts[RX_CHUNK];
+    uint8_t out[MB_RTU_ADU_MAX];
+    for (int rounds = 0; rounds < 64; rounds++) {
+        int n = hal_uart_read(HAL_UART_RS485, in, sizeof in, ts);
+        if (n <= 0) {
+            break;
+        }
+        size_t off = 0;
+        while (off < (size_t)n) {
+            size_t used = 0;
+            int r =
+                mb_rtu_feed(&app->rtu, in + off, ts + off, (size_t)n - off, &used, out, sizeof out);
+            send_reply(app, out, r, now);
+            if (r < 0 || used == 0) {
+                break;
+            }
+            off += used;
+        }
+    }
+    /* t3.5 of silence after the last byte ends the frame */
+    int r = mb_rtu_poll(&app->rtu, (uint32_t)hal_time_us(), out, sizeof out);
+    send_reply(app, out, r, now);
+    rtu_account(app, now);
+    if (app->cfg.reboot_requested && !app->reboot_pending) {
+        /* broadcast write: executed without reply, reboot at once */
+        app->reboot_at_ms = now + P1MB_REBOOT_GRACE_MS;
+        app->reboot_pending = true;
+    }
+}
+
+/* ------------------------------------------------------------------------- */
+/* LEDs                                                                      */
+/* ------------------------------------------------------------------------- */
+
+static void led_poll(struct p1mb_app *app, uint64_t now)
+{
+    struct p1mb_status *st = &app->status;
+    if (!st->have_telegram || now - st->last_telegram_ms >= P1MB_P1_TIMEOUT_MS) {
+        st->p1_led = P1MB_P1_LED_OFF;
+    } else {
+        st->p1_led = st->last_telegram_ok ? P1MB_P1_LED_ON : P1MB_P1_LED_BLINK;
+    }
+    if (app->rs485_bad && now - app->rs485_bad_ms < P1MB_485_ERROR_MS) {
+        st->rs485_led = P1MB_485_LED_BLINK;
+    } else if (app->rs485_ok && now - app->rs485_ok_ms < P1MB_485_FLASH_MS) {
+        st->rs485_led = P1MB_485_LED_ON;
+    } else {
+        st->rs485_led = P1MB_485_LED_OFF;
+    }
+    static const struct ui_pattern *const p1_pat[] = {&pat_off, &pat_p1_on, &pat_p1_blink};
+    static const struct ui_pattern *const rs_pat[] = {&pat_off, &pat_485_on, &pat_485_blink};
+    ui_led_show(&app->led_p1, p1_pat[st->p1_led], now);
+    ui_led_show(&app->led_485, rs_pat[st->rs485_led], now);
+    hal_led_set(HAL_LED_PWR, ui_led_colour(&app->led_pwr, now));
+    hal_led_set(HAL_LED_P1, ui_led_colour(&app->led_p1, now));
+    hal_led_set(HAL_LED_485, ui_led_colour(&app->led_485, now));
+}
+
+/* ------------------------------------------------------------------------- */
+/* Setup and loop                                                            */
+/* ------------------------------------------------------------------------- */
+
+static void setup(struct p1mb_app *app, const struct p1mb_settings *set)
+{
+    uint8_t *p = (uint8_t *)app;
+    for (size_t i = 0; i < sizeof(*app); i++) {
+        p[i] = 0;
+    }
+    app->set = set;
+    uint64_t now = hal_time_ms();
+    ui_led_init(&app->led_pwr, &pat_pwr, now);
+    ui_led_init(&app->led_p1, &pat_off, now);
+    ui_led_init(&app->led_485, &pat_off, now);
+    hal_led_set(HAL_LED_PWR, UI_RGB_YELLOW);
+
+    /* Configuration: the stored copy, or the defaults (the device always comes up). */
+    struct p1mb_config conf;
+    const struct cfg_flash_ops *ops = 0;
+    if (cfg_flash_hal_ops(&app->flash) == ML_OK) {
+        ops = &app->flash;
+        app->status.config_loaded = p1mb_config_load(ops, &conf) == ML_OK;
+    } else {
+        p1mb_config_defaults(&conf);
+    }
+    enum p1mb_variant v = set->variant;
+    if ((unsigned)v >= (unsigned)P1MB_VARIANT_COUNT) {
+        v = P1MB_VARIANT;
+    }
+    p1mb_cfg_regs_init(&app->cfg, ops, &conf, p1mb_variant_code(v));
+
+    /* P1: 115200 8N1, inverted (dsmr.md §2); ask the meter to send. */
+    struct hal_uart_cfg p1 = {115200, 8, HAL_UART_PARITY_NONE, 1, true};
+    hal_uart_open(HAL_UART_P1_IN, &p1);
+    dsmr_parser_init(&app->dsmr, &app->scratch);
+    hal_gpio_data_request_set(true);
+
+    /* RS485 at the stored line settings. */
+    struct hal_uart_cfg rs = {
+        conf.baud, 8, conf.parity == P1MB_PARITY_NONE ? HAL_UART_PARITY_NONE : HAL_UART_PARITY_EVEN,
+        1, false};
+    hal_gpio_termination_set(conf.termination);
+    hal_uart_open(HAL_UART_RS485, &rs);
+
+    app->tpl = p1mb_variant_template(v);
+    regmap_live_init(&app->regs, app->tpl);
+    mb_slave_init(&app->mb, mb_read, mb_write, app);
+    app->mb.fc_mask = MB_FCBIT_03 | MB_FCBIT_04 | MB_FCBIT_06;
+    mb_rtu_init(&app->rtu, &app->mb, conf.address, conf.baud, p1mb_config_bits_per_char(&conf));
+}
+
+static uint64_t next_deadline(struct p1mb_app *app, uint64_t now)
+{
+    uint64_t d = mb_rtu_deadline_ms(&app->rtu, hal_time_us());
+    d = min_u64(d, ui_led_next_deadline_ms(&app->led_p1, now));
+    d = min_u64(d, ui_led_next_deadline_ms(&app->led_485, now));
+    /* wake when an LED state runs out */
+    if (app->status.have_telegram) {
+        uint64_t t = app->status.last_telegram_ms + P1MB_P1_TIMEOUT_MS;
+        d = t > now ? min_u64(d, t) : d;
+    }
+    if (app->rs485_ok) {
+        uint64_t t = app->rs485_ok_ms + P1MB_485_FLASH_MS;
+        d = t > now ? min_u64(d, t) : d;
+    }
+    if (app->rs485_bad) {
+        uint64_t t = app->rs485_bad_ms + P1MB_485_ERROR_MS;
+        d = t > now ? min_u64(d, t) : d;
+    }
+    if (app->reboot_pending) {
+        d = min_u64(d, app->reboot_at_ms);
+    }
+    return d;
+}
+
+void p1mb_app_run(struct p1mb_app *app, const struct p1mb_settings *set)
+{
+    setup(app, set);
+    while (!hal_sys_should_stop()) {
+        uint64_t now = hal_time_ms();
+        hal_sys_watchdog_kick();
+        p1_poll(app, now);
+        rs485_poll(app, now);
+        if (app->reboot_pending && now >= app->reboot_at_ms) {
+            hal_sys_reboot(); /* the sim returns from the loop; the target resets */
+            break;
+        }
+        led_poll(app, now);
+        hal_time_wait_until(next_deadline(app, now));
+    }
+    hal_uart_close(HAL_UART_RS485);
+    hal_uart_close(HAL_UART_P1_IN);
+}
