@@ -76,6 +76,7 @@ struct gui_options {
     const char *source_dir;    /**< repository root (default telegrams); NULL: built-in path */
     bool verbose;              /**< print layout and screenshot facts on stdout */
     bool headless;             /**< screenshots: draw into memory, no video driver at all */
+    bool show_help;            /**< start with the shortcuts overlay shown (F1) */
     struct gui_action actions[GUI_ACTIONS_MAX];
     size_t n_actions;
     struct gui_shot shots[GUI_SHOTS_MAX];

@@ -943,7 +943,7 @@ static void draw_help(struct gui_ui *u)
         {"C", "CRC errors: one wrong digit per telegram"},
         {"H", "historic TIC frames (Smart TIC Connect)"},
         {"D", "network down (Ethernet link)"},
-        {"B", "MQTT broker down (needs --mqtt)"},
+        {"B", "MQTT broker down (not in the sim port yet)"},
         {"O", "power cycle"},
         {"wheel", "scroll the Modbus register table"},
         {"F1", "this help"},

@@ -287,6 +287,7 @@ int gui_run(const struct gui_options *o)
     memset(u, 0, sizeof *u);
     u->m = &model;
     u->playing = true;
+    u->help = o->show_help;
     u->speed = o->speed >= 1 ? o->speed : 1;
     int w = o->width > 0 ? o->width : 1280, h = o->height > 0 ? o->height : 720;
     bool shots = o->n_shots > 0;

@@ -48,6 +48,7 @@ static void usage(FILE *out)
         "                         .bmp) and exit; repeat the pair for several\n"
         "  --headless             screenshots drawn in memory, without any display\n"
         "  --verbose              print the layout (LED position), events and screenshot facts\n"
+        "  --show-help            start with the keyboard shortcuts shown (F1 toggles them)\n"
         "  -h, --help             this text\n\n"
         "examples:\n"
         "  meterlab gui --product tic\n"
@@ -101,6 +102,7 @@ static int run(int argc, char **argv)
         O_HEADLESS,
         O_VERBOSE,
         O_VARIANT,
+        O_SHOWHELP,
     };
     static const struct option opts[] = {
         {"product", required_argument, 0, O_PRODUCT},
@@ -118,6 +120,7 @@ static int run(int argc, char **argv)
         {"at", required_argument, 0, O_AT},
         {"headless", no_argument, 0, O_HEADLESS},
         {"verbose", no_argument, 0, O_VERBOSE},
+        {"show-help", no_argument, 0, O_SHOWHELP},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
@@ -238,6 +241,9 @@ static int run(int argc, char **argv)
             break;
         case O_VERBOSE:
             o.verbose = true;
+            break;
+        case O_SHOWHELP:
+            o.show_help = true;
             break;
         default:
             fprintf(stderr, "meterlab gui: unknown or incomplete option '%s' (see --help)\n",
