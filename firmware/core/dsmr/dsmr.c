@@ -587,13 +587,16 @@ static int verdict(struct dsmr_parser *p, int v)
         p->stats.telegrams_ok++;
         p->stats.no_crc_ok += !p->has_crc;
         r->protocol = READING_PROTO_DSMR;
-        if (reading_has(r, READING_L2_U) || reading_has(r, READING_L2_I) ||
-            reading_has(r, READING_L2_P_IMP) || reading_has(r, READING_L3_I)) {
+        /* Presence bits read in place: reading_has() is a call per field. */
+        const uint64_t *pr = r->present;
+#define DSMR_BIT(f) (pr[(f) / 64u] >> ((f) % 64u) & 1u)
+        if (DSMR_BIT(READING_L2_U) | DSMR_BIT(READING_L2_I) | DSMR_BIT(READING_L2_P_IMP) |
+            DSMR_BIT(READING_L3_I)) {
             r->phases = 3;
-        } else if (reading_has(r, READING_L1_U) || reading_has(r, READING_L1_I) ||
-                   reading_has(r, READING_L1_P_IMP)) {
+        } else if (DSMR_BIT(READING_L1_U) | DSMR_BIT(READING_L1_I) | DSMR_BIT(READING_L1_P_IMP)) {
             r->phases = 1;
         }
+#undef DSMR_BIT
         reading_derive(r);
         if (p->out != NULL) {
             *p->out = *r;
