@@ -286,6 +286,10 @@ static void setup(struct p1mb_app *app, const struct p1mb_settings *set)
 
     app->tpl = p1mb_variant_template(v);
     regmap_live_init(&app->regs, app->tpl);
+    /* Render an empty reading once so the identity constants answer from boot,
+     * before the first telegram (values without data read 0). */
+    reading_init(&app->scratch);
+    regmap_live_update(&app->regs, &app->scratch);
     mb_slave_init(&app->mb, mb_read, mb_write, app);
     app->mb.fc_mask = MB_FCBIT_03 | MB_FCBIT_04 | MB_FCBIT_06;
     mb_rtu_init(&app->rtu, &app->mb, conf.address, conf.baud, p1mb_config_bits_per_char(&conf));
