@@ -129,9 +129,12 @@ static void p1_poll(struct p1mb_app *app, uint64_t now)
             size_t used = 0;
             int v = dsmr_parser_feed(&app->dsmr, buf + off, (size_t)n - off, &used);
             verdict(app, v, now);
-            if (v < 0 || used == 0) {
+            if (v < 0 || (used == 0 && v == DSMR_VERDICT_NONE)) {
                 break; /* cannot happen with valid arguments; never spin */
             }
+            /* A '/' that cut off the telegram before is not consumed with that
+             * verdict (used may be 0): the next call starts the new telegram
+             * with it, so keep going. The parser is idle now, so it progresses. */
             off += used;
         }
     }
