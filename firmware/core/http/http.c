@@ -1,0 +1,851 @@
+/*
+ * HTTP/1.1 server core (RFC 9112 message syntax, RFC 7617 Basic auth).
+ * Bounded buffers, no heap; see http.h for the limits and status codes.
+ */
+#include "http.h"
+
+#include "err.h"
+
+/* ------------------------------------------------------------------------- */
+/* Small helpers                                                             */
+/* ------------------------------------------------------------------------- */
+
+static size_t c_len(const char *s)
+{
+    size_t n = 0;
+    while (s[n] != '\0') {
+        n++;
+    }
+    return n;
+}
+
+static char lower(char c)
+{
+    return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+}
+
+/* Case-insensitive equality of a span with a lower-case literal. */
+static bool span_ieq(struct ml_span s, const char *lit)
+{
+    size_t n = c_len(lit);
+    if (s.len != n) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (lower((char)s.ptr[i]) != lit[i]) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* True when the comma-separated list @p s holds the token @p tok (case-insensitive). */
+static bool list_has_token(struct ml_span s, const char *tok)
+{
+    size_t i = 0;
+    while (i < s.len) {
+        while (i < s.len && (s.ptr[i] == ' ' || s.ptr[i] == '\t' || s.ptr[i] == ',')) {
+            i++;
+        }
+        size_t st = i;
+        while (i < s.len && s.ptr[i] != ',') {
+            i++;
+        }
+        size_t en = i;
+        while (en > st && (s.ptr[en - 1u] == ' ' || s.ptr[en - 1u] == '\t')) {
+            en--;
+        }
+        struct ml_span t = {s.ptr + st, en - st};
+        if (span_ieq(t, tok)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* RFC 9110 §5.6.2 tchar. */
+static bool is_tchar(uint8_t c)
+{
+    if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) {
+        return true;
+    }
+    switch (c) {
+    case '!':
+    case '#':
+    case '$':
+    case '%':
+    case '&':
+    case '\'':
+    case '*':
+    case '+':
+    case '-':
+    case '.':
+    case '^':
+    case '_':
+    case '`':
+    case '|':
+    case '~':
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* ------------------------------------------------------------------------- */
+/* Writer                                                                    */
+/* ------------------------------------------------------------------------- */
+
+void http_writer_init(struct http_writer *w, char *buf, size_t cap)
+{
+    w->buf = buf;
+    w->cap = cap;
+    w->len = 0;
+    w->overflow = false;
+    if (cap > 0u) {
+        buf[0] = '\0';
+    }
+}
+
+void http_writer_raw(struct http_writer *w, const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        if (w->len + 1u < w->cap) {
+            w->buf[w->len++] = s[i];
+        } else {
+            w->overflow = true;
+        }
+    }
+    if (w->cap > 0u) {
+        w->buf[w->len] = '\0';
+    }
+}
+
+void http_writer_str(struct http_writer *w, const char *s)
+{
+    http_writer_raw(w, s, c_len(s));
+}
+
+void http_writer_json_str(struct http_writer *w, const char *s, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    http_writer_raw(w, "\"", 1);
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\') {
+            char e[2] = {'\\', (char)c};
+            http_writer_raw(w, e, 2);
+        } else if (c < 0x20u || c == 0x7Fu) {
+            char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15u]};
+            http_writer_raw(w, e, 6);
+        } else {
+            http_writer_raw(w, &s[i], 1);
+        }
+    }
+    http_writer_raw(w, "\"", 1);
+}
+
+void http_writer_u64(struct http_writer *w, uint64_t v)
+{
+    char d[20];
+    size_t n = 0;
+    do {
+        d[n++] = (char)('0' + v % 10u);
+        v /= 10u;
+    } while (v != 0u);
+    while (n > 0u) {
+        http_writer_raw(w, &d[--n], 1);
+    }
+}
+
+const char *http_status_text(uint16_t status)
+{
+    switch (status) {
+    case 200:
+        return "OK";
+    case 202:
+        return "Accepted";
+    case 204:
+        return "No Content";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 409:
+        return "Conflict";
+    case 411:
+        return "Length Required";
+    case 413:
+        return "Content Too Large";
+    case 414:
+        return "URI Too Long";
+    case 415:
+        return "Unsupported Media Type";
+    case 422:
+        return "Unprocessable Content";
+    case 429:
+        return "Too Many Requests";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 501:
+        return "Not Implemented";
+    case 503:
+        return "Service Unavailable";
+    case 505:
+        return "HTTP Version Not Supported";
+    default:
+        return "Unknown";
+    }
+}
+
+void http_response_error(struct http_response *rs, uint16_t status, const char *msg,
+                         const char *field)
+{
+    struct http_writer w;
+    http_writer_init(&w, rs->buf, sizeof rs->buf);
+    http_writer_str(&w, "{\"error\":");
+    http_writer_json_str(&w, msg, c_len(msg));
+    if (field != 0 && field[0] != '\0') {
+        http_writer_str(&w, ",\"field\":");
+        http_writer_json_str(&w, field, c_len(field));
+    }
+    http_writer_str(&w, "}\n");
+    rs->status = status;
+    rs->content_type = "application/json";
+    rs->body = (const uint8_t *)rs->buf;
+    rs->body_len = w.len;
+}
+
+/* ------------------------------------------------------------------------- */
+/* Basic authentication                                                      */
+/* ------------------------------------------------------------------------- */
+
+void http_auth_init(struct http_auth *a)
+{
+    a->fails = 0;
+    a->lockout_until_ms = 0;
+    a->total_fails = 0;
+    a->lockouts = 0;
+}
+
+bool http_auth_is_locked(const struct http_auth *a, uint64_t now_ms)
+{
+    return now_ms < a->lockout_until_ms;
+}
+
+static int b64_val(uint8_t c)
+{
+    if (c >= 'A' && c <= 'Z') {
+        return c - 'A';
+    }
+    if (c >= 'a' && c <= 'z') {
+        return c - 'a' + 26;
+    }
+    if (c >= '0' && c <= '9') {
+        return c - '0' + 52;
+    }
+    if (c == '+') {
+        return 62;
+    }
+    if (c == '/') {
+        return 63;
+    }
+    return -1;
+}
+
+/* Decode standard base64 (padding optional). @return bytes, or -1. */
+static int b64_decode(struct ml_span in, uint8_t *out, size_t cap)
+{
+    uint32_t acc = 0;
+    unsigned bits = 0;
+    size_t n = 0;
+    size_t i = 0;
+    for (; i < in.len && in.ptr[i] != '='; i++) {
+        int v = b64_val(in.ptr[i]);
+        if (v < 0) {
+            return -1;
+        }
+        acc = (acc << 6) | (uint32_t)v;
+        bits += 6u;
+        if (bits >= 8u) {
+            bits -= 8u;
+            if (n >= cap) {
+                return -1;
+            }
+            out[n++] = (uint8_t)(acc >> bits);
+        }
+    }
+    for (; i < in.len; i++) {
+        if (in.ptr[i] != '=') {
+            return -1;
+        }
+    }
+    return (int)n;
+}
+
+bool http_basic_auth_matches(struct ml_span header, const char *user, const char *password)
+{
+    /* "Basic" 1*SP token68 (RFC 7617 §2); the scheme is case-insensitive */
+    if (header.len < 6u || !span_ieq((struct ml_span){header.ptr, 5}, "basic") ||
+        header.ptr[5] != ' ') {
+        return false;
+    }
+    size_t i = 5;
+    while (i < header.len && header.ptr[i] == ' ') {
+        i++;
+    }
+    uint8_t dec[128];
+    int n = b64_decode((struct ml_span){header.ptr + i, header.len - i}, dec, sizeof dec);
+    if (n < 0) {
+        return false;
+    }
+    /* Build "user:password" and compare every byte of the longer of the two, so
+     * the time does not depend on where (or whether) they differ. */
+    size_t ul = c_len(user);
+    size_t pl = c_len(password);
+    size_t el = ul + 1u + pl;
+    size_t len = (size_t)n;
+    uint8_t diff = (uint8_t)(len != el);
+    size_t m = len > el ? len : el;
+    for (size_t k = 0; k < m; k++) {
+        uint8_t want = 0;
+        if (k < ul) {
+            want = (uint8_t)user[k];
+        } else if (k == ul) {
+            want = ':';
+        } else if (k < el) {
+            want = (uint8_t)password[k - ul - 1u];
+        }
+        uint8_t got = k < len ? dec[k] : 0u;
+        diff |= (uint8_t)(want ^ got);
+    }
+    return diff == 0u;
+}
+
+/* ------------------------------------------------------------------------- */
+/* Connection state                                                          */
+/* ------------------------------------------------------------------------- */
+
+void http_server_reset(struct http_server *s)
+{
+    s->state = HTTP_ST_HEAD;
+    s->route = 0;
+    s->head_len = 0;
+    s->line_start = 0;
+    s->body_got = 0;
+    s->out_head_len = 0;
+    s->out_sent = 0;
+    s->close_after = false;
+    s->rs.body = 0;
+    s->rs.body_len = 0;
+}
+
+void http_server_init(struct http_server *s, const struct http_server_cfg *cfg,
+                      struct http_auth *auth)
+{
+    s->cfg = cfg;
+    s->auth = auth;
+    s->stats.requests = 0;
+    s->stats.errors_4xx = 0;
+    s->stats.errors_5xx = 0;
+    http_server_reset(s);
+}
+
+static void response_preset(struct http_response *rs)
+{
+    rs->status = 200;
+    rs->content_type = "application/json";
+    rs->extra_header = 0;
+    rs->buf[0] = '\0';
+    rs->body = (const uint8_t *)rs->buf;
+    rs->body_len = 0;
+    rs->close = false;
+}
+
+/* Build the status line and headers and switch to sending. */
+static void respond(struct http_server *s, bool close)
+{
+    struct http_response *rs = &s->rs;
+    if (rs->status >= 500u) {
+        s->stats.errors_5xx++;
+    } else if (rs->status >= 400u) {
+        s->stats.errors_4xx++;
+    }
+    s->close_after = close || rs->close || !s->rq.keep_alive;
+    struct http_writer w;
+    http_writer_init(&w, s->out_head, sizeof s->out_head);
+    http_writer_str(&w, "HTTP/1.1 ");
+    http_writer_u64(&w, rs->status);
+    http_writer_str(&w, " ");
+    http_writer_str(&w, http_status_text(rs->status));
+    http_writer_str(&w, "\r\nContent-Type: ");
+    http_writer_str(&w, rs->content_type != 0 ? rs->content_type : "application/json");
+    http_writer_str(&w, "\r\nContent-Length: ");
+    http_writer_u64(&w, rs->body_len);
+    http_writer_str(&w, "\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n");
+    if (rs->status == 401u) {
+        http_writer_str(&w, "WWW-Authenticate: Basic realm=\"");
+        http_writer_str(&w, s->cfg->realm != 0 ? s->cfg->realm : "device");
+        http_writer_str(&w, "\", charset=\"UTF-8\"\r\n");
+    }
+    if (rs->extra_header != 0) {
+        http_writer_str(&w, rs->extra_header);
+    }
+    http_writer_str(&w, s->close_after ? "Connection: close\r\n\r\n"
+                                       : "Connection: keep-alive\r\n\r\n");
+    ML_ASSERT(!w.overflow); /* our own headers must fit */
+    s->out_head_len = w.len;
+    s->out_sent = 0;
+    if (s->rq.method == HTTP_HEAD) {
+        rs->body_len = 0; /* HEAD: the headers of a GET, no body */
+    }
+    s->state = HTTP_ST_SEND;
+}
+
+/* An error found before the body was read: answer and close. */
+static void respond_error(struct http_server *s, uint16_t status, const char *msg)
+{
+    response_preset(&s->rs);
+    http_response_error(&s->rs, status, msg, 0);
+    respond(s, true);
+}
+
+size_t http_server_output(const struct http_server *s, const uint8_t **out)
+{
+    if (s->state != HTTP_ST_SEND) {
+        *out = 0;
+        return 0;
+    }
+    if (s->out_sent < s->out_head_len) {
+        *out = (const uint8_t *)s->out_head + s->out_sent;
+        return s->out_head_len - s->out_sent;
+    }
+    size_t off = s->out_sent - s->out_head_len;
+    *out = s->rs.body + off;
+    return s->rs.body_len - off;
+}
+
+void http_server_sent(struct http_server *s, size_t n)
+{
+    if (s->state != HTTP_ST_SEND) {
+        return;
+    }
+    s->out_sent += n;
+    if (s->out_sent >= s->out_head_len + s->rs.body_len) {
+        if (s->close_after) {
+            s->state = HTTP_ST_CLOSED;
+        } else {
+            /* keep-alive: ready for the next request */
+            s->state = HTTP_ST_HEAD;
+            s->head_len = 0;
+            s->line_start = 0;
+            s->body_got = 0;
+            s->out_head_len = 0;
+            s->out_sent = 0;
+            s->rs.body = 0;
+            s->rs.body_len = 0;
+        }
+    }
+}
+
+bool http_server_wants_close(const struct http_server *s)
+{
+    return s->state == HTTP_ST_CLOSED;
+}
+
+bool http_server_is_idle(const struct http_server *s)
+{
+    return s->state == HTTP_ST_HEAD && s->head_len == 0u;
+}
+
+bool http_server_body_in_use(const struct http_server *s, const void *p)
+{
+    return s->state == HTTP_ST_SEND && (const void *)s->rs.body == p;
+}
+
+/* ------------------------------------------------------------------------- */
+/* Request head parsing                                                      */
+/* ------------------------------------------------------------------------- */
+
+static enum http_method method_of(struct ml_span m)
+{
+    static const char *const names[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
+    for (size_t i = 0; i < ML_ARRAY_SIZE(names); i++) {
+        if (ml_span_eq_cstr(m, names[i])) {
+            return (enum http_method)i;
+        }
+    }
+    return HTTP_METHOD_OTHER;
+}
+
+/* Parse the head in s->head[0..head_len). @return 0 or an HTTP status to answer. */
+static uint16_t parse_head(struct http_server *s)
+{
+    struct http_request *rq = &s->rq;
+    const uint8_t *h = s->head;
+    size_t n = s->head_len;
+    size_t i = 0;
+    rq->authorization = (struct ml_span){0, 0};
+    rq->content_type = (struct ml_span){0, 0};
+    rq->has_length = false;
+    rq->content_length = 0;
+    rq->body = 0;
+    rq->body_len = 0;
+
+    /* skip empty lines before the request line (RFC 9112 §2.2) */
+    while (i < n && (h[i] == '\r' || h[i] == '\n')) {
+        i++;
+    }
+    /* method SP request-target SP HTTP-version CRLF */
+    size_t m0 = i;
+    while (i < n && is_tchar(h[i])) {
+        i++;
+    }
+    if (i == m0 || i >= n || h[i] != ' ') {
+        return 400;
+    }
+    struct ml_span mtok = {h + m0, i - m0};
+    rq->method = method_of(mtok);
+    i++;
+    size_t t0 = i;
+    while (i < n && h[i] > 0x20u && h[i] < 0x7Fu) {
+        i++;
+    }
+    if (i == t0 || i >= n || h[i] != ' ' || h[t0] != '/') {
+        return 400; /* origin-form only */
+    }
+    rq->target = (struct ml_span){h + t0, i - t0};
+    size_t q = t0;
+    while (q < i && h[q] != '?') {
+        q++;
+    }
+    rq->path = (struct ml_span){h + t0, q - t0};
+    rq->query = q < i ? (struct ml_span){h + q + 1u, i - q - 1u} : (struct ml_span){h + i, 0};
+    for (size_t k = 0; k < rq->path.len; k++) {
+        if (rq->path.ptr[k] == '#') {
+            return 400;
+        }
+    }
+    i++;
+    size_t v0 = i;
+    while (i < n && h[i] != '\r' && h[i] != '\n') {
+        i++;
+    }
+    struct ml_span ver = {h + v0, i - v0};
+    bool http11;
+    if (ml_span_eq_cstr(ver, "HTTP/1.1")) {
+        http11 = true;
+    } else if (ml_span_eq_cstr(ver, "HTTP/1.0")) {
+        http11 = false;
+    } else if (ver.len == 8u && ml_span_starts_with(ver, "HTTP/") && ver.ptr[6] == '.') {
+        return 505;
+    } else {
+        return 400;
+    }
+    rq->keep_alive = http11;
+    if (i < n && h[i] == '\r') {
+        i++;
+    }
+    if (i >= n || h[i] != '\n') {
+        return 400;
+    }
+    i++;
+
+    bool host = false;
+    bool te = false;
+    unsigned count = 0;
+    struct ml_span conn = {0, 0};
+    while (i < n) {
+        /* one header line, or the empty line that ends the head */
+        size_t l0 = i;
+        while (i < n && h[i] != '\n') {
+            i++;
+        }
+        size_t l1 = i; /* at '\n' */
+        if (i < n) {
+            i++;
+        }
+        if (l1 > l0 && h[l1 - 1u] == '\r') {
+            l1--;
+        }
+        if (l1 == l0) {
+            break; /* end of head */
+        }
+        if (++count > HTTP_MAX_HEADERS) {
+            return 431;
+        }
+        if (h[l0] == ' ' || h[l0] == '\t') {
+            return 400; /* obsolete line folding (RFC 9112 §5.2) */
+        }
+        size_t c = l0;
+        while (c < l1 && is_tchar(h[c])) {
+            c++;
+        }
+        if (c == l0 || c >= l1 || h[c] != ':') {
+            return 400; /* includes whitespace before the colon (§5.1) */
+        }
+        struct ml_span name = {h + l0, c - l0};
+        size_t v = c + 1u;
+        while (v < l1 && (h[v] == ' ' || h[v] == '\t')) {
+            v++;
+        }
+        size_t e = l1;
+        while (e > v && (h[e - 1u] == ' ' || h[e - 1u] == '\t')) {
+            e--;
+        }
+        for (size_t k = v; k < e; k++) {
+            if ((h[k] < 0x20u && h[k] != '\t') || h[k] == 0x7Fu || h[k] == '\r') {
+                return 400;
+            }
+        }
+        struct ml_span val = {h + v, e - v};
+        if (span_ieq(name, "content-length")) {
+            if (val.len == 0u || val.len > 9u) {
+                return val.len > 9u ? 413 : 400;
+            }
+            uint32_t cl = 0;
+            for (size_t k = 0; k < val.len; k++) {
+                if (val.ptr[k] < '0' || val.ptr[k] > '9') {
+                    return 400;
+                }
+                cl = cl * 10u + (uint32_t)(val.ptr[k] - '0');
+            }
+            if (rq->has_length && rq->content_length != cl) {
+                return 400; /* conflicting lengths (§6.3) */
+            }
+            rq->has_length = true;
+            rq->content_length = cl;
+        } else if (span_ieq(name, "transfer-encoding")) {
+            te = true;
+        } else if (span_ieq(name, "authorization")) {
+            rq->authorization = val;
+        } else if (span_ieq(name, "content-type")) {
+            rq->content_type = val;
+        } else if (span_ieq(name, "connection")) {
+            conn = val;
+        } else if (span_ieq(name, "host")) {
+            host = true;
+        }
+    }
+    if (te) {
+        return 501; /* chunked bodies are not supported */
+    }
+    if (http11 && !host) {
+        return 400; /* RFC 9112 §3.2 */
+    }
+    if (conn.len > 0u) {
+        if (list_has_token(conn, "close")) {
+            rq->keep_alive = false;
+        } else if (list_has_token(conn, "keep-alive")) {
+            rq->keep_alive = true;
+        }
+    }
+    if ((rq->method == HTTP_POST || rq->method == HTTP_PUT || rq->method == HTTP_PATCH) &&
+        !rq->has_length) {
+        return 411;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------- */
+/* Dispatch                                                                  */
+/* ------------------------------------------------------------------------- */
+
+static const struct http_route *route_find(const struct http_server *s, struct ml_span path)
+{
+    for (size_t i = 0; i < s->cfg->n_routes; i++) {
+        if (ml_span_eq_cstr(path, s->cfg->routes[i].path)) {
+            return &s->cfg->routes[i];
+        }
+    }
+    return 0;
+}
+
+static void allow_header(struct http_server *s, uint32_t methods)
+{
+    static const char *const names[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
+    /* kept in out_head's tail until respond() copies it: use the body buffer end instead */
+    struct http_writer w;
+    char *dst = s->rs.buf + HTTP_RESP_BUF / 2u;
+    http_writer_init(&w, dst, HTTP_RESP_BUF / 2u);
+    http_writer_str(&w, "Allow: ");
+    bool first = true;
+    for (size_t i = 0; i < ML_ARRAY_SIZE(names); i++) {
+        if ((methods & HTTP_M(i)) != 0u || (i == HTTP_HEAD && (methods & HTTP_M(HTTP_GET)))) {
+            if (!first) {
+                http_writer_str(&w, ", ");
+            }
+            http_writer_str(&w, names[i]);
+            first = false;
+        }
+    }
+    http_writer_str(&w, "\r\n");
+    s->rs.extra_header = dst;
+}
+
+static void call_handler(struct http_server *s)
+{
+    response_preset(&s->rs);
+    s->route->handler(s->cfg->ctx, &s->rq, &s->rs);
+    respond(s, false);
+}
+
+/* The head is complete: authenticate, route, decide how to read the body. */
+static void head_done(struct http_server *s, uint64_t now_ms)
+{
+    s->stats.requests++;
+    uint16_t st = parse_head(s);
+    if (st != 0u) {
+        respond_error(s, st,
+                      st == 431   ? "headers too large"
+                      : st == 411 ? "Content-Length required"
+                      : st == 501 ? "Transfer-Encoding not supported"
+                      : st == 505 ? "HTTP version not supported"
+                      : st == 413 ? "body too large"
+                                  : "malformed request");
+        return;
+    }
+    struct http_request *rq = &s->rq;
+    bool has_body = rq->has_length && rq->content_length > 0u;
+    if (s->cfg->user != 0) {
+        if (http_auth_is_locked(s->auth, now_ms)) {
+            response_preset(&s->rs);
+            http_response_error(&s->rs, 429, "too many failed logins, retry later", 0);
+            s->rs.extra_header = "Retry-After: 30\r\n";
+            respond(s, has_body);
+            return;
+        }
+        if (!http_basic_auth_matches(rq->authorization, s->cfg->user, s->cfg->password)) {
+            if (rq->authorization.len > 0u) {
+                /* only presented credentials count; a browser's first probe has none */
+                s->auth->total_fails++;
+                if (++s->auth->fails >= HTTP_AUTH_MAX_FAILS) {
+                    s->auth->fails = 0;
+                    s->auth->lockouts++;
+                    s->auth->lockout_until_ms = now_ms + HTTP_AUTH_LOCKOUT_MS;
+                }
+            }
+            response_preset(&s->rs);
+            http_response_error(&s->rs, 401, "authentication required", 0);
+            respond(s, has_body);
+            return;
+        }
+        s->auth->fails = 0;
+    }
+    const struct http_route *r = route_find(s, rq->path);
+    if (r == 0) {
+        response_preset(&s->rs);
+        http_response_error(&s->rs, 404, "not found", 0);
+        respond(s, has_body);
+        return;
+    }
+    uint32_t allowed = r->methods | ((r->methods & HTTP_M(HTTP_GET)) ? HTTP_M(HTTP_HEAD) : 0u);
+    if ((allowed & HTTP_M(rq->method)) == 0u) {
+        response_preset(&s->rs);
+        http_response_error(&s->rs, 405, "method not allowed", 0);
+        allow_header(s, r->methods);
+        respond(s, has_body);
+        return;
+    }
+    uint32_t max = r->max_body != 0u ? r->max_body : HTTP_MAX_BODY;
+    if (r->stream == 0 && max > HTTP_MAX_BODY) {
+        max = HTTP_MAX_BODY;
+    }
+    if (rq->content_length > max) {
+        response_preset(&s->rs);
+        http_response_error(&s->rs, 413, "body too large", 0);
+        respond(s, has_body);
+        return;
+    }
+    s->route = r;
+    s->body_got = 0;
+    if (!has_body) {
+        rq->body = s->body;
+        rq->body_len = 0;
+        if (r->stream != 0 && rq->method != HTTP_GET && rq->method != HTTP_HEAD) {
+            response_preset(&s->rs);
+            if (r->stream(s->cfg->ctx, rq, 0, 0, &s->rs) < 0) {
+                respond(s, true);
+                return;
+            }
+        }
+        call_handler(s);
+        return;
+    }
+    s->state = r->stream != 0 ? HTTP_ST_STREAM : HTTP_ST_BODY;
+    response_preset(&s->rs);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Input                                                                     */
+/* ------------------------------------------------------------------------- */
+
+int http_server_input(struct http_server *s, uint64_t now_ms, const uint8_t *data, size_t len,
+                      size_t *used)
+{
+    ML_VERIFY(s != 0 && used != 0 && (data != 0 || len == 0u), ML_EFAULT);
+    size_t i = 0;
+    while (i < len) {
+        if (s->state == HTTP_ST_SEND || s->state == HTTP_ST_CLOSED) {
+            break; /* one request at a time: the rest waits */
+        }
+        if (s->state == HTTP_ST_HEAD) {
+            uint8_t c = data[i++];
+            if (s->head_len >= HTTP_MAX_HEAD) {
+                bool in_request_line = true;
+                for (size_t k = 0; k < s->head_len; k++) {
+                    if (s->head[k] == '\n' && k + 1u < s->head_len) {
+                        in_request_line = false;
+                        break;
+                    }
+                }
+                respond_error(s, in_request_line ? 414 : 431,
+                              in_request_line ? "request line too long" : "headers too large");
+                break;
+            }
+            if (s->head_len == 0u && (c == '\r' || c == '\n')) {
+                continue; /* stray CRLF between requests (RFC 9112 §2.2) */
+            }
+            s->head[s->head_len++] = c;
+            if (c == '\n') {
+                size_t ll = s->head_len - s->line_start; /* line incl. '\n' */
+                bool empty = ll == 1u || (ll == 2u && s->head[s->line_start] == '\r');
+                s->line_start = s->head_len;
+                if (empty) {
+                    head_done(s, now_ms);
+                }
+            }
+            continue;
+        }
+        size_t want = s->rq.content_length - s->body_got;
+        size_t n = len - i < want ? len - i : want;
+        if (s->state == HTTP_ST_BODY) {
+            for (size_t k = 0; k < n; k++) {
+                s->body[s->body_got + k] = data[i + k];
+            }
+        } else if (s->route->stream(s->cfg->ctx, &s->rq, data + i, n, &s->rs) < 0) {
+            i += n;
+            respond(s, true);
+            break;
+        }
+        i += n;
+        s->body_got += (uint32_t)n;
+        if (s->body_got == s->rq.content_length) {
+            s->rq.body = s->state == HTTP_ST_BODY ? s->body : 0;
+            s->rq.body_len = s->state == HTTP_ST_BODY ? s->body_got : 0u;
+            if (s->state == HTTP_ST_STREAM &&
+                s->route->stream(s->cfg->ctx, &s->rq, 0, 0, &s->rs) < 0) {
+                respond(s, true);
+                break;
+            }
+            call_handler(s);
+        }
+    }
+    *used = i;
+    return ML_OK;
+}

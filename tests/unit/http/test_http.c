@@ -1,0 +1,343 @@
+/*
+ * Tests of core/http: parsing limits and status codes, Basic auth with
+ * back-off, routing, keep-alive, streamed bodies; and core/common SHA-256.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "err.h"
+#include "http/http.h"
+#include "ml_test.h"
+#include "sha256.h"
+
+/* user:simlabel */
+#define AUTH "Authorization: Basic dXNlcjpzaW1sYWJlbA==\r\n"
+
+static unsigned echo_calls;
+static size_t stream_bytes;
+static int stream_fail_at;
+
+static void h_echo(void *ctx, const struct http_request *rq, struct http_response *rs)
+{
+    (void)ctx;
+    echo_calls++;
+    struct http_writer w;
+    http_writer_init(&w, rs->buf, sizeof rs->buf);
+    http_writer_str(&w, "{\"len\":");
+    http_writer_u64(&w, rq->body_len);
+    http_writer_str(&w, ",\"q\":");
+    http_writer_json_str(&w, (const char *)rq->query.ptr, rq->query.len);
+    http_writer_str(&w, "}");
+    rs->body_len = w.len;
+}
+
+static int h_stream(void *ctx, const struct http_request *rq, const uint8_t *chunk, size_t len,
+                    struct http_response *rs)
+{
+    (void)ctx;
+    (void)rq;
+    (void)chunk;
+    stream_bytes += len;
+    if (stream_fail_at > 0 && stream_bytes >= (size_t)stream_fail_at) {
+        http_response_error(rs, 400, "bad image", "image");
+        return ML_EINVAL;
+    }
+    return 0;
+}
+
+static const struct http_route routes[] = {
+    {"/echo", HTTP_M(HTTP_GET) | HTTP_M(HTTP_PATCH), h_echo, NULL, 0},
+    {"/small", HTTP_M(HTTP_POST), h_echo, NULL, 16},
+    {"/up", HTTP_M(HTTP_POST) | HTTP_M(HTTP_GET), h_echo, h_stream, 100000},
+};
+
+static const struct http_server_cfg cfg = {routes, 3, "Smart Connect", "user", "simlabel", NULL};
+static struct http_server srv;
+static struct http_auth auth;
+static char out[16384];
+static size_t out_len;
+
+static void setup(void)
+{
+    http_auth_init(&auth);
+    http_server_init(&srv, &cfg, &auth);
+    echo_calls = 0;
+    stream_bytes = 0;
+    stream_fail_at = 0;
+    out_len = 0;
+}
+
+static void teardown(void)
+{
+    /* invariant: nothing half-sent remains after a drain */
+    const uint8_t *p;
+    CU_ASSERT_EQUAL(http_server_output(&srv, &p), 0);
+}
+
+/* Feed @p data in chunks of @p chunk bytes, draining output as it appears. */
+static size_t feed_chunked(const void *data, size_t len, size_t chunk, uint64_t now)
+{
+    const uint8_t *d = data;
+    size_t off = 0;
+    out_len = 0;
+    for (int guard = 0; guard < 100000 && off < len && !http_server_wants_close(&srv); guard++) {
+        size_t n = len - off < chunk ? len - off : chunk;
+        size_t used = 0;
+        CU_ASSERT_EQUAL(http_server_input(&srv, now, d + off, n, &used), 0);
+        off += used;
+        const uint8_t *p;
+        size_t k;
+        while ((k = http_server_output(&srv, &p)) > 0) {
+            size_t take = k > 7 ? k - 7 : k; /* partial sends */
+            if (out_len + take < sizeof out) {
+                memcpy(out + out_len, p, take);
+                out_len += take;
+            }
+            http_server_sent(&srv, take);
+        }
+    }
+    out[out_len] = '\0';
+    return off;
+}
+
+static size_t feed(const char *s)
+{
+    return feed_chunked(s, strlen(s), 100000, 1000);
+}
+
+static int status_of(const char *resp)
+{
+    int st = 0;
+    sscanf(resp, "HTTP/1.1 %d", &st);
+    return st;
+}
+
+static void test_http_get_ok_keepalive_and_pipelined(void)
+{
+    const char *rq = "GET /echo?a=1 HTTP/1.1\r\nHost: x\r\n" AUTH "\r\n";
+    feed(rq);
+    CU_ASSERT_EQUAL(status_of(out), 200);
+    CU_ASSERT(strstr(out, "Connection: keep-alive") != NULL);
+    CU_ASSERT(strstr(out, "{\"len\":0,\"q\":\"a=1\"}") != NULL);
+    CU_ASSERT(http_server_is_idle(&srv));
+    /* two pipelined requests, byte by byte */
+    char two[512];
+    snprintf(two, sizeof two, "%s%s", rq, rq);
+    feed_chunked(two, strlen(two), 1, 1000);
+    CU_ASSERT_EQUAL(echo_calls, 3);
+    CU_ASSERT(strstr(strstr(out, "200 OK") + 1, "200 OK") != NULL);
+}
+
+static void test_http_patch_body_and_413(void)
+{
+    feed("PATCH /echo HTTP/1.1\r\nHost: x\r\n" AUTH "Content-Length: 5\r\n\r\nhello");
+    CU_ASSERT_EQUAL(status_of(out), 200);
+    CU_ASSERT(strstr(out, "\"len\":5") != NULL);
+    feed("POST /small HTTP/1.1\r\nHost: x\r\n" AUTH "Content-Length: 17\r\n\r\n");
+    CU_ASSERT_EQUAL(status_of(out), 413);
+    CU_ASSERT(strstr(out, "Connection: close") != NULL);
+    CU_ASSERT(http_server_wants_close(&srv));
+    http_server_reset(&srv);
+    feed("PATCH /echo HTTP/1.1\r\nHost: x\r\n" AUTH "Content-Length: 4097\r\n\r\n");
+    CU_ASSERT_EQUAL(status_of(out), 413);
+    http_server_reset(&srv);
+    feed("PATCH /echo HTTP/1.1\r\nHost: x\r\n" AUTH "Content-Length: 99999999999\r\n\r\n");
+    CU_ASSERT_EQUAL(status_of(out), 413);
+}
+
+static void test_http_auth_401_and_backoff(void)
+{
+    feed("GET /echo HTTP/1.1\r\nHost: x\r\n\r\n");
+    CU_ASSERT_EQUAL(status_of(out), 401);
+    CU_ASSERT(strstr(out, "WWW-Authenticate: Basic realm=\"Smart Connect\"") != NULL);
+    CU_ASSERT_EQUAL(auth.total_fails, 0); /* no credentials: a probe, not a failure */
+    const char *bad =
+        "GET /echo HTTP/1.1\r\nHost: x\r\nAuthorization: Basic dXNlcjp3cm9uZw==\r\n\r\n";
+    for (unsigned i = 0; i < HTTP_AUTH_MAX_FAILS; i++) {
+        feed_chunked(bad, strlen(bad), 1000, 1000);
+        CU_ASSERT_EQUAL(status_of(out), 401);
+    }
+    /* locked: even the right password gets 429 until the lockout ends */
+    const char *good = "GET /echo HTTP/1.1\r\nHost: x\r\n" AUTH "\r\n";
+    feed_chunked(good, strlen(good), 1000, 1000 + HTTP_AUTH_LOCKOUT_MS - 1);
+    CU_ASSERT_EQUAL(status_of(out), 429);
+    CU_ASSERT(strstr(out, "Retry-After: 30") != NULL);
+    feed_chunked(good, strlen(good), 1000, 1000 + HTTP_AUTH_LOCKOUT_MS);
+    CU_ASSERT_EQUAL(status_of(out), 200);
+    CU_ASSERT_EQUAL(auth.lockouts, 1);
+}
+
+static void test_http_basic_auth_matcher(void)
+{
+    struct ml_span h;
+#define M(s) (h = ml_span_from_cstr(s), http_basic_auth_matches(h, "user", "simlabel"))
+    CU_ASSERT(M("Basic dXNlcjpzaW1sYWJlbA=="));
+    CU_ASSERT(M("basic dXNlcjpzaW1sYWJlbA"));    /* padding optional, scheme any case */
+    CU_ASSERT(!M("Basic dXNlcjpzaW1sYWJlbDE=")); /* longer */
+    CU_ASSERT(!M("Basic dXNlcjpzaW1sYWJl"));     /* shorter */
+    CU_ASSERT(!M("Basic dXNlcjpzaW1sYWJlbA==x"));
+    CU_ASSERT(!M("Bearer dXNlcjpzaW1sYWJlbA=="));
+    CU_ASSERT(!M("Basic"));
+    CU_ASSERT(!M(""));
+    CU_ASSERT(!M("Basic YWRtaW46c2ltbGFiZWw=")); /* admin:simlabel */
+#undef M
+}
+
+static void test_http_404_405_and_errors(void)
+{
+    feed("GET /nope HTTP/1.1\r\nHost: x\r\n" AUTH "\r\n");
+    CU_ASSERT_EQUAL(status_of(out), 404);
+    CU_ASSERT(strstr(out, "{\"error\":\"not found\"}") != NULL);
+    feed("DELETE /echo HTTP/1.1\r\nHost: x\r\n" AUTH "\r\n");
+    CU_ASSERT_EQUAL(status_of(out), 405);
+    CU_ASSERT(strstr(out, "Allow: GET, HEAD, PATCH\r\n") != NULL);
+    CU_ASSERT(!http_server_wants_close(&srv)); /* no body: keep-alive */
+    feed("HEAD /echo HTTP/1.1\r\nHost: x\r\n" AUTH "\r\n");
+    CU_ASSERT_EQUAL(status_of(out), 200);
+    CU_ASSERT(strstr(out, "\r\n\r\n")[4] == '\0'); /* no body */
+
+    static const struct {
+        const char *rq;
+        int status;
+    } cases[] = {
+        {"GET /echo HTTP/1.1\r\n" AUTH "\r\n", 400},     /* no Host */
+        {"GET  /echo HTTP/1.1\r\nHost: x\r\n\r\n", 400}, /* double SP */
+        {"GET echo HTTP/1.1\r\nHost: x\r\n\r\n", 400},   /* not origin-form */
+        {"GET /echo HTTP/2.0\r\nHost: x\r\n\r\n", 505},
+        {"GET /echo FOO\r\nHost: x\r\n\r\n", 400},
+        {"GET /echo HTTP/1.1\r\nHost : x\r\n\r\n", 400}, /* space before : */
+        {"GET /echo HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n", 400},
+        {"GET /echo HTTP/1.1\r\nHost: x\r\nNoColon\r\n\r\n", 400},
+        {"POST /up HTTP/1.1\r\nHost: x\r\n" AUTH "\r\n", 411},
+        {"POST /up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n", 501},
+        {"PATCH /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400},
+        {"PATCH /echo HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n", 400},
+        {"G\x01T /echo HTTP/1.1\r\nHost: x\r\n\r\n", 400},
+    };
+    for (size_t i = 0; i < ML_ARRAY_SIZE(cases); i++) {
+        http_server_reset(&srv);
+        feed(cases[i].rq);
+        if (status_of(out) != cases[i].status) {
+            fprintf(stderr, "\n case %zu: got %d want %d\n", i, status_of(out), cases[i].status);
+        }
+        CU_ASSERT_EQUAL(status_of(out), cases[i].status);
+        CU_ASSERT(strstr(out, "\"error\":") != NULL);
+        CU_ASSERT(http_server_wants_close(&srv));
+    }
+    http_server_reset(&srv);
+}
+
+static void test_http_431_and_414(void)
+{
+    static char big[6000];
+    strcpy(big, "GET /echo HTTP/1.1\r\nHost: x\r\nX-Big: ");
+    memset(big + strlen(big), 'a', 3000);
+    strcat(big, "\r\n\r\n");
+    feed(big);
+    CU_ASSERT_EQUAL(status_of(out), 431);
+    http_server_reset(&srv);
+    strcpy(big, "GET /");
+    memset(big + 5, 'a', 3000);
+    strcat(big, " HTTP/1.1\r\nHost: x\r\n\r\n");
+    feed(big);
+    CU_ASSERT_EQUAL(status_of(out), 414);
+    http_server_reset(&srv);
+    /* too many header lines */
+    strcpy(big, "GET /echo HTTP/1.1\r\nHost: x\r\n");
+    for (int i = 0; i < 40; i++) {
+        strcat(big, "A: b\r\n");
+    }
+    strcat(big, "\r\n");
+    feed(big);
+    CU_ASSERT_EQUAL(status_of(out), 431);
+    http_server_reset(&srv);
+}
+
+static void test_http_streamed_body_and_abort(void)
+{
+    static char rq[70000];
+    int n = snprintf(rq, sizeof rq,
+                     "POST /up HTTP/1.1\r\nHost: x\r\n" AUTH "Content-Length: 60000\r\n\r\n");
+    memset(rq + n, 'z', 60000);
+    feed_chunked(rq, (size_t)n + 60000, 1460, 1000);
+    CU_ASSERT_EQUAL(status_of(out), 200);
+    CU_ASSERT_EQUAL(stream_bytes, 60000);
+    CU_ASSERT_EQUAL(echo_calls, 1);
+    /* the stream handler refuses midway: its error goes out, connection closes */
+    stream_bytes = 0;
+    stream_fail_at = 5000;
+    feed_chunked(rq, (size_t)n + 60000, 1460, 1000);
+    CU_ASSERT_EQUAL(status_of(out), 400);
+    CU_ASSERT(strstr(out, "\"field\":\"image\"") != NULL);
+    CU_ASSERT(http_server_wants_close(&srv));
+    CU_ASSERT_EQUAL(echo_calls, 1);
+    http_server_reset(&srv);
+}
+
+static void test_http_connection_close_and_http10(void)
+{
+    feed("GET /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" AUTH "\r\n");
+    CU_ASSERT_EQUAL(status_of(out), 200);
+    CU_ASSERT(http_server_wants_close(&srv));
+    http_server_reset(&srv);
+    feed("GET /echo HTTP/1.0\r\n" AUTH "\r\n");
+    CU_ASSERT_EQUAL(status_of(out), 200);
+    CU_ASSERT(http_server_wants_close(&srv));
+    http_server_reset(&srv);
+    feed("GET /echo HTTP/1.0\r\nConnection: Keep-Alive\r\n" AUTH "\r\n");
+    CU_ASSERT(!http_server_wants_close(&srv));
+}
+
+static void hex(const uint8_t *d, char *o)
+{
+    for (int i = 0; i < 32; i++) {
+        sprintf(o + 2 * i, "%02x", d[i]);
+    }
+}
+
+static void test_http_sha256_vectors(void)
+{
+    struct ml_sha256 s;
+    uint8_t d[32];
+    char o[65];
+    ml_sha256_init(&s);
+    ml_sha256_update(&s, "abc", 3);
+    ml_sha256_final(&s, d);
+    hex(d, o);
+    CU_ASSERT_STRING_EQUAL(o, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    ml_sha256_init(&s);
+    ml_sha256_final(&s, d);
+    hex(d, o);
+    CU_ASSERT_STRING_EQUAL(o, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    const char *m = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+    ml_sha256_init(&s);
+    for (size_t i = 0; i < strlen(m); i++) {
+        ml_sha256_update(&s, m + i, 1); /* incremental */
+    }
+    ml_sha256_final(&s, d);
+    hex(d, o);
+    CU_ASSERT_STRING_EQUAL(o, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+    static uint8_t mil[1000000];
+    memset(mil, 'a', sizeof mil);
+    ml_sha256_init(&s);
+    ml_sha256_update(&s, mil, sizeof mil);
+    ml_sha256_final(&s, d);
+    hex(d, o);
+    CU_ASSERT_STRING_EQUAL(o, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+}
+
+int main(void)
+{
+    static const struct ml_test_case cases[] = {
+        {"test_http_get_ok_keepalive_and_pipelined", test_http_get_ok_keepalive_and_pipelined},
+        {"test_http_patch_body_and_413", test_http_patch_body_and_413},
+        {"test_http_auth_401_and_backoff", test_http_auth_401_and_backoff},
+        {"test_http_basic_auth_matcher", test_http_basic_auth_matcher},
+        {"test_http_404_405_and_errors", test_http_404_405_and_errors},
+        {"test_http_431_and_414", test_http_431_and_414},
+        {"test_http_streamed_body_and_abort", test_http_streamed_body_and_abort},
+        {"test_http_connection_close_and_http10", test_http_connection_close_and_http10},
+        {"test_http_sha256_vectors", test_http_sha256_vectors},
+    };
+    return ml_test_run("http", cases, ML_ARRAY_SIZE(cases), setup, teardown);
+}
