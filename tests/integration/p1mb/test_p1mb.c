@@ -331,6 +331,23 @@ static void test_p1mb_vt_config_registers(void)
     ml_dev_p1mb_stop();
 }
 
+/* The configuration block must not shadow any variant's meter registers. */
+static void test_p1mb_config_block_free_in_every_variant(void)
+{
+    for (int v = 0; v < P1MB_VARIANT_COUNT; v++) {
+        const struct regmap_template *t = p1mb_variant_template((enum p1mb_variant)v);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+        const struct regmap_space *sp[2] = {&t->holding, &t->input};
+        for (int s = 0; s < 2; s++) {
+            for (uint16_t i = 0; i < sp[s]->count; i++) {
+                const struct regmap_entry *e = &sp[s]->entries[i];
+                CU_ASSERT_FALSE(p1mb_cfg_regs_overlaps(e->addr, regmap_entry_words(e)));
+            }
+        }
+    }
+    CU_ASSERT_PTR_NULL(p1mb_variant_template(P1MB_VARIANT_COUNT));
+}
+
 /* Every telegram ends in exactly one counter; the RTU counters add up too. */
 static void test_p1mb_vt_counters(void)
 {
@@ -717,6 +734,8 @@ int main(void)
     }
 
     static const struct ml_test_case cases[] = {
+        {"test_p1mb_config_block_free_in_every_variant",
+         test_p1mb_config_block_free_in_every_variant},
         {"test_p1mb_vt_leds", test_p1mb_vt_leds},
         {"test_p1mb_vt_config_registers", test_p1mb_vt_config_registers},
         {"test_p1mb_vt_counters", test_p1mb_vt_counters},
