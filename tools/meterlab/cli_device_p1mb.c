@@ -276,9 +276,11 @@ int ml_cli_device_p1mb(int argc, char **argv)
     struct hal_uart_cfg applied = {0, 0, HAL_UART_PARITY_NONE, 0, false};
     if (sim_uart_get_cfg(HAL_UART_RS485, &hcfg)) {
         rs_line = line_of(&hcfg);
-        if (!rs_pty && ml_serial_set_cfg(rs_fd, &rs_line) != 0) {
-            fprintf(stderr, "meterlab device: cannot set %s to %u %u%c%u\n", rs_path, rs_line.baud,
-                    rs_line.data_bits, rs_line.parity, rs_line.stop_bits);
+        int err = rs_pty ? 0 : ml_serial_set_cfg(rs_fd, &rs_line);
+        if (err != 0) {
+            fprintf(stderr, "meterlab device: cannot set %s to %u %u%c%u: %s\n", rs_path,
+                    rs_line.baud, rs_line.data_bits, rs_line.parity, rs_line.stop_bits,
+                    strerror(-err));
         }
         applied = hcfg;
     }
@@ -300,7 +302,6 @@ int ml_cli_device_p1mb(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     uint32_t last_pass = 0, last_fail = 0, last_frame = 0, boots = sim_boot_count();
     int last_p1 = -1, last_rs = -1;
-    int exit_code = ML_EXIT_OK;
     while (!stop_flag) {
         usleep(50000);
         double t = (double)sim_now_us() / 1e6;
@@ -309,12 +310,14 @@ int ml_cli_device_p1mb(int argc, char **argv)
             (hcfg.baud != applied.baud || hcfg.parity != applied.parity ||
              hcfg.stop_bits != applied.stop_bits || hcfg.data_bits != applied.data_bits)) {
             rs_line = line_of(&hcfg);
-            if (!rs_pty && ml_serial_set_cfg(rs_fd, &rs_line) != 0) {
+            int err = rs_pty ? 0 : ml_serial_set_cfg(rs_fd, &rs_line);
+            if (err != 0) {
                 fprintf(stderr, "meterlab device: cannot set %s to %u %u%c%u: %s\n", rs_path,
                         rs_line.baud, rs_line.data_bits, rs_line.parity, rs_line.stop_bits,
-                        strerror(errno));
-                exit_code = ML_EXIT_USAGE;
-                break;
+                        strerror(-err));
+                fprintf(stderr, "meterlab device: the adapter stays at its previous settings; the "
+                                "firmware runs on (a master at the new settings will not get "
+                                "through)\n");
             }
             applied = hcfg;
             printf("[%8.1f s] RS485 line settings now %u %u%c%u\n", t, rs_line.baud,
@@ -365,5 +368,5 @@ int ml_cli_device_p1mb(int argc, char **argv)
             close(pty_holds[i]);
         }
     }
-    return exit_code;
+    return ML_EXIT_OK;
 }
