@@ -94,10 +94,23 @@ static int load_identity(const char *dir, char *serial, size_t scap, char *pw, s
         char line[256];
         while (fgets(line, sizeof line, f) != NULL) {
             line[strcspn(line, "\r\n")] = '\0';
+            const char *v = NULL;
+            char *dst = NULL;
+            size_t cap = 0;
             if (strncmp(line, "serial=", 7) == 0 && serial[0] == '\0') {
-                snprintf(serial, scap, "%s", line + 7);
+                v = line + 7, dst = serial, cap = scap;
             } else if (strncmp(line, "password=", 9) == 0) {
-                snprintf(pw, pcap, "%s", line + 9);
+                v = line + 9, dst = pw, cap = pcap;
+            }
+            if (v != NULL) {
+                size_t n = strlen(v);
+                if (n == 0 || n >= cap) {
+                    fprintf(stderr, "meterlab device: %s: '%s' must be 1..%zu characters\n", path,
+                            line, cap - 1);
+                    fclose(f);
+                    return -1;
+                }
+                memcpy(dst, v, n + 1);
             }
         }
         fclose(f);
