@@ -5,9 +5,11 @@
  */
 #include "sc_app.h"
 
+#include "cfg_flash_hal.h"
 #include "err.h"
 #include "mqtt/mqtt.h"
 #include "mqtt/mqtt_counters.h"
+#include "sc_priv.h"
 
 #define RX_CHUNK 256u
 
@@ -15,7 +17,7 @@
 /* Small helpers (no libc in apps)                                           */
 /* ------------------------------------------------------------------------- */
 
-static size_t str_len(const char *s)
+size_t sc_str_len(const char *s)
 {
     size_t n = 0;
     while (s[n] != '\0') {
@@ -24,7 +26,7 @@ static size_t str_len(const char *s)
     return n;
 }
 
-static void str_copy(char *dst, size_t cap, const char *src)
+void sc_str_copy(char *dst, size_t cap, const char *src)
 {
     size_t i = 0;
     for (; src[i] != '\0' && i + 1u < cap; i++) {
@@ -46,11 +48,89 @@ void sc_settings_defaults(struct sc_settings *s)
     }
     s->flavour = SC_FLAVOUR_P1;
     s->modbus_port = SC_MODBUS_PORT_DEFAULT;
-    str_copy(s->meter_type, sizeof s->meter_type, "PhoenixContact-EMPro");
+    s->http_port = SC_HTTP_PORT_DEFAULT;
+    sc_str_copy(s->meter_type, sizeof s->meter_type, "PhoenixContact-EMPro");
     s->factory_default = true;
     s->net.iface = NET_IF_ETHERNET;
     s->net.dhcp = true;
-    str_copy(s->mqtt_url, sizeof s->mqtt_url, "mqtts://broker.xemex-cloud.eu:8883");
+    sc_str_copy(s->mqtt_url, sizeof s->mqtt_url, "mqtts://broker.xemex-cloud.eu:8883");
+}
+
+bool sc_meter_type_is_known(const char *name, size_t len)
+{
+    return regmap_template_find(name, len) != 0;
+}
+
+static uint8_t prefix_of(uint32_t mask)
+{
+    uint8_t p = 0;
+    while (p < 32u && (mask & (0x80000000u >> p)) != 0u) {
+        p++;
+    }
+    return p == 0u ? 24u : p;
+}
+
+void sc_cfg_from_settings(const struct sc_settings *s, struct cfg *c)
+{
+    cfg_defaults(c);
+    struct cfg t = *c;
+    if (s->meter_type[0] != '\0') {
+        sc_str_copy(t.meter_type, sizeof t.meter_type, s->meter_type);
+    }
+    t.netif = s->net.iface == NET_IF_WIFI ? CFG_NETIF_WIFI : CFG_NETIF_ETHERNET;
+    struct cfg_iface *f = t.netif == CFG_NETIF_WIFI ? &t.wifi : &t.eth;
+    f->mode = s->net.dhcp ? CFG_IP_DHCP : CFG_IP_STATIC;
+    f->st.ip = s->net.static_ip.ip;
+    f->st.prefix = prefix_of(s->net.static_ip.netmask);
+    f->st.gateway = s->net.static_ip.gateway;
+    f->st.dns = s->net.static_ip.dns;
+    t.mqtt_enable = s->mqtt_enabled;
+    if (s->mqtt_url[0] != '\0') {
+        sc_str_copy(t.mqtt_broker, sizeof t.mqtt_broker, s->mqtt_url);
+    }
+    sc_str_copy(t.mqtt_site, sizeof t.mqtt_site, s->mqtt_site);
+    sc_str_copy(t.mqtt_user, sizeof t.mqtt_user, s->mqtt_user);
+    sc_str_copy(t.mqtt_password, sizeof t.mqtt_password, s->mqtt_password);
+    if (cfg_validate(&t, sc_meter_type_is_known, 0) == ML_OK) {
+        *c = t;
+    }
+}
+
+/* The saved configuration overrides the initial settings. */
+static void settings_apply_cfg(struct sc_settings *s, const struct cfg *c)
+{
+    sc_str_copy(s->meter_type, sizeof s->meter_type, c->meter_type);
+    s->net.iface = c->netif == CFG_NETIF_WIFI ? NET_IF_WIFI : NET_IF_ETHERNET;
+    const struct cfg_iface *f = c->netif == CFG_NETIF_WIFI ? &c->wifi : &c->eth;
+    s->net.dhcp = f->mode == CFG_IP_DHCP;
+    s->net.static_ip.ip = f->st.ip;
+    s->net.static_ip.netmask = cfg_prefix_to_mask(f->st.prefix);
+    s->net.static_ip.gateway = f->st.gateway;
+    s->net.static_ip.dns = f->st.dns;
+    s->mqtt_enabled = c->mqtt_enable;
+    sc_str_copy(s->mqtt_url, sizeof s->mqtt_url, c->mqtt_broker);
+    sc_str_copy(s->mqtt_site, sizeof s->mqtt_site, c->mqtt_site);
+    sc_str_copy(s->mqtt_user, sizeof s->mqtt_user, c->mqtt_user);
+    sc_str_copy(s->mqtt_password, sizeof s->mqtt_password, c->mqtt_password);
+    s->factory_default = false;
+}
+
+/* Load the stored configuration (or seed it from the settings) and derive the
+ * effective settings. A store that cannot be read or decoded counts as empty. */
+static void config_load(struct sc_app *app, const struct sc_settings *set)
+{
+    app->eff = *set;
+    app->cfg_ops_ok = cfg_flash_hal_ops(&app->cfg_ops) == ML_OK;
+    uint8_t blob[CFG_BLOB_MAX];
+    size_t len = 0;
+    if (app->cfg_ops_ok && cfg_store_load(&app->cfg_ops, blob, sizeof blob, &len, 0) == ML_OK &&
+        cfg_decode(&app->cfg, blob, len, sc_meter_type_is_known) == ML_OK) {
+        app->status.config_saved = true;
+        settings_apply_cfg(&app->eff, &app->cfg);
+    } else {
+        sc_cfg_from_settings(set, &app->cfg);
+    }
+    app->set = &app->eff;
 }
 
 /* ------------------------------------------------------------------------- */
@@ -63,6 +143,17 @@ static void on_good_telegram(struct sc_app *app, uint64_t now)
     app->reading = app->scratch;
     app->counters.telegrams_pass++;
     app->status.last_telegram_ms = now;
+    /* keep the raw telegram for GET /api/v1/telegram (not while a response sends it) */
+    if (!http_server_body_in_use(&app->http, app->telegram)) {
+        struct ml_span raw = app->set->flavour == SC_FLAVOUR_TIC
+                                 ? tic_parser_frame(&app->parser.tic)
+                                 : dsmr_parser_telegram(&app->parser.dsmr);
+        size_t n = raw.len < sizeof app->telegram ? raw.len : sizeof app->telegram;
+        for (size_t i = 0; i < n; i++) {
+            app->telegram[i] = raw.ptr[i];
+        }
+        app->telegram_len = n;
+    }
     if (regmap_live_update(&app->regs, &app->reading) < 0) {
         return; /* a broken template was refused at init; nothing to publish */
     }
@@ -238,7 +329,11 @@ static void net_poll(struct sc_app *app, uint64_t now)
         char ssid[32];
         switch (act.kind) {
         case NET_ACT_IF_UP:
-            hal_net_up(nif, "", "");
+            if (nif == HAL_NET_WIFI) {
+                hal_net_up(nif, app->cfg.wifi_ssid, app->cfg.wifi_password);
+            } else {
+                hal_net_up(nif, "", "");
+            }
             break;
         case NET_ACT_DHCP_START:
             app->dhcp_reported = false;
@@ -255,8 +350,8 @@ static void net_poll(struct sc_app *app, uint64_t now)
             break;
         case NET_ACT_AP_START:
             hal_sys_get_identity(&id);
-            str_copy(ssid, sizeof ssid, "SC-");
-            str_copy(ssid + 3, sizeof ssid - 3u, id.serial);
+            sc_str_copy(ssid, sizeof ssid, "SC-");
+            sc_str_copy(ssid + 3, sizeof ssid - 3u, id.serial);
             hal_net_ap_start(ssid, id.label_password);
             break;
         case NET_ACT_AP_STOP:
@@ -267,6 +362,23 @@ static void net_poll(struct sc_app *app, uint64_t now)
         }
     }
     app->status.has_ip = app->net.state == NET_ST_BOUND || app->net.state == NET_ST_STATIC;
+    /* reachability dots: the outcome of the latest ping of each kind */
+    const struct net_counters *nc = &app->net.counters;
+    if (nc->gw_ping_pass != app->gw_pass_seen || nc->gw_ping_fail != app->gw_fail_seen) {
+        app->status.gw_reachable = nc->gw_ping_pass != app->gw_pass_seen;
+        app->gw_pass_seen = nc->gw_ping_pass;
+        app->gw_fail_seen = nc->gw_ping_fail;
+    }
+    if (nc->internet_ping_pass != app->inet_pass_seen ||
+        nc->internet_ping_fail != app->inet_fail_seen) {
+        app->status.internet_reachable = nc->internet_ping_pass != app->inet_pass_seen;
+        app->inet_pass_seen = nc->internet_ping_pass;
+        app->inet_fail_seen = nc->internet_ping_fail;
+    }
+    if (!net_policy_has_ip(&app->net)) {
+        app->status.gw_reachable = false;
+        app->status.internet_reachable = false;
+    }
 }
 
 /* ------------------------------------------------------------------------- */
@@ -362,6 +474,9 @@ static void button_poll(struct sc_app *app, uint64_t now)
         net_policy_request_ap(&app->net);
         break;
     case UI_BTN_FACTORY_RESET:
+        if (app->cfg_ops_ok) {
+            cfg_store_erase_all(&app->cfg_ops); /* back to factory defaults */
+        }
         if (app->set->factory_reset != 0) {
             app->set->factory_reset(app->set->factory_reset_ctx);
         }
@@ -414,8 +529,9 @@ static void setup(struct sc_app *app, const struct sc_settings *set)
     for (size_t i = 0; i < sizeof(*app); i++) {
         p[i] = 0;
     }
-    app->set = set;
     app->boot_ms = hal_time_ms();
+    config_load(app, set); /* app->set = the effective settings from here on */
+    set = app->set;
     hal_led_set(HAL_LED_STATUS, UI_RGB_RED); /* booting */
 
     struct hal_uart_cfg ucfg;
@@ -431,7 +547,7 @@ static void setup(struct sc_app *app, const struct sc_settings *set)
     hal_gpio_data_request_set(true);
 
     const char *mt = set->meter_type[0] ? set->meter_type : "PhoenixContact-EMPro";
-    const struct regmap_template *tpl = regmap_template_find(mt, str_len(mt));
+    const struct regmap_template *tpl = regmap_template_find(mt, sc_str_len(mt));
     if (tpl == 0) {
         tpl = regmap_template_find("PhoenixContact-EMPro", 20);
     }
@@ -447,6 +563,8 @@ static void setup(struct sc_app *app, const struct sc_settings *set)
     ui_button_init(&app->button, app->boot_ms);
     ui_led_init(&app->led, ui_led_pattern(UI_LED_BOOTING), app->boot_ms);
     app->mqtt_state_prev = HAL_MQTT_DISABLED;
+    sc_fw_boot(app, app->boot_ms);
+    sc_http_setup(app);
 }
 
 static uint64_t next_deadline(struct sc_app *app, uint64_t now)
@@ -465,6 +583,8 @@ static uint64_t next_deadline(struct sc_app *app, uint64_t now)
     if (app->mqtt_started && app->status.mqtt != HAL_MQTT_CONNECTED) {
         d = min_u64(d, now + 1000u); /* watch the connection come up */
     }
+    d = min_u64(d, sc_http_next_deadline(app, now));
+    d = min_u64(d, sc_fw_next_deadline(app));
     return d;
 }
 
@@ -479,10 +599,13 @@ void sc_app_run(struct sc_app *app, const struct sc_settings *set)
         net_poll(app, now);
         mqtt_poll(app, now);
         button_poll(app, now);
+        sc_http_poll(app, now);
+        sc_fw_poll(app, now);
         led_poll(app, now);
         hal_time_wait_until(next_deadline(app, now));
     }
     client_drop(app);
+    sc_http_shutdown(app);
     if (app->listener >= 0) {
         hal_tcp_close(app->listener);
     }

@@ -10,6 +10,16 @@
  * The caller owns struct sc_app (large: parser buffers and two register
  * snapshots; put it in static storage) and the settings, which must stay valid
  * while sc_app_run() runs. Context: the app thread only.
+ *
+ * Settings vs. configuration: struct sc_settings is the initial (compile-time /
+ * command-line) part. At boot the app loads the configuration (core/config)
+ * from the config store on HAL_FLASH_CONFIG_A/B; when one is saved it overrides
+ * the matching settings (MeterType, network, MQTT), otherwise the settings
+ * seed it. PATCH /api/v1/config saves a new configuration, which takes effect
+ * after the next reboot. The >10 s button gesture erases the store.
+ *
+ * HTTP API and web page: see sc_http.c and docs/http-api.md. Firmware update
+ * (slots FW_A/FW_B, boot record in HAL_FLASH_BOOT): see sc_fw.c.
  */
 #ifndef FIRMWARE_APPS_SMART_CONNECT_SC_APP_H
 #define FIRMWARE_APPS_SMART_CONNECT_SC_APP_H
@@ -17,8 +27,13 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "config/cfg.h"
+#include "config/cfg_store.h"
 #include "dsmr/dsmr.h"
 #include "hal.h"
+#include "http/http.h"
+#include "ml_config.h"
+#include "sha256.h"
 #include "modbus/modbus.h"
 #include "net/net.h"
 #include "reading/reading.h"
@@ -37,10 +52,20 @@ enum sc_flavour {
 #define SC_CLIENT_IDLE_MS      5000u  /**< one-client rule: a silent client may be replaced */
 #define SC_COUNTERS_PERIOD_MS  60000u /**< device_counters period */
 #define SC_STR_MAX             128u
+#define SC_HTTP_PORT_DEFAULT   80u
+#define SC_HTTP_WAIT_MAX       4u     /**< connections held while another is served */
+#define SC_HTTP_PREEMPT_MS     1000u  /**< an idle connection that sent nothing yields after this */
+#define SC_FW_CONFIRM_MS       60000u /**< a trial image is confirmed after running this long */
+#define SC_FW_HDR_SIZE         64u    /**< firmware image header (see sc_fw.c) */
+#define SC_FW_MAGIC            0x57464C4Du /**< "MLFW" little-endian */
+#define SC_FW_VERSION_MAX      16u
+#define SC_TELEGRAM_MAX                                                                            \
+    (ML_DSMR_MAX_TELEGRAM > ML_TIC_MAX_FRAME ? ML_DSMR_MAX_TELEGRAM : ML_TIC_MAX_FRAME)
 
 struct sc_settings {
     enum sc_flavour flavour;
     uint16_t modbus_port; /**< 502 on the device; any port in the sim (0: pick a free one) */
+    uint16_t http_port;   /**< 80 on the device; any port in the sim (0: pick a free one) */
     char meter_type[40];  /**< regmap template name ("" = PhoenixContact-EMPro) */
     bool factory_default; /**< no configuration saved yet (enables the 5 s AP gesture) */
     struct net_policy_cfg net;
@@ -76,7 +101,45 @@ struct sc_status {
     uint64_t last_telegram_ms; /**< device time of the last good telegram (0 = none) */
     bool has_ip;
     enum hal_mqtt_state mqtt;
-    uint16_t modbus_port; /**< the port actually listened on */
+    uint16_t modbus_port;    /**< the port actually listened on */
+    uint16_t http_port;      /**< the HTTP port actually listened on (0: none) */
+    bool gw_reachable;       /**< last gateway ping answered ("Network" dot) */
+    bool internet_reachable; /**< last internet probe answered ("Internet" dot) */
+    bool config_saved;       /**< a configuration is in the store */
+    bool reboot_required;    /**< a PATCH saved changes that apply after a reboot */
+};
+
+/** Firmware slots and the boot record (sc_fw.c). */
+enum sc_fw_result {
+    SC_FW_RES_NONE = 0,
+    SC_FW_RES_PENDING,     /**< an image waits for its trial boot */
+    SC_FW_RES_TRIAL,       /**< running the new image, not confirmed yet */
+    SC_FW_RES_INSTALLED,   /**< the trial was confirmed */
+    SC_FW_RES_ROLLED_BACK, /**< the trial image did not confirm: back to the previous one */
+    SC_FW_RES_REJECTED,    /**< the last upload failed verification */
+};
+
+#define SC_FW_SLOT_FACTORY 0xFFu /**< the image the device was built with (no slot record) */
+
+struct sc_fw {
+    uint8_t active;  /**< 0 = FW_A, 1 = FW_B, SC_FW_SLOT_FACTORY */
+    uint8_t prev;    /**< where a rollback goes */
+    uint8_t pending; /**< slot waiting for its trial boot, or SC_FW_SLOT_FACTORY */
+    bool trial;
+    uint8_t tries;
+    uint8_t result;                  /**< enum sc_fw_result */
+    char version[SC_FW_VERSION_MAX]; /**< running version */
+    uint32_t log_off;                /**< next free record in HAL_FLASH_BOOT */
+    uint32_t seq;
+    /* upload in progress */
+    bool up_active;
+    bool up_failed;
+    uint8_t up_slot;
+    uint8_t up_hdr[SC_FW_HDR_SIZE];
+    uint32_t up_got; /**< image bytes received (header included) */
+    uint32_t up_len; /**< payload length from the header */
+    struct ml_sha256 up_sha;
+    const char *up_error;
 };
 
 struct sc_app {
@@ -106,6 +169,36 @@ struct sc_app {
     struct sc_status status;
     char topic[192];
     char payload[1536]; /* > MQTT_POWER_INSTANT_MAX and MQTT_DEVICE_COUNTERS_MAX */
+
+    /* configuration (see the file comment) */
+    struct sc_settings eff; /**< effective settings: initial ones overridden by the config */
+    struct cfg cfg;         /**< the saved configuration (GET/PATCH /api/v1/config) */
+    struct cfg_flash_ops cfg_ops;
+    bool cfg_ops_ok;
+
+    /* HTTP: one connection served at a time, up to SC_HTTP_WAIT_MAX held */
+    struct http_auth http_auth;
+    struct http_server_cfg http_cfg;
+    struct http_server http;
+    char http_password[9];
+    int http_listener;
+    int http_conn;
+    int http_wait[SC_HTTP_WAIT_MAX];
+    uint8_t http_nwait;
+    uint32_t http_req_at_accept;
+    uint64_t http_idle_since_ms;
+    uint8_t http_rx[1460];
+    size_t http_rx_len, http_rx_off;
+    bool reboot_pending;
+
+    /* last good raw telegram / frame (GET /api/v1/telegram) */
+    uint8_t telegram[SC_TELEGRAM_MAX];
+    size_t telegram_len;
+
+    /* reachability from the policy's ping counters */
+    uint32_t gw_pass_seen, gw_fail_seen, inet_pass_seen, inet_fail_seen;
+
+    struct sc_fw fw;
 };
 
 /**
@@ -114,7 +207,13 @@ struct sc_app {
  */
 void sc_app_run(struct sc_app *app, const struct sc_settings *set);
 
-/** Fill @p s with defaults: P1, port 502, EMPro, DHCP on Ethernet, MQTT off. */
+/** Fill @p s with defaults: P1, port 502, HTTP 80, EMPro, DHCP on Ethernet, MQTT off. */
 void sc_settings_defaults(struct sc_settings *s);
+
+/** The configuration the initial settings @p s describe (seed for an empty store). */
+void sc_cfg_from_settings(const struct sc_settings *s, struct cfg *c);
+
+/** True when @p name (len bytes) is a MeterType this firmware has a template for. */
+bool sc_meter_type_is_known(const char *name, size_t len);
 
 #endif /* FIRMWARE_APPS_SMART_CONNECT_SC_APP_H */

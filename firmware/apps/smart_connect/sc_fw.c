@@ -1,0 +1,424 @@
+/*
+ * Firmware update: image upload into the inactive slot, boot record with a
+ * trial flag, confirmation and rollback.
+ *
+ * Image (what POST /api/v1/firmware receives) = 64-byte header + payload:
+ *
+ *     off 0   magic        SC_FW_MAGIC ("MLFW"), u32 little-endian
+ *     off 4   hdr_version  1
+ *     off 8   payload_len  bytes after the header
+ *     off 12  version      16 bytes, NUL-padded printable ASCII (at least 1 char)
+ *     off 28  sha256       SHA-256 of the payload
+ *     off 60  reserved     0
+ *
+ * The payload goes to the inactive slot (FW_A/FW_B) at offset 64 while its
+ * SHA-256 is computed; the header is written last, only when the hash matched,
+ * so a slot with a valid header always holds a verified image. The boot record
+ * then names it "pending". On the next boot it becomes the active image in
+ * trial; when it has run SC_FW_CONFIRM_MS it is confirmed; if the device
+ * reboots before that, the previous image is restored (rollback). The sim
+ * cannot execute another image: "booting slot X" means reporting X's version.
+ *
+ * Boot record log (HAL_FLASH_BOOT): 32-byte records appended; the last one with
+ * a good CRC wins; when the region is full it is erased and the log restarts.
+ */
+#include "crc.h"
+#include "err.h"
+#include "sc_priv.h"
+
+#define REC_SIZE  32u
+#define REC_MAGIC 0x52424C4Du /* "MLBR" */
+
+static uint32_t get32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+
+static enum hal_flash_region slot_region(uint8_t slot)
+{
+    return slot == 0u ? HAL_FLASH_FW_A : HAL_FLASH_FW_B;
+}
+
+const char *sc_fw_slot_name(uint8_t slot)
+{
+    return slot == 0u ? "A" : slot == 1u ? "B" : "factory";
+}
+
+static uint32_t slot_size(uint8_t slot)
+{
+    struct hal_flash_info info;
+    return hal_flash_get_info(slot_region(slot), &info) == ML_OK ? info.size : 0u;
+}
+
+/* Program @p len bytes at @p off, one program unit per call. */
+static int flash_write(enum hal_flash_region r, uint32_t off, const uint8_t *p, size_t len)
+{
+    struct hal_flash_info info;
+    int err = hal_flash_get_info(r, &info);
+    if (err < 0) {
+        return err;
+    }
+    uint32_t unit = info.write_unit == 0u ? 256u : info.write_unit;
+    while (len > 0u) {
+        size_t n = unit - off % unit;
+        if (n > len) {
+            n = len;
+        }
+        err = hal_flash_write(r, off, p, n);
+        if (err < 0) {
+            return err;
+        }
+        p += n;
+        off += (uint32_t)n;
+        len -= n;
+    }
+    return ML_OK;
+}
+
+/* ------------------------------------------------------------------------- */
+/* Boot record                                                               */
+/* ------------------------------------------------------------------------- */
+
+static void record_load(struct sc_fw *fw)
+{
+    struct hal_flash_info info;
+    fw->active = SC_FW_SLOT_FACTORY;
+    fw->prev = SC_FW_SLOT_FACTORY;
+    fw->pending = SC_FW_SLOT_FACTORY;
+    fw->trial = false;
+    fw->tries = 0;
+    fw->result = SC_FW_RES_NONE;
+    fw->log_off = 0;
+    fw->seq = 0;
+    if (hal_flash_get_info(HAL_FLASH_BOOT, &info) < 0) {
+        return;
+    }
+    for (uint32_t off = 0; off + REC_SIZE <= info.size; off += REC_SIZE) {
+        uint8_t r[REC_SIZE];
+        if (hal_flash_read(HAL_FLASH_BOOT, off, r, sizeof r) < 0) {
+            return;
+        }
+        if (get32(r) == 0xFFFFFFFFu) {
+            fw->log_off = off; /* first erased record: the end of the log */
+            return;
+        }
+        fw->log_off = off + REC_SIZE;
+        if (get32(r) != REC_MAGIC || get32(&r[16]) != ml_crc32(ML_CRC32_INIT, r, 16)) {
+            continue; /* a torn record: skip it, the previous one stays in force */
+        }
+        fw->seq = get32(&r[4]);
+        fw->active = r[8];
+        fw->prev = r[9];
+        fw->pending = r[10];
+        fw->trial = (r[11] & 1u) != 0u;
+        fw->tries = r[12];
+        fw->result = r[13];
+    }
+}
+
+static void record_save(struct sc_fw *fw)
+{
+    struct hal_flash_info info;
+    if (hal_flash_get_info(HAL_FLASH_BOOT, &info) < 0) {
+        return;
+    }
+    if (fw->log_off + REC_SIZE > info.size) {
+        hal_flash_erase(HAL_FLASH_BOOT, 0, info.size);
+        fw->log_off = 0;
+    }
+    uint8_t r[REC_SIZE];
+    for (size_t i = 0; i < sizeof r; i++) {
+        r[i] = 0xFF;
+    }
+    fw->seq++;
+    put32(r, REC_MAGIC);
+    put32(&r[4], fw->seq);
+    r[8] = fw->active;
+    r[9] = fw->prev;
+    r[10] = fw->pending;
+    r[11] = fw->trial ? 1u : 0u;
+    r[12] = fw->tries;
+    r[13] = fw->result;
+    r[14] = 0;
+    r[15] = 0;
+    put32(&r[16], ml_crc32(ML_CRC32_INIT, r, 16));
+    if (flash_write(HAL_FLASH_BOOT, fw->log_off, r, sizeof r) == ML_OK) {
+        fw->log_off += REC_SIZE;
+    }
+}
+
+/* ------------------------------------------------------------------------- */
+/* Image header                                                              */
+/* ------------------------------------------------------------------------- */
+
+/* Check a header; copy the version out. @return payload length or < 0. */
+static int header_check(const uint8_t *h, uint32_t max_payload, char *version)
+{
+    ML_VERIFY(get32(h) == SC_FW_MAGIC, ML_EINVAL);
+    ML_VERIFY(get32(&h[4]) == 1u, ML_EINVAL);
+    uint32_t len = get32(&h[8]);
+    ML_VERIFY(len > 0u && len <= max_payload, ML_EINVAL);
+    size_t n = 0;
+    while (n < SC_FW_VERSION_MAX && h[12u + n] != 0u) {
+        ML_VERIFY(h[12u + n] >= 0x20u && h[12u + n] < 0x7Fu && h[12u + n] != '"' &&
+                      h[12u + n] != '\\',
+                  ML_EINVAL);
+        n++;
+    }
+    ML_VERIFY(n > 0u && n < SC_FW_VERSION_MAX, ML_EINVAL);
+    for (size_t i = 0; i <= n; i++) {
+        version[i] = (char)h[12u + i];
+    }
+    return (int)len;
+}
+
+/* Verify the image in @p slot completely (header and SHA-256). */
+static bool slot_verify(uint8_t slot, char *version)
+{
+    uint8_t h[SC_FW_HDR_SIZE];
+    uint32_t size = slot_size(slot);
+    if (size <= SC_FW_HDR_SIZE || hal_flash_read(slot_region(slot), 0, h, sizeof h) < 0) {
+        return false;
+    }
+    int len = header_check(h, size - SC_FW_HDR_SIZE, version);
+    if (len < 0) {
+        return false;
+    }
+    struct ml_sha256 sha;
+    ml_sha256_init(&sha);
+    uint8_t buf[256];
+    for (uint32_t off = 0; off < (uint32_t)len;) {
+        uint32_t n = (uint32_t)len - off < sizeof buf ? (uint32_t)len - off : sizeof buf;
+        if (hal_flash_read(slot_region(slot), SC_FW_HDR_SIZE + off, buf, n) < 0) {
+            return false;
+        }
+        ml_sha256_update(&sha, buf, n);
+        off += n;
+    }
+    uint8_t d[ML_SHA256_SIZE];
+    ml_sha256_final(&sha, d);
+    uint8_t diff = 0;
+    for (size_t i = 0; i < sizeof d; i++) {
+        diff |= (uint8_t)(d[i] ^ h[28u + i]);
+    }
+    return diff == 0u;
+}
+
+/* ------------------------------------------------------------------------- */
+/* Boot, confirm, rollback                                                   */
+/* ------------------------------------------------------------------------- */
+
+void sc_fw_boot(struct sc_app *app, uint64_t now)
+{
+    (void)now;
+    struct sc_fw *fw = &app->fw;
+    record_load(fw);
+    char version[SC_FW_VERSION_MAX];
+    if (fw->pending != SC_FW_SLOT_FACTORY) {
+        /* an image waits: boot it in trial (the bootloader verifies it first) */
+        if (slot_verify(fw->pending, version)) {
+            fw->prev = fw->active;
+            fw->active = fw->pending;
+            fw->trial = true;
+            fw->tries = (uint8_t)(fw->tries + 1u);
+            fw->result = SC_FW_RES_TRIAL;
+        } else {
+            fw->result = SC_FW_RES_REJECTED;
+        }
+        fw->pending = SC_FW_SLOT_FACTORY;
+        record_save(fw);
+    } else if (fw->trial) {
+        /* rebooted before the trial image confirmed itself: roll back */
+        fw->active = fw->prev;
+        fw->prev = SC_FW_SLOT_FACTORY;
+        fw->trial = false;
+        fw->result = SC_FW_RES_ROLLED_BACK;
+        record_save(fw);
+    }
+    if (fw->active != SC_FW_SLOT_FACTORY && !slot_verify(fw->active, version)) {
+        fw->active = SC_FW_SLOT_FACTORY; /* the bootloader falls back to the factory image */
+    }
+    sc_str_copy(fw->version, sizeof fw->version,
+                fw->active == SC_FW_SLOT_FACTORY ? ML_FW_VERSION : version);
+}
+
+void sc_fw_poll(struct sc_app *app, uint64_t now)
+{
+    struct sc_fw *fw = &app->fw;
+    if (fw->trial && now - app->boot_ms >= SC_FW_CONFIRM_MS) {
+        fw->trial = false;
+        fw->tries = 0;
+        fw->result = SC_FW_RES_INSTALLED;
+        record_save(fw);
+    }
+}
+
+uint64_t sc_fw_next_deadline(const struct sc_app *app)
+{
+    return app->fw.trial ? app->boot_ms + SC_FW_CONFIRM_MS : UINT64_MAX;
+}
+
+/* ------------------------------------------------------------------------- */
+/* Upload                                                                    */
+/* ------------------------------------------------------------------------- */
+
+static int up_fail(struct sc_fw *fw, const char *why)
+{
+    fw->up_active = false;
+    fw->up_failed = true;
+    fw->up_error = why;
+    fw->result = SC_FW_RES_REJECTED;
+    return ML_EINVAL;
+}
+
+void sc_fw_upload_abort(struct sc_app *app)
+{
+    if (app->fw.up_active) {
+        app->fw.up_active = false;
+        app->fw.up_failed = true;
+        app->fw.up_error = "upload interrupted";
+    }
+}
+
+int sc_fw_upload(struct sc_app *app, uint32_t content_length, const uint8_t *chunk, size_t len)
+{
+    struct sc_fw *fw = &app->fw;
+    if (!fw->up_active) {
+        /* a new upload: the inactive slot (never the running one, never a trial) */
+        fw->up_failed = false;
+        fw->up_error = 0;
+        if (fw->trial) {
+            return up_fail(fw, "a trial image runs: wait until it is confirmed");
+        }
+        fw->up_slot = fw->active == 0u ? 1u : 0u;
+        uint32_t size = slot_size(fw->up_slot);
+        if (content_length <= SC_FW_HDR_SIZE || content_length > size) {
+            return up_fail(fw, "image size out of range");
+        }
+        fw->up_active = true;
+        fw->up_got = 0;
+        fw->up_len = 0;
+        ml_sha256_init(&fw->up_sha);
+    }
+    if (len == 0u) {
+        /* end of body */
+        fw->up_active = false;
+        if (fw->up_got != content_length || fw->up_got < SC_FW_HDR_SIZE) {
+            return up_fail(fw, "image truncated");
+        }
+        uint8_t d[ML_SHA256_SIZE];
+        ml_sha256_final(&fw->up_sha, d);
+        uint8_t diff = 0;
+        for (size_t i = 0; i < sizeof d; i++) {
+            diff |= (uint8_t)(d[i] ^ fw->up_hdr[28u + i]);
+        }
+        if (diff != 0u) {
+            return up_fail(fw, "sha256 mismatch");
+        }
+        /* commit: header last, then the boot record names the slot pending */
+        if (flash_write(slot_region(fw->up_slot), 0, fw->up_hdr, SC_FW_HDR_SIZE) < 0) {
+            return up_fail(fw, "flash write failed");
+        }
+        fw->pending = fw->up_slot;
+        fw->result = SC_FW_RES_PENDING;
+        record_save(fw);
+        return ML_OK;
+    }
+    size_t i = 0;
+    while (i < len && fw->up_got < SC_FW_HDR_SIZE) {
+        fw->up_hdr[fw->up_got++] = chunk[i++];
+        if (fw->up_got == SC_FW_HDR_SIZE) {
+            char version[SC_FW_VERSION_MAX];
+            int pl = header_check(fw->up_hdr, slot_size(fw->up_slot) - SC_FW_HDR_SIZE, version);
+            if (pl < 0) {
+                return up_fail(fw, "bad image header");
+            }
+            if ((uint32_t)pl != content_length - SC_FW_HDR_SIZE) {
+                return up_fail(fw, "payload length does not match the header");
+            }
+            fw->up_len = (uint32_t)pl;
+            /* the slot's old header goes first: a cut leaves no valid image there */
+            if (hal_flash_erase(slot_region(fw->up_slot), 0, slot_size(fw->up_slot)) < 0) {
+                return up_fail(fw, "flash erase failed");
+            }
+        }
+    }
+    if (i < len) {
+        ml_sha256_update(&fw->up_sha, chunk + i, len - i);
+        if (flash_write(slot_region(fw->up_slot), fw->up_got, chunk + i, len - i) < 0) {
+            return up_fail(fw, "flash write failed");
+        }
+        fw->up_got += (uint32_t)(len - i);
+    }
+    return ML_OK;
+}
+
+/* ------------------------------------------------------------------------- */
+/* GET /api/v1/firmware                                                      */
+/* ------------------------------------------------------------------------- */
+
+static const char *result_name(uint8_t r)
+{
+    switch (r) {
+    case SC_FW_RES_PENDING:
+        return "pending";
+    case SC_FW_RES_TRIAL:
+        return "trial";
+    case SC_FW_RES_INSTALLED:
+        return "installed";
+    case SC_FW_RES_ROLLED_BACK:
+        return "rolled back";
+    case SC_FW_RES_REJECTED:
+        return "rejected";
+    default:
+        return "none";
+    }
+}
+
+void sc_fw_render(const struct sc_app *app, struct http_writer *w)
+{
+    const struct sc_fw *fw = &app->fw;
+    http_writer_str(w, "{\"Version\":");
+    http_writer_json_str(w, fw->version, sc_str_len(fw->version));
+    http_writer_str(w, ",\"Slot\":\"");
+    http_writer_str(w, sc_fw_slot_name(fw->active));
+    http_writer_str(w, "\",\"State\":\"");
+    http_writer_str(w, fw->trial ? "trial" : "confirmed");
+    http_writer_str(w, "\",\"LastResult\":\"");
+    http_writer_str(w, result_name(fw->result));
+    http_writer_str(w, "\",\"Pending\":");
+    if (fw->pending != SC_FW_SLOT_FACTORY) {
+        char v[SC_FW_VERSION_MAX];
+        uint8_t h[SC_FW_HDR_SIZE];
+        v[0] = '\0';
+        if (hal_flash_read(slot_region(fw->pending), 0, h, sizeof h) == ML_OK) {
+            if (header_check(h, slot_size(fw->pending), v) < 0) {
+                v[0] = '\0';
+            }
+        }
+        http_writer_str(w, "{\"Slot\":\"");
+        http_writer_str(w, sc_fw_slot_name(fw->pending));
+        http_writer_str(w, "\",\"Version\":");
+        http_writer_json_str(w, v, sc_str_len(v));
+        http_writer_str(w, "}");
+    } else {
+        http_writer_str(w, "null");
+    }
+    http_writer_str(w, ",\"Error\":");
+    if (fw->up_failed && fw->up_error != 0) {
+        http_writer_json_str(w, fw->up_error, sc_str_len(fw->up_error));
+    } else {
+        http_writer_str(w, "null");
+    }
+    http_writer_str(w, ",\"MaxImageSize\":");
+    http_writer_u64(w, slot_size(fw->active == 0u ? 1u : 0u));
+    http_writer_str(w, "}\n");
+}
