@@ -48,6 +48,8 @@ static void usage(FILE *out)
         "                         or a tty / USB serial adapter opened at the protocol's settings\n"
         "  --p1-out pty|PATH|none P1 pass-through output (default: pty)\n"
         "  --modbus-port N        Modbus TCP port (default 502 as root, else 1502; 0 = any free)\n"
+        "  --http-port N          HTTP API and web page port (default 80 as root, else 8080;\n"
+        "                         0 = any free); login: user / the label password printed below\n"
         "  --bind ADDR            address for the TCP servers (default 127.0.0.1)\n"
         "  --meter-type NAME      register map template (see 'meterlab regmap'; default "
         "PhoenixContact-EMPro)\n"
@@ -57,6 +59,9 @@ static void usage(FILE *out)
         "  --mqtt-ca FILE --mqtt-cert FILE --mqtt-key FILE   TLS trust anchor / mutual TLS\n"
         "  --realtime             run against the wall clock (the default for this command)\n"
         "  --quiet                print only the start banner and errors\n"
+        "\nThe meter type, MQTT and network options seed the device configuration while its\n"
+        "config store is empty (a new --state-dir, or none); once a configuration was saved\n"
+        "(PATCH /api/v1/config or the web page) the saved one wins on every later start.\n"
         "  -h, --help             this text\n\n"
         "example:\n"
         "  meterlab device --product p1 --modbus-port 1502 --mqtt mqtt://127.0.0.1:1883\n");
@@ -183,6 +188,7 @@ static int run(int argc, char **argv)
         O_P1IN,
         O_P1OUT,
         O_PORT,
+        O_HTTP,
         O_BIND,
         O_MTYPE,
         O_MQTT,
@@ -202,6 +208,7 @@ static int run(int argc, char **argv)
         {"p1-in", required_argument, 0, O_P1IN},
         {"p1-out", required_argument, 0, O_P1OUT},
         {"modbus-port", required_argument, 0, O_PORT},
+        {"http-port", required_argument, 0, O_HTTP},
         {"bind", required_argument, 0, O_BIND},
         {"meter-type", required_argument, 0, O_MTYPE},
         {"mqtt", required_argument, 0, O_MQTT},
@@ -227,6 +234,7 @@ static int run(int argc, char **argv)
     struct sc_settings set;
     sc_settings_defaults(&set);
     set.modbus_port = geteuid() == 0 ? 502 : 1502;
+    set.http_port = geteuid() == 0 ? 80 : 8080;
     set.mqtt_enabled = false;
     const char *product = NULL, *state_dir = NULL, *p1in = "pty", *p1out = "pty";
     char serial[24] = "", password[9] = "";
@@ -268,6 +276,17 @@ static int run(int argc, char **argv)
                 return ML_EXIT_USAGE;
             }
             set.modbus_port = (uint16_t)v;
+            break;
+        }
+        case O_HTTP: {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (*end != '\0' || v < 0 || v > 65535) {
+                fprintf(stderr, "meterlab device: --http-port '%s': not a port number 0..65535\n",
+                        optarg);
+                return ML_EXIT_USAGE;
+            }
+            set.http_port = (uint16_t)v;
             break;
         }
         case O_BIND:
@@ -406,10 +425,20 @@ static int run(int argc, char **argv)
     printf("  %-14s %s (%u %u%c%u)\n", set.flavour == SC_FLAVOUR_TIC ? "TIC in" : "P1 in", in_path,
            line->baud, line->data_bits, line->parity, line->stop_bits);
     printf("  P1 out         %s\n", out_path);
-    printf("  Modbus TCP     port %u, template %s\n", app->status.modbus_port, set.meter_type);
-    printf("  MQTT           %s", set.mqtt_enabled ? set.mqtt_url : "off");
-    if (set.mqtt_enabled) {
-        printf(" (site '%s')", set.mqtt_site[0] ? set.mqtt_site : "default");
+    /* what runs: the saved configuration overrides the options (see --help) */
+    const struct sc_settings *eff = app->set != NULL ? app->set : &set;
+    printf("  Modbus TCP     port %u, template %s\n", app->status.modbus_port, eff->meter_type);
+    if (app->status.http_port != 0) {
+        printf("  HTTP           http://user:%s@127.0.0.1:%u/ (API /api/v1/...)\n", password,
+               app->status.http_port);
+    } else {
+        printf("  HTTP           off (cannot listen on port %u)\n", set.http_port);
+    }
+    printf("  config         %s\n", app->status.config_saved ? "saved configuration (store)"
+                                                             : "from the options (store empty)");
+    printf("  MQTT           %s", eff->mqtt_enabled ? eff->mqtt_url : "off");
+    if (eff->mqtt_enabled) {
+        printf(" (site '%s')", eff->mqtt_site[0] ? eff->mqtt_site : "default");
     }
     printf("\n  stop with Ctrl-C\n");
     fflush(stdout);
