@@ -158,13 +158,14 @@ int ml_serial_open_pty(char *path, size_t cap)
         cfmakeraw(&t);
         tcsetattr(fd, TCSANOW, &t);
     }
+    /* Keep one slave fd open for the life of the process: with no slave open,
+     * the master reports POLLHUP forever and a poll loop would spin (seen with
+     * the simulated devices before a user opened the pty). Users may open and
+     * close the slave as often as they like. */
     int s = open(path, O_RDWR | O_NOCTTY | O_CLOEXEC);
-    if (s >= 0) {
-        if (tcgetattr(s, &t) == 0) {
-            cfmakeraw(&t);
-            tcsetattr(s, TCSANOW, &t);
-        }
-        close(s);
+    if (s >= 0 && tcgetattr(s, &t) == 0) {
+        cfmakeraw(&t);
+        tcsetattr(s, TCSANOW, &t);
     }
     return fd;
 }

@@ -50,7 +50,8 @@ int ml_serial_set_cfg(int fd, const struct ml_serial_cfg *cfg);
  * Create a pty pair for a simulated device: returns the master fd (raw,
  * non-blocking, kept by the device) and writes the slave path (what a user or
  * another program opens) to @p path. The slave is set raw too, so bytes pass
- * unchanged. @return fd or -errno.
+ * unchanged, and one slave fd stays open in this process so that the master
+ * never reports a hang-up while nobody has the pty open. @return fd or -errno.
  */
 int ml_serial_open_pty(char *path, size_t cap);
 
