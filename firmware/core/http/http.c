@@ -338,6 +338,7 @@ void http_server_reset(struct http_server *s)
     s->head_len = 0;
     s->line_start = 0;
     s->body_got = 0;
+    s->discard_left = 0;
     s->out_head_len = 0;
     s->out_sent = 0;
     s->close_after = false;
@@ -407,7 +408,24 @@ static void respond(struct http_server *s, bool close)
     s->state = HTTP_ST_SEND;
 }
 
-/* An error found before the body was read: answer and close. */
+/* An answer given before @p remaining body bytes were read: drop them first
+ * (bounded), so the client reads the answer rather than a reset. */
+static void respond_early(struct http_server *s, uint32_t remaining, bool close)
+{
+    if (remaining == 0u) {
+        respond(s, close);
+        return;
+    }
+    if (remaining > HTTP_DISCARD_MAX) {
+        respond(s, true);
+        return;
+    }
+    respond(s, close);
+    s->discard_left = remaining;
+    s->state = HTTP_ST_DISCARD;
+}
+
+/* A syntax error: answer and close (the framing cannot be trusted). */
 static void respond_error(struct http_server *s, uint16_t status, const char *msg)
 {
     response_preset(&s->rs);
@@ -717,7 +735,7 @@ static void head_done(struct http_server *s, uint64_t now_ms)
             response_preset(&s->rs);
             http_response_error(&s->rs, 429, "too many failed logins, retry later", 0);
             s->rs.extra_header = "Retry-After: 30\r\n";
-            respond(s, has_body);
+            respond_early(s, rq->content_length, false);
             return;
         }
         if (!http_basic_auth_matches(rq->authorization, s->cfg->user, s->cfg->password)) {
@@ -732,7 +750,7 @@ static void head_done(struct http_server *s, uint64_t now_ms)
             }
             response_preset(&s->rs);
             http_response_error(&s->rs, 401, "authentication required", 0);
-            respond(s, has_body);
+            respond_early(s, rq->content_length, false);
             return;
         }
         s->auth->fails = 0;
@@ -741,7 +759,7 @@ static void head_done(struct http_server *s, uint64_t now_ms)
     if (r == 0) {
         response_preset(&s->rs);
         http_response_error(&s->rs, 404, "not found", 0);
-        respond(s, has_body);
+        respond_early(s, rq->content_length, false);
         return;
     }
     uint32_t allowed = r->methods | ((r->methods & HTTP_M(HTTP_GET)) ? HTTP_M(HTTP_HEAD) : 0u);
@@ -749,7 +767,7 @@ static void head_done(struct http_server *s, uint64_t now_ms)
         response_preset(&s->rs);
         http_response_error(&s->rs, 405, "method not allowed", 0);
         allow_header(s, r->methods);
-        respond(s, has_body);
+        respond_early(s, rq->content_length, false);
         return;
     }
     uint32_t max = r->max_body != 0u ? r->max_body : HTTP_MAX_BODY;
@@ -759,7 +777,7 @@ static void head_done(struct http_server *s, uint64_t now_ms)
     if (rq->content_length > max) {
         response_preset(&s->rs);
         http_response_error(&s->rs, 413, "body too large", 0);
-        respond(s, has_body);
+        respond_early(s, rq->content_length, true);
         return;
     }
     s->route = r;
@@ -822,6 +840,15 @@ int http_server_input(struct http_server *s, uint64_t now_ms, const uint8_t *dat
             }
             continue;
         }
+        if (s->state == HTTP_ST_DISCARD) {
+            size_t d = len - i < s->discard_left ? len - i : s->discard_left;
+            i += d;
+            s->discard_left -= (uint32_t)d;
+            if (s->discard_left == 0u) {
+                s->state = HTTP_ST_SEND;
+            }
+            continue;
+        }
         size_t want = s->rq.content_length - s->body_got;
         size_t n = len - i < want ? len - i : want;
         if (s->state == HTTP_ST_BODY) {
@@ -830,8 +857,8 @@ int http_server_input(struct http_server *s, uint64_t now_ms, const uint8_t *dat
             }
         } else if (s->route->stream(s->cfg->ctx, &s->rq, data + i, n, &s->rs) < 0) {
             i += n;
-            respond(s, true);
-            break;
+            respond_early(s, s->rq.content_length - s->body_got - (uint32_t)n, true);
+            continue;
         }
         i += n;
         s->body_got += (uint32_t)n;

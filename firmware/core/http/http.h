@@ -22,8 +22,11 @@
  * credentials included; a success resets the count. The auth state lives in
  * struct http_auth, owned by the app and shared by every connection.
  *
- * Error and early responses for a request whose body has not been read are sent
- * with "Connection: close" and the connection is then closed.
+ * An early answer (401, 404, 405, 413, 429, a refused stream) to a request
+ * whose body has not been read is held until the rest of the body (at most
+ * HTTP_DISCARD_MAX bytes) was read and dropped, so the client receives it
+ * instead of a reset; with more than that left it is sent at once and the
+ * connection closed. Syntax errors (400, 411, 414, 431, 501, 505) always close.
  *
  * Context: the app loop. No heap, no libc, no statics.
  */
@@ -36,13 +39,14 @@
 
 #include "span.h"
 
-#define HTTP_MAX_HEAD        2048u  /**< request line + headers */
-#define HTTP_MAX_HEADERS     32u    /**< header lines */
-#define HTTP_MAX_BODY        4096u  /**< largest buffered body */
-#define HTTP_RESP_BUF        2048u  /**< dynamic response bodies */
-#define HTTP_RESP_HEAD       512u   /**< status line + headers we send */
-#define HTTP_AUTH_MAX_FAILS  5u     /**< consecutive failures before the lockout */
-#define HTTP_AUTH_LOCKOUT_MS 30000u /**< lockout length */
+#define HTTP_MAX_HEAD        2048u          /**< request line + headers */
+#define HTTP_MAX_HEADERS     32u            /**< header lines */
+#define HTTP_MAX_BODY        4096u          /**< largest buffered body */
+#define HTTP_RESP_BUF        2048u          /**< dynamic response bodies */
+#define HTTP_RESP_HEAD       512u           /**< status line + headers we send */
+#define HTTP_DISCARD_MAX     (512u * 1024u) /**< unread body skipped before an early answer */
+#define HTTP_AUTH_MAX_FAILS  5u             /**< consecutive failures before the lockout */
+#define HTTP_AUTH_LOCKOUT_MS 30000u         /**< lockout length */
 
 enum http_method {
     HTTP_GET = 0,
@@ -125,6 +129,7 @@ enum http_conn_state {
     HTTP_ST_HEAD = 0, /**< reading request line + headers */
     HTTP_ST_BODY,     /**< reading a buffered body */
     HTTP_ST_STREAM,   /**< passing a body to a stream handler */
+    HTTP_ST_DISCARD,  /**< dropping the rest of a body before an early answer */
     HTTP_ST_SEND,     /**< a response is waiting to be sent */
     HTTP_ST_CLOSED,   /**< done: the app closes the connection */
 };
@@ -146,6 +151,7 @@ struct http_server {
     size_t line_start;
     uint8_t body[HTTP_MAX_BODY];
     uint32_t body_got;
+    uint32_t discard_left;
     struct http_response rs;
     char out_head[HTTP_RESP_HEAD];
     size_t out_head_len;

@@ -133,13 +133,31 @@ static void test_http_patch_body_and_413(void)
     feed("PATCH /echo HTTP/1.1\r\nHost: x\r\n" AUTH "Content-Length: 5\r\n\r\nhello");
     CU_ASSERT_EQUAL(status_of(out), 200);
     CU_ASSERT(strstr(out, "\"len\":5") != NULL);
+    /* the answer waits until the body was read and dropped (no reset for the client) */
     feed("POST /small HTTP/1.1\r\nHost: x\r\n" AUTH "Content-Length: 17\r\n\r\n");
+    CU_ASSERT_EQUAL(out_len, 0);
+    feed("0123456789abcdefg");
     CU_ASSERT_EQUAL(status_of(out), 413);
     CU_ASSERT(strstr(out, "Connection: close") != NULL);
     CU_ASSERT(http_server_wants_close(&srv));
     http_server_reset(&srv);
-    feed("PATCH /echo HTTP/1.1\r\nHost: x\r\n" AUTH "Content-Length: 4097\r\n\r\n");
+    static char big[5000];
+    int n = snprintf(big, sizeof big,
+                     "PATCH /echo HTTP/1.1\r\nHost: x\r\n" AUTH "Content-Length: 4097\r\n\r\n");
+    memset(big + n, '{', 4097);
+    feed_chunked(big, (size_t)n + 4097, 1000, 1000);
     CU_ASSERT_EQUAL(status_of(out), 413);
+    http_server_reset(&srv);
+    /* a 401 to a request with a body: body dropped, connection kept */
+    feed("PATCH /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc");
+    CU_ASSERT_EQUAL(status_of(out), 401);
+    CU_ASSERT(!http_server_wants_close(&srv));
+    feed("GET /echo HTTP/1.1\r\nHost: x\r\n" AUTH "\r\n");
+    CU_ASSERT_EQUAL(status_of(out), 200);
+    /* more than HTTP_DISCARD_MAX left: answered at once, closed */
+    feed("PATCH /echo HTTP/1.1\r\nHost: x\r\n" AUTH "Content-Length: 900000\r\n\r\n");
+    CU_ASSERT_EQUAL(status_of(out), 413);
+    CU_ASSERT(http_server_wants_close(&srv));
     http_server_reset(&srv);
     feed("PATCH /echo HTTP/1.1\r\nHost: x\r\n" AUTH "Content-Length: 99999999999\r\n\r\n");
     CU_ASSERT_EQUAL(status_of(out), 413);
