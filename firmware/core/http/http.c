@@ -663,10 +663,8 @@ static uint16_t parse_head(struct http_server *s)
             rq->keep_alive = true;
         }
     }
-    if ((rq->method == HTTP_POST || rq->method == HTTP_PUT || rq->method == HTTP_PATCH) &&
-        !rq->has_length) {
-        return 411;
-    }
+    /* no Content-Length (and no Transfer-Encoding): the body is empty (RFC 9112 §6.3 rule 7),
+     * which is what curl -X POST without data sends */
     return 0;
 }
 

@@ -12,8 +12,8 @@
  *   request line alone does not fit), at most HTTP_MAX_HEADERS header lines;
  * - buffered bodies: at most the route's max_body (<= HTTP_MAX_BODY), else 413;
  *   streamed routes (firmware upload) get the body in chunks as it arrives;
- * - Transfer-Encoding (chunked) is not supported: 501; a body-carrying method
- *   without Content-Length: 411; malformed syntax: 400; HTTP/2+ or 0.9: 505;
+ * - Transfer-Encoding (chunked) is not supported: 501; no Content-Length means
+ *   an empty body (RFC 9112 §6.3); malformed syntax: 400; HTTP/2+ or 0.9: 505;
  * - unknown path: 404; known path, other method: 405 with Allow.
  *
  * Authentication (when cfg->password is set): Basic, user cfg->user, compared
@@ -26,7 +26,7 @@
  * whose body has not been read is held until the rest of the body (at most
  * HTTP_DISCARD_MAX bytes) was read and dropped, so the client receives it
  * instead of a reset; with more than that left it is sent at once and the
- * connection closed. Syntax errors (400, 411, 414, 431, 501, 505) always close.
+ * connection closed. Syntax errors (400, 414, 431, 501, 505) always close.
  *
  * Context: the app loop. No heap, no libc, no statics.
  */

@@ -1,0 +1,809 @@
+/*
+ * The Smart Connect HTTP API and web page against the sim device in virtual
+ * time (sockets are served while time stands still): the curl CLI exercises
+ * every endpoint and error path; headless Chromium loads the page, takes a
+ * screenshot and submits the MQTT form. Every wait for a real peer is bounded
+ * (curl --max-time 20, Chromium 60 s).
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "ml_devices.h"
+#include "ml_test.h"
+#include "sha256.h"
+
+#define PASSWORD "abcd2345"
+#define SERIAL   "SC00001234"
+
+static char tmpdir[128];
+static uint8_t *tel50;
+static size_t tel50_len;
+
+/* ------------------------------------------------------------------------- */
+/* Device                                                                    */
+/* ------------------------------------------------------------------------- */
+
+static const struct sc_app *app(void)
+{
+    return ml_dev_sc_app();
+}
+
+static void start_device(void)
+{
+    struct sc_settings s;
+    sc_settings_defaults(&s);
+    s.modbus_port = 0;
+    s.http_port = 0; /* any free port */
+    struct sim_config cfg = {.time_mode = SIM_TIME_VIRTUAL,
+                             .utc_at_start = 1767225600,
+                             .serial = SERIAL,
+                             .label_password = PASSWORD};
+    ml_dev_sc_stop(); /* a case that failed fatally left it running */
+    CU_ASSERT_EQUAL_FATAL(ml_dev_sc_start(&s, &cfg), 0);
+    sim_advance_ms(1000); /* DHCP */
+    CU_ASSERT_FATAL(app()->status.http_port != 0);
+}
+
+static void stop_device(void)
+{
+    ml_dev_sc_stop();
+}
+
+/* ------------------------------------------------------------------------- */
+/* curl                                                                      */
+/* ------------------------------------------------------------------------- */
+
+struct resp {
+    int status;
+    char *body;
+    size_t body_len;
+    char *head;
+};
+
+static void resp_free(struct resp *r)
+{
+    free(r->body);
+    free(r->head);
+    memset(r, 0, sizeof *r);
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        *len = 0;
+        return calloc(1, 1);
+    }
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = malloc((size_t)n + 1);
+    *len = fread(b, 1, (size_t)n, f);
+    b[*len] = '\0';
+    fclose(f);
+    return b;
+}
+
+static void write_file(const char *path, const void *d, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    CU_ASSERT_FATAL(f != NULL);
+    fwrite(d, 1, n, f);
+    fclose(f);
+}
+
+/*
+ * Run curl: @p method @p path with Basic auth @p userpw (NULL: none), body from
+ * @p body (NULL: none), extra curl arguments @p extra (shell words, may be "").
+ */
+static struct resp curl_req(const char *method, const char *path, const char *userpw,
+                            const void *body, size_t body_len, const char *extra)
+{
+    struct resp r = {0};
+    char bodyf[200], outf[200], headf[200], cmd[8192];
+    snprintf(bodyf, sizeof bodyf, "%s/req.bin", tmpdir);
+    snprintf(outf, sizeof outf, "%s/resp.bin", tmpdir);
+    snprintf(headf, sizeof headf, "%s/resp.head", tmpdir);
+    unlink(outf);
+    unlink(headf);
+    char data[300] = "";
+    if (body != NULL) {
+        write_file(bodyf, body, body_len);
+        snprintf(data, sizeof data, "-H 'Content-Type: application/json' --data-binary @%s", bodyf);
+    }
+    char auth[100] = "";
+    if (userpw != NULL) {
+        snprintf(auth, sizeof auth, "-u '%s'", userpw);
+    }
+    snprintf(cmd, sizeof cmd,
+             "curl -sS --max-time 20 %s%s %s %s %s -D %s -o %s -w '%%{http_code}' "
+             "'http://127.0.0.1:%u%s'",
+             method != NULL ? "-X " : "", method != NULL ? method : "", auth, data, extra, headf,
+             outf, app()->status.http_port, path);
+    FILE *p = popen(cmd, "r");
+    CU_ASSERT_FATAL(p != NULL);
+    char code[16] = "";
+    if (fgets(code, sizeof code, p) == NULL) {
+        code[0] = '\0';
+    }
+    pclose(p);
+    r.status = atoi(code);
+    size_t hl;
+    r.body = slurp(outf, &r.body_len);
+    r.head = slurp(headf, &hl);
+    return r;
+}
+
+#define AUTH "user:" PASSWORD
+
+static struct resp get(const char *path)
+{
+    return curl_req("GET", path, AUTH, NULL, 0, "");
+}
+
+static struct resp patch(const char *json)
+{
+    return curl_req("PATCH", "/api/v1/config", AUTH, json, strlen(json), "");
+}
+
+static cJSON *get_json(const char *path)
+{
+    struct resp r = get(path);
+    CU_ASSERT_EQUAL(r.status, 200);
+    cJSON *j = cJSON_Parse(r.body);
+    CU_ASSERT(j != NULL);
+    resp_free(&r);
+    return j;
+}
+
+static const char *jstr(cJSON *j, const char *a, const char *b)
+{
+    cJSON *x = cJSON_GetObjectItem(j, a);
+    if (b != NULL) {
+        x = cJSON_GetObjectItem(x, b);
+    }
+    return cJSON_IsString(x) ? x->valuestring : "";
+}
+
+static double jnum(cJSON *j, const char *a, const char *b)
+{
+    cJSON *x = cJSON_GetObjectItem(cJSON_GetObjectItem(j, a), b);
+    return cJSON_IsNumber(x) ? x->valuedouble : -1;
+}
+
+static bool jbool(cJSON *j, const char *a, const char *b)
+{
+    return cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(j, a), b));
+}
+
+/* The error body names @p field. */
+static void expect_error(struct resp *r, int status, const char *field)
+{
+    CU_ASSERT_EQUAL(r->status, status);
+    cJSON *j = cJSON_Parse(r->body);
+    CU_ASSERT_FATAL(j != NULL);
+    CU_ASSERT(cJSON_IsString(cJSON_GetObjectItem(j, "error")));
+    if (field != NULL) {
+        const char *f = jstr(j, "field", NULL);
+        if (strcmp(f, field) != 0) {
+            fprintf(stderr, "\n  field '%s', expected '%s' (%s)\n", f, field, r->body);
+        }
+        CU_ASSERT_STRING_EQUAL(f, field);
+    }
+    cJSON_Delete(j);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Authentication                                                            */
+/* ------------------------------------------------------------------------- */
+
+static void test_http_auth_401_backoff_429(void)
+{
+    start_device();
+    struct resp r = curl_req("GET", "/api/v1/status", NULL, NULL, 0, "");
+    expect_error(&r, 401, NULL);
+    CU_ASSERT(strstr(r.head, "WWW-Authenticate: Basic realm=\"Smart Connect\"") != NULL);
+    resp_free(&r);
+    for (int i = 0; i < 5; i++) {
+        r = curl_req("GET", "/api/v1/status", "user:wrongpass", NULL, 0, "");
+        CU_ASSERT_EQUAL(r.status, 401);
+        resp_free(&r);
+    }
+    r = curl_req("GET", "/api/v1/status", "admin:" PASSWORD, NULL, 0,
+                 ""); /* right pw, wrong user */
+    CU_ASSERT_EQUAL(r.status, 429);
+    CU_ASSERT(strstr(r.head, "Retry-After: 30") != NULL);
+    resp_free(&r);
+    r = get("/api/v1/status");
+    CU_ASSERT_EQUAL(r.status, 429); /* locked out even with the right login */
+    resp_free(&r);
+    sim_advance_ms(30000);
+    r = get("/api/v1/status");
+    CU_ASSERT_EQUAL(r.status, 200);
+    resp_free(&r);
+    stop_device();
+}
+
+/* ------------------------------------------------------------------------- */
+/* Config                                                                    */
+/* ------------------------------------------------------------------------- */
+
+static void test_http_config_get_patch_and_errors(void)
+{
+    start_device();
+    cJSON *c = get_json("/api/v1/config");
+    CU_ASSERT_STRING_EQUAL(jstr(c, "MeterType", NULL), "PhoenixContact-EMPro");
+    CU_ASSERT_STRING_EQUAL(jstr(c, "DefaultNetIf", NULL), "Ethernet");
+    CU_ASSERT_STRING_EQUAL(jstr(cJSON_GetObjectItem(c, "Ethernet"), "IpMode", NULL), "DHCP");
+    cJSON_Delete(c);
+    struct resp before = get("/api/v1/config");
+
+    /* the manual's PATCH example */
+    struct resp r = patch("{\"MQTT\":{\"Broker\":\"mqtt://broker.xemex-cloud.eu:8883\","
+                          "\"Site\":\"site-new\",\"Username\":\"user-new\","
+                          "\"Password\":\"newpassword\"}}");
+    CU_ASSERT_EQUAL(r.status, 200);
+    CU_ASSERT(strstr(r.body, "\"Site\":\"site-new\"") != NULL);
+    CU_ASSERT(strstr(r.body, "newpassword") == NULL); /* never in clear */
+    CU_ASSERT(strstr(r.body, "\"Password\":\"********\"") != NULL);
+    resp_free(&r);
+    resp_free(&before);
+    before = get("/api/v1/config");
+
+    /* every error: 400 naming the field, config unchanged */
+    static const struct {
+        const char *body;
+        const char *field;
+    } bad[] = {
+        {"{\"MQTT\":{\"Site\":\"x\"", ""}, /* bad JSON */
+        {"not json", ""},
+        {"{\"Foo\":1}", "Foo"}, /* unknown key */
+        {"{\"MQTT\":{\"Site\":\"ok\",\"Colour\":\"red\"}}", "MQTT.Colour"},
+        {"{\"MQTT\":{\"Enable\":\"yes\"}}", "MQTT.Enable"}, /* wrong type */
+        {"{\"Ethernet\":{\"IpMode\":\"Static\",\"StaticIPv4\":{\"IpAddress\":\"192.168.1.300\"}}}",
+         "Ethernet.StaticIPv4.IpAddress"},
+        {"{\"Ethernet\":{\"StaticIPv4\":{\"Netmask\":\"33\"}}}", "Ethernet.StaticIPv4.Netmask"},
+        {"{\"MQTT\":{\"Broker\":\"http://example.com\"}}", "MQTT.Broker"},
+        {"{\"MeterType\":\"NoSuchMeter\"}", "MeterType"},
+        {"{\"WiFi\":{\"ConnectionData\":{\"WiFiSSID\":\"0123456789012345678901234567890123\"}}}",
+         "WiFi.ConnectionData.WiFiSSID"},
+        {"{\"DefaultNetIf\":\"WiFi\"}", "WiFi.ConnectionData.WiFiSSID"},
+    };
+    for (size_t i = 0; i < ML_ARRAY_SIZE(bad); i++) {
+        r = patch(bad[i].body);
+        expect_error(&r, 400, bad[i].field);
+        resp_free(&r);
+        struct resp after = get("/api/v1/config");
+        CU_ASSERT_STRING_EQUAL(after.body, before.body);
+        resp_free(&after);
+    }
+    /* 413: a body over the limit; the config stays */
+    char *big = malloc(6000);
+    memset(big, ' ', 6000);
+    big[0] = '{';
+    big[5999] = '}';
+    r = curl_req("PATCH", "/api/v1/config", AUTH, big, 6000, "");
+    expect_error(&r, 413, NULL);
+    resp_free(&r);
+    free(big);
+    /* 431: headers too large */
+    char extra[4200];
+    strcpy(extra, "-H 'X-Big: ");
+    memset(extra + strlen(extra), 'a', 3000);
+    strcpy(extra + strlen("-H 'X-Big: ") + 3000, "'");
+    r = curl_req("GET", "/api/v1/config", AUTH, NULL, 0, extra);
+    expect_error(&r, 431, NULL);
+    resp_free(&r);
+    /* 404, 405 */
+    r = get("/api/v1/nope");
+    expect_error(&r, 404, NULL);
+    resp_free(&r);
+    r = curl_req("DELETE", "/api/v1/config", AUTH, NULL, 0, "");
+    expect_error(&r, 405, NULL);
+    CU_ASSERT(strstr(r.head, "Allow: GET, HEAD, PATCH") != NULL);
+    resp_free(&r);
+    r = curl_req("POST", "/api/v1/status", AUTH, "{}", 2, "");
+    expect_error(&r, 405, NULL);
+    resp_free(&r);
+    struct resp after = get("/api/v1/config");
+    CU_ASSERT_STRING_EQUAL(after.body, before.body);
+    resp_free(&after);
+    resp_free(&before);
+    /* the saved change waits for a reboot */
+    cJSON *st = get_json("/api/v1/status");
+    CU_ASSERT(jbool(st, "Config", "RebootRequired"));
+    CU_ASSERT(jbool(st, "Config", "Saved"));
+    cJSON_Delete(st);
+    stop_device();
+}
+
+static void test_http_config_survives_power_cycle_and_applies(void)
+{
+    start_device();
+    CU_ASSERT_STRING_EQUAL(app()->set->meter_type, "PhoenixContact-EMPro");
+    struct resp r = patch("{\"MeterType\":\"Eastron-SDM630\",\"MQTT\":{\"Site\":\"kept\"},"
+                          "\"Ethernet\":{\"IpMode\":\"Static\",\"StaticIPv4\":{\"IpAddress\":"
+                          "\"192.168.10.101\",\"Netmask\":\"24\",\"Gateway\":\"192.168.10.1\","
+                          "\"DNS\":\"192.168.10.1\"}}}");
+    if (r.status != 200) {
+        fprintf(stderr, "\n  %s\n", r.body);
+    }
+    CU_ASSERT_EQUAL(r.status, 200);
+    resp_free(&r);
+    /* not applied before the reboot */
+    CU_ASSERT_STRING_EQUAL(app()->set->meter_type, "PhoenixContact-EMPro");
+    CU_ASSERT_EQUAL(sim_power_cycle(), 0);
+    sim_advance_ms(1000);
+    CU_ASSERT_STRING_EQUAL(app()->set->meter_type, "Eastron-SDM630");
+    CU_ASSERT_STRING_EQUAL(app()->set->mqtt_site, "kept");
+    CU_ASSERT_FALSE(app()->set->net.dhcp);
+    cJSON *st = get_json("/api/v1/status");
+    CU_ASSERT_STRING_EQUAL(jstr(st, "Network", "IpAddress"), "192.168.10.101");
+    CU_ASSERT_STRING_EQUAL(jstr(st, "Network", "State"), "static");
+    CU_ASSERT_STRING_EQUAL(jstr(st, "Modbus", "MeterType"), "Eastron-SDM630");
+    CU_ASSERT_FALSE(jbool(st, "Config", "RebootRequired"));
+    cJSON_Delete(st);
+    cJSON *c = get_json("/api/v1/config");
+    CU_ASSERT_STRING_EQUAL(jstr(c, "MQTT", "Site"), "kept");
+    cJSON_Delete(c);
+    /* factory reset (button > 10 s) erases the store: defaults after the reboot */
+    sim_button_set(true);
+    sim_advance_ms(10500);
+    sim_button_set(false);
+    sim_advance_ms(1500);
+    CU_ASSERT_STRING_EQUAL(app()->set->meter_type, "PhoenixContact-EMPro");
+    c = get_json("/api/v1/config");
+    CU_ASSERT_STRING_EQUAL(jstr(c, "MQTT", "Site"), "");
+    cJSON_Delete(c);
+    stop_device();
+}
+
+/* ------------------------------------------------------------------------- */
+/* Status, telegram, reset                                                   */
+/* ------------------------------------------------------------------------- */
+
+static void test_http_status_telegram_reset(void)
+{
+    start_device();
+    struct resp r = get("/api/v1/telegram");
+    expect_error(&r, 404, NULL); /* none yet */
+    resp_free(&r);
+    sim_uart_inject(HAL_UART_P1_IN, tel50, tel50_len);
+    sim_advance_ms(10);
+    r = get("/api/v1/telegram");
+    CU_ASSERT_EQUAL(r.status, 200);
+    /* the telegram from '/' through the CRC line, byte for byte */
+    CU_ASSERT(r.body_len >= tel50_len - 2 && r.body_len <= tel50_len);
+    CU_ASSERT(memcmp(r.body, tel50, r.body_len) == 0);
+    CU_ASSERT(r.body_len > 0 && r.body[0] == '/');
+    CU_ASSERT(strstr(r.head, "Content-Type: text/plain") != NULL);
+    resp_free(&r);
+    sim_advance_ms(60000); /* a ping round for the reachability dots */
+    sim_uart_inject(HAL_UART_P1_IN, tel50, tel50_len);
+    sim_advance_ms(10);
+    cJSON *st = get_json("/api/v1/status");
+    CU_ASSERT_STRING_EQUAL(jstr(st, "Meter", "Protocol"), "DSMR");
+    CU_ASSERT_EQUAL(jnum(st, "Meter", "Version"), 50);
+    CU_ASSERT(jbool(st, "Meter", "Data"));
+    CU_ASSERT_EQUAL(jnum(st, "Meter", "TelegramsPass"), 2);
+    CU_ASSERT(cJSON_IsNull(cJSON_GetObjectItem(cJSON_GetObjectItem(st, "Meter"), "Error")));
+    CU_ASSERT_STRING_EQUAL(jstr(st, "Network", "ActiveInterface"), "Ethernet");
+    CU_ASSERT(jbool(st, "Network", "Link"));
+    CU_ASSERT(jbool(st, "Network", "Network"));
+    CU_ASSERT(jbool(st, "Network", "Internet"));
+    CU_ASSERT_STRING_EQUAL(jstr(st, "MQTT", "State"), "disabled");
+    CU_ASSERT_STRING_EQUAL(jstr(st, "Device", "Serial"), SERIAL);
+    cJSON_Delete(st);
+    /* HEAD: headers only */
+    r = curl_req(NULL, "/api/v1/status", AUTH, NULL, 0, "-I"); /* HEAD */
+    CU_ASSERT_EQUAL(r.status, 200);
+    CU_ASSERT(strstr(r.body, "\"Device\"") == NULL); /* (-I writes the headers to -o) */
+    resp_free(&r);
+    /* soft reset after the answer */
+    uint32_t boots = sim_boot_count();
+    r = curl_req("POST", "/api/v1/reset", AUTH, NULL, 0, "");
+    CU_ASSERT_EQUAL(r.status, 202);
+    resp_free(&r);
+    sim_wait_idle();
+    CU_ASSERT_EQUAL(sim_boot_count(), boots + 1);
+    r = curl_req("GET", "/api/v1/reset", AUTH, NULL, 0, "");
+    CU_ASSERT_EQUAL(r.status, 405);
+    resp_free(&r);
+    stop_device();
+}
+
+/* ------------------------------------------------------------------------- */
+/* Network policy in virtual time                                            */
+/* ------------------------------------------------------------------------- */
+
+static void test_http_dhcp_fails_link_local_no_ip_led(void)
+{
+    start_device();
+    struct sim_net_model m;
+    sim_net_get(&m);
+    m.dhcp_answers = false;
+    sim_net_set(&m);
+    CU_ASSERT_EQUAL(sim_power_cycle(), 0); /* boot into a network without DHCP */
+    for (int i = 0; i < 3; i++) {
+        sim_advance_ms(NET_DHCP_TIMEOUT_MS + 500);
+    }
+    CU_ASSERT_EQUAL(app()->net.counters.dhcp_failures, 3);
+    CU_ASSERT_EQUAL(app()->net.state, NET_ST_LINK_LOCAL);
+    CU_ASSERT_EQUAL(app()->status.led, UI_LED_NO_METER_NO_IP);
+    /* the API is reachable on the link-local address (loopback in the sim) */
+    cJSON *st = get_json("/api/v1/status");
+    CU_ASSERT_STRING_EQUAL(jstr(st, "Network", "State"), "link_local");
+    CU_ASSERT(strncmp(jstr(st, "Network", "IpAddress"), "169.254.", 8) == 0);
+    CU_ASSERT(jbool(st, "Network", "LinkLocal"));
+    CU_ASSERT_FALSE(jbool(st, "Network", "Internet"));
+    CU_ASSERT_EQUAL(jnum(st, "Network", "DhcpFailures"), 3);
+    cJSON_Delete(st);
+    sim_uart_inject(HAL_UART_P1_IN, tel50, tel50_len);
+    sim_advance_ms(10);
+    CU_ASSERT_EQUAL(app()->status.led, UI_LED_NO_IP); /* green/orange: meter ok, no IP */
+    stop_device();
+}
+
+/* ------------------------------------------------------------------------- */
+/* Firmware update                                                           */
+/* ------------------------------------------------------------------------- */
+
+static uint8_t *make_image(const char *version, size_t payload, uint8_t seed, bool bad_sha,
+                           size_t *len)
+{
+    uint8_t *img = calloc(1, SC_FW_HDR_SIZE + payload);
+    uint32_t magic = SC_FW_MAGIC, hv = 1, pl = (uint32_t)payload;
+    memcpy(img, &magic, 4); /* little-endian host */
+    memcpy(img + 4, &hv, 4);
+    memcpy(img + 8, &pl, 4);
+    strncpy((char *)img + 12, version, 15);
+    for (size_t i = 0; i < payload; i++) {
+        img[SC_FW_HDR_SIZE + i] = (uint8_t)(i * 31u + seed);
+    }
+    struct ml_sha256 s;
+    ml_sha256_init(&s);
+    ml_sha256_update(&s, img + SC_FW_HDR_SIZE, payload);
+    ml_sha256_final(&s, img + 28);
+    if (bad_sha) {
+        img[28] ^= 1;
+    }
+    *len = SC_FW_HDR_SIZE + payload;
+    return img;
+}
+
+static struct resp upload(const uint8_t *img, size_t len)
+{
+    return curl_req("POST", "/api/v1/firmware", AUTH, img, len,
+                    "-H 'Content-Type: application/octet-stream'");
+}
+
+static void test_http_firmware_upload_trial_confirm_rollback(void)
+{
+    start_device();
+    cJSON *f = get_json("/api/v1/firmware");
+    CU_ASSERT_STRING_EQUAL(jstr(f, "Version", NULL), ML_FW_VERSION);
+    CU_ASSERT_STRING_EQUAL(jstr(f, "Slot", NULL), "factory");
+    CU_ASSERT_STRING_EQUAL(jstr(f, "State", NULL), "confirmed");
+    cJSON_Delete(f);
+    struct resp before = get("/api/v1/firmware");
+
+    /* bad SHA-256: rejected, nothing pending, version unchanged */
+    size_t n;
+    uint8_t *img = make_image("9.9.9-bad", 100000, 3, true, &n);
+    struct resp r = upload(img, n);
+    expect_error(&r, 400, "image");
+    CU_ASSERT(strstr(r.body, "sha256") != NULL);
+    resp_free(&r);
+    free(img);
+    f = get_json("/api/v1/firmware");
+    CU_ASSERT_STRING_EQUAL(jstr(f, "Version", NULL), ML_FW_VERSION);
+    CU_ASSERT(cJSON_IsNull(cJSON_GetObjectItem(f, "Pending")));
+    CU_ASSERT_STRING_EQUAL(jstr(f, "LastResult", NULL), "rejected");
+    cJSON_Delete(f);
+    /* bad header (magic): rejected early, the body is drained, answer arrives */
+    img = make_image("1.0.0", 50000, 3, false, &n);
+    img[0] ^= 0xFF;
+    r = upload(img, n);
+    expect_error(&r, 400, "image");
+    resp_free(&r);
+    free(img);
+    /* a reboot now still runs the factory image */
+    CU_ASSERT_EQUAL(sim_power_cycle(), 0);
+    f = get_json("/api/v1/firmware");
+    CU_ASSERT_STRING_EQUAL(jstr(f, "Version", NULL), ML_FW_VERSION);
+    cJSON_Delete(f);
+    resp_free(&before);
+
+    /* good image: accepted into slot A (inactive), pending until the reboot */
+    img = make_image("1.2.0", 150000, 7, false, &n);
+    r = upload(img, n);
+    CU_ASSERT_EQUAL(r.status, 202);
+    resp_free(&r);
+    free(img);
+    f = get_json("/api/v1/firmware");
+    CU_ASSERT_STRING_EQUAL(jstr(f, "LastResult", NULL), "pending");
+    CU_ASSERT_STRING_EQUAL(jstr(cJSON_GetObjectItem(f, "Pending"), "Version", NULL), "1.2.0");
+    CU_ASSERT_STRING_EQUAL(jstr(f, "Version", NULL), ML_FW_VERSION);
+    cJSON_Delete(f);
+    r = curl_req("POST", "/api/v1/reset", AUTH, NULL, 0, "");
+    CU_ASSERT_EQUAL(r.status, 202);
+    resp_free(&r);
+    sim_wait_idle();
+    f = get_json("/api/v1/firmware");
+    CU_ASSERT_STRING_EQUAL(jstr(f, "Version", NULL), "1.2.0");
+    CU_ASSERT_STRING_EQUAL(jstr(f, "Slot", NULL), "A");
+    CU_ASSERT_STRING_EQUAL(jstr(f, "State", NULL), "trial");
+    cJSON_Delete(f);
+    /* a trial runs: no second upload */
+    img = make_image("1.3.0", 1000, 9, false, &n);
+    r = upload(img, n);
+    expect_error(&r, 409, "image");
+    resp_free(&r);
+    sim_advance_ms(SC_FW_CONFIRM_MS + 100); /* it ran long enough: confirmed */
+    f = get_json("/api/v1/firmware");
+    CU_ASSERT_STRING_EQUAL(jstr(f, "State", NULL), "confirmed");
+    CU_ASSERT_STRING_EQUAL(jstr(f, "LastResult", NULL), "installed");
+    cJSON_Delete(f);
+    CU_ASSERT_EQUAL(sim_power_cycle(), 0);
+    f = get_json("/api/v1/firmware");
+    CU_ASSERT_STRING_EQUAL(jstr(f, "Version", NULL), "1.2.0");
+    cJSON_Delete(f);
+
+    /* 1.3.0 into slot B, then a power cut during its trial: rollback to 1.2.0 */
+    r = upload(img, n);
+    CU_ASSERT_EQUAL(r.status, 202);
+    resp_free(&r);
+    free(img);
+    CU_ASSERT_EQUAL(sim_power_cycle(), 0);
+    f = get_json("/api/v1/firmware");
+    CU_ASSERT_STRING_EQUAL(jstr(f, "Version", NULL), "1.3.0");
+    CU_ASSERT_STRING_EQUAL(jstr(f, "Slot", NULL), "B");
+    CU_ASSERT_STRING_EQUAL(jstr(f, "State", NULL), "trial");
+    cJSON_Delete(f);
+    sim_advance_ms(5000);
+    CU_ASSERT_EQUAL(sim_power_cycle(), 0); /* not confirmed */
+    f = get_json("/api/v1/firmware");
+    CU_ASSERT_STRING_EQUAL(jstr(f, "Version", NULL), "1.2.0");
+    CU_ASSERT_STRING_EQUAL(jstr(f, "Slot", NULL), "A");
+    CU_ASSERT_STRING_EQUAL(jstr(f, "State", NULL), "confirmed");
+    CU_ASSERT_STRING_EQUAL(jstr(f, "LastResult", NULL), "rolled back");
+    cJSON_Delete(f);
+    stop_device();
+}
+
+/* ------------------------------------------------------------------------- */
+/* One session at a time                                                     */
+/* ------------------------------------------------------------------------- */
+
+static int tcp_connect(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(app()->status.http_port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    struct timeval tv = {10, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    CU_ASSERT_FATAL(connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0);
+    return fd;
+}
+
+/* Send one GET on @p fd and read until the response is complete (or 10 s). */
+static int raw_get(int fd, char *buf, size_t cap)
+{
+    static const char rq[] = "GET /api/v1/firmware HTTP/1.1\r\nHost: x\r\n"
+                             "Authorization: Basic dXNlcjphYmNkMjM0NQ==\r\n\r\n";
+    if (send(fd, rq, sizeof rq - 1, MSG_NOSIGNAL) < 0) {
+        return -1;
+    }
+    size_t n = 0;
+    while (n + 1 < cap) {
+        ssize_t k = recv(fd, buf + n, cap - 1 - n, 0);
+        if (k <= 0) {
+            break;
+        }
+        n += (size_t)k;
+        buf[n] = '\0';
+        char *e = strstr(buf, "\r\n\r\n");
+        char *cl = strstr(buf, "Content-Length: ");
+        if (e != NULL && cl != NULL && n >= (size_t)(e + 4 - buf) + (size_t)atoi(cl + 16)) {
+            break;
+        }
+    }
+    buf[n] = '\0';
+    return (int)n;
+}
+
+static void test_http_one_session_at_a_time(void)
+{
+    start_device();
+    char buf[4096];
+    int a = tcp_connect();
+    CU_ASSERT(raw_get(a, buf, sizeof buf) > 0);
+    CU_ASSERT(strncmp(buf, "HTTP/1.1 200", 12) == 0);
+    /* a connects and is idle (keep-alive); b waits, then a yields to it */
+    int b = tcp_connect();
+    CU_ASSERT(raw_get(b, buf, sizeof buf) > 0);
+    CU_ASSERT(strncmp(buf, "HTTP/1.1 200", 12) == 0);
+    CU_ASSERT_EQUAL(recv(a, buf, sizeof buf, 0), 0); /* a was closed */
+    close(a);
+    /* b yields to the first newcomer (it completed a request); that one is served,
+     * SC_HTTP_WAIT_MAX more are held, and one more gets 503 */
+    int held[SC_HTTP_WAIT_MAX + 1];
+    for (unsigned i = 0; i < SC_HTTP_WAIT_MAX + 1; i++) {
+        held[i] = tcp_connect();
+        sim_wait_idle();
+    }
+    int extra = tcp_connect();
+    sim_wait_idle();
+    ssize_t k = recv(extra, buf, sizeof buf - 1, 0);
+    CU_ASSERT(k > 0);
+    buf[k > 0 ? k : 0] = '\0';
+    CU_ASSERT(strncmp(buf, "HTTP/1.1 503", 12) == 0);
+    close(extra);
+    CU_ASSERT_EQUAL(recv(b, buf, sizeof buf, 0), 0); /* b was closed */
+    /* the held ones are served one by one, in order */
+    for (unsigned i = 0; i < SC_HTTP_WAIT_MAX + 1; i++) {
+        CU_ASSERT(raw_get(held[i], buf, sizeof buf) > 0);
+        CU_ASSERT(strncmp(buf, "HTTP/1.1 200", 12) == 0);
+    }
+    for (unsigned i = 0; i < SC_HTTP_WAIT_MAX + 1; i++) {
+        close(held[i]);
+    }
+    close(b);
+    stop_device();
+}
+
+/* ------------------------------------------------------------------------- */
+/* The web page in headless Chromium                                         */
+/* ------------------------------------------------------------------------- */
+
+static volatile bool ticking;
+
+/* Chromium may open spare connections that never send: let virtual time move
+ * so the one-session rule hands the device on (SC_HTTP_PREEMPT_MS). */
+static void *ticker(void *arg)
+{
+    (void)arg;
+    while (ticking) {
+        sim_advance_ms(100);
+        usleep(20000);
+    }
+    return NULL;
+}
+
+static const char *chromium_path(void)
+{
+    static const char *const c[] = {"/usr/bin/chromium", "/usr/bin/chromium-browser"};
+    for (size_t i = 0; i < ML_ARRAY_SIZE(c); i++) {
+        if (access(c[i], X_OK) == 0) {
+            return c[i];
+        }
+    }
+    return NULL;
+}
+
+/* Run Chromium headless with @p args (shell words) on @p url; stdout to @p out. */
+static int run_chromium(const char *args, const char *url, const char *out)
+{
+    char prof[200], cmd[2048];
+    snprintf(prof, sizeof prof, "%s/chrome-XXXXXX", tmpdir);
+    CU_ASSERT_FATAL(mkdtemp(prof) != NULL);
+    snprintf(cmd, sizeof cmd,
+             "timeout 60 %s --headless --no-sandbox --disable-gpu --disable-quic --no-first-run "
+             "--disable-background-networking --disable-component-update --disable-sync "
+             "--disable-dev-shm-usage --user-data-dir=%s %s '%s' > %s 2>%s/chrome.log",
+             chromium_path(), prof, args, url, out, tmpdir);
+    ticking = true;
+    pthread_t t;
+    pthread_create(&t, NULL, ticker, NULL);
+    int rc = system(cmd);
+    ticking = false;
+    pthread_join(t, NULL);
+    return rc;
+}
+
+static void test_http_web_page_in_chromium(void)
+{
+    if (chromium_path() == NULL) {
+        fprintf(stderr, "\n  chromium not installed (tools/bootstrap): skipped\n");
+        return;
+    }
+    start_device();
+    sim_uart_inject(HAL_UART_P1_IN, tel50, tel50_len);
+    sim_advance_ms(10);
+    /* the page itself over curl: small, no external resources */
+    struct resp r = get("/");
+    CU_ASSERT_EQUAL(r.status, 200);
+    CU_ASSERT(strstr(r.head, "text/html") != NULL);
+    CU_ASSERT(strstr(r.body, "Save MQTT settings") != NULL);
+    CU_ASSERT(strstr(r.body, "http://") == NULL && strstr(r.body, "https://") == NULL);
+    CU_ASSERT(r.body_len < 16384);
+    resp_free(&r);
+
+    char url[256], shot[200], args[400], dom[200];
+    snprintf(url, sizeof url, "http://user:%s@127.0.0.1:%u/", PASSWORD, app()->status.http_port);
+    snprintf(shot, sizeof shot, "%s/page.png", tmpdir);
+    snprintf(args, sizeof args, "--screenshot=%s --window-size=1280,900 --virtual-time-budget=3000",
+             shot);
+    char devnull[200];
+    snprintf(devnull, sizeof devnull, "%s/shot.out", tmpdir);
+    run_chromium(args, url, devnull);
+    size_t png_len;
+    char *png = slurp(shot, &png_len);
+    CU_ASSERT(png_len > 8 && memcmp(png, "\x89PNG\r\n\x1a\n", 8) == 0);
+    /* non-blank: a blank 1280x900 PNG compresses to a few KiB; the page is larger */
+    CU_ASSERT(png_len > 20000);
+    fprintf(stderr, "\n  screenshot %s: %zu bytes\n", shot, png_len);
+    free(png);
+    const char *keep = getenv("ML_KEEP_SCREENSHOT");
+    if (keep != NULL && keep[0] != '\0') {
+        char cp[600];
+        snprintf(cp, sizeof cp, "cp %s '%s'", shot, keep);
+        CU_ASSERT_EQUAL(system(cp), 0);
+    }
+
+    /* submit the MQTT form from the page (autotest mode) and check it landed */
+    snprintf(url, sizeof url,
+             "http://user:%s@127.0.0.1:%u/?autotest=1&site=from-browser&broker=mqtt://"
+             "127.0.0.1:1883",
+             PASSWORD, app()->status.http_port);
+    snprintf(dom, sizeof dom, "%s/dom.html", tmpdir);
+    run_chromium("--dump-dom --virtual-time-budget=5000", url, dom);
+    size_t dl;
+    char *d = slurp(dom, &dl);
+    CU_ASSERT(strstr(d, "data-autotest=\"ok\"") != NULL);
+    if (strstr(d, "data-autotest=\"ok\"") == NULL) {
+        fprintf(stderr, "\n  dom: %.300s\n", strstr(d, "<body") ? strstr(d, "<body") : d);
+    }
+    free(d);
+    cJSON *c = get_json("/api/v1/config");
+    CU_ASSERT_STRING_EQUAL(jstr(c, "MQTT", "Site"), "from-browser");
+    CU_ASSERT_STRING_EQUAL(jstr(c, "MQTT", "Broker"), "mqtt://127.0.0.1:1883");
+    CU_ASSERT(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(c, "MQTT"), "Enable")));
+    cJSON_Delete(c);
+    stop_device();
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/ml-http-XXXXXX");
+    if (mkdtemp(tmpdir) == NULL) {
+        return 1;
+    }
+    tel50 = ml_test_read_file("shared:bench/dsmr50-spec-3ph.txt", &tel50_len);
+    static const struct ml_test_case cases[] = {
+        {"test_http_auth_401_backoff_429", test_http_auth_401_backoff_429},
+        {"test_http_config_get_patch_and_errors", test_http_config_get_patch_and_errors},
+        {"test_http_config_survives_power_cycle_and_applies",
+         test_http_config_survives_power_cycle_and_applies},
+        {"test_http_status_telegram_reset", test_http_status_telegram_reset},
+        {"test_http_dhcp_fails_link_local_no_ip_led", test_http_dhcp_fails_link_local_no_ip_led},
+        {"test_http_firmware_upload_trial_confirm_rollback",
+         test_http_firmware_upload_trial_confirm_rollback},
+        {"test_http_one_session_at_a_time", test_http_one_session_at_a_time},
+        {"test_http_web_page_in_chromium", test_http_web_page_in_chromium},
+    };
+    int rc = ml_test_run("http_api", cases, ML_ARRAY_SIZE(cases), NULL, NULL);
+    free(tel50);
+    char cmd[200];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
+    if (getenv("ML_KEEP_TMP") == NULL && system(cmd) != 0) {
+        rc = rc ? rc : 0;
+    }
+    return rc;
+}
