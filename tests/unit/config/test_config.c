@@ -296,6 +296,8 @@ static void test_config_binary_round_trip(void)
     /* worst case fits CFG_BLOB_MAX */
     struct cfg big;
     memset(&big, 'a', sizeof big);
+    big.mqtt_enable = true; /* a real bool: 'a' is not a valid _Bool (UBSan) */
+    big.netif = CFG_NETIF_WIFI;
     big.meter_type[CFG_METER_TYPE_MAX - 1] = 0;
     big.wifi_ssid[CFG_SSID_MAX - 1] = 0;
     big.wifi_password[CFG_WIFI_PSK_MAX - 1] = 0;
