@@ -173,7 +173,7 @@ static void on_good_telegram(struct sc_app *app, uint64_t now)
 
 static void meter_feed(struct sc_app *app, const uint8_t *buf, size_t len, uint64_t now)
 {
-    size_t off = 0;
+    size_t off = 0, rounds = 0;
     while (off < len) {
         size_t used = 0;
         int v;
@@ -201,8 +201,11 @@ static void meter_feed(struct sc_app *app, const uint8_t *buf, size_t len, uint6
                 app->counters.telegrams_frame_fail++;
             }
         }
-        if (v < 0 || used == 0) {
-            break; /* cannot happen with valid arguments; never spin */
+        /* A verdict may come with used == 0: a telegram cut off by a new '/' ends
+         * before that '/' is consumed; feed again from the same place. Stop only on
+         * an error or when nothing was consumed and nothing ended (never spin). */
+        if (v < 0 || (used == 0 && v == 0) || ++rounds > len + 4u) {
+            break;
         }
         off += used;
     }

@@ -344,6 +344,28 @@ static void test_sc_p1_out_is_exact_copy_and_counters_add_up(void)
     stop_device();
 }
 
+/* A telegram cut off by the next '/' where that '/' starts the next UART read:
+ * the cut ends before the '/' is consumed, and the good telegram that follows
+ * must not be lost. Also the whole cut-and-good sequence in a single read. */
+static void test_sc_p1_truncated_then_good(void)
+{
+    start_device(SC_FLAVOUR_P1, false);
+    boot_network();
+    inject(tel50, tel50_len / 2); /* cut off here ... */
+    inject(tel50, tel50_len);     /* ... by this read, which starts with '/' */
+    CU_ASSERT_EQUAL(app()->counters.telegrams_frame_fail, 1);
+    CU_ASSERT_EQUAL(app()->counters.telegrams_pass, 1);
+    size_t n = tel50_len / 2 + tel50_len;
+    uint8_t *in = malloc(n);
+    memcpy(in, tel50, tel50_len / 2);
+    memcpy(in + tel50_len / 2, tel50, tel50_len);
+    inject(in, n);
+    free(in);
+    CU_ASSERT_EQUAL(app()->counters.telegrams_frame_fail, 2);
+    CU_ASSERT_EQUAL(app()->counters.telegrams_pass, 2);
+    stop_device();
+}
+
 /* LED colour at time @p t from the port's LED log (the last change at or before t). */
 static uint32_t led_at(const struct sim_led_event *ev, size_t n, uint64_t t_us)
 {
@@ -528,6 +550,7 @@ int main(void)
         {"test_sc_p1_mqtt_power_instant_and_counters", test_sc_p1_mqtt_power_instant_and_counters},
         {"test_sc_p1_out_is_exact_copy_and_counters_add_up",
          test_sc_p1_out_is_exact_copy_and_counters_add_up},
+        {"test_sc_p1_truncated_then_good", test_sc_p1_truncated_then_good},
         {"test_sc_led_boot_normal_unplugged_noip", test_sc_led_boot_normal_unplugged_noip},
         {"test_sc_button_gestures", test_sc_button_gestures},
         {"test_sc_modbus_one_client_rule", test_sc_modbus_one_client_rule},
