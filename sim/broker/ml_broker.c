@@ -1,6 +1,6 @@
 /*
  * ml_broker.c: a real mosquitto broker as a child process, for integration
- * tests. See ml_broker.h for the model.
+ * tests and the scenario runner. See ml_broker.h for the model.
  */
 #define _GNU_SOURCE
 #include "ml_broker.h"
@@ -137,12 +137,17 @@ static int make_certs(struct ml_broker *b)
     return 0;
 }
 
-static int make_passwd(struct ml_broker *b)
+static int make_passwd_for(struct ml_broker *b, const char *user, const char *password)
 {
     char cmd[1024];
     snprintf(cmd, sizeof cmd, "mosquitto_passwd -c -b %s/passwd '%s' '%s' >>%s/openssl.log 2>&1",
-             b->dir, b->opts.username, b->opts.password != NULL ? b->opts.password : "", b->dir);
+             b->dir, user, password != NULL ? password : "", b->dir);
     return run("mosquitto_passwd", cmd);
+}
+
+static int make_passwd(struct ml_broker *b)
+{
+    return make_passwd_for(b, b->opts.username, b->opts.password);
 }
 
 static int write_conf(struct ml_broker *b)
@@ -159,7 +164,7 @@ static int write_conf(struct ml_broker *b)
     fprintf(f, "\n# observer: the test's subscriber\nlistener %u 127.0.0.1\nallow_anonymous true\n",
             b->obs_port);
     fprintf(f, "\n# device\nlistener %u 127.0.0.1\n", b->port);
-    if (b->opts.username != NULL) {
+    if (b->auth) {
         fprintf(f, "allow_anonymous false\npassword_file %s/passwd\n", b->dir);
     } else {
         fprintf(f, "allow_anonymous true\n");
@@ -254,6 +259,7 @@ int ml_broker_start(struct ml_broker *b, const struct ml_broker_opts *opts)
     if (b->opts.require_cert) {
         b->opts.tls = true;
     }
+    b->auth = b->opts.username != NULL;
     const char *tmp = getenv("TMPDIR");
     snprintf(b->dir, sizeof b->dir, "%s/ml_broker.XXXXXX", tmp != NULL ? tmp : "/tmp");
     if (mkdtemp(b->dir) == NULL) {
@@ -314,6 +320,18 @@ int ml_broker_restart(struct ml_broker *b)
     fprintf(stderr, "ml_broker: restart on port %u failed\n", b->port);
     ml_broker_dump_log(b);
     return -1;
+}
+
+int ml_broker_set_auth(struct ml_broker *b, const char *username, const char *password)
+{
+    if (username != NULL && make_passwd_for(b, username, password) != 0) {
+        return -1;
+    }
+    b->auth = username != NULL;
+    if (write_conf(b) != 0) {
+        return -1;
+    }
+    return ml_broker_restart(b);
 }
 
 bool ml_broker_is_running(struct ml_broker *b)

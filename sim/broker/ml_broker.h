@@ -1,6 +1,7 @@
 /**
  * @file ml_broker.h
- * @brief A real mosquitto broker for tests, run as a child process on loopback.
+ * @brief A real mosquitto broker for tests and the scenario runner, run as a
+ * child process on loopback (product code of the bench: sim/broker).
  *
  * Each broker lives in its own temporary directory (mosquitto.conf, password
  * file, certificates, broker.log) and listens on two free 127.0.0.1 ports:
@@ -20,8 +21,8 @@
  * slows a test down instead of failing it. Not thread-safe: use one broker
  * from one thread. Errors are printed to stderr with the reason.
  */
-#ifndef TESTS_SUPPORT_ML_BROKER_H
-#define TESTS_SUPPORT_ML_BROKER_H
+#ifndef SIM_BROKER_ML_BROKER_H
+#define SIM_BROKER_ML_BROKER_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -50,6 +51,7 @@ struct ml_broker {
     char client_cert[192]; /**< client certificate with CN = client_cn (TLS only) */
     char client_key[192];  /**< its private key (TLS only) */
     struct ml_broker_opts opts;
+    bool auth; /**< the device port wants a username/password (password file) */
 };
 
 /**
@@ -76,6 +78,14 @@ void ml_broker_stop(struct ml_broker *b);
  */
 int ml_broker_restart(struct ml_broker *b);
 
+/**
+ * Change the device port's authentication and restart on the same ports:
+ * @p username non-NULL writes a password file with that one user (so a device
+ * with other credentials is refused); NULL allows anonymous clients again.
+ * @retval 0 running  @retval -1 failed (message on stderr)
+ */
+int ml_broker_set_auth(struct ml_broker *b, const char *username, const char *password);
+
 /** True while the child process is alive. */
 bool ml_broker_is_running(struct ml_broker *b);
 
@@ -88,4 +98,4 @@ void ml_broker_dump_log(const struct ml_broker *b);
 /** Milliseconds of CLOCK_MONOTONIC, for the tests' real-time timeouts. */
 uint64_t ml_broker_real_ms(void);
 
-#endif /* TESTS_SUPPORT_ML_BROKER_H */
+#endif /* SIM_BROKER_ML_BROKER_H */

@@ -1,0 +1,1869 @@
+/*
+ * Scenario parser: libyaml's document API (every node keeps its line and
+ * column), walked with strict helpers. The first error stops the parse and is
+ * reported as file:line:column: message.
+ */
+#define _GNU_SOURCE
+#include "ml_scenario.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+#include "regmap/regmap.h"
+#include "ui/ui.h"
+
+/* ------------------------------------------------------------------------- */
+/* Names                                                                     */
+/* ------------------------------------------------------------------------- */
+
+static const char *const fault_names[ML_SF_COUNT] = {
+    "bit_flip",
+    "crc_corrupt",
+    "drop_bytes",
+    "duplicate_bytes",
+    "insert_bytes",
+    "truncate",
+    "oversize",
+    "glue",
+    "noise",
+    "silence",
+    "tic_historic",
+    "line",
+    "link_down",
+    "link_up",
+    "dhcp_fails",
+    "dhcp_ok",
+    "gateway_down",
+    "gateway_up",
+    "internet_down",
+    "internet_up",
+    "broker_down",
+    "broker_up",
+    "broker_rejects_credentials",
+    "broker_accepts_credentials",
+    "power_cycle",
+};
+
+const char *ml_scn_fault_name(enum ml_scn_fault_kind k)
+{
+    return (unsigned)k < ML_SF_COUNT ? fault_names[k] : "?";
+}
+
+bool ml_scn_fault_is_telegram(enum ml_scn_fault_kind k)
+{
+    return k <= ML_SF_GLUE;
+}
+
+static const struct {
+    const char *name;
+    uint32_t rgb;
+} colours[] = {
+    {"off", UI_RGB_OFF},   {"red", UI_RGB_RED},         {"green", UI_RGB_GREEN},
+    {"blue", UI_RGB_BLUE}, {"orange", UI_RGB_ORANGE},   {"yellow", UI_RGB_YELLOW},
+    {"cyan", UI_RGB_CYAN}, {"magenta", UI_RGB_MAGENTA},
+};
+
+int ml_scn_colour_find(const char *name, uint32_t *rgb)
+{
+    for (size_t i = 0; i < sizeof colours / sizeof colours[0]; i++) {
+        if (strcmp(colours[i].name, name) == 0) {
+            *rgb = colours[i].rgb;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+const char *ml_scn_colour_name(uint32_t rgb, char *buf)
+{
+    for (size_t i = 0; i < sizeof colours / sizeof colours[0]; i++) {
+        if (colours[i].rgb == rgb) {
+            return colours[i].name;
+        }
+    }
+    snprintf(buf, 8, "#%06X", (unsigned)(rgb & 0xFFFFFFu));
+    return buf;
+}
+
+/* ------------------------------------------------------------------------- */
+/* Parser context and strict helpers                                         */
+/* ------------------------------------------------------------------------- */
+
+struct ctx {
+    yaml_document_t doc;
+    struct ml_scenario *s;
+    char *err;
+    size_t errcap;
+    bool failed;
+};
+
+typedef yaml_node_t node_t;
+
+static int fail(struct ctx *c, const node_t *n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int fail(struct ctx *c, const node_t *n, const char *fmt, ...)
+{
+    if (c->failed) {
+        return -1;
+    }
+    c->failed = true;
+    int k = snprintf(c->err, c->errcap, "%s:%zu:%zu: ", c->s->path, n ? n->start_mark.line + 1 : 1,
+                     n ? n->start_mark.column + 1 : 1);
+    va_list ap;
+    va_start(ap, fmt);
+    if (k >= 0 && (size_t)k < c->errcap) {
+        vsnprintf(c->err + k, c->errcap - (size_t)k, fmt, ap);
+    }
+    va_end(ap);
+    return -1;
+}
+
+static struct ml_scn_loc loc_of(struct ctx *c, const node_t *n)
+{
+    return (struct ml_scn_loc){c->s->path, (int)n->start_mark.line + 1,
+                               (int)n->start_mark.column + 1};
+}
+
+static node_t *node(struct ctx *c, int i)
+{
+    return yaml_document_get_node(&c->doc, i);
+}
+
+static const char *kind_name(const node_t *n)
+{
+    switch (n->type) {
+    case YAML_SCALAR_NODE:
+        return "a scalar";
+    case YAML_SEQUENCE_NODE:
+        return "a list";
+    case YAML_MAPPING_NODE:
+        return "a map";
+    default:
+        return "nothing";
+    }
+}
+
+static const char *sval(const node_t *n)
+{
+    return (const char *)n->data.scalar.value;
+}
+
+static bool is_null(const node_t *n)
+{
+    if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE) {
+        return false;
+    }
+    const char *v = sval(n);
+    return v[0] == 0 || strcmp(v, "~") == 0 || strcmp(v, "null") == 0;
+}
+
+/* Iterate a mapping: checks every key is a scalar in @p allowed (NULL-terminated). */
+static int check_keys(struct ctx *c, node_t *m, const char *what, const char *const *allowed)
+{
+    if (m->type != YAML_MAPPING_NODE) {
+        return fail(c, m, "%s must be a map, not %s", what, kind_name(m));
+    }
+    for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
+        node_t *k = node(c, p->key);
+        if (k->type != YAML_SCALAR_NODE) {
+            return fail(c, k, "keys of %s must be names", what);
+        }
+        bool ok = allowed == NULL;
+        for (const char *const *a = allowed; a && *a; a++) {
+            ok = ok || strcmp(*a, sval(k)) == 0;
+        }
+        if (!ok) {
+            char list[512] = "";
+            size_t n = 0;
+            for (const char *const *a = allowed; *a && n < sizeof list - 40; a++) {
+                n += (size_t)snprintf(list + n, sizeof list - n, "%s%s", n ? ", " : "", *a);
+            }
+            return fail(c, k, "unknown key '%s' in %s (known: %s)", sval(k), what, list);
+        }
+        for (yaml_node_pair_t *q = m->data.mapping.pairs.start; q < p; q++) {
+            if (strcmp(sval(node(c, q->key)), sval(k)) == 0) {
+                return fail(c, k, "key '%s' given twice in %s", sval(k), what);
+            }
+        }
+    }
+    return 0;
+}
+
+static node_t *get(struct ctx *c, node_t *m, const char *key)
+{
+    if (m == NULL || m->type != YAML_MAPPING_NODE) {
+        return NULL;
+    }
+    for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
+        node_t *k = node(c, p->key);
+        if (k->type == YAML_SCALAR_NODE && strcmp(sval(k), key) == 0) {
+            return node(c, p->value);
+        }
+    }
+    return NULL;
+}
+
+static int want_scalar(struct ctx *c, node_t *n, const char *what)
+{
+    if (n->type != YAML_SCALAR_NODE) {
+        return fail(c, n, "%s must be a single value, not %s", what, kind_name(n));
+    }
+    return 0;
+}
+
+static int get_num(struct ctx *c, node_t *n, const char *what, double *out)
+{
+    if (want_scalar(c, n, what) < 0) {
+        return -1;
+    }
+    const char *v = sval(n);
+    char *end;
+    errno = 0;
+    double d = strtod(v, &end);
+    if (v[0] == 0 || *end != 0 || errno != 0 || !isfinite(d)) {
+        return fail(c, n, "%s must be a number, not '%s'", what, v);
+    }
+    *out = d;
+    return 0;
+}
+
+static int get_int(struct ctx *c, node_t *n, const char *what, long lo, long hi, long *out)
+{
+    if (want_scalar(c, n, what) < 0) {
+        return -1;
+    }
+    const char *v = sval(n);
+    char *end;
+    errno = 0;
+    long x = strtol(v, &end, 0);
+    if (v[0] == 0 || *end != 0 || errno != 0) {
+        return fail(c, n, "%s must be an integer, not '%s'", what, v);
+    }
+    if (x < lo || x > hi) {
+        return fail(c, n, "%s must be between %ld and %ld, not %ld", what, lo, hi, x);
+    }
+    *out = x;
+    return 0;
+}
+
+static int get_bool(struct ctx *c, node_t *n, const char *what, bool *out)
+{
+    if (want_scalar(c, n, what) < 0) {
+        return -1;
+    }
+    const char *v = sval(n);
+    if (!strcmp(v, "true") || !strcmp(v, "on") || !strcmp(v, "yes")) {
+        *out = true;
+    } else if (!strcmp(v, "false") || !strcmp(v, "off") || !strcmp(v, "no")) {
+        *out = false;
+    } else {
+        return fail(c, n, "%s must be true/false (or on/off), not '%s'", what, v);
+    }
+    return 0;
+}
+
+static int get_str(struct ctx *c, node_t *n, const char *what, char **out)
+{
+    if (want_scalar(c, n, what) < 0) {
+        return -1;
+    }
+    free(*out);
+    *out = strdup(sval(n));
+    return 0;
+}
+
+/* Seconds: a number, or a string with a unit: "500ms", "90s", "15m", "24h". */
+static int get_time(struct ctx *c, node_t *n, const char *what, double *out)
+{
+    if (want_scalar(c, n, what) < 0) {
+        return -1;
+    }
+    const char *v = sval(n);
+    char *end;
+    errno = 0;
+    double d = strtod(v, &end);
+    double mul = 1;
+    if (end != v && !strcmp(end, "ms")) {
+        mul = 0.001;
+    } else if (end != v && !strcmp(end, "s")) {
+        mul = 1;
+    } else if (end != v && !strcmp(end, "m")) {
+        mul = 60;
+    } else if (end != v && !strcmp(end, "h")) {
+        mul = 3600;
+    } else if (end == v || *end != 0) {
+        return fail(c, n, "%s must be a time in seconds (or with ms/s/m/h), not '%s'", what, v);
+    }
+    d *= mul;
+    if (errno != 0 || !isfinite(d)) {
+        return fail(c, n, "%s: '%s' is not a usable time", what, v);
+    }
+    if (d < 0) {
+        return fail(c, n, "%s must not be negative (%g s)", what, d);
+    }
+    if (d > 400 * 86400.0) {
+        return fail(c, n, "%s: %g s is more than 400 days", what, d);
+    }
+    *out = d;
+    return 0;
+}
+
+static char *path_join(const char *dir, const char *rel)
+{
+    char *p;
+    if (rel[0] == '/') {
+        return strdup(rel);
+    }
+    if (asprintf(&p, "%s/%s", dir, rel) < 0) {
+        abort();
+    }
+    return p;
+}
+
+static uint8_t *read_all(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        return NULL;
+    }
+    struct ml_buf b = {0};
+    char tmp[65536];
+    size_t n;
+    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0) {
+        ml_buf_put(&b, tmp, n);
+    }
+    fclose(f);
+    if (b.p == NULL) {
+        ml_buf_put(&b, "", 0);
+    }
+    *len = b.len;
+    return b.p;
+}
+
+/* ------------------------------------------------------------------------- */
+/* Values                                                                    */
+/* ------------------------------------------------------------------------- */
+
+static int load_csv(struct ctx *c, node_t *at, const char *file, const char *column,
+                    struct ml_scn_src *src)
+{
+    char *path = path_join(c->s->dir, file);
+    size_t len;
+    char *text = (char *)read_all(path, &len);
+    if (text == NULL) {
+        fail(c, at, "csv: cannot read '%s': %s", path, strerror(errno));
+        free(path);
+        return -1;
+    }
+    int col = -1, tcol = -1, ncols = 0, line = 0;
+    size_t cap = 0;
+    char *save = NULL;
+    int rc = 0;
+    for (char *ln = strtok_r(text, "\n", &save); ln; ln = strtok_r(NULL, "\n", &save)) {
+        line++;
+        size_t l = strlen(ln);
+        if (l && ln[l - 1] == '\r') {
+            ln[l - 1] = 0;
+        }
+        if (ln[0] == '#' || ln[0] == 0) {
+            continue;
+        }
+        char *fs = NULL;
+        int k = 0;
+        if (col < 0 && ncols == 0) {
+            for (char *f = strtok_r(ln, ",", &fs); f; f = strtok_r(NULL, ",", &fs), k++) {
+                while (*f == ' ') {
+                    f++;
+                }
+                if (!strcmp(f, column)) {
+                    col = k;
+                }
+                if (!strcmp(f, "t") || !strcmp(f, "time_s")) {
+                    tcol = k;
+                }
+            }
+            ncols = k;
+            if (col < 0) {
+                rc = fail(c, at, "csv: %s has no column '%s' in its header line", path, column);
+                break;
+            }
+            continue;
+        }
+        double row[64];
+        for (char *f = strtok_r(ln, ",", &fs); f && k < 64; f = strtok_r(NULL, ",", &fs), k++) {
+            char *end;
+            row[k] = strtod(f, &end);
+            while (*end == ' ') {
+                end++;
+            }
+            if (end == f || *end) {
+                rc = fail(c, at, "%s:%d: field %d is not a number ('%s')", path, line, k + 1, f);
+                break;
+            }
+        }
+        if (rc < 0) {
+            break;
+        }
+        if (k != ncols) {
+            rc = fail(c, at, "%s:%d: %d fields, the header has %d", path, line, k, ncols);
+            break;
+        }
+        if (src->n == cap) {
+            cap = cap ? cap * 2 : 64;
+            src->list = realloc(src->list, cap * sizeof(double));
+            if (tcol >= 0) {
+                src->t = realloc(src->t, cap * sizeof(double));
+            }
+        }
+        src->list[src->n] = row[col];
+        if (tcol >= 0) {
+            if (src->n > 0 && row[tcol] < src->t[src->n - 1]) {
+                rc = fail(c, at, "%s:%d: the time column goes backwards", path, line);
+                break;
+            }
+            src->t[src->n] = row[tcol];
+        }
+        src->n++;
+    }
+    if (rc == 0 && src->n == 0) {
+        rc = fail(c, at, "csv: %s has no data rows", path);
+    }
+    free(text);
+    free(path);
+    return rc;
+}
+
+static int parse_src(struct ctx *c, node_t *n, struct ml_scn_src *src)
+{
+    if (is_null(n)) {
+        src->kind = ML_SRC_ABSENT;
+        return 0;
+    }
+    if (n->type == YAML_SCALAR_NODE) {
+        src->kind = ML_SRC_CONST;
+        return get_num(c, n, "a value", &src->c);
+    }
+    static const char *const keys[] = {"ramp", "list", "csv", "column", NULL};
+    if (check_keys(c, n, "a value generator", keys) < 0) {
+        return -1;
+    }
+    node_t *r = get(c, n, "ramp"), *l = get(c, n, "list"), *f = get(c, n, "csv");
+    if ((r != NULL) + (l != NULL) + (f != NULL) != 1) {
+        return fail(c, n, "a value generator needs exactly one of ramp, list, csv");
+    }
+    if (r) {
+        static const char *const rk[] = {"from", "to", NULL};
+        if (check_keys(c, r, "ramp", rk) < 0 || !get(c, r, "from") || !get(c, r, "to")) {
+            return c->failed ? -1 : fail(c, r, "ramp needs from and to");
+        }
+        src->kind = ML_SRC_RAMP;
+        return get_num(c, get(c, r, "from"), "ramp from", &src->from) |
+               get_num(c, get(c, r, "to"), "ramp to", &src->to);
+    }
+    if (l) {
+        if (l->type != YAML_SEQUENCE_NODE ||
+            l->data.sequence.items.top == l->data.sequence.items.start) {
+            return fail(c, l, "list must be a non-empty list of numbers");
+        }
+        src->kind = ML_SRC_LIST;
+        size_t cnt = (size_t)(l->data.sequence.items.top - l->data.sequence.items.start);
+        src->list = calloc(cnt, sizeof(double));
+        for (size_t i = 0; i < cnt; i++) {
+            if (get_num(c, node(c, l->data.sequence.items.start[i]), "list item", &src->list[i]) <
+                0) {
+                return -1;
+            }
+        }
+        src->n = cnt;
+        return 0;
+    }
+    node_t *colnode = get(c, n, "column");
+    if (colnode == NULL) {
+        return fail(c, n, "csv needs column: the column to take");
+    }
+    if (want_scalar(c, f, "csv") < 0 || want_scalar(c, colnode, "column") < 0) {
+        return -1;
+    }
+    src->kind = ML_SRC_CSV;
+    return load_csv(c, f, sval(f), sval(colnode), src);
+}
+
+static int parse_values(struct ctx *c, node_t *n, struct ml_scn_values *out)
+{
+    if (n->type != YAML_MAPPING_NODE) {
+        return fail(c, n, "values must be a map of reading keys (p_imp, l1_u, ...) to values");
+    }
+    size_t cnt = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
+    out->v = calloc(cnt ? cnt : 1, sizeof *out->v);
+    out->n = 0;
+    for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+        node_t *k = node(c, p->key);
+        if (k->type != YAML_SCALAR_NODE) {
+            return fail(c, k, "value names must be reading keys");
+        }
+        int f = ml_meter_field_find(sval(k));
+        if (f < 0) {
+            return fail(c, k,
+                        "unknown value '%s' (use the reading keys of docs/scenarios.md: "
+                        "p, p_imp, l1_u, e_imp_t1, ...)",
+                        sval(k));
+        }
+        for (size_t i = 0; i < out->n; i++) {
+            if (out->v[i].field == f) {
+                return fail(c, k, "value '%s' given twice", sval(k));
+            }
+        }
+        struct ml_scn_value *v = &out->v[out->n++];
+        v->field = f;
+        v->loc = loc_of(c, k);
+        if (parse_src(c, node(c, p->value), &v->src) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+double ml_scn_src_eval(const struct ml_scn_src *src, double t, double from, double to, size_t k)
+{
+    switch (src->kind) {
+    case ML_SRC_CONST:
+        return src->c;
+    case ML_SRC_RAMP: {
+        double f = to > from ? (t - from) / (to - from) : 0;
+        f = f < 0 ? 0 : (f > 1 ? 1 : f);
+        return src->from + (src->to - src->from) * f;
+    }
+    case ML_SRC_LIST:
+        return src->list[k % src->n];
+    case ML_SRC_CSV:
+        if (src->t == NULL) {
+            return src->list[k % src->n];
+        } else {
+            /* the last row whose time is <= t - from (step hold) */
+            double rel = t - from;
+            size_t lo = 0, hi = src->n;
+            while (hi - lo > 1) {
+                size_t mid = (lo + hi) / 2;
+                if (src->t[mid] <= rel) {
+                    lo = mid;
+                } else {
+                    hi = mid;
+                }
+            }
+            return src->list[lo];
+        }
+    default:
+        return 0;
+    }
+}
+
+void ml_scn_values_apply(const struct ml_scn_values *vals, double t, double from, double to,
+                         size_t k, struct ml_meter_values *out)
+{
+    for (size_t i = 0; i < vals->n; i++) {
+        const struct ml_scn_value *v = &vals->v[i];
+        if (v->src.kind == ML_SRC_ABSENT) {
+            out->has[v->field] = false;
+        } else {
+            out->has[v->field] = true;
+            out->v[v->field] = ml_scn_src_eval(&v->src, t, from, to, k);
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------- */
+/* Top-level sections                                                        */
+/* ------------------------------------------------------------------------- */
+
+static int parse_ipv4(struct ctx *c, node_t *n, const char *what, uint32_t *ip, uint32_t *mask)
+{
+    if (want_scalar(c, n, what) < 0) {
+        return -1;
+    }
+    char buf[64];
+    snprintf(buf, sizeof buf, "%s", sval(n));
+    char *slash = strchr(buf, '/');
+    int prefix = 24;
+    if (slash) {
+        *slash = 0;
+        char *end;
+        prefix = (int)strtol(slash + 1, &end, 10);
+        if (*end || prefix < 1 || prefix > 32 || mask == NULL) {
+            return fail(c, n, "%s: bad prefix length in '%s'", what, sval(n));
+        }
+    }
+    struct in_addr a;
+    if (inet_pton(AF_INET, buf, &a) != 1) {
+        return fail(c, n, "%s must be an IPv4 address, not '%s'", what, sval(n));
+    }
+    *ip = ntohl(a.s_addr);
+    if (mask) {
+        *mask = prefix == 32 ? 0xFFFFFFFFu : ~(0xFFFFFFFFu >> prefix);
+    }
+    return 0;
+}
+
+static int parse_device(struct ctx *c, node_t *n)
+{
+    struct ml_scenario *s = c->s;
+    static const char *const keys[] = {"serial",    "meter_type",    "mqtt",      "mqtt_site",
+                                       "mqtt_user", "mqtt_password", "site",      "factory_default",
+                                       "network",   "interface",     "utc_start", NULL};
+    if (check_keys(c, n, "device", keys) < 0) {
+        return -1;
+    }
+    node_t *v;
+    if ((v = get(c, n, "serial")) && get_str(c, v, "serial", &s->serial) < 0) {
+        return -1;
+    }
+    if ((v = get(c, n, "meter_type"))) {
+        if (get_str(c, v, "meter_type", &s->meter_type) < 0) {
+            return -1;
+        }
+        if (regmap_template_find(s->meter_type, strlen(s->meter_type)) == NULL) {
+            return fail(c, v, "unknown meter_type '%s' (see `meterlab regmap`)", s->meter_type);
+        }
+    }
+    if ((v = get(c, n, "mqtt")) && get_bool(c, v, "mqtt", &s->mqtt) < 0) {
+        return -1;
+    }
+    if ((v = get(c, n, "mqtt_site")) && get_str(c, v, "mqtt_site", &s->mqtt_site) < 0) {
+        return -1;
+    }
+    if ((v = get(c, n, "site")) && get_str(c, v, "site", &s->mqtt_site) < 0) {
+        return -1;
+    }
+    if ((v = get(c, n, "mqtt_user")) && get_str(c, v, "mqtt_user", &s->mqtt_user) < 0) {
+        return -1;
+    }
+    if ((v = get(c, n, "mqtt_password")) && get_str(c, v, "mqtt_password", &s->mqtt_password) < 0) {
+        return -1;
+    }
+    if ((v = get(c, n, "factory_default")) &&
+        get_bool(c, v, "factory_default", &s->factory_default) < 0) {
+        return -1;
+    }
+    if ((v = get(c, n, "interface"))) {
+        if (want_scalar(c, v, "interface") < 0) {
+            return -1;
+        }
+        if (!strcmp(sval(v), "ethernet")) {
+            s->iface = 0;
+        } else if (!strcmp(sval(v), "wifi")) {
+            s->iface = 1;
+        } else {
+            return fail(c, v, "interface must be ethernet or wifi, not '%s'", sval(v));
+        }
+    }
+    if ((v = get(c, n, "utc_start"))) {
+        long t;
+        if (get_int(c, v, "utc_start", 946684800L, 4102444800L, &t) < 0) {
+            return -1;
+        }
+        s->utc_start = t;
+    }
+    if ((v = get(c, n, "network"))) {
+        if (v->type == YAML_SCALAR_NODE) {
+            if (!strcmp(sval(v), "dhcp")) {
+                s->dhcp = true;
+                return 0;
+            }
+            return fail(c, v,
+                        "network must be dhcp or a map {mode: static, ip: A.B.C.D/N, "
+                        "gateway, dns}, not '%s'",
+                        sval(v));
+        }
+        static const char *const nk[] = {"mode", "ip", "gateway", "dns", NULL};
+        if (check_keys(c, v, "network", nk) < 0) {
+            return -1;
+        }
+        node_t *m = get(c, v, "mode");
+        if (m == NULL || want_scalar(c, m, "mode") < 0) {
+            return c->failed ? -1 : fail(c, v, "network needs mode: dhcp or static");
+        }
+        if (!strcmp(sval(m), "dhcp")) {
+            s->dhcp = true;
+            if (get(c, v, "ip")) {
+                return fail(c, get(c, v, "ip"), "ip is only for mode: static");
+            }
+            return 0;
+        }
+        if (strcmp(sval(m), "static")) {
+            return fail(c, m, "mode must be dhcp or static, not '%s'", sval(m));
+        }
+        s->dhcp = false;
+        node_t *ip = get(c, v, "ip");
+        if (ip == NULL) {
+            return fail(c, v, "mode: static needs ip: A.B.C.D/prefix");
+        }
+        if (parse_ipv4(c, ip, "ip", &s->ip, &s->netmask) < 0) {
+            return -1;
+        }
+        if ((m = get(c, v, "gateway")) && parse_ipv4(c, m, "gateway", &s->gateway, NULL) < 0) {
+            return -1;
+        }
+        if ((m = get(c, v, "dns")) && parse_ipv4(c, m, "dns", &s->dns, NULL) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int parse_meter(struct ctx *c, node_t *n)
+{
+    struct ml_scenario *s = c->s;
+    static const char *const keys[] = {"protocol", "interval_s", "from", "to",
+                                       "phases",   "header",     "id",   "producer",
+                                       "line",     "values",     NULL};
+    if (check_keys(c, n, "meter", keys) < 0) {
+        return -1;
+    }
+    node_t *v = get(c, n, "protocol");
+    if (v == NULL) {
+        return fail(c, n,
+                    "meter needs protocol: dsmr22|dsmr30|dsmr40|dsmr42|dsmr50|emucs171|"
+                    "tic|tic_historic");
+    }
+    if (want_scalar(c, v, "protocol") < 0) {
+        return -1;
+    }
+    int p = ml_meter_proto_find(sval(v));
+    if (p < 0) {
+        return fail(c, v,
+                    "unknown protocol '%s' (dsmr22, dsmr30, dsmr40, dsmr42, dsmr50, "
+                    "emucs171, tic, tic_historic)",
+                    sval(v));
+    }
+    s->has_meter = true;
+    s->meter.proto = (enum ml_meter_proto)p;
+    s->meter.phases = 3;
+    if ((v = get(c, n, "interval_s")) && get_time(c, v, "interval_s", &s->interval_s) < 0) {
+        return -1;
+    }
+    if (get(c, n, "interval_s") && s->interval_s < 0.01) {
+        return fail(c, get(c, n, "interval_s"), "interval_s must be at least 0.01 s");
+    }
+    s->meter_from = 1.0;
+    s->meter_to = -1;
+    if ((v = get(c, n, "from")) && get_time(c, v, "from", &s->meter_from) < 0) {
+        return -1;
+    }
+    if ((v = get(c, n, "to")) && get_time(c, v, "to", &s->meter_to) < 0) {
+        return -1;
+    }
+    if (s->meter_to >= 0 && s->meter_to < s->meter_from) {
+        return fail(c, v, "meter to (%g s) is before from (%g s)", s->meter_to, s->meter_from);
+    }
+    if ((v = get(c, n, "phases"))) {
+        long ph;
+        if (get_int(c, v, "phases", 1, 3, &ph) < 0) {
+            return -1;
+        }
+        if (ph == 2) {
+            return fail(c, v, "phases must be 1 or 3");
+        }
+        s->meter.phases = (int)ph;
+    }
+    if ((v = get(c, n, "header")) && get_str(c, v, "header", &s->meter_header) < 0) {
+        return -1;
+    }
+    if ((v = get(c, n, "id")) && get_str(c, v, "id", &s->meter_id) < 0) {
+        return -1;
+    }
+    if ((v = get(c, n, "producer")) && get_bool(c, v, "producer", &s->meter.producer) < 0) {
+        return -1;
+    }
+    if ((v = get(c, n, "line"))) {
+        static const char *const lk[] = {"baud", "format", NULL};
+        if (check_keys(c, v, "line", lk) < 0) {
+            return -1;
+        }
+        s->has_line = true;
+        s->line = ml_meter_proto_line(s->meter.proto);
+        node_t *b = get(c, v, "baud"), *f = get(c, v, "format");
+        long baud;
+        if (b && get_int(c, b, "baud", 300, 1000000, &baud) < 0) {
+            return -1;
+        }
+        if (b) {
+            s->line.baud = (uint32_t)baud;
+        }
+        if (f && (want_scalar(c, f, "format") < 0 || ml_line_parse_format(sval(f), &s->line) < 0)) {
+            return c->failed ? -1 : fail(c, f, "format must be like 8N1 or 7E1, not '%s'", sval(f));
+        }
+    }
+    if ((v = get(c, n, "values")) && parse_values(c, v, &s->meter_values) < 0) {
+        return -1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------- */
+/* Faults                                                                    */
+/* ------------------------------------------------------------------------- */
+
+static int parse_fault(struct ctx *c, node_t *n, struct ml_scn_fault *f)
+{
+    node_t *args = NULL, *name = n;
+    if (n->type == YAML_MAPPING_NODE) {
+        if (n->data.mapping.pairs.top - n->data.mapping.pairs.start != 1) {
+            return fail(c, n, "a fault is one name, or a map with one name: {crc_corrupt: {}}");
+        }
+        name = node(c, n->data.mapping.pairs.start->key);
+        args = node(c, n->data.mapping.pairs.start->value);
+        if (is_null(args)) {
+            args = NULL;
+        }
+    }
+    if (want_scalar(c, name, "fault") < 0) {
+        return -1;
+    }
+    int k = -1;
+    for (int i = 0; i < ML_SF_COUNT; i++) {
+        if (!strcmp(fault_names[i], sval(name))) {
+            k = i;
+        }
+    }
+    if (k < 0) {
+        return fail(c, name, "unknown fault '%s'", sval(name));
+    }
+    f->kind = (enum ml_scn_fault_kind)k;
+    f->telegrams = 1;
+    f->tf.offset = LONG_MIN;
+    f->tf.count = -1;
+    f->seed = 1;
+    static const char *const tel_keys[] = {"offset", "bit",  "count",     "bytes", "text",
+                                           "keep",   "size", "telegrams", NULL};
+    static const char *const noise_keys[] = {"bytes", "seed", "raw", NULL};
+    static const char *const dur_keys[] = {"duration", NULL};
+    static const char *const line_keys[] = {"baud", "format", "duration", NULL};
+    static const char *const none[] = {NULL};
+    const char *const *allowed = none;
+    if (ml_scn_fault_is_telegram(f->kind)) {
+        allowed = tel_keys;
+    } else if (f->kind == ML_SF_NOISE) {
+        allowed = noise_keys;
+    } else if (f->kind == ML_SF_SILENCE || f->kind == ML_SF_TIC_HISTORIC) {
+        allowed = dur_keys;
+    } else if (f->kind == ML_SF_LINE) {
+        allowed = line_keys;
+    }
+    if (args && check_keys(c, args, fault_names[k], allowed) < 0) {
+        return -1;
+    }
+    node_t *v;
+    long x;
+    static const enum ml_fault_kind map[] = {
+        ML_FAULT_BIT_FLIP, ML_FAULT_CRC_CORRUPT, ML_FAULT_DROP_BYTES, ML_FAULT_DUPLICATE,
+        ML_FAULT_INSERT,   ML_FAULT_TRUNCATE,    ML_FAULT_OVERSIZE,
+    };
+    if (f->kind < ML_SF_GLUE) {
+        f->tf.kind = map[f->kind];
+    }
+    if ((v = get(c, args, "offset"))) {
+        if (get_int(c, v, "offset", -1000000, 1000000, &x) < 0) {
+            return -1;
+        }
+        f->tf.offset = x;
+    }
+    if ((v = get(c, args, "bit"))) {
+        if (get_int(c, v, "bit", 0, 7, &x) < 0) {
+            return -1;
+        }
+        f->tf.bit = (int)x;
+    }
+    if ((v = get(c, args, "count")) || (v = get(c, args, "keep")) || (v = get(c, args, "size"))) {
+        if (get_int(c, v, "count", 0, 10000000, &x) < 0) {
+            return -1;
+        }
+        f->tf.count = x;
+    }
+    if ((v = get(c, args, "telegrams"))) {
+        if (get_int(c, v, "telegrams", 1, 100000000, &f->telegrams) < 0) {
+            return -1;
+        }
+    }
+    if (f->kind == ML_SF_INSERT_BYTES) {
+        node_t *hex = get(c, args, "bytes"), *txt = get(c, args, "text");
+        if ((hex != NULL) == (txt != NULL)) {
+            return fail(c, args ? args : n, "insert_bytes needs bytes: \"00 ff\" (hex) or text:");
+        }
+        if (txt) {
+            if (want_scalar(c, txt, "text") < 0) {
+                return -1;
+            }
+            f->tf.nbytes = strlen(sval(txt));
+            f->insert = (uint8_t *)strdup(sval(txt));
+        } else {
+            if (want_scalar(c, hex, "bytes") < 0) {
+                return -1;
+            }
+            const char *h = sval(hex);
+            f->insert = malloc(strlen(h) / 2 + 1);
+            size_t m = 0;
+            for (const char *q = h; *q;) {
+                if (*q == ' ') {
+                    q++;
+                    continue;
+                }
+                unsigned b;
+                if (!isxdigit((unsigned char)q[0]) || !isxdigit((unsigned char)q[1]) ||
+                    sscanf(q, "%2x", &b) != 1) {
+                    return fail(c, hex, "bytes must be hex pairs like \"0d 0a ff\"");
+                }
+                f->insert[m++] = (uint8_t)b;
+                q += 2;
+            }
+            f->tf.nbytes = m;
+        }
+        f->tf.bytes = f->insert;
+    } else if (f->kind == ML_SF_NOISE) {
+        f->nbytes = 64;
+        if ((v = get(c, args, "bytes")) && get_int(c, v, "bytes", 1, 10000000, &f->nbytes) < 0) {
+            return -1;
+        }
+        if ((v = get(c, args, "seed"))) {
+            if (get_int(c, v, "seed", 1, 0x7FFFFFFF, &x) < 0) {
+                return -1;
+            }
+            f->seed = (uint32_t)x;
+        }
+        if ((v = get(c, args, "raw")) && get_bool(c, v, "raw", &f->raw) < 0) {
+            return -1;
+        }
+    } else if (args && get(c, args, "bytes")) {
+        return fail(c, get(c, args, "bytes"), "bytes is only for insert_bytes and noise");
+    }
+    if (f->kind == ML_SF_SILENCE || f->kind == ML_SF_TIC_HISTORIC || f->kind == ML_SF_LINE) {
+        if ((v = get(c, args, "duration")) == NULL) {
+            return fail(c, n, "%s needs duration: (seconds)", fault_names[k]);
+        }
+        if (get_time(c, v, "duration", &f->duration_s) < 0) {
+            return -1;
+        }
+        if (f->duration_s <= 0) {
+            return fail(c, v, "duration must be more than 0 s");
+        }
+    }
+    if (f->kind == ML_SF_LINE) {
+        f->line = (struct ml_line){9600, 7, 'E', 1};
+        if ((v = get(c, args, "baud"))) {
+            if (get_int(c, v, "baud", 300, 1000000, &x) < 0) {
+                return -1;
+            }
+            f->line.baud = (uint32_t)x;
+        }
+        if ((v = get(c, args, "format")) &&
+            (want_scalar(c, v, "format") < 0 || ml_line_parse_format(sval(v), &f->line) < 0)) {
+            return c->failed ? -1 : fail(c, v, "format must be like 8N1 or 7E1, not '%s'", sval(v));
+        }
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------- */
+/* Expectations                                                              */
+/* ------------------------------------------------------------------------- */
+
+static struct ml_scn_check *add_check(struct ml_scn_step *st, enum ml_scn_check_kind k,
+                                      struct ml_scn_loc loc)
+{
+    st->checks = realloc(st->checks, (st->nchecks + 1) * sizeof *st->checks);
+    struct ml_scn_check *ch = &st->checks[st->nchecks++];
+    memset(ch, 0, sizeof *ch);
+    ch->kind = k;
+    ch->loc = loc;
+    ch->client = 1;
+    ch->min = -INFINITY;
+    ch->max = INFINITY;
+    return ch;
+}
+
+static const struct regmap_template *scenario_template(struct ml_scenario *s)
+{
+    const char *mt = s->meter_type && s->meter_type[0] ? s->meter_type : "PhoenixContact-EMPro";
+    return regmap_template_find(mt, strlen(mt));
+}
+
+static const char *field_key_of(int f)
+{
+    static const char *const keys[READING_FIELD_COUNT] = {
+#define X_KEY(id, key, unit, exp10, comment) key,
+        READING_FIELDS(X_KEY)
+#undef X_KEY
+    };
+    return f >= 0 && f < READING_FIELD_COUNT ? keys[f] : "?";
+}
+
+/* A number or {min, max} (counters, reboots, counts). */
+static int parse_range(struct ctx *c, node_t *n, const char *what, double *min, double *max)
+{
+    if (n->type == YAML_SCALAR_NODE) {
+        double d;
+        if (get_num(c, n, what, &d) < 0) {
+            return -1;
+        }
+        *min = *max = d;
+        return 0;
+    }
+    static const char *const rk[] = {"min", "max", NULL};
+    if (check_keys(c, n, what, rk) < 0) {
+        return -1;
+    }
+    node_t *a = get(c, n, "min"), *b = get(c, n, "max");
+    if (!a && !b) {
+        return fail(c, n, "%s needs min and/or max", what);
+    }
+    if (a && get_num(c, a, "min", min) < 0) {
+        return -1;
+    }
+    if (b && get_num(c, b, "max", max) < 0) {
+        return -1;
+    }
+    if (*min > *max) {
+        return fail(c, n, "%s: min %g is above max %g", what, *min, *max);
+    }
+    return 0;
+}
+
+static int parse_modbus(struct ctx *c, struct ml_scn_step *st, node_t *n)
+{
+    if (n->type != YAML_MAPPING_NODE) {
+        return fail(c, n, "modbus must be a map of register (name or address) to value");
+    }
+    const struct regmap_template *t = scenario_template(c->s);
+    for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+        node_t *k = node(c, p->key), *v = node(c, p->value);
+        if (k->type != YAML_SCALAR_NODE) {
+            return fail(c, k, "register names must be scalars");
+        }
+        struct ml_scn_check *ch = add_check(st, ML_CHK_MODBUS, loc_of(c, k));
+        ch->name = strdup(sval(k));
+        ch->fc = 3;
+        ch->tol = -1;
+        node_t *val = v, *type = NULL, *order = NULL, *scale = NULL;
+        if (v->type == YAML_MAPPING_NODE) {
+            static const char *const mk[] = {"value", "tolerance", "fc",     "type",
+                                             "order", "scale",     "client", NULL};
+            if (check_keys(c, v, "a register check", mk) < 0) {
+                return -1;
+            }
+            val = get(c, v, "value");
+            if (val == NULL) {
+                return fail(c, v, "a register check needs value:");
+            }
+            node_t *x;
+            if ((x = get(c, v, "tolerance")) && get_num(c, x, "tolerance", &ch->tol) < 0) {
+                return -1;
+            }
+            long l;
+            if ((x = get(c, v, "fc"))) {
+                if (get_int(c, x, "fc", 3, 4, &l) < 0) {
+                    return -1;
+                }
+                ch->fc = (uint8_t)l;
+            }
+            if ((x = get(c, v, "client"))) {
+                if (get_int(c, x, "client", 1, 4, &l) < 0) {
+                    return -1;
+                }
+                ch->client = (int)l;
+            }
+            type = get(c, v, "type");
+            order = get(c, v, "order");
+            scale = get(c, v, "scale");
+        }
+        if (get_num(c, val, "register value", &ch->value) < 0) {
+            return -1;
+        }
+        /* find the entry: by field key, by label, or by address */
+        const struct regmap_space *sp = ch->fc == 4 ? &t->input : &t->holding;
+        const struct regmap_entry *e = NULL;
+        char *end;
+        long addr = strtol(sval(k), &end, 0);
+        bool by_addr = *end == 0 && sval(k)[0] != 0;
+        for (uint16_t i = 0; i < sp->count && e == NULL; i++) {
+            const struct regmap_entry *x = &sp->entries[i];
+            if (by_addr ? x->addr == addr
+                        : ((x->name && !strcmp(x->name, sval(k))) ||
+                           (x->field >= 0 && !strcmp(field_key_of(x->field), sval(k))))) {
+                e = x;
+            }
+        }
+        if (e) {
+            ch->addr = e->addr;
+            ch->type = e->type;
+            ch->order = (uint8_t)regmap_entry_order(t, e);
+            ch->exp10 = e->exp10;
+        } else if (by_addr && addr >= 0 && addr <= 0xFFFF) {
+            ch->addr = (uint16_t)addr;
+            ch->type = REGMAP_U16;
+            ch->order = t->order;
+        } else {
+            return fail(c, k, "template %s has no register '%s' (see `meterlab regmap %s`)",
+                        t->name, sval(k), t->name);
+        }
+        if (type) {
+            static const char *const tn[] = {"f32", "i32", "u32", "i16", "u16", "i64"};
+            int ti = -1;
+            for (int i = 0; i < 6; i++) {
+                if (want_scalar(c, type, "type") == 0 && !strcmp(sval(type), tn[i])) {
+                    ti = i;
+                }
+            }
+            if (ti < 0) {
+                return c->failed ? -1 : fail(c, type, "type must be f32|i32|u32|i16|u16|i64");
+            }
+            ch->type = (uint8_t)ti;
+        }
+        if (order) {
+            if (want_scalar(c, order, "order") < 0) {
+                return -1;
+            }
+            if (!strcmp(sval(order), "abcd")) {
+                ch->order = REGMAP_ABCD;
+            } else if (!strcmp(sval(order), "cdab")) {
+                ch->order = REGMAP_CDAB;
+            } else {
+                return fail(c, order, "order must be abcd or cdab");
+            }
+        }
+        if (scale) {
+            long l;
+            if (get_int(c, scale, "scale", -9, 9, &l) < 0) {
+                return -1;
+            }
+            ch->exp10 = (int8_t)l;
+        }
+        if (ch->tol < 0) {
+            /* float32 keeps 24 bits; integers are rounded to the register unit */
+            double unit = pow(10.0, ch->exp10);
+            ch->tol = ch->type == REGMAP_F32 ? fmax(1e-3, fabs(ch->value) * 1.2e-7) : unit / 2;
+        }
+    }
+    return 0;
+}
+
+static int parse_mqtt(struct ctx *c, struct ml_scn_step *st, node_t *n)
+{
+    static const char *const keys[] = {"topic", "fields", "tolerance", "count", NULL};
+    if (check_keys(c, n, "mqtt", keys) < 0) {
+        return -1;
+    }
+    if (!c->s->mqtt) {
+        return fail(c, n, "an mqtt expectation needs device: {mqtt: on}");
+    }
+    struct ml_scn_check *ch = add_check(st, ML_CHK_MQTT, loc_of(c, n));
+    node_t *v = get(c, n, "topic");
+    if (v == NULL) {
+        return fail(c, n, "mqtt needs topic: (the metric, e.g. power_instant or device_counters)");
+    }
+    if (get_str(c, v, "topic", &ch->name) < 0) {
+        return -1;
+    }
+    double tol = 1e-6;
+    if ((v = get(c, n, "tolerance")) && get_num(c, v, "tolerance", &tol) < 0) {
+        return -1;
+    }
+    ch->count_min = 1;
+    ch->count_max = LONG_MAX;
+    if ((v = get(c, n, "count"))) {
+        double a = 1, b = INFINITY;
+        if (parse_range(c, v, "count", &a, &b) < 0) {
+            return -1;
+        }
+        ch->count_min = isfinite(a) ? (long)a : 0;
+        ch->count_max = isfinite(b) ? (long)b : LONG_MAX;
+    }
+    if ((v = get(c, n, "fields"))) {
+        if (v->type != YAML_MAPPING_NODE) {
+            return fail(c, v, "fields must be a map of JSON key (a.b for nested) to value");
+        }
+        size_t cnt = (size_t)(v->data.mapping.pairs.top - v->data.mapping.pairs.start);
+        ch->fields = calloc(cnt ? cnt : 1, sizeof *ch->fields);
+        for (yaml_node_pair_t *p = v->data.mapping.pairs.start; p < v->data.mapping.pairs.top;
+             p++) {
+            node_t *k = node(c, p->key), *x = node(c, p->value);
+            if (want_scalar(c, k, "field name") < 0) {
+                return -1;
+            }
+            struct ml_scn_field *f = &ch->fields[ch->nfields++];
+            f->path = strdup(sval(k));
+            f->tol = tol;
+            if (x->type == YAML_MAPPING_NODE) {
+                static const char *const fk[] = {"value", "tolerance", NULL};
+                if (check_keys(c, x, "a field check", fk) < 0 || !get(c, x, "value")) {
+                    return c->failed ? -1 : fail(c, x, "a field check needs value:");
+                }
+                if (get(c, x, "tolerance") &&
+                    get_num(c, get(c, x, "tolerance"), "tolerance", &f->tol) < 0) {
+                    return -1;
+                }
+                x = get(c, x, "value");
+            }
+            if (want_scalar(c, x, "field value") < 0) {
+                return -1;
+            }
+            char *end;
+            double d = strtod(sval(x), &end);
+            bool plain = x->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+            if (is_null(x)) {
+                f->kind = ML_FV_NULL;
+            } else if (plain && sval(x)[0] && *end == 0) {
+                f->kind = ML_FV_NUM;
+                f->num = d;
+            } else if (plain && (!strcmp(sval(x), "true") || !strcmp(sval(x), "false"))) {
+                f->kind = ML_FV_BOOL;
+                f->b = !strcmp(sval(x), "true");
+            } else {
+                f->kind = ML_FV_STR;
+                f->str = strdup(sval(x));
+            }
+        }
+    }
+    return 0;
+}
+
+static int led_state_find(const char *name)
+{
+    for (int i = 0; i < UI_LED_STATE_COUNT; i++) {
+        if (!strcmp(ui_led_state_name((enum ui_led_state)i), name)) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+static const char *const counter_names[] = {
+    "telegrams_pass",    "telegrams_fail",  "telegrams_frame_fail",   "mqtt_publish_pass",
+    "mqtt_publish_fail", "modbus_requests", "modbus_clients_refused", NULL};
+static const char *const status_names[] = {"meter_data", "tic_historic", "has_ip",
+                                           "mqtt",       "ap_mode",      NULL};
+
+static int parse_expect(struct ctx *c, struct ml_scn_step *st, node_t *n)
+{
+    static const char *const keys[] = {"modbus",      "modbus_refused", "mqtt",   "led",
+                                       "led_pattern", "counters",       "status", "p1_out",
+                                       "reboots",     "http",           NULL};
+    if (check_keys(c, n, "expect", keys) < 0) {
+        return -1;
+    }
+    if (n->data.mapping.pairs.top == n->data.mapping.pairs.start) {
+        return fail(c, n, "expect is empty");
+    }
+    node_t *v;
+    if ((v = get(c, n, "modbus")) && parse_modbus(c, st, v) < 0) {
+        return -1;
+    }
+    if ((v = get(c, n, "modbus_refused"))) {
+        struct ml_scn_check *ch = add_check(st, ML_CHK_MODBUS_REFUSED, loc_of(c, v));
+        long cl;
+        if (get_int(c, v, "modbus_refused (the client number 2..4)", 2, 4, &cl) < 0) {
+            return -1;
+        }
+        ch->client = (int)cl;
+    }
+    if ((v = get(c, n, "mqtt"))) {
+        if (v->type == YAML_SEQUENCE_NODE) {
+            for (yaml_node_item_t *i = v->data.sequence.items.start; i < v->data.sequence.items.top;
+                 i++) {
+                if (parse_mqtt(c, st, node(c, *i)) < 0) {
+                    return -1;
+                }
+            }
+        } else if (parse_mqtt(c, st, v) < 0) {
+            return -1;
+        }
+    }
+    if ((v = get(c, n, "led"))) {
+        if (want_scalar(c, v, "led") < 0) {
+            return -1;
+        }
+        struct ml_scn_check *ch = add_check(st, ML_CHK_LED, loc_of(c, v));
+        ch->led_state = led_state_find(sval(v));
+        if (ch->led_state < 0) {
+            char list[256] = "";
+            size_t k = 0;
+            for (int i = 0; i < UI_LED_STATE_COUNT; i++) {
+                k += (size_t)snprintf(list + k, sizeof list - k, "%s%s", i ? ", " : "",
+                                      ui_led_state_name((enum ui_led_state)i));
+            }
+            return fail(c, v, "unknown LED state '%s' (%s)", sval(v), list);
+        }
+    }
+    if ((v = get(c, n, "led_pattern"))) {
+        static const char *const pk[] = {"colours", "period", NULL};
+        if (check_keys(c, v, "led_pattern", pk) < 0) {
+            return -1;
+        }
+        if (!st->window) {
+            return fail(c, v, "led_pattern needs a window: within: [from, to]");
+        }
+        struct ml_scn_check *ch = add_check(st, ML_CHK_LED_PATTERN, loc_of(c, v));
+        node_t *cl = get(c, v, "colours");
+        if (cl == NULL || cl->type != YAML_SEQUENCE_NODE) {
+            return fail(c, cl ? cl : v, "led_pattern needs colours: [red, green]");
+        }
+        for (yaml_node_item_t *i = cl->data.sequence.items.start; i < cl->data.sequence.items.top;
+             i++) {
+            node_t *x = node(c, *i);
+            if (want_scalar(c, x, "colour") < 0) {
+                return -1;
+            }
+            if (ch->ncolours == 6) {
+                return fail(c, x, "at most 6 colours");
+            }
+            if (ml_scn_colour_find(sval(x), &ch->colours[ch->ncolours]) < 0) {
+                return fail(c, x,
+                            "unknown colour '%s' (off, red, green, blue, orange, yellow, "
+                            "cyan, magenta)",
+                            sval(x));
+            }
+            ch->ncolours++;
+        }
+        if (ch->ncolours == 0) {
+            return fail(c, cl, "colours is empty");
+        }
+        node_t *per = get(c, v, "period");
+        if (per && get_time(c, per, "period", &ch->period_s) < 0) {
+            return -1;
+        }
+        if (ch->ncolours > 1 && !per) {
+            return fail(c, v, "a pattern of several colours needs period: (s per full cycle)");
+        }
+    }
+    if ((v = get(c, n, "counters"))) {
+        if (check_keys(c, v, "counters", counter_names) < 0) {
+            return -1;
+        }
+        for (yaml_node_pair_t *p = v->data.mapping.pairs.start; p < v->data.mapping.pairs.top;
+             p++) {
+            node_t *k = node(c, p->key);
+            struct ml_scn_check *ch = add_check(st, ML_CHK_COUNTER, loc_of(c, k));
+            ch->name = strdup(sval(k));
+            if (parse_range(c, node(c, p->value), sval(k), &ch->min, &ch->max) < 0) {
+                return -1;
+            }
+        }
+    }
+    if ((v = get(c, n, "status"))) {
+        if (check_keys(c, v, "status", status_names) < 0) {
+            return -1;
+        }
+        for (yaml_node_pair_t *p = v->data.mapping.pairs.start; p < v->data.mapping.pairs.top;
+             p++) {
+            node_t *k = node(c, p->key), *x = node(c, p->value);
+            struct ml_scn_check *ch = add_check(st, ML_CHK_STATUS, loc_of(c, k));
+            ch->name = strdup(sval(k));
+            if (!strcmp(sval(k), "mqtt")) {
+                if (want_scalar(c, x, "mqtt") < 0) {
+                    return -1;
+                }
+                static const char *const ms[] = {"disabled", "connecting", "connected",
+                                                 "auth_failed"};
+                ch->led_state = -1;
+                for (int i = 0; i < 4; i++) {
+                    if (!strcmp(ms[i], sval(x))) {
+                        ch->led_state = i;
+                    }
+                }
+                if (ch->led_state < 0) {
+                    return fail(c, x, "mqtt must be disabled|connecting|connected|auth_failed");
+                }
+                ch->str = strdup(sval(x));
+            } else if (get_bool(c, x, sval(k), &ch->b) < 0) {
+                return -1;
+            }
+        }
+    }
+    if ((v = get(c, n, "p1_out"))) {
+        if (want_scalar(c, v, "p1_out") < 0 || strcmp(sval(v), "equals_input")) {
+            return c->failed ? -1 : fail(c, v, "p1_out: the only check is equals_input");
+        }
+        add_check(st, ML_CHK_P1_OUT, loc_of(c, v));
+    }
+    if ((v = get(c, n, "reboots"))) {
+        struct ml_scn_check *ch = add_check(st, ML_CHK_REBOOTS, loc_of(c, v));
+        if (parse_range(c, v, "reboots", &ch->min, &ch->max) < 0) {
+            return -1;
+        }
+    }
+    if ((v = get(c, n, "http"))) {
+        return fail(c, v,
+                    "http expectations need the device's HTTP API in the sim "
+                    "(struct sc_status has no http_port yet; see docs/scenarios.md)");
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------- */
+/* Steps                                                                     */
+/* ------------------------------------------------------------------------- */
+
+static int parse_action(struct ctx *c, node_t *n, struct ml_scn_action *a)
+{
+    static const char *const keys[] = {"button", "modbus_write", "http", NULL};
+    if (check_keys(c, n, "action", keys) < 0) {
+        return -1;
+    }
+    if (n->data.mapping.pairs.top - n->data.mapping.pairs.start != 1) {
+        return fail(c, n, "one action per step");
+    }
+    node_t *v;
+    if ((v = get(c, n, "button"))) {
+        a->kind = ML_ACT_BUTTON;
+        if (v->type == YAML_SCALAR_NODE) {
+            if (!strcmp(sval(v), "press")) {
+                a->hold_s = 0.3;
+                return 0;
+            }
+            return fail(c, v, "button is press, or {hold: seconds}");
+        }
+        static const char *const bk[] = {"hold", NULL};
+        if (check_keys(c, v, "button", bk) < 0 || !get(c, v, "hold")) {
+            return c->failed ? -1 : fail(c, v, "button needs hold: (seconds)");
+        }
+        if (get_time(c, get(c, v, "hold"), "hold", &a->hold_s) < 0) {
+            return -1;
+        }
+        if (a->hold_s < 0.05) {
+            return fail(c, get(c, v, "hold"), "hold must be at least 0.05 s (debounce is 30 ms)");
+        }
+        return 0;
+    }
+    if ((v = get(c, n, "modbus_write"))) {
+        a->kind = ML_ACT_MODBUS_WRITE;
+        static const char *const mk[] = {"address", "value", "unit", "exception", NULL};
+        if (check_keys(c, v, "modbus_write", mk) < 0) {
+            return -1;
+        }
+        node_t *ad = get(c, v, "address"), *va = get(c, v, "value");
+        if (!ad || !va) {
+            return fail(c, v, "modbus_write needs address and value");
+        }
+        long x;
+        if (get_int(c, ad, "address", 0, 0xFFFF, &x) < 0) {
+            return -1;
+        }
+        a->address = (uint16_t)x;
+        if (get_int(c, va, "value", -32768, 0xFFFF, &x) < 0) {
+            return -1;
+        }
+        a->value = (uint16_t)x;
+        a->unit = 1;
+        if ((ad = get(c, v, "unit"))) {
+            if (get_int(c, ad, "unit", 0, 255, &x) < 0) {
+                return -1;
+            }
+            a->unit = (int)x;
+        }
+        a->expect_exception = -1;
+        if ((ad = get(c, v, "exception"))) {
+            if (get_int(c, ad, "exception", 1, 255, &x) < 0) {
+                return -1;
+            }
+            a->expect_exception = (int)x;
+        }
+        return 0;
+    }
+    v = get(c, n, "http");
+    return fail(c, v,
+                "http actions need the device's HTTP API in the sim (struct sc_status has "
+                "no http_port yet; see docs/scenarios.md)");
+}
+
+static int parse_step(struct ctx *c, node_t *n, struct ml_scn_step *st)
+{
+    static const char *const keys[] = {"at",    "every", "from",   "to",     "within", "telegram",
+                                       "meter", "fault", "action", "expect", "note",   NULL};
+    if (check_keys(c, n, "a step", keys) < 0) {
+        return -1;
+    }
+    st->loc = loc_of(c, n);
+    node_t *at = get(c, n, "at"), *every = get(c, n, "every"), *within = get(c, n, "within");
+    node_t *from = get(c, n, "from"), *to = get(c, n, "to");
+    if ((at != NULL) + (every != NULL) + (within != NULL) != 1) {
+        return fail(c, n, "a step needs exactly one of at:, every: (with from/to), within: [a, b]");
+    }
+    if ((from || to) && !every) {
+        return fail(c, from ? from : to, "from/to go with every:");
+    }
+    if (at && get_time(c, at, "at", &st->at) < 0) {
+        return -1;
+    }
+    if (every) {
+        st->periodic = true;
+        if (get_time(c, every, "every", &st->every) < 0) {
+            return -1;
+        }
+        if (st->every < 0.001) {
+            return fail(c, every, "every must be at least 1 ms");
+        }
+        st->from = 0;
+        if (from && get_time(c, from, "from", &st->from) < 0) {
+            return -1;
+        }
+        if (!to) {
+            return fail(c, every, "every needs to: (the last time)");
+        }
+        if (get_time(c, to, "to", &st->to) < 0) {
+            return -1;
+        }
+        if (st->to < st->from) {
+            return fail(c, to, "to (%g s) is before from (%g s)", st->to, st->from);
+        }
+        if ((st->to - st->from) / st->every > 10e6) {
+            return fail(c, every, "more than 10 million repetitions");
+        }
+        st->at = st->from;
+    }
+    if (within) {
+        if (within->type != YAML_SEQUENCE_NODE ||
+            within->data.sequence.items.top - within->data.sequence.items.start != 2) {
+            return fail(c, within, "within must be [from, to]");
+        }
+        st->window = true;
+        if (get_time(c, node(c, within->data.sequence.items.start[0]), "within from", &st->w_from) <
+                0 ||
+            get_time(c, node(c, within->data.sequence.items.start[1]), "within to", &st->w_to) <
+                0) {
+            return -1;
+        }
+        if (st->w_to < st->w_from) {
+            return fail(c, within, "within: the end (%g s) is before the start (%g s)", st->w_to,
+                        st->w_from);
+        }
+        st->at = st->w_from;
+    }
+    node_t *kinds[5] = {get(c, n, "telegram"), get(c, n, "meter"), get(c, n, "fault"),
+                        get(c, n, "action"), get(c, n, "expect")};
+    int nk = 0;
+    for (int i = 0; i < 5; i++) {
+        if (kinds[i]) {
+            st->kind = (enum ml_scn_step_kind)i;
+            nk++;
+        }
+    }
+    if (nk != 1) {
+        return fail(c, n, "a step does exactly one of telegram, meter, fault, action, expect");
+    }
+    if (within && st->kind != ML_STEP_EXPECT) {
+        return fail(c, within, "within: is for expectations; use every: for repeated steps");
+    }
+    node_t *v = kinds[st->kind];
+    if (st->kind != ML_STEP_EXPECT && st->kind != ML_STEP_ACTION && !c->s->has_meter &&
+        st->kind != ML_STEP_FAULT) {
+        return fail(c, v, "telegram and meter steps need a meter: section");
+    }
+    switch (st->kind) {
+    case ML_STEP_TELEGRAM: {
+        static const char *const tk[] = {"file", "values", NULL};
+        if (check_keys(c, v, "telegram", tk) < 0) {
+            return -1;
+        }
+        node_t *f = get(c, v, "file"), *vals = get(c, v, "values");
+        if (f && vals) {
+            return fail(c, v, "telegram takes file: or values:, not both");
+        }
+        if (f) {
+            if (want_scalar(c, f, "file") < 0) {
+                return -1;
+            }
+            st->telegram.file = path_join(c->s->dir, sval(f));
+            st->telegram.bytes = read_all(st->telegram.file, &st->telegram.len);
+            if (st->telegram.bytes == NULL) {
+                return fail(c, f, "cannot read '%s': %s", st->telegram.file, strerror(errno));
+            }
+        } else if (vals) {
+            st->telegram.has_values = true;
+            return parse_values(c, vals, &st->telegram.values);
+        }
+        return 0;
+    }
+    case ML_STEP_METER: {
+        static const char *const mk[] = {"values", NULL};
+        if (check_keys(c, v, "meter", mk) < 0 || !get(c, v, "values")) {
+            return c->failed ? -1 : fail(c, v, "meter: needs values:");
+        }
+        return parse_values(c, get(c, v, "values"), &st->meter_values);
+    }
+    case ML_STEP_FAULT:
+        if (parse_fault(c, v, &st->fault) < 0) {
+            return -1;
+        }
+        if (!c->s->has_meter &&
+            (ml_scn_fault_is_telegram(st->fault.kind) || st->fault.kind <= ML_SF_LINE)) {
+            return fail(c, v, "fault %s needs a meter: section", fault_names[st->fault.kind]);
+        }
+        if (st->fault.kind == ML_SF_CRC_CORRUPT && !ml_meter_proto_has_check(c->s->meter.proto)) {
+            return fail(c, v, "crc_corrupt: %s telegrams carry no CRC",
+                        ml_meter_proto_name(c->s->meter.proto));
+        }
+        if (st->fault.kind >= ML_SF_BROKER_DOWN &&
+            st->fault.kind <= ML_SF_BROKER_ACCEPTS_CREDENTIALS && !c->s->mqtt) {
+            return fail(c, v, "broker faults need device: {mqtt: on}");
+        }
+        return 0;
+    case ML_STEP_ACTION:
+        return parse_action(c, v, &st->action);
+    case ML_STEP_EXPECT:
+        return parse_expect(c, st, v);
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------- */
+/* Whole file                                                                */
+/* ------------------------------------------------------------------------- */
+
+static double step_end(const struct ml_scn_step *st)
+{
+    double e = st->periodic ? st->to : (st->window ? st->w_to : st->at);
+    if (st->kind == ML_STEP_ACTION && st->action.kind == ML_ACT_BUTTON) {
+        e += st->action.hold_s;
+    }
+    if (st->kind == ML_STEP_FAULT) {
+        e += st->fault.duration_s;
+    }
+    return e;
+}
+
+static int parse_root(struct ctx *c, node_t *root)
+{
+    struct ml_scenario *s = c->s;
+    static const char *const keys[] = {"name",  "description", "product", "device", "broker",
+                                       "meter", "duration",    "steps",   NULL};
+    if (root == NULL) {
+        return fail(c, NULL, "empty scenario");
+    }
+    if (check_keys(c, root, "the scenario", keys) < 0) {
+        return -1;
+    }
+    node_t *v;
+    if ((v = get(c, root, "name")) && get_str(c, v, "name", &s->name) < 0) {
+        return -1;
+    }
+    if ((v = get(c, root, "description")) && get_str(c, v, "description", &s->description) < 0) {
+        return -1;
+    }
+    v = get(c, root, "product");
+    if (v == NULL) {
+        return fail(c, root, "product: p1|tic|p1mb is required");
+    }
+    if (want_scalar(c, v, "product") < 0) {
+        return -1;
+    }
+    if (!strcmp(sval(v), "p1")) {
+        s->product = ML_SCN_P1;
+    } else if (!strcmp(sval(v), "tic")) {
+        s->product = ML_SCN_TIC;
+    } else if (!strcmp(sval(v), "p1mb")) {
+        s->product = ML_SCN_P1MB;
+    } else {
+        return fail(c, v, "product must be p1, tic or p1mb, not '%s'", sval(v));
+    }
+    node_t *pnode = v;
+    s->dhcp = true;
+    s->factory_default = true;
+    s->utc_start = 1767225600; /* 2026-01-01T00:00:00Z */
+    if ((v = get(c, root, "device")) && parse_device(c, v) < 0) {
+        return -1;
+    }
+    if ((v = get(c, root, "broker"))) {
+        static const char *const bk[] = {"username", "password", NULL};
+        if (check_keys(c, v, "broker", bk) < 0) {
+            return -1;
+        }
+        node_t *u = get(c, v, "username"), *p = get(c, v, "password");
+        if (!u || !p) {
+            return fail(c, v, "broker needs username and password");
+        }
+        if (get_str(c, u, "username", &s->broker_user) < 0 ||
+            get_str(c, p, "password", &s->broker_password) < 0) {
+            return -1;
+        }
+    }
+    if ((v = get(c, root, "meter")) && parse_meter(c, v) < 0) {
+        return -1;
+    }
+    if (s->has_meter) {
+        bool p1 = ml_meter_proto_is_p1(s->meter.proto);
+        if (s->product == ML_SCN_TIC && p1) {
+            return fail(c, get(c, get(c, root, "meter"), "protocol"),
+                        "product tic reads TIC meters: protocol tic or tic_historic");
+        }
+        if (s->product != ML_SCN_TIC && !p1) {
+            return fail(c, get(c, get(c, root, "meter"), "protocol"),
+                        "product %s reads P1 meters (dsmr*, emucs171)", sval(pnode));
+        }
+        s->meter.header = s->meter_header;
+        s->meter.id = s->meter_id;
+    }
+    double dur = -1;
+    if ((v = get(c, root, "duration")) && get_time(c, v, "duration", &dur) < 0) {
+        return -1;
+    }
+    node_t *steps = get(c, root, "steps");
+    if (steps) {
+        if (steps->type != YAML_SEQUENCE_NODE) {
+            return fail(c, steps, "steps must be a list");
+        }
+        size_t cnt = (size_t)(steps->data.sequence.items.top - steps->data.sequence.items.start);
+        s->steps = calloc(cnt ? cnt : 1, sizeof *s->steps);
+        for (size_t i = 0; i < cnt; i++) {
+            node_t *sn = node(c, steps->data.sequence.items.start[i]);
+            s->nsteps = i + 1;
+            if (parse_step(c, sn, &s->steps[i]) < 0) {
+                return -1;
+            }
+            if (dur >= 0 && step_end(&s->steps[i]) > dur + 1e-9) {
+                return fail(c, sn, "this step ends at %g s, after the scenario's duration (%g s)",
+                            step_end(&s->steps[i]), dur);
+            }
+        }
+    }
+    double last = 0;
+    for (size_t i = 0; i < s->nsteps; i++) {
+        last = fmax(last, step_end(&s->steps[i]));
+    }
+    if (s->meter_to >= 0) {
+        last = fmax(last, s->meter_to);
+    }
+    if (dur >= 0 && s->meter_to > dur) {
+        return fail(c, get(c, root, "duration"), "the meter runs to %g s, after duration %g s",
+                    s->meter_to, dur);
+    }
+    s->duration_s = dur >= 0 ? dur : last + 1.0;
+    if (s->has_meter && s->meter_to < 0) {
+        s->meter_to = s->duration_s;
+    }
+    if (s->name == NULL) {
+        const char *b = strrchr(s->path, '/');
+        b = b ? b + 1 : s->path;
+        s->name = strdup(b);
+        char *dot = strrchr(s->name, '.');
+        if (dot) {
+            *dot = 0;
+        }
+    }
+    if (s->serial == NULL) {
+        s->serial = strdup(s->product == ML_SCN_TIC ? "TC00000001" : "SC00000001");
+    }
+    return 0;
+}
+
+int ml_scenario_parse(const char *name, const char *text, size_t len, struct ml_scenario *s,
+                      char *err, size_t errcap)
+{
+    memset(s, 0, sizeof *s);
+    s->path = strdup(name);
+    const char *slash = strrchr(name, '/');
+    s->dir = slash ? strndup(name, (size_t)(slash - name)) : strdup(".");
+    struct ctx c = {.s = s, .err = err, .errcap = errcap};
+    yaml_parser_t p;
+    yaml_parser_initialize(&p);
+    yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
+    int rc = 0;
+    if (!yaml_parser_load(&p, &c.doc)) {
+        snprintf(err, errcap, "%s:%zu:%zu: YAML: %s%s%s", name, p.problem_mark.line + 1,
+                 p.problem_mark.column + 1, p.problem ? p.problem : "syntax error",
+                 p.context ? " " : "", p.context ? p.context : "");
+        yaml_parser_delete(&p);
+        ml_scenario_free(s);
+        return -1;
+    }
+    rc = parse_root(&c, yaml_document_get_root_node(&c.doc));
+    if (rc == 0) {
+        /* one document per file */
+        yaml_document_t extra;
+        if (yaml_parser_load(&p, &extra)) {
+            if (yaml_document_get_root_node(&extra) != NULL) {
+                rc = fail(&c, yaml_document_get_root_node(&extra),
+                          "one scenario per file (found a second YAML document)");
+            }
+            yaml_document_delete(&extra);
+        }
+    }
+    yaml_document_delete(&c.doc);
+    yaml_parser_delete(&p);
+    if (rc < 0) {
+        ml_scenario_free(s);
+    }
+    return rc;
+}
+
+int ml_scenario_load(const char *path, struct ml_scenario *s, char *err, size_t errcap)
+{
+    size_t len;
+    uint8_t *text = read_all(path, &len);
+    if (text == NULL) {
+        memset(s, 0, sizeof *s);
+        snprintf(err, errcap, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    int rc = ml_scenario_parse(path, (const char *)text, len, s, err, errcap);
+    free(text);
+    return rc;
+}
+
+static void values_free(struct ml_scn_values *v)
+{
+    for (size_t i = 0; i < v->n; i++) {
+        free(v->v[i].src.list);
+        free(v->v[i].src.t);
+    }
+    free(v->v);
+    v->v = NULL;
+    v->n = 0;
+}
+
+void ml_scenario_free(struct ml_scenario *s)
+{
+    for (size_t i = 0; i < s->nsteps; i++) {
+        struct ml_scn_step *st = &s->steps[i];
+        free(st->telegram.file);
+        free(st->telegram.bytes);
+        values_free(&st->telegram.values);
+        values_free(&st->meter_values);
+        free(st->fault.insert);
+        free(st->action.method);
+        free(st->action.path);
+        free(st->action.body);
+        for (size_t k = 0; k < st->nchecks; k++) {
+            struct ml_scn_check *ch = &st->checks[k];
+            free(ch->name);
+            free(ch->str);
+            for (size_t f = 0; f < ch->nfields; f++) {
+                free(ch->fields[f].path);
+                free(ch->fields[f].str);
+            }
+            free(ch->fields);
+        }
+        free(st->checks);
+    }
+    free(s->steps);
+    values_free(&s->meter_values);
+    free(s->path);
+    free(s->dir);
+    free(s->name);
+    free(s->description);
+    free(s->serial);
+    free(s->meter_type);
+    free(s->mqtt_site);
+    free(s->mqtt_user);
+    free(s->mqtt_password);
+    free(s->broker_user);
+    free(s->broker_password);
+    free(s->meter_header);
+    free(s->meter_id);
+    memset(s, 0, sizeof *s);
+}

@@ -1,0 +1,228 @@
+/* meterlab run: play scenarios against a device under test, report, write JUnit XML. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "cli_scn.h"
+
+static void usage(FILE *f)
+{
+    fprintf(
+        f, "usage: meterlab run [--dut sim] [--junit FILE] [--broker URL] [--quiet] SCENARIO...\n\n"
+           "Plays each scenario (YAML, see docs/scenarios.md) against the device under test and\n"
+           "checks its expectations with real clients (libmodbus, an MQTT subscriber), the LED\n"
+           "log, P1 out and the device counters. Prints a line per scenario, a diff for every\n"
+           "failed expectation (expected / seen, time, file:line of the expectation) and a\n"
+           "summary line.\n\n"
+           "options:\n"
+           "  --dut sim          the firmware in-process on the sim port, virtual time (default)\n"
+           "  --dut device|rig|qemu   not implemented yet (exit 2)\n"
+           "  --junit FILE       also write JUnit XML, one testcase per scenario\n"
+           "  --broker URL       use this MQTT broker (mqtt://host:port) instead of starting a\n"
+           "                     local mosquitto; scenarios with broker faults need the local one\n"
+           "  -q, --quiet        only failures and the summary\n"
+           "  -h, --help         this text\n\n"
+           "Exit: 0 every scenario passed, 1 an expectation failed, 2 usage or scenario error.\n");
+}
+
+struct outcome {
+    char *name, *path;
+    bool error, parsed;
+    struct ml_run_result r;
+    char *parse_err;
+};
+
+static void xml_escape(FILE *f, const char *s)
+{
+    for (; s && *s; s++) {
+        switch (*s) {
+        case '<':
+            fputs("&lt;", f);
+            break;
+        case '>':
+            fputs("&gt;", f);
+            break;
+        case '&':
+            fputs("&amp;", f);
+            break;
+        case '"':
+            fputs("&quot;", f);
+            break;
+        default:
+            if ((unsigned char)*s >= 0x20 || *s == '\n' || *s == '\t') {
+                fputc(*s, f);
+            }
+        }
+    }
+}
+
+static int write_junit(const char *path, const struct outcome *o, size_t n, double wall)
+{
+    FILE *f = fopen(path, "w");
+    if (f == NULL) {
+        fprintf(stderr, "meterlab run: cannot write %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    size_t failures = 0, errors = 0;
+    for (size_t i = 0; i < n; i++) {
+        errors += o[i].error;
+        failures += !o[i].error && o[i].r.failed > 0;
+    }
+    fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    fprintf(f,
+            "<testsuites tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" time=\"%.3f\">\n"
+            "  <testsuite name=\"meterlab.scenarios\" tests=\"%zu\" failures=\"%zu\" "
+            "errors=\"%zu\" time=\"%.3f\">\n",
+            n, failures, errors, wall, n, failures, errors, wall);
+    for (size_t i = 0; i < n; i++) {
+        fprintf(f, "    <testcase classname=\"scenario.sim\" name=\"");
+        xml_escape(f, o[i].name);
+        fprintf(f, "\" file=\"");
+        xml_escape(f, o[i].path);
+        fprintf(f, "\" time=\"%.3f\">\n", o[i].r.wall_s);
+        if (o[i].error) {
+            fprintf(f, "      <error message=\"scenario error\">");
+            xml_escape(f, o[i].parse_err ? o[i].parse_err : o[i].r.report);
+            fprintf(f, "</error>\n");
+        } else if (o[i].r.failed > 0) {
+            fprintf(f, "      <failure message=\"%d of %d expectations failed\">", o[i].r.failed,
+                    o[i].r.checks);
+            xml_escape(f, o[i].r.report);
+            fprintf(f, "</failure>\n");
+        }
+        fprintf(f,
+                "      <system-out>virtual time %.1f s, %llu telegrams, %llu bytes, %d "
+                "expectations</system-out>\n",
+                o[i].r.virtual_s, (unsigned long long)o[i].r.telegrams,
+                (unsigned long long)o[i].r.bytes, o[i].r.checks);
+        fprintf(f, "    </testcase>\n");
+    }
+    fprintf(f, "  </testsuite>\n</testsuites>\n");
+    return fclose(f) == 0 ? 0 : -1;
+}
+
+static double wall_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int run_run(int argc, char **argv)
+{
+    if (ml_cli_wants_help(argc, argv)) {
+        usage(stdout);
+        return ML_EXIT_OK;
+    }
+    static const struct option opts[] = {{"dut", required_argument, NULL, 'd'},
+                                         {"junit", required_argument, NULL, 'j'},
+                                         {"broker", required_argument, NULL, 'b'},
+                                         {"quiet", no_argument, NULL, 'q'},
+                                         {NULL, 0, NULL, 0}};
+    const char *dut = "sim", *junit = NULL;
+    struct ml_run_opts ro = {0};
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "q", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd':
+            dut = optarg;
+            break;
+        case 'j':
+            junit = optarg;
+            break;
+        case 'b':
+            ro.broker_url = optarg;
+            break;
+        case 'q':
+            ro.quiet = true;
+            break;
+        default:
+            usage(stderr);
+            return ML_EXIT_USAGE;
+        }
+    }
+    if (strcmp(dut, "sim") != 0) {
+        if (!strcmp(dut, "device") || !strcmp(dut, "rig") || !strcmp(dut, "qemu")) {
+            fprintf(stderr,
+                    "meterlab run: --dut %s is not implemented yet (only --dut sim; see "
+                    "docs/scenarios.md)\n",
+                    dut);
+        } else {
+            fprintf(stderr, "meterlab run: unknown --dut '%s' (sim, device, rig, qemu)\n", dut);
+        }
+        return ML_EXIT_USAGE;
+    }
+    if (optind >= argc) {
+        fprintf(stderr, "meterlab run: give one or more scenario files\n");
+        usage(stderr);
+        return ML_EXIT_USAGE;
+    }
+    ro.tty = isatty(2);
+    size_t n = (size_t)(argc - optind);
+    struct outcome *out = calloc(n, sizeof *out);
+    double w0 = wall_now();
+    size_t passed = 0, failed = 0, errors = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct outcome *o = &out[i];
+        o->path = argv[optind + (int)i];
+        static struct ml_scenario s;
+        char err[1024];
+        if (ml_scenario_load(o->path, &s, err, sizeof err) < 0) {
+            o->error = true;
+            o->parse_err = strdup(err);
+            o->name = strdup(o->path);
+            errors++;
+            printf("[%2zu/%zu] %-36s ERROR\n  %s\n", i + 1, n, o->path, err);
+            fflush(stdout);
+            continue;
+        }
+        o->name = strdup(s.name);
+        ml_run_sim(&s, &ro, &o->r);
+        o->error = o->r.error;
+        const char *verdict = o->error ? "ERROR" : (o->r.failed ? "FAIL" : "pass");
+        if (o->error) {
+            errors++;
+        } else if (o->r.failed) {
+            failed++;
+        } else {
+            passed++;
+        }
+        if (!ro.quiet || o->error || o->r.failed) {
+            printf("[%2zu/%zu] %-36s %-5s t=%9.1f s  %7llu telegrams  %3d checks  %6.2f s wall\n",
+                   i + 1, n, s.name, verdict, o->r.virtual_s, (unsigned long long)o->r.telegrams,
+                   o->r.checks, o->r.wall_s);
+        }
+        if (o->r.report) {
+            fputs(o->r.report, stdout);
+        }
+        fflush(stdout);
+        ml_scenario_free(&s);
+    }
+    double wall = wall_now() - w0;
+    printf("%zu passed, %zu failed", passed, failed);
+    if (errors) {
+        printf(", %zu errors", errors);
+    }
+    printf(" (%zu scenario%s, %.1f s)\n", n, n == 1 ? "" : "s", wall);
+    int rc = errors ? ML_EXIT_USAGE : (failed ? ML_EXIT_FAIL : ML_EXIT_OK);
+    if (junit && write_junit(junit, out, n, wall) < 0) {
+        rc = ML_EXIT_USAGE;
+    }
+    for (size_t i = 0; i < n; i++) {
+        free(out[i].name);
+        free(out[i].parse_err);
+        free(out[i].r.report);
+    }
+    free(out);
+    return rc;
+}
+
+const struct ml_cmd ml_cmd_run = {"run", "play scenarios against the simulated device (JUnit)",
+                                  run_run};
