@@ -35,7 +35,9 @@ static void usage(FILE *out)
 {
     fprintf(
         out,
-        "usage: meterlab device --product p1|tic [options]\n\n"
+        "usage: meterlab device --product p1|tic [options]\n"
+            "       meterlab device --product p1mb --variant V --rs485 pty|PATH [options]"
+            " (see --product p1mb --help)\n\n"
         "Runs the simulated Smart P1/A1 Connect (p1) or Smart TIC Connect (tic) in real time.\n"
         "Meter bytes written into its P1 input reach the firmware; its outputs are Modbus TCP,\n"
         "MQTT and the P1-out copy. Stop it with Ctrl-C (SIGINT) or SIGTERM.\n\n"
