@@ -1560,9 +1560,9 @@ static int parse_step(struct ctx *c, node_t *n, struct ml_scn_step *st)
         return fail(c, within, "within: is for expectations; use every: for repeated steps");
     }
     node_t *v = kinds[st->kind];
-    if (st->kind != ML_STEP_EXPECT && st->kind != ML_STEP_ACTION && !c->s->has_meter &&
-        st->kind != ML_STEP_FAULT) {
-        return fail(c, v, "telegram and meter steps need a meter: section");
+    if (!c->s->has_meter && (st->kind == ML_STEP_METER ||
+                             (st->kind == ML_STEP_TELEGRAM && get(c, v, "file") == NULL))) {
+        return fail(c, v, "telegrams from values and meter steps need a meter: section");
     }
     switch (st->kind) {
     case ML_STEP_TELEGRAM: {
