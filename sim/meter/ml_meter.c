@@ -532,7 +532,7 @@ static void render_tic(const struct ml_meter_cfg *cfg, const struct ml_meter_val
     if (tariff < 1 || tariff > 10) {
         tariff = 1;
     }
-    tic_group(o, "ADSC", NULL, cfg->id ? cfg->id : (three ? "041876097512" : "031963000777"));
+    tic_group(o, "ADSC", NULL, cfg->id ? cfg->id : (three ? "041876097512" : "021861123456"));
     tic_group(o, "VTIC", NULL, "02");
     tic_group(o, "DATE", hd, "");
     tic_group(o, "NGTF", NULL, "      BASE      ");

@@ -1086,18 +1086,31 @@ static int parse_modbus(struct ctx *c, struct ml_scn_step *st, node_t *n)
             return -1;
         }
         /* find the entry: by field key, by label, or by address */
-        const struct regmap_space *sp = ch->fc == 4 ? &t->input : &t->holding;
+        /* FC03 unless given; a name only the FC04 space has selects FC04 */
+        bool fc_given = v->type == YAML_MAPPING_NODE && get(c, v, "fc") != NULL;
         const struct regmap_entry *e = NULL;
         char *end;
         long addr = strtol(sval(k), &end, 0);
         bool by_addr = *end == 0 && sval(k)[0] != 0;
-        for (uint16_t i = 0; i < sp->count && e == NULL; i++) {
-            const struct regmap_entry *x = &sp->entries[i];
-            if (by_addr ? x->addr == addr
-                        : ((x->name && !strcmp(x->name, sval(k))) ||
-                           (x->field >= 0 && !strcmp(field_key_of(x->field), sval(k))))) {
-                e = x;
+        for (int pass = 0; pass < 2 && e == NULL; pass++) {
+            if (pass == 1) {
+                if (fc_given) {
+                    break;
+                }
+                ch->fc = 4;
             }
+            const struct regmap_space *sp = ch->fc == 4 ? &t->input : &t->holding;
+            for (uint16_t i = 0; i < sp->count && e == NULL; i++) {
+                const struct regmap_entry *x = &sp->entries[i];
+                if (by_addr ? x->addr == addr
+                            : ((x->name && !strcmp(x->name, sval(k))) ||
+                               (x->field >= 0 && !strcmp(field_key_of(x->field), sval(k))))) {
+                    e = x;
+                }
+            }
+        }
+        if (e == NULL && !fc_given) {
+            ch->fc = 3;
         }
         if (e) {
             ch->addr = e->addr;

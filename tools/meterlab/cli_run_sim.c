@@ -253,10 +253,10 @@ static uint64_t device_published(struct runner *r)
     struct hal_mqtt_stats st;
     hal_mqtt_get_stats(&st);
     uint32_t boot = sim_boot_count();
-    if (boot != r->last_boot || st.send_pass < r->last_send_pass) {
-        /* a reboot reset the port's counters: what was received is the new base */
+    if (boot != r->last_boot) {
+        /* a (re)boot zeroed the port's counters: keep what the old boot published */
+        r->pub_base += r->last_send_pass;
         r->last_boot = boot;
-        r->pub_base = sub_received(&r->sub) - st.send_pass;
     }
     r->last_send_pass = st.send_pass;
     return r->pub_base + st.send_pass;
@@ -960,16 +960,17 @@ static void do_action(struct runner *r, const struct ml_scn_step *st, bool relea
     }
     if (a->kind == ML_ACT_MODBUS_WRITE) {
         r->res->checks++;
-        modbus_t *m = mb_client(r, 1, false);
         int rc = -1, exc = -1;
-        if (m) {
+        for (int attempt = 0; attempt < 2 && rc < 0 && exc < 0; attempt++) {
+            /* a second try on a fresh connection: the device may have dropped this one */
+            modbus_t *m = mb_client(r, 1, attempt > 0);
+            if (m == NULL) {
+                continue;
+            }
             modbus_set_slave(m, a->unit);
             rc = modbus_write_register(m, a->address, a->value);
             if (rc < 0 && errno > MODBUS_ENOBASE && errno < MODBUS_ENOBASE + 256) {
                 exc = errno - MODBUS_ENOBASE;
-            }
-            if (rc < 0 && exc < 0) {
-                mb_client(r, 1, true); /* dead connection: the next request reconnects */
             }
         }
         char e[96], s[96];
@@ -1213,6 +1214,9 @@ void ml_run_sim(const struct ml_scenario *s, const struct ml_run_opts *o, struct
         switch (ev->kind) {
         case ML_EV_FAULT:
             if (st->fault.kind == ML_SF_POWER_CYCLE) {
+                if (r->have_sub) {
+                    device_published(r); /* the count of this boot, before it is lost */
+                }
                 sim_power_cycle();
                 for (int c = 1; c <= 4; c++) {
                     if (r->mb[c]) {
@@ -1290,6 +1294,9 @@ void ml_run_sim(const struct ml_scenario *s, const struct ml_run_opts *o, struct
             break;
         default:
             break;
+        }
+        if (r->have_sub) {
+            device_published(r); /* follows reboots closely */
         }
         if ((i & 63) == 0) {
             process_msgs(r);
