@@ -230,6 +230,22 @@ static void report(struct runner *r, const struct ml_scn_loc *l, double t, const
     }
 }
 
+static void narrate(struct runner *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void narrate(struct runner *r, const char *fmt, ...)
+{
+    if (!r->o->verbose) {
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    printf("  [%9.3f s] ", now_s());
+    vprintf(fmt, ap);
+    printf("\n");
+    fflush(stdout);
+    va_end(ap);
+}
+
 static void setup_error(struct runner *r, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
@@ -782,6 +798,8 @@ static void check_led_pattern(struct runner *r, const struct ml_scn_step *st,
     r->res->checks++;
     if (!ok) {
         report(r, &ch->loc, st->w_to, "led_pattern", exp, got);
+    } else {
+        narrate(r, "ok    led_pattern %s", got);
     }
 }
 
@@ -1048,6 +1066,9 @@ static void close_windows(struct runner *r, const struct ml_scn_step *st)
             snprintf(seen, sizeof seen, "%ld matching, %ld on the topic%s%s", a->matched,
                      a->on_topic, a->best ? "; closest: " : "", a->best ? a->best : "");
             report(r, &ch->loc, now_s(), what, exp, seen);
+        } else {
+            narrate(r, "ok    mqtt %s: %ld message(s) in [%.3f, %.3f] s", ch->name, a->matched,
+                    st->window ? st->w_from : now_s(), st->window ? st->w_to : now_s());
         }
         free(a->best);
     }
@@ -1074,6 +1095,8 @@ static void state_checks(struct runner *r, const struct ml_scn_step *st, size_t 
             r->res->checks++;
             if (!ok) {
                 report(r, &ch->loc, now_s(), what, exp, seen);
+            } else {
+                narrate(r, "ok    %s: %s", what, seen);
             }
         } else if (!ok) {
             all = false;
@@ -1085,6 +1108,7 @@ static void state_checks(struct runner *r, const struct ml_scn_step *st, size_t 
     }
     if (all) {
         r->done[idx] = true;
+        narrate(r, "ok    every check of line %d holds", st->loc.line);
     } else if (final) {
         /* report what the last poll saw, per failing check */
         char *save = NULL;
@@ -1209,8 +1233,23 @@ void ml_run_sim(const struct ml_scenario *s, const struct ml_run_opts *o, struct
             open_windows(r, st);
             continue;
         }
+        if (o->pace > 0) {
+            /* demos: let a watcher follow (virtual time still moves only here) */
+            double due = w0 + (double)ev->t_us / 1e6 / o->pace - wall_now();
+            if (due > 0) {
+                usleep((useconds_t)(due * 1e6));
+            }
+        }
         sim_advance_to_us(ev->t_us);
         mqtt_settle(r);
+        if (ev->kind == ML_EV_FAULT) {
+            narrate(r, "fault %s", ml_scn_fault_name(st->fault.kind));
+        } else if (ev->kind == ML_EV_ACTION) {
+            narrate(r, "action %s",
+                    st->action.kind == ML_ACT_BUTTON ? "button pressed" : "modbus_write");
+        } else if (ev->kind == ML_EV_RELEASE) {
+            narrate(r, "action button released after %.1f s", st->action.hold_s);
+        }
         switch (ev->kind) {
         case ML_EV_FAULT:
             if (st->fault.kind == ML_SF_POWER_CYCLE) {

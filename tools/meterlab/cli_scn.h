@@ -85,7 +85,9 @@ int ml_player_bytes(struct ml_player *p, const struct ml_ev *ev, struct ml_buf *
 struct ml_run_opts {
     const char *broker_url; /**< NULL: start a local mosquitto when the scenario needs MQTT */
     bool quiet;
-    bool tty; /**< progress may redraw one line */
+    bool verbose; /**< narrate: faults, actions and every check as it is decided */
+    double pace;  /**< > 0: at most this many virtual seconds per wall second (demos) */
+    bool tty;     /**< progress may redraw one line */
 };
 
 struct ml_run_result {

@@ -14,7 +14,7 @@
 static void usage(FILE *f)
 {
     fprintf(
-        f, "usage: meterlab run [--dut sim] [--junit FILE] [--broker URL] [--quiet] SCENARIO...\n\n"
+        f, "usage: meterlab run [--dut sim] [--junit FILE] [--broker URL] [-q|-v] SCENARIO...\n\n"
            "Plays each scenario (YAML, see docs/scenarios.md) against the device under test and\n"
            "checks its expectations with real clients (libmodbus, an MQTT subscriber), the LED\n"
            "log, P1 out and the device counters. Prints a line per scenario, a diff for every\n"
@@ -27,6 +27,8 @@ static void usage(FILE *f)
            "  --broker URL       use this MQTT broker (mqtt://host:port) instead of starting a\n"
            "                     local mosquitto; scenarios with broker faults need the local one\n"
            "  -q, --quiet        only failures and the summary\n"
+           "  -v, --verbose      narrate: faults, actions and each check as it is decided\n"
+           "  --pace N           at most N virtual seconds per wall second (demos)\n"
            "  -h, --help         this text\n\n"
            "Exit: 0 every scenario passed, 1 an expectation failed, 2 usage or scenario error.\n");
 }
@@ -124,12 +126,14 @@ static int run_run(int argc, char **argv)
                                          {"junit", required_argument, NULL, 'j'},
                                          {"broker", required_argument, NULL, 'b'},
                                          {"quiet", no_argument, NULL, 'q'},
+                                         {"verbose", no_argument, NULL, 'v'},
+                                         {"pace", required_argument, NULL, 'p'},
                                          {NULL, 0, NULL, 0}};
     const char *dut = "sim", *junit = NULL;
     struct ml_run_opts ro = {0};
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "q", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "qv", opts, NULL)) != -1) {
         switch (c) {
         case 'd':
             dut = optarg;
@@ -142,6 +146,16 @@ static int run_run(int argc, char **argv)
             break;
         case 'q':
             ro.quiet = true;
+            break;
+        case 'v':
+            ro.verbose = true;
+            break;
+        case 'p':
+            ro.pace = strtod(optarg, NULL);
+            if (ro.pace <= 0) {
+                fprintf(stderr, "meterlab run: --pace needs a positive number\n");
+                return ML_EXIT_USAGE;
+            }
             break;
         default:
             usage(stderr);
@@ -184,6 +198,11 @@ static int run_run(int argc, char **argv)
             continue;
         }
         o->name = strdup(s.name);
+        if (ro.verbose) {
+            const char *d = s.description ? s.description : "";
+            printf("[%2zu/%zu] %s: %.*s\n", i + 1, n, s.name, (int)strcspn(d, "\n"), d);
+            fflush(stdout);
+        }
         ml_run_sim(&s, &ro, &o->r);
         o->error = o->r.error;
         const char *verdict = o->error ? "ERROR" : (o->r.failed ? "FAIL" : "pass");
