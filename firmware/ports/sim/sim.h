@@ -87,7 +87,11 @@ void sim_advance_to_us(uint64_t t_us);
 /** sim_advance_to_us(now + @p ms * 1000). */
 void sim_advance_ms(uint64_t ms);
 
-/** Wait until the loop is idle (virtual time does not move). */
+/**
+ * Run the loop once more and wait until it is idle again (virtual time does
+ * not move). Everything that was pending when this was called (injected bytes,
+ * readable sockets and ptys, button edges) has been handled on return.
+ */
 void sim_wait_idle(void);
 
 /** The loop's next deadline in µs (UINT64_MAX when none), valid while idle. */

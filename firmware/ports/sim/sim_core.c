@@ -379,6 +379,12 @@ static bool busy_locked(void)
 void sim_wait_idle(void)
 {
     sim_lock();
+    /* Force one full pass of the loop: a socket or pty that became readable just
+     * before this call is then served before we return (poll sees it on that pass),
+     * not merely "the loop is asleep". Virtual time does not move. */
+    if (S.running) {
+        sim_wake_locked();
+    }
     while (busy_locked()) {
         pthread_cond_wait(&S.cond, &S.lock);
     }
