@@ -43,6 +43,9 @@ test: bootstrap
 	$(MAKE) --no-print-directory target
 	@echo "== target-m0: Cortex-M0+ build =="
 	$(MAKE) --no-print-directory target-m0
+	@echo "== sim-release: optimised build (what make bench uses; -O2-only warnings) =="
+	$(CMAKE) --preset sim-release >/dev/null
+	$(CMAKE) --build --preset sim-release
 	@echo "== fuzz smoke =="
 	$(MAKE) --no-print-directory fuzz-smoke
 	@echo "== size report =="

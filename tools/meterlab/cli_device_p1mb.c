@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_identity.h"
 #include "ml_config.h"
 #include "ml_dev_p1mb.h"
 #include "ml_serial.h"
@@ -57,41 +58,6 @@ static void usage(FILE *out)
             "example:\n"
             "  meterlab device --product p1mb --variant sdm630\n"
             "  mbpoll -m rtu -b 9600 -P even -a 16 -t 3:float -r 1 -c 2 /dev/pts/N\n");
-}
-
-/* Serial number: kept in DIR/identity ("serial=..."), made once. */
-static int load_serial(const char *dir, char *serial, size_t cap)
-{
-    char path[4096];
-    snprintf(path, sizeof path, "%s/identity", dir);
-    FILE *f = fopen(path, "r");
-    if (f != NULL) {
-        char line[256];
-        while (fgets(line, sizeof line, f) != NULL) {
-            line[strcspn(line, "\r\n")] = '\0';
-            if (strncmp(line, "serial=", 7) == 0 && serial[0] == '\0') {
-                snprintf(serial, cap, "%s", line + 7);
-            }
-        }
-        fclose(f);
-        if (serial[0] != '\0') {
-            return 0;
-        }
-    }
-    if (serial[0] == '\0') {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        snprintf(serial, cap, "MB%08lu",
-                 (unsigned long)((ts.tv_nsec ^ ts.tv_sec ^ getpid()) % 100000000L));
-    }
-    f = fopen(path, "w");
-    if (f == NULL) {
-        fprintf(stderr, "meterlab device: cannot write %s: %s\n", path, strerror(errno));
-        return -1;
-    }
-    fprintf(f, "serial=%s\n", serial);
-    fclose(f);
-    return 0;
 }
 
 /* A pty master whose slave side nobody holds open reports POLLHUP without end,
@@ -165,7 +131,8 @@ int ml_cli_device_p1mb(int argc, char **argv)
     p1mb_settings_defaults(&set);
     bool have_variant = false, quiet = false;
     const char *rs485 = "pty", *p1in = "pty", *state_dir = NULL;
-    char serial[24] = "";
+    char serial[24] = "",
+         password[9] = ""; /* the P1MB has no label login; kept for one identity format */
     int c;
     optind = 1;
     opterr = 0;
@@ -235,7 +202,8 @@ int ml_cli_device_p1mb(int argc, char **argv)
                     strerror(errno));
             return ML_EXIT_USAGE;
         }
-        if (load_serial(state_dir, serial, sizeof serial) != 0) {
+        if (ml_cli_identity_load(state_dir, "MB", serial, sizeof serial, password,
+                                 sizeof password) != 0) {
             return ML_EXIT_USAGE;
         }
         snprintf(flash, sizeof flash, "%s/flash.bin", state_dir);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_identity.h"
 #include "ml_config.h"
 #include "ml_devices.h"
 #include "ml_serial.h"
@@ -36,8 +37,8 @@ static void usage(FILE *out)
     fprintf(
         out,
         "usage: meterlab device --product p1|tic [options]\n"
-            "       meterlab device --product p1mb --variant V --rs485 pty|PATH [options]"
-            " (see --product p1mb --help)\n\n"
+        "       meterlab device --product p1mb --variant V --rs485 pty|PATH [options]"
+        " (see --product p1mb --help)\n\n"
         "Runs the simulated Smart P1/A1 Connect (p1) or Smart TIC Connect (tic) in real time.\n"
         "Meter bytes written into its P1 input reach the firmware; its outputs are Modbus TCP,\n"
         "MQTT and the P1-out copy. Stop it with Ctrl-C (SIGINT) or SIGTERM.\n\n"
@@ -67,83 +68,6 @@ static void usage(FILE *out)
         "  -h, --help             this text\n\n"
         "example:\n"
         "  meterlab device --product p1 --modbus-port 1502 --mqtt mqtt://127.0.0.1:1883\n");
-}
-
-/* ------------------------------------------------------------------------- */
-/* Identity: serial number and 8-character label password, made once.        */
-/* ------------------------------------------------------------------------- */
-
-static void random_chars(char *out, size_t n, const char *alphabet)
-{
-    size_t k = strlen(alphabet);
-    unsigned char rnd[32];
-    FILE *f = fopen("/dev/urandom", "rb");
-    if (f == NULL || fread(rnd, 1, n, f) != n) {
-        for (size_t i = 0; i < n; i++) {
-            rnd[i] = (unsigned char)(rand() ^ (int)time(NULL));
-        }
-    }
-    if (f != NULL) {
-        fclose(f);
-    }
-    for (size_t i = 0; i < n; i++) {
-        out[i] = alphabet[rnd[i] % k];
-    }
-    out[n] = '\0';
-}
-
-static int load_identity(const char *dir, char *serial, size_t scap, char *pw, size_t pcap)
-{
-    char path[4096];
-    snprintf(path, sizeof path, "%s/identity", dir);
-    FILE *f = fopen(path, "r");
-    if (f != NULL) {
-        char line[256];
-        while (fgets(line, sizeof line, f) != NULL) {
-            line[strcspn(line, "\r\n")] = '\0';
-            const char *v = NULL;
-            char *dst = NULL;
-            size_t cap = 0;
-            if (strncmp(line, "serial=", 7) == 0 && serial[0] == '\0') {
-                v = line + 7, dst = serial, cap = scap;
-            } else if (strncmp(line, "password=", 9) == 0) {
-                v = line + 9, dst = pw, cap = pcap;
-            }
-            if (v != NULL) {
-                size_t n = strlen(v);
-                if (n == 0 || n >= cap) {
-                    fprintf(stderr, "meterlab device: %s: '%s' must be 1..%zu characters\n", path,
-                            line, cap - 1);
-                    fclose(f);
-                    return -1;
-                }
-                memcpy(dst, v, n + 1);
-            }
-        }
-        fclose(f);
-    }
-    bool changed = false;
-    if (serial[0] == '\0') {
-        char digits[9];
-        random_chars(digits, 8, "0123456789");
-        snprintf(serial, scap, "SC%s", digits);
-        changed = true;
-    }
-    if (strlen(pw) != 8) {
-        /* no look-alike characters: the label is read by people */
-        random_chars(pw, 8, "abcdefghjkmnpqrstuvwxyzACDEFGHJKLMNPQRTUVWXY3479");
-        changed = true;
-    }
-    if (changed) {
-        f = fopen(path, "w");
-        if (f == NULL) {
-            fprintf(stderr, "meterlab device: cannot write %s: %s\n", path, strerror(errno));
-            return -1;
-        }
-        fprintf(f, "serial=%s\npassword=%s\n", serial, pw);
-        fclose(f);
-    }
-    return 0;
 }
 
 /* ------------------------------------------------------------------------- */
@@ -367,7 +291,8 @@ static int run(int argc, char **argv)
                     strerror(errno));
             return ML_EXIT_USAGE;
         }
-        if (load_identity(state_dir, serial, sizeof serial, password, sizeof password) != 0) {
+        if (ml_cli_identity_load(state_dir, "SC", serial, sizeof serial, password,
+                                 sizeof password) != 0) {
             return ML_EXIT_USAGE;
         }
         snprintf(flash, sizeof flash, "%s/flash.bin", state_dir);

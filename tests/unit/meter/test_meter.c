@@ -84,7 +84,7 @@ static void test_meter_dsmr_every_version_parses_and_crc_is_right(void)
             CU_ASSERT_PTR_NOT_NULL_FATAL(bang);
             if (ml_meter_proto_has_check((enum ml_meter_proto)p)) {
                 size_t covered = (size_t)(bang - b.p) + 1;
-                char want[5];
+                char want[12];
                 snprintf(want, sizeof want, "%04X", crc_bitwise(b.p, covered));
                 CU_ASSERT_NSTRING_EQUAL(bang + 1, want, 4);
                 CU_ASSERT_EQUAL(b.len, covered + 6); /* 4 hex digits CR LF */
@@ -202,7 +202,7 @@ static void test_meter_faults_give_the_verdicts(void)
     CU_ASSERT_EQUAL(ml_fault_apply(&big, ML_METER_DSMR50, &b, err, sizeof err), 0);
     CU_ASSERT_TRUE(b.len > ML_DSMR_MAX_TELEGRAM);
     uint8_t *bang = memrchr(b.p, '!', b.len);
-    char want[5];
+    char want[12];
     snprintf(want, sizeof want, "%04X", crc_bitwise(b.p, (size_t)(bang - b.p) + 1));
     CU_ASSERT_NSTRING_EQUAL(bang + 1, want, 4); /* a valid CRC, only too long */
     CU_ASSERT_EQUAL(feed_dsmr(&b), DSMR_VERDICT_FRAME_FAIL);
