@@ -57,6 +57,15 @@ int hal_net_set_ipv4(const struct hal_net_ipv4 *addr);
 /** Current address of the active interface (ip 0 when none). */
 void hal_net_get_ipv4(struct hal_net_ipv4 *out);
 
+/**
+ * Set the host name announced on the network (DHCP option 12; mDNS on ports
+ * that have it). The name is copied.
+ * @retval 0 ok
+ * @retval ML_EINVAL not 1..63 characters of a-z, 0-9 and '-' (RFC 1123 label)
+ * @retval ML_ENOSYS no network on this port
+ */
+int hal_net_set_hostname(const char *name);
+
 /** Start/stop the access point (SSID, WPA2 key, 192.168.71.1/24 with a DHCP server). */
 int hal_net_ap_start(const char *ssid, const char *psk);
 void hal_net_ap_stop(void);

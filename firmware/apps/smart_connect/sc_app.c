@@ -526,6 +526,31 @@ static void led_poll(struct sc_app *app, uint64_t now)
 /* Setup and loop                                                            */
 /* ------------------------------------------------------------------------- */
 
+/* Host name smart-connect-<serial> (products.md §1), lower case, other
+ * characters of the serial dropped so it stays a valid DNS label. */
+static void set_hostname(struct sc_app *app)
+{
+    static const char prefix[] = "smart-connect-";
+    struct hal_sys_identity id;
+    char *h = app->status.hostname;
+    size_t n = 0;
+    hal_sys_get_identity(&id);
+    for (; prefix[n] != '\0'; n++) {
+        h[n] = prefix[n];
+    }
+    for (size_t i = 0; id.serial[i] != '\0' && n + 1 < sizeof app->status.hostname && n < 63; i++) {
+        char c = id.serial[i];
+        if (c >= 'A' && c <= 'Z') {
+            c = (char)(c - 'A' + 'a');
+        }
+        if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-') {
+            h[n++] = c;
+        }
+    }
+    h[n] = '\0';
+    (void)hal_net_set_hostname(h); /* ML_ENOSYS on ports without a network yet */
+}
+
 static void setup(struct sc_app *app, const struct sc_settings *set)
 {
     uint8_t *p = (uint8_t *)app;
@@ -536,6 +561,7 @@ static void setup(struct sc_app *app, const struct sc_settings *set)
     config_load(app, set); /* app->set = the effective settings from here on */
     set = app->set;
     hal_led_set(HAL_LED_STATUS, UI_RGB_RED); /* booting */
+    set_hostname(app);
 
     struct hal_uart_cfg ucfg;
     if (set->flavour == SC_FLAVOUR_TIC) {

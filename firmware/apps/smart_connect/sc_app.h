@@ -103,6 +103,7 @@ struct sc_status {
     enum hal_mqtt_state mqtt;
     uint16_t modbus_port;    /**< the port actually listened on */
     uint16_t http_port;      /**< the HTTP port actually listened on (0: none) */
+    char hostname[48];       /**< "smart-connect-<serial>" (products.md §1) */
     bool gw_reachable;       /**< last gateway ping answered ("Network" dot) */
     bool internet_reachable; /**< last internet probe answered ("Internet" dot) */
     bool config_saved;       /**< a configuration is in the store */

@@ -117,6 +117,7 @@ static void h_status(void *ctx, const struct http_request *rq, struct http_respo
     http_writer_str(&w, "},\"Network\":{");
     bool wifi = app->set->net.iface == NET_IF_WIFI;
     str_field(&w, "ActiveInterface", wifi ? "WiFi" : "Ethernet", false);
+    str_field(&w, "Hostname", app->status.hostname, true);
     bool_field(&w, "Link", hal_net_link_is_up(wifi ? HAL_NET_WIFI : HAL_NET_ETH), true);
     str_field(&w, "State", net_state_name(app->net.state), true);
     struct net_ipv4 a = net_policy_address(&app->net);

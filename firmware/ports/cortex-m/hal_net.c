@@ -57,6 +57,12 @@ void hal_net_ap_stop(void)
 {
 }
 
+int hal_net_set_hostname(const char *name)
+{
+    (void)name;
+    return ML_ENOSYS; /* the AT co-processor client (issue #12) will carry it */
+}
+
 int hal_net_ping_start(uint32_t ip)
 {
     (void)ip;

@@ -200,6 +200,30 @@ void hal_net_get_ipv4(struct hal_net_ipv4 *out)
     sim_unlock();
 }
 
+static char hostname[64];
+
+int hal_net_set_hostname(const char *name)
+{
+    size_t n = 0;
+    ML_VERIFY(name != NULL, ML_EINVAL);
+    for (; name[n] != '\0'; n++) {
+        char c = name[n];
+        ML_VERIFY((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-', ML_EINVAL);
+    }
+    ML_VERIFY(n >= 1 && n <= 63, ML_EINVAL);
+    sim_lock();
+    memcpy(hostname, name, n + 1);
+    sim_unlock();
+    return ML_OK;
+}
+
+void sim_net_get_hostname(char *out, size_t cap)
+{
+    sim_lock();
+    snprintf(out, cap, "%s", hostname);
+    sim_unlock();
+}
+
 int hal_net_ap_start(const char *ssid, const char *psk)
 {
     ML_VERIFY(ssid != NULL && psk != NULL, ML_EINVAL);

@@ -162,6 +162,9 @@ struct sim_net_model {
 void sim_net_get(struct sim_net_model *out);
 void sim_net_set(const struct sim_net_model *m);
 
+/** The host name the firmware set with hal_net_set_hostname() ("" when none). */
+void sim_net_get_hostname(char *out, size_t cap);
+
 /** Bind address for TCP listeners (default "127.0.0.1"). Call before sim_start(). */
 void sim_net_set_bind_addr(const char *addr);
 

@@ -403,6 +403,10 @@ static void test_http_status_telegram_reset(void)
     CU_ASSERT_EQUAL(jnum(st, "Meter", "TelegramsPass"), 2);
     CU_ASSERT(cJSON_IsNull(cJSON_GetObjectItem(cJSON_GetObjectItem(st, "Meter"), "Error")));
     CU_ASSERT_STRING_EQUAL(jstr(st, "Network", "ActiveInterface"), "Ethernet");
+    CU_ASSERT_STRING_EQUAL(jstr(st, "Network", "Hostname"), "smart-connect-sc00001234");
+    char hn[64];
+    sim_net_get_hostname(hn, sizeof hn);
+    CU_ASSERT_STRING_EQUAL(hn, "smart-connect-sc00001234"); /* handed to the network */
     CU_ASSERT(jbool(st, "Network", "Link"));
     CU_ASSERT(jbool(st, "Network", "Network"));
     CU_ASSERT(jbool(st, "Network", "Internet"));
