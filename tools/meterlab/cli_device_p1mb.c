@@ -19,20 +19,13 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_device_common.h"
 #include "cli_identity.h"
 #include "ml_config.h"
 #include "ml_dev_p1mb.h"
 #include "ml_serial.h"
 
 int ml_cli_device_p1mb(int argc, char **argv);
-
-static volatile sig_atomic_t stop_flag;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop_flag = 1;
-}
 
 static void usage(FILE *out)
 {
@@ -63,33 +56,6 @@ static void usage(FILE *out)
 /* A pty master whose slave side nobody holds open reports POLLHUP without end,
  * and the sim port's poll loop then spins at full CPU between clients. Holding
  * one slave fd open ourselves keeps the master quiet; the fds are kept until exit. */
-static int pty_holds[2] = {-1, -1};
-
-static int open_port(const char *what, const char *arg, const struct ml_serial_cfg *cfg, char *path,
-                     size_t cap, bool *is_pty)
-{
-    char err[512];
-    *is_pty = strcmp(arg, "pty") == 0;
-    if (*is_pty) {
-        int fd = ml_serial_open_pty(path, cap);
-        if (fd < 0) {
-            fprintf(stderr, "meterlab device: cannot create a pty for %s: %s\n", what,
-                    strerror(-fd));
-            return fd;
-        }
-        int hold = open(path, O_RDWR | O_NOCTTY | O_CLOEXEC);
-        if (hold >= 0) {
-            pty_holds[pty_holds[0] < 0 ? 0 : 1] = hold;
-        }
-        return fd;
-    }
-    snprintf(path, cap, "%s", arg);
-    int fd = ml_serial_open(arg, cfg, err, sizeof err);
-    if (fd < 0) {
-        fprintf(stderr, "meterlab device: %s (%s)\n", err, what);
-    }
-    return fd;
-}
 
 static struct ml_serial_cfg line_of(const struct hal_uart_cfg *h)
 {
@@ -215,11 +181,11 @@ int ml_cli_device_p1mb(int argc, char **argv)
     struct ml_serial_cfg rs_line = {P1MB_DEFAULT_BAUD, 8, 'E', 1};
     char rs_path[256], p1_path[256];
     bool rs_pty, p1_pty;
-    int rs_fd = open_port("RS485", rs485, &rs_line, rs_path, sizeof rs_path, &rs_pty);
+    int rs_fd = ml_cli_open_port("RS485", rs485, &rs_line, rs_path, sizeof rs_path, &rs_pty);
     if (rs_fd < 0) {
         return ML_EXIT_USAGE;
     }
-    int p1_fd = open_port("P1 in", p1in, &ml_serial_p1_v4, p1_path, sizeof p1_path, &p1_pty);
+    int p1_fd = ml_cli_open_port("P1 in", p1in, &ml_serial_p1_v4, p1_path, sizeof p1_path, &p1_pty);
     if (p1_fd < 0) {
         close(rs_fd);
         return ML_EXIT_USAGE;
@@ -264,13 +230,10 @@ int ml_cli_device_p1mb(int argc, char **argv)
     printf("  stop with Ctrl-C\n");
     fflush(stdout);
 
-    struct sigaction sa = {0};
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    ml_cli_catch_stop_signals();
     uint32_t last_pass = 0, last_fail = 0, last_frame = 0, boots = sim_boot_count();
     int last_p1 = -1, last_rs = -1;
-    while (!stop_flag) {
+    while (!ml_cli_stop_requested()) {
         usleep(50000);
         double t = (double)sim_now_us() / 1e6;
         /* After a reboot the firmware re-opens the UART; follow its settings. */
@@ -331,10 +294,5 @@ int ml_cli_device_p1mb(int argc, char **argv)
     sim_uart_bind_fd(HAL_UART_P1_IN, -1);
     close(rs_fd);
     close(p1_fd);
-    for (int i = 0; i < 2; i++) {
-        if (pty_holds[i] >= 0) {
-            close(pty_holds[i]);
-        }
-    }
     return ML_EXIT_OK;
 }

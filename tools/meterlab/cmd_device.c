@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_device_common.h"
 #include "cli_identity.h"
 #include "ml_config.h"
 #include "ml_devices.h"
@@ -23,14 +24,6 @@
 
 /* meterlab device --product p1mb ...: defined in cli_device_p1mb.c. */
 int ml_cli_device_p1mb(int argc, char **argv);
-
-static volatile sig_atomic_t stop_flag;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop_flag = 1;
-}
 
 static void usage(FILE *out)
 {
@@ -71,24 +64,6 @@ static void usage(FILE *out)
 }
 
 /* ------------------------------------------------------------------------- */
-
-static int open_port(const char *arg, const struct ml_serial_cfg *cfg, char *path, size_t cap)
-{
-    char err[512];
-    if (strcmp(arg, "pty") == 0) {
-        int fd = ml_serial_open_pty(path, cap);
-        if (fd < 0) {
-            fprintf(stderr, "meterlab device: cannot create a pty: %s\n", strerror(-fd));
-        }
-        return fd;
-    }
-    snprintf(path, cap, "%s", arg);
-    int fd = ml_serial_open(arg, cfg, err, sizeof err);
-    if (fd < 0) {
-        fprintf(stderr, "meterlab device: %s\n", err);
-    }
-    return fd;
-}
 
 static const char *mqtt_state_name(enum hal_mqtt_state s)
 {
@@ -306,13 +281,13 @@ static int run(int argc, char **argv)
     const struct ml_serial_cfg *line =
         set.flavour == SC_FLAVOUR_TIC ? &ml_serial_tic_std : &ml_serial_p1_v4;
     char in_path[256], out_path[256] = "none";
-    int in_fd = open_port(p1in, line, in_path, sizeof in_path);
+    int in_fd = ml_cli_open_port("P1 in", p1in, line, in_path, sizeof in_path, NULL);
     if (in_fd < 0) {
         return ML_EXIT_USAGE;
     }
     int out_fd = -1;
     if (strcmp(p1out, "none") != 0) {
-        out_fd = open_port(p1out, line, out_path, sizeof out_path);
+        out_fd = ml_cli_open_port("P1 out", p1out, line, out_path, sizeof out_path, NULL);
         if (out_fd < 0) {
             close(in_fd);
             return ML_EXIT_USAGE;
@@ -370,13 +345,10 @@ static int run(int argc, char **argv)
     printf("\n  stop with Ctrl-C\n");
     fflush(stdout);
 
-    struct sigaction sa = {0};
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    ml_cli_catch_stop_signals();
     uint32_t last_pass = 0, last_fail = 0, last_frame = 0;
     int last_led = -1, last_mqtt = -1;
-    while (!stop_flag) {
+    while (!ml_cli_stop_requested()) {
         usleep(100000);
         if (quiet) {
             continue;
