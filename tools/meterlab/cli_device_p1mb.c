@@ -163,16 +163,10 @@ int ml_cli_device_p1mb(int argc, char **argv)
 
     char flash[4096] = "";
     if (state_dir != NULL) {
-        if (mkdir(state_dir, 0755) != 0 && errno != EEXIST) {
-            fprintf(stderr, "meterlab device: cannot create state dir %s: %s\n", state_dir,
-                    strerror(errno));
+        if (ml_cli_state_dir_prepare(state_dir, "MB", serial, sizeof serial, password,
+                                     sizeof password, flash, sizeof flash) != 0) {
             return ML_EXIT_USAGE;
         }
-        if (ml_cli_identity_load(state_dir, "MB", serial, sizeof serial, password,
-                                 sizeof password) != 0) {
-            return ML_EXIT_USAGE;
-        }
-        snprintf(flash, sizeof flash, "%s/flash.bin", state_dir);
     } else if (serial[0] == '\0') {
         snprintf(serial, sizeof serial, "MB00000001");
     }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 /* ------------------------------------------------------------------------- */
@@ -80,6 +81,23 @@ int ml_cli_identity_load(const char *dir, const char *prefix, char *serial, size
         }
         fprintf(f, "serial=%s\npassword=%s\n", serial, pw);
         fclose(f);
+    }
+    return 0;
+}
+
+int ml_cli_state_dir_prepare(const char *dir, const char *prefix, char *serial, size_t scap,
+                             char *pw, size_t pcap, char *flash, size_t fcap)
+{
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+        fprintf(stderr, "meterlab device: cannot create state dir %s: %s\n", dir, strerror(errno));
+        return -1;
+    }
+    if (ml_cli_identity_load(dir, prefix, serial, scap, pw, pcap) != 0) {
+        return -1;
+    }
+    if ((size_t)snprintf(flash, fcap, "%s/flash.bin", dir) >= fcap) {
+        fprintf(stderr, "meterlab device: state dir path too long: %s\n", dir);
+        return -1;
     }
     return 0;
 }

@@ -18,4 +18,13 @@
 int ml_cli_identity_load(const char *dir, const char *prefix, char *serial, size_t scap, char *pw,
                          size_t pcap);
 
+/**
+ * Prepare a device state dir: create @p dir when missing, load or make the
+ * identity (ml_cli_identity_load) and write the path of the flash backing file
+ * (DIR/flash.bin) into @p flash.
+ * @return 0, or -1 with a message on stderr.
+ */
+int ml_cli_state_dir_prepare(const char *dir, const char *prefix, char *serial, size_t scap,
+                             char *pw, size_t pcap, char *flash, size_t fcap);
+
 #endif /* TOOLS_METERLAB_CLI_IDENTITY_H */
