@@ -441,6 +441,13 @@ static void render_p1(const struct ml_meter_cfg *cfg, const struct ml_meter_valu
         ml_buf_printf(o, "0-1:24.1.0(003)\r\n0-1:96.1.%d(%s)\r\n", be ? 1 : 0, hex);
         ml_buf_printf(o, "0-1:24.2.%d(%s)(%09.3f*m3)\r\n", be ? 3 : 1, ts, val(v, READING_GAS));
     }
+    if (v->has[READING_WATER]) {
+        /* a water meter on M-Bus channel 2 (device type 007), hourly value */
+        tst(ts, utc - utc % 3600, true);
+        hex_of(hex, sizeof hex, "W0012345678901234");
+        ml_buf_printf(o, "0-2:24.1.0(007)\r\n0-2:96.1.%d(%s)\r\n", be ? 1 : 0, hex);
+        ml_buf_printf(o, "0-2:24.2.1(%s)(%09.3f*m3)\r\n", ts, val(v, READING_WATER));
+    }
     ml_buf_printf(o, "!");
     /* CRC-16/ARC over '/' .. '!' inclusive (dsmr.md §4), 4 upper-case hex digits */
     uint16_t crc = ml_crc16_p1(o->p + start, o->len - start);
