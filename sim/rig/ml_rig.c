@@ -1,0 +1,692 @@
+/* Rig files (YAML, libyaml document API), strictly checked; see ml_rig.h and docs/hil.md. */
+#define _GNU_SOURCE
+#include "ml_rig.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <yaml.h>
+
+static const char *const role_names[ML_RIG_ROLES] = {"inject", "p1_out", "rs485", "console"};
+
+/* Same order as enum p1mb_variant (firmware/apps/p1mb/p1mb_app.h). */
+static const char *const variant_names[] = {"pro380", "acr10rh", "sdm630", "xemex", NULL};
+
+const char *ml_rig_role_name(enum ml_rig_role r)
+{
+    return (unsigned)r < ML_RIG_ROLES ? role_names[r] : "?";
+}
+
+/* ------------------------------------------------------------------------- */
+/* Strict helpers (the scenario parser's style)                              */
+/* ------------------------------------------------------------------------- */
+
+typedef yaml_node_t node_t;
+
+struct ctx {
+    yaml_document_t doc;
+    const char *name;
+    char *err;
+    size_t errcap;
+    bool failed;
+};
+
+static int fail(struct ctx *c, const node_t *n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int fail(struct ctx *c, const node_t *n, const char *fmt, ...)
+{
+    if (c->failed) {
+        return -1;
+    }
+    c->failed = true;
+    int k = snprintf(c->err, c->errcap, "%s:%zu:%zu: ", c->name, n ? n->start_mark.line + 1 : 1,
+                     n ? n->start_mark.column + 1 : 1);
+    va_list ap;
+    va_start(ap, fmt);
+    if (k >= 0 && (size_t)k < c->errcap) {
+        vsnprintf(c->err + k, c->errcap - (size_t)k, fmt, ap);
+    }
+    va_end(ap);
+    return -1;
+}
+
+static node_t *node(struct ctx *c, int i)
+{
+    return yaml_document_get_node(&c->doc, i);
+}
+
+static const char *sval(const node_t *n)
+{
+    return (const char *)n->data.scalar.value;
+}
+
+static const char *kind_name(const node_t *n)
+{
+    switch (n->type) {
+    case YAML_SCALAR_NODE:
+        return "a scalar";
+    case YAML_SEQUENCE_NODE:
+        return "a list";
+    case YAML_MAPPING_NODE:
+        return "a map";
+    default:
+        return "nothing";
+    }
+}
+
+static struct ml_rig_loc loc_of(const node_t *n)
+{
+    return (struct ml_rig_loc){(int)n->start_mark.line + 1, (int)n->start_mark.column + 1};
+}
+
+static int check_keys(struct ctx *c, node_t *m, const char *what, const char *const *allowed)
+{
+    if (m->type != YAML_MAPPING_NODE) {
+        return fail(c, m, "%s must be a map, not %s", what, kind_name(m));
+    }
+    for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
+        node_t *k = node(c, p->key);
+        if (k->type != YAML_SCALAR_NODE) {
+            return fail(c, k, "keys of %s must be names", what);
+        }
+        bool ok = false;
+        for (const char *const *a = allowed; *a; a++) {
+            ok = ok || strcmp(*a, sval(k)) == 0;
+        }
+        if (!ok) {
+            char list[512] = "";
+            size_t n = 0;
+            for (const char *const *a = allowed; *a && n < sizeof list - 40; a++) {
+                n += (size_t)snprintf(list + n, sizeof list - n, "%s%s", n ? ", " : "", *a);
+            }
+            return fail(c, k, "unknown key '%s' in %s (known: %s)", sval(k), what, list);
+        }
+        for (yaml_node_pair_t *q = m->data.mapping.pairs.start; q < p; q++) {
+            if (strcmp(sval(node(c, q->key)), sval(k)) == 0) {
+                return fail(c, k, "key '%s' given twice in %s", sval(k), what);
+            }
+        }
+    }
+    return 0;
+}
+
+static node_t *get(struct ctx *c, node_t *m, const char *key)
+{
+    for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
+        node_t *k = node(c, p->key);
+        if (k->type == YAML_SCALAR_NODE && strcmp(sval(k), key) == 0) {
+            return node(c, p->value);
+        }
+    }
+    return NULL;
+}
+
+static node_t *get_key(struct ctx *c, node_t *m, const char *key)
+{
+    for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
+        node_t *k = node(c, p->key);
+        if (k->type == YAML_SCALAR_NODE && strcmp(sval(k), key) == 0) {
+            return k;
+        }
+    }
+    return NULL;
+}
+
+/* The key node of @p key in @p m (for "missing" errors we point at the map itself). */
+static node_t *need(struct ctx *c, node_t *m, const char *key, const char *what)
+{
+    node_t *v = get(c, m, key);
+    if (v == NULL) {
+        fail(c, m, "%s needs '%s'", what, key);
+    }
+    return v;
+}
+
+static int want_scalar(struct ctx *c, node_t *n, const char *what)
+{
+    if (n->type != YAML_SCALAR_NODE) {
+        return fail(c, n, "%s must be a single value, not %s", what, kind_name(n));
+    }
+    return 0;
+}
+
+static int get_str(struct ctx *c, node_t *n, const char *what, char *out, size_t cap)
+{
+    if (want_scalar(c, n, what) < 0) {
+        return -1;
+    }
+    size_t len = strlen(sval(n));
+    if (len >= cap) {
+        return fail(c, n, "%s is too long (%zu characters, at most %zu)", what, len, cap - 1);
+    }
+    memcpy(out, sval(n), len + 1);
+    return 0;
+}
+
+static int get_int(struct ctx *c, node_t *n, const char *what, long lo, long hi, int *out)
+{
+    if (want_scalar(c, n, what) < 0) {
+        return -1;
+    }
+    const char *v = sval(n);
+    char *end;
+    errno = 0;
+    long x = strtol(v, &end, 0);
+    if (v[0] == 0 || *end != 0 || errno != 0) {
+        return fail(c, n, "%s must be an integer, not '%s'", what, v);
+    }
+    if (x < lo || x > hi) {
+        return fail(c, n, "%s must be between %ld and %ld, not %ld", what, lo, hi, x);
+    }
+    *out = (int)x;
+    return 0;
+}
+
+static int get_secs(struct ctx *c, node_t *n, const char *what, double *out)
+{
+    if (want_scalar(c, n, what) < 0) {
+        return -1;
+    }
+    const char *v = sval(n);
+    char *end;
+    errno = 0;
+    double d = strtod(v, &end);
+    if (end != v && (!strcmp(end, "s") || !strcmp(end, "ms") || !strcmp(end, "m"))) {
+        d *= end[0] == 'm' ? (end[1] == 's' ? 0.001 : 60.0) : 1.0;
+    } else if (v[0] == 0 || *end != 0) {
+        return fail(c, n, "%s must be a time in seconds (or with ms/s/m), not '%s'", what, v);
+    }
+    if (errno != 0 || !isfinite(d) || d <= 0 || d > 86400) {
+        return fail(c, n, "%s must be more than 0 s and at most 1 day, not '%s'", what, v);
+    }
+    *out = d;
+    return 0;
+}
+
+/* ------------------------------------------------------------------------- */
+/* Sections                                                                  */
+/* ------------------------------------------------------------------------- */
+
+static int parse_dut(struct ctx *c, node_t *n, struct ml_rig *rig)
+{
+    static const char *const keys[] = {"product", "variant", "serial", NULL};
+    if (check_keys(c, n, "dut", keys) < 0) {
+        return -1;
+    }
+    node_t *v = need(c, n, "product", "dut");
+    if (v == NULL || want_scalar(c, v, "dut.product") < 0) {
+        return -1;
+    }
+    if (!strcmp(sval(v), "p1")) {
+        rig->dut.product = ML_SCN_P1;
+    } else if (!strcmp(sval(v), "tic")) {
+        rig->dut.product = ML_SCN_TIC;
+    } else if (!strcmp(sval(v), "p1mb")) {
+        rig->dut.product = ML_SCN_P1MB;
+    } else {
+        return fail(c, v, "dut.product must be p1, tic or p1mb, not '%s'", sval(v));
+    }
+    if ((v = get(c, n, "variant"))) {
+        if (rig->dut.product != ML_SCN_P1MB) {
+            return fail(c, v, "dut.variant is for a p1mb only");
+        }
+        if (get_str(c, v, "dut.variant", rig->dut.variant, sizeof rig->dut.variant) < 0) {
+            return -1;
+        }
+        for (int i = 0; variant_names[i]; i++) {
+            if (strcasecmp(variant_names[i], rig->dut.variant) == 0) {
+                rig->dut.variant_index = i;
+                strcpy(rig->dut.variant, variant_names[i]);
+            }
+        }
+        if (rig->dut.variant_index < 0) {
+            return fail(c, v, "dut.variant must be pro380, acr10rh, sdm630 or xemex, not '%s'",
+                        sval(v));
+        }
+    }
+    if ((v = get(c, n, "serial")) &&
+        get_str(c, v, "dut.serial", rig->dut.serial, sizeof rig->dut.serial) < 0) {
+        return -1;
+    }
+    return 0;
+}
+
+static int parse_port(struct ctx *c, node_t *n, enum ml_rig_role role, struct ml_rig_port *p)
+{
+    char what[32];
+    snprintf(what, sizeof what, "serial.%s", role_names[role]);
+    static const char *const keys[] = {"path", "usb", "line", NULL};
+    static const char *const keys485[] = {"path", "usb", "line", "slave_id", NULL};
+    if (check_keys(c, n, what, role == ML_RIG_RS485 ? keys485 : keys) < 0) {
+        return -1;
+    }
+    p->present = true;
+    p->loc = loc_of(n);
+    node_t *path = get(c, n, "path"), *usb = get(c, n, "usb"), *v;
+    if ((path == NULL) == (usb == NULL)) {
+        return fail(c, path ? usb : n, "%s needs exactly one of 'path' or 'usb'", what);
+    }
+    if (path && get_str(c, path, "path", p->path, sizeof p->path) < 0) {
+        return -1;
+    }
+    if (path && p->path[0] == 0) {
+        return fail(c, path, "%s.path is empty", what);
+    }
+    if (usb) {
+        if (get_str(c, usb, "usb", p->usb, sizeof p->usb) < 0) {
+            return -1;
+        }
+        const char *u = p->usb;
+        bool ok = strlen(u) >= 9 && u[4] == ':' && (u[9] == 0 || (u[9] == ':' && u[10] != 0));
+        for (int i = 0; ok && i < 9; i++) {
+            ok = i == 4 || isxdigit((unsigned char)u[i]);
+        }
+        if (!ok) {
+            return fail(c, usb,
+                        "%s.usb must be \"VID:PID\" or \"VID:PID:SERIAL\" with 4-digit hex "
+                        "ids (see `meterlab ports`), not '%s'",
+                        what, p->usb);
+        }
+    }
+    if ((v = get(c, n, "line"))) {
+        char msg[160];
+        if (want_scalar(c, v, "line") < 0) {
+            return -1;
+        }
+        if (ml_serial_parse_cfg(sval(v), &p->line, msg, sizeof msg) < 0) {
+            return fail(c, v, "%s.line: %s", what, msg);
+        }
+        p->has_line = true;
+    } else if (role == ML_RIG_RS485) {
+        p->line = (struct ml_serial_cfg){9600, 8, 'E', 1}; /* P1MB default (products.md §3) */
+    }
+    if (role == ML_RIG_RS485) {
+        p->slave_id = 16;
+        if ((v = get(c, n, "slave_id")) && get_int(c, v, "slave_id", 1, 247, &p->slave_id) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int parse_serial(struct ctx *c, node_t *n, struct ml_rig *rig)
+{
+    static const char *const keys[] = {"inject", "p1_out", "rs485", "console", NULL};
+    if (check_keys(c, n, "serial", keys) < 0) {
+        return -1;
+    }
+    for (int r = 0; r < ML_RIG_ROLES; r++) {
+        node_t *v = get(c, n, role_names[r]);
+        if (v == NULL) {
+            continue;
+        }
+        if (r == ML_RIG_RS485 && rig->dut.product != ML_SCN_P1MB) {
+            return fail(c, v, "serial.rs485 is for a p1mb DUT only");
+        }
+        if (r == ML_RIG_P1_OUT && rig->dut.product != ML_SCN_P1) {
+            return fail(c, v,
+                        "serial.p1_out is for a p1 DUT only (the Smart Connect P1 has P1-out)");
+        }
+        if (parse_port(c, v, (enum ml_rig_role)r, &rig->port[r]) < 0) {
+            return -1;
+        }
+    }
+    if (!rig->port[ML_RIG_INJECT].present) {
+        return fail(c, n, "serial needs 'inject' (the adapter that plays the meter into the DUT)");
+    }
+    for (int a = 0; a < ML_RIG_ROLES; a++) {
+        for (int b = a + 1; b < ML_RIG_ROLES; b++) {
+            const struct ml_rig_port *pa = &rig->port[a], *pb = &rig->port[b];
+            if (pa->present && pb->present &&
+                ((pa->path[0] && !strcmp(pa->path, pb->path)) ||
+                 (pa->usb[0] && !strcmp(pa->usb, pb->usb)))) {
+                return fail(c, get(c, n, role_names[b]),
+                            "serial.%s uses the same adapter as serial.%s", role_names[b],
+                            role_names[a]);
+            }
+        }
+    }
+    return 0;
+}
+
+static int parse_network(struct ctx *c, node_t *n, struct ml_rig *rig)
+{
+    static const char *const keys[] = {"host",      "modbus_port",   "http_port",
+                                       "http_user", "http_password", NULL};
+    if (check_keys(c, n, "network", keys) < 0) {
+        return -1;
+    }
+    node_t *v = need(c, n, "host", "network");
+    if (v == NULL ||
+        get_str(c, v, "network.host", rig->network.host, sizeof rig->network.host) < 0) {
+        return -1;
+    }
+    if (rig->network.host[0] == 0) {
+        return fail(c, v, "network.host is empty");
+    }
+    rig->network.modbus_port = 502;
+    rig->network.http_port = 80;
+    if ((v = get(c, n, "modbus_port")) &&
+        get_int(c, v, "network.modbus_port", 0, 65535, &rig->network.modbus_port) < 0) {
+        return -1;
+    }
+    if ((v = get(c, n, "http_port")) &&
+        get_int(c, v, "network.http_port", 0, 65535, &rig->network.http_port) < 0) {
+        return -1;
+    }
+    if ((v = get(c, n, "http_user")) && get_str(c, v, "network.http_user", rig->network.http_user,
+                                                sizeof rig->network.http_user) < 0) {
+        return -1;
+    }
+    if ((v = get(c, n, "http_password")) &&
+        get_str(c, v, "network.http_password", rig->network.http_password,
+                sizeof rig->network.http_password) < 0) {
+        return -1;
+    }
+    return 0;
+}
+
+static int parse_mqtt(struct ctx *c, node_t *n, struct ml_rig *rig)
+{
+    static const char *const keys[] = {"url", "user", "password", "site", NULL};
+    if (check_keys(c, n, "mqtt", keys) < 0) {
+        return -1;
+    }
+    node_t *v = need(c, n, "url", "mqtt");
+    if (v == NULL || get_str(c, v, "mqtt.url", rig->mqtt.url, sizeof rig->mqtt.url) < 0) {
+        return -1;
+    }
+    if (strncmp(rig->mqtt.url, "mqtt://", 7) != 0 && strncmp(rig->mqtt.url, "mqtts://", 8) != 0) {
+        return fail(c, v, "mqtt.url must start with mqtt:// or mqtts://, not '%s'", rig->mqtt.url);
+    }
+    if ((v = get(c, n, "user")) &&
+        get_str(c, v, "mqtt.user", rig->mqtt.user, sizeof rig->mqtt.user) < 0) {
+        return -1;
+    }
+    if ((v = get(c, n, "password")) &&
+        get_str(c, v, "mqtt.password", rig->mqtt.password, sizeof rig->mqtt.password) < 0) {
+        return -1;
+    }
+    if ((v = get(c, n, "site")) &&
+        get_str(c, v, "mqtt.site", rig->mqtt.site, sizeof rig->mqtt.site) < 0) {
+        return -1;
+    }
+    return 0;
+}
+
+static int parse_commands(struct ctx *c, node_t *n, struct ml_rig *rig)
+{
+    static const char *const keys[] = {"power_off", "power_on", "button_press", "button_release",
+                                       NULL};
+    if (check_keys(c, n, "commands", keys) < 0) {
+        return -1;
+    }
+    char *dst[] = {rig->commands.power_off, rig->commands.power_on, rig->commands.button_press,
+                   rig->commands.button_release};
+    for (int i = 0; i < 4; i++) {
+        node_t *v = get(c, n, keys[i]);
+        char what[40];
+        snprintf(what, sizeof what, "commands.%s", keys[i]);
+        if (v && get_str(c, v, what, dst[i], sizeof rig->commands.power_off) < 0) {
+            return -1;
+        }
+        if (v && dst[i][0] == 0) {
+            return fail(c, v, "%s is empty (leave the key out when the rig cannot do it)", what);
+        }
+    }
+    /* a capability needs both halves */
+    for (int i = 0; i < 4; i += 2) {
+        if ((dst[i][0] == 0) != (dst[i + 1][0] == 0)) {
+            int have = dst[i][0] ? i : i + 1;
+            return fail(c, get_key(c, n, keys[have]), "commands.%s needs commands.%s too",
+                        keys[have], keys[have ^ 1]);
+        }
+    }
+    return 0;
+}
+
+static int parse_timeouts(struct ctx *c, node_t *n, struct ml_rig *rig)
+{
+    static const char *const keys[] = {"boot_s", "modbus_s", "http_s", "mqtt_s", NULL};
+    if (check_keys(c, n, "timeouts", keys) < 0) {
+        return -1;
+    }
+    double *dst[] = {&rig->timeouts.boot_s, &rig->timeouts.modbus_s, &rig->timeouts.http_s,
+                     &rig->timeouts.mqtt_s};
+    for (int i = 0; i < 4; i++) {
+        node_t *v = get(c, n, keys[i]);
+        char what[40];
+        snprintf(what, sizeof what, "timeouts.%s", keys[i]);
+        if (v && get_secs(c, v, what, dst[i]) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int parse_root(struct ctx *c, node_t *root, struct ml_rig *rig)
+{
+    if (root == NULL) {
+        return fail(c, NULL, "empty rig file (see docs/hil.md)");
+    }
+    static const char *const keys[] = {"name",     "dut",        "serial",   "network", "mqtt",
+                                       "commands", "led_sensor", "timeouts", NULL};
+    if (check_keys(c, root, "the rig", keys) < 0) {
+        return -1;
+    }
+    node_t *v;
+    if ((v = need(c, root, "name", "the rig")) == NULL ||
+        get_str(c, v, "name", rig->name, sizeof rig->name) < 0) {
+        return -1;
+    }
+    if ((v = need(c, root, "dut", "the rig")) == NULL || parse_dut(c, v, rig) < 0) {
+        return -1;
+    }
+    if ((v = need(c, root, "serial", "the rig")) == NULL || parse_serial(c, v, rig) < 0) {
+        return -1;
+    }
+    if ((v = get(c, root, "network")) && parse_network(c, v, rig) < 0) {
+        return -1;
+    }
+    if ((v = get(c, root, "mqtt")) && parse_mqtt(c, v, rig) < 0) {
+        return -1;
+    }
+    if ((v = get(c, root, "commands")) && parse_commands(c, v, rig) < 0) {
+        return -1;
+    }
+    if ((v = get(c, root, "led_sensor"))) {
+        return fail(c, v,
+                    "led_sensor: no LED sensor is supported yet; leave the key out "
+                    "(LED expectations are reported as skipped, see docs/hil.md)");
+    }
+    if ((v = get(c, root, "timeouts")) && parse_timeouts(c, v, rig) < 0) {
+        return -1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------- */
+/* API                                                                       */
+/* ------------------------------------------------------------------------- */
+
+int ml_rig_parse(const char *name, const char *text, size_t len, struct ml_rig *rig, char *err,
+                 size_t errcap)
+{
+    memset(rig, 0, sizeof *rig);
+    snprintf(rig->path, sizeof rig->path, "%s", name);
+    rig->dut.variant_index = -1;
+    rig->timeouts.boot_s = 30;
+    rig->timeouts.modbus_s = 2;
+    rig->timeouts.http_s = 5;
+    rig->timeouts.mqtt_s = 10;
+    struct ctx c = {.name = name, .err = err, .errcap = errcap};
+    yaml_parser_t p;
+    yaml_parser_initialize(&p);
+    yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
+    if (!yaml_parser_load(&p, &c.doc)) {
+        snprintf(err, errcap, "%s:%zu:%zu: YAML: %s%s%s", name, p.problem_mark.line + 1,
+                 p.problem_mark.column + 1, p.problem ? p.problem : "syntax error",
+                 p.context ? " " : "", p.context ? p.context : "");
+        yaml_parser_delete(&p);
+        return -1;
+    }
+    int rc = parse_root(&c, yaml_document_get_root_node(&c.doc), rig);
+    if (rc == 0) {
+        yaml_document_t extra;
+        if (yaml_parser_load(&p, &extra)) {
+            if (yaml_document_get_root_node(&extra) != NULL) {
+                rc = fail(&c, yaml_document_get_root_node(&extra),
+                          "one rig per file (found a second YAML document)");
+            }
+            yaml_document_delete(&extra);
+        }
+    }
+    yaml_document_delete(&c.doc);
+    yaml_parser_delete(&p);
+    return rc;
+}
+
+int ml_rig_load(const char *path, struct ml_rig *rig, char *err, size_t errcap)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        memset(rig, 0, sizeof *rig);
+        snprintf(err, errcap, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    char *text = NULL;
+    size_t len = 0, cap = 0;
+    for (;;) {
+        if (len + 4096 > cap) {
+            cap = cap ? cap * 2 : 8192;
+            char *t = realloc(text, cap);
+            if (t == NULL) {
+                free(text);
+                fclose(f);
+                snprintf(err, errcap, "%s: out of memory", path);
+                return -1;
+            }
+            text = t;
+        }
+        size_t k = fread(text + len, 1, cap - len, f);
+        len += k;
+        if (k == 0) {
+            break;
+        }
+        if (len > (1u << 20)) {
+            free(text);
+            fclose(f);
+            snprintf(err, errcap, "%s: larger than 1 MiB, not a rig file", path);
+            return -1;
+        }
+    }
+    bool bad = ferror(f) != 0;
+    fclose(f);
+    if (bad) {
+        free(text);
+        snprintf(err, errcap, "%s: read error", path);
+        return -1;
+    }
+    int rc = ml_rig_parse(path, text, len, rig, err, errcap);
+    free(text);
+    return rc;
+}
+
+int ml_rig_resolve(struct ml_rig *rig, char *err, size_t errcap)
+{
+    for (int r = 0; r < ML_RIG_ROLES; r++) {
+        struct ml_rig_port *p = &rig->port[r];
+        if (!p->present || p->usb[0] == 0) {
+            continue;
+        }
+        char path[sizeof p->path];
+        int rc = ml_serial_find_usb(p->usb, path, sizeof path);
+        if (rc == 0) {
+            snprintf(p->path, sizeof p->path, "%s", path);
+            continue;
+        }
+        int k =
+            snprintf(err, errcap, "%s:%d:%d: serial.%s: %s USB adapter %s", rig->path, p->loc.line,
+                     p->loc.col, role_names[r], rc == -EEXIST ? "more than one" : "no", p->usb);
+        if (rc == -EEXIST) {
+            k += snprintf(err + k, errcap > (size_t)k ? errcap - (size_t)k : 0,
+                          " (add its serial number: \"VID:PID:SERIAL\")");
+        } else if (rc != -ENOENT) {
+            k += snprintf(err + k, errcap > (size_t)k ? errcap - (size_t)k : 0, " (%s)",
+                          strerror(-rc));
+        }
+        struct ml_serial_port_info info[32];
+        int n = ml_serial_list(info, 32);
+        int usb = 0;
+        for (int i = 0; i < n && i < 32 && (size_t)k < errcap; i++) {
+            if (!info[i].usb) {
+                continue;
+            }
+            k += snprintf(err + k, errcap - (size_t)k, "%s %s %04x:%04x%s%s \"%s\"",
+                          usb ? ";" : "; USB serial ports present:", info[i].name, info[i].vid,
+                          info[i].pid, info[i].usb_serial[0] ? ":" : "", info[i].usb_serial,
+                          info[i].description);
+            usb++;
+        }
+        if (usb == 0 && (size_t)k < errcap) {
+            snprintf(err + k, errcap - (size_t)k,
+                     "; no USB serial ports present (see `meterlab ports`)");
+        }
+        return -1;
+    }
+    return 0;
+}
+
+bool ml_rig_has(const struct ml_rig *rig, enum ml_rig_cap cap)
+{
+    switch (cap) {
+    case ML_RIG_CAP_POWER:
+        return rig->commands.power_off[0] && rig->commands.power_on[0];
+    case ML_RIG_CAP_BUTTON:
+        return rig->commands.button_press[0] && rig->commands.button_release[0];
+    case ML_RIG_CAP_LED:
+        return false;
+    case ML_RIG_CAP_P1_OUT:
+        return rig->port[ML_RIG_P1_OUT].present;
+    case ML_RIG_CAP_RS485:
+        return rig->port[ML_RIG_RS485].present;
+    case ML_RIG_CAP_MODBUS_TCP:
+        return rig->network.host[0] && rig->network.modbus_port > 0;
+    case ML_RIG_CAP_HTTP:
+        return rig->network.host[0] && rig->network.http_port > 0;
+    case ML_RIG_CAP_MQTT:
+        return rig->mqtt.url[0] != 0;
+    default:
+        return false;
+    }
+}
+
+const char *ml_rig_missing_reason(enum ml_rig_cap cap)
+{
+    switch (cap) {
+    case ML_RIG_CAP_POWER:
+        return "the rig has no commands.power_off/power_on (no power relay)";
+    case ML_RIG_CAP_BUTTON:
+        return "the rig has no commands.button_press/button_release (no button relay)";
+    case ML_RIG_CAP_LED:
+        return "the rig has no LED sensor";
+    case ML_RIG_CAP_P1_OUT:
+        return "the rig has no serial.p1_out adapter";
+    case ML_RIG_CAP_RS485:
+        return "the rig has no serial.rs485 adapter";
+    case ML_RIG_CAP_MODBUS_TCP:
+        return "the rig has no network.host/modbus_port";
+    case ML_RIG_CAP_HTTP:
+        return "the rig has no network.host/http_port";
+    case ML_RIG_CAP_MQTT:
+        return "the rig has no mqtt.url (no broker to observe)";
+    default:
+        return "unknown capability";
+    }
+}

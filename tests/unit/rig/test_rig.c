@@ -1,0 +1,238 @@
+/* Rig files: a good file, the example bench, and every error class with its line:column. */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ml_rig.h"
+#include "ml_test.h"
+
+static struct ml_rig rig;
+static char err[1024];
+
+static int parse(const char *text)
+{
+    err[0] = 0;
+    return ml_rig_parse("r.yaml", text, strlen(text), &rig, err, sizeof err);
+}
+
+/* The text must fail with a message that starts with @p where and contains @p what. */
+static void expect_error(const char *text, const char *where, const char *what)
+{
+    int rc = parse(text);
+    CU_ASSERT_EQUAL(rc, -1);
+    if (strncmp(err, where, strlen(where)) != 0 || strstr(err, what) == NULL) {
+        fprintf(stderr, "\n  expected '%s ... %s'\n  got      '%s'\n", where, what, err);
+        CU_FAIL("error message");
+    }
+}
+
+static const char good[] = "name: pty-bench\n"
+                           "dut: {product: p1mb, variant: SDM630, serial: X1}\n"
+                           "serial:\n"
+                           "  inject: {path: /dev/pts/7}\n"
+                           "  rs485:\n"
+                           "    usb: \"1a86:7523:0042\"\n"
+                           "    line: 19200 8N1\n"
+                           "    slave_id: 3\n"
+                           "  console: {path: /dev/ttyACM0, line: \"115200,8N1\"}\n"
+                           "commands: {button_press: \"gpio 4 1\", button_release: \"gpio 4 0\"}\n"
+                           "timeouts: {boot_s: 12, http_s: 500ms}\n";
+
+static void test_rig_good_file(void)
+{
+    CU_ASSERT_EQUAL_FATAL(parse(good), 0);
+    CU_ASSERT_STRING_EQUAL(rig.name, "pty-bench");
+    CU_ASSERT_EQUAL(rig.dut.product, ML_SCN_P1MB);
+    CU_ASSERT_STRING_EQUAL(rig.dut.variant, "sdm630");
+    CU_ASSERT_EQUAL(rig.dut.variant_index, 2);
+    CU_ASSERT_STRING_EQUAL(rig.dut.serial, "X1");
+    const struct ml_rig_port *in = &rig.port[ML_RIG_INJECT];
+    CU_ASSERT_TRUE(in->present);
+    CU_ASSERT_STRING_EQUAL(in->path, "/dev/pts/7");
+    CU_ASSERT_FALSE(in->has_line);
+    CU_ASSERT_EQUAL(in->loc.line, 4);
+    CU_ASSERT_EQUAL(in->loc.col, 11);
+    const struct ml_rig_port *mb = &rig.port[ML_RIG_RS485];
+    CU_ASSERT_STRING_EQUAL(mb->usb, "1a86:7523:0042");
+    CU_ASSERT_STRING_EQUAL(mb->path, "");
+    CU_ASSERT_TRUE(mb->has_line);
+    CU_ASSERT_EQUAL(mb->line.baud, 19200);
+    CU_ASSERT_EQUAL(mb->line.parity, 'N');
+    CU_ASSERT_EQUAL(mb->slave_id, 3);
+    CU_ASSERT_EQUAL(rig.port[ML_RIG_CONSOLE].line.baud, 115200);
+    CU_ASSERT_FALSE(rig.port[ML_RIG_P1_OUT].present);
+    CU_ASSERT_TRUE(ml_rig_has(&rig, ML_RIG_CAP_BUTTON));
+    CU_ASSERT_TRUE(ml_rig_has(&rig, ML_RIG_CAP_RS485));
+    CU_ASSERT_FALSE(ml_rig_has(&rig, ML_RIG_CAP_POWER));
+    CU_ASSERT_FALSE(ml_rig_has(&rig, ML_RIG_CAP_LED));
+    CU_ASSERT_FALSE(ml_rig_has(&rig, ML_RIG_CAP_MQTT));
+    CU_ASSERT_FALSE(ml_rig_has(&rig, ML_RIG_CAP_HTTP));
+    CU_ASSERT_FALSE(ml_rig_has(&rig, ML_RIG_CAP_P1_OUT));
+    CU_ASSERT_PTR_NOT_NULL(strstr(ml_rig_missing_reason(ML_RIG_CAP_POWER), "power"));
+    CU_ASSERT_DOUBLE_EQUAL(rig.timeouts.boot_s, 12, 1e-9);
+    CU_ASSERT_DOUBLE_EQUAL(rig.timeouts.http_s, 0.5, 1e-9);
+    CU_ASSERT_DOUBLE_EQUAL(rig.timeouts.modbus_s, 2, 1e-9); /* default */
+    CU_ASSERT_DOUBLE_EQUAL(rig.timeouts.mqtt_s, 10, 1e-9);  /* default */
+    CU_ASSERT_STRING_EQUAL(ml_rig_role_name(ML_RIG_P1_OUT), "p1_out");
+}
+
+static void test_rig_defaults(void)
+{
+    CU_ASSERT_EQUAL_FATAL(parse("name: n\ndut: {product: p1mb}\n"
+                                "serial: {inject: {path: /dev/a}, rs485: {path: /dev/b}}\n"
+                                "network: {host: 10.0.0.2}\n"),
+                          0);
+    CU_ASSERT_EQUAL(rig.dut.variant_index, -1);
+    CU_ASSERT_EQUAL(rig.port[ML_RIG_RS485].slave_id, 16);
+    CU_ASSERT_EQUAL(rig.port[ML_RIG_RS485].line.baud, 9600);
+    CU_ASSERT_EQUAL(rig.port[ML_RIG_RS485].line.parity, 'E');
+    CU_ASSERT_EQUAL(rig.network.modbus_port, 502);
+    CU_ASSERT_EQUAL(rig.network.http_port, 80);
+    CU_ASSERT_TRUE(ml_rig_has(&rig, ML_RIG_CAP_MODBUS_TCP));
+    CU_ASSERT_DOUBLE_EQUAL(rig.timeouts.boot_s, 30, 1e-9);
+    CU_ASSERT_DOUBLE_EQUAL(rig.timeouts.http_s, 5, 1e-9);
+}
+
+static void test_rig_example_bench_loads(void)
+{
+    const char *src = getenv("ML_SOURCE_DIR");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(src);
+    char path[1024];
+    snprintf(path, sizeof path, "%s/rigs/example-bench.yaml", src);
+    int rc = ml_rig_load(path, &rig, err, sizeof err);
+    if (rc != 0) {
+        fprintf(stderr, "\n  %s\n", err);
+    }
+    CU_ASSERT_EQUAL_FATAL(rc, 0);
+    CU_ASSERT_STRING_EQUAL(rig.name, "qa-bench-1");
+    CU_ASSERT_EQUAL(rig.dut.product, ML_SCN_P1);
+    CU_ASSERT_STRING_EQUAL(rig.port[ML_RIG_INJECT].usb, "0403:6001:A10K3Z7Q");
+    CU_ASSERT_TRUE(rig.port[ML_RIG_P1_OUT].present);
+    CU_ASSERT_TRUE(rig.port[ML_RIG_CONSOLE].has_line);
+    for (int c = 0; c < ML_RIG_CAP_COUNT; c++) {
+        CU_ASSERT_EQUAL(ml_rig_has(&rig, (enum ml_rig_cap)c),
+                        c != ML_RIG_CAP_LED && c != ML_RIG_CAP_RS485);
+    }
+    CU_ASSERT_STRING_EQUAL(rig.mqtt.site, "qa");
+    CU_ASSERT_DOUBLE_EQUAL(rig.timeouts.boot_s, 40, 1e-9);
+}
+
+static void test_rig_load_missing_file(void)
+{
+    CU_ASSERT_EQUAL(ml_rig_load("/nonexistent/rig.yaml", &rig, err, sizeof err), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "/nonexistent/rig.yaml: No such file"));
+}
+
+#define HEAD "name: n\ndut: {product: p1}\n"
+#define INJ  "serial: {inject: {path: /dev/x}}\n"
+
+static void test_rig_errors(void)
+{
+    /* YAML syntax */
+    expect_error("name: [a\n", "r.yaml:2:1: YAML:", "");
+    expect_error("", "r.yaml:1:1:", "empty rig file");
+    expect_error("- a\n", "r.yaml:1:1:", "the rig must be a map, not a list");
+    /* unknown keys, at every level */
+    expect_error(HEAD INJ "colour: red\n", "r.yaml:4:1:", "unknown key 'colour' in the rig");
+    expect_error("name: n\ndut: {product: p1, flavour: x}\n" INJ,
+                 "r.yaml:2:20:", "unknown key 'flavour' in dut (known: product, variant, serial)");
+    expect_error(HEAD "serial: {inject: {path: /dev/x, baud: 9600}}\n",
+                 "r.yaml:3:33:", "unknown key 'baud' in serial.inject");
+    expect_error(HEAD "serial: {inject: {path: /dev/x}, modem: {path: /dev/y}}\n",
+                 "r.yaml:3:34:", "unknown key 'modem' in serial");
+    expect_error(HEAD INJ "network: {host: h, ssh_port: 22}\n",
+                 "r.yaml:4:20:", "unknown key 'ssh_port' in network");
+    expect_error(HEAD INJ "mqtt: {url: \"mqtt://h\", topic: x}\n",
+                 "r.yaml:4:25:", "unknown key 'topic' in mqtt");
+    expect_error(HEAD INJ "commands: {reboot: x}\n",
+                 "r.yaml:4:12:", "unknown key 'reboot' in commands");
+    expect_error(HEAD INJ "timeouts: {dhcp_s: 3}\n",
+                 "r.yaml:4:12:", "unknown key 'dhcp_s' in timeouts");
+    expect_error(HEAD "serial: {inject: {path: /dev/x, slave_id: 3}}\n",
+                 "r.yaml:3:33:", "unknown key 'slave_id' in serial.inject");
+    expect_error(HEAD INJ "name: again\n", "r.yaml:4:1:", "key 'name' given twice");
+    /* missing required keys (reported at the map that lacks them) */
+    expect_error("dut: {product: p1}\n" INJ, "r.yaml:1:1:", "the rig needs 'name'");
+    expect_error("name: n\n" INJ, "r.yaml:1:1:", "the rig needs 'dut'");
+    expect_error(HEAD, "r.yaml:1:1:", "the rig needs 'serial'");
+    expect_error("name: n\ndut: {serial: x}\n" INJ, "r.yaml:2:6:", "dut needs 'product'");
+    expect_error(HEAD "serial: {console: {path: /dev/c}}\n",
+                 "r.yaml:3:9:", "serial needs 'inject'");
+    expect_error(HEAD "serial: {inject: {line: 9600}}\n",
+                 "r.yaml:3:18:", "exactly one of 'path' or 'usb'");
+    expect_error(HEAD "serial: {inject: {path: /dev/x, usb: \"0403:6001\"}}\n",
+                 "r.yaml:3:38:", "exactly one of 'path' or 'usb'");
+    expect_error(HEAD INJ "network: {http_port: 80}\n", "r.yaml:4:10:", "network needs 'host'");
+    expect_error(HEAD INJ "mqtt: {user: u}\n", "r.yaml:4:7:", "mqtt needs 'url'");
+    /* wrong types */
+    expect_error("name: [a, b]\n", "r.yaml:1:7:", "name must be a single value, not a list");
+    expect_error(HEAD "serial: [a]\n", "r.yaml:3:9:", "serial must be a map, not a list");
+    expect_error(HEAD "serial: {inject: /dev/ttyUSB0}\n",
+                 "r.yaml:3:18:", "serial.inject must be a map, not a scalar");
+    expect_error(HEAD INJ "network: {host: h, modbus_port: http}\n",
+                 "r.yaml:4:33:", "network.modbus_port must be an integer, not 'http'");
+    expect_error(HEAD INJ "network: {host: h, http_port: 70000}\n",
+                 "r.yaml:4:31:", "between 0 and 65535");
+    expect_error(HEAD INJ "timeouts: {boot_s: soon}\n",
+                 "r.yaml:4:20:", "timeouts.boot_s must be a time");
+    expect_error(HEAD INJ "timeouts: {modbus_s: 0}\n", "r.yaml:4:22:", "more than 0 s");
+    /* bad values */
+    expect_error("name: n\ndut: {product: p2}\n" INJ,
+                 "r.yaml:2:16:", "dut.product must be p1, tic or p1mb, not 'p2'");
+    expect_error("name: n\ndut: {product: p1mb, variant: sdm120}\n" INJ,
+                 "r.yaml:2:31:", "dut.variant must be pro380, acr10rh, sdm630 or xemex");
+    expect_error("name: n\ndut: {product: p1, variant: sdm630}\n" INJ,
+                 "r.yaml:2:29:", "dut.variant is for a p1mb only");
+    expect_error(HEAD "serial: {inject: {usb: \"403:6001\"}}\n",
+                 "r.yaml:3:24:", "serial.inject.usb must be \"VID:PID\" or \"VID:PID:SERIAL\"");
+    expect_error(HEAD "serial: {inject: {usb: \"0403:60zz\"}}\n", "r.yaml:3:24:", "4-digit hex");
+    expect_error(HEAD "serial: {inject: {path: /dev/x, line: \"9600 9X1\"}}\n",
+                 "r.yaml:3:39:", "serial.inject.line:");
+    expect_error(HEAD "serial: {inject: {path: /dev/x}, rs485: {path: /dev/y}}\n",
+                 "r.yaml:3:41:", "serial.rs485 is for a p1mb DUT only");
+    expect_error("name: n\ndut: {product: p1mb}\nserial: {inject: {path: /dev/x}, rs485: {path: "
+                 "/dev/y, slave_id: 248}}\n",
+                 "r.yaml:3:66:", "slave_id must be between 1 and 247");
+    expect_error("name: n\ndut: {product: tic}\nserial: {inject: {path: /dev/x}, p1_out: {path: "
+                 "/dev/y}}\n",
+                 "r.yaml:3:42:", "serial.p1_out is for a p1 DUT only");
+    expect_error(HEAD "serial: {inject: {path: /dev/x}, p1_out: {path: /dev/x}}\n",
+                 "r.yaml:3:42:", "serial.p1_out uses the same adapter as serial.inject");
+    expect_error(HEAD INJ "mqtt: {url: \"tcp://h:1883\"}\n",
+                 "r.yaml:4:13:", "mqtt.url must start with mqtt://");
+    expect_error(HEAD INJ "commands: {power_off: \"relay 1 off\"}\n",
+                 "r.yaml:4:12:", "commands.power_off needs commands.power_on too");
+    expect_error(HEAD INJ "commands: {button_release: x, button_press: \"\"}\n",
+                 "r.yaml:4:45:", "commands.button_press is empty");
+    expect_error(HEAD INJ "led_sensor: {path: /dev/x}\n",
+                 "r.yaml:4:13:", "no LED sensor is supported yet");
+    expect_error(HEAD INJ "---\nname: second\n", "r.yaml:5:1:", "one rig per file");
+}
+
+static void test_rig_resolve(void)
+{
+    /* path-only rigs resolve to themselves without touching the machine */
+    CU_ASSERT_EQUAL_FATAL(parse(HEAD INJ), 0);
+    CU_ASSERT_EQUAL(ml_rig_resolve(&rig, err, sizeof err), 0);
+    CU_ASSERT_STRING_EQUAL(rig.port[ML_RIG_INJECT].path, "/dev/x");
+    /* an adapter that is not plugged in: the role, the id and what is present */
+    CU_ASSERT_EQUAL_FATAL(parse(HEAD "serial:\n  inject: {usb: \"fffe:fffd:NOPE\"}\n"), 0);
+    CU_ASSERT_EQUAL(ml_rig_resolve(&rig, err, sizeof err), -1);
+    CU_ASSERT_PTR_NOT_NULL(
+        strstr(err, "r.yaml:4:11: serial.inject: no USB adapter fffe:fffd:NOPE"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "present"));
+}
+
+int main(void)
+{
+    static const struct ml_test_case cases[] = {
+        {"good file", test_rig_good_file},
+        {"defaults", test_rig_defaults},
+        {"rigs/example-bench.yaml loads", test_rig_example_bench_loads},
+        {"missing file", test_rig_load_missing_file},
+        {"every error class with line:column", test_rig_errors},
+        {"resolve: path kept, missing USB adapter named", test_rig_resolve},
+    };
+    return ml_test_run("rig", cases, sizeof cases / sizeof cases[0], NULL, NULL);
+}
