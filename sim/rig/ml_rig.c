@@ -598,6 +598,41 @@ int ml_rig_load(const char *path, struct ml_rig *rig, char *err, size_t errcap)
     return rc;
 }
 
+int ml_rig_find_usb(const char *spec, char *path, size_t cap, char *err, size_t errcap)
+{
+    int rc = ml_serial_find_usb(spec, path, cap);
+    if (rc == 0) {
+        return 0;
+    }
+    size_t k = (size_t)snprintf(err, errcap, "%s USB adapter %s",
+                                rc == -EEXIST ? "more than one" : "no", spec);
+    if (rc == -EEXIST && k < errcap) {
+        k += (size_t)snprintf(err + k, errcap - k, " (add its serial number: VID:PID:SERIAL)");
+    } else if (rc == -EINVAL && k < errcap) {
+        k += (size_t)snprintf(err + k, errcap - k,
+                              " (write it as VID:PID or VID:PID:SERIAL in hex)");
+    } else if (rc != -ENOENT && k < errcap) {
+        k += (size_t)snprintf(err + k, errcap - k, " (%s)", strerror(-rc));
+    }
+    struct ml_serial_port_info info[32];
+    int n = ml_serial_list(info, 32);
+    int usb = 0;
+    for (int i = 0; i < n && i < 32 && k < errcap; i++) {
+        if (!info[i].usb) {
+            continue;
+        }
+        k += (size_t)snprintf(err + k, errcap - k, "%s %s %04x:%04x%s%s \"%s\"",
+                              usb ? ";" : "; USB serial ports present:", info[i].name, info[i].vid,
+                              info[i].pid, info[i].usb_serial[0] ? ":" : "", info[i].usb_serial,
+                              info[i].description);
+        usb++;
+    }
+    if (usb == 0 && k < errcap) {
+        snprintf(err + k, errcap - k, "; no USB serial ports present (see `meterlab ports`)");
+    }
+    return rc;
+}
+
 int ml_rig_resolve(struct ml_rig *rig, char *err, size_t errcap)
 {
     for (int r = 0; r < ML_RIG_ROLES; r++) {
@@ -605,39 +640,13 @@ int ml_rig_resolve(struct ml_rig *rig, char *err, size_t errcap)
         if (!p->present || p->usb[0] == 0) {
             continue;
         }
-        char path[sizeof p->path];
-        int rc = ml_serial_find_usb(p->usb, path, sizeof path);
-        if (rc == 0) {
+        char path[sizeof p->path], msg[768];
+        if (ml_rig_find_usb(p->usb, path, sizeof path, msg, sizeof msg) == 0) {
             snprintf(p->path, sizeof p->path, "%s", path);
             continue;
         }
-        int k =
-            snprintf(err, errcap, "%s:%d:%d: serial.%s: %s USB adapter %s", rig->path, p->loc.line,
-                     p->loc.col, role_names[r], rc == -EEXIST ? "more than one" : "no", p->usb);
-        if (rc == -EEXIST) {
-            k += snprintf(err + k, errcap > (size_t)k ? errcap - (size_t)k : 0,
-                          " (add its serial number: \"VID:PID:SERIAL\")");
-        } else if (rc != -ENOENT) {
-            k += snprintf(err + k, errcap > (size_t)k ? errcap - (size_t)k : 0, " (%s)",
-                          strerror(-rc));
-        }
-        struct ml_serial_port_info info[32];
-        int n = ml_serial_list(info, 32);
-        int usb = 0;
-        for (int i = 0; i < n && i < 32 && (size_t)k < errcap; i++) {
-            if (!info[i].usb) {
-                continue;
-            }
-            k += snprintf(err + k, errcap - (size_t)k, "%s %s %04x:%04x%s%s \"%s\"",
-                          usb ? ";" : "; USB serial ports present:", info[i].name, info[i].vid,
-                          info[i].pid, info[i].usb_serial[0] ? ":" : "", info[i].usb_serial,
-                          info[i].description);
-            usb++;
-        }
-        if (usb == 0 && (size_t)k < errcap) {
-            snprintf(err + k, errcap - (size_t)k,
-                     "; no USB serial ports present (see `meterlab ports`)");
-        }
+        snprintf(err, errcap, "%s:%d:%d: serial.%s: %s", rig->path, p->loc.line, p->loc.col,
+                 role_names[r], msg);
         return -1;
     }
     return 0;

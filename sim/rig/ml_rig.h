@@ -128,6 +128,13 @@ int ml_rig_parse(const char *name, const char *text, size_t len, struct ml_rig *
  */
 int ml_rig_resolve(struct ml_rig *rig, char *err, size_t errcap);
 
+/**
+ * Find a USB serial adapter by "VID:PID[:SERIAL]" (for --usb options too).
+ * @return 0 with its path in @p path, or -ENOENT / -EEXIST / -EINVAL with a
+ * message in @p err that lists the USB serial ports present.
+ */
+int ml_rig_find_usb(const char *spec, char *path, size_t cap, char *err, size_t errcap);
+
 /** True when the rig has capability @p cap. */
 bool ml_rig_has(const struct ml_rig *rig, enum ml_rig_cap cap);
 
