@@ -21,6 +21,7 @@
 enum gui_product {
     GUI_PRODUCT_P1 = 0, /**< Smart P1/A1 Connect */
     GUI_PRODUCT_TIC,    /**< Smart TIC Connect */
+    GUI_PRODUCT_P1MB,   /**< P1MB: P1 in, Modbus RTU slave on RS485 (DIN rail) */
 };
 
 /** One-click faults of the meter side and the network (also scriptable). */
@@ -30,8 +31,9 @@ enum gui_fault {
     GUI_FAULT_CRC,         /**< one digit changed per telegram: CRC / checksum errors */
     GUI_FAULT_HISTORIC,    /**< TIC only: the meter sends historic-mode frames */
     GUI_FAULT_NET_DOWN,    /**< Ethernet link down */
-    GUI_FAULT_BROKER_DOWN, /**< MQTT broker unreachable (needs --mqtt) */
+    GUI_FAULT_BROKER_DOWN, /**< the GUI's own MQTT broker stops (needs --mqtt local) */
     GUI_FAULT_POWER_CYCLE, /**< one shot: power the device off and on */
+    GUI_FAULT_BUS_GARBAGE, /**< P1MB only: the charger side sends garbage on RS485 */
     GUI_FAULT_COUNT
 };
 
@@ -64,6 +66,25 @@ struct gui_shot {
 #define GUI_ACTIONS_MAX 32
 #define GUI_SHOTS_MAX   16
 
+struct ml_scenario;
+struct ml_timeline;
+struct ml_player;
+struct ml_ev;
+struct ml_buf;
+
+/**
+ * The scenario timeline and meter player of `meterlab run` (tools/meterlab/
+ * cli_scn.h). They live in the meterlab program, so the caller hands them in
+ * and ml_gui does not depend on the program's objects.
+ */
+struct gui_scn_hooks {
+    int (*timeline_build)(const struct ml_scenario *s, struct ml_timeline *tl);
+    void (*timeline_free)(struct ml_timeline *tl);
+    void (*player_init)(struct ml_player *p, const struct ml_scenario *s);
+    int (*player_bytes)(struct ml_player *p, const struct ml_ev *ev, struct ml_buf *out, char *err,
+                        size_t errcap);
+};
+
 struct gui_options {
     enum gui_product product;
     const char *telegram_file; /**< NULL: the product's default telegram */
@@ -71,12 +92,16 @@ struct gui_options {
     double speed;              /**< 1 .. 100 */
     int width, height;         /**< window size (default 1280 x 720) */
     const char *meter_type;    /**< register map template (NULL: the device default) */
-    const char *mqtt_url;      /**< NULL: MQTT off */
+    int variant;               /**< P1MB: enum p1mb_variant; -1: sdm630 (or the scenario's) */
+    const char *mqtt_url;      /**< NULL: MQTT off; "local": the GUI starts its own broker */
     uint16_t modbus_port;      /**< 0: any free port */
     const char *source_dir;    /**< repository root (default telegrams); NULL: built-in path */
     bool verbose;              /**< print layout and screenshot facts on stdout */
     bool headless;             /**< screenshots: draw into memory, no video driver at all */
     bool show_help;            /**< start with the shortcuts overlay shown (F1) */
+    bool product_set;          /**< --product given (overrides the scenario's) */
+    const char *scenario_file; /**< play this scenario's meter side (NULL: --telegram loop) */
+    const struct gui_scn_hooks *scn; /**< needed with scenario_file */
     struct gui_action actions[GUI_ACTIONS_MAX];
     size_t n_actions;
     struct gui_shot shots[GUI_SHOTS_MAX];
@@ -116,6 +141,9 @@ struct gui_layout {
     struct gui_rect meter_panel, meter, controls[GUI_CTRL_COUNT], faults[GUI_FAULT_COUNT];
     struct gui_rect device_panel, device, button, led, hold_bar;
     struct gui_rect port_in, port_out, port_eth, port_usb;
+    struct gui_rect scn;                      /**< meter panel: scenario / telegram strip */
+    struct gui_rect led_pwr, led_p1, led_485; /**< P1MB LEDs (discs in these squares) */
+    struct gui_rect rail, charger;            /**< P1MB: the DIN rail, the charger polling it */
     struct gui_rect log_panel;
     struct gui_rect values_panel, regs_panel, payload_panel, counters_panel;
 };
@@ -123,7 +151,9 @@ struct gui_layout {
 /**
  * Place every element in a window of @p w x @p h pixels. The status LED is
  * @c led: a disc inscribed in that square, drawn in exactly the colour the
- * firmware set (sim_led_get), so its centre pixel is the LED colour.
+ * firmware set (sim_led_get), so its centre pixel is the LED colour. For the
+ * P1MB, @c led_pwr, @c led_p1 and @c led_485 are its three LEDs the same way
+ * (and @c led is @c led_p1; there is no button).
  */
 void gui_layout_compute(int w, int h, enum gui_product p, struct gui_layout *out);
 

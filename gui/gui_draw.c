@@ -362,7 +362,19 @@ static void fmt_si(char *out, size_t cap, const struct reading *r, enum reading_
 
 static const char *product_name(const struct gui_ui *u)
 {
-    return u->m->opt.product == GUI_PRODUCT_TIC ? "Smart TIC Connect" : "Smart P1/A1 Connect";
+    switch (u->m->opt.product) {
+    case GUI_PRODUCT_TIC:
+        return "Smart TIC Connect";
+    case GUI_PRODUCT_P1MB:
+        return "P1MB";
+    default:
+        return "Smart P1/A1 Connect";
+    }
+}
+
+static bool p1mb(const struct gui_ui *u)
+{
+    return u->m->opt.product == GUI_PRODUCT_P1MB;
 }
 
 static void draw_top(struct gui_ui *u)
@@ -372,8 +384,13 @@ static void draw_top(struct gui_ui *u)
     int y = L->top.y + (L->top.h - line_h(u, GUI_FONT_BOLD)) / 2;
     int x = S(u, 14);
     x += text(u, GUI_FONT_BOLD, x, y, LEFT, C_ACCENT, "meterlab gui");
-    textf(u, GUI_FONT_TEXT, x + S(u, 12), y, LEFT, C_TEXT, "%s  ·  simulated, firmware %s",
-          product_name(u), ML_FW_VERSION);
+    if (p1mb(u)) {
+        textf(u, GUI_FONT_TEXT, x + S(u, 12), y, LEFT, C_TEXT, "P1MB %s  ·  simulated, firmware %s",
+              p1mb_variant_name(u->m->pset.variant), ML_FW_VERSION);
+    } else {
+        textf(u, GUI_FONT_TEXT, x + S(u, 12), y, LEFT, C_TEXT, "%s  ·  simulated, firmware %s",
+              product_name(u), ML_FW_VERSION);
+    }
     uint64_t t = u->m->now_us / 100000u; /* tenths */
     int rx = L->w - S(u, 14);
     rx -= text(u, GUI_FONT_SMALL, rx, y + S(u, 2), RIGHT, C_DIM, "F1 help") + S(u, 22);
@@ -402,7 +419,7 @@ const char *gui_fault_label(enum gui_fault f)
 {
     static const char *const labels[GUI_FAULT_COUNT] = {
         "Unplug meter  (U)", "Noisy line  (N)",  "CRC errors  (C)",  "Historic TIC  (H)",
-        "Network down  (D)", "Broker down  (B)", "Power cycle  (O)",
+        "Network down  (D)", "Broker down  (B)", "Power cycle  (O)", "Bus garbage  (G)",
     };
     return (unsigned)f < GUI_FAULT_COUNT ? labels[f] : "?";
 }
@@ -438,8 +455,14 @@ static void draw_meter(struct gui_ui *u)
     }
     text(u, GUI_FONT_BOLD, lcd.x + lcd.w / 2, lcd.y + (lcd.h - line_h(u, GUI_FONT_BOLD)) / 2,
          CENTRE, 0x1E2A1Eu, v);
-    text(u, GUI_FONT_SMALL, b.x + b.w / 2, lcd.y + lcd.h + S(u, 8), CENTRE, C_INK,
-         tic ? "Linky (TIC standard)" : "DSMR 5 smart meter");
+    const char *kind = tic ? "Linky (TIC standard)" : "DSMR 5 smart meter";
+    if (m->scn.loaded) {
+        static const char *const pn[ML_METER_PROTO_COUNT] = {
+            "DSMR 2.2 meter", "DSMR 3.0 meter", "DSMR 4.0 meter",       "DSMR 4.2 meter",
+            "DSMR 5 meter",   "e-MUCS meter",   "Linky (TIC standard)", "Linky (TIC historic)"};
+        kind = pn[m->scn.s.meter.proto];
+    }
+    text(u, GUI_FONT_SMALL, b.x + b.w / 2, lcd.y + lcd.h + S(u, 8), CENTRE, C_INK, kind);
     text(u, GUI_FONT_SMALL, b.x + b.w / 2, lcd.y + lcd.h + S(u, 8) + line_h(u, GUI_FONT_SMALL),
          CENTRE, C_INK_DIM, tic ? "TIC" : "P1 port");
     /* its port: where the cable starts */
@@ -447,12 +470,44 @@ static void draw_meter(struct gui_ui *u)
     meter_port_xy(u, &px, &py);
     fill(u, (struct gui_rect){px - S(u, 10), py - S(u, 8), S(u, 10), S(u, 16)}, C_JACK);
 
-    /* what is played */
-    const char *base = strrchr(m->telegram_path, '/');
-    base = base != NULL ? base + 1 : m->telegram_path;
-    int ty = b.y + b.h + S(u, 8);
-    textf(u, GUI_FONT_SMALL, L->meter_panel.x + S(u, 10), ty, LEFT, C_DIM, "%s  ·  sent %u",
-          m->fault[GUI_FAULT_HISTORIC] ? "hist-1ph.bin" : base, (unsigned)m->sent);
+    /* what is played: the scenario and its step, or the telegram file */
+    struct gui_rect sr = L->scn;
+    round_fill(u, sr, S(u, 6), 0x1F242Bu, 255);
+    int sx = sr.x + S(u, 8), sy = sr.y + S(u, 5), slh = line_h(u, GUI_FONT_SMALL);
+    SDL_Rect clip = {sr.x, sr.y, sr.w - S(u, 4), sr.h};
+    SDL_RenderSetClipRect(u->ren, &clip);
+    if (m->scn.loaded) {
+        char what[96];
+        text(u, GUI_FONT_BOLD, sx, sy, LEFT, C_ACCENT, m->scn.s.name);
+        sy += line_h(u, GUI_FONT_BOLD);
+        gui_model_step_text(m, m->scn.step, what, sizeof what);
+        if (m->scn.step >= 0) {
+            const struct ml_scn_step *st = &m->scn.s.steps[m->scn.step];
+            textf(u, GUI_FONT_SMALL, sx, sy, LEFT, C_TEXT, "step %ld/%zu  ·  %.1f s  ·  %s",
+                  m->scn.step + 1, m->scn.s.nsteps, (double)m->scn.step_us / 1e6, what);
+            sy += slh;
+            textf(u, GUI_FONT_SMALL, sx, sy, LEFT, C_DIM, "%s:%d", m->scn.base, st->loc.line);
+        } else {
+            textf(u, GUI_FONT_SMALL, sx, sy, LEFT, C_TEXT, "%zu steps, %.0f s", m->scn.s.nsteps,
+                  m->scn.s.duration_s);
+            sy += slh;
+            text(u, GUI_FONT_SMALL, sx, sy, LEFT, C_DIM, m->scn.base);
+        }
+        textf(u, GUI_FONT_SMALL, sr.x + sr.w - S(u, 8), sy, RIGHT, m->scn.ended ? C_WARN : C_DIM,
+              "%s", m->scn.ended ? "ended" : "");
+    } else {
+        const char *base = strrchr(m->telegram_path, '/');
+        base = base != NULL ? base + 1 : m->telegram_path;
+        text(u, GUI_FONT_BOLD, sx, sy, LEFT, C_TEXT,
+             tic ? "Frames in a loop" : "Telegrams in a loop");
+        sy += line_h(u, GUI_FONT_BOLD);
+        text(u, GUI_FONT_SMALL, sx, sy, LEFT, C_DIM,
+             m->fault[GUI_FAULT_HISTORIC] ? "hist-1ph.bin" : base);
+        sy += slh;
+        textf(u, GUI_FONT_SMALL, sx, sy, LEFT, C_DIM, "sent %u  ·  no scenario loaded",
+              (unsigned)m->sent);
+    }
+    SDL_RenderSetClipRect(u->ren, NULL);
 
     /* controls */
     button_box(u, L->controls[GUI_CTRL_PLAY], C_BTN, C_TEXT,
@@ -475,7 +530,13 @@ static void draw_meter(struct gui_ui *u)
             snprintf(label, sizeof label, "Historic TIC  (TIC only)");
         } else if (!avail && i == GUI_FAULT_BROKER_DOWN) {
             snprintf(label, sizeof label, "Broker down  (%s)",
-                     m->set.mqtt_enabled ? "not in sim yet" : "MQTT off");
+                     p1mb(u)               ? "no MQTT"
+                     : m->set.mqtt_enabled ? "own broker only"
+                                           : "--mqtt local");
+        } else if (!avail && i == GUI_FAULT_NET_DOWN) {
+            snprintf(label, sizeof label, "Network down  (no network)");
+        } else if (!avail && i == GUI_FAULT_BUS_GARBAGE) {
+            snprintf(label, sizeof label, "Bus garbage  (P1MB only)");
         }
         uint32_t bg = !avail ? C_BTN_OFF : m->fault[i] ? C_BTN_ON : C_BTN;
         button_box(u, L->faults[i], bg, avail ? C_TEXT : 0x69717Cu, label);
@@ -507,23 +568,17 @@ static void rj12(struct gui_ui *u, struct gui_rect r)
          C_JACK);
 }
 
-static void draw_device(struct gui_ui *u)
+/* The cable from the meter: unplugged, it ends short of the port. */
+static void meter_cable(struct gui_ui *u, uint32_t cable)
 {
     const struct gui_layout *L = &u->L;
-    struct gui_model *m = u->m;
-    bool tic = m->opt.product == GUI_PRODUCT_TIC;
-    char title[64];
-    snprintf(title, sizeof title, "Device: %s", product_name(u));
-    panel(u, L->device_panel, title, "SN SC00000001");
-
-    /* the cable from the meter: unplugged, it ends short of the port */
+    const struct gui_model *m = u->m;
     int mx, my;
     meter_port_xy(u, &mx, &my);
     int ix = L->port_in.x, iy = L->port_in.y + L->port_in.h / 2;
     int elbow = L->meter_panel.x + L->meter_panel.w +
                 (L->device_panel.x - (L->meter_panel.x + L->meter_panel.w)) / 2;
     int t = S(u, 4) | 1;
-    uint32_t cable = tic ? 0x3F7F54u : 0x9AA3ADu;
     if (!m->fault[GUI_FAULT_UNPLUG]) {
         thick_line(u, mx, my, elbow, my, t, cable);
         thick_line(u, elbow, my, elbow, iy, t, cable);
@@ -535,6 +590,166 @@ static void draw_device(struct gui_ui *u)
         fill(u, (struct gui_rect){end, my - S(u, 6), S(u, 12), S(u, 12)}, cable);
         text(u, GUI_FONT_SMALL, mx + S(u, 4), my + S(u, 10), LEFT, C_BAD, "unplugged");
     }
+}
+
+/* One of the P1MB's small LEDs, in exactly the colour the firmware set; off, a dark
+ * tint of its own colour (as a real LED behind its lens). */
+static void small_led(struct gui_ui *u, struct gui_rect r, hal_rgb_t rgb, uint32_t off)
+{
+    int cx = r.x + r.w / 2, cy = r.y + r.h / 2, rad = r.w / 2;
+    if (rgb != 0) {
+        for (int k = 0; k < 4; k++) {
+            int ro = rad + S(u, 4 + 4 * (float)k), ri = ro - S(u, 4);
+            ring(u, cx, cy, ro, ri, rgb, (uint8_t)(80 - 18 * k));
+        }
+    }
+    disc(u, cx, cy, rad + S(u, 3), 0x2A2E33u, 255);
+    disc(u, cx, cy, rad, rgb != 0 ? rgb : off, 255);
+}
+
+static void draw_p1mb_device(struct gui_ui *u)
+{
+    const struct gui_layout *L = &u->L;
+    struct gui_model *m = u->m;
+    char right[64];
+    snprintf(right, sizeof right, "SN %s", m->serial);
+    panel(u, L->device_panel, "Device: P1MB  (P1 to Modbus RTU)", right);
+
+    /* the DIN rail behind the module */
+    struct gui_rect rl = L->rail;
+    rl.w = L->charger.x - S(u, 24) - rl.x;
+    fill(u, rl, 0xA7AFB8u);
+    fill(u, (struct gui_rect){rl.x, rl.y + S(u, 3), rl.w, S(u, 2)}, 0xC9D0D6u);
+    fill(u, (struct gui_rect){rl.x, rl.y + rl.h - S(u, 5), rl.w, S(u, 2)}, 0x7D858Eu);
+    for (int x = rl.x + S(u, 14); x + S(u, 18) < rl.x + rl.w; x += S(u, 40)) {
+        round_fill(u, (struct gui_rect){x, rl.y + rl.h / 2 - S(u, 4), S(u, 18), S(u, 8)}, S(u, 4),
+                   0x6F7780u, 255);
+    }
+    meter_cable(u, 0x9AA3ADu);
+
+    /* RS485 pair to the charger */
+    struct gui_rect tb = L->port_out, ch = L->charger;
+    int cy = tb.y + tb.h / 2, t = S(u, 3) | 1;
+    thick_line(u, tb.x + tb.w, cy - S(u, 5), ch.x, cy - S(u, 5), t, 0x3E6FB0u);
+    thick_line(u, tb.x + tb.w, cy + S(u, 5), ch.x, cy + S(u, 5), t, 0xE6E9EDu);
+
+    /* the module: grey housing, terminal covers top and bottom, a front window */
+    struct gui_rect b = L->device;
+    round_fill(u, (struct gui_rect){b.x + S(u, 4), b.y + S(u, 6), b.w, b.h}, S(u, 6), 0x101316u,
+               255);
+    round_fill(u, b, S(u, 6), C_BODY_EDGE, 255);
+    round_fill(u, inset(b, S(u, 2)), S(u, 5), 0xE4E7EAu, 255);
+    int cov = (int)((float)b.h * 0.17f);
+    fill(u, (struct gui_rect){b.x + S(u, 2), b.y + S(u, 2), b.w - S(u, 4), cov}, 0xD2D6DBu);
+    fill(u, (struct gui_rect){b.x + S(u, 2), b.y + b.h - cov - S(u, 2), b.w - S(u, 4), cov},
+         0xD2D6DBu);
+    for (int k = 0; k < 3; k++) {
+        /* screw heads of the unused top terminals */
+        int sx = b.x + b.w * (2 * k + 3) / 8;
+        disc(u, sx, b.y + cov / 2 + S(u, 2), S(u, 5), 0x9AA1A9u, 255);
+        fill(u, (struct gui_rect){sx - S(u, 4), b.y + cov / 2 + S(u, 1), S(u, 8), S(u, 2)},
+             0x5B636Cu);
+    }
+    int fy = b.y + cov + S(u, 8);
+    text(u, GUI_FONT_BOLD, b.x + S(u, 24), fy, LEFT, C_INK, "P1MB");
+    textf(u, GUI_FONT_SMALL, b.x + S(u, 24), fy + line_h(u, GUI_FONT_BOLD), LEFT, C_INK_DIM,
+          "map: %s", p1mb_variant_name(m->pset.variant));
+
+    /* the three LEDs with their labels */
+    static const struct {
+        enum hal_led_id id;
+        const char *name;
+        uint32_t off;
+    } leds[3] = {{HAL_LED_PWR, "PWR", 0x57552Eu},
+                 {HAL_LED_P1, "P1", 0x2E5234u},
+                 {HAL_LED_485, "485", 0x5A2F2Fu}};
+    const struct gui_rect *lr[3] = {&L->led_pwr, &L->led_p1, &L->led_485};
+    for (int i = 0; i < 3; i++) {
+        small_led(u, *lr[i], sim_led_get(leds[i].id) & 0xFFFFFFu, leds[i].off);
+        text(u, GUI_FONT_BOLD, lr[i]->x + lr[i]->w + S(u, 12),
+             lr[i]->y + (lr[i]->h - line_h(u, GUI_FONT_BOLD)) / 2, LEFT, C_INK, leds[i].name);
+    }
+
+    /* P1 in (RJ12, left) and the RS485 terminal block (A, B, GND) */
+    rj12(u, L->port_in);
+    port_label(u, L->port_in.x - S(u, 2), L->port_in.y - line_h(u, GUI_FONT_SMALL) - S(u, 4), RIGHT,
+               "P1 in", activity(u, m->act_in_us), m->act_in_bad ? C_BAD : C_WARN);
+    round_fill(u, tb, S(u, 3), 0x2F8F46u, 255);
+    for (int k = 0; k < 3; k++) {
+        int sy = tb.y + tb.h * (2 * k + 1) / 6;
+        disc(u, tb.x + tb.w / 2, sy, tb.h / 8, 0x9AA3ADu, 255);
+        fill(u, (struct gui_rect){tb.x + tb.w / 2 - tb.h / 10, sy - S(u, 1), tb.h / 5, S(u, 2)},
+             0x4A515Bu);
+    }
+    static const char *const pins[3] = {"A", "B", "GND"};
+    for (int k = 0; k < 3; k++) {
+        int sy = tb.y + tb.h * (2 * k + 1) / 6;
+        text(u, GUI_FONT_SMALL, tb.x - S(u, 4), sy - line_h(u, GUI_FONT_SMALL) / 2, RIGHT,
+             C_INK_DIM, pins[k]);
+    }
+    bool act485 =
+        m->act_485_us != 0 && m->now_us >= m->act_485_us && m->now_us - m->act_485_us < 120000u;
+    port_label(u, tb.x + tb.w + S(u, 6), cy - S(u, 9) - line_h(u, GUI_FONT_SMALL), LEFT, "RS485",
+               act485, m->act_485_bad ? C_BAD : C_WARN);
+
+    /* the charger: a Modbus RTU master polling the P1MB */
+    const struct gui_charger *c = &m->ch;
+    round_fill(u, (struct gui_rect){ch.x + S(u, 3), ch.y + S(u, 4), ch.w, ch.h}, S(u, 10),
+               0x101316u, 255);
+    round_fill(u, ch, S(u, 10), 0x3A424Du, 255);
+    round_fill(u, inset(ch, S(u, 3)), S(u, 8), 0x2C333Cu, 255);
+    int cx = ch.x + ch.w / 2, yy = ch.y + S(u, 10);
+    text(u, GUI_FONT_BOLD, cx, yy, CENTRE, C_TEXT, "Charger");
+    yy += line_h(u, GUI_FONT_BOLD);
+    text(u, GUI_FONT_SMALL, cx, yy, CENTRE, C_DIM, "RTU master");
+    yy += line_h(u, GUI_FONT_SMALL) + S(u, 8);
+    struct gui_rect disp = {ch.x + S(u, 10), yy, ch.w - S(u, 20), S(u, 34)};
+    round_fill(u, disp, S(u, 4), 0x0F2A1Fu, 255);
+    char v[64] = "- - -";
+    if (c->have_value) {
+        snprintf(v, sizeof v, "%s", c->value);
+    }
+    text(u, GUI_FONT_BOLD, cx, disp.y + (disp.h - line_h(u, GUI_FONT_BOLD)) / 2, CENTRE,
+         c->have_value ? 0x7CF2A2u : 0x4F7A63u, v);
+    yy = disp.y + disp.h + S(u, 6);
+    text(u, GUI_FONT_SMALL, cx, yy, CENTRE, C_DIM, "reads P total");
+    yy += line_h(u, GUI_FONT_SMALL);
+    textf(u, GUI_FONT_SMALL, cx, yy, CENTRE, C_DIM, "every 1 s, addr %u", (unsigned)c->unit);
+    /* its charging-cable socket */
+    disc(u, cx, ch.y + ch.h - S(u, 22), S(u, 12), 0x1B1F24u, 255);
+    disc(u, cx, ch.y + ch.h - S(u, 22), S(u, 8), 0x4A515Bu, 255);
+
+    /* under the module: the LED states in words */
+    int y = b.y + b.h + S(u, 30);
+    int px = L->device_panel.x + L->device_panel.w / 2;
+    text(u, GUI_FONT_BOLD, px, y, CENTRE, C_TEXT, gui_p1_led_text(m->pst.p1_led));
+    y += line_h(u, GUI_FONT_BOLD) + S(u, 2);
+    text(u, GUI_FONT_BOLD, px, y, CENTRE, m->pst.rs485_led == P1MB_485_LED_BLINK ? C_BAD : C_TEXT,
+         m->pst.rs485_led == P1MB_485_LED_BLINK
+             ? gui_485_led_text(m->pst.rs485_led)
+             : (c->replies > 0 ? "485 LED: flashes 100 ms on each request for it"
+                               : gui_485_led_text(m->pst.rs485_led)));
+    y += line_h(u, GUI_FONT_BOLD) + S(u, 2);
+    text(u, GUI_FONT_SMALL, px, y, CENTRE, C_DIM,
+         "PWR yellow: powered  ·  9600 8E1, address 16 (factory settings)");
+}
+
+static void draw_device(struct gui_ui *u)
+{
+    if (p1mb(u)) {
+        draw_p1mb_device(u);
+        return;
+    }
+    const struct gui_layout *L = &u->L;
+    struct gui_model *m = u->m;
+    bool tic = m->opt.product == GUI_PRODUCT_TIC;
+    char title[64];
+    snprintf(title, sizeof title, "Device: %s", product_name(u));
+    char sn[48];
+    snprintf(sn, sizeof sn, "SN %s", m->serial);
+    panel(u, L->device_panel, title, sn);
+
+    meter_cable(u, tic ? 0x3F7F54u : 0x9AA3ADu);
 
     /* body with a shadow */
     struct gui_rect b = L->device;
@@ -672,8 +887,13 @@ static void draw_values(struct gui_ui *u)
     struct gui_rect r = L->values_panel;
     char right[96] = "no telegram yet";
     if (m->have_reading) {
+        bool fresh = p1mb(u)
+                         ? m->pst.p1_led == P1MB_P1_LED_ON ||
+                               (m->pst.have_telegram &&
+                                m->now_us / 1000u - m->pst.last_telegram_ms < P1MB_P1_TIMEOUT_MS)
+                         : m->st.meter_data;
         snprintf(right, sizeof right, "%s%s", rd->header.s[0] ? rd->header.s : "",
-                 m->st.meter_data ? "" : "  (stale)");
+                 fresh ? "" : "  (stale)");
     }
     int y = panel(u, r, "Live values  (last good telegram)", right);
     int x = r.x + S(u, 12);
@@ -726,8 +946,8 @@ static void draw_values(struct gui_ui *u)
     }
 }
 
-static void reg_value(const struct regmap_template *t, const struct regmap_entry *e,
-                      const uint16_t *w, char *out, size_t cap)
+void gui_reg_value(const struct regmap_template *t, const struct regmap_entry *e, const uint16_t *w,
+                   char *out, size_t cap)
 {
     unsigned n = regmap_entry_words(e);
     uint64_t raw = 0;
@@ -785,19 +1005,26 @@ static void reg_value(const struct regmap_template *t, const struct regmap_entry
 static void draw_regs(struct gui_ui *u)
 {
     const struct gui_layout *L = &u->L;
-    const struct sc_app *app = ml_dev_sc_app();
-    const struct regmap_snapshot *snap = regmap_live_current(&app->regs);
+    const struct regmap_snapshot *snap = gui_model_regs(u->m);
     const struct regmap_template *t = snap->tpl;
     struct gui_rect r = L->regs_panel;
     char right[80];
-    snprintf(right, sizeof right, "TCP port %u", (unsigned)u->m->st.modbus_port);
+    if (p1mb(u)) {
+        snprintf(right, sizeof right, "RTU, address 16");
+    } else {
+        snprintf(right, sizeof right, "TCP port %u", (unsigned)u->m->st.modbus_port);
+    }
     int y = panel(u, r, "Modbus registers", right);
     int x = r.x + S(u, 12);
     if (t == NULL) {
         text(u, GUI_FONT_TEXT, x, y, LEFT, C_DIM, "no template");
         return;
     }
+    /* the space with the measurements (the SDM630 keeps only its identity in FC03) */
     const struct regmap_space *sp = t->holding.count > 0 ? &t->holding : &t->input;
+    if (t->input.count > t->holding.count) {
+        sp = &t->input;
+    }
     uint8_t fc = sp == &t->holding ? 0x03 : 0x04;
     textf(u, GUI_FONT_SMALL, x, y, LEFT, C_ACCENT, "%s  ·  FC%02X  ·  %u entries", t->name,
           (unsigned)fc, (unsigned)sp->count);
@@ -830,8 +1057,11 @@ static void draw_regs(struct gui_ui *u)
                 e->field >= 0 ? reading_field_info((enum reading_field)e->field) : NULL;
             nm = fi != NULL ? fi->key : e->field == REGMAP_SRC_PRESENT ? "present" : "const";
         }
-        snprintf(name, sizeof name, "%.26s", nm);
-        reg_value(t, e, w, val, sizeof val);
+        snprintf(name, sizeof name, "%.22s", nm);
+        if (strlen(nm) > 22) {
+            memcpy(name + 20, "..", 3);
+        }
+        gui_reg_value(t, e, w, val, sizeof val);
         if (i % 2 == 1) {
             colour(u, 0xFFFFFFu, 8);
             SDL_Rect band = {r.x + S(u, 6), y, r.w - S(u, 12), lh};
@@ -856,6 +1086,31 @@ static void draw_counters(struct gui_ui *u)
     const struct gui_model *m = u->m;
     struct gui_rect r = u->L.counters_panel;
     int y = panel(u, r, "Counters", NULL);
+    if (p1mb(u)) {
+        const struct p1mb_counters *pc = &m->pcnt;
+        struct {
+            const char *k;
+            uint32_t v;
+            uint32_t col;
+        } pr[] = {
+            {"telegrams ok", pc->telegrams_pass, C_OK},
+            {"CRC failed", pc->telegrams_fail, pc->telegrams_fail ? C_BAD : C_TEXT},
+            {"frame failed", pc->telegrams_frame_fail, pc->telegrams_frame_fail ? C_BAD : C_TEXT},
+            {"requests for us", pc->modbus_requests, C_TEXT},
+            {"bad frames", pc->modbus_bad_frames, pc->modbus_bad_frames ? C_BAD : C_TEXT},
+            {"charger replies", m->ch.replies, C_TEXT},
+            {"charger no reply", m->ch.no_reply, m->ch.no_reply ? C_BAD : C_TEXT},
+            {"boots", m->boots, C_TEXT},
+        };
+        int plh = line_h(u, GUI_FONT_SMALL) + S(u, 2);
+        int px0 = r.x + S(u, 12), px1 = r.x + r.w - S(u, 12);
+        for (size_t i = 0; i < sizeof pr / sizeof pr[0] && y + plh <= r.y + r.h; i++) {
+            text(u, GUI_FONT_SMALL, px0, y, LEFT, C_DIM, pr[i].k);
+            textf(u, GUI_FONT_BOLD, px1, y, RIGHT, pr[i].col, "%u", (unsigned)pr[i].v);
+            y += plh;
+        }
+        return;
+    }
     const struct sc_counters *c = &m->cnt;
     char ip[24];
     snprintf(ip, sizeof ip, "%s", m->st.has_ip ? "yes" : "no");
@@ -883,6 +1138,55 @@ static void draw_counters(struct gui_ui *u)
     if (y + lh <= r.y + r.h) {
         text(u, GUI_FONT_SMALL, x0, y, LEFT, C_DIM, "IP address");
         text(u, GUI_FONT_BOLD, x1, y, RIGHT, m->st.has_ip ? C_OK : C_BAD, ip);
+        y += lh;
+    }
+    if (y + lh <= r.y + r.h) {
+        text(u, GUI_FONT_SMALL, x0, y, LEFT, C_DIM, "MQTT");
+        text(u, GUI_FONT_BOLD, x1, y, RIGHT,
+             !m->set.mqtt_enabled               ? C_DIM
+             : m->st.mqtt == HAL_MQTT_CONNECTED ? C_OK
+                                                : C_BAD,
+             m->set.mqtt_enabled ? gui_mqtt_state_name(m->st.mqtt) : "off");
+    }
+}
+
+static void hex_line(char *out, size_t cap, const uint8_t *b, size_t n)
+{
+    size_t o = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < n && o + 4 < cap; i++) {
+        o += (size_t)snprintf(out + o, cap - o, "%02X ", b[i]);
+    }
+}
+
+static void draw_charger_panel(struct gui_ui *u)
+{
+    const struct gui_model *m = u->m;
+    const struct gui_charger *c = &m->ch;
+    struct gui_rect r = u->L.payload_panel;
+    char right[96];
+    snprintf(right, sizeof right, "%u requests, %u replies", (unsigned)c->requests,
+             (unsigned)c->replies);
+    int y = panel(u, r, "RS485: what the charger sends and gets", right);
+    int x = r.x + S(u, 12), lh = line_h(u, GUI_FONT_MONO) + S(u, 2);
+    if (c->entry == NULL) {
+        text(u, GUI_FONT_TEXT, x, y, LEFT, C_DIM, "no P register in this map");
+        return;
+    }
+    char hex[200];
+    textf(u, GUI_FONT_SMALL, x, y, LEFT, C_DIM,
+          "read FC%02X, register 0x%04X, %u words (P total), address %u, every 1 s",
+          (unsigned)c->fc, (unsigned)c->addr, (unsigned)c->words, (unsigned)c->unit);
+    y += line_h(u, GUI_FONT_SMALL) + S(u, 2);
+    hex_line(hex, sizeof hex, c->req, c->req_len);
+    textf(u, GUI_FONT_MONO, x, y, LEFT, 0xF3B54Au, "request  %s", c->req_len ? hex : "-");
+    y += lh;
+    hex_line(hex, sizeof hex, c->rsp, c->rsp_len);
+    textf(u, GUI_FONT_MONO, x, y, LEFT, 0xB8E0A8u, "reply    %s", c->rsp_len ? hex : "-");
+    y += lh;
+    if (c->have_value) {
+        textf(u, GUI_FONT_TEXT, x, y, LEFT, C_TEXT, "decoded: %s  (at %.1f s)", c->value,
+              (double)c->value_us / 1e6);
     }
 }
 
@@ -890,9 +1194,15 @@ static void draw_payload(struct gui_ui *u)
 {
     const struct gui_model *m = u->m;
     struct gui_rect r = u->L.payload_panel;
+    if (p1mb(u)) {
+        draw_charger_panel(u);
+        return;
+    }
     char right[96];
     if (m->set.mqtt_enabled) {
-        snprintf(right, sizeof right, "MQTT %s", gui_mqtt_state_name(m->st.mqtt));
+        snprintf(right, sizeof right, "MQTT %s%s%s", gui_mqtt_state_name(m->st.mqtt),
+                 m->own_broker ? (m->broker_up ? "  ·  local broker up" : "  ·  broker DOWN") : "",
+                 m->cnt.mqtt_publish_fail ? "" : "");
     } else {
         snprintf(right, sizeof right, "MQTT off: built from the reading, not sent");
     }
@@ -935,29 +1245,34 @@ static void draw_help(struct gui_ui *u)
     SDL_RenderFillRect(u->ren, &all);
     static const char *const keys[][2] = {
         {"Space (hold)", "press the device's button (also: mouse on the button)"},
-        {"P", "play / pause the simulation"},
-        {"R", "restart from t = 0 (faults off)"},
+        {"P", "play / pause the simulation (device, meter, scenario)"},
+        {"R", "restart from t = 0 (faults off; a scenario from its start)"},
         {"+  /  −", "speed up / slow down (1x .. 100x)"},
         {"U", "unplug / plug the meter"},
         {"N", "noisy line: bit flips in every telegram"},
         {"C", "CRC errors: one wrong digit per telegram"},
         {"H", "historic TIC frames (Smart TIC Connect)"},
         {"D", "network down (Ethernet link)"},
-        {"B", "MQTT broker down (not in the sim port yet)"},
+        {"B", "MQTT broker down (the GUI's own broker: --mqtt local)"},
         {"O", "power cycle"},
+        {"G", "garbage on the RS485 bus (P1MB)"},
         {"wheel", "scroll the Modbus register table"},
         {"F1", "this help"},
         {"Esc  /  Q", "quit"},
     };
     int n = (int)(sizeof keys / sizeof keys[0]);
     int lh = line_h(u, GUI_FONT_TEXT) + S(u, 4);
-    struct gui_rect box = {L->w / 2 - S(u, 300), L->h / 2 - (n * lh + S(u, 70)) / 2, S(u, 600),
-                           n * lh + S(u, 70)};
+    struct gui_rect box = {L->w / 2 - S(u, 330), L->h / 2 - (n * lh + S(u, 96)) / 2, S(u, 660),
+                           n * lh + S(u, 96)};
     round_fill(u, box, S(u, 12), 0x2E343Du, 255);
     int y = box.y + S(u, 16);
     text(u, GUI_FONT_BOLD, box.x + S(u, 20), y, LEFT, C_ACCENT, "Keyboard shortcuts");
     text(u, GUI_FONT_SMALL, box.x + box.w - S(u, 20), y + S(u, 2), RIGHT, C_DIM,
          "F1 or Esc closes");
+    text(u, GUI_FONT_SMALL, box.x + S(u, 20), box.y + box.h - S(u, 12) - line_h(u, GUI_FONT_SMALL),
+         LEFT, C_DIM,
+         "A scenario plays its meter side, faults and button here; its expectations are "
+         "checked by 'meterlab run', not in the GUI.");
     y += lh + S(u, 12);
     for (int i = 0; i < n; i++) {
         text(u, GUI_FONT_BOLD, box.x + S(u, 150), y, RIGHT, C_WARN, keys[i][0]);

@@ -42,16 +42,19 @@ void gui_layout_compute(int w, int h, enum gui_product p, struct gui_layout *L)
     L->meter_panel = rect(left_x, body_y, left_w - m, body_h);
     float px = left_x + 10 * s, pw = left_w - m - 20 * s;
     float y = body_y + 30 * s;
-    L->meter = rect(px + pw * 0.12f, y, pw * 0.62f, 150 * s);
-    y += 150 * s + 14 * s;
-    float bh = 30 * s, gap = 6 * s;
+    L->meter = rect(px + pw * 0.12f, y, pw * 0.62f, 124 * s);
+    y += 124 * s + 4 * s;
+    /* the strip: scenario name, step and time, or the telegram file */
+    L->scn = rect(px, y, pw, 62 * s);
+    y += 62 * s + 6 * s;
+    float bh = 28 * s, gap = 5 * s;
     L->controls[GUI_CTRL_PLAY] = rect(px, y, (pw - gap) / 2, bh);
     L->controls[GUI_CTRL_RESTART] = rect(px + (pw + gap) / 2, y, (pw - gap) / 2, bh);
     y += bh + gap;
     L->controls[GUI_CTRL_SLOWER] = rect(px, y, bh * 1.3f, bh);
     L->controls[GUI_CTRL_FASTER] = rect(px + pw - bh * 1.3f, y, bh * 1.3f, bh);
-    y += bh + 30 * s;
-    float fh = (body_y + body_h - 10 * s - y - gap * (GUI_FAULT_COUNT - 1)) / GUI_FAULT_COUNT;
+    y += bh + 26 * s;
+    float fh = (body_y + body_h - 8 * s - y - gap * (GUI_FAULT_COUNT - 1)) / GUI_FAULT_COUNT;
     if (fh > 34 * s) {
         fh = 34 * s;
     }
@@ -62,25 +65,48 @@ void gui_layout_compute(int w, int h, enum gui_product p, struct gui_layout *L)
 
     /* the device */
     float dev_h = body_h * 0.60f;
-    L->device_panel = rect(mid_x, body_y, mid_w - m, dev_h);
-    float bw = (mid_w - m) * 0.62f, bhh = dev_h * 0.50f;
-    float bx = mid_x + ((mid_w - m) - bw) / 2, by = body_y + dev_h * 0.14f;
-    L->device = rect(bx, by, bw, bhh);
-    float d = (bw < bhh ? bw : bhh) * 0.50f;
-    L->button = rect(bx + (bw - d) / 2, by + (bhh - d) / 2 + 6 * s, d, d);
-    float ld = d * 0.72f;
-    L->led = rect(bx + (bw - ld) / 2, by + (bhh - ld) / 2 + 6 * s, ld, ld);
-    L->hold_bar = rect(bx, by + bhh + 56 * s, bw, 12 * s);
+    float pnl_w = mid_w - m;
+    L->device_panel = rect(mid_x, body_y, pnl_w, dev_h);
     float ph = 34 * s;
-    if (p == GUI_PRODUCT_TIC) {
-        L->port_in = rect(bx - 16 * s, by + bhh * 0.5f - ph / 2, 26 * s, ph);
-        L->port_out = rect(0, 0, 0, 0);
+    L->led_pwr = L->led_p1 = L->led_485 = L->rail = L->charger = rect(0, 0, 0, 0);
+    if (p == GUI_PRODUCT_P1MB) {
+        /* a DIN-rail module, portrait, on a rail; the charger on the right */
+        float bw = pnl_w * 0.34f, bhh = dev_h * 0.58f;
+        float bx = mid_x + pnl_w * 0.17f, by = body_y + dev_h * 0.13f;
+        L->device = rect(bx, by, bw, bhh);
+        L->rail = rect(mid_x + 10 * s, by + bhh * 0.5f - 13 * s, pnl_w - 20 * s, 26 * s);
+        float ld = 26 * s, lx = bx + bw * 0.16f, ly = by + bhh * 0.36f, step = 40 * s;
+        L->led_pwr = rect(lx, ly, ld, ld);
+        L->led_p1 = rect(lx, ly + step, ld, ld);
+        L->led_485 = rect(lx, ly + 2 * step, ld, ld);
+        L->led = L->led_p1;
+        L->button = rect(0, 0, 0, 0);
+        L->port_in = rect(bx - 12 * s, by + bhh * 0.20f - ph / 2, 24 * s, ph);
+        L->port_out = rect(bx + bw - 16 * s, by + bhh * 0.80f - 23 * s, 30 * s, 46 * s);
+        float cx = bx + bw + 84 * s;
+        L->charger = rect(cx, by + bhh * 0.08f, mid_x + pnl_w - 14 * s - cx, bhh * 0.84f);
+        L->port_eth = rect(0, 0, 0, 0);
+        L->port_usb = rect(0, 0, 0, 0);
+        L->hold_bar = rect(bx, by + bhh + 56 * s, bw, 12 * s);
     } else {
-        L->port_in = rect(bx - 12 * s, by + bhh * 0.5f - ph / 2, 24 * s, ph);
-        L->port_out = rect(bx + bw - 12 * s, by + bhh * 0.5f - ph / 2, 24 * s, ph);
+        float bw = pnl_w * 0.62f, bhh = dev_h * 0.50f;
+        float bx = mid_x + (pnl_w - bw) / 2, by = body_y + dev_h * 0.14f;
+        L->device = rect(bx, by, bw, bhh);
+        float d = (bw < bhh ? bw : bhh) * 0.50f;
+        L->button = rect(bx + (bw - d) / 2, by + (bhh - d) / 2 + 6 * s, d, d);
+        float ld = d * 0.72f;
+        L->led = rect(bx + (bw - ld) / 2, by + (bhh - ld) / 2 + 6 * s, ld, ld);
+        L->hold_bar = rect(bx, by + bhh + 56 * s, bw, 12 * s);
+        if (p == GUI_PRODUCT_TIC) {
+            L->port_in = rect(bx - 16 * s, by + bhh * 0.5f - ph / 2, 26 * s, ph);
+            L->port_out = rect(0, 0, 0, 0);
+        } else {
+            L->port_in = rect(bx - 12 * s, by + bhh * 0.5f - ph / 2, 24 * s, ph);
+            L->port_out = rect(bx + bw - 12 * s, by + bhh * 0.5f - ph / 2, 24 * s, ph);
+        }
+        L->port_eth = rect(bx + bw * 0.18f, by + bhh - 14 * s, 42 * s, 34 * s);
+        L->port_usb = rect(bx + bw * 0.70f, by + bhh - 5 * s, 34 * s, 12 * s);
     }
-    L->port_eth = rect(bx + bw * 0.18f, by + bhh - 14 * s, 42 * s, 34 * s);
-    L->port_usb = rect(bx + bw * 0.70f, by + bhh - 5 * s, 34 * s, 12 * s);
     L->log_panel = rect(mid_x, body_y + dev_h + m, mid_w - m, body_h - dev_h - m);
 
     /* outputs */

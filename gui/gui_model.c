@@ -4,14 +4,20 @@
  * button, and the event log. No SDL here, so the drawing code only reads this
  * state.
  */
+#define _GNU_SOURCE
 #include "gui_model.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "crc.h"
+#include "hal_mqtt.h"
+#include "ml_dev_p1mb.h"
 #include "ml_devices.h"
 #include "sim.h"
 
@@ -27,7 +33,7 @@
 /* ------------------------------------------------------------------------- */
 
 static const char *const fault_names[GUI_FAULT_COUNT] = {
-    "unplug", "noise", "crc", "historic", "netdown", "brokerdown", "powercycle",
+    "unplug", "noise", "crc", "historic", "netdown", "brokerdown", "powercycle", "busgarbage",
 };
 
 const char *gui_fault_name(enum gui_fault f)
@@ -230,20 +236,91 @@ static uint32_t rng_next(struct gui_model *m)
     return x;
 }
 
+static bool is_p1mb(const struct gui_model *m)
+{
+    return m->opt.product == GUI_PRODUCT_P1MB;
+}
+
+/* What the Smart Connect runs with: the command line, or the scenario's device: block
+ * (the same mapping as `meterlab run`). */
+static void sc_settings_build(struct gui_model *m)
+{
+    const struct gui_options *o = &m->opt;
+    sc_settings_defaults(&m->set);
+    m->set.flavour = o->product == GUI_PRODUCT_TIC ? SC_FLAVOUR_TIC : SC_FLAVOUR_P1;
+    m->set.modbus_port = o->modbus_port;
+    if (o->meter_type != NULL) {
+        snprintf(m->set.meter_type, sizeof m->set.meter_type, "%s", o->meter_type);
+    }
+    if (m->scn.loaded) {
+        const struct ml_scenario *s = &m->scn.s;
+        if (o->meter_type == NULL && s->meter_type != NULL && s->meter_type[0] != '\0') {
+            snprintf(m->set.meter_type, sizeof m->set.meter_type, "%s", s->meter_type);
+        }
+        m->set.factory_default = s->factory_default;
+        m->set.net.iface = s->iface ? NET_IF_WIFI : NET_IF_ETHERNET;
+        m->set.net.dhcp = s->dhcp;
+        if (!s->dhcp) {
+            m->set.net.static_ip = (struct net_ipv4){s->ip, s->netmask, s->gateway, s->dns};
+        }
+        snprintf(m->set.mqtt_site, sizeof m->set.mqtt_site, "%s", s->mqtt_site ? s->mqtt_site : "");
+        snprintf(m->set.mqtt_user, sizeof m->set.mqtt_user, "%s", s->mqtt_user ? s->mqtt_user : "");
+        snprintf(m->set.mqtt_password, sizeof m->set.mqtt_password, "%s",
+                 s->mqtt_password ? s->mqtt_password : "");
+    }
+    if (m->mqtt_url[0] != '\0') {
+        m->set.mqtt_enabled = true;
+        snprintf(m->set.mqtt_url, sizeof m->set.mqtt_url, "%s", m->mqtt_url);
+    }
+}
+
+/* The charger reads the total power the way a wallbox does: the variant's P register. */
+static void charger_init(struct gui_model *m)
+{
+    struct gui_charger *c = &m->ch;
+    memset(c, 0, sizeof *c);
+    c->unit = 16; /* the P1MB's factory address (p1mb.md) */
+    c->next_us = 1000000u;
+    const struct regmap_template *t = p1mb_variant_template(m->pset.variant);
+    const struct regmap_space *sp[2] = {&t->input, &t->holding};
+    for (int k = 0; k < 2 && c->entry == NULL; k++) {
+        for (uint16_t i = 0; i < sp[k]->count; i++) {
+            if (sp[k]->entries[i].field == READING_P) {
+                c->entry = &sp[k]->entries[i];
+                c->fc = k == 0 ? 0x04 : 0x03;
+                break;
+            }
+        }
+    }
+    if (c->entry != NULL) {
+        c->addr = c->entry->addr;
+        c->words = (uint16_t)regmap_entry_words(c->entry);
+    }
+}
+
 static int device_start(struct gui_model *m)
 {
+    const struct ml_scenario *s = m->scn.loaded ? &m->scn.s : NULL;
     struct sim_config cfg = {.time_mode = SIM_TIME_VIRTUAL,
-                             .utc_at_start = 1767225600, /* 2026-01-01 00:00 UTC */
-                             .serial = "SC00000001",
+                             .utc_at_start = s ? s->utc_start : 1767225600, /* 2026-01-01 */
+                             .serial = m->serial,
                              .label_password = "simlabel"};
-    int rc = ml_dev_sc_start(&m->set, &cfg);
+    int rc;
+    if (is_p1mb(m)) {
+        sim_uart_bind_fd(HAL_UART_RS485, -1);
+        rc = ml_dev_p1mb_start(&m->pset, &cfg);
+    } else {
+        sc_settings_build(m);
+        rc = ml_dev_sc_start(&m->set, &cfg);
+    }
     if (rc != 0) {
         fprintf(stderr, "meterlab gui: cannot start the simulated device (error %d)\n", rc);
         return 2;
     }
     m->running = true;
     m->now_us = sim_now_us();
-    m->next_tel_us = 500000u; /* first telegram half a second in, then every interval */
+    /* first telegram half a second in, then every interval (a scenario has its own times) */
+    m->next_tel_us = s ? UINT64_MAX : 500000u;
     m->next_frame = 0;
     m->sent = 0;
     m->rng = 0x2545F491u;
@@ -253,15 +330,95 @@ static int device_start(struct gui_model *m)
     m->boots = sim_boot_count();
     memset(&m->cnt, 0, sizeof m->cnt);
     memset(&m->st, 0, sizeof m->st);
+    memset(&m->pcnt, 0, sizeof m->pcnt);
+    memset(&m->pst, 0, sizeof m->pst);
     m->st.led = UI_LED_BOOTING;
     m->have_reading = false;
     m->payload_len = 0;
     m->payload[0] = '\0';
-    m->act_in_us = m->act_out_us = m->act_eth_us = 0;
+    m->act_in_us = m->act_out_us = m->act_eth_us = m->act_485_us = 0;
     m->log_head = m->log_n = 0;
-    gui_model_log(m, GUI_LOG_INFO, "%s started, Modbus TCP port %u",
-                  m->set.flavour == SC_FLAVOUR_TIC ? "Smart TIC Connect" : "Smart P1/A1 Connect",
-                  (unsigned)ml_dev_sc_app()->status.modbus_port);
+    if (s) {
+        m->opt.scn->player_init(&m->scn.pl, s);
+        m->scn.next_ev = 0;
+        m->scn.step = -1;
+        m->scn.ended = false;
+    }
+    if (is_p1mb(m)) {
+        charger_init(m);
+        gui_model_log(m, GUI_LOG_INFO, "P1MB (%s) started, RS485 9600 8E1 address 16",
+                      p1mb_variant_name(m->pset.variant));
+    } else {
+        gui_model_log(m, GUI_LOG_INFO, "%s started, Modbus TCP port %u",
+                      m->set.flavour == SC_FLAVOUR_TIC ? "Smart TIC Connect"
+                                                       : "Smart P1/A1 Connect",
+                      (unsigned)ml_dev_sc_app()->status.modbus_port);
+    }
+    if (s) {
+        gui_model_log(m, GUI_LOG_INFO, "scenario %s: %zu steps, %.0f s", s->name, s->nsteps,
+                      s->duration_s);
+    }
+    return 0;
+}
+
+static int scenario_load(struct gui_model *m)
+{
+    const struct gui_options *o = &m->opt;
+    char err[512];
+    if (o->scn == NULL) {
+        fprintf(stderr, "meterlab gui: no scenario player in this build\n");
+        return 2;
+    }
+    if (ml_scenario_load(o->scenario_file, &m->scn.s, err, sizeof err) != 0) {
+        fprintf(stderr, "meterlab gui: %s\n", err);
+        return 2;
+    }
+    m->scn.loaded = true;
+    const struct ml_scenario *s = &m->scn.s;
+    enum gui_product p = s->product == ML_SCN_TIC    ? GUI_PRODUCT_TIC
+                         : s->product == ML_SCN_P1MB ? GUI_PRODUCT_P1MB
+                                                     : GUI_PRODUCT_P1;
+    if (o->product_set && o->product != p) {
+        fprintf(stderr,
+                "meterlab gui: %s is a scenario for product %s, not the one --product "
+                "asks for\n",
+                o->scenario_file,
+                p == GUI_PRODUCT_TIC    ? "tic"
+                : p == GUI_PRODUCT_P1MB ? "p1mb"
+                                        : "p1");
+        return 2;
+    }
+    m->opt.product = p;
+    if (p == GUI_PRODUCT_P1MB && o->variant < 0 && s->meter_type != NULL) {
+        /* the scenario names the register map: the variant built with it */
+        for (int v = 0; v < P1MB_VARIANT_COUNT; v++) {
+            const struct regmap_template *t = p1mb_variant_template((enum p1mb_variant)v);
+            if (t != NULL && strcmp(t->name, s->meter_type) == 0) {
+                m->pset.variant = (enum p1mb_variant)v;
+            }
+        }
+    }
+    m->opt.scn->timeline_build(s, &m->scn.tl);
+    const char *b = strrchr(s->path, '/');
+    snprintf(m->scn.base, sizeof m->scn.base, "%s", b ? b + 1 : s->path);
+    if (s->serial != NULL) {
+        m->serial = s->serial;
+    }
+    m->interval_us = s->interval_s > 0 ? (uint64_t)llround(s->interval_s * 1e6) : 1000000u;
+    snprintf(m->telegram_path, sizeof m->telegram_path, "%s", s->path);
+    return 0;
+}
+
+static int broker_start(struct gui_model *m, const char *user, const char *password)
+{
+    struct ml_broker_opts bo = {.username = user, .password = password};
+    if (ml_broker_start(&m->broker, &bo) != 0) {
+        fprintf(stderr, "meterlab gui: cannot start a local mosquitto broker (tools/bootstrap "
+                        "installs it)\n");
+        return 2;
+    }
+    m->own_broker = m->broker_up = true;
+    snprintf(m->mqtt_url, sizeof m->mqtt_url, "%s", m->broker.url);
     return 0;
 }
 
@@ -269,10 +426,28 @@ int gui_model_start(struct gui_model *m, const struct gui_options *o)
 {
     memset(m, 0, sizeof *m);
     m->opt = *o;
+    m->scn.step = m->scn.next_step = -1;
+    p1mb_settings_defaults(&m->pset);
+    m->pset.variant = o->variant >= 0 ? (enum p1mb_variant)o->variant : P1MB_VARIANT_SDM630;
     const char *src = o->source_dir != NULL ? o->source_dir : ML_SOURCE_DIR;
-    if (o->telegram_file != NULL) {
+    int rc = 0;
+    if (o->scenario_file != NULL) {
+        rc = scenario_load(m);
+        if (rc != 0) {
+            gui_model_stop(m);
+            return rc;
+        }
+    }
+    if (m->serial == NULL) {
+        m->serial = m->opt.product == GUI_PRODUCT_P1MB  ? "MB00000001"
+                    : m->opt.product == GUI_PRODUCT_TIC ? "TC00000001"
+                                                        : "SC00000001";
+    }
+    if (m->scn.loaded) {
+        /* the scenario's meter plays; telegram files are not used */
+    } else if (o->telegram_file != NULL) {
         snprintf(m->telegram_path, sizeof m->telegram_path, "%s", o->telegram_file);
-    } else if (o->product == GUI_PRODUCT_TIC) {
+    } else if (m->opt.product == GUI_PRODUCT_TIC) {
         snprintf(m->telegram_path, sizeof m->telegram_path,
                  "%s/scenarios/telegrams/tic/std-3ph.bin", src);
     } else {
@@ -287,20 +462,22 @@ int gui_model_start(struct gui_model *m, const struct gui_options *o)
             fclose(f);
         }
     }
-    if (frames_load(&m->tel, m->telegram_path) != 0) {
+    if (!m->scn.loaded && frames_load(&m->tel, m->telegram_path) != 0) {
         return 2;
     }
-    if (o->product == GUI_PRODUCT_TIC) {
+    if (m->opt.product == GUI_PRODUCT_TIC) {
         char hist[600];
         snprintf(hist, sizeof hist, "%s/scenarios/telegrams/tic/hist-1ph.bin", src);
         if (frames_load(&m->hist, hist) != 0) {
-            frames_free(&m->tel);
+            gui_model_stop(m);
             return 2;
         }
     }
-    if (o->interval_s > 0) {
+    if (m->scn.loaded) {
+        /* set by the scenario */
+    } else if (o->interval_s > 0) {
         m->interval_us = (uint64_t)(o->interval_s * 1e6);
-    } else if (o->product == GUI_PRODUCT_TIC) {
+    } else if (m->opt.product == GUI_PRODUCT_TIC) {
         /* Linky sends frames back to back: one frame's time on the wire, 9600 baud 7E1
          * = 10 bits per byte (tic.md §2), rounded up to 0.1 s */
         uint64_t bits = (uint64_t)m->tel.len[0] * 10u;
@@ -309,44 +486,68 @@ int gui_model_start(struct gui_model *m, const struct gui_options *o)
         m->interval_us = 1000000u; /* DSMR 5: one telegram per second (dsmr.md §2) */
     }
 
-    sc_settings_defaults(&m->set);
-    m->set.flavour = o->product == GUI_PRODUCT_TIC ? SC_FLAVOUR_TIC : SC_FLAVOUR_P1;
-    m->set.modbus_port = o->modbus_port;
-    if (o->meter_type != NULL) {
-        snprintf(m->set.meter_type, sizeof m->set.meter_type, "%s", o->meter_type);
+    /* MQTT: a broker of our own (so "broker down" can stop it), or the one given */
+    if (m->opt.product != GUI_PRODUCT_P1MB) {
+        if (o->mqtt_url != NULL && strcmp(o->mqtt_url, "local") != 0) {
+            snprintf(m->mqtt_url, sizeof m->mqtt_url, "%s", o->mqtt_url);
+        } else if (o->mqtt_url != NULL || (m->scn.loaded && m->scn.s.mqtt)) {
+            const struct ml_scenario *s = m->scn.loaded ? &m->scn.s : NULL;
+            rc = broker_start(m, s ? s->broker_user : NULL, s ? s->broker_password : NULL);
+            if (rc != 0) {
+                gui_model_stop(m);
+                return rc;
+            }
+        }
     }
-    if (o->mqtt_url != NULL) {
-        m->set.mqtt_enabled = true;
-        snprintf(m->set.mqtt_url, sizeof m->set.mqtt_url, "%s", o->mqtt_url);
-    }
-    int rc = device_start(m);
+    rc = device_start(m);
     if (rc != 0) {
         gui_model_stop(m);
     }
     return rc;
 }
 
-void gui_model_stop(struct gui_model *m)
+static void device_stop(struct gui_model *m)
 {
     if (m->running) {
-        ml_dev_sc_stop();
+        if (is_p1mb(m)) {
+            ml_dev_p1mb_stop();
+        } else {
+            ml_dev_sc_stop();
+        }
         m->running = false;
     }
+}
+
+void gui_model_stop(struct gui_model *m)
+{
+    device_stop(m);
     frames_free(&m->tel);
     frames_free(&m->hist);
+    if (m->scn.loaded) {
+        m->opt.scn->timeline_free(&m->scn.tl);
+        ml_buf_free(&m->scn.bytes);
+        ml_scenario_free(&m->scn.s);
+        m->scn.loaded = false;
+    }
+    if (m->own_broker) {
+        ml_broker_destroy(&m->broker);
+        m->own_broker = m->broker_up = false;
+    }
 }
 
 int gui_model_restart(struct gui_model *m)
 {
-    if (m->running) {
-        ml_dev_sc_stop();
-        m->running = false;
-    }
+    device_stop(m);
     struct sim_net_model net;
     sim_net_get(&net);
     net.link_up[HAL_NET_ETH] = true;
+    net.link_up[HAL_NET_WIFI] = true;
+    net.dhcp_answers = net.gateway_reachable = net.internet_reachable = true;
     sim_net_set(&net);
     memset(m->fault, 0, sizeof m->fault);
+    if (m->own_broker && !m->broker_up) {
+        m->broker_up = ml_broker_restart(&m->broker) == 0;
+    }
     return device_start(m);
 }
 
@@ -355,12 +556,33 @@ bool gui_model_fault_available(const struct gui_model *m, enum gui_fault f)
     switch (f) {
     case GUI_FAULT_HISTORIC:
         return m->opt.product == GUI_PRODUCT_TIC && m->hist.n > 0;
+    case GUI_FAULT_NET_DOWN:
+        return !is_p1mb(m);
     case GUI_FAULT_BROKER_DOWN:
-        /* the sim port has no broker fault yet (sim_net_model): see docs/gui.md */
-        return false;
+        /* only a broker we run ourselves can be stopped */
+        return !is_p1mb(m) && m->own_broker;
+    case GUI_FAULT_BUS_GARBAGE:
+        return is_p1mb(m);
     default:
         return true;
     }
+}
+
+static void broker_set(struct gui_model *m, bool up)
+{
+    if (up == m->broker_up) {
+        return;
+    }
+    if (up) {
+        m->broker_up = ml_broker_restart(&m->broker) == 0;
+        if (!m->broker_up) {
+            gui_model_log(m, GUI_LOG_BAD, "the broker did not come back");
+        }
+    } else {
+        ml_broker_stop(&m->broker);
+        m->broker_up = false;
+    }
+    sim_wait_idle(); /* the device sees its socket closed (or the port open again) now */
 }
 
 void gui_model_fault_set(struct gui_model *m, enum gui_fault f, bool on)
@@ -381,7 +603,7 @@ void gui_model_fault_set(struct gui_model *m, enum gui_fault f, bool on)
     m->fault[f] = on;
     static const char *const what[GUI_FAULT_COUNT] = {
         "meter unplugged", "noisy line",       "CRC errors",  "historic TIC frames",
-        "network down",    "MQTT broker down", "power cycle",
+        "network down",    "MQTT broker down", "power cycle", "garbage on the RS485 bus",
     };
     gui_model_log(m, GUI_LOG_INFO, "fault %s: %s", on ? "on" : "off", what[f]);
     if (f == GUI_FAULT_NET_DOWN) {
@@ -389,6 +611,8 @@ void gui_model_fault_set(struct gui_model *m, enum gui_fault f, bool on)
         sim_net_get(&net);
         net.link_up[HAL_NET_ETH] = !on;
         sim_net_set(&net);
+    } else if (f == GUI_FAULT_BROKER_DOWN) {
+        broker_set(m, !on);
     }
 }
 
@@ -431,17 +655,31 @@ void gui_model_button(struct gui_model *m, bool down)
 /* Meter                                                                     */
 /* ------------------------------------------------------------------------- */
 
-static void send_telegram(struct gui_model *m)
+void gui_model_tel_counts(const struct gui_model *m, uint32_t *pass, uint32_t *fail,
+                          uint32_t *frame_fail)
 {
-    const struct gui_frames *fr = m->fault[GUI_FAULT_HISTORIC] ? &m->hist : &m->tel;
-    size_t i = m->next_frame % fr->n;
-    m->next_frame++;
-    size_t len = fr->len[i];
-    uint8_t buf[8192];
-    if (len > sizeof buf) {
-        len = sizeof buf;
+    if (is_p1mb(m)) {
+        const struct p1mb_counters *c = &ml_dev_p1mb_app()->counters;
+        *pass = c->telegrams_pass;
+        *fail = c->telegrams_fail;
+        *frame_fail = c->telegrams_frame_fail;
+    } else {
+        const struct sc_counters *c = &ml_dev_sc_app()->counters;
+        *pass = c->telegrams_pass;
+        *fail = c->telegrams_fail;
+        *frame_fail = c->telegrams_frame_fail;
     }
-    memcpy(buf, fr->buf + fr->off[i], len);
+}
+
+const struct regmap_snapshot *gui_model_regs(const struct gui_model *m)
+{
+    return is_p1mb(m) ? regmap_live_current(&ml_dev_p1mb_app()->regs)
+                      : regmap_live_current(&ml_dev_sc_app()->regs);
+}
+
+/* The one-click line faults, on whatever the meter sends. */
+static void mangle(struct gui_model *m, uint8_t *buf, size_t len)
+{
     if (m->fault[GUI_FAULT_CRC] && len > 20) {
         /* change one digit in the middle: framing intact, CRC/checksum wrong */
         for (size_t k = len / 2; k < len - 10; k++) {
@@ -451,7 +689,7 @@ static void send_telegram(struct gui_model *m)
             }
         }
     }
-    if (m->fault[GUI_FAULT_NOISE]) {
+    if (m->fault[GUI_FAULT_NOISE] && len > 0) {
         /* 1 to 3 random bit flips anywhere, as on a bad cable */
         unsigned flips = 1u + rng_next(m) % 3u;
         for (unsigned k = 0; k < flips; k++) {
@@ -459,23 +697,36 @@ static void send_telegram(struct gui_model *m)
             buf[(r >> 3) % len] ^= (uint8_t)(1u << (r & 7u));
         }
     }
-    struct sc_counters before = ml_dev_sc_app()->counters;
-    sim_uart_inject(HAL_UART_P1_IN, buf, len);
-    sim_wait_idle();
+}
+
+/* Inject meter bytes and log the verdict of what they completed. */
+static void inject_meter(struct gui_model *m, uint8_t *buf, size_t len)
+{
+    if (len == 0) {
+        return;
+    }
+    mangle(m, buf, len);
+    uint32_t p0, f0, x0, p1, f1, x1;
+    gui_model_tel_counts(m, &p0, &f0, &x0);
+    for (size_t off = 0; off < len; off += 4096) {
+        /* in slices the RX ring can take, as the UART would deliver them */
+        size_t k = len - off < 4096 ? len - off : 4096;
+        sim_uart_inject(HAL_UART_P1_IN, buf + off, k);
+        sim_wait_idle();
+    }
     m->sent++;
     m->act_in_us = m->now_us;
-    const struct sc_app *app = ml_dev_sc_app();
-    struct sc_counters after = app->counters;
+    gui_model_tel_counts(m, &p1, &f1, &x1);
     m->act_in_bad = false;
-    if (after.telegrams_pass != before.telegrams_pass) {
+    bool historic = !is_p1mb(m) && ml_dev_sc_app()->status.tic_historic;
+    if (p1 != p0) {
         gui_model_log(m, GUI_LOG_OK, "telegram ok");
-    } else if (after.telegrams_fail != before.telegrams_fail) {
+    } else if (f1 != f0) {
         gui_model_log(m, GUI_LOG_BAD, "telegram failed: CRC/checksum wrong");
         m->act_in_bad = true;
-    } else if (after.telegrams_frame_fail != before.telegrams_frame_fail) {
+    } else if (x1 != x0) {
         gui_model_log(m, GUI_LOG_BAD, "telegram failed: %s",
-                      app->status.tic_historic ? "historic TIC frame (not supported)"
-                                               : "framing broken");
+                      historic ? "historic TIC frame (not supported)" : "framing broken");
         m->act_in_bad = true;
     } else {
         /* the tail of a broken frame may wait for the next start */
@@ -484,18 +735,363 @@ static void send_telegram(struct gui_model *m)
     }
 }
 
+static void send_telegram(struct gui_model *m)
+{
+    const struct gui_frames *fr = m->fault[GUI_FAULT_HISTORIC] ? &m->hist : &m->tel;
+    size_t i = m->next_frame % fr->n;
+    m->next_frame++;
+    size_t len = fr->len[i];
+    static uint8_t buf[8192];
+    if (len > sizeof buf) {
+        len = sizeof buf;
+    }
+    memcpy(buf, fr->buf + fr->off[i], len);
+    inject_meter(m, buf, len);
+}
+
+/* ------------------------------------------------------------------------- */
+/* The charger on RS485 (P1MB)                                               */
+/* ------------------------------------------------------------------------- */
+
+static void charger_poll(struct gui_model *m)
+{
+    struct gui_charger *c = &m->ch;
+    if (m->fault[GUI_FAULT_BUS_GARBAGE]) {
+        /* bytes that are no request: a wrong baud rate, a second master talking */
+        static const uint8_t junk[] = {0x55, 0xAA, 0x10, 0x03, 0x7F, 0x00, 0xFF, 0x31, 0x42};
+        sim_uart_inject(HAL_UART_RS485, junk, sizeof junk);
+        sim_wait_idle();
+        c->garbage++;
+        m->act_485_us = m->now_us;
+        m->act_485_bad = true;
+        return;
+    }
+    if (c->entry == NULL) {
+        return;
+    }
+    if (c->sent_us != 0) {
+        c->no_reply++;
+        gui_model_log(m, GUI_LOG_BAD, "charger: no reply from address %u", (unsigned)c->unit);
+    }
+    uint8_t *q = c->req;
+    q[0] = c->unit;
+    q[1] = c->fc;
+    q[2] = (uint8_t)(c->addr >> 8);
+    q[3] = (uint8_t)c->addr;
+    q[4] = 0;
+    q[5] = (uint8_t)c->words;
+    uint16_t crc = ml_crc16_modbus(q, 6);
+    q[6] = (uint8_t)crc;
+    q[7] = (uint8_t)(crc >> 8);
+    c->req_len = 8;
+    sim_uart_inject(HAL_UART_RS485, q, 8);
+    sim_wait_idle();
+    c->requests++;
+    c->sent_us = m->now_us;
+    m->act_485_us = m->now_us;
+    m->act_485_bad = false;
+}
+
+/* Decode what the P1MB answered (called every sub-step). */
+static void charger_take(struct gui_model *m)
+{
+    struct gui_charger *c = &m->ch;
+    uint8_t r[64];
+    size_t n = sim_uart_drain(HAL_UART_RS485, r, sizeof r);
+    if (n == 0) {
+        return;
+    }
+    m->act_485_us = m->now_us;
+    memcpy(c->rsp, r, n);
+    c->rsp_len = n;
+    c->sent_us = 0;
+    c->replies++;
+    uint16_t crc = n >= 4 ? ml_crc16_modbus(r, n - 2) : 0;
+    if (n < 5 || r[n - 2] != (uint8_t)crc || r[n - 1] != (uint8_t)(crc >> 8)) {
+        gui_model_log(m, GUI_LOG_BAD, "charger: bad reply (%zu bytes)", n);
+        return;
+    }
+    if (r[1] & 0x80u) {
+        gui_model_log(m, GUI_LOG_BAD, "charger: exception %u", (unsigned)r[2]);
+        return;
+    }
+    if (r[2] != 2u * c->words || n != 5u + r[2]) {
+        return;
+    }
+    uint16_t w[4] = {0};
+    for (unsigned i = 0; i < c->words && i < 4; i++) {
+        w[i] = (uint16_t)(r[3 + 2 * i] << 8 | r[4 + 2 * i]);
+    }
+    const struct regmap_template *t = p1mb_variant_template(m->pset.variant);
+    gui_reg_value(t, c->entry, w, c->value, sizeof c->value);
+    c->have_value = true;
+    c->value_us = m->now_us;
+}
+
+/* ------------------------------------------------------------------------- */
+/* Scenario playback                                                         */
+/* ------------------------------------------------------------------------- */
+
+void gui_model_step_text(const struct gui_model *m, long step, char *out, size_t cap)
+{
+    if (!m->scn.loaded || step < 0 || (size_t)step >= m->scn.s.nsteps) {
+        snprintf(out, cap, "-");
+        return;
+    }
+    const struct ml_scn_step *st = &m->scn.s.steps[step];
+    switch (st->kind) {
+    case ML_STEP_TELEGRAM:
+        snprintf(out, cap, "telegram%s%s", st->telegram.file ? " " : "",
+                 st->telegram.file ? st->telegram.file : "");
+        break;
+    case ML_STEP_METER:
+        snprintf(out, cap, "meter values");
+        break;
+    case ML_STEP_FAULT:
+        snprintf(out, cap, "fault %s", ml_scn_fault_name(st->fault.kind));
+        break;
+    case ML_STEP_ACTION:
+        snprintf(out, cap, "%s",
+                 st->action.kind == ML_ACT_BUTTON         ? "button"
+                 : st->action.kind == ML_ACT_MODBUS_WRITE ? "modbus_write"
+                                                          : "http");
+        break;
+    case ML_STEP_EXPECT:
+        snprintf(out, cap, "expect");
+        break;
+    }
+}
+
+static void scn_net_fault(struct gui_model *m, enum ml_scn_fault_kind k)
+{
+    struct sim_net_model n;
+    sim_net_get(&n);
+    int ifc = m->scn.s.iface ? HAL_NET_WIFI : HAL_NET_ETH;
+    switch (k) {
+    case ML_SF_LINK_DOWN:
+    case ML_SF_LINK_UP:
+        n.link_up[ifc] = k == ML_SF_LINK_UP;
+        break;
+    case ML_SF_DHCP_FAILS:
+    case ML_SF_DHCP_OK:
+        n.dhcp_answers = k == ML_SF_DHCP_OK;
+        break;
+    case ML_SF_GATEWAY_DOWN:
+    case ML_SF_GATEWAY_UP:
+        n.gateway_reachable = k == ML_SF_GATEWAY_UP;
+        break;
+    case ML_SF_INTERNET_DOWN:
+    case ML_SF_INTERNET_UP:
+        n.internet_reachable = k == ML_SF_INTERNET_UP;
+        break;
+    default:
+        return;
+    }
+    sim_net_set(&n);
+    sim_wait_idle();
+}
+
+/* A modbus_write action on the P1MB: one FC06 frame on the bus, as the charger would. */
+static void scn_p1mb_write(struct gui_model *m, const struct ml_scn_action *a)
+{
+    uint8_t q[8] = {(uint8_t)a->unit,           0x06,
+                    (uint8_t)(a->address >> 8), (uint8_t)a->address,
+                    (uint8_t)(a->value >> 8),   (uint8_t)a->value};
+    uint16_t crc = ml_crc16_modbus(q, 6);
+    q[6] = (uint8_t)crc;
+    q[7] = (uint8_t)(crc >> 8);
+    sim_uart_inject(HAL_UART_RS485, q, sizeof q);
+    sim_wait_idle();
+    m->act_485_us = m->now_us;
+    m->ch.sent_us = 0;
+}
+
+static void scn_event(struct gui_model *m, const struct ml_ev *ev)
+{
+    struct gui_scn *g = &m->scn;
+    const struct ml_scenario *s = &g->s;
+    const struct ml_scn_step *st = ev->step != UINT32_MAX ? &s->steps[ev->step] : NULL;
+    if (st != NULL && ev->kind != ML_EV_POLL && ev->kind != ML_EV_WINDOW_END) {
+        if (g->step != (long)ev->step) {
+            char what[96];
+            gui_model_step_text(m, (long)ev->step, what, sizeof what);
+            if (st->kind != ML_STEP_EXPECT) {
+                gui_model_log(m, GUI_LOG_INFO, "step %u: %s (line %d)", ev->step + 1, what,
+                              st->loc.line);
+            }
+        }
+        g->step = (long)ev->step;
+        g->step_us = ev->t_us;
+    }
+    switch (ev->kind) {
+    case ML_EV_FAULT:
+        if (st->fault.kind == ML_SF_POWER_CYCLE) {
+            sim_power_cycle();
+            return;
+        }
+        if (st->fault.kind >= ML_SF_LINK_DOWN && st->fault.kind <= ML_SF_INTERNET_UP) {
+            if (!is_p1mb(m)) {
+                scn_net_fault(m, st->fault.kind);
+            }
+            return;
+        }
+        if (st->fault.kind >= ML_SF_BROKER_DOWN &&
+            st->fault.kind <= ML_SF_BROKER_ACCEPTS_CREDENTIALS) {
+            if (!m->own_broker) {
+                return;
+            }
+            if (st->fault.kind == ML_SF_BROKER_DOWN || st->fault.kind == ML_SF_BROKER_UP) {
+                m->fault[GUI_FAULT_BROKER_DOWN] = st->fault.kind == ML_SF_BROKER_DOWN;
+                broker_set(m, st->fault.kind == ML_SF_BROKER_UP);
+            } else {
+                bool rej = st->fault.kind == ML_SF_BROKER_REJECTS_CREDENTIALS;
+                ml_broker_set_auth(&m->broker, rej ? "meterlab-only" : s->broker_user,
+                                   rej ? "not-the-device-password" : s->broker_password);
+                sim_wait_idle();
+            }
+            return;
+        }
+        __attribute__((fallthrough));
+    case ML_EV_METER_SET:
+    case ML_EV_TELEGRAM:
+    case ML_EV_METER_TICK: {
+        char err[256];
+        g->bytes.len = 0;
+        if (m->opt.scn->player_bytes(&g->pl, ev, &g->bytes, err, sizeof err) < 0) {
+            gui_model_log(m, GUI_LOG_BAD, "scenario line %d: %s", st ? st->loc.line : 0, err);
+        }
+        if (g->bytes.len > 0 && !m->fault[GUI_FAULT_UNPLUG]) {
+            inject_meter(m, g->bytes.p, g->bytes.len);
+        }
+        return;
+    }
+    case ML_EV_ACTION:
+        if (st->action.kind == ML_ACT_BUTTON) {
+            gui_model_button(m, true);
+        } else if (st->action.kind == ML_ACT_MODBUS_WRITE && is_p1mb(m)) {
+            scn_p1mb_write(m, &st->action);
+            gui_model_log(m, GUI_LOG_INFO, "modbus_write 0x%04X = %u (FC06, address %d)",
+                          st->action.address, st->action.value, st->action.unit);
+        } else {
+            gui_model_log(m, GUI_LOG_INFO, "%s: played by meterlab run, not in the GUI",
+                          st->action.kind == ML_ACT_HTTP ? "http" : "modbus_write");
+        }
+        return;
+    case ML_EV_RELEASE:
+        gui_model_button(m, false);
+        return;
+    default:
+        return; /* expectations are meterlab run's */
+    }
+}
+
+/* The next scenario step after the current event (for the strip). */
+static void scn_next_step(struct gui_model *m)
+{
+    struct gui_scn *g = &m->scn;
+    g->next_step = -1;
+    for (size_t i = g->next_ev; i < g->tl.n; i++) {
+        const struct ml_ev *ev = &g->tl.ev[i];
+        if (ev->step != UINT32_MAX && (long)ev->step != g->step &&
+            (ev->kind == ML_EV_FAULT || ev->kind == ML_EV_ACTION || ev->kind == ML_EV_EXPECT ||
+             ev->kind == ML_EV_TELEGRAM || ev->kind == ML_EV_METER_SET || ev->kind == ML_EV_SYNC)) {
+            g->next_step = (long)ev->step;
+            g->next_us = ev->t_us;
+            return;
+        }
+    }
+}
+
 /* ------------------------------------------------------------------------- */
 /* Observation                                                               */
 /* ------------------------------------------------------------------------- */
 
+/* Is the device's connection to our broker open on the wire (SYN_SENT / ESTABLISHED)? */
+static bool mqtt_attempt_open(const struct gui_model *m)
+{
+    FILE *f = fopen("/proc/net/tcp", "r");
+    if (f == NULL) {
+        return false;
+    }
+    char line[512];
+    bool open = false;
+    while (fgets(line, sizeof line, f)) {
+        unsigned rport, st;
+        if (sscanf(line, "%*d: %*x:%*x %*x:%x %x", &rport, &st) == 2 &&
+            rport == (unsigned)m->broker.port && (st == 0x01 || st == 0x02)) {
+            open = true;
+            break;
+        }
+    }
+    fclose(f);
+    return open;
+}
+
+/* While the device connects to our broker, let the attempt finish in real time (as
+ * `meterlab run` does), so a screenshot at T shows the same state every run. */
+static void mqtt_settle(struct gui_model *m)
+{
+    if (!m->own_broker || !m->broker_up || !m->running || is_p1mb(m)) {
+        return;
+    }
+    for (int i = 0; i < 2000; i++) {
+        sim_wait_idle();
+        if (hal_mqtt_get_state() != HAL_MQTT_CONNECTING || !mqtt_attempt_open(m)) {
+            return;
+        }
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+const char *gui_p1_led_text(enum p1mb_p1_led s)
+{
+    return s == P1MB_P1_LED_ON      ? "P1 LED on: valid telegrams"
+           : s == P1MB_P1_LED_BLINK ? "P1 LED blinking 2 Hz: bad telegram (CRC)"
+                                    : "P1 LED off: no telegram";
+}
+
+const char *gui_485_led_text(enum p1mb_485_led s)
+{
+    return s == P1MB_485_LED_BLINK ? "485 LED blinking 5 Hz: no valid request"
+           : s == P1MB_485_LED_ON  ? "485 LED: request received"
+                                   : "485 LED off";
+}
+
+static void observe_p1mb(struct gui_model *m)
+{
+    const struct p1mb_app *app = ml_dev_p1mb_app();
+    struct p1mb_status st = app->status;
+    if (st.p1_led != m->pst.p1_led) {
+        gui_model_log(m, GUI_LOG_LED, "%s", gui_p1_led_text(st.p1_led));
+    }
+    if (st.rs485_led != m->pst.rs485_led && st.rs485_led != P1MB_485_LED_ON &&
+        !(st.rs485_led == P1MB_485_LED_OFF && m->pst.rs485_led == P1MB_485_LED_ON)) {
+        /* the per-request flash would flood the log: only errors and their end */
+        gui_model_log(m, GUI_LOG_LED, "%s", gui_485_led_text(st.rs485_led));
+    }
+    struct p1mb_counters c = app->counters;
+    if (c.telegrams_pass != m->pcnt.telegrams_pass || (!m->have_reading && c.telegrams_pass)) {
+        m->reading = app->scratch;
+        m->have_reading = true;
+    }
+    m->pcnt = c;
+    m->pst = st;
+    charger_take(m);
+}
+
 static void observe(struct gui_model *m)
 {
-    const struct sc_app *app = ml_dev_sc_app();
     uint32_t boots = sim_boot_count();
     if (boots != m->boots) {
         m->boots = boots;
         gui_model_log(m, GUI_LOG_INFO, "device restarted (boot #%u)", (unsigned)boots);
     }
+    if (is_p1mb(m)) {
+        observe_p1mb(m);
+        return;
+    }
+    const struct sc_app *app = ml_dev_sc_app();
     struct sc_status st = app->status;
     if (st.led != m->st.led) {
         gui_model_log(m, GUI_LOG_LED, "LED %s: %s", ui_led_state_name(st.led),
@@ -513,12 +1109,16 @@ static void observe(struct gui_model *m)
         gui_model_log(m, GUI_LOG_BAD, "historic TIC detected: not supported");
     }
     if (st.mqtt != m->st.mqtt) {
-        gui_model_log(m, GUI_LOG_INFO, "MQTT %s", gui_mqtt_state_name(st.mqtt));
+        gui_model_log(m, st.mqtt == HAL_MQTT_CONNECTED ? GUI_LOG_OK : GUI_LOG_BAD, "MQTT %s",
+                      gui_mqtt_state_name(st.mqtt));
     }
     struct sc_counters c = app->counters;
     if (c.modbus_requests != m->cnt.modbus_requests ||
         c.mqtt_publish_pass != m->cnt.mqtt_publish_pass) {
         m->act_eth_us = m->now_us;
+    }
+    if (c.mqtt_publish_fail != m->cnt.mqtt_publish_fail) {
+        gui_model_log(m, GUI_LOG_BAD, "MQTT publish failed");
     }
     if (c.telegrams_pass != m->cnt.telegrams_pass || (!m->have_reading && c.telegrams_pass)) {
         /* the loop is idle here (virtual time), so the reading is not being written */
@@ -540,30 +1140,41 @@ static void observe(struct gui_model *m)
     }
 }
 
+static uint64_t earlier(uint64_t t, uint64_t cand, uint64_t now)
+{
+    if (cand < t) {
+        return cand > now ? cand : now;
+    }
+    return t;
+}
+
 void gui_model_run_to(struct gui_model *m, uint64_t t_us)
 {
     if (!m->running) {
         return;
     }
+    struct gui_scn *g = &m->scn;
     while (m->now_us < t_us) {
         uint64_t t = m->now_us + GUI_STEP_US;
         if (t > t_us) {
             t = t_us;
         }
-        if (m->next_tel_us < t) {
-            t = m->next_tel_us > m->now_us ? m->next_tel_us : m->now_us;
-        }
+        t = earlier(t, m->next_tel_us, m->now_us);
         if (m->next_action < m->opt.n_actions) {
-            uint64_t a = (uint64_t)(m->opt.actions[m->next_action].at_s * 1e6);
-            if (a < t) {
-                t = a > m->now_us ? a : m->now_us;
-            }
+            t = earlier(t, (uint64_t)(m->opt.actions[m->next_action].at_s * 1e6), m->now_us);
         }
-        if (m->release_at_us != 0 && m->release_at_us < t) {
-            t = m->release_at_us > m->now_us ? m->release_at_us : m->now_us;
+        if (m->release_at_us != 0) {
+            t = earlier(t, m->release_at_us, m->now_us);
+        }
+        if (g->loaded && g->next_ev < g->tl.n) {
+            t = earlier(t, g->tl.ev[g->next_ev].t_us, m->now_us);
+        }
+        if (is_p1mb(m)) {
+            t = earlier(t, m->ch.next_us, m->now_us);
         }
         sim_advance_to_us(t);
         m->now_us = t;
+        mqtt_settle(m);
         /* the script: actions due now */
         while (m->next_action < m->opt.n_actions &&
                (uint64_t)(m->opt.actions[m->next_action].at_s * 1e6) <= m->now_us) {
@@ -583,6 +1194,25 @@ void gui_model_run_to(struct gui_model *m, uint64_t t_us)
                 send_telegram(m);
             }
             m->next_tel_us += m->interval_us;
+        }
+        if (g->loaded) {
+            bool played = false;
+            while (g->next_ev < g->tl.n && g->tl.ev[g->next_ev].t_us <= m->now_us) {
+                scn_event(m, &g->tl.ev[g->next_ev++]);
+                played = true;
+            }
+            if (played || g->next_step < 0) {
+                scn_next_step(m);
+            }
+            if (!g->ended && m->now_us >= (uint64_t)llround(g->s.duration_s * 1e6)) {
+                g->ended = true;
+                gui_model_log(m, GUI_LOG_INFO, "end of the scenario (%.0f s); the device runs on",
+                              g->s.duration_s);
+            }
+        }
+        if (is_p1mb(m) && m->ch.next_us <= m->now_us) {
+            charger_poll(m);
+            m->ch.next_us += 1000000u; /* a charger polls about once a second */
         }
         observe(m);
         if (t == m->now_us && t >= t_us) {

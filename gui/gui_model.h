@@ -11,8 +11,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cli_scn.h"
 #include "gui.h"
+#include "ml_broker.h"
 #include "mqtt/mqtt.h"
+#include "p1mb_app.h"
 #include "reading/reading.h"
 #include "sc_app.h"
 
@@ -41,9 +44,42 @@ struct gui_frames {
     size_t n;
 };
 
+/** The charger on the P1MB's RS485 line: reads one value per poll, as a wallbox does. */
+struct gui_charger {
+    uint8_t unit, fc;
+    uint16_t addr, words;
+    const struct regmap_entry *entry; /**< the register read (P total) */
+    uint64_t next_us;                 /**< next poll */
+    uint64_t sent_us;                 /**< last request (0: none waiting) */
+    uint32_t requests, replies, no_reply, garbage;
+    uint8_t req[16], rsp[64];
+    size_t req_len, rsp_len;
+    bool have_value;
+    char value[64]; /**< the last decoded reply ("1193.0 W") */
+    uint64_t value_us;
+};
+
+/** The scenario being played (meterlab gui SCENARIO). */
+struct gui_scn {
+    bool loaded;
+    struct ml_scenario s;
+    struct ml_timeline tl;
+    struct ml_player pl;
+    struct ml_buf bytes;
+    size_t next_ev;   /**< next timeline event */
+    long step;        /**< the step of the last event played (-1: none yet) */
+    uint64_t step_us; /**< when it was played */
+    long next_step;   /**< the next step event (-1: none) */
+    uint64_t next_us; /**< its time */
+    bool ended;       /**< past the scenario's duration */
+    char base[64];    /**< the file's base name */
+};
+
 struct gui_model {
     struct gui_options opt;
     struct sc_settings set;
+    struct p1mb_settings pset;
+    const char *serial;
     char telegram_path[512];
     struct gui_frames tel, hist;
     uint64_t interval_us;
@@ -68,6 +104,17 @@ struct gui_model {
     bool act_in_bad;
     struct sc_counters cnt;
     struct sc_status st;
+    struct p1mb_counters pcnt; /**< P1MB */
+    struct p1mb_status pst;
+    uint64_t act_485_us;
+    bool act_485_bad;
+    struct gui_charger ch;
+    struct gui_scn scn;
+
+    /* MQTT broker the GUI runs itself (--mqtt local, or a scenario with MQTT) */
+    struct ml_broker broker;
+    bool own_broker, broker_up;
+    char mqtt_url[128];
     uint32_t boots;
     struct reading reading;
     bool have_reading;
@@ -108,6 +155,24 @@ void gui_model_log(struct gui_model *m, enum gui_log_kind k, const char *fmt, ..
 
 /** Human description of an LED state ("green, steady"). */
 const char *gui_led_state_text(enum ui_led_state s);
+
+/** Name of a scenario step kind ("telegram", "fault broker_down", "expect", ...). */
+void gui_model_step_text(const struct gui_model *m, long step, char *out, size_t cap);
+
+/** The register snapshot of the running device (Smart Connect or P1MB). */
+const struct regmap_snapshot *gui_model_regs(const struct gui_model *m);
+
+/** Telegram counters of either product. */
+void gui_model_tel_counts(const struct gui_model *m, uint32_t *pass, uint32_t *fail,
+                          uint32_t *frame_fail);
+
+/** Decode register words @p w of entry @p e as "1193.0 W" (the register's own unit). */
+void gui_reg_value(const struct regmap_template *t, const struct regmap_entry *e, const uint16_t *w,
+                   char *out, size_t cap);
+
+/** P1MB LED states in words ("P1 LED on: valid telegrams"). */
+const char *gui_p1_led_text(enum p1mb_p1_led s);
+const char *gui_485_led_text(enum p1mb_485_led s);
 
 /** "off", "connecting", ... */
 const char *gui_mqtt_state_name(enum hal_mqtt_state s);

@@ -17,6 +17,7 @@ void gui_options_defaults(struct gui_options *o)
 {
     memset(o, 0, sizeof *o);
     o->product = GUI_PRODUCT_P1;
+    o->variant = -1;
     o->speed = 1.0;
     o->width = 1280;
     o->height = 720;
@@ -181,6 +182,9 @@ static bool handle_event(struct gui_ui *u, const SDL_Event *ev)
         case SDLK_o:
             fault_toggle(u, GUI_FAULT_POWER_CYCLE);
             break;
+        case SDLK_g:
+            fault_toggle(u, GUI_FAULT_BUS_GARBAGE);
+            break;
         default:
             break;
         }
@@ -241,6 +245,13 @@ static void print_layout(const struct gui_ui *u)
     const struct gui_rect *l = &u->L.led;
     printf("layout %dx%d scale %.3f\n", u->L.w, u->L.h, (double)u->L.scale);
     printf("led %d %d %d %d\n", l->x, l->y, l->w, l->h);
+    if (u->m->opt.product == GUI_PRODUCT_P1MB) {
+        const struct gui_rect *r[3] = {&u->L.led_pwr, &u->L.led_p1, &u->L.led_485};
+        static const char *const n[3] = {"pwr", "p1", "485"};
+        for (int i = 0; i < 3; i++) {
+            printf("led_%s %d %d %d %d\n", n[i], r[i]->x, r[i]->y, r[i]->w, r[i]->h);
+        }
+    }
 }
 
 static int shots_run(struct gui_ui *u, SDL_Surface *target)
@@ -270,8 +281,24 @@ static int shots_run(struct gui_ui *u, SDL_Surface *target)
             return 2;
         }
         if (o->verbose) {
-            printf("shot %.3f %s led_state %s rgb %06x\n", s->at_s, s->file,
-                   ui_led_state_name(u->m->st.led), (unsigned)sim_led_get(HAL_LED_STATUS));
+            const struct gui_model *m = u->m;
+            if (m->opt.product == GUI_PRODUCT_P1MB) {
+                static const char *const p1[] = {"p1_off", "p1_on", "p1_blink"};
+                static const char *const rs[] = {"485_off", "485_on", "485_blink"};
+                printf("shot %.3f %s led_state %s rgb %06x pwr %06x p1 %06x 485 %06x %s\n", s->at_s,
+                       s->file, p1[m->pst.p1_led], (unsigned)sim_led_get(HAL_LED_P1),
+                       (unsigned)sim_led_get(HAL_LED_PWR), (unsigned)sim_led_get(HAL_LED_P1),
+                       (unsigned)sim_led_get(HAL_LED_485), rs[m->pst.rs485_led]);
+            } else {
+                printf("shot %.3f %s led_state %s rgb %06x mqtt %s\n", s->at_s, s->file,
+                       ui_led_state_name(m->st.led), (unsigned)sim_led_get(HAL_LED_STATUS),
+                       m->set.mqtt_enabled ? gui_mqtt_state_name(m->st.mqtt) : "off");
+            }
+            if (m->scn.loaded) {
+                char what[96];
+                gui_model_step_text(m, m->scn.step, what, sizeof what);
+                printf("scenario %s step %ld %s\n", m->scn.s.name, m->scn.step + 1, what);
+            }
         }
     }
     return 0;

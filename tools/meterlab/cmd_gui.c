@@ -13,7 +13,9 @@
 #include "cli.h"
 
 #if __has_include("gui.h")
+#include "cli_scn.h"
 #include "gui.h"
+#include "ml_dev_p1mb.h"
 #define ML_HAVE_GUI 1
 #else
 #define ML_HAVE_GUI 0
@@ -23,13 +25,18 @@ static void usage(FILE *out)
 {
     fprintf(
         out,
-        "usage: meterlab gui [--product p1|tic] [options]\n\n"
-        "The demo GUI: the simulated Smart P1/A1 Connect (p1) or Smart TIC Connect (tic) with its\n"
-        "status LED and button, a meter playing telegrams, one-click faults, and the outputs\n"
-        "(live values, Modbus registers, MQTT payload, counters, events). The firmware runs\n"
-        "in-process in virtual time, so 1x..100x and screenshots are exact. F1 lists the keys.\n\n"
+        "usage: meterlab gui [--product p1|tic|p1mb [--variant V]] [options] [SCENARIO.yaml]\n\n"
+        "The demo GUI: the simulated Smart P1/A1 Connect (p1), Smart TIC Connect (tic) with its\n"
+        "status LED and button, or P1MB (p1mb) with its PWR/P1/485 LEDs and a charger polling it\n"
+        "over RS485; a meter playing telegrams or a scenario's meter side, one-click faults, and\n"
+        "the outputs (live values, Modbus registers, MQTT payload, counters, events). The\n"
+        "firmware runs in-process in virtual time, so 1x..100x and screenshots are exact. F1\n"
+        "lists the keys. With SCENARIO.yaml the product and settings come from the scenario and\n"
+        "its meter side plays (telegrams, faults, button); expectations are not checked here\n"
+        "(that is 'meterlab run').\n\n"
         "options:\n"
-        "  --product p1|tic       which device (default p1)\n"
+        "  --product p1|tic|p1mb  which device (default p1, or the scenario's)\n"
+        "  --variant V            P1MB register map: sdm630 (default), pro380, acr10rh, xemex\n"
         "  --telegram FILE        telegram(s) the meter plays in a loop (default: the DSMR 5\n"
         "                         bench telegram for p1, scenarios/telegrams/tic/std-3ph.bin for "
         "tic)\n"
@@ -39,11 +46,13 @@ static void usage(FILE *out)
         "  --speed N              1 .. 100 (default 1)\n"
         "  --size WxH             window size (default 1280x720)\n"
         "  --meter-type NAME      Modbus register map template (see 'meterlab regmap')\n"
-        "  --mqtt URL             enable MQTT to a broker (mqtt://host:port)\n"
+        "  --mqtt URL|local       enable MQTT to a broker (mqtt://host:port), or 'local': start\n"
+        "                         a mosquitto of our own (needed for the brokerdown fault)\n"
         "  --modbus-port N        Modbus TCP port of the simulated device (default: any free)\n"
         "  --press T:S            script: press the button at T s and hold it S s (repeatable)\n"
         "  --fault NAME[@T][-T2]  script: fault on at T (default 0), off at T2; names: unplug,\n"
-        "                         noise, crc, historic, netdown, brokerdown, powercycle\n"
+        "                         noise, crc, historic, netdown, brokerdown (implies --mqtt\n"
+        "                         local), powercycle, busgarbage (p1mb)\n"
         "  --screenshot FILE --at T   render the window at virtual time T s into FILE (.png or\n"
         "                         .bmp) and exit; repeat the pair for several\n"
         "  --headless             screenshots drawn in memory, without any display\n"
@@ -52,6 +61,8 @@ static void usage(FILE *out)
         "  -h, --help             this text\n\n"
         "examples:\n"
         "  meterlab gui --product tic\n"
+        "  meterlab gui --product p1mb --variant pro380\n"
+        "  meterlab gui --speed 10 scenarios/p1-unplugged.yaml\n"
         "  meterlab gui --fault unplug --screenshot nometer.png --at 10\n"
         "  xvfb-run -a meterlab gui --press 3:5.5 --screenshot ap.png --at 10\n");
 }
@@ -139,15 +150,20 @@ static int run(int argc, char **argv)
             } else if (strcmp(optarg, "tic") == 0) {
                 o.product = GUI_PRODUCT_TIC;
             } else if (strcmp(optarg, "p1mb") == 0) {
-                fprintf(stderr, "meterlab gui: the P1MB is not in the GUI yet (p1 or tic)\n");
-                return ML_EXIT_USAGE;
+                o.product = GUI_PRODUCT_P1MB;
             } else {
-                return bad("--product must be p1 or tic, not", optarg);
+                return bad("--product must be p1, tic or p1mb, not", optarg);
             }
+            o.product_set = true;
             break;
-        case O_VARIANT:
-            fprintf(stderr, "meterlab gui: --variant is for the P1MB, not in the GUI yet\n");
-            return ML_EXIT_USAGE;
+        case O_VARIANT: {
+            enum p1mb_variant var;
+            if (ml_dev_p1mb_variant_parse(optarg, &var) != 0) {
+                return bad("--variant must be sdm630, pro380, acr10rh or xemex, not", optarg);
+            }
+            o.variant = (int)var;
+            break;
+        }
         case O_TELEGRAM:
             o.telegram_file = optarg;
             break;
@@ -171,8 +187,9 @@ static int run(int argc, char **argv)
             o.meter_type = optarg;
             break;
         case O_MQTT:
-            if (strncmp(optarg, "mqtt://", 7) != 0 && strncmp(optarg, "mqtts://", 8) != 0) {
-                return bad("--mqtt must start with mqtt:// or mqtts://:", optarg);
+            if (strncmp(optarg, "mqtt://", 7) != 0 && strncmp(optarg, "mqtts://", 8) != 0 &&
+                strcmp(optarg, "local") != 0) {
+                return bad("--mqtt must be 'local' or start with mqtt:// or mqtts://:", optarg);
             }
             o.mqtt_url = optarg;
             break;
@@ -252,9 +269,42 @@ static int run(int argc, char **argv)
         }
     }
     if (optind < argc) {
-        return bad("unexpected argument (scenario files are not supported yet; use --telegram)",
-                   argv[optind]);
+        o.scenario_file = argv[optind++];
     }
+    if (optind < argc) {
+        return bad("one scenario at a time; unexpected argument", argv[optind]);
+    }
+    if (o.variant >= 0 && o.product != GUI_PRODUCT_P1MB && o.scenario_file == NULL) {
+        fprintf(stderr, "meterlab gui: --variant is for --product p1mb\n");
+        return ML_EXIT_USAGE;
+    }
+    if (o.scenario_file != NULL && o.telegram_file != NULL) {
+        fprintf(stderr, "meterlab gui: a scenario brings its own meter: leave out --telegram\n");
+        return ML_EXIT_USAGE;
+    }
+    for (size_t i = 0; i < o.n_actions; i++) {
+        if (o.actions[i].fault == GUI_FAULT_BROKER_DOWN && o.actions[i].kind != GUI_ACT_PRESS) {
+            if (o.mqtt_url != NULL && strcmp(o.mqtt_url, "local") != 0) {
+                fprintf(stderr,
+                        "meterlab gui: the brokerdown fault stops the GUI's own broker: "
+                        "use --mqtt local (not %s)\n",
+                        o.mqtt_url);
+                return ML_EXIT_USAGE;
+            }
+            if (o.product == GUI_PRODUCT_P1MB) {
+                fprintf(stderr, "meterlab gui: the P1MB has no MQTT (brokerdown)\n");
+                return ML_EXIT_USAGE;
+            }
+            o.mqtt_url = "local";
+        }
+    }
+    static const struct gui_scn_hooks hooks = {
+        .timeline_build = ml_timeline_build,
+        .timeline_free = ml_timeline_free,
+        .player_init = ml_player_init,
+        .player_bytes = ml_player_bytes,
+    };
+    o.scn = &hooks;
     if (n_at != o.n_shots) {
         fprintf(stderr, "meterlab gui: every --screenshot FILE needs its --at T\n");
         return ML_EXIT_USAGE;
