@@ -237,11 +237,12 @@ static int play_run(int argc, char **argv)
             ev->kind != ML_EV_METER_TICK) {
             continue;
         }
-        t = (double)ev->t_us / 1e6;
-        if (!sleep_until(t0 + t / speed)) {
+        double t_ev = (double)ev->t_us / 1e6;
+        if (!sleep_until(t0 + t_ev / speed)) {
             rc = ML_EXIT_FAIL;
             break;
         }
+        t = t_ev;
         b.len = 0;
         if (ml_player_bytes(&pl, ev, &b, err, sizeof err) < 0) {
             const struct ml_scn_loc *l = &s.steps[ev->step].loc;

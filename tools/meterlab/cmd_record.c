@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -253,10 +252,12 @@ static int write_yaml(const struct rec *rc)
             rc->n, rc->proto == P_TIC ? "TIC frames" : "P1 telegrams", last,
             rc->expect_values ? " with the values decoded at capture time as expectations" : "");
     fprintf(f, "product: %s\n", rc->proto == P_TIC ? "tic" : "p1");
-    fprintf(f, "device: {utc_start: %lld}\n", (long long)rc->utc_first - 1);
+    if (rc->n > 0) {
+        fprintf(f, "device: {utc_start: %lld}\n", (long long)rc->utc_first - 1);
+    }
     double end = 1.0 + last + 1.0;
     fprintf(f, "duration: %.3f\n", end);
-    fprintf(f, "steps:\n");
+    fprintf(f, "steps:%s\n", rc->n == 0 ? " []" : "");
     for (size_t i = 0; i < rc->n; i++) {
         const struct tel *t = &rc->tel[i];
         fprintf(f, "  - {at: %.3f, telegram: {file: %s/%06zu.%s}}  # %s, %zu bytes\n", 1.0 + t->t,
@@ -509,10 +510,9 @@ static int record_run(int argc, char **argv)
         if (rc.proto == P_AUTO && ncand > 1 && now - t_probe >= probe) {
             ci = (ci + 1) % ncand;
             rc.line = cand[ci];
+            /* no flush, no parser reset: the parsers resynchronise on the next '/' or
+             * STX by themselves, and a pty (any setting works) loses nothing */
             ml_serial_set_cfg(fd, &rc.line);
-            tcflush(fd, TCIFLUSH);
-            dsmr_parser_init(&dp, &dr);
-            tic_parser_init(&tp, &tr);
             t_probe = now;
             if (!quiet && !tty) {
                 fprintf(stderr, "meterlab record: trying %u %u%c%u\n", (unsigned)rc.line.baud,

@@ -82,4 +82,33 @@ for SCN in "$@"; do
     [ $brc -eq 1 ] || { cat "$W/$name.broken.log"; fail "$name: a changed value gave exit $brc, not 1"; }
     echo "changed value detected: $(grep -m1 expected: "$W/$name.broken.log")"
 done
+# Ctrl-C: record stops, writes what it has (nothing: exit 1); play stops (exit 1)
+"$PAIR" --timeout 30 >"$W/stop.pair" &
+PAIR_PID=$!
+i=0
+while [ ! -s "$W/stop.pair" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+read -r A B <"$W/stop.pair" || fail "no pty pair"
+"$MET" record --port "$B" --probe 0.2 -o "$W/stop.yaml" 2>"$W/stop.log" &
+REC_PID=$!
+"$MET" play -q --port "$A" --speed 4 "$1" &
+PLAY_PID=$!
+sleep 1.2
+kill -INT "$PLAY_PID"
+wait "$PLAY_PID"
+prc=$?
+sleep 0.6 # the record tries every setting, then goes on listening
+kill -INT "$REC_PID"
+wait "$REC_PID"
+rrc=$?
+REC_PID=
+[ $prc -eq 1 ] || fail "play stopped by SIGINT: exit $prc, not 1"
+[ $rrc -eq 0 ] || { cat "$W/stop.log"; fail "record stopped by SIGINT after telegrams: exit $rrc, not 0"; }
+grep -q "telegram: {file: stop/000001" "$W/stop.yaml" || fail "record stopped by SIGINT wrote no capture"
+grep -q "trying 9600 7E1" "$W/stop.log" || fail "record did not search the line settings before data came"
+echo "SIGINT: play exit $prc, record exit $rrc, $(grep -c 'telegram: {file' "$W/stop.yaml") telegrams kept"
+# bad use
+"$MET" play --port /nonexistent/tty "$1" 2>/dev/null
+[ $? -eq 2 ] || fail "play on a missing port: not exit 2"
+"$MET" record --port "$B" 2>/dev/null
+[ $? -eq 2 ] || fail "record without -o: not exit 2"
 echo "PASS"
