@@ -612,16 +612,47 @@ static int parse_ipv4(struct ctx *c, node_t *n, const char *what, uint32_t *ip, 
     return 0;
 }
 
+/* enum p1mb_variant order (firmware/apps/p1mb/p1mb_app.h) */
+static const char *const variant_names[] = {"pro380", "acr10rh", "sdm630", "xemex"};
+static const char *const variant_templates[] = {"Inepro-PRO380", "Acrel-ACR10RH", "Eastron-SDM630",
+                                                "Xemex"};
+
 static int parse_device(struct ctx *c, node_t *n)
 {
     struct ml_scenario *s = c->s;
     static const char *const keys[] = {"serial",    "meter_type",    "mqtt",      "mqtt_site",
                                        "mqtt_user", "mqtt_password", "site",      "factory_default",
-                                       "network",   "interface",     "utc_start", NULL};
+                                       "network",   "interface",     "utc_start", "variant",
+                                       NULL};
     if (check_keys(c, n, "device", keys) < 0) {
         return -1;
     }
     node_t *v;
+    if ((v = get(c, n, "variant"))) {
+        if (s->product != ML_SCN_P1MB) {
+            return fail(c, v, "variant is for product p1mb (the register map it emulates)");
+        }
+        if (want_scalar(c, v, "variant") < 0) {
+            return -1;
+        }
+        s->variant = -1;
+        for (int i = 0; i < 4; i++) {
+            if (!strcmp(sval(v), variant_names[i])) {
+                s->variant = i;
+            }
+        }
+        if (s->variant < 0) {
+            return fail(c, v, "variant must be sdm630, pro380, acr10rh or xemex, not '%s'",
+                        sval(v));
+        }
+        free(s->meter_type);
+        s->meter_type = strdup(variant_templates[s->variant]);
+    }
+    if (s->product == ML_SCN_P1MB && get(c, n, "meter_type")) {
+        return fail(c, get(c, n, "meter_type"),
+                    "a p1mb's registers follow its variant, not "
+                    "meter_type");
+    }
     if ((v = get(c, n, "serial")) && get_str(c, v, "serial", &s->serial) < 0) {
         return -1;
     }
@@ -1166,6 +1197,55 @@ static int parse_modbus(struct ctx *c, struct ml_scn_step *st, node_t *n)
     return 0;
 }
 
+/* A map of JSON key (a.b for nested) to value (MQTT payloads, HTTP answers). */
+static int parse_fields(struct ctx *c, node_t *v, double tol, struct ml_scn_check *ch)
+{
+    if (v->type != YAML_MAPPING_NODE) {
+        return fail(c, v, "fields must be a map of JSON key (a.b for nested) to value");
+    }
+    size_t cnt = (size_t)(v->data.mapping.pairs.top - v->data.mapping.pairs.start);
+    ch->fields = calloc(cnt ? cnt : 1, sizeof *ch->fields);
+    for (yaml_node_pair_t *p = v->data.mapping.pairs.start; p < v->data.mapping.pairs.top; p++) {
+        node_t *k = node(c, p->key), *x = node(c, p->value);
+        if (want_scalar(c, k, "field name") < 0) {
+            return -1;
+        }
+        struct ml_scn_field *f = &ch->fields[ch->nfields++];
+        f->path = strdup(sval(k));
+        f->tol = tol;
+        if (x->type == YAML_MAPPING_NODE) {
+            static const char *const fk[] = {"value", "tolerance", NULL};
+            if (check_keys(c, x, "a field check", fk) < 0 || !get(c, x, "value")) {
+                return c->failed ? -1 : fail(c, x, "a field check needs value:");
+            }
+            if (get(c, x, "tolerance") &&
+                get_num(c, get(c, x, "tolerance"), "tolerance", &f->tol) < 0) {
+                return -1;
+            }
+            x = get(c, x, "value");
+        }
+        if (want_scalar(c, x, "field value") < 0) {
+            return -1;
+        }
+        char *end;
+        double d = strtod(sval(x), &end);
+        bool plain = x->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+        if (is_null(x)) {
+            f->kind = ML_FV_NULL;
+        } else if (plain && sval(x)[0] && *end == 0) {
+            f->kind = ML_FV_NUM;
+            f->num = d;
+        } else if (plain && (!strcmp(sval(x), "true") || !strcmp(sval(x), "false"))) {
+            f->kind = ML_FV_BOOL;
+            f->b = !strcmp(sval(x), "true");
+        } else {
+            f->kind = ML_FV_STR;
+            f->str = strdup(sval(x));
+        }
+    }
+    return 0;
+}
+
 static int parse_mqtt(struct ctx *c, struct ml_scn_step *st, node_t *n)
 {
     static const char *const keys[] = {"topic", "fields", "tolerance", "count", NULL};
@@ -1197,51 +1277,65 @@ static int parse_mqtt(struct ctx *c, struct ml_scn_step *st, node_t *n)
         ch->count_min = isfinite(a) ? (long)a : 0;
         ch->count_max = isfinite(b) ? (long)b : LONG_MAX;
     }
-    if ((v = get(c, n, "fields"))) {
-        if (v->type != YAML_MAPPING_NODE) {
-            return fail(c, v, "fields must be a map of JSON key (a.b for nested) to value");
+    if ((v = get(c, n, "fields")) && parse_fields(c, v, tol, ch) < 0) {
+        return -1;
+    }
+    return 0;
+}
+
+/* http: {method, path, body, status, json: {...}} (an action or an expectation). */
+static int parse_http(struct ctx *c, struct ml_scn_step *st, node_t *n)
+{
+    static const char *const keys[] = {"method", "path",      "body", "status",
+                                       "json",   "tolerance", NULL};
+    if (check_keys(c, n, "http", keys) < 0) {
+        return -1;
+    }
+    if (c->s->product == ML_SCN_P1MB) {
+        return fail(c, n, "the P1MB has no HTTP API (product p1mb)");
+    }
+    struct ml_scn_check *ch = add_check(st, ML_CHK_HTTP, loc_of(c, n));
+    node_t *v = get(c, n, "path");
+    if (v == NULL) {
+        return fail(c, n, "http needs path: (e.g. /api/v1/status)");
+    }
+    if (get_str(c, v, "path", &ch->name) < 0) {
+        return -1;
+    }
+    if (ch->name[0] != '/') {
+        return fail(c, v, "path must start with '/', not '%s'", ch->name);
+    }
+    if ((v = get(c, n, "method"))) {
+        if (get_str(c, v, "method", &ch->str) < 0) {
+            return -1;
         }
-        size_t cnt = (size_t)(v->data.mapping.pairs.top - v->data.mapping.pairs.start);
-        ch->fields = calloc(cnt ? cnt : 1, sizeof *ch->fields);
-        for (yaml_node_pair_t *p = v->data.mapping.pairs.start; p < v->data.mapping.pairs.top;
-             p++) {
-            node_t *k = node(c, p->key), *x = node(c, p->value);
-            if (want_scalar(c, k, "field name") < 0) {
-                return -1;
-            }
-            struct ml_scn_field *f = &ch->fields[ch->nfields++];
-            f->path = strdup(sval(k));
-            f->tol = tol;
-            if (x->type == YAML_MAPPING_NODE) {
-                static const char *const fk[] = {"value", "tolerance", NULL};
-                if (check_keys(c, x, "a field check", fk) < 0 || !get(c, x, "value")) {
-                    return c->failed ? -1 : fail(c, x, "a field check needs value:");
-                }
-                if (get(c, x, "tolerance") &&
-                    get_num(c, get(c, x, "tolerance"), "tolerance", &f->tol) < 0) {
-                    return -1;
-                }
-                x = get(c, x, "value");
-            }
-            if (want_scalar(c, x, "field value") < 0) {
-                return -1;
-            }
-            char *end;
-            double d = strtod(sval(x), &end);
-            bool plain = x->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
-            if (is_null(x)) {
-                f->kind = ML_FV_NULL;
-            } else if (plain && sval(x)[0] && *end == 0) {
-                f->kind = ML_FV_NUM;
-                f->num = d;
-            } else if (plain && (!strcmp(sval(x), "true") || !strcmp(sval(x), "false"))) {
-                f->kind = ML_FV_BOOL;
-                f->b = !strcmp(sval(x), "true");
-            } else {
-                f->kind = ML_FV_STR;
-                f->str = strdup(sval(x));
-            }
+        static const char *const ms[] = {"GET", "POST", "PATCH", "PUT", "DELETE", NULL};
+        bool known = false;
+        for (int i = 0; ms[i]; i++) {
+            known |= !strcmp(ms[i], ch->str);
         }
+        if (!known) {
+            return fail(c, v, "method must be GET, POST, PATCH, PUT or DELETE, not '%s'", ch->str);
+        }
+    } else {
+        ch->str = strdup("GET");
+    }
+    if ((v = get(c, n, "body")) && get_str(c, v, "body", &ch->body) < 0) {
+        return -1;
+    }
+    if ((v = get(c, n, "status"))) {
+        long x;
+        if (get_int(c, v, "status", 100, 599, &x) < 0) {
+            return -1;
+        }
+        ch->status = (int)x;
+    }
+    double tol = 1e-6;
+    if ((v = get(c, n, "tolerance")) && get_num(c, v, "tolerance", &tol) < 0) {
+        return -1;
+    }
+    if ((v = get(c, n, "json")) && parse_fields(c, v, tol, ch) < 0) {
+        return -1;
     }
     return 0;
 }
@@ -1297,12 +1391,46 @@ static int parse_expect(struct ctx *c, struct ml_scn_step *st, node_t *n)
             return -1;
         }
     }
-    if ((v = get(c, n, "led"))) {
+    if ((v = get(c, n, "led")) && c->s->product == ML_SCN_P1MB) {
+        /* the P1MB's three LEDs: {pwr: on, p1: on|off|blink, rs485: on|off|blink} */
+        static const char *const lk[] = {"pwr", "p1", "rs485", NULL};
+        static const char *const shows[] = {"off", "on", "blink", NULL};
+        if (v->type != YAML_MAPPING_NODE) {
+            return fail(c, v,
+                        "a p1mb's led check is a map {pwr: on, p1: on|off|blink, "
+                        "rs485: on|off|blink}");
+        }
+        if (check_keys(c, v, "led", lk) < 0) {
+            return -1;
+        }
+        struct ml_scn_check *ch = add_check(st, ML_CHK_LED, loc_of(c, v));
+        ch->led_state = -1;
+        for (int l = 0; l < 3; l++) {
+            ch->p1mb_led[l] = -1;
+            node_t *x = get(c, v, lk[l]);
+            if (x == NULL) {
+                continue;
+            }
+            if (want_scalar(c, x, lk[l]) < 0) {
+                return -1;
+            }
+            for (int k = 0; shows[k]; k++) {
+                if (!strcmp(sval(x), shows[k])) {
+                    ch->p1mb_led[l] = k;
+                }
+            }
+            if (ch->p1mb_led[l] < 0) {
+                return fail(c, x, "%s must be off, on or blink, not '%s'", lk[l], sval(x));
+            }
+        }
+        v = NULL;
+    } else if (v) {
         if (want_scalar(c, v, "led") < 0) {
             return -1;
         }
         struct ml_scn_check *ch = add_check(st, ML_CHK_LED, loc_of(c, v));
         ch->led_state = led_state_find(sval(v));
+        ch->p1mb_led[0] = ch->p1mb_led[1] = ch->p1mb_led[2] = -1;
         if (ch->led_state < 0) {
             char list[256] = "";
             size_t k = 0;
@@ -1410,10 +1538,8 @@ static int parse_expect(struct ctx *c, struct ml_scn_step *st, node_t *n)
             return -1;
         }
     }
-    if ((v = get(c, n, "http"))) {
-        return fail(c, v,
-                    "http expectations need the device's HTTP API in the sim "
-                    "(struct sc_status has no http_port yet; see docs/scenarios.md)");
+    if ((v = get(c, n, "http")) && parse_http(c, st, v) < 0) {
+        return -1;
     }
     return 0;
 }
@@ -1422,7 +1548,7 @@ static int parse_expect(struct ctx *c, struct ml_scn_step *st, node_t *n)
 /* Steps                                                                     */
 /* ------------------------------------------------------------------------- */
 
-static int parse_action(struct ctx *c, node_t *n, struct ml_scn_action *a)
+static int parse_action(struct ctx *c, struct ml_scn_step *st, node_t *n, struct ml_scn_action *a)
 {
     static const char *const keys[] = {"button", "modbus_write", "http", NULL};
     if (check_keys(c, n, "action", keys) < 0) {
@@ -1472,7 +1598,7 @@ static int parse_action(struct ctx *c, node_t *n, struct ml_scn_action *a)
             return -1;
         }
         a->value = (uint16_t)x;
-        a->unit = 1;
+        a->unit = -1; /* Modbus TCP: 1; P1MB: its address */
         if ((ad = get(c, v, "unit"))) {
             if (get_int(c, ad, "unit", 0, 255, &x) < 0) {
                 return -1;
@@ -1480,7 +1606,10 @@ static int parse_action(struct ctx *c, node_t *n, struct ml_scn_action *a)
             a->unit = (int)x;
         }
         a->expect_exception = -1;
-        if ((ad = get(c, v, "exception"))) {
+        if ((ad = get(c, v, "exception")) && ad->type == YAML_SCALAR_NODE &&
+            !strcmp(sval(ad), "none")) {
+            a->expect_exception = 0; /* no answer at all (RTU: a frame for another address) */
+        } else if (ad) {
             if (get_int(c, ad, "exception", 1, 255, &x) < 0) {
                 return -1;
             }
@@ -1488,10 +1617,8 @@ static int parse_action(struct ctx *c, node_t *n, struct ml_scn_action *a)
         }
         return 0;
     }
-    v = get(c, n, "http");
-    return fail(c, v,
-                "http actions need the device's HTTP API in the sim (struct sc_status has "
-                "no http_port yet; see docs/scenarios.md)");
+    a->kind = ML_ACT_HTTP; /* the request and its checks: the step's one ML_CHK_HTTP */
+    return parse_http(c, st, get(c, n, "http"));
 }
 
 static int parse_step(struct ctx *c, node_t *n, struct ml_scn_step *st)
@@ -1627,7 +1754,7 @@ static int parse_step(struct ctx *c, node_t *n, struct ml_scn_step *st)
         }
         return 0;
     case ML_STEP_ACTION:
-        return parse_action(c, v, &st->action);
+        return parse_action(c, st, v, &st->action);
     case ML_STEP_EXPECT:
         return parse_expect(c, st, v);
     }
@@ -1690,6 +1817,10 @@ static int parse_root(struct ctx *c, node_t *root)
     s->utc_start = 1767225600; /* 2026-01-01T00:00:00Z */
     if ((v = get(c, root, "device")) && parse_device(c, v) < 0) {
         return -1;
+    }
+    if (s->product == ML_SCN_P1MB && s->meter_type == NULL) {
+        return fail(c, get(c, root, "device") ? get(c, root, "device") : root,
+                    "product p1mb needs device: {variant: sdm630|pro380|acr10rh|xemex}");
     }
     if ((v = get(c, root, "broker"))) {
         static const char *const bk[] = {"username", "password", NULL};
@@ -1769,7 +1900,9 @@ static int parse_root(struct ctx *c, node_t *root)
         }
     }
     if (s->serial == NULL) {
-        s->serial = strdup(s->product == ML_SCN_TIC ? "TC00000001" : "SC00000001");
+        s->serial = strdup(s->product == ML_SCN_TIC    ? "TC00000001"
+                           : s->product == ML_SCN_P1MB ? "MB00000001"
+                                                       : "SC00000001");
     }
     return 0;
 }
@@ -1808,10 +1941,48 @@ int ml_scenario_parse(const char *name, const char *text, size_t len, struct ml_
     }
     yaml_document_delete(&c.doc);
     yaml_parser_delete(&p);
+    if (rc == 0) {
+        /* `# duts: sim device rig qemu` (a comment line; see docs/scenarios.md) */
+        for (const char *l = text; l && l < text + len;) {
+            const char *nl = memchr(l, '\n', (size_t)(text + len - l));
+            size_t ll = nl ? (size_t)(nl - l) : (size_t)(text + len - l);
+            if (ll > 8 && !strncmp(l, "# duts:", 7)) {
+                s->duts = strndup(l + 7, ll - 7);
+                break;
+            }
+            l = nl ? nl + 1 : NULL;
+        }
+    }
     if (rc < 0) {
         ml_scenario_free(s);
     }
     return rc;
+}
+
+bool ml_scenario_supports_dut(const struct ml_scenario *s, const char *dut)
+{
+    if (s->duts == NULL) {
+        return !strcmp(dut, "sim");
+    }
+    size_t n = strlen(dut);
+    for (const char *p = s->duts; (p = strstr(p, dut)) != NULL; p += n) {
+        bool start = p == s->duts || p[-1] == ' ' || p[-1] == ',' || p[-1] == '\t';
+        bool end = p[n] == 0 || p[n] == ' ' || p[n] == ',' || p[n] == '\t' || p[n] == '\r';
+        if (start && end) {
+            return true;
+        }
+    }
+    return false;
+}
+
+const char *ml_scn_variant_name(int v)
+{
+    return v >= 0 && v < 4 ? variant_names[v] : "?";
+}
+
+const char *ml_scn_variant_template(int v)
+{
+    return v >= 0 && v < 4 ? variant_templates[v] : "?";
 }
 
 int ml_scenario_load(const char *path, struct ml_scenario *s, char *err, size_t errcap)
@@ -1855,6 +2026,7 @@ void ml_scenario_free(struct ml_scenario *s)
             struct ml_scn_check *ch = &st->checks[k];
             free(ch->name);
             free(ch->str);
+            free(ch->body);
             for (size_t f = 0; f < ch->nfields; f++) {
                 free(ch->fields[f].path);
                 free(ch->fields[f].str);
@@ -1871,6 +2043,7 @@ void ml_scenario_free(struct ml_scenario *s)
     free(s->description);
     free(s->serial);
     free(s->meter_type);
+    free(s->duts);
     free(s->mqtt_site);
     free(s->mqtt_user);
     free(s->mqtt_password);

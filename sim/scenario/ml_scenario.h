@@ -124,7 +124,7 @@ struct ml_scn_action {
     uint16_t address, value;
     int unit;
     int expect_exception;       /**< modbus_write: -1 none expected (must succeed), else the code */
-    char *method, *path, *body; /**< http (hook, see docs/scenarios.md) */
+    char *method, *path, *body; /**< unused (an http action is the step's one ML_CHK_HTTP check) */
     int http_status;
 };
 
@@ -138,7 +138,13 @@ enum ml_scn_check_kind {
     ML_CHK_STATUS,
     ML_CHK_P1_OUT,
     ML_CHK_REBOOTS,
+    ML_CHK_HTTP, /**< an HTTP request's status and JSON fields (also the http action) */
 };
+
+/** P1MB LEDs in an `led:` check (index into ml_scn_check.p1mb_led). */
+enum ml_scn_p1mb_led { ML_P1MB_LED_PWR = 0, ML_P1MB_LED_P1, ML_P1MB_LED_485 };
+/** What a P1MB LED shows (-1 in ml_scn_check.p1mb_led: not checked). */
+enum ml_scn_led_show { ML_LED_SHOW_OFF = 0, ML_LED_SHOW_ON, ML_LED_SHOW_BLINK };
 
 struct ml_scn_field {
     char *path; /**< "P", "l1.U" */
@@ -173,6 +179,11 @@ struct ml_scn_check {
     double period_s;
     char *str;
     bool b;
+    /* p1mb led: per LED (enum ml_scn_p1mb_led) an enum ml_scn_led_show, -1 unchecked */
+    int p1mb_led[3];
+    /* http: str = method, name = path, body (NULL: none), status (0: any 2xx), fields */
+    char *body;
+    int status;
 };
 
 struct ml_scn_step {
@@ -206,6 +217,8 @@ struct ml_scn_step {
 struct ml_scenario {
     char *path, *dir, *name, *description;
     enum ml_scn_product product;
+    int variant; /**< p1mb: 0 pro380, 1 acr10rh, 2 sdm630, 3 xemex (enum p1mb_variant order) */
+    char *duts;  /**< the `# duts:` comment line's list ("sim device rig"), NULL: not marked */
     /* device */
     char *serial;
     char *meter_type; /**< regmap template ("" = default) */
@@ -244,6 +257,13 @@ int ml_scenario_parse(const char *name, const char *text, size_t len, struct ml_
                       char *err, size_t errcap);
 
 void ml_scenario_free(struct ml_scenario *s);
+
+/** True when @p s is marked for DUT @p dut (`# duts:` line; unmarked scenarios: sim only). */
+bool ml_scenario_supports_dut(const struct ml_scenario *s, const char *dut);
+
+/** Short name of P1MB variant @p v ("pro380", ...) and its template name. */
+const char *ml_scn_variant_name(int v);
+const char *ml_scn_variant_template(int v);
 
 /** Value of @p src for telegram number @p k at @p t in a range [@p from, @p to] (s). */
 double ml_scn_src_eval(const struct ml_scn_src *src, double t, double from, double to, size_t k);

@@ -91,14 +91,138 @@ struct ml_run_opts {
 };
 
 struct ml_run_result {
-    bool error; /**< the scenario could not be run (setup failed): exit 2 */
-    int checks, failed;
+    bool error;   /**< the scenario could not be run (setup failed): exit 2 */
+    bool skipped; /**< the whole scenario was skipped (reason in report) */
+    int checks, failed, skips;
     double virtual_s, wall_s;
     uint64_t telegrams, bytes;
-    char *report; /**< failure diffs (malloc'ed text, NULL when none) */
+    char *report; /**< failure diffs and skip reasons (malloc'ed text, NULL when none) */
 };
 
-/** Run @p s against the in-process simulated device (virtual time). */
-void ml_run_sim(const struct ml_scenario *s, const struct ml_run_opts *o, struct ml_run_result *r);
+/* ------------------------------------------------------------------------- */
+/* Devices under test: the runner (cli_run_core.c) plays the timeline and     */
+/* decides every expectation; a backend does what differs per DUT.           */
+/* ------------------------------------------------------------------------- */
+
+/** Outcome of a backend call. */
+enum ml_dut_rc {
+    ML_DUT_OK = 0,    /**< done / observed */
+    ML_DUT_SKIP = 1,  /**< this DUT cannot do or see it: skipped with the reason */
+    ML_DUT_FAIL = -1, /**< tried, no answer (the check fails with the reason) */
+};
+
+/** What a backend observed for a state check (led, counters, status, reboots). */
+struct ml_dut_obs {
+    double num;       /**< counters, reboots */
+    bool b;           /**< boolean status */
+    int state;        /**< led (enum ui_led_state), status mqtt (0..3) */
+    int p1mb_led[3];  /**< P1MB: enum ml_scn_led_show per LED */
+    char detail[160]; /**< extra text for a failure ("pass 3, fail 1") */
+};
+
+/** One colour change of the status LED. */
+struct ml_dut_led_ev {
+    uint64_t t_us;
+    uint32_t rgb;
+};
+
+struct ml_dut;
+
+struct ml_dut_ops {
+    const char *name; /**< "sim", "device", "rig", "qemu" */
+    /** Start (or attach to) the DUT; @p mqtt_url is the broker it must publish to (NULL: none).
+     * @return 0, or -1 with a message in @p err. */
+    int (*start)(struct ml_dut *d, const char *mqtt_url, char *err, size_t cap);
+    void (*stop)(struct ml_dut *d);
+    /** Why step @p st cannot be played on this DUT (the scenario is skipped), or NULL. */
+    const char *(*cannot)(struct ml_dut *d, const struct ml_scn_step *st);
+    /** Device time since start (µs). */
+    uint64_t (*now_us)(struct ml_dut *d);
+    /** Let time run to @p t_us (virtual: fire every deadline; real: sleep). */
+    void (*advance_to)(struct ml_dut *d, uint64_t t_us);
+    /** Let pending I/O be handled (virtual time; NULL in real time). */
+    void (*settle)(struct ml_dut *d);
+    /** Messages the device handed to its MQTT transport so far, across reboots (NULL:
+     * unknown; the runner then waits ml_dut.mqtt_grace_ms at the end of a window). */
+    uint64_t (*published)(struct ml_dut *d);
+    /** Meter bytes into the DUT's input, now. */
+    int (*inject)(struct ml_dut *d, const uint8_t *p, size_t n, char *err, size_t cap);
+    /** Bytes that came out of P1 out since the last call (NULL: not observable). */
+    size_t (*p1_out)(struct ml_dut *d, uint8_t *buf, size_t cap);
+    /** Status LED colour changes since the last call (NULL: no LED sensor). */
+    size_t (*led_events)(struct ml_dut *d, struct ml_dut_led_ev *out, size_t cap);
+    /** A state check (led, counters, status, reboots): enum ml_dut_rc, @p why on SKIP/FAIL. */
+    int (*observe)(struct ml_dut *d, const struct ml_scn_check *ch, struct ml_dut_obs *o, char *why,
+                   size_t cap);
+    /** Network and power faults (broker faults are the runner's). enum ml_dut_rc. */
+    int (*fault)(struct ml_dut *d, const struct ml_scn_fault *f, char *why, size_t cap);
+    /** Button contact closed / open. enum ml_dut_rc. */
+    int (*button)(struct ml_dut *d, bool pressed, char *why, size_t cap);
+    /** Run @p fn(@p m, @p arg) (a libmodbus call) while the DUT keeps running (virtual
+     * time: the clock moves while an RTU master waits). NULL: call it directly. */
+    int (*modbus_call)(struct ml_dut *d, int (*fn)(void *arg), void *arg);
+};
+
+/** A device under test: the backend and the endpoints the runner's clients use. */
+struct ml_dut {
+    const struct ml_dut_ops *ops;
+    void *priv;
+    const struct ml_scenario *s;
+    const struct ml_run_opts *o;
+    bool real_time;
+    /* Modbus: TCP (mb_port > 0) or RTU over a serial path (rtu_path[0]) */
+    char mb_host[128];
+    int mb_port;
+    char rtu_path[256];
+    int rtu_slave, rtu_baud;
+    char rtu_parity; /**< 'N', 'E', 'O' */
+    double modbus_timeout_s;
+    /* HTTP API (http_port 0: none) */
+    char http_host[128];
+    int http_port;
+    char http_user[64], http_password[64];
+    double http_timeout_s;
+    /* MQTT: a broker the backend imposes (rig), "" = the runner's choice */
+    char broker_url[256], broker_user[64], broker_password[64];
+    int mqtt_grace_ms; /**< real time: wait this long for late messages before a window closes */
+    uint64_t boots;    /**< maintained by backends that can see reboots */
+};
+
+/** Play @p s against @p d (set up by one of the ml_dut_*_init below). */
+void ml_run(struct ml_dut *d, const struct ml_scenario *s, const struct ml_run_opts *o,
+            struct ml_run_result *r);
+
+/** The firmware in-process on the sim port, virtual time (cli_run_sim.c). */
+void ml_dut_sim_init(struct ml_dut *d);
+
+struct ml_rig;
+/** A bench described by @p rig (copied), real time (cli_run_rt.c). */
+void ml_dut_rig_init(struct ml_dut *d, const struct ml_rig *rig);
+
+/**
+ * The stand-alone simulated device (`meterlab device`, a child process) as a
+ * rig built from its banner, real time (cli_run_rt.c). @p qemu: the target
+ * image in QEMU (`meterlab device --target qemu`).
+ */
+void ml_dut_device_init(struct ml_dut *d, bool qemu);
+
+/** Release what an ml_dut_*_init allocated. */
+void ml_dut_free(struct ml_dut *d);
+
+/* ------------------------------------------------------------------------- */
+/* A small HTTP/1.1 client (cli_http_client.c): Basic auth, Content-Length    */
+/* ------------------------------------------------------------------------- */
+
+struct ml_http_resp {
+    int status; /**< 0: no answer */
+    char *body; /**< NUL-terminated (malloc'ed), NULL when none */
+    size_t len;
+};
+
+/** One request (Connection: close). @return 0, or -1 with @p err set (no answer). */
+int ml_http_request(const char *host, int port, const char *user, const char *password,
+                    const char *method, const char *path, const char *body, double timeout_s,
+                    struct ml_http_resp *resp, char *err, size_t errcap);
+void ml_http_resp_free(struct ml_http_resp *r);
 
 #endif /* TOOLS_METERLAB_CLI_SCN_H */

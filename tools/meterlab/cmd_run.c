@@ -178,6 +178,8 @@ static int run_run(int argc, char **argv)
         usage(stderr);
         return ML_EXIT_USAGE;
     }
+    struct ml_dut dutb;
+    ml_dut_sim_init(&dutb);
     ro.tty = isatty(2);
     size_t n = (size_t)(argc - optind);
     struct outcome *out = calloc(n, sizeof *out);
@@ -203,7 +205,7 @@ static int run_run(int argc, char **argv)
             printf("[%2zu/%zu] %s: %.*s\n", i + 1, n, s.name, (int)strcspn(d, "\n"), d);
             fflush(stdout);
         }
-        ml_run_sim(&s, &ro, &o->r);
+        ml_run(&dutb, &s, &ro, &o->r);
         o->error = o->r.error;
         const char *verdict = o->error ? "ERROR" : (o->r.failed ? "FAIL" : "pass");
         if (o->error) {
@@ -240,6 +242,7 @@ static int run_run(int argc, char **argv)
         free(out[i].r.report);
     }
     free(out);
+    ml_dut_free(&dutb);
     return rc;
 }
 
