@@ -166,7 +166,11 @@ static void emit(struct ml_at_emu *e, const char *fmt, ...)
     if ((size_t)n > sizeof buf - 3) {
         n = (int)(sizeof buf - 3);
     }
-    logf_(e, "< %s", buf);
+    const char *shown = buf;
+    while (*shown == '\r' || *shown == '\n') {
+        shown++;
+    }
+    logf_(e, "< %s", shown);
     buf[n] = '\r';
     buf[n + 1] = '\n';
     out_raw(e, buf, (size_t)n + 2u);

@@ -420,10 +420,13 @@ static void finish(struct ml_esp_at *e, bool ok)
         e->static_pending = false;
         break;
     case K_AP:
-        if (!ok) {
-            e->ap_dirty = false;
+        if (arg == 1) { /* AT+CWMODE=1: the AP is off */
             e->ap_on = false;
+            e->ap_dirty = e->ap_want;
+            e->ap_step = 0;
         } else if (!e->ap_want) {
+            /* stopped while starting: ap_dirty stays, AT+CWMODE=1 goes next */
+        } else if (!ok) {
             e->ap_dirty = false;
             e->ap_on = false;
         } else if (++e->ap_step >= 3u) {
@@ -678,7 +681,9 @@ static void handle_line(struct ml_esp_at *e, const char *l, size_t n)
         }
     } else if (equals(l, n, "ready")) {
         if (e->kind == K_RST) {
-            finish(e, true);
+            if (e->phase == P_READY) {
+                finish(e, true);
+            } /* else: a boot that began before our AT+RST; its own "ready" follows */
         } else {
             /* the module restarted on its own (brown-out, watchdog, EN pin) */
             if (e->kind != K_NONE) {
@@ -964,7 +969,7 @@ static bool choose_ap(struct ml_esp_at *e, struct bld *b)
         b_ch(b, ',');
         b_ip(b, 0xFFFFFF00u);
     }
-    issue(e, b, K_AP, -1, ML_ESP_AT_TMO_CMD_MS);
+    issue(e, b, K_AP, e->ap_want ? -1 : 1, ML_ESP_AT_TMO_CMD_MS);
     return true;
 }
 
