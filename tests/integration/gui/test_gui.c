@@ -18,21 +18,28 @@
 #include "gui.h"
 #include "ml_test.h"
 
-#define RED    0xFF0000u
-#define GREEN  0x00FF00u
-#define BLUE   0x0000FFu
-#define LEDOFF 0x4A4F57u /* how the GUI draws an LED that is off (gui_draw.c) */
+#define RED     0xFF0000u
+#define GREEN   0x00FF00u
+#define BLUE    0x0000FFu
+#define YELLOW  0xFFFF00u
+#define LEDOFF  0x4A4F57u /* how the GUI draws an LED that is off (gui_draw.c) */
+/* the P1MB's LEDs when off: a dark tint of their own colour (gui_draw.c) */
+#define PWR_OFF 0x57552Eu
+#define P1_OFF  0x2E5234u
+#define RS_OFF  0x5A2F2Fu
 
 static const char *meterlab;
 static char tmpdir[256];
 static bool headless;
 
 struct run {
-    struct gui_rect led;
+    struct gui_rect led, led_pwr, led_p1, led_485;
     char states[GUI_SHOTS_MAX][24];
     unsigned rgb[GUI_SHOTS_MAX];
+    unsigned pwr[GUI_SHOTS_MAX], p1[GUI_SHOTS_MAX], rs[GUI_SHOTS_MAX]; /* P1MB */
+    char extra[GUI_SHOTS_MAX][24]; /* mqtt state (Smart Connect) or 485 state (P1MB) */
     size_t n;
-    char log[8192];
+    char log[16384];
 };
 
 /* Run `meterlab gui ARGS --verbose` and collect its layout and shot lines. */
@@ -52,14 +59,28 @@ static bool gui(struct run *r, const char *args)
             strcat(r->log, line);
         }
         int x, y, w, h;
-        char file[256], st[24];
-        unsigned rgb;
+        char file[256], st[24], ex[24] = "";
+        unsigned rgb, a = 0, b = 0, c = 0;
         double t;
         if (sscanf(line, "led %d %d %d %d", &x, &y, &w, &h) == 4) {
             r->led = (struct gui_rect){x, y, w, h};
+        } else if (sscanf(line, "led_pwr %d %d %d %d", &x, &y, &w, &h) == 4) {
+            r->led_pwr = (struct gui_rect){x, y, w, h};
+        } else if (sscanf(line, "led_p1 %d %d %d %d", &x, &y, &w, &h) == 4) {
+            r->led_p1 = (struct gui_rect){x, y, w, h};
+        } else if (sscanf(line, "led_485 %d %d %d %d", &x, &y, &w, &h) == 4) {
+            r->led_485 = (struct gui_rect){x, y, w, h};
         } else if (sscanf(line, "shot %lf %255s led_state %23s rgb %x", &t, file, st, &rgb) == 4 &&
                    r->n < GUI_SHOTS_MAX) {
+            if (sscanf(line, "shot %*f %*s led_state %*s rgb %*x pwr %x p1 %x 485 %x %23s", &a, &b,
+                       &c, ex) != 4) {
+                sscanf(line, "shot %*f %*s led_state %*s rgb %*x mqtt %23s", ex);
+            }
             snprintf(r->states[r->n], sizeof r->states[0], "%s", st);
+            snprintf(r->extra[r->n], sizeof r->extra[0], "%s", ex);
+            r->pwr[r->n] = a;
+            r->p1[r->n] = b;
+            r->rs[r->n] = c;
             r->rgb[r->n++] = rgb;
         }
     }
@@ -70,8 +91,8 @@ static bool gui(struct run *r, const char *args)
     return rc == 0;
 }
 
-/* Every pixel of a 7x7 block at the LED's centre has colour @p want (±8 per channel). */
-static bool led_is(const struct run *r, const char *bmp, uint32_t want)
+/* Every pixel of a 7x7 block at the centre of @p led has colour @p want (±8 per channel). */
+static bool led_at_is(struct gui_rect led, const char *bmp, uint32_t want)
 {
     char path[512];
     snprintf(path, sizeof path, "%s/%s", tmpdir, bmp);
@@ -83,7 +104,7 @@ static bool led_is(const struct run *r, const char *bmp, uint32_t want)
     SDL_Surface *s = SDL_ConvertSurfaceFormat(raw, SDL_PIXELFORMAT_ARGB8888, 0);
     SDL_FreeSurface(raw);
     bool ok = s != NULL;
-    int cx = r->led.x + r->led.w / 2, cy = r->led.y + r->led.h / 2;
+    int cx = led.x + led.w / 2, cy = led.y + led.h / 2;
     for (int dy = -3; ok && dy <= 3; dy++) {
         for (int dx = -3; ok && dx <= 3; dx++) {
             const uint32_t *row = (const uint32_t *)((const uint8_t *)s->pixels +
@@ -102,6 +123,30 @@ static bool led_is(const struct run *r, const char *bmp, uint32_t want)
     }
     SDL_FreeSurface(s);
     return ok;
+}
+
+static bool led_is(const struct run *r, const char *bmp, uint32_t want)
+{
+    return led_at_is(r->led, bmp, want);
+}
+
+/* The P1MB's three LEDs in screenshot @p bmp. */
+static bool p1mb_leds_are(const struct run *r, const char *bmp, uint32_t pwr, uint32_t p1,
+                          uint32_t rs)
+{
+    bool a = led_at_is(r->led_pwr, bmp, pwr);
+    bool b = led_at_is(r->led_p1, bmp, p1);
+    bool c = led_at_is(r->led_485, bmp, rs);
+    return a && b && c;
+}
+
+static int exit_code(const char *args)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "cd %s && %s gui %s --headless >/dev/null 2>&1", tmpdir, meterlab,
+             args);
+    int rc = system(cmd);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
 
 /* ------------------------------------------------------------------------- */
@@ -242,6 +287,137 @@ static void test_gui_bad_use_exits_2(void)
     CU_ASSERT_TRUE(WIFEXITED(rc) && WEXITSTATUS(rc) == 2);
 }
 
+/* P1MB, normal: PWR yellow, P1 green steady, and the charger's poll once a second
+ * (at whole seconds) lights the 485 LED for 100 ms (p1mb.md, LEDs). */
+static void test_gui_p1mb_normal_charger_polls(void)
+{
+    struct run r;
+    CU_ASSERT_TRUE_FATAL(gui(&r, "--product p1mb --variant sdm630 --screenshot p1.bmp --at 5.05 "
+                                 "--screenshot p2.bmp --at 5.5"));
+    CU_ASSERT_EQUAL_FATAL(r.n, 2);
+    struct gui_layout L;
+    gui_layout_compute(1280, 720, GUI_PRODUCT_P1MB, &L);
+    CU_ASSERT_EQUAL(r.led_pwr.x, L.led_pwr.x);
+    CU_ASSERT_EQUAL(r.led_p1.y, L.led_p1.y);
+    CU_ASSERT_EQUAL(r.led_485.y, L.led_485.y);
+    CU_ASSERT_TRUE(r.led_485.w >= 20);
+    /* the LEDs sit on the module, one under the other */
+    CU_ASSERT_TRUE(L.led_pwr.x > L.device.x && L.led_485.y + L.led_485.h < L.device.y + L.device.h);
+    CU_ASSERT_TRUE(L.led_pwr.y + L.led_pwr.h < L.led_p1.y && L.led_p1.y + L.led_p1.h < L.led_485.y);
+    CU_ASSERT_STRING_EQUAL(r.states[0], "p1_on");
+    CU_ASSERT_STRING_EQUAL(r.extra[0], "485_on");
+    CU_ASSERT_EQUAL(r.pwr[0], YELLOW);
+    CU_ASSERT_TRUE(p1mb_leds_are(&r, "p1.bmp", YELLOW, GREEN, RED));
+    CU_ASSERT_STRING_EQUAL(r.extra[1], "485_off");
+    CU_ASSERT_TRUE(p1mb_leds_are(&r, "p2.bmp", YELLOW, GREEN, RS_OFF));
+    CU_ASSERT_TRUE(strstr(r.log, "P1MB (sdm630) started") != NULL);
+}
+
+/* P1MB, meter unplugged from the start: P1 never lights; the charger still gets
+ * answers (the identity registers, zeros), so 485 flashes. Garbage on the bus
+ * (a second master, a wrong baud rate) makes 485 blink at 5 Hz. */
+static void test_gui_p1mb_no_meter_and_bus_garbage(void)
+{
+    struct run r;
+    CU_ASSERT_TRUE_FATAL(gui(&r, "--product p1mb --fault unplug --screenshot u1.bmp --at 5.05 "
+                                 "--fault busgarbage@8 --screenshot u2.bmp --at 9.05"));
+    CU_ASSERT_EQUAL_FATAL(r.n, 2);
+    CU_ASSERT_STRING_EQUAL(r.states[0], "p1_off");
+    CU_ASSERT_TRUE(p1mb_leds_are(&r, "u1.bmp", YELLOW, P1_OFF, RED));
+    CU_ASSERT_STRING_EQUAL(r.extra[1], "485_blink");
+    /* the pixel is what the firmware set at that instant (on or off in the 5 Hz cycle) */
+    CU_ASSERT_TRUE(p1mb_leds_are(&r, "u2.bmp", YELLOW, P1_OFF, r.rs[1] != 0 ? r.rs[1] : RS_OFF));
+    CU_ASSERT_TRUE(strstr(r.log, "485 LED blinking 5 Hz") != NULL);
+    CU_ASSERT_TRUE(strstr(r.log, "telegram ok") == NULL);
+}
+
+/* A P1MB scenario (gui-p1mb.yaml): P1 on, then three telegrams with a wrong CRC from
+ * 10 s blink it at 2 Hz from 10.0 s (250 ms on, 250 ms off), then unplugged from 20 s:
+ * off 30 s after the last telegram (19 s), so from 49 s. */
+static void test_gui_scenario_p1mb_leds(void)
+{
+    struct run r;
+    char args[1024];
+    snprintf(args, sizeof args,
+             "%s/tests/integration/gui/gui-p1mb.yaml --screenshot g1.bmp --at 5.05 "
+             "--screenshot g2.bmp --at 11.1 --screenshot g3.bmp --at 11.4 "
+             "--screenshot g4.bmp --at 50.5",
+             getenv("ML_SOURCE_DIR"));
+    CU_ASSERT_TRUE_FATAL(gui(&r, args));
+    CU_ASSERT_EQUAL_FATAL(r.n, 4);
+    CU_ASSERT_TRUE(strstr(r.log, "scenario gui-p1mb") != NULL);
+    CU_ASSERT_STRING_EQUAL(r.states[0], "p1_on");
+    CU_ASSERT_TRUE(p1mb_leds_are(&r, "g1.bmp", YELLOW, GREEN, RED));
+    CU_ASSERT_STRING_EQUAL(r.states[1], "p1_blink");
+    CU_ASSERT_TRUE(led_at_is(r.led_p1, "g2.bmp", GREEN));
+    CU_ASSERT_STRING_EQUAL(r.states[2], "p1_blink");
+    CU_ASSERT_TRUE(p1mb_leds_are(&r, "g3.bmp", YELLOW, P1_OFF, RS_OFF));
+    CU_ASSERT_TRUE(strstr(r.log, "step 2 fault crc_corrupt") != NULL);
+    CU_ASSERT_STRING_EQUAL(r.states[3], "p1_off");
+    CU_ASSERT_TRUE(led_at_is(r.led_p1, "g4.bmp", P1_OFF));
+    CU_ASSERT_TRUE(strstr(r.log, "log 49.000 P1 LED off") != NULL);
+}
+
+/* A Smart Connect scenario from scenarios/ (with MQTT: the GUI runs its own
+ * broker): what p1-unplugged.yaml expects, seen on the LED: normal at 9.5 s; the
+ * meter is silent from 10 s, the last telegram came at 9 s, so "no meter data"
+ * from 39 s, red first, 500 ms each: red at 45.25 s, green at 45.75 s. */
+static void test_gui_scenario_p1_unplugged(void)
+{
+    struct run r;
+    char args[1024];
+    snprintf(args, sizeof args,
+             "%s/scenarios/p1-unplugged.yaml --screenshot s1.bmp --at 9.5 "
+             "--screenshot s2.bmp --at 45.25 --screenshot s3.bmp --at 45.75",
+             getenv("ML_SOURCE_DIR"));
+    CU_ASSERT_TRUE_FATAL(gui(&r, args));
+    CU_ASSERT_EQUAL_FATAL(r.n, 3);
+    CU_ASSERT_STRING_EQUAL(r.states[0], "normal");
+    CU_ASSERT_STRING_EQUAL(r.extra[0], "connected");
+    CU_ASSERT_TRUE(led_is(&r, "s1.bmp", GREEN));
+    CU_ASSERT_STRING_EQUAL(r.states[1], "no_meter");
+    CU_ASSERT_TRUE(led_is(&r, "s2.bmp", RED));
+    CU_ASSERT_TRUE(led_is(&r, "s3.bmp", GREEN));
+    CU_ASSERT_TRUE(strstr(r.log, "step 1: fault silence (line 15)") != NULL);
+    CU_ASSERT_TRUE(strstr(r.log, "log 39.000 meter data: none") != NULL);
+}
+
+/* Broker down (the GUI's own mosquitto stops): MQTT goes from connected to
+ * connecting; the LED table has no MQTT state, so the LED stays green. */
+static void test_gui_broker_down(void)
+{
+    struct run r;
+    CU_ASSERT_TRUE_FATAL(gui(&r, "--fault brokerdown@5 --screenshot k1.bmp --at 4.5 "
+                                 "--screenshot k2.bmp --at 8.5"));
+    CU_ASSERT_EQUAL_FATAL(r.n, 2);
+    CU_ASSERT_STRING_EQUAL(r.extra[0], "connected");
+    CU_ASSERT_STRING_EQUAL(r.states[0], "normal");
+    CU_ASSERT_TRUE(led_is(&r, "k1.bmp", GREEN));
+    CU_ASSERT_STRING_EQUAL(r.extra[1], "connecting");
+    CU_ASSERT_STRING_EQUAL(r.states[1], "normal");
+    CU_ASSERT_TRUE(led_is(&r, "k2.bmp", GREEN));
+    CU_ASSERT_TRUE(strstr(r.log, "fault on: MQTT broker down") != NULL);
+    CU_ASSERT_TRUE(strstr(r.log, "log 5.000 MQTT connecting") != NULL);
+}
+
+static void test_gui_bad_use_p1mb_and_scenarios(void)
+{
+    CU_ASSERT_EQUAL(exit_code("--product p1mb --variant sdm999 --screenshot x.bmp --at 1"), 2);
+    CU_ASSERT_EQUAL(exit_code("--variant pro380 --screenshot x.bmp --at 1"), 2);
+    CU_ASSERT_EQUAL(exit_code("--product p1mb --fault brokerdown --screenshot x.bmp --at 1"), 2);
+    CU_ASSERT_EQUAL(exit_code("--mqtt mqtt://127.0.0.1:1 --fault brokerdown --screenshot x.bmp "
+                              "--at 1"),
+                    2);
+    CU_ASSERT_EQUAL(exit_code("no-such-scenario.yaml --screenshot x.bmp --at 1"), 2);
+    char args[600];
+    snprintf(args, sizeof args,
+             "--product tic %s/tests/integration/gui/gui-p1mb.yaml --screenshot x.bmp --at 1",
+             getenv("ML_SOURCE_DIR"));
+    CU_ASSERT_EQUAL(exit_code(args), 2);
+    snprintf(args, sizeof args, "a.yaml b.yaml --screenshot x.bmp --at 1");
+    CU_ASSERT_EQUAL(exit_code(args), 2);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -264,6 +440,12 @@ int main(int argc, char **argv)
         {"test_gui_tic_normal_then_historic_no_meter", test_gui_tic_normal_then_historic_no_meter},
         {"test_gui_png_screenshot_is_a_png", test_gui_png_screenshot_is_a_png},
         {"test_gui_bad_use_exits_2", test_gui_bad_use_exits_2},
+        {"test_gui_p1mb_normal_charger_polls", test_gui_p1mb_normal_charger_polls},
+        {"test_gui_p1mb_no_meter_and_bus_garbage", test_gui_p1mb_no_meter_and_bus_garbage},
+        {"test_gui_scenario_p1mb_leds", test_gui_scenario_p1mb_leds},
+        {"test_gui_scenario_p1_unplugged", test_gui_scenario_p1_unplugged},
+        {"test_gui_broker_down", test_gui_broker_down},
+        {"test_gui_bad_use_p1mb_and_scenarios", test_gui_bad_use_p1mb_and_scenarios},
     };
     int rc = ml_test_run(headless ? "gui_headless" : "gui", cases, sizeof cases / sizeof cases[0],
                          NULL, NULL);
