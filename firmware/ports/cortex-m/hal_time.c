@@ -6,9 +6,11 @@
 #include "hal_time.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "board_mps2_an386.h"
 #include "cm.h"
+#include "cm_port.h"
 #include "err.h"
 
 #define TICK_HZ       1000u
@@ -90,8 +92,18 @@ int64_t hal_time_utc(void)
  * delays taking it), and is taken as soon as PRIMASK clears. SysTick wakes
  * us every millisecond, so the deadline is seen within 1 ms.
  */
+static void (*idle_hook)(void);
+
+void cm_idle_hook_set(void (*fn)(void))
+{
+    idle_hook = fn;
+}
+
 void hal_time_wait_until(uint64_t deadline_ms)
 {
+    if (idle_hook != NULL) {
+        idle_hook();
+    }
     for (;;) {
         uint32_t key = cm_irq_save();
         if (T.event) {

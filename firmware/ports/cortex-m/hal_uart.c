@@ -26,12 +26,33 @@ struct cm_uart {
     struct ml_ring rx;             /* producer: RX ISR; consumer: hal_uart_read */
     struct ml_ring tx;             /* producer: hal_uart_write; consumer: TX ISR / tx_kick */
     volatile uint32_t hw_overruns; /* characters the hardware lost (RX overrun flag) */
-    uint8_t rx_buf[BOARD_UART_RX_CAP];
-    uint32_t rx_ts[BOARD_UART_RX_CAP];
-    uint8_t tx_buf[BOARD_UART_TX_CAP];
+    uint8_t *rx_buf;               /* rx_cap bytes */
+    uint32_t *rx_ts;               /* rx_cap stamps */
+    uint8_t *tx_buf;               /* tx_cap bytes */
+    uint32_t rx_cap, tx_cap;
 };
 
 static struct cm_uart U[BOARD_UART_HW_COUNT];
+
+/* Ring storage of each hardware UART (sizes: board_mps2_an386.h). */
+#define UART_STORAGE(n)                                                                            \
+    static uint8_t rx_buf##n[BOARD_UART##n##_RX_CAP];                                              \
+    static uint32_t rx_ts##n[BOARD_UART##n##_RX_CAP];                                              \
+    static uint8_t tx_buf##n[BOARD_UART##n##_TX_CAP]
+UART_STORAGE(0);
+UART_STORAGE(1);
+UART_STORAGE(2);
+UART_STORAGE(3);
+UART_STORAGE(4);
+#define UART_BIND(n)                                                                               \
+    do {                                                                                           \
+        U[n].rx_buf = rx_buf##n;                                                                   \
+        U[n].rx_ts = rx_ts##n;                                                                     \
+        U[n].tx_buf = tx_buf##n;                                                                   \
+        U[n].rx_cap = BOARD_UART##n##_RX_CAP;                                                      \
+        U[n].tx_cap = BOARD_UART##n##_TX_CAP;                                                      \
+    } while (0)
+_Static_assert(BOARD_UART_HW_COUNT == 5u, "one UART_STORAGE per hardware UART");
 
 static struct cm_uart *by_role(enum hal_uart_id id)
 {
@@ -43,11 +64,16 @@ static struct cm_uart *by_role(enum hal_uart_id id)
 
 void cm_uart_init(void)
 {
+    UART_BIND(0);
+    UART_BIND(1);
+    UART_BIND(2);
+    UART_BIND(3);
+    UART_BIND(4);
     for (unsigned i = 0; i < BOARD_UART_HW_COUNT; i++) {
         U[i].hw = &board_uart_hw[i];
         U[i].open = false;
-        (void)ml_ring_init(&U[i].rx, U[i].rx_buf, BOARD_UART_RX_CAP);
-        (void)ml_ring_init(&U[i].tx, U[i].tx_buf, BOARD_UART_TX_CAP);
+        (void)ml_ring_init(&U[i].rx, U[i].rx_buf, U[i].rx_cap);
+        (void)ml_ring_init(&U[i].tx, U[i].tx_buf, U[i].tx_cap);
     }
 }
 
@@ -70,7 +96,7 @@ void cm_uart_rx_isr(unsigned hw)
         if (u->seven_bit) {
             byte &= 0x7Fu;
         }
-        u->rx_ts[u->rx.head & (BOARD_UART_RX_CAP - 1u)] = (uint32_t)hal_time_us();
+        u->rx_ts[u->rx.head & (u->rx_cap - 1u)] = (uint32_t)hal_time_us();
         (void)ml_ring_put(&u->rx, byte); /* a full ring counts the byte in rx.dropped */
     }
     cm_event_signal();
@@ -128,7 +154,11 @@ int hal_uart_open(enum hal_uart_id id, const struct hal_uart_cfg *cfg)
     ML_VERIFY(cfg->baud >= 1200u && cfg->baud <= 115200u, ML_EINVAL);
     ML_VERIFY(cfg->stop_bits == 1u, ML_EINVAL);
     bool seven = cfg->data_bits == 7u && cfg->parity != HAL_UART_PARITY_NONE;
-    bool eight = cfg->data_bits == 8u && cfg->parity == HAL_UART_PARITY_NONE;
+    /* 8E1/8O1 (Modbus RTU's default): the CMSDK UART has no 9-bit frame, so the
+     * data byte goes out as 8N1 without the parity bit. QEMU carries bytes, so
+     * masters on the pty see the right bytes; on a real MPS2 a master must be
+     * set to 8N1 (docs/target.md). */
+    bool eight = cfg->data_bits == 8u;
     ML_VERIFY(seven || eight, ML_EINVAL);
     /* cfg->rx_invert: QEMU carries bytes, not line levels; on a real MPS2 an
      * external inverter does it. Accepted and ignored (docs/target.md). */
@@ -140,8 +170,8 @@ int hal_uart_open(enum hal_uart_id id, const struct hal_uart_cfg *cfg)
     u->seven_bit = seven;
     u->odd = cfg->parity == HAL_UART_PARITY_ODD;
     u->hw_overruns = 0u;
-    (void)ml_ring_init(&u->rx, u->rx_buf, BOARD_UART_RX_CAP);
-    (void)ml_ring_init(&u->tx, u->tx_buf, BOARD_UART_TX_CAP);
+    (void)ml_ring_init(&u->rx, u->rx_buf, u->rx_cap);
+    (void)ml_ring_init(&u->tx, u->tx_buf, u->tx_cap);
     UART_REG(u, CMSDK_UART_STATE) = CMSDK_UART_STATE_RXOVR | CMSDK_UART_STATE_TXOVR;
     UART_REG(u, CMSDK_UART_INTSTATUS) = CMSDK_UART_INT_RX | CMSDK_UART_INT_TX;
     while ((UART_REG(u, CMSDK_UART_STATE) & CMSDK_UART_STATE_RXFULL) != 0u) {
@@ -173,7 +203,7 @@ int hal_uart_read(enum hal_uart_id id, uint8_t *buf, size_t cap, uint32_t *ts_us
     ML_VERIFY(u != NULL && u->open, ML_EBADF);
     size_t n = 0;
     while (n < cap) {
-        uint32_t ts = u->rx_ts[u->rx.tail & (BOARD_UART_RX_CAP - 1u)];
+        uint32_t ts = u->rx_ts[u->rx.tail & (u->rx_cap - 1u)];
         if (ml_ring_get(&u->rx, &buf[n]) != ML_OK) {
             break;
         }

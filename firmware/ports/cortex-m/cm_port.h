@@ -1,0 +1,42 @@
+/**
+ * @file cm_port.h
+ * @brief What the Cortex-M port offers an image's main file beyond the HAL: an
+ * idle hook (the image's own per-loop work, e.g. console status lines) and
+ * console line output without stdio.
+ *
+ * Apps never include this header: only the target entry files
+ * (firmware/apps/<app>/target/main_*.c) do. Context: the app thread only.
+ */
+#ifndef FIRMWARE_PORTS_CORTEX_M_CM_PORT_H
+#define FIRMWARE_PORTS_CORTEX_M_CM_PORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/**
+ * Call @p fn at the start of every hal_time_wait_until() (once per turn of the
+ * app's event loop, before it sleeps), in thread context. NULL removes it.
+ * The hook must not call hal_time_wait_until().
+ */
+void cm_idle_hook_set(void (*fn)(void));
+
+/** A console line under assembly (no stdio; CRLF is added by cm_line_send()). */
+struct cm_line {
+    char buf[120];
+    size_t len;
+};
+
+/** Append @p s (cut at the buffer's end). */
+void cm_line_str(struct cm_line *l, const char *s);
+
+/** Append @p v in decimal. */
+void cm_line_u32(struct cm_line *l, uint32_t v);
+
+/**
+ * Send the line with CRLF on HAL_UART_CONSOLE and empty it. Waits (at most
+ * ~50 ms) while the console's TX ring is full, so lines are not cut; the
+ * console must be open.
+ */
+void cm_line_send(struct cm_line *l);
+
+#endif /* FIRMWARE_PORTS_CORTEX_M_CM_PORT_H */

@@ -1,0 +1,20 @@
+/**
+ * @file ml_config_small.h
+ * @brief Compile-time knobs of the small-board build (Cortex-M0+, `target-m0`):
+ * the P1MB within 16 KiB of RAM. Included by ml_config.h through
+ * ML_CONFIG_OVERRIDE, which the port sets on every firmware target of that
+ * build (firmware/ports/cortex-m/CMakeLists.txt), so all objects agree on the
+ * structure sizes.
+ */
+#ifndef FIRMWARE_PORTS_CORTEX_M_ML_CONFIG_SMALL_H
+#define FIRMWARE_PORTS_CORTEX_M_ML_CONFIG_SMALL_H
+
+/* A DSMR 5.0 telegram of a three-phase meter with gas is ~1 KiB; 2 KiB leaves
+ * room for long text messages and M-Bus channels (not for e-MUCS history). */
+#define ML_DSMR_MAX_TELEGRAM 2048
+
+/* The P1MB maps numeric values only: keep few unknown objects and a short text. */
+#define ML_READING_RAW_MAX  2
+#define ML_READING_TEXT_MAX 32
+
+#endif /* FIRMWARE_PORTS_CORTEX_M_ML_CONFIG_SMALL_H */
