@@ -118,6 +118,25 @@ static void test_rig_example_bench_loads(void)
     CU_ASSERT_DOUBLE_EQUAL(rig.timeouts.boot_s, 40, 1e-9);
 }
 
+/* The P1MB example of docs/hil.md, as printed there. */
+static void test_rig_docs_p1mb_example(void)
+{
+    CU_ASSERT_EQUAL_FATAL(
+        parse("name: p1mb-bench\n"
+              "dut: {product: p1mb, variant: sdm630}\n"
+              "serial:\n"
+              "  inject: {usb: \"0403:6001:A10K3Z7Q\"}\n"
+              "  rs485: {usb: \"0403:6015:DN05ABCD\", line: \"9600 8E1\", slave_id: 16}\n"
+              "commands: {power_off: \"gpio-relay 1 off\", power_on: \"gpio-relay 1 on\"}\n"),
+        0);
+    CU_ASSERT_EQUAL(rig.dut.variant_index, 2);
+    CU_ASSERT_TRUE(ml_rig_has(&rig, ML_RIG_CAP_RS485));
+    CU_ASSERT_TRUE(ml_rig_has(&rig, ML_RIG_CAP_POWER));
+    CU_ASSERT_FALSE(ml_rig_has(&rig, ML_RIG_CAP_BUTTON));
+    CU_ASSERT_FALSE(ml_rig_has(&rig, ML_RIG_CAP_MODBUS_TCP));
+    CU_ASSERT_EQUAL(rig.port[ML_RIG_RS485].line.parity, 'E');
+}
+
 static void test_rig_load_missing_file(void)
 {
     CU_ASSERT_EQUAL(ml_rig_load("/nonexistent/rig.yaml", &rig, err, sizeof err), -1);
@@ -230,6 +249,7 @@ int main(void)
         {"good file", test_rig_good_file},
         {"defaults", test_rig_defaults},
         {"rigs/example-bench.yaml loads", test_rig_example_bench_loads},
+        {"docs/hil.md P1MB example", test_rig_docs_p1mb_example},
         {"missing file", test_rig_load_missing_file},
         {"every error class with line:column", test_rig_errors},
         {"resolve: path kept, missing USB adapter named", test_rig_resolve},
