@@ -986,8 +986,10 @@ void gui_reg_value(const struct regmap_template *t, const struct regmap_entry *e
         const struct reading_field_info *fi = reading_field_info((enum reading_field)e->field);
         unit = fi != NULL ? fi->unit : "";
     }
+    /* floats: about seven significant digits, as a float32 carries */
+    int fd = fabs(v) >= 100000.0 ? 0 : fabs(v) >= 1000.0 ? 1 : 3;
     if (e->field < 0 || unit[0] == '\0') {
-        snprintf(out, cap, is_float ? "%.3f" : "%.0f", v);
+        snprintf(out, cap, "%.*f", is_float ? fd : 0, v);
         return;
     }
     /* the register's unit is 10^exp10 of the field's SI unit (regmap.h) */
@@ -996,7 +998,11 @@ void gui_reg_value(const struct regmap_template *t, const struct regmap_entry *e
         int dec = -e->exp10;
         snprintf(out, cap, "%.*f %s", dec, v * pow(10.0, e->exp10), unit);
     } else if (prefix[0] != '\0' || e->exp10 == 0) {
-        snprintf(out, cap, is_float ? "%.3f %s%s" : "%.0f %s%s", v, prefix, unit);
+        if (is_float) {
+            snprintf(out, cap, "%.*f %s%s", fd, v, prefix, unit);
+        } else {
+            snprintf(out, cap, "%.0f %s%s", v, prefix, unit);
+        }
     } else {
         snprintf(out, cap, "%.0f ×10^%d %s", v, e->exp10, unit);
     }
@@ -1188,6 +1194,12 @@ static void draw_charger_panel(struct gui_ui *u)
         textf(u, GUI_FONT_TEXT, x, y, LEFT, C_TEXT, "decoded: %s  (at %.1f s)", c->value,
               (double)c->value_us / 1e6);
     }
+    if (m->fault[GUI_FAULT_BUS_GARBAGE] || c->garbage > 0) {
+        y += line_h(u, GUI_FONT_TEXT) + S(u, 2);
+        textf(u, GUI_FONT_SMALL, x, y, LEFT, m->fault[GUI_FAULT_BUS_GARBAGE] ? C_BAD : C_DIM,
+              "bus garbage: %u bursts of bytes that are no request%s", (unsigned)c->garbage,
+              m->fault[GUI_FAULT_BUS_GARBAGE] ? " (instead of the polls, now)" : "");
+    }
 }
 
 static void draw_payload(struct gui_ui *u)
@@ -1262,17 +1274,18 @@ static void draw_help(struct gui_ui *u)
     };
     int n = (int)(sizeof keys / sizeof keys[0]);
     int lh = line_h(u, GUI_FONT_TEXT) + S(u, 4);
-    struct gui_rect box = {L->w / 2 - S(u, 330), L->h / 2 - (n * lh + S(u, 96)) / 2, S(u, 660),
-                           n * lh + S(u, 96)};
+    struct gui_rect box = {L->w / 2 - S(u, 330), L->h / 2 - (n * lh + S(u, 104)) / 2, S(u, 660),
+                           n * lh + S(u, 104)};
     round_fill(u, box, S(u, 12), 0x2E343Du, 255);
     int y = box.y + S(u, 16);
     text(u, GUI_FONT_BOLD, box.x + S(u, 20), y, LEFT, C_ACCENT, "Keyboard shortcuts");
     text(u, GUI_FONT_SMALL, box.x + box.w - S(u, 20), y + S(u, 2), RIGHT, C_DIM,
          "F1 or Esc closes");
-    text(u, GUI_FONT_SMALL, box.x + S(u, 20), box.y + box.h - S(u, 12) - line_h(u, GUI_FONT_SMALL),
-         LEFT, C_DIM,
-         "A scenario plays its meter side, faults and button here; its expectations are "
-         "checked by 'meterlab run', not in the GUI.");
+    int fy = box.y + box.h - S(u, 12) - 2 * line_h(u, GUI_FONT_SMALL);
+    text(u, GUI_FONT_SMALL, box.x + S(u, 20), fy, LEFT, C_DIM,
+         "A scenario (meterlab gui SCENARIO.yaml) plays its meter side, faults and button here;");
+    text(u, GUI_FONT_SMALL, box.x + S(u, 20), fy + line_h(u, GUI_FONT_SMALL), LEFT, C_DIM,
+         "its expectations are not checked in the GUI: that is what 'meterlab run' does.");
     y += lh + S(u, 12);
     for (int i = 0; i < n; i++) {
         text(u, GUI_FONT_BOLD, box.x + S(u, 150), y, RIGHT, C_WARN, keys[i][0]);

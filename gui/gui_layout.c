@@ -75,7 +75,7 @@ void gui_layout_compute(int w, int h, enum gui_product p, struct gui_layout *L)
         float bx = mid_x + pnl_w * 0.17f, by = body_y + dev_h * 0.13f;
         L->device = rect(bx, by, bw, bhh);
         L->rail = rect(mid_x + 10 * s, by + bhh * 0.5f - 13 * s, pnl_w - 20 * s, 26 * s);
-        float ld = 26 * s, lx = bx + bw * 0.16f, ly = by + bhh * 0.36f, step = 40 * s;
+        float ld = 26 * s, lx = bx + bw * 0.16f, ly = by + bhh * 0.38f, step = 38 * s;
         L->led_pwr = rect(lx, ly, ld, ld);
         L->led_p1 = rect(lx, ly + step, ld, ld);
         L->led_485 = rect(lx, ly + 2 * step, ld, ld);
