@@ -1,114 +1,202 @@
 /*
- * Network on the MPS2-AN386 port: not yet. A later issue brings the AT
- * co-processor client (HAL_UART_COPROC); until then every operation reports
- * ML_ENOSYS (or "no link") so apps run without a network.
+ * Network on the MPS2-AN386 port: an ESP32 co-processor running Espressif's
+ * ESP-AT firmware on HAL_UART_COPROC (UART4, 115200 8N1), driven by the
+ * portable client in core/esp_at. In QEMU the fifth -serial is connected to
+ * the AT emulator (sim/at_emu). See docs/esp-at.md.
+ *
+ * The client is polled from every hal_net_* / hal_tcp_* / hal_mqtt_* call
+ * (the app loop calls them each turn; bytes from the module wake the loop
+ * through the UART RX interrupt) and from cm_net_poll(), which an image may
+ * call from its idle hook. Handles: connections are the client's slot
+ * numbers 0..ML_ESP_AT_SLOTS-1, listeners LISTENER_BASE + index.
  */
 #include "hal_net.h"
 
 #include "err.h"
+#include "esp_at/esp_at.h"
+#include "hal_time.h"
+#include "hal_uart.h"
+
+#define LISTENER_BASE 16
+
+/* Port internals shared with hal_mqtt.c (declared again there). */
+struct ml_esp_at *cm_net_at(void);
+void cm_net_poll(void);
+int64_t cm_net_utc(void);
+
+static struct ml_esp_at at;
+static bool started;
+
+static int uart_read(void *ctx, uint8_t *buf, size_t cap)
+{
+    (void)ctx;
+    int n = hal_uart_read(HAL_UART_COPROC, buf, cap, NULL);
+    return n > 0 ? n : 0;
+}
+
+static int uart_write(void *ctx, const uint8_t *buf, size_t len)
+{
+    (void)ctx;
+    int n = hal_uart_write(HAL_UART_COPROC, buf, len);
+    return n > 0 ? n : 0;
+}
+
+/* The client, set up on first use and polled. */
+struct ml_esp_at *cm_net_at(void)
+{
+    if (!started) {
+        static const struct hal_uart_cfg cfg = {115200u, 8u, HAL_UART_PARITY_NONE, 1u, false};
+        static const struct ml_esp_at_io io = {uart_read, uart_write, NULL};
+        (void)hal_uart_open(HAL_UART_COPROC, &cfg);
+        ml_esp_at_init(&at, &io, hal_time_ms());
+        started = true;
+    }
+    ml_esp_at_poll(&at, hal_time_ms());
+    return &at;
+}
+
+void cm_net_poll(void)
+{
+    (void)cm_net_at();
+}
+
+int64_t cm_net_utc(void)
+{
+    return started ? ml_esp_at_utc(&at) : ML_EAGAIN;
+}
+
+static enum hal_net_op op(enum ml_esp_at_op o)
+{
+    switch (o) {
+    case ML_ESP_AT_OP_PENDING:
+        return HAL_NET_OP_PENDING;
+    case ML_ESP_AT_OP_OK:
+        return HAL_NET_OP_OK;
+    case ML_ESP_AT_OP_FAILED:
+        return HAL_NET_OP_FAILED;
+    default:
+        return HAL_NET_OP_IDLE;
+    }
+}
+
+static enum ml_esp_at_if nif_of(enum hal_net_if nif)
+{
+    return nif == HAL_NET_WIFI ? ML_ESP_AT_IF_WIFI : ML_ESP_AT_IF_ETH;
+}
 
 bool hal_net_link_is_up(enum hal_net_if nif)
 {
-    (void)nif;
-    return false;
+    return nif < HAL_NET_IF_COUNT && ml_esp_at_link_is_up(cm_net_at(), nif_of(nif));
 }
 
 int hal_net_up(enum hal_net_if nif, const char *ssid, const char *psk)
 {
-    (void)nif;
-    (void)ssid;
-    (void)psk;
-    return ML_ENOSYS;
+    ML_VERIFY(nif < HAL_NET_IF_COUNT, ML_EBADF);
+    return ml_esp_at_net_up(cm_net_at(), nif_of(nif), ssid, psk);
 }
 
 int hal_net_dhcp_start(void)
 {
-    return ML_ENOSYS;
+    return ml_esp_at_dhcp_start(cm_net_at());
 }
 
 enum hal_net_op hal_net_dhcp_state(struct hal_net_ipv4 *out)
 {
-    (void)out;
-    return HAL_NET_OP_FAILED;
+    struct ml_esp_at_ipv4 a;
+    enum ml_esp_at_op o = ml_esp_at_dhcp_state(cm_net_at(), &a);
+    if (o == ML_ESP_AT_OP_OK && out != NULL) {
+        out->ip = a.ip;
+        out->netmask = a.netmask;
+        out->gateway = a.gateway;
+        out->dns = a.dns;
+    }
+    return op(o);
 }
 
 int hal_net_set_ipv4(const struct hal_net_ipv4 *addr)
 {
-    (void)addr;
-    return ML_ENOSYS;
+    ML_VERIFY(addr != NULL, ML_EINVAL);
+    struct ml_esp_at_ipv4 a = {addr->ip, addr->netmask, addr->gateway, addr->dns};
+    return ml_esp_at_set_ipv4(cm_net_at(), &a);
 }
 
 void hal_net_get_ipv4(struct hal_net_ipv4 *out)
 {
-    out->ip = 0;
-    out->netmask = 0;
-    out->gateway = 0;
-    out->dns = 0;
-}
-
-int hal_net_ap_start(const char *ssid, const char *psk)
-{
-    (void)ssid;
-    (void)psk;
-    return ML_ENOSYS;
-}
-
-void hal_net_ap_stop(void)
-{
+    struct ml_esp_at_ipv4 a;
+    ml_esp_at_get_ipv4(cm_net_at(), &a);
+    out->ip = a.ip;
+    out->netmask = a.netmask;
+    out->gateway = a.gateway;
+    out->dns = a.dns;
 }
 
 int hal_net_set_hostname(const char *name)
 {
-    (void)name;
-    return ML_ENOSYS; /* the AT co-processor client (issue #12) will carry it */
+    return ml_esp_at_set_hostname(cm_net_at(), name);
+}
+
+int hal_net_ap_start(const char *ssid, const char *psk)
+{
+    return ml_esp_at_ap_start(cm_net_at(), ssid, psk);
+}
+
+void hal_net_ap_stop(void)
+{
+    ml_esp_at_ap_stop(cm_net_at());
 }
 
 int hal_net_ping_start(uint32_t ip)
 {
-    (void)ip;
-    return ML_ENOSYS;
+    return ml_esp_at_ping_start(cm_net_at(), ip);
 }
 
 enum hal_net_op hal_net_ping_state(void)
 {
-    return HAL_NET_OP_FAILED;
+    return op(ml_esp_at_ping_state(cm_net_at()));
 }
+
+/* ------------------------------------------------------------------------- */
+/* TCP servers                                                               */
+/* ------------------------------------------------------------------------- */
 
 int hal_tcp_listen(uint16_t port)
 {
-    (void)port;
-    return ML_ENOSYS;
+    int li = ml_esp_at_listen(cm_net_at(), port);
+    return li < 0 ? li : LISTENER_BASE + li;
 }
 
 uint16_t hal_tcp_local_port(int listener)
 {
-    (void)listener;
-    return 0;
+    return ml_esp_at_local_port(cm_net_at(), listener - LISTENER_BASE);
 }
 
 int hal_tcp_accept(int listener)
 {
-    (void)listener;
-    return ML_ENOSYS;
+    ML_VERIFY(listener >= LISTENER_BASE, ML_EBADF);
+    return ml_esp_at_accept(cm_net_at(), listener - LISTENER_BASE);
 }
 
 int hal_tcp_recv(int conn, uint8_t *buf, size_t cap)
 {
-    (void)conn;
-    (void)buf;
-    (void)cap;
-    return ML_ENOSYS;
+    return ml_esp_at_recv(cm_net_at(), conn, buf, cap);
 }
 
 int hal_tcp_send(int conn, const uint8_t *buf, size_t len)
 {
-    (void)conn;
-    (void)buf;
-    (void)len;
-    return ML_ENOSYS;
+    struct ml_esp_at *e = cm_net_at();
+    int n = ml_esp_at_send(e, conn, buf, len);
+    if (n > 0) {
+        ml_esp_at_poll(e, hal_time_ms()); /* start AT+CIPSEND now */
+    }
+    return n;
 }
 
 void hal_tcp_close(int handle)
 {
-    (void)handle;
+    struct ml_esp_at *e = cm_net_at();
+    if (handle >= LISTENER_BASE) {
+        ml_esp_at_unlisten(e, handle - LISTENER_BASE);
+    } else {
+        ml_esp_at_close(e, handle);
+    }
 }
