@@ -186,6 +186,18 @@ static int play_run(int argc, char **argv)
         fprintf(stderr, "meterlab play: %s\n", err);
         return ML_EXIT_USAGE;
     }
+    bool has_telegrams = s.has_meter && s.interval_s > 0;
+    for (size_t i = 0; i < s.nsteps; i++) {
+        has_telegrams = has_telegrams || s.steps[i].kind == ML_STEP_TELEGRAM;
+    }
+    if (!has_telegrams) {
+        fprintf(stderr,
+                "meterlab play: %s sends no telegrams (no meter interval_s, no telegram "
+                "steps): nothing to play\n",
+                s.path);
+        ml_scenario_free(&s);
+        return ML_EXIT_USAGE;
+    }
     if (!line) {
         enum ml_meter_proto proto =
             s.has_meter ? s.meter.proto

@@ -217,6 +217,19 @@ static int save_telegram(struct rec *rc, const uint8_t *p, size_t len, int verdi
     return 0;
 }
 
+/* @p s as a YAML double-quoted scalar. */
+static void yaml_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\') {
+            fputc('\\', f);
+        }
+        fputc((unsigned char)*s < 0x20 ? '?' : *s, f);
+    }
+    fputc('"', f);
+}
+
 static int write_yaml(const struct rec *rc)
 {
     char tmp[1100];
@@ -245,7 +258,9 @@ static int write_yaml(const struct rec *rc)
             rc->line.stop_bits, rc->proto == P_TIC ? "TIC" : "P1", when);
     fprintf(f, "# %zu telegrams: %u ok, %u crc_fail, %u frame_fail, %u historic.\n", rc->n,
             rc->count[V_OK], rc->count[V_CRC], rc->count[V_FRAME], rc->count[V_HISTORIC]);
-    fprintf(f, "name: %s\n", name);
+    fputs("name: ", f);
+    yaml_str(f, name);
+    fputc('\n', f);
     fprintf(f,
             "description: >\n  Capture of %zu %s over %.1f s, replayed at the recorded "
             "instants%s.\n",
@@ -260,9 +275,12 @@ static int write_yaml(const struct rec *rc)
     fprintf(f, "steps:%s\n", rc->n == 0 ? " []" : "");
     for (size_t i = 0; i < rc->n; i++) {
         const struct tel *t = &rc->tel[i];
-        fprintf(f, "  - {at: %.3f, telegram: {file: %s/%06zu.%s}}  # %s, %zu bytes\n", 1.0 + t->t,
-                rc->dir_rel, i + 1, rc->proto == P_TIC ? "bin" : "txt", verdict_names[t->verdict],
-                t->len);
+        char file[1100];
+        snprintf(file, sizeof file, "%s/%06zu.%s", rc->dir_rel, i + 1,
+                 rc->proto == P_TIC ? "bin" : "txt");
+        fprintf(f, "  - {at: %.3f, telegram: {file: ", 1.0 + t->t);
+        yaml_str(f, file);
+        fprintf(f, "}}  # %s, %zu bytes\n", verdict_names[t->verdict], t->len);
         if (t->expect) {
             /* checked halfway to the next telegram (at most 0.5 s later) */
             double gap = i + 1 < rc->n ? rc->tel[i + 1].t - t->t : 1.0;
@@ -529,13 +547,8 @@ static int record_run(int argc, char **argv)
             continue;
         }
         if (n <= 0) {
-            if (pf.revents & POLLHUP) {
-                /* a pty whose other side is not open (yet): wait */
-                struct timespec ts = {0, 50 * 1000 * 1000};
-                nanosleep(&ts, NULL);
-                continue;
-            }
-            fprintf(stderr, "%smeterlab record: read from %s failed: %s\n", tty ? "\n" : "", port,
+            /* an adapter unplugged, the other end of a pty closed: keep what we have */
+            fprintf(stderr, "%smeterlab record: %s went away (%s)\n", tty ? "\n" : "", port,
                     n < 0 ? strerror(errno) : "end of file");
             exit_rc = ML_EXIT_USAGE;
             break;

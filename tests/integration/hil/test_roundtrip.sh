@@ -103,7 +103,7 @@ rrc=$?
 REC_PID=
 [ $prc -eq 1 ] || fail "play stopped by SIGINT: exit $prc, not 1"
 [ $rrc -eq 0 ] || { cat "$W/stop.log"; fail "record stopped by SIGINT after telegrams: exit $rrc, not 0"; }
-grep -q "telegram: {file: stop/000001" "$W/stop.yaml" || fail "record stopped by SIGINT wrote no capture"
+grep -q "telegram: {file: \"stop/000001" "$W/stop.yaml" || fail "record stopped by SIGINT wrote no capture"
 grep -q "trying 9600 7E1" "$W/stop.log" || fail "record did not search the line settings before data came"
 echo "SIGINT: play exit $prc, record exit $rrc, $(grep -c 'telegram: {file' "$W/stop.yaml") telegrams kept"
 # bad use
