@@ -1,0 +1,501 @@
+/*
+ * Unit tests of the ESP-AT client core with a scripted module: the test reads
+ * the commands the client writes and feeds replies byte by byte or in random
+ * chunks, with garbage, URCs inside responses, split payloads and timeouts in
+ * virtual time.
+ */
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "esp_at/esp_at.h"
+#include "ml_test.h"
+
+static struct ml_esp_at at;
+static uint64_t t;        /* virtual ms */
+static uint8_t in[16384]; /* module -> client */
+static size_t in_head, in_tail;
+static char out[16384]; /* client -> module */
+static size_t out_len;
+static size_t chunk; /* 0: random chunks, else fixed size */
+static uint32_t seed = 1;
+static size_t write_cap = 100000; /* bytes the "UART" accepts per write */
+
+static int io_read(void *ctx, uint8_t *buf, size_t cap)
+{
+    (void)ctx;
+    size_t k = chunk != 0 ? chunk : 1u + ml_test_rand(&seed) % 17u;
+    size_t avail = in_tail - in_head;
+    if (k > avail) {
+        k = avail;
+    }
+    if (k > cap) {
+        k = cap;
+    }
+    memcpy(buf, in + in_head, k);
+    in_head += k;
+    return (int)k;
+}
+
+static int io_write(void *ctx, const uint8_t *buf, size_t len)
+{
+    (void)ctx;
+    if (len > write_cap) {
+        len = write_cap;
+    }
+    CU_ASSERT_FATAL(out_len + len < sizeof out);
+    memcpy(out + out_len, buf, len);
+    out_len += len;
+    return (int)len;
+}
+
+static void feed_n(const void *p, size_t n)
+{
+    CU_ASSERT_FATAL(in_tail + n <= sizeof in);
+    memcpy(in + in_tail, p, n);
+    in_tail += n;
+}
+
+static void feed(const char *s)
+{
+    feed_n(s, strlen(s));
+}
+
+static void poll_all(void)
+{
+    for (int i = 0; i < 400 && (in_head < in_tail || i < 200); i++) {
+        ml_esp_at_poll(&at, t);
+    }
+}
+
+/* Take the next command line the client wrote ("" when none). */
+static const char *next_cmd(void)
+{
+    static char line[300];
+    poll_all();
+    char *nl = memchr(out, '\n', out_len);
+    if (nl == NULL) {
+        return "";
+    }
+    size_t n = (size_t)(nl - out) + 1u;
+    size_t k = n >= 2u && out[n - 2u] == '\r' ? n - 2u : n - 1u;
+    memcpy(line, out, k);
+    line[k] = '\0';
+    memmove(out, out + n, out_len - n);
+    out_len -= n;
+    return line;
+}
+
+#define EXPECT_CMD(s) CU_ASSERT_STRING_EQUAL(next_cmd(), s)
+
+static const struct ml_esp_at_io io = {io_read, io_write, NULL};
+
+static void boot(void)
+{
+    ml_esp_at_init(&at, &io, t);
+    EXPECT_CMD("AT+RST");
+    feed("\r\nOK\r\n");
+    poll_all();
+    feed("\r\n\xff\xfe boot noise\r\nready\r\n");
+    static const char *const seq[] = {"ATE0",
+                                      "AT+SYSMSG=2",
+                                      "AT+CIPMUX=1",
+                                      "AT+CIPRECVMODE=1",
+                                      "AT+CIPSERVERMAXCONN=5",
+                                      "AT+CWMODE=1",
+                                      "AT+CIPSNTPCFG=1,0,\"pool.ntp.org\""};
+    for (size_t i = 0; i < sizeof seq / sizeof seq[0]; i++) {
+        EXPECT_CMD(seq[i]);
+        feed("\r\nOK\r\n");
+    }
+    poll_all();
+    CU_ASSERT_TRUE(ml_esp_at_is_ready(&at));
+}
+
+/* Eth link with an address, a listener on 502 opened, connection on link 0. */
+static int boot_with_conn(int *listener)
+{
+    boot();
+    feed("+ETH_CONNECTED\r\n+ETH_GOT_IP:192.168.1.50\r\n");
+    ml_esp_at_net_up(&at, ML_ESP_AT_IF_ETH, NULL, NULL);
+    *listener = ml_esp_at_listen(&at, 502);
+    EXPECT_CMD("AT+CIPSERVER=1,502");
+    feed("\r\nOK\r\n");
+    poll_all();
+    EXPECT_CMD("AT+CIPSNTPTIME?");
+    feed("+CIPSNTPTIME:Mon Nov 23 12:00:00 2026\r\n\r\nOK\r\n");
+    feed("+LINK_CONN:0,0,\"TCP\",1,\"10.0.0.9\",40000,502\r\n");
+    poll_all();
+    return ml_esp_at_accept(&at, *listener);
+}
+
+static void setup(void)
+{
+    in_head = in_tail = out_len = 0;
+    chunk = 0;
+    write_cap = 100000;
+    t = 1000;
+}
+
+static void teardown(void)
+{
+}
+
+/* ------------------------------------------------------------------------- */
+
+static void test_boot_byte_by_byte(void)
+{
+    chunk = 1;
+    boot();
+    struct ml_esp_at_stats s;
+    ml_esp_at_get_stats(&at, &s);
+    CU_ASSERT_EQUAL(s.resets, 1);
+    CU_ASSERT_EQUAL(s.commands, 8);
+    CU_ASSERT_EQUAL(s.errors, 0);
+    CU_ASSERT_EQUAL(s.garbage, 1);          /* the boot noise line */
+    CU_ASSERT_STRING_EQUAL(next_cmd(), ""); /* idle: nothing wanted */
+}
+
+static void test_boot_random_chunks_and_slow_uart(void)
+{
+    write_cap = 3; /* the TX ring takes a few bytes at a time */
+    for (uint32_t s = 1; s < 20; s++) {
+        seed = s;
+        setup();
+        write_cap = 3;
+        boot();
+    }
+}
+
+static void test_garbage_and_long_lines_are_skipped(void)
+{
+    chunk = 5;
+    boot();
+    char longline[400];
+    memset(longline, 'x', sizeof longline - 3);
+    memcpy(longline + sizeof longline - 3, "\r\n", 3);
+    feed(longline);
+    feed("OK garbage\r\n\xfe\xfe\r\nAT+CIPMUX=1\r\n"); /* an echo is not an answer */
+    CU_ASSERT_EQUAL(ml_esp_at_ping_start(&at, 0x0A000001u), ML_OK);
+    EXPECT_CMD("AT+PING=\"10.0.0.1\"");
+    poll_all();
+    CU_ASSERT_EQUAL(ml_esp_at_ping_state(&at), ML_ESP_AT_OP_PENDING);
+    feed("+PING:12\r\n\r\nOK\r\n");
+    poll_all();
+    CU_ASSERT_EQUAL(ml_esp_at_ping_state(&at), ML_ESP_AT_OP_OK);
+    struct ml_esp_at_stats s;
+    ml_esp_at_get_stats(&at, &s);
+    CU_ASSERT_EQUAL(s.garbage, 1 + 3); /* boot noise, long line, "OK garbage", \xfe\xfe */
+}
+
+static void test_urc_inside_a_response(void)
+{
+    boot();
+    int l = ml_esp_at_listen(&at, 502);
+    EXPECT_CMD("AT+CIPSERVER=1,502");
+    feed("\r\nOK\r\n");
+    ml_esp_at_net_up(&at, ML_ESP_AT_IF_WIFI, "net", "secret12");
+    EXPECT_CMD("AT+CWJAP=\"net\",\"secret12\"");
+    feed("WIFI CONNECTED\r\n");
+    feed("+LINK_CONN:0,3,\"TCP\",1,\"10.0.0.9\",40000,502\r\n"); /* in the middle */
+    feed("WIFI GOT IP\r\n\r\nOK\r\n");
+    poll_all();
+    CU_ASSERT_TRUE(ml_esp_at_link_is_up(&at, ML_ESP_AT_IF_WIFI));
+    EXPECT_CMD("AT+CIPSNTPTIME?"); /* an address: the clock is asked for */
+    feed("+CIPSNTPTIME:Mon Nov 23 12:00:00 2026\r\n\r\nOK\r\n");
+    poll_all();
+    ml_esp_at_dhcp_start(&at);
+    EXPECT_CMD("AT+CWDHCP=1,1");
+    feed("\r\nOK\r\n");
+    EXPECT_CMD("AT+CIPSTA?");
+    feed("+CIPSTA:ip:\"192.168.3.112\"\r\n+IPD,3,4\r\n+CIPSTA:gateway:\"192.168.3.1\"\r\n");
+    feed("+CIPSTA:netmask:\"255.255.255.0\"\r\n+CIPSTA:ip6ll:\"fe80::1\"\r\n\r\nOK\r\n");
+    poll_all();
+    struct ml_esp_at_ipv4 a;
+    CU_ASSERT_EQUAL(ml_esp_at_dhcp_state(&at, &a), ML_ESP_AT_OP_OK);
+    CU_ASSERT_EQUAL(a.ip, 0xC0A80370u);
+    CU_ASSERT_EQUAL(a.gateway, 0xC0A80301u);
+    CU_ASSERT_EQUAL(a.netmask, 0xFFFFFF00u);
+    CU_ASSERT_EQUAL(a.dns, a.gateway);
+    int c = ml_esp_at_accept(&at, l);
+    CU_ASSERT_TRUE_FATAL(c >= 0);
+    EXPECT_CMD("AT+CIPRECVDATA=3,512"); /* the +IPD seen inside the answer */
+    feed("+CIPRECVDATA:4,ab\r\n\r\nOK\r\n");
+    poll_all();
+    uint8_t buf[8];
+    CU_ASSERT_EQUAL(ml_esp_at_recv(&at, c, buf, sizeof buf), 4);
+    CU_ASSERT_EQUAL(memcmp(buf, "ab\r\n", 4), 0);
+}
+
+static void test_active_ipd_split_across_reads(void)
+{
+    chunk = 3;
+    int l;
+    int c = boot_with_conn(&l);
+    CU_ASSERT_TRUE_FATAL(c >= 0);
+    ml_esp_at_ping_start(&at, 0x0A000001u);
+    EXPECT_CMD("AT+PING=\"10.0.0.1\"");
+    /* a payload that looks like an answer must not complete the command */
+    feed("+IPD,0,13:\r\nOK\r\nERROR\r\n");
+    feed("+IPD,0,3:xyz");
+    poll_all();
+    CU_ASSERT_EQUAL(ml_esp_at_ping_state(&at), ML_ESP_AT_OP_PENDING);
+    uint8_t buf[32];
+    CU_ASSERT_EQUAL(ml_esp_at_recv(&at, c, buf, sizeof buf), 16);
+    CU_ASSERT_EQUAL(memcmp(buf, "\r\nOK\r\nERROR\r\nxyz", 16), 0);
+    feed("\r\n+PING:TIMEOUT\r\n\r\nERROR\r\n");
+    poll_all();
+    CU_ASSERT_EQUAL(ml_esp_at_ping_state(&at), ML_ESP_AT_OP_FAILED);
+    CU_ASSERT_EQUAL(ml_esp_at_recv(&at, c, buf, sizeof buf), ML_EAGAIN);
+}
+
+static void test_passive_receive_respects_ring_space(void)
+{
+    int l;
+    int c = boot_with_conn(&l);
+    CU_ASSERT_TRUE_FATAL(c >= 0);
+    feed("+IPD,0,2000\r\n");
+    EXPECT_CMD("AT+CIPRECVDATA=0,512"); /* never more than the ring holds */
+    static char data[600];
+    memset(data, 'd', 512);
+    feed("+CIPRECVDATA:512,");
+    feed_n(data, 512);
+    feed("\r\nOK\r\n");
+    CU_ASSERT_STRING_EQUAL(next_cmd(), ""); /* ring full: wait for the app */
+    uint8_t buf[700];
+    CU_ASSERT_EQUAL(ml_esp_at_recv(&at, c, buf, 100), 100);
+    EXPECT_CMD("AT+CIPRECVDATA=0,100"); /* room again: fetch more */
+    feed("+CIPRECVDATA:50,");
+    feed_n(data, 50);
+    feed("\r\nOK\r\n");
+    CU_ASSERT_STRING_EQUAL(next_cmd(), ""); /* less than asked: all fetched */
+    CU_ASSERT_EQUAL(ml_esp_at_recv(&at, c, buf, sizeof buf), 462);
+    CU_ASSERT_EQUAL(ml_esp_at_recv(&at, c, buf, sizeof buf), ML_EAGAIN);
+    struct ml_esp_at_stats s;
+    ml_esp_at_get_stats(&at, &s);
+    CU_ASSERT_EQUAL(s.rx_bytes, 562);
+    CU_ASSERT_EQUAL(s.rx_dropped, 0);
+}
+
+static void test_send_with_prompt(void)
+{
+    int l;
+    int c = boot_with_conn(&l);
+    CU_ASSERT_TRUE_FATAL(c >= 0);
+    CU_ASSERT_EQUAL(ml_esp_at_send(&at, c, (const uint8_t *)"hello", 5), 5);
+    EXPECT_CMD("AT+CIPSEND=0,5");
+    CU_ASSERT_EQUAL(out_len, 0); /* nothing before the prompt */
+    feed("\r\nOK\r\n\r\n>");
+    poll_all();
+    CU_ASSERT_EQUAL(out_len, 5);
+    CU_ASSERT_EQUAL(memcmp(out, "hello", 5), 0);
+    out_len = 0;
+    feed("\r\nRecv 5 bytes\r\n\r\nSEND OK\r\n");
+    poll_all();
+    struct ml_esp_at_stats s;
+    ml_esp_at_get_stats(&at, &s);
+    CU_ASSERT_EQUAL(s.tx_bytes, 5);
+    /* close: AT+CIPCLOSE, the slot is free after the answer */
+    ml_esp_at_close(&at, c);
+    EXPECT_CMD("AT+CIPCLOSE=0");
+    feed("0,CLOSED\r\n\r\nOK\r\n");
+    poll_all();
+    CU_ASSERT_EQUAL(ml_esp_at_recv(&at, c, (uint8_t *)out, 1), ML_EBADF);
+}
+
+static void test_busy_repeats_the_command(void)
+{
+    boot();
+    ml_esp_at_ping_start(&at, 0x0A000001u);
+    EXPECT_CMD("AT+PING=\"10.0.0.1\"");
+    feed("busy p...\r\n");
+    CU_ASSERT_STRING_EQUAL(next_cmd(), ""); /* not at once */
+    t += ML_ESP_AT_BUSY_RETRY_MS;
+    EXPECT_CMD("AT+PING=\"10.0.0.1\"");
+    feed("+PING:3\r\n\r\nOK\r\n");
+    poll_all();
+    CU_ASSERT_EQUAL(ml_esp_at_ping_state(&at), ML_ESP_AT_OP_OK);
+    struct ml_esp_at_stats s;
+    ml_esp_at_get_stats(&at, &s);
+    CU_ASSERT_EQUAL(s.busy, 1);
+}
+
+static void test_timeouts_reset_the_module(void)
+{
+    boot();
+    for (int i = 0; i < 3; i++) {
+        ml_esp_at_ping_start(&at, 0x0A000001u);
+        EXPECT_CMD("AT+PING=\"10.0.0.1\"");
+        t += ML_ESP_AT_TMO_PING_MS - 1u;
+        poll_all();
+        CU_ASSERT_EQUAL(ml_esp_at_ping_state(&at), ML_ESP_AT_OP_PENDING);
+        t += 1u;
+        poll_all();
+        CU_ASSERT_EQUAL(ml_esp_at_ping_state(&at), ML_ESP_AT_OP_FAILED);
+    }
+    EXPECT_CMD("AT+RST");
+    t += ML_ESP_AT_TMO_READY_MS; /* no answer: reset again */
+    EXPECT_CMD("AT+RST");
+    feed("\r\nOK\r\nready\r\n");
+    EXPECT_CMD("ATE0");
+    struct ml_esp_at_stats s;
+    ml_esp_at_get_stats(&at, &s);
+    CU_ASSERT_EQUAL(s.timeouts, 4);
+}
+
+static void test_unsolicited_ready_reapplies_state(void)
+{
+    int l;
+    int c = boot_with_conn(&l);
+    CU_ASSERT_TRUE_FATAL(c >= 0);
+    ml_esp_at_set_hostname(&at, "sc-1");
+    EXPECT_CMD("AT+CWHOSTNAME=\"sc-1\"");
+    feed("\r\nOK\r\n");
+    EXPECT_CMD("AT+MDNS=1,\"sc-1\",\"_http\",80");
+    feed("\r\nOK\r\nready\r\n"); /* the module restarted */
+    poll_all();
+    uint8_t b;
+    CU_ASSERT_EQUAL(ml_esp_at_recv(&at, c, &b, 1), ML_ECONNREFUSED);
+    CU_ASSERT_FALSE(ml_esp_at_is_ready(&at));
+    EXPECT_CMD("ATE0");
+    for (int i = 0; i < 7; i++) {
+        feed("\r\nOK\r\n");
+        next_cmd();
+    }
+    /* after the init sequence: host name and the server again */
+    CU_ASSERT_TRUE(ml_esp_at_is_ready(&at));
+    feed("\r\nOK\r\n");
+    EXPECT_CMD("AT+CIPSERVER=1,502");
+    ml_esp_at_close(&at, c);
+    CU_ASSERT_EQUAL(ml_esp_at_recv(&at, c, &b, 1), ML_EBADF);
+}
+
+static void test_server_error_is_retried(void)
+{
+    boot();
+    ml_esp_at_listen(&at, 80);
+    EXPECT_CMD("AT+CIPSERVER=1,80");
+    feed("\r\nERROR\r\n");
+    CU_ASSERT_STRING_EQUAL(next_cmd(), "");
+    t += 1000;
+    EXPECT_CMD("AT+CIPSERVER=1,80");
+    feed("\r\nOK\r\n");
+    CU_ASSERT_STRING_EQUAL(next_cmd(), "");
+}
+
+static void test_mqtt_backoff_and_publish(void)
+{
+    boot();
+    struct ml_esp_at_mqtt_cfg cfg = {
+        ML_ESP_AT_MQTT_TLS_MUTUAL, "broker.example", 8883, "MPS2,1", "u\"x", "p\\w"};
+    CU_ASSERT_EQUAL(ml_esp_at_mqtt_start(&at, &cfg), ML_OK);
+    uint32_t waits[] = {1000, 2000, 4000, 8000, 16000, 32000, 60000, 60000};
+    for (size_t i = 0; i < sizeof waits / sizeof waits[0]; i++) {
+        EXPECT_CMD("AT+MQTTCLEAN=0");
+        feed("\r\nERROR\r\n");
+        EXPECT_CMD("AT+MQTTUSERCFG=0,5,\"MPS2\\,1\",\"u\\\"x\",\"p\\\\w\",0,0,\"\"");
+        feed("\r\nOK\r\n");
+        EXPECT_CMD("AT+MQTTCONN=0,\"broker.example\",8883,0");
+        feed("\r\nERROR\r\n");
+        poll_all();
+        CU_ASSERT_EQUAL(ml_esp_at_mqtt_state(&at), ML_ESP_AT_MQTT_CONNECTING);
+        t += waits[i] - 1u;
+        CU_ASSERT_STRING_EQUAL(next_cmd(), "");
+        t += 1u;
+    }
+    EXPECT_CMD("AT+MQTTCLEAN=0");
+    feed("\r\nOK\r\n");
+    next_cmd();
+    feed("\r\nOK\r\n");
+    next_cmd();
+    feed("+MQTTCONNECTED:0,5,\"broker.example\",\"8883\",\"\",0\r\n\r\nOK\r\n");
+    poll_all();
+    CU_ASSERT_EQUAL(ml_esp_at_mqtt_state(&at), ML_ESP_AT_MQTT_CONNECTED);
+    CU_ASSERT_EQUAL(ml_esp_at_mqtt_publish(&at, "a,b", "v1", 2), ML_OK);
+    CU_ASSERT_EQUAL(ml_esp_at_mqtt_publish(&at, "c", "v22", 3), ML_OK);
+    EXPECT_CMD("AT+MQTTPUBRAW=0,\"a\\,b\",2,0,0");
+    feed("\r\nOK\r\n\r\n>");
+    poll_all();
+    CU_ASSERT_EQUAL(out_len, 2);
+    out_len = 0;
+    feed("\r\n+MQTTPUB:OK\r\n");
+    EXPECT_CMD("AT+MQTTPUBRAW=0,\"c\",3,0,0");
+    feed("\r\nERROR\r\n"); /* refused before the prompt: the payload is dropped */
+    poll_all();
+    CU_ASSERT_STRING_EQUAL(next_cmd(), "");
+    feed("+MQTTDISCONNECTED:0\r\n");
+    poll_all();
+    CU_ASSERT_EQUAL(ml_esp_at_mqtt_state(&at), ML_ESP_AT_MQTT_CONNECTING);
+    struct ml_esp_at_stats s;
+    ml_esp_at_get_stats(&at, &s);
+    CU_ASSERT_EQUAL(s.mqtt_connects, 1);
+    CU_ASSERT_EQUAL(s.mqtt_errors, 9);
+    CU_ASSERT_EQUAL(s.mqtt_published, 1);
+    CU_ASSERT_EQUAL(ml_esp_at_mqtt_publish(&at, "c", "v", 1), ML_EAGAIN);
+    ml_esp_at_mqtt_stop(&at);
+    CU_ASSERT_EQUAL(ml_esp_at_mqtt_state(&at), ML_ESP_AT_MQTT_DISABLED);
+}
+
+static void test_bad_arguments(void)
+{
+    boot();
+    CU_ASSERT_EQUAL(ml_esp_at_listen(&at, 0), ML_EINVAL);
+    for (uint16_t p = 1; p <= ML_ESP_AT_LISTENERS; p++) {
+        CU_ASSERT_TRUE(ml_esp_at_listen(&at, p) >= 0);
+    }
+    CU_ASSERT_EQUAL(ml_esp_at_listen(&at, 999), ML_ENOMEM);
+    CU_ASSERT_EQUAL(ml_esp_at_accept(&at, 99), ML_EBADF);
+    CU_ASSERT_EQUAL(ml_esp_at_recv(&at, 0, NULL, 0), ML_EBADF);
+    CU_ASSERT_EQUAL(ml_esp_at_send(&at, 42, NULL, 0), ML_EBADF);
+    CU_ASSERT_EQUAL(ml_esp_at_ap_start(&at, "x", "1234567"), ML_EINVAL);
+    CU_ASSERT_EQUAL(ml_esp_at_set_hostname(&at, ""), ML_EINVAL);
+    CU_ASSERT_EQUAL(ml_esp_at_mqtt_publish(&at, "a/#", "", 0), ML_EINVAL);
+    static char big[ML_ESP_AT_PUB_CAP];
+    CU_ASSERT_EQUAL(ml_esp_at_mqtt_publish(&at, "a", big, sizeof big), ML_EMSGSIZE);
+    struct ml_esp_at_mqtt_cfg cfg = {ML_ESP_AT_MQTT_TCP, "", 1883, NULL, NULL, NULL};
+    CU_ASSERT_EQUAL(ml_esp_at_mqtt_start(&at, &cfg), ML_EINVAL);
+    CU_ASSERT_EQUAL(ml_esp_at_utc(&at), ML_EAGAIN);
+}
+
+static void test_sntp_time(void)
+{
+    boot();
+    feed("+ETH_CONNECTED\r\n+ETH_GOT_IP:192.168.1.50\r\n");
+    ml_esp_at_net_up(&at, ML_ESP_AT_IF_ETH, NULL, NULL);
+    EXPECT_CMD("AT+CIPSNTPTIME?");
+    feed("+CIPSNTPTIME:Thu Jan 01 00:00:00 1970\r\n\r\nOK\r\n"); /* not synchronised */
+    poll_all();
+    CU_ASSERT_EQUAL(ml_esp_at_utc(&at), ML_EAGAIN);
+    t += 2000;
+    EXPECT_CMD("AT+CIPSNTPTIME?");
+    feed("+CIPSNTPTIME:Mon Nov 23 12:34:56 2026\r\n\r\nOK\r\n");
+    poll_all();
+    CU_ASSERT_EQUAL(ml_esp_at_utc(&at), 1795437296);
+    t += 5000;
+    CU_ASSERT_EQUAL(ml_esp_at_utc(&at), 1795437296);
+    poll_all();
+    CU_ASSERT_EQUAL(ml_esp_at_utc(&at), 1795437301);
+}
+
+int main(void)
+{
+    static const struct ml_test_case cases[] = {
+        {"boot byte by byte", test_boot_byte_by_byte},
+        {"boot in random chunks, slow UART", test_boot_random_chunks_and_slow_uart},
+        {"garbage and long lines", test_garbage_and_long_lines_are_skipped},
+        {"URC inside a response", test_urc_inside_a_response},
+        {"active +IPD split across reads", test_active_ipd_split_across_reads},
+        {"passive receive respects ring space", test_passive_receive_respects_ring_space},
+        {"AT+CIPSEND with prompt", test_send_with_prompt},
+        {"busy repeats the command", test_busy_repeats_the_command},
+        {"timeouts reset the module", test_timeouts_reset_the_module},
+        {"unsolicited ready re-applies state", test_unsolicited_ready_reapplies_state},
+        {"server error retried", test_server_error_is_retried},
+        {"MQTT back-off and publish", test_mqtt_backoff_and_publish},
+        {"bad arguments", test_bad_arguments},
+        {"SNTP time", test_sntp_time},
+    };
+    return ml_test_run("esp_at", cases, sizeof cases / sizeof cases[0], setup, teardown);
+}
