@@ -485,6 +485,7 @@ static int field_of_entry(const struct ml_scenario *s, const struct ml_scn_check
 
 static int fields_match(const struct ml_scn_field *fs, size_t nf, const char *payload,
                         struct ml_buf *d);
+static void p1_out_check(struct runner *r);
 
 static const char *const mqtt_states[] = {"disabled", "connecting", "connected", "auth_failed"};
 
@@ -631,6 +632,7 @@ static int check_state(struct runner *r, const struct ml_scn_check *ch, char *ex
             snprintf(seen, cap, "this DUT has no P1-out capture");
             return CK_SKIP;
         }
+        p1_out_check(r);
         if (r->p1_mismatch) {
             snprintf(seen, cap, "first difference at byte %llu",
                      (unsigned long long)r->p1_mismatch_at);

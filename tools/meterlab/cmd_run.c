@@ -10,27 +10,35 @@
 
 #include "cli.h"
 #include "cli_scn.h"
+#include "ml_rig.h"
 
 static void usage(FILE *f)
 {
     fprintf(
-        f, "usage: meterlab run [--dut sim] [--junit FILE] [--broker URL] [-q|-v] SCENARIO...\n\n"
-           "Plays each scenario (YAML, see docs/scenarios.md) against the device under test and\n"
-           "checks its expectations with real clients (libmodbus, an MQTT subscriber), the LED\n"
-           "log, P1 out and the device counters. Prints a line per scenario, a diff for every\n"
-           "failed expectation (expected / seen, time, file:line of the expectation) and a\n"
-           "summary line.\n\n"
-           "options:\n"
-           "  --dut sim          the firmware in-process on the sim port, virtual time (default)\n"
-           "  --dut device|rig|qemu   not implemented yet (exit 2)\n"
-           "  --junit FILE       also write JUnit XML, one testcase per scenario\n"
-           "  --broker URL       use this MQTT broker (mqtt://host:port) instead of starting a\n"
-           "                     local mosquitto; scenarios with broker faults need the local one\n"
-           "  -q, --quiet        only failures and the summary\n"
-           "  -v, --verbose      narrate: faults, actions and each check as it is decided\n"
-           "  --pace N           at most N virtual seconds per wall second (demos)\n"
-           "  -h, --help         this text\n\n"
-           "Exit: 0 every scenario passed, 1 an expectation failed, 2 usage or scenario error.\n");
+        f,
+        "usage: meterlab run [--dut sim|device|qemu|rig --rig RIG.yaml] [--junit FILE] [--broker "
+        "URL] [-q|-v] SCENARIO...\n\n"
+        "Plays each scenario (YAML, see docs/scenarios.md) against the device under test and\n"
+        "checks its expectations with real clients (libmodbus, an MQTT subscriber), the LED\n"
+        "log, P1 out and the device counters. Prints a line per scenario, a diff for every\n"
+        "failed expectation (expected / seen, time, file:line of the expectation) and a\n"
+        "summary line.\n\n"
+        "options:\n"
+        "  --dut sim          the firmware in-process on the sim port, virtual time (default)\n"
+        "  --dut device       the stand-alone simulated device (`meterlab device`, a child\n"
+        "                     process) over ptys, real time; a local mosquitto for MQTT\n"
+        "  --dut rig --rig RIG.yaml   a real bench (docs/hil.md), real time\n"
+        "  --dut qemu         like device, with `meterlab device --target qemu`\n"
+        "                     Scenarios say which DUTs they support (`# duts:` line); others\n"
+        "                     and checks a DUT cannot observe are reported SKIP with the reason\n"
+        "  --junit FILE       also write JUnit XML, one testcase per scenario\n"
+        "  --broker URL       use this MQTT broker (mqtt://host:port) instead of starting a\n"
+        "                     local mosquitto; scenarios with broker faults need the local one\n"
+        "  -q, --quiet        only failures and the summary\n"
+        "  -v, --verbose      narrate: faults, actions and each check as it is decided\n"
+        "  --pace N           at most N virtual seconds per wall second (demos)\n"
+        "  -h, --help         this text\n\n"
+        "Exit: 0 every scenario passed, 1 an expectation failed, 2 usage or scenario error.\n");
 }
 
 struct outcome {
@@ -64,7 +72,8 @@ static void xml_escape(FILE *f, const char *s)
     }
 }
 
-static int write_junit(const char *path, const struct outcome *o, size_t n, double wall)
+static int write_junit(const char *path, const struct outcome *o, size_t n, double wall,
+                       const char *dut)
 {
     FILE *f = fopen(path, "w");
     if (f == NULL) {
@@ -83,7 +92,7 @@ static int write_junit(const char *path, const struct outcome *o, size_t n, doub
             "errors=\"%zu\" time=\"%.3f\">\n",
             n, failures, errors, wall, n, failures, errors, wall);
     for (size_t i = 0; i < n; i++) {
-        fprintf(f, "    <testcase classname=\"scenario.sim\" name=\"");
+        fprintf(f, "    <testcase classname=\"scenario.%s\" name=\"", dut);
         xml_escape(f, o[i].name);
         fprintf(f, "\" file=\"");
         xml_escape(f, o[i].path);
@@ -92,6 +101,10 @@ static int write_junit(const char *path, const struct outcome *o, size_t n, doub
             fprintf(f, "      <error message=\"scenario error\">");
             xml_escape(f, o[i].parse_err ? o[i].parse_err : o[i].r.report);
             fprintf(f, "</error>\n");
+        } else if (o[i].r.skipped) {
+            fprintf(f, "      <skipped message=\"");
+            xml_escape(f, o[i].r.report);
+            fprintf(f, "\"/>\n");
         } else if (o[i].r.failed > 0) {
             fprintf(f, "      <failure message=\"%d of %d expectations failed\">", o[i].r.failed,
                     o[i].r.checks);
@@ -109,6 +122,22 @@ static int write_junit(const char *path, const struct outcome *o, size_t n, doub
     return fclose(f) == 0 ? 0 : -1;
 }
 
+/* Does `meterlab device` know --target (helper D's QEMU target)? */
+static bool qemu_available(void)
+{
+    FILE *f = popen("/proc/self/exe device --help 2>/dev/null", "r");
+    if (f == NULL) {
+        return false;
+    }
+    char line[512];
+    bool yes = false;
+    while (fgets(line, sizeof line, f)) {
+        yes |= strstr(line, "--target") != NULL && strstr(line, "qemu") != NULL;
+    }
+    pclose(f);
+    return yes;
+}
+
 static double wall_now(void)
 {
     struct timespec ts;
@@ -122,14 +151,12 @@ static int run_run(int argc, char **argv)
         usage(stdout);
         return ML_EXIT_OK;
     }
-    static const struct option opts[] = {{"dut", required_argument, NULL, 'd'},
-                                         {"junit", required_argument, NULL, 'j'},
-                                         {"broker", required_argument, NULL, 'b'},
-                                         {"quiet", no_argument, NULL, 'q'},
-                                         {"verbose", no_argument, NULL, 'v'},
-                                         {"pace", required_argument, NULL, 'p'},
-                                         {NULL, 0, NULL, 0}};
-    const char *dut = "sim", *junit = NULL;
+    static const struct option opts[] = {
+        {"dut", required_argument, NULL, 'd'},    {"junit", required_argument, NULL, 'j'},
+        {"broker", required_argument, NULL, 'b'}, {"quiet", no_argument, NULL, 'q'},
+        {"verbose", no_argument, NULL, 'v'},      {"pace", required_argument, NULL, 'p'},
+        {"rig", required_argument, NULL, 'r'},    {NULL, 0, NULL, 0}};
+    const char *dut = "sim", *junit = NULL, *rig_path = NULL;
     struct ml_run_opts ro = {0};
     int c;
     optind = 1;
@@ -137,6 +164,9 @@ static int run_run(int argc, char **argv)
         switch (c) {
         case 'd':
             dut = optarg;
+            break;
+        case 'r':
+            rig_path = optarg;
             break;
         case 'j':
             junit = optarg;
@@ -162,15 +192,40 @@ static int run_run(int argc, char **argv)
             return ML_EXIT_USAGE;
         }
     }
-    if (strcmp(dut, "sim") != 0) {
-        if (!strcmp(dut, "device") || !strcmp(dut, "rig") || !strcmp(dut, "qemu")) {
-            fprintf(stderr,
-                    "meterlab run: --dut %s is not implemented yet (only --dut sim; see "
-                    "docs/scenarios.md)\n",
-                    dut);
-        } else {
-            fprintf(stderr, "meterlab run: unknown --dut '%s' (sim, device, rig, qemu)\n", dut);
+    struct ml_dut dutb;
+    if (!strcmp(dut, "sim")) {
+        if (rig_path) {
+            fprintf(stderr, "meterlab run: --rig goes with --dut rig\n");
+            return ML_EXIT_USAGE;
         }
+        ml_dut_sim_init(&dutb);
+    } else if (!strcmp(dut, "device") || !strcmp(dut, "qemu")) {
+        if (rig_path) {
+            fprintf(stderr, "meterlab run: --rig goes with --dut rig\n");
+            return ML_EXIT_USAGE;
+        }
+        if (!strcmp(dut, "qemu") && !qemu_available()) {
+            fprintf(stderr, "meterlab run: --dut qemu needs `meterlab device --target qemu` "
+                            "(the QEMU target of the device command), which this build does "
+                            "not have\n");
+            return ML_EXIT_USAGE;
+        }
+        ml_dut_device_init(&dutb, !strcmp(dut, "qemu"));
+    } else if (!strcmp(dut, "rig")) {
+        static struct ml_rig rig;
+        char err[1024];
+        if (rig_path == NULL) {
+            fprintf(stderr, "meterlab run: --dut rig needs --rig RIG.yaml (see docs/hil.md)\n");
+            return ML_EXIT_USAGE;
+        }
+        if (ml_rig_load(rig_path, &rig, err, sizeof err) < 0 ||
+            ml_rig_resolve(&rig, err, sizeof err) < 0) {
+            fprintf(stderr, "meterlab run: %s\n", err);
+            return ML_EXIT_USAGE;
+        }
+        ml_dut_rig_init(&dutb, &rig);
+    } else {
+        fprintf(stderr, "meterlab run: unknown --dut '%s' (sim, device, rig, qemu)\n", dut);
         return ML_EXIT_USAGE;
     }
     if (optind >= argc) {
@@ -178,13 +233,11 @@ static int run_run(int argc, char **argv)
         usage(stderr);
         return ML_EXIT_USAGE;
     }
-    struct ml_dut dutb;
-    ml_dut_sim_init(&dutb);
     ro.tty = isatty(2);
     size_t n = (size_t)(argc - optind);
     struct outcome *out = calloc(n, sizeof *out);
     double w0 = wall_now();
-    size_t passed = 0, failed = 0, errors = 0;
+    size_t passed = 0, failed = 0, errors = 0, skipped = 0;
     for (size_t i = 0; i < n; i++) {
         struct outcome *o = &out[i];
         o->path = argv[optind + (int)i];
@@ -207,20 +260,29 @@ static int run_run(int argc, char **argv)
         }
         ml_run(&dutb, &s, &ro, &o->r);
         o->error = o->r.error;
-        const char *verdict = o->error ? "ERROR" : (o->r.failed ? "FAIL" : "pass");
+        const char *verdict = o->error       ? "ERROR"
+                              : o->r.failed  ? "FAIL"
+                              : o->r.skipped ? "SKIP"
+                                             : "pass";
         if (o->error) {
             errors++;
         } else if (o->r.failed) {
             failed++;
+        } else if (o->r.skipped) {
+            skipped++;
         } else {
             passed++;
         }
         if (!ro.quiet || o->error || o->r.failed) {
-            printf("[%2zu/%zu] %-36s %-5s t=%9.1f s  %7llu telegrams  %3d checks  %6.2f s wall\n",
+            printf("[%2zu/%zu] %-36s %-5s t=%9.1f s  %7llu telegrams  %3d checks  %6.2f s wall",
                    i + 1, n, s.name, verdict, o->r.virtual_s, (unsigned long long)o->r.telegrams,
                    o->r.checks, o->r.wall_s);
+            if (o->r.skips) {
+                printf("  %d skipped", o->r.skips);
+            }
+            printf("\n");
         }
-        if (o->r.report) {
+        if (o->r.report && (!ro.quiet || o->error || o->r.failed)) {
             fputs(o->r.report, stdout);
         }
         fflush(stdout);
@@ -228,12 +290,15 @@ static int run_run(int argc, char **argv)
     }
     double wall = wall_now() - w0;
     printf("%zu passed, %zu failed", passed, failed);
+    if (skipped) {
+        printf(", %zu skipped", skipped);
+    }
     if (errors) {
         printf(", %zu errors", errors);
     }
     printf(" (%zu scenario%s, %.1f s)\n", n, n == 1 ? "" : "s", wall);
     int rc = errors ? ML_EXIT_USAGE : (failed ? ML_EXIT_FAIL : ML_EXIT_OK);
-    if (junit && write_junit(junit, out, n, wall) < 0) {
+    if (junit && write_junit(junit, out, n, wall, dut) < 0) {
         rc = ML_EXIT_USAGE;
     }
     for (size_t i = 0; i < n; i++) {

@@ -1,0 +1,796 @@
+/*
+ * Real-time devices under test (the backend of cli_run_core.c for `--dut rig`,
+ * `--dut device` and `--dut qemu`). One code path: a rig (sim/rig/ml_rig.h)
+ * says where the meter bytes go (serial adapter), where P1 out comes back,
+ * how Modbus (TCP host:port or RTU through an RS485 adapter), HTTP and MQTT
+ * are reached, and which commands power-cycle the board or press its button.
+ *
+ * `--dut device` is that rig built in memory from the start banner of
+ * `meterlab device` run as a child process over ptys (so CI proves the rig
+ * path); power cycle = stop the child and start it again on the same state
+ * dir. `--dut qemu` is the same with `--target qemu` and a longer boot time.
+ *
+ * What is observed: the Smart Connect's GET /api/v1/status (LED state name,
+ * counters, MQTT state, uptime -> reboots); a P1MB child's LED/counter lines on
+ * its stdout. What a rig cannot observe (LED colours, a P1MB's LEDs on a real
+ * board) is skipped with the reason.
+ */
+#define _GNU_SOURCE
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli_scn.h"
+#include "ml_rig.h"
+#include "ml_serial.h"
+#include "ui/ui.h"
+
+struct rt_priv {
+    struct ml_rig rig;
+    bool device, qemu;
+    /* child (device / qemu) */
+    pid_t child;
+    int child_out;
+    char state_dir[128];
+    pthread_t reader;
+    bool reader_on;
+    pthread_mutex_t mu;
+    int led_state;      /* Smart Connect LED state name from the child (-1 unknown) */
+    int p1_led, rs_bad; /* P1MB LED lines */
+    double tel[3];      /* P1MB telegrams: ok, crc fail, frame fail */
+    int child_reboots;
+    /* ports */
+    int inject_fd, p1out_fd;
+    double t0;
+    /* reboots seen through the HTTP uptime */
+    double last_uptime;
+    int reboots;
+    double last_inject; /* the DUT needs a moment to act on bytes (real time) */
+};
+
+static struct rt_priv *P(struct ml_dut *d)
+{
+    return d->priv;
+}
+
+static double mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ------------------------------------------------------------------------- */
+/* The child `meterlab device`                                               */
+/* ------------------------------------------------------------------------- */
+
+static void child_line(struct rt_priv *p, const char *l)
+{
+    const char *m;
+    pthread_mutex_lock(&p->mu);
+    if ((m = strstr(l, "] LED: ")) != NULL) {
+        char name[64];
+        if (sscanf(m + 7, "%63s", name) == 1) {
+            for (int i = 0; i < UI_LED_STATE_COUNT; i++) {
+                if (!strcmp(ui_led_state_name((enum ui_led_state)i), name)) {
+                    p->led_state = i;
+                }
+            }
+        }
+    } else if ((m = strstr(l, "] P1 LED: ")) != NULL) {
+        p->p1_led = !strncmp(m + 10, "on", 2)         ? ML_LED_SHOW_ON
+                    : !strncmp(m + 10, "blinking", 8) ? ML_LED_SHOW_BLINK
+                                                      : ML_LED_SHOW_OFF;
+    } else if ((m = strstr(l, "] 485 LED: ")) != NULL) {
+        p->rs_bad = !strncmp(m + 11, "blinking", 8);
+    } else if ((m = strstr(l, "] telegrams: ")) != NULL) {
+        unsigned a, b, c;
+        if (sscanf(m + 13, "%u ok, %u %*s fail, %u frame fail", &a, &b, &c) == 3) {
+            p->tel[0] = a;
+            p->tel[1] = b;
+            p->tel[2] = c;
+        }
+    } else if (strstr(l, "] rebooted") != NULL) {
+        p->child_reboots++;
+        p->tel[0] = p->tel[1] = p->tel[2] = 0;
+    }
+    pthread_mutex_unlock(&p->mu);
+}
+
+static void *reader_main(void *x)
+{
+    struct rt_priv *p = x;
+    char buf[4096];
+    size_t n = 0;
+    for (;;) {
+        ssize_t r = read(p->child_out, buf + n, sizeof buf - 1 - n);
+        if (r <= 0) {
+            break;
+        }
+        n += (size_t)r;
+        buf[n] = 0;
+        char *nl;
+        while ((nl = strchr(buf, '\n')) != NULL) {
+            *nl = 0;
+            child_line(p, buf);
+            n -= (size_t)(nl + 1 - buf);
+            memmove(buf, nl + 1, n + 1);
+        }
+        if (n == sizeof buf - 1) {
+            n = 0;
+        }
+    }
+    return NULL;
+}
+
+/* Read the banner (up to "stop with Ctrl-C") into @p out. */
+static int read_banner(int fd, double timeout_s, char *out, size_t cap)
+{
+    size_t n = 0;
+    double end = mono() + timeout_s;
+    out[0] = 0;
+    while (!strstr(out, "stop with Ctrl-C")) {
+        int ms = (int)((end - mono()) * 1000);
+        struct pollfd pf = {fd, POLLIN, 0};
+        if (ms <= 0 || poll(&pf, 1, ms) != 1) {
+            return -1;
+        }
+        ssize_t r = read(fd, out + n, cap - 1 - n);
+        if (r <= 0) {
+            return -1;
+        }
+        n += (size_t)r;
+        out[n] = 0;
+        if (n == cap - 1) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static const char *banner_value(const char *b, const char *key, char *out, size_t cap)
+{
+    char k[64];
+    snprintf(k, sizeof k, "\n  %s ", key);
+    const char *p = strstr(b, k);
+    if (p == NULL) {
+        return NULL;
+    }
+    p += strlen(k);
+    p += strspn(p, " ");
+    size_t n = strcspn(p, "\n");
+    snprintf(out, cap, "%.*s", (int)n, p);
+    return out;
+}
+
+/* Start `meterlab device` for the scenario and turn its banner into the rig. */
+static int child_start(struct ml_dut *d, const char *mqtt_url, char *err, size_t cap)
+{
+    struct rt_priv *p = P(d);
+    const struct ml_scenario *s = d->s;
+    const char *argv[40];
+    int a = 0;
+    argv[a++] = "meterlab";
+    argv[a++] = "device";
+    if (p->qemu) {
+        argv[a++] = "--target";
+        argv[a++] = "qemu";
+    }
+    argv[a++] = "--product";
+    argv[a++] = s->product == ML_SCN_TIC ? "tic" : s->product == ML_SCN_P1MB ? "p1mb" : "p1";
+    argv[a++] = "--state-dir";
+    argv[a++] = p->state_dir;
+    argv[a++] = "--serial";
+    argv[a++] = s->serial;
+    argv[a++] = "--p1-in";
+    argv[a++] = "pty";
+    if (s->product == ML_SCN_P1MB) {
+        argv[a++] = "--variant";
+        argv[a++] = ml_scn_variant_name(s->variant);
+        argv[a++] = "--rs485";
+        argv[a++] = "pty";
+    } else {
+        argv[a++] = "--p1-out";
+        argv[a++] = "pty";
+        argv[a++] = "--modbus-port";
+        argv[a++] = "0";
+        argv[a++] = "--http-port";
+        argv[a++] = "0";
+        if (s->meter_type) {
+            argv[a++] = "--meter-type";
+            argv[a++] = s->meter_type;
+        }
+        if (mqtt_url) {
+            argv[a++] = "--mqtt";
+            argv[a++] = mqtt_url;
+            if (s->mqtt_site) {
+                argv[a++] = "--mqtt-site";
+                argv[a++] = s->mqtt_site;
+            }
+            if (s->mqtt_user) {
+                argv[a++] = "--mqtt-user";
+                argv[a++] = s->mqtt_user;
+            }
+            if (s->mqtt_password) {
+                argv[a++] = "--mqtt-password";
+                argv[a++] = s->mqtt_password;
+            }
+        }
+    }
+    argv[a] = NULL;
+    int pfd[2];
+    if (pipe2(pfd, O_CLOEXEC) < 0) {
+        snprintf(err, cap, "pipe: %s", strerror(errno));
+        return -1;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        snprintf(err, cap, "fork: %s", strerror(errno));
+        return -1;
+    }
+    if (pid == 0) {
+        dup2(pfd[1], 1);
+        int nul = open("/dev/null", O_RDONLY);
+        if (nul >= 0) {
+            dup2(nul, 0);
+        }
+        execv("/proc/self/exe", (char *const *)argv);
+        _exit(127);
+    }
+    close(pfd[1]);
+    p->child = pid;
+    p->child_out = pfd[0];
+    char b[8192];
+    double boot = p->qemu ? 120 : 15;
+    if (read_banner(p->child_out, boot, b, sizeof b) < 0) {
+        snprintf(err, cap, "%s did not print its start banner within %.0f s%s%s",
+                 p->qemu ? "meterlab device --target qemu" : "meterlab device", boot,
+                 b[0] ? ": " : "", b);
+        if (p->qemu && strstr(b, "--target") == NULL) {
+            snprintf(err, cap,
+                     "--dut qemu needs `meterlab device --target qemu` (not available in this "
+                     "build)");
+        }
+        return -1;
+    }
+    /* the rig, from the banner */
+    struct ml_rig *rig = &p->rig;
+    char v[512];
+    rig->dut.product = s->product;
+    snprintf(rig->name, sizeof rig->name, "meterlab device (pid %d)", (int)pid);
+    if (banner_value(b, s->product == ML_SCN_TIC ? "TIC in" : "P1 in", v, sizeof v)) {
+        rig->port[ML_RIG_INJECT].present = true;
+        sscanf(v, "%255s", rig->port[ML_RIG_INJECT].path);
+    }
+    if (banner_value(b, "P1 out", v, sizeof v) && strncmp(v, "none", 4)) {
+        rig->port[ML_RIG_P1_OUT].present = true;
+        sscanf(v, "%255s", rig->port[ML_RIG_P1_OUT].path);
+    }
+    if (banner_value(b, "RS485", v, sizeof v)) {
+        struct ml_rig_port *rp = &rig->port[ML_RIG_RS485];
+        unsigned baud = 9600, bits = 8, stop = 1, addr = 16;
+        char par = 'E';
+        rp->present = true;
+        sscanf(v, "%255s (%u %u%c%u, address %u", rp->path, &baud, &bits, &par, &stop, &addr);
+        rp->has_line = true;
+        rp->line = (struct ml_serial_cfg){baud, (uint8_t)bits, par, (uint8_t)stop};
+        rp->slave_id = (int)addr;
+    }
+    if (banner_value(b, "login", v, sizeof v)) {
+        sscanf(v, "%63s / %63s", rig->network.http_user, rig->network.http_password);
+    }
+    if (banner_value(b, "Modbus TCP", v, sizeof v)) {
+        snprintf(rig->network.host, sizeof rig->network.host, "127.0.0.1");
+        sscanf(v, "port %d", &rig->network.modbus_port);
+    }
+    if (banner_value(b, "HTTP", v, sizeof v)) {
+        const char *at = strrchr(v, '@');
+        if (at) {
+            char host[128];
+            int port = 0;
+            if (sscanf(at + 1, "%127[^:]:%d", host, &port) == 2) {
+                rig->network.http_port = port;
+            }
+        }
+    }
+    rig->timeouts.boot_s = boot;
+    rig->timeouts.modbus_s = 1;
+    rig->timeouts.http_s = 5;
+    rig->timeouts.mqtt_s = 10;
+    pthread_mutex_lock(&p->mu);
+    p->led_state = -1;
+    p->p1_led = ML_LED_SHOW_OFF;
+    p->rs_bad = 0;
+    memset(p->tel, 0, sizeof p->tel);
+    pthread_mutex_unlock(&p->mu);
+    p->reader_on = pthread_create(&p->reader, NULL, reader_main, p) == 0;
+    return 0;
+}
+
+static void child_stop(struct rt_priv *p)
+{
+    if (p->child > 0) {
+        kill(p->child, SIGTERM);
+        int st;
+        for (int i = 0; i < 500 && waitpid(p->child, &st, WNOHANG) == 0; i++) {
+            usleep(10000);
+        }
+        if (waitpid(p->child, &st, WNOHANG) == 0) {
+            kill(p->child, SIGKILL);
+            waitpid(p->child, &st, 0);
+        }
+        p->child = 0;
+    }
+    if (p->reader_on) {
+        pthread_join(p->reader, NULL);
+        p->reader_on = false;
+    }
+    if (p->child_out >= 0) {
+        close(p->child_out);
+        p->child_out = -1;
+    }
+}
+
+/* ------------------------------------------------------------------------- */
+/* The rig                                                                   */
+/* ------------------------------------------------------------------------- */
+
+static void close_ports(struct rt_priv *p)
+{
+    if (p->inject_fd >= 0) {
+        close(p->inject_fd);
+    }
+    if (p->p1out_fd >= 0) {
+        close(p->p1out_fd);
+    }
+    p->inject_fd = p->p1out_fd = -1;
+}
+
+/* Open the rig's ports and take its endpoints. */
+static int rig_attach(struct ml_dut *d, char *err, size_t cap)
+{
+    struct rt_priv *p = P(d);
+    const struct ml_rig *rig = &p->rig;
+    const struct ml_scenario *s = d->s;
+    char e[512];
+    const struct ml_rig_port *in = &rig->port[ML_RIG_INJECT];
+    enum ml_meter_proto proto = s->has_meter ? s->meter.proto : ML_METER_DSMR50;
+    if (in->present) {
+        struct ml_serial_cfg line =
+            in->has_line ? in->line
+            : s->product == ML_SCN_TIC
+                ? ml_serial_tic_std
+                : (proto == ML_METER_DSMR22 || proto == ML_METER_DSMR30 ? ml_serial_p1_v2
+                                                                        : ml_serial_p1_v4);
+        p->inject_fd = ml_serial_open(in->path, &line, e, sizeof e);
+        if (p->inject_fd < 0) {
+            snprintf(err, cap, "%s: inject: %s", rig->path[0] ? rig->path : rig->name, e);
+            return -1;
+        }
+    }
+    const struct ml_rig_port *po = &rig->port[ML_RIG_P1_OUT];
+    if (po->present) {
+        struct ml_serial_cfg line = po->has_line ? po->line : ml_serial_p1_v4;
+        p->p1out_fd = ml_serial_open(po->path, &line, e, sizeof e);
+        if (p->p1out_fd < 0) {
+            snprintf(err, cap, "%s: p1_out: %s", rig->path[0] ? rig->path : rig->name, e);
+            return -1;
+        }
+        fcntl(p->p1out_fd, F_SETFL, fcntl(p->p1out_fd, F_GETFL) | O_NONBLOCK);
+    }
+    const struct ml_rig_port *rs = &rig->port[ML_RIG_RS485];
+    d->rtu_path[0] = 0;
+    if (rs->present && s->product == ML_SCN_P1MB) {
+        snprintf(d->rtu_path, sizeof d->rtu_path, "%s", rs->path);
+        d->rtu_slave = rs->slave_id > 0 ? rs->slave_id : 16;
+        d->rtu_baud = rs->has_line ? (int)rs->line.baud : 9600;
+        d->rtu_parity = rs->has_line ? rs->line.parity : 'E';
+    }
+    snprintf(d->mb_host, sizeof d->mb_host, "%s", rig->network.host);
+    d->mb_port = rig->network.host[0] ? rig->network.modbus_port : 0;
+    snprintf(d->http_host, sizeof d->http_host, "%s", rig->network.host);
+    d->http_port = rig->network.host[0] ? rig->network.http_port : 0;
+    snprintf(d->http_user, sizeof d->http_user, "%s", rig->network.http_user);
+    snprintf(d->http_password, sizeof d->http_password, "%s", rig->network.http_password);
+    d->modbus_timeout_s = rig->timeouts.modbus_s > 0 ? rig->timeouts.modbus_s : 2;
+    d->http_timeout_s = rig->timeouts.http_s > 0 ? rig->timeouts.http_s : 5;
+    return 0;
+}
+
+static int rt_start(struct ml_dut *d, const char *mqtt_url, char *err, size_t cap)
+{
+    struct rt_priv *p = P(d);
+    p->inject_fd = p->p1out_fd = p->child_out = -1;
+    p->last_uptime = -1;
+    p->reboots = 0;
+    p->child_reboots = 0;
+    if (p->device) {
+        snprintf(p->state_dir, sizeof p->state_dir, "/tmp/meterlab-run-XXXXXX");
+        if (mkdtemp(p->state_dir) == NULL) {
+            snprintf(err, cap, "mkdtemp: %s", strerror(errno));
+            return -1;
+        }
+        if (child_start(d, mqtt_url, err, cap) < 0) {
+            return -1;
+        }
+    }
+    if (rig_attach(d, err, cap) < 0) {
+        return -1;
+    }
+    p->t0 = mono();
+    return 0;
+}
+
+static void rt_stop(struct ml_dut *d)
+{
+    struct rt_priv *p = P(d);
+    close_ports(p);
+    if (p->device) {
+        child_stop(p);
+        char cmd[300];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", p->state_dir);
+        if (p->state_dir[0] && system(cmd) != 0) {
+            fprintf(stderr, "meterlab run: could not remove %s\n", p->state_dir);
+        }
+    }
+}
+
+static const char *rt_cannot(struct ml_dut *d, const struct ml_scn_step *st)
+{
+    struct rt_priv *p = P(d);
+    const struct ml_scenario *s = d->s;
+    static char why[256];
+    if (p->device && (!s->dhcp || s->iface)) {
+        return "the stand-alone device takes no static address or Wi-Fi interface";
+    }
+    if (!p->device && p->rig.dut.product != s->product) {
+        return "the rig's board is another product";
+    }
+    if (st->kind == ML_STEP_FAULT) {
+        enum ml_scn_fault_kind k = st->fault.kind;
+        if (k >= ML_SF_LINK_DOWN && k <= ML_SF_INTERNET_UP) {
+            snprintf(why, sizeof why, "fault %s needs the sim's network model",
+                     ml_scn_fault_name(k));
+            return why;
+        }
+        if (k == ML_SF_POWER_CYCLE && !p->device && !ml_rig_has(&p->rig, ML_RIG_CAP_POWER)) {
+            return ml_rig_missing_reason(ML_RIG_CAP_POWER);
+        }
+    }
+    if (st->kind == ML_STEP_ACTION && st->action.kind == ML_ACT_BUTTON &&
+        (p->device || !ml_rig_has(&p->rig, ML_RIG_CAP_BUTTON))) {
+        return p->device ? "the stand-alone device has no button input"
+                         : ml_rig_missing_reason(ML_RIG_CAP_BUTTON);
+    }
+    return NULL;
+}
+
+static uint64_t rt_now(struct ml_dut *d)
+{
+    double t = mono() - P(d)->t0;
+    return t > 0 ? (uint64_t)(t * 1e6) : 0;
+}
+
+static void rt_advance(struct ml_dut *d, uint64_t t_us)
+{
+    uint64_t now = rt_now(d);
+    if (t_us > now) {
+        usleep((useconds_t)(t_us - now));
+    }
+}
+
+static int rt_inject(struct ml_dut *d, const uint8_t *b, size_t n, char *err, size_t cap)
+{
+    struct rt_priv *p = P(d);
+    if (p->inject_fd < 0) {
+        snprintf(err, cap, "the rig has no inject port");
+        return -1;
+    }
+    size_t off = 0;
+    double end = mono() + 5;
+    while (off < n && mono() < end) {
+        ssize_t w = write(p->inject_fd, b + off, n - off);
+        if (w > 0) {
+            off += (size_t)w;
+        } else if (w < 0 && errno != EAGAIN && errno != EINTR) {
+            snprintf(err, cap, "write to %s: %s", p->rig.port[ML_RIG_INJECT].path, strerror(errno));
+            return -1;
+        } else {
+            usleep(1000);
+        }
+    }
+    if (off < n) {
+        snprintf(err, cap, "the DUT did not take %zu meter bytes within 5 s", n - off);
+        return -1;
+    }
+    p->last_inject = mono();
+    return 0;
+}
+
+/* Checks right after meter bytes: give the DUT RT_LATENCY_S to act on them. */
+#define RT_LATENCY_S 0.15
+
+static void rt_settle(struct ml_dut *d)
+{
+    double wait = P(d)->last_inject + RT_LATENCY_S - mono();
+    if (wait > 0) {
+        usleep((useconds_t)(wait * 1e6));
+    }
+}
+
+static size_t rt_p1_out(struct ml_dut *d, uint8_t *buf, size_t cap)
+{
+    struct rt_priv *p = P(d);
+    if (p->p1out_fd < 0) {
+        return 0;
+    }
+    ssize_t r = read(p->p1out_fd, buf, cap);
+    return r > 0 ? (size_t)r : 0;
+}
+
+/* GET /api/v1/status (Smart Connect). */
+static cJSON *get_status(struct ml_dut *d, char *why, size_t cap)
+{
+    struct ml_http_resp resp;
+    if (d->http_port <= 0) {
+        snprintf(why, cap, "%s", ml_rig_missing_reason(ML_RIG_CAP_HTTP));
+        return NULL;
+    }
+    if (ml_http_request(d->http_host, d->http_port, d->http_user, d->http_password, "GET",
+                        "/api/v1/status", NULL, d->http_timeout_s, &resp, why, cap) < 0) {
+        return NULL;
+    }
+    cJSON *j = resp.status == 200 && resp.body ? cJSON_Parse(resp.body) : NULL;
+    if (j == NULL) {
+        snprintf(why, cap, "GET /api/v1/status: %d", resp.status);
+    }
+    ml_http_resp_free(&resp);
+    /* reboots: the uptime went down */
+    const cJSON *up = j ? cJSON_GetObjectItem(cJSON_GetObjectItem(j, "Device"), "UptimeS") : NULL;
+    if (cJSON_IsNumber(up)) {
+        struct rt_priv *p = P(d);
+        if (p->last_uptime >= 0 && up->valuedouble < p->last_uptime) {
+            p->reboots++;
+        }
+        p->last_uptime = up->valuedouble;
+    }
+    return j;
+}
+
+static const cJSON *jget(const cJSON *j, const char *a, const char *b)
+{
+    return cJSON_GetObjectItem(cJSON_GetObjectItem(j, a), b);
+}
+
+static int observe_p1mb(struct ml_dut *d, const struct ml_scn_check *ch, struct ml_dut_obs *o,
+                        char *why, size_t cap)
+{
+    struct rt_priv *p = P(d);
+    if (!p->device) {
+        snprintf(why, cap, "a P1MB board shows its LEDs and counters only on the device");
+        return ML_DUT_SKIP;
+    }
+    pthread_mutex_lock(&p->mu);
+    int rc = ML_DUT_OK;
+    switch (ch->kind) {
+    case ML_CHK_LED:
+        if (ch->p1mb_led[ML_P1MB_LED_485] == ML_LED_SHOW_ON) {
+            snprintf(why, cap, "the device reports the 485 LED's error blinking only");
+            rc = ML_DUT_SKIP;
+        }
+        o->p1mb_led[ML_P1MB_LED_PWR] = p->child > 0 ? ML_LED_SHOW_ON : ML_LED_SHOW_OFF;
+        o->p1mb_led[ML_P1MB_LED_P1] = p->p1_led;
+        o->p1mb_led[ML_P1MB_LED_485] = p->rs_bad ? ML_LED_SHOW_BLINK : ML_LED_SHOW_OFF;
+        break;
+    case ML_CHK_COUNTER:
+        if (!strcmp(ch->name, "telegrams_pass")) {
+            o->num = p->tel[0];
+        } else if (!strcmp(ch->name, "telegrams_fail")) {
+            o->num = p->tel[1];
+        } else if (!strcmp(ch->name, "telegrams_frame_fail")) {
+            o->num = p->tel[2];
+        } else {
+            snprintf(why, cap, "the device does not print counter %s", ch->name);
+            rc = ML_DUT_SKIP;
+        }
+        break;
+    case ML_CHK_REBOOTS:
+        o->num = p->child_reboots + p->reboots;
+        break;
+    default:
+        snprintf(why, cap, "the device does not print %s", ch->name ? ch->name : "this");
+        rc = ML_DUT_SKIP;
+    }
+    pthread_mutex_unlock(&p->mu);
+    return rc;
+}
+
+static int rt_observe(struct ml_dut *d, const struct ml_scn_check *ch, struct ml_dut_obs *o,
+                      char *why, size_t cap)
+{
+    struct rt_priv *p = P(d);
+    if (d->s->product == ML_SCN_P1MB) {
+        return observe_p1mb(d, ch, o, why, cap);
+    }
+    if (ch->kind == ML_CHK_COUNTER && !strcmp(ch->name, "modbus_clients_refused")) {
+        snprintf(why, cap, "not in GET /api/v1/status");
+        return ML_DUT_SKIP;
+    }
+    cJSON *j = get_status(d, why, cap);
+    if (j == NULL) {
+        return d->http_port <= 0 ? ML_DUT_SKIP : ML_DUT_FAIL;
+    }
+    int rc = ML_DUT_OK;
+    const cJSON *v = NULL;
+    switch (ch->kind) {
+    case ML_CHK_LED:
+        v = jget(j, "Device", "Led");
+        o->state = -1;
+        for (int i = 0; cJSON_IsString(v) && i < UI_LED_STATE_COUNT; i++) {
+            if (!strcmp(ui_led_state_name((enum ui_led_state)i), v->valuestring)) {
+                o->state = i;
+            }
+        }
+        break;
+    case ML_CHK_COUNTER: {
+        static const char *const map[][3] = {
+            {"telegrams_pass", "Meter", "TelegramsPass"},
+            {"telegrams_fail", "Meter", "TelegramsFail"},
+            {"telegrams_frame_fail", "Meter", "TelegramsFrameFail"},
+            {"mqtt_publish_pass", "MQTT", "PublishPass"},
+            {"mqtt_publish_fail", "MQTT", "PublishFail"},
+            {"modbus_requests", "Modbus", "Requests"}};
+        for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
+            if (!strcmp(ch->name, map[i][0])) {
+                v = jget(j, map[i][1], map[i][2]);
+            }
+        }
+        o->num = cJSON_IsNumber(v) ? v->valuedouble : -1;
+        snprintf(o->detail, sizeof o->detail, "(GET /api/v1/status)");
+        break;
+    }
+    case ML_CHK_STATUS:
+        if (!strcmp(ch->name, "mqtt")) {
+            static const char *const ms[] = {"disabled", "connecting", "connected", "auth_failed"};
+            v = jget(j, "MQTT", "State");
+            o->state = -1;
+            for (int i = 0; cJSON_IsString(v) && i < 4; i++) {
+                if (!strcmp(ms[i], v->valuestring)) {
+                    o->state = i;
+                }
+            }
+        } else if (!strcmp(ch->name, "meter_data")) {
+            o->b = cJSON_IsTrue(jget(j, "Meter", "Data"));
+        } else if (!strcmp(ch->name, "tic_historic")) {
+            v = jget(j, "Meter", "Error");
+            o->b = cJSON_IsString(v) && strstr(v->valuestring, "historic");
+        } else if (!strcmp(ch->name, "has_ip")) {
+            v = jget(j, "Network", "IpAddress");
+            o->b = cJSON_IsString(v) && v->valuestring[0];
+        } else if (!strcmp(ch->name, "ap_mode")) {
+            o->b = cJSON_IsTrue(jget(j, "Network", "AccessPoint"));
+        }
+        break;
+    case ML_CHK_REBOOTS:
+        o->num = p->reboots;
+        break;
+    default:
+        snprintf(why, cap, "not a state check");
+        rc = ML_DUT_SKIP;
+    }
+    cJSON_Delete(j);
+    return rc;
+}
+
+static int run_cmd(const char *what, const char *cmd, char *why, size_t cap)
+{
+    int st = system(cmd);
+    if (st != 0) {
+        snprintf(why, cap, "%s command '%s' failed (status %d)", what, cmd, st);
+        return ML_DUT_FAIL;
+    }
+    return ML_DUT_OK;
+}
+
+static int rt_fault(struct ml_dut *d, const struct ml_scn_fault *f, char *why, size_t cap)
+{
+    struct rt_priv *p = P(d);
+    if (f->kind != ML_SF_POWER_CYCLE) {
+        snprintf(why, cap, "fault %s needs the sim's network model", ml_scn_fault_name(f->kind));
+        return ML_DUT_SKIP;
+    }
+    if (d->http_port > 0) {
+        cJSON_Delete(get_status(d, why, cap)); /* the uptime before */
+    }
+    if (p->device) {
+        /* power off and on: the same state dir (flash), new ptys and ports */
+        close_ports(p);
+        child_stop(p);
+        int rc = child_start(d, d->s->mqtt ? P(d)->rig.mqtt.url : NULL, why, cap);
+        if (rc == 0) {
+            rc = rig_attach(d, why, cap);
+        }
+        if (d->s->product == ML_SCN_P1MB) {
+            p->child_reboots++;
+        }
+        return rc == 0 ? ML_DUT_OK : ML_DUT_FAIL;
+    }
+    int rc = run_cmd("power_off", p->rig.commands.power_off, why, cap);
+    usleep(1000000);
+    if (rc == ML_DUT_OK) {
+        rc = run_cmd("power_on", p->rig.commands.power_on, why, cap);
+    }
+    return rc;
+}
+
+static int rt_button(struct ml_dut *d, bool pressed, char *why, size_t cap)
+{
+    struct rt_priv *p = P(d);
+    const char *cmd = pressed ? p->rig.commands.button_press : p->rig.commands.button_release;
+    if (p->device || !cmd[0]) {
+        snprintf(why, cap, "%s", ml_rig_missing_reason(ML_RIG_CAP_BUTTON));
+        return ML_DUT_SKIP;
+    }
+    return run_cmd(pressed ? "button_press" : "button_release", cmd, why, cap);
+}
+
+static int rt_start_dev(struct ml_dut *d, const char *mqtt_url, char *err, size_t cap)
+{
+    /* remember the broker for restarts after a power cycle */
+    snprintf(P(d)->rig.mqtt.url, sizeof P(d)->rig.mqtt.url, "%s", mqtt_url ? mqtt_url : "");
+    return rt_start(d, mqtt_url, err, cap);
+}
+
+#define RT_OPS(nm, startfn)                                                                        \
+    {                                                                                              \
+        .name = nm, .start = startfn, .stop = rt_stop, .cannot = rt_cannot, .now_us = rt_now,      \
+        .advance_to = rt_advance, .settle = rt_settle, .inject = rt_inject, .p1_out = rt_p1_out,   \
+        .observe = rt_observe, .fault = rt_fault, .button = rt_button,                             \
+    }
+
+static const struct ml_dut_ops rig_ops = RT_OPS("rig", rt_start);
+static const struct ml_dut_ops device_ops = RT_OPS("device", rt_start_dev);
+static const struct ml_dut_ops qemu_ops = RT_OPS("qemu", rt_start_dev);
+
+static void rt_init(struct ml_dut *d)
+{
+    memset(d, 0, sizeof *d);
+    struct rt_priv *p = calloc(1, sizeof *p);
+    pthread_mutex_init(&p->mu, NULL);
+    p->inject_fd = p->p1out_fd = p->child_out = -1;
+    d->priv = p;
+    d->real_time = true;
+    d->mqtt_grace_ms = 400;
+}
+
+void ml_dut_rig_init(struct ml_dut *d, const struct ml_rig *rig)
+{
+    rt_init(d);
+    d->ops = &rig_ops;
+    P(d)->rig = *rig;
+    if (rig->mqtt.url[0]) {
+        snprintf(d->broker_url, sizeof d->broker_url, "%s", rig->mqtt.url);
+        snprintf(d->broker_user, sizeof d->broker_user, "%s", rig->mqtt.user);
+        snprintf(d->broker_password, sizeof d->broker_password, "%s", rig->mqtt.password);
+    }
+    if (rig->timeouts.mqtt_s > 0) {
+        d->mqtt_grace_ms = 400;
+    }
+}
+
+void ml_dut_device_init(struct ml_dut *d, bool qemu)
+{
+    rt_init(d);
+    d->ops = qemu ? &qemu_ops : &device_ops;
+    P(d)->device = true;
+    P(d)->qemu = qemu;
+}
