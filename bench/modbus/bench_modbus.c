@@ -5,8 +5,13 @@
  *       SIM_TIME_REAL, i.e. behind the port's poll loop, and
  *   (2) libmodbus 3.1.6's own server (modbus_tcp_listen + modbus_receive /
  *       modbus_reply in a thread), serving the same register words.
+ * Our engine runs twice per round: with the sim port's busy-poll at its default
+ * (sim_config.busy_poll_us = 0) and with it off (-1), so both figures come from
+ * the same run. Each round serves the three in a rotated order.
  * Usage: bench_modbus [requests-per-round (default 50000)] [rounds (default 5)]
- * Prints the median round of each server.
+ * Prints the median round of each server, the server thread's CPU time per
+ * request (process CPU time minus the client thread's) and, for ours, how often
+ * a busy-poll window found the next request.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -14,6 +19,7 @@
 #include <modbus.h> /* libmodbus; ours is "modbus/modbus.h" */
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +29,7 @@
 
 #include "mb_sim_app.h"
 #include "sim.h"
+#include "sim_priv.h" /* busy-poll counters */
 
 #define ADDR  0x8006
 #define NREGS 30
@@ -33,7 +40,17 @@ struct result {
     double p99_us;
     double p90_us;
     double mean_us;
+    double srv_cpu_us; /* server CPU time per request */
+    double bp_hit;     /* busy-poll windows that found the request, per request */
+    double bp_spin_us; /* time spent busy-polling, per request */
 };
+
+static double cpu_s(clockid_t id)
+{
+    struct timespec ts;
+    clock_gettime(id, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
 
 static double now_s(void)
 {
@@ -74,6 +91,8 @@ static struct result run_client(uint16_t port, int n)
         exit(1);
     }
     double *lat = malloc((size_t)n * sizeof *lat);
+    double cpu_proc0 = cpu_s(CLOCK_PROCESS_CPUTIME_ID);
+    double cpu_self0 = cpu_s(CLOCK_THREAD_CPUTIME_ID);
     double t0 = now_s();
     for (int i = 0; i < n; i++) {
         double a = now_s();
@@ -84,6 +103,10 @@ static struct result run_client(uint16_t port, int n)
         lat[i] = now_s() - a;
     }
     double dt = now_s() - t0;
+    /* the only other busy thread of this process is the server under test */
+    double srv_cpu = (cpu_s(CLOCK_PROCESS_CPUTIME_ID) - cpu_proc0) -
+                     (cpu_s(CLOCK_THREAD_CPUTIME_ID) - cpu_self0);
+    res.srv_cpu_us = srv_cpu / n * 1e6;
     qsort(lat, (size_t)n, sizeof *lat, cmp_double);
     res.rps = n / dt;
     res.p50_us = lat[n / 2] * 1e6;
@@ -162,20 +185,62 @@ static uint16_t lm_start(void)
 
 /* ------------------------------------------------------------------------- */
 
-static void report(const char *name, struct result *r, int rounds)
+static struct result report(const char *name, struct result *r, int rounds, bool bp)
 {
     qsort(r, (size_t)rounds, sizeof *r, cmp_result);
     struct result m = r[rounds / 2];
-    printf("| %s | %.0f | %.1f | %.1f | %.1f | %.1f |\n", name, m.rps, m.p50_us, m.p90_us, m.p99_us,
-           m.mean_us);
+    printf("| %s | %.0f | %.1f | %.1f | %.1f | %.1f | %.1f |", name, m.rps, m.p50_us, m.p90_us,
+           m.p99_us, m.mean_us, m.srv_cpu_us);
+    if (bp) {
+        printf(" %.0f%% | %.1f |\n", m.bp_hit * 100.0, m.bp_spin_us);
+    } else {
+        printf(" | |\n");
+    }
+    return m;
+}
+
+/* Our engine on the sim port, busy-poll as given, for one round of n requests. */
+static struct result run_ours(int32_t busy_poll_us, int n)
+{
+    struct sim_config cfg = {.time_mode = SIM_TIME_REAL, .busy_poll_us = busy_poll_us};
+    mb_app_port = 0;
+    if (sim_start(&cfg, mb_app_main) != 0) {
+        fprintf(stderr, "bench_modbus: sim_start failed\n");
+        exit(2);
+    }
+    while (mb_app_port == 0) {
+        usleep(1000);
+    }
+    struct sim_busy_poll_stats b0;
+    struct sim_busy_poll_stats b1;
+    sim_busy_poll_get_stats(&b0);
+    struct result r = run_client(mb_app_port, n);
+    sim_busy_poll_get_stats(&b1);
+    /* the 2000 warm-up requests are in the counters too: scale per request served */
+    r.bp_hit = (double)(b1.hits - b0.hits) / (n + 2000);
+    r.bp_spin_us = (double)(b1.spin_us - b0.spin_us) / (n + 2000);
+    sim_stop();
+    return r;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: bench_modbus [requests>=100 (default 50000)] [rounds 1..64 (default 5)]\n"
+               "Modbus TCP FC03 30 registers at 0x8006, one loopback connection, a libmodbus\n"
+               "client: our engine on the sim port (busy-poll default and off) vs libmodbus's\n"
+               "server, rounds rotated, median round of each printed as a markdown table.\n");
 }
 
 int main(int argc, char **argv)
 {
+    if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        usage(stdout);
+        return 0;
+    }
     int n = argc > 1 ? atoi(argv[1]) : 50000;
     int rounds = argc > 2 ? atoi(argv[2]) : 5;
-    if (n < 100 || rounds < 1 || rounds > 64) {
-        fprintf(stderr, "usage: bench_modbus [requests>=100] [rounds 1..64]\n");
+    if (argc > 3 || n < 100 || rounds < 1 || rounds > 64) {
+        usage(stderr);
         return 2;
     }
     memset(&mb_app_cfg, 0, sizeof mb_app_cfg);
@@ -189,17 +254,7 @@ int main(int argc, char **argv)
     regmap_render(mb_app_cfg.tpl, &mb_app_cfg.reading, &snap);
     regmap_snapshot_read(&snap, 3, ADDR, NREGS, expect);
 
-    struct sim_config cfg = {.time_mode = SIM_TIME_REAL};
-    if (sim_start(&cfg, mb_app_main) != 0) {
-        fprintf(stderr, "bench_modbus: sim_start failed\n");
-        return 2;
-    }
-    while (mb_app_port == 0) {
-        usleep(1000);
-    }
-    uint16_t ours = mb_app_port;
     uint16_t theirs = lm_start();
-    fprintf(stderr, "ours %u, libmodbus %u\n", ours, theirs);
 
     /* the engine alone, no sockets: mb_tcp_feed of the same request */
     {
@@ -224,17 +279,41 @@ int main(int argc, char **argv)
                (now_s() - t0) / m * 1e9);
     }
     struct result a[64];
+    struct result o[64];
     struct result b[64];
-    for (int i = 0; i < rounds; i++) { /* interleaved, so machine noise hits both */
-        a[i] = run_client(ours, n);
-        b[i] = run_client(theirs, n);
+    for (int i = 0; i < rounds; i++) { /* interleaved and rotated: machine noise hits all */
+        for (int k = 0; k < 3; k++) {
+            switch ((i + k) % 3) {
+            case 0:
+                a[i] = run_ours(0, n);
+                break;
+            case 1:
+                o[i] = run_ours(-1, n);
+                break;
+            default:
+                b[i] = run_client(theirs, n);
+                break;
+            }
+        }
     }
-    printf("FC03 %d registers at 0x%04X, one connection, %d requests x %d rounds (median)\n\n",
-           NREGS, ADDR, n, rounds);
-    printf("| server | requests/s | p50 us | p90 us | p99 us | mean us |\n"
-           "| --- | --- | --- | --- | --- | --- |\n");
-    report("meterlab engine (sim port, real time)", a, rounds);
-    report("libmodbus 3.1.6 server", b, rounds);
-    sim_stop();
+    double load[3] = {0};
+    FILE *la = fopen("/proc/loadavg", "r");
+    if (la != NULL) {
+        if (fscanf(la, "%lf %lf %lf", &load[0], &load[1], &load[2]) != 3) {
+            load[0] = -1;
+        }
+        fclose(la);
+    }
+    printf("FC03 %d registers at 0x%04X, one connection, %d requests x %d rounds (median), "
+           "load average %.2f %.2f %.2f\n\n",
+           NREGS, ADDR, n, rounds, load[0], load[1], load[2]);
+    printf("| server | requests/s | p50 us | p90 us | p99 us | mean us | server CPU us/req | "
+           "busy-poll hits | busy-poll us/req |\n"
+           "| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
+    struct result ma = report("meterlab, sim port, busy-poll default (50 us)", a, rounds, true);
+    struct result mo = report("meterlab, sim port, busy-poll off", o, rounds, true);
+    struct result mb = report("libmodbus 3.1.6 server", b, rounds, false);
+    printf("\nreq/s vs libmodbus: busy-poll default %.2fx, off %.2fx\n", ma.rps / mb.rps,
+           mo.rps / mb.rps);
     return 0;
 }

@@ -45,6 +45,14 @@ struct sim_config {
     const char *serial;    /**< device serial number (NULL: "SIM0000001") */
     const char *label_password; /**< 8 characters (NULL: "simlabel") */
     const char *flash_file; /**< back the flash with this file (NULL: memory only) */
+    /**
+     * SIM_TIME_REAL only: after the loop served a socket or pty, poll (without
+     * blocking, yielding the CPU in between) for up to this many µs for the next
+     * event before it sleeps, adapting the window to the traffic like Linux's
+     * SO_BUSY_POLL / KVM halt polling. 0: the port's default (50 µs); < 0: never.
+     * Ignored in virtual time. Costs CPU: see docs/performance.md, Modbus TCP.
+     */
+    int32_t busy_poll_us;
 };
 
 /* ------------------------------------------------------------------------- */

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,14 @@
 #include "err.h"
 
 #define SIM_POLL_MAX 64
+
+/* Busy-poll: the default bound (sim_config.busy_poll_us == 0), the ceiling a
+ * config may ask for, and the window below which polling is not worth it. */
+#define SIM_BUSY_POLL_DEFAULT_US   50u
+#define SIM_BUSY_POLL_CEIL_US      1000u
+#define SIM_BUSY_POLL_MIN_US       4u
+/* A window that ends this much later than planned was preempted. */
+#define SIM_BUSY_POLL_PREEMPTED_US 20u
 
 struct sim_pollent {
     int fd;
@@ -49,6 +58,12 @@ static struct {
 
     struct sim_pollent polls[SIM_POLL_MAX];
     size_t npolls;
+
+    /* Adaptive busy-poll (real time only; firmware thread only, no lock). */
+    uint32_t bp_max_us; /* configured bound, 0: off */
+    uint32_t bp_cur_us; /* current window, 0 .. bp_max_us */
+    bool bp_armed;      /* the last pass served a socket or pty */
+    struct sim_busy_poll_stats bp;
 } S = {
     .lock = PTHREAD_MUTEX_INITIALIZER,
     .cond = PTHREAD_COND_INITIALIZER,
@@ -154,6 +169,107 @@ int64_t hal_time_utc(void)
     return S.utc_offset_s + (int64_t)(sim_time_us() / 1000000u);
 }
 
+/* An fd other than the wake pipe (the last entry) is ready. */
+static bool fd_event(const struct pollfd *pfd, size_t nfds, int rc)
+{
+    for (size_t i = 0; rc > 0 && i + 1 < nfds; i++) {
+        if (pfd[i].revents != 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Counters: one writer (the firmware thread), readers on any thread. */
+static void bp_add(uint64_t *c, uint64_t v)
+{
+    __atomic_store_n(c, *c + v, __ATOMIC_RELAXED);
+}
+
+static void set_window(uint32_t us)
+{
+    __atomic_store_n(&S.bp_cur_us, us, __ATOMIC_RELAXED);
+}
+
+static void shrink_window(void)
+{
+    uint32_t w = S.bp_cur_us / 2u;
+    set_window(w < SIM_BUSY_POLL_MIN_US ? 0u : w);
+}
+
+/*
+ * poll() the set, blocking for up to @p timeout ms (-1: forever). In real time,
+ * right after a pass that served a socket or pty, first poll without blocking
+ * for up to the busy-poll window, yielding the CPU between tries (a client that
+ * answers within microseconds then does not pay for this thread's sleep and
+ * wake-up). The window adapts like KVM's halt polling: it grows (up to the
+ * configured bound) when the next event came soon after a window that was too
+ * short, and halves down to off when events come later than the bound (a slow
+ * client costs at most a few windows of CPU) or when a window overran because
+ * other threads held the CPU (on a loaded machine polling competes with them
+ * instead of saving a wake-up). Never in virtual time.
+ */
+static int wait_for_events(struct pollfd *pfd, size_t nfds, int timeout, uint64_t deadline_us)
+{
+    if (timeout == 0 || !S.bp_armed || S.bp_max_us == 0) {
+        return poll(pfd, nfds, timeout);
+    }
+    uint64_t t0 = real_now_us();
+    uint64_t until = t0 + S.bp_cur_us;
+    if (until > deadline_us) {
+        until = deadline_us;
+    }
+    int rc = 0;
+    if (S.bp_cur_us > 0) {
+        bp_add(&S.bp.windows, 1);
+        for (;;) {
+            rc = poll(pfd, nfds, 0);
+            if (rc != 0 || real_now_us() >= until) {
+                break;
+            }
+            sched_yield(); /* another thread of this CPU (the client?) goes first */
+        }
+        if (rc != 0) {
+            uint64_t spun = real_now_us() - t0;
+            bp_add(&S.bp.hits, 1);
+            bp_add(&S.bp.spin_us, spun);
+            if (spun > S.bp_cur_us + SIM_BUSY_POLL_PREEMPTED_US) {
+                /* the window overran: other threads held this CPU, so polling
+                 * competes with them rather than saving a wake-up: halve it */
+                bp_add(&S.bp.preempted, 1);
+                shrink_window();
+            }
+            return rc;
+        }
+        bp_add(&S.bp.spin_us, real_now_us() - t0);
+        if (timeout > 0) {
+            uint64_t now = real_now_us();
+            uint64_t left = deadline_us > now ? deadline_us - now : 0;
+            timeout = (int)((left + 999u) / 1000u);
+        }
+    }
+    rc = poll(pfd, nfds, timeout);
+    uint64_t waited = real_now_us() - t0;
+    if (fd_event(pfd, nfds, rc) && waited <= S.bp_max_us) {
+        /* the window was too short for this traffic: grow it */
+        uint32_t grown = S.bp_cur_us == 0 ? SIM_BUSY_POLL_MIN_US * 2u : S.bp_cur_us * 2u;
+        set_window(grown > S.bp_max_us ? S.bp_max_us : grown);
+    } else if (waited > S.bp_max_us) {
+        /* nothing came within the bound: polling only burns CPU, halve it */
+        shrink_window();
+    }
+    return rc;
+}
+
+void sim_busy_poll_get_stats(struct sim_busy_poll_stats *out)
+{
+    out->windows = __atomic_load_n(&S.bp.windows, __ATOMIC_RELAXED);
+    out->hits = __atomic_load_n(&S.bp.hits, __ATOMIC_RELAXED);
+    out->preempted = __atomic_load_n(&S.bp.preempted, __ATOMIC_RELAXED);
+    out->spin_us = __atomic_load_n(&S.bp.spin_us, __ATOMIC_RELAXED);
+    out->window_us = __atomic_load_n(&S.bp_cur_us, __ATOMIC_RELAXED);
+}
+
 void hal_time_wait_until(uint64_t deadline_ms)
 {
     uint64_t deadline_us = deadline_ms >= UINT64_MAX / 1000u ? UINT64_MAX : deadline_ms * 1000u;
@@ -207,7 +323,7 @@ poll_now:
             timeout = (int)((left + 999u) / 1000u);
         }
     }
-    int rc = poll(pfd, n + 1, timeout);
+    int rc = wait_for_events(pfd, n + 1, timeout, deadline_us);
 
     sim_lock();
     S.fw_idle = false;
@@ -217,10 +333,12 @@ poll_now:
     }
     sim_unlock();
 
+    S.bp_armed = false;
     if (rc > 0) {
         for (size_t i = 0; i < n; i++) {
             if (pfd[i].revents != 0 && ents[i].cb != NULL) {
                 ents[i].cb(pfd[i].fd, pfd[i].revents, ents[i].ctx);
+                S.bp_armed = true; /* I/O now: more may follow within µs */
             }
         }
     }
@@ -313,6 +431,15 @@ int sim_start(const struct sim_config *cfg, sim_app_main_fn app)
         S.cfg.flash_file = S.flash_file;
     }
     S.app = app;
+    uint32_t bp = cfg->busy_poll_us == 0  ? SIM_BUSY_POLL_DEFAULT_US
+                  : cfg->busy_poll_us < 0 ? 0u
+                                          : (uint32_t)cfg->busy_poll_us;
+    S.bp_max_us = cfg->time_mode == SIM_TIME_REAL
+                      ? (bp > SIM_BUSY_POLL_CEIL_US ? SIM_BUSY_POLL_CEIL_US : bp)
+                      : 0u;
+    S.bp_cur_us = S.bp_max_us;
+    S.bp_armed = false;
+    memset(&S.bp, 0, sizeof S.bp);
     S.vnow_us = 0;
     S.boot_count = 0;
     clock_gettime(CLOCK_MONOTONIC, &S.t0);

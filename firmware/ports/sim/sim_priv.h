@@ -52,6 +52,18 @@ uint64_t sim_net_next_event_us(void);
  */
 uint64_t sim_mqtt_next_event_us(void);
 
+/** Busy-poll counters since sim_start() (see sim_config.busy_poll_us). */
+struct sim_busy_poll_stats {
+    uint64_t windows;   /**< busy-poll windows opened */
+    uint64_t hits;      /**< windows that found an event (no sleep needed) */
+    uint64_t preempted; /**< windows that overran (the CPU was busy elsewhere) */
+    uint64_t spin_us;   /**< time spent polling without blocking */
+    uint32_t window_us; /**< the current adaptive window (0: not polling) */
+};
+
+/** Read the busy-poll counters (any thread; approximate while the loop runs). */
+void sim_busy_poll_get_stats(struct sim_busy_poll_stats *out);
+
 /** Set when the app asked for a reboot via hal_sys_reboot(). */
 bool sim_sys_take_reboot_request(void);
 

@@ -13,11 +13,13 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "err.h"
 #include "ml_test.h"
 #include "sim.h"
+#include "sim_priv.h" /* busy-poll counters */
 #include "timer.h"
 
 /* ------------------------------------------------------------------------- */
@@ -276,6 +278,108 @@ static void test_sim_port_uart_bound_before_start(void)
     close(out_m);
 }
 
+/* ------------------------------------------------------------------------- */
+/* Busy-poll (real time only)                                                */
+/* ------------------------------------------------------------------------- */
+
+static int connect_echo(void)
+{
+    for (int i = 0; i < 500 && echo_port == 0; i++) {
+        usleep(1000);
+    }
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(echo_port)};
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    if (echo_port == 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        close(fd);
+        return -1;
+    }
+    struct timeval tv = {5, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    return fd;
+}
+
+/* @p n request/answer round trips, @p gap_us apart; returns how many were answered. */
+static int ping_pong(int fd, int n, unsigned gap_us)
+{
+    int ok = 0;
+    for (int i = 0; i < n; i++) {
+        if (gap_us > 0) {
+            usleep(gap_us);
+        }
+        char buf[32];
+        if (send(fd, "?", 1, 0) == 1 && recv(fd, buf, sizeof buf, 0) > 0) {
+            ok++;
+        }
+    }
+    return ok;
+}
+
+static void start_real(int32_t busy_poll_us)
+{
+    sim_stop();
+    echo_port = 0;
+    struct sim_config cfg = {.time_mode = SIM_TIME_REAL, .busy_poll_us = busy_poll_us};
+    CU_ASSERT_EQUAL_FATAL(sim_start(&cfg, test_app), ML_OK);
+}
+
+static void test_sim_port_busy_poll_never_in_virtual_time(void)
+{
+    /* setup() started the port in virtual time with busy_poll_us = 0 (the default) */
+    int fd = connect_echo();
+    CU_ASSERT_TRUE_FATAL(fd >= 0);
+    CU_ASSERT_EQUAL(ping_pong(fd, 50, 0), 50);
+    close(fd);
+    struct sim_busy_poll_stats st;
+    sim_busy_poll_get_stats(&st);
+    CU_ASSERT_EQUAL(st.windows, 0);
+    CU_ASSERT_EQUAL(st.window_us, 0);
+    CU_ASSERT_EQUAL(sim_now_us(), 0); /* and time did not move */
+}
+
+static void test_sim_port_busy_poll_adapts_in_real_time(void)
+{
+    start_real(0); /* the default bound */
+    int fd = connect_echo();
+    CU_ASSERT_TRUE_FATAL(fd >= 0);
+
+    /* a client that asks again at once: windows open and find its next request */
+    CU_ASSERT_EQUAL(ping_pong(fd, 300, 0), 300);
+    struct sim_busy_poll_stats a;
+    sim_busy_poll_get_stats(&a);
+    CU_ASSERT_TRUE(a.windows > 0);
+    CU_ASSERT_TRUE(a.hits > 0);
+    CU_ASSERT_TRUE(a.window_us <= 50);
+
+    /* a slow client (every 5 ms): the window halves down to off (50, 25, 12, 6, 0) */
+    CU_ASSERT_EQUAL(ping_pong(fd, 10, 5000), 10);
+    struct sim_busy_poll_stats b;
+    sim_busy_poll_get_stats(&b);
+    CU_ASSERT_EQUAL(b.window_us, 0);
+    /* the last few requests opened no window at all */
+    CU_ASSERT_TRUE(b.windows - a.windows < 10);
+
+    /* fast again: the window grows back and finds requests again */
+    CU_ASSERT_EQUAL(ping_pong(fd, 300, 0), 300);
+    struct sim_busy_poll_stats c;
+    sim_busy_poll_get_stats(&c);
+    CU_ASSERT_TRUE(c.hits > b.hits);
+    close(fd);
+}
+
+static void test_sim_port_busy_poll_off(void)
+{
+    start_real(-1);
+    int fd = connect_echo();
+    CU_ASSERT_TRUE_FATAL(fd >= 0);
+    CU_ASSERT_EQUAL(ping_pong(fd, 200, 0), 200);
+    close(fd);
+    struct sim_busy_poll_stats st;
+    sim_busy_poll_get_stats(&st);
+    CU_ASSERT_EQUAL(st.windows, 0);
+    CU_ASSERT_EQUAL(st.spin_us, 0);
+}
+
 int main(void)
 {
     static const struct ml_test_case cases[] = {
@@ -292,6 +396,11 @@ int main(void)
         {"test_sim_port_net_model_dhcp_in_virtual_time",
          test_sim_port_net_model_dhcp_in_virtual_time},
         {"test_sim_port_uart_bound_before_start", test_sim_port_uart_bound_before_start},
+        {"test_sim_port_busy_poll_never_in_virtual_time",
+         test_sim_port_busy_poll_never_in_virtual_time},
+        {"test_sim_port_busy_poll_adapts_in_real_time",
+         test_sim_port_busy_poll_adapts_in_real_time},
+        {"test_sim_port_busy_poll_off", test_sim_port_busy_poll_off},
     };
     return ml_test_run("sim_port", cases, ML_ARRAY_SIZE(cases), setup, teardown);
 }
