@@ -55,7 +55,8 @@ static void usage(FILE *f)
         "Live status on stderr: one redrawn line on a terminal (telegrams, last verdict,\n"
         "rate), a line per telegram otherwise. Stops on Ctrl-C, --duration or --count; what\n"
         "was captured is written in every case. See docs/hil.md.\n\n"
-        "Exit: 0 at least one good telegram captured, 1 none, 2 usage or I/O error.\n");
+        "Exit: 0 at least one good telegram (or well-framed TIC historic frame) captured,\n"
+        "1 none, 2 usage or I/O error.\n");
 }
 
 /* ------------------------------------------------------------------------- */
@@ -302,6 +303,13 @@ static int write_yaml(const struct rec *rc)
         fprintf(f, "}\n");
         if (rc->proto != P_TIC) {
             fprintf(f, "      p1_out: equals_input\n");
+        } else {
+            /* the last verdict decides whether the device reports historic mode */
+            int lv = rc->tel[rc->n - 1].verdict;
+            if (lv == V_OK || lv == V_HISTORIC) {
+                fprintf(f, "      status: {tic_historic: %s}\n",
+                        lv == V_HISTORIC ? "true" : "false");
+            }
         }
     }
     if (fclose(f) != 0 || rename(tmp, rc->out_yaml) != 0) {
@@ -475,7 +483,7 @@ static int record_run(int argc, char **argv)
     rc.port = port;
     int ci = 0;
     rc.line = cand[0];
-    int fd = ml_serial_open(port, &rc.line, err, sizeof err);
+    int fd = ml_rig_open_port(port, &rc.line, err, sizeof err);
     if (fd < 0) {
         fprintf(stderr, "meterlab record: %s\n", err);
         return ML_EXIT_USAGE;
@@ -653,7 +661,7 @@ static int record_run(int argc, char **argv)
         free(rc.tel[i].expect);
     }
     free(rc.tel);
-    if (exit_rc == ML_EXIT_OK && rc.count[V_OK] == 0) {
+    if (exit_rc == ML_EXIT_OK && rc.count[V_OK] + rc.count[V_HISTORIC] == 0) {
         if (!quiet) {
             fprintf(stderr, "meterlab record: no good telegram captured%s\n",
                     rc.n == 0 ? " (check the wiring, the inverter and `meterlab ports`)" : "");

@@ -106,6 +106,18 @@ REC_PID=
 grep -q "telegram: {file: \"stop/000001" "$W/stop.yaml" || fail "record stopped by SIGINT wrote no capture"
 grep -q "trying 9600 7E1" "$W/stop.log" || fail "record did not search the line settings before data came"
 echo "SIGINT: play exit $prc, record exit $rrc, $(grep -c 'telegram: {file' "$W/stop.yaml") telegrams kept"
+# --protocol tic on a P1 stream: P1 never counts, only the TIC settings are tried
+"$MET" record --port "$B" --protocol tic --probe 0.2 --duration 1.5 -o "$W/wrong.yaml" 2>"$W/wrong.log" &
+REC_PID=$!
+"$MET" play -q --port "$A" --speed 8 "$1"
+wait "$REC_PID"
+rrc=$?
+REC_PID=
+[ $rrc -eq 1 ] || { cat "$W/wrong.log"; fail "record --protocol tic of P1: exit $rrc, not 1"; }
+grep -q "trying 115200" "$W/wrong.log" && fail "record --protocol tic tried 115200 8N1"
+grep -q "trying 1200 7E1" "$W/wrong.log" || fail "record --protocol tic did not try 1200 7E1"
+grep -q "^steps: \[\]" "$W/wrong.yaml" || fail "record --protocol tic of P1 kept telegrams"
+echo "--protocol tic on P1: exit 1, nothing kept"
 # bad use
 "$MET" play --port /nonexistent/tty "$1" 2>/dev/null
 [ $? -eq 2 ] || fail "play on a missing port: not exit 2"
