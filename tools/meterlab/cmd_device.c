@@ -24,6 +24,8 @@
 
 /* meterlab device --product p1mb ...: defined in cli_device_p1mb.c. */
 int ml_cli_device_p1mb(int argc, char **argv);
+/* meterlab device --target qemu ...: defined in cli_device_qemu.c. */
+int ml_cli_device_qemu(int argc, char **argv);
 
 static void usage(FILE *out)
 {
@@ -31,7 +33,9 @@ static void usage(FILE *out)
         out,
         "usage: meterlab device --product p1|tic [options]\n"
         "       meterlab device --product p1mb --variant V --rs485 pty|PATH [options]"
-        " (see --product p1mb --help)\n\n"
+        " (see --product p1mb --help)\n"
+        "       meterlab device --target qemu --product p1mb|p1|tic [options]"
+        " (the target image in QEMU; see --target qemu --help)\n\n"
         "Runs the simulated Smart P1/A1 Connect (p1) or Smart TIC Connect (tic) in real time.\n"
         "Meter bytes written into its P1 input reach the firmware; its outputs are Modbus TCP,\n"
         "MQTT and the P1-out copy. Stop it with Ctrl-C (SIGINT) or SIGTERM.\n\n"
@@ -124,6 +128,12 @@ static int run(int argc, char **argv)
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
+    /* The target image in QEMU (any product): cli_device_qemu.c. */
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--target") == 0 || strncmp(argv[i], "--target=", 9) == 0) {
+            return ml_cli_device_qemu(argc, argv);
+        }
+    }
     /* The P1MB has its own options (RS485 side, variant): cli_device_p1mb.c. */
     for (int i = 1; i < argc; i++) {
         if ((strcmp(argv[i], "--product") == 0 && i + 1 < argc &&
