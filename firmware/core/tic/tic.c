@@ -181,7 +181,7 @@ static bool parse_dec(const uint8_t *s, size_t n, int64_t *out)
 /* parse_dec() for the frame buffer, where 8 bytes at @p s may be read when
  * @p read8: up to 8 digits at once (SWAR), one more digit in front for the
  * 9-digit energies. */
-static bool parse_dec_frame(const uint8_t *s, size_t n, bool read8, int64_t *out)
+static TIC_INLINE bool parse_dec_frame(const uint8_t *s, size_t n, bool read8, int64_t *out)
 {
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     if (read8 && n - 1u < 9u) {
@@ -536,8 +536,8 @@ static const uint8_t label_shape[TIC_LABEL_COUNT] = {
 /* A group with a right checksum and a known standard label: check the shape the
  * label requires (horodate or not, data syntax) and store it. The group is
  * frame[g0, g0 + n): label HT [horodate HT] data HT checksum, first HT at @p sep0. */
-static void group_store(struct tic_parser *p, uint32_t idx, uint32_t g0, uint32_t n, uint32_t nsep,
-                        uint32_t sep0)
+static TIC_INLINE void group_store(struct tic_parser *p, uint32_t idx, uint32_t g0, uint32_t n,
+                                   uint32_t nsep, uint32_t sep0)
 {
     const uint8_t *b = p->frame + g0;
     uint32_t shape = label_shape[idx];
@@ -580,9 +580,10 @@ static void group_store(struct tic_parser *p, uint32_t idx, uint32_t g0, uint32_
 }
 
 /* CR seen: the group body is frame[g0, g0 + n), with @p nsep HTs, the first at
- * offset @p sep0 (when nsep > 0). */
+ * offset @p sep0 (when nsep > 0); @p s is the sum of its bytes but the last (label ..
+ * last separator) modulo 64, when n >= 3. */
 TIC_NOINLINE static void group_end(struct tic_parser *p, uint32_t g0, uint32_t n, uint32_t nsep,
-                                   uint32_t sep0)
+                                   uint32_t sep0, uint32_t s)
 {
     const uint8_t *b = p->frame + g0;
     p->cur.groups++;
@@ -598,7 +599,6 @@ TIC_NOINLINE static void group_end(struct tic_parser *p, uint32_t g0, uint32_t n
             group_bad(p);
             return;
         }
-        uint32_t s = sum64(b, n - 1u); /* label .. last separator inclusive */
         bool std_ok = s + 0x20u == cs;
         int idx = label_lookup(p, frame_key(b, sep0));
         if (idx >= (int)TIC_LABEL_COUNT) {
@@ -634,7 +634,6 @@ TIC_NOINLINE static void group_end(struct tic_parser *p, uint32_t g0, uint32_t n
     if (nsep == 0u && n >= 4u && b[n - 2u] == TIC_SP) {
         /* Historic (tic.md §5): the sum excludes the SP before the checksum; 02E's
          * post-2013 variant includes it. */
-        uint32_t s = sum64(b, n - 1u);
         if ((((s - TIC_SP) & 0x3Fu) + 0x20u) == cs || s + 0x20u == cs) {
             p->cur.groups_historic++;
             return;
@@ -902,6 +901,121 @@ static TIC_INLINE uint32_t first_bit(uint64_t m)
 #endif
 }
 
+/* Stores ld64()'s word back (byte i from bits 8i..8i+7). */
+static TIC_INLINE void st64(uint8_t *d, uint64_t x)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    x = __builtin_bswap64(x);
+#endif
+    __builtin_memcpy(d, &x, 8);
+}
+
+/* A group as the fast path found it: frame[g0, g0 + n), then CR (offsets from dst). */
+struct tic_fast_group {
+    uint32_t n;
+    uint32_t nsep;
+    uint32_t sep0; /* first HT, from g0 */
+    uint32_t sum;  /* frame[g0, g0 + n - 1) modulo 64 (n >= 1) */
+};
+
+/* Scans the group whose first byte (after LF) is at src[g0] (offsets relative to dst,
+ * as in frame_scan()), in one pass over its words: copies them into frame[] with bit
+ * 7 stripped, finds the control bytes (SWAR), sums the words modulo 64. Fewer than 8
+ * bytes left are taken one by one into a word. False when the group is not plain
+ * (a control byte other than HT before CR) or the input ends before its CR: the
+ * general way takes it then. */
+static TIC_INLINE bool group_scan(const uint8_t *src, uint8_t *dst, uint32_t g0, uint32_t n,
+                                  struct tic_fast_group *g)
+{
+    uint32_t nsep = 0;
+    uint32_t sep0 = 0;
+    uint64_t acc = 0; /* byte lanes, reduced modulo 64 before each add */
+    for (uint32_t k = g0;; k += 8u) {
+        uint64_t w;
+        uint64_t m;
+        if (n - k >= 8u) {
+            w = ld64(src + k) & W8(0x7F);
+            st64(dst + k, w);
+            m = ~(w + W8(0x60)) & W8(0x80); /* per byte: < 0x20 (bytes are 7-bit) */
+        } else {
+            /* The input ends in this word: its bytes one by one, the rest zero and
+             * not looked at. */
+            uint32_t r = n - k;
+            w = 0;
+            for (uint32_t i = 0; i < r; i++) {
+                dst[k + i] = src[k + i] & 0x7Fu;
+                w |= (uint64_t)dst[k + i] << (8u * i);
+            }
+            m = ~(w + W8(0x60)) & W8(0x80) & (((uint64_t)1 << (8u * r)) - 1u); /* r < 8 */
+            if (m == 0) {
+                return false;
+            }
+        }
+        for (; m != 0; m &= m - 1u) {
+            uint32_t lane = first_bit(m) >> 3;
+            uint32_t c = dst[k + lane];
+            if (c == TIC_HT) {
+                if (nsep++ == 0u) {
+                    sep0 = k + lane - g0;
+                }
+                continue;
+            }
+            if (c != TIC_CR) {
+                return false;
+            }
+            uint32_t q = k + lane;
+            acc = (acc & W8(0x3F)) + (w & (((uint64_t)1 << (8u * lane)) - 1u));
+            acc &= W8(0x3F);
+            acc += acc >> 32;
+            acc += acc >> 16;
+            acc += acc >> 8;
+            g->n = q - g0;
+            g->nsep = nsep;
+            g->sep0 = sep0;
+            /* The sum covers the checksum byte too (it may lie in the word before). */
+            g->sum = ((uint32_t)acc - dst[q - 1u]) & 0x3Fu;
+            return true;
+        }
+        acc = (acc & W8(0x3F)) + w;
+        if (n - k < 8u) {
+            return false;
+        }
+    }
+}
+
+/* The fast path: plain groups one after the other from src[next] (an LF), each
+ * scanned in one pass (group_scan()) and, in the common case (standard label,
+ * right checksum), checked and stored here; other groups go to group_end(). Returns
+ * where it stopped: the LF of a group it did not take, or a byte that is not LF. */
+TIC_NOINLINE static uint32_t groups_fast(struct tic_parser *p, const uint8_t *src, uint8_t *dst,
+                                         uint32_t base, uint32_t next, uint32_t n)
+{
+    while (next < n && (src[next] & 0x7Fu) == TIC_LF) {
+        const uint32_t g0 = next + 1u;
+        struct tic_fast_group g;
+        if (g0 >= n || !group_scan(src, dst, g0, n, &g)) {
+            break;
+        }
+        dst[next] = TIC_LF;
+        next = g0 + g.n + 1u;
+        const uint8_t *b = dst + g0;
+        if (g.n >= 3u && g.nsep - 2u < 2u && b[g.n - 2u] == TIC_HT && g.sep0 < g.n - 2u &&
+            g.sum + 0x20u == b[g.n - 1u]) {
+            int idx = label_lookup(p, frame_key(b, g.sep0));
+            if ((unsigned)idx < (unsigned)TIC_LABEL_COUNT) {
+                /* group_end()'s path for a good standard group with a known label. */
+                p->cur.groups++;
+                p->std_good++;
+                p->stats.groups_ok++;
+                group_store(p, (uint32_t)idx, base + g0, g.n, g.nsep, g.sep0);
+                continue;
+            }
+        }
+        group_end(p, base + g0, g.n, g.nsep, g.sep0, g.sum);
+    }
+    return next;
+}
+
 /* nsep of a group known bad (noise where LF belongs): not 0, 2 or 3 for group_end(),
  * and no count of HTs reaches it. */
 #define TIC_GBAD 0x40000000u
@@ -929,10 +1043,24 @@ static int frame_scan(struct tic_parser *p, const uint8_t *src, size_t len, size
     uint32_t k = 0;                 /* the current block of 64 bytes */
     uint32_t q;                     /* the control byte at hand */
     uint32_t c;                     /* and its value */
-    if (p->gbad) {
-        nsep |= TIC_GBAD;
+    uint64_t bm;
+    if (p->state == ST_GROUP) {
+        if (p->gbad) {
+            nsep |= TIC_GBAD;
+        }
+        bm = scan_block(src, dst, 0, n);
+        goto group;
     }
-    uint64_t bm = scan_block(src, dst, 0, n);
+    /* Between groups: plain groups the fast way while they come, then the general way. */
+    next = groups_fast(p, src, dst, base, 0, n);
+    if (next < n && (src[next] & 0x7Fu) == TIC_ETX) {
+        dst[next] = TIC_ETX; /* as frame_ctl below, not in a group */
+        p->pos = (uint16_t)(base + next + 1u);
+        *used = next + 1u;
+        return frame_end(p);
+    }
+    k = next;
+    bm = scan_block(src, dst, k, n);
 
 /* The next control byte into q, c; to @p eof when the input is used up. */
 #define TIC_NEXT(eof)                                                                              \
@@ -949,9 +1077,6 @@ static int frame_scan(struct tic_parser *p, const uint8_t *src, size_t len, size
         c = dst[q];                                                                                \
     } while (0)
 
-    if (p->state == ST_GROUP) {
-        goto group;
-    }
 between:
     TIC_NEXT(eof_between);
     if (q != next) {
@@ -990,7 +1115,8 @@ group_byte:
         goto group;
     }
     if (c == TIC_CR) {
-        group_end(p, base + g0, q - g0, nsep, sep0);
+        group_end(p, base + g0, q - g0, nsep, sep0,
+                  q - g0 >= 3u ? sum64(p->frame + (base + g0), q - g0 - 1u) : 0u);
         next = q + 1u;
         goto between;
     }
