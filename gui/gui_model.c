@@ -545,7 +545,12 @@ int gui_model_restart(struct gui_model *m)
     net.dhcp_answers = net.gateway_reachable = net.internet_reachable = true;
     sim_net_set(&net);
     memset(m->fault, 0, sizeof m->fault);
-    if (m->own_broker && !m->broker_up) {
+    if (m->own_broker && m->broker_auth_changed && m->scn.loaded) {
+        /* back to the credentials the scenario starts with (this restarts the broker) */
+        m->broker_up =
+            ml_broker_set_auth(&m->broker, m->scn.s.broker_user, m->scn.s.broker_password) == 0;
+        m->broker_auth_changed = false;
+    } else if (m->own_broker && !m->broker_up) {
         m->broker_up = ml_broker_restart(&m->broker) == 0;
     }
     return device_start(m);
@@ -945,6 +950,7 @@ static void scn_event(struct gui_model *m, const struct ml_ev *ev)
                 broker_set(m, st->fault.kind == ML_SF_BROKER_UP);
             } else {
                 bool rej = st->fault.kind == ML_SF_BROKER_REJECTS_CREDENTIALS;
+                m->broker_auth_changed = true;
                 ml_broker_set_auth(&m->broker, rej ? "meterlab-only" : s->broker_user,
                                    rej ? "not-the-device-password" : s->broker_password);
                 sim_wait_idle();

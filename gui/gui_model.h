@@ -114,6 +114,7 @@ struct gui_model {
     /* MQTT broker the GUI runs itself (--mqtt local, or a scenario with MQTT) */
     struct ml_broker broker;
     bool own_broker, broker_up;
+    bool broker_auth_changed; /**< a scenario switched the broker's credentials */
     char mqtt_url[128];
     uint32_t boots;
     struct reading reading;

@@ -31,6 +31,9 @@ static bool inside(struct gui_rect r, int x, int y)
 static bool on_button(const struct gui_ui *u, int x, int y)
 {
     const struct gui_rect *b = &u->L.button;
+    if (b->w == 0) {
+        return false; /* the P1MB has no button */
+    }
     int dx = x - (b->x + b->w / 2), dy = y - (b->y + b->h / 2);
     int rad = b->w / 2 + b->w / 10; /* a little slack around the bezel */
     return dx * dx + dy * dy <= rad * rad;
@@ -66,6 +69,9 @@ static void fault_toggle(struct gui_ui *u, enum gui_fault f)
 
 static void button_update(struct gui_ui *u)
 {
+    if (u->m->opt.product == GUI_PRODUCT_P1MB) {
+        return;
+    }
     gui_model_button(u->m, u->mouse_on_button || u->key_on_button);
 }
 

@@ -278,6 +278,11 @@ static int run(int argc, char **argv)
         fprintf(stderr, "meterlab gui: --variant is for --product p1mb\n");
         return ML_EXIT_USAGE;
     }
+    if (o.product == GUI_PRODUCT_P1MB && (o.mqtt_url != NULL || o.modbus_port != 0)) {
+        fprintf(stderr, "meterlab gui: the P1MB has no network (--mqtt, --modbus-port are for p1 "
+                        "and tic)\n");
+        return ML_EXIT_USAGE;
+    }
     if (o.scenario_file != NULL && o.telegram_file != NULL) {
         fprintf(stderr, "meterlab gui: a scenario brings its own meter: leave out --telegram\n");
         return ML_EXIT_USAGE;
