@@ -408,6 +408,7 @@ static void test_gui_bad_use_p1mb_and_scenarios(void)
     CU_ASSERT_EQUAL(exit_code("--mqtt mqtt://127.0.0.1:1 --fault brokerdown --screenshot x.bmp "
                               "--at 1"),
                     2);
+    CU_ASSERT_EQUAL(exit_code("--product p1mb --mqtt local --screenshot x.bmp --at 1"), 2);
     CU_ASSERT_EQUAL(exit_code("no-such-scenario.yaml --screenshot x.bmp --at 1"), 2);
     char args[600];
     snprintf(args, sizeof args,
