@@ -25,6 +25,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -48,10 +50,11 @@ struct rt_priv {
     int p1_led, rs_bad; /* P1MB LED lines */
     double tel[3];      /* P1MB telegrams: ok, crc fail, frame fail */
     int child_reboots;
+    char mb_port[8], http_port[8]; /* fixed for the child's life: reboots keep them */
     /* ports */
     int inject_fd, p1out_fd;
     double t0;
-    /* reboots seen through the HTTP uptime */
+    /* reboots seen through the HTTP uptime: the boot instant (mono) of the last look */
     double last_uptime;
     int reboots;
     double last_inject; /* the DUT needs a moment to act on bytes (real time) */
@@ -172,6 +175,24 @@ static const char *banner_value(const char *b, const char *key, char *out, size_
     return out;
 }
 
+/* A free TCP port on loopback (the child binds it soon after; a reboot of its
+ * firmware must find the same port, as a real board keeps its port). */
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t l = sizeof a;
+    int port = 0;
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+        getsockname(fd, (struct sockaddr *)&a, &l) == 0) {
+        port = ntohs(a.sin_port);
+    }
+    if (fd >= 0) {
+        close(fd);
+    }
+    return port;
+}
+
 /* Start `meterlab device` for the scenario and turn its banner into the rig. */
 static int child_start(struct ml_dut *d, const char *mqtt_url, char *err, size_t cap)
 {
@@ -201,10 +222,14 @@ static int child_start(struct ml_dut *d, const char *mqtt_url, char *err, size_t
     } else {
         argv[a++] = "--p1-out";
         argv[a++] = "pty";
+        if (!p->mb_port[0]) {
+            snprintf(p->mb_port, sizeof p->mb_port, "%d", free_port());
+            snprintf(p->http_port, sizeof p->http_port, "%d", free_port());
+        }
         argv[a++] = "--modbus-port";
-        argv[a++] = "0";
+        argv[a++] = p->mb_port;
         argv[a++] = "--http-port";
-        argv[a++] = "0";
+        argv[a++] = p->http_port;
         if (s->meter_type) {
             argv[a++] = "--meter-type";
             argv[a++] = s->meter_type;
@@ -406,6 +431,8 @@ static int rig_attach(struct ml_dut *d, char *err, size_t cap)
     return 0;
 }
 
+static cJSON *get_status(struct ml_dut *d, char *why, size_t cap);
+
 static int rt_start(struct ml_dut *d, const char *mqtt_url, char *err, size_t cap)
 {
     struct rt_priv *p = P(d);
@@ -414,6 +441,7 @@ static int rt_start(struct ml_dut *d, const char *mqtt_url, char *err, size_t ca
     p->reboots = 0;
     p->child_reboots = 0;
     if (p->device) {
+        p->mb_port[0] = p->http_port[0] = 0;
         snprintf(p->state_dir, sizeof p->state_dir, "/tmp/meterlab-run-XXXXXX");
         if (mkdtemp(p->state_dir) == NULL) {
             snprintf(err, cap, "mkdtemp: %s", strerror(errno));
@@ -427,6 +455,10 @@ static int rt_start(struct ml_dut *d, const char *mqtt_url, char *err, size_t ca
         return -1;
     }
     p->t0 = mono();
+    if (d->http_port > 0 && d->s->product != ML_SCN_P1MB) {
+        char why[256];
+        cJSON_Delete(get_status(d, why, sizeof why)); /* the boot instant, for reboots */
+    }
     return 0;
 }
 
@@ -557,11 +589,16 @@ static cJSON *get_status(struct ml_dut *d, char *why, size_t cap)
     /* reboots: the uptime went down */
     const cJSON *up = j ? cJSON_GetObjectItem(cJSON_GetObjectItem(j, "Device"), "UptimeS") : NULL;
     if (cJSON_IsNumber(up)) {
+        /* when it booted, to 1 s: a later boot time is a reboot (two reboots between
+         * two looks count as one) */
         struct rt_priv *p = P(d);
-        if (p->last_uptime >= 0 && up->valuedouble < p->last_uptime) {
+        double boot = mono() - up->valuedouble;
+        if (p->last_uptime < 0) {
+            p->last_uptime = boot;
+        } else if (boot > p->last_uptime + 1.5) {
             p->reboots++;
+            p->last_uptime = boot;
         }
-        p->last_uptime = up->valuedouble;
     }
     return j;
 }
