@@ -1,0 +1,264 @@
+/*
+ * The Cortex-M port's hal_net.c / hal_mqtt.c compiled for the host, with
+ * HAL_UART_COPROC on a socketpair to the AT emulator and hal_time_ms() on the
+ * host clock: the HAL contracts (hal_net.h, hal_mqtt.h) as the Smart Connect
+ * app sees them on the target, against real sockets and a real broker.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "hal_mqtt.h"
+#include "hal_net.h"
+#include "hal_time.h"
+#include "hal_uart.h"
+#include "ml_at_emu.h"
+#include "ml_broker.h"
+#include "ml_mqtt_sub.h"
+#include "ml_test.h"
+
+#define WAIT_MS 10000u
+
+static int sv[2] = {-1, -1};
+static struct ml_at_emu *emu;
+static struct ml_broker broker;
+static struct ml_mqtt_sub *sub;
+static int uart_opens;
+
+/* ---- the two HAL pieces hal_net.c needs: time and the co-processor UART ---- */
+
+uint64_t hal_time_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000u + (uint64_t)t.tv_nsec / 1000000u;
+}
+
+int hal_uart_open(enum hal_uart_id id, const struct hal_uart_cfg *cfg)
+{
+    CU_ASSERT_EQUAL(id, HAL_UART_COPROC);
+    CU_ASSERT_EQUAL(cfg->baud, 115200u);
+    uart_opens++;
+    return ML_OK;
+}
+
+int hal_uart_read(enum hal_uart_id id, uint8_t *buf, size_t cap, uint32_t *ts_us)
+{
+    (void)ts_us;
+    if (id != HAL_UART_COPROC) {
+        return ML_EBADF;
+    }
+    ssize_t n = recv(sv[1], buf, cap, MSG_DONTWAIT);
+    return n > 0 ? (int)n : 0;
+}
+
+int hal_uart_write(enum hal_uart_id id, const uint8_t *buf, size_t len)
+{
+    if (id != HAL_UART_COPROC) {
+        return ML_EBADF;
+    }
+    /* a 1 KiB TX ring like the board's */
+    ssize_t n = send(sv[1], buf, len > 1024u ? 1024u : len, MSG_DONTWAIT | MSG_NOSIGNAL);
+    return n > 0 ? (int)n : 0;
+}
+
+/* ------------------------------------------------------------------------- */
+
+/* hal_net.c: polls the client (an image calls it from its idle hook). */
+void cm_net_poll(void);
+
+static void idle(void)
+{
+    cm_net_poll();
+    struct pollfd p = {.fd = sv[1], .events = POLLIN};
+    (void)poll(&p, 1, 2);
+}
+
+#define WAIT_FOR(cond, ms)                                                                         \
+    ({                                                                                             \
+        uint64_t t_end_ = hal_time_ms() + (ms);                                                    \
+        bool ok_;                                                                                  \
+        while (!(ok_ = (cond)) && hal_time_ms() < t_end_) {                                        \
+            idle();                                                                                \
+        }                                                                                          \
+        ok_;                                                                                       \
+    })
+
+static int tcp_connect(uint16_t port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* One module for the whole run: the HAL's client is a port singleton. */
+static bool start_all(void)
+{
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0 ||
+        ml_broker_start(&broker, NULL) != 0) {
+        return false;
+    }
+    struct ml_at_emu_opts o = {.eth_link = true, .n_ports = 1, .ports = {{502, 0}}};
+    if (ml_at_emu_start(&emu, sv[0], &o) != 0) {
+        return false;
+    }
+    sub = ml_mqtt_sub_start(broker.obs_port, "meterlab/#", WAIT_MS);
+    return sub != NULL;
+}
+
+static void test_hal_net_eth_dhcp_ping(void)
+{
+    CU_ASSERT_EQUAL(hal_net_up(HAL_NET_IF_COUNT, NULL, NULL), ML_EBADF);
+    CU_ASSERT_EQUAL(hal_net_up(HAL_NET_ETH, "", ""), ML_OK);
+    CU_ASSERT_EQUAL(uart_opens, 1);
+    CU_ASSERT_TRUE(WAIT_FOR(hal_net_link_is_up(HAL_NET_ETH), WAIT_MS));
+    CU_ASSERT_FALSE(hal_net_link_is_up(HAL_NET_WIFI));
+    CU_ASSERT_EQUAL(hal_net_set_hostname("smart-connect-mps2an386-000001"), ML_OK);
+    CU_ASSERT_EQUAL(hal_net_set_hostname("no_underscores"), ML_EINVAL);
+    CU_ASSERT_EQUAL(hal_net_dhcp_start(), ML_OK);
+    struct hal_net_ipv4 a = {0, 0, 0, 0};
+    CU_ASSERT_TRUE(WAIT_FOR(hal_net_dhcp_state(&a) != HAL_NET_OP_PENDING, WAIT_MS));
+    CU_ASSERT_EQUAL(hal_net_dhcp_state(&a), HAL_NET_OP_OK);
+    CU_ASSERT_EQUAL(a.ip, 0xC0A80132u);
+    struct hal_net_ipv4 g;
+    hal_net_get_ipv4(&g);
+    CU_ASSERT_EQUAL(g.ip, a.ip);
+    CU_ASSERT_EQUAL(hal_net_ping_start(a.gateway), ML_OK);
+    CU_ASSERT_TRUE(WAIT_FOR(hal_net_ping_state() != HAL_NET_OP_PENDING, WAIT_MS));
+    CU_ASSERT_EQUAL(hal_net_ping_state(), HAL_NET_OP_OK);
+    struct ml_at_emu_status st;
+    CU_ASSERT_TRUE(WAIT_FOR((ml_at_emu_get_status(emu, &st), st.mdns_on), WAIT_MS));
+    CU_ASSERT_STRING_EQUAL(st.hostname, "smart-connect-mps2an386-000001");
+    CU_ASSERT_EQUAL(hal_net_ap_start("SC-MPS2AN386-000001", "qemu0001"), ML_OK);
+    CU_ASSERT_TRUE(WAIT_FOR((ml_at_emu_get_status(emu, &st), st.ap_on), WAIT_MS));
+    hal_net_ap_stop();
+    CU_ASSERT_TRUE(WAIT_FOR((ml_at_emu_get_status(emu, &st), !st.ap_on), WAIT_MS));
+}
+
+static void test_hal_tcp_modbus_like(void)
+{
+    int l = hal_tcp_listen(502);
+    CU_ASSERT_TRUE_FATAL(l >= 0);
+    CU_ASSERT_EQUAL(hal_tcp_local_port(l), 502);
+    CU_ASSERT_EQUAL(hal_tcp_listen(502), ML_EBUSY);
+    CU_ASSERT_EQUAL(hal_tcp_accept(l), ML_EAGAIN);
+    int fd = tcp_connect(ml_at_emu_host_port(emu, 502));
+    CU_ASSERT_TRUE_FATAL(fd >= 0);
+    int c = -1;
+    CU_ASSERT_TRUE_FATAL(WAIT_FOR((c = hal_tcp_accept(l)) >= 0, WAIT_MS));
+    const uint8_t req[] = {0, 7, 0, 0, 0, 6, 1, 3, 0, 0, 0, 2};
+    CU_ASSERT_EQUAL(send(fd, req, sizeof req, 0), (ssize_t)sizeof req);
+    uint8_t in[64];
+    int n = 0;
+    CU_ASSERT_TRUE(WAIT_FOR((n = hal_tcp_recv(c, in, sizeof in)) > 0, WAIT_MS));
+    CU_ASSERT_EQUAL(n, (int)sizeof req);
+    CU_ASSERT_EQUAL(memcmp(in, req, sizeof req), 0);
+    const uint8_t rsp[] = {0, 7, 0, 0, 0, 7, 1, 3, 4, 0, 1, 0, 2};
+    CU_ASSERT_EQUAL(hal_tcp_send(c, rsp, sizeof rsp), (int)sizeof rsp);
+    uint8_t got[sizeof rsp];
+    size_t have = 0;
+    CU_ASSERT_TRUE(WAIT_FOR(({
+                                ssize_t k = recv(fd, got + have, sizeof got - have, MSG_DONTWAIT);
+                                have += k > 0 ? (size_t)k : 0u;
+                                hal_net_link_is_up(
+                                    HAL_NET_ETH); /* the app loop keeps calling the HAL */
+                                have == sizeof got;
+                            }),
+                            WAIT_MS));
+    CU_ASSERT_EQUAL(memcmp(got, rsp, sizeof rsp), 0);
+    close(fd);
+    CU_ASSERT_TRUE(WAIT_FOR(hal_tcp_recv(c, in, sizeof in) == ML_ECONNREFUSED, WAIT_MS));
+    hal_tcp_close(c);
+    CU_ASSERT_EQUAL(hal_tcp_recv(c, in, sizeof in), ML_EBADF);
+    hal_tcp_close(l);
+    CU_ASSERT_EQUAL(hal_tcp_accept(l), ML_EAGAIN); /* a closed listener accepts nothing */
+}
+
+static void test_hal_mqtt_contract(void)
+{
+    struct hal_mqtt_stats s0, s;
+    hal_mqtt_get_stats(&s0);
+    CU_ASSERT_EQUAL(hal_mqtt_get_state(), HAL_MQTT_DISABLED);
+    static const char *const bad[] = {"",
+                                      "http://x",
+                                      "mqtt://",
+                                      "mqtt://h:0",
+                                      "mqtt://h:65536",
+                                      "mqtt://h:12x",
+                                      "mqtt://h/extra",
+                                      "mqtt://[::1"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct hal_mqtt_cfg cfg = {.url = bad[i]};
+        CU_ASSERT_EQUAL(hal_mqtt_start(&cfg), ML_EINVAL);
+    }
+    struct hal_mqtt_cfg certless = {.url = "mqtts://h", .cert_file = "c.pem"};
+    CU_ASSERT_EQUAL(hal_mqtt_start(&certless), ML_EINVAL); /* a certificate without key */
+    CU_ASSERT_EQUAL(hal_mqtt_start(NULL), ML_EINVAL);
+    CU_ASSERT_EQUAL(hal_mqtt_get_state(), HAL_MQTT_DISABLED);
+    CU_ASSERT_EQUAL(hal_mqtt_publish("meterlab/x", "a", 1), ML_EAGAIN);
+
+    char url[64];
+    snprintf(url, sizeof url, "mqtt://127.0.0.1:%u/", broker.port);
+    struct hal_mqtt_cfg cfg = {.url = url, .client_id = "MPS2AN386-000001"};
+    CU_ASSERT_EQUAL(hal_mqtt_start(&cfg), ML_OK);
+    CU_ASSERT_TRUE_FATAL(WAIT_FOR(hal_mqtt_get_state() == HAL_MQTT_CONNECTED, WAIT_MS));
+    CU_ASSERT_EQUAL(hal_mqtt_publish(NULL, "a", 1), ML_EINVAL);
+    CU_ASSERT_EQUAL(hal_mqtt_publish("meterlab/#", "a", 1), ML_EINVAL);
+    CU_ASSERT_EQUAL(hal_mqtt_publish("meterlab/state", "{\"ok\":true}", 11), ML_OK);
+    CU_ASSERT_TRUE(WAIT_FOR((hal_mqtt_get_state(), ml_mqtt_sub_count(sub) >= 1), WAIT_MS));
+    struct ml_mqtt_msg m;
+    CU_ASSERT_TRUE(ml_mqtt_sub_get(sub, 0, &m));
+    CU_ASSERT_STRING_EQUAL(m.topic, "meterlab/state");
+    CU_ASSERT_STRING_EQUAL(m.payload, "{\"ok\":true}");
+    hal_mqtt_get_stats(&s);
+    CU_ASSERT_EQUAL(s.connects - s0.connects, 1);
+    CU_ASSERT_EQUAL(s.send_pass - s0.send_pass, 1);
+    CU_ASSERT_EQUAL(s.send_fail - s0.send_fail, 3); /* EAGAIN, NULL topic, wildcard */
+
+    /* broker down and up: errors counted, reconnect by itself */
+    ml_broker_stop(&broker);
+    CU_ASSERT_TRUE(WAIT_FOR(hal_mqtt_get_state() == HAL_MQTT_CONNECTING, WAIT_MS));
+    CU_ASSERT_EQUAL_FATAL(ml_broker_restart(&broker), 0);
+    CU_ASSERT_TRUE(WAIT_FOR(hal_mqtt_get_state() == HAL_MQTT_CONNECTED, 20000u));
+    hal_mqtt_get_stats(&s);
+    CU_ASSERT_TRUE(s.errors - s0.errors >= 1);
+    CU_ASSERT_EQUAL(s.connects - s0.connects, 2);
+    hal_mqtt_stop();
+    CU_ASSERT_EQUAL(hal_mqtt_get_state(), HAL_MQTT_DISABLED);
+    hal_mqtt_stop(); /* safe twice */
+}
+
+int main(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    if (!start_all()) {
+        fprintf(stderr, "test_esp_at_hal: set-up failed (broker or emulator)\n");
+        return 1;
+    }
+    static const struct ml_test_case cases[] = {
+        {"hal_net: Ethernet, DHCP, ping, host name, AP", test_hal_net_eth_dhcp_ping},
+        {"hal_tcp: Modbus-like exchange and closes", test_hal_tcp_modbus_like},
+        {"hal_mqtt: contract, publish, broker down/up", test_hal_mqtt_contract},
+    };
+    int rc = ml_test_run("esp_at_hal", cases, sizeof cases / sizeof cases[0], NULL, NULL);
+    ml_mqtt_sub_stop(sub);
+    ml_at_emu_stop(emu);
+    ml_broker_destroy(&broker);
+    close(sv[0]);
+    close(sv[1]);
+    return rc;
+}
