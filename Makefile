@@ -52,22 +52,27 @@ test: bootstrap
 	$(MAKE) --no-print-directory size
 	@echo "make test: all stages passed"
 
+# target: the Cortex-M4 images, their QEMU tests (target.qemu_boot; qemu.* run
+# host programs of build/sim, skipped when that is not built), the freestanding
+# guard and the budgets (tools/size-budgets.txt: flash, RAM, worst stack path).
 target:
 	$(CMAKE) --preset target >/dev/null
 	$(CMAKE) --build --preset target
 	$(CTEST) --preset target
 	tools/check-freestanding build/target
+	tools/size-report --check build/target
 
 target-m0:
 	$(CMAKE) --preset target-m0 >/dev/null
 	$(CMAKE) --build --preset target-m0
 	tools/check-freestanding build/target-m0
+	tools/size-report --check build/target-m0
 
 fuzz-smoke:
 	tools/fuzz-smoke --seconds $(FUZZ_SECONDS)
 
 size:
-	tools/size-report build/target build/target-m0
+	tools/size-report --check --verbose build/target build/target-m0
 
 bench: bootstrap
 	$(CMAKE) --preset sim-release >/dev/null

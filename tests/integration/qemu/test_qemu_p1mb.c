@@ -9,9 +9,9 @@
  * shared/bench/dsmr50-spec-3ph.txt, 32.7.0 = 220.1 V, P = 1.193 kW - 0 =
  * 1193 W, energies 123456.789 * 2 = 246913.578 kWh.
  *
- * Needs the image from the `target` preset (ML_QEMU_IMAGE_DIR). Without it the
- * test is skipped (exit 77) unless ML_QEMU_REQUIRED is set (`make target`
- * runs it again after building the images, with ML_QEMU_REQUIRED=1).
+ * A host program (built by the host build) registered as ctest qemu.p1mb in
+ * the target build (tests/target/CMakeLists.txt), which sets ML_QEMU_IMAGE_DIR
+ * and ML_QEMU_REQUIRED=1. Run by hand without the image it skips (exit 77).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -144,12 +144,19 @@ static void test_errors(void)
     CU_ASSERT_EQUAL(run_quick(a3, out, sizeof out), 2);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "must be qemu"));
     /* qemu-system-arm missing */
+    const char *q = getenv("QEMU");
+    char qemu_was[1024];
+    snprintf(qemu_was, sizeof qemu_was, "%s", q != NULL ? q : "");
     setenv("QEMU", "/nonexistent/qemu-system-arm", 1);
     char *a4[] = {ML_METERLAB, "device",    "--target", "qemu", "--product",
                   "p1mb",      "--variant", "sdm630",   NULL};
     CU_ASSERT_EQUAL(run_quick(a4, out, sizeof out), 2);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "not found"));
-    unsetenv("QEMU");
+    if (qemu_was[0] != '\0') {
+        setenv("QEMU", qemu_was, 1);
+    } else {
+        unsetenv("QEMU");
+    }
 }
 
 static double rd_float(modbus_t *mb, int addr)
