@@ -464,21 +464,38 @@ static void finish(struct ml_esp_at *e, bool ok)
     case K_SEND:
         if (ok) {
             e->stats.tx_bytes += e->data_len;
+        } else if (e->data_sent == 0u && s->link >= 0) {
+            /* refused before the prompt: the module has no such link (its
+             * CLOSED was lost); drop the bytes, do not repeat forever */
+            ml_ring_clear(&s->tx);
+            s->link = -1;
+            s->peer_closed = true;
+            s->rx_hint = false;
+            if (!s->accepted) {
+                slot_free(s);
+            }
         }
         break;
     case K_MQTT_CLEAN:
         e->mqtt_clean_pending = false;
-        e->mqtt_step = 1;
+        e->mqtt_link = false;
+        if (arg == (int8_t)e->mqtt_gen) {
+            e->mqtt_step = 1;
+        }
         break;
     case K_MQTT_CFG:
-        if (ok) {
+        if (arg != (int8_t)e->mqtt_gen) {
+            /* started again or stopped meanwhile: the new session starts over */
+        } else if (ok) {
             e->mqtt_step = 2;
         } else {
             mqtt_failed(e);
         }
         break;
     case K_MQTT_CONN:
-        if (ok) {
+        if (arg != (int8_t)e->mqtt_gen) {
+            e->mqtt_clean_pending = ok; /* a session for an old configuration */
+        } else if (ok) {
             e->mqtt_link = true;
             e->mqtt_step = 0;
             e->mqtt_backoff_ms = 1000u;
@@ -913,9 +930,9 @@ static bool choose_publish(struct ml_esp_at *e, struct bld *b)
 
 static bool choose_mqtt(struct ml_esp_at *e, struct bld *b)
 {
-    if (e->mqtt_clean_pending && !e->mqtt_enabled) {
+    if (e->mqtt_clean_pending && (!e->mqtt_enabled || e->mqtt_step != 0u)) {
         b_str(b, "AT+MQTTCLEAN=0");
-        issue(e, b, K_MQTT_CLEAN, -1, ML_ESP_AT_TMO_CMD_MS);
+        issue(e, b, K_MQTT_CLEAN, (int8_t)e->mqtt_gen, ML_ESP_AT_TMO_CMD_MS);
         return true;
     }
     if (!e->mqtt_enabled || e->mqtt_link || e->now < e->mqtt_next_try) {
@@ -923,7 +940,7 @@ static bool choose_mqtt(struct ml_esp_at *e, struct bld *b)
     }
     if (e->mqtt_step == 0u) {
         b_str(b, "AT+MQTTCLEAN=0"); /* ERROR when there is no session: fine */
-        issue(e, b, K_MQTT_CLEAN, -1, ML_ESP_AT_TMO_CMD_MS);
+        issue(e, b, K_MQTT_CLEAN, (int8_t)e->mqtt_gen, ML_ESP_AT_TMO_CMD_MS);
     } else if (e->mqtt_step == 1u) {
         b_str(b, "AT+MQTTUSERCFG=0,");
         b_u32(b, e->mqtt_scheme);
@@ -934,14 +951,14 @@ static bool choose_mqtt(struct ml_esp_at *e, struct bld *b)
         b_ch(b, ',');
         b_quoted(b, e->mqtt_pass);
         b_str(b, ",0,0,\"\"");
-        issue(e, b, K_MQTT_CFG, -1, ML_ESP_AT_TMO_CMD_MS);
+        issue(e, b, K_MQTT_CFG, (int8_t)e->mqtt_gen, ML_ESP_AT_TMO_CMD_MS);
     } else {
         b_str(b, "AT+MQTTCONN=0,");
         b_quoted(b, e->mqtt_host);
         b_ch(b, ',');
         b_u32(b, e->mqtt_port);
         b_str(b, ",0"); /* reconnect 0: the back-off is ours (hal_mqtt.h) */
-        issue(e, b, K_MQTT_CONN, -1, ML_ESP_AT_TMO_MQTT_MS);
+        issue(e, b, K_MQTT_CONN, (int8_t)e->mqtt_gen, ML_ESP_AT_TMO_MQTT_MS);
     }
     return true;
 }
@@ -1464,6 +1481,7 @@ int ml_esp_at_mqtt_start(struct ml_esp_at *e, const struct ml_esp_at_mqtt_cfg *c
                    cfg->client_id != NULL ? cfg->client_id : "");
     (void)str_copy(e->mqtt_user, sizeof e->mqtt_user, cfg->username != NULL ? cfg->username : "");
     (void)str_copy(e->mqtt_pass, sizeof e->mqtt_pass, cfg->password != NULL ? cfg->password : "");
+    e->mqtt_gen = (uint8_t)((e->mqtt_gen + 1u) & 0x7Fu);
     e->mqtt_scheme = (uint8_t)cfg->scheme;
     e->mqtt_port = cfg->port;
     e->mqtt_enabled = true;
@@ -1477,6 +1495,7 @@ int ml_esp_at_mqtt_start(struct ml_esp_at *e, const struct ml_esp_at_mqtt_cfg *c
 
 void ml_esp_at_mqtt_stop(struct ml_esp_at *e)
 {
+    e->mqtt_gen = (uint8_t)((e->mqtt_gen + 1u) & 0x7Fu);
     if (e->mqtt_enabled) {
         e->mqtt_clean_pending = true;
     }

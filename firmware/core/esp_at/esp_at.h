@@ -215,6 +215,7 @@ struct ml_esp_at {
     bool mqtt_clean_pending;      /**< AT+MQTTCLEAN after a stop */
     uint8_t mqtt_scheme;
     uint8_t mqtt_step; /**< 0 clean, 1 usercfg, 2 conn */
+    uint8_t mqtt_gen;  /**< bumped by start/stop: answers to older attempts are stale */
     uint16_t mqtt_port;
     char mqtt_host[64], mqtt_client_id[64], mqtt_user[64], mqtt_pass[64];
     uint64_t mqtt_next_try;

@@ -479,6 +479,59 @@ static void test_sntp_time(void)
     CU_ASSERT_EQUAL(ml_esp_at_utc(&at), 1795437301);
 }
 
+static void test_send_refused_drops_the_link(void)
+{
+    int l;
+    int c = boot_with_conn(&l);
+    CU_ASSERT_TRUE_FATAL(c >= 0);
+    CU_ASSERT_EQUAL(ml_esp_at_send(&at, c, (const uint8_t *)"abc", 3), 3);
+    EXPECT_CMD("AT+CIPSEND=0,3");
+    feed("\r\nERROR\r\n");                  /* link 0 is gone; its CLOSED was lost */
+    CU_ASSERT_STRING_EQUAL(next_cmd(), ""); /* not repeated */
+    uint8_t b;
+    CU_ASSERT_EQUAL(ml_esp_at_recv(&at, c, &b, 1), ML_ECONNREFUSED);
+    CU_ASSERT_TRUE(ml_esp_at_send(&at, c, &b, 1) < 0);
+    ml_esp_at_close(&at, c);
+    CU_ASSERT_STRING_EQUAL(next_cmd(), ""); /* nothing to close in the module */
+}
+
+static void test_mqtt_stop_during_connect(void)
+{
+    boot();
+    struct ml_esp_at_mqtt_cfg cfg = {ML_ESP_AT_MQTT_TCP, "b", 1883, "id", NULL, NULL};
+    ml_esp_at_mqtt_start(&at, &cfg);
+    EXPECT_CMD("AT+MQTTCLEAN=0");
+    feed("\r\nOK\r\n");
+    EXPECT_CMD("AT+MQTTUSERCFG=0,1,\"id\",\"\",\"\",0,0,\"\"");
+    feed("\r\nOK\r\n");
+    EXPECT_CMD("AT+MQTTCONN=0,\"b\",1883,0");
+    ml_esp_at_mqtt_stop(&at); /* while the module connects */
+    feed("+MQTTCONNECTED:0,1,\"b\",\"1883\",\"\",0\r\n\r\nOK\r\n");
+    EXPECT_CMD("AT+MQTTCLEAN=0"); /* the late session is closed */
+    feed("\r\nOK\r\n");
+    CU_ASSERT_STRING_EQUAL(next_cmd(), "");
+    CU_ASSERT_EQUAL(ml_esp_at_mqtt_state(&at), ML_ESP_AT_MQTT_DISABLED);
+    struct ml_esp_at_stats st;
+    ml_esp_at_get_stats(&at, &st);
+    CU_ASSERT_EQUAL(st.mqtt_connects, 0);
+    /* a restart with another broker while connecting: the old session is not taken */
+    ml_esp_at_mqtt_start(&at, &cfg);
+    EXPECT_CMD("AT+MQTTCLEAN=0");
+    feed("\r\nOK\r\n");
+    next_cmd();
+    feed("\r\nOK\r\n");
+    EXPECT_CMD("AT+MQTTCONN=0,\"b\",1883,0");
+    struct ml_esp_at_mqtt_cfg cfg2 = {ML_ESP_AT_MQTT_TCP, "c", 1884, "id", NULL, NULL};
+    ml_esp_at_mqtt_start(&at, &cfg2);
+    feed("\r\nOK\r\n");
+    EXPECT_CMD("AT+MQTTCLEAN=0");
+    feed("\r\nOK\r\n");
+    next_cmd();
+    feed("\r\nOK\r\n");
+    EXPECT_CMD("AT+MQTTCONN=0,\"c\",1884,0");
+    CU_ASSERT_EQUAL(ml_esp_at_mqtt_state(&at), ML_ESP_AT_MQTT_CONNECTING);
+}
+
 int main(void)
 {
     static const struct ml_test_case cases[] = {
@@ -496,6 +549,8 @@ int main(void)
         {"MQTT back-off and publish", test_mqtt_backoff_and_publish},
         {"bad arguments", test_bad_arguments},
         {"SNTP time", test_sntp_time},
+        {"refused send drops the link", test_send_refused_drops_the_link},
+        {"MQTT stop or restart during connect", test_mqtt_stop_during_connect},
     };
     return ml_test_run("esp_at", cases, sizeof cases / sizeof cases[0], setup, teardown);
 }
