@@ -389,14 +389,10 @@ static int scenario_load(struct gui_model *m)
         return 2;
     }
     m->opt.product = p;
-    if (p == GUI_PRODUCT_P1MB && o->variant < 0 && s->meter_type != NULL) {
-        /* the scenario names the register map: the variant built with it */
-        for (int v = 0; v < P1MB_VARIANT_COUNT; v++) {
-            const struct regmap_template *t = p1mb_variant_template((enum p1mb_variant)v);
-            if (t != NULL && strcmp(t->name, s->meter_type) == 0) {
-                m->pset.variant = (enum p1mb_variant)v;
-            }
-        }
+    if (p == GUI_PRODUCT_P1MB && o->variant < 0 && s->variant >= 0 &&
+        s->variant < P1MB_VARIANT_COUNT) {
+        /* the scenario's device: {variant: ...} (same order as enum p1mb_variant) */
+        m->pset.variant = (enum p1mb_variant)s->variant;
     }
     m->opt.scn->timeline_build(s, &m->scn.tl);
     const char *b = strrchr(s->path, '/');

@@ -352,7 +352,8 @@ static void test_gui_scenario_p1mb_leds(void)
     CU_ASSERT_TRUE(led_at_is(r.led_p1, "g2.bmp", GREEN));
     CU_ASSERT_STRING_EQUAL(r.states[2], "p1_blink");
     CU_ASSERT_TRUE(p1mb_leds_are(&r, "g3.bmp", YELLOW, P1_OFF, RS_OFF));
-    CU_ASSERT_TRUE(strstr(r.log, "step 2 fault crc_corrupt") != NULL);
+    CU_ASSERT_TRUE(strstr(r.log, "log 10.000 step 2: fault crc_corrupt (line 22)") != NULL);
+    CU_ASSERT_TRUE(strstr(r.log, "scenario gui-p1mb step 5 expect") != NULL);
     CU_ASSERT_STRING_EQUAL(r.states[3], "p1_off");
     CU_ASSERT_TRUE(led_at_is(r.led_p1, "g4.bmp", P1_OFF));
     CU_ASSERT_TRUE(strstr(r.log, "log 49.000 P1 LED off") != NULL);
@@ -442,14 +443,23 @@ int main(int argc, char **argv)
         {"test_gui_png_screenshot_is_a_png", test_gui_png_screenshot_is_a_png},
         {"test_gui_bad_use_exits_2", test_gui_bad_use_exits_2},
         {"test_gui_p1mb_normal_charger_polls", test_gui_p1mb_normal_charger_polls},
+        /* the window path is the same drawing for every case below; under Xvfb each run
+         * costs about a second more, so they run headless only (the suite stays fast) */
         {"test_gui_p1mb_no_meter_and_bus_garbage", test_gui_p1mb_no_meter_and_bus_garbage},
         {"test_gui_scenario_p1mb_leds", test_gui_scenario_p1mb_leds},
         {"test_gui_scenario_p1_unplugged", test_gui_scenario_p1_unplugged},
         {"test_gui_broker_down", test_gui_broker_down},
         {"test_gui_bad_use_p1mb_and_scenarios", test_gui_bad_use_p1mb_and_scenarios},
     };
-    int rc = ml_test_run(headless ? "gui_headless" : "gui", cases, sizeof cases / sizeof cases[0],
-                         NULL, NULL);
+    size_t n = sizeof cases / sizeof cases[0];
+    if (!headless) {
+        for (size_t i = 0; i < n; i++) {
+            if (strcmp(cases[i].name, "test_gui_p1mb_no_meter_and_bus_garbage") == 0) {
+                n = i;
+            }
+        }
+    }
+    int rc = ml_test_run(headless ? "gui_headless" : "gui", cases, n, NULL, NULL);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
     if (system(cmd) != 0) {
