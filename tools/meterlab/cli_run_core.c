@@ -721,7 +721,8 @@ static const cJSON *json_path(const cJSON *o, const char *path)
 static bool topic_matches(struct runner *r, const char *topic, const char *metric)
 {
     char want[256];
-    snprintf(want, sizeof want, "/%s/data/%s", r->s->serial, metric);
+    snprintf(want, sizeof want, "/%s/data/%s", r->d->serial[0] ? r->d->serial : r->s->serial,
+             metric);
     size_t lt = strlen(topic), lw = strlen(want);
     return lt >= lw && strcmp(topic + lt - lw, want) == 0;
 }

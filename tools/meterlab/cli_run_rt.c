@@ -613,7 +613,12 @@ static int observe_p1mb(struct ml_dut *d, const struct ml_scn_check *ch, struct 
 {
     struct rt_priv *p = P(d);
     if (!p->device) {
-        snprintf(why, cap, "a P1MB board shows its LEDs and counters only on the device");
+        if (ch->kind == ML_CHK_LED) {
+            snprintf(why, cap, "%s", ml_rig_missing_reason(ML_RIG_CAP_LED));
+        } else {
+            snprintf(why, cap, "a P1MB board reports no %s over Modbus RTU",
+                     ch->kind == ML_CHK_COUNTER ? "counters" : "reboots or status");
+        }
         return ML_DUT_SKIP;
     }
     pthread_mutex_lock(&p->mu);
@@ -814,6 +819,7 @@ void ml_dut_rig_init(struct ml_dut *d, const struct ml_rig *rig)
     rt_init(d);
     d->ops = &rig_ops;
     P(d)->rig = *rig;
+    snprintf(d->serial, sizeof d->serial, "%s", rig->dut.serial);
     if (rig->mqtt.url[0]) {
         snprintf(d->broker_url, sizeof d->broker_url, "%s", rig->mqtt.url);
         snprintf(d->broker_user, sizeof d->broker_user, "%s", rig->mqtt.user);

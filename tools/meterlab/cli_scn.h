@@ -185,6 +185,7 @@ struct ml_dut {
     /* MQTT: a broker the backend imposes (rig), "" = the runner's choice */
     char broker_url[256], broker_user[64], broker_password[64];
     int mqtt_grace_ms; /**< real time: wait this long for late messages before a window closes */
+    char serial[64];   /**< the board's serial (MQTT topics), "" = the scenario's */
     uint64_t boots;    /**< maintained by backends that can see reboots */
 };
 

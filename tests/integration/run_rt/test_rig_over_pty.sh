@@ -1,0 +1,124 @@
+#!/bin/sh
+# The rig path of `meterlab run` in CI, without hardware (issue 10): three
+# stand-alone simulated devices (P1, TIC, P1MB) on ptys, a rig file per device
+# that points at their pty paths and ports, and the scenarios marked
+# `# duts: ... rig` of that product run with `--dut rig`. Then what a rig
+# lacks is skipped (a button scenario on a rig without button commands), and
+# a broken expectation fails with a diff through the same path.
+#
+# usage: test_rig_over_pty.sh METERLAB SCENARIO_DIR
+set -u
+ML=${1:?usage: $0 METERLAB SCENARIO_DIR}
+SCN=${2:?usage: $0 METERLAB SCENARIO_DIR}
+T=$(mktemp -d /tmp/rig-over-pty.XXXXXX)
+PIDS=""
+cleanup() {
+    for p in $PIDS; do kill "$p" 2>/dev/null; done
+    for p in $PIDS; do wait "$p" 2>/dev/null; done
+    rm -rf "$T"
+}
+trap cleanup EXIT INT TERM
+fail() { echo "FAIL: $*"; exit 1; }
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# start NAME ARGS...: a device in the background, its banner in $T/NAME.log
+start() {
+    name=$1; shift
+    "$ML" device "$@" --state-dir "$T/$name.state" > "$T/$name.log" 2>&1 &
+    PIDS="$PIDS $!"
+    i=0
+    while ! grep -q "stop with Ctrl-C" "$T/$name.log" 2>/dev/null; do
+        i=$((i + 1)); [ $i -gt 150 ] && { cat "$T/$name.log"; fail "$name did not start"; }
+        sleep 0.1
+    done
+}
+field() { awk -v k="$2" 'index($0, "  " k " ") == 1 { sub("^  " k " +", ""); print; exit }' "$T/$1.log"; }
+
+P1_MB=$(free_port); P1_HTTP=$(free_port); TIC_MB=$(free_port); TIC_HTTP=$(free_port)
+start p1 --product p1 --serial SC00000001 --p1-in pty --p1-out pty \
+    --modbus-port "$P1_MB" --http-port "$P1_HTTP"
+start tic --product tic --serial TC00000001 --p1-in pty --p1-out none \
+    --modbus-port "$TIC_MB" --http-port "$TIC_HTTP"
+start p1mb --product p1mb --variant sdm630 --serial MB00000001 --p1-in pty --rs485 pty
+
+# rig NAME PRODUCT: write $T/NAME.yaml from the device's banner
+rig() {
+    name=$1; product=$2
+    in=$(field "$name" "P1 in" | awk '{print $1}')
+    [ -n "$in" ] || in=$(field "$name" "TIC in" | awk '{print $1}')
+    [ -n "$in" ] || fail "no input pty in the $name banner"
+    {
+        echo "name: ci-$name-over-pty"
+        echo "dut: {product: $product}"
+        echo "serial:"
+        echo "  inject: {path: $in}"
+        out=$(field "$name" "P1 out" | awk '{print $1}')
+        [ -n "$out" ] && [ "$out" != none ] && echo "  p1_out: {path: $out}"
+        rs=$(field "$name" "RS485" | awk '{print $1}')
+        [ -n "$rs" ] && echo "  rs485: {path: $rs, line: \"9600 8E1\", slave_id: 16}"
+        pw=$(field "$name" "login" | awk '{print $3}')
+        if [ -n "$pw" ]; then
+            mb=$(field "$name" "Modbus TCP" | sed -n 's/^port \([0-9]*\).*/\1/p')
+            http=$(sed -n 's/.*@127\.0\.0\.1:\([0-9]*\)\/.*/\1/p' "$T/$name.log" | head -1)
+            echo "network: {host: 127.0.0.1, modbus_port: $mb, http_port: $http,"
+            echo "          http_user: user, http_password: \"$pw\"}"
+        fi
+        echo "timeouts: {boot_s: 10, modbus_s: 1, http_s: 5}"
+    } > "$T/$name.yaml"
+}
+rig p1 p1
+rig tic tic
+rig p1mb p1mb
+
+# the rig subset of each product, the three rigs at once
+total=0
+JOBS=""
+for name in p1 tic p1mb; do
+    files=$(grep -l "^# duts:.*[ ,]rig" "$SCN"/*.yaml | xargs grep -l "^product: $name\$")
+    [ -n "$files" ] || fail "no scenario marked for rig with product $name"
+    echo "$files" | wc -l > "$T/$name.n"
+    ( "$ML" run --dut rig --rig "$T/$name.yaml" --junit "$T/$name.xml" $files > "$T/$name.out" 2>&1
+      echo $? > "$T/$name.rc" ) &
+    JOBS="$JOBS $!"
+done
+for j in $JOBS; do wait "$j"; done
+for name in p1 tic p1mb; do
+    n=$(cat "$T/$name.n"); rc=$(cat "$T/$name.rc")
+    cat "$T/$name.out"
+    [ "$rc" -eq 0 ] || { cat "$T/$name.yaml"; fail "--dut rig ($name) exited $rc"; }
+    grep -q "^$n passed, 0 failed" "$T/$name.out" || fail "--dut rig ($name): not all $n passed"
+    grep -q 'classname="scenario.rig"' "$T/$name.xml" || fail "JUnit of --dut rig ($name)"
+    total=$((total + n))
+done
+
+# what the rig lacks is skipped with the reason, never passed
+cat > "$T/button.yaml" <<'Y'
+# duts: sim rig
+name: rig-button
+product: p1
+meter: {protocol: dsmr50, interval_s: 1, from: 1}
+duration: 2
+steps:
+  - {at: 1, action: {button: press}}
+  - {at: 1.5, expect: {led: normal}}
+Y
+"$ML" run --dut rig --rig "$T/p1.yaml" "$T/button.yaml" > "$T/button.out" 2>&1
+rc=$?
+cat "$T/button.out"
+[ $rc -eq 0 ] || fail "a skipped scenario must not fail (exit $rc)"
+grep -q "SKIP" "$T/button.out" || fail "the button scenario was not skipped"
+grep -q "button" "$T/button.out" || fail "the skip does not name the button"
+grep -q "0 passed, 0 failed, 1 skipped" "$T/button.out" || fail "skip not counted"
+
+# a broken expectation fails with a readable diff through the rig path
+sed 's/value: 2300, tolerance: 0.5/value: 2400, tolerance: 0.5/' "$SCN/p1mb-sdm630.yaml" > "$T/broken.yaml"
+grep -q 2400 "$T/broken.yaml" || fail "could not break p1mb-sdm630"
+"$ML" run --dut rig --rig "$T/p1mb.yaml" "$T/broken.yaml" > "$T/broken.out" 2>&1
+rc=$?
+cat "$T/broken.out"
+[ $rc -eq 1 ] || fail "a broken expectation must exit 1 (got $rc)"
+grep -q "expected: 2400 ± 0.5 W" "$T/broken.out" || fail "no expected line in the diff"
+grep -q "seen:     2300 W" "$T/broken.out" || fail "no seen line in the diff"
+
+echo "rig over pty: $total scenarios passed on 3 simulated devices through --dut rig"
