@@ -4,7 +4,8 @@
 # the other end (autodetecting the protocol and line), then
 #  1. the capture decodes (firmware parsers, `meterlab decode`) to exactly what the
 #     played scenario's meter sends (`meterlab emit | meterlab decode`), verdicts included;
-#  2. the arrival times follow the scenario's instants (0.5 s apart at --speed 2);
+#  2. the arrival times follow the scenario's instants (0.5 s apart at --speed 2: each
+#     gap within 0.3-0.7 s so a loaded CI machine passes, their mean within 0.45-0.55 s);
 #  3. `meterlab run` on the capture (values decoded at capture time as Modbus
 #     expectations, telegram counters, P1 out) passes against the simulated device,
 #     and fails once one recorded value is changed.
@@ -67,9 +68,10 @@ for SCN in "$@"; do
 
     # 2. recorded instants: the scenario's 1 s interval at speed 2
     grep -o 'at: [0-9.]*, telegram' "$W/$name-capture.yaml" | awk '
-        { t = $2 + 0; if (NR > 1) { d = t - p; if (d < 0.4 || d > 0.6) bad++ } p = t }
-        END { if (NR < 4 || bad) { print "bad gaps: " bad " of " NR - 1; exit 1 } }' ||
-        fail "$name: arrival times are not 0.5 s apart"
+        { t = $2 + 0; if (NR > 1) { d = t - p; s += d; if (d < 0.3 || d > 0.7) bad++ } p = t }
+        END { m = s / (NR - 1); printf "arrival gaps: mean %.3f s\n", m
+              if (NR < 4 || bad || m < 0.45 || m > 0.55) { print "bad gaps: " bad " of " NR - 1; exit 1 } }' ||
+        { grep 'telegram: {file' "$W/$name-capture.yaml"; fail "$name: arrival times are not 0.5 s apart"; }
 
     # 3. the capture is a regression test that passes, and fails when a value changes
     "$MET" run "$W/$name-capture.yaml" || fail "$name: meterlab run on the capture"
@@ -90,13 +92,14 @@ while [ ! -s "$W/stop.pair" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
 read -r A B <"$W/stop.pair" || fail "no pty pair"
 "$MET" record --port "$B" --probe 0.2 -o "$W/stop.yaml" 2>"$W/stop.log" &
 REC_PID=$!
+sleep 0.6 # nothing arrives yet: the record goes through the settings
 "$MET" play -q --port "$A" --speed 4 "$1" &
 PLAY_PID=$!
 sleep 1.2
 kill -INT "$PLAY_PID"
 wait "$PLAY_PID"
 prc=$?
-sleep 0.6 # the record tries every setting, then goes on listening
+sleep 0.3
 kill -INT "$REC_PID"
 wait "$REC_PID"
 rrc=$?
