@@ -889,7 +889,7 @@ static bool choose_link_work(struct ml_esp_at *e, struct bld *b)
         }
         uint32_t space = ml_ring_space(&s->rx);
         if (s->rx_hint && space >= 64u) {
-            uint32_t n = space < ML_ESP_AT_CHUNK ? space : ML_ESP_AT_CHUNK;
+            uint32_t n = space < ML_ESP_AT_RECV_CHUNK ? space : ML_ESP_AT_RECV_CHUNK;
             b_str(b, "AT+CIPRECVDATA=");
             b_u32(b, (uint32_t)s->link);
             b_ch(b, ',');

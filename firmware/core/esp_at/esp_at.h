@@ -63,9 +63,17 @@
 #define ML_ESP_AT_LINE_MAX 160
 #endif
 /** Command buffer: ESP-AT accepts command lines up to 256 bytes. */
-#define ML_ESP_AT_CMD_MAX       260
-/** Largest AT+CIPSEND / AT+CIPRECVDATA chunk. */
-#define ML_ESP_AT_CHUNK         1024
+#define ML_ESP_AT_CMD_MAX 260
+/** Largest AT+CIPSEND payload. */
+#define ML_ESP_AT_CHUNK   1024
+/**
+ * Largest AT+CIPRECVDATA request. The answer arrives in one burst into the
+ * UART's receive ring (1 KiB on the MPS2 board) before the client reads it,
+ * so it must stay well below that ring.
+ */
+#ifndef ML_ESP_AT_RECV_CHUNK
+#define ML_ESP_AT_RECV_CHUNK 256
+#endif
 /** Timeouts (ms). */
 #define ML_ESP_AT_TMO_CMD_MS    3000u
 #define ML_ESP_AT_TMO_JOIN_MS   20000u
