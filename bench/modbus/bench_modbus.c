@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -41,9 +42,19 @@ struct result {
     double p90_us;
     double mean_us;
     double srv_cpu_us; /* server CPU time per request */
+    double cli_cpu_us; /* client (libmodbus master) CPU time per request */
     double bp_hit;     /* busy-poll windows that found the request, per request */
     double bp_spin_us; /* time spent busy-polling, per request */
+    double bp_polls;   /* non-blocking polls (each miss adds a sched_yield), per request */
+    double srv_csw;    /* server context switches (voluntary + involuntary) per request */
 };
+
+static double csw(int who)
+{
+    struct rusage ru;
+    getrusage(who, &ru);
+    return (double)ru.ru_nvcsw + (double)ru.ru_nivcsw;
+}
 
 static double cpu_s(clockid_t id)
 {
@@ -93,6 +104,8 @@ static struct result run_client(uint16_t port, int n)
     double *lat = malloc((size_t)n * sizeof *lat);
     double cpu_proc0 = cpu_s(CLOCK_PROCESS_CPUTIME_ID);
     double cpu_self0 = cpu_s(CLOCK_THREAD_CPUTIME_ID);
+    double csw_proc0 = csw(RUSAGE_SELF);
+    double csw_self0 = csw(RUSAGE_THREAD);
     double t0 = now_s();
     for (int i = 0; i < n; i++) {
         double a = now_s();
@@ -104,9 +117,11 @@ static struct result run_client(uint16_t port, int n)
     }
     double dt = now_s() - t0;
     /* the only other busy thread of this process is the server under test */
-    double srv_cpu = (cpu_s(CLOCK_PROCESS_CPUTIME_ID) - cpu_proc0) -
-                     (cpu_s(CLOCK_THREAD_CPUTIME_ID) - cpu_self0);
+    double cli_cpu = cpu_s(CLOCK_THREAD_CPUTIME_ID) - cpu_self0;
+    double srv_cpu = (cpu_s(CLOCK_PROCESS_CPUTIME_ID) - cpu_proc0) - cli_cpu;
     res.srv_cpu_us = srv_cpu / n * 1e6;
+    res.cli_cpu_us = cli_cpu / n * 1e6;
+    res.srv_csw = ((csw(RUSAGE_SELF) - csw_proc0) - (csw(RUSAGE_THREAD) - csw_self0)) / n;
     qsort(lat, (size_t)n, sizeof *lat, cmp_double);
     res.rps = n / dt;
     res.p50_us = lat[n / 2] * 1e6;
@@ -189,12 +204,12 @@ static struct result report(const char *name, struct result *r, int rounds, bool
 {
     qsort(r, (size_t)rounds, sizeof *r, cmp_result);
     struct result m = r[rounds / 2];
-    printf("| %s | %.0f | %.1f | %.1f | %.1f | %.1f | %.1f |", name, m.rps, m.p50_us, m.p90_us,
-           m.p99_us, m.mean_us, m.srv_cpu_us);
+    printf("| %s | %.0f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.2f |", name, m.rps, m.p50_us,
+           m.p90_us, m.p99_us, m.mean_us, m.cli_cpu_us, m.srv_cpu_us, m.srv_csw);
     if (bp) {
-        printf(" %.0f%% | %.1f |\n", m.bp_hit * 100.0, m.bp_spin_us);
+        printf(" %.0f%% | %.2f | %.1f |\n", m.bp_hit * 100.0, m.bp_polls, m.bp_spin_us);
     } else {
-        printf(" | |\n");
+        printf(" | | |\n");
     }
     return m;
 }
@@ -219,6 +234,7 @@ static struct result run_ours(int32_t busy_poll_us, int n)
     /* the 2000 warm-up requests are in the counters too: scale per request served */
     r.bp_hit = (double)(b1.hits - b0.hits) / (n + 2000);
     r.bp_spin_us = (double)(b1.spin_us - b0.spin_us) / (n + 2000);
+    r.bp_polls = (double)(b1.polls - b0.polls) / (n + 2000);
     sim_stop();
     return r;
 }
@@ -307,9 +323,10 @@ int main(int argc, char **argv)
     printf("FC03 %d registers at 0x%04X, one connection, %d requests x %d rounds (median), "
            "load average %.2f %.2f %.2f\n\n",
            NREGS, ADDR, n, rounds, load[0], load[1], load[2]);
-    printf("| server | requests/s | p50 us | p90 us | p99 us | mean us | server CPU us/req | "
-           "busy-poll hits | busy-poll us/req |\n"
-           "| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
+    printf("| server | requests/s | p50 us | p90 us | p99 us | mean us | client CPU us/req | "
+           "server CPU us/req | server ctx switches/req | busy-poll hits | busy-poll polls/req | "
+           "busy-poll us/req |\n"
+           "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
     struct result ma = report("meterlab, sim port, busy-poll default (50 us)", a, rounds, true);
     struct result mo = report("meterlab, sim port, busy-poll off", o, rounds, true);
     struct result mb = report("libmodbus 3.1.6 server", b, rounds, false);

@@ -224,6 +224,7 @@ static int wait_for_events(struct pollfd *pfd, size_t nfds, int timeout, uint64_
         bp_add(&S.bp.windows, 1);
         for (;;) {
             rc = poll(pfd, nfds, 0);
+            bp_add(&S.bp.polls, 1);
             if (rc != 0 || real_now_us() >= until) {
                 break;
             }
@@ -265,6 +266,7 @@ void sim_busy_poll_get_stats(struct sim_busy_poll_stats *out)
 {
     out->windows = __atomic_load_n(&S.bp.windows, __ATOMIC_RELAXED);
     out->hits = __atomic_load_n(&S.bp.hits, __ATOMIC_RELAXED);
+    out->polls = __atomic_load_n(&S.bp.polls, __ATOMIC_RELAXED);
     out->preempted = __atomic_load_n(&S.bp.preempted, __ATOMIC_RELAXED);
     out->spin_us = __atomic_load_n(&S.bp.spin_us, __ATOMIC_RELAXED);
     out->window_us = __atomic_load_n(&S.bp_cur_us, __ATOMIC_RELAXED);

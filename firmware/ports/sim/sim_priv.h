@@ -56,6 +56,7 @@ uint64_t sim_mqtt_next_event_us(void);
 struct sim_busy_poll_stats {
     uint64_t windows;   /**< busy-poll windows opened */
     uint64_t hits;      /**< windows that found an event (no sleep needed) */
+    uint64_t polls;     /**< non-blocking poll() calls made in windows */
     uint64_t preempted; /**< windows that overran (the CPU was busy elsewhere) */
     uint64_t spin_us;   /**< time spent polling without blocking */
     uint32_t window_us; /**< the current adaptive window (0: not polling) */
