@@ -61,13 +61,15 @@ extern const struct board_uart_hw board_uart_hw[BOARD_UART_HW_COUNT];
 extern const uint8_t board_uart_of_role[HAL_UART_COUNT];
 
 /*
- * Ring sizes per hardware UART (powers of two; each RX byte also keeps a 32-bit
- * µs stamp, so an RX ring costs 5 bytes of RAM per byte). Sized per role: the
- * console mostly sends, P1 in takes a telegram burst, P1 out and the
- * co-processor carry bulk data, RS485 one Modbus RTU frame (256 B) at a time.
- * ML_BOARD_SMALL (the Cortex-M0+ build, 16 KiB RAM budget) shrinks the rings
- * the P1MB does not need to the minimum. A full RX ring drops and counts the
- * byte (hal_uart_rx_overruns()); a full TX ring takes fewer bytes.
+ * Ring sizes per hardware UART (powers of two), sized per role: the console
+ * mostly sends, P1 in takes a telegram burst, P1 out and the co-processor carry
+ * bulk data, RS485 one Modbus RTU frame (256 B) at a time. BOARD_UARTn_STAMPS:
+ * 1 keeps a 32-bit µs arrival stamp per RX byte (4 more bytes of RAM per ring
+ * byte), needed where timing matters (RS485: the RTU t3.5 gap); 0 stamps every
+ * byte of one read with the time of the last RX interrupt. ML_BOARD_SMALL (the
+ * Cortex-M0+ build, 16 KiB RAM budget) shrinks the rings the P1MB does not
+ * use. A full RX ring drops and counts the byte (hal_uart_rx_overruns()); a
+ * full TX ring takes fewer bytes.
  */
 #ifdef ML_BOARD_SMALL
 #define BOARD_UART0_RX_CAP 32u /* console */
@@ -83,15 +85,20 @@ extern const uint8_t board_uart_of_role[HAL_UART_COUNT];
 #else
 #define BOARD_UART0_RX_CAP 256u /* console */
 #define BOARD_UART0_TX_CAP 1024u
-#define BOARD_UART1_RX_CAP 1024u /* P1 in */
+#define BOARD_UART1_RX_CAP 1024u /* P1 in: 89 ms at 115200 baud */
 #define BOARD_UART1_TX_CAP 16u
 #define BOARD_UART2_RX_CAP 16u /* P1 out */
 #define BOARD_UART2_TX_CAP 1024u
-#define BOARD_UART3_RX_CAP 512u /* RS485 */
-#define BOARD_UART3_TX_CAP 512u
-#define BOARD_UART4_RX_CAP 2048u /* co-processor (AT commands, TCP/MQTT data) */
-#define BOARD_UART4_TX_CAP 2048u
+#define BOARD_UART3_RX_CAP 256u /* RS485: one RTU frame */
+#define BOARD_UART3_TX_CAP 256u
+#define BOARD_UART4_RX_CAP 1024u /* co-processor (AT lines, +IPD data) */
+#define BOARD_UART4_TX_CAP 1024u
 #endif
+#define BOARD_UART0_STAMPS 0
+#define BOARD_UART1_STAMPS 0
+#define BOARD_UART2_STAMPS 0
+#define BOARD_UART3_STAMPS 1
+#define BOARD_UART4_STAMPS 0
 
 /** Baud rate of the console before hal_uart_open() (fault messages). */
 #define BOARD_CONSOLE_BAUD 115200u

@@ -27,7 +27,8 @@ struct cm_uart {
     struct ml_ring tx;             /* producer: hal_uart_write; consumer: TX ISR / tx_kick */
     volatile uint32_t hw_overruns; /* characters the hardware lost (RX overrun flag) */
     uint8_t *rx_buf;               /* rx_cap bytes */
-    uint32_t *rx_ts;               /* rx_cap stamps */
+    uint32_t *rx_ts;               /* rx_cap stamps, or NULL (BOARD_UARTn_STAMPS 0) */
+    volatile uint32_t last_rx_us;  /* stamp of the last RX interrupt */
     uint8_t *tx_buf;               /* tx_cap bytes */
     uint32_t rx_cap, tx_cap;
 };
@@ -37,7 +38,7 @@ static struct cm_uart U[BOARD_UART_HW_COUNT];
 /* Ring storage of each hardware UART (sizes: board_mps2_an386.h). */
 #define UART_STORAGE(n)                                                                            \
     static uint8_t rx_buf##n[BOARD_UART##n##_RX_CAP];                                              \
-    static uint32_t rx_ts##n[BOARD_UART##n##_RX_CAP];                                              \
+    static uint32_t rx_ts##n[BOARD_UART##n##_STAMPS ? BOARD_UART##n##_RX_CAP : 1u];                \
     static uint8_t tx_buf##n[BOARD_UART##n##_TX_CAP]
 UART_STORAGE(0);
 UART_STORAGE(1);
@@ -47,7 +48,7 @@ UART_STORAGE(4);
 #define UART_BIND(n)                                                                               \
     do {                                                                                           \
         U[n].rx_buf = rx_buf##n;                                                                   \
-        U[n].rx_ts = rx_ts##n;                                                                     \
+        U[n].rx_ts = BOARD_UART##n##_STAMPS ? rx_ts##n : NULL;                                     \
         U[n].tx_buf = tx_buf##n;                                                                   \
         U[n].rx_cap = BOARD_UART##n##_RX_CAP;                                                      \
         U[n].tx_cap = BOARD_UART##n##_TX_CAP;                                                      \
@@ -96,9 +97,12 @@ void cm_uart_rx_isr(unsigned hw)
         if (u->seven_bit) {
             byte &= 0x7Fu;
         }
-        u->rx_ts[u->rx.head & (u->rx_cap - 1u)] = (uint32_t)hal_time_us();
+        if (u->rx_ts != NULL) {
+            u->rx_ts[u->rx.head & (u->rx_cap - 1u)] = (uint32_t)hal_time_us();
+        }
         (void)ml_ring_put(&u->rx, byte); /* a full ring counts the byte in rx.dropped */
     }
+    u->last_rx_us = (uint32_t)hal_time_us();
     cm_event_signal();
 }
 
@@ -203,7 +207,7 @@ int hal_uart_read(enum hal_uart_id id, uint8_t *buf, size_t cap, uint32_t *ts_us
     ML_VERIFY(u != NULL && u->open, ML_EBADF);
     size_t n = 0;
     while (n < cap) {
-        uint32_t ts = u->rx_ts[u->rx.tail & (u->rx_cap - 1u)];
+        uint32_t ts = u->rx_ts != NULL ? u->rx_ts[u->rx.tail & (u->rx_cap - 1u)] : u->last_rx_us;
         if (ml_ring_get(&u->rx, &buf[n]) != ML_OK) {
             break;
         }
