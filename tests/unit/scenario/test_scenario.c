@@ -108,6 +108,29 @@ static void test_scenario_errors_name_the_place(void)
         {"product: p1\nsteps: [\n", "t.yaml:", "YAML"},
         {"product: p1\nsteps:\n  - at: 1\n    expect: {reboots: {min: 3, max: 1}}\n",
          "t.yaml:4:23:", "min 3 is above max 1"},
+        {"product: p1mb\n", "t.yaml:1:1:", "needs device: {variant"},
+        {"product: p1mb\ndevice: {variant: sdm640}\n", "t.yaml:2:19:", "variant must be"},
+        {"product: p1\ndevice: {variant: sdm630}\n", "t.yaml:2:19:", "variant is for product p1mb"},
+        {"product: p1mb\ndevice: {variant: xemex, meter_type: Xemex}\n",
+         "t.yaml:2:38:", "follow its variant"},
+        {"product: p1mb\ndevice: {variant: xemex}\nsteps:\n  - at: 1\n    expect: {led: normal}\n",
+         "t.yaml:5:19:", "p1mb's led check is a map"},
+        {"product: p1mb\ndevice: {variant: xemex}\nsteps:\n  - at: 1\n    expect: {led: {p1: "
+         "dim}}\n",
+         "t.yaml:5:24:", "p1 must be off, on or blink"},
+        {"product: p1mb\ndevice: {variant: xemex}\nsteps:\n  - at: 1\n    expect: {http: {path: "
+         "/}}\n",
+         "t.yaml:5:20:", "no HTTP API"},
+        {"product: p1\nsteps:\n  - at: 1\n    action: {http: {method: GET}}\n",
+         "t.yaml:4:20:", "http needs path"},
+        {"product: p1\nsteps:\n  - at: 1\n    action: {http: {path: x}}\n",
+         "t.yaml:4:27:", "must start with '/'"},
+        {"product: p1\nsteps:\n  - at: 1\n    action: {http: {path: /, method: FETCH}}\n",
+         "t.yaml:4:38:", "method must be"},
+        {"product: p1\nsteps:\n  - at: 1\n    action: {http: {path: /, status: 42}}\n",
+         "t.yaml:4:38:", "status must be between"},
+        {"product: p1\nsteps:\n  - at: 1\n    expect: {http: {path: /, jsn: {}}}\n",
+         "t.yaml:4:30:", "unknown key 'jsn'"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int rc = parse(cases[i].text);
@@ -124,6 +147,78 @@ static void test_scenario_errors_name_the_place(void)
             CU_FAIL("error text");
         }
     }
+}
+
+static void test_scenario_http_p1mb_and_duts(void)
+{
+    const char *y = "# duts: sim device rig\n"
+                    "product: p1\n"
+                    "steps:\n"
+                    "  - at: 1\n"
+                    "    action:\n"
+                    "      http: {method: PATCH, path: /api/v1/config, body: '{\"A\":1}', status: "
+                    "200, json: {MeterType: Xemex, Config.Saved: true, n: 3}}\n"
+                    "  - at: 2\n"
+                    "    expect: {http: {path: /api/v1/status}}\n"
+                    "  - at: 3\n"
+                    "    action: {modbus_write: {address: 1, value: 2}}\n";
+    CU_ASSERT_EQUAL_FATAL(parse(y), 0);
+    CU_ASSERT_TRUE(ml_scenario_supports_dut(&s, "device"));
+    CU_ASSERT_TRUE(ml_scenario_supports_dut(&s, "rig"));
+    CU_ASSERT_FALSE(ml_scenario_supports_dut(&s, "qemu"));
+    CU_ASSERT_FALSE(ml_scenario_supports_dut(&s, "dev"));
+    const struct ml_scn_step *st = &s.steps[0];
+    CU_ASSERT_EQUAL(st->action.kind, ML_ACT_HTTP);
+    CU_ASSERT_EQUAL_FATAL(st->nchecks, 1);
+    CU_ASSERT_EQUAL(st->checks[0].kind, ML_CHK_HTTP);
+    CU_ASSERT_STRING_EQUAL(st->checks[0].str, "PATCH");
+    CU_ASSERT_STRING_EQUAL(st->checks[0].name, "/api/v1/config");
+    CU_ASSERT_STRING_EQUAL(st->checks[0].body, "{\"A\":1}");
+    CU_ASSERT_EQUAL(st->checks[0].status, 200);
+    CU_ASSERT_EQUAL_FATAL(st->checks[0].nfields, 3);
+    CU_ASSERT_EQUAL(st->checks[0].fields[0].kind, ML_FV_STR);
+    CU_ASSERT_EQUAL(st->checks[0].fields[1].kind, ML_FV_BOOL);
+    CU_ASSERT_EQUAL(st->checks[0].fields[2].kind, ML_FV_NUM);
+    CU_ASSERT_STRING_EQUAL(s.steps[1].checks[0].str, "GET"); /* the default */
+    CU_ASSERT_EQUAL(s.steps[1].checks[0].status, 0);         /* any 2xx */
+    CU_ASSERT_EQUAL(s.steps[2].action.unit, -1);             /* the device's own */
+    CU_ASSERT_EQUAL(s.steps[2].action.expect_exception, -1);
+    ml_scenario_free(&s);
+
+    const char *m = "product: p1mb\n"
+                    "device: {variant: pro380}\n"
+                    "steps:\n"
+                    "  - at: 1\n"
+                    "    expect: {led: {pwr: on, p1: blink}, modbus: {p: 5}}\n"
+                    "  - at: 2\n"
+                    "    action: {modbus_write: {address: 0xF013, value: 1, unit: 7, exception: "
+                    "none}}\n";
+    CU_ASSERT_EQUAL_FATAL(parse(m), 0);
+    CU_ASSERT_EQUAL(s.product, ML_SCN_P1MB);
+    CU_ASSERT_EQUAL(s.variant, 0);
+    CU_ASSERT_STRING_EQUAL(s.meter_type, "Inepro-PRO380");
+    CU_ASSERT_STRING_EQUAL(s.serial, "MB00000001");
+    CU_ASSERT_PTR_NULL(s.duts);
+    CU_ASSERT_TRUE(ml_scenario_supports_dut(&s, "sim"));
+    CU_ASSERT_FALSE(ml_scenario_supports_dut(&s, "device"));
+    const struct ml_scn_check *led = NULL, *mb = NULL;
+    for (size_t i = 0; i < s.steps[0].nchecks; i++) {
+        if (s.steps[0].checks[i].kind == ML_CHK_LED) {
+            led = &s.steps[0].checks[i];
+        } else if (s.steps[0].checks[i].kind == ML_CHK_MODBUS) {
+            mb = &s.steps[0].checks[i];
+        }
+    }
+    CU_ASSERT_PTR_NOT_NULL_FATAL(led);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mb);
+    CU_ASSERT_EQUAL(led->led_state, -1);
+    CU_ASSERT_EQUAL(led->p1mb_led[ML_P1MB_LED_PWR], ML_LED_SHOW_ON);
+    CU_ASSERT_EQUAL(led->p1mb_led[ML_P1MB_LED_P1], ML_LED_SHOW_BLINK);
+    CU_ASSERT_EQUAL(led->p1mb_led[ML_P1MB_LED_485], -1);
+    CU_ASSERT_EQUAL(mb->addr, 0x5012); /* PRO380 total power, FC03 */
+    CU_ASSERT_EQUAL(s.steps[1].action.unit, 7);
+    CU_ASSERT_EQUAL(s.steps[1].action.expect_exception, 0);
+    ml_scenario_free(&s);
 }
 
 static void test_scenario_every_file_in_scenarios_loads(void)
@@ -155,6 +250,7 @@ int main(void)
     static const struct ml_test_case cases[] = {
         {"test_scenario_full_file", test_scenario_full_file},
         {"test_scenario_errors_name_the_place", test_scenario_errors_name_the_place},
+        {"test_scenario_http_p1mb_and_duts", test_scenario_http_p1mb_and_duts},
         {"test_scenario_every_file_in_scenarios_loads",
          test_scenario_every_file_in_scenarios_loads},
     };
