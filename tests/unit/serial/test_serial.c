@@ -81,6 +81,29 @@ static void test_serial_pty_round_trip_is_8bit_clean(void)
     close(m);
 }
 
+static void test_serial_pty_7e1_twice(void)
+{
+    /* glibc answers EINVAL when a pty already at 9600 is asked for 7E1 again
+     * (a pty has no parity to set); opening a TIC port twice must still work */
+    char path[128], err[256];
+    int m = ml_serial_open_pty(path, sizeof path);
+    CU_ASSERT_TRUE_FATAL(m >= 0);
+    int a = ml_serial_open(path, &ml_serial_tic_std, err, sizeof err);
+    CU_ASSERT_TRUE_FATAL(a >= 0);
+    CU_ASSERT_EQUAL(ml_serial_set_cfg(a, &ml_serial_tic_std), 0);
+    int b = ml_serial_open(path, &ml_serial_tic_std, err, sizeof err);
+    CU_ASSERT_TRUE(b >= 0);
+    /* a bad rate is still an error */
+    struct ml_serial_cfg bad = ml_serial_tic_std;
+    bad.baud = 1234;
+    CU_ASSERT_EQUAL(ml_serial_set_cfg(a, &bad), -EINVAL);
+    if (b >= 0) {
+        close(b);
+    }
+    close(a);
+    close(m);
+}
+
 static void test_serial_open_errors_name_the_path(void)
 {
     char err[256];
@@ -106,6 +129,7 @@ int main(void)
     static const struct ml_test_case cases[] = {
         {"test_serial_parse_cfg", test_serial_parse_cfg},
         {"test_serial_pty_round_trip_is_8bit_clean", test_serial_pty_round_trip_is_8bit_clean},
+        {"test_serial_pty_7e1_twice", test_serial_pty_7e1_twice},
         {"test_serial_open_errors_name_the_path", test_serial_open_errors_name_the_path},
         {"test_serial_find_usb_spec", test_serial_find_usb_spec},
     };
