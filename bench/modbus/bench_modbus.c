@@ -214,15 +214,47 @@ static struct result report(const char *name, struct result *r, int rounds, bool
     return m;
 }
 
+/* Thread placement: servers' threads inherit the creator's affinity. */
+enum cpus_mode { CPUS_FREE, CPUS_SAME, CPUS_SPLIT };
+static enum cpus_mode cpus_mode = CPUS_FREE;
+
+static void pin_self(int cpu)
+{
+    if (cpus_mode == CPUS_FREE) {
+        return;
+    }
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    if (pthread_setaffinity_np(pthread_self(), sizeof set, &set) != 0) {
+        fprintf(stderr, "bench_modbus: cannot pin to CPU %d\n", cpu);
+        exit(2);
+    }
+}
+
+/* Before creating a server thread: it inherits this placement. */
+static void pin_for_server(void)
+{
+    pin_self(cpus_mode == CPUS_SPLIT ? 1 : 0);
+}
+
+/* The client (this thread) while it measures. */
+static void pin_for_client(void)
+{
+    pin_self(0);
+}
+
 /* Our engine on the sim port, busy-poll as given, for one round of n requests. */
 static struct result run_ours(int32_t busy_poll_us, int n)
 {
     struct sim_config cfg = {.time_mode = SIM_TIME_REAL, .busy_poll_us = busy_poll_us};
     mb_app_port = 0;
+    pin_for_server();
     if (sim_start(&cfg, mb_app_main) != 0) {
         fprintf(stderr, "bench_modbus: sim_start failed\n");
         exit(2);
     }
+    pin_for_client();
     while (mb_app_port == 0) {
         usleep(1000);
     }
@@ -241,10 +273,14 @@ static struct result run_ours(int32_t busy_poll_us, int n)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: bench_modbus [requests>=100 (default 50000)] [rounds 1..64 (default 5)]\n"
+    fprintf(f, "usage: bench_modbus [--cpus free|same|split] [requests>=100 (default 50000)]\n"
+               "                    [rounds 1..64 (default 5)]\n"
                "Modbus TCP FC03 30 registers at 0x8006, one loopback connection, a libmodbus\n"
                "client: our engine on the sim port (busy-poll default and off) vs libmodbus's\n"
-               "server, rounds rotated, median round of each printed as a markdown table.\n");
+               "server, rounds rotated, median round of each printed as a markdown table.\n"
+               "--cpus (diagnostic, the same for every server): free (default) lets the\n"
+               "scheduler place the client and server threads; same puts both on CPU 0;\n"
+               "split puts the client on CPU 0 and the server on CPU 1.\n");
 }
 
 int main(int argc, char **argv)
@@ -252,6 +288,24 @@ int main(int argc, char **argv)
     if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
         usage(stdout);
         return 0;
+    }
+    const char *cpus = "free";
+    if (argc > 2 && strcmp(argv[1], "--cpus") == 0) {
+        cpus = argv[2];
+        if (strcmp(cpus, "same") == 0) {
+            cpus_mode = CPUS_SAME;
+        } else if (strcmp(cpus, "split") == 0) {
+            cpus_mode = CPUS_SPLIT;
+        } else if (strcmp(cpus, "free") != 0) {
+            fprintf(stderr, "bench_modbus: --cpus takes free, same or split, not '%s'\n", cpus);
+            return 2;
+        }
+        argc -= 2;
+        argv += 2;
+    }
+    if (cpus_mode == CPUS_SPLIT && sysconf(_SC_NPROCESSORS_ONLN) < 2) {
+        fprintf(stderr, "bench_modbus: --cpus split needs two CPUs\n");
+        return 2;
     }
     int n = argc > 1 ? atoi(argv[1]) : 50000;
     int rounds = argc > 2 ? atoi(argv[2]) : 5;
@@ -270,7 +324,9 @@ int main(int argc, char **argv)
     regmap_render(mb_app_cfg.tpl, &mb_app_cfg.reading, &snap);
     regmap_snapshot_read(&snap, 3, ADDR, NREGS, expect);
 
+    pin_for_server();
     uint16_t theirs = lm_start();
+    pin_for_client();
 
     /* the engine alone, no sockets: mb_tcp_feed of the same request */
     {
@@ -321,8 +377,8 @@ int main(int argc, char **argv)
         fclose(la);
     }
     printf("FC03 %d registers at 0x%04X, one connection, %d requests x %d rounds (median), "
-           "load average %.2f %.2f %.2f\n\n",
-           NREGS, ADDR, n, rounds, load[0], load[1], load[2]);
+           "--cpus %s, load average %.2f %.2f %.2f\n\n",
+           NREGS, ADDR, n, rounds, cpus, load[0], load[1], load[2]);
     printf("| server | requests/s | p50 us | p90 us | p99 us | mean us | client CPU us/req | "
            "server CPU us/req | server ctx switches/req | busy-poll hits | busy-poll polls/req | "
            "busy-poll us/req |\n"
