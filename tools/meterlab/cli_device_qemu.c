@@ -31,6 +31,7 @@
 #include "cli.h"
 #include "cli_device_common.h"
 #include "ml_config.h"
+#include "ml_serial.h"
 
 #if defined(__has_include)
 #if __has_include("ml_at_emu.h")
@@ -802,8 +803,9 @@ int ml_cli_device_qemu(int argc, char **argv)
         const char *pw = banner_get(&b, "login");
         printf("  serial number  %s\n", b.serial);
         printf("  login          user / %s\n", pw != NULL ? pw : "?");
-        printf("  %-14s %s (%s)\n", is_tic ? "TIC in" : "P1 in", q.path[UART_P1_IN],
-               is_tic ? "1200 7E1" : "115200 8N1");
+        const struct ml_serial_cfg *line = is_tic ? &ml_serial_tic_std : &ml_serial_p1_v4;
+        printf("  %-14s %s (%u %u%c%u)\n", is_tic ? "TIC in" : "P1 in", q.path[UART_P1_IN],
+               line->baud, line->data_bits, line->parity, line->stop_bits);
         printf("  P1 out         %s\n", q.pty[UART_P1_OUT] ? q.path[UART_P1_OUT] : "none");
 #ifdef HAVE_AT_EMU
         const char *tpl = banner_get(&b, "template");
