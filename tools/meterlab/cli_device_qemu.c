@@ -22,6 +22,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -71,7 +74,12 @@ static void usage(FILE *out)
         "                         default 1502, 0 = any free)\n"
         "  --http-port N          host port for the device's HTTP server (default 8080, 0 = any)\n"
         "  --bind ADDR            address the host ports bind to (default 127.0.0.1)\n"
-        "  --mqtt URL             mqtt://host:port: the co-processor's MQTT goes to this broker\n"
+        "  --mqtt URL             MQTT on, to this broker (mqtt[s]://host:port); the\n"
+        "                         co-processor's MQTT connections go there\n"
+        "  --meter-type NAME --mqtt-site S --mqtt-user U --mqtt-password P\n"
+        "                         as for the sim: with --mqtt these seed the image's empty\n"
+        "                         configuration (meterlab sends PATCH /api/v1/config, then\n"
+        "                         POST /api/v1/reset, before it prints the banner)\n"
         "  --mqtt-ca FILE --mqtt-cert FILE --mqtt-key FILE   the co-processor's TLS files\n"
         "  --quiet                print only the start banner and errors\n"
         "  -h, --help             this text\n\n"
@@ -386,6 +394,7 @@ struct fw_banner {
 static void banner_take(struct fw_banner *b, const char *line)
 {
     if (strncmp(line, "meterlab ", 9) == 0) {
+        memset(b, 0, sizeof *b); /* (re)boot: the banner starts over */
         snprintf(b->title, sizeof b->title, "%s", line);
     } else if (strncmp(line, "serial ", 7) == 0) {
         const char *comma = strstr(line, ", reset ");
@@ -417,7 +426,7 @@ static const char *banner_get(const struct fw_banner *b, const char *key)
 static int read_banner(struct qemu *q, struct fw_banner *b, const char *image)
 {
     memset(b, 0, sizeof *b);
-    uint64_t until = q->start_ms + BOOT_TIMEOUT_MS;
+    uint64_t until = now_ms() + BOOT_TIMEOUT_MS;
     char line[512];
     char seen[1024] = "";
     for (;;) {
@@ -462,6 +471,149 @@ static void at_log(void *ctx, const char *line)
 }
 #endif
 
+/* ------------------------------------------------------------------------- */
+/* Seeding the image's configuration (Smart Connect) through its HTTP API    */
+/* ------------------------------------------------------------------------- */
+
+/* Options that, as for the sim, seed the configuration while the store is empty. */
+struct seed {
+    const char *meter_type, *mqtt_url, *site, *user, *password;
+};
+
+static void b64(const char *in, char *out, size_t cap)
+{
+    static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t n = strlen(in), o = 0;
+    for (size_t i = 0; i < n && o + 5 < cap; i += 3) {
+        uint32_t v = (uint32_t)(uint8_t)in[i] << 16;
+        v |= i + 1 < n ? (uint32_t)(uint8_t)in[i + 1] << 8 : 0u;
+        v |= i + 2 < n ? (uint32_t)(uint8_t)in[i + 2] : 0u;
+        out[o++] = t[(v >> 18) & 63u];
+        out[o++] = t[(v >> 12) & 63u];
+        out[o++] = i + 1 < n ? t[(v >> 6) & 63u] : '=';
+        out[o++] = i + 2 < n ? t[v & 63u] : '=';
+    }
+    out[o] = '\0';
+}
+
+/* Append "key":"value" (a JSON string, escaped) to the object under way in @p j. */
+static void json_kv(char *j, size_t cap, const char *key, const char *val)
+{
+    size_t n = strlen(j);
+    n += (size_t)snprintf(j + n, cap - n, "%s\"%s\":\"", j[n - 1] != '{' ? "," : "", key);
+    for (const char *c = val; *c != '\0' && n + 8 < cap; c++) {
+        if (*c == '"' || *c == '\\') {
+            j[n++] = '\\';
+            j[n++] = *c;
+        } else if ((unsigned char)*c < 0x20) {
+            n += (size_t)snprintf(j + n, cap - n, "\\u%04x", (unsigned)*c);
+        } else {
+            j[n++] = *c;
+        }
+    }
+    snprintf(j + n, cap - n, "\"");
+}
+
+/* One HTTP/1.1 request to 127.0.0.1:@p port with Basic auth. @return the
+ * status code, or -1 (no connection / no answer). The body goes to @p resp. */
+static int http_call(uint16_t port, const char *password, const char *method, const char *path,
+                     const char *body, char *resp, size_t cap)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return -1;
+    }
+    struct timeval tv = {3, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        close(fd);
+        return -1;
+    }
+    char cred[96], auth[160], req[2048];
+    snprintf(cred, sizeof cred, "user:%s", password);
+    b64(cred, auth, sizeof auth);
+    int n = snprintf(req, sizeof req,
+                     "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic %s\r\n"
+                     "Content-Type: application/json\r\nContent-Length: %zu\r\n"
+                     "Connection: close\r\n\r\n%s",
+                     method, path, auth, body != NULL ? strlen(body) : (size_t)0,
+                     body != NULL ? body : "");
+    if (n < 0 || (size_t)n >= sizeof req || write(fd, req, (size_t)n) != n) {
+        close(fd);
+        return -1;
+    }
+    size_t got = 0;
+    ssize_t r;
+    while (got + 1 < cap && (r = read(fd, resp + got, cap - 1 - got)) > 0) {
+        got += (size_t)r;
+    }
+    resp[got] = '\0';
+    close(fd);
+    int code = -1;
+    if (sscanf(resp, "HTTP/1.%*d %d", &code) != 1) {
+        return -1;
+    }
+    const char *bodyp = strstr(resp, "\r\n\r\n");
+    if (bodyp != NULL) {
+        memmove(resp, bodyp + 4, strlen(bodyp + 4) + 1);
+    }
+    return code;
+}
+
+/*
+ * The sim seeds its configuration from --meter-type/--mqtt... while the store
+ * is empty; the image gets the same through its HTTP API: PATCH, then a reset
+ * (MQTT and the template apply at boot), then its banner again.
+ * @return 0, or -1 (message printed).
+ */
+static int seed_config(struct qemu *q, struct fw_banner *b, const struct seed *sd,
+                       uint16_t http_port, const char *password, const char *image)
+{
+    char body[1024] = "{";
+    if (sd->meter_type != NULL) {
+        json_kv(body, sizeof body, "MeterType", sd->meter_type);
+    }
+    if (sd->mqtt_url != NULL || sd->site != NULL || sd->user != NULL || sd->password != NULL) {
+        size_t n = strlen(body);
+        snprintf(body + n, sizeof body - n, "%s\"MQTT\":{\"Enable\":%s", n > 1 ? "," : "",
+                 sd->mqtt_url != NULL ? "true" : "false");
+        if (sd->mqtt_url != NULL) {
+            json_kv(body, sizeof body, "Broker", sd->mqtt_url);
+        }
+        if (sd->site != NULL) {
+            json_kv(body, sizeof body, "Site", sd->site);
+        }
+        if (sd->user != NULL) {
+            json_kv(body, sizeof body, "Username", sd->user);
+        }
+        if (sd->password != NULL) {
+            json_kv(body, sizeof body, "Password", sd->password);
+        }
+        n = strlen(body);
+        snprintf(body + n, sizeof body - n, "}");
+    }
+    size_t n = strlen(body);
+    snprintf(body + n, sizeof body - n, "}");
+    char resp[2048];
+    int code = -1;
+    for (int i = 0; i < 100 && code < 0 && !ml_cli_stop_requested(); i++) {
+        code = http_call(http_port, password, "PATCH", "/api/v1/config", body, resp, sizeof resp);
+        if (code < 0) {
+            usleep(50000); /* the server opens once the co-processor link is up */
+        }
+    }
+    if (code != 200) {
+        fprintf(stderr, "meterlab device: the image %s the configuration %s%s%s\n",
+                code < 0 ? "did not answer (HTTP) for" : "refused", body, code < 0 ? "" : ": ",
+                code < 0 ? "" : resp);
+        return -1;
+    }
+    (void)http_call(http_port, password, "POST", "/api/v1/reset", "", resp, sizeof resp);
+    return read_banner(q, b, image); /* the image's banner after the reboot */
+}
+
 static bool parse_port(const char *opt, const char *arg, uint16_t *out)
 {
     char *end;
@@ -492,6 +644,10 @@ int ml_cli_device_qemu(int argc, char **argv)
         O_CERT,
         O_KEY,
         O_QUIET,
+        O_MTYPE,
+        O_SITE,
+        O_USER,
+        O_PASS,
         O_UNSUPPORTED
     };
     static const struct option opts[] = {
@@ -513,10 +669,10 @@ int ml_cli_device_qemu(int argc, char **argv)
         /* the sim's options that seed its configuration: the image has its own store */
         {"serial", required_argument, 0, O_UNSUPPORTED},
         {"state-dir", required_argument, 0, O_UNSUPPORTED},
-        {"meter-type", required_argument, 0, O_UNSUPPORTED},
-        {"mqtt-site", required_argument, 0, O_UNSUPPORTED},
-        {"mqtt-user", required_argument, 0, O_UNSUPPORTED},
-        {"mqtt-password", required_argument, 0, O_UNSUPPORTED},
+        {"meter-type", required_argument, 0, O_MTYPE},
+        {"mqtt-site", required_argument, 0, O_SITE},
+        {"mqtt-user", required_argument, 0, O_USER},
+        {"mqtt-password", required_argument, 0, O_PASS},
         {"realtime", no_argument, 0, O_TARGET + 1000},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
@@ -524,6 +680,7 @@ int ml_cli_device_qemu(int argc, char **argv)
     const char *product = NULL, *variant = NULL, *image_arg = NULL, *bind = "127.0.0.1";
     const char *mqtt = NULL, *ca = NULL, *cert = NULL, *key = NULL;
     bool quiet = false, p1out = true;
+    struct seed seed = {NULL, NULL, NULL, NULL, NULL};
     uint16_t modbus_port = 1502, http_port = 8080;
     int c, longindex = 0;
     optind = 1;
@@ -590,6 +747,7 @@ int ml_cli_device_qemu(int argc, char **argv)
                 return ML_EXIT_USAGE;
             }
             mqtt = optarg;
+            seed.mqtt_url = optarg;
             break;
         case O_CA:
             ca = optarg;
@@ -602,6 +760,18 @@ int ml_cli_device_qemu(int argc, char **argv)
             break;
         case O_QUIET:
             quiet = true;
+            break;
+        case O_MTYPE:
+            seed.meter_type = optarg;
+            break;
+        case O_SITE:
+            seed.site = optarg;
+            break;
+        case O_USER:
+            seed.user = optarg;
+            break;
+        case O_PASS:
+            seed.password = optarg;
             break;
         case O_TARGET + 1000:
             break; /* --realtime: QEMU always runs against the wall clock */
@@ -775,6 +945,21 @@ int ml_cli_device_qemu(int argc, char **argv)
     (void)modbus_port;
     (void)http_port;
 #endif
+    bool seeding = seed.meter_type != NULL || seed.mqtt_url != NULL || seed.site != NULL ||
+                   seed.user != NULL || seed.password != NULL;
+    if (seeding && is_p1mb) {
+        fprintf(stderr, "meterlab device: --meter-type/--mqtt... are for --product p1|tic\n");
+        goto out;
+    }
+#ifdef HAVE_AT_EMU
+    if (seeding && strstr(b.config, "store empty") != NULL) {
+        const char *pw = banner_get(&b, "login");
+        if (seed_config(&q, &b, &seed, ml_at_emu_host_port(emu, 80), pw != NULL ? pw : "", image) !=
+            0) {
+            goto out;
+        }
+    }
+#endif
     /* Inputs written before QEMU noticed our slave fds would be lost. */
     while (now_ms() < q.start_ms + PTY_SETTLE_MS && !ml_cli_stop_requested()) {
         usleep(20000);
@@ -822,8 +1007,7 @@ int ml_cli_device_qemu(int argc, char **argv)
                pw != NULL ? pw : "?", http);
         printf("  config         %s\n", b.config[0] ? b.config : "?");
         const char *m = banner_get(&b, "mqtt");
-        printf("  MQTT           %s%s%s\n", m != NULL ? m : "off", mqtt != NULL ? ", broker " : "",
-               mqtt != NULL ? mqtt : "");
+        printf("  MQTT           %s\n", m != NULL ? m : "off");
 #endif
     }
     printf("  image          %s\n", image);

@@ -272,9 +272,79 @@ static void test_sc_p1_in_qemu(void)
     }
     CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     dev_pid = 0;
+    close(dev_out);
     if (CU_get_number_of_failures() > 0) {
         fprintf(stderr, "\nmeterlab printed:\n%s\n", seen);
         ml_broker_dump_log(&broker);
+    }
+}
+
+/* Like the sim: --mqtt/--mqtt-site/--meter-type seed the image's empty store
+ * (meterlab PATCHes it and resets the image before printing the banner). */
+static void test_sc_seeded_config(void)
+{
+    if (skip_no_emu || sub == NULL) {
+        return;
+    }
+    seen_len = seen_pos = 0;
+    seen[0] = '\0';
+    char *argv[] = {ML_METERLAB,
+                    "device",
+                    "--target",
+                    "qemu",
+                    "--product",
+                    "p1",
+                    "--modbus-port",
+                    "0",
+                    "--http-port",
+                    "0",
+                    "--p1-out",
+                    "none",
+                    "--mqtt",
+                    broker.url,
+                    "--mqtt-site",
+                    "qtest",
+                    "--meter-type",
+                    "Eastron-SDM630",
+                    NULL};
+    dev_pid = spawn(argv, &dev_out);
+    CU_ASSERT_FATAL(dev_pid > 0);
+    int up = wait_for("stop with Ctrl-C", 20.0);
+    if (!up) {
+        fprintf(stderr, "\nmeterlab printed:\n%s\n", seen);
+    }
+    CU_ASSERT_FATAL(up);
+    CU_ASSERT_PTR_NOT_NULL(strstr(seen, "template Eastron-SDM630"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(seen, "(site 'qtest')"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(seen, "saved configuration (store)"));
+    CU_ASSERT(wait_for("MQTT: connected", 15.0));
+    ml_mqtt_sub_clear(sub);
+    feed();
+    int got = 0;
+    for (int i = 0; i < 500 && !got; i++) {
+        size_t n = ml_mqtt_sub_count(sub);
+        for (size_t k = 0; k < n && !got; k++) {
+            struct ml_mqtt_msg m;
+            got = ml_mqtt_sub_get(sub, k, &m) &&
+                  strcmp(m.topic,
+                         "devices/qtest/smart-connect/MPS2AN386-000001/data/power_instant") == 0;
+        }
+        if (!got) {
+            usleep(10000);
+        }
+    }
+    CU_ASSERT(got);
+    kill(dev_pid, SIGTERM);
+    CU_ASSERT(wait_for("meterlab device: stopping", 5.0));
+    int status = -1;
+    for (int i = 0; i < 500 && waitpid(dev_pid, &status, WNOHANG) != dev_pid; i++) {
+        usleep(10000);
+    }
+    CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    dev_pid = 0;
+    close(dev_out);
+    if (CU_get_number_of_failures() > 0) {
+        fprintf(stderr, "\nmeterlab printed:\n%s\n", seen);
     }
 }
 
@@ -304,6 +374,7 @@ int main(void)
     }
     static const struct ml_test_case cases[] = {
         {"test_sc_p1_in_qemu", test_sc_p1_in_qemu},
+        {"test_sc_seeded_config", test_sc_seeded_config},
     };
     int rc = ml_test_run("qemu_sc", cases, sizeof cases / sizeof cases[0], NULL, NULL);
     if (dev_pid > 0) {

@@ -93,6 +93,11 @@ static void banner(void)
     cm_line_send(&l);
     cm_line_str(&l, "mqtt ");
     cm_line_str(&l, eff->mqtt_enabled ? eff->mqtt_url : "off");
+    if (eff->mqtt_enabled) {
+        cm_line_str(&l, " (site '");
+        cm_line_str(&l, eff->mqtt_site[0] ? eff->mqtt_site : "default");
+        cm_line_str(&l, "')");
+    }
     cm_line_send(&l);
     cm_line_str(&l, "network ");
     if (app.status.modbus_port == 0 && app.status.http_port == 0) {
