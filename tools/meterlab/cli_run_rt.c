@@ -208,10 +208,13 @@ static int child_start(struct ml_dut *d, const char *mqtt_url, char *err, size_t
     }
     argv[a++] = "--product";
     argv[a++] = s->product == ML_SCN_TIC ? "tic" : s->product == ML_SCN_P1MB ? "p1mb" : "p1";
-    argv[a++] = "--state-dir";
-    argv[a++] = p->state_dir;
-    argv[a++] = "--serial";
-    argv[a++] = s->serial;
+    if (!p->qemu) {
+        /* the QEMU target keeps its flash in QEMU's RAM and has its own serial */
+        argv[a++] = "--state-dir";
+        argv[a++] = p->state_dir;
+        argv[a++] = "--serial";
+        argv[a++] = s->serial;
+    }
     argv[a++] = "--p1-in";
     argv[a++] = "pty";
     if (s->product == ML_SCN_P1MB) {
@@ -230,22 +233,22 @@ static int child_start(struct ml_dut *d, const char *mqtt_url, char *err, size_t
         argv[a++] = p->mb_port;
         argv[a++] = "--http-port";
         argv[a++] = p->http_port;
-        if (s->meter_type) {
+        if (s->meter_type && !p->qemu) {
             argv[a++] = "--meter-type";
             argv[a++] = s->meter_type;
         }
         if (mqtt_url) {
             argv[a++] = "--mqtt";
             argv[a++] = mqtt_url;
-            if (s->mqtt_site) {
+            if (s->mqtt_site && !p->qemu) {
                 argv[a++] = "--mqtt-site";
                 argv[a++] = s->mqtt_site;
             }
-            if (s->mqtt_user) {
+            if (s->mqtt_user && !p->qemu) {
                 argv[a++] = "--mqtt-user";
                 argv[a++] = s->mqtt_user;
             }
-            if (s->mqtt_password) {
+            if (s->mqtt_password && !p->qemu) {
                 argv[a++] = "--mqtt-password";
                 argv[a++] = s->mqtt_password;
             }
@@ -280,15 +283,15 @@ static int child_start(struct ml_dut *d, const char *mqtt_url, char *err, size_t
         snprintf(err, cap, "%s did not print its start banner within %.0f s%s%s",
                  p->qemu ? "meterlab device --target qemu" : "meterlab device", boot,
                  b[0] ? ": " : "", b);
-        if (p->qemu && strstr(b, "--target") == NULL) {
-            snprintf(err, cap,
-                     "--dut qemu needs `meterlab device --target qemu` (not available in this "
-                     "build)");
-        }
-        return -1;
+        return -1; /* the child's own error went to stderr */
     }
-    /* the rig, from the banner */
+    /* the rig, from the banner (nothing of an earlier child stays) */
     struct ml_rig *rig = &p->rig;
+    char keep_url[sizeof rig->mqtt.url];
+    memcpy(keep_url, rig->mqtt.url, sizeof keep_url);
+    memset(rig, 0, sizeof *rig);
+    memcpy(rig->mqtt.url, keep_url, sizeof keep_url);
+    d->serial[0] = 0;
     char v[512];
     rig->dut.product = s->product;
     snprintf(rig->name, sizeof rig->name, "meterlab device (pid %d)", (int)pid);
@@ -309,6 +312,9 @@ static int child_start(struct ml_dut *d, const char *mqtt_url, char *err, size_t
         rp->has_line = true;
         rp->line = (struct ml_serial_cfg){baud, (uint8_t)bits, par, (uint8_t)stop};
         rp->slave_id = (int)addr;
+    }
+    if (banner_value(b, "serial number", v, sizeof v)) {
+        sscanf(v, "%63s", d->serial); /* MQTT topics carry the device's own serial */
     }
     if (banner_value(b, "login", v, sizeof v)) {
         sscanf(v, "%63s / %63s", rig->network.http_user, rig->network.http_password);
@@ -483,6 +489,12 @@ static const char *rt_cannot(struct ml_dut *d, const struct ml_scn_step *st)
     static char why[256];
     if (p->device && (!s->dhcp || s->iface)) {
         return "the stand-alone device takes no static address or Wi-Fi interface";
+    }
+    if (p->qemu && s->product != ML_SCN_P1MB &&
+        ((s->meter_type && strcmp(s->meter_type, "PhoenixContact-EMPro")) || s->mqtt_site ||
+         s->mqtt_user || s->mqtt_password)) {
+        return "meterlab device --target qemu takes no --meter-type/--mqtt-site/--mqtt-user "
+               "(the image's configuration)";
     }
     if (!p->device && p->rig.dut.product != s->product) {
         return "the rig's board is another product";

@@ -133,6 +133,7 @@ static void factory_reset_cb(void *ctx)
 }
 
 extern const struct ml_dut_ops ml_dut_sim_p1mb_ops;
+static const struct ml_dut_ops sim_ops;
 
 static int start_p1mb(struct ml_dut *d, char *err, size_t cap)
 {
@@ -176,6 +177,14 @@ static int dsim_start(struct ml_dut *d, const char *mqtt_url, char *err, size_t 
 {
     struct sim_priv *p = P(d);
     const struct ml_scenario *s = d->s;
+    /* one ml_dut plays many scenarios: nothing of the previous one stays */
+    d->ops = &sim_ops;
+    p->p1mb = false;
+    p->mqtt_port = 0;
+    p->pub_base = p->last_send_pass = 0;
+    p->p1_out.len = 0;
+    d->rtu_path[0] = 0;
+    d->mb_port = d->http_port = 0;
     if (s->product == ML_SCN_P1MB) {
         return start_p1mb(d, err, cap);
     }

@@ -112,10 +112,14 @@ static int write_junit(const char *path, const struct outcome *o, size_t n, doub
             fprintf(f, "</failure>\n");
         }
         fprintf(f,
-                "      <system-out>virtual time %.1f s, %llu telegrams, %llu bytes, %d "
-                "expectations</system-out>\n",
-                o[i].r.virtual_s, (unsigned long long)o[i].r.telegrams,
-                (unsigned long long)o[i].r.bytes, o[i].r.checks);
+                "      <system-out>--dut %s, device time %.1f s, %llu telegrams, %llu bytes, %d "
+                "expectations, %d skipped\n",
+                dut, o[i].r.virtual_s, (unsigned long long)o[i].r.telegrams,
+                (unsigned long long)o[i].r.bytes, o[i].r.checks, o[i].r.skips);
+        if (o[i].r.skips && !o[i].r.failed) {
+            xml_escape(f, o[i].r.report);
+        }
+        fprintf(f, "</system-out>\n");
         fprintf(f, "    </testcase>\n");
     }
     fprintf(f, "  </testsuite>\n</testsuites>\n");
@@ -125,7 +129,14 @@ static int write_junit(const char *path, const struct outcome *o, size_t n, doub
 /* Does `meterlab device` know --target (helper D's QEMU target)? */
 static bool qemu_available(void)
 {
-    FILE *f = popen("/proc/self/exe device --help 2>/dev/null", "r");
+    char exe[4096], cmd[4200];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) {
+        return false;
+    }
+    exe[n] = 0;
+    snprintf(cmd, sizeof cmd, "'%s' device --help 2>/dev/null", exe);
+    FILE *f = popen(cmd, "r");
     if (f == NULL) {
         return false;
     }
