@@ -15,7 +15,7 @@ cat > "$T/broken.yaml" <<'Y'
 # duts: sim device
 name: device-diff
 product: p1
-device: {mqtt: on}
+device: {mqtt: on, serial: SCDIFF0001}
 meter: {protocol: dsmr50, interval_s: 1, from: 1, values: {p_imp: 1500}}
 duration: 4
 steps:
@@ -42,7 +42,7 @@ grep -q "closest: P: expected 1400 ± 1e-06, seen 1500" "$T/out" || fail "mqtt c
 grep -q "0 passed, 1 failed" "$T/out" || fail "summary"
 # the child (meterlab device) was stopped
 sleep 0.5
-if pgrep -f "device --product p1 --state-dir /tmp/meterlab-run-" > /dev/null; then
+if pgrep -f "device --product p1 .*--serial SCDIFF0001" > /dev/null; then
     fail "a meterlab device child is still running"
 fi
 echo "device diff: ok"
