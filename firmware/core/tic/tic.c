@@ -60,51 +60,41 @@ const struct tic_label_info *tic_label_info(enum tic_label l)
     return &label_info[l];
 }
 
-/* Label keys, exact (no string compare after the hash lookup):
- *  - 1..7 characters: the 7-bit bytes as a little-endian word, zero padded, length in byte 7;
- *  - 8 characters: the 8 bytes, bit 63 set (free: the framer strips bit 7);
- *  - 9 characters in 0x20..0x5F: 6 bits per character from bit 8 up, bits 63 and 7 set
- *    (bit 7 is 0 in the 8-character form);
+/* Label keys, exact (no string compare after the hash lookup), from the 7-bit bytes:
+ *  - 1..7 characters: the bytes as a little-endian word, zero padded, length in byte 7;
+ *  - 8 characters: the 8 bytes, bit 63 set;
+ *  - 9 characters: the first 8 as for 8, the 7 bits of the 9th in bits 7, 15, .. 55
+ *    (bit 7 of each byte: free), which are not all 0 (a 9th character NUL gives 0);
  *  - anything else: 0 (no label has it, so it is "unknown").
- * @p read8: the 8 bytes at @p s may be read (inside the frame buffer). */
-static uint64_t label_key(const uint8_t *s, size_t n, bool read8)
+ * label_key() for any bytes, frame_key() (inline) for the 7-bit bytes in frame[]. */
+#define TIC_KEY_SPREAD 0x0002040810204080u /* c * this: bit i of c at bit 7i + 7 + i */
+
+static uint64_t label_key(const uint8_t *s, size_t n)
 {
-    if (n - 1u < 8u) {
-        uint64_t k = 0;
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-        if (read8) {
-            __builtin_memcpy(&k, s, 8);
-            if (n < 8u) {
-                k = (k & (((uint64_t)1 << (8u * n)) - 1u)) | (uint64_t)n << 56;
-            } else {
-                k |= (uint64_t)1 << 63;
-            }
-            return k;
-        }
-#endif /* little endian */
-        (void)read8;
-        for (size_t i = 0; i < n; i++) {
-            k |= (uint64_t)(s[i] & 0x7Fu) << (8u * i);
-        }
-        return k | (n < 8u ? (uint64_t)n << 56 : (uint64_t)1 << 63);
+    if (n - 1u >= 9u) {
+        return 0;
     }
+    uint64_t k = 0;
+    for (size_t i = 0; i < n && i < 8u; i++) {
+        k |= (uint64_t)(s[i] & 0x7Fu) << (8u * i);
+    }
+    if (n < 8u) {
+        return k | (uint64_t)n << 56;
+    }
+    k |= (uint64_t)1 << 63;
     if (n == 9u) {
-        uint64_t k = (uint64_t)1 << 63 | (uint64_t)1 << 7;
-        for (size_t i = 0; i < n; i++) {
-            uint32_t c = (uint32_t)s[i] - 0x20u;
-            if (c > 0x3Fu) {
-                return 0;
-            }
-            k |= (uint64_t)c << (8u + 6u * i);
-        }
-        return k;
+        uint64_t c = s[8] & 0x7Fu;
+        k = c != 0 ? k | ((c * TIC_KEY_SPREAD) & W8(0x80)) : 0u;
     }
-    return 0;
+    return k;
 }
 
+/* Multiplicative hash; the multiplier was searched so that the 72 standard labels
+ * land in 72 different slots (inserted first, each is found at the first probe);
+ * historic and unknown labels may probe further. */
 static uint32_t key_hash(uint64_t k)
 {
-    return (uint32_t)((k * 0x9E3779B97F4A7C15u) >> 56) & (TIC_HASH_SLOTS - 1u);
+    return (uint32_t)((k * 0x2DD447E56A4781D7u) >> 56) & (TIC_HASH_SLOTS - 1u);
 }
 
 static uint64_t cstr_key(const char *s)
@@ -113,7 +103,7 @@ static uint64_t cstr_key(const char *s)
     while (s[n] != '\0') {
         n++;
     }
-    return label_key((const uint8_t *)s, n, false);
+    return label_key((const uint8_t *)s, n);
 }
 
 static void hash_insert(struct tic_parser *p, size_t idx, uint64_t key)
@@ -503,14 +493,21 @@ static TIC_INLINE uint32_t sum64(const uint8_t *s, uint32_t n)
     return (uint32_t)acc & 0x3Fu;
 }
 
-/* label_key() of a label in the frame buffer (8 bytes readable at @p s), the
- * 1..7-character labels inline. */
+/* label_key() of a label in the frame buffer (7-bit bytes, 8 readable at @p s). */
 static TIC_INLINE uint64_t frame_key(const uint8_t *s, uint32_t n)
 {
+    uint64_t w = ld64(s);
     if (n - 1u < 7u) {
-        return (ld64(s) & (((uint64_t)1 << (8u * n)) - 1u)) | (uint64_t)n << 56;
+        return (w & (((uint64_t)1 << (8u * n)) - 1u)) | (uint64_t)n << 56;
     }
-    return label_key(s, n, true);
+    w |= (uint64_t)1 << 63;
+    if (n == 8u) {
+        return w;
+    }
+    if (n == 9u && s[8] != 0u) {
+        return w | ((s[8] * TIC_KEY_SPREAD) & W8(0x80));
+    }
+    return 0;
 }
 
 static void group_bad(struct tic_parser *p)
@@ -990,6 +987,7 @@ static TIC_INLINE bool group_scan(const uint8_t *src, uint8_t *dst, uint32_t g0,
 TIC_NOINLINE static uint32_t groups_fast(struct tic_parser *p, const uint8_t *src, uint8_t *dst,
                                          uint32_t base, uint32_t next, uint32_t n)
 {
+    uint32_t good = 0; /* groups stored here, counted at the end */
     while (next < n && (src[next] & 0x7Fu) == TIC_LF) {
         const uint32_t g0 = next + 1u;
         struct tic_fast_group g;
@@ -999,20 +997,22 @@ TIC_NOINLINE static uint32_t groups_fast(struct tic_parser *p, const uint8_t *sr
         dst[next] = TIC_LF;
         next = g0 + g.n + 1u;
         const uint8_t *b = dst + g0;
-        if (g.n >= 3u && g.nsep - 2u < 2u && b[g.n - 2u] == TIC_HT && g.sep0 < g.n - 2u &&
-            g.sum + 0x20u == b[g.n - 1u]) {
+        /* group_end()'s tests for a good standard group; its n >= 3 and sep0 < n - 2
+         * follow here: 2 or 3 HTs before the CR, one at n - 2, none at n - 1 (the
+         * checksum character is 0x20..0x5F). */
+        if (g.nsep - 2u < 2u && b[g.n - 2u] == TIC_HT && g.sum + 0x20u == b[g.n - 1u]) {
             int idx = label_lookup(p, frame_key(b, g.sep0));
             if ((unsigned)idx < (unsigned)TIC_LABEL_COUNT) {
-                /* group_end()'s path for a good standard group with a known label. */
-                p->cur.groups++;
-                p->std_good++;
-                p->stats.groups_ok++;
+                good++;
                 group_store(p, (uint32_t)idx, base + g0, g.n, g.nsep, g.sep0);
                 continue;
             }
         }
         group_end(p, base + g0, g.n, g.nsep, g.sep0, g.sum);
     }
+    p->cur.groups = (uint16_t)(p->cur.groups + good);
+    p->std_good = (uint16_t)(p->std_good + good);
+    p->stats.groups_ok += good;
     return next;
 }
 
