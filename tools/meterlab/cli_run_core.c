@@ -1332,6 +1332,12 @@ static int broker_setup(struct runner *r)
 static const char *cannot_play(struct runner *r)
 {
     const struct ml_scenario *s = r->s;
+    const char *whole = r->d->ops->cannot ? r->d->ops->cannot(r->d, NULL) : NULL;
+    if (whole) {
+        static char buf[512];
+        snprintf(buf, sizeof buf, "%s: %s", s->path, whole);
+        return buf;
+    }
     for (size_t i = 0; i < s->nsteps; i++) {
         const struct ml_scn_step *st = &s->steps[i];
         if (st->kind == ML_STEP_FAULT && is_broker_fault(st->fault.kind) && r->d->broker_url[0]) {

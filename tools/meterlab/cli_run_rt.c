@@ -487,6 +487,9 @@ static const char *rt_cannot(struct ml_dut *d, const struct ml_scn_step *st)
     struct rt_priv *p = P(d);
     const struct ml_scenario *s = d->s;
     static char why[256];
+    if (st != NULL) {
+        goto step;
+    }
     if (p->device && (!s->dhcp || s->iface)) {
         return "the stand-alone device takes no static address or Wi-Fi interface";
     }
@@ -499,6 +502,8 @@ static const char *rt_cannot(struct ml_dut *d, const struct ml_scn_step *st)
     if (!p->device && p->rig.dut.product != s->product) {
         return "the rig's board is another product";
     }
+    return NULL;
+step:
     if (st->kind == ML_STEP_FAULT) {
         enum ml_scn_fault_kind k = st->fault.kind;
         if (k >= ML_SF_LINK_DOWN && k <= ML_SF_INTERNET_UP) {

@@ -249,7 +249,7 @@ static void dsim_stop(struct ml_dut *d)
 
 static const char *sim_cannot(struct ml_dut *d, const struct ml_scn_step *st)
 {
-    if (d->s->product != ML_SCN_P1MB) {
+    if (st == NULL || d->s->product != ML_SCN_P1MB) {
         return NULL;
     }
     if (st->kind == ML_STEP_FAULT && st->fault.kind >= ML_SF_LINK_DOWN &&

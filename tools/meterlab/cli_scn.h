@@ -134,7 +134,8 @@ struct ml_dut_ops {
      * @return 0, or -1 with a message in @p err. */
     int (*start)(struct ml_dut *d, const char *mqtt_url, char *err, size_t cap);
     void (*stop)(struct ml_dut *d);
-    /** Why step @p st cannot be played on this DUT (the scenario is skipped), or NULL. */
+    /** Why step @p st (NULL: the scenario's device settings) cannot be played on this DUT
+     * (the scenario is skipped), or NULL. */
     const char *(*cannot)(struct ml_dut *d, const struct ml_scn_step *st);
     /** Device time since start (µs). */
     uint64_t (*now_us)(struct ml_dut *d);
