@@ -40,7 +40,16 @@ static struct {
     /* poll reported the fd readable (or hung up) since the last EAGAIN: accept/recv
      * only make a system call when there is something to take */
     volatile bool ready[TCP_MAX];
-} N;
+    /* Busy-poll read-ahead (real time, firmware thread): the connection the app
+     * read from last, and bytes (or the end of stream) taken from it ahead of
+     * the app's next hal_tcp_recv() */
+    int hot;
+    int stage_h; /* handle the staged bytes belong to, -1: none */
+    bool stage_eof;
+    size_t stage_len;
+    size_t stage_off;
+    uint8_t stage[2048];
+} N = {.hot = -1, .stage_h = -1};
 
 static const struct sim_net_model default_model = {
     .link_up = {true, false},
@@ -77,6 +86,11 @@ void sim_net_reset(void)
         N.model = default_model;
     }
     inited = true;
+    N.hot = -1;
+    N.stage_h = -1;
+    N.stage_eof = false;
+    N.stage_len = 0;
+    N.stage_off = 0;
     N.active = HAL_NET_ETH;
     N.up = false;
     N.ap = false;
@@ -333,10 +347,65 @@ int hal_tcp_accept(int listener)
     return handle_new(fd, false);
 }
 
+static void stage_clear(void)
+{
+    N.stage_h = -1;
+    N.stage_eof = false;
+    N.stage_len = 0;
+    N.stage_off = 0;
+}
+
+bool sim_net_read_ahead(void)
+{
+    int h = N.hot;
+    if (h < 0 || N.stage_h >= 0 || N.fds[h] < 0) {
+        return false;
+    }
+    ssize_t n = recv(N.fds[h], N.stage, sizeof N.stage, MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+        return false;
+    }
+    N.stage_h = h;
+    if (n > 0) {
+        N.stage_len = (size_t)n;
+        N.stage_off = 0;
+        /* a full buffer may have left more in the socket: let recv look again */
+        N.ready[h] = (size_t)n == sizeof N.stage;
+    } else {
+        N.stage_eof = true; /* closed or broken: hal_tcp_recv() reports it */
+    }
+    return true;
+}
+
+bool sim_net_read_ahead_possible(void)
+{
+    return N.hot >= 0 && N.stage_h < 0;
+}
+
+bool sim_net_has_staged(void)
+{
+    return N.stage_h >= 0;
+}
+
 int hal_tcp_recv(int conn, uint8_t *buf, size_t cap)
 {
     int fd = handle_fd(conn);
     ML_VERIFY(fd >= 0, ML_EBADF);
+    if (conn == N.stage_h) {
+        if (N.stage_off < N.stage_len) {
+            size_t k = N.stage_len - N.stage_off;
+            k = k < cap ? k : cap;
+            memcpy(buf, &N.stage[N.stage_off], k);
+            N.stage_off += k;
+            if (N.stage_off == N.stage_len) {
+                stage_clear();
+            }
+            return (int)k;
+        }
+        stage_clear(); /* the end of stream was read ahead */
+        sim_poll_remove(fd);
+        return ML_ECONNREFUSED;
+    }
     if (!N.ready[conn]) {
         return ML_EAGAIN;
     }
@@ -346,6 +415,7 @@ int hal_tcp_recv(int conn, uint8_t *buf, size_t cap)
             /* drained; poll is level-triggered and reports anything that came since */
             N.ready[conn] = false;
         }
+        N.hot = conn;
         return (int)n;
     }
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
@@ -377,5 +447,11 @@ void hal_tcp_close(int handle)
         N.fds[handle] = -1;
         N.listener[handle] = false;
         N.ready[handle] = false;
+        if (N.stage_h == handle) {
+            stage_clear();
+        }
+        if (N.hot == handle) {
+            N.hot = -1;
+        }
     }
 }

@@ -52,14 +52,27 @@ uint64_t sim_net_next_event_us(void);
  */
 uint64_t sim_mqtt_next_event_us(void);
 
+/**
+ * Busy-poll read-ahead (firmware thread only): recv() without blocking on the
+ * TCP connection the app read from last, keeping what it gets (bytes or the end
+ * of stream) for the app's next hal_tcp_recv() on it, which then needs no
+ * system call. @return true when it took something.
+ */
+bool sim_net_read_ahead(void);
+/** A connection to read ahead on exists and nothing is staged yet. */
+bool sim_net_read_ahead_possible(void);
+/** Read-ahead bytes (or an end of stream) wait for the app: the loop must not sleep. */
+bool sim_net_has_staged(void);
+
 /** Busy-poll counters since sim_start() (see sim_config.busy_poll_us). */
 struct sim_busy_poll_stats {
-    uint64_t windows;   /**< busy-poll windows opened */
-    uint64_t hits;      /**< windows that found an event (no sleep needed) */
-    uint64_t polls;     /**< non-blocking poll() calls made in windows */
-    uint64_t preempted; /**< windows that overran (the CPU was busy elsewhere) */
-    uint64_t spin_us;   /**< time spent polling without blocking */
-    uint32_t window_us; /**< the current adaptive window (0: not polling) */
+    uint64_t windows;     /**< busy-poll windows opened */
+    uint64_t hits;        /**< windows that found an event (no sleep needed) */
+    uint64_t polls;       /**< non-blocking tries in windows (poll() or read-ahead recv()) */
+    uint64_t read_aheads; /**< windows ended by a read-ahead (no poll, no later recv) */
+    uint64_t preempted;   /**< windows that overran (the CPU was busy elsewhere) */
+    uint64_t spin_us;     /**< time spent polling without blocking */
+    uint32_t window_us;   /**< the current adaptive window (0: not polling) */
 };
 
 /** Read the busy-poll counters (any thread; approximate while the loop runs). */
