@@ -47,7 +47,8 @@ static const char *const historic_labels[] = {
 
 #define TIC_HISTORIC_COUNT (sizeof(historic_labels) / sizeof(historic_labels[0]))
 
-_Static_assert(TIC_LABEL_COUNT + TIC_HISTORIC_COUNT <= 48 + TIC_LABEL_COUNT, "keys[] too small");
+_Static_assert(1 + TIC_LABEL_COUNT + TIC_HISTORIC_COUNT <= 48 + TIC_LABEL_COUNT,
+               "keys[] too small");
 _Static_assert(TIC_LABEL_COUNT + TIC_HISTORIC_COUNT < TIC_HASH_SLOTS / 2, "hash too full");
 _Static_assert(TIC_LABEL_COUNT + TIC_HISTORIC_COUNT < 255, "slot[] holds index + 1 in a byte");
 _Static_assert(ML_TIC_MAX_FRAME >= 128 && ML_TIC_MAX_FRAME <= 65535, "offsets are uint16_t");
@@ -106,31 +107,27 @@ static uint64_t cstr_key(const char *s)
     return label_key((const uint8_t *)s, n);
 }
 
+/* keys[0] is 0, the key no label has: slot[] holds index + 1 into keys[], 0 when empty,
+ * so a lookup ends on a match, the label's or (empty slot, or key 0) keys[0]'s. */
 static void hash_insert(struct tic_parser *p, size_t idx, uint64_t key)
 {
     ML_ASSERT(key != 0);
-    p->keys[idx] = key;
+    p->keys[idx + 1u] = key;
     uint32_t h = key_hash(key);
     while (p->slot[h] != 0) {
-        ML_ASSERT(p->keys[p->slot[h] - 1u] != key); /* duplicate label in the tables */
+        ML_ASSERT(p->keys[p->slot[h]] != key); /* duplicate label in the tables */
         h = (h + 1u) & (TIC_HASH_SLOTS - 1u);
     }
     p->slot[h] = (uint8_t)(idx + 1u);
 }
 
-/* Index into keys[]: < TIC_LABEL_COUNT standard, >= historic, -1 unknown. */
+/* Index of the label: < TIC_LABEL_COUNT standard, >= historic, -1 unknown. */
 static int label_lookup(const struct tic_parser *p, uint64_t key)
 {
-    if (key == 0) {
-        return -1;
-    }
     uint32_t h = key_hash(key);
     for (;;) {
         uint32_t s = p->slot[h];
-        if (s == 0) {
-            return -1;
-        }
-        if (p->keys[s - 1u] == key) {
+        if (p->keys[s] == key || s == 0) {
             return (int)s - 1;
         }
         h = (h + 1u) & (TIC_HASH_SLOTS - 1u);
@@ -474,6 +471,15 @@ static TIC_INLINE uint64_t ld64(const uint8_t *s)
     return x;
 }
 
+/* Stores ld64()'s word back (byte i from bits 8i..8i+7). */
+static TIC_INLINE void st64(uint8_t *d, uint64_t x)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    x = __builtin_bswap64(x);
+#endif
+    __builtin_memcpy(d, &x, 8);
+}
+
 /* Sum of the 7-bit bytes s[0..n) modulo 64 (all the checksums need). Reads up to 7
  * bytes past s + n (the frame buffer has TIC_FRAME_SLACK bytes after its end). Byte
  * lanes are reduced mod 64 before each add, so they never carry into each other. */
@@ -522,10 +528,10 @@ static void value_invalid(struct tic_parser *p)
     p->stats.values_invalid++;
 }
 
-/* Per label: kind (bits 0..1) and horodate flag (bit 2), a compact copy of label_info
- * for the hot path. */
+/* Per label: kind (bits 0..1) and the number of HTs its groups have (bits 2..3: 3 with
+ * a horodate, else 2), a compact copy of label_info for the hot path. */
 static const uint8_t label_shape[TIC_LABEL_COUNT] = {
-#define TIC_X_SHAPE(id, name, kind, len, hd, unit) [TIC_L_##id] = TIC_KIND_##kind | (hd) << 2,
+#define TIC_X_SHAPE(id, name, kind, len, hd, unit) [TIC_L_##id] = TIC_KIND_##kind | (2 + (hd)) << 2,
     TIC_LABELS(TIC_X_SHAPE)
 #undef TIC_X_SHAPE
 };
@@ -538,11 +544,15 @@ static TIC_INLINE void group_store(struct tic_parser *p, uint32_t idx, uint32_t 
 {
     const uint8_t *b = p->frame + g0;
     uint32_t shape = label_shape[idx];
-    uint32_t hd = 0;
+    uint32_t hd_off = 0;
     uint32_t d0 = sep0 + 1u;
+    if (nsep != shape >> 2) {
+        value_invalid(p); /* horodate missing or unexpected */
+        return;
+    }
     if (nsep == 3u) {
         /* The middle HT must close a 13-character horodate SYYMMDDhhmmss. */
-        hd = d0;
+        hd_off = g0 + d0;
         d0 += 14u;
         if (d0 > n - 2u || b[d0 - 1u] != TIC_HT) {
             value_invalid(p);
@@ -550,7 +560,7 @@ static TIC_INLINE void group_store(struct tic_parser *p, uint32_t idx, uint32_t 
         }
     }
     uint32_t dlen = n - 2u - d0;
-    if ((nsep == 3u) != ((shape >> 2) != 0) || dlen > 255u) {
+    if (dlen > 255u) {
         value_invalid(p);
         return;
     }
@@ -572,7 +582,7 @@ static TIC_INLINE void group_store(struct tic_parser *p, uint32_t idx, uint32_t 
     }
     v->data_off = (uint16_t)(g0 + d0);
     v->data_len = (uint8_t)dlen;
-    v->hd_off = (uint16_t)(hd != 0 ? g0 + hd : 0u);
+    v->hd_off = (uint16_t)hd_off;
     p->present[idx / 64u] |= (uint64_t)1 << (idx % 64u);
 }
 
@@ -771,14 +781,20 @@ static void map_reading(struct tic_parser *p)
     }
 
     set_str(&r->header, p, TIC_L_ADSC);
-    set_str(&r->equipment, p, TIC_L_ADSC);
+    r->equipment = r->header; /* the same ADSC */
     set_str(&r->tariff_name, p, TIC_L_LTARF);
     if (has(p, TIC_L_MSG1)) {
         const uint8_t *m = p->frame + p->val[TIC_L_MSG1].data_off;
         size_t n = p->val[TIC_L_MSG1].data_len;
         size_t c = n > ML_READING_TEXT_MAX ? ML_READING_TEXT_MAX : n;
-        for (size_t i = 0; i < c; i++) {
-            r->text[i] = (char)m[i];
+        /* 8 bytes at a time (frame[] has the slack to read, text[] the room to write), the
+         * bytes past the message zero as reading_init() left them. */
+        for (size_t i = 0; i < c; i += 8u) {
+            uint64_t x = ld64(m + i);
+            if (c - i < 8u) {
+                x &= ((uint64_t)1 << (8u * (c - i))) - 1u;
+            }
+            st64((uint8_t *)r->text + i, x);
         }
         r->text[c] = '\0';
         r->text_len = (uint16_t)c;
@@ -898,15 +914,6 @@ static TIC_INLINE uint32_t first_bit(uint64_t m)
 #endif
 }
 
-/* Stores ld64()'s word back (byte i from bits 8i..8i+7). */
-static TIC_INLINE void st64(uint8_t *d, uint64_t x)
-{
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    x = __builtin_bswap64(x);
-#endif
-    __builtin_memcpy(d, &x, 8);
-}
-
 /* A group as the fast path found it: frame[g0, g0 + n), then CR (offsets from dst). */
 struct tic_fast_group {
     uint32_t n;
@@ -944,8 +951,8 @@ static TIC_INLINE bool group_scan(const uint8_t *src, uint8_t *dst, uint32_t g0,
                 w |= (uint64_t)dst[k + i] << (8u * i);
             }
             m = ~(w + W8(0x60)) & W8(0x80) & (((uint64_t)1 << (8u * r)) - 1u); /* r < 8 */
-            if (m == 0) {
-                return false;
+            if ((~((w ^ W8(TIC_CR)) + W8(0x7F)) & m) == 0) {
+                return false; /* no CR in it: the loop below returns in this word */
             }
         }
         for (; m != 0; m &= m - 1u) {
@@ -974,9 +981,6 @@ static TIC_INLINE bool group_scan(const uint8_t *src, uint8_t *dst, uint32_t g0,
             return true;
         }
         acc = (acc & W8(0x3F)) + w;
-        if (n - k < 8u) {
-            return false;
-        }
     }
 }
 

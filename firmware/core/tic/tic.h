@@ -343,7 +343,7 @@ struct tic_parser {
     struct tic_stats stats;
     uint64_t present[(TIC_LABEL_COUNT + 63) / 64];
     struct tic_value val[TIC_LABEL_COUNT];
-    uint64_t keys[TIC_LABEL_COUNT + 48]; /* packed label keys, standard then historic */
+    uint64_t keys[TIC_LABEL_COUNT + 48]; /* 0, then label keys: standard, historic */
     uint8_t slot[TIC_HASH_SLOTS];        /* label hash -> index + 1 into keys (0 = empty) */
     uint8_t frame[ML_TIC_MAX_FRAME + 8]; /* + 8: words are read up to 7 bytes past a field */
 };
