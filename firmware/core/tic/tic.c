@@ -957,17 +957,16 @@ static TIC_INLINE bool group_scan(const uint8_t *src, uint8_t *dst, uint32_t g0,
         }
         for (; m != 0; m &= m - 1u) {
             uint32_t lane = first_bit(m) >> 3;
-            uint32_t c = dst[k + lane];
+            uint32_t q = k + lane;
+            uint32_t c = dst[q];
             if (c == TIC_HT) {
-                if (nsep++ == 0u) {
-                    sep0 = k + lane - g0;
-                }
+                sep0 = nsep == 0u ? q - g0 : sep0;
+                nsep++;
                 continue;
             }
             if (c != TIC_CR) {
                 return false;
             }
-            uint32_t q = k + lane;
             acc = (acc & W8(0x3F)) + (w & (((uint64_t)1 << (8u * lane)) - 1u));
             acc &= W8(0x3F);
             acc += acc >> 32;
