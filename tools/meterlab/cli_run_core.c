@@ -586,8 +586,8 @@ static int check_state(struct runner *r, const struct ml_scn_check *ch, char *ex
         unsigned n =
             ch->type == REGMAP_I64 ? 4 : (ch->type >= REGMAP_I16 && ch->type <= REGMAP_U16 ? 1 : 2);
         const char *unit = unit_of(field_of_entry(r->s, ch));
-        snprintf(what, cap, "modbus %s (FC%02u 0x%04X %s %s, client %d)", ch->name, ch->fc,
-                 ch->addr, tn[ch->type], n > 1 ? (ch->order == REGMAP_CDAB ? "CDAB" : "ABCD") : "",
+        snprintf(what, cap, "modbus %s (FC%02u 0x%04X %s%s, client %d)", ch->name, ch->fc, ch->addr,
+                 tn[ch->type], n > 1 ? (ch->order == REGMAP_CDAB ? " CDAB" : " ABCD") : "",
                  ch->client);
         snprintf(exp, cap, "%.6g ± %.3g %s", ch->value, ch->tol, unit);
         if (!r->d->rtu_path[0] && r->d->mb_port <= 0) {
@@ -601,8 +601,12 @@ static int check_state(struct runner *r, const struct ml_scn_check *ch, char *ex
             return CK_FAIL;
         }
         double v = decode_regs(ch, w);
-        snprintf(seen, cap, "%.6g %s (registers %04X %04X%s)", v, unit, w[0], n > 1 ? w[1] : 0,
-                 n > 2 ? " ..." : "");
+        if (n > 1) {
+            snprintf(seen, cap, "%.6g%s%s (registers %04X %04X%s)", v, unit[0] ? " " : "", unit,
+                     w[0], w[1], n > 2 ? " ..." : "");
+        } else {
+            snprintf(seen, cap, "%.6g%s%s (register %04X)", v, unit[0] ? " " : "", unit, w[0]);
+        }
         return fabs(v - ch->value) <= ch->tol ? CK_OK : CK_FAIL;
     }
     case ML_CHK_MODBUS_REFUSED: {
