@@ -104,6 +104,16 @@ extern const uint8_t board_uart_of_role[HAL_UART_COUNT];
 #define BOARD_CONSOLE_BAUD 115200u
 
 /* ------------------------------------------------------------------------- */
+/* CMSDK APB timer 0 (0x40000000): the clock of hal_time (free-running)       */
+/* ------------------------------------------------------------------------- */
+
+#define BOARD_TIMER0_BASE   0x40000000u
+#define CMSDK_TIMER_CTRL    0x00u
+#define CMSDK_TIMER_VALUE   0x04u
+#define CMSDK_TIMER_RELOAD  0x08u
+#define CMSDK_TIMER_CTRL_EN (1u << 0)
+
+/* ------------------------------------------------------------------------- */
 /* FPGA I/O (AN386 "FPGA system control and I/O", 0x40028000)               */
 /* ------------------------------------------------------------------------- */
 
