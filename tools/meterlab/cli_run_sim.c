@@ -330,6 +330,18 @@ static size_t sim_led_events_of(struct ml_dut *d, struct ml_dut_led_ev *out, siz
 
 /* ---- what the runner checks ---- */
 
+/* What both products answer the same way. */
+static int observe_common(const struct ml_scn_check *ch, struct ml_dut_obs *o, char *why,
+                          size_t cap)
+{
+    if (ch->kind == ML_CHK_REBOOTS) {
+        o->num = sim_boot_count() - 1.0;
+        return ML_DUT_OK;
+    }
+    snprintf(why, cap, "not a state check");
+    return ML_DUT_SKIP;
+}
+
 static int sim_observe(struct ml_dut *d, const struct ml_scn_check *ch, struct ml_dut_obs *o,
                        char *why, size_t cap)
 {
@@ -365,12 +377,8 @@ static int sim_observe(struct ml_dut *d, const struct ml_scn_check *ch, struct m
                : !strcmp(ch->name, "ap_mode")      ? net_policy_is_ap_on(&a->net)
                                                    : false;
         return ML_DUT_OK;
-    case ML_CHK_REBOOTS:
-        o->num = sim_boot_count() - 1.0;
-        return ML_DUT_OK;
     default:
-        snprintf(why, cap, "not a state check");
-        return ML_DUT_SKIP;
+        return observe_common(ch, o, why, cap);
     }
 }
 
@@ -415,12 +423,8 @@ static int p1mb_observe(struct ml_dut *d, const struct ml_scn_check *ch, struct 
         }
         snprintf(why, cap, "the P1MB has no status %s", ch->name);
         return ML_DUT_SKIP;
-    case ML_CHK_REBOOTS:
-        o->num = sim_boot_count() - 1.0;
-        return ML_DUT_OK;
     default:
-        snprintf(why, cap, "not a state check");
-        return ML_DUT_SKIP;
+        return observe_common(ch, o, why, cap);
     }
 }
 
@@ -523,34 +527,24 @@ static int p1mb_modbus_call(struct ml_dut *d, int (*fn)(void *arg), void *arg)
     return 0;
 }
 
+/* Both products: the sim port's clock, meter input, power and GPIO. */
+#define SIM_COMMON_OPS                                                                             \
+    .name = "sim", .start = dsim_start, .stop = dsim_stop, .cannot = sim_cannot,                   \
+    .now_us = sim_now, .advance_to = sim_advance, .inject = sim_inject, .fault = sim_fault,        \
+    .button = sim_button
+
 static const struct ml_dut_ops sim_ops = {
-    .name = "sim",
-    .start = dsim_start,
-    .stop = dsim_stop,
-    .cannot = sim_cannot,
-    .now_us = sim_now,
-    .advance_to = sim_advance,
+    SIM_COMMON_OPS,
     .settle = sim_settle,
     .published = sim_published,
-    .inject = sim_inject,
     .p1_out = sim_p1_out,
     .led_events = sim_led_events_of,
     .observe = sim_observe,
-    .fault = sim_fault,
-    .button = sim_button,
 };
 
 const struct ml_dut_ops ml_dut_sim_p1mb_ops = {
-    .name = "sim",
-    .start = dsim_start,
-    .stop = dsim_stop,
-    .cannot = sim_cannot,
-    .now_us = sim_now,
-    .advance_to = sim_advance,
-    .inject = sim_inject,
+    SIM_COMMON_OPS,
     .observe = p1mb_observe,
-    .fault = sim_fault,
-    .button = sim_button,
     .modbus_call = p1mb_modbus_call,
 };
 
