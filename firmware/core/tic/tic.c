@@ -281,11 +281,29 @@ int tic_horodate_decode(const uint8_t *s, size_t n, struct tic_horodate *out)
     default:
         return ML_EINVAL;
     }
-    int f[6];
+    int f[6]; /* YY MM DD hh mm ss */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    /* The 12 digits as two words, s[1..8] and s[5..12], checked and paired at once (SWAR). */
+    uint64_t a;
+    uint64_t b;
+    __builtin_memcpy(&a, s + 1, 8);
+    __builtin_memcpy(&b, s + 5, 8);
+    a ^= W8(0x30);
+    b ^= W8(0x30);
+    ML_VERIFY(((((a + W8(0x76)) | a) | ((b + W8(0x76)) | b)) & W8(0x80)) == 0, ML_EINVAL);
+    a = (a * 10u + (a >> 8)) & 0x00FF00FF00FF00FFu; /* 16-bit lanes: the pairs' values */
+    b = (b * 10u + (b >> 8)) & 0x00FF00FF00FF00FFu;
+    for (int i = 0; i < 4; i++) {
+        f[i] = (int)((a >> (16 * i)) & 0xFFu);
+    }
+    f[4] = (int)((b >> 32) & 0xFFu);
+    f[5] = (int)(b >> 48);
+#else
     for (int i = 0; i < 6; i++) {
         f[i] = two(s + 1 + 2 * i);
         ML_VERIFY(f[i] >= 0, ML_EINVAL);
     }
+#endif /* little endian */
     int64_t utc = reading_local_to_utc(2000 + f[0], f[1], f[2], f[3], f[4], f[5], dst);
     ML_VERIFY(utc >= 0, ML_EINVAL);
     out->season = season;
