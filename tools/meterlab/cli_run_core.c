@@ -109,7 +109,8 @@ static bool sub_wait_subscribed(struct sub *s)
     return s->subscribed;
 }
 
-static int sub_start(struct sub *s, const char *host, int port)
+static int sub_start(struct sub *s, const char *host, int port, const char *user,
+                     const char *password)
 {
     memset(s, 0, sizeof *s);
     pthread_mutex_init(&s->mu, NULL);
@@ -122,6 +123,9 @@ static int sub_start(struct sub *s, const char *host, int port)
     mosquitto_disconnect_callback_set(s->m, sub_on_disconnect);
     mosquitto_message_callback_set(s->m, sub_on_message);
     mosquitto_reconnect_delay_set(s->m, 1, 1, false);
+    if (user && user[0]) {
+        mosquitto_username_pw_set(s->m, user, password);
+    }
     if (mosquitto_connect(s->m, host, port, 30) != MOSQ_ERR_SUCCESS ||
         mosquitto_loop_start(s->m) != MOSQ_ERR_SUCCESS) {
         return -1;
@@ -1310,7 +1314,14 @@ static int broker_setup(struct runner *r)
             return -1;
         }
         r->broker_up = true;
-        if (sub_start(&r->sub, r->host, r->port) < 0) {
+        if (strncmp(url, "mqtts://", 8) == 0) {
+            setup_error(r,
+                        "broker %s: the observer speaks plain MQTT only (use the bench "
+                        "broker's plain listener)",
+                        url);
+            return -1;
+        }
+        if (sub_start(&r->sub, r->host, r->port, r->d->broker_user, r->d->broker_password) < 0) {
             setup_error(r, "cannot subscribe on %s", url);
             return -1;
         }
@@ -1323,7 +1334,7 @@ static int broker_setup(struct runner *r)
         r->own_broker = r->broker_up = true;
         snprintf(r->host, sizeof r->host, "127.0.0.1");
         r->port = r->broker.port;
-        if (sub_start(&r->sub, "127.0.0.1", r->broker.obs_port) < 0) {
+        if (sub_start(&r->sub, "127.0.0.1", r->broker.obs_port, NULL, NULL) < 0) {
             setup_error(r, "cannot subscribe on the local broker");
             return -1;
         }

@@ -36,8 +36,14 @@ start() {
 field() { awk -v k="$2" 'index($0, "  " k " ") == 1 { sub("^  " k " +", ""); print; exit }' "$T/$1.log"; }
 
 P1_MB=$(free_port); P1_HTTP=$(free_port); TIC_MB=$(free_port); TIC_HTTP=$(free_port)
+# the bench broker the P1 board publishes to (the rig's mqtt.url)
+MQ=$(free_port)
+printf 'listener %s 127.0.0.1\nallow_anonymous true\n' "$MQ" > "$T/mosquitto.conf"
+mosquitto -c "$T/mosquitto.conf" > "$T/mosquitto.log" 2>&1 &
+PIDS="$PIDS $!"
 start p1 --product p1 --serial SC00000001 --p1-in pty --p1-out pty \
-    --modbus-port "$P1_MB" --http-port "$P1_HTTP"
+    --modbus-port "$P1_MB" --http-port "$P1_HTTP" \
+    --mqtt "mqtt://127.0.0.1:$MQ" --mqtt-site brussels
 start tic --product tic --serial TC00000001 --p1-in pty --p1-out none \
     --modbus-port "$TIC_MB" --http-port "$TIC_HTTP"
 start p1mb --product p1mb --variant sdm630 --serial MB00000001 --p1-in pty --rs485 pty
@@ -64,6 +70,7 @@ rig() {
             echo "network: {host: 127.0.0.1, modbus_port: $mb, http_port: $http,"
             echo "          http_user: user, http_password: \"$pw\"}"
         fi
+        [ "$name" = p1 ] && echo "mqtt: {url: \"mqtt://127.0.0.1:$MQ\", user: bench, password: x}"
         echo "timeouts: {boot_s: 10, modbus_s: 1, http_s: 5}"
     } > "$T/$name.yaml"
 }
