@@ -967,9 +967,9 @@ struct tic_fast_group {
 /* Scans the group whose first byte (after LF) is at src[g0] (offsets relative to dst,
  * as in frame_scan()), in one pass over its words: copies them into frame[] with bit
  * 7 stripped, finds the control bytes (SWAR), sums the words modulo 64. Fewer than 8
- * bytes left are taken one by one into a word. False when the group is not plain
- * (a control byte other than HT before CR) or the input ends before its CR: the
- * general way takes it then. */
+ * bytes left (none when g0 == n) are taken one by one into a word. False when the
+ * group is not plain (a control byte other than HT before CR) or the input ends
+ * before its CR: the general way takes it then. */
 static TIC_INLINE bool group_scan(const uint8_t *src, uint8_t *dst, uint32_t g0, uint32_t n,
                                   struct tic_fast_group *g)
 {
@@ -1036,7 +1036,7 @@ TIC_NOINLINE static uint32_t groups_fast(struct tic_parser *p, const uint8_t *sr
     while (next < n && (src[next] & 0x7Fu) == TIC_LF) {
         const uint32_t g0 = next + 1u;
         struct tic_fast_group g;
-        if (g0 >= n || !group_scan(src, dst, g0, n, &g)) {
+        if (!group_scan(src, dst, g0, n, &g)) {
             break;
         }
         dst[next] = TIC_LF;
