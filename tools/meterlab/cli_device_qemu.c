@@ -1043,6 +1043,15 @@ int ml_cli_device_qemu(int argc, char **argv)
                     printf("[%8.1f s] rebooted (reset %s)%s%s\n", t, rb.reset,
                            rb.rs485[0] ? ": RS485 " : "", rb.rs485);
                 }
+                /* as the sim: the line settings ("9600 8E1") when a reboot changed them */
+                size_t ln = strcspn(rb.rs485, ",");
+                if (rb.rs485[0] &&
+                    (ln != strcspn(b.rs485, ",") || strncmp(rb.rs485, b.rs485, ln))) {
+                    printf("[%8.1f s] RS485 line settings now %.*s\n", t, (int)ln, rb.rs485);
+                }
+                if (rb.rs485[0]) {
+                    snprintf(b.rs485, sizeof b.rs485, "%s", rb.rs485);
+                }
             } else {
                 banner_take(&rb, line);
             }
