@@ -200,15 +200,18 @@ static void shrink_window(void)
 
 /*
  * poll() the set, blocking for up to @p timeout ms (-1: forever). In real time,
- * right after a pass that served a socket or pty, first poll without blocking
+ * right after a pass that served a socket or pty, first try without blocking
  * for up to the busy-poll window, yielding the CPU between tries (a client that
  * answers within microseconds then does not pay for this thread's sleep and
- * wake-up). The window adapts like KVM's halt polling: it grows (up to the
- * configured bound) when the next event came soon after a window that was too
- * short, and halves down to off when events come later than the bound (a slow
- * client costs at most a few windows of CPU) or when a window overran because
- * other threads held the CPU (on a loaded machine polling competes with them
- * instead of saving a wake-up). Never in virtual time.
+ * wake-up); most tries read ahead on the TCP connection served last (see
+ * sim_net_read_ahead()), so the request is taken by the try itself and the
+ * app's hal_tcp_recv() needs no system call. The window adapts like KVM's
+ * halt polling: it grows (up to the configured bound) when the next event
+ * came soon after a window that was too short, and halves down to off when
+ * events come later than the bound (a slow client costs at most a few windows
+ * of CPU) or when a window overran because other threads held the CPU (on a
+ * loaded machine polling competes with them instead of saving a wake-up).
+ * Never in virtual time.
  */
 static int wait_for_events(struct pollfd *pfd, size_t nfds, int timeout, uint64_t deadline_us)
 {
