@@ -639,6 +639,170 @@ static void test_tic_wrong_shape_values_are_skipped(void)
     CU_ASSERT_FALSE(reading_has(&rd, READING_L1_I));
 }
 
+/* Frame STX, one group per item (label .. last HT, NUL bytes allowed: explicit
+ * lengths) with its checksum, ETX; into @p buf, returns the length. */
+struct tic_item {
+    const char *s;
+    size_t n;
+};
+#define ITEM(lit)                                                                                  \
+    {                                                                                              \
+        (lit), sizeof(lit) - 1u                                                                    \
+    }
+
+static size_t build_frame(const struct tic_item *g, size_t count, uint8_t *buf, size_t cap)
+{
+    size_t n = 0;
+    buf[n++] = 0x02;
+    for (size_t i = 0; i < count; i++) {
+        CU_ASSERT_FATAL(n + g[i].n + 4u < cap);
+        buf[n++] = '\n';
+        memcpy(buf + n, g[i].s, g[i].n);
+        n += g[i].n;
+        buf[n++] = tic_checksum((const uint8_t *)g[i].s, g[i].n);
+        buf[n++] = '\r';
+    }
+    buf[n++] = 0x03;
+    return n;
+}
+
+static void test_tic_label_keys_are_exact(void)
+{
+    /* 8- and 9-character labels: only the exact label is dispatched; a different 9th
+     * character (a NUL too), or the label cut to 8, is an unknown label. STGE's hex
+     * digits in either case; a non-hex digit makes the value invalid. */
+    static const struct tic_item g[] = {
+        ITEM("SMAXSN1-1\tE240611090512\t05030\t"),
+        ITEM("SMAXSN1-4\tE240611090512\t05031\t"),
+        ITEM("SMAXSN1-\tE240611090512\t05032\t"),
+        ITEM("SMAXSN1-\x01\tE240611090512\t05033\t"),
+        ITEM("SMAXSN1-\0\tE240611090512\t05034\t"),
+        ITEM("NJOURF+1\t07\t"),
+        ITEM("NJOURF+2\t08\t"),
+        ITEM("STGE\t013a4301\t"),
+        ITEM("EAST\t015234567\t"),
+    };
+    static const struct tic_item bad_hex[] = {ITEM("STGE\t013A43G1\t")};
+    uint8_t buf[512];
+    size_t n = build_frame(g, sizeof g / sizeof g[0], buf, sizeof buf);
+    const enum chunking ways[] = {WHOLE, BYTES, RANDOM};
+    for (size_t w = 0; w < sizeof ways / sizeof ways[0]; w++) {
+        tic_parser_init(&parser, &rd);
+        feed(buf, n, ways[w], 77u, &run_buf);
+        CU_ASSERT_EQUAL_FATAL(run_buf.n, 1);
+        CU_ASSERT_EQUAL(run_buf.verdict[0], TIC_VERDICT_OK);
+        CU_ASSERT_EQUAL(run_buf.res[0].groups, 9);
+        CU_ASSERT_EQUAL(run_buf.res[0].groups_unknown, 5);
+        CU_ASSERT_EQUAL(run_buf.res[0].values_invalid, 0);
+        int64_t v = 0;
+        CU_ASSERT_TRUE(tic_parser_num(&parser, TIC_L_SMAXSN1_1, &v));
+        CU_ASSERT_EQUAL(v, 5030);
+        CU_ASSERT_TRUE(tic_parser_num(&parser, TIC_L_NJOURF_1, &v));
+        CU_ASSERT_EQUAL(v, 7);
+        CU_ASSERT_TRUE(tic_parser_num(&parser, TIC_L_STGE, &v));
+        CU_ASSERT_EQUAL(v, 0x013A4301);
+        CU_ASSERT_TRUE(tic_parser_num(&parser, TIC_L_EAST, &v));
+        CU_ASSERT_EQUAL(v, 15234567);
+        CU_ASSERT_FALSE(tic_parser_num(&parser, TIC_L_SMAXSN1, &v));
+    }
+    n = build_frame(bad_hex, 1, buf, sizeof buf);
+    feed(buf, n, WHOLE, 1u, &run_buf);
+    CU_ASSERT_EQUAL(run_buf.res[0].values_invalid, 1);
+    int64_t v;
+    CU_ASSERT_FALSE(tic_parser_num(&parser, TIC_L_STGE, &v));
+}
+
+/* Everything a run shows the same way (readings compared field by field). */
+static void check_runs_equal(const struct run *a, const struct run *b)
+{
+    CU_ASSERT_EQUAL_FATAL(a->n, b->n);
+    for (int i = 0; i < a->n; i++) {
+        const struct tic_frame_result *x = &a->res[i];
+        const struct tic_frame_result *y = &b->res[i];
+        CU_ASSERT_EQUAL(a->verdict[i], b->verdict[i]);
+        CU_ASSERT_EQUAL(x->reason, y->reason);
+        CU_ASSERT_EQUAL(x->groups, y->groups);
+        CU_ASSERT_EQUAL(x->groups_bad, y->groups_bad);
+        CU_ASSERT_EQUAL(x->groups_unknown, y->groups_unknown);
+        CU_ASSERT_EQUAL(x->groups_historic, y->groups_historic);
+        CU_ASSERT_EQUAL(x->values_invalid, y->values_invalid);
+        CU_ASSERT_EQUAL(x->clock_degraded, y->clock_degraded);
+        const struct reading *r = &a->r[i];
+        const struct reading *q = &b->r[i];
+        for (int f = 0; f < READING_FIELD_COUNT; f++) {
+            int64_t u = 0;
+            int64_t t = 0;
+            CU_ASSERT_EQUAL(reading_get(r, (enum reading_field)f, &u),
+                            reading_get(q, (enum reading_field)f, &t));
+            CU_ASSERT_EQUAL(u, t);
+        }
+        CU_ASSERT_EQUAL(r->phases, q->phases);
+        CU_ASSERT_EQUAL(r->tic_historic, q->tic_historic);
+        CU_ASSERT_STRING_EQUAL(r->header.s, q->header.s);
+        CU_ASSERT_STRING_EQUAL(r->tariff_name.s, q->tariff_name.s);
+        CU_ASSERT_STRING_EQUAL(r->text, q->text);
+        CU_ASSERT_EQUAL(r->raw_count, q->raw_count);
+    }
+}
+
+static struct run run_whole;
+
+/* The parser takes whole groups in one pass when they are in the input and plain, and
+ * byte by byte otherwise (docs/tic.md): both ways must give the same results, on every
+ * corpus file and on the bench frame with control bytes inserted, bits flipped and
+ * bytes dropped. */
+static void test_tic_fast_and_general_paths_agree(void)
+{
+    static const char *const files[] = {
+        "std-1ph.bin",          "std-3ph.bin",
+        "std-1ph-noisy.bin",    "std-3ph-noisy.bin",
+        "std-1ph-eot.bin",      "std-1ph-restart.bin",
+        "std-1ph-stream.bin",   "std-1ph-textlog.bin",
+        "hist-1ph.bin",         "hist-3ph.bin",
+        "std-1ph-variants.bin", "std-1ph-producer.bin",
+        "std-3ph-producer.bin", "std-3ph-producer-noisy.bin",
+    };
+    static uint8_t m[4096];
+    uint32_t seed = 0x5EEDu;
+    for (size_t fi = 0; fi < sizeof files / sizeof files[0]; fi++) {
+        size_t len;
+        uint8_t *d = load(files[fi], &len);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+        CU_ASSERT_FATAL(len + 16u < sizeof m);
+        for (int round = 0; round < (fi == 1 ? 200 : 20); round++) {
+            size_t n = len;
+            memcpy(m, d, len);
+            for (int e = round == 0 ? 0 : 1 + (int)(ml_test_rand(&seed) % 3u); e > 0; e--) {
+                size_t at = ml_test_rand(&seed) % n;
+                static const uint8_t ctl[] = {0x00, 0x01, 0x02, 0x03, 0x04, 0x09, 0x0A, 0x0D, 0x8D};
+                switch (ml_test_rand(&seed) % 3u) {
+                case 0:
+                    m[at] ^= (uint8_t)(1u << (ml_test_rand(&seed) % 8u));
+                    break;
+                case 1:
+                    memmove(m + at + 1, m + at, n - at);
+                    m[at] = ctl[ml_test_rand(&seed) % sizeof ctl];
+                    n++;
+                    break;
+                default:
+                    memmove(m + at, m + at + 1, n - at - 1u);
+                    n--;
+                    break;
+                }
+            }
+            tic_parser_init(&parser, &rd);
+            feed(m, n, WHOLE, 1u, &run_whole);
+            tic_parser_init(&parser, &rd);
+            feed(m, n, BYTES, 1u, &run_buf);
+            check_runs_equal(&run_whole, &run_buf);
+            tic_parser_init(&parser, &rd);
+            feed(m, n, RANDOM, seed, &run_buf);
+            check_runs_equal(&run_whole, &run_buf);
+        }
+        free(d);
+    }
+}
+
 /* ------------------------------------------------------------------------- */
 /* Historic mode                                                              */
 /* ------------------------------------------------------------------------- */
@@ -814,6 +978,8 @@ int main(void)
         {"test_tic_oversize_and_empty_frames", test_tic_oversize_and_empty_frames},
         {"test_tic_spec_checksum_examples", test_tic_spec_checksum_examples},
         {"test_tic_wrong_shape_values_are_skipped", test_tic_wrong_shape_values_are_skipped},
+        {"test_tic_label_keys_are_exact", test_tic_label_keys_are_exact},
+        {"test_tic_fast_and_general_paths_agree", test_tic_fast_and_general_paths_agree},
         {"test_tic_historic_1ph_detected", test_tic_historic_1ph_detected},
         {"test_tic_historic_3ph_detected", test_tic_historic_3ph_detected},
         {"test_tic_historic_with_ht_separator", test_tic_historic_with_ht_separator},
