@@ -3,7 +3,9 @@
  * through the real `meterlab device --target qemu` and observed from outside:
  * a DSMR 5 telegram is written into the P1-in pty, libmodbus reads the
  * registers as an RTU master over the RS485 pty, and a frame for another slave
- * id gets no answer. Then SIGTERM stops meterlab and QEMU with it.
+ * id gets no answer; a new slave address written to the configuration
+ * registers holds after the image's reboot (SYSRESETREQ, the emulated flash
+ * survives it). Then SIGTERM stops meterlab and QEMU with it.
  *
  * Expected values (as tests/integration/p1mb for the sim): from
  * shared/bench/dsmr50-spec-3ph.txt, 32.7.0 = 220.1 V, P = 1.193 kW - 0 =
@@ -226,6 +228,21 @@ static void test_p1mb_sdm630_in_qemu(void)
     CU_ASSERT(wait_for("telegrams: 1 ok, 1 crc fail", 5.0));
     CU_ASSERT(wait_for("P1 LED: blinking", 2.0));
     close(p1);
+
+    /* a new address through the configuration registers, then a reboot: the
+     * image resets (SYSRESETREQ) and comes back with the stored configuration
+     * (the emulated flash survives the reset) */
+    CU_ASSERT_EQUAL(modbus_write_register(mb, 0xF012, 22), 1);
+    CU_ASSERT_EQUAL(modbus_write_register(mb, 0xF030, 0x5AA5), 1);
+    CU_ASSERT(wait_for("rebooted (reset soft): RS485 9600 8E1, address 22", 5.0));
+    modbus_set_slave(mb, 22);
+    uint16_t cfg[4] = {0, 0, 0, 0};
+    CU_ASSERT_EQUAL(modbus_read_registers(mb, 0xF010, 4, cfg), 4);
+    CU_ASSERT_EQUAL(cfg[0], 96); /* 9600 */
+    CU_ASSERT_EQUAL(cfg[2], 22);
+    modbus_set_slave(mb, 16);
+    errno = 0;
+    CU_ASSERT_EQUAL(modbus_read_registers(mb, 0xF010, 1, cfg), -1); /* the old address: silent */
     modbus_close(mb);
     modbus_free(mb);
 
