@@ -177,7 +177,7 @@ struct active {
     const struct ml_scn_step *st;
     const struct ml_scn_check *ch;
     long matched, on_topic;
-    int best_bad; /* fewest mismatching fields seen so far */
+    int best_bad; /* fewest mismatching fields seen so far (the latest on a tie) */
     char *best;   /* the diff of that message */
 };
 
@@ -593,7 +593,7 @@ static int check_state(struct runner *r, const struct ml_scn_check *ch, char *ex
         snprintf(what, cap, "modbus %s (FC%02u 0x%04X %s%s, client %d)", ch->name, ch->fc, ch->addr,
                  tn[ch->type], n > 1 ? (ch->order == REGMAP_CDAB ? " CDAB" : " ABCD") : "",
                  ch->client);
-        snprintf(exp, cap, "%.6g ± %.3g %s", ch->value, ch->tol, unit);
+        snprintf(exp, cap, "%.10g ± %.3g %s", ch->value, ch->tol, unit);
         if (!r->d->rtu_path[0] && r->d->mb_port <= 0) {
             snprintf(seen, cap, "this DUT has no Modbus address");
             return CK_SKIP;
@@ -605,11 +605,15 @@ static int check_state(struct runner *r, const struct ml_scn_check *ch, char *ex
             return CK_FAIL;
         }
         double v = decode_regs(ch, w);
-        if (n > 1) {
-            snprintf(seen, cap, "%.6g%s%s (registers %04X %04X%s)", v, unit[0] ? " " : "", unit,
-                     w[0], w[1], n > 2 ? " ..." : "");
+        /* enough digits that a near miss shows (an int64 Wh counter off by one) */
+        if (n == 4) {
+            snprintf(seen, cap, "%.10g%s%s (registers %04X %04X %04X %04X)", v, unit[0] ? " " : "",
+                     unit, w[0], w[1], w[2], w[3]);
+        } else if (n == 2) {
+            snprintf(seen, cap, "%.10g%s%s (registers %04X %04X)", v, unit[0] ? " " : "", unit,
+                     w[0], w[1]);
         } else {
-            snprintf(seen, cap, "%.6g%s%s (register %04X)", v, unit[0] ? " " : "", unit, w[0]);
+            snprintf(seen, cap, "%.10g%s%s (register %04X)", v, unit[0] ? " " : "", unit, w[0]);
         }
         return fabs(v - ch->value) <= ch->tol ? CK_OK : CK_FAIL;
     }
@@ -803,7 +807,7 @@ static void mqtt_consider(struct runner *r, struct active *a, const char *topic,
     int bad = fields_match(a->ch->fields, a->ch->nfields, payload, &d);
     if (bad == 0) {
         a->matched++;
-    } else if (a->best == NULL || bad < a->best_bad) {
+    } else if (a->best == NULL || bad <= a->best_bad) {
         free(a->best);
         a->best = strdup((char *)d.p);
         a->best_bad = bad;
