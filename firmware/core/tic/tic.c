@@ -13,10 +13,16 @@
 
 #include "err.h"
 
-/* Kept out of line so that the byte loop keeps its state in registers. */
+/* TIC_NOINLINE: kept out of line so that the loops keep their state in registers.
+ * TIC_INLINE: the hot path's helpers, forced inline for speed; a size-optimised build
+ * (-Os, the firmware) leaves it to the compiler, which keeps one copy of each. */
 #if defined(__GNUC__)
 #define TIC_NOINLINE __attribute__((noinline))
-#define TIC_INLINE   inline __attribute__((always_inline))
+#if defined(__OPTIMIZE_SIZE__)
+#define TIC_INLINE inline
+#else
+#define TIC_INLINE inline __attribute__((always_inline))
+#endif
 #else
 #define TIC_NOINLINE
 #define TIC_INLINE inline
