@@ -233,22 +233,22 @@ static int child_start(struct ml_dut *d, const char *mqtt_url, char *err, size_t
         argv[a++] = p->mb_port;
         argv[a++] = "--http-port";
         argv[a++] = p->http_port;
-        if (s->meter_type && !p->qemu) {
+        if (s->meter_type) {
             argv[a++] = "--meter-type";
             argv[a++] = s->meter_type;
         }
         if (mqtt_url) {
             argv[a++] = "--mqtt";
             argv[a++] = mqtt_url;
-            if (s->mqtt_site && !p->qemu) {
+            if (s->mqtt_site) {
                 argv[a++] = "--mqtt-site";
                 argv[a++] = s->mqtt_site;
             }
-            if (s->mqtt_user && !p->qemu) {
+            if (s->mqtt_user) {
                 argv[a++] = "--mqtt-user";
                 argv[a++] = s->mqtt_user;
             }
-            if (s->mqtt_password && !p->qemu) {
+            if (s->mqtt_password) {
                 argv[a++] = "--mqtt-password";
                 argv[a++] = s->mqtt_password;
             }
@@ -492,12 +492,6 @@ static const char *rt_cannot(struct ml_dut *d, const struct ml_scn_step *st)
     }
     if (p->device && (!s->dhcp || s->iface)) {
         return "the stand-alone device takes no static address or Wi-Fi interface";
-    }
-    if (p->qemu && s->product != ML_SCN_P1MB &&
-        ((s->meter_type && strcmp(s->meter_type, "PhoenixContact-EMPro")) || s->mqtt_site ||
-         s->mqtt_user || s->mqtt_password)) {
-        return "meterlab device --target qemu takes no --meter-type/--mqtt-site/--mqtt-user "
-               "(the image's configuration)";
     }
     if (!p->device && p->rig.dut.product != s->product) {
         return "the rig's board is another product";
