@@ -2,12 +2,15 @@
  * TIC streaming framer + label parser (standard mode), historic-mode detector.
  * Facts: shared/spec/tic.md (Enedis-NOI-CPT_54E v3). Design notes: docs/tic.md.
  *
- * Speed: the bytes of a frame are copied into the frame buffer 64 at a time with
- * a bitmap of their control bytes (SWAR); only the control bytes (about 4 per
- * group) are then looked at one by one. At CR the group is summed from the buffer
- * (SWAR, modulo 64), checked, and its label dispatched by a packed 60-bit key
- * through a small hash table built by tic_parser_init() inside the caller's
- * struct (no mutable statics).
+ * Speed (docs/tic.md "Framing"): whole plain groups in the input take a fast path,
+ * groups_fast(): one pass over each group's words copies them into the frame buffer,
+ * finds the control bytes and sums the words (SWAR, modulo 64); a good standard
+ * group is checked and stored right at its CR. Everything else (groups split across
+ * feeds, noise, EOT, ...) takes the general path, frame_scan(): the bytes are copied
+ * 64 at a time with a bitmap of their control bytes, only those are visited one by
+ * one, a group is summed at its CR. Labels are dispatched by an exact 64-bit key
+ * through a small hash table built by tic_parser_init() inside the caller's struct
+ * (no mutable statics).
  */
 #include "tic.h"
 
@@ -96,8 +99,8 @@ static uint64_t label_key(const uint8_t *s, size_t n)
     return k;
 }
 
-/* Multiplicative hash; the multiplier was searched so that the 72 standard labels
- * land in 72 different slots (inserted first, each is found at the first probe);
+/* Multiplicative hash; the multiplier was searched so that the 71 standard labels
+ * land in 71 different slots (inserted first, each is found at the first probe);
  * historic and unknown labels may probe further. */
 static uint32_t key_hash(uint64_t k)
 {
