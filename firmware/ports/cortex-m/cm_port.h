@@ -39,4 +39,21 @@ void cm_line_u32(struct cm_line *l, uint32_t v);
  */
 void cm_line_send(struct cm_line *l);
 
+/**
+ * Where hal_time_utc() gets UTC from (NULL: nowhere, ML_EAGAIN). The board has
+ * no RTC; an image with the network co-processor passes cm_net_utc (SNTP time
+ * of the ESP-AT client). A pointer rather than a call, so images without the
+ * network (the P1MB) do not link the AT client.
+ */
+void cm_utc_source_set(int64_t (*fn)(void));
+
+/**
+ * The network co-processor (hal_net.c over the ESP-AT client, docs/esp-at.md):
+ * cm_net_poll() runs the client once (call it from the idle hook, so URCs and
+ * received data are handled while the app sleeps); cm_net_utc() is its SNTP
+ * time in seconds, or ML_EAGAIN until synchronised.
+ */
+void cm_net_poll(void);
+int64_t cm_net_utc(void);
+
 #endif /* FIRMWARE_PORTS_CORTEX_M_CM_PORT_H */

@@ -12,6 +12,7 @@
  */
 #include "hal_net.h"
 
+#include "cm_port.h"
 #include "err.h"
 #include "esp_at/esp_at.h"
 #include "hal_time.h"
@@ -21,8 +22,6 @@
 
 /* Port internals shared with hal_mqtt.c (declared again there). */
 struct ml_esp_at *cm_net_at(void);
-void cm_net_poll(void);
-int64_t cm_net_utc(void);
 
 static struct ml_esp_at at;
 static bool started;

@@ -102,10 +102,17 @@ uint64_t hal_time_us(void)
     return ms * 1000u + us;
 }
 
+static int64_t (*utc_source)(void);
+
+void cm_utc_source_set(int64_t (*fn)(void))
+{
+    utc_source = fn;
+}
+
 int64_t hal_time_utc(void)
 {
-    /* No RTC on the board and no SNTP until the co-processor client exists. */
-    return ML_EAGAIN;
+    /* No RTC on the board: UTC comes from the image's source (SNTP), if any. */
+    return utc_source != NULL ? utc_source() : ML_EAGAIN;
 }
 
 /*

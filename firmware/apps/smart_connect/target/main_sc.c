@@ -118,6 +118,7 @@ static void banner(void)
 static void report(void)
 {
     struct cm_line l = {.len = 0};
+    cm_net_poll(); /* URCs and received data while the app sleeps */
     if (!seen.banner_done) {
         seen.banner_done = true;
         seen.led = -1;
@@ -159,6 +160,7 @@ int main(void)
 {
     sc_settings_defaults(&settings); /* port 502, HTTP 80, EMPro, MQTT off */
     settings.flavour = SC_IMAGE_FLAVOUR;
+    cm_utc_source_set(cm_net_utc);
     cm_idle_hook_set(report);
     sc_app_run(&app, &settings);
     hal_sys_reboot(); /* not reached on the target: the app loop never stops */
