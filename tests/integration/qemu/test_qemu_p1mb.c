@@ -19,103 +19,23 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <modbus.h> /* libmodbus */
-#include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "ml_test.h"
+#include "qemu_dev.h"
 
-#define SKIP 77
-
-static char image_dir[1024];
-static pid_t dev_pid;
-static int dev_out = -1; /* meterlab's stdout+stderr */
-static char seen[16384]; /* everything meterlab printed (for failure messages) */
-static size_t seen_len;
-static size_t seen_pos; /* lines before this were consumed by wait_for() */
 static char p1_path[128], rs_path[128];
 static uint8_t *tel;
 static size_t tel_len;
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static pid_t spawn(char *const argv[], int *out)
-{
-    int p[2];
-    if (pipe(p) != 0) {
-        return -1;
-    }
-    pid_t pid = fork();
-    if (pid == 0) {
-        dup2(p[1], 1);
-        dup2(p[1], 2);
-        close(p[0]);
-        close(p[1]);
-        setenv("ML_TARGET_BIN", image_dir, 1);
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    close(p[1]);
-    *out = p[0];
-    return pid;
-}
-
-/* Read what meterlab printed for up to @p secs; true once @p text appeared
- * after the last match (the search then continues behind it). */
-static int wait_for(const char *text, double secs)
-{
-    double until = now_s() + secs;
-    for (;;) {
-        seen[seen_len] = '\0';
-        char *hit = strstr(seen + seen_pos, text);
-        if (hit != NULL) {
-            seen_pos = (size_t)(hit - seen) + strlen(text);
-            return 1;
-        }
-        double left = until - now_s();
-        if (left <= 0) {
-            return 0;
-        }
-        struct pollfd pfd = {dev_out, POLLIN, 0};
-        if (poll(&pfd, 1, (int)(left * 1000) + 1) <= 0) {
-            continue;
-        }
-        ssize_t n = read(dev_out, seen + seen_len, sizeof seen - 1 - seen_len);
-        if (n <= 0) {
-            return 0; /* meterlab ended */
-        }
-        seen_len += (size_t)n;
-    }
-}
-
-static void path_after(const char *label, char *out, size_t cap)
-{
-    const char *p = strstr(seen, label);
-    out[0] = '\0';
-    if (p != NULL) {
-        p += strlen(label);
-        while (*p == ' ') {
-            p++;
-        }
-        size_t n = strcspn(p, " \n");
-        snprintf(out, cap, "%.*s", (int)(n < cap ? n : cap - 1), p);
-    }
-}
-
 static int run_quick(char *const argv[], char *out, size_t cap)
 {
     int fd;
-    pid_t pid = spawn(argv, &fd);
+    pid_t pid = qd_spawn(argv, &fd);
     size_t len = 0;
     ssize_t n;
     while (len + 1 < cap && (n = read(fd, out + len, cap - 1 - len)) > 0) {
@@ -170,21 +90,15 @@ static double rd_float(modbus_t *mb, int addr)
 
 static void test_p1mb_sdm630_in_qemu(void)
 {
-    double t0 = now_s();
+    double t0 = qd_now_s();
     char *argv[] = {ML_METERLAB, "device",    "--target", "qemu", "--product",
                     "p1mb",      "--variant", "sdm630",   NULL};
-    dev_pid = spawn(argv, &dev_out);
-    CU_ASSERT_FATAL(dev_pid > 0);
-    int up = wait_for("stop with Ctrl-C", 15.0);
-    if (!up) {
-        fprintf(stderr, "\nmeterlab printed:\n%s\n", seen);
-    }
-    CU_ASSERT_FATAL(up);
-    printf("\n  booted in %.2f s\n", now_s() - t0);
-    CU_ASSERT_PTR_NOT_NULL(strstr(seen, "meterlab device: P1MB, variant sdm630"));
-    CU_ASSERT_PTR_NOT_NULL(strstr(seen, "(9600 8E1, address 16, termination off)"));
-    path_after("  P1 in ", p1_path, sizeof p1_path);
-    path_after("  RS485 ", rs_path, sizeof rs_path);
+    qd_start(argv, 15.0, NULL);
+    printf("\n  booted in %.2f s\n", qd_now_s() - t0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(qd_seen(), "meterlab device: P1MB, variant sdm630"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(qd_seen(), "(9600 8E1, address 16, termination off)"));
+    qd_after("  P1 in ", p1_path, sizeof p1_path);
+    qd_after("  RS485 ", rs_path, sizeof rs_path);
     CU_ASSERT_FATAL(strncmp(p1_path, "/dev/", 5) == 0 && strncmp(rs_path, "/dev/", 5) == 0);
 
     modbus_t *mb = modbus_new_rtu(rs_path, 9600, 'E', 8, 1);
@@ -201,9 +115,9 @@ static void test_p1mb_sdm630_in_qemu(void)
     int p1 = open(p1_path, O_WRONLY | O_NOCTTY);
     CU_ASSERT_FATAL(p1 >= 0);
     CU_ASSERT_EQUAL((size_t)write(p1, tel, tel_len), tel_len);
-    int ok = wait_for("telegrams: 1 ok, 0 crc fail", 5.0);
+    int ok = qd_wait_for("telegrams: 1 ok, 0 crc fail", 5.0);
     CU_ASSERT(ok);
-    CU_ASSERT(wait_for("P1 LED: on", 2.0));
+    CU_ASSERT(qd_wait_for("P1 LED: on", 2.0));
 
     CU_ASSERT_DOUBLE_EQUAL(rd_float(mb, 0x0000), 220.1, 1e-3);      /* L1 voltage */
     CU_ASSERT_DOUBLE_EQUAL(rd_float(mb, 0x0034), 1193.0, 1e-3);     /* total power, W */
@@ -225,8 +139,8 @@ static void test_p1mb_sdm630_in_qemu(void)
     /* a telegram with a broken CRC: counted, the P1 LED blinks */
     tel[tel_len - 3] = tel[tel_len - 3] == '0' ? '1' : '0';
     CU_ASSERT_EQUAL((size_t)write(p1, tel, tel_len), tel_len);
-    CU_ASSERT(wait_for("telegrams: 1 ok, 1 crc fail", 5.0));
-    CU_ASSERT(wait_for("P1 LED: blinking", 2.0));
+    CU_ASSERT(qd_wait_for("telegrams: 1 ok, 1 crc fail", 5.0));
+    CU_ASSERT(qd_wait_for("P1 LED: blinking", 2.0));
     close(p1);
 
     /* a new address through the configuration registers, then a reboot: the
@@ -234,7 +148,7 @@ static void test_p1mb_sdm630_in_qemu(void)
      * (the emulated flash survives the reset) */
     CU_ASSERT_EQUAL(modbus_write_register(mb, 0xF012, 22), 1);
     CU_ASSERT_EQUAL(modbus_write_register(mb, 0xF030, 0x5AA5), 1);
-    CU_ASSERT(wait_for("rebooted (reset soft): RS485 9600 8E1, address 22", 5.0));
+    CU_ASSERT(qd_wait_for("rebooted (reset soft): RS485 9600 8E1, address 22", 5.0));
     modbus_set_slave(mb, 22);
     uint16_t cfg[4] = {0, 0, 0, 0};
     CU_ASSERT_EQUAL(modbus_read_registers(mb, 0xF010, 4, cfg), 4);
@@ -247,33 +161,18 @@ static void test_p1mb_sdm630_in_qemu(void)
     modbus_free(mb);
 
     /* stop: meterlab exits 0 and QEMU (the pty's owner) is gone */
-    kill(dev_pid, SIGTERM);
-    CU_ASSERT(wait_for("meterlab device: stopping", 5.0));
-    int status = -1;
-    for (int i = 0; i < 500 && waitpid(dev_pid, &status, WNOHANG) != dev_pid; i++) {
-        usleep(10000);
-    }
-    CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    dev_pid = 0;
+    qd_stop();
     usleep(100000);
     CU_ASSERT_NOT_EQUAL(access(rs_path, F_OK), 0); /* QEMU's pty was released */
-    if (CU_get_number_of_failures() > 0) {
-        fprintf(stderr, "\nmeterlab printed:\n%s\n", seen);
-    }
-    printf("  whole run %.2f s\n", now_s() - t0);
+    qd_dump_on_failure();
+    printf("  whole run %.2f s\n", qd_now_s() - t0);
 }
 
 int main(void)
 {
-    const char *dir = getenv("ML_QEMU_IMAGE_DIR");
-    snprintf(image_dir, sizeof image_dir, "%s", dir != NULL ? dir : "build/target/bin");
-    char img[1100];
-    snprintf(img, sizeof img, "%s/p1mb_sdm630.elf", image_dir);
-    if (access(img, R_OK) != 0) {
-        const char *req = getenv("ML_QEMU_REQUIRED");
-        fprintf(stderr, "qemu.p1mb: no image %s (build the 'target' preset: make target)%s\n", img,
-                req != NULL && req[0] == '1' ? "" : ": skipped");
-        return req != NULL && req[0] == '1' ? 1 : SKIP;
+    int no_image = qd_init("qemu.p1mb", "p1mb_sdm630.elf");
+    if (no_image != 0) {
+        return no_image;
     }
     if (CU_initialize_registry() != CUE_SUCCESS) {
         return 1;
@@ -289,10 +188,7 @@ int main(void)
         {"test_p1mb_sdm630_in_qemu", test_p1mb_sdm630_in_qemu},
     };
     int rc = ml_test_run("qemu_p1mb", cases, sizeof cases / sizeof cases[0], NULL, NULL);
-    if (dev_pid > 0) {
-        kill(dev_pid, SIGTERM);
-        waitpid(dev_pid, NULL, 0);
-    }
+    qd_cleanup();
     free(tel);
     return rc;
 }

@@ -14,103 +14,24 @@
  * was built without the AT emulator.
  */
 #define _GNU_SOURCE
-#include <errno.h>
 #include <fcntl.h>
 #include <modbus.h> /* libmodbus */
-#include <poll.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "ml_broker.h"
 #include "ml_mqtt_sub.h"
 #include "ml_test.h"
+#include "qemu_dev.h"
 
-#define SKIP 77
-
-static char image_dir[1024];
-static pid_t dev_pid;
-static int dev_out = -1;
-static char seen[32768];
-static size_t seen_len, seen_pos;
 static uint8_t *tel;
 static size_t tel_len;
 static struct ml_broker broker;
 static struct ml_mqtt_sub *sub;
 static int skip_no_emu;
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static pid_t spawn(char *const argv[], int *out)
-{
-    int p[2];
-    if (pipe(p) != 0) {
-        return -1;
-    }
-    pid_t pid = fork();
-    if (pid == 0) {
-        dup2(p[1], 1);
-        dup2(p[1], 2);
-        close(p[0]);
-        close(p[1]);
-        setenv("ML_TARGET_BIN", image_dir, 1);
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    close(p[1]);
-    *out = p[0];
-    return pid;
-}
-
-static int wait_for(const char *text, double secs)
-{
-    double until = now_s() + secs;
-    for (;;) {
-        seen[seen_len] = '\0';
-        char *hit = strstr(seen + seen_pos, text);
-        if (hit != NULL) {
-            seen_pos = (size_t)(hit - seen) + strlen(text);
-            return 1;
-        }
-        double left = until - now_s();
-        if (left <= 0) {
-            return 0;
-        }
-        struct pollfd pfd = {dev_out, POLLIN, 0};
-        if (poll(&pfd, 1, (int)(left * 1000) + 1) <= 0) {
-            continue;
-        }
-        ssize_t n = read(dev_out, seen + seen_len, sizeof seen - 1 - seen_len);
-        if (n <= 0) {
-            return 0;
-        }
-        seen_len += (size_t)n;
-    }
-}
-
-static void after(const char *label, char *out, size_t cap)
-{
-    const char *p = strstr(seen, label);
-    out[0] = '\0';
-    if (p != NULL) {
-        p += strlen(label);
-        while (*p == ' ') {
-            p++;
-        }
-        size_t n = strcspn(p, " ,\n");
-        snprintf(out, cap, "%.*s", (int)(n < cap ? n : cap - 1), p);
-    }
-}
 
 /* Run curl; its output (body, then the HTTP code) into @p out. @return exit status. */
 static int curl(char *out, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -133,11 +54,30 @@ static int curl(char *out, size_t cap, const char *fmt, ...)
 static void feed(void)
 {
     char p1_path[128];
-    after("  P1 in ", p1_path, sizeof p1_path);
+    qd_after("  P1 in ", p1_path, sizeof p1_path);
     int p1 = open(p1_path, O_WRONLY | O_NOCTTY);
     CU_ASSERT_FATAL(p1 >= 0);
     CU_ASSERT_EQUAL((size_t)write(p1, tel, tel_len), tel_len);
     close(p1);
+}
+
+/* Feed a telegram, then wait up to 5 s for a message on @p topic (a part of the
+ * topic unless @p exact) into @p m. @return 1 when one came. */
+static int feed_and_wait(const char *topic, int exact, struct ml_mqtt_msg *m)
+{
+    ml_mqtt_sub_clear(sub);
+    feed();
+    for (int i = 0; i < 500; i++) {
+        size_t n = ml_mqtt_sub_count(sub);
+        for (size_t k = 0; k < n; k++) {
+            if (ml_mqtt_sub_get(sub, k, m) &&
+                (exact ? strcmp(m->topic, topic) == 0 : strstr(m->topic, topic) != NULL)) {
+                return 1;
+            }
+        }
+        usleep(10000);
+    }
+    return 0;
 }
 
 static float rd_float_cdab(modbus_t *mb, int addr)
@@ -149,27 +89,20 @@ static float rd_float_cdab(modbus_t *mb, int addr)
 
 static void test_sc_p1_in_qemu(void)
 {
-    double t0 = now_s();
+    double t0 = qd_now_s();
     char *argv[] = {ML_METERLAB, "device",        "--target", "qemu",        "--product",
                     "p1",        "--modbus-port", "0",        "--http-port", "0",
                     "--p1-out",  "none",          NULL};
-    dev_pid = spawn(argv, &dev_out);
-    CU_ASSERT_FATAL(dev_pid > 0);
-    int up = wait_for("stop with Ctrl-C", 15.0);
-    if (!up && strstr(seen, "without the ESP-AT emulator") != NULL) {
-        fprintf(stderr, "\nqemu.smart_connect: %s", seen);
+    if (!qd_start(argv, 15.0, "without the ESP-AT emulator")) {
+        fprintf(stderr, "\nqemu.smart_connect: %s", qd_seen());
         skip_no_emu = 1;
         return;
     }
-    if (!up) {
-        fprintf(stderr, "\nmeterlab printed:\n%s\n", seen);
-    }
-    CU_ASSERT_FATAL(up);
-    printf("\n  booted in %.2f s\n", now_s() - t0);
-    CU_ASSERT_PTR_NOT_NULL(strstr(seen, "meterlab device: Smart P1/A1 Connect (qemu"));
+    printf("\n  booted in %.2f s\n", qd_now_s() - t0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(qd_seen(), "meterlab device: Smart P1/A1 Connect (qemu"));
     char mbs[16], https[16];
-    after("  Modbus TCP     port", mbs, sizeof mbs);
-    const char *h = strstr(seen, "@127.0.0.1:");
+    qd_after("  Modbus TCP     port", mbs, sizeof mbs);
+    const char *h = strstr(qd_seen(), "@127.0.0.1:");
     snprintf(https, sizeof https, "%d", h != NULL ? atoi(h + 11) : 0);
     int mb_port = atoi(mbs), http_port = atoi(https);
     CU_ASSERT_FATAL(mb_port > 0 && http_port > 0);
@@ -195,13 +128,13 @@ static void test_sc_p1_in_qemu(void)
     CU_ASSERT_EQUAL_FATAL(connected, 0);
     CU_ASSERT_DOUBLE_EQUAL(rd_float_cdab(mb, 0x8006), 0.0, 1e-9); /* no telegram yet */
     feed();
-    CU_ASSERT(wait_for("telegrams: 1 ok, 0 crc/checksum fail", 5.0));
+    CU_ASSERT(qd_wait_for("telegrams: 1 ok, 0 crc/checksum fail", 5.0));
     CU_ASSERT_DOUBLE_EQUAL(rd_float_cdab(mb, 0x8006), 220.1, 1e-3);  /* U L1 */
     CU_ASSERT_DOUBLE_EQUAL(rd_float_cdab(mb, 0x8016), 1193.0, 1e-3); /* P total, W */
     CU_ASSERT_DOUBLE_EQUAL(rd_float_cdab(mb, 0x8100), 246913578.0, 16.0);
     modbus_close(mb);
     modbus_free(mb);
-    printf("  Modbus TCP checked at %.2f s\n", now_s() - t0);
+    printf("  Modbus TCP checked at %.2f s\n", qd_now_s() - t0);
 
     /* HTTP: status, then MQTT on (the test's broker) and a reboot */
     char out[8192];
@@ -236,45 +169,25 @@ static void test_sc_p1_in_qemu(void)
                "curl -s -m 5 -u user:qemu0001 -w ' HTTP%%{http_code}' -X POST "
                "http://127.0.0.1:%d/api/v1/reset",
                http_port);
-    CU_ASSERT(wait_for("rebooted (reset soft)", 10.0));
-    int mqtt_up = wait_for("MQTT: connected", 15.0);
+    CU_ASSERT(qd_wait_for("rebooted (reset soft)", 10.0));
+    int mqtt_up = qd_wait_for("MQTT: connected", 15.0);
     CU_ASSERT(mqtt_up);
-    printf("  MQTT connected at %.2f s\n", now_s() - t0);
+    printf("  MQTT connected at %.2f s\n", qd_now_s() - t0);
     if (mqtt_up) {
-        ml_mqtt_sub_clear(sub);
-        feed();
-        int got = 0;
-        for (int i = 0; i < 500 && !got; i++) {
-            size_t n = ml_mqtt_sub_count(sub);
-            for (size_t k = 0; k < n && !got; k++) {
-                struct ml_mqtt_msg m;
-                if (ml_mqtt_sub_get(sub, k, &m) && strstr(m.topic, "/data/power_instant") &&
-                    strstr(m.topic, "MPS2AN386-000001") != NULL) {
-                    got = 1;
-                    const char *p = strstr(m.payload, "\"P\":");
-                    CU_ASSERT_PTR_NOT_NULL(p);
-                    CU_ASSERT(p != NULL && atof(p + 4) > 1192.999 && atof(p + 4) < 1193.001);
-                }
-            }
-            if (!got) {
-                usleep(10000);
-            }
-        }
+        struct ml_mqtt_msg m;
+        int got = feed_and_wait("MPS2AN386-000001/data/power_instant", 0, &m);
         CU_ASSERT(got);
-        printf("  power_instant published at %.2f s\n", now_s() - t0);
+        if (got) {
+            const char *p = strstr(m.payload, "\"P\":");
+            CU_ASSERT_PTR_NOT_NULL(p);
+            CU_ASSERT(p != NULL && atof(p + 4) > 1192.999 && atof(p + 4) < 1193.001);
+        }
+        printf("  power_instant published at %.2f s\n", qd_now_s() - t0);
     }
 
-    kill(dev_pid, SIGTERM);
-    CU_ASSERT(wait_for("meterlab device: stopping", 5.0));
-    int status = -1;
-    for (int i = 0; i < 500 && waitpid(dev_pid, &status, WNOHANG) != dev_pid; i++) {
-        usleep(10000);
-    }
-    CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    dev_pid = 0;
-    close(dev_out);
+    qd_stop();
     if (CU_get_number_of_failures() > 0) {
-        fprintf(stderr, "\nmeterlab printed:\n%s\n", seen);
+        qd_dump_on_failure();
         ml_broker_dump_log(&broker);
     }
 }
@@ -286,8 +199,6 @@ static void test_sc_seeded_config(void)
     if (skip_no_emu || sub == NULL) {
         return;
     }
-    seen_len = seen_pos = 0;
-    seen[0] = '\0';
     char *argv[] = {ML_METERLAB,
                     "device",
                     "--target",
@@ -307,59 +218,23 @@ static void test_sc_seeded_config(void)
                     "--meter-type",
                     "Eastron-SDM630",
                     NULL};
-    dev_pid = spawn(argv, &dev_out);
-    CU_ASSERT_FATAL(dev_pid > 0);
-    int up = wait_for("stop with Ctrl-C", 20.0);
-    if (!up) {
-        fprintf(stderr, "\nmeterlab printed:\n%s\n", seen);
-    }
-    CU_ASSERT_FATAL(up);
-    CU_ASSERT_PTR_NOT_NULL(strstr(seen, "template Eastron-SDM630"));
-    CU_ASSERT_PTR_NOT_NULL(strstr(seen, "(site 'qtest')"));
-    CU_ASSERT_PTR_NOT_NULL(strstr(seen, "saved configuration (store)"));
-    CU_ASSERT(wait_for("MQTT: connected", 15.0));
-    ml_mqtt_sub_clear(sub);
-    feed();
-    int got = 0;
-    for (int i = 0; i < 500 && !got; i++) {
-        size_t n = ml_mqtt_sub_count(sub);
-        for (size_t k = 0; k < n && !got; k++) {
-            struct ml_mqtt_msg m;
-            got = ml_mqtt_sub_get(sub, k, &m) &&
-                  strcmp(m.topic,
-                         "devices/qtest/smart-connect/MPS2AN386-000001/data/power_instant") == 0;
-        }
-        if (!got) {
-            usleep(10000);
-        }
-    }
-    CU_ASSERT(got);
-    kill(dev_pid, SIGTERM);
-    CU_ASSERT(wait_for("meterlab device: stopping", 5.0));
-    int status = -1;
-    for (int i = 0; i < 500 && waitpid(dev_pid, &status, WNOHANG) != dev_pid; i++) {
-        usleep(10000);
-    }
-    CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    dev_pid = 0;
-    close(dev_out);
-    if (CU_get_number_of_failures() > 0) {
-        fprintf(stderr, "\nmeterlab printed:\n%s\n", seen);
-    }
+    qd_start(argv, 20.0, NULL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(qd_seen(), "template Eastron-SDM630"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(qd_seen(), "(site 'qtest')"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(qd_seen(), "saved configuration (store)"));
+    CU_ASSERT(qd_wait_for("MQTT: connected", 15.0));
+    struct ml_mqtt_msg m;
+    CU_ASSERT(
+        feed_and_wait("devices/qtest/smart-connect/MPS2AN386-000001/data/power_instant", 1, &m));
+    qd_stop();
+    qd_dump_on_failure();
 }
 
 int main(void)
 {
-    const char *dir = getenv("ML_QEMU_IMAGE_DIR");
-    snprintf(image_dir, sizeof image_dir, "%s", dir != NULL ? dir : "build/target/bin");
-    char img[1100];
-    snprintf(img, sizeof img, "%s/smart_connect_p1.elf", image_dir);
-    const char *req = getenv("ML_QEMU_REQUIRED");
-    if (access(img, R_OK) != 0) {
-        fprintf(stderr,
-                "qemu.smart_connect: no image %s (build the 'target' preset: make target)%s\n", img,
-                req != NULL && req[0] == '1' ? "" : ": skipped");
-        return req != NULL && req[0] == '1' ? 1 : SKIP;
+    int no_image = qd_init("qemu.smart_connect", "smart_connect_p1.elf");
+    if (no_image != 0) {
+        return no_image;
     }
     if (CU_initialize_registry() != CUE_SUCCESS) {
         return 1;
@@ -377,16 +252,13 @@ int main(void)
         {"test_sc_seeded_config", test_sc_seeded_config},
     };
     int rc = ml_test_run("qemu_sc", cases, sizeof cases / sizeof cases[0], NULL, NULL);
-    if (dev_pid > 0) {
-        kill(dev_pid, SIGTERM);
-        waitpid(dev_pid, NULL, 0);
-    }
+    qd_cleanup();
     ml_mqtt_sub_stop(sub);
     ml_broker_stop(&broker);
     ml_broker_destroy(&broker);
     free(tel);
     if (skip_no_emu) {
-        return SKIP;
+        return QD_SKIP;
     }
     return rc;
 }
