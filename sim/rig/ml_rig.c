@@ -15,6 +15,8 @@
 #include <fcntl.h>
 #include <yaml.h>
 
+#include "ml_yaml.h"
+
 static const char *const role_names[ML_RIG_ROLES] = {"inject", "p1_out", "rs485", "console"};
 
 /* Same order as enum p1mb_variant (firmware/apps/p1mb/p1mb_app.h). */
@@ -26,187 +28,26 @@ const char *ml_rig_role_name(enum ml_rig_role r)
 }
 
 /* ------------------------------------------------------------------------- */
-/* Strict helpers (the scenario parser's style)                              */
+/* Strict helpers (sim/yaml, shared with the scenario parser)                */
 /* ------------------------------------------------------------------------- */
 
 typedef yaml_node_t node_t;
-
-struct ctx {
-    yaml_document_t doc;
-    const char *name;
-    char *err;
-    size_t errcap;
-    bool failed;
-};
-
-static int fail(struct ctx *c, const node_t *n, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(struct ctx *c, const node_t *n, const char *fmt, ...)
-{
-    if (c->failed) {
-        return -1;
-    }
-    c->failed = true;
-    int k = snprintf(c->err, c->errcap, "%s:%zu:%zu: ", c->name, n ? n->start_mark.line + 1 : 1,
-                     n ? n->start_mark.column + 1 : 1);
-    va_list ap;
-    va_start(ap, fmt);
-    if (k >= 0 && (size_t)k < c->errcap) {
-        vsnprintf(c->err + k, c->errcap - (size_t)k, fmt, ap);
-    }
-    va_end(ap);
-    return -1;
-}
-
-static node_t *node(struct ctx *c, int i)
-{
-    return yaml_document_get_node(&c->doc, i);
-}
-
-static const char *sval(const node_t *n)
-{
-    return (const char *)n->data.scalar.value;
-}
-
-static const char *kind_name(const node_t *n)
-{
-    switch (n->type) {
-    case YAML_SCALAR_NODE:
-        return "a scalar";
-    case YAML_SEQUENCE_NODE:
-        return "a list";
-    case YAML_MAPPING_NODE:
-        return "a map";
-    default:
-        return "nothing";
-    }
-}
 
 static struct ml_rig_loc loc_of(const node_t *n)
 {
     return (struct ml_rig_loc){(int)n->start_mark.line + 1, (int)n->start_mark.column + 1};
 }
 
-static int check_keys(struct ctx *c, node_t *m, const char *what, const char *const *allowed)
+/* Rig timeouts: more than 0 s and at most a day. */
+static int get_secs(struct ml_yaml *c, node_t *n, const char *what, double *out)
 {
-    if (m->type != YAML_MAPPING_NODE) {
-        return fail(c, m, "%s must be a map, not %s", what, kind_name(m));
-    }
-    for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
-        node_t *k = node(c, p->key);
-        if (k->type != YAML_SCALAR_NODE) {
-            return fail(c, k, "keys of %s must be names", what);
-        }
-        bool ok = false;
-        for (const char *const *a = allowed; *a; a++) {
-            ok = ok || strcmp(*a, sval(k)) == 0;
-        }
-        if (!ok) {
-            char list[512] = "";
-            size_t n = 0;
-            for (const char *const *a = allowed; *a && n < sizeof list - 40; a++) {
-                n += (size_t)snprintf(list + n, sizeof list - n, "%s%s", n ? ", " : "", *a);
-            }
-            return fail(c, k, "unknown key '%s' in %s (known: %s)", sval(k), what, list);
-        }
-        for (yaml_node_pair_t *q = m->data.mapping.pairs.start; q < p; q++) {
-            if (strcmp(sval(node(c, q->key)), sval(k)) == 0) {
-                return fail(c, k, "key '%s' given twice in %s", sval(k), what);
-            }
-        }
-    }
-    return 0;
-}
-
-static node_t *get(struct ctx *c, node_t *m, const char *key)
-{
-    for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
-        node_t *k = node(c, p->key);
-        if (k->type == YAML_SCALAR_NODE && strcmp(sval(k), key) == 0) {
-            return node(c, p->value);
-        }
-    }
-    return NULL;
-}
-
-static node_t *get_key(struct ctx *c, node_t *m, const char *key)
-{
-    for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
-        node_t *k = node(c, p->key);
-        if (k->type == YAML_SCALAR_NODE && strcmp(sval(k), key) == 0) {
-            return k;
-        }
-    }
-    return NULL;
-}
-
-/* The key node of @p key in @p m (for "missing" errors we point at the map itself). */
-static node_t *need(struct ctx *c, node_t *m, const char *key, const char *what)
-{
-    node_t *v = get(c, m, key);
-    if (v == NULL) {
-        fail(c, m, "%s needs '%s'", what, key);
-    }
-    return v;
-}
-
-static int want_scalar(struct ctx *c, node_t *n, const char *what)
-{
-    if (n->type != YAML_SCALAR_NODE) {
-        return fail(c, n, "%s must be a single value, not %s", what, kind_name(n));
-    }
-    return 0;
-}
-
-static int get_str(struct ctx *c, node_t *n, const char *what, char *out, size_t cap)
-{
-    if (want_scalar(c, n, what) < 0) {
+    double d;
+    if (ml_yaml_get_secs(c, n, what, &d) < 0) {
         return -1;
     }
-    size_t len = strlen(sval(n));
-    if (len >= cap) {
-        return fail(c, n, "%s is too long (%zu characters, at most %zu)", what, len, cap - 1);
-    }
-    memcpy(out, sval(n), len + 1);
-    return 0;
-}
-
-static int get_int(struct ctx *c, node_t *n, const char *what, long lo, long hi, int *out)
-{
-    if (want_scalar(c, n, what) < 0) {
-        return -1;
-    }
-    const char *v = sval(n);
-    char *end;
-    errno = 0;
-    long x = strtol(v, &end, 0);
-    if (v[0] == 0 || *end != 0 || errno != 0) {
-        return fail(c, n, "%s must be an integer, not '%s'", what, v);
-    }
-    if (x < lo || x > hi) {
-        return fail(c, n, "%s must be between %ld and %ld, not %ld", what, lo, hi, x);
-    }
-    *out = (int)x;
-    return 0;
-}
-
-static int get_secs(struct ctx *c, node_t *n, const char *what, double *out)
-{
-    if (want_scalar(c, n, what) < 0) {
-        return -1;
-    }
-    const char *v = sval(n);
-    char *end;
-    errno = 0;
-    double d = strtod(v, &end);
-    if (end != v && (!strcmp(end, "s") || !strcmp(end, "ms") || !strcmp(end, "m"))) {
-        d *= end[0] == 'm' ? (end[1] == 's' ? 0.001 : 60.0) : 1.0;
-    } else if (v[0] == 0 || *end != 0) {
-        return fail(c, n, "%s must be a time in seconds (or with ms/s/m), not '%s'", what, v);
-    }
-    if (errno != 0 || !isfinite(d) || d <= 0 || d > 86400) {
-        return fail(c, n, "%s must be more than 0 s and at most 1 day, not '%s'", what, v);
+    if (d <= 0 || d > 86400) {
+        return ml_yaml_fail(c, n, "%s must be more than 0 s and at most 1 day, not '%s'", what,
+                            ml_yaml_sval(n));
     }
     *out = d;
     return 0;
@@ -216,30 +57,30 @@ static int get_secs(struct ctx *c, node_t *n, const char *what, double *out)
 /* Sections                                                                  */
 /* ------------------------------------------------------------------------- */
 
-static int parse_dut(struct ctx *c, node_t *n, struct ml_rig *rig)
+static int parse_dut(struct ml_yaml *c, node_t *n, struct ml_rig *rig)
 {
     static const char *const keys[] = {"product", "variant", "serial", NULL};
-    if (check_keys(c, n, "dut", keys) < 0) {
+    if (ml_yaml_check_keys(c, n, "dut", keys) < 0) {
         return -1;
     }
-    node_t *v = need(c, n, "product", "dut");
-    if (v == NULL || want_scalar(c, v, "dut.product") < 0) {
+    node_t *v = ml_yaml_need(c, n, "product", "dut");
+    if (v == NULL || ml_yaml_want_scalar(c, v, "dut.product") < 0) {
         return -1;
     }
-    if (!strcmp(sval(v), "p1")) {
+    if (!strcmp(ml_yaml_sval(v), "p1")) {
         rig->dut.product = ML_SCN_P1;
-    } else if (!strcmp(sval(v), "tic")) {
+    } else if (!strcmp(ml_yaml_sval(v), "tic")) {
         rig->dut.product = ML_SCN_TIC;
-    } else if (!strcmp(sval(v), "p1mb")) {
+    } else if (!strcmp(ml_yaml_sval(v), "p1mb")) {
         rig->dut.product = ML_SCN_P1MB;
     } else {
-        return fail(c, v, "dut.product must be p1, tic or p1mb, not '%s'", sval(v));
+        return ml_yaml_fail(c, v, "dut.product must be p1, tic or p1mb, not '%s'", ml_yaml_sval(v));
     }
-    if ((v = get(c, n, "variant"))) {
+    if ((v = ml_yaml_get(c, n, "variant"))) {
         if (rig->dut.product != ML_SCN_P1MB) {
-            return fail(c, v, "dut.variant is for a p1mb only");
+            return ml_yaml_fail(c, v, "dut.variant is for a p1mb only");
         }
-        if (get_str(c, v, "dut.variant", rig->dut.variant, sizeof rig->dut.variant) < 0) {
+        if (ml_yaml_get_str(c, v, "dut.variant", rig->dut.variant, sizeof rig->dut.variant) < 0) {
             return -1;
         }
         for (int i = 0; variant_names[i]; i++) {
@@ -249,40 +90,41 @@ static int parse_dut(struct ctx *c, node_t *n, struct ml_rig *rig)
             }
         }
         if (rig->dut.variant_index < 0) {
-            return fail(c, v, "dut.variant must be pro380, acr10rh, sdm630 or xemex, not '%s'",
-                        sval(v));
+            return ml_yaml_fail(c, v,
+                                "dut.variant must be pro380, acr10rh, sdm630 or xemex, not '%s'",
+                                ml_yaml_sval(v));
         }
     }
-    if ((v = get(c, n, "serial")) &&
-        get_str(c, v, "dut.serial", rig->dut.serial, sizeof rig->dut.serial) < 0) {
+    if ((v = ml_yaml_get(c, n, "serial")) &&
+        ml_yaml_get_str(c, v, "dut.serial", rig->dut.serial, sizeof rig->dut.serial) < 0) {
         return -1;
     }
     return 0;
 }
 
-static int parse_port(struct ctx *c, node_t *n, enum ml_rig_role role, struct ml_rig_port *p)
+static int parse_port(struct ml_yaml *c, node_t *n, enum ml_rig_role role, struct ml_rig_port *p)
 {
     char what[32];
     snprintf(what, sizeof what, "serial.%s", role_names[role]);
     static const char *const keys[] = {"path", "usb", "line", NULL};
     static const char *const keys485[] = {"path", "usb", "line", "slave_id", NULL};
-    if (check_keys(c, n, what, role == ML_RIG_RS485 ? keys485 : keys) < 0) {
+    if (ml_yaml_check_keys(c, n, what, role == ML_RIG_RS485 ? keys485 : keys) < 0) {
         return -1;
     }
     p->present = true;
     p->loc = loc_of(n);
-    node_t *path = get(c, n, "path"), *usb = get(c, n, "usb"), *v;
+    node_t *path = ml_yaml_get(c, n, "path"), *usb = ml_yaml_get(c, n, "usb"), *v;
     if ((path == NULL) == (usb == NULL)) {
-        return fail(c, path ? usb : n, "%s needs exactly one of 'path' or 'usb'", what);
+        return ml_yaml_fail(c, path ? usb : n, "%s needs exactly one of 'path' or 'usb'", what);
     }
-    if (path && get_str(c, path, "path", p->path, sizeof p->path) < 0) {
+    if (path && ml_yaml_get_str(c, path, "path", p->path, sizeof p->path) < 0) {
         return -1;
     }
     if (path && p->path[0] == 0) {
-        return fail(c, path, "%s.path is empty", what);
+        return ml_yaml_fail(c, path, "%s.path is empty", what);
     }
     if (usb) {
-        if (get_str(c, usb, "usb", p->usb, sizeof p->usb) < 0) {
+        if (ml_yaml_get_str(c, usb, "usb", p->usb, sizeof p->usb) < 0) {
             return -1;
         }
         const char *u = p->usb;
@@ -291,19 +133,19 @@ static int parse_port(struct ctx *c, node_t *n, enum ml_rig_role role, struct ml
             ok = i == 4 || isxdigit((unsigned char)u[i]);
         }
         if (!ok) {
-            return fail(c, usb,
-                        "%s.usb must be \"VID:PID\" or \"VID:PID:SERIAL\" with 4-digit hex "
-                        "ids (see `meterlab ports`), not '%s'",
-                        what, p->usb);
+            return ml_yaml_fail(c, usb,
+                                "%s.usb must be \"VID:PID\" or \"VID:PID:SERIAL\" with 4-digit hex "
+                                "ids (see `meterlab ports`), not '%s'",
+                                what, p->usb);
         }
     }
-    if ((v = get(c, n, "line"))) {
+    if ((v = ml_yaml_get(c, n, "line"))) {
         char msg[160];
-        if (want_scalar(c, v, "line") < 0) {
+        if (ml_yaml_want_scalar(c, v, "line") < 0) {
             return -1;
         }
-        if (ml_serial_parse_cfg(sval(v), &p->line, msg, sizeof msg) < 0) {
-            return fail(c, v, "%s.line: %s", what, msg);
+        if (ml_serial_parse_cfg(ml_yaml_sval(v), &p->line, msg, sizeof msg) < 0) {
+            return ml_yaml_fail(c, v, "%s.line: %s", what, msg);
         }
         p->has_line = true;
     } else if (role == ML_RIG_RS485) {
@@ -311,37 +153,39 @@ static int parse_port(struct ctx *c, node_t *n, enum ml_rig_role role, struct ml
     }
     if (role == ML_RIG_RS485) {
         p->slave_id = 16;
-        if ((v = get(c, n, "slave_id")) && get_int(c, v, "slave_id", 1, 247, &p->slave_id) < 0) {
+        if ((v = ml_yaml_get(c, n, "slave_id")) &&
+            ml_yaml_get_int(c, v, "slave_id", 1, 247, &p->slave_id) < 0) {
             return -1;
         }
     }
     return 0;
 }
 
-static int parse_serial(struct ctx *c, node_t *n, struct ml_rig *rig)
+static int parse_serial(struct ml_yaml *c, node_t *n, struct ml_rig *rig)
 {
     static const char *const keys[] = {"inject", "p1_out", "rs485", "console", NULL};
-    if (check_keys(c, n, "serial", keys) < 0) {
+    if (ml_yaml_check_keys(c, n, "serial", keys) < 0) {
         return -1;
     }
     for (int r = 0; r < ML_RIG_ROLES; r++) {
-        node_t *v = get(c, n, role_names[r]);
+        node_t *v = ml_yaml_get(c, n, role_names[r]);
         if (v == NULL) {
             continue;
         }
         if (r == ML_RIG_RS485 && rig->dut.product != ML_SCN_P1MB) {
-            return fail(c, v, "serial.rs485 is for a p1mb DUT only");
+            return ml_yaml_fail(c, v, "serial.rs485 is for a p1mb DUT only");
         }
         if (r == ML_RIG_P1_OUT && rig->dut.product != ML_SCN_P1) {
-            return fail(c, v,
-                        "serial.p1_out is for a p1 DUT only (the Smart Connect P1 has P1-out)");
+            return ml_yaml_fail(
+                c, v, "serial.p1_out is for a p1 DUT only (the Smart Connect P1 has P1-out)");
         }
         if (parse_port(c, v, (enum ml_rig_role)r, &rig->port[r]) < 0) {
             return -1;
         }
     }
     if (!rig->port[ML_RIG_INJECT].present) {
-        return fail(c, n, "serial needs 'inject' (the adapter that plays the meter into the DUT)");
+        return ml_yaml_fail(
+            c, n, "serial needs 'inject' (the adapter that plays the meter into the DUT)");
     }
     for (int a = 0; a < ML_RIG_ROLES; a++) {
         for (int b = a + 1; b < ML_RIG_ROLES; b++) {
@@ -349,121 +193,124 @@ static int parse_serial(struct ctx *c, node_t *n, struct ml_rig *rig)
             if (pa->present && pb->present &&
                 ((pa->path[0] && !strcmp(pa->path, pb->path)) ||
                  (pa->usb[0] && !strcmp(pa->usb, pb->usb)))) {
-                return fail(c, get(c, n, role_names[b]),
-                            "serial.%s uses the same adapter as serial.%s", role_names[b],
-                            role_names[a]);
+                return ml_yaml_fail(c, ml_yaml_get(c, n, role_names[b]),
+                                    "serial.%s uses the same adapter as serial.%s", role_names[b],
+                                    role_names[a]);
             }
         }
     }
     return 0;
 }
 
-static int parse_network(struct ctx *c, node_t *n, struct ml_rig *rig)
+static int parse_network(struct ml_yaml *c, node_t *n, struct ml_rig *rig)
 {
     static const char *const keys[] = {"host",      "modbus_port",   "http_port",
                                        "http_user", "http_password", NULL};
-    if (check_keys(c, n, "network", keys) < 0) {
+    if (ml_yaml_check_keys(c, n, "network", keys) < 0) {
         return -1;
     }
-    node_t *v = need(c, n, "host", "network");
+    node_t *v = ml_yaml_need(c, n, "host", "network");
     if (v == NULL ||
-        get_str(c, v, "network.host", rig->network.host, sizeof rig->network.host) < 0) {
+        ml_yaml_get_str(c, v, "network.host", rig->network.host, sizeof rig->network.host) < 0) {
         return -1;
     }
     if (rig->network.host[0] == 0) {
-        return fail(c, v, "network.host is empty");
+        return ml_yaml_fail(c, v, "network.host is empty");
     }
     rig->network.modbus_port = 502;
     rig->network.http_port = 80;
-    if ((v = get(c, n, "modbus_port")) &&
-        get_int(c, v, "network.modbus_port", 0, 65535, &rig->network.modbus_port) < 0) {
+    if ((v = ml_yaml_get(c, n, "modbus_port")) &&
+        ml_yaml_get_int(c, v, "network.modbus_port", 0, 65535, &rig->network.modbus_port) < 0) {
         return -1;
     }
-    if ((v = get(c, n, "http_port")) &&
-        get_int(c, v, "network.http_port", 0, 65535, &rig->network.http_port) < 0) {
+    if ((v = ml_yaml_get(c, n, "http_port")) &&
+        ml_yaml_get_int(c, v, "network.http_port", 0, 65535, &rig->network.http_port) < 0) {
         return -1;
     }
-    if ((v = get(c, n, "http_user")) && get_str(c, v, "network.http_user", rig->network.http_user,
-                                                sizeof rig->network.http_user) < 0) {
+    if ((v = ml_yaml_get(c, n, "http_user")) &&
+        ml_yaml_get_str(c, v, "network.http_user", rig->network.http_user,
+                        sizeof rig->network.http_user) < 0) {
         return -1;
     }
-    if ((v = get(c, n, "http_password")) &&
-        get_str(c, v, "network.http_password", rig->network.http_password,
-                sizeof rig->network.http_password) < 0) {
+    if ((v = ml_yaml_get(c, n, "http_password")) &&
+        ml_yaml_get_str(c, v, "network.http_password", rig->network.http_password,
+                        sizeof rig->network.http_password) < 0) {
         return -1;
     }
     return 0;
 }
 
-static int parse_mqtt(struct ctx *c, node_t *n, struct ml_rig *rig)
+static int parse_mqtt(struct ml_yaml *c, node_t *n, struct ml_rig *rig)
 {
     static const char *const keys[] = {"url", "user", "password", "site", NULL};
-    if (check_keys(c, n, "mqtt", keys) < 0) {
+    if (ml_yaml_check_keys(c, n, "mqtt", keys) < 0) {
         return -1;
     }
-    node_t *v = need(c, n, "url", "mqtt");
-    if (v == NULL || get_str(c, v, "mqtt.url", rig->mqtt.url, sizeof rig->mqtt.url) < 0) {
+    node_t *v = ml_yaml_need(c, n, "url", "mqtt");
+    if (v == NULL || ml_yaml_get_str(c, v, "mqtt.url", rig->mqtt.url, sizeof rig->mqtt.url) < 0) {
         return -1;
     }
     if (strncmp(rig->mqtt.url, "mqtt://", 7) != 0 && strncmp(rig->mqtt.url, "mqtts://", 8) != 0) {
-        return fail(c, v, "mqtt.url must start with mqtt:// or mqtts://, not '%s'", rig->mqtt.url);
+        return ml_yaml_fail(c, v, "mqtt.url must start with mqtt:// or mqtts://, not '%s'",
+                            rig->mqtt.url);
     }
-    if ((v = get(c, n, "user")) &&
-        get_str(c, v, "mqtt.user", rig->mqtt.user, sizeof rig->mqtt.user) < 0) {
+    if ((v = ml_yaml_get(c, n, "user")) &&
+        ml_yaml_get_str(c, v, "mqtt.user", rig->mqtt.user, sizeof rig->mqtt.user) < 0) {
         return -1;
     }
-    if ((v = get(c, n, "password")) &&
-        get_str(c, v, "mqtt.password", rig->mqtt.password, sizeof rig->mqtt.password) < 0) {
+    if ((v = ml_yaml_get(c, n, "password")) &&
+        ml_yaml_get_str(c, v, "mqtt.password", rig->mqtt.password, sizeof rig->mqtt.password) < 0) {
         return -1;
     }
-    if ((v = get(c, n, "site")) &&
-        get_str(c, v, "mqtt.site", rig->mqtt.site, sizeof rig->mqtt.site) < 0) {
+    if ((v = ml_yaml_get(c, n, "site")) &&
+        ml_yaml_get_str(c, v, "mqtt.site", rig->mqtt.site, sizeof rig->mqtt.site) < 0) {
         return -1;
     }
     return 0;
 }
 
-static int parse_commands(struct ctx *c, node_t *n, struct ml_rig *rig)
+static int parse_commands(struct ml_yaml *c, node_t *n, struct ml_rig *rig)
 {
     static const char *const keys[] = {"power_off", "power_on", "button_press", "button_release",
                                        NULL};
-    if (check_keys(c, n, "commands", keys) < 0) {
+    if (ml_yaml_check_keys(c, n, "commands", keys) < 0) {
         return -1;
     }
     char *dst[] = {rig->commands.power_off, rig->commands.power_on, rig->commands.button_press,
                    rig->commands.button_release};
     for (int i = 0; i < 4; i++) {
-        node_t *v = get(c, n, keys[i]);
+        node_t *v = ml_yaml_get(c, n, keys[i]);
         char what[40];
         snprintf(what, sizeof what, "commands.%s", keys[i]);
-        if (v && get_str(c, v, what, dst[i], sizeof rig->commands.power_off) < 0) {
+        if (v && ml_yaml_get_str(c, v, what, dst[i], sizeof rig->commands.power_off) < 0) {
             return -1;
         }
         if (v && dst[i][0] == 0) {
-            return fail(c, v, "%s is empty (leave the key out when the rig cannot do it)", what);
+            return ml_yaml_fail(c, v, "%s is empty (leave the key out when the rig cannot do it)",
+                                what);
         }
     }
     /* a capability needs both halves */
     for (int i = 0; i < 4; i += 2) {
         if ((dst[i][0] == 0) != (dst[i + 1][0] == 0)) {
             int have = dst[i][0] ? i : i + 1;
-            return fail(c, get_key(c, n, keys[have]), "commands.%s needs commands.%s too",
-                        keys[have], keys[have ^ 1]);
+            return ml_yaml_fail(c, ml_yaml_get_key(c, n, keys[have]),
+                                "commands.%s needs commands.%s too", keys[have], keys[have ^ 1]);
         }
     }
     return 0;
 }
 
-static int parse_timeouts(struct ctx *c, node_t *n, struct ml_rig *rig)
+static int parse_timeouts(struct ml_yaml *c, node_t *n, struct ml_rig *rig)
 {
     static const char *const keys[] = {"boot_s", "modbus_s", "http_s", "mqtt_s", NULL};
-    if (check_keys(c, n, "timeouts", keys) < 0) {
+    if (ml_yaml_check_keys(c, n, "timeouts", keys) < 0) {
         return -1;
     }
     double *dst[] = {&rig->timeouts.boot_s, &rig->timeouts.modbus_s, &rig->timeouts.http_s,
                      &rig->timeouts.mqtt_s};
     for (int i = 0; i < 4; i++) {
-        node_t *v = get(c, n, keys[i]);
+        node_t *v = ml_yaml_get(c, n, keys[i]);
         char what[40];
         snprintf(what, sizeof what, "timeouts.%s", keys[i]);
         if (v && get_secs(c, v, what, dst[i]) < 0) {
@@ -473,42 +320,42 @@ static int parse_timeouts(struct ctx *c, node_t *n, struct ml_rig *rig)
     return 0;
 }
 
-static int parse_root(struct ctx *c, node_t *root, struct ml_rig *rig)
+static int parse_root(struct ml_yaml *c, node_t *root, struct ml_rig *rig)
 {
     if (root == NULL) {
-        return fail(c, NULL, "empty rig file (see docs/hil.md)");
+        return ml_yaml_fail(c, NULL, "empty rig file (see docs/hil.md)");
     }
     static const char *const keys[] = {"name",     "dut",        "serial",   "network", "mqtt",
                                        "commands", "led_sensor", "timeouts", NULL};
-    if (check_keys(c, root, "the rig", keys) < 0) {
+    if (ml_yaml_check_keys(c, root, "the rig", keys) < 0) {
         return -1;
     }
     node_t *v;
-    if ((v = need(c, root, "name", "the rig")) == NULL ||
-        get_str(c, v, "name", rig->name, sizeof rig->name) < 0) {
+    if ((v = ml_yaml_need(c, root, "name", "the rig")) == NULL ||
+        ml_yaml_get_str(c, v, "name", rig->name, sizeof rig->name) < 0) {
         return -1;
     }
-    if ((v = need(c, root, "dut", "the rig")) == NULL || parse_dut(c, v, rig) < 0) {
+    if ((v = ml_yaml_need(c, root, "dut", "the rig")) == NULL || parse_dut(c, v, rig) < 0) {
         return -1;
     }
-    if ((v = need(c, root, "serial", "the rig")) == NULL || parse_serial(c, v, rig) < 0) {
+    if ((v = ml_yaml_need(c, root, "serial", "the rig")) == NULL || parse_serial(c, v, rig) < 0) {
         return -1;
     }
-    if ((v = get(c, root, "network")) && parse_network(c, v, rig) < 0) {
+    if ((v = ml_yaml_get(c, root, "network")) && parse_network(c, v, rig) < 0) {
         return -1;
     }
-    if ((v = get(c, root, "mqtt")) && parse_mqtt(c, v, rig) < 0) {
+    if ((v = ml_yaml_get(c, root, "mqtt")) && parse_mqtt(c, v, rig) < 0) {
         return -1;
     }
-    if ((v = get(c, root, "commands")) && parse_commands(c, v, rig) < 0) {
+    if ((v = ml_yaml_get(c, root, "commands")) && parse_commands(c, v, rig) < 0) {
         return -1;
     }
-    if ((v = get(c, root, "led_sensor"))) {
-        return fail(c, v,
-                    "led_sensor: no LED sensor is supported yet; leave the key out "
-                    "(LED expectations are reported as skipped, see docs/hil.md)");
+    if ((v = ml_yaml_get(c, root, "led_sensor"))) {
+        return ml_yaml_fail(c, v,
+                            "led_sensor: no LED sensor is supported yet; leave the key out "
+                            "(LED expectations are reported as skipped, see docs/hil.md)");
     }
-    if ((v = get(c, root, "timeouts")) && parse_timeouts(c, v, rig) < 0) {
+    if ((v = ml_yaml_get(c, root, "timeouts")) && parse_timeouts(c, v, rig) < 0) {
         return -1;
     }
     return 0;
@@ -528,30 +375,12 @@ int ml_rig_parse(const char *name, const char *text, size_t len, struct ml_rig *
     rig->timeouts.modbus_s = 2;
     rig->timeouts.http_s = 5;
     rig->timeouts.mqtt_s = 10;
-    struct ctx c = {.name = name, .err = err, .errcap = errcap};
-    yaml_parser_t p;
-    yaml_parser_initialize(&p);
-    yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
-    if (!yaml_parser_load(&p, &c.doc)) {
-        snprintf(err, errcap, "%s:%zu:%zu: YAML: %s%s%s", name, p.problem_mark.line + 1,
-                 p.problem_mark.column + 1, p.problem ? p.problem : "syntax error",
-                 p.context ? " " : "", p.context ? p.context : "");
-        yaml_parser_delete(&p);
+    struct ml_yaml c;
+    if (ml_yaml_load(&c, name, text, len, err, errcap) < 0) {
         return -1;
     }
-    int rc = parse_root(&c, yaml_document_get_root_node(&c.doc), rig);
-    if (rc == 0) {
-        yaml_document_t extra;
-        if (yaml_parser_load(&p, &extra)) {
-            if (yaml_document_get_root_node(&extra) != NULL) {
-                rc = fail(&c, yaml_document_get_root_node(&extra),
-                          "one rig per file (found a second YAML document)");
-            }
-            yaml_document_delete(&extra);
-        }
-    }
-    yaml_document_delete(&c.doc);
-    yaml_parser_delete(&p);
+    int rc = parse_root(&c, ml_yaml_root(&c), rig);
+    rc = ml_yaml_close(&c, rc, "rig");
     return rc;
 }
 

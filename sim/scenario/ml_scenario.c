@@ -17,6 +17,8 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "ml_yaml.h"
+
 #include "regmap/regmap.h"
 #include "ui/ui.h"
 
@@ -98,34 +100,11 @@ const char *ml_scn_colour_name(uint32_t rgb, char *buf)
 /* ------------------------------------------------------------------------- */
 
 struct ctx {
-    yaml_document_t doc;
+    struct ml_yaml y; /* file name, document, error buffer (sim/yaml) */
     struct ml_scenario *s;
-    char *err;
-    size_t errcap;
-    bool failed;
 };
 
 typedef yaml_node_t node_t;
-
-static int fail(struct ctx *c, const node_t *n, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(struct ctx *c, const node_t *n, const char *fmt, ...)
-{
-    if (c->failed) {
-        return -1;
-    }
-    c->failed = true;
-    int k = snprintf(c->err, c->errcap, "%s:%zu:%zu: ", c->s->path, n ? n->start_mark.line + 1 : 1,
-                     n ? n->start_mark.column + 1 : 1);
-    va_list ap;
-    va_start(ap, fmt);
-    if (k >= 0 && (size_t)k < c->errcap) {
-        vsnprintf(c->err + k, c->errcap - (size_t)k, fmt, ap);
-    }
-    va_end(ap);
-    return -1;
-}
 
 static struct ml_scn_loc loc_of(struct ctx *c, const node_t *n)
 {
@@ -133,185 +112,15 @@ static struct ml_scn_loc loc_of(struct ctx *c, const node_t *n)
                                (int)n->start_mark.column + 1};
 }
 
-static node_t *node(struct ctx *c, int i)
-{
-    return yaml_document_get_node(&c->doc, i);
-}
-
-static const char *kind_name(const node_t *n)
-{
-    switch (n->type) {
-    case YAML_SCALAR_NODE:
-        return "a scalar";
-    case YAML_SEQUENCE_NODE:
-        return "a list";
-    case YAML_MAPPING_NODE:
-        return "a map";
-    default:
-        return "nothing";
-    }
-}
-
-static const char *sval(const node_t *n)
-{
-    return (const char *)n->data.scalar.value;
-}
-
-static bool is_null(const node_t *n)
-{
-    if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE) {
-        return false;
-    }
-    const char *v = sval(n);
-    return v[0] == 0 || strcmp(v, "~") == 0 || strcmp(v, "null") == 0;
-}
-
-/* Iterate a mapping: checks every key is a scalar in @p allowed (NULL-terminated). */
-static int check_keys(struct ctx *c, node_t *m, const char *what, const char *const *allowed)
-{
-    if (m->type != YAML_MAPPING_NODE) {
-        return fail(c, m, "%s must be a map, not %s", what, kind_name(m));
-    }
-    for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
-        node_t *k = node(c, p->key);
-        if (k->type != YAML_SCALAR_NODE) {
-            return fail(c, k, "keys of %s must be names", what);
-        }
-        bool ok = allowed == NULL;
-        for (const char *const *a = allowed; a && *a; a++) {
-            ok = ok || strcmp(*a, sval(k)) == 0;
-        }
-        if (!ok) {
-            char list[512] = "";
-            size_t n = 0;
-            for (const char *const *a = allowed; *a && n < sizeof list - 40; a++) {
-                n += (size_t)snprintf(list + n, sizeof list - n, "%s%s", n ? ", " : "", *a);
-            }
-            return fail(c, k, "unknown key '%s' in %s (known: %s)", sval(k), what, list);
-        }
-        for (yaml_node_pair_t *q = m->data.mapping.pairs.start; q < p; q++) {
-            if (strcmp(sval(node(c, q->key)), sval(k)) == 0) {
-                return fail(c, k, "key '%s' given twice in %s", sval(k), what);
-            }
-        }
-    }
-    return 0;
-}
-
-static node_t *get(struct ctx *c, node_t *m, const char *key)
-{
-    if (m == NULL || m->type != YAML_MAPPING_NODE) {
-        return NULL;
-    }
-    for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
-        node_t *k = node(c, p->key);
-        if (k->type == YAML_SCALAR_NODE && strcmp(sval(k), key) == 0) {
-            return node(c, p->value);
-        }
-    }
-    return NULL;
-}
-
-static int want_scalar(struct ctx *c, node_t *n, const char *what)
-{
-    if (n->type != YAML_SCALAR_NODE) {
-        return fail(c, n, "%s must be a single value, not %s", what, kind_name(n));
-    }
-    return 0;
-}
-
-static int get_num(struct ctx *c, node_t *n, const char *what, double *out)
-{
-    if (want_scalar(c, n, what) < 0) {
-        return -1;
-    }
-    const char *v = sval(n);
-    char *end;
-    errno = 0;
-    double d = strtod(v, &end);
-    if (v[0] == 0 || *end != 0 || errno != 0 || !isfinite(d)) {
-        return fail(c, n, "%s must be a number, not '%s'", what, v);
-    }
-    *out = d;
-    return 0;
-}
-
-static int get_int(struct ctx *c, node_t *n, const char *what, long lo, long hi, long *out)
-{
-    if (want_scalar(c, n, what) < 0) {
-        return -1;
-    }
-    const char *v = sval(n);
-    char *end;
-    errno = 0;
-    long x = strtol(v, &end, 0);
-    if (v[0] == 0 || *end != 0 || errno != 0) {
-        return fail(c, n, "%s must be an integer, not '%s'", what, v);
-    }
-    if (x < lo || x > hi) {
-        return fail(c, n, "%s must be between %ld and %ld, not %ld", what, lo, hi, x);
-    }
-    *out = x;
-    return 0;
-}
-
-static int get_bool(struct ctx *c, node_t *n, const char *what, bool *out)
-{
-    if (want_scalar(c, n, what) < 0) {
-        return -1;
-    }
-    const char *v = sval(n);
-    if (!strcmp(v, "true") || !strcmp(v, "on") || !strcmp(v, "yes")) {
-        *out = true;
-    } else if (!strcmp(v, "false") || !strcmp(v, "off") || !strcmp(v, "no")) {
-        *out = false;
-    } else {
-        return fail(c, n, "%s must be true/false (or on/off), not '%s'", what, v);
-    }
-    return 0;
-}
-
-static int get_str(struct ctx *c, node_t *n, const char *what, char **out)
-{
-    if (want_scalar(c, n, what) < 0) {
-        return -1;
-    }
-    free(*out);
-    *out = strdup(sval(n));
-    return 0;
-}
-
 /* Seconds: a number, or a string with a unit: "500ms", "90s", "15m", "24h". */
 static int get_time(struct ctx *c, node_t *n, const char *what, double *out)
 {
-    if (want_scalar(c, n, what) < 0) {
+    double d;
+    if (ml_yaml_get_secs(&c->y, n, what, &d) < 0) {
         return -1;
     }
-    const char *v = sval(n);
-    char *end;
-    errno = 0;
-    double d = strtod(v, &end);
-    double mul = 1;
-    if (end != v && !strcmp(end, "ms")) {
-        mul = 0.001;
-    } else if (end != v && !strcmp(end, "s")) {
-        mul = 1;
-    } else if (end != v && !strcmp(end, "m")) {
-        mul = 60;
-    } else if (end != v && !strcmp(end, "h")) {
-        mul = 3600;
-    } else if (end == v || *end != 0) {
-        return fail(c, n, "%s must be a time in seconds (or with ms/s/m/h), not '%s'", what, v);
-    }
-    d *= mul;
-    if (errno != 0 || !isfinite(d)) {
-        return fail(c, n, "%s: '%s' is not a usable time", what, v);
-    }
-    if (d < 0) {
-        return fail(c, n, "%s must not be negative (%g s)", what, d);
-    }
     if (d > 400 * 86400.0) {
-        return fail(c, n, "%s: %g s is more than 400 days", what, d);
+        return ml_yaml_fail(&c->y, n, "%s: %g s is more than 400 days", what, d);
     }
     *out = d;
     return 0;
@@ -360,7 +169,7 @@ static int load_csv(struct ctx *c, node_t *at, const char *file, const char *col
     size_t len;
     char *text = (char *)read_all(path, &len);
     if (text == NULL) {
-        fail(c, at, "csv: cannot read '%s': %s", path, strerror(errno));
+        ml_yaml_fail(&c->y, at, "csv: cannot read '%s': %s", path, strerror(errno));
         free(path);
         return -1;
     }
@@ -393,7 +202,8 @@ static int load_csv(struct ctx *c, node_t *at, const char *file, const char *col
             }
             ncols = k;
             if (col < 0) {
-                rc = fail(c, at, "csv: %s has no column '%s' in its header line", path, column);
+                rc = ml_yaml_fail(&c->y, at, "csv: %s has no column '%s' in its header line", path,
+                                  column);
                 break;
             }
             continue;
@@ -406,7 +216,8 @@ static int load_csv(struct ctx *c, node_t *at, const char *file, const char *col
                 end++;
             }
             if (end == f || *end) {
-                rc = fail(c, at, "%s:%d: field %d is not a number ('%s')", path, line, k + 1, f);
+                rc = ml_yaml_fail(&c->y, at, "%s:%d: field %d is not a number ('%s')", path, line,
+                                  k + 1, f);
                 break;
             }
         }
@@ -414,7 +225,8 @@ static int load_csv(struct ctx *c, node_t *at, const char *file, const char *col
             break;
         }
         if (k != ncols) {
-            rc = fail(c, at, "%s:%d: %d fields, the header has %d", path, line, k, ncols);
+            rc = ml_yaml_fail(&c->y, at, "%s:%d: %d fields, the header has %d", path, line, k,
+                              ncols);
             break;
         }
         if (src->n == cap) {
@@ -427,7 +239,7 @@ static int load_csv(struct ctx *c, node_t *at, const char *file, const char *col
         src->list[src->n] = row[col];
         if (tcol >= 0) {
             if (src->n > 0 && row[tcol] < src->t[src->n - 1]) {
-                rc = fail(c, at, "%s:%d: the time column goes backwards", path, line);
+                rc = ml_yaml_fail(&c->y, at, "%s:%d: the time column goes backwards", path, line);
                 break;
             }
             src->t[src->n] = row[tcol];
@@ -435,7 +247,7 @@ static int load_csv(struct ctx *c, node_t *at, const char *file, const char *col
         src->n++;
     }
     if (rc == 0 && src->n == 0) {
-        rc = fail(c, at, "csv: %s has no data rows", path);
+        rc = ml_yaml_fail(&c->y, at, "csv: %s has no data rows", path);
     }
     free(text);
     free(path);
@@ -444,88 +256,92 @@ static int load_csv(struct ctx *c, node_t *at, const char *file, const char *col
 
 static int parse_src(struct ctx *c, node_t *n, struct ml_scn_src *src)
 {
-    if (is_null(n)) {
+    if (ml_yaml_is_null(n)) {
         src->kind = ML_SRC_ABSENT;
         return 0;
     }
     if (n->type == YAML_SCALAR_NODE) {
         src->kind = ML_SRC_CONST;
-        return get_num(c, n, "a value", &src->c);
+        return ml_yaml_get_num(&c->y, n, "a value", &src->c);
     }
     static const char *const keys[] = {"ramp", "list", "csv", "column", NULL};
-    if (check_keys(c, n, "a value generator", keys) < 0) {
+    if (ml_yaml_check_keys(&c->y, n, "a value generator", keys) < 0) {
         return -1;
     }
-    node_t *r = get(c, n, "ramp"), *l = get(c, n, "list"), *f = get(c, n, "csv");
+    node_t *r = ml_yaml_get(&c->y, n, "ramp"), *l = ml_yaml_get(&c->y, n, "list"),
+           *f = ml_yaml_get(&c->y, n, "csv");
     if ((r != NULL) + (l != NULL) + (f != NULL) != 1) {
-        return fail(c, n, "a value generator needs exactly one of ramp, list, csv");
+        return ml_yaml_fail(&c->y, n, "a value generator needs exactly one of ramp, list, csv");
     }
     if (r) {
         static const char *const rk[] = {"from", "to", NULL};
-        if (check_keys(c, r, "ramp", rk) < 0 || !get(c, r, "from") || !get(c, r, "to")) {
-            return c->failed ? -1 : fail(c, r, "ramp needs from and to");
+        if (ml_yaml_check_keys(&c->y, r, "ramp", rk) < 0 || !ml_yaml_get(&c->y, r, "from") ||
+            !ml_yaml_get(&c->y, r, "to")) {
+            return c->y.failed ? -1 : ml_yaml_fail(&c->y, r, "ramp needs from and to");
         }
         src->kind = ML_SRC_RAMP;
-        return get_num(c, get(c, r, "from"), "ramp from", &src->from) |
-               get_num(c, get(c, r, "to"), "ramp to", &src->to);
+        return ml_yaml_get_num(&c->y, ml_yaml_get(&c->y, r, "from"), "ramp from", &src->from) |
+               ml_yaml_get_num(&c->y, ml_yaml_get(&c->y, r, "to"), "ramp to", &src->to);
     }
     if (l) {
         if (l->type != YAML_SEQUENCE_NODE ||
             l->data.sequence.items.top == l->data.sequence.items.start) {
-            return fail(c, l, "list must be a non-empty list of numbers");
+            return ml_yaml_fail(&c->y, l, "list must be a non-empty list of numbers");
         }
         src->kind = ML_SRC_LIST;
         size_t cnt = (size_t)(l->data.sequence.items.top - l->data.sequence.items.start);
         src->list = calloc(cnt, sizeof(double));
         for (size_t i = 0; i < cnt; i++) {
-            if (get_num(c, node(c, l->data.sequence.items.start[i]), "list item", &src->list[i]) <
-                0) {
+            if (ml_yaml_get_num(&c->y, ml_yaml_node(&c->y, l->data.sequence.items.start[i]),
+                                "list item", &src->list[i]) < 0) {
                 return -1;
             }
         }
         src->n = cnt;
         return 0;
     }
-    node_t *colnode = get(c, n, "column");
+    node_t *colnode = ml_yaml_get(&c->y, n, "column");
     if (colnode == NULL) {
-        return fail(c, n, "csv needs column: the column to take");
+        return ml_yaml_fail(&c->y, n, "csv needs column: the column to take");
     }
-    if (want_scalar(c, f, "csv") < 0 || want_scalar(c, colnode, "column") < 0) {
+    if (ml_yaml_want_scalar(&c->y, f, "csv") < 0 ||
+        ml_yaml_want_scalar(&c->y, colnode, "column") < 0) {
         return -1;
     }
     src->kind = ML_SRC_CSV;
-    return load_csv(c, f, sval(f), sval(colnode), src);
+    return load_csv(c, f, ml_yaml_sval(f), ml_yaml_sval(colnode), src);
 }
 
 static int parse_values(struct ctx *c, node_t *n, struct ml_scn_values *out)
 {
     if (n->type != YAML_MAPPING_NODE) {
-        return fail(c, n, "values must be a map of reading keys (p_imp, l1_u, ...) to values");
+        return ml_yaml_fail(&c->y, n,
+                            "values must be a map of reading keys (p_imp, l1_u, ...) to values");
     }
     size_t cnt = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
     out->v = calloc(cnt ? cnt : 1, sizeof *out->v);
     out->n = 0;
     for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
-        node_t *k = node(c, p->key);
+        node_t *k = ml_yaml_node(&c->y, p->key);
         if (k->type != YAML_SCALAR_NODE) {
-            return fail(c, k, "value names must be reading keys");
+            return ml_yaml_fail(&c->y, k, "value names must be reading keys");
         }
-        int f = ml_meter_field_find(sval(k));
+        int f = ml_meter_field_find(ml_yaml_sval(k));
         if (f < 0) {
-            return fail(c, k,
-                        "unknown value '%s' (use the reading keys of docs/scenarios.md: "
-                        "p, p_imp, l1_u, e_imp_t1, ...)",
-                        sval(k));
+            return ml_yaml_fail(&c->y, k,
+                                "unknown value '%s' (use the reading keys of docs/scenarios.md: "
+                                "p, p_imp, l1_u, e_imp_t1, ...)",
+                                ml_yaml_sval(k));
         }
         for (size_t i = 0; i < out->n; i++) {
             if (out->v[i].field == f) {
-                return fail(c, k, "value '%s' given twice", sval(k));
+                return ml_yaml_fail(&c->y, k, "value '%s' given twice", ml_yaml_sval(k));
             }
         }
         struct ml_scn_value *v = &out->v[out->n++];
         v->field = f;
         v->loc = loc_of(c, k);
-        if (parse_src(c, node(c, p->value), &v->src) < 0) {
+        if (parse_src(c, ml_yaml_node(&c->y, p->value), &v->src) < 0) {
             return -1;
         }
     }
@@ -586,11 +402,11 @@ void ml_scn_values_apply(const struct ml_scn_values *vals, double t, double from
 
 static int parse_ipv4(struct ctx *c, node_t *n, const char *what, uint32_t *ip, uint32_t *mask)
 {
-    if (want_scalar(c, n, what) < 0) {
+    if (ml_yaml_want_scalar(&c->y, n, what) < 0) {
         return -1;
     }
     char buf[64];
-    snprintf(buf, sizeof buf, "%s", sval(n));
+    snprintf(buf, sizeof buf, "%s", ml_yaml_sval(n));
     char *slash = strchr(buf, '/');
     int prefix = 24;
     if (slash) {
@@ -598,12 +414,13 @@ static int parse_ipv4(struct ctx *c, node_t *n, const char *what, uint32_t *ip, 
         char *end;
         prefix = (int)strtol(slash + 1, &end, 10);
         if (*end || prefix < 1 || prefix > 32 || mask == NULL) {
-            return fail(c, n, "%s: bad prefix length in '%s'", what, sval(n));
+            return ml_yaml_fail(&c->y, n, "%s: bad prefix length in '%s'", what, ml_yaml_sval(n));
         }
     }
     struct in_addr a;
     if (inet_pton(AF_INET, buf, &a) != 1) {
-        return fail(c, n, "%s must be an IPv4 address, not '%s'", what, sval(n));
+        return ml_yaml_fail(&c->y, n, "%s must be an IPv4 address, not '%s'", what,
+                            ml_yaml_sval(n));
     }
     *ip = ntohl(a.s_addr);
     if (mask) {
@@ -624,125 +441,136 @@ static int parse_device(struct ctx *c, node_t *n)
                                        "mqtt_user", "mqtt_password", "site",      "factory_default",
                                        "network",   "interface",     "utc_start", "variant",
                                        NULL};
-    if (check_keys(c, n, "device", keys) < 0) {
+    if (ml_yaml_check_keys(&c->y, n, "device", keys) < 0) {
         return -1;
     }
     node_t *v;
-    if ((v = get(c, n, "variant"))) {
+    if ((v = ml_yaml_get(&c->y, n, "variant"))) {
         if (s->product != ML_SCN_P1MB) {
-            return fail(c, v, "variant is for product p1mb (the register map it emulates)");
+            return ml_yaml_fail(&c->y, v,
+                                "variant is for product p1mb (the register map it emulates)");
         }
-        if (want_scalar(c, v, "variant") < 0) {
+        if (ml_yaml_want_scalar(&c->y, v, "variant") < 0) {
             return -1;
         }
         s->variant = -1;
         for (int i = 0; i < 4; i++) {
-            if (!strcmp(sval(v), variant_names[i])) {
+            if (!strcmp(ml_yaml_sval(v), variant_names[i])) {
                 s->variant = i;
             }
         }
         if (s->variant < 0) {
-            return fail(c, v, "variant must be sdm630, pro380, acr10rh or xemex, not '%s'",
-                        sval(v));
+            return ml_yaml_fail(&c->y, v,
+                                "variant must be sdm630, pro380, acr10rh or xemex, not '%s'",
+                                ml_yaml_sval(v));
         }
         free(s->meter_type);
         s->meter_type = strdup(variant_templates[s->variant]);
     }
-    if (s->product == ML_SCN_P1MB && get(c, n, "meter_type")) {
-        return fail(c, get(c, n, "meter_type"),
-                    "a p1mb's registers follow its variant, not "
-                    "meter_type");
+    if (s->product == ML_SCN_P1MB && ml_yaml_get(&c->y, n, "meter_type")) {
+        return ml_yaml_fail(&c->y, ml_yaml_get(&c->y, n, "meter_type"),
+                            "a p1mb's registers follow its variant, not "
+                            "meter_type");
     }
-    if ((v = get(c, n, "serial")) && get_str(c, v, "serial", &s->serial) < 0) {
+    if ((v = ml_yaml_get(&c->y, n, "serial")) &&
+        ml_yaml_get_strdup(&c->y, v, "serial", &s->serial) < 0) {
         return -1;
     }
-    if ((v = get(c, n, "meter_type"))) {
-        if (get_str(c, v, "meter_type", &s->meter_type) < 0) {
+    if ((v = ml_yaml_get(&c->y, n, "meter_type"))) {
+        if (ml_yaml_get_strdup(&c->y, v, "meter_type", &s->meter_type) < 0) {
             return -1;
         }
         if (regmap_template_find(s->meter_type, strlen(s->meter_type)) == NULL) {
-            return fail(c, v, "unknown meter_type '%s' (see `meterlab regmap`)", s->meter_type);
+            return ml_yaml_fail(&c->y, v, "unknown meter_type '%s' (see `meterlab regmap`)",
+                                s->meter_type);
         }
     }
-    if ((v = get(c, n, "mqtt")) && get_bool(c, v, "mqtt", &s->mqtt) < 0) {
+    if ((v = ml_yaml_get(&c->y, n, "mqtt")) && ml_yaml_get_bool(&c->y, v, "mqtt", &s->mqtt) < 0) {
         return -1;
     }
-    if ((v = get(c, n, "mqtt_site")) && get_str(c, v, "mqtt_site", &s->mqtt_site) < 0) {
+    if ((v = ml_yaml_get(&c->y, n, "mqtt_site")) &&
+        ml_yaml_get_strdup(&c->y, v, "mqtt_site", &s->mqtt_site) < 0) {
         return -1;
     }
-    if ((v = get(c, n, "site")) && get_str(c, v, "site", &s->mqtt_site) < 0) {
+    if ((v = ml_yaml_get(&c->y, n, "site")) &&
+        ml_yaml_get_strdup(&c->y, v, "site", &s->mqtt_site) < 0) {
         return -1;
     }
-    if ((v = get(c, n, "mqtt_user")) && get_str(c, v, "mqtt_user", &s->mqtt_user) < 0) {
+    if ((v = ml_yaml_get(&c->y, n, "mqtt_user")) &&
+        ml_yaml_get_strdup(&c->y, v, "mqtt_user", &s->mqtt_user) < 0) {
         return -1;
     }
-    if ((v = get(c, n, "mqtt_password")) && get_str(c, v, "mqtt_password", &s->mqtt_password) < 0) {
+    if ((v = ml_yaml_get(&c->y, n, "mqtt_password")) &&
+        ml_yaml_get_strdup(&c->y, v, "mqtt_password", &s->mqtt_password) < 0) {
         return -1;
     }
-    if ((v = get(c, n, "factory_default")) &&
-        get_bool(c, v, "factory_default", &s->factory_default) < 0) {
+    if ((v = ml_yaml_get(&c->y, n, "factory_default")) &&
+        ml_yaml_get_bool(&c->y, v, "factory_default", &s->factory_default) < 0) {
         return -1;
     }
-    if ((v = get(c, n, "interface"))) {
-        if (want_scalar(c, v, "interface") < 0) {
+    if ((v = ml_yaml_get(&c->y, n, "interface"))) {
+        if (ml_yaml_want_scalar(&c->y, v, "interface") < 0) {
             return -1;
         }
-        if (!strcmp(sval(v), "ethernet")) {
+        if (!strcmp(ml_yaml_sval(v), "ethernet")) {
             s->iface = 0;
-        } else if (!strcmp(sval(v), "wifi")) {
+        } else if (!strcmp(ml_yaml_sval(v), "wifi")) {
             s->iface = 1;
         } else {
-            return fail(c, v, "interface must be ethernet or wifi, not '%s'", sval(v));
+            return ml_yaml_fail(&c->y, v, "interface must be ethernet or wifi, not '%s'",
+                                ml_yaml_sval(v));
         }
     }
-    if ((v = get(c, n, "utc_start"))) {
+    if ((v = ml_yaml_get(&c->y, n, "utc_start"))) {
         long t;
-        if (get_int(c, v, "utc_start", 946684800L, 4102444800L, &t) < 0) {
+        if (ml_yaml_get_long(&c->y, v, "utc_start", 946684800L, 4102444800L, &t) < 0) {
             return -1;
         }
         s->utc_start = t;
     }
-    if ((v = get(c, n, "network"))) {
+    if ((v = ml_yaml_get(&c->y, n, "network"))) {
         if (v->type == YAML_SCALAR_NODE) {
-            if (!strcmp(sval(v), "dhcp")) {
+            if (!strcmp(ml_yaml_sval(v), "dhcp")) {
                 s->dhcp = true;
                 return 0;
             }
-            return fail(c, v,
-                        "network must be dhcp or a map {mode: static, ip: A.B.C.D/N, "
-                        "gateway, dns}, not '%s'",
-                        sval(v));
+            return ml_yaml_fail(&c->y, v,
+                                "network must be dhcp or a map {mode: static, ip: A.B.C.D/N, "
+                                "gateway, dns}, not '%s'",
+                                ml_yaml_sval(v));
         }
         static const char *const nk[] = {"mode", "ip", "gateway", "dns", NULL};
-        if (check_keys(c, v, "network", nk) < 0) {
+        if (ml_yaml_check_keys(&c->y, v, "network", nk) < 0) {
             return -1;
         }
-        node_t *m = get(c, v, "mode");
-        if (m == NULL || want_scalar(c, m, "mode") < 0) {
-            return c->failed ? -1 : fail(c, v, "network needs mode: dhcp or static");
+        node_t *m = ml_yaml_get(&c->y, v, "mode");
+        if (m == NULL || ml_yaml_want_scalar(&c->y, m, "mode") < 0) {
+            return c->y.failed ? -1 : ml_yaml_fail(&c->y, v, "network needs mode: dhcp or static");
         }
-        if (!strcmp(sval(m), "dhcp")) {
+        if (!strcmp(ml_yaml_sval(m), "dhcp")) {
             s->dhcp = true;
-            if (get(c, v, "ip")) {
-                return fail(c, get(c, v, "ip"), "ip is only for mode: static");
+            if (ml_yaml_get(&c->y, v, "ip")) {
+                return ml_yaml_fail(&c->y, ml_yaml_get(&c->y, v, "ip"),
+                                    "ip is only for mode: static");
             }
             return 0;
         }
-        if (strcmp(sval(m), "static")) {
-            return fail(c, m, "mode must be dhcp or static, not '%s'", sval(m));
+        if (strcmp(ml_yaml_sval(m), "static")) {
+            return ml_yaml_fail(&c->y, m, "mode must be dhcp or static, not '%s'", ml_yaml_sval(m));
         }
         s->dhcp = false;
-        node_t *ip = get(c, v, "ip");
+        node_t *ip = ml_yaml_get(&c->y, v, "ip");
         if (ip == NULL) {
-            return fail(c, v, "mode: static needs ip: A.B.C.D/prefix");
+            return ml_yaml_fail(&c->y, v, "mode: static needs ip: A.B.C.D/prefix");
         }
         if (parse_ipv4(c, ip, "ip", &s->ip, &s->netmask) < 0) {
             return -1;
         }
-        if ((m = get(c, v, "gateway")) && parse_ipv4(c, m, "gateway", &s->gateway, NULL) < 0) {
+        if ((m = ml_yaml_get(&c->y, v, "gateway")) &&
+            parse_ipv4(c, m, "gateway", &s->gateway, NULL) < 0) {
             return -1;
         }
-        if ((m = get(c, v, "dns")) && parse_ipv4(c, m, "dns", &s->dns, NULL) < 0) {
+        if ((m = ml_yaml_get(&c->y, v, "dns")) && parse_ipv4(c, m, "dns", &s->dns, NULL) < 0) {
             return -1;
         }
     }
@@ -755,84 +583,92 @@ static int parse_meter(struct ctx *c, node_t *n)
     static const char *const keys[] = {"protocol", "interval_s", "from", "to",
                                        "phases",   "header",     "id",   "producer",
                                        "line",     "values",     NULL};
-    if (check_keys(c, n, "meter", keys) < 0) {
+    if (ml_yaml_check_keys(&c->y, n, "meter", keys) < 0) {
         return -1;
     }
-    node_t *v = get(c, n, "protocol");
+    node_t *v = ml_yaml_get(&c->y, n, "protocol");
     if (v == NULL) {
-        return fail(c, n,
-                    "meter needs protocol: dsmr22|dsmr30|dsmr40|dsmr42|dsmr50|emucs171|"
-                    "tic|tic_historic");
+        return ml_yaml_fail(&c->y, n,
+                            "meter needs protocol: dsmr22|dsmr30|dsmr40|dsmr42|dsmr50|emucs171|"
+                            "tic|tic_historic");
     }
-    if (want_scalar(c, v, "protocol") < 0) {
+    if (ml_yaml_want_scalar(&c->y, v, "protocol") < 0) {
         return -1;
     }
-    int p = ml_meter_proto_find(sval(v));
+    int p = ml_meter_proto_find(ml_yaml_sval(v));
     if (p < 0) {
-        return fail(c, v,
-                    "unknown protocol '%s' (dsmr22, dsmr30, dsmr40, dsmr42, dsmr50, "
-                    "emucs171, tic, tic_historic)",
-                    sval(v));
+        return ml_yaml_fail(&c->y, v,
+                            "unknown protocol '%s' (dsmr22, dsmr30, dsmr40, dsmr42, dsmr50, "
+                            "emucs171, tic, tic_historic)",
+                            ml_yaml_sval(v));
     }
     s->has_meter = true;
     s->meter.proto = (enum ml_meter_proto)p;
     s->meter.phases = 3;
-    if ((v = get(c, n, "interval_s")) && get_time(c, v, "interval_s", &s->interval_s) < 0) {
+    if ((v = ml_yaml_get(&c->y, n, "interval_s")) &&
+        get_time(c, v, "interval_s", &s->interval_s) < 0) {
         return -1;
     }
-    if (get(c, n, "interval_s") && s->interval_s < 0.01) {
-        return fail(c, get(c, n, "interval_s"), "interval_s must be at least 0.01 s");
+    if (ml_yaml_get(&c->y, n, "interval_s") && s->interval_s < 0.01) {
+        return ml_yaml_fail(&c->y, ml_yaml_get(&c->y, n, "interval_s"),
+                            "interval_s must be at least 0.01 s");
     }
     s->meter_from = 1.0;
     s->meter_to = -1;
-    if ((v = get(c, n, "from")) && get_time(c, v, "from", &s->meter_from) < 0) {
+    if ((v = ml_yaml_get(&c->y, n, "from")) && get_time(c, v, "from", &s->meter_from) < 0) {
         return -1;
     }
-    if ((v = get(c, n, "to")) && get_time(c, v, "to", &s->meter_to) < 0) {
+    if ((v = ml_yaml_get(&c->y, n, "to")) && get_time(c, v, "to", &s->meter_to) < 0) {
         return -1;
     }
     if (s->meter_to >= 0 && s->meter_to < s->meter_from) {
-        return fail(c, v, "meter to (%g s) is before from (%g s)", s->meter_to, s->meter_from);
+        return ml_yaml_fail(&c->y, v, "meter to (%g s) is before from (%g s)", s->meter_to,
+                            s->meter_from);
     }
-    if ((v = get(c, n, "phases"))) {
+    if ((v = ml_yaml_get(&c->y, n, "phases"))) {
         long ph;
-        if (get_int(c, v, "phases", 1, 3, &ph) < 0) {
+        if (ml_yaml_get_long(&c->y, v, "phases", 1, 3, &ph) < 0) {
             return -1;
         }
         if (ph == 2) {
-            return fail(c, v, "phases must be 1 or 3");
+            return ml_yaml_fail(&c->y, v, "phases must be 1 or 3");
         }
         s->meter.phases = (int)ph;
     }
-    if ((v = get(c, n, "header")) && get_str(c, v, "header", &s->meter_header) < 0) {
+    if ((v = ml_yaml_get(&c->y, n, "header")) &&
+        ml_yaml_get_strdup(&c->y, v, "header", &s->meter_header) < 0) {
         return -1;
     }
-    if ((v = get(c, n, "id")) && get_str(c, v, "id", &s->meter_id) < 0) {
+    if ((v = ml_yaml_get(&c->y, n, "id")) && ml_yaml_get_strdup(&c->y, v, "id", &s->meter_id) < 0) {
         return -1;
     }
-    if ((v = get(c, n, "producer")) && get_bool(c, v, "producer", &s->meter.producer) < 0) {
+    if ((v = ml_yaml_get(&c->y, n, "producer")) &&
+        ml_yaml_get_bool(&c->y, v, "producer", &s->meter.producer) < 0) {
         return -1;
     }
-    if ((v = get(c, n, "line"))) {
+    if ((v = ml_yaml_get(&c->y, n, "line"))) {
         static const char *const lk[] = {"baud", "format", NULL};
-        if (check_keys(c, v, "line", lk) < 0) {
+        if (ml_yaml_check_keys(&c->y, v, "line", lk) < 0) {
             return -1;
         }
         s->has_line = true;
         s->line = ml_meter_proto_line(s->meter.proto);
-        node_t *b = get(c, v, "baud"), *f = get(c, v, "format");
+        node_t *b = ml_yaml_get(&c->y, v, "baud"), *f = ml_yaml_get(&c->y, v, "format");
         long baud;
-        if (b && get_int(c, b, "baud", 300, 1000000, &baud) < 0) {
+        if (b && ml_yaml_get_long(&c->y, b, "baud", 300, 1000000, &baud) < 0) {
             return -1;
         }
         if (b) {
             s->line.baud = (uint32_t)baud;
         }
-        if (f && (want_scalar(c, f, "format") < 0 || ml_line_parse_format(sval(f), &s->line) < 0)) {
-            return c->failed ? -1 : fail(c, f, "format must be like 8N1 or 7E1, not '%s'", sval(f));
+        if (f && (ml_yaml_want_scalar(&c->y, f, "format") < 0 ||
+                  ml_line_parse_format(ml_yaml_sval(f), &s->line) < 0)) {
+            return c->y.failed ? -1
+                               : ml_yaml_fail(&c->y, f, "format must be like 8N1 or 7E1, not '%s'",
+                                              ml_yaml_sval(f));
         }
     }
-    if ((v = get(c, n, "values")) && parse_values(c, v, &s->meter_values) < 0) {
+    if ((v = ml_yaml_get(&c->y, n, "values")) && parse_values(c, v, &s->meter_values) < 0) {
         return -1;
     }
     return 0;
@@ -847,25 +683,26 @@ static int parse_fault(struct ctx *c, node_t *n, struct ml_scn_fault *f)
     node_t *args = NULL, *name = n;
     if (n->type == YAML_MAPPING_NODE) {
         if (n->data.mapping.pairs.top - n->data.mapping.pairs.start != 1) {
-            return fail(c, n, "a fault is one name, or a map with one name: {crc_corrupt: {}}");
+            return ml_yaml_fail(&c->y, n,
+                                "a fault is one name, or a map with one name: {crc_corrupt: {}}");
         }
-        name = node(c, n->data.mapping.pairs.start->key);
-        args = node(c, n->data.mapping.pairs.start->value);
-        if (is_null(args)) {
+        name = ml_yaml_node(&c->y, n->data.mapping.pairs.start->key);
+        args = ml_yaml_node(&c->y, n->data.mapping.pairs.start->value);
+        if (ml_yaml_is_null(args)) {
             args = NULL;
         }
     }
-    if (want_scalar(c, name, "fault") < 0) {
+    if (ml_yaml_want_scalar(&c->y, name, "fault") < 0) {
         return -1;
     }
     int k = -1;
     for (int i = 0; i < ML_SF_COUNT; i++) {
-        if (!strcmp(fault_names[i], sval(name))) {
+        if (!strcmp(fault_names[i], ml_yaml_sval(name))) {
             k = i;
         }
     }
     if (k < 0) {
-        return fail(c, name, "unknown fault '%s'", sval(name));
+        return ml_yaml_fail(&c->y, name, "unknown fault '%s'", ml_yaml_sval(name));
     }
     f->kind = (enum ml_scn_fault_kind)k;
     f->telegrams = 1;
@@ -888,7 +725,7 @@ static int parse_fault(struct ctx *c, node_t *n, struct ml_scn_fault *f)
     } else if (f->kind == ML_SF_LINE) {
         allowed = line_keys;
     }
-    if (args && check_keys(c, args, fault_names[k], allowed) < 0) {
+    if (args && ml_yaml_check_keys(&c->y, args, fault_names[k], allowed) < 0) {
         return -1;
     }
     node_t *v;
@@ -900,45 +737,47 @@ static int parse_fault(struct ctx *c, node_t *n, struct ml_scn_fault *f)
     if (f->kind < ML_SF_GLUE) {
         f->tf.kind = map[f->kind];
     }
-    if ((v = get(c, args, "offset"))) {
-        if (get_int(c, v, "offset", -1000000, 1000000, &x) < 0) {
+    if ((v = ml_yaml_get(&c->y, args, "offset"))) {
+        if (ml_yaml_get_long(&c->y, v, "offset", -1000000, 1000000, &x) < 0) {
             return -1;
         }
         f->tf.offset = x;
     }
-    if ((v = get(c, args, "bit"))) {
-        if (get_int(c, v, "bit", 0, 7, &x) < 0) {
+    if ((v = ml_yaml_get(&c->y, args, "bit"))) {
+        if (ml_yaml_get_long(&c->y, v, "bit", 0, 7, &x) < 0) {
             return -1;
         }
         f->tf.bit = (int)x;
     }
-    if ((v = get(c, args, "count")) || (v = get(c, args, "keep")) || (v = get(c, args, "size"))) {
-        if (get_int(c, v, "count", 0, 10000000, &x) < 0) {
+    if ((v = ml_yaml_get(&c->y, args, "count")) || (v = ml_yaml_get(&c->y, args, "keep")) ||
+        (v = ml_yaml_get(&c->y, args, "size"))) {
+        if (ml_yaml_get_long(&c->y, v, "count", 0, 10000000, &x) < 0) {
             return -1;
         }
         f->tf.count = x;
     }
-    if ((v = get(c, args, "telegrams"))) {
-        if (get_int(c, v, "telegrams", 1, 100000000, &f->telegrams) < 0) {
+    if ((v = ml_yaml_get(&c->y, args, "telegrams"))) {
+        if (ml_yaml_get_long(&c->y, v, "telegrams", 1, 100000000, &f->telegrams) < 0) {
             return -1;
         }
     }
     if (f->kind == ML_SF_INSERT_BYTES) {
-        node_t *hex = get(c, args, "bytes"), *txt = get(c, args, "text");
+        node_t *hex = ml_yaml_get(&c->y, args, "bytes"), *txt = ml_yaml_get(&c->y, args, "text");
         if ((hex != NULL) == (txt != NULL)) {
-            return fail(c, args ? args : n, "insert_bytes needs bytes: \"00 ff\" (hex) or text:");
+            return ml_yaml_fail(&c->y, args ? args : n,
+                                "insert_bytes needs bytes: \"00 ff\" (hex) or text:");
         }
         if (txt) {
-            if (want_scalar(c, txt, "text") < 0) {
+            if (ml_yaml_want_scalar(&c->y, txt, "text") < 0) {
                 return -1;
             }
-            f->tf.nbytes = strlen(sval(txt));
-            f->insert = (uint8_t *)strdup(sval(txt));
+            f->tf.nbytes = strlen(ml_yaml_sval(txt));
+            f->insert = (uint8_t *)strdup(ml_yaml_sval(txt));
         } else {
-            if (want_scalar(c, hex, "bytes") < 0) {
+            if (ml_yaml_want_scalar(&c->y, hex, "bytes") < 0) {
                 return -1;
             }
-            const char *h = sval(hex);
+            const char *h = ml_yaml_sval(hex);
             f->insert = malloc(strlen(h) / 2 + 1);
             size_t m = 0;
             for (const char *q = h; *q;) {
@@ -949,7 +788,7 @@ static int parse_fault(struct ctx *c, node_t *n, struct ml_scn_fault *f)
                 unsigned b;
                 if (!isxdigit((unsigned char)q[0]) || !isxdigit((unsigned char)q[1]) ||
                     sscanf(q, "%2x", &b) != 1) {
-                    return fail(c, hex, "bytes must be hex pairs like \"0d 0a ff\"");
+                    return ml_yaml_fail(&c->y, hex, "bytes must be hex pairs like \"0d 0a ff\"");
                 }
                 f->insert[m++] = (uint8_t)b;
                 q += 2;
@@ -959,43 +798,49 @@ static int parse_fault(struct ctx *c, node_t *n, struct ml_scn_fault *f)
         f->tf.bytes = f->insert;
     } else if (f->kind == ML_SF_NOISE) {
         f->nbytes = 64;
-        if ((v = get(c, args, "bytes")) && get_int(c, v, "bytes", 1, 10000000, &f->nbytes) < 0) {
+        if ((v = ml_yaml_get(&c->y, args, "bytes")) &&
+            ml_yaml_get_long(&c->y, v, "bytes", 1, 10000000, &f->nbytes) < 0) {
             return -1;
         }
-        if ((v = get(c, args, "seed"))) {
-            if (get_int(c, v, "seed", 1, 0x7FFFFFFF, &x) < 0) {
+        if ((v = ml_yaml_get(&c->y, args, "seed"))) {
+            if (ml_yaml_get_long(&c->y, v, "seed", 1, 0x7FFFFFFF, &x) < 0) {
                 return -1;
             }
             f->seed = (uint32_t)x;
         }
-        if ((v = get(c, args, "raw")) && get_bool(c, v, "raw", &f->raw) < 0) {
+        if ((v = ml_yaml_get(&c->y, args, "raw")) &&
+            ml_yaml_get_bool(&c->y, v, "raw", &f->raw) < 0) {
             return -1;
         }
-    } else if (args && get(c, args, "bytes")) {
-        return fail(c, get(c, args, "bytes"), "bytes is only for insert_bytes and noise");
+    } else if (args && ml_yaml_get(&c->y, args, "bytes")) {
+        return ml_yaml_fail(&c->y, ml_yaml_get(&c->y, args, "bytes"),
+                            "bytes is only for insert_bytes and noise");
     }
     if (f->kind == ML_SF_SILENCE || f->kind == ML_SF_TIC_HISTORIC || f->kind == ML_SF_LINE) {
-        if ((v = get(c, args, "duration")) == NULL) {
-            return fail(c, n, "%s needs duration: (seconds)", fault_names[k]);
+        if ((v = ml_yaml_get(&c->y, args, "duration")) == NULL) {
+            return ml_yaml_fail(&c->y, n, "%s needs duration: (seconds)", fault_names[k]);
         }
         if (get_time(c, v, "duration", &f->duration_s) < 0) {
             return -1;
         }
         if (f->duration_s <= 0) {
-            return fail(c, v, "duration must be more than 0 s");
+            return ml_yaml_fail(&c->y, v, "duration must be more than 0 s");
         }
     }
     if (f->kind == ML_SF_LINE) {
         f->line = (struct ml_line){9600, 7, 'E', 1};
-        if ((v = get(c, args, "baud"))) {
-            if (get_int(c, v, "baud", 300, 1000000, &x) < 0) {
+        if ((v = ml_yaml_get(&c->y, args, "baud"))) {
+            if (ml_yaml_get_long(&c->y, v, "baud", 300, 1000000, &x) < 0) {
                 return -1;
             }
             f->line.baud = (uint32_t)x;
         }
-        if ((v = get(c, args, "format")) &&
-            (want_scalar(c, v, "format") < 0 || ml_line_parse_format(sval(v), &f->line) < 0)) {
-            return c->failed ? -1 : fail(c, v, "format must be like 8N1 or 7E1, not '%s'", sval(v));
+        if ((v = ml_yaml_get(&c->y, args, "format")) &&
+            (ml_yaml_want_scalar(&c->y, v, "format") < 0 ||
+             ml_line_parse_format(ml_yaml_sval(v), &f->line) < 0)) {
+            return c->y.failed ? -1
+                               : ml_yaml_fail(&c->y, v, "format must be like 8N1 or 7E1, not '%s'",
+                                              ml_yaml_sval(v));
         }
     }
     return 0;
@@ -1040,28 +885,28 @@ static int parse_range(struct ctx *c, node_t *n, const char *what, double *min, 
 {
     if (n->type == YAML_SCALAR_NODE) {
         double d;
-        if (get_num(c, n, what, &d) < 0) {
+        if (ml_yaml_get_num(&c->y, n, what, &d) < 0) {
             return -1;
         }
         *min = *max = d;
         return 0;
     }
     static const char *const rk[] = {"min", "max", NULL};
-    if (check_keys(c, n, what, rk) < 0) {
+    if (ml_yaml_check_keys(&c->y, n, what, rk) < 0) {
         return -1;
     }
-    node_t *a = get(c, n, "min"), *b = get(c, n, "max");
+    node_t *a = ml_yaml_get(&c->y, n, "min"), *b = ml_yaml_get(&c->y, n, "max");
     if (!a && !b) {
-        return fail(c, n, "%s needs min and/or max", what);
+        return ml_yaml_fail(&c->y, n, "%s needs min and/or max", what);
     }
-    if (a && get_num(c, a, "min", min) < 0) {
+    if (a && ml_yaml_get_num(&c->y, a, "min", min) < 0) {
         return -1;
     }
-    if (b && get_num(c, b, "max", max) < 0) {
+    if (b && ml_yaml_get_num(&c->y, b, "max", max) < 0) {
         return -1;
     }
     if (*min > *max) {
-        return fail(c, n, "%s: min %g is above max %g", what, *min, *max);
+        return ml_yaml_fail(&c->y, n, "%s: min %g is above max %g", what, *min, *max);
     }
     return 0;
 }
@@ -1069,60 +914,62 @@ static int parse_range(struct ctx *c, node_t *n, const char *what, double *min, 
 static int parse_modbus(struct ctx *c, struct ml_scn_step *st, node_t *n)
 {
     if (n->type != YAML_MAPPING_NODE) {
-        return fail(c, n, "modbus must be a map of register (name or address) to value");
+        return ml_yaml_fail(&c->y, n,
+                            "modbus must be a map of register (name or address) to value");
     }
     const struct regmap_template *t = scenario_template(c->s);
     for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
-        node_t *k = node(c, p->key), *v = node(c, p->value);
+        node_t *k = ml_yaml_node(&c->y, p->key), *v = ml_yaml_node(&c->y, p->value);
         if (k->type != YAML_SCALAR_NODE) {
-            return fail(c, k, "register names must be scalars");
+            return ml_yaml_fail(&c->y, k, "register names must be scalars");
         }
         struct ml_scn_check *ch = add_check(st, ML_CHK_MODBUS, loc_of(c, k));
-        ch->name = strdup(sval(k));
+        ch->name = strdup(ml_yaml_sval(k));
         ch->fc = 3;
         ch->tol = -1;
         node_t *val = v, *type = NULL, *order = NULL, *scale = NULL;
         if (v->type == YAML_MAPPING_NODE) {
             static const char *const mk[] = {"value", "tolerance", "fc",     "type",
                                              "order", "scale",     "client", NULL};
-            if (check_keys(c, v, "a register check", mk) < 0) {
+            if (ml_yaml_check_keys(&c->y, v, "a register check", mk) < 0) {
                 return -1;
             }
-            val = get(c, v, "value");
+            val = ml_yaml_get(&c->y, v, "value");
             if (val == NULL) {
-                return fail(c, v, "a register check needs value:");
+                return ml_yaml_fail(&c->y, v, "a register check needs value:");
             }
             node_t *x;
-            if ((x = get(c, v, "tolerance")) && get_num(c, x, "tolerance", &ch->tol) < 0) {
+            if ((x = ml_yaml_get(&c->y, v, "tolerance")) &&
+                ml_yaml_get_num(&c->y, x, "tolerance", &ch->tol) < 0) {
                 return -1;
             }
             long l;
-            if ((x = get(c, v, "fc"))) {
-                if (get_int(c, x, "fc", 3, 4, &l) < 0) {
+            if ((x = ml_yaml_get(&c->y, v, "fc"))) {
+                if (ml_yaml_get_long(&c->y, x, "fc", 3, 4, &l) < 0) {
                     return -1;
                 }
                 ch->fc = (uint8_t)l;
             }
-            if ((x = get(c, v, "client"))) {
-                if (get_int(c, x, "client", 1, 4, &l) < 0) {
+            if ((x = ml_yaml_get(&c->y, v, "client"))) {
+                if (ml_yaml_get_long(&c->y, x, "client", 1, 4, &l) < 0) {
                     return -1;
                 }
                 ch->client = (int)l;
             }
-            type = get(c, v, "type");
-            order = get(c, v, "order");
-            scale = get(c, v, "scale");
+            type = ml_yaml_get(&c->y, v, "type");
+            order = ml_yaml_get(&c->y, v, "order");
+            scale = ml_yaml_get(&c->y, v, "scale");
         }
-        if (get_num(c, val, "register value", &ch->value) < 0) {
+        if (ml_yaml_get_num(&c->y, val, "register value", &ch->value) < 0) {
             return -1;
         }
         /* find the entry: by field key, by label, or by address */
         /* FC03 unless given; a name only the FC04 space has selects FC04 */
-        bool fc_given = v->type == YAML_MAPPING_NODE && get(c, v, "fc") != NULL;
+        bool fc_given = v->type == YAML_MAPPING_NODE && ml_yaml_get(&c->y, v, "fc") != NULL;
         const struct regmap_entry *e = NULL;
         char *end;
-        long addr = strtol(sval(k), &end, 0);
-        bool by_addr = *end == 0 && sval(k)[0] != 0;
+        long addr = strtol(ml_yaml_sval(k), &end, 0);
+        bool by_addr = *end == 0 && ml_yaml_sval(k)[0] != 0;
         for (int pass = 0; pass < 2 && e == NULL; pass++) {
             if (pass == 1) {
                 if (fc_given) {
@@ -1133,9 +980,10 @@ static int parse_modbus(struct ctx *c, struct ml_scn_step *st, node_t *n)
             const struct regmap_space *sp = ch->fc == 4 ? &t->input : &t->holding;
             for (uint16_t i = 0; i < sp->count && e == NULL; i++) {
                 const struct regmap_entry *x = &sp->entries[i];
-                if (by_addr ? x->addr == addr
-                            : ((x->name && !strcmp(x->name, sval(k))) ||
-                               (x->field >= 0 && !strcmp(field_key_of(x->field), sval(k))))) {
+                if (by_addr
+                        ? x->addr == addr
+                        : ((x->name && !strcmp(x->name, ml_yaml_sval(k))) ||
+                           (x->field >= 0 && !strcmp(field_key_of(x->field), ml_yaml_sval(k))))) {
                     e = x;
                 }
             }
@@ -1153,37 +1001,41 @@ static int parse_modbus(struct ctx *c, struct ml_scn_step *st, node_t *n)
             ch->type = REGMAP_U16;
             ch->order = t->order;
         } else {
-            return fail(c, k, "template %s has no register '%s' (see `meterlab regmap %s`)",
-                        t->name, sval(k), t->name);
+            return ml_yaml_fail(&c->y, k,
+                                "template %s has no register '%s' (see `meterlab regmap %s`)",
+                                t->name, ml_yaml_sval(k), t->name);
         }
         if (type) {
             static const char *const tn[] = {"f32", "i32", "u32", "i16", "u16", "i64"};
             int ti = -1;
             for (int i = 0; i < 6; i++) {
-                if (want_scalar(c, type, "type") == 0 && !strcmp(sval(type), tn[i])) {
+                if (ml_yaml_want_scalar(&c->y, type, "type") == 0 &&
+                    !strcmp(ml_yaml_sval(type), tn[i])) {
                     ti = i;
                 }
             }
             if (ti < 0) {
-                return c->failed ? -1 : fail(c, type, "type must be f32|i32|u32|i16|u16|i64");
+                return c->y.failed
+                           ? -1
+                           : ml_yaml_fail(&c->y, type, "type must be f32|i32|u32|i16|u16|i64");
             }
             ch->type = (uint8_t)ti;
         }
         if (order) {
-            if (want_scalar(c, order, "order") < 0) {
+            if (ml_yaml_want_scalar(&c->y, order, "order") < 0) {
                 return -1;
             }
-            if (!strcmp(sval(order), "abcd")) {
+            if (!strcmp(ml_yaml_sval(order), "abcd")) {
                 ch->order = REGMAP_ABCD;
-            } else if (!strcmp(sval(order), "cdab")) {
+            } else if (!strcmp(ml_yaml_sval(order), "cdab")) {
                 ch->order = REGMAP_CDAB;
             } else {
-                return fail(c, order, "order must be abcd or cdab");
+                return ml_yaml_fail(&c->y, order, "order must be abcd or cdab");
             }
         }
         if (scale) {
             long l;
-            if (get_int(c, scale, "scale", -9, 9, &l) < 0) {
+            if (ml_yaml_get_long(&c->y, scale, "scale", -9, 9, &l) < 0) {
                 return -1;
             }
             ch->exp10 = (int8_t)l;
@@ -1201,46 +1053,49 @@ static int parse_modbus(struct ctx *c, struct ml_scn_step *st, node_t *n)
 static int parse_fields(struct ctx *c, node_t *v, double tol, struct ml_scn_check *ch)
 {
     if (v->type != YAML_MAPPING_NODE) {
-        return fail(c, v, "fields must be a map of JSON key (a.b for nested) to value");
+        return ml_yaml_fail(&c->y, v, "fields must be a map of JSON key (a.b for nested) to value");
     }
     size_t cnt = (size_t)(v->data.mapping.pairs.top - v->data.mapping.pairs.start);
     ch->fields = calloc(cnt ? cnt : 1, sizeof *ch->fields);
     for (yaml_node_pair_t *p = v->data.mapping.pairs.start; p < v->data.mapping.pairs.top; p++) {
-        node_t *k = node(c, p->key), *x = node(c, p->value);
-        if (want_scalar(c, k, "field name") < 0) {
+        node_t *k = ml_yaml_node(&c->y, p->key), *x = ml_yaml_node(&c->y, p->value);
+        if (ml_yaml_want_scalar(&c->y, k, "field name") < 0) {
             return -1;
         }
         struct ml_scn_field *f = &ch->fields[ch->nfields++];
-        f->path = strdup(sval(k));
+        f->path = strdup(ml_yaml_sval(k));
         f->tol = tol;
         if (x->type == YAML_MAPPING_NODE) {
             static const char *const fk[] = {"value", "tolerance", NULL};
-            if (check_keys(c, x, "a field check", fk) < 0 || !get(c, x, "value")) {
-                return c->failed ? -1 : fail(c, x, "a field check needs value:");
+            if (ml_yaml_check_keys(&c->y, x, "a field check", fk) < 0 ||
+                !ml_yaml_get(&c->y, x, "value")) {
+                return c->y.failed ? -1 : ml_yaml_fail(&c->y, x, "a field check needs value:");
             }
-            if (get(c, x, "tolerance") &&
-                get_num(c, get(c, x, "tolerance"), "tolerance", &f->tol) < 0) {
+            if (ml_yaml_get(&c->y, x, "tolerance") &&
+                ml_yaml_get_num(&c->y, ml_yaml_get(&c->y, x, "tolerance"), "tolerance", &f->tol) <
+                    0) {
                 return -1;
             }
-            x = get(c, x, "value");
+            x = ml_yaml_get(&c->y, x, "value");
         }
-        if (want_scalar(c, x, "field value") < 0) {
+        if (ml_yaml_want_scalar(&c->y, x, "field value") < 0) {
             return -1;
         }
         char *end;
-        double d = strtod(sval(x), &end);
+        double d = strtod(ml_yaml_sval(x), &end);
         bool plain = x->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
-        if (is_null(x)) {
+        if (ml_yaml_is_null(x)) {
             f->kind = ML_FV_NULL;
-        } else if (plain && sval(x)[0] && *end == 0) {
+        } else if (plain && ml_yaml_sval(x)[0] && *end == 0) {
             f->kind = ML_FV_NUM;
             f->num = d;
-        } else if (plain && (!strcmp(sval(x), "true") || !strcmp(sval(x), "false"))) {
+        } else if (plain &&
+                   (!strcmp(ml_yaml_sval(x), "true") || !strcmp(ml_yaml_sval(x), "false"))) {
             f->kind = ML_FV_BOOL;
-            f->b = !strcmp(sval(x), "true");
+            f->b = !strcmp(ml_yaml_sval(x), "true");
         } else {
             f->kind = ML_FV_STR;
-            f->str = strdup(sval(x));
+            f->str = strdup(ml_yaml_sval(x));
         }
     }
     return 0;
@@ -1249,27 +1104,29 @@ static int parse_fields(struct ctx *c, node_t *v, double tol, struct ml_scn_chec
 static int parse_mqtt(struct ctx *c, struct ml_scn_step *st, node_t *n)
 {
     static const char *const keys[] = {"topic", "fields", "tolerance", "count", NULL};
-    if (check_keys(c, n, "mqtt", keys) < 0) {
+    if (ml_yaml_check_keys(&c->y, n, "mqtt", keys) < 0) {
         return -1;
     }
     if (!c->s->mqtt) {
-        return fail(c, n, "an mqtt expectation needs device: {mqtt: on}");
+        return ml_yaml_fail(&c->y, n, "an mqtt expectation needs device: {mqtt: on}");
     }
     struct ml_scn_check *ch = add_check(st, ML_CHK_MQTT, loc_of(c, n));
-    node_t *v = get(c, n, "topic");
+    node_t *v = ml_yaml_get(&c->y, n, "topic");
     if (v == NULL) {
-        return fail(c, n, "mqtt needs topic: (the metric, e.g. power_instant or device_counters)");
+        return ml_yaml_fail(
+            &c->y, n, "mqtt needs topic: (the metric, e.g. power_instant or device_counters)");
     }
-    if (get_str(c, v, "topic", &ch->name) < 0) {
+    if (ml_yaml_get_strdup(&c->y, v, "topic", &ch->name) < 0) {
         return -1;
     }
     double tol = 1e-6;
-    if ((v = get(c, n, "tolerance")) && get_num(c, v, "tolerance", &tol) < 0) {
+    if ((v = ml_yaml_get(&c->y, n, "tolerance")) &&
+        ml_yaml_get_num(&c->y, v, "tolerance", &tol) < 0) {
         return -1;
     }
     ch->count_min = 1;
     ch->count_max = LONG_MAX;
-    if ((v = get(c, n, "count"))) {
+    if ((v = ml_yaml_get(&c->y, n, "count"))) {
         double a = 1, b = INFINITY;
         if (parse_range(c, v, "count", &a, &b) < 0) {
             return -1;
@@ -1277,7 +1134,7 @@ static int parse_mqtt(struct ctx *c, struct ml_scn_step *st, node_t *n)
         ch->count_min = isfinite(a) ? (long)a : 0;
         ch->count_max = isfinite(b) ? (long)b : LONG_MAX;
     }
-    if ((v = get(c, n, "fields")) && parse_fields(c, v, tol, ch) < 0) {
+    if ((v = ml_yaml_get(&c->y, n, "fields")) && parse_fields(c, v, tol, ch) < 0) {
         return -1;
     }
     return 0;
@@ -1288,25 +1145,25 @@ static int parse_http(struct ctx *c, struct ml_scn_step *st, node_t *n)
 {
     static const char *const keys[] = {"method", "path",      "body", "status",
                                        "json",   "tolerance", NULL};
-    if (check_keys(c, n, "http", keys) < 0) {
+    if (ml_yaml_check_keys(&c->y, n, "http", keys) < 0) {
         return -1;
     }
     if (c->s->product == ML_SCN_P1MB) {
-        return fail(c, n, "the P1MB has no HTTP API (product p1mb)");
+        return ml_yaml_fail(&c->y, n, "the P1MB has no HTTP API (product p1mb)");
     }
     struct ml_scn_check *ch = add_check(st, ML_CHK_HTTP, loc_of(c, n));
-    node_t *v = get(c, n, "path");
+    node_t *v = ml_yaml_get(&c->y, n, "path");
     if (v == NULL) {
-        return fail(c, n, "http needs path: (e.g. /api/v1/status)");
+        return ml_yaml_fail(&c->y, n, "http needs path: (e.g. /api/v1/status)");
     }
-    if (get_str(c, v, "path", &ch->name) < 0) {
+    if (ml_yaml_get_strdup(&c->y, v, "path", &ch->name) < 0) {
         return -1;
     }
     if (ch->name[0] != '/') {
-        return fail(c, v, "path must start with '/', not '%s'", ch->name);
+        return ml_yaml_fail(&c->y, v, "path must start with '/', not '%s'", ch->name);
     }
-    if ((v = get(c, n, "method"))) {
-        if (get_str(c, v, "method", &ch->str) < 0) {
+    if ((v = ml_yaml_get(&c->y, n, "method"))) {
+        if (ml_yaml_get_strdup(&c->y, v, "method", &ch->str) < 0) {
             return -1;
         }
         static const char *const ms[] = {"GET", "POST", "PATCH", "PUT", "DELETE", NULL};
@@ -1315,26 +1172,29 @@ static int parse_http(struct ctx *c, struct ml_scn_step *st, node_t *n)
             known |= !strcmp(ms[i], ch->str);
         }
         if (!known) {
-            return fail(c, v, "method must be GET, POST, PATCH, PUT or DELETE, not '%s'", ch->str);
+            return ml_yaml_fail(
+                &c->y, v, "method must be GET, POST, PATCH, PUT or DELETE, not '%s'", ch->str);
         }
     } else {
         ch->str = strdup("GET");
     }
-    if ((v = get(c, n, "body")) && get_str(c, v, "body", &ch->body) < 0) {
+    if ((v = ml_yaml_get(&c->y, n, "body")) &&
+        ml_yaml_get_strdup(&c->y, v, "body", &ch->body) < 0) {
         return -1;
     }
-    if ((v = get(c, n, "status"))) {
+    if ((v = ml_yaml_get(&c->y, n, "status"))) {
         long x;
-        if (get_int(c, v, "status", 100, 599, &x) < 0) {
+        if (ml_yaml_get_long(&c->y, v, "status", 100, 599, &x) < 0) {
             return -1;
         }
         ch->status = (int)x;
     }
     double tol = 1e-6;
-    if ((v = get(c, n, "tolerance")) && get_num(c, v, "tolerance", &tol) < 0) {
+    if ((v = ml_yaml_get(&c->y, n, "tolerance")) &&
+        ml_yaml_get_num(&c->y, v, "tolerance", &tol) < 0) {
         return -1;
     }
-    if ((v = get(c, n, "json")) && parse_fields(c, v, tol, ch) < 0) {
+    if ((v = ml_yaml_get(&c->y, n, "json")) && parse_fields(c, v, tol, ch) < 0) {
         return -1;
     }
     return 0;
@@ -1361,29 +1221,29 @@ static int parse_expect(struct ctx *c, struct ml_scn_step *st, node_t *n)
     static const char *const keys[] = {"modbus",      "modbus_refused", "mqtt",   "led",
                                        "led_pattern", "counters",       "status", "p1_out",
                                        "reboots",     "http",           NULL};
-    if (check_keys(c, n, "expect", keys) < 0) {
+    if (ml_yaml_check_keys(&c->y, n, "expect", keys) < 0) {
         return -1;
     }
     if (n->data.mapping.pairs.top == n->data.mapping.pairs.start) {
-        return fail(c, n, "expect is empty");
+        return ml_yaml_fail(&c->y, n, "expect is empty");
     }
     node_t *v;
-    if ((v = get(c, n, "modbus")) && parse_modbus(c, st, v) < 0) {
+    if ((v = ml_yaml_get(&c->y, n, "modbus")) && parse_modbus(c, st, v) < 0) {
         return -1;
     }
-    if ((v = get(c, n, "modbus_refused"))) {
+    if ((v = ml_yaml_get(&c->y, n, "modbus_refused"))) {
         struct ml_scn_check *ch = add_check(st, ML_CHK_MODBUS_REFUSED, loc_of(c, v));
         long cl;
-        if (get_int(c, v, "modbus_refused (the client number 2..4)", 2, 4, &cl) < 0) {
+        if (ml_yaml_get_long(&c->y, v, "modbus_refused (the client number 2..4)", 2, 4, &cl) < 0) {
             return -1;
         }
         ch->client = (int)cl;
     }
-    if ((v = get(c, n, "mqtt"))) {
+    if ((v = ml_yaml_get(&c->y, n, "mqtt"))) {
         if (v->type == YAML_SEQUENCE_NODE) {
             for (yaml_node_item_t *i = v->data.sequence.items.start; i < v->data.sequence.items.top;
                  i++) {
-                if (parse_mqtt(c, st, node(c, *i)) < 0) {
+                if (parse_mqtt(c, st, ml_yaml_node(&c->y, *i)) < 0) {
                     return -1;
                 }
             }
@@ -1391,45 +1251,46 @@ static int parse_expect(struct ctx *c, struct ml_scn_step *st, node_t *n)
             return -1;
         }
     }
-    if ((v = get(c, n, "led")) && c->s->product == ML_SCN_P1MB) {
+    if ((v = ml_yaml_get(&c->y, n, "led")) && c->s->product == ML_SCN_P1MB) {
         /* the P1MB's three LEDs: {pwr: on, p1: on|off|blink, rs485: on|off|blink} */
         static const char *const lk[] = {"pwr", "p1", "rs485", NULL};
         static const char *const shows[] = {"off", "on", "blink", NULL};
         if (v->type != YAML_MAPPING_NODE) {
-            return fail(c, v,
-                        "a p1mb's led check is a map {pwr: on, p1: on|off|blink, "
-                        "rs485: on|off|blink}");
+            return ml_yaml_fail(&c->y, v,
+                                "a p1mb's led check is a map {pwr: on, p1: on|off|blink, "
+                                "rs485: on|off|blink}");
         }
-        if (check_keys(c, v, "led", lk) < 0) {
+        if (ml_yaml_check_keys(&c->y, v, "led", lk) < 0) {
             return -1;
         }
         struct ml_scn_check *ch = add_check(st, ML_CHK_LED, loc_of(c, v));
         ch->led_state = -1;
         for (int l = 0; l < 3; l++) {
             ch->p1mb_led[l] = -1;
-            node_t *x = get(c, v, lk[l]);
+            node_t *x = ml_yaml_get(&c->y, v, lk[l]);
             if (x == NULL) {
                 continue;
             }
-            if (want_scalar(c, x, lk[l]) < 0) {
+            if (ml_yaml_want_scalar(&c->y, x, lk[l]) < 0) {
                 return -1;
             }
             for (int k = 0; shows[k]; k++) {
-                if (!strcmp(sval(x), shows[k])) {
+                if (!strcmp(ml_yaml_sval(x), shows[k])) {
                     ch->p1mb_led[l] = k;
                 }
             }
             if (ch->p1mb_led[l] < 0) {
-                return fail(c, x, "%s must be off, on or blink, not '%s'", lk[l], sval(x));
+                return ml_yaml_fail(&c->y, x, "%s must be off, on or blink, not '%s'", lk[l],
+                                    ml_yaml_sval(x));
             }
         }
         v = NULL;
     } else if (v) {
-        if (want_scalar(c, v, "led") < 0) {
+        if (ml_yaml_want_scalar(&c->y, v, "led") < 0) {
             return -1;
         }
         struct ml_scn_check *ch = add_check(st, ML_CHK_LED, loc_of(c, v));
-        ch->led_state = led_state_find(sval(v));
+        ch->led_state = led_state_find(ml_yaml_sval(v));
         ch->p1mb_led[0] = ch->p1mb_led[1] = ch->p1mb_led[2] = -1;
         if (ch->led_state < 0) {
             char list[256] = "";
@@ -1438,107 +1299,112 @@ static int parse_expect(struct ctx *c, struct ml_scn_step *st, node_t *n)
                 k += (size_t)snprintf(list + k, sizeof list - k, "%s%s", i ? ", " : "",
                                       ui_led_state_name((enum ui_led_state)i));
             }
-            return fail(c, v, "unknown LED state '%s' (%s)", sval(v), list);
+            return ml_yaml_fail(&c->y, v, "unknown LED state '%s' (%s)", ml_yaml_sval(v), list);
         }
     }
-    if ((v = get(c, n, "led_pattern"))) {
+    if ((v = ml_yaml_get(&c->y, n, "led_pattern"))) {
         static const char *const pk[] = {"colours", "period", NULL};
-        if (check_keys(c, v, "led_pattern", pk) < 0) {
+        if (ml_yaml_check_keys(&c->y, v, "led_pattern", pk) < 0) {
             return -1;
         }
         if (!st->window) {
-            return fail(c, v, "led_pattern needs a window: within: [from, to]");
+            return ml_yaml_fail(&c->y, v, "led_pattern needs a window: within: [from, to]");
         }
         struct ml_scn_check *ch = add_check(st, ML_CHK_LED_PATTERN, loc_of(c, v));
-        node_t *cl = get(c, v, "colours");
+        node_t *cl = ml_yaml_get(&c->y, v, "colours");
         if (cl == NULL || cl->type != YAML_SEQUENCE_NODE) {
-            return fail(c, cl ? cl : v, "led_pattern needs colours: [red, green]");
+            return ml_yaml_fail(&c->y, cl ? cl : v, "led_pattern needs colours: [red, green]");
         }
         for (yaml_node_item_t *i = cl->data.sequence.items.start; i < cl->data.sequence.items.top;
              i++) {
-            node_t *x = node(c, *i);
-            if (want_scalar(c, x, "colour") < 0) {
+            node_t *x = ml_yaml_node(&c->y, *i);
+            if (ml_yaml_want_scalar(&c->y, x, "colour") < 0) {
                 return -1;
             }
             if (ch->ncolours == 6) {
-                return fail(c, x, "at most 6 colours");
+                return ml_yaml_fail(&c->y, x, "at most 6 colours");
             }
-            if (ml_scn_colour_find(sval(x), &ch->colours[ch->ncolours]) < 0) {
-                return fail(c, x,
-                            "unknown colour '%s' (off, red, green, blue, orange, yellow, "
-                            "cyan, magenta)",
-                            sval(x));
+            if (ml_scn_colour_find(ml_yaml_sval(x), &ch->colours[ch->ncolours]) < 0) {
+                return ml_yaml_fail(&c->y, x,
+                                    "unknown colour '%s' (off, red, green, blue, orange, yellow, "
+                                    "cyan, magenta)",
+                                    ml_yaml_sval(x));
             }
             ch->ncolours++;
         }
         if (ch->ncolours == 0) {
-            return fail(c, cl, "colours is empty");
+            return ml_yaml_fail(&c->y, cl, "colours is empty");
         }
-        node_t *per = get(c, v, "period");
+        node_t *per = ml_yaml_get(&c->y, v, "period");
         if (per && get_time(c, per, "period", &ch->period_s) < 0) {
             return -1;
         }
         if (ch->ncolours > 1 && !per) {
-            return fail(c, v, "a pattern of several colours needs period: (s per full cycle)");
+            return ml_yaml_fail(&c->y, v,
+                                "a pattern of several colours needs period: (s per full cycle)");
         }
     }
-    if ((v = get(c, n, "counters"))) {
-        if (check_keys(c, v, "counters", counter_names) < 0) {
+    if ((v = ml_yaml_get(&c->y, n, "counters"))) {
+        if (ml_yaml_check_keys(&c->y, v, "counters", counter_names) < 0) {
             return -1;
         }
         for (yaml_node_pair_t *p = v->data.mapping.pairs.start; p < v->data.mapping.pairs.top;
              p++) {
-            node_t *k = node(c, p->key);
+            node_t *k = ml_yaml_node(&c->y, p->key);
             struct ml_scn_check *ch = add_check(st, ML_CHK_COUNTER, loc_of(c, k));
-            ch->name = strdup(sval(k));
-            if (parse_range(c, node(c, p->value), sval(k), &ch->min, &ch->max) < 0) {
+            ch->name = strdup(ml_yaml_sval(k));
+            if (parse_range(c, ml_yaml_node(&c->y, p->value), ml_yaml_sval(k), &ch->min, &ch->max) <
+                0) {
                 return -1;
             }
         }
     }
-    if ((v = get(c, n, "status"))) {
-        if (check_keys(c, v, "status", status_names) < 0) {
+    if ((v = ml_yaml_get(&c->y, n, "status"))) {
+        if (ml_yaml_check_keys(&c->y, v, "status", status_names) < 0) {
             return -1;
         }
         for (yaml_node_pair_t *p = v->data.mapping.pairs.start; p < v->data.mapping.pairs.top;
              p++) {
-            node_t *k = node(c, p->key), *x = node(c, p->value);
+            node_t *k = ml_yaml_node(&c->y, p->key), *x = ml_yaml_node(&c->y, p->value);
             struct ml_scn_check *ch = add_check(st, ML_CHK_STATUS, loc_of(c, k));
-            ch->name = strdup(sval(k));
-            if (!strcmp(sval(k), "mqtt")) {
-                if (want_scalar(c, x, "mqtt") < 0) {
+            ch->name = strdup(ml_yaml_sval(k));
+            if (!strcmp(ml_yaml_sval(k), "mqtt")) {
+                if (ml_yaml_want_scalar(&c->y, x, "mqtt") < 0) {
                     return -1;
                 }
                 static const char *const ms[] = {"disabled", "connecting", "connected",
                                                  "auth_failed"};
                 ch->led_state = -1;
                 for (int i = 0; i < 4; i++) {
-                    if (!strcmp(ms[i], sval(x))) {
+                    if (!strcmp(ms[i], ml_yaml_sval(x))) {
                         ch->led_state = i;
                     }
                 }
                 if (ch->led_state < 0) {
-                    return fail(c, x, "mqtt must be disabled|connecting|connected|auth_failed");
+                    return ml_yaml_fail(&c->y, x,
+                                        "mqtt must be disabled|connecting|connected|auth_failed");
                 }
-                ch->str = strdup(sval(x));
-            } else if (get_bool(c, x, sval(k), &ch->b) < 0) {
+                ch->str = strdup(ml_yaml_sval(x));
+            } else if (ml_yaml_get_bool(&c->y, x, ml_yaml_sval(k), &ch->b) < 0) {
                 return -1;
             }
         }
     }
-    if ((v = get(c, n, "p1_out"))) {
-        if (want_scalar(c, v, "p1_out") < 0 || strcmp(sval(v), "equals_input")) {
-            return c->failed ? -1 : fail(c, v, "p1_out: the only check is equals_input");
+    if ((v = ml_yaml_get(&c->y, n, "p1_out"))) {
+        if (ml_yaml_want_scalar(&c->y, v, "p1_out") < 0 ||
+            strcmp(ml_yaml_sval(v), "equals_input")) {
+            return c->y.failed ? -1
+                               : ml_yaml_fail(&c->y, v, "p1_out: the only check is equals_input");
         }
         add_check(st, ML_CHK_P1_OUT, loc_of(c, v));
     }
-    if ((v = get(c, n, "reboots"))) {
+    if ((v = ml_yaml_get(&c->y, n, "reboots"))) {
         struct ml_scn_check *ch = add_check(st, ML_CHK_REBOOTS, loc_of(c, v));
         if (parse_range(c, v, "reboots", &ch->min, &ch->max) < 0) {
             return -1;
         }
     }
-    if ((v = get(c, n, "http")) && parse_http(c, st, v) < 0) {
+    if ((v = ml_yaml_get(&c->y, n, "http")) && parse_http(c, st, v) < 0) {
         return -1;
     }
     return 0;
@@ -1551,66 +1417,67 @@ static int parse_expect(struct ctx *c, struct ml_scn_step *st, node_t *n)
 static int parse_action(struct ctx *c, struct ml_scn_step *st, node_t *n, struct ml_scn_action *a)
 {
     static const char *const keys[] = {"button", "modbus_write", "http", NULL};
-    if (check_keys(c, n, "action", keys) < 0) {
+    if (ml_yaml_check_keys(&c->y, n, "action", keys) < 0) {
         return -1;
     }
     if (n->data.mapping.pairs.top - n->data.mapping.pairs.start != 1) {
-        return fail(c, n, "one action per step");
+        return ml_yaml_fail(&c->y, n, "one action per step");
     }
     node_t *v;
-    if ((v = get(c, n, "button"))) {
+    if ((v = ml_yaml_get(&c->y, n, "button"))) {
         a->kind = ML_ACT_BUTTON;
         if (v->type == YAML_SCALAR_NODE) {
-            if (!strcmp(sval(v), "press")) {
+            if (!strcmp(ml_yaml_sval(v), "press")) {
                 a->hold_s = 0.3;
                 return 0;
             }
-            return fail(c, v, "button is press, or {hold: seconds}");
+            return ml_yaml_fail(&c->y, v, "button is press, or {hold: seconds}");
         }
         static const char *const bk[] = {"hold", NULL};
-        if (check_keys(c, v, "button", bk) < 0 || !get(c, v, "hold")) {
-            return c->failed ? -1 : fail(c, v, "button needs hold: (seconds)");
+        if (ml_yaml_check_keys(&c->y, v, "button", bk) < 0 || !ml_yaml_get(&c->y, v, "hold")) {
+            return c->y.failed ? -1 : ml_yaml_fail(&c->y, v, "button needs hold: (seconds)");
         }
-        if (get_time(c, get(c, v, "hold"), "hold", &a->hold_s) < 0) {
+        if (get_time(c, ml_yaml_get(&c->y, v, "hold"), "hold", &a->hold_s) < 0) {
             return -1;
         }
         if (a->hold_s < 0.05) {
-            return fail(c, get(c, v, "hold"), "hold must be at least 0.05 s (debounce is 30 ms)");
+            return ml_yaml_fail(&c->y, ml_yaml_get(&c->y, v, "hold"),
+                                "hold must be at least 0.05 s (debounce is 30 ms)");
         }
         return 0;
     }
-    if ((v = get(c, n, "modbus_write"))) {
+    if ((v = ml_yaml_get(&c->y, n, "modbus_write"))) {
         a->kind = ML_ACT_MODBUS_WRITE;
         static const char *const mk[] = {"address", "value", "unit", "exception", NULL};
-        if (check_keys(c, v, "modbus_write", mk) < 0) {
+        if (ml_yaml_check_keys(&c->y, v, "modbus_write", mk) < 0) {
             return -1;
         }
-        node_t *ad = get(c, v, "address"), *va = get(c, v, "value");
+        node_t *ad = ml_yaml_get(&c->y, v, "address"), *va = ml_yaml_get(&c->y, v, "value");
         if (!ad || !va) {
-            return fail(c, v, "modbus_write needs address and value");
+            return ml_yaml_fail(&c->y, v, "modbus_write needs address and value");
         }
         long x;
-        if (get_int(c, ad, "address", 0, 0xFFFF, &x) < 0) {
+        if (ml_yaml_get_long(&c->y, ad, "address", 0, 0xFFFF, &x) < 0) {
             return -1;
         }
         a->address = (uint16_t)x;
-        if (get_int(c, va, "value", -32768, 0xFFFF, &x) < 0) {
+        if (ml_yaml_get_long(&c->y, va, "value", -32768, 0xFFFF, &x) < 0) {
             return -1;
         }
         a->value = (uint16_t)x;
         a->unit = -1; /* Modbus TCP: 1; P1MB: its address */
-        if ((ad = get(c, v, "unit"))) {
-            if (get_int(c, ad, "unit", 0, 255, &x) < 0) {
+        if ((ad = ml_yaml_get(&c->y, v, "unit"))) {
+            if (ml_yaml_get_long(&c->y, ad, "unit", 0, 255, &x) < 0) {
                 return -1;
             }
             a->unit = (int)x;
         }
         a->expect_exception = -1;
-        if ((ad = get(c, v, "exception")) && ad->type == YAML_SCALAR_NODE &&
-            !strcmp(sval(ad), "none")) {
+        if ((ad = ml_yaml_get(&c->y, v, "exception")) && ad->type == YAML_SCALAR_NODE &&
+            !strcmp(ml_yaml_sval(ad), "none")) {
             a->expect_exception = 0; /* no answer at all (RTU: a frame for another address) */
         } else if (ad) {
-            if (get_int(c, ad, "exception", 1, 255, &x) < 0) {
+            if (ml_yaml_get_long(&c->y, ad, "exception", 1, 255, &x) < 0) {
                 return -1;
             }
             a->expect_exception = (int)x;
@@ -1618,24 +1485,26 @@ static int parse_action(struct ctx *c, struct ml_scn_step *st, node_t *n, struct
         return 0;
     }
     a->kind = ML_ACT_HTTP; /* the request and its checks: the step's one ML_CHK_HTTP */
-    return parse_http(c, st, get(c, n, "http"));
+    return parse_http(c, st, ml_yaml_get(&c->y, n, "http"));
 }
 
 static int parse_step(struct ctx *c, node_t *n, struct ml_scn_step *st)
 {
     static const char *const keys[] = {"at",    "every", "from",   "to",     "within", "telegram",
                                        "meter", "fault", "action", "expect", "note",   NULL};
-    if (check_keys(c, n, "a step", keys) < 0) {
+    if (ml_yaml_check_keys(&c->y, n, "a step", keys) < 0) {
         return -1;
     }
     st->loc = loc_of(c, n);
-    node_t *at = get(c, n, "at"), *every = get(c, n, "every"), *within = get(c, n, "within");
-    node_t *from = get(c, n, "from"), *to = get(c, n, "to");
+    node_t *at = ml_yaml_get(&c->y, n, "at"), *every = ml_yaml_get(&c->y, n, "every"),
+           *within = ml_yaml_get(&c->y, n, "within");
+    node_t *from = ml_yaml_get(&c->y, n, "from"), *to = ml_yaml_get(&c->y, n, "to");
     if ((at != NULL) + (every != NULL) + (within != NULL) != 1) {
-        return fail(c, n, "a step needs exactly one of at:, every: (with from/to), within: [a, b]");
+        return ml_yaml_fail(
+            &c->y, n, "a step needs exactly one of at:, every: (with from/to), within: [a, b]");
     }
     if ((from || to) && !every) {
-        return fail(c, from ? from : to, "from/to go with every:");
+        return ml_yaml_fail(&c->y, from ? from : to, "from/to go with every:");
     }
     if (at && get_time(c, at, "at", &st->at) < 0) {
         return -1;
@@ -1646,46 +1515,47 @@ static int parse_step(struct ctx *c, node_t *n, struct ml_scn_step *st)
             return -1;
         }
         if (st->every < 0.001) {
-            return fail(c, every, "every must be at least 1 ms");
+            return ml_yaml_fail(&c->y, every, "every must be at least 1 ms");
         }
         st->from = 0;
         if (from && get_time(c, from, "from", &st->from) < 0) {
             return -1;
         }
         if (!to) {
-            return fail(c, every, "every needs to: (the last time)");
+            return ml_yaml_fail(&c->y, every, "every needs to: (the last time)");
         }
         if (get_time(c, to, "to", &st->to) < 0) {
             return -1;
         }
         if (st->to < st->from) {
-            return fail(c, to, "to (%g s) is before from (%g s)", st->to, st->from);
+            return ml_yaml_fail(&c->y, to, "to (%g s) is before from (%g s)", st->to, st->from);
         }
         if ((st->to - st->from) / st->every > 10e6) {
-            return fail(c, every, "more than 10 million repetitions");
+            return ml_yaml_fail(&c->y, every, "more than 10 million repetitions");
         }
         st->at = st->from;
     }
     if (within) {
         if (within->type != YAML_SEQUENCE_NODE ||
             within->data.sequence.items.top - within->data.sequence.items.start != 2) {
-            return fail(c, within, "within must be [from, to]");
+            return ml_yaml_fail(&c->y, within, "within must be [from, to]");
         }
         st->window = true;
-        if (get_time(c, node(c, within->data.sequence.items.start[0]), "within from", &st->w_from) <
-                0 ||
-            get_time(c, node(c, within->data.sequence.items.start[1]), "within to", &st->w_to) <
-                0) {
+        if (get_time(c, ml_yaml_node(&c->y, within->data.sequence.items.start[0]), "within from",
+                     &st->w_from) < 0 ||
+            get_time(c, ml_yaml_node(&c->y, within->data.sequence.items.start[1]), "within to",
+                     &st->w_to) < 0) {
             return -1;
         }
         if (st->w_to < st->w_from) {
-            return fail(c, within, "within: the end (%g s) is before the start (%g s)", st->w_to,
-                        st->w_from);
+            return ml_yaml_fail(&c->y, within, "within: the end (%g s) is before the start (%g s)",
+                                st->w_to, st->w_from);
         }
         st->at = st->w_from;
     }
-    node_t *kinds[5] = {get(c, n, "telegram"), get(c, n, "meter"), get(c, n, "fault"),
-                        get(c, n, "action"), get(c, n, "expect")};
+    node_t *kinds[5] = {ml_yaml_get(&c->y, n, "telegram"), ml_yaml_get(&c->y, n, "meter"),
+                        ml_yaml_get(&c->y, n, "fault"), ml_yaml_get(&c->y, n, "action"),
+                        ml_yaml_get(&c->y, n, "expect")};
     int nk = 0;
     for (int i = 0; i < 5; i++) {
         if (kinds[i]) {
@@ -1694,34 +1564,39 @@ static int parse_step(struct ctx *c, node_t *n, struct ml_scn_step *st)
         }
     }
     if (nk != 1) {
-        return fail(c, n, "a step does exactly one of telegram, meter, fault, action, expect");
+        return ml_yaml_fail(&c->y, n,
+                            "a step does exactly one of telegram, meter, fault, action, expect");
     }
     if (within && st->kind != ML_STEP_EXPECT) {
-        return fail(c, within, "within: is for expectations; use every: for repeated steps");
+        return ml_yaml_fail(&c->y, within,
+                            "within: is for expectations; use every: for repeated steps");
     }
     node_t *v = kinds[st->kind];
-    if (!c->s->has_meter && (st->kind == ML_STEP_METER ||
-                             (st->kind == ML_STEP_TELEGRAM && get(c, v, "file") == NULL))) {
-        return fail(c, v, "telegrams from values and meter steps need a meter: section");
+    if (!c->s->has_meter &&
+        (st->kind == ML_STEP_METER ||
+         (st->kind == ML_STEP_TELEGRAM && ml_yaml_get(&c->y, v, "file") == NULL))) {
+        return ml_yaml_fail(&c->y, v,
+                            "telegrams from values and meter steps need a meter: section");
     }
     switch (st->kind) {
     case ML_STEP_TELEGRAM: {
         static const char *const tk[] = {"file", "values", NULL};
-        if (check_keys(c, v, "telegram", tk) < 0) {
+        if (ml_yaml_check_keys(&c->y, v, "telegram", tk) < 0) {
             return -1;
         }
-        node_t *f = get(c, v, "file"), *vals = get(c, v, "values");
+        node_t *f = ml_yaml_get(&c->y, v, "file"), *vals = ml_yaml_get(&c->y, v, "values");
         if (f && vals) {
-            return fail(c, v, "telegram takes file: or values:, not both");
+            return ml_yaml_fail(&c->y, v, "telegram takes file: or values:, not both");
         }
         if (f) {
-            if (want_scalar(c, f, "file") < 0) {
+            if (ml_yaml_want_scalar(&c->y, f, "file") < 0) {
                 return -1;
             }
-            st->telegram.file = path_join(c->s->dir, sval(f));
+            st->telegram.file = path_join(c->s->dir, ml_yaml_sval(f));
             st->telegram.bytes = read_all(st->telegram.file, &st->telegram.len);
             if (st->telegram.bytes == NULL) {
-                return fail(c, f, "cannot read '%s': %s", st->telegram.file, strerror(errno));
+                return ml_yaml_fail(&c->y, f, "cannot read '%s': %s", st->telegram.file,
+                                    strerror(errno));
             }
         } else if (vals) {
             st->telegram.has_values = true;
@@ -1731,10 +1606,10 @@ static int parse_step(struct ctx *c, node_t *n, struct ml_scn_step *st)
     }
     case ML_STEP_METER: {
         static const char *const mk[] = {"values", NULL};
-        if (check_keys(c, v, "meter", mk) < 0 || !get(c, v, "values")) {
-            return c->failed ? -1 : fail(c, v, "meter: needs values:");
+        if (ml_yaml_check_keys(&c->y, v, "meter", mk) < 0 || !ml_yaml_get(&c->y, v, "values")) {
+            return c->y.failed ? -1 : ml_yaml_fail(&c->y, v, "meter: needs values:");
         }
-        return parse_values(c, get(c, v, "values"), &st->meter_values);
+        return parse_values(c, ml_yaml_get(&c->y, v, "values"), &st->meter_values);
     }
     case ML_STEP_FAULT:
         if (parse_fault(c, v, &st->fault) < 0) {
@@ -1742,15 +1617,16 @@ static int parse_step(struct ctx *c, node_t *n, struct ml_scn_step *st)
         }
         if (!c->s->has_meter &&
             (ml_scn_fault_is_telegram(st->fault.kind) || st->fault.kind <= ML_SF_LINE)) {
-            return fail(c, v, "fault %s needs a meter: section", fault_names[st->fault.kind]);
+            return ml_yaml_fail(&c->y, v, "fault %s needs a meter: section",
+                                fault_names[st->fault.kind]);
         }
         if (st->fault.kind == ML_SF_CRC_CORRUPT && !ml_meter_proto_has_check(c->s->meter.proto)) {
-            return fail(c, v, "crc_corrupt: %s telegrams carry no CRC",
-                        ml_meter_proto_name(c->s->meter.proto));
+            return ml_yaml_fail(&c->y, v, "crc_corrupt: %s telegrams carry no CRC",
+                                ml_meter_proto_name(c->s->meter.proto));
         }
         if (st->fault.kind >= ML_SF_BROKER_DOWN &&
             st->fault.kind <= ML_SF_BROKER_ACCEPTS_CREDENTIALS && !c->s->mqtt) {
-            return fail(c, v, "broker faults need device: {mqtt: on}");
+            return ml_yaml_fail(&c->y, v, "broker faults need device: {mqtt: on}");
         }
         return 0;
     case ML_STEP_ACTION:
@@ -1783,95 +1659,101 @@ static int parse_root(struct ctx *c, node_t *root)
     static const char *const keys[] = {"name",  "description", "product", "device", "broker",
                                        "meter", "duration",    "steps",   NULL};
     if (root == NULL) {
-        return fail(c, NULL, "empty scenario");
+        return ml_yaml_fail(&c->y, NULL, "empty scenario");
     }
-    if (check_keys(c, root, "the scenario", keys) < 0) {
+    if (ml_yaml_check_keys(&c->y, root, "the scenario", keys) < 0) {
         return -1;
     }
     node_t *v;
-    if ((v = get(c, root, "name")) && get_str(c, v, "name", &s->name) < 0) {
+    if ((v = ml_yaml_get(&c->y, root, "name")) &&
+        ml_yaml_get_strdup(&c->y, v, "name", &s->name) < 0) {
         return -1;
     }
-    if ((v = get(c, root, "description")) && get_str(c, v, "description", &s->description) < 0) {
+    if ((v = ml_yaml_get(&c->y, root, "description")) &&
+        ml_yaml_get_strdup(&c->y, v, "description", &s->description) < 0) {
         return -1;
     }
-    v = get(c, root, "product");
+    v = ml_yaml_get(&c->y, root, "product");
     if (v == NULL) {
-        return fail(c, root, "product: p1|tic|p1mb is required");
+        return ml_yaml_fail(&c->y, root, "product: p1|tic|p1mb is required");
     }
-    if (want_scalar(c, v, "product") < 0) {
+    if (ml_yaml_want_scalar(&c->y, v, "product") < 0) {
         return -1;
     }
-    if (!strcmp(sval(v), "p1")) {
+    if (!strcmp(ml_yaml_sval(v), "p1")) {
         s->product = ML_SCN_P1;
-    } else if (!strcmp(sval(v), "tic")) {
+    } else if (!strcmp(ml_yaml_sval(v), "tic")) {
         s->product = ML_SCN_TIC;
-    } else if (!strcmp(sval(v), "p1mb")) {
+    } else if (!strcmp(ml_yaml_sval(v), "p1mb")) {
         s->product = ML_SCN_P1MB;
     } else {
-        return fail(c, v, "product must be p1, tic or p1mb, not '%s'", sval(v));
+        return ml_yaml_fail(&c->y, v, "product must be p1, tic or p1mb, not '%s'", ml_yaml_sval(v));
     }
     node_t *pnode = v;
     s->dhcp = true;
     s->factory_default = true;
     s->utc_start = 1767225600; /* 2026-01-01T00:00:00Z */
-    if ((v = get(c, root, "device")) && parse_device(c, v) < 0) {
+    if ((v = ml_yaml_get(&c->y, root, "device")) && parse_device(c, v) < 0) {
         return -1;
     }
     if (s->product == ML_SCN_P1MB && s->meter_type == NULL) {
-        return fail(c, get(c, root, "device") ? get(c, root, "device") : root,
-                    "product p1mb needs device: {variant: sdm630|pro380|acr10rh|xemex}");
+        return ml_yaml_fail(
+            &c->y, ml_yaml_get(&c->y, root, "device") ? ml_yaml_get(&c->y, root, "device") : root,
+            "product p1mb needs device: {variant: sdm630|pro380|acr10rh|xemex}");
     }
-    if ((v = get(c, root, "broker"))) {
+    if ((v = ml_yaml_get(&c->y, root, "broker"))) {
         static const char *const bk[] = {"username", "password", NULL};
-        if (check_keys(c, v, "broker", bk) < 0) {
+        if (ml_yaml_check_keys(&c->y, v, "broker", bk) < 0) {
             return -1;
         }
-        node_t *u = get(c, v, "username"), *p = get(c, v, "password");
+        node_t *u = ml_yaml_get(&c->y, v, "username"), *p = ml_yaml_get(&c->y, v, "password");
         if (!u || !p) {
-            return fail(c, v, "broker needs username and password");
+            return ml_yaml_fail(&c->y, v, "broker needs username and password");
         }
-        if (get_str(c, u, "username", &s->broker_user) < 0 ||
-            get_str(c, p, "password", &s->broker_password) < 0) {
+        if (ml_yaml_get_strdup(&c->y, u, "username", &s->broker_user) < 0 ||
+            ml_yaml_get_strdup(&c->y, p, "password", &s->broker_password) < 0) {
             return -1;
         }
     }
-    if ((v = get(c, root, "meter")) && parse_meter(c, v) < 0) {
+    if ((v = ml_yaml_get(&c->y, root, "meter")) && parse_meter(c, v) < 0) {
         return -1;
     }
     if (s->has_meter) {
         bool p1 = ml_meter_proto_is_p1(s->meter.proto);
         if (s->product == ML_SCN_TIC && p1) {
-            return fail(c, get(c, get(c, root, "meter"), "protocol"),
-                        "product tic reads TIC meters: protocol tic or tic_historic");
+            return ml_yaml_fail(&c->y,
+                                ml_yaml_get(&c->y, ml_yaml_get(&c->y, root, "meter"), "protocol"),
+                                "product tic reads TIC meters: protocol tic or tic_historic");
         }
         if (s->product != ML_SCN_TIC && !p1) {
-            return fail(c, get(c, get(c, root, "meter"), "protocol"),
-                        "product %s reads P1 meters (dsmr*, emucs171)", sval(pnode));
+            return ml_yaml_fail(
+                &c->y, ml_yaml_get(&c->y, ml_yaml_get(&c->y, root, "meter"), "protocol"),
+                "product %s reads P1 meters (dsmr*, emucs171)", ml_yaml_sval(pnode));
         }
         s->meter.header = s->meter_header;
         s->meter.id = s->meter_id;
     }
     double dur = -1;
-    if ((v = get(c, root, "duration")) && get_time(c, v, "duration", &dur) < 0) {
+    if ((v = ml_yaml_get(&c->y, root, "duration")) && get_time(c, v, "duration", &dur) < 0) {
         return -1;
     }
-    node_t *steps = get(c, root, "steps");
+    node_t *steps = ml_yaml_get(&c->y, root, "steps");
     if (steps) {
         if (steps->type != YAML_SEQUENCE_NODE) {
-            return fail(c, steps, "steps must be a list");
+            return ml_yaml_fail(&c->y, steps, "steps must be a list");
         }
         size_t cnt = (size_t)(steps->data.sequence.items.top - steps->data.sequence.items.start);
         s->steps = calloc(cnt ? cnt : 1, sizeof *s->steps);
         for (size_t i = 0; i < cnt; i++) {
-            node_t *sn = node(c, steps->data.sequence.items.start[i]);
+            node_t *sn = ml_yaml_node(&c->y, steps->data.sequence.items.start[i]);
             s->nsteps = i + 1;
             if (parse_step(c, sn, &s->steps[i]) < 0) {
                 return -1;
             }
             if (dur >= 0 && step_end(&s->steps[i]) > dur + 1e-9) {
-                return fail(c, sn, "this step ends at %g s, after the scenario's duration (%g s)",
-                            step_end(&s->steps[i]), dur);
+                return ml_yaml_fail(&c->y, sn,
+                                    "this step ends at %g s, after the scenario's duration (%g s)",
+                                    step_end(&s->steps[i]), dur);
             }
         }
     }
@@ -1883,8 +1765,8 @@ static int parse_root(struct ctx *c, node_t *root)
         last = fmax(last, s->meter_to);
     }
     if (dur >= 0 && s->meter_to > dur) {
-        return fail(c, get(c, root, "duration"), "the meter runs to %g s, after duration %g s",
-                    s->meter_to, dur);
+        return ml_yaml_fail(&c->y, ml_yaml_get(&c->y, root, "duration"),
+                            "the meter runs to %g s, after duration %g s", s->meter_to, dur);
     }
     s->duration_s = dur >= 0 ? dur : last + 1.0;
     if (s->has_meter && s->meter_to < 0) {
@@ -1914,33 +1796,13 @@ int ml_scenario_parse(const char *name, const char *text, size_t len, struct ml_
     s->path = strdup(name);
     const char *slash = strrchr(name, '/');
     s->dir = slash ? strndup(name, (size_t)(slash - name)) : strdup(".");
-    struct ctx c = {.s = s, .err = err, .errcap = errcap};
-    yaml_parser_t p;
-    yaml_parser_initialize(&p);
-    yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
-    int rc = 0;
-    if (!yaml_parser_load(&p, &c.doc)) {
-        snprintf(err, errcap, "%s:%zu:%zu: YAML: %s%s%s", name, p.problem_mark.line + 1,
-                 p.problem_mark.column + 1, p.problem ? p.problem : "syntax error",
-                 p.context ? " " : "", p.context ? p.context : "");
-        yaml_parser_delete(&p);
+    struct ctx c = {.s = s};
+    if (ml_yaml_load(&c.y, name, text, len, err, errcap) < 0) {
         ml_scenario_free(s);
         return -1;
     }
-    rc = parse_root(&c, yaml_document_get_root_node(&c.doc));
-    if (rc == 0) {
-        /* one document per file */
-        yaml_document_t extra;
-        if (yaml_parser_load(&p, &extra)) {
-            if (yaml_document_get_root_node(&extra) != NULL) {
-                rc = fail(&c, yaml_document_get_root_node(&extra),
-                          "one scenario per file (found a second YAML document)");
-            }
-            yaml_document_delete(&extra);
-        }
-    }
-    yaml_document_delete(&c.doc);
-    yaml_parser_delete(&p);
+    int rc = parse_root(&c, ml_yaml_root(&c.y));
+    rc = ml_yaml_close(&c.y, rc, "scenario");
     if (rc == 0) {
         /* `# duts: sim device rig qemu` (a comment line; see docs/scenarios.md) */
         for (const char *l = text; l && l < text + len;) {
