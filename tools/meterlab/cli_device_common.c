@@ -1,8 +1,11 @@
-/* Shared by the `meterlab device` products: ports and clean stop. */
+/* Shared by the `meterlab device` products (and at-emu, record, play): ports,
+ * options and clean stop. */
 #include "cli_device_common.h"
 
+#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static volatile sig_atomic_t stop_flag;
@@ -18,6 +21,8 @@ void ml_cli_catch_stop_signals(void)
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    stop_flag = 0;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
 }
@@ -25,6 +30,52 @@ void ml_cli_catch_stop_signals(void)
 bool ml_cli_stop_requested(void)
 {
     return stop_flag != 0;
+}
+
+void ml_cli_request_stop(void)
+{
+    stop_flag = 1;
+}
+
+bool ml_cli_no_extra_args(const char *cmd, const char *hint, int argc, char **argv)
+{
+    if (optind < argc) {
+        fprintf(stderr, "meterlab %s: unexpected argument '%s'%s\n", cmd, argv[optind], hint);
+        return false;
+    }
+    return true;
+}
+
+bool ml_cli_device_args_ok(int argc, char **argv, const char *product, const char *products)
+{
+    if (!ml_cli_no_extra_args("device", "", argc, argv)) {
+        return false;
+    }
+    if (product == NULL) {
+        fprintf(stderr, "meterlab device: --product %s is required (see --help)\n", products);
+        return false;
+    }
+    return true;
+}
+
+bool ml_cli_port_number(const char *s, uint16_t *out)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (*end != '\0' || v < 0 || v > 65535) {
+        return false;
+    }
+    *out = (uint16_t)v;
+    return true;
+}
+
+bool ml_cli_port_opt(const char *opt, const char *arg, uint16_t *out)
+{
+    if (!ml_cli_port_number(arg, out)) {
+        fprintf(stderr, "meterlab device: %s '%s': not a port number 0..65535\n", opt, arg);
+        return false;
+    }
+    return true;
 }
 
 int ml_cli_open_port(const char *what, const char *arg, const struct ml_serial_cfg *cfg, char *path,

@@ -36,13 +36,6 @@
 #include "ml_config.h"
 #include "ml_serial.h"
 
-#if defined(__has_include)
-#if __has_include("ml_at_emu.h")
-#include "ml_at_emu.h"
-#define HAVE_AT_EMU 1
-#endif
-#endif
-
 int ml_cli_device_qemu(int argc, char **argv);
 
 #define BOOT_TIMEOUT_MS 10000 /* banner must appear within this */
@@ -614,67 +607,19 @@ static int seed_config(struct qemu *q, struct fw_banner *b, const struct seed *s
     return read_banner(q, b, image); /* the image's banner after the reboot */
 }
 
-static bool parse_port(const char *opt, const char *arg, uint16_t *out)
-{
-    char *end;
-    long v = strtol(arg, &end, 10);
-    if (*end != '\0' || v < 0 || v > 65535) {
-        fprintf(stderr, "meterlab device: %s '%s': not a port number 0..65535\n", opt, arg);
-        return false;
-    }
-    *out = (uint16_t)v;
-    return true;
-}
-
 int ml_cli_device_qemu(int argc, char **argv)
 {
-    enum {
-        O_TARGET = 256,
-        O_PRODUCT,
-        O_VARIANT,
-        O_IMAGE,
-        O_P1IN,
-        O_P1OUT,
-        O_RS485,
-        O_PORT,
-        O_HTTP,
-        O_BIND,
-        O_MQTT,
-        O_CA,
-        O_CERT,
-        O_KEY,
-        O_QUIET,
-        O_MTYPE,
-        O_SITE,
-        O_USER,
-        O_PASS,
-        O_UNSUPPORTED
-    };
+    enum { O_TARGET = ML_CLI_O_NEXT, O_VARIANT, O_IMAGE, O_RS485, O_REALTIME, O_UNSUPPORTED };
     static const struct option opts[] = {
+        ML_CLI_DEVICE_OPTIONS,
         {"target", required_argument, 0, O_TARGET},
-        {"product", required_argument, 0, O_PRODUCT},
         {"variant", required_argument, 0, O_VARIANT},
         {"image", required_argument, 0, O_IMAGE},
-        {"p1-in", required_argument, 0, O_P1IN},
-        {"p1-out", required_argument, 0, O_P1OUT},
         {"rs485", required_argument, 0, O_RS485},
-        {"modbus-port", required_argument, 0, O_PORT},
-        {"http-port", required_argument, 0, O_HTTP},
-        {"bind", required_argument, 0, O_BIND},
-        {"mqtt", required_argument, 0, O_MQTT},
-        {"mqtt-ca", required_argument, 0, O_CA},
-        {"mqtt-cert", required_argument, 0, O_CERT},
-        {"mqtt-key", required_argument, 0, O_KEY},
-        {"quiet", no_argument, 0, O_QUIET},
+        {"realtime", no_argument, 0, O_REALTIME},
         /* the sim's options that seed its configuration: the image has its own store */
         {"serial", required_argument, 0, O_UNSUPPORTED},
         {"state-dir", required_argument, 0, O_UNSUPPORTED},
-        {"meter-type", required_argument, 0, O_MTYPE},
-        {"mqtt-site", required_argument, 0, O_SITE},
-        {"mqtt-user", required_argument, 0, O_USER},
-        {"mqtt-password", required_argument, 0, O_PASS},
-        {"realtime", no_argument, 0, O_TARGET + 1000},
-        {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
     const char *product = NULL, *variant = NULL, *image_arg = NULL, *bind = "127.0.0.1";
@@ -699,7 +644,7 @@ int ml_cli_device_qemu(int argc, char **argv)
                 return ML_EXIT_USAGE;
             }
             break;
-        case O_PRODUCT:
+        case ML_CLI_O_PRODUCT:
             product = optarg;
             break;
         case O_VARIANT:
@@ -708,7 +653,7 @@ int ml_cli_device_qemu(int argc, char **argv)
         case O_IMAGE:
             image_arg = optarg;
             break;
-        case O_P1IN:
+        case ML_CLI_O_P1IN:
         case O_RS485:
             if (strcmp(optarg, "pty") != 0) {
                 fprintf(stderr,
@@ -717,7 +662,7 @@ int ml_cli_device_qemu(int argc, char **argv)
                 return ML_EXIT_USAGE;
             }
             break;
-        case O_P1OUT:
+        case ML_CLI_O_P1OUT:
             if (strcmp(optarg, "none") == 0) {
                 p1out = false;
             } else if (strcmp(optarg, "pty") != 0) {
@@ -726,20 +671,17 @@ int ml_cli_device_qemu(int argc, char **argv)
                 return ML_EXIT_USAGE;
             }
             break;
-        case O_PORT:
-            if (!parse_port("--modbus-port", optarg, &modbus_port)) {
+        case ML_CLI_O_PORT:
+        case ML_CLI_O_HTTP:
+            if (!ml_cli_port_opt(c == ML_CLI_O_PORT ? "--modbus-port" : "--http-port", optarg,
+                                 c == ML_CLI_O_PORT ? &modbus_port : &http_port)) {
                 return ML_EXIT_USAGE;
             }
             break;
-        case O_HTTP:
-            if (!parse_port("--http-port", optarg, &http_port)) {
-                return ML_EXIT_USAGE;
-            }
-            break;
-        case O_BIND:
+        case ML_CLI_O_BIND:
             bind = optarg;
             break;
-        case O_MQTT:
+        case ML_CLI_O_MQTT:
             if (strncmp(optarg, "mqtt://", 7) != 0 && strncmp(optarg, "mqtts://", 8) != 0) {
                 fprintf(stderr,
                         "meterlab device: --mqtt '%s': must start with mqtt:// or mqtts://\n",
@@ -749,31 +691,31 @@ int ml_cli_device_qemu(int argc, char **argv)
             mqtt = optarg;
             seed.mqtt_url = optarg;
             break;
-        case O_CA:
+        case ML_CLI_O_CA:
             ca = optarg;
             break;
-        case O_CERT:
+        case ML_CLI_O_CERT:
             cert = optarg;
             break;
-        case O_KEY:
+        case ML_CLI_O_KEY:
             key = optarg;
             break;
-        case O_QUIET:
+        case ML_CLI_O_QUIET:
             quiet = true;
             break;
-        case O_MTYPE:
+        case ML_CLI_O_MTYPE:
             seed.meter_type = optarg;
             break;
-        case O_SITE:
+        case ML_CLI_O_SITE:
             seed.site = optarg;
             break;
-        case O_USER:
+        case ML_CLI_O_USER:
             seed.user = optarg;
             break;
-        case O_PASS:
+        case ML_CLI_O_PASS:
             seed.password = optarg;
             break;
-        case O_TARGET + 1000:
+        case O_REALTIME:
             break; /* --realtime: QEMU always runs against the wall clock */
         case O_UNSUPPORTED:
             fprintf(stderr,
@@ -790,12 +732,7 @@ int ml_cli_device_qemu(int argc, char **argv)
             return ML_EXIT_USAGE;
         }
     }
-    if (optind < argc) {
-        fprintf(stderr, "meterlab device: unexpected argument '%s'\n", argv[optind]);
-        return ML_EXIT_USAGE;
-    }
-    if (product == NULL) {
-        fprintf(stderr, "meterlab device: --product p1mb|p1|tic is required (see --help)\n");
+    if (!ml_cli_device_args_ok(argc, argv, product, "p1mb|p1|tic")) {
         return ML_EXIT_USAGE;
     }
     bool is_p1mb = strcmp(product, "p1mb") == 0;

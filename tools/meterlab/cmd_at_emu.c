@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,13 +10,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-
-#if defined(__has_include)
-#if __has_include("ml_at_emu.h")
-#include "ml_at_emu.h"
-#define HAVE_AT_EMU 1
-#endif
-#endif
+#include "cli_device_common.h"
 
 static void usage(FILE *f)
 {
@@ -44,14 +37,6 @@ static void usage(FILE *f)
 }
 
 #ifdef HAVE_AT_EMU
-static volatile sig_atomic_t stop;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop = 1;
-}
-
 static void log_line(void *ctx, const char *line)
 {
     (void)ctx;
@@ -59,15 +44,10 @@ static void log_line(void *ctx, const char *line)
     fflush(stdout);
 }
 
+/* A port number 0..65535, not empty. */
 static bool port_arg(const char *s, uint16_t *out)
 {
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (*s == '\0' || *end != '\0' || v < 0 || v > 65535) {
-        return false;
-    }
-    *out = (uint16_t)v;
-    return true;
+    return *s != '\0' && ml_cli_port_number(s, out);
 }
 #endif
 
@@ -158,8 +138,7 @@ static int at_emu_run(int argc, char **argv)
             return ML_EXIT_USAGE;
         }
     }
-    if (optind != argc) {
-        fprintf(stderr, "meterlab at-emu: unexpected argument '%s'\n", argv[optind]);
+    if (!ml_cli_no_extra_args("at-emu", "", argc, argv)) {
         return ML_EXIT_USAGE;
     }
     if ((o.cert_file != NULL) != (o.key_file != NULL)) {
@@ -193,12 +172,8 @@ static int at_emu_run(int argc, char **argv)
            ml_at_emu_host_port(emu, 80));
     printf("Ctrl-C stops.\n");
     fflush(stdout);
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    while (!stop) {
+    ml_cli_catch_stop_signals();
+    while (!ml_cli_stop_requested()) {
         pause();
     }
     ml_at_emu_stop(emu);

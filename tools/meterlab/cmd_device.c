@@ -86,46 +86,12 @@ static const char *mqtt_state_name(enum hal_mqtt_state s)
 
 static int run(int argc, char **argv)
 {
-    enum {
-        O_PRODUCT = 256,
-        O_SERIAL,
-        O_STATE,
-        O_P1IN,
-        O_P1OUT,
-        O_PORT,
-        O_HTTP,
-        O_BIND,
-        O_MTYPE,
-        O_MQTT,
-        O_SITE,
-        O_USER,
-        O_PASS,
-        O_CA,
-        O_CERT,
-        O_KEY,
-        O_REALTIME,
-        O_QUIET
-    };
+    enum { O_SERIAL = ML_CLI_O_NEXT, O_STATE, O_REALTIME };
     static const struct option opts[] = {
-        {"product", required_argument, 0, O_PRODUCT},
+        ML_CLI_DEVICE_OPTIONS,
         {"serial", required_argument, 0, O_SERIAL},
         {"state-dir", required_argument, 0, O_STATE},
-        {"p1-in", required_argument, 0, O_P1IN},
-        {"p1-out", required_argument, 0, O_P1OUT},
-        {"modbus-port", required_argument, 0, O_PORT},
-        {"http-port", required_argument, 0, O_HTTP},
-        {"bind", required_argument, 0, O_BIND},
-        {"meter-type", required_argument, 0, O_MTYPE},
-        {"mqtt", required_argument, 0, O_MQTT},
-        {"mqtt-site", required_argument, 0, O_SITE},
-        {"mqtt-user", required_argument, 0, O_USER},
-        {"mqtt-password", required_argument, 0, O_PASS},
-        {"mqtt-ca", required_argument, 0, O_CA},
-        {"mqtt-cert", required_argument, 0, O_CERT},
-        {"mqtt-key", required_argument, 0, O_KEY},
         {"realtime", no_argument, 0, O_REALTIME},
-        {"quiet", no_argument, 0, O_QUIET},
-        {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
     /* The target image in QEMU (any product): cli_device_qemu.c. */
@@ -158,7 +124,7 @@ static int run(int argc, char **argv)
         case 'h':
             usage(stdout);
             return ML_EXIT_OK;
-        case O_PRODUCT:
+        case ML_CLI_O_PRODUCT:
             product = optarg;
             break;
         case O_SERIAL:
@@ -172,38 +138,23 @@ static int run(int argc, char **argv)
         case O_STATE:
             state_dir = optarg;
             break;
-        case O_P1IN:
+        case ML_CLI_O_P1IN:
             p1in = optarg;
             break;
-        case O_P1OUT:
+        case ML_CLI_O_P1OUT:
             p1out = optarg;
             break;
-        case O_PORT: {
-            char *end;
-            long v = strtol(optarg, &end, 10);
-            if (*end != '\0' || v < 0 || v > 65535) {
-                fprintf(stderr, "meterlab device: --modbus-port '%s': not a port number 0..65535\n",
-                        optarg);
+        case ML_CLI_O_PORT:
+        case ML_CLI_O_HTTP:
+            if (!ml_cli_port_opt(c == ML_CLI_O_PORT ? "--modbus-port" : "--http-port", optarg,
+                                 c == ML_CLI_O_PORT ? &set.modbus_port : &set.http_port)) {
                 return ML_EXIT_USAGE;
             }
-            set.modbus_port = (uint16_t)v;
             break;
-        }
-        case O_HTTP: {
-            char *end;
-            long v = strtol(optarg, &end, 10);
-            if (*end != '\0' || v < 0 || v > 65535) {
-                fprintf(stderr, "meterlab device: --http-port '%s': not a port number 0..65535\n",
-                        optarg);
-                return ML_EXIT_USAGE;
-            }
-            set.http_port = (uint16_t)v;
-            break;
-        }
-        case O_BIND:
+        case ML_CLI_O_BIND:
             sim_net_set_bind_addr(optarg);
             break;
-        case O_MTYPE:
+        case ML_CLI_O_MTYPE:
             if (regmap_template_find(optarg, strlen(optarg)) == NULL) {
                 fprintf(stderr,
                         "meterlab device: --meter-type '%s': unknown template (see 'meterlab "
@@ -213,7 +164,7 @@ static int run(int argc, char **argv)
             }
             snprintf(set.meter_type, sizeof set.meter_type, "%s", optarg);
             break;
-        case O_MQTT:
+        case ML_CLI_O_MQTT:
             if (strncmp(optarg, "mqtt://", 7) != 0 && strncmp(optarg, "mqtts://", 8) != 0) {
                 fprintf(stderr,
                         "meterlab device: --mqtt '%s': must start with mqtt:// or mqtts://\n",
@@ -223,27 +174,27 @@ static int run(int argc, char **argv)
             set.mqtt_enabled = true;
             snprintf(set.mqtt_url, sizeof set.mqtt_url, "%s", optarg);
             break;
-        case O_SITE:
+        case ML_CLI_O_SITE:
             snprintf(set.mqtt_site, sizeof set.mqtt_site, "%s", optarg);
             break;
-        case O_USER:
+        case ML_CLI_O_USER:
             snprintf(set.mqtt_user, sizeof set.mqtt_user, "%s", optarg);
             break;
-        case O_PASS:
+        case ML_CLI_O_PASS:
             snprintf(set.mqtt_password, sizeof set.mqtt_password, "%s", optarg);
             break;
-        case O_CA:
+        case ML_CLI_O_CA:
             snprintf(set.mqtt_ca_file, sizeof set.mqtt_ca_file, "%s", optarg);
             break;
-        case O_CERT:
+        case ML_CLI_O_CERT:
             snprintf(set.mqtt_cert_file, sizeof set.mqtt_cert_file, "%s", optarg);
             break;
-        case O_KEY:
+        case ML_CLI_O_KEY:
             snprintf(set.mqtt_key_file, sizeof set.mqtt_key_file, "%s", optarg);
             break;
         case O_REALTIME:
             break;
-        case O_QUIET:
+        case ML_CLI_O_QUIET:
             quiet = true;
             break;
         default:
@@ -252,12 +203,7 @@ static int run(int argc, char **argv)
             return ML_EXIT_USAGE;
         }
     }
-    if (optind < argc) {
-        fprintf(stderr, "meterlab device: unexpected argument '%s'\n", argv[optind]);
-        return ML_EXIT_USAGE;
-    }
-    if (product == NULL) {
-        fprintf(stderr, "meterlab device: --product p1|tic is required (see --help)\n");
+    if (!ml_cli_device_args_ok(argc, argv, product, "p1|tic")) {
         return ML_EXIT_USAGE;
     }
     if (strcmp(product, "p1") == 0) {

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_device_common.h"
 #include "cli_scn.h"
 #include "ml_rig.h"
 #include "ml_serial.h"
@@ -44,14 +45,6 @@ static void usage(FILE *f)
             "scenario or port error.\n");
 }
 
-static volatile sig_atomic_t stop;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop = 1;
-}
-
 static double mono_s(void)
 {
     struct timespec ts;
@@ -62,7 +55,7 @@ static double mono_s(void)
 /* Sleep until @p t (monotonic s); false when interrupted by a stop request. */
 static bool sleep_until(double t)
 {
-    while (!stop) {
+    while (!ml_cli_stop_requested()) {
         double d = t - mono_s();
         if (d <= 0) {
             return true;
@@ -80,7 +73,7 @@ static bool sleep_until(double t)
 static int write_all(int fd, const uint8_t *p, size_t n)
 {
     while (n > 0) {
-        if (stop) {
+        if (ml_cli_stop_requested()) {
             return 1;
         }
         ssize_t w = write(fd, p, n);
@@ -107,7 +100,7 @@ static void drain(int fd, double max_s)
 {
     double end = mono_s() + max_s;
     int q = 0;
-    while (!stop && mono_s() < end && ioctl(fd, TIOCOUTQ, &q) == 0 && q > 0) {
+    while (!ml_cli_stop_requested() && mono_s() < end && ioctl(fd, TIOCOUTQ, &q) == 0 && q > 0) {
         struct timespec ts = {0, 10 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
@@ -220,12 +213,7 @@ static int play_run(int argc, char **argv)
         ml_scenario_free(&s);
         return ML_EXIT_USAGE;
     }
-    struct sigaction sa = {0};
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    stop = 0;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    ml_cli_catch_stop_signals();
     signal(SIGPIPE, SIG_IGN);
 
     struct ml_timeline tl;
@@ -280,8 +268,8 @@ static int play_run(int argc, char **argv)
     drain(fd, 5.0);
     if (!quiet || rc != ML_EXIT_OK) {
         progress(stderr, tty && !quiet, s.name, t, s.duration_s, &pl, "");
-        fprintf(stderr, "  %s in %.1f s\n", stop ? "stopped" : (rc ? "failed" : "done"),
-                mono_s() - t0);
+        fprintf(stderr, "  %s in %.1f s\n",
+                ml_cli_stop_requested() ? "stopped" : (rc ? "failed" : "done"), mono_s() - t0);
     }
     close(fd);
     ml_buf_free(&b);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_device_common.h"
 #include "dsmr/dsmr.h"
 #include "ml_rig.h"
 #include "ml_serial.h"
@@ -87,14 +88,6 @@ struct rec {
     time_t utc_first;
     bool expect_values;
 };
-
-static volatile sig_atomic_t stop;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop = 1;
-}
 
 static double mono_s(void)
 {
@@ -427,8 +420,7 @@ static int record_run(int argc, char **argv)
             return ML_EXIT_USAGE;
         }
     }
-    if (optind != argc) {
-        fprintf(stderr, "meterlab record: unexpected argument '%s' (see --help)\n", argv[optind]);
+    if (!ml_cli_no_extra_args("record", " (see --help)", argc, argv)) {
         return ML_EXIT_USAGE;
     }
     if ((port == NULL) == (usb == NULL)) {
@@ -489,12 +481,7 @@ static int record_run(int argc, char **argv)
         return ML_EXIT_USAGE;
     }
     const struct regmap_template *tpl = regmap_template_find("PhoenixContact-EMPro", 20);
-    struct sigaction sa = {0};
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    stop = 0;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    ml_cli_catch_stop_signals();
 
     static struct dsmr_parser dp;
     static struct tic_parser tp;
@@ -520,7 +507,7 @@ static int record_run(int argc, char **argv)
     int exit_rc = ML_EXIT_OK;
     const char *last = NULL;
     size_t last_len = 0;
-    while (!stop) {
+    while (!ml_cli_stop_requested()) {
         double now = mono_s();
         if (duration > 0 && now - t0 >= duration) {
             break;
@@ -623,7 +610,7 @@ static int record_run(int argc, char **argv)
                                       t_arr - rc.t_first_mono, verdict == V_OK ? r : NULL, tpl);
                 if (e < 0) {
                     exit_rc = ML_EXIT_USAGE;
-                    stop = 1;
+                    ml_cli_request_stop();
                     break;
                 }
                 last = verdict_names[verdict];
