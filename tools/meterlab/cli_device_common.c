@@ -58,6 +58,15 @@ bool ml_cli_device_args_ok(int argc, char **argv, const char *product, const cha
     return true;
 }
 
+bool ml_cli_mqtt_url_ok(const char *arg)
+{
+    if (strncmp(arg, "mqtt://", 7) != 0 && strncmp(arg, "mqtts://", 8) != 0) {
+        fprintf(stderr, "meterlab device: --mqtt '%s': must start with mqtt:// or mqtts://\n", arg);
+        return false;
+    }
+    return true;
+}
+
 bool ml_cli_port_number(const char *s, uint16_t *out)
 {
     char *end;

@@ -682,10 +682,7 @@ int ml_cli_device_qemu(int argc, char **argv)
             bind = optarg;
             break;
         case ML_CLI_O_MQTT:
-            if (strncmp(optarg, "mqtt://", 7) != 0 && strncmp(optarg, "mqtts://", 8) != 0) {
-                fprintf(stderr,
-                        "meterlab device: --mqtt '%s': must start with mqtt:// or mqtts://\n",
-                        optarg);
+            if (!ml_cli_mqtt_url_ok(optarg)) {
                 return ML_EXIT_USAGE;
             }
             mqtt = optarg;

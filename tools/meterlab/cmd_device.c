@@ -165,10 +165,7 @@ static int run(int argc, char **argv)
             snprintf(set.meter_type, sizeof set.meter_type, "%s", optarg);
             break;
         case ML_CLI_O_MQTT:
-            if (strncmp(optarg, "mqtt://", 7) != 0 && strncmp(optarg, "mqtts://", 8) != 0) {
-                fprintf(stderr,
-                        "meterlab device: --mqtt '%s': must start with mqtt:// or mqtts://\n",
-                        optarg);
+            if (!ml_cli_mqtt_url_ok(optarg)) {
                 return ML_EXIT_USAGE;
             }
             set.mqtt_enabled = true;

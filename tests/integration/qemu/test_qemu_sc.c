@@ -33,21 +33,24 @@ static struct ml_broker broker;
 static struct ml_mqtt_sub *sub;
 static int skip_no_emu;
 
-/* Run curl; its output (body, then the HTTP code) into @p out. @return exit status. */
-static int curl(char *out, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int curl(char *out, size_t cap, const char *fmt, ...)
+/* Run `curl -s -m 5 -u user:@p password -w ' HTTP<code>' <the rest from @p fmt>`;
+ * its output (body, then " HTTP" and the code) into @p out. @return exit status. */
+static int curl(char *out, size_t cap, const char *password, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int curl(char *out, size_t cap, const char *password, const char *fmt, ...)
 {
     char cmd[1024];
+    int n = snprintf(cmd, sizeof cmd, "curl -s -m 5 -u user:%s -w ' HTTP%%{http_code}' ", password);
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    vsnprintf(cmd + n, sizeof cmd - (size_t)n, fmt, ap);
     va_end(ap);
     FILE *f = popen(cmd, "r");
     if (f == NULL) {
         return -1;
     }
-    size_t n = fread(out, 1, cap - 1, f);
-    out[n] = '\0';
+    size_t got = fread(out, 1, cap - 1, f);
+    out[got] = '\0';
     return pclose(f);
 }
 
@@ -138,37 +141,27 @@ static void test_sc_p1_in_qemu(void)
 
     /* HTTP: status, then MQTT on (the test's broker) and a reboot */
     char out[8192];
-    CU_ASSERT_EQUAL(curl(out, sizeof out,
-                         "curl -s -m 5 -u user:qemu0001 -w ' HTTP%%{http_code}' "
-                         "http://127.0.0.1:%d/api/v1/status",
-                         http_port),
-                    0);
+    CU_ASSERT_EQUAL(
+        curl(out, sizeof out, "qemu0001", "http://127.0.0.1:%d/api/v1/status", http_port), 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"Serial\":\"MPS2AN386-000001\""));
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"TelegramsPass\":1"));
     CU_ASSERT_PTR_NOT_NULL(strstr(out, " HTTP200"));
-    CU_ASSERT_EQUAL(curl(out, sizeof out,
-                         "curl -s -m 5 -u user:wrongpw -w ' HTTP%%{http_code}' "
-                         "http://127.0.0.1:%d/api/v1/status",
-                         http_port),
-                    0);
+    CU_ASSERT_EQUAL(
+        curl(out, sizeof out, "wrongpw", "http://127.0.0.1:%d/api/v1/status", http_port), 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, " HTTP401"));
     if (sub == NULL) {
         CU_FAIL("no broker/subscriber: MQTT part not run");
         return;
     }
-    CU_ASSERT_EQUAL(curl(out, sizeof out,
-                         "curl -s -m 5 -u user:qemu0001 -w ' HTTP%%{http_code}' -X PATCH -H "
-                         "'Content-Type: application/json' -d "
+    CU_ASSERT_EQUAL(curl(out, sizeof out, "qemu0001",
+                         "-X PATCH -H 'Content-Type: application/json' -d "
                          "'{\"MQTT\":{\"Enable\":true,\"Broker\":\"%s\"}}' "
                          "http://127.0.0.1:%d/api/v1/config",
                          broker.url, http_port),
                     0);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, " HTTP200"));
     /* the device may reboot before curl has read all of the answer: the reboot is checked */
-    (void)curl(out, sizeof out,
-               "curl -s -m 5 -u user:qemu0001 -w ' HTTP%%{http_code}' -X POST "
-               "http://127.0.0.1:%d/api/v1/reset",
-               http_port);
+    (void)curl(out, sizeof out, "qemu0001", "-X POST http://127.0.0.1:%d/api/v1/reset", http_port);
     CU_ASSERT(qd_wait_for("rebooted (reset soft)", 10.0));
     int mqtt_up = qd_wait_for("MQTT: connected", 15.0);
     CU_ASSERT(mqtt_up);
