@@ -415,6 +415,28 @@ static const char *banner_get(const struct fw_banner *b, const char *key)
     return NULL;
 }
 
+#ifdef HAVE_AT_EMU
+/*
+ * The co-processor follows the MCU's resets: on the product the MCU holds the
+ * ESP32's EN pin low at boot, so a reboot of the image (its banner's first line,
+ * "meterlab ...") restarts the module too. Without it a reboot in the middle of
+ * AT+CIPSEND leaves the module waiting for data, and it swallows the new boot's
+ * commands as payload (seen: the network never came back after POST /reset).
+ */
+static struct ml_at_emu *boot_emu;
+#endif
+
+static void console_line_seen(const char *line)
+{
+#ifdef HAVE_AT_EMU
+    if (boot_emu != NULL && strncmp(line, "meterlab ", 9) == 0) {
+        ml_at_emu_reset(boot_emu);
+    }
+#else
+    (void)line;
+#endif
+}
+
 /* Read the banner up to "ready". @return 0, or -1 (message printed). */
 static int read_banner(struct qemu *q, struct fw_banner *b, const char *image)
 {
@@ -437,6 +459,7 @@ static int read_banner(struct qemu *q, struct fw_banner *b, const char *image)
         if (r == 0) {
             continue;
         }
+        console_line_seen(line);
         size_t used = strlen(seen);
         snprintf(seen + used, sizeof seen - used, "  %s\n", line);
         if (strcmp(line, "ready") == 0) {
@@ -869,6 +892,7 @@ int ml_cli_device_qemu(int argc, char **argv)
             goto out;
         }
         q.hold[UART_COPROC] = fd; /* closed after the emulator stopped */
+        boot_emu = emu;
     }
 #else
     (void)bind;
@@ -966,6 +990,7 @@ int ml_cli_device_qemu(int argc, char **argv)
             continue;
         }
         double t = (double)(now_ms() - q.start_ms) / 1e3;
+        console_line_seen(line);
         if (strncmp(line, "meterlab ", 9) == 0) {
             in_banner = true; /* the image rebooted */
             memset(&rb, 0, sizeof rb);
@@ -1000,6 +1025,7 @@ int ml_cli_device_qemu(int argc, char **argv)
     rc = ML_EXIT_OK;
 out:
 #ifdef HAVE_AT_EMU
+    boot_emu = NULL;
     ml_at_emu_stop(emu);
 #endif
     qemu_stop(&q);

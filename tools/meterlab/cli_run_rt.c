@@ -334,7 +334,8 @@ static int child_start(struct ml_dut *d, const char *mqtt_url, char *err, size_t
         }
     }
     rig->timeouts.boot_s = boot;
-    rig->timeouts.modbus_s = 1;
+    /* the target in QEMU answers through the AT co-processor's UART, byte by byte */
+    rig->timeouts.modbus_s = p->qemu ? 3 : 1;
     rig->timeouts.http_s = 5;
     rig->timeouts.mqtt_s = 10;
     pthread_mutex_lock(&p->mu);
