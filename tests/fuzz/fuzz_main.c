@@ -47,6 +47,10 @@ int main(int argc, char **argv)
                 }
                 char p[4096];
                 snprintf(p, sizeof p, "%s/%s", argv[i], e->d_name);
+                struct stat est;
+                if (stat(p, &est) != 0 || !S_ISREG(est.st_mode)) {
+                    continue; /* one level: subdirectories are not inputs */
+                }
                 if (run_file(p) != 0) {
                     return 1;
                 }
