@@ -159,12 +159,14 @@ static bool find_image(const char *name, char *out, size_t cap, char *tried, siz
 #endif
     tried[0] = '\0';
     for (int i = 0; i < n; i++) {
-        snprintf(out, cap, "%s/%s", dirs[i], name);
-        if (access(out, R_OK) == 0) {
+        int k = snprintf(out, cap, "%s/%s", dirs[i], name);
+        if (k > 0 && (size_t)k < cap && access(out, R_OK) == 0) {
             return true;
         }
         size_t used = strlen(tried);
-        snprintf(tried + used, tcap - used, "%s%s", used ? ", " : "", dirs[i]);
+        if (snprintf(tried + used, tcap - used, "%s%s", used ? ", " : "", dirs[i]) < 0) {
+            break;
+        }
     }
     return false;
 }

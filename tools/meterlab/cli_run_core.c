@@ -1269,9 +1269,8 @@ static int parse_url(const char *url, char *host, size_t hcap, int *port)
     p = p ? p + 3 : url;
     const char *colon = strrchr(p, ':');
     if (colon == NULL) {
-        snprintf(host, hcap, "%s", p);
         *port = 1883;
-        return 0;
+        return snprintf(host, hcap, "%s", p) < (int)hcap ? 0 : -1;
     }
     snprintf(host, hcap, "%.*s", (int)(colon - p), p);
     *port = atoi(colon + 1);
@@ -1491,7 +1490,10 @@ void ml_run(struct ml_dut *d, const struct ml_scenario *s, const struct ml_run_o
         goto out;
     }
     char url[300], err[512];
-    snprintf(url, sizeof url, "mqtt://%s:%d", r->host, r->port);
+    if (snprintf(url, sizeof url, "mqtt://%s:%d", r->host, r->port) >= (int)sizeof url) {
+        setup_error(r, "broker host name too long: %s", r->host);
+        goto out;
+    }
     if (d->ops->start(d, s->mqtt ? url : NULL, err, sizeof err) < 0) {
         setup_error(r, "%s", err);
         goto out;
