@@ -42,6 +42,22 @@ void hal_sys_get_heap(struct hal_sys_heap *out);
 /** Cause of the last reset. */
 enum hal_sys_reset_cause hal_sys_get_reset_cause(void);
 
+/** Short name of a reset cause for logs ("power-on", "soft", "watchdog", "fault"). */
+static inline const char *hal_sys_reset_cause_name(enum hal_sys_reset_cause c)
+{
+    switch (c) {
+    case HAL_SYS_RESET_POWER_ON:
+        return "power-on";
+    case HAL_SYS_RESET_SOFT:
+        return "soft";
+    case HAL_SYS_RESET_WATCHDOG:
+        return "watchdog";
+    case HAL_SYS_RESET_FAULT:
+        return "fault";
+    }
+    return "unknown";
+}
+
 /** Feed the watchdog; the app loop calls it every iteration. ISR-safe. */
 void hal_sys_watchdog_kick(void);
 

@@ -59,21 +59,6 @@ static void line_send(struct line *l)
     l->len = 0;
 }
 
-static const char *reset_cause_name(enum hal_sys_reset_cause c)
-{
-    switch (c) {
-    case HAL_SYS_RESET_POWER_ON:
-        return "power-on";
-    case HAL_SYS_RESET_SOFT:
-        return "soft";
-    case HAL_SYS_RESET_WATCHDOG:
-        return "watchdog";
-    case HAL_SYS_RESET_FAULT:
-        return "fault";
-    }
-    return "unknown";
-}
-
 /* ------------------------------------------------------------------------- */
 /* Boot counter in flash                                                     */
 /* ------------------------------------------------------------------------- */
@@ -193,7 +178,7 @@ int app_boot_banner_run(void)
     line_str(&l, "serial ");
     line_str(&l, id.serial);
     line_str(&l, ", reset ");
-    line_str(&l, reset_cause_name(hal_sys_get_reset_cause()));
+    line_str(&l, hal_sys_reset_cause_name(hal_sys_get_reset_cause()));
     int boots = boots_count();
     if (boots >= 0) {
         line_str(&l, ", boot ");

@@ -47,3 +47,18 @@ void cm_line_send(struct cm_line *l)
     }
     l->len = 0;
 }
+
+void cm_line_telegrams(uint32_t ok, uint32_t fail, uint32_t frame, const char *fail_name)
+{
+    struct cm_line l = {.len = 0};
+    cm_line_str(&l, "telegrams: ");
+    cm_line_u32(&l, ok);
+    cm_line_str(&l, " ok, ");
+    cm_line_u32(&l, fail);
+    cm_line_str(&l, " ");
+    cm_line_str(&l, fail_name);
+    cm_line_str(&l, ", ");
+    cm_line_u32(&l, frame);
+    cm_line_str(&l, " frame fail");
+    cm_line_send(&l);
+}

@@ -40,6 +40,12 @@ void cm_line_u32(struct cm_line *l, uint32_t v);
 void cm_line_send(struct cm_line *l);
 
 /**
+ * Send "telegrams: N ok, N <fail_name>, N frame fail" (the images' status line
+ * for the parser counters; @p fail_name e.g. "crc fail").
+ */
+void cm_line_telegrams(uint32_t ok, uint32_t fail, uint32_t frame, const char *fail_name);
+
+/**
  * Where hal_time_utc() gets UTC from (NULL: nowhere, ML_EAGAIN). The board has
  * no RTC; an image with the network co-processor passes cm_net_utc (SNTP time
  * of the ESP-AT client). A pointer rather than a call, so images without the

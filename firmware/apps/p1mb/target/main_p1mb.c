@@ -27,21 +27,6 @@ static struct {
     int p1_led, rs_led;
 } seen;
 
-static const char *reset_name(enum hal_sys_reset_cause c)
-{
-    switch (c) {
-    case HAL_SYS_RESET_POWER_ON:
-        return "power-on";
-    case HAL_SYS_RESET_SOFT:
-        return "soft";
-    case HAL_SYS_RESET_WATCHDOG:
-        return "watchdog";
-    case HAL_SYS_RESET_FAULT:
-        return "fault";
-    }
-    return "unknown";
-}
-
 static void banner(void)
 {
     struct hal_uart_cfg con = {115200, 8, HAL_UART_PARITY_NONE, 1, false};
@@ -59,7 +44,7 @@ static void banner(void)
     cm_line_str(&l, "serial ");
     cm_line_str(&l, id.serial);
     cm_line_str(&l, ", reset ");
-    cm_line_str(&l, reset_name(hal_sys_get_reset_cause()));
+    cm_line_str(&l, hal_sys_reset_cause_name(hal_sys_get_reset_cause()));
     cm_line_send(&l);
     cm_line_str(&l, "rs485 ");
     cm_line_u32(&l, c->baud);
@@ -92,14 +77,7 @@ static void report(void)
         seen.pass = k->telegrams_pass;
         seen.fail = k->telegrams_fail;
         seen.frame = k->telegrams_frame_fail;
-        cm_line_str(&l, "telegrams: ");
-        cm_line_u32(&l, seen.pass);
-        cm_line_str(&l, " ok, ");
-        cm_line_u32(&l, seen.fail);
-        cm_line_str(&l, " crc fail, ");
-        cm_line_u32(&l, seen.frame);
-        cm_line_str(&l, " frame fail");
-        cm_line_send(&l);
+        cm_line_telegrams(seen.pass, seen.fail, seen.frame, "crc fail");
     }
     if ((int)app.status.p1_led != seen.p1_led) {
         seen.p1_led = (int)app.status.p1_led;
