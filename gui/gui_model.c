@@ -80,21 +80,6 @@ const char *gui_led_state_text(enum ui_led_state s)
     return "?";
 }
 
-const char *gui_mqtt_state_name(enum hal_mqtt_state s)
-{
-    switch (s) {
-    case HAL_MQTT_DISABLED:
-        return "off";
-    case HAL_MQTT_CONNECTING:
-        return "connecting";
-    case HAL_MQTT_CONNECTED:
-        return "connected";
-    case HAL_MQTT_AUTH_FAILED:
-        return "auth failed";
-    }
-    return "?";
-}
-
 /* ------------------------------------------------------------------------- */
 /* Log                                                                       */
 /* ------------------------------------------------------------------------- */
@@ -1112,7 +1097,7 @@ static void observe(struct gui_model *m)
     }
     if (st.mqtt != m->st.mqtt) {
         gui_model_log(m, st.mqtt == HAL_MQTT_CONNECTED ? GUI_LOG_OK : GUI_LOG_BAD, "MQTT %s",
-                      gui_mqtt_state_name(st.mqtt));
+                      hal_mqtt_state_name(st.mqtt));
     }
     struct sc_counters c = app->counters;
     if (c.modbus_requests != m->cnt.modbus_requests ||

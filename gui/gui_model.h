@@ -175,7 +175,4 @@ void gui_reg_value(const struct regmap_template *t, const struct regmap_entry *e
 const char *gui_p1_led_text(enum p1mb_p1_led s);
 const char *gui_485_led_text(enum p1mb_485_led s);
 
-/** "off", "connecting", ... */
-const char *gui_mqtt_state_name(enum hal_mqtt_state s);
-
 #endif /* GUI_GUI_MODEL_H */

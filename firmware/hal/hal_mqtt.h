@@ -38,6 +38,23 @@ enum hal_mqtt_state {
     HAL_MQTT_AUTH_FAILED, /**< broker refused the credentials; retried with back-off */
 };
 
+/** Short name of a state for logs and displays ("off", "connecting", "connected", "auth failed").
+ */
+static inline const char *hal_mqtt_state_name(enum hal_mqtt_state s)
+{
+    switch (s) {
+    case HAL_MQTT_DISABLED:
+        return "off";
+    case HAL_MQTT_CONNECTING:
+        return "connecting";
+    case HAL_MQTT_CONNECTED:
+        return "connected";
+    case HAL_MQTT_AUTH_FAILED:
+        return "auth failed";
+    }
+    return "?";
+}
+
 /**
  * Connection settings. All strings are copied or consumed by hal_mqtt_start();
  * they need not outlive the call.

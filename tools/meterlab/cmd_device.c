@@ -69,21 +69,6 @@ static void usage(FILE *out)
 
 /* ------------------------------------------------------------------------- */
 
-static const char *mqtt_state_name(enum hal_mqtt_state s)
-{
-    switch (s) {
-    case HAL_MQTT_DISABLED:
-        return "off";
-    case HAL_MQTT_CONNECTING:
-        return "connecting";
-    case HAL_MQTT_CONNECTED:
-        return "connected";
-    case HAL_MQTT_AUTH_FAILED:
-        return "auth failed";
-    }
-    return "?";
-}
-
 static int run(int argc, char **argv)
 {
     enum { O_SERIAL = ML_CLI_O_NEXT, O_STATE, O_REALTIME };
@@ -316,7 +301,7 @@ static int run(int argc, char **argv)
         }
         if ((int)app->status.mqtt != last_mqtt) {
             last_mqtt = (int)app->status.mqtt;
-            printf("[%8.1f s] MQTT: %s\n", t, mqtt_state_name(app->status.mqtt));
+            printf("[%8.1f s] MQTT: %s\n", t, hal_mqtt_state_name(app->status.mqtt));
         }
         fflush(stdout);
     }

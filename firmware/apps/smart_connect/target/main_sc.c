@@ -34,21 +34,6 @@ static struct {
     int led, mqtt;
 } seen;
 
-static const char *mqtt_name(enum hal_mqtt_state s)
-{
-    switch (s) {
-    case HAL_MQTT_DISABLED:
-        return "off";
-    case HAL_MQTT_CONNECTING:
-        return "connecting";
-    case HAL_MQTT_CONNECTED:
-        return "connected";
-    case HAL_MQTT_AUTH_FAILED:
-        return "auth failed";
-    }
-    return "?";
-}
-
 static void banner(void)
 {
     struct hal_uart_cfg con = {115200, 8, HAL_UART_PARITY_NONE, 1, false};
@@ -127,7 +112,7 @@ static void report(void)
     if ((int)app.status.mqtt != seen.mqtt) {
         seen.mqtt = (int)app.status.mqtt;
         cm_line_str(&l, "MQTT: ");
-        cm_line_str(&l, mqtt_name(app.status.mqtt));
+        cm_line_str(&l, hal_mqtt_state_name(app.status.mqtt));
         cm_line_send(&l);
     }
 }
