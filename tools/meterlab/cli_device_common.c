@@ -87,6 +87,16 @@ bool ml_cli_port_opt(const char *opt, const char *arg, uint16_t *out)
     return true;
 }
 
+bool ml_cli_serial_opt(const char *arg, char *out, size_t cap)
+{
+    if (arg[0] == '\0' || strlen(arg) >= cap) {
+        fprintf(stderr, "meterlab device: --serial must be 1..%zu characters\n", cap - 1);
+        return false;
+    }
+    snprintf(out, cap, "%s", arg);
+    return true;
+}
+
 int ml_cli_open_port(const char *what, const char *arg, const struct ml_serial_cfg *cfg, char *path,
                      size_t cap, bool *is_pty)
 {

@@ -83,6 +83,9 @@ bool ml_cli_port_number(const char *s, uint16_t *out);
  * when @p arg is none. */
 bool ml_cli_port_opt(const char *opt, const char *arg, uint16_t *out);
 
+/** --serial @p arg into @p out (1..cap-1 characters), saying on stderr when not. */
+bool ml_cli_serial_opt(const char *arg, char *out, size_t cap);
+
 /**
  * Open the port for role @p what ("P1 in", "RS485", ...): @p arg "pty" creates
  * a pty (its path goes to @p path), anything else is opened as a serial port

@@ -133,12 +133,9 @@ int ml_cli_device_p1mb(int argc, char **argv)
             state_dir = optarg;
             break;
         case O_SERIAL:
-            if (strlen(optarg) == 0 || strlen(optarg) >= sizeof serial) {
-                fprintf(stderr, "meterlab device: --serial must be 1..%zu characters\n",
-                        sizeof serial - 1);
+            if (!ml_cli_serial_opt(optarg, serial, sizeof serial)) {
                 return ML_EXIT_USAGE;
             }
-            snprintf(serial, sizeof serial, "%s", optarg);
             break;
         case O_QUIET:
             quiet = true;

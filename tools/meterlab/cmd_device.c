@@ -113,12 +113,9 @@ static int run(int argc, char **argv)
             product = optarg;
             break;
         case O_SERIAL:
-            if (strlen(optarg) == 0 || strlen(optarg) >= sizeof serial) {
-                fprintf(stderr, "meterlab device: --serial must be 1..%zu characters\n",
-                        sizeof serial - 1);
+            if (!ml_cli_serial_opt(optarg, serial, sizeof serial)) {
                 return ML_EXIT_USAGE;
             }
-            snprintf(serial, sizeof serial, "%s", optarg);
             break;
         case O_STATE:
             state_dir = optarg;
