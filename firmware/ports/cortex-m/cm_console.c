@@ -48,8 +48,13 @@ void cm_line_send(struct cm_line *l)
     l->len = 0;
 }
 
-void cm_line_telegrams(uint32_t ok, uint32_t fail, uint32_t frame, const char *fail_name)
+void cm_line_telegrams(struct cm_telegram_counts *last, uint32_t ok, uint32_t fail, uint32_t frame,
+                       const char *fail_name)
 {
+    if (ok == last->ok && fail == last->fail && frame == last->frame) {
+        return;
+    }
+    *last = (struct cm_telegram_counts){ok, fail, frame};
     struct cm_line l = {.len = 0};
     cm_line_str(&l, "telegrams: ");
     cm_line_u32(&l, ok);

@@ -39,11 +39,18 @@ void cm_line_u32(struct cm_line *l, uint32_t v);
  */
 void cm_line_send(struct cm_line *l);
 
+/** The parser counters last reported by cm_line_telegrams(). */
+struct cm_telegram_counts {
+    uint32_t ok, fail, frame;
+};
+
 /**
- * Send "telegrams: N ok, N <fail_name>, N frame fail" (the images' status line
- * for the parser counters; @p fail_name e.g. "crc fail").
+ * When the counters differ from @p last: send "telegrams: N ok, N <fail_name>,
+ * N frame fail" (the images' status line; @p fail_name e.g. "crc fail") and
+ * remember them in @p last.
  */
-void cm_line_telegrams(uint32_t ok, uint32_t fail, uint32_t frame, const char *fail_name);
+void cm_line_telegrams(struct cm_telegram_counts *last, uint32_t ok, uint32_t fail, uint32_t frame,
+                       const char *fail_name);
 
 /**
  * Where hal_time_utc() gets UTC from (NULL: nowhere, ML_EAGAIN). The board has

@@ -23,7 +23,7 @@ static struct p1mb_settings settings;
 
 static struct {
     bool banner_done;
-    uint32_t pass, fail, frame;
+    struct cm_telegram_counts telegrams;
     int p1_led, rs_led;
 } seen;
 
@@ -72,13 +72,8 @@ static void report(void)
         banner();
     }
     const struct p1mb_counters *k = &app.counters;
-    if (k->telegrams_pass != seen.pass || k->telegrams_fail != seen.fail ||
-        k->telegrams_frame_fail != seen.frame) {
-        seen.pass = k->telegrams_pass;
-        seen.fail = k->telegrams_fail;
-        seen.frame = k->telegrams_frame_fail;
-        cm_line_telegrams(seen.pass, seen.fail, seen.frame, "crc fail");
-    }
+    cm_line_telegrams(&seen.telegrams, k->telegrams_pass, k->telegrams_fail,
+                      k->telegrams_frame_fail, "crc fail");
     if ((int)app.status.p1_led != seen.p1_led) {
         seen.p1_led = (int)app.status.p1_led;
         cm_line_str(&l, "P1 LED: ");

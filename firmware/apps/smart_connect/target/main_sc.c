@@ -30,7 +30,7 @@ static struct sc_settings settings;
 
 static struct {
     bool banner_done;
-    uint32_t pass, fail, frame;
+    struct cm_telegram_counts telegrams;
     int led, mqtt;
 } seen;
 
@@ -96,13 +96,8 @@ static void report(void)
         banner();
     }
     const struct sc_counters *k = &app.counters;
-    if (k->telegrams_pass != seen.pass || k->telegrams_fail != seen.fail ||
-        k->telegrams_frame_fail != seen.frame) {
-        seen.pass = k->telegrams_pass;
-        seen.fail = k->telegrams_fail;
-        seen.frame = k->telegrams_frame_fail;
-        cm_line_telegrams(seen.pass, seen.fail, seen.frame, "crc/checksum fail");
-    }
+    cm_line_telegrams(&seen.telegrams, k->telegrams_pass, k->telegrams_fail,
+                      k->telegrams_frame_fail, "crc/checksum fail");
     if ((int)app.status.led != seen.led) {
         seen.led = (int)app.status.led;
         cm_line_str(&l, "LED: ");
