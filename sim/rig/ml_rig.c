@@ -484,26 +484,6 @@ int ml_rig_resolve(struct ml_rig *rig, char *err, size_t errcap)
     return 0;
 }
 
-int ml_rig_open_port(const char *path, const struct ml_serial_cfg *cfg, char *err, size_t errcap)
-{
-    int fd = ml_serial_open(path, cfg, err, errcap);
-    if (fd != -EINVAL) {
-        return fd;
-    }
-    int t = open(path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
-    if (t >= 0) {
-        struct termios tio;
-        if (tcgetattr(t, &tio) == 0) {
-            speed_t away = cfg->baud == 38400 ? B19200 : B38400;
-            cfsetispeed(&tio, away);
-            cfsetospeed(&tio, away);
-            tcsetattr(t, TCSANOW, &tio);
-        }
-        close(t);
-    }
-    return ml_serial_open(path, cfg, err, errcap);
-}
-
 bool ml_rig_has(const struct ml_rig *rig, enum ml_rig_cap cap)
 {
     switch (cap) {

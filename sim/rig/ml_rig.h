@@ -135,16 +135,6 @@ int ml_rig_resolve(struct ml_rig *rig, char *err, size_t errcap);
  */
 int ml_rig_find_usb(const char *spec, char *path, size_t cap, char *err, size_t errcap);
 
-/**
- * Open an adapter (or a pty) at @p cfg: ml_serial_open(), plus a work-around for
- * ptys: they keep CS8 and no parity whatever is asked, and glibc's tcsetattr()
- * fails with EINVAL when none of the requested changes took effect, so asking a
- * pty already at 9600 baud for 9600 7E1 fails; the speed is then stepped away
- * and back. Use it for every rig port (the CI rigs are ptys).
- * @return the fd, or -errno with a message naming @p path in @p err.
- */
-int ml_rig_open_port(const char *path, const struct ml_serial_cfg *cfg, char *err, size_t errcap);
-
 /** True when the rig has capability @p cap. */
 bool ml_rig_has(const struct ml_rig *rig, enum ml_rig_cap cap);
 

@@ -207,7 +207,7 @@ static int play_run(int argc, char **argv)
         }
         port = path;
     }
-    int fd = ml_rig_open_port(port, &cfg, err, sizeof err);
+    int fd = ml_serial_open(port, &cfg, err, sizeof err);
     if (fd < 0) {
         fprintf(stderr, "meterlab play: %s\n", err);
         ml_scenario_free(&s);

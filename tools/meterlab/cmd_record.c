@@ -475,7 +475,7 @@ static int record_run(int argc, char **argv)
     rc.port = port;
     int ci = 0;
     rc.line = cand[0];
-    int fd = ml_rig_open_port(port, &rc.line, err, sizeof err);
+    int fd = ml_serial_open(port, &rc.line, err, sizeof err);
     if (fd < 0) {
         fprintf(stderr, "meterlab record: %s\n", err);
         return ML_EXIT_USAGE;

@@ -244,29 +244,6 @@ static void test_rig_resolve(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "present"));
 }
 
-/* A pty already at 9600 baud asked for 9600 7E1 again: plain ml_serial_open() fails
- * (EINVAL: nothing changed, ptys keep CS8), ml_rig_open_port() must not. */
-static void test_rig_open_port_pty_twice_7e1(void)
-{
-    char path[128];
-    int m = ml_serial_open_pty(path, sizeof path);
-    CU_ASSERT_TRUE_FATAL(m >= 0);
-    for (int i = 0; i < 3; i++) {
-        int fd = ml_rig_open_port(path, &ml_serial_tic_std, err, sizeof err);
-        if (fd < 0) {
-            fprintf(stderr, "\n  open %d: %s\n", i, err);
-        }
-        CU_ASSERT_TRUE(fd >= 0);
-        if (fd >= 0) {
-            close(fd);
-        }
-    }
-    CU_ASSERT_EQUAL(ml_rig_open_port("/nonexistent/tty", &ml_serial_tic_std, err, sizeof err) < 0,
-                    1);
-    CU_ASSERT_PTR_NOT_NULL(strstr(err, "/nonexistent/tty"));
-    close(m);
-}
-
 int main(void)
 {
     static const struct ml_test_case cases[] = {
@@ -277,7 +254,6 @@ int main(void)
         {"missing file", test_rig_load_missing_file},
         {"every error class with line:column", test_rig_errors},
         {"resolve: path kept, missing USB adapter named", test_rig_resolve},
-        {"open_port: a pty at 9600 7E1 twice", test_rig_open_port_pty_twice_7e1},
     };
     return ml_test_run("rig", cases, sizeof cases / sizeof cases[0], NULL, NULL);
 }
