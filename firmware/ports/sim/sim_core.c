@@ -21,11 +21,13 @@
 
 /* Busy-poll: the default bound (sim_config.busy_poll_us == 0), the ceiling a
  * config may ask for, and the window below which polling is not worth it. */
-#define SIM_BUSY_POLL_DEFAULT_US   50u
-#define SIM_BUSY_POLL_CEIL_US      1000u
-#define SIM_BUSY_POLL_MIN_US       4u
+#define SIM_BUSY_POLL_DEFAULT_US    50u
+#define SIM_BUSY_POLL_CEIL_US       1000u
+#define SIM_BUSY_POLL_MIN_US        4u
+/* A sched_yield() that returns sooner than this ran nobody else. */
+#define SIM_BUSY_POLL_YIELD_IDLE_US 3u
 /* A window that ends this much later than planned was preempted. */
-#define SIM_BUSY_POLL_PREEMPTED_US 20u
+#define SIM_BUSY_POLL_PREEMPTED_US  20u
 
 struct sim_pollent {
     int fd;
@@ -226,11 +228,15 @@ static int wait_for_events(struct pollfd *pfd, size_t nfds, int timeout, uint64_
     int rc = 0;
     if (S.bp_cur_us > 0) {
         bp_add(&S.bp.windows, 1);
+        bool yield = true;
         for (unsigned i = 0;; i++) {
             /* Mostly read ahead on the connection served last (one system call
-             * that also takes the request), with a full poll() every fourth try
-             * for the other fds; the blocking poll() after the window sees all. */
-            bool ra = sim_net_read_ahead_possible() && (i & 3u) != 3u;
+             * that also takes the request), with a full poll() every sixteenth
+             * try for the other fds (a few µs late at most; the blocking poll()
+             * after the window sees all). Every fourth try was too often: a
+             * client whose next request came in time for that poll() cost an
+             * extra recv() per request. */
+            bool ra = sim_net_read_ahead_possible() && (i & 15u) != 15u;
             if (ra) {
                 bp_add(&S.bp.polls, 1);
                 if (sim_net_read_ahead()) {
@@ -249,10 +255,18 @@ static int wait_for_events(struct pollfd *pfd, size_t nfds, int timeout, uint64_
                     break;
                 }
             }
-            if (real_now_us() >= until) {
+            uint64_t t = real_now_us();
+            if (t >= until) {
                 break;
             }
-            sched_yield(); /* another thread of this CPU (the client?) goes first */
+            if (yield) {
+                /* another thread of this CPU (the client?) goes first; when the
+                 * yield comes back at once nobody else wants this CPU, and the
+                 * rest of the window polls without it (one system call a try
+                 * instead of two: the request is seen sooner) */
+                sched_yield();
+                yield = real_now_us() - t >= SIM_BUSY_POLL_YIELD_IDLE_US;
+            }
         }
         if (rc != 0) {
             uint64_t spun = real_now_us() - t0;
