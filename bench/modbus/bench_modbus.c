@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <modbus.h> /* libmodbus; ours is "modbus/modbus.h" */
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -85,18 +86,111 @@ static int cmp_result(const void *a, const void *b)
 
 static uint16_t expect[NREGS];
 
-static struct result run_client(uint16_t port, int n)
+/*
+ * The two masters. Both ask the same request and check every answer.
+ *   libmodbus: modbus_read_registers(), i.e. send + 3 x (select + recv): what an
+ *     application built on libmodbus costs, ~7 system calls per request.
+ *   lean: one blocking send() of the 12-byte ADU and blocking recv() until the
+ *     whole answer is in (one recv in practice): the least a master can cost,
+ *     so the figures show the server rather than the client's own overhead.
+ */
+enum client_kind { CLIENT_LIBMODBUS, CLIENT_LEAN };
+static const char *const client_names[] = {"libmodbus 3.1.6 client", "lean client"};
+
+struct client {
+    enum client_kind kind;
+    modbus_t *mb;
+    int fd;
+    uint16_t tid;
+};
+
+static void client_open(struct client *c, enum client_kind kind, uint16_t port)
 {
-    struct result res = {0};
-    modbus_t *mb = modbus_new_tcp("127.0.0.1", port);
-    if (mb == NULL || modbus_connect(mb) != 0) {
-        fprintf(stderr, "bench_modbus: cannot connect to port %u: %s\n", port,
-                modbus_strerror(errno));
+    memset(c, 0, sizeof *c);
+    c->kind = kind;
+    c->fd = -1;
+    if (kind == CLIENT_LIBMODBUS) {
+        c->mb = modbus_new_tcp("127.0.0.1", port);
+        if (c->mb == NULL || modbus_connect(c->mb) != 0) {
+            fprintf(stderr, "bench_modbus: cannot connect to port %u: %s\n", port,
+                    modbus_strerror(errno));
+            exit(2);
+        }
+        return;
+    }
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    if (c->fd < 0 || setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0 ||
+        connect(c->fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        fprintf(stderr, "bench_modbus: cannot connect to port %u: %s\n", port, strerror(errno));
         exit(2);
     }
+}
+
+static void client_close(struct client *c)
+{
+    if (c->mb != NULL) {
+        modbus_close(c->mb);
+        modbus_free(c->mb);
+    }
+    if (c->fd >= 0) {
+        close(c->fd);
+    }
+}
+
+/* One FC03 request of NREGS at ADDR; false (with a message) on any error. */
+static bool client_read(struct client *c, uint16_t *regs)
+{
+    if (c->kind == CLIENT_LIBMODBUS) {
+        if (modbus_read_registers(c->mb, ADDR, NREGS, regs) != NREGS) {
+            fprintf(stderr, "bench_modbus: request failed: %s\n", modbus_strerror(errno));
+            return false;
+        }
+        return true;
+    }
+    c->tid++;
+    const uint8_t req[12] = {c->tid >> 8, c->tid & 0xFF, 0,           0, 0,    6, 1,
+                             3,           ADDR >> 8,     ADDR & 0xFF, 0, NREGS};
+    if (send(c->fd, req, sizeof req, MSG_NOSIGNAL) != (ssize_t)sizeof req) {
+        fprintf(stderr, "bench_modbus: send: %s\n", strerror(errno));
+        return false;
+    }
+    enum { LEN = 9 + 2 * NREGS };
+    uint8_t rsp[LEN + 16];
+    size_t got = 0;
+    while (got < LEN) {
+        ssize_t k = recv(c->fd, &rsp[got], sizeof rsp - got, 0);
+        if (k <= 0) {
+            fprintf(stderr, "bench_modbus: recv: %s\n",
+                    k == 0 ? "connection closed" : strerror(errno));
+            return false;
+        }
+        got += (size_t)k;
+    }
+    if (got != LEN || rsp[0] != req[0] || rsp[1] != req[1] || rsp[2] != 0 || rsp[3] != 0 ||
+        rsp[4] != 0 || rsp[5] != LEN - 6 || rsp[6] != 1 || rsp[7] != 3 || rsp[8] != 2 * NREGS) {
+        fprintf(stderr, "bench_modbus: unexpected answer (%zu bytes) to transaction %u\n", got,
+                c->tid);
+        return false;
+    }
+    for (int i = 0; i < NREGS; i++) {
+        regs[i] = (uint16_t)(rsp[9 + 2 * i] << 8 | rsp[10 + 2 * i]);
+    }
+    return true;
+}
+
+static struct result run_client(enum client_kind kind, uint16_t port, int n)
+{
+    struct result res = {0};
+    struct client cl;
+    client_open(&cl, kind, port);
     uint16_t regs[NREGS];
     for (int i = 0; i < 2000; i++) { /* warm-up */
-        modbus_read_registers(mb, ADDR, NREGS, regs);
+        if (!client_read(&cl, regs)) {
+            exit(1);
+        }
     }
     if (memcmp(regs, expect, sizeof regs) != 0) {
         fprintf(stderr, "bench_modbus: server answered other register values\n");
@@ -110,13 +204,16 @@ static struct result run_client(uint16_t port, int n)
     double t0 = now_s();
     for (int i = 0; i < n; i++) {
         double a = now_s();
-        if (modbus_read_registers(mb, ADDR, NREGS, regs) != NREGS) {
-            fprintf(stderr, "bench_modbus: request failed: %s\n", modbus_strerror(errno));
+        if (!client_read(&cl, regs)) {
             exit(1);
         }
         lat[i] = now_s() - a;
     }
     double dt = now_s() - t0;
+    if (memcmp(regs, expect, sizeof regs) != 0) {
+        fprintf(stderr, "bench_modbus: server answered other register values\n");
+        exit(1);
+    }
     /* the only other busy thread of this process is the server under test */
     double cli_cpu = cpu_s(CLOCK_THREAD_CPUTIME_ID) - cpu_self0;
     double srv_cpu = (cpu_s(CLOCK_PROCESS_CPUTIME_ID) - cpu_proc0) - cli_cpu;
@@ -130,8 +227,7 @@ static struct result run_client(uint16_t port, int n)
     res.p90_us = lat[(int)(n * 0.90)] * 1e6;
     res.mean_us = dt / n * 1e6;
     free(lat);
-    modbus_close(mb);
-    modbus_free(mb);
+    client_close(&cl);
     return res;
 }
 
@@ -247,7 +343,7 @@ static void pin_for_client(void)
 }
 
 /* Our engine on the sim port, busy-poll as given, for one round of n requests. */
-static struct result run_ours(int32_t busy_poll_us, int n)
+static struct result run_ours(enum client_kind kind, int32_t busy_poll_us, int n)
 {
     struct sim_config cfg = {.time_mode = SIM_TIME_REAL, .busy_poll_us = busy_poll_us};
     mb_app_port = 0;
@@ -263,7 +359,7 @@ static struct result run_ours(int32_t busy_poll_us, int n)
     struct sim_busy_poll_stats b0;
     struct sim_busy_poll_stats b1;
     sim_busy_poll_get_stats(&b0);
-    struct result r = run_client(mb_app_port, n);
+    struct result r = run_client(kind, mb_app_port, n);
     sim_busy_poll_get_stats(&b1);
     /* the 2000 warm-up requests are in the counters too: scale per request served */
     r.bp_hit = (double)(b1.hits - b0.hits) / (n + 2000);
@@ -276,43 +372,119 @@ static struct result run_ours(int32_t busy_poll_us, int n)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: bench_modbus [--cpus free|same|split] [requests>=100 (default 50000)]\n"
-               "                    [rounds 1..64 (default 5)]\n"
-               "Modbus TCP FC03 30 registers at 0x8006, one loopback connection, a libmodbus\n"
-               "client: our engine on the sim port (busy-poll default and off) vs libmodbus's\n"
-               "server, rounds rotated, median round of each printed as a markdown table.\n"
+    fprintf(f, "usage: bench_modbus [--client libmodbus|lean|both] [--cpus free|same|split]\n"
+               "                    [requests>=100 (default 50000)] [rounds 1..64 (default 5)]\n"
+               "Modbus TCP FC03 30 registers at 0x8006, one loopback connection: our engine on\n"
+               "the sim port (busy-poll default and off) vs libmodbus 3.1.6's server, rounds\n"
+               "rotated, median round of each printed as a markdown table per client.\n"
+               "--client (default both): libmodbus is modbus_read_registers() (send + 3 x\n"
+               "select/recv per request); lean is one blocking send + recv per request, the\n"
+               "least a master costs, so the figures show the servers. Every answer is checked.\n"
                "--cpus (diagnostic, the same for every server): free (default) lets the\n"
                "scheduler place the client and server threads; same puts both on CPU 0;\n"
                "split puts the client on CPU 0 and the server on CPU 1.\n");
 }
 
+static void bench_client(enum client_kind kind, uint16_t theirs, int n, int rounds,
+                         const char *cpus)
+{
+    struct result a[64];
+    struct result o[64];
+    struct result b[64];
+    for (int i = 0; i < rounds; i++) { /* interleaved and rotated: machine noise hits all */
+        for (int k = 0; k < 3; k++) {
+            switch ((i + k) % 3) {
+            case 0:
+                a[i] = run_ours(kind, 0, n);
+                break;
+            case 1:
+                o[i] = run_ours(kind, -1, n);
+                break;
+            default:
+                b[i] = run_client(kind, theirs, n);
+                break;
+            }
+        }
+        fprintf(stderr, "bench_modbus: %s: round %d/%d done\n", client_names[kind], i + 1, rounds);
+    }
+    double load[3] = {0};
+    FILE *la = fopen("/proc/loadavg", "r");
+    if (la != NULL) {
+        if (fscanf(la, "%lf %lf %lf", &load[0], &load[1], &load[2]) != 3) {
+            load[0] = -1;
+        }
+        fclose(la);
+    }
+    printf("%s: FC03 %d registers at 0x%04X, one connection, %d requests x %d rounds (median), "
+           "--cpus %s, load average %.2f %.2f %.2f\n\n",
+           client_names[kind], NREGS, ADDR, n, rounds, cpus, load[0], load[1], load[2]);
+    printf("| server | requests/s | p50 us | p90 us | p99 us | mean us | client CPU us/req | "
+           "server CPU us/req | server ctx switches/req | busy-poll hits | read ahead | "
+           "busy-poll tries/req | busy-poll us/req |\n"
+           "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
+    struct result ma = report("meterlab, sim port, busy-poll default (50 us)", a, rounds, true);
+    struct result mo = report("meterlab, sim port, busy-poll off", o, rounds, true);
+    struct result mb = report("libmodbus 3.1.6 server", b, rounds, false);
+    printf("\n%s, req/s vs libmodbus: busy-poll default %.2fx (p99 %.1f vs %.1f us), off %.2fx\n\n",
+           client_names[kind], ma.rps / mb.rps, ma.p99_us, mb.p99_us, mo.rps / mb.rps);
+    fflush(stdout);
+}
+
 int main(int argc, char **argv)
 {
-    if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-        usage(stdout);
-        return 0;
-    }
     const char *cpus = "free";
-    if (argc > 2 && strcmp(argv[1], "--cpus") == 0) {
-        cpus = argv[2];
-        if (strcmp(cpus, "same") == 0) {
-            cpus_mode = CPUS_SAME;
-        } else if (strcmp(cpus, "split") == 0) {
-            cpus_mode = CPUS_SPLIT;
-        } else if (strcmp(cpus, "free") != 0) {
-            fprintf(stderr, "bench_modbus: --cpus takes free, same or split, not '%s'\n", cpus);
+    const char *client = "both";
+    int pos = 0;
+    int num[2] = {50000, 5};
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage(stdout);
+            return 0;
+        }
+        if (strcmp(argv[i], "--cpus") == 0 || strcmp(argv[i], "--client") == 0) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "bench_modbus: %s needs a value\n", argv[i]);
+                return 2;
+            }
+            if (strcmp(argv[i], "--cpus") == 0) {
+                cpus = argv[i + 1];
+            } else {
+                client = argv[i + 1];
+            }
+            i++;
+            continue;
+        }
+        char *end;
+        long v = strtol(argv[i], &end, 10);
+        if (argv[i][0] == '-' || *end != '\0' || pos >= 2) {
+            fprintf(stderr, "bench_modbus: unexpected argument '%s'\n", argv[i]);
+            usage(stderr);
             return 2;
         }
-        argc -= 2;
-        argv += 2;
+        num[pos++] = v > 1000000000 ? 1000000000 : (int)v;
+    }
+    if (strcmp(cpus, "same") == 0) {
+        cpus_mode = CPUS_SAME;
+    } else if (strcmp(cpus, "split") == 0) {
+        cpus_mode = CPUS_SPLIT;
+    } else if (strcmp(cpus, "free") != 0) {
+        fprintf(stderr, "bench_modbus: --cpus takes free, same or split, not '%s'\n", cpus);
+        return 2;
+    }
+    bool run_lm = strcmp(client, "libmodbus") == 0 || strcmp(client, "both") == 0;
+    bool run_lean = strcmp(client, "lean") == 0 || strcmp(client, "both") == 0;
+    if (!run_lm && !run_lean) {
+        fprintf(stderr, "bench_modbus: --client takes libmodbus, lean or both, not '%s'\n", client);
+        return 2;
     }
     if (cpus_mode == CPUS_SPLIT && sysconf(_SC_NPROCESSORS_ONLN) < 2) {
         fprintf(stderr, "bench_modbus: --cpus split needs two CPUs\n");
         return 2;
     }
-    int n = argc > 1 ? atoi(argv[1]) : 50000;
-    int rounds = argc > 2 ? atoi(argv[2]) : 5;
-    if (argc > 3 || n < 100 || rounds < 1 || rounds > 64) {
+    int n = num[0];
+    int rounds = num[1];
+    if (n < 100 || rounds < 1 || rounds > 64) {
+        fprintf(stderr, "bench_modbus: requests must be >= 100 and rounds 1..64\n");
         usage(stderr);
         return 2;
     }
@@ -353,43 +525,11 @@ int main(int argc, char **argv)
         printf("engine alone (mb_tcp_feed, no I/O): %.0f ns per request\n\n",
                (now_s() - t0) / m * 1e9);
     }
-    struct result a[64];
-    struct result o[64];
-    struct result b[64];
-    for (int i = 0; i < rounds; i++) { /* interleaved and rotated: machine noise hits all */
-        for (int k = 0; k < 3; k++) {
-            switch ((i + k) % 3) {
-            case 0:
-                a[i] = run_ours(0, n);
-                break;
-            case 1:
-                o[i] = run_ours(-1, n);
-                break;
-            default:
-                b[i] = run_client(theirs, n);
-                break;
-            }
-        }
+    if (run_lean) {
+        bench_client(CLIENT_LEAN, theirs, n, rounds, cpus);
     }
-    double load[3] = {0};
-    FILE *la = fopen("/proc/loadavg", "r");
-    if (la != NULL) {
-        if (fscanf(la, "%lf %lf %lf", &load[0], &load[1], &load[2]) != 3) {
-            load[0] = -1;
-        }
-        fclose(la);
+    if (run_lm) {
+        bench_client(CLIENT_LIBMODBUS, theirs, n, rounds, cpus);
     }
-    printf("FC03 %d registers at 0x%04X, one connection, %d requests x %d rounds (median), "
-           "--cpus %s, load average %.2f %.2f %.2f\n\n",
-           NREGS, ADDR, n, rounds, cpus, load[0], load[1], load[2]);
-    printf("| server | requests/s | p50 us | p90 us | p99 us | mean us | client CPU us/req | "
-           "server CPU us/req | server ctx switches/req | busy-poll hits | read ahead | "
-           "busy-poll tries/req | busy-poll us/req |\n"
-           "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
-    struct result ma = report("meterlab, sim port, busy-poll default (50 us)", a, rounds, true);
-    struct result mo = report("meterlab, sim port, busy-poll off", o, rounds, true);
-    struct result mb = report("libmodbus 3.1.6 server", b, rounds, false);
-    printf("\nreq/s vs libmodbus: busy-poll default %.2fx, off %.2fx\n", ma.rps / mb.rps,
-           mo.rps / mb.rps);
     return 0;
 }
