@@ -1,14 +1,15 @@
 /*
  * Modbus TCP requests/s and latency (p50/p99): FC03 30 registers at 0x8006,
- * one connection on 127.0.0.1, a libmodbus client in a loop, against
+ * one connection on 127.0.0.1, against
  *   (1) our engine (core/modbus + core/regmap) as an app on the sim port in
  *       SIM_TIME_REAL, i.e. behind the port's poll loop, and
  *   (2) libmodbus 3.1.6's own server (modbus_tcp_listen + modbus_receive /
  *       modbus_reply in a thread), serving the same register words.
  * Our engine runs twice per round: with the sim port's busy-poll at its default
  * (sim_config.busy_poll_us = 0) and with it off (-1), so both figures come from
- * the same run. Each round serves the three in a rotated order.
- * Usage: bench_modbus [requests-per-round (default 50000)] [rounds (default 5)]
+ * the same run. Each round serves the three in a rotated order. Two masters
+ * (--client): a lean one (one send + one recv) and libmodbus's client; a table
+ * for each. Usage: see usage() / --help.
  * Prints the median round of each server, the server thread's CPU time per
  * request (process CPU time minus the client thread's) and, for ours, how often
  * a busy-poll window found the next request.

@@ -1,8 +1,9 @@
 #!/bin/sh
 # Modbus TCP figures for docs/performance.md: our engine on the sim port (busy-poll
-# default and off) against libmodbus 3.1.6's server, same client, same run, rounds
-# rotated, median round; the load average is printed with the table (the goal is
-# relative, so both servers share whatever load the machine has).
+# default and off) against libmodbus 3.1.6's server, with a lean client and with
+# libmodbus's client (a table each), same run, rounds rotated, median round; the
+# load average is printed with each table (the goal is relative, so all servers
+# share whatever load the machine has).
 # Usage: bench/modbus/run.sh [build-dir] (default build/sim-release)
 #        REQUESTS=20000 ROUNDS=9 by default.
 set -eu
