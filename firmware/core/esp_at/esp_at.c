@@ -1225,6 +1225,23 @@ bool ml_esp_at_is_ready(const struct ml_esp_at *e)
     return e->ready;
 }
 
+bool ml_esp_at_output_pending(const struct ml_esp_at *e)
+{
+    if (!e->ready || e->need_reset) { /* a reset drops the links and their output */
+        return false;
+    }
+    if (e->kind == K_SEND || e->kind == K_CLOSE) {
+        return true;
+    }
+    for (int i = 0; i < ML_ESP_AT_SLOTS; i++) {
+        const struct ml_esp_at_slot *s = &e->slots[i];
+        if (s->link >= 0 && (ml_ring_count(&s->tx) > 0u || s->close_req)) {
+            return true;
+        }
+    }
+    return false;
+}
+
 void ml_esp_at_reset(struct ml_esp_at *e)
 {
     e->need_reset = true;

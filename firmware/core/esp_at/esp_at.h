@@ -253,6 +253,16 @@ uint64_t ml_esp_at_next_deadline(const struct ml_esp_at *e);
 /** True after the init sequence completed (cleared by a module reset). */
 bool ml_esp_at_is_ready(const struct ml_esp_at *e);
 
+/**
+ * True while output the app handed over is not through the module yet: bytes
+ * in a connection's send ring, a close not done, or AT+CIPSEND / AT+CIPCLOSE
+ * in flight. False when the module is not ready or a module reset is asked
+ * for (nothing could drain then).
+ * A firmware that resets on purpose polls until this is false (bounded), so an
+ * answer it already "sent" (POST /api/v1/reset) reaches the client.
+ */
+bool ml_esp_at_output_pending(const struct ml_esp_at *e);
+
 /** Ask for a module reset (AT+RST and the init sequence). */
 void ml_esp_at_reset(struct ml_esp_at *e);
 

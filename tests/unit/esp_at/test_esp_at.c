@@ -288,25 +288,45 @@ static void test_send_with_prompt(void)
     int l;
     int c = boot_with_conn(&l);
     CU_ASSERT_TRUE_FATAL(c >= 0);
+    CU_ASSERT_FALSE(ml_esp_at_output_pending(&at));
     CU_ASSERT_EQUAL(ml_esp_at_send(&at, c, (const uint8_t *)"hello", 5), 5);
+    CU_ASSERT_TRUE(ml_esp_at_output_pending(&at)); /* in the ring */
     EXPECT_CMD("AT+CIPSEND=0,5");
-    CU_ASSERT_EQUAL(out_len, 0); /* nothing before the prompt */
+    CU_ASSERT_EQUAL(out_len, 0);                   /* nothing before the prompt */
+    CU_ASSERT_TRUE(ml_esp_at_output_pending(&at)); /* waiting for the prompt */
     feed("\r\nOK\r\n\r\n>");
     poll_all();
     CU_ASSERT_EQUAL(out_len, 5);
     CU_ASSERT_EQUAL(memcmp(out, "hello", 5), 0);
+    CU_ASSERT_TRUE(ml_esp_at_output_pending(&at)); /* written, SEND OK not seen */
     out_len = 0;
     feed("\r\nRecv 5 bytes\r\n\r\nSEND OK\r\n");
     poll_all();
+    CU_ASSERT_FALSE(ml_esp_at_output_pending(&at));
     struct ml_esp_at_stats s;
     ml_esp_at_get_stats(&at, &s);
     CU_ASSERT_EQUAL(s.tx_bytes, 5);
     /* close: AT+CIPCLOSE, the slot is free after the answer */
     ml_esp_at_close(&at, c);
+    CU_ASSERT_TRUE(ml_esp_at_output_pending(&at)); /* the close is output too */
     EXPECT_CMD("AT+CIPCLOSE=0");
     feed("0,CLOSED\r\n\r\nOK\r\n");
     poll_all();
+    CU_ASSERT_FALSE(ml_esp_at_output_pending(&at));
     CU_ASSERT_EQUAL(ml_esp_at_recv(&at, c, (uint8_t *)out, 1), ML_EBADF);
+}
+
+/* A module that is not ready drains nothing: no output counts as pending, so a
+ * firmware reset does not wait for it. */
+static void test_output_not_pending_without_module(void)
+{
+    int l;
+    int c = boot_with_conn(&l);
+    CU_ASSERT_TRUE_FATAL(c >= 0);
+    CU_ASSERT_EQUAL(ml_esp_at_send(&at, c, (const uint8_t *)"abc", 3), 3);
+    CU_ASSERT_TRUE(ml_esp_at_output_pending(&at));
+    ml_esp_at_reset(&at); /* asked for: the links and their output go with it */
+    CU_ASSERT_FALSE(ml_esp_at_output_pending(&at));
 }
 
 static void test_busy_repeats_the_command(void)
@@ -554,6 +574,7 @@ int main(void)
         {"bad arguments", test_bad_arguments},
         {"SNTP time", test_sntp_time},
         {"refused send drops the link", test_send_refused_drops_the_link},
+        {"no output pending without a module", test_output_not_pending_without_module},
         {"MQTT stop or restart during connect", test_mqtt_stop_during_connect},
     };
     return ml_test_run("esp_at", cases, sizeof cases / sizeof cases[0], setup, teardown);
