@@ -69,4 +69,17 @@ void cm_utc_source_set(int64_t (*fn)(void));
 void cm_net_poll(void);
 int64_t cm_net_utc(void);
 
+/**
+ * What hal_sys_reboot() does before the reset (NULL: nothing). An image with
+ * the network co-processor passes cm_net_drain, so what the app already handed
+ * to a connection (the answer to POST /api/v1/reset) reaches the client before
+ * the MCU and the module reset. Watchdog and fault resets do not call it.
+ * A pointer for the same reason as cm_utc_source_set().
+ */
+void cm_pre_reset_set(void (*fn)(void));
+
+/** Poll the ESP-AT client until no output is pending, for at most CM_NET_DRAIN_MS. */
+#define CM_NET_DRAIN_MS 500u
+void cm_net_drain(void);
+
 #endif /* FIRMWARE_PORTS_CORTEX_M_CM_PORT_H */

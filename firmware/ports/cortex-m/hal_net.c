@@ -15,6 +15,7 @@
 #include "cm_port.h"
 #include "err.h"
 #include "esp_at/esp_at.h"
+#include "hal_sys.h"
 #include "hal_time.h"
 #include "hal_uart.h"
 
@@ -57,6 +58,18 @@ struct ml_esp_at *cm_net_at(void)
 void cm_net_poll(void)
 {
     (void)cm_net_at();
+}
+
+void cm_net_drain(void)
+{
+    if (!started) {
+        return;
+    }
+    uint64_t end = hal_time_ms() + CM_NET_DRAIN_MS;
+    while (ml_esp_at_output_pending(&at) && hal_time_ms() < end) {
+        hal_sys_watchdog_kick();
+        ml_esp_at_poll(&at, hal_time_ms());
+    }
 }
 
 int64_t cm_net_utc(void)

@@ -6,6 +6,7 @@
 
 #include "board_mps2_an386.h"
 #include "cm.h"
+#include "cm_port.h"
 
 #define CAUSE_MAGIC 0x52535421u /* "RST!" */
 
@@ -42,8 +43,18 @@ void cm_sys_reset(enum hal_sys_reset_cause cause)
     }
 }
 
+static void (*pre_reset)(void);
+
+void cm_pre_reset_set(void (*fn)(void))
+{
+    pre_reset = fn;
+}
+
 void hal_sys_reboot(void)
 {
+    if (pre_reset != NULL) {
+        pre_reset();
+    }
     cm_sys_reset(HAL_SYS_RESET_SOFT);
 }
 

@@ -70,10 +70,19 @@ int hal_uart_write(enum hal_uart_id id, const uint8_t *buf, size_t len)
     return n > 0 ? (int)n : 0;
 }
 
+static int wdt_kicks;
+
+void hal_sys_watchdog_kick(void)
+{
+    wdt_kicks++;
+}
+
 /* ------------------------------------------------------------------------- */
 
-/* hal_net.c: polls the client (an image calls it from its idle hook). */
+/* hal_net.c: polls the client (an image calls it from its idle hook); drains
+ * its output before a reset (cm_pre_reset_set(cm_net_drain) in the image). */
 void cm_net_poll(void);
+void cm_net_drain(void);
 
 static void idle(void)
 {
@@ -187,6 +196,57 @@ static void test_hal_tcp_modbus_like(void)
     CU_ASSERT_EQUAL(hal_tcp_accept(l), ML_EAGAIN); /* a closed listener accepts nothing */
 }
 
+/* What hal_sys_reboot() runs first on a Smart Connect image: an answer handed to
+ * hal_tcp_send() (larger than one AT+CIPSEND) reaches the peer with no further
+ * HAL call, and the drain returns once it is through, not after its time bound. */
+static void test_drain_before_reset(void)
+{
+    int l = hal_tcp_listen(80); /* not in the emulator's options: known once the module has it */
+    CU_ASSERT_TRUE_FATAL(l >= 0);
+    uint16_t hp = 0;
+    CU_ASSERT_TRUE_FATAL(WAIT_FOR((hp = ml_at_emu_host_port(emu, 80)) != 0, WAIT_MS));
+    int fd = tcp_connect(hp);
+    CU_ASSERT_TRUE_FATAL(fd >= 0);
+    int c = -1;
+    CU_ASSERT_TRUE_FATAL(WAIT_FOR((c = hal_tcp_accept(l)) >= 0, WAIT_MS));
+    uint8_t answer[1500];
+    for (size_t i = 0; i < sizeof answer; i++) {
+        answer[i] = (uint8_t)(i * 7u + 1u);
+    }
+    size_t queued = 0;
+    while (queued < sizeof answer) { /* the send ring takes 1 KiB at a time */
+        int n = hal_tcp_send(c, answer + queued, sizeof answer - queued);
+        CU_ASSERT_TRUE_FATAL(n >= 0);
+        queued += (size_t)n;
+        if (n == 0) {
+            cm_net_drain();
+        }
+    }
+    int kicks0 = wdt_kicks;
+    uint64_t t0 = hal_time_ms();
+    cm_net_drain();
+    uint64_t took = hal_time_ms() - t0;
+    CU_ASSERT_TRUE(took < 500u); /* done by the module's SEND OK, not by the bound */
+    CU_ASSERT_TRUE(wdt_kicks > kicks0);
+    uint8_t got[sizeof answer];
+    size_t have = 0;
+    uint64_t end = hal_time_ms() + WAIT_MS;
+    while (have < sizeof got && hal_time_ms() < end) { /* no HAL call: the MCU has reset */
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        (void)poll(&p, 1, 10);
+        ssize_t k = recv(fd, got + have, sizeof got - have, MSG_DONTWAIT);
+        have += k > 0 ? (size_t)k : 0u;
+    }
+    CU_ASSERT_EQUAL(have, sizeof answer);
+    CU_ASSERT_EQUAL(memcmp(got, answer, sizeof answer), 0);
+    printf("  drain: %zu bytes through the module in %llu ms\n", sizeof answer,
+           (unsigned long long)took);
+    close(fd);
+    hal_tcp_close(c);
+    hal_tcp_close(l);
+    WAIT_FOR(false, 50u); /* let the module take the closes */
+}
+
 static void test_hal_mqtt_contract(void)
 {
     struct hal_mqtt_stats s0, s;
@@ -252,6 +312,7 @@ int main(int argc, char **argv)
     static const struct ml_test_case cases[] = {
         {"hal_net: Ethernet, DHCP, ping, host name, AP", test_hal_net_eth_dhcp_ping},
         {"hal_tcp: Modbus-like exchange and closes", test_hal_tcp_modbus_like},
+        {"cm_net_drain: an answer goes out before a reset", test_drain_before_reset},
         {"hal_mqtt: contract, publish, broker down/up", test_hal_mqtt_contract},
     };
     int rc = ml_test_run("esp_at_hal", cases, sizeof cases / sizeof cases[0], NULL, NULL);

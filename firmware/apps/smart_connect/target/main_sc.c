@@ -119,6 +119,7 @@ int main(void)
     sc_settings_defaults(&settings); /* port 502, HTTP 80, EMPro, MQTT off */
     settings.flavour = SC_IMAGE_FLAVOUR;
     cm_utc_source_set(cm_net_utc);
+    cm_pre_reset_set(cm_net_drain); /* the answer to POST /api/v1/reset goes out first */
     cm_idle_hook_set(report);
     sc_app_run(&app, &settings);
     hal_sys_reboot(); /* not reached on the target: the app loop never stops */
