@@ -3,10 +3,16 @@
 #  1. throughput (median of 5 runs) from a release (-O2) build,
 #  2. instructions per telegram: callgrind Ir with N=1000 minus N=0, / 1000,
 #  3. Cortex-M4 -Os .text of dsmr.c.o + crc.c.o (arm-none-eabi-size).
-# Usage: bench/dsmr/run.sh [build-dir] (default build/h-dsmr-rel)
+# Usage: bench/dsmr/run.sh [build-dir] (default build/sim-release; configured as a
+#        -O2 Release build when it does not exist yet). TELEGRAM=FILE picks the input.
 set -eu
+case "${1:-}" in
+-h|--help) sed -n '2,7{s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
+-*) echo "bench/dsmr/run.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
+esac
+[ $# -le 1 ] || { echo "bench/dsmr/run.sh: one build directory at most (try --help)" >&2; exit 2; }
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-BUILD=${1:-$ROOT/build/h-dsmr-rel}
+BUILD=${1:-$ROOT/build/sim-release}
 TELEGRAM=${TELEGRAM:-$ROOT/../shared/bench/dsmr50-spec-3ph.txt}
 if [ ! -f "$BUILD/build.ninja" ]; then
     cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release \

@@ -1,10 +1,15 @@
 #!/bin/sh
 # TIC parser benchmark: frames/s (median of 5) and instructions per frame with
 # callgrind ((N=1000 minus N=0) / 1000) from a -O2 build (RelWithDebInfo).
-# Usage: bench/tic/run.sh [build-dir]   (default build/bench-tic)
+# Usage: bench/tic/run.sh [build-dir]   (default build/sim-release)
 set -eu
+case "${1:-}" in
+-h|--help) sed -n '2,4{s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
+-*) echo "bench/tic/run.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
+esac
+[ $# -le 1 ] || { echo "bench/tic/run.sh: one build directory at most (try --help)" >&2; exit 2; }
 root=$(cd "$(dirname "$0")/../.." && pwd)
-build=${1:-$root/build/bench-tic}
+build=${1:-$root/build/sim-release}
 frame=$root/../shared/bench/tic-std-3ph.bin
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
       -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O2 -g -DNDEBUG" >/dev/null
