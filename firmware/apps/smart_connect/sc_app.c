@@ -235,6 +235,42 @@ static void client_drop(struct sc_app *app)
         hal_tcp_close(app->client);
         app->client = -1;
     }
+    app->mb_in_len = app->mb_in_off = 0;
+    app->mb_out_len = app->mb_out_off = 0;
+}
+
+static bool mb_out_pending(const struct sc_app *app)
+{
+    return app->mb_out_off < app->mb_out_len;
+}
+
+/* Send what is left of the last answer; false when the connection broke. */
+static bool mb_flush(struct sc_app *app)
+{
+    while (mb_out_pending(app)) {
+        int n = hal_tcp_send(app->client, &app->mb_out[app->mb_out_off],
+                             (size_t)(app->mb_out_len - app->mb_out_off));
+        if (n < 0) {
+            return false;
+        }
+        if (n == 0) {
+            return true; /* socket full: next_deadline() brings the loop back */
+        }
+        app->mb_out_off = (uint16_t)(app->mb_out_off + n);
+    }
+    return true;
+}
+
+/* When modbus_poll() has work that no socket event announces. */
+static uint64_t mb_next_deadline(const struct sc_app *app, uint64_t now)
+{
+    if (app->client < 0) {
+        return UINT64_MAX;
+    }
+    if (mb_out_pending(app)) {
+        return now + 1u; /* output waits for socket space */
+    }
+    return app->mb_in_off < app->mb_in_len ? now : UINT64_MAX; /* input already read */
 }
 
 static void modbus_poll(struct sc_app *app, uint64_t now)
@@ -262,38 +298,45 @@ static void modbus_poll(struct sc_app *app, uint64_t now)
     if (app->client < 0) {
         return;
     }
-    uint8_t in[260];
-    uint8_t out[MB_TCP_ADU_MAX];
-    for (int rounds = 0; rounds < 16; rounds++) {
-        int n = hal_tcp_recv(app->client, in, sizeof in);
-        if (n == ML_EAGAIN) {
-            return;
-        }
-        if (n <= 0) {
+    for (int rounds = 0; rounds < 16; rounds++) { /* one answer a round */
+        if (!mb_flush(app)) {
             client_drop(app);
             return;
         }
-        app->client_last_rx_ms = now;
-        size_t off = 0;
-        while (off < (size_t)n) {
-            size_t used = 0;
-            int r = mb_tcp_feed(&app->mb_tcp, in + off, (size_t)n - off, &used, out, sizeof out);
-            if (r < 0) {
-                client_drop(app); /* MBAP protocol error: close (Messaging on TCP/IP §4.4.1.1) */
+        if (mb_out_pending(app)) {
+            return; /* the rest of the input waits until this answer is out */
+        }
+        if (app->mb_in_off == app->mb_in_len) {
+            int n = hal_tcp_recv(app->client, app->mb_in, sizeof app->mb_in);
+            if (n == ML_EAGAIN) {
                 return;
             }
-            if (r > 0) {
-                app->counters.modbus_requests++;
-                if (hal_tcp_send(app->client, out, (size_t)r) < 0) {
-                    client_drop(app);
-                    return;
-                }
+            if (n <= 0) {
+                client_drop(app);
+                return;
             }
-            if (used == 0) {
-                break;
-            }
-            off += used;
+            app->client_last_rx_ms = now;
+            app->mb_in_len = (uint16_t)n;
+            app->mb_in_off = 0;
         }
+        /* feed up to the next complete request (mb_tcp keeps a partial one) */
+        size_t used = 0;
+        int r = mb_tcp_feed(&app->mb_tcp, &app->mb_in[app->mb_in_off],
+                            (size_t)(app->mb_in_len - app->mb_in_off), &used, app->mb_out,
+                            sizeof app->mb_out);
+        if (r < 0) {
+            client_drop(app); /* MBAP protocol error: close (Messaging on TCP/IP §4.4.1.1) */
+            return;
+        }
+        app->mb_in_off = used > 0u ? (uint16_t)(app->mb_in_off + used) : app->mb_in_len;
+        if (r > 0) {
+            app->counters.modbus_requests++;
+            app->mb_out_len = (uint16_t)r;
+            app->mb_out_off = 0;
+        }
+    }
+    if (!mb_flush(app)) { /* the last round's answer */
+        client_drop(app);
     }
 }
 
@@ -613,6 +656,7 @@ static uint64_t next_deadline(struct sc_app *app, uint64_t now)
         d = min_u64(d, now + 1000u); /* watch the connection come up */
     }
     d = min_u64(d, sc_http_next_deadline(app, now));
+    d = min_u64(d, mb_next_deadline(app, now));
     d = min_u64(d, sc_fw_next_deadline(app));
     return d;
 }

@@ -158,6 +158,14 @@ struct sc_app {
     int listener;
     int client;
     uint64_t client_last_rx_ms;
+    /* Modbus TCP input taken from the socket and not fed yet, and the answer the
+     * socket has not taken yet: the input waits behind an answer that is not
+     * out, so answers leave whole and in order when the socket is full (a client
+     * that sends several requests without waiting, a small send ring). */
+    uint8_t mb_in[260];
+    uint16_t mb_in_len, mb_in_off;
+    uint8_t mb_out[MB_TCP_ADU_MAX];
+    uint16_t mb_out_len, mb_out_off;
     struct net_policy net;
     bool dhcp_reported, ping_reported;
     bool mqtt_started;

@@ -64,6 +64,13 @@ void sim_net_set_bind_addr(const char *addr)
     snprintf(bind_addr, sizeof bind_addr, "%s", addr);
 }
 
+static int tcp_sndbuf;
+
+void sim_net_set_tcp_sndbuf(int bytes)
+{
+    tcp_sndbuf = bytes > 0 ? bytes : 0;
+}
+
 void sim_net_world_reset(void)
 {
     sim_lock();
@@ -344,6 +351,9 @@ int hal_tcp_accept(int listener)
     }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (tcp_sndbuf > 0) {
+        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &tcp_sndbuf, sizeof tcp_sndbuf);
+    }
     return handle_new(fd, false);
 }
 

@@ -41,10 +41,10 @@ typedef void (*sim_app_main_fn)(void);
 
 struct sim_config {
     enum sim_time_mode time_mode;
-    int64_t utc_at_start;  /**< virtual UTC epoch s at t = 0 (0: host clock at start) */
-    const char *serial;    /**< device serial number (NULL: "SIM0000001") */
+    int64_t utc_at_start;       /**< virtual UTC epoch s at t = 0 (0: host clock at start) */
+    const char *serial;         /**< device serial number (NULL: "SIM0000001") */
     const char *label_password; /**< 8 characters (NULL: "simlabel") */
-    const char *flash_file; /**< back the flash with this file (NULL: memory only) */
+    const char *flash_file;     /**< back the flash with this file (NULL: memory only) */
     /**
      * SIM_TIME_REAL only: after the loop served a socket or pty, poll (without
      * blocking, yielding the CPU in between) for up to this many µs for the next
@@ -175,6 +175,15 @@ void sim_net_get_hostname(char *out, size_t cap);
 
 /** Bind address for TCP listeners (default "127.0.0.1"). Call before sim_start(). */
 void sim_net_set_bind_addr(const char *addr);
+
+/**
+ * Socket send buffer of the TCP connections the firmware accepts from now on,
+ * in bytes (0, the default: the OS's, which grows to megabytes on loopback).
+ * The product's is small (the ESP-AT client's send ring and the module's
+ * window), so hal_tcp_send() takes part of a write there; a test sets a small
+ * one to see that here. Set it back to 0 after.
+ */
+void sim_net_set_tcp_sndbuf(int bytes);
 
 /**
  * Flash power-cut: after @p writes more successful hal_flash_write/erase

@@ -6,6 +6,9 @@
  * and products.md by hand.
  */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <modbus.h> /* libmodbus (pkg-config include dir); not firmware/core/modbus */
@@ -471,6 +474,87 @@ static void test_sc_modbus_one_client_rule(void)
     stop_device();
 }
 
+/*
+ * A client that sends many requests without reading (pipelining, allowed by
+ * Messaging on TCP/IP) and a small receive window: the device's socket fills
+ * and hal_tcp_send() takes part of an answer. Every answer must still arrive
+ * whole and in order (the input waits behind an answer that is not out).
+ */
+static void test_sc_modbus_pipelined_answers_stay_whole(void)
+{
+    enum { N = 1000, NREG = 125, ALEN = 9 + 2 * NREG };
+    start_device(SC_FLAVOUR_P1, false);
+    boot_network();
+    inject(tel50, tel50_len);
+    uint16_t ref[NREG];
+    modbus_t *mb = mb_connect();
+    CU_ASSERT_EQUAL_FATAL(modbus_read_registers(mb, 0x8000, NREG, ref), NREG);
+    modbus_close(mb);
+    modbus_free(mb);
+    sim_advance_ms(SC_CLIENT_IDLE_MS + 100); /* the next client may replace that one */
+    uint32_t served0 = app()->counters.modbus_requests;
+    sim_net_set_tcp_sndbuf(4096); /* device-like: hal_tcp_send() takes part of an answer */
+
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int small = 4096;
+    CU_ASSERT_EQUAL_FATAL(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small), 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(app()->status.modbus_port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    CU_ASSERT_EQUAL_FATAL(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    static uint8_t req[N * 12];
+    for (int i = 0; i < N; i++) {
+        uint8_t *q = &req[i * 12];
+        int tid = i + 1;
+        const uint8_t one[12] = {
+            (uint8_t)(tid >> 8), (uint8_t)tid, 0, 0, 0, 6, 1, 3, 0x80, 0x00, 0, NREG};
+        memcpy(q, one, sizeof one);
+    }
+    static uint8_t got[N * ALEN + 1];
+    size_t sent = 0, have = 0;
+    /* first only write, for 200 ms: the device answers until its socket is full */
+    for (int k = 0; k < 200 && sent < sizeof req; k++) {
+        ssize_t w = send(fd, req + sent, sizeof req - sent, MSG_DONTWAIT | MSG_NOSIGNAL);
+        sent += w > 0 ? (size_t)w : 0u;
+        sim_wait_idle();
+        usleep(1000);
+    }
+    /* then read everything, writing the rest and letting virtual time run */
+    for (int k = 0; k < 20000 && have < (size_t)N * ALEN; k++) {
+        if (sent < sizeof req) {
+            ssize_t w = send(fd, req + sent, sizeof req - sent, MSG_DONTWAIT | MSG_NOSIGNAL);
+            sent += w > 0 ? (size_t)w : 0u;
+        }
+        ssize_t r = recv(fd, got + have, sizeof got - have, MSG_DONTWAIT);
+        have += r > 0 ? (size_t)r : 0u;
+        sim_advance_ms(2);
+        if (r <= 0) {
+            usleep(200);
+        }
+    }
+    CU_ASSERT_EQUAL(sent, sizeof req);
+    CU_ASSERT_EQUAL(have, (size_t)N * ALEN);
+    int whole = 0;
+    for (int i = 0; i < N && (size_t)(i + 1) * ALEN <= have; i++) {
+        const uint8_t *a = &got[i * ALEN];
+        int tid = i + 1;
+        bool ok = a[0] == (uint8_t)(tid >> 8) && a[1] == (uint8_t)tid && a[2] == 0 && a[3] == 0 &&
+                  a[4] == 0 && a[5] == ALEN - 6 && a[6] == 1 && a[7] == 3 && a[8] == 2 * NREG;
+        for (int j = 0; ok && j < NREG; j++) {
+            ok = (uint16_t)(a[9 + 2 * j] << 8 | a[10 + 2 * j]) == ref[j];
+        }
+        if (!ok) {
+            printf("\n  answer %d of %d is not whole or out of order\n", tid, N);
+            break;
+        }
+        whole++;
+    }
+    CU_ASSERT_EQUAL(whole, N);
+    CU_ASSERT_EQUAL(app()->counters.modbus_requests - served0, (uint32_t)N);
+    close(fd);
+    sim_net_set_tcp_sndbuf(0);
+    stop_device();
+}
+
 /* ------------------------------------------------------------------------- */
 /* TIC                                                                       */
 /* ------------------------------------------------------------------------- */
@@ -554,6 +638,8 @@ int main(void)
         {"test_sc_led_boot_normal_unplugged_noip", test_sc_led_boot_normal_unplugged_noip},
         {"test_sc_button_gestures", test_sc_button_gestures},
         {"test_sc_modbus_one_client_rule", test_sc_modbus_one_client_rule},
+        {"test_sc_modbus_pipelined_answers_stay_whole",
+         test_sc_modbus_pipelined_answers_stay_whole},
         {"test_sc_tic_export_phase_power_zero", test_sc_tic_export_phase_power_zero},
         {"test_sc_tic_historic_is_reported_not_parsed",
          test_sc_tic_historic_is_reported_not_parsed},
