@@ -24,10 +24,9 @@
  *   and says so. HTTP's flush() (sc_http.c) sends the rest on a later pass
  *   when a send takes 0 bytes; an AT+CIPSEND then carries at most 512 B
  *   instead of ML_ESP_AT_CHUNK. The Modbus TCP slave (sc_app.c) sends one
- *   response of at most MB_TCP_ADU_MAX (260 B) per request, and a client that
- *   waits for each answer has one in the ring at a time. Only a client that
- *   pipelines requests can have more queued, and sc_app.c does not check for
- *   short sends there, with either ring size.
+ *   response of at most MB_TCP_ADU_MAX (260 B) per request; when a client
+ *   pipelines requests and the ring takes only part of an answer, sc_app.c
+ *   sends the rest first and reads no further request until it is out.
  * - Receive ring 256 B (host default 512 B): passive receive mode fetches at
  *   most the free space of the ring (AT+CIPRECVDATA, ML_ESP_AT_RECV_CHUNK is
  *   256 too), so the module keeps the rest and TCP flow control holds back
