@@ -32,6 +32,7 @@
 #include "dsmr/dsmr.h"
 #include "hal.h"
 #include "http/http.h"
+#include "meter_in/meter_in.h"
 #include "ml_config.h"
 #include "sha256.h"
 #include "modbus/modbus.h"
@@ -82,7 +83,8 @@ struct sc_settings {
     void *factory_reset_ctx;
 };
 
-/** Counters of device_counters (products.md §1) kept by the app. */
+/** Counters of device_counters (products.md §1) kept by the app; the telegram ones are
+ *  the meter input's (core/meter_in), copied at every telegram. */
 struct sc_counters {
     uint32_t telegrams_pass;
     uint32_t telegrams_fail;       /**< CRC / checksum wrong */
@@ -146,6 +148,7 @@ struct sc_fw {
 struct sc_app {
     const struct sc_settings *set;
     uint64_t boot_ms;
+    struct meter_in meter; /**< the meter input on the parser of the flavour */
     union {
         struct dsmr_parser dsmr;
         struct tic_parser tic;
