@@ -30,11 +30,8 @@ uint8_t *ml_test_read_file(const char *path, size_t *len)
 {
     char full[4096];
     const char *src = getenv("ML_SOURCE_DIR");
-    const char *shared = getenv("ML_SHARED_DIR");
     if (strncmp(path, "src:", 4) == 0) {
         snprintf(full, sizeof full, "%s/%s", src ? src : ".", path + 4);
-    } else if (strncmp(path, "shared:", 7) == 0) {
-        snprintf(full, sizeof full, "%s/%s", shared ? shared : "../shared", path + 7);
     } else {
         snprintf(full, sizeof full, "%s", path);
     }

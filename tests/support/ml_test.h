@@ -25,7 +25,7 @@ int ml_test_run(const char *suite, const struct ml_test_case *cases, size_t n,
 /**
  * Read a whole file into a malloc'ed buffer (NUL-terminated, len without it).
  * Paths starting with "src:" are relative to the source tree (ML_SOURCE_DIR),
- * "shared:" to ../shared. Returns NULL (and CU_FAIL) when it cannot be read.
+ * others as given. Returns NULL (and CU_FAIL) when it cannot be read.
  */
 uint8_t *ml_test_read_file(const char *path, size_t *len);
 
