@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cli_scn.h"
+#include "ml_run.h"
 #include "gui.h"
 #include "ml_broker.h"
 #include "mqtt/mqtt.h"

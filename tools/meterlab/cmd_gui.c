@@ -13,7 +13,7 @@
 #include "cli.h"
 
 #if __has_include("gui.h")
-#include "cli_scn.h"
+#include "ml_run.h"
 #include "gui.h"
 #include "ml_dev_p1mb.h"
 #define ML_HAVE_GUI 1

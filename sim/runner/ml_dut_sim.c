@@ -1,6 +1,6 @@
 /*
  * `--dut sim`: the firmware in-process on the sim port, in virtual time (the
- * backend of cli_run_core.c). Smart P1/TIC Connect: Modbus TCP, HTTP and MQTT
+ * backend of ml_run.c). Smart P1/TIC Connect: Modbus TCP, HTTP and MQTT
  * on loopback sockets, the P1-out ring, the LED log, the app's counters and
  * status. P1MB: its RS485 UART is bound to a pty and the runner's libmodbus RTU
  * master talks to the pty's other end; while a request is open the clock moves
@@ -21,7 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli_scn.h"
+#include "ml_run.h"
 #include "hal_mqtt.h"
 #include "ml_dev_p1mb.h"
 #include "ml_devices.h"

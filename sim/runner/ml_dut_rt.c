@@ -1,5 +1,5 @@
 /*
- * Real-time devices under test (the backend of cli_run_core.c for `--dut rig`,
+ * Real-time devices under test (the backend of ml_run.c for `--dut rig`,
  * `--dut device` and `--dut qemu`). One code path: a rig (sim/rig/ml_rig.h)
  * says where the meter bytes go (serial adapter), where P1 out comes back,
  * how Modbus (TCP host:port or RTU through an RS485 adapter), HTTP and MQTT
@@ -31,7 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli_scn.h"
+#include "ml_run.h"
 #include "ml_rig.h"
 #include "ml_serial.h"
 #include "ui/ui.h"

@@ -3,7 +3,7 @@
  * starts the broker and the observers (libmodbus masters, a libmosquitto
  * subscriber, an HTTP client) and decides every expectation; what differs per
  * DUT (how bytes get in, how time moves, what can be seen) is behind struct
- * ml_dut_ops (cli_run_sim.c: in-process, virtual time; cli_run_rt.c: a
+ * ml_dut_ops (ml_dut_sim.c: in-process, virtual time; ml_dut_rt.c: a
  * stand-alone device or a real bench, real time).
  *
  * MQTT timing: before a window opens and when it closes the runner makes sure
@@ -27,7 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli_scn.h"
+#include "ml_run.h"
 #include "ml_broker.h"
 #include "regmap/regmap.h"
 #include "ui/ui.h"

@@ -1,11 +1,11 @@
 /**
- * @file cli_scn.h
+ * @file ml_run.h
  * @brief Playing scenarios (host only): the timeline of a scenario, the meter
  * side that turns it into bytes (`meterlab emit` and `meterlab run` share it),
  * and the runner against the in-process simulated device.
  */
-#ifndef TOOLS_METERLAB_CLI_SCN_H
-#define TOOLS_METERLAB_CLI_SCN_H
+#ifndef SIM_RUNNER_ML_RUN_H
+#define SIM_RUNNER_ML_RUN_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -100,7 +100,7 @@ struct ml_run_result {
 };
 
 /* ------------------------------------------------------------------------- */
-/* Devices under test: the runner (cli_run_core.c) plays the timeline and     */
+/* Devices under test: the runner (ml_run.c) plays the timeline and     */
 /* decides every expectation; a backend does what differs per DUT.           */
 /* ------------------------------------------------------------------------- */
 
@@ -194,16 +194,16 @@ struct ml_dut {
 void ml_run(struct ml_dut *d, const struct ml_scenario *s, const struct ml_run_opts *o,
             struct ml_run_result *r);
 
-/** The firmware in-process on the sim port, virtual time (cli_run_sim.c). */
+/** The firmware in-process on the sim port, virtual time (ml_dut_sim.c). */
 void ml_dut_sim_init(struct ml_dut *d);
 
 struct ml_rig;
-/** A bench described by @p rig (copied), real time (cli_run_rt.c). */
+/** A bench described by @p rig (copied), real time (ml_dut_rt.c). */
 void ml_dut_rig_init(struct ml_dut *d, const struct ml_rig *rig);
 
 /**
  * The stand-alone simulated device (`meterlab device`, a child process) as a
- * rig built from its banner, real time (cli_run_rt.c). @p qemu: the target
+ * rig built from its banner, real time (ml_dut_rt.c). @p qemu: the target
  * image in QEMU (`meterlab device --target qemu`).
  */
 void ml_dut_device_init(struct ml_dut *d, bool qemu);
@@ -212,7 +212,7 @@ void ml_dut_device_init(struct ml_dut *d, bool qemu);
 void ml_dut_free(struct ml_dut *d);
 
 /* ------------------------------------------------------------------------- */
-/* A small HTTP/1.1 client (cli_http_client.c): Basic auth, Content-Length    */
+/* A small HTTP/1.1 client (ml_http.c): Basic auth, Content-Length    */
 /* ------------------------------------------------------------------------- */
 
 struct ml_http_resp {
@@ -227,4 +227,4 @@ int ml_http_request(const char *host, int port, const char *user, const char *pa
                     struct ml_http_resp *resp, char *err, size_t errcap);
 void ml_http_resp_free(struct ml_http_resp *r);
 
-#endif /* TOOLS_METERLAB_CLI_SCN_H */
+#endif /* SIM_RUNNER_ML_RUN_H */
