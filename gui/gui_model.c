@@ -324,7 +324,7 @@ static int device_start(struct gui_model *m)
     m->act_in_us = m->act_out_us = m->act_eth_us = m->act_485_us = 0;
     m->log_head = m->log_n = 0;
     if (s) {
-        m->opt.scn->player_init(&m->scn.pl, s);
+        ml_player_init(&m->scn.pl, s);
         m->scn.next_ev = 0;
         m->scn.step = -1;
         m->scn.ended = false;
@@ -350,10 +350,6 @@ static int scenario_load(struct gui_model *m)
 {
     const struct gui_options *o = &m->opt;
     char err[512];
-    if (o->scn == NULL) {
-        fprintf(stderr, "meterlab gui: no scenario player in this build\n");
-        return 2;
-    }
     if (ml_scenario_load(o->scenario_file, &m->scn.s, err, sizeof err) != 0) {
         fprintf(stderr, "meterlab gui: %s\n", err);
         return 2;
@@ -379,7 +375,7 @@ static int scenario_load(struct gui_model *m)
         /* the scenario's device: {variant: ...} (same order as enum p1mb_variant) */
         m->pset.variant = (enum p1mb_variant)s->variant;
     }
-    m->opt.scn->timeline_build(s, &m->scn.tl);
+    ml_timeline_build(s, &m->scn.tl);
     const char *b = strrchr(s->path, '/');
     snprintf(m->scn.base, sizeof m->scn.base, "%s", b ? b + 1 : s->path);
     if (s->serial != NULL) {
@@ -505,7 +501,7 @@ void gui_model_stop(struct gui_model *m)
     frames_free(&m->tel);
     frames_free(&m->hist);
     if (m->scn.loaded) {
-        m->opt.scn->timeline_free(&m->scn.tl);
+        ml_timeline_free(&m->scn.tl);
         ml_buf_free(&m->scn.bytes);
         ml_scenario_free(&m->scn.s);
         m->scn.loaded = false;
@@ -593,10 +589,7 @@ void gui_model_fault_set(struct gui_model *m, enum gui_fault f, bool on)
     };
     gui_model_log(m, GUI_LOG_INFO, "fault %s: %s", on ? "on" : "off", what[f]);
     if (f == GUI_FAULT_NET_DOWN) {
-        struct sim_net_model net;
-        sim_net_get(&net);
-        net.link_up[HAL_NET_ETH] = !on;
-        sim_net_set(&net);
+        ml_dut_sim_net_fault(on ? ML_SF_LINK_DOWN : ML_SF_LINK_UP, false);
     } else if (f == GUI_FAULT_BROKER_DOWN) {
         broker_set(m, !on);
     }
@@ -848,35 +841,6 @@ void gui_model_step_text(const struct gui_model *m, long step, char *out, size_t
     }
 }
 
-static void scn_net_fault(struct gui_model *m, enum ml_scn_fault_kind k)
-{
-    struct sim_net_model n;
-    sim_net_get(&n);
-    int ifc = m->scn.s.iface ? HAL_NET_WIFI : HAL_NET_ETH;
-    switch (k) {
-    case ML_SF_LINK_DOWN:
-    case ML_SF_LINK_UP:
-        n.link_up[ifc] = k == ML_SF_LINK_UP;
-        break;
-    case ML_SF_DHCP_FAILS:
-    case ML_SF_DHCP_OK:
-        n.dhcp_answers = k == ML_SF_DHCP_OK;
-        break;
-    case ML_SF_GATEWAY_DOWN:
-    case ML_SF_GATEWAY_UP:
-        n.gateway_reachable = k == ML_SF_GATEWAY_UP;
-        break;
-    case ML_SF_INTERNET_DOWN:
-    case ML_SF_INTERNET_UP:
-        n.internet_reachable = k == ML_SF_INTERNET_UP;
-        break;
-    default:
-        return;
-    }
-    sim_net_set(&n);
-    sim_wait_idle();
-}
-
 /* A modbus_write action on the P1MB: one FC06 frame on the bus, as the charger would. */
 static void scn_p1mb_write(struct gui_model *m, const struct ml_scn_action *a)
 {
@@ -917,7 +881,7 @@ static void scn_event(struct gui_model *m, const struct ml_ev *ev)
         }
         if (st->fault.kind >= ML_SF_LINK_DOWN && st->fault.kind <= ML_SF_INTERNET_UP) {
             if (!is_p1mb(m)) {
-                scn_net_fault(m, st->fault.kind);
+                ml_dut_sim_net_fault(st->fault.kind, s->iface != 0);
             }
             return;
         }
@@ -928,14 +892,13 @@ static void scn_event(struct gui_model *m, const struct ml_ev *ev)
             }
             if (st->fault.kind == ML_SF_BROKER_DOWN || st->fault.kind == ML_SF_BROKER_UP) {
                 m->fault[GUI_FAULT_BROKER_DOWN] = st->fault.kind == ML_SF_BROKER_DOWN;
-                broker_set(m, st->fault.kind == ML_SF_BROKER_UP);
-            } else {
-                bool rej = st->fault.kind == ML_SF_BROKER_REJECTS_CREDENTIALS;
-                m->broker_auth_changed = true;
-                ml_broker_set_auth(&m->broker, rej ? "meterlab-only" : s->broker_user,
-                                   rej ? "not-the-device-password" : s->broker_password);
-                sim_wait_idle();
             }
+            m->broker_auth_changed |= st->fault.kind == ML_SF_BROKER_REJECTS_CREDENTIALS ||
+                                      st->fault.kind == ML_SF_BROKER_ACCEPTS_CREDENTIALS;
+            if (ml_run_broker_fault(&m->broker, s, st->fault.kind, &m->broker_up) != 0) {
+                gui_model_log(m, GUI_LOG_BAD, "the broker did not come back");
+            }
+            sim_wait_idle(); /* the device sees its socket closed (or the port open again) */
             return;
         }
         __attribute__((fallthrough));
@@ -944,7 +907,7 @@ static void scn_event(struct gui_model *m, const struct ml_ev *ev)
     case ML_EV_METER_TICK: {
         char err[256];
         g->bytes.len = 0;
-        if (m->opt.scn->player_bytes(&g->pl, ev, &g->bytes, err, sizeof err) < 0) {
+        if (ml_player_bytes(&g->pl, ev, &g->bytes, err, sizeof err) < 0) {
             gui_model_log(m, GUI_LOG_BAD, "scenario line %d: %s", st ? st->loc.line : 0, err);
         }
         if (g->bytes.len > 0 && !m->fault[GUI_FAULT_UNPLUG]) {
@@ -993,27 +956,6 @@ static void scn_next_step(struct gui_model *m)
 /* Observation                                                               */
 /* ------------------------------------------------------------------------- */
 
-/* Is the device's connection to our broker open on the wire (SYN_SENT / ESTABLISHED)? */
-static bool mqtt_attempt_open(const struct gui_model *m)
-{
-    FILE *f = fopen("/proc/net/tcp", "r");
-    if (f == NULL) {
-        return false;
-    }
-    char line[512];
-    bool open = false;
-    while (fgets(line, sizeof line, f)) {
-        unsigned rport, st;
-        if (sscanf(line, "%*d: %*x:%*x %*x:%x %x", &rport, &st) == 2 &&
-            rport == (unsigned)m->broker.port && (st == 0x01 || st == 0x02)) {
-            open = true;
-            break;
-        }
-    }
-    fclose(f);
-    return open;
-}
-
 /* While the device connects to our broker, let the attempt finish in real time (as
  * `meterlab run` does), so a screenshot at T shows the same state every run. */
 static void mqtt_settle(struct gui_model *m)
@@ -1021,14 +963,7 @@ static void mqtt_settle(struct gui_model *m)
     if (!m->own_broker || !m->broker_up || !m->running || is_p1mb(m)) {
         return;
     }
-    for (int i = 0; i < 2000; i++) {
-        sim_wait_idle();
-        if (hal_mqtt_get_state() != HAL_MQTT_CONNECTING || !mqtt_attempt_open(m)) {
-            return;
-        }
-        struct timespec ts = {0, 1000000};
-        nanosleep(&ts, NULL);
-    }
+    ml_dut_sim_mqtt_settle(m->broker.port);
 }
 
 const char *gui_p1_led_text(enum p1mb_p1_led s)

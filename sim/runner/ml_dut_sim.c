@@ -88,6 +88,22 @@ static bool attempt_open(int port)
     return open;
 }
 
+void ml_dut_sim_mqtt_settle(int broker_port)
+{
+    uint64_t end = real_ms() + REAL_WAIT_MS;
+    while (real_ms() < end) {
+        sim_wait_idle();
+        enum hal_mqtt_state st = hal_mqtt_get_state();
+        if (st == HAL_MQTT_DISABLED || st == HAL_MQTT_AUTH_FAILED || st == HAL_MQTT_CONNECTED) {
+            break;
+        }
+        if (!attempt_open(broker_port)) {
+            break; /* waiting for its back-off in device time */
+        }
+        usleep(1000);
+    }
+}
+
 /* While the device is connecting on the wire, let the attempt finish (real time). */
 static void sim_settle(struct ml_dut *d)
 {
@@ -101,18 +117,7 @@ static void sim_settle(struct ml_dut *d)
     if (p->p1mb || !d->s->mqtt || p->mqtt_port == 0) {
         return;
     }
-    uint64_t end = real_ms() + REAL_WAIT_MS;
-    while (real_ms() < end) {
-        sim_wait_idle();
-        enum hal_mqtt_state st = hal_mqtt_get_state();
-        if (st == HAL_MQTT_DISABLED || st == HAL_MQTT_AUTH_FAILED || st == HAL_MQTT_CONNECTED) {
-            break;
-        }
-        if (!attempt_open(p->mqtt_port)) {
-            break; /* waiting for its back-off in device time */
-        }
-        usleep(1000);
-    }
+    ml_dut_sim_mqtt_settle(p->mqtt_port);
     sim_published(d); /* follows reboots closely */
 }
 
@@ -447,28 +452,36 @@ static int sim_fault(struct ml_dut *d, const struct ml_scn_fault *f, char *why, 
         sim_settle(d);
         return ML_DUT_OK;
     }
+    int rc = ml_dut_sim_net_fault(f->kind, d->s->iface != 0);
+    if (rc == ML_DUT_SKIP) {
+        snprintf(why, cap, "not a device fault");
+    }
+    return rc;
+}
+
+int ml_dut_sim_net_fault(enum ml_scn_fault_kind k, bool wifi)
+{
     struct sim_net_model m;
     sim_net_get(&m);
-    int ifc = d->s->iface ? HAL_NET_WIFI : HAL_NET_ETH;
-    switch (f->kind) {
+    int ifc = wifi ? HAL_NET_WIFI : HAL_NET_ETH;
+    switch (k) {
     case ML_SF_LINK_DOWN:
     case ML_SF_LINK_UP:
-        m.link_up[ifc] = f->kind == ML_SF_LINK_UP;
+        m.link_up[ifc] = k == ML_SF_LINK_UP;
         break;
     case ML_SF_DHCP_FAILS:
     case ML_SF_DHCP_OK:
-        m.dhcp_answers = f->kind == ML_SF_DHCP_OK;
+        m.dhcp_answers = k == ML_SF_DHCP_OK;
         break;
     case ML_SF_GATEWAY_DOWN:
     case ML_SF_GATEWAY_UP:
-        m.gateway_reachable = f->kind == ML_SF_GATEWAY_UP;
+        m.gateway_reachable = k == ML_SF_GATEWAY_UP;
         break;
     case ML_SF_INTERNET_DOWN:
     case ML_SF_INTERNET_UP:
-        m.internet_reachable = f->kind == ML_SF_INTERNET_UP;
+        m.internet_reachable = k == ML_SF_INTERNET_UP;
         break;
     default:
-        snprintf(why, cap, "not a device fault");
         return ML_DUT_SKIP;
     }
     sim_net_set(&m);

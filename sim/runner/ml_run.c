@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ml_check.h"
 #include "ml_run.h"
 #include "ml_broker.h"
 #include "regmap/regmap.h"
@@ -437,43 +438,6 @@ static int mb_read(struct runner *r, int client, uint8_t fc, uint16_t addr, int 
     return -1;
 }
 
-static double decode_regs(const struct ml_scn_check *ch, const uint16_t *w)
-{
-    unsigned n =
-        ch->type == REGMAP_I64 ? 4 : (ch->type >= REGMAP_I16 && ch->type <= REGMAP_U16 ? 1 : 2);
-    uint64_t bits = 0;
-    for (unsigned i = 0; i < n; i++) {
-        unsigned idx = ch->order == REGMAP_CDAB ? i : n - 1u - i; /* significance of word i */
-        bits |= (uint64_t)w[i] << (16u * idx);
-    }
-    double raw;
-    switch (ch->type) {
-    case REGMAP_F32: {
-        uint32_t b = (uint32_t)bits;
-        float f;
-        memcpy(&f, &b, sizeof f);
-        raw = f;
-        break;
-    }
-    case REGMAP_I32:
-        raw = (int32_t)(uint32_t)bits;
-        break;
-    case REGMAP_U32:
-        raw = (uint32_t)bits;
-        break;
-    case REGMAP_I16:
-        raw = (int16_t)(uint16_t)bits;
-        break;
-    case REGMAP_U16:
-        raw = (uint16_t)bits;
-        break;
-    default:
-        raw = (double)(int64_t)bits;
-        break;
-    }
-    return raw * pow(10.0, ch->exp10);
-}
-
 static int field_of_entry(const struct ml_scenario *s, const struct ml_scn_check *ch)
 {
     const char *mt = s->meter_type && s->meter_type[0] ? s->meter_type : "PhoenixContact-EMPro";
@@ -487,21 +451,9 @@ static int field_of_entry(const struct ml_scenario *s, const struct ml_scn_check
     return -1;
 }
 
-static int fields_match(const struct ml_scn_field *fs, size_t nf, const char *payload,
-                        struct ml_buf *d);
 static void p1_out_check(struct runner *r);
 
 static const char *const mqtt_states[] = {"disabled", "connecting", "connected", "auth_failed"};
-
-static void range_text(const struct ml_scn_check *ch, char *exp, size_t cap)
-{
-    if (ch->min == ch->max) {
-        snprintf(exp, cap, "%.0f", ch->min);
-    } else {
-        snprintf(exp, cap, "%.0f .. %.0f", isfinite(ch->min) ? ch->min : 0,
-                 isfinite(ch->max) ? ch->max : INFINITY);
-    }
-}
 
 static const char *const led_shows[] = {"off", "on", "blink"};
 static const char *const p1mb_led_names[] = {"PWR", "P1", "485"};
@@ -568,8 +520,9 @@ static int check_http(struct runner *r, const struct ml_scn_check *ch, char *exp
     }
     bool ok = ch->status ? resp.status == ch->status : resp.status / 100 == 2;
     struct ml_buf diff = {0};
-    int bad =
-        ch->nfields ? fields_match(ch->fields, ch->nfields, resp.body ? resp.body : "", &diff) : 0;
+    int bad = ch->nfields ? ml_check_fields_match(ch->fields, ch->nfields,
+                                                  resp.body ? resp.body : "", &diff)
+                          : 0;
     snprintf(seen, cap, "status %d%s%s; body %.200s", resp.status, bad ? ", " : "",
              bad ? (char *)diff.p : "", resp.body ? resp.body : "(none)");
     ml_buf_free(&diff);
@@ -587,8 +540,7 @@ static int check_state(struct runner *r, const struct ml_scn_check *ch, char *ex
     switch (ch->kind) {
     case ML_CHK_MODBUS: {
         static const char *const tn[] = {"f32", "i32", "u32", "i16", "u16", "i64"};
-        unsigned n =
-            ch->type == REGMAP_I64 ? 4 : (ch->type >= REGMAP_I16 && ch->type <= REGMAP_U16 ? 1 : 2);
+        unsigned n = ml_check_regs_words(ch->type);
         const char *unit = unit_of(field_of_entry(r->s, ch));
         snprintf(what, cap, "modbus %s (FC%02u 0x%04X %s%s, client %d)", ch->name, ch->fc, ch->addr,
                  tn[ch->type], n > 1 ? (ch->order == REGMAP_CDAB ? " CDAB" : " ABCD") : "",
@@ -604,7 +556,7 @@ static int check_state(struct runner *r, const struct ml_scn_check *ch, char *ex
             snprintf(seen, cap, "no answer (%s)", mwhy);
             return CK_FAIL;
         }
-        double v = decode_regs(ch, w);
+        double v = ml_check_regs_decode(ch->type, ch->order, w) * pow(10.0, ch->exp10);
         /* enough digits that a near miss shows (an int64 Wh counter off by one) */
         if (n == 4) {
             snprintf(seen, cap, "%.10g%s%s (registers %04X %04X %04X %04X)", v, unit[0] ? " " : "",
@@ -682,7 +634,7 @@ static int check_state(struct runner *r, const struct ml_scn_check *ch, char *ex
         break;
     case ML_CHK_COUNTER:
         snprintf(what, cap, "counter %s", ch->name);
-        range_text(ch, exp, cap);
+        ml_check_range_text(ch, exp, cap);
         snprintf(seen, cap, "%.0f%s%s", ob.num, ob.detail[0] ? " " : "", ob.detail);
         ok = ob.num >= ch->min && ob.num <= ch->max;
         break;
@@ -700,7 +652,7 @@ static int check_state(struct runner *r, const struct ml_scn_check *ch, char *ex
         break;
     case ML_CHK_REBOOTS:
         snprintf(what, cap, "reboots");
-        range_text(ch, exp, cap);
+        ml_check_range_text(ch, exp, cap);
         snprintf(seen, cap, "%.0f", ob.num);
         ok = ob.num >= ch->min && ob.num <= ch->max;
         break;
@@ -719,81 +671,9 @@ static int check_state(struct runner *r, const struct ml_scn_check *ch, char *ex
 
 /* ---- MQTT window checks ---- */
 
-static const cJSON *json_path(const cJSON *o, const char *path)
-{
-    char buf[128];
-    snprintf(buf, sizeof buf, "%s", path);
-    char *save = NULL;
-    for (char *k = strtok_r(buf, ".", &save); k && o; k = strtok_r(NULL, ".", &save)) {
-        o = cJSON_GetObjectItemCaseSensitive(o, k);
-    }
-    return o;
-}
-
 static bool topic_matches(struct runner *r, const char *topic, const char *metric)
 {
-    char want[256];
-    snprintf(want, sizeof want, "/%s/data/%s", r->d->serial[0] ? r->d->serial : r->s->serial,
-             metric);
-    size_t lt = strlen(topic), lw = strlen(want);
-    return lt >= lw && strcmp(topic + lt - lw, want) == 0;
-}
-
-/* How many of @p fs the JSON @p payload misses (1000: not JSON); what differs goes to @p d. */
-static int fields_match(const struct ml_scn_field *fs, size_t nf, const char *payload,
-                        struct ml_buf *d)
-{
-    cJSON *j = cJSON_Parse(payload);
-    int bad = 0;
-    if (j == NULL) {
-        bad = 1000;
-        ml_buf_printf(d, "not JSON: %.80s", payload);
-    }
-    for (size_t i = 0; j && i < nf; i++) {
-        const struct ml_scn_field *f = &fs[i];
-        const cJSON *v = json_path(j, f->path);
-        bool ok;
-        char seen[96];
-        if (v == NULL) {
-            snprintf(seen, sizeof seen, "(missing)");
-            ok = false;
-        } else if (cJSON_IsNumber(v)) {
-            snprintf(seen, sizeof seen, "%.10g", v->valuedouble);
-            ok = f->kind == ML_FV_NUM && fabs(v->valuedouble - f->num) <= f->tol;
-        } else if (cJSON_IsNull(v)) {
-            snprintf(seen, sizeof seen, "null");
-            ok = f->kind == ML_FV_NULL;
-        } else if (cJSON_IsString(v)) {
-            snprintf(seen, sizeof seen, "\"%.80s\"", v->valuestring);
-            ok = f->kind == ML_FV_STR && !strcmp(v->valuestring, f->str);
-        } else if (cJSON_IsBool(v)) {
-            snprintf(seen, sizeof seen, cJSON_IsTrue(v) ? "true" : "false");
-            ok = f->kind == ML_FV_BOOL && cJSON_IsTrue(v) == f->b;
-        } else {
-            snprintf(seen, sizeof seen, "(an object or list)");
-            ok = false;
-        }
-        if (!ok) {
-            bad++;
-            char e[96];
-            switch (f->kind) {
-            case ML_FV_NUM:
-                snprintf(e, sizeof e, "%.10g ± %.3g", f->num, f->tol);
-                break;
-            case ML_FV_NULL:
-                snprintf(e, sizeof e, "null");
-                break;
-            case ML_FV_BOOL:
-                snprintf(e, sizeof e, f->b ? "true" : "false");
-                break;
-            default:
-                snprintf(e, sizeof e, "\"%s\"", f->str);
-            }
-            ml_buf_printf(d, "%s%s: expected %s, seen %s", d->len ? "; " : "", f->path, e, seen);
-        }
-    }
-    cJSON_Delete(j);
-    return bad;
+    return ml_check_topic_matches(topic, r->d->serial[0] ? r->d->serial : r->s->serial, metric);
 }
 
 static void mqtt_consider(struct runner *r, struct active *a, const char *topic,
@@ -804,7 +684,7 @@ static void mqtt_consider(struct runner *r, struct active *a, const char *topic,
     }
     a->on_topic++;
     struct ml_buf d = {0};
-    int bad = fields_match(a->ch->fields, a->ch->nfields, payload, &d);
+    int bad = ml_check_fields_match(a->ch->fields, a->ch->nfields, payload, &d);
     if (bad == 0) {
         a->matched++;
     } else if (a->best == NULL || bad <= a->best_bad) {
@@ -989,34 +869,38 @@ static void inject(struct runner *r, const uint8_t *p, size_t n)
     p1_out_check(r);
 }
 
-static void broker_fault(struct runner *r, const struct ml_scn_step *st)
+int ml_run_broker_fault(struct ml_broker *b, const struct ml_scenario *s, enum ml_scn_fault_kind k,
+                        bool *up)
 {
     int rc = 0;
-    switch (st->fault.kind) {
+    switch (k) {
     case ML_SF_BROKER_DOWN:
-        mqtt_sync(r, false);
-        ml_broker_stop(&r->broker);
-        r->broker_up = false;
-        break;
+        ml_broker_stop(b);
+        *up = false;
+        return 0;
     case ML_SF_BROKER_UP:
-        rc = ml_broker_restart(&r->broker);
-        r->broker_up = rc == 0;
+        rc = ml_broker_restart(b);
         break;
     case ML_SF_BROKER_REJECTS_CREDENTIALS:
-        mqtt_sync(r, false);
-        rc = ml_broker_set_auth(&r->broker, "meterlab-only", "not-the-device-password");
-        r->broker_up = rc == 0;
+        rc = ml_broker_set_auth(b, "meterlab-only", "not-the-device-password");
         break;
     case ML_SF_BROKER_ACCEPTS_CREDENTIALS:
-        mqtt_sync(r, false);
-        rc = r->s->broker_user
-                 ? ml_broker_set_auth(&r->broker, r->s->broker_user, r->s->broker_password)
-                 : ml_broker_set_auth(&r->broker, NULL, NULL);
-        r->broker_up = rc == 0;
+        rc = s->broker_user ? ml_broker_set_auth(b, s->broker_user, s->broker_password)
+                            : ml_broker_set_auth(b, NULL, NULL);
         break;
     default:
-        return;
+        return 0;
     }
+    *up = rc == 0;
+    return rc == 0 ? 0 : -1;
+}
+
+static void broker_fault(struct runner *r, const struct ml_scn_step *st)
+{
+    if (st->fault.kind != ML_SF_BROKER_UP) {
+        mqtt_sync(r, false); /* what was published before the broker changes */
+    }
+    int rc = ml_run_broker_fault(&r->broker, r->s, st->fault.kind, &r->broker_up);
     if (rc != 0) {
         setup_error(r, "%s: the broker did not come back", ml_scn_fault_name(st->fault.kind));
         return;

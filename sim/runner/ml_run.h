@@ -194,8 +194,36 @@ struct ml_dut {
 void ml_run(struct ml_dut *d, const struct ml_scenario *s, const struct ml_run_opts *o,
             struct ml_run_result *r);
 
+struct ml_broker;
+/**
+ * Broker fault @p k (broker_down/up, broker_rejects/accepts_credentials) on @p b, a
+ * broker the caller started: stop it, start it again, or switch its login to one
+ * the device does not have / back to scenario @p s's broker credentials (which
+ * restarts it). Other kinds do nothing. `meterlab run` and `meterlab gui` share it.
+ * @param up set to whether the broker runs afterwards
+ * @return 0, or -1 when the broker did not come back.
+ */
+int ml_run_broker_fault(struct ml_broker *b, const struct ml_scenario *s, enum ml_scn_fault_kind k,
+                        bool *up);
+
 /** The firmware in-process on the sim port, virtual time (ml_dut_sim.c). */
 void ml_dut_sim_init(struct ml_dut *d);
+
+/**
+ * Network fault @p k (link, DHCP, gateway, internet down/up) on the in-process
+ * simulated device's network model (@p wifi: the Wi-Fi interface, else Ethernet),
+ * then wait until the device loop handled it. Also the GUI's "network down".
+ * @return ML_DUT_OK, or ML_DUT_SKIP when @p k is not a network fault (nothing done).
+ */
+int ml_dut_sim_net_fault(enum ml_scn_fault_kind k, bool wifi);
+
+/**
+ * While the in-process device's MQTT connection to the broker on TCP @p broker_port
+ * is open on the wire but not yet established, let it finish in real time (at most
+ * 10 s), so that what the device sees at a virtual instant does not depend on the
+ * host's speed. Returns at once when no attempt is under way.
+ */
+void ml_dut_sim_mqtt_settle(int broker_port);
 
 struct ml_rig;
 /** A bench described by @p rig (copied), real time (ml_dut_rt.c). */

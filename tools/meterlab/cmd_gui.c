@@ -303,13 +303,6 @@ static int run(int argc, char **argv)
             o.mqtt_url = "local";
         }
     }
-    static const struct gui_scn_hooks hooks = {
-        .timeline_build = ml_timeline_build,
-        .timeline_free = ml_timeline_free,
-        .player_init = ml_player_init,
-        .player_bytes = ml_player_bytes,
-    };
-    o.scn = &hooks;
     if (n_at != o.n_shots) {
         fprintf(stderr, "meterlab gui: every --screenshot FILE needs its --at T\n");
         return ML_EXIT_USAGE;
