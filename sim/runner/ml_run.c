@@ -1426,6 +1426,13 @@ void ml_run(struct ml_dut *d, const struct ml_scenario *s, const struct ml_run_o
     if (!res->error) {
         d->ops->advance_to(d, (uint64_t)llround(s->duration_s * 1e6));
     }
+    if (!res->error && res->failed == 0 && res->checks == 0) {
+        /* nothing was decided: never a pass (the skip lines say why) */
+        res->skipped = true;
+        ml_buf_printf(&r->report,
+                      "  SKIP %s: none of its %d expectation(s) could be decided on --dut %s\n",
+                      s->path, res->skips, d->ops->name);
+    }
 out:
     res->virtual_s = started ? now_s() : 0;
     res->telegrams = r->pl.telegrams;

@@ -91,8 +91,10 @@ struct ml_run_opts {
 };
 
 struct ml_run_result {
-    bool error;   /**< the scenario could not be run (setup failed): exit 2 */
-    bool skipped; /**< the whole scenario was skipped (reason in report) */
+    bool error; /**< the scenario could not be run (setup failed): exit 2 */
+    /** Nothing was decided: the scenario does not apply to this DUT, or every one of its
+     * expectations was skipped (reasons in report). Never reported as a pass. */
+    bool skipped;
     int checks, failed, skips;
     double virtual_s, wall_s;
     uint64_t telegrams, bytes;

@@ -113,7 +113,11 @@ Y
 "$ML" run --dut rig --rig "$T/p1.yaml" "$T/button.yaml" > "$T/button.out" 2>&1
 rc=$?
 cat "$T/button.out"
-[ $rc -eq 0 ] || fail "a skipped scenario must not fail (exit $rc)"
+[ $rc -eq 1 ] || fail "a skipped scenario decided nothing: exit 1 without --allow-skips (got $rc)"
+"$ML" run --dut rig --rig "$T/p1.yaml" --allow-skips "$T/button.yaml" > "$T/button.out" 2>&1
+rc=$?
+cat "$T/button.out"
+[ $rc -eq 0 ] || fail "with --allow-skips a skipped scenario must not fail (exit $rc)"
 grep -q "SKIP" "$T/button.out" || fail "the button scenario was not skipped"
 grep -q "button" "$T/button.out" || fail "the skip does not name the button"
 grep -q "0 passed, 0 failed, 1 skipped" "$T/button.out" || fail "skip not counted"

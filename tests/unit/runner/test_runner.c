@@ -4,7 +4,10 @@
  * topics and payload keys the device publishes, and the load-time rules that keep
  * a scenario from passing having checked nothing.
  */
+#define _GNU_SOURCE
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ml_check.h"
@@ -111,6 +114,31 @@ static void test_runner_scenario_rules(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "'Pimp' is not a field of the power_instant payload"));
 }
 
+/* Every demo scenario checks something and names only topics and fields the device has. */
+static void test_runner_every_scenario_passes_the_load_rules(void)
+{
+    const char *root = getenv("ML_SOURCE_DIR");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(root);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "ls %s/scenarios/*.yaml", root);
+    FILE *p = popen(cmd, "r");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    char line[512];
+    int n = 0;
+    while (fgets(line, sizeof line, p)) {
+        line[strcspn(line, "\n")] = 0;
+        ml_scenario_free(&s);
+        CU_ASSERT_EQUAL_FATAL(ml_scenario_load(line, &s, err, sizeof err), 0);
+        if (ml_check_scenario(&s, err, sizeof err) != 0) {
+            fprintf(stderr, "%s\n", err);
+            CU_FAIL("a scenario breaks a load rule");
+        }
+        n++;
+    }
+    pclose(p);
+    CU_ASSERT_TRUE(n > 0);
+}
+
 int main(void)
 {
     static const struct ml_test_case cases[] = {
@@ -119,6 +147,8 @@ int main(void)
         {"test_runner_topic_matches", test_runner_topic_matches},
         {"test_runner_known_topics_and_fields", test_runner_known_topics_and_fields},
         {"test_runner_scenario_rules", test_runner_scenario_rules},
+        {"test_runner_every_scenario_passes_the_load_rules",
+         test_runner_every_scenario_passes_the_load_rules},
     };
     int rc = ml_test_run("runner", cases, sizeof cases / sizeof cases[0], NULL, NULL);
     ml_scenario_free(&s);
