@@ -58,7 +58,20 @@ struct rt_priv {
     double last_uptime;
     int reboots;
     double last_inject; /* the DUT needs a moment to act on bytes (real time) */
+    /* the status counters when the scenario started (a rig's board keeps counting
+     * across scenarios); judged relative to these until the board reboots */
+    double base[6];
+    bool have_base;
 };
+
+/* Counter name -> GET /api/v1/status object and key. */
+static const char *const counter_map[6][3] = {
+    {"telegrams_pass", "Meter", "TelegramsPass"},
+    {"telegrams_fail", "Meter", "TelegramsFail"},
+    {"telegrams_frame_fail", "Meter", "TelegramsFrameFail"},
+    {"mqtt_publish_pass", "MQTT", "PublishPass"},
+    {"mqtt_publish_fail", "MQTT", "PublishFail"},
+    {"modbus_requests", "Modbus", "Requests"}};
 
 static struct rt_priv *P(struct ml_dut *d)
 {
@@ -439,6 +452,7 @@ static int rig_attach(struct ml_dut *d, char *err, size_t cap)
 }
 
 static cJSON *get_status(struct ml_dut *d, char *why, size_t cap);
+static const cJSON *jget(const cJSON *j, const char *a, const char *b);
 
 static int rt_start(struct ml_dut *d, const char *mqtt_url, char *err, size_t cap)
 {
@@ -462,9 +476,16 @@ static int rt_start(struct ml_dut *d, const char *mqtt_url, char *err, size_t ca
         return -1;
     }
     p->t0 = mono();
+    p->have_base = false;
     if (d->http_port > 0 && d->s->product != ML_SCN_P1MB) {
         char why[256];
-        cJSON_Delete(get_status(d, why, sizeof why)); /* the boot instant, for reboots */
+        cJSON *j = get_status(d, why, sizeof why); /* the boot instant, for reboots */
+        for (int i = 0; j && i < 6; i++) {
+            const cJSON *v = jget(j, counter_map[i][1], counter_map[i][2]);
+            p->base[i] = cJSON_IsNumber(v) ? v->valuedouble : 0;
+        }
+        p->have_base = j != NULL;
+        cJSON_Delete(j);
     }
     return 0;
 }
@@ -696,20 +717,23 @@ static int rt_observe(struct ml_dut *d, const struct ml_scn_check *ch, struct ml
         }
         break;
     case ML_CHK_COUNTER: {
-        static const char *const map[][3] = {
-            {"telegrams_pass", "Meter", "TelegramsPass"},
-            {"telegrams_fail", "Meter", "TelegramsFail"},
-            {"telegrams_frame_fail", "Meter", "TelegramsFrameFail"},
-            {"mqtt_publish_pass", "MQTT", "PublishPass"},
-            {"mqtt_publish_fail", "MQTT", "PublishFail"},
-            {"modbus_requests", "Modbus", "Requests"}};
-        for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
-            if (!strcmp(ch->name, map[i][0])) {
-                v = jget(j, map[i][1], map[i][2]);
+        int k = -1;
+        for (int i = 0; i < 6; i++) {
+            if (!strcmp(ch->name, counter_map[i][0])) {
+                v = jget(j, counter_map[i][1], counter_map[i][2]);
+                k = i;
             }
         }
         o->num = cJSON_IsNumber(v) ? v->valuedouble : -1;
-        snprintf(o->detail, sizeof o->detail, "(GET /api/v1/status)");
+        if (k >= 0 && o->num >= 0 && p->have_base && p->reboots == 0) {
+            /* since the scenario started: the board counted before it too */
+            snprintf(o->detail, sizeof o->detail,
+                     "since the start (GET /api/v1/status: %.0f - %.0f)", o->num, p->base[k]);
+            o->num -= p->base[k];
+        } else {
+            snprintf(o->detail, sizeof o->detail, "(GET /api/v1/status%s)",
+                     p->reboots ? ", since the reboot" : "");
+        }
         break;
     }
     case ML_CHK_STATUS:

@@ -122,6 +122,24 @@ grep -q "SKIP" "$T/button.out" || fail "the button scenario was not skipped"
 grep -q "button" "$T/button.out" || fail "the skip does not name the button"
 grep -q "0 passed, 0 failed, 1 skipped" "$T/button.out" || fail "skip not counted"
 
+# a rig's board keeps counting across scenarios: counters are judged from the
+# scenario's start (this board has counted every telegram of the runs above)
+cat > "$T/counters.yaml" <<'Y'
+# duts: sim rig
+name: rig-counters
+product: p1
+meter: {protocol: dsmr50, interval_s: 1, from: 1, to: 4}
+duration: 5
+steps:
+  - within: [4.2, 5]
+    expect: {counters: {telegrams_pass: 4, telegrams_fail: 0}}
+Y
+"$ML" run --dut rig --rig "$T/p1.yaml" "$T/counters.yaml" "$T/counters.yaml" > "$T/counters.out" 2>&1
+rc=$?
+cat "$T/counters.out"
+[ $rc -eq 0 ] || fail "counters must count from the scenario's start (exit $rc)"
+grep -q "^2 passed, 0 failed" "$T/counters.out" || fail "the counter scenario twice on one board"
+
 # a broken expectation fails with a readable diff through the rig path
 sed 's/value: 2300, tolerance: 0.5/value: 2400, tolerance: 0.5/' "$SCN/p1mb-sdm630.yaml" > "$T/broken.yaml"
 grep -q 2400 "$T/broken.yaml" || fail "could not break p1mb-sdm630"
