@@ -515,6 +515,16 @@ static const char *rt_cannot(struct ml_dut *d, const struct ml_scn_step *st)
     if (p->device && (!s->dhcp || s->iface)) {
         return "the stand-alone device takes no static address or Wi-Fi interface";
     }
+    if (!p->device && (!s->dhcp || s->iface)) {
+        return "device: network/interface: a rig's board keeps its own network settings";
+    }
+    if (!s->factory_default) {
+        return "device: factory_default: false cannot be set here (the device starts from its "
+               "own store)";
+    }
+    if (s->utc_start != ML_SCN_UTC_START_DEFAULT) {
+        return "device: utc_start needs the sim's clock (this DUT runs on the wall clock)";
+    }
     if (!p->device && p->rig.dut.product != s->product) {
         return "the rig's board is another product";
     }

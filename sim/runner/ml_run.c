@@ -30,6 +30,7 @@
 #include "ml_check.h"
 #include "ml_run.h"
 #include "ml_broker.h"
+#include "p1mb_app.h"
 #include "regmap/regmap.h"
 #include "ui/ui.h"
 
@@ -1255,6 +1256,111 @@ static const char *cannot_play(struct runner *r)
     return NULL;
 }
 
+/* Is the scenario's device: block what the DUT runs with? The sim backend builds the
+ * device from it; a child or a rig is asked: GET /api/v1/config on a Smart Connect,
+ * the variant register on a P1MB. @return NULL, or why the scenario does not apply. */
+static const char *device_settings_not_applicable(struct runner *r)
+{
+    static char why[768];
+    const struct ml_scenario *s = r->s;
+    struct ml_dut *d = r->d;
+    if (s->product == ML_SCN_P1MB) {
+        if (s->variant < 0 || !d->real_time) {
+            return NULL; /* the sim starts the variant it is given */
+        }
+        if (!d->rtu_path[0]) {
+            snprintf(why, sizeof why,
+                     "%s: device: variant %s cannot be verified: no Modbus RTU port to read "
+                     "register 0xF003",
+                     s->path, ml_scn_variant_name(s->variant));
+            return why;
+        }
+        uint16_t w[1];
+        char mwhy[400];
+        uint16_t want = p1mb_variant_code((enum p1mb_variant)s->variant);
+        if (mb_read(r, 1, 3, 0xF003, 1, w, mwhy, sizeof mwhy) < 0) {
+            snprintf(why, sizeof why, "%s: device: variant %s cannot be verified: %s", s->path,
+                     ml_scn_variant_name(s->variant), mwhy);
+            return why;
+        }
+        if (w[0] != want) {
+            snprintf(why, sizeof why,
+                     "%s: device: variant %s asked, the board is another variant (register "
+                     "0xF003 = 0x%04X, not 0x%04X)",
+                     s->path, ml_scn_variant_name(s->variant), w[0], want);
+            return why;
+        }
+        return NULL;
+    }
+    /* Smart Connect: the settings the scenario names */
+    struct setting {
+        const char *what, *obj, *key, *want;
+    } need[4];
+    size_t n = 0;
+    if (s->meter_type && s->meter_type[0]) {
+        need[n++] = (struct setting){"meter_type", NULL, "MeterType", s->meter_type};
+    }
+    if (s->mqtt) {
+        need[n++] = (struct setting){"mqtt", "MQTT", "Enable", "true"};
+    }
+    if (s->mqtt_site) {
+        need[n++] = (struct setting){"site", "MQTT", "Site", s->mqtt_site};
+    }
+    if (s->mqtt_user) {
+        need[n++] = (struct setting){"mqtt_user", "MQTT", "Username", s->mqtt_user};
+    }
+    if (n == 0) {
+        return NULL;
+    }
+    if (d->http_port <= 0) {
+        snprintf(why, sizeof why,
+                 "%s: device: %s cannot be verified: this DUT has no HTTP API address", s->path,
+                 need[0].what);
+        return why;
+    }
+    struct ml_http_resp resp;
+    char herr[256];
+    if (ml_http_request(d->http_host, d->http_port, d->http_user, d->http_password, "GET",
+                        "/api/v1/config", NULL, d->http_timeout_s > 0 ? d->http_timeout_s : 5,
+                        &resp, herr, sizeof herr) < 0) {
+        snprintf(why, sizeof why, "%s: device: settings cannot be verified: GET /api/v1/config: %s",
+                 s->path, herr);
+        return why;
+    }
+    cJSON *j = resp.status == 200 && resp.body ? cJSON_Parse(resp.body) : NULL;
+    int status = resp.status;
+    ml_http_resp_free(&resp);
+    if (j == NULL) {
+        snprintf(why, sizeof why,
+                 "%s: device: settings cannot be verified: GET /api/v1/config answered %d", s->path,
+                 status);
+        return why;
+    }
+    const char *bad = NULL;
+    for (size_t i = 0; i < n && bad == NULL; i++) {
+        const cJSON *o = need[i].obj ? cJSON_GetObjectItem(j, need[i].obj) : j;
+        const cJSON *v = cJSON_GetObjectItem(o, need[i].key);
+        char seen[128];
+        if (cJSON_IsString(v)) {
+            snprintf(seen, sizeof seen, "%s", v->valuestring);
+        } else if (cJSON_IsBool(v)) {
+            snprintf(seen, sizeof seen, "%s", cJSON_IsTrue(v) ? "true" : "false");
+        } else {
+            snprintf(seen, sizeof seen, "(missing)");
+        }
+        if (strcmp(seen, need[i].want) != 0) {
+            snprintf(why, sizeof why,
+                     "%s: device: %s %s asked, the device runs with %s (GET /api/v1/config "
+                     "%s%s%s); set it on the device or leave it out",
+                     s->path, need[i].what, need[i].want, seen, need[i].obj ? need[i].obj : "",
+                     need[i].obj ? "." : "", need[i].key);
+            bad = why;
+        }
+    }
+    cJSON_Delete(j);
+    return bad;
+}
+
 static void meter_bytes(struct runner *r, const struct ml_ev *ev, const struct ml_scn_step *st)
 {
     char err[512];
@@ -1383,6 +1489,11 @@ void ml_run(struct ml_dut *d, const struct ml_scenario *s, const struct ml_run_o
         goto out;
     }
     started = true;
+    if ((why = device_settings_not_applicable(r)) != NULL) {
+        res->skipped = true;
+        ml_buf_printf(&r->report, "  SKIP not applicable: %s\n", why);
+        goto out;
+    }
     ml_timeline_build(s, &tl);
     ml_player_init(&r->pl, s);
     r->done = calloc(s->nsteps + 1, sizeof *r->done);
