@@ -1254,9 +1254,9 @@ static void draw_help(struct gui_ui *u)
          "F1 or Esc closes");
     int fy = box.y + box.h - S(u, 12) - 2 * line_h(u, GUI_FONT_SMALL);
     text(u, GUI_FONT_SMALL, box.x + S(u, 20), fy, LEFT, C_DIM,
-         "A scenario (meterlab gui SCENARIO.yaml) plays its meter side, faults and button here;");
+         "A scenario (meterlab gui SCENARIO.yaml) is played by the runner of 'meterlab run':");
     text(u, GUI_FONT_SMALL, box.x + S(u, 20), fy + line_h(u, GUI_FONT_SMALL), LEFT, C_DIM,
-         "its expectations are not checked in the GUI: that is what 'meterlab run' does.");
+         "its expectations are checked as it plays; the log gives the count at its end.");
     y += lh + S(u, 12);
     for (int i = 0; i < n; i++) {
         text(u, GUI_FONT_BOLD, box.x + S(u, 150), y, RIGHT, C_WARN, keys[i][0]);

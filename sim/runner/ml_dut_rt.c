@@ -842,8 +842,14 @@ static int rt_start_dev(struct ml_dut *d, const char *mqtt_url, char *err, size_
     {                                                                                              \
         .name = nm, .start = startfn, .stop = rt_stop, .cannot = rt_cannot, .now_us = rt_now,      \
         .advance_to = rt_advance, .settle = rt_settle, .inject = rt_inject, .p1_out = rt_p1_out,   \
-        .observe = rt_observe, .fault = rt_fault, .button = rt_button,                             \
+        .observe = rt_observe, .fault = rt_fault, .button = rt_button, .time_zero = rt_time_zero,  \
     }
+
+/* The runner's own setup (verifying the device: settings) is done: the scenario starts. */
+static void rt_time_zero(struct ml_dut *d)
+{
+    P(d)->t0 = mono();
+}
 
 static const struct ml_dut_ops rig_ops = RT_OPS("rig", rt_start);
 static const struct ml_dut_ops device_ops = RT_OPS("device", rt_start_dev);

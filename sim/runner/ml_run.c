@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "ml_check.h"
+#include "ml_mqtt_obs.h"
 #include "ml_run.h"
 #include "ml_broker.h"
 #include "p1mb_app.h"
@@ -36,139 +37,11 @@
 
 #define REAL_WAIT_MS 10000 /* bound of every wait on a real peer */
 
-/* ------------------------------------------------------------------------- */
-/* Subscriber                                                                */
-/* ------------------------------------------------------------------------- */
-
-struct msg {
-    char *topic, *payload;
-    struct msg *next;
-};
-
-struct sub {
-    struct mosquitto *m;
-    pthread_mutex_t mu;
-    struct msg *head, *tail;
-    uint64_t received;
-    volatile bool subscribed;
-};
-
-static void sub_on_connect(struct mosquitto *m, void *obj, int rc)
-{
-    (void)obj;
-    if (rc == 0) {
-        mosquitto_subscribe(m, NULL, "devices/#", 0);
-    }
-}
-
-static void sub_on_subscribe(struct mosquitto *m, void *obj, int mid, int n, const int *q)
-{
-    (void)m;
-    (void)mid;
-    (void)n;
-    (void)q;
-    ((struct sub *)obj)->subscribed = true;
-}
-
-static void sub_on_disconnect(struct mosquitto *m, void *obj, int rc)
-{
-    (void)m;
-    (void)rc;
-    ((struct sub *)obj)->subscribed = false;
-}
-
-static void sub_on_message(struct mosquitto *m, void *obj, const struct mosquitto_message *msg)
-{
-    (void)m;
-    struct sub *s = obj;
-    struct msg *x = calloc(1, sizeof *x);
-    x->topic = strdup(msg->topic);
-    x->payload = strndup(msg->payload ? (const char *)msg->payload : "", (size_t)msg->payloadlen);
-    pthread_mutex_lock(&s->mu);
-    if (s->tail) {
-        s->tail->next = x;
-    } else {
-        s->head = x;
-    }
-    s->tail = x;
-    s->received++;
-    pthread_mutex_unlock(&s->mu);
-}
-
 static uint64_t real_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static bool sub_wait_subscribed(struct sub *s)
-{
-    uint64_t end = real_ms() + REAL_WAIT_MS;
-    while (!s->subscribed && real_ms() < end) {
-        usleep(2000);
-    }
-    return s->subscribed;
-}
-
-static int sub_start(struct sub *s, const char *host, int port, const char *user,
-                     const char *password)
-{
-    memset(s, 0, sizeof *s);
-    pthread_mutex_init(&s->mu, NULL);
-    s->m = mosquitto_new(NULL, true, s);
-    if (s->m == NULL) {
-        return -1;
-    }
-    mosquitto_connect_callback_set(s->m, sub_on_connect);
-    mosquitto_subscribe_callback_set(s->m, sub_on_subscribe);
-    mosquitto_disconnect_callback_set(s->m, sub_on_disconnect);
-    mosquitto_message_callback_set(s->m, sub_on_message);
-    mosquitto_reconnect_delay_set(s->m, 1, 1, false);
-    if (user && user[0]) {
-        mosquitto_username_pw_set(s->m, user, password);
-    }
-    if (mosquitto_connect(s->m, host, port, 30) != MOSQ_ERR_SUCCESS ||
-        mosquitto_loop_start(s->m) != MOSQ_ERR_SUCCESS) {
-        return -1;
-    }
-    return sub_wait_subscribed(s) ? 0 : -1;
-}
-
-static struct msg *sub_take_all(struct sub *s)
-{
-    pthread_mutex_lock(&s->mu);
-    struct msg *h = s->head;
-    s->head = s->tail = NULL;
-    pthread_mutex_unlock(&s->mu);
-    return h;
-}
-
-static uint64_t sub_received(struct sub *s)
-{
-    pthread_mutex_lock(&s->mu);
-    uint64_t n = s->received;
-    pthread_mutex_unlock(&s->mu);
-    return n;
-}
-
-static void sub_stop(struct sub *s)
-{
-    if (s->m) {
-        mosquitto_disconnect(s->m);
-        mosquitto_loop_stop(s->m, true);
-        mosquitto_destroy(s->m);
-        s->m = NULL;
-    }
-    struct msg *h = sub_take_all(s);
-    while (h) {
-        struct msg *n = h->next;
-        free(h->topic);
-        free(h->payload);
-        free(h);
-        h = n;
-    }
-    pthread_mutex_destroy(&s->mu);
 }
 
 /* ------------------------------------------------------------------------- */
@@ -193,7 +66,7 @@ struct runner {
     bool own_broker, broker_up, broker_auth;
     char host[64];
     int port;
-    struct sub sub;
+    struct ml_mqtt_obs sub;
     bool have_sub;
     uint64_t lost; /* messages published but never received (QoS 0, broker stopped) */
     /* Modbus clients 1..4 */
@@ -309,12 +182,12 @@ static void mqtt_sync(struct runner *r, bool closing)
     if (r->d->ops->published) {
         uint64_t want = r->d->ops->published(r->d) - r->lost;
         uint64_t end = real_ms() + REAL_WAIT_MS;
-        while (sub_received(&r->sub) < want && real_ms() < end) {
+        while (ml_mqtt_obs_received(&r->sub) < want && real_ms() < end) {
             usleep(500);
             settle(r);
             want = r->d->ops->published(r->d) - r->lost;
         }
-        uint64_t got = sub_received(&r->sub);
+        uint64_t got = ml_mqtt_obs_received(&r->sub);
         if (got < want) {
             /* lost in transit (QoS 0, broker stopped meanwhile): do not wait for them again */
             r->lost += want - got;
@@ -701,14 +574,14 @@ static void process_msgs(struct runner *r)
     if (!r->have_sub) {
         return;
     }
-    struct msg *h = sub_take_all(&r->sub);
+    struct ml_mqtt_msg *h = ml_mqtt_obs_take_all(&r->sub);
     while (h) {
         for (size_t i = 0; i < r->nact; i++) {
             if (r->act[i].ch->kind == ML_CHK_MQTT) {
                 mqtt_consider(r, &r->act[i], h->topic, h->payload);
             }
         }
-        struct msg *n = h->next;
+        struct ml_mqtt_msg *n = h->next;
         free(h->topic);
         free(h->payload);
         free(h);
@@ -906,7 +779,7 @@ static void broker_fault(struct runner *r, const struct ml_scn_step *st)
         setup_error(r, "%s: the broker did not come back", ml_scn_fault_name(st->fault.kind));
         return;
     }
-    if (r->broker_up && !sub_wait_subscribed(&r->sub)) {
+    if (r->broker_up && !ml_mqtt_obs_wait_subscribed(&r->sub)) {
         setup_error(r, "the observer did not resubscribe after %s",
                     ml_scn_fault_name(st->fault.kind));
     }
@@ -1209,7 +1082,8 @@ static int broker_setup(struct runner *r)
                         url);
             return -1;
         }
-        if (sub_start(&r->sub, r->host, r->port, r->d->broker_user, r->d->broker_password) < 0) {
+        if (ml_mqtt_obs_start(&r->sub, r->host, r->port, r->d->broker_user, r->d->broker_password) <
+            0) {
             setup_error(r, "cannot subscribe on %s", url);
             return -1;
         }
@@ -1222,7 +1096,7 @@ static int broker_setup(struct runner *r)
         r->own_broker = r->broker_up = true;
         snprintf(r->host, sizeof r->host, "127.0.0.1");
         r->port = r->broker.port;
-        if (sub_start(&r->sub, "127.0.0.1", r->broker.obs_port, NULL, NULL) < 0) {
+        if (ml_mqtt_obs_start(&r->sub, "127.0.0.1", r->broker.obs_port, NULL, NULL) < 0) {
             setup_error(r, "cannot subscribe on the local broker");
             return -1;
         }
@@ -1446,12 +1320,25 @@ static void play_event(struct runner *r, const struct ml_ev *ev)
     }
 }
 
-void ml_run(struct ml_dut *d, const struct ml_scenario *s, const struct ml_run_opts *o,
-            struct ml_run_result *res)
+/* A scenario being played: the runner state and where the timeline stands. */
+struct ml_run_session {
+    struct runner r;
+    struct ml_timeline tl;
+    size_t next;  /* next timeline event */
+    bool started; /* the DUT was started (stop it) */
+    bool ready;   /* set up: there is something to play */
+    bool progressed;
+    double w0, next_progress;
+};
+
+struct ml_run_session *ml_run_open(struct ml_dut *d, const struct ml_scenario *s,
+                                   const struct ml_run_opts *o, struct ml_run_result *res)
 {
-    static struct runner rr;
-    struct runner *r = &rr;
-    memset(r, 0, sizeof *r);
+    struct ml_run_session *ss = calloc(1, sizeof *ss);
+    if (ss == NULL) {
+        abort(); /* host tool: out of memory is not recoverable here */
+    }
+    struct runner *r = &ss->r;
     memset(res, 0, sizeof *res);
     cur = r;
     r->s = s;
@@ -1460,48 +1347,67 @@ void ml_run(struct ml_dut *d, const struct ml_scenario *s, const struct ml_run_o
     r->d = d;
     d->s = s;
     d->o = o;
-    double w0 = wall_now();
-    bool started = false;
-    struct ml_timeline tl = {0};
+    ss->w0 = wall_now();
+    ss->next_progress = ss->w0 + 1.0;
     const char *why = NULL;
 
     if (!ml_scenario_supports_dut(s, d->ops->name)) {
         res->skipped = true;
         ml_buf_printf(&r->report, "  SKIP %s: not marked for --dut %s (# duts:%s)\n", s->path,
                       d->ops->name, s->duts ? s->duts : " sim, by default");
-        goto out;
+        return ss;
     }
     if ((why = cannot_play(r)) != NULL) {
         res->skipped = true;
         ml_buf_printf(&r->report, "  SKIP %s\n", why);
-        goto out;
+        return ss;
     }
     if (s->mqtt && broker_setup(r) < 0) {
-        goto out;
+        return ss;
     }
     char url[300], err[512];
     if (snprintf(url, sizeof url, "mqtt://%s:%d", r->host, r->port) >= (int)sizeof url) {
         setup_error(r, "broker host name too long: %s", r->host);
-        goto out;
+        return ss;
     }
     if (d->ops->start(d, s->mqtt ? url : NULL, err, sizeof err) < 0) {
         setup_error(r, "%s", err);
-        goto out;
+        return ss;
     }
-    started = true;
+    ss->started = true;
     if ((why = device_settings_not_applicable(r)) != NULL) {
         res->skipped = true;
         ml_buf_printf(&r->report, "  SKIP not applicable: %s\n", why);
-        goto out;
+        return ss;
     }
-    ml_timeline_build(s, &tl);
+    if (d->ops->time_zero) {
+        d->ops->time_zero(d);
+    }
+    ml_timeline_build(s, &ss->tl);
     ml_player_init(&r->pl, s);
     r->done = calloc(s->nsteps + 1, sizeof *r->done);
     r->skipmask = calloc(s->nsteps + 1, sizeof *r->skipmask);
-    double next_progress = w0 + 1.0;
-    bool progressed = false;
-    for (size_t i = 0; i < tl.n && !res->error; i++) {
-        const struct ml_ev *ev = &tl.ev[i];
+    ss->ready = true;
+    return ss;
+}
+
+bool ml_run_advance(struct ml_run_session *ss, uint64_t t_us)
+{
+    struct runner *r = &ss->r;
+    struct ml_run_result *res = r->res;
+    if (!ss->ready || res->error) {
+        return false;
+    }
+    struct ml_dut *d = r->d;
+    const struct ml_scenario *s = r->s;
+    const struct ml_run_opts *o = r->o;
+    cur = r;
+    while (ss->next < ss->tl.n && ss->tl.ev[ss->next].t_us <= t_us && !res->error) {
+        size_t i = ss->next++;
+        const struct ml_ev *ev = &ss->tl.ev[i];
+        if (o->on_event) {
+            o->on_event(o->ctx, ev);
+        }
         if (ev->kind == ML_EV_SYNC) {
             if (ev->t_us > 0) {
                 d->ops->advance_to(d, ev->t_us - 1);
@@ -1512,7 +1418,7 @@ void ml_run(struct ml_dut *d, const struct ml_scenario *s, const struct ml_run_o
         }
         if (o->pace > 0 && !d->real_time) {
             /* demos: let a watcher follow (virtual time still moves only here) */
-            double due = w0 + (double)ev->t_us / 1e6 / o->pace - wall_now();
+            double due = ss->w0 + (double)ev->t_us / 1e6 / o->pace - wall_now();
             if (due > 0) {
                 usleep((useconds_t)(due * 1e6));
             }
@@ -1524,38 +1430,88 @@ void ml_run(struct ml_dut *d, const struct ml_scenario *s, const struct ml_run_o
             process_msgs(r);
             led_drain(r);
         }
-        if (!o->quiet && o->tty && ((i & 63) == 0 || d->real_time) && wall_now() >= next_progress) {
-            next_progress += 0.5;
-            progressed = true;
+        if (!o->quiet && o->tty && ((i & 63) == 0 || d->real_time) &&
+            wall_now() >= ss->next_progress) {
+            ss->next_progress += 0.5;
+            ss->progressed = true;
             fprintf(stderr, "\r  ... %-32s t = %8.1f of %.0f s, %llu telegrams", s->name,
                     (double)ev->t_us / 1e6, s->duration_s, (unsigned long long)r->pl.telegrams);
         }
     }
-    if (progressed) {
+    uint64_t end = (uint64_t)llround(s->duration_s * 1e6);
+    if (!res->error) {
+        d->ops->advance_to(d, t_us == ML_RUN_TO_END ? end : t_us);
+    }
+    return !res->error && t_us != ML_RUN_TO_END && (ss->next < ss->tl.n || t_us < end);
+}
+
+uint64_t ml_run_next_event_us(const struct ml_run_session *ss)
+{
+    return ss->ready && ss->next < ss->tl.n ? ss->tl.ev[ss->next].t_us : UINT64_MAX;
+}
+
+const struct ml_timeline *ml_run_timeline(const struct ml_run_session *ss, size_t *next)
+{
+    if (next != NULL) {
+        *next = ss->next;
+    }
+    return &ss->tl;
+}
+
+int ml_run_modbus_read(struct ml_run_session *ss, uint8_t fc, uint16_t addr, int n, uint16_t *w,
+                       char *why, size_t cap)
+{
+    if (!ss->ready || n < 1 || n > 125) {
+        snprintf(why, cap, "no device to read");
+        return -1;
+    }
+    cur = &ss->r;
+    return mb_read(&ss->r, 1, fc, addr, n, w, why, cap);
+}
+
+int ml_run_modbus_send_raw(struct ml_run_session *ss, const uint8_t *p, size_t n)
+{
+    modbus_t *m = ss->ready ? mb_client(&ss->r, 1, false) : NULL;
+    if (m == NULL || write(modbus_get_socket(m), p, n) != (ssize_t)n) {
+        return -1;
+    }
+    settle(&ss->r);
+    return 0;
+}
+
+struct ml_broker *ml_run_broker(struct ml_run_session *ss)
+{
+    return ss->r.own_broker ? &ss->r.broker : NULL;
+}
+
+void ml_run_close(struct ml_run_session *ss)
+{
+    struct runner *r = &ss->r;
+    struct ml_run_result *res = r->res;
+    struct ml_dut *d = r->d;
+    const struct ml_scenario *s = r->s;
+    cur = r;
+    if (ss->progressed) {
         fprintf(stderr, "\r%*s\r", 90, "");
     }
-    if (!res->error) {
-        d->ops->advance_to(d, (uint64_t)llround(s->duration_s * 1e6));
-    }
-    if (!res->error && res->failed == 0 && res->checks == 0) {
+    if (ss->ready && !res->error && res->failed == 0 && res->checks == 0) {
         /* nothing was decided: never a pass (the skip lines say why) */
         res->skipped = true;
         ml_buf_printf(&r->report,
                       "  SKIP %s: none of its %d expectation(s) could be decided on --dut %s\n",
                       s->path, res->skips, d->ops->name);
     }
-out:
-    res->virtual_s = started ? now_s() : 0;
+    res->virtual_s = ss->started ? now_s() : 0;
     res->telegrams = r->pl.telegrams;
     res->bytes = r->pl.bytes;
     for (int c = 1; c <= 4; c++) {
         mb_drop(r, c);
     }
-    if (started) {
+    if (ss->started) {
         d->ops->stop(d);
     }
     if (r->have_sub || r->sub.m) {
-        sub_stop(&r->sub);
+        ml_mqtt_obs_stop(&r->sub);
     }
     if (r->own_broker) {
         ml_broker_destroy(&r->broker);
@@ -1570,10 +1526,22 @@ out:
     free(r->skipped_locs);
     ml_buf_free(&r->bytes);
     ml_buf_free(&r->p1_pending);
-    ml_timeline_free(&tl);
+    ml_timeline_free(&ss->tl);
     res->report = r->report.len ? strdup((char *)r->report.p) : NULL;
     ml_buf_free(&r->report);
-    res->wall_s = wall_now() - w0;
+    res->wall_s = wall_now() - ss->w0;
+    if (cur == r) {
+        cur = NULL;
+    }
+    free(ss);
+}
+
+void ml_run(struct ml_dut *d, const struct ml_scenario *s, const struct ml_run_opts *o,
+            struct ml_run_result *res)
+{
+    struct ml_run_session *ss = ml_run_open(d, s, o, res);
+    ml_run_advance(ss, ML_RUN_TO_END);
+    ml_run_close(ss);
 }
 
 void ml_dut_free(struct ml_dut *d)

@@ -82,12 +82,18 @@ int ml_player_bytes(struct ml_player *p, const struct ml_ev *ev, struct ml_buf *
 /* Runner                                                                    */
 /* ------------------------------------------------------------------------- */
 
+struct ml_ev;
+
 struct ml_run_opts {
     const char *broker_url; /**< NULL: start a local mosquitto when the scenario needs MQTT */
     bool quiet;
     bool verbose; /**< narrate: faults, actions and every check as it is decided */
     double pace;  /**< > 0: at most this many virtual seconds per wall second (demos) */
     bool tty;     /**< progress may redraw one line */
+    /** Called with each timeline event just before it is played (NULL: none), on the
+     * thread that calls ml_run_advance(); `meterlab gui` follows the steps with it. */
+    void (*on_event)(void *ctx, const struct ml_ev *ev);
+    void *ctx; /**< handed to on_event */
 };
 
 struct ml_run_result {
@@ -164,6 +170,9 @@ struct ml_dut_ops {
     /** Run @p fn(@p m, @p arg) (a libmodbus call) while the DUT keeps running (virtual
      * time: the clock moves while an RTU master waits). NULL: call it directly. */
     int (*modbus_call)(struct ml_dut *d, int (*fn)(void *arg), void *arg);
+    /** Device time 0 is now: the runner calls it once after its setup (real time: a
+     * slow setup read must not shift the scenario's instants). NULL: nothing to do. */
+    void (*time_zero)(struct ml_dut *d);
 };
 
 /** A device under test: the backend and the endpoints the runner's clients use. */
@@ -192,9 +201,68 @@ struct ml_dut {
     uint64_t boots;    /**< maintained by backends that can see reboots */
 };
 
-/** Play @p s against @p d (set up by one of the ml_dut_*_init below). */
+/** Play @p s against @p d (set up by one of the ml_dut_*_init below): ml_run_open(),
+ * ml_run_advance(ML_RUN_TO_END), ml_run_close(). @p r is filled (its report is the
+ * caller's to free). */
 void ml_run(struct ml_dut *d, const struct ml_scenario *s, const struct ml_run_opts *o,
             struct ml_run_result *r);
+
+/*
+ * The same run in steps, for a program that moves time itself (`meterlab gui`):
+ * open, advance as often as wanted, close. One session at a time per process.
+ * @p d, @p s, @p o and @p r must outlive the session; @p r is updated as checks are
+ * decided (checks, failed, skips) and completed by ml_run_close().
+ */
+struct ml_run_session;
+
+/** Everything up to the timeline's end (ml_run_advance). */
+#define ML_RUN_TO_END UINT64_MAX
+
+/**
+ * Set up: the DUT-support and not-applicable rules, the broker and observer, the
+ * DUT started, the timeline built. Never NULL (aborts when out of memory); when
+ * @p r says error or skipped there is nothing to play and ml_run_advance() returns
+ * false.
+ */
+struct ml_run_session *ml_run_open(struct ml_dut *d, const struct ml_scenario *s,
+                                   const struct ml_run_opts *o, struct ml_run_result *r);
+
+/**
+ * Play every event due at or before @p t_us (faults, meter bytes, actions, checks),
+ * then let the DUT run to @p t_us (ML_RUN_TO_END: every event, then the scenario's
+ * duration). Past the scenario's end the DUT keeps running.
+ * @return true while there is more to play; false after an error or ML_RUN_TO_END.
+ */
+bool ml_run_advance(struct ml_run_session *ss, uint64_t t_us);
+
+/** Time of the next event to play (UINT64_MAX: none). */
+uint64_t ml_run_next_event_us(const struct ml_run_session *ss);
+
+/** The session's timeline; *@p next (may be NULL) = the index of the next event. Valid
+ * until ml_run_close(). */
+const struct ml_timeline *ml_run_timeline(const struct ml_run_session *ss, size_t *next);
+
+/** The broker the runner started for the scenario (broker faults act on it), or NULL
+ * (no MQTT, or an outside broker). Owned by the session. */
+struct ml_broker *ml_run_broker(struct ml_run_session *ss);
+
+/**
+ * Read @p n (1..125) registers with function @p fc (3 or 4) at @p addr through the
+ * runner's own Modbus master (client 1: TCP, or RTU on the DUT's serial side, while
+ * the DUT runs), e.g. the GUI's charger polling a P1MB. The same master the
+ * scenario's checks use, so both never hold the port at once.
+ * @return 0, or -1 with the reason in @p why.
+ */
+int ml_run_modbus_read(struct ml_run_session *ss, uint8_t fc, uint16_t addr, int n, uint16_t *w,
+                       char *why, size_t cap);
+
+/** Write @p n raw bytes (not a request: line noise) on that master's line.
+ * @return 0, or -1 (no master, or the write failed). */
+int ml_run_modbus_send_raw(struct ml_run_session *ss, const uint8_t *p, size_t n);
+
+/** Decide the verdict (nothing decided: skipped), stop the DUT and the broker, fill
+ * the rest of @p r (report, times) and free @p ss. */
+void ml_run_close(struct ml_run_session *ss);
 
 struct ml_broker;
 /**
@@ -234,7 +302,8 @@ void ml_dut_rig_init(struct ml_dut *d, const struct ml_rig *rig);
 /**
  * The stand-alone simulated device (`meterlab device`, a child process) as a
  * rig built from its banner, real time (ml_dut_rt.c). @p qemu: the target
- * image in QEMU (`meterlab device --target qemu`).
+ * image in QEMU (`meterlab device --target qemu`). The child is this program
+ * (/proc/self/exe) with `device ...` arguments, so only meterlab can use it.
  */
 void ml_dut_device_init(struct ml_dut *d, bool qemu);
 
