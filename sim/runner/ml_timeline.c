@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ml_run.h"
+#include "ml_timeline.h"
 
 /* ------------------------------------------------------------------------- */
 /* Timeline                                                                  */

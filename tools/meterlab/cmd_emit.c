@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "ml_run.h"
+#include "ml_timeline.h"
 
 static void usage(FILE *f)
 {

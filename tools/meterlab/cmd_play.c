@@ -15,7 +15,7 @@
 
 #include "cli.h"
 #include "cli_device_common.h"
-#include "ml_run.h"
+#include "ml_timeline.h"
 #include "ml_rig.h"
 #include "ml_serial.h"
 
