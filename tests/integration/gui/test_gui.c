@@ -385,15 +385,16 @@ static void test_gui_scenario_p1_unplugged(void)
 
 /* The GUI plays a scenario through the runner of `meterlab run` (sim/runner): the
  * same expectations are decided while it plays, and the same count comes out as
- * `meterlab run scenarios/p1-dsmr50-normal.yaml` prints (14 checks, all passed). */
+ * `meterlab run scenarios/p1-meter-type-sdm630.yaml` prints (2 checks, both passed). */
 static void test_gui_scenario_checks_by_the_runner(void)
 {
     struct run r;
     char args[1024];
-    snprintf(args, sizeof args, "%s/scenarios/p1-dsmr50-normal.yaml --screenshot e1.bmp --at 31",
+    snprintf(args, sizeof args,
+             "%s/scenarios/p1-meter-type-sdm630.yaml --screenshot e1.bmp --at 5.5",
              getenv("ML_SOURCE_DIR"));
     CU_ASSERT_TRUE_FATAL(gui(&r, args));
-    CU_ASSERT_TRUE(strstr(r.log, "end of the scenario (30 s): 14 checks, 0 failed, 0 skipped") !=
+    CU_ASSERT_TRUE(strstr(r.log, "end of the scenario (5 s): 2 checks, 0 failed, 0 skipped") !=
                    NULL);
 }
 
