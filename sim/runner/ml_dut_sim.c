@@ -506,12 +506,13 @@ static int sim_button(struct ml_dut *d, bool pressed, char *why, size_t cap)
 struct mb_job {
     int (*fn)(void *);
     void *arg;
-    volatile bool done;
+    volatile bool started, done;
 };
 
 static void *mb_thread(void *x)
 {
     struct mb_job *j = x;
+    j->started = true;
     j->fn(j->arg);
     j->done = true;
     return NULL;
@@ -520,7 +521,7 @@ static void *mb_thread(void *x)
 static int p1mb_modbus_call(struct ml_dut *d, int (*fn)(void *arg), void *arg)
 {
     struct sim_priv *p = P(d);
-    struct mb_job j = {fn, arg, false};
+    struct mb_job j = {fn, arg, false, false};
     pthread_t th;
     if (pthread_create(&th, NULL, mb_thread, &j) != 0) {
         return fn(arg);
@@ -531,6 +532,11 @@ static int p1mb_modbus_call(struct ml_dut *d, int (*fn)(void *arg), void *arg)
      * address) does not shift the scenario's timeline */
     uint64_t dev_end = sim_now_us() + 100000;
     bool ended = false;
+    /* the clock stands still until the master runs (a loaded host may start the thread
+     * late): the request then reaches the device at the instant of the call */
+    while (!j.started && real_ms() < end) {
+        usleep(100);
+    }
     while (!j.done && real_ms() < end) {
         /* let the request's bytes reach the device before time moves */
         usleep(200);
