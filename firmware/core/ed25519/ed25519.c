@@ -138,19 +138,22 @@ static void fe_sub(struct fe *h, const struct fe *f, const struct fe *g)
  */
 static void fe_mul(struct fe *h, const struct fe *f, const struct fe *g)
 {
+    int32_t g19[10];
+    for (unsigned j = 0; j < 10u; j++) {
+        g19[j] = 19 * g->v[j]; /* |g| <= 2^26: fits */
+    }
     int64_t t[10] = {0};
     for (unsigned i = 0; i < 10u; i++) {
+        int64_t fi = f->v[i];
+        int64_t fo = (i & 1u) != 0u ? 2 * fi : fi; /* times an odd limb */
         for (unsigned j = 0; j < 10u; j++) {
-            int64_t p = (int64_t)f->v[i] * g->v[j];
-            if ((i & j & 1u) != 0u) {
-                p *= 2;
-            }
+            int64_t a = (j & 1u) != 0u ? fo : fi;
             unsigned k = i + j;
             if (k >= 10u) {
-                p *= 19;
-                k -= 10u;
+                t[k - 10u] += a * g19[j];
+            } else {
+                t[k] += a * g->v[j];
             }
-            t[k] += p;
         }
     }
     fe_carry(h, t);
@@ -254,18 +257,17 @@ static void fe_pow(struct fe *h, const struct fe *f, unsigned n, unsigned clear)
 /* ------------------------------------------------------------------------- */
 
 /* r = p + q (RFC 8032 §5.1.4, complete: also for p == q and the identity). */
-static void ge_add(struct ge *r, const struct ge *p, const struct ge *q)
+static void ge_add(struct ge *r, const struct ge *p, const struct ge *q, const struct fe *d2)
 {
-    struct fe a, b, c, d, t, k;
+    struct fe a, b, c, d, t;
     fe_sub(&a, &p->y, &p->x);
     fe_sub(&t, &q->y, &q->x);
     fe_mul(&a, &a, &t);
     fe_add(&b, &p->y, &p->x);
     fe_add(&t, &q->y, &q->x);
     fe_mul(&b, &b, &t);
-    fe_frombytes(&k, K_D2);
     fe_mul(&c, &p->t, &q->t);
-    fe_mul(&c, &c, &k);
+    fe_mul(&c, &c, d2);
     fe_mul(&d, &p->z, &q->z);
     fe_add(&d, &d, &d);
     struct fe e, f, g, h;
@@ -459,13 +461,15 @@ bool ml_ed25519_verify(const uint8_t sig[ML_ED25519_SIG_SIZE], const uint8_t *ms
     fe_set(&r.z, 1);
     fe_set(&r.t, 0);
     const uint8_t *sb = sig + 32;
+    struct fe d2;
+    fe_frombytes(&d2, K_D2);
     for (unsigned i = 253; i-- > 0u;) {
-        ge_add(&r, &r, &r);
+        ge_add(&r, &r, &r, &d2);
         if (((sb[i / 8u] >> (i % 8u)) & 1u) != 0u) {
-            ge_add(&r, &r, &b);
+            ge_add(&r, &r, &b, &d2);
         }
         if (((k[i / 8u] >> (i % 8u)) & 1u) != 0u) {
-            ge_add(&r, &r, &a);
+            ge_add(&r, &r, &a, &d2);
         }
     }
     uint8_t rc[32];
