@@ -465,10 +465,10 @@ bool ml_ed25519_verify(const uint8_t sig[ML_ED25519_SIG_SIZE], const uint8_t *ms
     fe_frombytes(&d2, K_D2);
     for (unsigned i = 253; i-- > 0u;) {
         ge_add(&r, &r, &r, &d2);
-        if (((sb[i / 8u] >> (i % 8u)) & 1u) != 0u) {
+        if ((((unsigned)sb[i / 8u] >> (i % 8u)) & 1u) != 0u) {
             ge_add(&r, &r, &b, &d2);
         }
-        if (((k[i / 8u] >> (i % 8u)) & 1u) != 0u) {
+        if ((((unsigned)k[i / 8u] >> (i % 8u)) & 1u) != 0u) {
             ge_add(&r, &r, &a, &d2);
         }
     }
