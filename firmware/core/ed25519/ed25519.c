@@ -86,12 +86,15 @@ static unsigned limb_bits(unsigned i)
  */
 static void fe_carry(struct fe *h, int64_t t[10])
 {
-    for (unsigned i = 0; i < 10u; i++) {
-        unsigned w = limb_bits(i);
-        int64_t c = (t[i] + ((int64_t)1 << (w - 1u))) >> w;
-        t[i] -= c * ((int64_t)1 << w);
-        if (i < 9u) {
-            t[i + 1u] += c;
+    /* limb pairs (26 bits, 25 bits): constant shifts, no 64-bit shift helper calls */
+    for (unsigned i = 0; i < 10u; i += 2u) {
+        int64_t c = (t[i] + ((int64_t)1 << 25)) >> 26;
+        t[i] -= c * ((int64_t)1 << 26);
+        t[i + 1u] += c;
+        c = (t[i + 1u] + ((int64_t)1 << 24)) >> 25;
+        t[i + 1u] -= c * ((int64_t)1 << 25);
+        if (i < 8u) {
+            t[i + 2u] += c;
         } else {
             t[0] += 19 * c; /* 2^255 = 19 mod p */
         }
@@ -131,30 +134,31 @@ static void fe_sub(struct fe *h, const struct fe *f, const struct fe *g)
 }
 
 /*
- * h = f * g. Limb positions add up except when both limbs are odd (the
- * product sits one bit higher: x2), and position 255 and above folds back
- * times 19. With carried inputs (|limb| <= 2^25.x) every sum stays below
- * 10 * 2 * 19 * 2^51 < 2^61. @p h may alias @p f or @p g.
+ * h = f * g, product scanning: t[k] = sum over i of f[i] g[k - i]. Limb
+ * positions add up except when both limbs are odd (the product sits one bit
+ * higher: x2; with i odd that is when k is even), and position 255 and above
+ * folds back times 19 (k - i < 0: g[k - i + 10] x 19). With carried inputs
+ * (|limb| <= 2^26) every sum stays below 10 * 2^27 * 19 * 2^26 < 2^61. Each
+ * product is one 32 x 32 -> 64 multiply-accumulate (SMLAL on a Cortex-M4).
+ * @p h may alias @p f or @p g.
  */
 static void fe_mul(struct fe *h, const struct fe *f, const struct fe *g)
 {
-    int32_t g19[10];
+    int32_t gg[20]; /* gg[10 + d] = g[d], gg[d] = 19 g[d] */
+    int32_t f2[10]; /* f with the odd limbs doubled */
     for (unsigned j = 0; j < 10u; j++) {
-        g19[j] = 19 * g->v[j]; /* |g| <= 2^26: fits */
+        gg[j] = 19 * g->v[j];
+        gg[10u + j] = g->v[j];
+        f2[j] = (j & 1u) != 0u ? 2 * f->v[j] : f->v[j];
     }
-    int64_t t[10] = {0};
-    for (unsigned i = 0; i < 10u; i++) {
-        int64_t fi = f->v[i];
-        int64_t fo = (i & 1u) != 0u ? 2 * fi : fi; /* times an odd limb */
-        for (unsigned j = 0; j < 10u; j++) {
-            int64_t a = (j & 1u) != 0u ? fo : fi;
-            unsigned k = i + j;
-            if (k >= 10u) {
-                t[k - 10u] += a * g19[j];
-            } else {
-                t[k] += a * g->v[j];
-            }
+    int64_t t[10];
+    for (unsigned k = 0; k < 10u; k++) {
+        const int32_t *fa = (k & 1u) != 0u ? f->v : f2;
+        int64_t acc = 0;
+        for (unsigned i = 0; i < 10u; i++) {
+            acc += (int64_t)fa[i] * gg[10u + k - i];
         }
+        t[k] = acc;
     }
     fe_carry(h, t);
 }
