@@ -43,7 +43,8 @@ static const struct sc_app *app(void)
     return ml_dev_sc_app();
 }
 
-static void start_device(void)
+/* Start the sim device; its flash is backed by @p flash_file (NULL: memory only). */
+static void start_device_with_flash(const char *flash_file)
 {
     struct sc_settings s;
     sc_settings_defaults(&s);
@@ -52,11 +53,17 @@ static void start_device(void)
     struct sim_config cfg = {.time_mode = SIM_TIME_VIRTUAL,
                              .utc_at_start = 1767225600,
                              .serial = SERIAL,
-                             .label_password = PASSWORD};
+                             .label_password = PASSWORD,
+                             .flash_file = flash_file};
     ml_dev_sc_stop(); /* a case that failed fatally left it running */
     CU_ASSERT_EQUAL_FATAL(ml_dev_sc_start(&s, &cfg), 0);
     sim_advance_ms(1000); /* DHCP */
     CU_ASSERT_FATAL(app()->status.http_port != 0);
+}
+
+static void start_device(void)
+{
+    start_device_with_flash(NULL);
 }
 
 static void stop_device(void)
@@ -496,6 +503,10 @@ static uint8_t *make_image(const char *version, size_t payload, uint8_t seed, co
 {
     const char *ml = getenv("ML_METERLAB");
     const char *dev = getenv("ML_FW_DEV_KEY");
+    if (ml == NULL || dev == NULL || dev[0] == '\0') {
+        fprintf(stderr, "\n  ML_METERLAB and ML_FW_DEV_KEY (the build's signing key) must be "
+                        "set (ctest sets them)\n");
+    }
     CU_ASSERT_FATAL(ml != NULL && dev != NULL && dev[0] != '\0');
     char pf[200], imgf[200], cmd[1024];
     snprintf(pf, sizeof pf, "%s/payload.bin", tmpdir);
@@ -726,6 +737,46 @@ static void test_http_firmware_replace_pending_trial_rollback(void)
     stop_device();
 }
 
+/*
+ * The boot checks the pending image again: a slot whose signed header was
+ * altered in flash after the upload (here: one bit of the signature, in the
+ * flash file between two runs) is not booted; the device keeps the factory
+ * image and reports the pending image rejected.
+ */
+static void test_http_firmware_boot_rechecks_signature(void)
+{
+    char flash[200];
+    snprintf(flash, sizeof flash, "%s/flash.bin", tmpdir);
+    unlink(flash);
+    start_device_with_flash(flash);
+    size_t n;
+    uint8_t *img = make_image("1.1.0", 20000, 5, NULL, &n);
+    struct resp r = upload(img, n);
+    CU_ASSERT_EQUAL(r.status, 202);
+    resp_free(&r);
+    free(img);
+    expect_fw(ML_FW_VERSION, "A", "1.1.0");
+    stop_device();
+    /* the flash file: CONFIG_A 4 KiB, CONFIG_B 4 KiB, FW_A (256 KiB), FW_B, BOOT */
+    FILE *f = fopen(flash, "r+b");
+    CU_ASSERT_FATAL(f != NULL);
+    long at = 8 * 1024 + SC_FW_HDR_SIGNED + 7; /* a signature byte of slot A's header */
+    CU_ASSERT_EQUAL(fseek(f, at, SEEK_SET), 0);
+    int c = fgetc(f);
+    CU_ASSERT_EQUAL(fseek(f, at, SEEK_SET), 0);
+    fputc(c ^ 0x04, f);
+    fclose(f);
+    start_device_with_flash(flash);
+    cJSON *j = get_json("/api/v1/firmware");
+    CU_ASSERT_STRING_EQUAL(jstr(j, "Version", NULL), ML_FW_VERSION);
+    CU_ASSERT_STRING_EQUAL(jstr(j, "Slot", NULL), "factory");
+    CU_ASSERT_STRING_EQUAL(jstr(j, "LastResult", NULL), "rejected");
+    CU_ASSERT(cJSON_IsNull(cJSON_GetObjectItem(j, "Pending")));
+    cJSON_Delete(j);
+    stop_device();
+    unlink(flash);
+}
+
 /* ------------------------------------------------------------------------- */
 /* One session at a time                                                     */
 /* ------------------------------------------------------------------------- */
@@ -938,6 +989,7 @@ int main(void)
          test_http_firmware_unsigned_or_foreign_rejected_pending_kept},
         {"test_http_firmware_replace_pending_trial_rollback",
          test_http_firmware_replace_pending_trial_rollback},
+        {"test_http_firmware_boot_rechecks_signature", test_http_firmware_boot_rechecks_signature},
         {"test_http_one_session_at_a_time", test_http_one_session_at_a_time},
         {"test_http_web_page_in_chromium", test_http_web_page_in_chromium},
     };
