@@ -532,6 +532,17 @@ static struct resp upload(const uint8_t *img, size_t len)
                     "-H 'Content-Type: application/octet-stream'");
 }
 
+/* Sign a @p payload-byte image as @p version with the device's key, upload it: 202. */
+static void upload_signed_ok(const char *version, size_t payload, uint8_t seed)
+{
+    size_t n;
+    uint8_t *img = make_image(version, payload, seed, NULL, &n);
+    struct resp r = upload(img, n);
+    CU_ASSERT_EQUAL(r.status, 202);
+    resp_free(&r);
+    free(img);
+}
+
 /* Upload @p img, expect @p status naming "image" and @p why in the message. */
 static void upload_rejected(uint8_t *img, size_t n, int status, const char *why)
 {
@@ -588,11 +599,7 @@ static void test_http_firmware_upload_pending(void)
     expect_fw(ML_FW_VERSION, "", "");
 
     /* good image: accepted into slot A (free), pending until the reboot */
-    img = make_image("1.1.0", 120000, 5, NULL, &n);
-    struct resp r = upload(img, n);
-    CU_ASSERT_EQUAL(r.status, 202);
-    resp_free(&r);
-    free(img);
+    upload_signed_ok("1.1.0", 120000, 5);
     f = get_json("/api/v1/firmware");
     CU_ASSERT_STRING_EQUAL(jstr(f, "LastResult", NULL), "pending");
     cJSON_Delete(f);
@@ -607,16 +614,13 @@ static void test_http_firmware_upload_pending(void)
 static void test_http_firmware_unsigned_or_foreign_rejected_pending_kept(void)
 {
     start_device();
-    size_t n;
-    uint8_t *img = make_image("1.1.0", 120000, 5, NULL, &n);
-    struct resp r = upload(img, n);
-    CU_ASSERT_EQUAL(r.status, 202);
-    resp_free(&r);
-    free(img);
+    upload_signed_ok("1.1.0", 120000, 5);
     expect_fw(ML_FW_VERSION, "A", "1.1.0");
+    size_t n;
+    struct resp r;
 
     /* unsigned (the old format, correct SHA-256) */
-    img = make_unsigned_image("6.6.6", 100000, 1, &n);
+    uint8_t *img = make_unsigned_image("6.6.6", 100000, 1, &n);
     upload_rejected(img, n, 400, "unsigned");
     expect_fw(ML_FW_VERSION, "A", "1.1.0");
     /* signed with the right key, one bit of the signature flipped */
@@ -675,20 +679,13 @@ static void test_http_firmware_unsigned_or_foreign_rejected_pending_kept(void)
 static void test_http_firmware_replace_pending_trial_rollback(void)
 {
     start_device();
-    size_t n;
-    uint8_t *img = make_image("1.1.0", 120000, 5, NULL, &n);
-    struct resp r = upload(img, n);
-    CU_ASSERT_EQUAL(r.status, 202);
-    resp_free(&r);
-    free(img);
+    upload_signed_ok("1.1.0", 120000, 5);
     /* another good image while 1.1.0 waits: it goes to the free slot B and replaces it */
-    img = make_image("1.2.0", 150000, 7, NULL, &n);
-    r = upload(img, n);
-    CU_ASSERT_EQUAL(r.status, 202);
-    resp_free(&r);
-    free(img);
+    upload_signed_ok("1.2.0", 150000, 7);
     expect_fw(ML_FW_VERSION, "B", "1.2.0");
-    r = curl_req("POST", "/api/v1/reset", AUTH, NULL, 0, "");
+    size_t n;
+    uint8_t *img;
+    struct resp r = curl_req("POST", "/api/v1/reset", AUTH, NULL, 0, "");
     CU_ASSERT_EQUAL(r.status, 202);
     resp_free(&r);
     sim_wait_idle();
@@ -749,12 +746,7 @@ static void test_http_firmware_boot_rechecks_signature(void)
     snprintf(flash, sizeof flash, "%s/flash.bin", tmpdir);
     unlink(flash);
     start_device_with_flash(flash);
-    size_t n;
-    uint8_t *img = make_image("1.1.0", 20000, 5, NULL, &n);
-    struct resp r = upload(img, n);
-    CU_ASSERT_EQUAL(r.status, 202);
-    resp_free(&r);
-    free(img);
+    upload_signed_ok("1.1.0", 20000, 5);
     expect_fw(ML_FW_VERSION, "A", "1.1.0");
     stop_device();
     /* the flash file: CONFIG_A 4 KiB, CONFIG_B 4 KiB, FW_A (256 KiB), FW_B, BOOT */
