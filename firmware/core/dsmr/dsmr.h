@@ -62,14 +62,21 @@ struct dsmr_stats {
 struct dsmr_parser {
     struct reading *out; /**< published reading (caller's), may be NULL */
     struct dsmr_stats stats;
-    uint32_t len;        /**< bytes of the current/last telegram in buf */
-    uint32_t cur;        /**< start of the first line not decoded yet */
-    uint32_t crc_len;    /**< bytes of buf the CRC covers (<= cur) */
-    uint16_t crc;        /**< CRC-16/ARC over buf[0..crc_len) */
-    uint8_t in_frame;    /**< 1 between '/' and the verdict */
-    uint8_t profile_ch;  /**< DSMR 2.2/3.0 gas profile: channel (1..4) awaiting its value */
-    uint8_t bad;         /**< a malformed line was seen in this telegram */
-    uint8_t has_crc;     /**< the last telegram carried a CRC */
+    uint32_t len;       /**< bytes of the current/last telegram in buf */
+    uint32_t cur;       /**< start of the first line not decoded yet */
+    uint32_t crc_len;   /**< bytes of buf the CRC covers (<= cur) */
+    uint16_t crc;       /**< CRC-16/ARC over buf[0..crc_len) */
+    uint8_t in_frame;   /**< 1 between '/' and the verdict */
+    uint8_t profile_ch; /**< DSMR 2.2/3.0 gas profile: channel (1..4) awaiting its value */
+    uint8_t bad;        /**< a malformed line was seen in this telegram */
+    uint8_t has_crc;    /**< the last telegram carried a CRC */
+    uint8_t equip_set;  /**< 0-0:96.1.1 / 96.1.0 seen in this telegram */
+    uint8_t ldn_set;    /**< the equipment id came from 0-0:42.0.0 (at ldn_off, ldn_len) */
+    uint16_t ldn_off;
+    uint16_t ldn_len;
+    int16_t std_offset_min; /**< the meter's standard time, minutes east of UTC (60 = CET) */
+    uint8_t carry_len;      /**< bytes of the next telegram held in carry[] */
+    uint8_t carry[4];
     const uint8_t *unit; /**< unit of the last number parsed (points into buf) */
     uint8_t unit_len;
     struct reading scratch;                /**< telegram being decoded */
@@ -84,6 +91,16 @@ struct dsmr_parser {
 int dsmr_parser_init(struct dsmr_parser *p, struct reading *out);
 
 /**
+ * The meter's time zone for the S/W timestamps: standard (winter, 'W') time is UTC +
+ * @p minutes, summer time ('S') one hour more. Default 60 (CET: NL, BE, LU); 0 for meters
+ * on GMT/IST (Ireland). Timestamps without S/W (DSMR 2.2/3.0) follow the EU rule in CET.
+ * @retval ML_OK
+ * @retval ML_EFAULT @p p is NULL.
+ * @retval ML_EINVAL @p minutes outside -720..840.
+ */
+int dsmr_parser_set_std_offset(struct dsmr_parser *p, int minutes);
+
+/**
  * Feed up to @p len bytes. Stops right after the first telegram that ends, so that
  * the caller sees every verdict: call again with data + *used until all is consumed.
  * @param used set to the bytes consumed (== len when the result is DSMR_VERDICT_NONE).
@@ -95,7 +112,8 @@ int dsmr_parser_feed(struct dsmr_parser *p, const uint8_t *data, size_t len, siz
 /** Feed one byte (UART style). @return an enum dsmr_verdict, or ML_EFAULT. */
 int dsmr_parser_feed_byte(struct dsmr_parser *p, uint8_t byte);
 
-/** True when no telegram is in progress (between a verdict and the next '/'). */
+/** True when no telegram is in progress (between a verdict and the next '/', and no
+ *  bytes of a telegram that cut off the previous one are held for the next feed). */
 bool dsmr_parser_is_idle(const struct dsmr_parser *p);
 
 /** Counters since init. */
