@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "cli_json.h"
@@ -13,7 +15,7 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: meterlab decode [FILE|-]\n\n"
+            "usage: meterlab decode [--std-offset MINUTES] [FILE|-]\n\n"
             "Decodes raw meter bytes from FILE (or standard input) and prints one JSON object\n"
             "per telegram per line. The protocol is detected from the bytes:\n"
             "  P1 (DSMR 2.2-5.0, e-MUCS, Smarty plaintext):\n"
@@ -23,7 +25,11 @@ static void usage(FILE *f)
             "  {\"verdict\": ..., \"protocol\": \"tic\", \"mode\": \"standard\"|\"historic\",\n"
             "   \"groups\": N, \"groups_bad\": N, \"power_instant\": {...}, \"reading\": {...},\n"
             "   \"labels\": {...}}\n"
-            "Noise between telegrams is skipped. See docs/decode.md for the format.\n\n"
+            "Noise between telegrams is skipped. See docs/decode.md for the format.\n"
+            "  --std-offset MINUTES  the meter's standard time east of UTC for S/W\n"
+            "                        timestamps (default 60, CET; 0 for Ireland)\n"
+            "Input is streamed (constant memory); when stderr is a terminal a progress\n"
+            "line shows the bytes read.\n\n"
             "Exit: 0 every telegram ok, 1 a telegram failed or none found, 2 usage/I/O.\n");
 }
 
@@ -208,14 +214,72 @@ static int decode_tic(FILE *in, const uint8_t *first, size_t first_len, unsigned
     return 0;
 }
 
+/* Progress line on stderr while a big input is read, only when stderr is a terminal. */
+struct progress {
+    int on;
+    unsigned long long done, total, next;
+};
+
+static void progress_init(struct progress *p, FILE *in)
+{
+    struct stat st;
+    p->on = isatty(STDERR_FILENO);
+    p->done = 0;
+    p->total =
+        fstat(fileno(in), &st) == 0 && S_ISREG(st.st_mode) ? (unsigned long long)st.st_size : 0;
+    p->next = 1ull << 22;
+}
+
+static void progress_show(const struct progress *p, unsigned telegrams)
+{
+    if (p->total != 0) {
+        fprintf(stderr, "\rmeterlab decode: %llu of %llu MB (%llu %%), %u telegrams ",
+                p->done >> 20, p->total >> 20, p->done * 100 / p->total, telegrams);
+    } else {
+        fprintf(stderr, "\rmeterlab decode: %llu MB, %u telegrams ", p->done >> 20, telegrams);
+    }
+}
+
+static void progress_add(struct progress *p, size_t n, unsigned telegrams)
+{
+    p->done += n;
+    if (p->on && p->done >= p->next) {
+        progress_show(p, telegrams);
+        p->next = p->done + (1ull << 24);
+    }
+}
+
+static void progress_end(struct progress *p, unsigned telegrams)
+{
+    if (p->on && p->next != 1ull << 22) {
+        progress_show(p, telegrams);
+        fputc('\n', stderr);
+    }
+}
+
 static int run(int argc, char **argv)
 {
     if (ml_cli_wants_help(argc, argv)) {
         usage(stdout);
         return ML_EXIT_OK;
     }
-    if (argc > 2) {
-        fprintf(stderr, "meterlab decode: too many arguments (see --help)\n");
+    int std_offset = 60;
+    if (argc >= 2 && strcmp(argv[1], "--std-offset") == 0) {
+        char *e = NULL;
+        long m = argc >= 3 ? strtol(argv[2], &e, 10) : 0;
+        if (argc < 3 || e == argv[2] || *e != '\0' || m < -720 || m > 840) {
+            fprintf(stderr,
+                    "meterlab decode: --std-offset wants minutes from -720 to 840, "
+                    "got '%s'\n",
+                    argc >= 3 ? argv[2] : "");
+            return ML_EXIT_USAGE;
+        }
+        std_offset = (int)m;
+        argc -= 2;
+        argv += 2;
+    }
+    if (argc > 2 || (argc == 2 && argv[1][0] == '-' && argv[1][1] != '\0')) {
+        fprintf(stderr, "meterlab decode: unexpected argument '%s' (see --help)\n", argv[argc - 1]);
         return ML_EXIT_USAGE;
     }
     const char *path = argc == 2 ? argv[1] : "-";
@@ -227,11 +291,17 @@ static int run(int argc, char **argv)
     static struct dsmr_parser parser;
     static struct reading r;
     dsmr_parser_init(&parser, &r);
-    static uint8_t buf[4096];
+    dsmr_parser_set_std_offset(&parser, std_offset);
+    static char obuf[1 << 16];
+    setvbuf(stdout, obuf, _IOFBF, sizeof obuf);
+    struct progress prog;
+    progress_init(&prog, in);
+    static uint8_t buf[1 << 16];
     int failed = 0, sniffed = 0, tic = 0;
     unsigned telegrams = 0;
     size_t n;
     while ((n = fread(buf, 1, sizeof buf, in)) > 0) {
+        progress_add(&prog, n, telegrams);
         if (!sniffed) {
             sniffed = 1;
             if (ml_cli_sniff(buf, n) == ML_CLI_PROTO_TIC) {
@@ -252,6 +322,7 @@ static int run(int argc, char **argv)
             }
         }
     }
+    progress_end(&prog, telegrams);
     int io_error = ferror(in);
     if (in != stdin) {
         fclose(in);

@@ -53,4 +53,25 @@ grep -q "cannot open" "$TMP/err"
 check "missing file exit 2" $(( (rc != 2) + $? ))
 "$ML" decode --help | grep -q "usage: meterlab decode"
 check "--help" $?
+
+# --std-offset: the S/W clock of a meter on GMT/IST (12:00 S = 11:00 UTC); bad values exit 2.
+"$ML" decode --std-offset 0 "$DIR/dsmr50_summer_time.txt" | grep -q '"ts":1686826800,'
+check "--std-offset 0" $?
+"$ML" decode "$DIR/dsmr50_summer_time.txt" | grep -q '"ts":1686823200,'
+check "default CET" $?
+"$ML" decode --std-offset 2000 "$DIR/dsmr50_summer_time.txt" >/dev/null 2>"$TMP/err"
+check "--std-offset out of range exit 2" $(( $? != 2 ))
+
+# Progress line on stderr: under a pty (script) for a big input, never into a pipe or file.
+head -c 6000000 /dev/zero >"$TMP/big.bin"
+cat "$DIR/dsmr50_summer_time.txt" >>"$TMP/big.bin"
+if command -v script >/dev/null 2>&1; then
+    script -qec "\"$ML\" decode \"$TMP/big.bin\" >/dev/null" /dev/null >"$TMP/tty.txt" 2>&1
+    grep -q "meterlab decode: 5 of 5 MB (100 %), 1 telegrams" "$TMP/tty.txt"
+    check "progress line on a terminal" $?
+else
+    echo "skip: progress line (no script(1))"
+fi
+"$ML" decode "$TMP/big.bin" >/dev/null 2>"$TMP/err"
+check "no progress line into a file" $(( $? + $(wc -c <"$TMP/err") ))
 exit $fail
