@@ -38,33 +38,77 @@ static const char *verdict_name(int v)
     return v == DSMR_VERDICT_OK ? "ok" : (v == DSMR_VERDICT_CRC_FAIL ? "crc_fail" : "frame_fail");
 }
 
+/* "a.b" (or "e-MUCS a.b (P1 x.y.z)") without printf: decode runs it for every telegram. */
 static void print_version(const struct dsmr_parser *p, const struct reading *r)
 {
-    fputs(",\"version\":", stdout);
+    char v[48];
+    size_t n = 0;
+    unsigned x = r->version;
     if (r->emucs) {
-        printf("\"e-MUCS %u.%u (P1 %u.%u.%u)\"", r->version % 100 / 10, r->version % 10,
-               r->version / 10000, r->version / 1000 % 10, r->version / 100 % 10);
-    } else if (r->version != 0) {
-        printf("\"%u.%u\"", r->version / 10, r->version % 10);
+        const char d[] = {(char)('0' + x % 100 / 10),
+                          '.',
+                          (char)('0' + x % 10),
+                          ' ',
+                          '(',
+                          'P',
+                          '1',
+                          ' ',
+                          (char)('0' + x / 10000 % 10),
+                          '.',
+                          (char)('0' + x / 1000 % 10),
+                          '.',
+                          (char)('0' + x / 100 % 10),
+                          ')'};
+        memcpy(v, ",\"version\":\"e-MUCS ", 19);
+        memcpy(v + 19, d, sizeof d);
+        n = 19 + sizeof d;
+        v[n++] = '"';
+    } else if (x != 0 && x < 1000) {
+        memcpy(v, ",\"version\":\"", 12);
+        n = 12;
+        if (x >= 100) {
+            v[n++] = (char)('0' + x / 100);
+        }
+        if (x >= 10) {
+            v[n++] = (char)('0' + x / 10 % 10);
+        }
+        v[n++] = '.';
+        v[n++] = (char)('0' + x % 10);
+        v[n++] = '"';
+    } else if (x != 0) {
+        n = (size_t)snprintf(v, sizeof v, ",\"version\":\"%u.%u\"", x / 10, x % 10);
     } else if (!dsmr_parser_had_crc(p)) {
-        fputs("\"2.2/3.0\"", stdout);
+        n = sizeof(",\"version\":\"2.2/3.0\"") - 1;
+        memcpy(v, ",\"version\":\"2.2/3.0\"", n);
     } else {
-        fputs("null", stdout);
+        n = sizeof(",\"version\":null") - 1;
+        memcpy(v, ",\"version\":null", n);
     }
+    fwrite(v, 1, n, stdout);
 }
 
 static void print_telegram(const struct dsmr_parser *p, int v, const struct reading *r,
                            const struct dsmr_stats *before, int *failed)
 {
     const struct dsmr_stats *s = dsmr_parser_stats(p);
-    printf("{\"verdict\":\"%s\",\"protocol\":\"dsmr\",\"bytes\":%zu", verdict_name(v),
-           dsmr_parser_telegram(p).len);
+    char head[64], *e = head + sizeof head, *d = e;
+    size_t len = dsmr_parser_telegram(p).len;
+    do {
+        *--d = (char)('0' + len % 10u);
+        len /= 10u;
+    } while (len != 0u);
+    fputs("{\"verdict\":\"", stdout);
+    fputs(verdict_name(v), stdout);
+    fputs("\",\"protocol\":\"dsmr\",\"bytes\":", stdout);
+    fwrite(d, 1, (size_t)(e - d), stdout);
     if (v == DSMR_VERDICT_OK) {
         static char pi[MQTT_POWER_INSTANT_MAX];
         print_version(p, r);
-        printf(",\"crc\":%s", dsmr_parser_had_crc(p) ? "true" : "false");
-        if (mqtt_power_instant_build(r, pi, sizeof pi) >= 0) {
-            printf(",\"power_instant\":%s", pi);
+        fputs(dsmr_parser_had_crc(p) ? ",\"crc\":true" : ",\"crc\":false", stdout);
+        int n = mqtt_power_instant_build(r, pi, sizeof pi);
+        if (n >= 0) {
+            fputs(",\"power_instant\":", stdout);
+            fwrite(pi, 1, (size_t)n, stdout); /* not printf: 500 bytes through vfprintf */
         }
         fputs(",\"reading\":", stdout);
         ml_cli_reading_json(stdout, r);
