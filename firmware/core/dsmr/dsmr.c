@@ -148,12 +148,12 @@ static const uint8_t *num(struct dsmr_parser *p, const uint8_t *q, int scale, un
         q++;
     }
     if (*q == '.') {
-        q++;
+        const uint8_t *f = ++q;
         while ((d = (unsigned)*q - '0') < 10u) {
             m = m * 10u + d;
             q++;
-            scale--;
         }
+        scale -= (int)(q - f);
     }
     if (q == start) {
         return NULL;
@@ -256,6 +256,39 @@ static const uint8_t *skip(const struct dsmr_parser *p, const uint8_t *q)
 }
 
 /*
+ * Eight hex digits at @p s that give four printable bytes (the usual octet string, dsmr.md
+ * §5) into *out (first byte lowest), in one word: true; false for anything else (the
+ * byte-wise loop of text() takes over). buf[] has slack for the word read.
+ */
+static bool hex8(const uint8_t *s, uint32_t *out)
+{
+    const uint64_t L = 0x0101010101010101u, H = 0x8080808080808080u, M = ~H;
+    uint64_t w;
+    __builtin_memcpy(&w, s, 8);
+    uint64_t x = w ^ (0x30u * L);                        /* '0'..'9' -> 0..9 */
+    uint64_t notdigit = (((x & M) + 0x76u * L) | x) & H; /* >= 10 */
+    uint64_t t = (w | 0x20u * L) ^ (0x60u * L);          /* 'A'..'F', 'a'..'f' -> 1..6 */
+    uint64_t alpha = ((t & M) + 0x7Fu * L) & ~(((t & M) + 0x79u * L) | t) & H;
+    if ((notdigit & ~alpha) != 0u) {
+        return false;
+    }
+    uint64_t v = (w & 0x0Fu * L) + 9u * ((w >> 6) & L); /* nibble values */
+    uint64_t b = ((v & 0x00FF00FF00FF00FFu) << 4 | (v >> 8 & 0x00FF00FF00FF00FFu));
+    b = (b | b >> 8) & 0x0000FFFF0000FFFFu;
+    b = (b | b >> 16) & 0xFFFFFFFFu;
+    /* printable: 0x20 <= byte <= 0x7E */
+    const uint32_t L4 = 0x01010101u, H4 = 0x80808080u;
+    uint32_t d = (uint32_t)b;
+    uint32_t ge20 = ((d & ~H4) + 0x60u * L4) & H4;
+    uint32_t ge7f = (((d & ~H4) + 0x01u * L4) | d) & H4;
+    if ((ge20 & ~ge7f) != H4) {
+        return false;
+    }
+    *out = d;
+    return true;
+}
+
+/*
  * A line break inside a value at @p s (a text message broken over two lines): the first
  * byte of the next line; NULL when the next line is no continuation (the footer, a new
  * telegram, an empty line); @p end when it has not arrived yet.
@@ -292,6 +325,9 @@ static int text(const struct dsmr_parser *p, const uint8_t **qp, char *dst, unsi
     }
     const uint8_t *s = ++q;
     unsigned n = 0, printable = 1;
+    for (uint32_t four; n + 4u <= cap && hex8(s, &four); s += 8, n += 4u) {
+        __builtin_memcpy(dst + n, &four, 4);
+    }
     for (;;) {
         unsigned h = hexval(s[0]);
         if (h > 15u) {
@@ -482,12 +518,18 @@ static const uint8_t *object(struct dsmr_parser *p, unsigned kind, unsigned f, u
     struct reading_mbus *m = &r->mbus[(ch - 1u) & 3u];
     int64_t v, t;
     int dst, n;
-    bool tr = false; /* text() leaves it unset when it rejects the value */
-    unsigned kdef = kind & DK_KILO ? NUM_KDEF : 0u;
+    bool tr = false;                      /* text() leaves it unset when it rejects the value */
+    unsigned kdef = kind >> 6 & NUM_KDEF; /* DK_KILO (0x80) -> NUM_KDEF (2) */
+    _Static_assert((DK_KILO >> 6) == NUM_KDEF, "DK_KILO maps onto NUM_KDEF");
     switch (kind & ~(unsigned)DK_KILO) {
     case DK_NUM3:
+        q = num(p, q, 3, NUM_K | kdef, &v);
+        if (q != NULL && !(weak && (r->present[f / 64u] >> (f % 64u) & 1u))) {
+            put(r, f, v);
+        }
+        return q;
     case DK_NUM0:
-        q = num(p, q, (kind & ~(unsigned)DK_KILO) == DK_NUM3 ? 3 : 0, NUM_K | kdef, &v);
+        q = num(p, q, 0, NUM_K | kdef, &v);
         if (q != NULL && !(weak && (r->present[f / 64u] >> (f % 64u) & 1u))) {
             put(r, f, v);
         }
@@ -516,7 +558,8 @@ static const uint8_t *object(struct dsmr_parser *p, unsigned kind, unsigned f, u
             p->ldn_set = 0;
         }
         p->equip_set = 1;
-        return after(p, id(p, &q, &r->equipment), q);
+        n = id(p, &q, &r->equipment); /* before after() reads q */
+        return after(p, n, q);
     case DK_LDN: {
         /* 0-0:42.0.0 logical device name (Smarty's only id): the equipment id when the
          * telegram has no 0-0:96.1.1 / 0-0:96.1.0, else kept in raw[] as sent. */
@@ -603,7 +646,8 @@ static const uint8_t *object(struct dsmr_parser *p, unsigned kind, unsigned f, u
         return q;
     case DK_MB_ID:
         m->present = true;
-        return after(p, id(p, &q, &m->id), q);
+        n = id(p, &q, &m->id);
+        return after(p, n, q);
     case DK_MB_VAL:
     case DK_MB_VAL_NC:
         q = tst(p, q, &t, &dst);
@@ -683,12 +727,48 @@ static uint32_t f255(const uint8_t *k, const uint8_t *q)
         return ~(uint32_t)0;
     }
     uint32_t key = 0;
-    unsigned dots = 0;
-    for (q -= 4; k < q; k++) {
-        key = key << 4 | (*k & 0xFu);
+    unsigned dots = 0, sh = 0;
+    for (q -= 4; k < q; k++, sh += 4u) {
+        key |= (uint32_t)(*k & 0xFu) << sh;
         dots += *k == '.';
     }
     return dots == 2u ? key : ~(uint32_t)0;
+}
+
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "obis_key reads 8 bytes as a word");
+
+/*
+ * Key of the "C.D.E" at *qp (gen_obis_table.py): the low nibbles of its characters ('.'
+ * gives 0xE), the first one lowest, found 8 bytes at a time; *qp moves past it. A code
+ * of 8 or more characters (value group F) goes through f255(). buf[] has 8 bytes of
+ * slack after the sentinel, so the word read stays inside it.
+ */
+static uint32_t obis_key(const uint8_t **qp)
+{
+    const uint64_t L = 0x0101010101010101u, H = 0x8080808080808080u;
+    const uint8_t *q = *qp;
+    uint64_t w;
+    __builtin_memcpy(&w, q, 8);
+    uint64_t x = w ^ (0x30u * L);                         /* digits -> 0..9 */
+    uint64_t notdigit = (((x & ~H) + 0x76u * L) | x) & H; /* byte >= 10 */
+    uint64_t z = x ^ (0x1Eu * L);                         /* '.' -> 0 */
+    uint64_t notdot = (((z & ~H) + 0x7Fu * L) | z) & H;   /* byte != 0 */
+    uint64_t bad = notdigit & notdot;
+    if (bad == 0u) {
+        const uint8_t *k0 = q;
+        while ((unsigned)*q - '0' < 10u || *q == '.') {
+            q++;
+        }
+        *qp = q;
+        return f255(k0, q);
+    }
+    unsigned n = (unsigned)__builtin_ctzll(bad) >> 3;
+    uint64_t k = w & (0x0Fu * L) & (((uint64_t)1 << (8u * n)) - 1u);
+    k = (k | k >> 4) & 0x00FF00FF00FF00FFu;
+    k = (k | k >> 8) & 0x0000FFFF0000FFFFu;
+    k = (k | k >> 16) & 0xFFFFFFFFu;
+    *qp = q + n;
+    return (uint32_t)k;
 }
 
 /*
@@ -719,12 +799,13 @@ static const uint8_t *line(struct dsmr_parser *p, const uint8_t *s, const uint8_
         q = s;
         goto bad_line;
     }
-    /* A-B:C.D.E( with A one digit, B up to 255 (dsmr.md §3). */
-    unsigned a = c - '0', b = 0, d, n = 0;
-    if (a > 9u || q[1] != '-') {
+    /* A-B:C.D.E( with A one digit, B up to 255 (dsmr.md §3); B is one digit but for
+     * rare meters. */
+    unsigned a = c - '0', b = (unsigned)q[2] - '0', d;
+    if (a > 9u || q[1] != '-' || b > 9u) {
         goto bad_line;
     }
-    q += 2;
+    q += 3;
     while ((d = (unsigned)*q - '0') < 10u && b < 256u) {
         b = b * 10u + d;
         q++;
@@ -732,15 +813,9 @@ static const uint8_t *line(struct dsmr_parser *p, const uint8_t *s, const uint8_
     if (*q != ':') {
         goto bad_line;
     }
-    /* C.D.E as nibbles: a digit's low nibble is its value, and '.' & 0xF is 0xE. */
-    uint32_t key = 0;
-    const uint8_t *k0 = ++q;
-    while ((c = *q) - '0' < 10u || c == '.') {
-        key = key << 4 | (c & 0xFu);
-        q++;
-    }
-    n = (unsigned)(q - k0);
-    if (c != '(') {
+    q++;
+    uint32_t key = obis_key(&q);
+    if (*q != '(') {
         goto bad_line;
     }
     /* Class nibble of the key, see gen_obis_table.py. */
@@ -749,9 +824,6 @@ static const uint8_t *line(struct dsmr_parser *p, const uint8_t *s, const uint8_
         cls = b == 0u ? 0u : (b <= 4u ? 1u : 15u);
     } else if (a == 1u) {
         cls = b == 0u ? 2u : (b == 1u ? 3u : (b == 3u ? 4u : 15u));
-    }
-    if (n > 7u) {
-        key = f255(k0, q); /* 1-0:31.7.0.255: value group F (printed examples, dsmr.md §3) */
     }
     const uint8_t *r = NULL;
     if (cls != 15u) {
@@ -927,7 +999,7 @@ int dsmr_parser_init(struct dsmr_parser *p, struct reading *out)
     p->unit = p->buf;
     p->unit_len = 0;
     p->std_offset_min = 60;
-    p->buf[0] = 0;
+    __builtin_memset(p->buf, 0, sizeof p->buf); /* the slack read by obis_key is defined */
     return ML_OK;
 }
 

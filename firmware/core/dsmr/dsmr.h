@@ -80,7 +80,7 @@ struct dsmr_parser {
     const uint8_t *unit; /**< unit of the last number parsed (points into buf) */
     uint8_t unit_len;
     struct reading scratch;                /**< telegram being decoded */
-    uint8_t buf[ML_DSMR_MAX_TELEGRAM + 1]; /**< telegram bytes + a NUL sentinel */
+    uint8_t buf[ML_DSMR_MAX_TELEGRAM + 8]; /**< telegram bytes + a NUL sentinel + 7 slack */
 };
 
 /**

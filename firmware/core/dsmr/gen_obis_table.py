@@ -2,7 +2,8 @@
 """Generates dsmr_obis_table.h: the OBIS objects of dsmr.md section 7 and a perfect hash.
 
 Key of an object A-B:C.D.E (dsmr.md section 3): class << 28 | the low nibbles of the
-characters of "C.D.E" ('.' gives 0xE), at most 7 characters. Class: 0 = 0-0, 1 = 0-n
+characters of "C.D.E" ('.' gives 0xE), the first character in the lowest nibble (dsmr.c
+reads them 8 bytes at a time), at most 7 characters. Class: 0 = 0-0, 1 = 0-n
 (M-Bus channel n = 1..4), 2 = 1-0, 3 = 1-1, 4 = 1-3. The slot of a key is
 (key * MUL) >> 24 in a 256-entry byte table; MUL is searched here so no two keys share
 a slot. Run: python3 gen_obis_table.py > dsmr_obis_table.h
@@ -87,8 +88,8 @@ for i, ph in enumerate(("L1", "L2", "L3")):
 
 def key(ab, cde):
     k = 0
-    for ch in cde:
-        k = (k << 4) | (ord(ch) & 0xF)
+    for i, ch in enumerate(cde):
+        k |= (ord(ch) & 0xF) << (4 * i)
     assert len(cde) <= 7
     return (CLS[ab] << 28) | k
 
