@@ -35,6 +35,18 @@ static void jb_mem(struct jb *b, const char *s, size_t n)
 
 #define JB_LIT(b, lit) jb_mem((b), (lit), sizeof(lit) - 1u)
 
+/* n <= 32 bytes from @p s, which has 32 readable bytes: one fixed-size copy when the
+ * buffer has room for 32 (bytes after the n are overwritten next). */
+static void jb_blk(struct jb *b, const char *s, size_t n)
+{
+    if (b->end - b->p >= 32) {
+        memcpy(b->p, s, 32);
+        b->p += n;
+    } else {
+        jb_mem(b, s, n);
+    }
+}
+
 static void jb_str(struct jb *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
@@ -43,7 +55,24 @@ static void jb_str(struct jb *b, const char *s, size_t n)
     }
     char *o = b->p;
     *o++ = '"';
-    for (size_t i = 0; i < n; i++) {
+    size_t i = 0;
+    /* Eight bytes at a time while none needs escaping (printable ASCII but '"' and '\\'). */
+    const uint64_t L = 0x0101010101010101u, H = 0x8080808080808080u;
+    for (; i + 8u <= n; i += 8u) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        uint64_t low = ~(((w & ~H) + 0x60u * L) | w) & H;   /* < 0x20 */
+        uint64_t high = (((w & ~H) + 0x01u * L) | w) & H;   /* >= 0x7F */
+        uint64_t q = w ^ (0x22u * L), bs = w ^ (0x5Cu * L); /* '"', '\\' -> 0 */
+        uint64_t zq = ~(((q & ~H) + 0x7Fu * L) | q) & H;
+        uint64_t zb = ~(((bs & ~H) + 0x7Fu * L) | bs) & H;
+        if ((low | high | zq | zb) != 0u) {
+            break;
+        }
+        memcpy(o, &w, 8);
+        o += 8;
+    }
+    for (; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c == '"' || c == '\\') {
             *o++ = '\\';
@@ -70,8 +99,8 @@ static const char digits2[201] =
 /* Decimal of an unsigned value, most significant digit first. */
 static void jb_u(struct jb *b, uint64_t v)
 {
-    char tmp[24];
-    char *e = tmp + sizeof tmp, *o = e;
+    char tmp[24 + 32];
+    char *e = tmp + 24, *o = e;
     while (v >= 100u) {
         unsigned d = (unsigned)(v % 100u);
         v /= 100u;
@@ -84,7 +113,7 @@ static void jb_u(struct jb *b, uint64_t v)
     } else {
         *--o = (char)('0' + v);
     }
-    jb_mem(b, o, (size_t)(e - o));
+    jb_blk(b, o, (size_t)(e - o)); /* o + 32 <= tmp + 24 + 32 */
 }
 
 static void jb_i(struct jb *b, int64_t v)
@@ -164,7 +193,7 @@ static void key_with_unit(char *out, size_t cap, const struct reading_field_info
 static struct {
     uint8_t len;
     int8_t exp10;
-    char s[46];
+    char s[46]; /* 32 readable bytes for jb_blk (keys are shorter than 32) */
 } keys[READING_FIELD_COUNT];
 
 static void keys_init(void)
@@ -176,7 +205,7 @@ static void keys_init(void)
         const struct reading_field_info *fi = reading_field_info((enum reading_field)i);
         char k[40];
         key_with_unit(k, sizeof k, fi);
-        int n = snprintf(keys[i].s, sizeof keys[i].s, ",\"%s\":", k);
+        int n = snprintf(keys[i].s, 32, ",\"%s\":", k);
         keys[i].len = (uint8_t)n;
         keys[i].exp10 = fi->exp10;
     }
@@ -210,7 +239,7 @@ int ml_cli_reading_json(FILE *f, const struct reading *r)
             if (i >= (unsigned)READING_FIELD_COUNT) {
                 break;
             }
-            jb_mem(b, keys[i].s, keys[i].len);
+            jb_blk(b, keys[i].s, keys[i].len);
             jb_num(b, r->value[i], keys[i].exp10);
         }
     }

@@ -38,6 +38,22 @@ static void put_mem(struct out *o, const char *s, size_t n)
     }
 }
 
+/*
+ * n (<= BLK) bytes from @p s, which has BLK readable bytes: when the buffer has BLK bytes
+ * of room, one fixed-size copy (a few word moves) instead of a byte loop; bytes after the
+ * n are overwritten later or lie behind the final NUL, never past cap.
+ */
+#define BLK 24u
+static void put_blk(struct out *o, const char *s, size_t n)
+{
+    if (o->buf != NULL && o->n < o->cap && o->cap - o->n >= BLK) {
+        __builtin_memcpy(o->buf + o->n, s, BLK);
+        o->n += n;
+        return;
+    }
+    put_mem(o, s, n);
+}
+
 static void put_s(struct out *o, const char *s)
 {
     size_t n = 0;
@@ -50,10 +66,15 @@ static void put_s(struct out *o, const char *s)
 /* Digits into the end of tmp[24] (right-aligned): returns the first. */
 static char *digits(char *e, uint64_t v)
 {
-    do {
+    while (v > 0xFFFFFFFFu) {
         *--e = (char)('0' + v % 10u);
         v /= 10u;
-    } while (v != 0u);
+    }
+    uint32_t w = (uint32_t)v; /* 32-bit division: no library call on a Cortex-M */
+    do {
+        *--e = (char)('0' + w % 10u);
+        w /= 10u;
+    } while (w != 0u);
     return e;
 }
 
@@ -79,18 +100,26 @@ static void put_num(struct out *o, int64_t v, int exp10)
         ip = m / div;
         fp = m % div;
     }
-    char tmp[48], *e = tmp + 24, *s = digits(e, ip);
+    char tmp[24 + BLK + 2], *e = tmp + 24, *s = digits(e, ip);
     if (v < 0) {
         *--s = '-';
     }
-    if (fp != 0u) {
+    if (fp != 0u && div == 1000u) {
+        /* three decimals without trailing zeros */
+        unsigned f = (unsigned)fp;
+        e[0] = '.';
+        e[1] = (char)('0' + f / 100u);
+        e[2] = (char)('0' + f / 10u % 10u);
+        e[3] = (char)('0' + f % 10u);
+        e += f % 100u == 0u ? 2 : (f % 10u == 0u ? 3 : 4);
+    } else if (fp != 0u) {
         *e++ = '.';
         for (div /= 10u; fp != 0u; div /= 10u) {
             *e++ = (char)('0' + fp / div);
             fp %= div;
         }
     }
-    put_mem(o, s, (size_t)(e - s));
+    put_blk(o, s, (size_t)(e - s)); /* s + BLK <= tmp + 24 + BLK */
 }
 
 static int finish(struct out *o)
@@ -122,7 +151,7 @@ int mqtt_number_format(int64_t v, int exp10, char *buf, size_t cap)
 /* Each key comes with the JSON around it (`,"P":`), so that a field is one copy of its
  * key and one number (power_instant is built for every telegram). */
 struct key_field {
-    const char *key; /**< `,"<key>":` */
+    char key[BLK]; /**< `,"<key>":`, padded for put_blk() */
     uint8_t len;
     uint8_t field;
 };
@@ -130,6 +159,8 @@ struct key_field {
     {                                                                                              \
         lit, (uint8_t)(sizeof(lit) - 1u), (uint8_t)(f)                                             \
     }
+
+_Static_assert(sizeof(",\"E_IMPORT\":") <= BLK, "keys fit their field");
 
 static const struct key_field totals[] = {
     KF("{\"ts\":", READING_TS_UTC),      KF(",\"P\":", READING_P),
@@ -162,11 +193,16 @@ static const struct key_field phase[] = {
 static void put_field(struct out *o, const struct reading *r, const struct key_field *kf,
                       unsigned f, size_t skip)
 {
-    put_mem(o, kf->key + skip, kf->len - skip);
+    static const char null[BLK] = "null";
+    if (skip == 0u) {
+        put_blk(o, kf->key, kf->len);
+    } else {
+        put_mem(o, kf->key + skip, kf->len - skip);
+    }
     if (r->present[f / 64u] >> (f % 64u) & 1u) {
         put_num(o, r->value[f], reading_field_info((enum reading_field)f)->exp10);
     } else {
-        put_mem(o, "null", 4);
+        put_blk(o, null, 4);
     }
 }
 

@@ -86,6 +86,18 @@ check "missing file exit 2" $(( (rc != 2) + $? ))
 "$ML" decode --help | grep -q "usage: meterlab decode"
 check "--help" $?
 
+# JSON escaping of texts (also inside the 8-byte fast path): quotes, backslashes, bytes
+# that are no printable ASCII. A DSMR 3.0 style telegram without CRC, plain-text message.
+printf '/ISk5\\2MT382-1000\r\n\r\n0-0:96.13.0(He said "no" \\ twice, caf\351 ok!)\r\n!\r\n' |
+    "$ML" decode - >"$TMP/esc.json"
+python3 - "$TMP/esc.json" <<'PY'
+import json, sys
+o = json.loads(open(sys.argv[1]).read())
+assert o["reading"]["text"] == 'He said "no" \\ twice, caf\u00e9 ok!', o["reading"]["text"]
+assert o["reading"]["header"] == "ISk5\\2MT382-1000", o["reading"]["header"]
+PY
+check "JSON escapes" $?
+
 # --std-offset: the S/W clock of a meter on GMT/IST (12:00 S = 11:00 UTC); bad values exit 2.
 "$ML" decode --std-offset 0 "$DIR/dsmr50_summer_time.txt" | grep -q '"ts":1686826800,'
 check "--std-offset 0" $?
