@@ -50,6 +50,14 @@ enum dsmr_kind {
 #define NUM_K    1u /* a unit starting with 'k' multiplies by 1000 */
 #define NUM_KDEF 2u /* no unit: the object's unit is k... (DK_KILO), multiply by 1000 */
 
+/* DSMR_HOT: forced inline for speed on the host; a size-optimised build (-Os, the
+ * firmware) leaves it to the compiler (one copy; an `inline` hint there cost 48 B). */
+#if defined(__GNUC__) && !defined(__OPTIMIZE_SIZE__)
+#define DSMR_HOT inline __attribute__((always_inline))
+#else
+#define DSMR_HOT
+#endif
+
 #define DSMR_ACT(kind, field) (uint16_t)(((unsigned)(kind) << 8) | (unsigned)(field))
 #include "dsmr_obis_table.h"
 
@@ -131,8 +139,8 @@ static const uint8_t *to_eol(const uint8_t *q, const uint8_t *end)
  * without unit is in the object's k-unit (Smarty sends kvar/kVA values bare). Returns the
  * byte after ')' or NULL when this is no number.
  */
-static const uint8_t *num(struct dsmr_parser *p, const uint8_t *q, int scale, unsigned flags,
-                          int64_t *out)
+static DSMR_HOT const uint8_t *num(struct dsmr_parser *p, const uint8_t *q, int scale,
+                                   unsigned flags, int64_t *out)
 {
     if (*q != '(') {
         return NULL;
@@ -192,7 +200,8 @@ static const uint8_t *num(struct dsmr_parser *p, const uint8_t *q, int scale, un
  * impossible dates. S/W say summer/winter time of the meter's zone: standard time is
  * UTC + p->std_offset_min (60, CET, unless set: Ireland sends GMT/IST).
  */
-static const uint8_t *tst(const struct dsmr_parser *p, const uint8_t *q, int64_t *utc, int *dst)
+static DSMR_HOT const uint8_t *tst(const struct dsmr_parser *p, const uint8_t *q, int64_t *utc,
+                                   int *dst)
 {
     if (*q != '(') {
         return NULL;
@@ -260,7 +269,7 @@ static const uint8_t *skip(const struct dsmr_parser *p, const uint8_t *q)
  * §5) into *out (first byte lowest), in one word: true; false for anything else (the
  * byte-wise loop of text() takes over). buf[] has slack for the word read.
  */
-static bool hex8(const uint8_t *s, uint32_t *out)
+static DSMR_HOT bool hex8(const uint8_t *s, uint32_t *out)
 {
     const uint64_t L = 0x0101010101010101u, H = 0x8080808080808080u, M = ~H;
     uint64_t w;
@@ -405,7 +414,7 @@ static int text(const struct dsmr_parser *p, const uint8_t **qp, char *dst, unsi
 static const uint8_t *pflog(struct dsmr_parser *p, const uint8_t *q)
 {
     struct reading *r = &p->scratch;
-    int64_t v, t;
+    int64_t v = 0, t = -1;
     int dst;
     r->pfail_log_count = 0;
     if (q[0] == '(' && q[1] == ')') {
@@ -435,7 +444,7 @@ static const uint8_t *pflog(struct dsmr_parser *p, const uint8_t *q)
 static const uint8_t *dhist(struct dsmr_parser *p, const uint8_t *q)
 {
     struct reading *r = &p->scratch;
-    int64_t v, month, peak;
+    int64_t v = 0, month = -1, peak = -1;
     int dst;
     r->demand_hist_count = 0;
     q = num(p, q, 0, 0, &v);
@@ -516,7 +525,7 @@ static const uint8_t *object(struct dsmr_parser *p, unsigned kind, unsigned f, u
 {
     struct reading *r = &p->scratch;
     struct reading_mbus *m = &r->mbus[(ch - 1u) & 3u];
-    int64_t v, t;
+    int64_t v = 0, t = -1;
     int dst, n;
     bool tr = false;                      /* text() leaves it unset when it rejects the value */
     unsigned kdef = kind >> 6 & NUM_KDEF; /* DK_KILO (0x80) -> NUM_KDEF (2) */
@@ -743,7 +752,7 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "obis_key reads 8 byte
  * of 8 or more characters (value group F) goes through f255(). buf[] has 8 bytes of
  * slack after the sentinel, so the word read stays inside it.
  */
-static uint32_t obis_key(const uint8_t **qp)
+static DSMR_HOT uint32_t obis_key(const uint8_t **qp)
 {
     const uint64_t L = 0x0101010101010101u, H = 0x8080808080808080u;
     const uint8_t *q = *qp;
