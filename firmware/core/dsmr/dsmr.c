@@ -173,7 +173,7 @@ static DSMR_HOT const uint8_t *num(struct dsmr_parser *p, const uint8_t *q, int 
         if ((flags & NUM_K) && (*q | 0x20u) == 'k') {
             scale += 3;
         }
-        while (((unsigned)(*q | 0x20u) - 'a') < 26u || ((unsigned)*q - '0') < 10u) {
+        while (*q > ')') { /* a unit ends at ')'; CR, LF, '(', space ... are below it */
             q++;
         }
         p->unit = u;
@@ -184,11 +184,15 @@ static DSMR_HOT const uint8_t *num(struct dsmr_parser *p, const uint8_t *q, int 
     } else if (flags & NUM_KDEF) {
         scale += 3;
     }
-    for (; scale > 0; scale--) {
-        m *= 10u;
-    }
-    for (; scale < 0; scale++) {
-        m /= 10u;
+    if (scale == 3) { /* kWh, kW, A with their usual decimals */
+        m *= 1000u;
+    } else {
+        for (; scale > 0; scale--) {
+            m *= 10u;
+        }
+        for (; scale < 0; scale++) {
+            m /= 10u;
+        }
     }
     *out = (int64_t)(neg ? 0u - m : m);
     return q + 1;
