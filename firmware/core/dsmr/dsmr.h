@@ -9,16 +9,23 @@
  *  - DSMR_VERDICT_CRC_FAIL: the CRC after '!' (1 to 4 hex digits, any case, dsmr.md §4)
  *    does not match the bytes from '/' to '!';
  *  - DSMR_VERDICT_FRAME_FAIL: oversize (more than ML_DSMR_MAX_TELEGRAM bytes), cut off
- *    by a new '/', garbage after '!', a missing CRC on a telegram that declares
+ *    by a new telegram, garbage after '!', a missing CRC on a telegram that declares
  *    DSMR 4+, or a malformed line in a telegram without CRC.
- * Bytes outside telegrams are skipped (counted in stats.bytes_skipped). A '/' always
- * starts a new telegram, so the parser resynchronises on the next good one.
+ * Bytes outside telegrams are skipped (counted in stats.bytes_skipped); there a '/'
+ * starts a telegram. Inside one, a '/' starts a new telegram (cutting off the current
+ * one) when it starts a line or is followed by three letters and a digit ("/XXX5", the
+ * identification); otherwise it is a byte of a value (plain-text messages). '!' ends a
+ * telegram only at the start of a line. So the parser resynchronises on the next good
+ * telegram. The restart is told up to 4 bytes after its '/': those bytes may have come in
+ * an earlier feed, the parser then holds them (carry) and starts the next feed with them.
  *
  * Lines are decoded as they complete (the CRC runs over the decoded lines once per feed) into a
  * scratch reading inside the parser. Only a telegram with verdict OK is published:
  * reading_derive() runs and the scratch is copied into the caller's reading given to
  * dsmr_parser_init(). On CRC or frame failure the caller's reading is untouched.
- * Unknown OBIS objects are kept with reading_raw_add(); they are never an error.
+ * Unknown OBIS objects are kept with reading_raw_add(); they are never an error. What
+ * real meters send beyond the standards (value group F, units without '*', bare values,
+ * text over two lines, 1-1: registers, 0-0:42.0.0): docs/decode.md "Real meters".
  *
  * Ownership: struct dsmr_parser is caller-owned (no heap, no statics); it is large
  * (ML_DSMR_MAX_TELEGRAM + about 3.5 kB), so place it statically or in a big stack.
