@@ -167,8 +167,20 @@ void ml_cli_json_str(FILE *f, const char *s, size_t n)
 {
     static char buf[6 * 4096 + 2];
     struct jb b = {buf, buf + sizeof buf};
-    if (n > 4096u) {
-        n = 4096u;
+    if (n > 4096u) { /* longer than any meter text: byte by byte */
+        fputc('"', f);
+        for (size_t i = 0; i < n; i++) {
+            unsigned char c = (unsigned char)s[i];
+            if (c == '"' || c == '\\') {
+                fprintf(f, "\\%c", c);
+            } else if (c < 0x20 || c >= 0x7F) {
+                fprintf(f, "\\u%04x", c);
+            } else {
+                fputc(c, f);
+            }
+        }
+        fputc('"', f);
+        return;
     }
     jb_str(&b, s, n);
     fwrite(buf, 1, (size_t)(b.p - buf), f);
