@@ -253,6 +253,50 @@ SUMMER = [f"/ISk5{BS}2MT382-1000", "", "1-3:0.2.8(50)", "0-0:1.0.0(230615120000S
           "0-1:24.2.1(230615115500S)(00123.456*m3)"]
 
 
+# Made up here: a believable three-phase household, the GUI's default meter. Per-phase
+# powers add up to the total (652 + 215 + 380 = 1247 W), I ~ P/U rounded to whole amperes,
+# 230 V +- 3 %, imports more than it exports (a little solar earlier in the year).
+HOUSEHOLD = [
+f"/ISK5{BS}2M550T-1013",
+"",
+"1-3:0.2.8(50)",
+"0-0:1.0.0(261207143005W)",
+"0-0:96.1.1(4530303433303037303531323334353137)",
+"1-0:1.8.1(004523.118*kWh)",
+"1-0:1.8.2(003876.402*kWh)",
+"1-0:2.8.1(000120.045*kWh)",
+"1-0:2.8.2(000287.310*kWh)",
+"0-0:96.14.0(0002)",
+"1-0:1.7.0(01.247*kW)",
+"1-0:2.7.0(00.000*kW)",
+"0-0:96.7.21(00002)",
+"0-0:96.7.9(00001)",
+"1-0:99.97.0(1)(0-0:96.7.19)(250312081532W)(0000000845*s)",
+"1-0:32.32.0(00001)",
+"1-0:52.32.0(00000)",
+"1-0:72.32.0(00000)",
+"1-0:32.36.0(00000)",
+"1-0:52.36.0(00000)",
+"1-0:72.36.0(00000)",
+"0-0:96.13.0()",
+"1-0:32.7.0(236.1*V)",
+"1-0:52.7.0(231.8*V)",
+"1-0:72.7.0(233.4*V)",
+"1-0:31.7.0(003*A)",
+"1-0:51.7.0(001*A)",
+"1-0:71.7.0(002*A)",
+"1-0:21.7.0(00.652*kW)",
+"1-0:41.7.0(00.215*kW)",
+"1-0:61.7.0(00.380*kW)",
+"1-0:22.7.0(00.000*kW)",
+"1-0:42.7.0(00.000*kW)",
+"1-0:62.7.0(00.000*kW)",
+"0-1:24.1.0(003)",
+"0-1:96.1.0(4730303339303031313233343536373839)",
+"0-1:24.2.1(261207143000W)(02184.512*m3)",
+]
+
+
 def crc3_variant():
     """A telegram whose CRC is below 0x1000, sent with 3 digits (as the NWA Warmtelink does)."""
     for v in range(1000):
@@ -288,6 +332,7 @@ def main():
         "smarty_equipment_then_ldn.txt": with_crc(LDN_LAST),
         "e350_placeholder_dates.txt": with_crc(PLACEHOLDER),
         "dsmr50_summer_time.txt": with_crc(SUMMER),
+        "dsmr50_household_3ph.txt": with_crc(HOUSEHOLD),
     }
     # The DSMR 5.0.2 example (the benchmark telegram, CRC E47C) is kept as it was copied in;
     # only its CRC is checked here.
