@@ -76,10 +76,10 @@ struct gui_options {
     int variant;               /**< P1MB: enum p1mb_variant; -1: sdm630 (or the scenario's) */
     const char *mqtt_url;      /**< NULL: MQTT off; "local": the GUI starts its own broker */
     uint16_t modbus_port;      /**< 0: any free port */
-    const char *source_dir;    /**< repository root (default telegrams); NULL: built-in path */
     bool verbose;              /**< print layout and screenshot facts on stdout */
     bool headless;             /**< screenshots: draw into memory, no video driver at all */
     bool show_help;            /**< start with the shortcuts overlay shown (F1) */
+    double run_for_s;          /**< > 0: close the window after this many real seconds */
     bool product_set;          /**< --product given (overrides the scenario's) */
     const char *scenario_file; /**< play this scenario's meter side (NULL: --telegram loop) */
     struct gui_action actions[GUI_ACTIONS_MAX];

@@ -408,8 +408,14 @@ static void draw_top(struct gui_ui *u)
         fill(u, (struct gui_rect){rx - ih / 3, iy, ih / 3, ih}, C_WARN);
     }
     rx -= ih + S(u, 22);
-    textf(u, GUI_FONT_BOLD, rx, y, RIGHT, C_TEXT, "t = %02u:%02u:%02u.%u", (unsigned)(t / 36000u),
-          (unsigned)(t / 600u % 60u), (unsigned)(t / 10u % 60u), (unsigned)(t % 10u));
+    if (gui_clock_whole_seconds(u)) {
+        textf(u, GUI_FONT_BOLD, rx, y, RIGHT, C_TEXT, "t = %02u:%02u:%02u", (unsigned)(t / 36000u),
+              (unsigned)(t / 600u % 60u), (unsigned)(t / 10u % 60u));
+    } else {
+        textf(u, GUI_FONT_BOLD, rx, y, RIGHT, C_TEXT, "t = %02u:%02u:%02u.%u",
+              (unsigned)(t / 36000u), (unsigned)(t / 600u % 60u), (unsigned)(t / 10u % 60u),
+              (unsigned)(t % 10u));
+    }
 }
 
 /* ------------------------------------------------------------------------- */
@@ -580,7 +586,7 @@ static void meter_cable(struct gui_ui *u, uint32_t cable)
     int elbow = L->meter_panel.x + L->meter_panel.w +
                 (L->device_panel.x - (L->meter_panel.x + L->meter_panel.w)) / 2;
     int t = S(u, 4) | 1;
-    if (!m->fault[GUI_FAULT_UNPLUG]) {
+    if (!gui_model_unplugged(m)) {
         thick_line(u, mx, my, elbow, my, t, cable);
         thick_line(u, elbow, my, elbow, iy, t, cable);
         thick_line(u, elbow, iy, ix, iy, t, cable);
@@ -979,6 +985,106 @@ void gui_reg_value(const struct regmap_template *t, const struct regmap_entry *e
     }
 }
 
+/* The register table's space: the one with the measurements (the SDM630 keeps only its
+ * identity in FC03). */
+static const struct regmap_space *regs_space(const struct regmap_template *t, uint8_t *fc)
+{
+    const struct regmap_space *sp = t->holding.count > 0 ? &t->holding : &t->input;
+    if (t->input.count > t->holding.count) {
+        sp = &t->input;
+    }
+    *fc = sp == &t->holding ? 0x03 : 0x04;
+    return sp;
+}
+
+static const char *reg_name(const struct regmap_entry *e)
+{
+    if (e->name != NULL) {
+        return e->name;
+    }
+    const struct reading_field_info *fi =
+        e->field >= 0 ? reading_field_info((enum reading_field)e->field) : NULL;
+    return fi != NULL ? fi->key : e->field == REGMAP_SRC_PRESENT ? "present" : "const";
+}
+
+/* Columns of the register table: the name starts at *c_name, the value ends at *c_val. */
+static void regs_columns(struct gui_ui *u, int *c_addr, int *c_name, int *c_val)
+{
+    struct gui_rect r = u->L.regs_panel;
+    *c_addr = r.x + S(u, 12);
+    *c_name = *c_addr + S(u, 62);
+    *c_val = r.x + r.w - S(u, 12);
+}
+
+/* The font entry @p e's name is drawn in, whole, before its value @p val: the mono font,
+ * else the narrower small one; -1 when neither fits. */
+static int reg_name_font(struct gui_ui *u, const char *nm, const char *val)
+{
+    int c_addr, c_name, c_val;
+    regs_columns(u, &c_addr, &c_name, &c_val);
+    int avail = c_val - text_w(u, GUI_FONT_MONO, val) - S(u, 8) - c_name;
+    if (text_w(u, GUI_FONT_MONO, nm) <= avail) {
+        return GUI_FONT_MONO;
+    }
+    return text_w(u, GUI_FONT_SMALL, nm) <= avail ? GUI_FONT_SMALL : -1;
+}
+
+/* A name too long for one row, on two in the small font: the first @p first bytes (up to a
+ * space) across the name and value columns, the rest before the value.
+ * @return true when it fits that way. */
+static bool reg_name_split(struct gui_ui *u, const char *nm, const char *val, size_t *first)
+{
+    int c_addr, c_name, c_val;
+    regs_columns(u, &c_addr, &c_name, &c_val);
+    int avail = c_val - text_w(u, GUI_FONT_MONO, val) - S(u, 8) - c_name;
+    char buf[128];
+    size_t n = strlen(nm);
+    if (n >= sizeof buf) {
+        return false;
+    }
+    for (size_t k = n; k > 0; k--) {
+        if (nm[k] != ' ') {
+            continue;
+        }
+        memcpy(buf, nm, k);
+        buf[k] = '\0';
+        if (text_w(u, GUI_FONT_SMALL, buf) <= c_val - c_name &&
+            text_w(u, GUI_FONT_SMALL, nm + k + 1) <= avail) {
+            *first = k;
+            return true;
+        }
+    }
+    return false;
+}
+
+int gui_regs_cut(struct gui_ui *u)
+{
+    const struct regmap_snapshot *snap = gui_model_regs(u->m);
+    const struct regmap_template *t = snap->tpl;
+    if (t == NULL) {
+        return 0;
+    }
+    uint8_t fc;
+    const struct regmap_space *sp = regs_space(t, &fc);
+    int cut = 0;
+    for (size_t i = 0; i < sp->count; i++) {
+        const struct regmap_entry *e = &sp->entries[i];
+        uint16_t w[4] = {0};
+        char val[64];
+        regmap_snapshot_read(snap, fc, e->addr, (uint16_t)regmap_entry_words(e), w);
+        gui_reg_value(t, e, w, val, sizeof val);
+        size_t first;
+        if (reg_name_font(u, reg_name(e), val) < 0 &&
+            !reg_name_split(u, reg_name(e), val, &first)) {
+            if (u->m->opt.verbose) {
+                printf("register name cut: 0x%04X %s\n", (unsigned)e->addr, reg_name(e));
+            }
+            cut++;
+        }
+    }
+    return cut;
+}
+
 static void draw_regs(struct gui_ui *u)
 {
     const struct gui_layout *L = &u->L;
@@ -997,16 +1103,13 @@ static void draw_regs(struct gui_ui *u)
         text(u, GUI_FONT_TEXT, x, y, LEFT, C_DIM, "no template");
         return;
     }
-    /* the space with the measurements (the SDM630 keeps only its identity in FC03) */
-    const struct regmap_space *sp = t->holding.count > 0 ? &t->holding : &t->input;
-    if (t->input.count > t->holding.count) {
-        sp = &t->input;
-    }
-    uint8_t fc = sp == &t->holding ? 0x03 : 0x04;
+    uint8_t fc;
+    const struct regmap_space *sp = regs_space(t, &fc);
     textf(u, GUI_FONT_SMALL, x, y, LEFT, C_ACCENT, "%s  ·  FC%02X  ·  %u entries", t->name,
           (unsigned)fc, (unsigned)sp->count);
     y += line_h(u, GUI_FONT_SMALL) + S(u, 2);
-    int c_addr = x, c_name = x + S(u, 62), c_val = r.x + r.w - S(u, 12);
+    int c_addr, c_name, c_val;
+    regs_columns(u, &c_addr, &c_name, &c_val);
     text(u, GUI_FONT_SMALL, c_addr, y, LEFT, C_DIM, "addr");
     text(u, GUI_FONT_SMALL, c_name, y, LEFT, C_DIM, "register");
     text(u, GUI_FONT_SMALL, c_val, y, RIGHT, C_DIM, "value (as read)");
@@ -1023,35 +1126,53 @@ static void draw_regs(struct gui_ui *u)
     if (u->regs_scroll < 0) {
         u->regs_scroll = 0;
     }
-    for (int i = 0; i < rows && u->regs_scroll + i < (int)sp->count; i++) {
+    int bottom = r.y + r.h - S(u, 6), y0 = y;
+    for (int i = 0; u->regs_scroll + i < (int)sp->count; i++) {
         const struct regmap_entry *e = &sp->entries[u->regs_scroll + i];
         uint16_t w[4] = {0};
         regmap_snapshot_read(snap, fc, e->addr, (uint16_t)regmap_entry_words(e), w);
-        char name[48], val[64];
-        const char *nm = e->name;
-        if (nm == NULL) {
-            const struct reading_field_info *fi =
-                e->field >= 0 ? reading_field_info((enum reading_field)e->field) : NULL;
-            nm = fi != NULL ? fi->key : e->field == REGMAP_SRC_PRESENT ? "present" : "const";
-        }
-        snprintf(name, sizeof name, "%.22s", nm);
-        if (strlen(nm) > 22) {
-            memcpy(name + 20, "..", 3);
-        }
+        char name[128], val[64];
+        const char *nm = reg_name(e);
         gui_reg_value(t, e, w, val, sizeof val);
+        /* whole: in the mono font, else in the small one, else on two lines in the small one;
+         * only in a window too narrow for that is it shortened (gui_regs_cut() counts those) */
+        int font = reg_name_font(u, nm, val);
+        size_t first = 0;
+        snprintf(name, sizeof name, "%s", nm);
+        if (font < 0 && !reg_name_split(u, nm, val, &first)) {
+            size_t n = strlen(name);
+            while (n > 3 && reg_name_font(u, name, val) < 0) {
+                memcpy(name + n - 3, "..", 3);
+                n--;
+            }
+        }
+        int row_h = first > 0 ? 2 * lh : lh;
+        if (y + row_h > bottom) {
+            break;
+        }
         if (i % 2 == 1) {
             colour(u, 0xFFFFFFu, 8);
-            SDL_Rect band = {r.x + S(u, 6), y, r.w - S(u, 12), lh};
+            SDL_Rect band = {r.x + S(u, 6), y, r.w - S(u, 12), row_h};
             SDL_RenderFillRect(u->ren, &band);
         }
         textf(u, GUI_FONT_MONO, c_addr, y, LEFT, C_DIM, "0x%04X", (unsigned)e->addr);
-        text(u, GUI_FONT_MONO, c_name, y, LEFT, C_TEXT, name);
-        text(u, GUI_FONT_MONO, c_val, y, RIGHT, C_TEXT, val);
-        y += lh;
+        if (first > 0) {
+            name[first] = '\0';
+            text(u, GUI_FONT_SMALL, c_name, y + S(u, 1), LEFT, C_TEXT, name);
+            text(u, GUI_FONT_SMALL, c_name, y + lh + S(u, 1), LEFT, C_TEXT, name + first + 1);
+            text(u, GUI_FONT_MONO, c_val, y + lh, RIGHT, C_TEXT, val);
+        } else {
+            if (font < 0) {
+                font = GUI_FONT_SMALL;
+            }
+            text(u, font, c_name, y + (font == GUI_FONT_MONO ? 0 : S(u, 1)), LEFT, C_TEXT, name);
+            text(u, GUI_FONT_MONO, c_val, y, RIGHT, C_TEXT, val);
+        }
+        y += row_h;
     }
     if (max_scroll > 0) {
         /* a scroll bar: the wheel scrolls the table */
-        int track = rows * lh, top = y - track;
+        int track = rows * lh, top = y0;
         int bh = track * rows / (int)sp->count;
         int by = top + (track - bh) * u->regs_scroll / max_scroll;
         fill(u, (struct gui_rect){r.x + r.w - S(u, 5), by, S(u, 3), bh}, 0x5A6370u);
@@ -1263,6 +1384,11 @@ static void draw_help(struct gui_ui *u)
         text(u, GUI_FONT_TEXT, box.x + S(u, 170), y, LEFT, C_TEXT, keys[i][1]);
         y += lh;
     }
+}
+
+bool gui_clock_whole_seconds(const struct gui_ui *u)
+{
+    return u->live && u->playing && u->speed <= 1.0;
 }
 
 void gui_draw(struct gui_ui *u)

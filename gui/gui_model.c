@@ -8,22 +8,20 @@
 #include "gui_model.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "crc.h"
 #include "hal_mqtt.h"
 #include "ml_dev_p1mb.h"
 #include "ml_devices.h"
 #include "sim.h"
-
-#ifndef ML_SOURCE_DIR
-#define ML_SOURCE_DIR "."
-#endif
 
 /* Sub-step of virtual time: LED and status changes are observed at least this often. */
 #define GUI_STEP_US 20000u
@@ -128,6 +126,55 @@ const struct gui_log_line *gui_model_log_at(const struct gui_model *m, size_t i)
 /* ------------------------------------------------------------------------- */
 /* Telegram files                                                            */
 /* ------------------------------------------------------------------------- */
+
+/*
+ * A data file the GUI ships (@p rel, e.g. "telegrams/tic/std-3ph.bin"): in $ML_DATA_DIR when
+ * set, else in <prefix>/share/meterlab next to the program (<prefix>/bin/meterlab; the build
+ * tree has the same layout). @return 0, or 2 with a message naming where it looked.
+ */
+static int data_path(const char *rel, char *out, size_t cap)
+{
+    const char *env = getenv("ML_DATA_DIR");
+    char dir[PATH_MAX + 32];
+    if (env != NULL && env[0] != '\0') {
+        snprintf(dir, sizeof dir, "%s", env);
+    } else {
+        char exe[PATH_MAX];
+        ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+        char *slash = NULL;
+        if (n > 0) {
+            exe[n] = '\0';
+            slash = strrchr(exe, '/'); /* <prefix>/bin/meterlab */
+            if (slash != NULL) {
+                *slash = '\0';
+                slash = strrchr(exe, '/');
+            }
+        }
+        if (slash == NULL) {
+            fprintf(stderr, "meterlab gui: cannot find where the program is installed "
+                            "(/proc/self/exe); set ML_DATA_DIR to meterlab's data directory\n");
+            return 2;
+        }
+        *slash = '\0';
+        snprintf(dir, sizeof dir, "%s/share/meterlab", exe);
+    }
+    int k = snprintf(out, cap, "%s/%s", dir, rel);
+    if (k < 0 || (size_t)k >= cap) {
+        fprintf(stderr, "meterlab gui: data path too long: %s/%s\n", dir, rel);
+        return 2;
+    }
+    if (access(out, R_OK) != 0) {
+        fprintf(stderr,
+                "meterlab gui: data file %s missing (%s): meterlab looks for its data in %s "
+                "(%s); install it with cmake --install, or set ML_DATA_DIR\n",
+                out, strerror(errno), dir,
+                env != NULL && env[0] != '\0' ? "ML_DATA_DIR"
+                                              : "<prefix>/share/meterlab next to "
+                                                "<prefix>/bin/meterlab");
+        return 2;
+    }
+    return 0;
+}
 
 static int frames_load(struct gui_frames *fr, const char *path)
 {
@@ -304,6 +351,11 @@ static int gui_dut_inject(struct ml_dut *d, const uint8_t *p, size_t n, char *er
 
 static void button_note(struct gui_model *m, bool down);
 
+bool gui_model_unplugged(const struct gui_model *m)
+{
+    return m->fault[GUI_FAULT_UNPLUG] || (m->scn.loaded && m->now_us < m->scn.silence_until);
+}
+
 /* Each timeline event, just before the runner plays it: the step strip and the log. */
 static void scn_on_event(void *ctx, const struct ml_ev *ev)
 {
@@ -326,6 +378,9 @@ static void scn_on_event(void *ctx, const struct ml_ev *ev)
     }
     switch (ev->kind) {
     case ML_EV_FAULT:
+        if (st->fault.kind == ML_SF_SILENCE) {
+            g->silence_until = ev->t_us + (uint64_t)llround(st->fault.duration_s * 1e6);
+        }
         if (st->fault.kind == ML_SF_BROKER_DOWN || st->fault.kind == ML_SF_BROKER_UP) {
             m->fault[GUI_FAULT_BROKER_DOWN] = st->fault.kind == ML_SF_BROKER_DOWN;
         }
@@ -353,6 +408,7 @@ static int scn_open(struct gui_model *m)
     struct gui_scn *g = &m->scn;
     ml_dut_sim_init(&g->dut);
     g->ro = (struct ml_run_opts){.quiet = true, .on_event = scn_on_event, .ctx = m};
+    g->silence_until = 0;
     gui_cur = m;
     g->run = ml_run_open(&g->dut, &g->s, &g->ro, &g->res);
     if (g->res.error || g->res.skipped) {
@@ -523,7 +579,6 @@ int gui_model_start(struct gui_model *m, const struct gui_options *o)
     m->scn.step = m->scn.next_step = -1;
     p1mb_settings_defaults(&m->pset);
     m->pset.variant = o->variant >= 0 ? (enum p1mb_variant)o->variant : P1MB_VARIANT_SDM630;
-    const char *src = o->source_dir != NULL ? o->source_dir : ML_SOURCE_DIR;
     int rc = 0;
     if (o->scenario_file != NULL) {
         rc = scenario_load(m);
@@ -541,19 +596,27 @@ int gui_model_start(struct gui_model *m, const struct gui_options *o)
         /* the scenario's meter plays; telegram files are not used */
     } else if (o->telegram_file != NULL) {
         snprintf(m->telegram_path, sizeof m->telegram_path, "%s", o->telegram_file);
-    } else if (m->opt.product == GUI_PRODUCT_TIC) {
-        snprintf(m->telegram_path, sizeof m->telegram_path,
-                 "%s/scenarios/telegrams/tic/std-3ph.bin", src);
     } else {
-        snprintf(m->telegram_path, sizeof m->telegram_path,
-                 "%s/scenarios/telegrams/dsmr/dsmr50_spec_3ph.txt", src);
+        /* a believable household: phases add up to the total, import > export, ~230 V */
+        rc =
+            data_path(m->opt.product == GUI_PRODUCT_TIC ? "telegrams/tic/std-3ph.bin"
+                                                        : "telegrams/dsmr/dsmr50_household_3ph.txt",
+                      m->telegram_path, sizeof m->telegram_path);
+        if (rc != 0) {
+            gui_model_stop(m);
+            return rc;
+        }
     }
     if (!m->scn.loaded && frames_load(&m->tel, m->telegram_path) != 0) {
         return 2;
     }
     if (m->opt.product == GUI_PRODUCT_TIC) {
-        char hist[600];
-        snprintf(hist, sizeof hist, "%s/scenarios/telegrams/tic/hist-1ph.bin", src);
+        char hist[PATH_MAX];
+        rc = data_path("telegrams/tic/hist-1ph.bin", hist, sizeof hist);
+        if (rc != 0) {
+            gui_model_stop(m);
+            return rc;
+        }
         if (frames_load(&m->hist, hist) != 0) {
             gui_model_stop(m);
             return 2;

@@ -75,6 +75,7 @@ struct gui_scn {
     long next_step;           /**< the next step event (-1: none) */
     uint64_t next_us;         /**< its time */
     bool ended;               /**< past the scenario's duration */
+    uint64_t silence_until;   /**< a silence fault (meter unplugged) lasts until then */
     char base[64];            /**< the file's base name */
 };
 
@@ -83,7 +84,7 @@ struct gui_model {
     struct sc_settings set;
     struct p1mb_settings pset;
     const char *serial;
-    char telegram_path[512];
+    char telegram_path[4096];
     struct gui_frames tel, hist;
     uint64_t interval_us;
     bool running;
@@ -161,6 +162,9 @@ const char *gui_led_state_text(enum ui_led_state s);
 
 /** Name of a scenario step kind ("telegram", "fault broker_down", "expect", ...). */
 void gui_model_step_text(const struct gui_model *m, long step, char *out, size_t cap);
+
+/** True while the meter is unplugged: the GUI's fault, or a scenario's silence fault. */
+bool gui_model_unplugged(const struct gui_model *m);
 
 /** The register snapshot of the running device (Smart Connect or P1MB). */
 const struct regmap_snapshot *gui_model_regs(const struct gui_model *m);

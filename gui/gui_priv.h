@@ -43,6 +43,7 @@ struct gui_ui {
     bool playing;
     double speed;
     bool help;
+    bool live; /**< the interactive window (not screenshots) */
     int regs_scroll;
     bool mouse_on_button, key_on_button;
     uint64_t frame_real_ms; /**< wall clock, for hover effects only */
@@ -55,11 +56,19 @@ int gui_fonts_open(struct gui_ui *u);
 void gui_fonts_close(struct gui_ui *u);
 void gui_text_cache_clear(struct gui_ui *u);
 
+/** The clock in the top bar shows whole seconds: in the live window playing at 1x, so that
+ * an idle window redraws about three times a second (tenths otherwise). */
+bool gui_clock_whole_seconds(const struct gui_ui *u);
+
 /** Draw the whole window (does not present). */
 void gui_draw(struct gui_ui *u);
 
 /** Write 0x00RRGGBB pixels (@p pitch_px per row) as an 8-bit RGB PNG. @return 0 or -1. */
 int gui_png_write(const char *path, const uint32_t *argb, int w, int h, int pitch_px);
+
+/** How many register names of the table's template do not fit whole in the window (each
+ * printed with --verbose). */
+int gui_regs_cut(struct gui_ui *u);
 
 /** Label of a fault button ("Unplug meter (U)"). */
 const char *gui_fault_label(enum gui_fault f);

@@ -300,6 +300,21 @@ static int shots_run(struct gui_ui *u, SDL_Surface *target)
                        ui_led_state_name(m->st.led), (unsigned)sim_led_get(HAL_LED_STATUS),
                        m->set.mqtt_enabled ? hal_mqtt_state_name(m->st.mqtt) : "off");
             }
+            printf("registers cut %d\n", gui_regs_cut(u));
+            if (m->have_reading && m->opt.product != GUI_PRODUCT_P1MB) {
+                /* what the device decoded (the values panel), in W, V and Wh */
+                const struct reading *rd = &m->reading;
+                static const enum reading_field q[] = {
+                    READING_P_IMP, READING_P_EXP, READING_L1_P, READING_L2_P,  READING_L3_P,
+                    READING_L1_U,  READING_L2_U,  READING_L3_U, READING_E_IMP, READING_E_EXP};
+                printf("values");
+                for (size_t i = 0; i < sizeof q / sizeof q[0]; i++) {
+                    if (reading_has(rd, q[i])) {
+                        printf(" %s %.3f", reading_field_info(q[i])->key, reading_get_si(rd, q[i]));
+                    }
+                }
+                printf("\n");
+            }
             if (m->scn.loaded) {
                 char what[96];
                 gui_model_step_text(m, m->scn.step, what, sizeof what);
@@ -308,6 +323,47 @@ static int shots_run(struct gui_ui *u, SDL_Surface *target)
         }
     }
     return 0;
+}
+
+/* A display SDL can open a window on; SDL_VIDEODRIVER set by the user is taken as one. */
+static bool has_display(void)
+{
+    static const char *const vars[] = {"DISPLAY", "WAYLAND_DISPLAY", "SDL_VIDEODRIVER"};
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+        const char *v = getenv(vars[i]);
+        if (v != NULL && v[0] != '\0') {
+            return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * What the window shows changes with: virtual time as displayed (the clock: whole seconds at
+ * 1x, else tenths, and tenths while the button is held for its hold time), the LEDs'
+ * colours, the port activity dots, the log, and user input (handled by the caller).
+ */
+static uint64_t view_key(const struct gui_ui *u)
+{
+    const struct gui_model *m = u->m;
+    bool tenths = !gui_clock_whole_seconds(u) || m->button_down;
+    uint64_t k = m->now_us / (tenths ? 100000u : 1000000u);
+    static const int leds[] = {HAL_LED_STATUS, HAL_LED_PWR, HAL_LED_P1, HAL_LED_485};
+    for (size_t i = 0; i < sizeof leds / sizeof leds[0]; i++) {
+        k = k * 1099511628211u ^ (uint64_t)(sim_led_get(leds[i]) & 0xFFFFFFu);
+    }
+    /* the activity dots light for 120 ms (at most half the meter interval) after bytes pass
+     * (gui_draw.c) */
+    const uint64_t act[] = {m->act_in_us, m->act_out_us, m->act_eth_us, m->act_485_us};
+    uint64_t len = m->interval_us / 2 < 120000u ? m->interval_us / 2 : 120000u;
+    for (size_t i = 0; i < sizeof act / sizeof act[0]; i++) {
+        bool on = act[i] != 0 && m->now_us >= act[i] && m->now_us - act[i] < len;
+        k = k * 1099511628211u ^ (on ? 2u * i + 1u : 2u * i + 2u);
+    }
+    const struct gui_log_line *l = gui_model_log_at(m, 0);
+    k = k * 1099511628211u ^ m->log_n ^ ((uint64_t)m->log_head << 16) ^
+        ((uint64_t)(l != NULL ? l->repeat : 0) << 32);
+    return k;
 }
 
 /* ------------------------------------------------------------------------- */
@@ -332,6 +388,18 @@ int gui_run(const struct gui_options *o)
         return 2;
     }
     bool video = false;
+    if (o->headless && !shots) {
+        fprintf(stderr, "meterlab gui: --headless draws screenshots only: give --screenshot FILE "
+                        "--at T\n");
+        goto out_ttf;
+    }
+    if (!(shots && o->headless) && !has_display()) {
+        fprintf(stderr,
+                "meterlab gui: no display (DISPLAY and WAYLAND_DISPLAY are not set): run it on a "
+                "desktop, under a virtual display (xvfb-run -a meterlab gui ...), or take "
+                "screenshots without a display (--headless --screenshot FILE --at T)\n");
+        goto out_ttf;
+    }
     if (!(shots && o->headless)) {
         if (SDL_Init(SDL_INIT_VIDEO) != 0) {
             if (!shots) {
@@ -353,13 +421,10 @@ int gui_run(const struct gui_options *o)
             fprintf(stderr, "meterlab gui: cannot open a window: %s\n", SDL_GetError());
             goto out_sdl;
         }
-        /* screenshots: the software renderer, so pixels do not depend on a GPU driver */
-        u->ren = SDL_CreateRenderer(u->win, -1,
-                                    shots ? SDL_RENDERER_SOFTWARE
-                                          : SDL_RENDERER_ACCELERATED | SDL_RENDERER_PRESENTVSYNC);
-        if (u->ren == NULL && !shots) {
-            u->ren = SDL_CreateRenderer(u->win, -1, SDL_RENDERER_SOFTWARE);
-        }
+        /* the software renderer, so pixels do not depend on a GPU driver and the window shows
+         * what screenshots show; it redraws only on change (a few times a second when idle),
+         * where a GL renderer on a machine without GPU (Mesa llvmpipe, Xvfb) costs more */
+        u->ren = SDL_CreateRenderer(u->win, -1, SDL_RENDERER_SOFTWARE);
     } else {
         /* headless: draw into memory, no video driver involved */
         target = SDL_CreateRGBSurfaceWithFormat(0, w, h, 32, SDL_PIXELFORMAT_ARGB8888);
@@ -389,14 +454,23 @@ int gui_run(const struct gui_options *o)
         goto out_model;
     }
 
+    /* Redraw on change: wake up every 20 ms while playing (to move virtual time), at once on
+     * input, and draw only when what is shown changed, so an idle window at 1x costs little. */
+    u->live = true;
     Uint64 freq = SDL_GetPerformanceFrequency(), last = SDL_GetPerformanceCounter();
-    bool run = true;
+    Uint64 end = o->run_for_s > 0 ? last + (Uint64)(o->run_for_s * (double)freq) : 0;
+    uint64_t frames = 0, key = 0;
+    bool run = true, dirty = true;
     while (run) {
         SDL_Event ev;
-        while (SDL_PollEvent(&ev)) {
-            if (!handle_event(u, &ev)) {
-                run = false;
-            }
+        int wait_ms = u->playing || u->mouse_on_button || u->key_on_button ? 20 : 250;
+        if (SDL_WaitEventTimeout(&ev, wait_ms)) {
+            do {
+                dirty = true;
+                if (!handle_event(u, &ev)) {
+                    run = false;
+                }
+            } while (SDL_PollEvent(&ev));
         }
         Uint64 now = SDL_GetPerformanceCounter();
         double dt = (double)(now - last) / (double)freq;
@@ -407,12 +481,21 @@ int gui_run(const struct gui_options *o)
         if (u->playing) {
             gui_model_run_to(&model, model.now_us + (uint64_t)(dt * u->speed * 1e6));
         }
-        gui_draw(u);
-        SDL_RenderPresent(u->ren);
-        Uint64 spent = (SDL_GetPerformanceCounter() - now) * 1000u / freq;
-        if (spent < 16) {
-            SDL_Delay((Uint32)(16 - spent)); /* ~60 fps without vsync too */
+        uint64_t k = view_key(u);
+        if (dirty || k != key) {
+            gui_draw(u);
+            SDL_RenderPresent(u->ren);
+            frames++;
+            key = k;
+            dirty = false;
         }
+        if (end != 0 && now >= end) {
+            run = false;
+        }
+    }
+    if (o->verbose) {
+        printf("frames %llu in %.1f s of virtual time\n", (unsigned long long)frames,
+               (double)model.now_us / 1e6);
     }
     rc = 0;
 

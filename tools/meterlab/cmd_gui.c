@@ -58,6 +58,8 @@ static void usage(FILE *out)
         "  --headless             screenshots drawn in memory, without any display\n"
         "  --verbose              print the layout (LED position), events and screenshot facts\n"
         "  --show-help            start with the keyboard shortcuts shown (F1 toggles them)\n"
+        "  --run-for S            close the window after S real seconds (with --verbose: print\n"
+        "                         how many frames were drawn)\n"
         "  -h, --help             this text\n\n"
         "examples:\n"
         "  meterlab gui --product tic\n"
@@ -114,6 +116,7 @@ static int run(int argc, char **argv)
         O_VERBOSE,
         O_VARIANT,
         O_SHOWHELP,
+        O_RUNFOR,
     };
     static const struct option opts[] = {
         {"product", required_argument, 0, O_PRODUCT},
@@ -132,6 +135,7 @@ static int run(int argc, char **argv)
         {"headless", no_argument, 0, O_HEADLESS},
         {"verbose", no_argument, 0, O_VERBOSE},
         {"show-help", no_argument, 0, O_SHOWHELP},
+        {"run-for", required_argument, 0, O_RUNFOR},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
@@ -170,6 +174,11 @@ static int run(int argc, char **argv)
         case O_INTERVAL:
             if (!parse_num(optarg, 0.05, 3600, &o.interval_s)) {
                 return bad("--interval: seconds 0.05..3600, not", optarg);
+            }
+            break;
+        case O_RUNFOR:
+            if (!parse_num(optarg, 0.1, 3600, &o.run_for_s)) {
+                return bad("--run-for: 0.1..3600 seconds, not", optarg);
             }
             break;
         case O_SPEED:

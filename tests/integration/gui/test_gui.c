@@ -140,6 +140,43 @@ static bool p1mb_leds_are(const struct run *r, const char *bmp, uint32_t pwr, ui
     return a && b && c;
 }
 
+/* The colour of pixel (x, y) of screenshot @p bmp (0x00RRGGBB), or 0xFFFFFFFF. */
+static uint32_t pixel_at(const char *bmp, int x, int y)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", tmpdir, bmp);
+    SDL_Surface *raw = SDL_LoadBMP(path);
+    if (raw == NULL) {
+        fprintf(stderr, "cannot load %s: %s\n", path, SDL_GetError());
+        return 0xFFFFFFFFu;
+    }
+    SDL_Surface *s = SDL_ConvertSurfaceFormat(raw, SDL_PIXELFORMAT_ARGB8888, 0);
+    SDL_FreeSurface(raw);
+    if (s == NULL) {
+        return 0xFFFFFFFFu;
+    }
+    uint32_t px =
+        ((const uint32_t *)((const uint8_t *)s->pixels + (size_t)y * (size_t)s->pitch))[x] &
+        0xFFFFFFu;
+    SDL_FreeSurface(s);
+    return px;
+}
+
+/* Run @p cmd (a shell command line); its output (stdout and stderr) into @p out. @return the
+ * exit code, or -1. */
+static int run_cmd(const char *cmd, char *out, size_t cap)
+{
+    out[0] = '\0';
+    FILE *p = popen(cmd, "r");
+    if (p == NULL) {
+        return -1;
+    }
+    size_t n = fread(out, 1, cap - 1, p);
+    out[n] = '\0';
+    int rc = pclose(p);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
 static int exit_code(const char *args)
 {
     char cmd[1024];
@@ -381,6 +418,134 @@ static void test_gui_scenario_p1_unplugged(void)
     CU_ASSERT_TRUE(led_is(&r, "s3.bmp", GREEN));
     CU_ASSERT_TRUE(strstr(r.log, "step 1: fault silence (line 15)") != NULL);
     CU_ASSERT_TRUE(strstr(r.log, "log 39.000 meter data: none") != NULL);
+    /* the scenario's silence (10 s to 55 s) is drawn as an unplugged cable: plugged, the
+     * cable's plug (0x9AA3AD, gui_draw.c) sits just left of the device's P1 port; unplugged,
+     * it ends at the meter */
+    struct gui_layout L;
+    gui_layout_compute(1280, 720, GUI_PRODUCT_P1, &L);
+    int px = L.port_in.x - 6, py = L.port_in.y + L.port_in.h / 2;
+    CU_ASSERT_EQUAL(pixel_at("s1.bmp", px, py), 0x9AA3ADu);
+    CU_ASSERT_NOT_EQUAL(pixel_at("s2.bmp", px, py), 0x9AA3ADu);
+}
+
+/* The default meter is a believable household (telegrams/dsmr/dsmr50_household_3ph.txt):
+ * what the device decoded, against the numbers written into that telegram by hand. The
+ * phases add up to the total (652 + 215 + 380 = 1247 W), nothing is exported now, more
+ * was imported than exported (4523.118 + 3876.402 kWh against 120.045 + 287.310 kWh), and
+ * the voltages are near 230 V. */
+static void test_gui_default_meter_is_a_household(void)
+{
+    struct run r;
+    CU_ASSERT_TRUE_FATAL(gui(&r, "--screenshot d.bmp --at 3"));
+    const char *v = strstr(r.log, "values ");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(v);
+    double p_imp = -1, p_exp = -1, l1 = -1, l2 = -1, l3 = -1, u1 = -1, u2 = -1, u3 = -1, e_imp = -1,
+           e_exp = -1;
+    CU_ASSERT_EQUAL_FATAL(sscanf(v,
+                                 "values p_imp %lf p_exp %lf l1_p %lf l2_p %lf l3_p %lf l1_u %lf "
+                                 "l2_u %lf l3_u %lf e_imp %lf e_exp %lf",
+                                 &p_imp, &p_exp, &l1, &l2, &l3, &u1, &u2, &u3, &e_imp, &e_exp),
+                          10);
+    CU_ASSERT_DOUBLE_EQUAL(p_imp, 1247.0, 0.001);
+    CU_ASSERT_DOUBLE_EQUAL(p_exp, 0.0, 0.001);
+    CU_ASSERT_DOUBLE_EQUAL(l1, 652.0, 0.001);
+    CU_ASSERT_DOUBLE_EQUAL(l2, 215.0, 0.001);
+    CU_ASSERT_DOUBLE_EQUAL(l3, 380.0, 0.001);
+    CU_ASSERT_DOUBLE_EQUAL(l1 + l2 + l3, p_imp, 0.001);
+    CU_ASSERT_DOUBLE_EQUAL(u1, 236.1, 0.001);
+    CU_ASSERT_DOUBLE_EQUAL(u2, 231.8, 0.001);
+    CU_ASSERT_DOUBLE_EQUAL(u3, 233.4, 0.001);
+    CU_ASSERT_DOUBLE_EQUAL(e_imp, 8399520.0, 0.5); /* Wh */
+    CU_ASSERT_DOUBLE_EQUAL(e_exp, 407355.0, 0.5);
+    CU_ASSERT_TRUE(e_imp > e_exp);
+}
+
+/* Register names are drawn whole (in the mono font, the small one, or on two lines), in
+ * every template, at the default size: the Xemex map has the longest labels ("presence
+ * bits of fields 0-15 (bit n = field n)"). */
+static void test_gui_register_names_not_cut(void)
+{
+    static const char *const args[] = {
+        "--screenshot n0.bmp --at 2",
+        "--product p1mb --variant sdm630 --screenshot n1.bmp --at 2",
+        "--product p1mb --variant pro380 --screenshot n2.bmp --at 2",
+        "--product p1mb --variant acr10rh --screenshot n3.bmp --at 2",
+        "--product p1mb --variant xemex --screenshot n4.bmp --at 2",
+    };
+    for (size_t i = 0; i < sizeof args / sizeof args[0]; i++) {
+        struct run r;
+        CU_ASSERT_TRUE_FATAL(gui(&r, args[i]));
+        if (strstr(r.log, "registers cut 0\n") == NULL) {
+            fprintf(stderr, "%s:\n%s\n", args[i], r.log);
+            CU_FAIL("register names cut");
+        }
+    }
+}
+
+/* Without a display, `meterlab gui` says so and how to run it (exit 2) instead of running
+ * invisibly. */
+static void test_gui_no_display_exits_2(void)
+{
+    static const char *const args[] = {"", "--screenshot x.bmp --at 1"};
+    for (size_t i = 0; i < 2; i++) {
+        char cmd[1024], out[4096];
+        snprintf(cmd, sizeof cmd,
+                 "cd %s && env -u DISPLAY -u WAYLAND_DISPLAY -u SDL_VIDEODRIVER timeout 30 %s gui "
+                 "%s 2>&1",
+                 tmpdir, meterlab, args[i]);
+        CU_ASSERT_EQUAL(run_cmd(cmd, out, sizeof out), 2);
+        CU_ASSERT_PTR_NOT_NULL(strstr(out, "no display"));
+        CU_ASSERT_PTR_NOT_NULL(strstr(out, "xvfb-run"));
+        CU_ASSERT_PTR_NOT_NULL(strstr(out, "--headless"));
+    }
+    /* --headless draws screenshots only */
+    CU_ASSERT_EQUAL(exit_code(""), 2);
+}
+
+/* The data files are found next to the installed program (<prefix>/share/meterlab for
+ * <prefix>/bin/meterlab), not in the source tree; missing, the error names where. */
+static void test_gui_data_files_next_to_the_program(void)
+{
+    char cmd[2048], out[4096];
+    snprintf(cmd, sizeof cmd,
+             "rm -rf %s/inst && mkdir -p %s/inst/bin && cp %s %s/inst/bin/meterlab && cd %s && "
+             "env -u ML_DATA_DIR inst/bin/meterlab gui --headless --screenshot x.bmp --at 1 2>&1",
+             tmpdir, tmpdir, meterlab, tmpdir, tmpdir);
+    CU_ASSERT_EQUAL(run_cmd(cmd, out, sizeof out), 2);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "inst/share/meterlab/telegrams/dsmr/"
+                                       "dsmr50_household_3ph.txt missing"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "ML_DATA_DIR"));
+    /* installed next to it: found (the build tree has the same layout) */
+    snprintf(cmd, sizeof cmd,
+             "cp -r $(dirname %s)/../share %s/inst/ && cd %s && env -u ML_DATA_DIR "
+             "inst/bin/meterlab gui --headless --product tic --screenshot x.bmp --at 1 2>&1",
+             meterlab, tmpdir, tmpdir);
+    CU_ASSERT_EQUAL(run_cmd(cmd, out, sizeof out), 0);
+}
+
+/* The window redraws on change, not in a loop: at 1x with nothing happening but the
+ * telegrams, a few frames per second of virtual time (the clock's second, a telegram, its
+ * activity dot going off). Drawing every iteration gives at least 10 per second (an
+ * iteration moves virtual time by at most 0.1 s). Window path only. */
+static void test_gui_idle_redraws_on_change(void)
+{
+    if (headless) {
+        return;
+    }
+    char cmd[1024], out[16384];
+    snprintf(cmd, sizeof cmd, "cd %s && %s gui --run-for 3 --verbose 2>&1", tmpdir, meterlab);
+    CU_ASSERT_EQUAL_FATAL(run_cmd(cmd, out, sizeof out), 0);
+    const char *f = strstr(out, "frames ");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    unsigned long long frames = 0;
+    double virt = 0;
+    CU_ASSERT_EQUAL_FATAL(sscanf(f, "frames %llu in %lf s", &frames, &virt), 2);
+    CU_ASSERT_TRUE(virt > 1.0);
+    CU_ASSERT_TRUE(frames >= 2);
+    if ((double)frames > 5.0 * virt + 5.0) {
+        fprintf(stderr, "%llu frames in %.1f s of virtual time\n", frames, virt);
+        CU_FAIL("redraws while nothing changes");
+    }
 }
 
 /* The GUI plays a scenario through the runner of `meterlab run` (sim/runner): the
@@ -458,6 +623,8 @@ int main(int argc, char **argv)
         {"test_gui_png_screenshot_is_a_png", test_gui_png_screenshot_is_a_png},
         {"test_gui_bad_use_exits_2", test_gui_bad_use_exits_2},
         {"test_gui_p1mb_normal_charger_polls", test_gui_p1mb_normal_charger_polls},
+        {"test_gui_idle_redraws_on_change", test_gui_idle_redraws_on_change},
+        {"test_gui_no_display_exits_2", test_gui_no_display_exits_2},
         /* the window path is the same drawing for every case below; under Xvfb each run
          * costs about a second more, so they run headless only (the suite stays fast) */
         {"test_gui_p1mb_no_meter_and_bus_garbage", test_gui_p1mb_no_meter_and_bus_garbage},
@@ -466,6 +633,9 @@ int main(int argc, char **argv)
         {"test_gui_scenario_checks_by_the_runner", test_gui_scenario_checks_by_the_runner},
         {"test_gui_broker_down", test_gui_broker_down},
         {"test_gui_bad_use_p1mb_and_scenarios", test_gui_bad_use_p1mb_and_scenarios},
+        {"test_gui_default_meter_is_a_household", test_gui_default_meter_is_a_household},
+        {"test_gui_register_names_not_cut", test_gui_register_names_not_cut},
+        {"test_gui_data_files_next_to_the_program", test_gui_data_files_next_to_the_program},
     };
     size_t n = sizeof cases / sizeof cases[0];
     if (!headless) {
