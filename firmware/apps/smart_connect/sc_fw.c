@@ -24,7 +24,8 @@
  */
 #include "crc.h"
 #include "err.h"
-#include "sc_priv.h"
+#include "sc_fw.h"
+#include "str.h"
 
 #define REC_SIZE  32u
 #define REC_MAGIC 0x52424C4Du /* "MLBR" */
@@ -246,7 +247,7 @@ void sc_fw_boot(struct sc_app *app, uint64_t now)
     if (fw->active != SC_FW_SLOT_FACTORY && !slot_verify(fw->active, version)) {
         fw->active = SC_FW_SLOT_FACTORY; /* the bootloader falls back to the factory image */
     }
-    sc_str_copy(fw->version, sizeof fw->version,
+    ml_str_copy(fw->version, sizeof fw->version,
                 fw->active == SC_FW_SLOT_FACTORY ? ML_FW_VERSION : version);
 }
 
@@ -387,7 +388,7 @@ void sc_fw_render(const struct sc_app *app, struct http_writer *w)
 {
     const struct sc_fw *fw = &app->fw;
     http_writer_str(w, "{\"Version\":");
-    http_writer_json_str(w, fw->version, sc_str_len(fw->version));
+    http_writer_json_str(w, fw->version, ml_str_len(fw->version));
     http_writer_str(w, ",\"Slot\":\"");
     http_writer_str(w, sc_fw_slot_name(fw->active));
     http_writer_str(w, "\",\"State\":\"");
@@ -407,14 +408,14 @@ void sc_fw_render(const struct sc_app *app, struct http_writer *w)
         http_writer_str(w, "{\"Slot\":\"");
         http_writer_str(w, sc_fw_slot_name(fw->pending));
         http_writer_str(w, "\",\"Version\":");
-        http_writer_json_str(w, v, sc_str_len(v));
+        http_writer_json_str(w, v, ml_str_len(v));
         http_writer_str(w, "}");
     } else {
         http_writer_str(w, "null");
     }
     http_writer_str(w, ",\"Error\":");
     if (fw->up_failed && fw->up_error != 0) {
-        http_writer_json_str(w, fw->up_error, sc_str_len(fw->up_error));
+        http_writer_json_str(w, fw->up_error, ml_str_len(fw->up_error));
     } else {
         http_writer_str(w, "null");
     }

@@ -9,7 +9,10 @@
  * never interleaves with another client's request.
  */
 #include "err.h"
-#include "sc_priv.h"
+#include "sc_fw.h"
+#include "sc_http.h"
+#include "sc_web.h"
+#include "str.h"
 
 static const char busy_503[] =
     "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
@@ -25,14 +28,14 @@ static void bool_field(struct http_writer *w, const char *key, bool v, bool comm
     if (comma) {
         http_writer_str(w, ",");
     }
-    http_writer_json_str(w, key, sc_str_len(key));
+    http_writer_json_str(w, key, ml_str_len(key));
     http_writer_str(w, v ? ":true" : ":false");
 }
 
 static void num_field(struct http_writer *w, const char *key, uint64_t v)
 {
     http_writer_str(w, ",");
-    http_writer_json_str(w, key, sc_str_len(key));
+    http_writer_json_str(w, key, ml_str_len(key));
     http_writer_str(w, ":");
     http_writer_u64(w, v);
 }
@@ -42,9 +45,9 @@ static void str_field(struct http_writer *w, const char *key, const char *v, boo
     if (comma) {
         http_writer_str(w, ",");
     }
-    http_writer_json_str(w, key, sc_str_len(key));
+    http_writer_json_str(w, key, ml_str_len(key));
     http_writer_str(w, ":");
-    http_writer_json_str(w, v, sc_str_len(v));
+    http_writer_json_str(w, v, ml_str_len(v));
 }
 
 static void finish(struct http_response *rs, struct http_writer *w)
@@ -270,7 +273,7 @@ void sc_http_setup(struct sc_app *app)
 {
     struct hal_sys_identity id;
     hal_sys_get_identity(&id);
-    sc_str_copy(app->http_password, sizeof app->http_password, id.label_password);
+    ml_str_copy(app->http_password, sizeof app->http_password, id.label_password);
     app->http_cfg.routes = routes;
     app->http_cfg.n_routes = ML_ARRAY_SIZE(routes);
     app->http_cfg.realm = "Smart Connect";

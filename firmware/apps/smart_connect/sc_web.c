@@ -6,7 +6,7 @@
  * refuses). With ?autotest=1 it fills and submits the MQTT form and marks
  * <body data-autotest="ok"> (used by tests/integration/http).
  */
-#include "sc_priv.h"
+#include "sc_web.h"
 
 /* clang-format off */
 const char sc_web_page[] =
