@@ -7,6 +7,7 @@
 #define FIRMWARE_APPS_SMART_CONNECT_SC_FW_H
 
 #include "sc_app.h"
+#include "text.h"
 
 void sc_fw_boot(struct sc_app *app, uint64_t now);
 void sc_fw_poll(struct sc_app *app, uint64_t now);
@@ -15,7 +16,7 @@ uint64_t sc_fw_next_deadline(const struct sc_app *app);
 int sc_fw_upload(struct sc_app *app, uint32_t content_length, const uint8_t *chunk, size_t len);
 /** Abandon an upload in progress (connection dropped). */
 void sc_fw_upload_abort(struct sc_app *app);
-void sc_fw_render(const struct sc_app *app, struct http_writer *w);
+void sc_fw_render(const struct sc_app *app, struct ml_text *w);
 const char *sc_fw_slot_name(uint8_t slot);
 
 #endif /* FIRMWARE_APPS_SMART_CONNECT_SC_FW_H */

@@ -3,82 +3,14 @@
 #include <stdint.h>
 
 #include "err.h"
-
-/* ------------------------------------------------------------------------- */
-/* Bounded writer: counts what it would write so that NULL buffers size it.  */
-/* ------------------------------------------------------------------------- */
-
-struct out {
-    char *buf;
-    size_t cap;
-    size_t n;
-};
-
-static void put_c(struct out *o, char c)
-{
-    if (o->buf != NULL && o->n < o->cap) {
-        o->buf[o->n] = c;
-    }
-    o->n++;
-}
-
-static void put_s(struct out *o, const char *s)
-{
-    while (*s != '\0') {
-        put_c(o, *s++);
-    }
-}
-
-static void put_num(struct out *o, int64_t v, int exp10)
-{
-    /* Work on the magnitude as unsigned so that INT64_MIN is printable too. */
-    uint64_t m = v < 0 ? 0u - (uint64_t)v : (uint64_t)v;
-    uint64_t div = 1;
-    for (int e = exp10; e < 0; e++) {
-        div *= 10u;
-    }
-    uint64_t ip = m / div, fp = m % div;
-    char tmp[24];
-    int k = 0;
-    if (v < 0) {
-        put_c(o, '-');
-    }
-    do {
-        tmp[k++] = (char)('0' + ip % 10u);
-        ip /= 10u;
-    } while (ip != 0u);
-    while (k > 0) {
-        put_c(o, tmp[--k]);
-    }
-    if (fp != 0u) {
-        put_c(o, '.');
-        for (div /= 10u; fp != 0u; div /= 10u) {
-            put_c(o, (char)('0' + fp / div));
-            fp %= div;
-        }
-    }
-}
-
-static int finish(struct out *o)
-{
-    if (o->buf == NULL) {
-        return (int)o->n;
-    }
-    if (o->n >= o->cap) {
-        if (o->cap > 0u) {
-            o->buf[o->cap - 1u] = '\0';
-        }
-        return ML_ENOSPC;
-    }
-    o->buf[o->n] = '\0';
-    return (int)o->n;
-}
+#include "text.h"
 
 int mqtt_number_format(int64_t v, int exp10, char *buf, size_t cap)
 {
-    struct out o = {buf, cap, 0};
-    put_num(&o, v, exp10 > 0 ? 0 : exp10);
-    return finish(&o);
+    struct ml_text o;
+    ml_text_init(&o, buf, cap);
+    ml_text_fixed(&o, v, exp10 > 0 ? 0 : exp10);
+    return ml_text_end(&o);
 }
 
 /* ------------------------------------------------------------------------- */
@@ -118,42 +50,43 @@ static const struct key_field phase[] = {
     {"VSWELLS", READING_L1_SWELLS},
 };
 
-static void put_field(struct out *o, const struct reading *r, const char *key, unsigned f,
+static void put_field(struct ml_text *o, const struct reading *r, const char *key, unsigned f,
                       bool first)
 {
     int64_t v;
     if (!first) {
-        put_c(o, ',');
+        ml_text_putc(o, ',');
     }
-    put_c(o, '"');
-    put_s(o, key);
-    put_s(o, "\":");
+    ml_text_putc(o, '"');
+    ml_text_put(o, key);
+    ml_text_put(o, "\":");
     if (reading_get(r, (enum reading_field)f, &v)) {
-        put_num(o, v, reading_field_info((enum reading_field)f)->exp10);
+        ml_text_fixed(o, v, reading_field_info((enum reading_field)f)->exp10);
     } else {
-        put_s(o, "null");
+        ml_text_put(o, "null");
     }
 }
 
 int mqtt_power_instant_build(const struct reading *r, char *buf, size_t cap)
 {
     ML_VERIFY(r != NULL, ML_EFAULT);
-    struct out o = {buf, cap, 0};
-    put_c(&o, '{');
+    struct ml_text o;
+    ml_text_init(&o, buf, cap);
+    ml_text_putc(&o, '{');
     for (size_t i = 0; i < ML_ARRAY_SIZE(totals); i++) {
         put_field(&o, r, totals[i].key, totals[i].field, i == 0u);
     }
     for (unsigned ph = 0; ph < 3u; ph++) {
-        put_s(&o, ",\"l");
-        put_c(&o, (char)('1' + ph));
-        put_s(&o, "\":{");
+        ml_text_put(&o, ",\"l");
+        ml_text_putc(&o, (char)('1' + ph));
+        ml_text_put(&o, "\":{");
         for (size_t i = 0; i < ML_ARRAY_SIZE(phase); i++) {
             put_field(&o, r, phase[i].key, phase[i].field + ph, i == 0u);
         }
-        put_c(&o, '}');
+        ml_text_putc(&o, '}');
     }
-    put_c(&o, '}');
-    return finish(&o);
+    ml_text_putc(&o, '}');
+    return ml_text_end(&o);
 }
 
 /* ------------------------------------------------------------------------- */
@@ -164,12 +97,13 @@ int mqtt_topic_build(const char *site, const char *serial, const char *metric, c
                      size_t cap)
 {
     ML_VERIFY(serial != NULL && metric != NULL, ML_EFAULT);
-    struct out o = {buf, cap, 0};
-    put_s(&o, "devices/");
-    put_s(&o, site != NULL && site[0] != '\0' ? site : "default");
-    put_s(&o, "/smart-connect/");
-    put_s(&o, serial);
-    put_s(&o, "/data/");
-    put_s(&o, metric);
-    return finish(&o);
+    struct ml_text o;
+    ml_text_init(&o, buf, cap);
+    ml_text_put(&o, "devices/");
+    ml_text_put(&o, site != NULL && site[0] != '\0' ? site : "default");
+    ml_text_put(&o, "/smart-connect/");
+    ml_text_put(&o, serial);
+    ml_text_put(&o, "/data/");
+    ml_text_put(&o, metric);
+    return ml_text_end(&o);
 }
