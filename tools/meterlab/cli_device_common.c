@@ -8,6 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "err.h"
+#include "mqtt/mqtt_policy.h"
+
 static volatile sig_atomic_t stop_flag;
 
 static void on_signal(int sig)
@@ -60,8 +63,11 @@ bool ml_cli_device_args_ok(int argc, char **argv, const char *product, const cha
 
 bool ml_cli_mqtt_url_ok(const char *arg)
 {
-    if (strncmp(arg, "mqtt://", 7) != 0 && strncmp(arg, "mqtts://", 8) != 0) {
-        fprintf(stderr, "meterlab device: --mqtt '%s': must start with mqtt:// or mqtts://\n", arg);
+    if (mqtt_broker_url_parse(arg, strlen(arg), NULL) != ML_OK) {
+        fprintf(stderr,
+                "meterlab device: --mqtt '%s': not a broker URL (mqtt://host[:port] or "
+                "mqtts://host[:port]; host a name, IPv4 or [IPv6]; no user, path or query)\n",
+                arg);
         return false;
     }
     return true;

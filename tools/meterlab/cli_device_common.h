@@ -72,8 +72,8 @@ bool ml_cli_no_extra_args(const char *cmd, const char *hint, int argc, char **ar
  * (@p products, e.g. "p1|tic", for the error). False when not, said on stderr. */
 bool ml_cli_device_args_ok(int argc, char **argv, const char *product, const char *products);
 
-/** True when @p arg (a --mqtt value) starts with mqtt:// or mqtts://; else
- * said on stderr. */
+/** True when @p arg (a --mqtt value) is a broker URL (core/mqtt's grammar,
+ * mqtt_policy.h); else said on stderr. */
 bool ml_cli_mqtt_url_ok(const char *arg);
 
 /** A port number 0..65535 (digits only; "" is 0) from @p s into @p out. */

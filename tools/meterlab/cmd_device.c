@@ -21,6 +21,7 @@
 #include "ml_config.h"
 #include "ml_devices.h"
 #include "ml_serial.h"
+#include "mqtt/mqtt_policy.h"
 
 /* meterlab device --product p1mb ...: defined in cli_device_p1mb.c. */
 int ml_cli_device_p1mb(int argc, char **argv);
@@ -298,7 +299,7 @@ static int run(int argc, char **argv)
         }
         if ((int)app->status.mqtt != last_mqtt) {
             last_mqtt = (int)app->status.mqtt;
-            printf("[%8.1f s] MQTT: %s\n", t, hal_mqtt_state_name(app->status.mqtt));
+            printf("[%8.1f s] MQTT: %s\n", t, mqtt_state_name((int)app->status.mqtt));
         }
         fflush(stdout);
     }

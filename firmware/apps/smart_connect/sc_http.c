@@ -9,6 +9,7 @@
  * never interleaves with another client's request.
  */
 #include "err.h"
+#include "mqtt/mqtt_policy.h"
 #include "sc_fw.h"
 #include "sc_http.h"
 #include "sc_web.h"
@@ -59,20 +60,6 @@ static void finish(struct http_response *rs, struct ml_text *w)
     }
     rs->body = (const uint8_t *)rs->buf;
     rs->body_len = w->len;
-}
-
-static const char *mqtt_state_name(enum hal_mqtt_state s)
-{
-    switch (s) {
-    case HAL_MQTT_CONNECTING:
-        return "connecting";
-    case HAL_MQTT_CONNECTED:
-        return "connected";
-    case HAL_MQTT_AUTH_FAILED:
-        return "auth_failed";
-    default:
-        return "disabled";
-    }
 }
 
 static void h_status(void *ctx, const struct http_request *rq, struct http_response *rs)
@@ -143,7 +130,12 @@ static void h_status(void *ctx, const struct http_request *rq, struct http_respo
 
     ml_text_put(&w, "},\"MQTT\":{");
     bool_field(&w, "Enabled", app->set->mqtt_enabled, false);
-    str_field(&w, "State", mqtt_state_name(app->status.mqtt), true);
+    str_field(&w, "State", mqtt_state_name((int)app->status.mqtt), true);
+    struct mqtt_broker broker; /* TLS or not: core/mqtt's rule on the effective URL */
+    bool tls = mqtt_broker_url_parse(app->set->mqtt_url, ml_str_len(app->set->mqtt_url), &broker) ==
+                   ML_OK &&
+               broker.tls;
+    bool_field(&w, "Encrypted", tls, true);
     num_field(&w, "PublishPass", app->counters.mqtt_publish_pass);
     num_field(&w, "PublishFail", app->counters.mqtt_publish_fail);
 

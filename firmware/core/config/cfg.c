@@ -5,6 +5,7 @@
 #include "cfg.h"
 
 #include "err.h"
+#include "mqtt/mqtt_policy.h"
 #include "str.h"
 #include "text.h"
 
@@ -105,40 +106,10 @@ static bool ch_is_name(char c)
            c == '_' || c == '.';
 }
 
-/* mqtt://host[:port][/] or mqtts://host[:port][/]; host: DNS name or IPv4. */
+/* The broker URL grammar is core/mqtt's (mqtt_policy.h), the one the ports use. */
 static bool url_is_valid(const char *s, size_t len)
 {
-    size_t i;
-    if (len >= 7u && ml_str_eq_n(s, 7, "mqtt://")) {
-        i = 7;
-    } else if (len >= 8u && ml_str_eq_n(s, 8, "mqtts://")) {
-        i = 8;
-    } else {
-        return false;
-    }
-    size_t host = i;
-    while (i < len && ch_is_name(s[i])) {
-        i++;
-    }
-    if (i == host || s[host] == '.' || s[host] == '-' || s[i - 1u] == '.') {
-        return false;
-    }
-    if (i < len && s[i] == ':') {
-        i++;
-        size_t p0 = i;
-        uint32_t port = 0;
-        while (i < len && s[i] >= '0' && s[i] <= '9' && i - p0 < 5u) {
-            port = port * 10u + (uint32_t)(s[i] - '0');
-            i++;
-        }
-        if (i == p0 || port == 0u || port > 65535u || s[p0] == '0') {
-            return false;
-        }
-    }
-    if (i < len && s[i] == '/') {
-        i++;
-    }
-    return i == len;
+    return mqtt_broker_url_parse(s, len, NULL) == ML_OK;
 }
 
 /* Printable ASCII only (0x20..0x7E). */

@@ -212,8 +212,7 @@ static void mqtt_failed(struct ml_esp_at *e)
     e->stats.mqtt_errors++;
     e->mqtt_link = false;
     e->mqtt_step = 0;
-    e->mqtt_next_try = e->now + e->mqtt_backoff_ms;
-    e->mqtt_backoff_ms = e->mqtt_backoff_ms >= 30000u ? 60000u : e->mqtt_backoff_ms * 2u;
+    e->mqtt_next_try = e->now + mqtt_backoff_next(&e->mqtt_backoff);
 }
 
 static void module_was_reset(struct ml_esp_at *e)
@@ -427,7 +426,7 @@ static void finish(struct ml_esp_at *e, bool ok)
         } else if (ok) {
             e->mqtt_link = true;
             e->mqtt_step = 0;
-            e->mqtt_backoff_ms = 1000u;
+            mqtt_backoff_reset(&e->mqtt_backoff);
             e->stats.mqtt_connects++;
         } else {
             mqtt_failed(e);
@@ -1074,7 +1073,7 @@ void ml_esp_at_init(struct ml_esp_at *e, const struct ml_esp_at_io *io, uint64_t
     e->now = now_ms;
     e->data_slot = -1;
     e->need_reset = true;
-    e->mqtt_backoff_ms = 1000u;
+    mqtt_backoff_reset(&e->mqtt_backoff);
     (void)ml_ring_init(&e->pub, e->pub_buf, ML_ESP_AT_PUB_CAP);
     for (size_t i = 0; i < ML_ESP_AT_SLOTS; i++) {
         (void)ml_ring_init(&e->slots[i].rx, e->slots[i].rx_buf, ML_ESP_AT_RX_CAP);
@@ -1440,7 +1439,7 @@ int ml_esp_at_mqtt_start(struct ml_esp_at *e, const struct ml_esp_at_mqtt_cfg *c
     e->mqtt_step = 0;
     e->mqtt_clean_pending = false;
     e->mqtt_next_try = e->now;
-    e->mqtt_backoff_ms = 1000u;
+    mqtt_backoff_reset(&e->mqtt_backoff);
     return ML_OK;
 }
 

@@ -35,15 +35,12 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "mqtt/mqtt_policy.h"
 #include "sim_priv.h"
 
 #define MQTT_KEEPALIVE_S     60     /* MQTT keepalive asked from the broker */
 #define MQTT_MISC_PERIOD_S   5      /* real-time period of mosquitto_loop_misc() */
-#define MQTT_BACKOFF_MIN_MS  1000u  /* first reconnect delay */
-#define MQTT_BACKOFF_MAX_MS  60000u /* reconnect delay cap */
 #define MQTT_MAX_PAYLOAD     65536u /* larger publishes give ML_EMSGSIZE */
-#define MQTT_PORT_PLAIN      1883
-#define MQTT_PORT_TLS        8883
 #define MQTT_DEFAULT_CA_PATH "/etc/ssl/certs" /* when mqtts:// has no ca_file */
 #define MQTT_STR_MAX         512
 
@@ -62,15 +59,13 @@ static struct {
     bool link_open;       /* an attempt or session is under way (its end not yet counted) */
     bool connected;       /* CONNACK 0 seen on the current session */
     uint64_t next_try_us; /* next attempt (UINT64_MAX: none scheduled) */
-    uint32_t backoff_ms;  /* delay after the next failure */
+    struct mqtt_backoff backoff; /* core/mqtt policy: 1 s, 2 s ... 60 s */
     int epfd;             /* private epoll set, registered with sim_poll_add() */
     int tfd;              /* real-time timerfd for keepalive */
     int reg_fd;           /* the mosquitto socket currently in epfd, -1 none */
     uint32_t reg_events;
 
-    char host[256];
-    int port;
-    bool tls;
+    struct mqtt_broker broker; /* host, port, TLS: the core/mqtt URL rule */
 } M = {
     .mu = PTHREAD_MUTEX_INITIALIZER,
     .epfd = -1,
@@ -104,70 +99,6 @@ static void stats_add(uint32_t *counter)
     pthread_mutex_lock(&M.mu);
     (*counter)++;
     pthread_mutex_unlock(&M.mu);
-}
-
-/* ------------------------------------------------------------------------- */
-/* URL                                                                       */
-/* ------------------------------------------------------------------------- */
-
-/*
- * mqtt://host[:port][/] or mqtts://host[:port][/]; host is a name, an IPv4
- * address, or [IPv6]. No user info, path or query: the HAL config carries the
- * credentials separately.
- */
-static int url_parse(const char *url, char *host, size_t host_cap, int *port, bool *tls)
-{
-    ML_VERIFY(url != NULL, ML_EINVAL);
-    const char *p;
-    if (strncmp(url, "mqtt://", 7) == 0) {
-        *tls = false;
-        *port = MQTT_PORT_PLAIN;
-        p = url + 7;
-    } else if (strncmp(url, "mqtts://", 8) == 0) {
-        *tls = true;
-        *port = MQTT_PORT_TLS;
-        p = url + 8;
-    } else {
-        return ML_EINVAL;
-    }
-    const char *h = p;
-    const char *h_end;
-    if (*p == '[') {
-        h = p + 1;
-        h_end = strchr(h, ']');
-        ML_VERIFY(h_end != NULL, ML_EINVAL);
-        p = h_end + 1;
-    } else {
-        while (*p != '\0' && *p != ':' && *p != '/') {
-            char c = *p;
-            bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                      c == '.' || c == '-' || c == '_';
-            ML_VERIFY(ok, ML_EINVAL);
-            p++;
-        }
-        h_end = p;
-    }
-    size_t hlen = (size_t)(h_end - h);
-    ML_VERIFY(hlen > 0 && hlen < host_cap, ML_EINVAL);
-    if (*p == ':') {
-        p++;
-        long v = 0;
-        int digits = 0;
-        while (*p >= '0' && *p <= '9' && digits < 6) {
-            v = v * 10 + (*p - '0');
-            p++;
-            digits++;
-        }
-        ML_VERIFY(digits > 0 && v >= 1 && v <= 65535, ML_EINVAL);
-        *port = (int)v;
-    }
-    if (*p == '/') {
-        p++;
-    }
-    ML_VERIFY(*p == '\0', ML_EINVAL);
-    memcpy(host, h, hlen);
-    host[hlen] = '\0';
-    return ML_OK;
 }
 
 /* ------------------------------------------------------------------------- */
@@ -257,8 +188,7 @@ static void link_down(bool auth_refused)
     }
     stats_add(&M.stats.errors);
     set_state(auth_refused ? HAL_MQTT_AUTH_FAILED : HAL_MQTT_CONNECTING);
-    M.next_try_us = sim_time_us() + (uint64_t)M.backoff_ms * 1000u;
-    M.backoff_ms = M.backoff_ms >= MQTT_BACKOFF_MAX_MS / 2 ? MQTT_BACKOFF_MAX_MS : M.backoff_ms * 2;
+    M.next_try_us = sim_time_us() + (uint64_t)mqtt_backoff_next(&M.backoff) * 1000u;
 }
 
 static void on_connect(struct mosquitto *mosq, void *obj, int rc)
@@ -267,7 +197,7 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc)
     (void)obj;
     if (rc == 0) {
         M.connected = true;
-        M.backoff_ms = MQTT_BACKOFF_MIN_MS;
+        mqtt_backoff_reset(&M.backoff);
         stats_add(&M.stats.connects);
         set_state(HAL_MQTT_CONNECTED);
         return;
@@ -295,7 +225,7 @@ static void try_connect(void)
         M.state = HAL_MQTT_CONNECTING;
     }
     pthread_mutex_unlock(&M.mu);
-    int rc = mosquitto_connect_async(M.mosq, M.host, M.port, MQTT_KEEPALIVE_S);
+    int rc = mosquitto_connect_async(M.mosq, M.broker.host, M.broker.port, MQTT_KEEPALIVE_S);
     if (rc != MOSQ_ERR_SUCCESS || mosquitto_socket(M.mosq) < 0) {
         link_down(false); /* refused at once, name not resolved, TLS set-up failed */
     }
@@ -371,7 +301,7 @@ static int session_new(const struct hal_mqtt_cfg *cfg)
         rc = ML_EINVAL;
         goto free_session;
     }
-    if (M.tls) {
+    if (M.broker.tls) {
         const char *ca = str_set(cfg->ca_file) ? cfg->ca_file : NULL;
         const char *cert = str_set(cfg->cert_file) ? cfg->cert_file : NULL;
         const char *key = str_set(cfg->key_file) ? cfg->key_file : NULL;
@@ -407,12 +337,11 @@ free_session:
 
 int hal_mqtt_start(const struct hal_mqtt_cfg *cfg)
 {
-    char host[sizeof M.host];
-    int port;
-    bool tls;
+    struct mqtt_broker broker;
     ML_VERIFY(cfg != NULL, ML_EINVAL);
     /* validate before touching the running session: a bad URL changes nothing */
-    int err = url_parse(cfg->url, host, sizeof host, &port, &tls);
+    int err = cfg->url == NULL ? ML_EINVAL
+                               : mqtt_broker_url_parse(cfg->url, strlen(cfg->url), &broker);
     if (err < 0) {
         return err;
     }
@@ -420,15 +349,13 @@ int hal_mqtt_start(const struct hal_mqtt_cfg *cfg)
     pthread_once(&lib_once, lib_init_once);
 
     session_free();
-    memcpy(M.host, host, sizeof host);
-    M.port = port;
-    M.tls = tls;
+    M.broker = broker;
     err = session_new(cfg);
     if (err < 0) {
         return err;
     }
     M.active = true;
-    M.backoff_ms = MQTT_BACKOFF_MIN_MS;
+    mqtt_backoff_reset(&M.backoff);
     try_connect(); /* the first attempt at once; later ones after a back-off */
     return ML_OK;
 }
