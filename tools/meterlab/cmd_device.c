@@ -183,7 +183,8 @@ static int run(int argc, char **argv)
             return ML_EXIT_USAGE;
         }
     }
-    if (!ml_cli_device_args_ok(argc, argv, product, "p1|tic")) {
+    if (!ml_cli_device_args_ok(argc, argv, product, "p1|tic") ||
+        !ml_cli_mqtt_tls_ok(set.mqtt_ca_file, set.mqtt_cert_file, set.mqtt_key_file)) {
         return ML_EXIT_USAGE;
     }
     if (strcmp(product, "p1") == 0) {
