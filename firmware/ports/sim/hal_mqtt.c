@@ -149,12 +149,19 @@ static void on_epoll_ready(int fd, short revents, void *ctx)
     (void)ctx;
     struct epoll_event ev[4];
     int n = epoll_wait(M.epfd, ev, 4, 0);
-    for (int i = 0; i < n && M.mosq != NULL; i++) {
+    for (int i = 0; i < n; i++) {
         if (ev[i].data.fd == M.tfd) {
+            /* read the tick even without a client (between attempts after a
+             * dead TLS one): an unread timerfd keeps the epoll fd readable */
             uint64_t ticks;
             ssize_t r = read(M.tfd, &ticks, sizeof ticks);
             (void)r;
-            mosquitto_loop_misc(M.mosq);
+            if (M.mosq != NULL) {
+                mosquitto_loop_misc(M.mosq);
+            }
+            continue;
+        }
+        if (M.mosq == NULL) {
             continue;
         }
         if (ev[i].data.fd != mosquitto_socket(M.mosq)) {

@@ -182,15 +182,18 @@ static void test_sc_tls_outage_idles_and_reconnects_within_one_step(void)
     struct hal_mqtt_stats before;
     hal_mqtt_get_stats(&before);
     ml_broker_stop(&broker);
-    /* 7 virtual seconds of outage: attempts after 1, 2 and 4 s (3 errors + the drop) */
+    /* 7 virtual seconds of outage: attempts after 1, 2 and 4 s; then the clock
+     * stands still (next attempt at 15 s) for longer than the port's 5 s
+     * real-time keepalive tick, which must not wake the loop without end */
     double c0 = cpu_seconds(), t0 = real_seconds();
     for (int i = 0; i < 7; i++) {
         sim_advance_ms(1000);
         usleep(300000); /* real time for a spinning loop to show */
     }
+    usleep(5500000);
     double cpu = cpu_seconds() - c0, wall = real_seconds() - t0;
     printf("\n  outage: %.2f s CPU over %.2f s real (%.0f %%)\n", cpu, wall, 100.0 * cpu / wall);
-    CU_ASSERT_TRUE(cpu < 0.2 * wall);
+    CU_ASSERT_TRUE(cpu < 0.05 * wall); /* the bound of issue 19; measured: ~0.1 % */
     struct hal_mqtt_stats during;
     hal_mqtt_get_stats(&during);
     unsigned errors = during.errors - before.errors;
