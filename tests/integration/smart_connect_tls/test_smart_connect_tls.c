@@ -39,6 +39,7 @@ static void start_with(const struct ml_broker *b, const char *url, bool with_cli
     struct sc_settings s;
     sc_settings_defaults(&s);
     s.modbus_port = 0;
+    s.http_port = 0; /* any free port */
     s.mqtt_enabled = true;
     set_path(s.mqtt_url, sizeof s.mqtt_url, url);
     set_path(s.mqtt_ca_file, sizeof s.mqtt_ca_file, b->ca_file);
@@ -153,6 +154,76 @@ static void test_sc_tls_manual_url_port_8883_is_tls(void)
     ml_dev_sc_stop();
 }
 
+/* Run curl against the device's HTTP API; returns the body (malloc'd, "" on
+ * failure) and the status in @p status. The device serves while time stands still. */
+static char *api(const char *method, const char *path, const char *json, int *status)
+{
+    char cmd[1024], body[512] = "";
+    if (json != NULL) {
+        snprintf(body, sizeof body, "-H 'Content-Type: application/json' -d '%s'", json);
+    }
+    snprintf(cmd, sizeof cmd,
+             "curl -sS --max-time 20 -X %s -u 'user:abcd2345' %s -w '\\n%%{http_code}' "
+             "'http://127.0.0.1:%u%s'",
+             method, body, ml_dev_sc_app()->status.http_port, path);
+    FILE *p = popen(cmd, "r");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    size_t cap = 8192, n = 0;
+    char *out = calloc(1, cap);
+    n = fread(out, 1, cap - 1, p);
+    pclose(p);
+    out[n] = '\0';
+    char *nl = strrchr(out, '\n');
+    *status = nl != NULL ? atoi(nl + 1) : 0;
+    if (nl != NULL) {
+        *nl = '\0';
+    }
+    return out;
+}
+
+/*
+ * The manual's MQTT PATCH example, with its broker form mqtt://<host>:8883
+ * (host: this test's TLS broker), saved over the HTTP API and applied by a
+ * reboot, reaches the TLS broker with the credentials; the status says the link
+ * is encrypted, and "not encrypted" for a plain mqtt:// broker before.
+ */
+static void test_sc_tls_manual_patch_example_reaches_tls_broker(void)
+{
+    struct ml_mqtt_sub *sub = ml_mqtt_sub_start(broker8883.obs_port, "devices/site-new/#", 10000);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(sub);
+    /* plain local broker first (nothing listens there: the state does not matter) */
+    start_with(&broker8883, "mqtt://127.0.0.1:1", false, NULL, NULL);
+    CU_ASSERT_FATAL(ml_dev_sc_app()->status.http_port != 0);
+    int st;
+    char *b = api("GET", "/api/v1/status", NULL, &st);
+    CU_ASSERT_EQUAL(st, 200);
+    CU_ASSERT_PTR_NOT_NULL(strstr(b, "\"Encrypted\":false"));
+    free(b);
+    char json[512];
+    snprintf(json, sizeof json,
+             "{\"MQTT\":{\"Enable\":true,\"Broker\":\"%s\",\"Site\":\"site-new\","
+             "\"Username\":\"meter\",\"Password\":\"s3cret-pw\"}}",
+             broker8883.url);
+    b = api("PATCH", "/api/v1/config", json, &st);
+    CU_ASSERT_EQUAL(st, 200);
+    free(b);
+    unsigned boots = sim_boot_count();
+    b = api("POST", "/api/v1/reset", NULL, &st);
+    CU_ASSERT_EQUAL(st, 202);
+    free(b);
+    sim_wait_idle();
+    CU_ASSERT_EQUAL(sim_boot_count(), boots + 1);
+    sim_advance_ms(1000); /* DHCP after the reboot, then the MQTT connect */
+    CU_ASSERT_EQUAL(wait_state(HAL_MQTT_CONNECTED), HAL_MQTT_CONNECTED);
+    CU_ASSERT_TRUE(ml_mqtt_sub_wait(sub, 1, 10000));
+    b = api("GET", "/api/v1/status", NULL, &st);
+    CU_ASSERT_PTR_NOT_NULL(strstr(b, "\"Encrypted\":true"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(b, "\"State\":\"connected\""));
+    free(b);
+    ml_mqtt_sub_stop(sub);
+    ml_dev_sc_stop();
+}
+
 static double cpu_seconds(void)
 {
     struct rusage ru;
@@ -231,6 +302,8 @@ int main(void)
         {"test_sc_tls_refused_without_client_certificate",
          test_sc_tls_refused_without_client_certificate},
         {"test_sc_tls_manual_url_port_8883_is_tls", test_sc_tls_manual_url_port_8883_is_tls},
+        {"test_sc_tls_manual_patch_example_reaches_tls_broker",
+         test_sc_tls_manual_patch_example_reaches_tls_broker},
         {"test_sc_tls_outage_idles_and_reconnects_within_one_step",
          test_sc_tls_outage_idles_and_reconnects_within_one_step},
     };
