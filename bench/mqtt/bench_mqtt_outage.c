@@ -138,15 +138,20 @@ int main(int argc, char **argv)
     double t1 = now_s();
     bool back = wait_connected(130);
     double delay = now_s() - t1;
-    /* attempts after 1, 2, 4 ... s: the step under way when the broker returned */
-    unsigned fails = st1.errors - st0.errors;
-    unsigned step = fails <= 1u ? 1u : (fails - 1u >= 6u ? 60u : 1u << (fails - 1u));
+    /* the k-th failure is followed by a wait of 2^(k-1) s (capped at 60 s): the
+     * last wait before the successful attempt is the step the reconnect took */
+    struct hal_mqtt_stats st2;
+    hal_mqtt_get_stats(&st2);
+    unsigned fails = st1.errors - st0.errors, total = st2.errors - st0.errors;
+    unsigned step = total <= 1u ? 1u : (total - 1u >= 6u ? 60u : 1u << (total - 1u));
     printf("transport            %s\n", plain ? "plain TCP" : "mutual TLS");
     printf("outage               %.1f s real\n", wall);
     printf("process CPU          %.3f s (%.2f %% of one core)\n", cpu, 100.0 * cpu / wall);
     printf("failed attempts      %u (the drop included)\n", fails);
     if (back) {
-        printf("reconnected after    %.1f s (back-off step under way: %u s)\n", delay, step);
+        printf("reconnected after    %.1f s (at the end of a %u s back-off step, %u attempts "
+               "failed in all)\n",
+               delay, step, total);
         rc = 0;
     } else {
         printf("reconnected after    never within 130 s\n");

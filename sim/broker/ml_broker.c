@@ -194,6 +194,8 @@ static int spawn_and_wait(struct ml_broker *b)
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 1, errlog, O_WRONLY | O_CREAT | O_APPEND, 0600);
     posix_spawn_file_actions_addopen(&fa, 2, errlog, O_WRONLY | O_CREAT | O_APPEND, 0600);
+    /* none of the test's descriptors (a device's sockets) live on in the broker */
+    posix_spawn_file_actions_addclosefrom_np(&fa, 3);
     char *argv[] = {(char *)BROKER_BIN, (char *)"-c", b->conf_file, NULL};
     pid_t pid;
     int rc = posix_spawn(&pid, BROKER_BIN, &fa, NULL, argv, environ);

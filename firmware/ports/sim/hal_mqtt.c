@@ -24,6 +24,7 @@
 #include "hal_mqtt.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <mosquitto.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -127,6 +128,11 @@ static void sync_fd(void)
     }
     if (fd < 0) {
         return;
+    }
+    if (fd != M.reg_fd) {
+        /* not inherited by a process the host spawns (a test's broker): a copy
+         * there would keep the socket, and its epoll entry, alive after close */
+        (void)fcntl(fd, F_SETFD, FD_CLOEXEC);
     }
     uint32_t events = EPOLLIN | (mosquitto_want_write(M.mosq) ? (uint32_t)EPOLLOUT : 0u);
     if (fd == M.reg_fd && events == M.reg_events) {
@@ -322,6 +328,12 @@ static const char *opt_str(const char *s)
 /* Free the libmosquitto client (closes its socket; no callback runs). */
 static void client_free(void)
 {
+    if (M.reg_fd >= 0) {
+        /* leave the epoll set before libmosquitto closes the socket */
+        epoll_ctl(M.epfd, EPOLL_CTL_DEL, M.reg_fd, NULL);
+        M.reg_fd = -1;
+        M.reg_events = 0;
+    }
     if (M.mosq != NULL) {
         mosquitto_destroy(M.mosq);
         M.mosq = NULL;
