@@ -288,7 +288,7 @@ static void test_sc_tls_outage_idles_and_reconnects_within_one_step(void)
 
 int main(void)
 {
-    tel = ml_test_read_file("shared:bench/dsmr50-spec-3ph.txt", &tel_len);
+    tel = ml_test_read_file("src:scenarios/telegrams/dsmr/dsmr50_spec_3ph.txt", &tel_len);
     struct ml_broker_opts opts = {.tls = true, .require_cert = true, .client_cn = SERIAL};
     struct ml_broker_opts opts8883 = {
         .tls = true, .port_8883 = true, .username = "meter", .password = "s3cret-pw"};
