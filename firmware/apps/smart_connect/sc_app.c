@@ -273,6 +273,22 @@ static uint64_t mb_next_deadline(const struct sc_app *app, uint64_t now)
     return app->mb_in_off < app->mb_in_len ? now : UINT64_MAX; /* input already read */
 }
 
+/* Before a newcomer is judged: has the current client closed? Reads what is
+ * waiting (kept for the normal path) when the input buffer is free. */
+static bool mb_client_alive(struct sc_app *app)
+{
+    if (mb_out_pending(app) || app->mb_in_off < app->mb_in_len) {
+        return true; /* input waits: the close, if any, comes after it */
+    }
+    int n = hal_tcp_recv(app->client, app->mb_in, sizeof app->mb_in);
+    if (n > 0) {
+        app->mb_in_len = (uint16_t)n;
+        app->mb_in_off = 0;
+        return true;
+    }
+    return n == ML_EAGAIN;
+}
+
 static void modbus_poll(struct sc_app *app, uint64_t now)
 {
     if (app->listener < 0) {
@@ -283,7 +299,10 @@ static void modbus_poll(struct sc_app *app, uint64_t now)
         if (c < 0) {
             break;
         }
-        if (app->client >= 0 && now - app->client_last_rx_ms < SC_CLIENT_IDLE_MS) {
+        if (app->client >= 0 && !mb_client_alive(app)) {
+            client_drop(app); /* it closed before the newcomer came: not a rival */
+        }
+        if (app->client >= 0 && now - app->client_last_frame_ms < SC_CLIENT_IDLE_MS) {
             /* the current client is active: refuse the newcomer (count first: the
              * peer may observe the close before this thread runs on) */
             app->counters.modbus_clients_refused++;
@@ -292,7 +311,7 @@ static void modbus_poll(struct sc_app *app, uint64_t now)
         }
         client_drop(app);
         app->client = c;
-        app->client_last_rx_ms = now;
+        app->client_last_frame_ms = now;
         mb_tcp_reset(&app->mb_tcp);
     }
     if (app->client < 0) {
@@ -315,7 +334,6 @@ static void modbus_poll(struct sc_app *app, uint64_t now)
                 client_drop(app);
                 return;
             }
-            app->client_last_rx_ms = now;
             app->mb_in_len = (uint16_t)n;
             app->mb_in_off = 0;
         }
@@ -330,6 +348,9 @@ static void modbus_poll(struct sc_app *app, uint64_t now)
         }
         app->mb_in_off = used > 0u ? (uint16_t)(app->mb_in_off + used) : app->mb_in_len;
         if (r > 0) {
+            /* only a completed frame counts as activity: a byte now and then does not
+             * keep the connection (one-client rule, products.md §1) */
+            app->client_last_frame_ms = now;
             app->counters.modbus_requests++;
             app->mb_out_len = (uint16_t)r;
             app->mb_out_off = 0;

@@ -49,7 +49,7 @@ enum sc_flavour {
 
 #define SC_MODBUS_PORT_DEFAULT 502u
 #define SC_METER_TIMEOUT_MS    30000u /**< no good telegram for this long: "no meter data" */
-#define SC_CLIENT_IDLE_MS      5000u  /**< one-client rule: a silent client may be replaced */
+#define SC_CLIENT_IDLE_MS      5000u  /**< one-client rule: no complete frame this long = silent */
 #define SC_COUNTERS_PERIOD_MS  60000u /**< device_counters period */
 #define SC_STR_MAX             128u
 #define SC_HTTP_PORT_DEFAULT   80u
@@ -157,7 +157,7 @@ struct sc_app {
     struct mb_tcp mb_tcp;
     int listener;
     int client;
-    uint64_t client_last_rx_ms;
+    uint64_t client_last_frame_ms; /**< accept or last complete request (one-client rule) */
     /* Modbus TCP input taken from the socket and not fed yet, and the answer the
      * socket has not taken yet: the input waits behind an answer that is not
      * out, so answers leave whole and in order when the socket is full (a client
