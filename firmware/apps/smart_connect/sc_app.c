@@ -144,7 +144,7 @@ static void on_good_telegram(struct sc_app *app, uint64_t now)
     app->counters.telegrams_pass++;
     app->status.last_telegram_ms = now;
     /* keep the raw telegram for GET /api/v1/telegram (not while a response sends it) */
-    if (!http_server_body_in_use(&app->http, app->telegram)) {
+    if (!http_work_body_in_use(&app->http_work, app->telegram)) {
         struct ml_span raw = app->set->flavour == SC_FLAVOUR_TIC
                                  ? tic_parser_frame(&app->parser.tic)
                                  : dsmr_parser_telegram(&app->parser.dsmr);

@@ -163,7 +163,7 @@ static void test_sc_p1_in_qemu(void)
     /* the image drains its output through the module before it resets (cm_net_drain):
      * the client gets the whole answer, then the reboot */
     CU_ASSERT_EQUAL(
-        curl(out, sizeof out, "qemu0001", "-X POST http://127.0.0.1:%d/api/v1/reset", http_port),
+        curl(out, sizeof out, "qemu0001", "-X POST -H 'Content-Type: application/json' http://127.0.0.1:%d/api/v1/reset", http_port),
         0);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "{\"Reset\":true}"));
     CU_ASSERT_PTR_NOT_NULL(strstr(out, " HTTP202"));
