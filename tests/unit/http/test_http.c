@@ -437,6 +437,20 @@ static void test_http_deadlines_408_and_idle_close(void)
     http_server_poll(&srv, 1000 + HTTP_IDLE_TIMEOUT_MS);
     CU_ASSERT(http_server_wants_close(&srv));
     CU_ASSERT_EQUAL(http_server_output(&srv, &p), 0); /* closed quietly */
+    /* an answer the client does not take: closed 30 s after the last progress */
+    http_server_reset(&srv, 1000);
+    const char *g = "GET /echo HTTP/1.1\r\nHost: x\r\n" AUTH "\r\n";
+    CU_ASSERT_EQUAL(http_server_input(&srv, 1000, (const uint8_t *)g, strlen(g), &used), 0);
+    k = http_server_output(&srv, &p);
+    CU_ASSERT(k > 4);
+    http_server_sent(&srv, 4);
+    http_server_poll(&srv, 20000); /* progress seen at 20 s */
+    http_server_poll(&srv, 20000 + HTTP_IDLE_TIMEOUT_MS - 1);
+    CU_ASSERT(!http_server_wants_close(&srv));
+    CU_ASSERT(work.owner == &srv);
+    http_server_poll(&srv, 20000 + HTTP_IDLE_TIMEOUT_MS);
+    CU_ASSERT(http_server_wants_close(&srv));
+    CU_ASSERT(work.owner == NULL); /* the work area is free for the others */
     http_server_reset(&srv, 1000);
 }
 
