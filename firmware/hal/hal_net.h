@@ -89,7 +89,8 @@ int hal_tcp_accept(int listener);
 /**
  * The IPv4 address (host byte order) of a connection's peer, for per-client
  * rules (login back-off, the HTTP session). @return 0 when the port cannot
- * tell (the ESP-AT port: every client then counts as one).
+ * tell (every such client then counts as one). The ESP-AT port has it from
+ * the module's +LINK_CONN message.
  */
 uint32_t hal_tcp_peer_ipv4(int conn);
 

@@ -190,8 +190,7 @@ int hal_tcp_accept(int listener)
 
 uint32_t hal_tcp_peer_ipv4(int conn)
 {
-    (void)conn;
-    return 0; /* passive mode does not report the remote address (docs/security.md: gap) */
+    return ml_esp_at_peer_ipv4(cm_net_at(), conn); /* from +LINK_CONN (AT+SYSMSG bit 1) */
 }
 
 int hal_tcp_recv(int conn, uint8_t *buf, size_t cap)

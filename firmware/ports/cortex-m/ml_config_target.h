@@ -18,7 +18,7 @@
 /*
  * ESP-AT client rings (esp_at.h), per connection slot (6) and for the MQTT
  * publish queue: the largest RAM user after the app. Halving them kept the
- * Smart Connect within 90 % of its RAM budget (95 % since it serves
+ * Smart Connect within 90 % of its RAM budget (96 % since it serves
  * ML_HTTP_CONNS = 3 HTTP connections, docs/security.md); what still holds:
  *
  * - Send ring 512 B (host default 1 KiB): ml_esp_at_send() takes what fits
