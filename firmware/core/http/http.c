@@ -409,7 +409,9 @@ void http_work_init(struct http_work *w)
 bool http_work_body_in_use(const struct http_work *w, const void *p)
 {
     const struct http_server *o = w->owner;
-    return o != 0 && o->state == HTTP_ST_SEND && !o->canned && (const void *)w->rs.body == p;
+    /* DISCARD: the answer is ready and goes out once the body was dropped */
+    return o != 0 && (o->state == HTTP_ST_SEND || o->state == HTTP_ST_DISCARD) && !o->canned &&
+           (const void *)w->rs.body == p;
 }
 
 static bool work_acquire(struct http_server *s)
@@ -1083,13 +1085,15 @@ static void head_done(struct http_server *s, uint64_t now_ms)
             respond_early(s, rq->content_length, false);
             return;
         }
-        if (!media_type_is(rq->content_type,
-                           r->body_type != 0 ? r->body_type : "application/json")) {
+        const char *want = r->body_type != 0 ? r->body_type : "application/json";
+        if (!media_type_is(rq->content_type, want)) {
+            char msg[80];
+            struct http_writer m;
+            http_writer_init(&m, msg, sizeof msg);
+            http_writer_str(&m, "Content-Type must be ");
+            http_writer_str(&m, want);
             response_preset(s->rs);
-            http_response_error(s->rs, 415,
-                                r->body_type != 0 ? "Content-Type must be the route's type"
-                                                  : "Content-Type must be application/json",
-                                0);
+            http_response_error(s->rs, 415, msg, 0);
             respond_early(s, rq->content_length, false);
             return;
         }

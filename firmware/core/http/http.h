@@ -236,7 +236,7 @@ bool http_basic_auth_matches(struct ml_span header, const char *user, const char
 /** Work area @p w: nobody holds it. */
 void http_work_init(struct http_work *w);
 
-/** True while an answer being sent from @p w references @p p as its external body. */
+/** True while an answer ready or being sent from @p w references @p p as its external body. */
 bool http_work_body_in_use(const struct http_work *w, const void *p);
 
 /**

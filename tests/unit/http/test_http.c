@@ -351,6 +351,7 @@ static void test_http_cross_site_requests_refused(void)
     http_server_reset(&srv, 1000);
     feed("POST /up HTTP/1.1\r\nHost: x\r\n" AUTH JSON "Content-Length: 3\r\n\r\nabc");
     CU_ASSERT_EQUAL(status_of(out), 415);
+    CU_ASSERT(strstr(out, "Content-Type must be application/octet-stream") != NULL);
     CU_ASSERT_EQUAL(stream_bytes, 0);
     /* GET and HEAD with a body: answered as without one, nothing streamed */
     unsigned calls = echo_calls;
