@@ -37,6 +37,22 @@
 #define ML_READING_TEXT_MAX 256
 #endif
 
+/**
+ * HTTP connections the Smart Connect serves at once (docs/security.md). Each
+ * holds a request head (HTTP_MAX_HEAD) and ML_HTTP_RX bytes of input; one
+ * work area (body + answer) is shared. Bounded by the target's 64 KiB of RAM
+ * and the ESP-AT module's 5 links (Modbus TCP takes one, a refused newcomer
+ * one for a moment). The sim serves the same number.
+ */
+#ifndef ML_HTTP_CONNS
+#define ML_HTTP_CONNS 3
+#endif
+
+/** Input bytes taken from an HTTP connection at a time (kept until the parser took them). */
+#ifndef ML_HTTP_RX
+#define ML_HTTP_RX 256
+#endif
+
 /** Feature switch helper: if (ML_ENABLED(ML_FEATURE_X)) ... */
 #define ML_ENABLED(x) ((x) != 0)
 

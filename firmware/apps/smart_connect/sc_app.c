@@ -48,7 +48,7 @@ static void on_good_telegram(struct sc_app *app, uint64_t now, struct ml_span ra
     app->reading = app->scratch;
     app->status.last_telegram_ms = now;
     /* keep the raw telegram for GET /api/v1/telegram (not while a response sends it) */
-    if (!http_server_body_in_use(&app->http, app->telegram)) {
+    if (!http_work_body_in_use(&app->http_work, app->telegram)) {
         size_t n = raw.len < sizeof app->telegram ? raw.len : sizeof app->telegram;
         for (size_t i = 0; i < n; i++) {
             app->telegram[i] = raw.ptr[i];
@@ -162,6 +162,22 @@ static uint64_t mb_next_deadline(const struct sc_app *app, uint64_t now)
     return app->mb_in_off < app->mb_in_len ? now : UINT64_MAX; /* input already read */
 }
 
+/* Before a newcomer is judged: has the current client closed? Reads what is
+ * waiting (kept for the normal path) when the input buffer is free. */
+static bool mb_client_alive(struct sc_app *app)
+{
+    if (mb_out_pending(app) || app->mb_in_off < app->mb_in_len) {
+        return true; /* input waits: the close, if any, comes after it */
+    }
+    int n = hal_tcp_recv(app->client, app->mb_in, sizeof app->mb_in);
+    if (n > 0) {
+        app->mb_in_len = (uint16_t)n;
+        app->mb_in_off = 0;
+        return true;
+    }
+    return n == ML_EAGAIN;
+}
+
 static void modbus_poll(struct sc_app *app, uint64_t now)
 {
     if (app->listener < 0) {
@@ -172,7 +188,10 @@ static void modbus_poll(struct sc_app *app, uint64_t now)
         if (c < 0) {
             break;
         }
-        if (app->client >= 0 && now - app->client_last_rx_ms < SC_CLIENT_IDLE_MS) {
+        if (app->client >= 0 && !mb_client_alive(app)) {
+            client_drop(app); /* it closed before the newcomer came: not a rival */
+        }
+        if (app->client >= 0 && now - app->client_last_frame_ms < SC_CLIENT_IDLE_MS) {
             /* the current client is active: refuse the newcomer (count first: the
              * peer may observe the close before this thread runs on) */
             app->counters.modbus_clients_refused++;
@@ -181,7 +200,7 @@ static void modbus_poll(struct sc_app *app, uint64_t now)
         }
         client_drop(app);
         app->client = c;
-        app->client_last_rx_ms = now;
+        app->client_last_frame_ms = now;
         mb_tcp_reset(&app->mb_tcp);
     }
     if (app->client < 0) {
@@ -204,7 +223,6 @@ static void modbus_poll(struct sc_app *app, uint64_t now)
                 client_drop(app);
                 return;
             }
-            app->client_last_rx_ms = now;
             app->mb_in_len = (uint16_t)n;
             app->mb_in_off = 0;
         }
@@ -219,6 +237,9 @@ static void modbus_poll(struct sc_app *app, uint64_t now)
         }
         app->mb_in_off = used > 0u ? (uint16_t)(app->mb_in_off + used) : app->mb_in_len;
         if (r > 0) {
+            /* only a completed frame counts as activity: a byte now and then does not
+             * keep the connection (one-client rule, products.md §1) */
+            app->client_last_frame_ms = now;
             app->counters.modbus_requests++;
             app->mb_out_len = (uint16_t)r;
             app->mb_out_off = 0;

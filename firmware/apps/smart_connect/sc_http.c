@@ -1,12 +1,18 @@
 /*
  * The Smart Connect HTTP API (/api/v1/...) and web page, on core/http.
  *
- * Session: one TCP connection is served at a time. Further connections are
- * accepted and held (up to SC_HTTP_WAIT_MAX, more get 503 at once); the served
- * connection yields to the next held one when it is idle between requests and
- * has completed at least one request, or has been idle SC_HTTP_PREEMPT_MS
- * without sending one. Requests are therefore strictly serialised: a PATCH
- * never interleaves with another client's request.
+ * Connections (docs/security.md): ML_HTTP_CONNS are served at once, each with
+ * core/http's deadlines (request within 5 s of its first byte, else 408; idle
+ * 30 s: closed). Requests past their head take turns on the one work area, so
+ * a PATCH never interleaves with another request. When every slot is taken, a
+ * newcomer replaces a connection that is between requests or still sending its
+ * head: one of the client address holding the most slots, one that never
+ * completed a request first, the oldest first; when none can go, the newcomer
+ * gets 503.
+ *
+ * Session: one logged-in user (client address) at a time; another address
+ * that logs in within SC_HTTP_SESSION_MS of the session's last request gets
+ * 409. The login back-off counts per client address (core/http).
  */
 #include "err.h"
 #include "mqtt/mqtt_policy.h"
@@ -18,8 +24,8 @@
 
 static const char busy_503[] =
     "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-    "Content-Length: 40\r\nRetry-After: 1\r\nConnection: close\r\n\r\n"
-    "{\"error\":\"busy: one session at a time\"}\n";
+    "Content-Length: 36\r\nRetry-After: 1\r\nConnection: close\r\n\r\n"
+    "{\"error\":\"busy: too many requests\"}\n";
 
 /* ------------------------------------------------------------------------- */
 /* Handlers                                                                  */
@@ -195,6 +201,7 @@ static void h_reset(void *ctx, const struct http_request *rq, struct http_respon
     rs->body_len = sizeof body - 1u;
     rs->close = true;
     app->reboot_pending = true; /* after the answer is out */
+    app->http_reboot_conn = app->http_cur;
 }
 
 static void h_telegram(void *ctx, const struct http_request *rq, struct http_response *rs)
@@ -214,7 +221,11 @@ static int s_firmware(void *ctx, const struct http_request *rq, const uint8_t *c
                       struct http_response *rs)
 {
     struct sc_app *app = ctx;
+    app->http_fw_conn = app->http_cur; /* a dropped connection aborts only its own upload */
     int e = sc_fw_upload(app, rq->content_length, chunk, len);
+    if (e < 0 || len == 0u) {
+        app->http_fw_conn = -1;
+    }
     if (e < 0) {
         uint16_t st = e == ML_EBUSY ? 409 : e == ML_EIO ? 500 : 400;
         http_response_error(rs, st, app->fw.up_error != 0 ? app->fw.up_error : "rejected", "image");
@@ -239,25 +250,42 @@ static void h_page(void *ctx, const struct http_request *rq, struct http_respons
     (void)ctx;
     (void)rq;
     rs->content_type = "text/html; charset=utf-8";
+    /* frame-ancestors: no other site shows the page in a frame (clickjacking) */
     rs->extra_header = "Content-Security-Policy: default-src 'self'; style-src 'unsafe-inline'; "
-                       "script-src 'unsafe-inline'\r\n";
+                       "script-src 'unsafe-inline'; frame-ancestors 'none'\r\n";
     rs->body = (const uint8_t *)sc_web_page;
     rs->body_len = sc_web_page_len;
 }
 
 static const struct http_route routes[] = {
-    {"/", HTTP_M(HTTP_GET), h_page, 0, 0},
-    {"/index.html", HTTP_M(HTTP_GET), h_page, 0, 0},
-    {"/api/v1/config", HTTP_M(HTTP_GET) | HTTP_M(HTTP_PATCH), h_config, 0, CFG_JSON_MAX_INPUT},
-    {"/api/v1/status", HTTP_M(HTTP_GET), h_status, 0, 0},
-    {"/api/v1/reset", HTTP_M(HTTP_POST), h_reset, 0, 0},
-    {"/api/v1/telegram", HTTP_M(HTTP_GET), h_telegram, 0, 0},
-    {"/api/v1/firmware", HTTP_M(HTTP_GET) | HTTP_M(HTTP_POST), h_firmware, s_firmware, 0x7FFFFFFFu},
+    {"/", HTTP_M(HTTP_GET), h_page, 0, 0, 0},
+    {"/index.html", HTTP_M(HTTP_GET), h_page, 0, 0, 0},
+    {"/api/v1/config", HTTP_M(HTTP_GET) | HTTP_M(HTTP_PATCH), h_config, 0, CFG_JSON_MAX_INPUT, 0},
+    {"/api/v1/status", HTTP_M(HTTP_GET), h_status, 0, 0, 0},
+    {"/api/v1/reset", HTTP_M(HTTP_POST), h_reset, 0, 0, 0},
+    {"/api/v1/telegram", HTTP_M(HTTP_GET), h_telegram, 0, 0, 0},
+    {"/api/v1/firmware", HTTP_M(HTTP_GET) | HTTP_M(HTTP_POST), h_firmware, s_firmware, 0x7FFFFFFFu,
+     "application/octet-stream"},
 };
 
 /* ------------------------------------------------------------------------- */
 /* Connections                                                               */
 /* ------------------------------------------------------------------------- */
+
+/* One logged-in user at a time (core/http calls this after a good login). */
+static uint16_t admit(void *ctx, uint32_t peer, uint64_t now, const char **msg)
+{
+    struct sc_app *app = ctx;
+    if (app->http_session && app->http_session_peer != peer &&
+        now - app->http_session_last_ms < SC_HTTP_SESSION_MS) {
+        *msg = "another user is logged in, try again later";
+        return 409;
+    }
+    app->http_session = true;
+    app->http_session_peer = peer;
+    app->http_session_last_ms = now;
+    return 0;
+}
 
 void sc_http_setup(struct sc_app *app)
 {
@@ -270,61 +298,173 @@ void sc_http_setup(struct sc_app *app)
     app->http_cfg.user = "user";
     app->http_cfg.password = app->http_password;
     app->http_cfg.ctx = app;
+    app->http_cfg.admit = admit;
     http_auth_init(&app->http_auth);
-    http_server_init(&app->http, &app->http_cfg, &app->http_auth);
-    app->http_conn = -1;
-    app->http_nwait = 0;
+    http_work_init(&app->http_work);
+    for (size_t i = 0; i < ML_HTTP_CONNS; i++) {
+        app->http_conns[i].handle = -1;
+        http_server_init(&app->http_conns[i].srv, &app->http_cfg, &app->http_auth, &app->http_work);
+    }
+    app->http_cur = -1;
+    app->http_fw_conn = -1;
+    app->http_reboot_conn = -1;
     app->http_listener = hal_tcp_listen(app->set->http_port);
     app->status.http_port =
         app->http_listener >= 0 ? hal_tcp_local_port(app->http_listener) : (uint16_t)0;
 }
 
-static void conn_start(struct sc_app *app, int c, uint64_t now)
+static void conn_drop(struct sc_app *app, int i, uint64_t now)
 {
-    app->http_conn = c;
-    app->http_rx_len = 0;
-    app->http_rx_off = 0;
-    app->http_idle_since_ms = now;
-    app->http_req_at_accept = app->http.stats.requests;
-    http_server_reset(&app->http);
+    struct sc_http_conn *c = &app->http_conns[i];
+    if (c->handle >= 0) {
+        hal_tcp_close(c->handle);
+        c->handle = -1;
+    }
+    if (app->http_fw_conn == i) {
+        sc_fw_upload_abort(app);
+        app->http_fw_conn = -1;
+    }
+    if (app->http_reboot_conn == i) {
+        app->http_reboot_conn = -1;
+    }
+    http_server_reset(&c->srv, now);
 }
 
-static void conn_drop(struct sc_app *app, uint64_t now)
+static void conn_start(struct sc_app *app, int i, int h, uint64_t now)
 {
-    if (app->http_conn >= 0) {
-        hal_tcp_close(app->http_conn);
-        app->http_conn = -1;
-    }
-    sc_fw_upload_abort(app);
-    http_server_reset(&app->http);
-    if (app->http_nwait > 0u) {
-        int next = app->http_wait[0];
-        for (uint8_t i = 1; i < app->http_nwait; i++) {
-            app->http_wait[i - 1u] = app->http_wait[i];
+    struct sc_http_conn *c = &app->http_conns[i];
+    c->handle = h;
+    c->peer = hal_tcp_peer_ipv4(h);
+    c->since_ms = now;
+    c->rx_len = 0;
+    c->rx_off = 0;
+    http_server_reset(&c->srv, now);
+    http_server_set_peer(&c->srv, c->peer);
+}
+
+/* The slot a newcomer takes when all are in use, or -1 (see the file comment). */
+static int pick_victim(const struct sc_app *app)
+{
+    int best = -1;
+    unsigned best_n = 0;
+    for (int i = 0; i < (int)ML_HTTP_CONNS; i++) {
+        const struct sc_http_conn *c = &app->http_conns[i];
+        bool between = http_server_is_idle(&c->srv) || http_server_is_fresh(&c->srv);
+        if (!between) {
+            continue; /* in a request past its head, or sending: keeps its slot */
         }
-        app->http_nwait--;
-        conn_start(app, next, now);
+        unsigned n = 0;
+        for (int k = 0; k < (int)ML_HTTP_CONNS; k++) {
+            n += app->http_conns[k].peer == c->peer ? 1u : 0u;
+        }
+        if (best < 0) {
+            best = i;
+            best_n = n;
+            continue;
+        }
+        const struct sc_http_conn *b = &app->http_conns[best];
+        bool fresh = c->srv.answered == 0u;
+        bool b_fresh = b->srv.answered == 0u;
+        if (n > best_n || (n == best_n && fresh && !b_fresh) ||
+            (n == best_n && fresh == b_fresh && c->since_ms < b->since_ms)) {
+            best = i;
+            best_n = n;
+        }
+    }
+    return best;
+}
+
+static void accept_new(struct sc_app *app, uint64_t now)
+{
+    for (int h; (h = hal_tcp_accept(app->http_listener)) >= 0;) {
+        int slot = -1;
+        for (int i = 0; i < (int)ML_HTTP_CONNS; i++) {
+            if (app->http_conns[i].handle < 0) {
+                slot = i;
+                break;
+            }
+        }
+        if (slot < 0) {
+            slot = pick_victim(app);
+            if (slot >= 0) {
+                conn_drop(app, slot, now);
+                app->http_evicted++;
+            }
+        }
+        if (slot < 0) {
+            hal_tcp_send(h, (const uint8_t *)busy_503, sizeof busy_503 - 1u);
+            hal_tcp_close(h);
+            continue;
+        }
+        conn_start(app, slot, h, now);
     }
 }
 
 /* Send what the server has; @return false when the connection broke. */
-static bool flush(struct sc_app *app)
+static bool flush(struct sc_http_conn *c)
 {
     for (int rounds = 0; rounds < 64; rounds++) {
         const uint8_t *p;
-        size_t k = http_server_output(&app->http, &p);
+        size_t k = http_server_output(&c->srv, &p);
         if (k == 0u) {
             return true;
         }
-        int n = hal_tcp_send(app->http_conn, p, k);
+        int n = hal_tcp_send(c->handle, p, k);
         if (n < 0) {
             return false;
         }
         if (n == 0) {
             return true; /* socket full: the loop comes back (see next_deadline) */
         }
-        http_server_sent(&app->http, (size_t)n);
+        http_server_sent(&c->srv, (size_t)n);
     }
+    return true;
+}
+
+/* Serve connection @p i: deadlines, output, input. @return false after a reboot. */
+static bool conn_serve(struct sc_app *app, int i, uint64_t now)
+{
+    struct sc_http_conn *c = &app->http_conns[i];
+    app->http_cur = i;
+    http_server_poll(&c->srv, now);
+    for (int rounds = 0; rounds < 64 && c->handle >= 0; rounds++) {
+        if (!flush(c)) {
+            conn_drop(app, i, now);
+            break;
+        }
+        const uint8_t *p;
+        if (http_server_output(&c->srv, &p) > 0u) {
+            break; /* the rest goes when the socket takes it */
+        }
+        if (app->reboot_pending && app->http_reboot_conn == i) {
+            app->reboot_pending = false;
+            hal_sys_reboot(); /* the answer is out: soft reset */
+            return false;
+        }
+        if (http_server_wants_close(&c->srv)) {
+            conn_drop(app, i, now);
+            break;
+        }
+        if (c->rx_off == c->rx_len) {
+            int n = hal_tcp_recv(c->handle, c->rx, sizeof c->rx);
+            if (n == ML_EAGAIN) {
+                break;
+            }
+            if (n <= 0) {
+                conn_drop(app, i, now);
+                break;
+            }
+            c->rx_len = (uint16_t)n;
+            c->rx_off = 0;
+        }
+        size_t used = 0;
+        http_server_input(&c->srv, now, c->rx + c->rx_off, (size_t)(c->rx_len - c->rx_off), &used);
+        c->rx_off = (uint16_t)(c->rx_off + used);
+        if (used == 0u && http_server_output(&c->srv, &p) == 0u) {
+            break; /* waits for the work area */
+        }
+    }
+    app->http_cur = -1;
     return true;
 }
 
@@ -333,86 +473,46 @@ void sc_http_poll(struct sc_app *app, uint64_t now)
     if (app->http_listener < 0) {
         return;
     }
-    for (int c; (c = hal_tcp_accept(app->http_listener)) >= 0;) {
-        if (app->http_conn < 0) {
-            conn_start(app, c, now);
-        } else if (app->http_nwait < SC_HTTP_WAIT_MAX) {
-            app->http_wait[app->http_nwait++] = c;
-        } else {
-            hal_tcp_send(c, (const uint8_t *)busy_503, sizeof busy_503 - 1u);
-            hal_tcp_close(c);
-        }
-    }
-    for (int rounds = 0; rounds < 64 && app->http_conn >= 0; rounds++) {
-        if (!flush(app)) {
-            conn_drop(app, now);
-            continue;
-        }
-        const uint8_t *p;
-        bool sending = http_server_output(&app->http, &p) > 0u;
-        if (!sending && app->reboot_pending) {
-            app->reboot_pending = false;
-            hal_sys_reboot(); /* the answer is out: soft reset */
+    accept_new(app, now);
+    for (int i = 0; i < (int)ML_HTTP_CONNS; i++) {
+        if (app->http_conns[i].handle >= 0 && !conn_serve(app, i, now)) {
             return;
         }
-        if (!sending && http_server_wants_close(&app->http)) {
-            conn_drop(app, now);
-            continue;
-        }
-        if (sending) {
-            break;
-        }
-        if (app->http_rx_off == app->http_rx_len) {
-            int n = hal_tcp_recv(app->http_conn, app->http_rx, sizeof app->http_rx);
-            if (n == ML_EAGAIN) {
-                break;
-            }
-            if (n <= 0) {
-                conn_drop(app, now);
-                continue;
-            }
-            app->http_rx_len = (size_t)n;
-            app->http_rx_off = 0;
-        }
-        size_t used = 0;
-        http_server_input(&app->http, now, app->http_rx + app->http_rx_off,
-                          app->http_rx_len - app->http_rx_off, &used);
-        app->http_rx_off += used;
-        app->http_idle_since_ms = now;
     }
-    /* one session at a time: an idle connection yields to a waiting one */
-    if (app->http_conn >= 0 && app->http_nwait > 0u && http_server_is_idle(&app->http) &&
-        app->http_rx_off == app->http_rx_len) {
-        bool served = app->http.stats.requests != app->http_req_at_accept;
-        if (served || now - app->http_idle_since_ms >= SC_HTTP_PREEMPT_MS) {
-            conn_drop(app, now);
-            sc_http_poll(app, now); /* serve the promoted one now (depth 1: nwait shrank) */
+    /* a connection that waited for the work area may go now that another gave it back */
+    for (int i = 0; i < (int)ML_HTTP_CONNS; i++) {
+        if (app->http_conns[i].handle >= 0 && app->http_work.owner == 0 &&
+            http_server_next_deadline(&app->http_conns[i].srv) <= now && !conn_serve(app, i, now)) {
+            return;
         }
     }
 }
 
 uint64_t sc_http_next_deadline(const struct sc_app *app, uint64_t now)
 {
-    const uint8_t *p;
-    if (app->http_conn >= 0 && http_server_output(&app->http, &p) > 0u) {
-        return now + 1u; /* output waits for socket space */
+    uint64_t d = UINT64_MAX;
+    for (size_t i = 0; i < ML_HTTP_CONNS; i++) {
+        const struct sc_http_conn *c = &app->http_conns[i];
+        if (c->handle < 0) {
+            continue;
+        }
+        const uint8_t *p;
+        if (http_server_output(&c->srv, &p) > 0u) {
+            return now + 1u; /* output waits for socket space */
+        }
+        uint64_t t = http_server_next_deadline(&c->srv);
+        d = t < d ? t : d;
     }
-    if (app->http_conn >= 0 && app->http_nwait > 0u) {
-        return app->http_idle_since_ms + SC_HTTP_PREEMPT_MS;
-    }
-    return UINT64_MAX;
+    return d;
 }
 
 void sc_http_shutdown(struct sc_app *app)
 {
-    if (app->http_conn >= 0) {
-        hal_tcp_close(app->http_conn);
-        app->http_conn = -1;
+    for (int i = 0; i < (int)ML_HTTP_CONNS; i++) {
+        if (app->http_conns[i].handle >= 0) {
+            conn_drop(app, i, 0);
+        }
     }
-    for (uint8_t i = 0; i < app->http_nwait; i++) {
-        hal_tcp_close(app->http_wait[i]);
-    }
-    app->http_nwait = 0;
     if (app->http_listener >= 0) {
         hal_tcp_close(app->http_listener);
         app->http_listener = -1;

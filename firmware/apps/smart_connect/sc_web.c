@@ -3,8 +3,9 @@
  * MQTT), network and MQTT settings forms. Plain HTML + inline CSS/JS, no
  * external resources; it talks to the API with fetch() on location.origin (a
  * relative URL would carry the user:password@ of the page URL, which fetch()
- * refuses). With ?autotest=1 it fills and submits the MQTT form and marks
- * <body data-autotest="ok"> (used by tests/integration/http).
+ * refuses). It never acts on URL parameters (docs/security.md): it changes
+ * something only when the user submits a form or presses Reboot. Every
+ * state change it sends is application/json (the device refuses other types).
  */
 #include "sc_web.h"
 
@@ -70,7 +71,7 @@ const char sc_web_page[] =
     "var B=location.origin,cfg=null;\n"
     "function $(i){return document.getElementById(i)}\n"
     "function dot(i,v){$(i).className=\"dot \"+(v?\"ok\":\"bad\")}\n"
-    "function api(m,p,b){var o={method:m,headers:{}};if(b){o.body=JSON.stringify(b);o.headers[\"Content-Type\"]=\"application/json\"}\n"
+    "function api(m,p,b){var o={method:m,headers:{}};if(m!=\"GET\"){o.headers[\"Content-Type\"]=\"application/json\"}if(b){o.body=JSON.stringify(b)}\n"
     "return fetch(B+p,o).then(function(r){return r.json().then(function(j){if(!r.ok){throw new Error((j.field?j.field+\": \":\"\")+j.error)}return j})})}\n"
     "function msg(i,t,ok){var e=$(i);e.textContent=t;e.className=\"msg \"+(ok?\"okm\":\"err\")}\n"
     "function radio(f,n,v){var r=f.querySelectorAll(\"input[name=\"+n+\"]\");for(var k=0;k<r.length;k++){r[k].checked=r[k].value==v}}\n"
@@ -99,12 +100,7 @@ const char sc_web_page[] =
     "$(\"mqtt\").addEventListener(\"submit\",function(e){e.preventDefault();saveMqtt().catch(function(){})});\n"
     "$(\"reboot\").addEventListener(\"click\",function(){api(\"POST\",\"/api/v1/reset\").then(function(){msg(\"s-msg\",\"Rebooting...\",true)})});\n"
     "$(\"net\").addEventListener(\"change\",function(){if(cfg){var f=$(\"net\"),x=ifc();if(x&&!rv(f,\"mode\")){radio(f,\"mode\",x.IpMode)}}});\n"
-    "var q=new URLSearchParams(location.search);\n"
-    "status().then(load).then(function(){\n"
-    "if(q.get(\"autotest\")==\"1\"){var m=$(\"mqtt\");radio(m,\"en\",\"1\");m.broker.value=q.get(\"broker\")||\"mqtt://127.0.0.1:1883\";\n"
-    "m.site.value=q.get(\"site\")||\"autotest-site\";m.user.value=\"autotest\";\n"
-    "return saveMqtt().then(function(){document.body.setAttribute(\"data-autotest\",\"ok\")},function(e){document.body.setAttribute(\"data-autotest\",\"fail: \"+e.message)})}\n"
-    "}).catch(function(e){document.body.setAttribute(\"data-autotest\",\"fail: \"+e.message)});\n"
+    "status().then(load).catch(function(e){msg(\"s-msg\",e.message,false)});\n"
     "setInterval(status,5000);\n"
     "</script></body></html>\n";
 /* clang-format on */

@@ -150,6 +150,7 @@ static void slot_free(struct ml_esp_at_slot *s)
     s->peer_closed = false;
     s->close_req = false;
     s->rx_hint = false;
+    s->peer_ip = 0;
     ml_ring_clear(&s->rx);
     ml_ring_clear(&s->tx); /* producer and consumer are both this thread */
 }
@@ -169,7 +170,8 @@ static struct ml_esp_at_slot *slot_by_link(struct ml_esp_at *e, uint32_t link)
     return NULL;
 }
 
-static void link_opened(struct ml_esp_at *e, uint32_t link, uint32_t local_port, bool have_port)
+static void link_opened(struct ml_esp_at *e, uint32_t link, uint32_t local_port, bool have_port,
+                        uint32_t peer_ip)
 {
     if (link >= ML_ESP_AT_LINKS) {
         e->stats.garbage++;
@@ -196,6 +198,7 @@ static void link_opened(struct ml_esp_at *e, uint32_t link, uint32_t local_port,
             s->link = (int8_t)link;
             s->listener = (int8_t)li;
             s->close_req = li < 0; /* nobody listens on that port any more */
+            s->peer_ip = peer_ip;
             return;
         }
     }
@@ -543,7 +546,7 @@ static bool link_line(struct ml_esp_at *e, const char *l, size_t n)
         return false;
     }
     if (ml_str_eq_n(l + p, n - p, "CONNECT")) {
-        link_opened(e, id, 0, false);
+        link_opened(e, id, 0, false, 0);
     } else if (ml_str_eq_n(l + p, n - p, "CLOSED")) {
         struct ml_esp_at_slot *s = slot_by_link(e, id);
         if (s != NULL) {
@@ -580,7 +583,7 @@ static void link_conn(struct ml_esp_at *e, const char *l, size_t n)
         return;
     }
     if (status == 0u) {
-        link_opened(e, id, lport, true);
+        link_opened(e, id, lport, true, rip);
     }
 }
 
@@ -1342,6 +1345,14 @@ int ml_esp_at_accept(struct ml_esp_at *e, int listener)
         }
     }
     return ML_EAGAIN;
+}
+
+uint32_t ml_esp_at_peer_ipv4(const struct ml_esp_at *e, int slot)
+{
+    if (slot < 0 || slot >= ML_ESP_AT_SLOTS || !e->slots[slot].accepted) {
+        return 0;
+    }
+    return e->slots[slot].peer_ip;
 }
 
 static struct ml_esp_at_slot *app_slot(struct ml_esp_at *e, int slot)

@@ -153,6 +153,7 @@ struct ml_esp_at_slot {
     bool peer_closed; /**< "<id>,CLOSED" seen (or module reset) */
     bool close_req;   /**< the app closed it: AT+CIPCLOSE pending */
     bool rx_hint;     /**< the module announced data (+IPD) not fetched yet */
+    uint32_t peer_ip; /**< remote IPv4 (host order) from +LINK_CONN, 0: not reported */
     struct ml_ring rx, tx;
     uint8_t rx_buf[ML_ESP_AT_RX_CAP];
     uint8_t tx_buf[ML_ESP_AT_TX_CAP];
@@ -301,6 +302,8 @@ int ml_esp_at_listen(struct ml_esp_at *e, uint16_t port);
 uint16_t ml_esp_at_local_port(const struct ml_esp_at *e, int listener);
 /** @return connection slot >= 0, or ML_EAGAIN. */
 int ml_esp_at_accept(struct ml_esp_at *e, int listener);
+/** Remote IPv4 (host order) of an accepted connection, from +LINK_CONN; 0 when unknown. */
+uint32_t ml_esp_at_peer_ipv4(const struct ml_esp_at *e, int slot);
 /** @return bytes, ML_EAGAIN, ML_ECONNREFUSED (peer closed, nothing left), ML_EBADF. */
 int ml_esp_at_recv(struct ml_esp_at *e, int slot, uint8_t *buf, size_t cap);
 /** @return bytes queued (may be < len; 0 when the ring is full), < 0 when broken. */

@@ -6,6 +6,7 @@
 #include "hal_flash.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -16,10 +17,8 @@
 #define KIB 1024u
 
 static const struct hal_flash_info info[HAL_FLASH_REGION_COUNT] = {
-    [HAL_FLASH_CONFIG_A] = {4 * KIB, 4 * KIB, 256},
-    [HAL_FLASH_CONFIG_B] = {4 * KIB, 4 * KIB, 256},
-    [HAL_FLASH_FW_A] = {256 * KIB, 4 * KIB, 256},
-    [HAL_FLASH_FW_B] = {256 * KIB, 4 * KIB, 256},
+    [HAL_FLASH_CONFIG_A] = {4 * KIB, 4 * KIB, 256}, [HAL_FLASH_CONFIG_B] = {4 * KIB, 4 * KIB, 256},
+    [HAL_FLASH_FW_A] = {256 * KIB, 4 * KIB, 256},   [HAL_FLASH_FW_B] = {256 * KIB, 4 * KIB, 256},
     [HAL_FLASH_BOOT] = {4 * KIB, 4 * KIB, 256},
 };
 
@@ -62,10 +61,16 @@ void sim_flash_open(const char *file)
         F.fd = -1;
     }
     if (file != NULL && file[0] != '\0') {
-        F.fd = open(file, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        /* holds the stored Wi-Fi and MQTT passwords: owner only, also when an
+         * older run left it readable (docs/security.md) */
+        F.fd = open(file, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
         if (F.fd < 0) {
             perror(file);
             return;
+        }
+        struct stat st;
+        if (fstat(F.fd, &st) == 0 && (st.st_mode & 077) != 0 && fchmod(F.fd, 0600) != 0) {
+            perror(file);
         }
         ssize_t n = pread(F.fd, F.mem, sizeof F.mem, 0);
         if (n < (ssize_t)sizeof F.mem) {

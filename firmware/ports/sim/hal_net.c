@@ -318,7 +318,7 @@ int hal_tcp_listen(uint16_t port)
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
     if (inet_pton(AF_INET, bind_addr, &sa.sin_addr) != 1 ||
-        bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(fd, 8) != 0) {
+        bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(fd, SOMAXCONN) != 0) {
         int e = errno;
         close(fd);
         return e == EADDRINUSE ? ML_EBUSY : (e == EACCES ? ML_EACCES : ML_EIO);
@@ -355,6 +355,17 @@ int hal_tcp_accept(int listener)
         setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &tcp_sndbuf, sizeof tcp_sndbuf);
     }
     return handle_new(fd, false);
+}
+
+uint32_t hal_tcp_peer_ipv4(int conn)
+{
+    struct sockaddr_in sa;
+    socklen_t len = sizeof sa;
+    int fd = handle_fd(conn);
+    if (fd < 0 || getpeername(fd, (struct sockaddr *)&sa, &len) != 0 || sa.sin_family != AF_INET) {
+        return 0;
+    }
+    return ntohl(sa.sin_addr.s_addr);
 }
 
 static void stage_clear(void)

@@ -161,6 +161,9 @@ static char *api(const char *method, const char *path, const char *json, int *st
     char cmd[1024], body[512] = "";
     if (json != NULL) {
         snprintf(body, sizeof body, "-H 'Content-Type: application/json' -d '%s'", json);
+    } else if (strcmp(method, "GET") != 0) {
+        /* state changes are JSON requests, also without a body (docs/security.md) */
+        snprintf(body, sizeof body, "-H 'Content-Type: application/json'");
     }
     snprintf(cmd, sizeof cmd,
              "curl -sS --max-time 20 -X %s -u 'user:abcd2345' %s -w '\\n%%{http_code}' "
