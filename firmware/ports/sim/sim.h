@@ -78,6 +78,20 @@ int sim_power_cycle(void);
 /** Number of times the app has been (re)started since sim_start(), reboots included. */
 uint32_t sim_boot_count(void);
 
+/**
+ * Watchdog: as on the target, the first hal_sys_watchdog_kick() arms it with
+ * ML_WATCHDOG_TIMEOUT_MS (ml_config.h); when the loop does not kick again
+ * within that much device time (it waits past it, or a pass runs that long in
+ * real time) the port resets it: the app returns and starts again, flash kept,
+ * hal_sys_get_reset_cause() = HAL_SYS_RESET_WATCHDOG. The loop's wait ends at
+ * the expiry, so virtual time stops there too. Resets by the watchdog since
+ * sim_start():
+ */
+uint32_t sim_watchdog_resets(void);
+
+/** The reset cause of the app's current start (what hal_sys_get_reset_cause() says). */
+enum hal_sys_reset_cause sim_reset_cause(void);
+
 /* ------------------------------------------------------------------------- */
 /* Time                                                                      */
 /* ------------------------------------------------------------------------- */

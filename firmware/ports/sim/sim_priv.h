@@ -78,7 +78,19 @@ struct sim_busy_poll_stats {
 /** Read the busy-poll counters (any thread; approximate while the loop runs). */
 void sim_busy_poll_get_stats(struct sim_busy_poll_stats *out);
 
-/** Set when the app asked for a reboot via hal_sys_reboot(). */
-bool sim_sys_take_reboot_request(void);
+/** The reset cause of a pending reboot (hal_sys_reboot(): SOFT, the watchdog:
+ * WATCHDOG), cleared; -1 when none is pending. */
+int sim_sys_take_reboot_request(void);
+
+/** sim_start(): zero the per-run counters of hal_sys.c. */
+void sim_sys_start(void);
+
+/** When the armed watchdog expires (last kick + ML_WATCHDOG_TIMEOUT_MS), µs;
+ * UINT64_MAX when not armed. Firmware thread only: the loop's wait ends there. */
+uint64_t sim_sys_watchdog_due_us(void);
+
+/** Firmware thread, after a wait: an expired watchdog resets the loop (the app
+ * loop returns, the port restarts it with reset cause WATCHDOG). */
+void sim_sys_watchdog_check(void);
 
 #endif /* FIRMWARE_PORTS_SIM_SIM_PRIV_H */

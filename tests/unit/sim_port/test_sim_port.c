@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "ml_config.h"
 #include "ml_test.h"
 #include "sim.h"
 #include "sim_priv.h" /* busy-poll counters */
@@ -443,6 +444,113 @@ static void test_sim_port_busy_poll_off(void)
     CU_ASSERT_EQUAL(st.spin_us, 0);
 }
 
+/* ------------------------------------------------------------------------- */
+/* Watchdog                                                                  */
+/* ------------------------------------------------------------------------- */
+
+/* Kicks and wakes every second until told to stop kicking; then waits with no
+ * deadline (what a loop waiting for a silent meter did). Records each start's
+ * reset cause. */
+static volatile bool wd_stop_kicking;
+static volatile int wd_boots;
+static volatile enum hal_sys_reset_cause wd_cause[8];
+static volatile uint64_t wd_last_kick_ms;
+
+static void wdog_app(void)
+{
+    if (wd_boots < 8) {
+        wd_cause[wd_boots] = hal_sys_get_reset_cause();
+    }
+    wd_boots++;
+    while (!hal_sys_should_stop()) {
+        uint64_t now = hal_time_ms();
+        bool kick = !wd_stop_kicking;
+        if (kick) {
+            hal_sys_watchdog_kick();
+            wd_last_kick_ms = now;
+        }
+        hal_time_wait_until(kick ? now + 1000u : HAL_TIME_FOREVER);
+    }
+}
+
+static void test_sim_port_watchdog_resets_a_loop_that_stops_kicking(void)
+{
+    sim_stop();
+    wd_stop_kicking = false;
+    wd_boots = 0;
+    struct sim_config cfg = {.time_mode = SIM_TIME_VIRTUAL, .utc_at_start = 1700000000};
+    CU_ASSERT_EQUAL_FATAL(sim_start(&cfg, wdog_app), ML_OK);
+    CU_ASSERT_EQUAL(sim_reset_cause(), HAL_SYS_RESET_POWER_ON);
+
+    /* kicked every second: never reset, however long it runs */
+    sim_advance_ms(60000);
+    CU_ASSERT_EQUAL(sim_boot_count(), 1);
+    CU_ASSERT_EQUAL(sim_watchdog_resets(), 0);
+    CU_ASSERT_EQUAL(wd_last_kick_ms, 60000u);
+
+    /* it stops kicking: the loop's wait ends when the watchdog expires, 4 s
+     * (ML_WATCHDOG_TIMEOUT_MS, the target's) after the last kick */
+    wd_stop_kicking = true;
+    sim_wait_idle();
+    CU_ASSERT_EQUAL(sim_next_deadline_us(), 64000000u);
+    sim_advance_to_us(63999000u);
+    CU_ASSERT_EQUAL(sim_boot_count(), 1);
+    CU_ASSERT_EQUAL(sim_watchdog_resets(), 0);
+    sim_advance_to_us(64000000u);
+    CU_ASSERT_EQUAL(sim_boot_count(), 2);
+    CU_ASSERT_EQUAL(sim_watchdog_resets(), 1);
+    CU_ASSERT_EQUAL(sim_reset_cause(), HAL_SYS_RESET_WATCHDOG);
+    CU_ASSERT_EQUAL(wd_boots, 2);
+    CU_ASSERT_EQUAL(wd_cause[0], HAL_SYS_RESET_POWER_ON);
+    CU_ASSERT_EQUAL(wd_cause[1], HAL_SYS_RESET_WATCHDOG);
+
+    /* the new start never kicked: not armed, never reset (as the target) */
+    sim_advance_ms(60000);
+    CU_ASSERT_EQUAL(sim_boot_count(), 2);
+    CU_ASSERT_EQUAL(sim_next_deadline_us(), UINT64_MAX);
+
+    /* a power cycle says power-on again */
+    CU_ASSERT_EQUAL(sim_power_cycle(), ML_OK);
+    CU_ASSERT_EQUAL(sim_reset_cause(), HAL_SYS_RESET_POWER_ON);
+    CU_ASSERT_EQUAL(wd_cause[2], HAL_SYS_RESET_POWER_ON);
+}
+
+/* Real time: a pass that runs past the timeout is reset at its next kick. */
+static void wdog_slow_app(void)
+{
+    if (wd_boots < 8) {
+        wd_cause[wd_boots] = hal_sys_get_reset_cause();
+    }
+    wd_boots++;
+    bool slow = wd_boots == 1;
+    while (!hal_sys_should_stop()) {
+        hal_sys_watchdog_kick();
+        if (slow) {
+            slow = false;
+            uint64_t until = hal_time_ms() + ML_WATCHDOG_TIMEOUT_MS + 100u;
+            while (hal_time_ms() < until) {
+                usleep(10000); /* busy, not waiting in the HAL */
+            }
+        }
+        hal_time_wait_until(hal_time_ms() + 50u);
+    }
+}
+
+static void test_sim_port_watchdog_real_time_slow_pass(void)
+{
+    sim_stop();
+    wd_boots = 0;
+    struct sim_config cfg = {.time_mode = SIM_TIME_REAL};
+    CU_ASSERT_EQUAL_FATAL(sim_start(&cfg, wdog_slow_app), ML_OK);
+    for (int i = 0; i < 100 && sim_watchdog_resets() == 0; i++) {
+        usleep(100000);
+    }
+    CU_ASSERT_EQUAL(sim_watchdog_resets(), 1);
+    usleep(200000);
+    CU_ASSERT_EQUAL(wd_boots, 2);
+    CU_ASSERT_EQUAL(wd_cause[1], HAL_SYS_RESET_WATCHDOG);
+}
+
 int main(void)
 {
     static const struct ml_test_case cases[] = {
@@ -466,6 +574,9 @@ int main(void)
         {"test_sim_port_busy_poll_read_ahead_keeps_the_stream",
          test_sim_port_busy_poll_read_ahead_keeps_the_stream},
         {"test_sim_port_busy_poll_off", test_sim_port_busy_poll_off},
+        {"test_sim_port_watchdog_resets_a_loop_that_stops_kicking",
+         test_sim_port_watchdog_resets_a_loop_that_stops_kicking},
+        {"test_sim_port_watchdog_real_time_slow_pass", test_sim_port_watchdog_real_time_slow_pass},
     };
     return ml_test_run("sim_port", cases, ML_ARRAY_SIZE(cases), setup, teardown);
 }
