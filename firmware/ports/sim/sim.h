@@ -206,6 +206,13 @@ void sim_net_set_tcp_sndbuf(int bytes);
  */
 void sim_flash_cut_after(uint32_t writes);
 
+/**
+ * Worn flash: while @p worn, erases and programs leave every bit as it was;
+ * the port's blank check / read-back reports ML_EIO to the caller (as a flash
+ * driver's verify does). Off again at sim_start().
+ */
+void sim_flash_set_worn(bool worn);
+
 /** Count of hal_flash_write/erase calls since start (for the power-cut tests). */
 uint32_t sim_flash_op_count(void);
 

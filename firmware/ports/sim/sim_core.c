@@ -341,6 +341,8 @@ void hal_time_wait_until(uint64_t deadline_ms)
             /* still serve fds that are ready, without blocking */
             goto poll_now;
         }
+        sim_net_check();
+        sim_mqtt_net_check();
         sim_sys_watchdog_check();
         return;
     }
@@ -390,6 +392,8 @@ poll_now:
             }
         }
     }
+    sim_net_check();
+    sim_mqtt_net_check();
     sim_sys_watchdog_check();
 }
 

@@ -218,6 +218,17 @@ static void test_sim_port_flash_nor_and_power_cut(void)
     hal_flash_read(HAL_FLASH_CONFIG_A, 16, buf, 4);
     CU_ASSERT_EQUAL(memcmp(buf, "ab\xff\xff", 4), 0); /* half of the cut write landed */
     sim_flash_cut_after(0);
+
+    /* worn: neither erase nor program takes, and the caller is told */
+    sim_flash_set_worn(true);
+    CU_ASSERT_EQUAL(hal_flash_erase(HAL_FLASH_CONFIG_A, 0, 4096), ML_EIO);
+    CU_ASSERT_EQUAL(hal_flash_write(HAL_FLASH_CONFIG_A, 100, "xy", 2), ML_EIO);
+    hal_flash_read(HAL_FLASH_CONFIG_A, 100, buf, 2);
+    CU_ASSERT_EQUAL(memcmp(buf, "\xff\xff", 2), 0);
+    CU_ASSERT_EQUAL(hal_flash_erase(HAL_FLASH_CONFIG_B, 0, 4096), ML_OK); /* blank stays blank */
+    sim_flash_set_worn(false);
+    CU_ASSERT_EQUAL(hal_flash_erase(HAL_FLASH_CONFIG_A, 0, 4096), ML_OK);
+    CU_ASSERT_EQUAL(hal_flash_write(HAL_FLASH_CONFIG_A, 100, "xy", 2), ML_OK);
 }
 
 static void test_sim_port_net_model_dhcp_in_virtual_time(void)
@@ -444,6 +455,43 @@ static void test_sim_port_busy_poll_off(void)
     CU_ASSERT_EQUAL(st.spin_us, 0);
 }
 
+/* The link goes down under an open connection: the peer sees it closed, a
+ * connection made meanwhile is closed unserved, and after the link is back
+ * and a new lease the device answers again (as over the ESP-AT module). */
+static void test_sim_port_link_loss_tears_down_tcp(void)
+{
+    struct sim_net_model m;
+    sim_net_get(&m);
+    CU_ASSERT_EQUAL(hal_net_up(HAL_NET_ETH, NULL, NULL), ML_OK);
+    CU_ASSERT_EQUAL(hal_net_dhcp_start(), ML_OK);
+    sim_advance_ms(m.dhcp_delay_ms);
+    int fd = connect_echo();
+    CU_ASSERT_FATAL(fd >= 0);
+    CU_ASSERT_EQUAL(ping_pong(fd, 3, 0), 3);
+
+    m.link_up[HAL_NET_ETH] = false;
+    sim_net_set(&m);
+    sim_wait_idle();
+    char buf[32];
+    CU_ASSERT_EQUAL(recv(fd, buf, sizeof buf, 0), 0); /* closed by the device */
+    close(fd);
+    fd = connect_echo(); /* the listener's backlog takes it; the device closes it */
+    CU_ASSERT_FATAL(fd >= 0);
+    CU_ASSERT_EQUAL(send(fd, "?", 1, 0), 1);
+    sim_wait_idle();
+    CU_ASSERT_TRUE(recv(fd, buf, sizeof buf, 0) <= 0);
+    close(fd);
+
+    m.link_up[HAL_NET_ETH] = true;
+    sim_net_set(&m);
+    CU_ASSERT_EQUAL(hal_net_dhcp_start(), ML_OK);
+    sim_advance_ms(m.dhcp_delay_ms);
+    fd = connect_echo();
+    CU_ASSERT_FATAL(fd >= 0);
+    CU_ASSERT_EQUAL(ping_pong(fd, 3, 0), 3);
+    close(fd);
+}
+
 /* ------------------------------------------------------------------------- */
 /* Watchdog                                                                  */
 /* ------------------------------------------------------------------------- */
@@ -574,6 +622,7 @@ int main(void)
         {"test_sim_port_busy_poll_read_ahead_keeps_the_stream",
          test_sim_port_busy_poll_read_ahead_keeps_the_stream},
         {"test_sim_port_busy_poll_off", test_sim_port_busy_poll_off},
+        {"test_sim_port_link_loss_tears_down_tcp", test_sim_port_link_loss_tears_down_tcp},
         {"test_sim_port_watchdog_resets_a_loop_that_stops_kicking",
          test_sim_port_watchdog_resets_a_loop_that_stops_kicking},
         {"test_sim_port_watchdog_real_time_slow_pass", test_sim_port_watchdog_real_time_slow_pass},
