@@ -59,6 +59,7 @@ target:
 	$(CMAKE) --preset target >/dev/null
 	$(CMAKE) --build --preset target
 	$(CTEST) --preset target
+	tools/scenario-duts --check
 	tools/check-freestanding build/target
 	tools/size-report --check build/target
 
