@@ -53,6 +53,22 @@
 #define ML_HTTP_RX 256
 #endif
 
+/**
+ * Watchdog timeout in ms, the same on every port (the target's CMSDK watchdog,
+ * board_mps2_an386.h, and the sim's, firmware/ports/sim/hal_sys.c): the first
+ * hal_sys_watchdog_kick() arms it; a loop that does not kick again within it
+ * is reset with HAL_SYS_RESET_WATCHDOG.
+ */
+#ifndef ML_WATCHDOG_TIMEOUT_MS
+#define ML_WATCHDOG_TIMEOUT_MS 4000
+#endif
+
+/** Longest an app loop waits between two kicks (half the timeout: a late
+ * wake-up or a slow pass still kicks in time). */
+#ifndef ML_WATCHDOG_KICK_MS
+#define ML_WATCHDOG_KICK_MS (ML_WATCHDOG_TIMEOUT_MS / 2)
+#endif
+
 /** Feature switch helper: if (ML_ENABLED(ML_FEATURE_X)) ... */
 #define ML_ENABLED(x) ((x) != 0)
 

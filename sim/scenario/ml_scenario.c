@@ -1802,12 +1802,14 @@ int ml_scenario_parse(const char *name, const char *text, size_t len, struct ml_
     int rc = parse_root(&c, ml_yaml_root(&c.y));
     rc = ml_yaml_close(&c.y, rc, "scenario");
     if (rc == 0) {
-        /* `# duts: sim device rig qemu` (a comment line; see docs/scenarios.md) */
+        /* `# duts: sim device rig qemu (reason)` (a comment line; docs/scenarios.md) */
         for (const char *l = text; l && l < text + len;) {
             const char *nl = memchr(l, '\n', (size_t)(text + len - l));
             size_t ll = nl ? (size_t)(nl - l) : (size_t)(text + len - l);
             if (ll > 8 && !strncmp(l, "# duts:", 7)) {
-                s->duts = strndup(l + 7, ll - 7);
+                /* `(...)` after the list says why the other DUTs are left out */
+                const char *why = memchr(l + 7, '(', ll - 7);
+                s->duts = strndup(l + 7, why != NULL ? (size_t)(why - (l + 7)) : ll - 7);
                 break;
             }
             l = nl ? nl + 1 : NULL;

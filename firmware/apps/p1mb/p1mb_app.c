@@ -8,6 +8,7 @@
 
 #include "cfg_flash_hal.h"
 #include "err.h"
+#include "ml_config.h"
 
 #define RX_CHUNK 128u
 
@@ -327,7 +328,8 @@ void p1mb_app_run(struct p1mb_app *app, const struct p1mb_settings *set)
             break;
         }
         led_poll(app, now);
-        hal_time_wait_until(next_deadline(app, now));
+        /* wake to kick the watchdog even when nothing is due (a silent meter) */
+        hal_time_wait_until(min_u64(next_deadline(app, now), now + ML_WATCHDOG_KICK_MS));
     }
     hal_uart_close(HAL_UART_RS485);
     hal_uart_close(HAL_UART_P1_IN);

@@ -7,6 +7,7 @@
 
 #include "cfg_flash_hal.h"
 #include "err.h"
+#include "ml_config.h"
 #include "mqtt/mqtt.h"
 #include "mqtt/mqtt_counters.h"
 #include "sc_fw.h"
@@ -582,7 +583,8 @@ void sc_app_run(struct sc_app *app, const struct sc_settings *set)
         sc_http_poll(app, now);
         sc_fw_poll(app, now);
         led_poll(app, now);
-        hal_time_wait_until(next_deadline(app, now));
+        /* wake to kick the watchdog even when nothing is due (a silent meter) */
+        hal_time_wait_until(min_u64(next_deadline(app, now), now + ML_WATCHDOG_KICK_MS));
     }
     client_drop(app);
     sc_http_shutdown(app);

@@ -82,6 +82,7 @@ static void h_status(void *ctx, const struct http_request *rq, struct http_respo
     str_field(&w, "Serial", id.serial, false);
     str_field(&w, "Firmware", app->fw.version, true);
     num_field(&w, "UptimeS", (now - app->boot_ms) / 1000u);
+    str_field(&w, "ResetCause", hal_sys_reset_cause_name(hal_sys_get_reset_cause()), true);
     str_field(&w, "Led", ui_led_state_name(app->status.led), true);
 
     ml_text_put(&w, "},\"Meter\":{");

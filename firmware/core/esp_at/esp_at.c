@@ -1151,6 +1151,11 @@ uint64_t ml_esp_at_next_deadline(const struct ml_esp_at *e)
     if (e->join_pending && e->join_next < t) {
         t = e->join_next;
     }
+    if (t < e->not_before) {
+        /* nothing starts before the hold ends (tx()): an overdue MQTT attempt or a
+         * pending module reset waits for it, and so does the loop, without spinning */
+        t = e->not_before;
+    }
     return t;
 }
 

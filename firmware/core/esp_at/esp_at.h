@@ -249,7 +249,9 @@ void ml_esp_at_init(struct ml_esp_at *e, const struct ml_esp_at_io *io, uint64_t
  */
 void ml_esp_at_poll(struct ml_esp_at *e, uint64_t now_ms);
 
-/** Earliest time at which ml_esp_at_poll() has timer work (UINT64_MAX: only on input). */
+/** Earliest time at which ml_esp_at_poll() has timer work (UINT64_MAX: only on input);
+ * while the client holds back (a busy module, a failed server retried) not before
+ * the hold ends, even with work overdue (an MQTT attempt, a module reset). */
 uint64_t ml_esp_at_next_deadline(const struct ml_esp_at *e);
 
 /** True after the init sequence completed (cleared by a module reset). */

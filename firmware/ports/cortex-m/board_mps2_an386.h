@@ -15,6 +15,7 @@
 #include "hal_gpio.h"
 #include "hal_sys.h"
 #include "hal_uart.h"
+#include "ml_config.h"
 
 #define BOARD_NAME "mps2-an386"
 
@@ -140,8 +141,9 @@ extern const uint32_t board_led_mask[HAL_LED_COUNT];
 #define CMSDK_WDOG_CTRL_RESEN (1u << 1)
 #define CMSDK_WDOG_UNLOCK_KEY 0x1ACCE551u
 #define BOARD_WDOG_CLK_HZ     25000000u
-/** The first hal_sys_watchdog_kick() arms the watchdog with this timeout. */
-#define BOARD_WDOG_TIMEOUT_MS 4000u
+/** The first hal_sys_watchdog_kick() arms the watchdog with this timeout
+ * (ml_config.h: the sim port uses the same). */
+#define BOARD_WDOG_TIMEOUT_MS ((uint32_t)ML_WATCHDOG_TIMEOUT_MS)
 
 /* ------------------------------------------------------------------------- */
 /* Identity                                                                  */

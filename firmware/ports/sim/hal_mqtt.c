@@ -35,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
@@ -246,6 +247,20 @@ static void on_disconnect(struct mosquitto *mosq, void *obj, int rc)
     link_down(false);
 }
 
+void sim_mqtt_net_check(void)
+{
+    if (!M.active || !M.link_open || M.mosq == NULL || sim_net_online()) {
+        return;
+    }
+    /* link or address lost: the session dies without a DISCONNECT (the broker
+     * sees the TCP connection end); mosquitto reads the end of stream later */
+    int fd = mosquitto_socket(M.mosq);
+    if (fd >= 0) {
+        shutdown(fd, SHUT_RDWR);
+    }
+    link_down(false);
+}
+
 static int client_new(void);
 
 static void try_connect(void)
@@ -259,6 +274,10 @@ static void try_connect(void)
         M.state = HAL_MQTT_CONNECTING;
     }
     pthread_mutex_unlock(&M.mu);
+    if (!sim_net_online()) {
+        link_down(false); /* no link or address: the attempt fails at once */
+        return;
+    }
     if (M.mosq == NULL && client_new() != ML_OK) {
         link_down(false);
         sync_fd();
@@ -539,8 +558,8 @@ int hal_mqtt_publish(const char *topic, const void *payload, size_t len)
         err = ML_EINVAL;
     } else if (len > MQTT_MAX_PAYLOAD) {
         err = ML_EMSGSIZE;
-    } else if (M.mosq == NULL || !M.connected) {
-        err = ML_EAGAIN;
+    } else if (M.mosq == NULL || !M.connected || !sim_net_online()) {
+        err = ML_EAGAIN; /* not connected, or the link went down: nothing is sent */
     } else {
         int rc = mosquitto_publish(M.mosq, NULL, topic, (int)len, payload, 0, false);
         if (rc == MOSQ_ERR_SUCCESS) {

@@ -380,6 +380,42 @@ static void test_http_config_survives_power_cycle_and_applies(void)
     stop_device();
 }
 
+/* A PATCH the flash does not take (worn: the erase or program does not hold,
+ * the port's verify says so) answers 500 and changes nothing, now or after a
+ * power cycle; once the flash works again the next PATCH is stored. */
+static void test_http_config_flash_failure_500_changes_nothing(void)
+{
+    start_device();
+    struct resp r = patch("{\"MQTT\":{\"Site\":\"one\"}}");
+    CU_ASSERT_EQUAL(r.status, 200);
+    resp_free(&r);
+    sim_flash_set_worn(true);
+    uint32_t ops = sim_flash_op_count();
+    r = patch("{\"MeterType\":\"Eastron-SDM630\",\"MQTT\":{\"Site\":\"two\"}}");
+    CU_ASSERT_TRUE(sim_flash_op_count() > ops); /* it did try to store it */
+    expect_error(&r, 500, NULL);
+    resp_free(&r);
+    cJSON *c = get_json("/api/v1/config");
+    CU_ASSERT_STRING_EQUAL(jstr(c, "MQTT", "Site"), "one");
+    CU_ASSERT_STRING_EQUAL(jstr(c, "MeterType", NULL), "PhoenixContact-EMPro");
+    cJSON_Delete(c);
+    sim_flash_set_worn(false);
+    CU_ASSERT_EQUAL(sim_power_cycle(), 0);
+    sim_advance_ms(1000);
+    c = get_json("/api/v1/config");
+    CU_ASSERT_STRING_EQUAL(jstr(c, "MQTT", "Site"), "one");
+    CU_ASSERT_STRING_EQUAL(jstr(c, "MeterType", NULL), "PhoenixContact-EMPro");
+    cJSON_Delete(c);
+    CU_ASSERT_STRING_EQUAL(app()->set->meter_type, "PhoenixContact-EMPro");
+    r = patch("{\"MQTT\":{\"Site\":\"three\"}}");
+    CU_ASSERT_EQUAL(r.status, 200);
+    resp_free(&r);
+    CU_ASSERT_EQUAL(sim_power_cycle(), 0);
+    sim_advance_ms(1000);
+    CU_ASSERT_STRING_EQUAL(app()->set->mqtt_site, "three");
+    stop_device();
+}
+
 /* ------------------------------------------------------------------------- */
 /* Status, telegram, reset                                                   */
 /* ------------------------------------------------------------------------- */
@@ -1330,6 +1366,8 @@ int main(void)
         {"test_http_config_get_patch_and_errors", test_http_config_get_patch_and_errors},
         {"test_http_config_survives_power_cycle_and_applies",
          test_http_config_survives_power_cycle_and_applies},
+        {"test_http_config_flash_failure_500_changes_nothing",
+         test_http_config_flash_failure_500_changes_nothing},
         {"test_http_status_telegram_reset", test_http_status_telegram_reset},
         {"test_http_dhcp_fails_link_local_no_ip_led", test_http_dhcp_fails_link_local_no_ip_led},
         {"test_http_firmware_upload_pending", test_http_firmware_upload_pending},
