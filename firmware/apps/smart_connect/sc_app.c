@@ -161,7 +161,8 @@ static void on_good_telegram(struct sc_app *app, uint64_t now)
         return;
     }
     hal_sys_get_identity(&id);
-    int n = mqtt_power_instant_build(&app->reading, app->payload, sizeof app->payload);
+    int n = mqtt_power_instant_build_ts(&app->reading, hal_time_utc(), app->payload,
+                                        sizeof app->payload);
     int t = mqtt_topic_build(app->set->mqtt_site, id.serial, "power_instant", app->topic,
                              sizeof app->topic);
     if (n > 0 && t > 0 && hal_mqtt_publish(app->topic, app->payload, (size_t)n) == ML_OK) {

@@ -137,10 +137,20 @@ static void put_field(struct out *o, const struct reading *r, const char *key, u
 
 int mqtt_power_instant_build(const struct reading *r, char *buf, size_t cap)
 {
+    return mqtt_power_instant_build_ts(r, -1, buf, cap);
+}
+
+int mqtt_power_instant_build_ts(const struct reading *r, int64_t ts_now, char *buf, size_t cap)
+{
     ML_VERIFY(r != NULL, ML_EFAULT);
     struct out o = {buf, cap, 0};
     put_c(&o, '{');
     for (size_t i = 0; i < ML_ARRAY_SIZE(totals); i++) {
+        if (totals[i].field == READING_TS_UTC && !reading_has(r, READING_TS_UTC) && ts_now >= 0) {
+            put_s(&o, i == 0u ? "\"ts\":" : ",\"ts\":"); /* no meter time: the device's clock */
+            put_num(&o, ts_now, 0);
+            continue;
+        }
         put_field(&o, r, totals[i].key, totals[i].field, i == 0u);
     }
     for (unsigned ph = 0; ph < 3u; ph++) {

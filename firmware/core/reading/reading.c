@@ -192,6 +192,86 @@ static void derive_mbus(struct reading *r, uint8_t type, enum reading_field val,
     }
 }
 
+/* floor(sqrt(x)), bit by bit (freestanding: no libm, no division). */
+static uint64_t isqrt_u64(uint64_t x)
+{
+    uint64_t res = 0;
+    uint64_t bit = (uint64_t)1 << 62;
+    while (bit > x) {
+        bit >>= 2;
+    }
+    while (bit != 0u) {
+        if (x >= res + bit) {
+            x -= res + bit;
+            res = (res >> 1) + bit;
+        } else {
+            res >>= 1;
+        }
+        bit >>= 2;
+    }
+    return res;
+}
+
+static uint64_t mag(int64_t v)
+{
+    return v < 0 ? 0u - (uint64_t)v : (uint64_t)v;
+}
+
+/* PF in milli-units from |P| and S (S > 0), both scaled down together until |P| * 1000
+ * fits 64 bits; at most 1000 (a meter's S below its |P|). */
+static int64_t pf_milli(uint64_t p, uint64_t s)
+{
+    while (p >= ((uint64_t)1 << 53) || s >= ((uint64_t)1 << 53)) {
+        p >>= 1;
+        s >>= 1;
+    }
+    if (s == 0u) {
+        s = 1u;
+    }
+    uint64_t milli = (p * 1000u + s / 2u) / s;
+    return milli > 1000u ? 1000 : (int64_t)milli;
+}
+
+/* S and PF of one set of fields (total or a phase), products.md "S and PF":
+ * S absent: from P and Q, S = sqrt(P^2 + Q^2); from P alone (no reactive data), S = |P|.
+ * PF absent: P / S (so sign(P) when S = |P|), 0 when S is 0, in [-1, 1].
+ * sqrt(P^2 + Q^2): above 2^31 both are scaled down by a power of two first so that the
+ * sum of squares fits 64 bits (relative error below 2^-30); S saturates at INT64_MAX,
+ * PF is taken from the scaled values, so it stays right where S saturates. */
+static void derive_s_pf(struct reading *r, enum reading_field f_p, enum reading_field f_s,
+                        enum reading_field f_pf, enum reading_field f_q)
+{
+    int64_t p, qv, sv;
+    if (!reading_get(r, f_p, &p)) {
+        return;
+    }
+    uint64_t a = mag(p);
+    uint64_t s_small = 0u; /* S >> k when derived here */
+    if (!reading_has(r, f_s)) {
+        uint64_t b = reading_get(r, f_q, &qv) ? mag(qv) : 0u;
+        unsigned k = 0;
+        while ((a | b) >= ((uint64_t)1 << 31)) {
+            a >>= 1;
+            b >>= 1;
+            k++;
+        }
+        uint64_t sq = a * a + b * b;
+        s_small = isqrt_u64(sq);
+        if (sq - s_small * s_small > s_small) { /* nearest: (s + 1/2)^2 = s^2 + s + 1/4 */
+            s_small++;
+        }
+        reading_set(r, f_s,
+                    s_small > ((uint64_t)INT64_MAX >> k) ? INT64_MAX : (int64_t)(s_small << k));
+    } else if (reading_get(r, f_s, &sv) && sv > 0) {
+        s_small = (uint64_t)sv;
+    }
+    if (reading_has(r, f_pf)) {
+        return;
+    }
+    int64_t pf = s_small == 0u ? 0 : pf_milli(a, s_small);
+    reading_set(r, f_pf, p < 0 ? -pf : pf);
+}
+
 void reading_derive(struct reading *r)
 {
     derive_signed(r, READING_P, READING_P_IMP, READING_P_EXP);
@@ -203,6 +283,13 @@ void reading_derive(struct reading *r)
         derive_signed(r, (enum reading_field)((int)READING_L1_Q + ph),
                       (enum reading_field)((int)READING_L1_Q_IMP + ph),
                       (enum reading_field)((int)READING_L1_Q_EXP + ph));
+    }
+    derive_s_pf(r, READING_P, READING_S, READING_PF, READING_Q);
+    for (int ph = 0; ph < 3; ph++) {
+        derive_s_pf(r, (enum reading_field)((int)READING_L1_P + ph),
+                    (enum reading_field)((int)READING_L1_S + ph),
+                    (enum reading_field)((int)READING_L1_PF + ph),
+                    (enum reading_field)((int)READING_L1_Q + ph));
     }
     derive_sum(r, READING_E_IMP, READING_E_IMP_T1, 10);
     derive_sum(r, READING_E_EXP, READING_E_EXP_T1, 4);
