@@ -720,6 +720,19 @@ static int run_chromium(const char *args, const char *url, const char *out)
     return rc;
 }
 
+/* manual 002 §7 sends users to /config for the IP settings: it serves the page */
+static void test_http_config_page(void)
+{
+    start_device();
+    struct resp r = get("/config");
+    CU_ASSERT_EQUAL(r.status, 200);
+    CU_ASSERT(strstr(r.head, "text/html") != NULL);
+    CU_ASSERT(strstr(r.body, "Save network settings") != NULL);
+    CU_ASSERT(strstr(r.body, "Save MQTT settings") != NULL);
+    resp_free(&r);
+    stop_device();
+}
+
 static void test_http_web_page_in_chromium(void)
 {
     if (chromium_path() == NULL) {
@@ -800,6 +813,7 @@ int main(void)
         {"test_http_firmware_upload_trial_confirm_rollback",
          test_http_firmware_upload_trial_confirm_rollback},
         {"test_http_one_session_at_a_time", test_http_one_session_at_a_time},
+        {"test_http_config_page", test_http_config_page},
         {"test_http_web_page_in_chromium", test_http_web_page_in_chromium},
     };
     int rc = ml_test_run("http_api", cases, ML_ARRAY_SIZE(cases), NULL, NULL);
