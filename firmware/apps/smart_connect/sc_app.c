@@ -626,7 +626,8 @@ static void setup(struct sc_app *app, const struct sc_settings *set)
     }
     regmap_live_init(&app->regs, tpl);
     reading_init(&app->reading);
-    mb_slave_init(&app->mb, regmap_mb_read, 0, &app->regs);
+    /* FC03 and FC04 return the same data for every template (manual 002 §5.3) */
+    mb_slave_init(&app->mb, regmap_mb_read_same, 0, &app->regs);
     mb_tcp_init(&app->mb_tcp, &app->mb);
     app->client = -1;
     app->listener = hal_tcp_listen(set->modbus_port);

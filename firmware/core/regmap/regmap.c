@@ -228,23 +228,10 @@ int regmap_render(const struct regmap_template *t, const struct reading *r,
     return ML_OK;
 }
 
-int regmap_snapshot_read(const struct regmap_snapshot *snap, uint8_t fc, uint16_t addr,
-                         uint16_t count, uint16_t *out)
+/* Index of the first entry of @p s that ends after @p addr (entries are sorted, not
+ * overlapping), s->count when none. */
+static uint16_t first_after(const struct regmap_space *s, uint32_t addr)
 {
-    for (uint16_t i = 0; i < count; i++) {
-        out[i] = 0;
-    }
-    const struct regmap_template *t = snap->tpl;
-    if (t == NULL) {
-        return 0;
-    }
-    const struct regmap_space *s = &t->holding;
-    uint16_t first = 0;
-    if (fc == 0x04u && !input_is_holding(t)) {
-        s = &t->input;
-        first = t->holding.count;
-    }
-    /* first entry that ends after addr (entries are sorted, not overlapping) */
     uint16_t lo = 0;
     uint16_t hi = s->count;
     while (lo < hi) {
@@ -256,18 +243,62 @@ int regmap_snapshot_read(const struct regmap_snapshot *snap, uint8_t fc, uint16_
             hi = mid;
         }
     }
+    return lo;
+}
+
+static bool space_covers(const struct regmap_space *s, uint32_t addr)
+{
+    uint16_t i = first_after(s, addr);
+    return i < s->count && s->entries[i].addr <= addr;
+}
+
+/* Copy the words of space @p s (entry i's words at snap->off[first + i]) that fall in
+ * [addr, addr + count) to @p out; with @p under, only addresses that space leaves free. */
+static void read_space(const struct regmap_snapshot *snap, const struct regmap_space *s,
+                       uint16_t first, uint16_t addr, uint16_t count, uint16_t *out,
+                       const struct regmap_space *under)
+{
     uint32_t end = (uint32_t)addr + count;
-    for (uint16_t i = lo; i < s->count && s->entries[i].addr < end; i++) {
+    for (uint16_t i = first_after(s, addr); i < s->count && s->entries[i].addr < end; i++) {
         const struct regmap_entry *e = &s->entries[i];
         const uint16_t *w = &snap->words[snap->off[first + i]];
         unsigned n = regmap_entry_words(e);
         for (unsigned j = 0; j < n; j++) {
             uint32_t a = (uint32_t)e->addr + j;
-            if (a >= addr && a < end) {
+            if (a >= addr && a < end && (under == NULL || !space_covers(under, a))) {
                 out[a - addr] = w[j];
             }
         }
     }
+}
+
+int regmap_snapshot_read(const struct regmap_snapshot *snap, uint8_t fc, uint16_t addr,
+                         uint16_t count, uint16_t *out)
+{
+    for (uint16_t i = 0; i < count; i++) {
+        out[i] = 0;
+    }
+    const struct regmap_template *t = snap->tpl;
+    if (t == NULL) {
+        return 0;
+    }
+    if (fc == 0x04u && !input_is_holding(t)) {
+        read_space(snap, &t->input, t->holding.count, addr, count, out, NULL);
+    } else {
+        read_space(snap, &t->holding, 0, addr, count, out, NULL);
+    }
+    return 0;
+}
+
+int regmap_snapshot_read_same(const struct regmap_snapshot *snap, uint16_t addr, uint16_t count,
+                              uint16_t *out)
+{
+    const struct regmap_template *t = snap->tpl;
+    if (t == NULL || input_is_holding(t)) {
+        return regmap_snapshot_read(snap, 0x03u, addr, count, out);
+    }
+    regmap_snapshot_read(snap, 0x04u, addr, count, out);
+    read_space(snap, &t->holding, 0, addr, count, out, &t->input);
     return 0;
 }
 
@@ -322,4 +353,11 @@ int regmap_mb_read(void *ctx, uint8_t fc, uint16_t addr, uint16_t count, uint16_
 {
     const struct regmap_live *live = ctx;
     return regmap_snapshot_read(regmap_live_current(live), fc, addr, count, out);
+}
+
+int regmap_mb_read_same(void *ctx, uint8_t fc, uint16_t addr, uint16_t count, uint16_t *out)
+{
+    const struct regmap_live *live = ctx;
+    (void)fc;
+    return regmap_snapshot_read_same(regmap_live_current(live), addr, count, out);
 }

@@ -158,6 +158,16 @@ int regmap_render(const struct regmap_template *t, const struct reading *r,
 int regmap_snapshot_read(const struct regmap_snapshot *snap, uint8_t fc, uint16_t addr,
                          uint16_t count, uint16_t *out);
 
+/**
+ * Read as regmap_snapshot_read(), with FC03 and FC04 giving the same data (the Smart
+ * Connect, manual 002 §5.3): for a template whose spaces differ (Eastron-SDM630), the
+ * input space, and the holding entries at addresses no input entry covers (identity
+ * registers such as 0xFC00). Templates with one space read as before.
+ * @retval 0 always
+ */
+int regmap_snapshot_read_same(const struct regmap_snapshot *snap, uint16_t addr, uint16_t count,
+                              uint16_t *out);
+
 /* ------------------------------------------------------------------------- */
 /* Live double buffer                                                        */
 /* ------------------------------------------------------------------------- */
@@ -186,5 +196,12 @@ int regmap_live_update(struct regmap_live *live, const struct reading *r);
  * @retval 0 always
  */
 int regmap_mb_read(void *ctx, uint8_t fc, uint16_t addr, uint16_t count, uint16_t *out);
+
+/**
+ * mb_read_fn adapter like regmap_mb_read(), serving FC03 and FC04 alike through
+ * regmap_snapshot_read_same() (@p fc is ignored).
+ * @retval 0 always
+ */
+int regmap_mb_read_same(void *ctx, uint8_t fc, uint16_t addr, uint16_t count, uint16_t *out);
 
 #endif /* FIRMWARE_CORE_REGMAP_REGMAP_H */

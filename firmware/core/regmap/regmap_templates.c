@@ -274,10 +274,17 @@ static const struct regmap_template templates[] = {
      "0x8014, 0x8030-0x8034). FC03 and FC04 return the same data. The 0x8C00 block comes "
      "from the seed only.",
      1, REGMAP_CDAB, SPACE(empro), SPACE(empro)},
+    {"PhoenixContact-EMPro-HighWordFirst",
+     "Phoenix Contact EMpro registers, high word first (Smart Connect, Modbus TCP)",
+     "The PhoenixContact-EMPro table with each float32 sent high word first (ABCD), for "
+     "chargers set up as the manual's Alfen appendix says (\"Word order: High to Low\"). "
+     "FC03 and FC04 return the same data.",
+     1, REGMAP_ABCD, SPACE(empro), SPACE(empro)},
     {"Eastron-SDM630", "Eastron SDM630 Modbus V2 (P1MB variant)",
      "Measurements are input registers (FC04); FC03 serves the identity registers that "
      "Tinkerforge WARP (meter code 0xFC02) and openWB (serial 0xFC00) read, and the system "
-     "type.",
+     "type. On the Smart Connect FC03 and FC04 both serve the measurements, and the "
+     "identity registers where no measurement sits (0xFC00, 0xFC02; manual 002 §5.3).",
      1, REGMAP_ABCD, SPACE(sdm630_holding), SPACE(sdm630_input)},
     {"Inepro-PRO380", "Inepro PRO380-Mod V2 map (P1MB variant)",
      "Powers in kW/kvar/kVA, energies in kWh/kvarh. FC03 and FC04 return the same data. "
