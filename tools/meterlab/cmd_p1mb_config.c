@@ -78,7 +78,8 @@ static void usage(FILE *out)
             "  --address A            slave address 1..247 (default 16)\n"
             "  --timeout MS           response timeout (default 500)\n"
             "changes:\n"
-            "  --set-baud N           1200, 2400, 4800, 9600, 19200, 38400, 57600 or 115200\n"
+            "  --set-baud N           1200, 2400, 4800, 9600, 14400, 19200, 28800, 38400,\n"
+            "                         57600 or 115200\n"
             "  --set-parity E|N\n"
             "  --set-address A        1..247\n"
             "  --set-termination on|off\n"
@@ -93,7 +94,7 @@ static void usage(FILE *out)
 
 static bool baud_ok(long b)
 {
-    static const long ok[] = {1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200};
+    static const long ok[] = {1200, 2400, 4800, 9600, 14400, 19200, 28800, 38400, 57600, 115200};
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         if (ok[i] == b) {
             return true;
@@ -280,8 +281,8 @@ static int run(int argc, char **argv)
             }
             if (!baud_ok(v)) {
                 fprintf(stderr,
-                        "%s: %s %ld: not a supported rate (1200, 2400, 4800, 9600, 19200, "
-                        "38400, 57600, 115200)\n",
+                        "%s: %s %ld: not a supported rate (1200, 2400, 4800, 9600, 14400, "
+                        "19200, 28800, 38400, 57600, 115200)\n",
                         prog, c == O_BAUD ? "--baud" : "--set-baud", v);
                 return ML_EXIT_USAGE;
             }

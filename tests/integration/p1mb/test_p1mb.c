@@ -644,6 +644,48 @@ static int run_cli(char *out, size_t cap, const char *fmt, ...)
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+/* Every standard rate of the manual's 1200 .. 115200 (products.md decision): the
+ * register path stores each one; the CLI sets 14400 and then 28800, and libmodbus is
+ * answered at each after the reboot. */
+static void test_p1mb_rtu_every_standard_baud(void)
+{
+    static const uint16_t rates[] = {12, 24, 48, 96, 144, 192, 288, 384, 576, 1152};
+    char out[4096];
+    vt_start(P1MB_VARIANT_SDM630);
+    for (size_t i = 0; i < sizeof rates / sizeof rates[0]; i++) {
+        uint16_t w[1] = {0};
+        CU_ASSERT_EQUAL(vt_write(16, 0xF010, rates[i]), 0);
+        CU_ASSERT_EQUAL(vt_read(16, 3, 0xF010, 1, w), 0);
+        CU_ASSERT_EQUAL(w[0], rates[i]);
+    }
+    CU_ASSERT_EQUAL(vt_write(16, 0xF010, 123), 3); /* 12300: no standard rate */
+    ml_dev_p1mb_stop();
+
+    rt_start(P1MB_VARIANT_SDM630);
+    rt_disconnect(); /* the CLI is the master now */
+    int rc = run_cli(out, sizeof out, "--set-baud 14400 --set-parity N");
+    if (rc != 0) {
+        fprintf(stderr, "\n%s\n", out);
+    }
+    CU_ASSERT_EQUAL(rc, 0);
+    struct hal_uart_cfg u;
+    CU_ASSERT_TRUE(sim_uart_get_cfg(HAL_UART_RS485, &u));
+    CU_ASSERT_EQUAL(u.baud, 14400);
+    CU_ASSERT_EQUAL(app()->rtu.t35_us, 2431u); /* 3.5 * 10 bits / 14400, rounded up */
+    rt_connect(14400, 'N', 16);
+    CU_ASSERT_EQUAL(rd_u16(3, 0xF020), 144); /* active baud / 100 */
+    rt_disconnect();
+    rc = run_cli(out, sizeof out, "--baud 14400 --parity N --set-baud 28800");
+    CU_ASSERT_EQUAL(rc, 0);
+    CU_ASSERT_TRUE(sim_uart_get_cfg(HAL_UART_RS485, &u));
+    CU_ASSERT_EQUAL(u.baud, 28800);
+    CU_ASSERT_EQUAL(app()->rtu.t35_us, 1750u); /* fixed above 19200 */
+    rt_connect(28800, 'N', 16);
+    CU_ASSERT_EQUAL(rd_u16(3, 0xF020), 288);
+    rt_disconnect();
+    ml_dev_p1mb_stop();
+}
+
 static void test_p1mb_rtu_reconfigure_with_cli(void)
 {
     static char out[8192];
@@ -745,6 +787,7 @@ int main(void)
         {"test_p1mb_rtu_xemex", test_p1mb_rtu_xemex},
         {"test_p1mb_rtu_exceptions_and_ignored", test_p1mb_rtu_exceptions_and_ignored},
         {"test_p1mb_rtu_reconfigure_with_cli", test_p1mb_rtu_reconfigure_with_cli},
+        {"test_p1mb_rtu_every_standard_baud", test_p1mb_rtu_every_standard_baud},
     };
     int rc = ml_test_run("p1mb", cases, ML_ARRAY_SIZE(cases), NULL, teardown);
     close(pts_hold);
