@@ -103,7 +103,10 @@ static void verdict(struct p1mb_app *app, int v, uint64_t now)
     if (v == DSMR_VERDICT_OK) {
         app->counters.telegrams_pass++;
         /* the snapshot swap is atomic for the reader: one telegram per reply */
-        regmap_live_update(&app->regs, &app->scratch);
+        regmap_live_update_at(&app->regs, &app->scratch, now, REGMAP_DATA_LIVE);
+        app->have_good = true;
+        app->meter_lost = false;
+        app->last_good_ms = now;
     } else if (v == DSMR_VERDICT_CRC_FAIL) {
         app->counters.telegrams_fail++;
     } else if (v == DSMR_VERDICT_FRAME_FAIL) {
@@ -138,6 +141,20 @@ static void p1_poll(struct p1mb_app *app, uint64_t now)
             off += used;
         }
     }
+}
+
+/* Meter loss (products.md): no good telegram for P1MB_P1_TIMEOUT_MS: instantaneous
+ * values read 0x0000 from then on ("registers for which P1 data is not available"),
+ * energies keep their last value. app->scratch holds the last good telegram (the
+ * parser writes it only when one ends well). */
+static void meter_loss_poll(struct p1mb_app *app, uint64_t now)
+{
+    if (!app->have_good || app->meter_lost || now - app->last_good_ms < P1MB_P1_TIMEOUT_MS) {
+        return;
+    }
+    app->meter_lost = true;
+    reading_clear_instant(&app->scratch);
+    regmap_live_update_at(&app->regs, &app->scratch, app->last_good_ms, REGMAP_DATA_LOST);
 }
 
 /* ------------------------------------------------------------------------- */
@@ -292,7 +309,7 @@ static void setup(struct p1mb_app *app, const struct p1mb_settings *set)
     /* Render an empty reading once so the identity constants answer from boot,
      * before the first telegram (values without data read 0). */
     reading_init(&app->scratch);
-    regmap_live_update(&app->regs, &app->scratch);
+    regmap_live_update_at(&app->regs, &app->scratch, now, REGMAP_DATA_NONE);
     mb_slave_init(&app->mb, mb_read, mb_write, app);
     app->mb.fc_mask = MB_FCBIT_03 | MB_FCBIT_04 | MB_FCBIT_06;
     mb_rtu_init(&app->rtu, &app->mb, conf.address, conf.baud, p1mb_config_bits_per_char(&conf));
@@ -307,6 +324,9 @@ static uint64_t next_deadline(struct p1mb_app *app, uint64_t now)
     if (app->status.have_telegram) {
         uint64_t t = app->status.last_telegram_ms + P1MB_P1_TIMEOUT_MS;
         d = t > now ? min_u64(d, t) : d;
+    }
+    if (app->have_good && !app->meter_lost) {
+        d = min_u64(d, app->last_good_ms + P1MB_P1_TIMEOUT_MS); /* meter loss */
     }
     if (app->rs485_ok) {
         uint64_t t = app->rs485_ok_ms + P1MB_485_FLASH_MS;
@@ -328,7 +348,9 @@ void p1mb_app_run(struct p1mb_app *app, const struct p1mb_settings *set)
     while (!hal_sys_should_stop()) {
         uint64_t now = hal_time_ms();
         hal_sys_watchdog_kick();
+        regmap_live_set_now(&app->regs, now); /* data age in the Xemex map */
         p1_poll(app, now);
+        meter_loss_poll(app, now);
         rs485_poll(app, now);
         if (app->reboot_pending && now >= app->reboot_at_ms) {
             hal_sys_reboot(); /* the sim returns from the loop; the target resets */

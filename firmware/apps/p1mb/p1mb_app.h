@@ -102,7 +102,10 @@ struct p1mb_app {
     struct cfg_flash_ops flash;
     struct p1mb_cfg_regs cfg;
     struct dsmr_parser dsmr;
-    struct reading scratch; /**< what the parser publishes */
+    struct reading scratch; /**< what the parser publishes: the last good telegram */
+    bool have_good;         /**< a good telegram came since boot */
+    bool meter_lost;        /**< none for P1MB_P1_TIMEOUT_MS: instantaneous values cleared */
+    uint64_t last_good_ms;  /**< device time of the last good telegram */
     struct regmap_live regs;
     struct mb_slave mb;
     struct mb_rtu rtu;

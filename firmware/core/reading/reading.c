@@ -15,6 +15,9 @@ static const struct reading_field_info field_info[READING_FIELD_COUNT] = {
 /* Per-phase blocks are laid out L1, L2, L3 so "id + phase" works. */
 _Static_assert(READING_L3_U == READING_L1_U + 2, "phase layout");
 _Static_assert(READING_L3_SWELLS == READING_L1_SWELLS + 2, "phase layout");
+/* reading_field_is_instant() takes these two runs as instantaneous */
+_Static_assert(READING_I_N == READING_P + 14 && READING_L3_PF + 1 == READING_L1_SAGS,
+               "instantaneous field runs");
 
 void reading_init(struct reading *r)
 {
@@ -296,6 +299,21 @@ void reading_derive(struct reading *r)
     derive_mbus(r, READING_MBUS_GAS, READING_GAS, READING_GAS_TS);
     derive_mbus(r, READING_MBUS_WATER, READING_WATER, READING_WATER_TS);
     derive_mbus(r, READING_MBUS_HEAT, READING_HEAT, READING_HEAT_TS);
+}
+
+bool reading_field_is_instant(enum reading_field f)
+{
+    return (f >= READING_P && f <= READING_I_N) || (f >= READING_L1_U && f <= READING_L3_PF) ||
+           f == READING_DEMAND_AVG;
+}
+
+void reading_clear_instant(struct reading *r)
+{
+    for (int f = 0; f < READING_FIELD_COUNT; f++) {
+        if (reading_field_is_instant((enum reading_field)f)) {
+            reading_clear(r, (enum reading_field)f);
+        }
+    }
 }
 
 /* ------------------------------------------------------------------------- */

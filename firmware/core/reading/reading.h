@@ -300,6 +300,19 @@ void reading_str_set(struct reading_str *dst, const char *s, size_t n);
 void reading_derive(struct reading *r);
 
 /**
+ * True for an instantaneous field: powers (P, Q, S and their parts, per phase too),
+ * power factors, voltages, currents, frequency and the running average demand.
+ * Energies, counts, tariff, timestamps, maxima and thresholds are not.
+ */
+bool reading_field_is_instant(enum reading_field f);
+
+/**
+ * Meter lost (products.md "Meter loss"): mark every instantaneous field absent, so
+ * outputs read 0 there; energies and the rest keep their last value.
+ */
+void reading_clear_instant(struct reading *r);
+
+/**
  * Convert a meter-local date-time to UTC epoch seconds.
  * @param dst 1 = daylight saving (UTC+2, 'S'), 0 = winter (UTC+1, 'W'),
  *            -1 = unknown (Europe/Amsterdam and Paris rules are applied).
