@@ -379,7 +379,7 @@ static void test_gui_scenario_p1_unplugged(void)
     CU_ASSERT_STRING_EQUAL(r.states[1], "no_meter");
     CU_ASSERT_TRUE(led_is(&r, "s2.bmp", RED));
     CU_ASSERT_TRUE(led_is(&r, "s3.bmp", GREEN));
-    CU_ASSERT_TRUE(strstr(r.log, "step 1: fault silence (line 15)") != NULL);
+    CU_ASSERT_TRUE(strstr(r.log, "step 1: fault silence (line 18)") != NULL);
     CU_ASSERT_TRUE(strstr(r.log, "log 39.000 meter data: none") != NULL);
 }
 
