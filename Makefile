@@ -9,7 +9,7 @@ CMAKE ?= cmake
 CTEST ?= ctest
 
 .PHONY: all run test bootstrap sim sim-asan target target-m0 fuzz-smoke size check-freestanding \
-        bench format clean help
+        bench format clean help size-doc
 
 all: sim
 
@@ -19,6 +19,7 @@ help:
 	@echo "make sim          configure + build the host preset (build/sim/bin/meterlab)"
 	@echo "make bench        build the optimised host preset and run the benchmarks"
 	@echo "make format       clang-format every C file"
+	@echo "make size-doc     rewrite docs/target.md's size table from the target builds"
 
 bootstrap:
 	@tools/bootstrap
@@ -72,7 +73,12 @@ fuzz-smoke:
 	tools/fuzz-smoke --seconds $(FUZZ_SECONDS)
 
 size:
-	tools/size-report --check --verbose build/target build/target-m0
+	tools/size-report --check --verbose --doc docs/target.md build/target build/target-m0
+
+# size-doc: rewrite the figures table of docs/target.md from the current target builds.
+size-doc:
+	$(MAKE) --no-print-directory target target-m0
+	tools/size-report --write-doc docs/target.md build/target build/target-m0
 
 bench: bootstrap
 	$(CMAKE) --preset sim-release >/dev/null

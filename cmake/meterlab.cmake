@@ -52,7 +52,7 @@ function(ml_unit_test name)
     target_compile_options(${name} PRIVATE -Wall -Wextra -Werror)
     add_test(NAME unit.${name} COMMAND ${name})
     set_tests_properties(unit.${name} PROPERTIES LABELS unit TIMEOUT 120
-        ENVIRONMENT "ML_SOURCE_DIR=${ML_ROOT};ML_SHARED_DIR=${ML_ROOT}/../shared")
+        ENVIRONMENT "ML_SOURCE_DIR=${ML_ROOT}")
 endfunction()
 
 # ml_fuzz_target(NAME SOURCES ... LIBS ... CORPUS dir): a libFuzzer target.

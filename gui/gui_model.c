@@ -432,16 +432,8 @@ int gui_model_start(struct gui_model *m, const struct gui_options *o)
         snprintf(m->telegram_path, sizeof m->telegram_path,
                  "%s/scenarios/telegrams/tic/std-3ph.bin", src);
     } else {
-        /* the shared DSMR 5 bench telegram; the same bytes are kept in scenarios/ */
         snprintf(m->telegram_path, sizeof m->telegram_path,
-                 "%s/../shared/bench/dsmr50-spec-3ph.txt", src);
-        FILE *f = fopen(m->telegram_path, "rb");
-        if (f == NULL) {
-            snprintf(m->telegram_path, sizeof m->telegram_path,
-                     "%s/scenarios/telegrams/dsmr/dsmr50_spec_3ph.txt", src);
-        } else {
-            fclose(f);
-        }
+                 "%s/scenarios/telegrams/dsmr/dsmr50_spec_3ph.txt", src);
     }
     if (!m->scn.loaded && frames_load(&m->tel, m->telegram_path) != 0) {
         return 2;

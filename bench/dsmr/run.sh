@@ -13,7 +13,7 @@ esac
 [ $# -le 1 ] || { echo "bench/dsmr/run.sh: one build directory at most (try --help)" >&2; exit 2; }
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${1:-$ROOT/build/sim-release}
-TELEGRAM=${TELEGRAM:-$ROOT/../shared/bench/dsmr50-spec-3ph.txt}
+TELEGRAM=${TELEGRAM:-$ROOT/scenarios/telegrams/dsmr/dsmr50_spec_3ph.txt}
 if [ ! -f "$BUILD/build.ninja" ]; then
     cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release \
         -DCMAKE_C_FLAGS_RELEASE="-O2 -DNDEBUG" >/dev/null

@@ -1,8 +1,8 @@
 /*
- * TIC parser benchmark on shared/bench/tic-std-3ph.bin (53 groups, 1214 bytes).
+ * TIC parser benchmark on scenarios/telegrams/tic/std-3ph.bin (53 groups, 1214 bytes).
  * One frame = the whole STX..ETX fed in one call, checksums, label dispatch,
  * every value stored and mapped into struct reading (reading_derive included),
- * as the peers in shared/bench/README.md are measured.
+ * as the peers in docs/performance.md are measured.
  *
  *   bench_tic [FILE]                    frames/s, median of 5 runs
  *   bench_tic --iterations N [FILE]     parse N times, no timing (for callgrind)
@@ -72,8 +72,8 @@ int main(int argc, char **argv)
     }
     char def[4096];
     if (path == NULL) {
-        const char *src = getenv("ML_SHARED_DIR");
-        snprintf(def, sizeof def, "%s/bench/tic-std-3ph.bin", src ? src : "../shared");
+        const char *src = getenv("ML_SOURCE_DIR");
+        snprintf(def, sizeof def, "%s/scenarios/telegrams/tic/std-3ph.bin", src ? src : ".");
         path = def;
     }
     size_t len;

@@ -10,7 +10,7 @@ esac
 [ $# -le 1 ] || { echo "bench/tic/run.sh: one build directory at most (try --help)" >&2; exit 2; }
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$root/build/sim-release}
-frame=$root/../shared/bench/tic-std-3ph.bin
+frame=$root/scenarios/telegrams/tic/std-3ph.bin
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
       -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O2 -g -DNDEBUG" >/dev/null
 cmake --build "$build" --target bench_tic >/dev/null || { echo "build failed" >&2; exit 2; }

@@ -1,6 +1,6 @@
 /*
  * The meter emulator: telegrams and frames from values, and byte faults.
- * Formats follow ../shared/spec/dsmr.md §3-§5 and tic.md §2-§6; each width
+ * Formats follow the DSMR P1 companion standard and Enedis-NOI-CPT_54E; each width
  * below cites the format it implements.
  */
 #define _GNU_SOURCE

@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <yaml.h>
 
+#include "ml_serial_net.h"
 #include "ml_yaml.h"
 
 static const char *const role_names[ML_RIG_ROLES] = {"inject", "p1_out", "rs485", "console"};
@@ -122,6 +123,13 @@ static int parse_port(struct ml_yaml *c, node_t *n, enum ml_rig_role role, struc
     }
     if (path && p->path[0] == 0) {
         return ml_yaml_fail(c, path, "%s.path is empty", what);
+    }
+    if (path && ml_serial_is_net(p->path)) {
+        struct ml_serial_net_addr a;
+        char why[300];
+        if (ml_serial_net_parse(p->path, &a, why, sizeof why) < 0) {
+            return ml_yaml_fail(c, path, "%s.path: %s", what, why);
+        }
     }
     if (usb) {
         if (ml_yaml_get_str(c, usb, "usb", p->usb, sizeof p->usb) < 0) {

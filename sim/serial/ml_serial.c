@@ -11,6 +11,8 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "ml_serial_net.h"
+
 const struct ml_serial_cfg ml_serial_p1_v4 = {115200, 8, 'N', 1};
 const struct ml_serial_cfg ml_serial_p1_v2 = {9600, 7, 'E', 1};
 const struct ml_serial_cfg ml_serial_tic_std = {9600, 7, 'E', 1};
@@ -100,6 +102,11 @@ int ml_serial_set_cfg(int fd, const struct ml_serial_cfg *cfg)
     if (sp == 0) {
         return -EINVAL;
     }
+    if (ml_serial_net_is_fd(fd)) {
+        /* a remote port: RFC 2217 sends the settings; raw TCP has the exporter's */
+        int rc = ml_serial_net_set_cfg(fd, cfg);
+        return rc == -ENOENT ? 0 : rc;
+    }
     if (tcgetattr(fd, &t) != 0) {
         return -errno;
     }
@@ -136,6 +143,9 @@ int ml_serial_set_cfg(int fd, const struct ml_serial_cfg *cfg)
 
 int ml_serial_open(const char *path, const struct ml_serial_cfg *cfg, char *err, size_t errcap)
 {
+    if (ml_serial_is_net(path)) {
+        return ml_serial_net_open(path, cfg, err, errcap);
+    }
     int fd = open(path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
         int e = errno;

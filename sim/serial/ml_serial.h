@@ -38,12 +38,14 @@ extern const struct ml_serial_cfg ml_serial_tic_hist; /**< 1200 7E1 (TIC histori
 int ml_serial_parse_cfg(const char *s, struct ml_serial_cfg *out, char *err, size_t errcap);
 
 /**
- * Open @p path non-blocking in raw mode at @p cfg.
+ * Open @p path non-blocking in raw mode at @p cfg. @p path may also be a
+ * remote port, `rfc2217://HOST:PORT` or `tcp://HOST:PORT` (ml_serial_net.h).
  * @return the fd, or -errno with a message naming the path in @p err.
  */
 int ml_serial_open(const char *path, const struct ml_serial_cfg *cfg, char *err, size_t errcap);
 
-/** Change the line settings of an open fd. @return 0 or -errno. */
+/** Change the line settings of an open fd (a tty, or an RFC 2217 remote port; a raw
+ * tcp:// port keeps its exporter's settings). @return 0 or -errno. */
 int ml_serial_set_cfg(int fd, const struct ml_serial_cfg *cfg);
 
 /**

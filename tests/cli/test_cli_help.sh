@@ -10,7 +10,11 @@ for c in $cmds; do
     out=$("$ML" "$c" --help 2>&1); rc=$?
     [ $rc -eq 0 ] || { echo "FAIL: meterlab $c --help exit $rc"; fail=1; }
     echo "$out" | grep -q "usage: meterlab $c" || { echo "FAIL: meterlab $c --help has no usage line"; fail=1; }
+    out2=$("$ML" help "$c" 2>&1); rc=$?
+    [ $rc -eq 0 ] && [ "$out2" = "$out" ] || { echo "FAIL: meterlab help $c (exit $rc) differs from $c --help"; fail=1; }
 done
+err=$("$ML" help no-such-command 2>&1); rc=$?
+[ $rc -eq 2 ] || { echo "FAIL: help on an unknown command exit $rc, want 2"; fail=1; }
 err=$("$ML" no-such-command 2>&1); rc=$?
 [ $rc -eq 2 ] || { echo "FAIL: unknown command exit $rc, want 2"; fail=1; }
 echo "$err" | grep -q "not a command" || { echo "FAIL: unknown command message: $err"; fail=1; }

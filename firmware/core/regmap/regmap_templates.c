@@ -1,6 +1,6 @@
 /*
  * The built-in register-map templates (data only). Addresses, units and word
- * orders come from ../shared/spec/modbus-maps.md (section given per table);
+ * orders come from the meters' published register maps (section given per table);
  * docs/modbus-maps.md is generated from these tables by `meterlab regmap`.
  */
 #include "regmap.h"

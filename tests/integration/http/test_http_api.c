@@ -802,7 +802,7 @@ int main(void)
     if (mkdtemp(tmpdir) == NULL) {
         return 1;
     }
-    tel50 = ml_test_read_file("shared:bench/dsmr50-spec-3ph.txt", &tel50_len);
+    tel50 = ml_test_read_file("src:scenarios/telegrams/dsmr/dsmr50_spec_3ph.txt", &tel50_len);
     static const struct ml_test_case cases[] = {
         {"test_http_auth_401_backoff_429", test_http_auth_401_backoff_429},
         {"test_http_config_get_patch_and_errors", test_http_config_get_patch_and_errors},

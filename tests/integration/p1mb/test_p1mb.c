@@ -8,7 +8,7 @@
  *   peer) for every variant, exceptions, ignored frames, broadcast, and the
  *   real `meterlab p1mb-config` binary reconfiguring the device.
  *
- * Expected values are written by hand from shared/bench/dsmr50-spec-3ph.txt:
+ * Expected values are written by hand from scenarios/telegrams/dsmr/dsmr50_spec_3ph.txt:
  * 32.7.0 = 220.1 V, 31.7.0 = 1 A, P = 1.193 kW - 0 = 1193 W, per phase
  * 1.111 - 4.444 = -3.333 kW, energies 123456.789 * 2 = 246913.578 kWh, no
  * frequency and no neutral current (those registers read 0).
@@ -750,7 +750,7 @@ static void teardown(void)
 
 int main(void)
 {
-    tel = ml_test_read_file("shared:bench/dsmr50-spec-3ph.txt", &tel_len);
+    tel = ml_test_read_file("src:scenarios/telegrams/dsmr/dsmr50_spec_3ph.txt", &tel_len);
     if (tel == NULL || tel_len > sizeof tel_bad) {
         return 1;
     }

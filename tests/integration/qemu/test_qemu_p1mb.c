@@ -8,7 +8,7 @@
  * survives it). Then SIGTERM stops meterlab and QEMU with it.
  *
  * Expected values (as tests/integration/p1mb for the sim): from
- * shared/bench/dsmr50-spec-3ph.txt, 32.7.0 = 220.1 V, P = 1.193 kW - 0 =
+ * scenarios/telegrams/dsmr/dsmr50_spec_3ph.txt, 32.7.0 = 220.1 V, P = 1.193 kW - 0 =
  * 1193 W, energies 123456.789 * 2 = 246913.578 kWh.
  *
  * A host program (built by the host build) registered as ctest qemu.p1mb in
@@ -177,9 +177,9 @@ int main(void)
     if (CU_initialize_registry() != CUE_SUCCESS) {
         return 1;
     }
-    tel = ml_test_read_file("shared:bench/dsmr50-spec-3ph.txt", &tel_len);
+    tel = ml_test_read_file("src:scenarios/telegrams/dsmr/dsmr50_spec_3ph.txt", &tel_len);
     if (tel == NULL || tel_len < 16) {
-        fprintf(stderr, "qemu.p1mb: cannot read shared/bench/dsmr50-spec-3ph.txt\n");
+        fprintf(stderr, "qemu.p1mb: cannot read scenarios/telegrams/dsmr/dsmr50_spec_3ph.txt\n");
         return 1;
     }
     CU_cleanup_registry();

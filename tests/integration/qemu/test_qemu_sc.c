@@ -296,7 +296,7 @@ int main(void)
     if (CU_initialize_registry() != CUE_SUCCESS) {
         return 1;
     }
-    tel = ml_test_read_file("shared:bench/dsmr50-spec-3ph.txt", &tel_len);
+    tel = ml_test_read_file("src:scenarios/telegrams/dsmr/dsmr50_spec_3ph.txt", &tel_len);
     tel30 = ml_test_read_file("src:scenarios/telegrams/dsmr/dsmr30_iskra_mt382.txt", &tel30_len);
     CU_cleanup_registry();
     if (tel == NULL || tel30 == NULL) {

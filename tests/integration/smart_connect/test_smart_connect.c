@@ -620,7 +620,7 @@ static void test_sc_tic_historic_is_reported_not_parsed(void)
 
 int main(void)
 {
-    tel50 = ml_test_read_file("shared:bench/dsmr50-spec-3ph.txt", &tel50_len);
+    tel50 = ml_test_read_file("src:scenarios/telegrams/dsmr/dsmr50_spec_3ph.txt", &tel50_len);
     tel42 = ml_test_read_file("src:scenarios/telegrams/dsmr/dsmr42_kaifa_3ph.txt", &tel42_len);
     if (tel50 == NULL || tel42 == NULL) {
         return 1;

@@ -126,7 +126,7 @@ static void test_sc_tls_refused_without_client_certificate(void)
 
 int main(void)
 {
-    tel = ml_test_read_file("shared:bench/dsmr50-spec-3ph.txt", &tel_len);
+    tel = ml_test_read_file("src:scenarios/telegrams/dsmr/dsmr50_spec_3ph.txt", &tel_len);
     struct ml_broker_opts opts = {.tls = true, .require_cert = true, .client_cn = SERIAL};
     if (tel == NULL || ml_broker_start(&broker, &opts) != 0) {
         fprintf(stderr, "cannot start the TLS broker\n");

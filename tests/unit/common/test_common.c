@@ -41,9 +41,9 @@ static void test_common_crc16_incremental_equals_block(void)
 
 static void test_common_crc16_p1_real_telegram(void)
 {
-    /* The DSMR 5.0.2 example telegram as fixed in shared/bench: CRC E47C (bench README). */
+    /* The DSMR 5.0.2 example telegram (scenarios/telegrams/dsmr/dsmr50_spec_3ph.txt): CRC E47C. */
     size_t len;
-    uint8_t *t = ml_test_read_file("shared:bench/dsmr50-spec-3ph.txt", &len);
+    uint8_t *t = ml_test_read_file("src:scenarios/telegrams/dsmr/dsmr50_spec_3ph.txt", &len);
     CU_ASSERT_PTR_NOT_NULL_FATAL(t);
     const uint8_t *bang = memchr(t, '!', len);
     CU_ASSERT_PTR_NOT_NULL_FATAL(bang);

@@ -1,11 +1,11 @@
 #!/bin/sh
 # meterlab decode on TIC input: autodetection, values written by hand from the
-# frames (shared bench frame, producer and historic frames), verdicts and exit codes.
-# Usage: test_decode_tic.sh <meterlab> <tic corpus dir> <shared bench dir>
+# frames (the benchmark frame std-3ph.bin, producer and historic frames), verdicts and
+# exit codes.
+# Usage: test_decode_tic.sh <meterlab> <tic corpus dir>
 set -u
 ML=$1
 DIR=$2
-BENCH=$3
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 pass=0
@@ -14,7 +14,7 @@ check() { # name, status
     if [ "$2" -eq 0 ]; then echo "ok: $1"; pass=$((pass + 1)); else echo "FAIL: $1"; fail=$((fail + 1)); fi
 }
 
-"$ML" decode "$BENCH/tic-std-3ph.bin" >"$TMP/std.json"
+"$ML" decode "$DIR/std-3ph.bin" >"$TMP/std.json"
 check "bench frame exits 0" $?
 python3 - "$TMP/std.json" <<'PY'
 import json, sys

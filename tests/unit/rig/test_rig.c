@@ -159,6 +159,11 @@ static void test_rig_errors(void)
                  "r.yaml:2:20:", "unknown key 'flavour' in dut (known: product, variant, serial)");
     expect_error(HEAD "serial: {inject: {path: /dev/x, baud: 9600}}\n",
                  "r.yaml:3:33:", "unknown key 'baud' in serial.inject");
+    /* remote ports: the URL is checked at load time */
+    expect_error(HEAD "serial: {inject: {path: \"rfc2217://bench2\"}}\n", "r.yaml:3:25:",
+                 "serial.inject.path: rfc2217://bench2: no port");
+    CU_ASSERT_EQUAL(parse(HEAD "serial: {inject: {path: \"rfc2217://bench2:4001\"}}\n"), 0);
+    CU_ASSERT_STRING_EQUAL(rig.port[ML_RIG_INJECT].path, "rfc2217://bench2:4001");
     expect_error(HEAD "serial: {inject: {path: /dev/x}, modem: {path: /dev/y}}\n",
                  "r.yaml:3:34:", "unknown key 'modem' in serial");
     expect_error(HEAD INJ "network: {host: h, ssh_port: 22}\n",

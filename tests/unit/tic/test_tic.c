@@ -366,7 +366,7 @@ static void check_std_3ph(const struct run *run)
 {
     CU_ASSERT_EQUAL_FATAL(run->n, 1);
     CU_ASSERT_EQUAL(run->verdict[0], TIC_VERDICT_OK);
-    CU_ASSERT_EQUAL(run->res[0].groups, 53); /* shared/bench/README.md */
+    CU_ASSERT_EQUAL(run->res[0].groups, 53); /* the benchmark frame has 53 groups */
     const struct reading *r = &run->r[0];
     CU_ASSERT_EQUAL(r->phases, 3);
     CU_ASSERT_EQUAL(get(r, READING_TS_UTC), 1681552805); /* E230415120005 */
@@ -448,7 +448,7 @@ static void test_tic_every_split_point(void)
 static void test_tic_bench_copy_is_identical(void)
 {
     size_t a, b;
-    uint8_t *x = ml_test_read_file("shared:bench/tic-std-3ph.bin", &a);
+    uint8_t *x = ml_test_read_file("src:scenarios/telegrams/tic/std-3ph.bin", &a);
     uint8_t *y = load("std-3ph.bin", &b);
     CU_ASSERT_PTR_NOT_NULL_FATAL(x);
     CU_ASSERT_PTR_NOT_NULL_FATAL(y);
@@ -934,7 +934,7 @@ static void test_tic_random_noise_keeps_invariants(void)
 {
     /* Random byte corruption of the bench frame, fed in random chunks. */
     size_t len;
-    uint8_t *d = ml_test_read_file("shared:bench/tic-std-3ph.bin", &len);
+    uint8_t *d = ml_test_read_file("src:scenarios/telegrams/tic/std-3ph.bin", &len);
     CU_ASSERT_PTR_NOT_NULL_FATAL(d);
     uint8_t *m = malloc(len);
     uint32_t seed = 0xC0FFEEu;
