@@ -374,7 +374,10 @@ static void setup(struct p1mb_app *app, const struct p1mb_settings *set)
 
 static uint64_t next_deadline(struct p1mb_app *app, uint64_t now)
 {
-    uint64_t d = mb_rtu_deadline_ms(&app->rtu, hal_time_us());
+    /* the watchdog (4 s on the target) is kicked once per pass: an idle device without
+     * a meter and without requests must still pass by */
+    uint64_t d = now + P1MB_WAKE_MS;
+    d = min_u64(d, mb_rtu_deadline_ms(&app->rtu, hal_time_us()));
     d = min_u64(d, mb_rtu_deadline_ms(&app->p1cfg, hal_time_us()));
     if (app->p1cfg_mode) {
         d = min_u64(d, app->p1cfg_last_ms + P1MB_P1_CFG_IDLE_MS);

@@ -48,6 +48,7 @@ enum p1mb_variant {
 #define P1MB_485_FLASH_MS    100u   /**< 485 LED on after each request for us */
 #define P1MB_485_ERROR_MS    2000u  /**< 485 LED blinks this long after a bad frame */
 #define P1MB_REBOOT_GRACE_MS 10u    /**< after the reply is on the wire, reboot */
+#define P1MB_WAKE_MS         1000u  /**< a loop pass at least this often: kicks the watchdog */
 
 /* Configurator cable on the P1 port (products.md "P1MB configurator cable"): the PC sends
  * Modbus RTU requests on the P1 data line at 115200 8N1 to this slave address; the P1MB

@@ -145,16 +145,28 @@ void reading_raw_add(struct reading *r, const char *id, size_t id_len, const cha
 /* Derived values                                                            */
 /* ------------------------------------------------------------------------- */
 
+/* a - b, saturating at the int64 range (no overflow on any input). */
+static int64_t sub_sat(int64_t a, int64_t b)
+{
+    if (b < 0 && a > INT64_MAX + b) {
+        return INT64_MAX;
+    }
+    if (b > 0 && a < INT64_MIN + b) {
+        return INT64_MIN;
+    }
+    return a - b;
+}
+
 /* signed = imp - exp, or the split of a signed value into magnitudes. */
 static void derive_signed(struct reading *r, enum reading_field sgn, enum reading_field imp,
                           enum reading_field exp)
 {
     int64_t a, b, v;
     if (!reading_has(r, sgn) && reading_get(r, imp, &a) && reading_get(r, exp, &b)) {
-        reading_set(r, sgn, a - b);
+        reading_set(r, sgn, sub_sat(a, b));
     } else if (reading_get(r, sgn, &v) && !reading_has(r, imp) && !reading_has(r, exp)) {
         reading_set(r, imp, v > 0 ? v : 0);
-        reading_set(r, exp, v < 0 ? -v : 0);
+        reading_set(r, exp, v < 0 ? sub_sat(0, v) : 0);
     }
 }
 

@@ -137,8 +137,10 @@ static void test_reading_derive_s_pf_limits(void)
     CU_ASSERT_EQUAL(get(READING_L1_PF), 500);
     CU_ASSERT_EQUAL(get(READING_L2_PF), 123);
     CU_ASSERT_EQUAL(get(READING_L2_S), 1);
-    CU_ASSERT_EQUAL(get(READING_L3_S), INT64_MAX); /* sqrt(2) * 2^63 saturates */
-    CU_ASSERT_EQUAL(get(READING_L3_PF), -707);     /* -1 / sqrt(2) */
+    CU_ASSERT_EQUAL(get(READING_L3_S), INT64_MAX);     /* sqrt(2) * 2^63 saturates */
+    CU_ASSERT_EQUAL(get(READING_L3_PF), -707);         /* -1 / sqrt(2) */
+    CU_ASSERT_EQUAL(get(READING_L3_P_EXP), INT64_MAX); /* |INT64_MIN| saturates */
+    CU_ASSERT_EQUAL(get(READING_L3_P_IMP), 0);
 }
 
 static void test_reading_derive_energy_sum_and_gas(void)
