@@ -66,25 +66,6 @@ struct gui_shot {
 #define GUI_ACTIONS_MAX 32
 #define GUI_SHOTS_MAX   16
 
-struct ml_scenario;
-struct ml_timeline;
-struct ml_player;
-struct ml_ev;
-struct ml_buf;
-
-/**
- * The scenario timeline and meter player of `meterlab run` (tools/meterlab/
- * cli_scn.h). They live in the meterlab program, so the caller hands them in
- * and ml_gui does not depend on the program's objects.
- */
-struct gui_scn_hooks {
-    int (*timeline_build)(const struct ml_scenario *s, struct ml_timeline *tl);
-    void (*timeline_free)(struct ml_timeline *tl);
-    void (*player_init)(struct ml_player *p, const struct ml_scenario *s);
-    int (*player_bytes)(struct ml_player *p, const struct ml_ev *ev, struct ml_buf *out, char *err,
-                        size_t errcap);
-};
-
 struct gui_options {
     enum gui_product product;
     const char *telegram_file; /**< NULL: the product's default telegram */
@@ -101,7 +82,6 @@ struct gui_options {
     bool show_help;            /**< start with the shortcuts overlay shown (F1) */
     bool product_set;          /**< --product given (overrides the scenario's) */
     const char *scenario_file; /**< play this scenario's meter side (NULL: --telegram loop) */
-    const struct gui_scn_hooks *scn; /**< needed with scenario_file */
     struct gui_action actions[GUI_ACTIONS_MAX];
     size_t n_actions;
     struct gui_shot shots[GUI_SHOTS_MAX];

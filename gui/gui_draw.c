@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ml_check.h"
 #include "ml_config.h"
 #include "ml_devices.h"
 #include "regmap/regmap.h"
@@ -949,38 +950,8 @@ static void draw_values(struct gui_ui *u)
 void gui_reg_value(const struct regmap_template *t, const struct regmap_entry *e, const uint16_t *w,
                    char *out, size_t cap)
 {
-    unsigned n = regmap_entry_words(e);
-    uint64_t raw = 0;
-    bool abcd = regmap_entry_order(t, e) == REGMAP_ABCD;
-    for (unsigned k = 0; k < n; k++) {
-        raw = (raw << 16) | w[abcd ? k : n - 1 - k];
-    }
-    double v;
-    bool is_float = false;
-    switch ((enum regmap_type)e->type) {
-    case REGMAP_F32: {
-        uint32_t u32 = (uint32_t)raw;
-        float f;
-        memcpy(&f, &u32, sizeof f);
-        v = f;
-        is_float = true;
-        break;
-    }
-    case REGMAP_I32:
-        v = (double)(int32_t)(uint32_t)raw;
-        break;
-    case REGMAP_I16:
-        v = (double)(int16_t)(uint16_t)raw;
-        break;
-    case REGMAP_I64:
-        v = (double)(int64_t)raw;
-        break;
-    case REGMAP_U16:
-    case REGMAP_U32:
-    default:
-        v = (double)raw;
-        break;
-    }
+    double v = ml_check_regs_decode(e->type, (uint8_t)regmap_entry_order(t, e), w);
+    bool is_float = e->type == REGMAP_F32;
     const char *unit = "";
     if (e->field >= 0) {
         const struct reading_field_info *fi = reading_field_info((enum reading_field)e->field);
@@ -1283,9 +1254,9 @@ static void draw_help(struct gui_ui *u)
          "F1 or Esc closes");
     int fy = box.y + box.h - S(u, 12) - 2 * line_h(u, GUI_FONT_SMALL);
     text(u, GUI_FONT_SMALL, box.x + S(u, 20), fy, LEFT, C_DIM,
-         "A scenario (meterlab gui SCENARIO.yaml) plays its meter side, faults and button here;");
+         "A scenario (meterlab gui SCENARIO.yaml) is played by the runner of 'meterlab run':");
     text(u, GUI_FONT_SMALL, box.x + S(u, 20), fy + line_h(u, GUI_FONT_SMALL), LEFT, C_DIM,
-         "its expectations are not checked in the GUI: that is what 'meterlab run' does.");
+         "its expectations are checked as it plays; the log gives the count at its end.");
     y += lh + S(u, 12);
     for (int i = 0; i < n; i++) {
         text(u, GUI_FONT_BOLD, box.x + S(u, 150), y, RIGHT, C_WARN, keys[i][0]);

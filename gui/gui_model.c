@@ -226,8 +226,8 @@ static bool is_p1mb(const struct gui_model *m)
     return m->opt.product == GUI_PRODUCT_P1MB;
 }
 
-/* What the Smart Connect runs with: the command line, or the scenario's device: block
- * (the same mapping as `meterlab run`). */
+/* What the Smart Connect runs with: the command line (a scenario's device: block is
+ * the runner's, sim/runner/ml_dut_sim.c). */
 static void sc_settings_build(struct gui_model *m)
 {
     const struct gui_options *o = &m->opt;
@@ -236,22 +236,6 @@ static void sc_settings_build(struct gui_model *m)
     m->set.modbus_port = o->modbus_port;
     if (o->meter_type != NULL) {
         snprintf(m->set.meter_type, sizeof m->set.meter_type, "%s", o->meter_type);
-    }
-    if (m->scn.loaded) {
-        const struct ml_scenario *s = &m->scn.s;
-        if (o->meter_type == NULL && s->meter_type != NULL && s->meter_type[0] != '\0') {
-            snprintf(m->set.meter_type, sizeof m->set.meter_type, "%s", s->meter_type);
-        }
-        m->set.factory_default = s->factory_default;
-        m->set.net.iface = s->iface ? NET_IF_WIFI : NET_IF_ETHERNET;
-        m->set.net.dhcp = s->dhcp;
-        if (!s->dhcp) {
-            m->set.net.static_ip = (struct net_ipv4){s->ip, s->netmask, s->gateway, s->dns};
-        }
-        snprintf(m->set.mqtt_site, sizeof m->set.mqtt_site, "%s", s->mqtt_site ? s->mqtt_site : "");
-        snprintf(m->set.mqtt_user, sizeof m->set.mqtt_user, "%s", s->mqtt_user ? s->mqtt_user : "");
-        snprintf(m->set.mqtt_password, sizeof m->set.mqtt_password, "%s",
-                 s->mqtt_password ? s->mqtt_password : "");
     }
     if (m->mqtt_url[0] != '\0') {
         m->set.mqtt_enabled = true;
@@ -283,22 +267,152 @@ static void charger_init(struct gui_model *m)
     }
 }
 
+/* ------------------------------------------------------------------------- */
+/* A scenario: played by the runner (sim/runner), the GUI follows and draws    */
+/* ------------------------------------------------------------------------- */
+
+/* One GUI per process (gui.h): the model the wrapped inject works for. */
+static struct gui_model *gui_cur;
+
+static void inject_log(struct gui_model *m, uint32_t p0, uint32_t f0, uint32_t x0);
+static void mangle(struct gui_model *m, uint8_t *buf, size_t len);
+
+/* The runner's meter bytes pass the GUI's one-click line faults (unplug, noise, CRC)
+ * on their way into the device, and the verdict of what they completed is logged. */
+static int gui_dut_inject(struct ml_dut *d, const uint8_t *p, size_t n, char *err, size_t cap)
+{
+    struct gui_model *m = gui_cur;
+    if (m->fault[GUI_FAULT_UNPLUG] || n == 0) {
+        return 0;
+    }
+    uint8_t *b = malloc(n);
+    if (b == NULL) {
+        snprintf(err, cap, "out of memory");
+        return -1;
+    }
+    memcpy(b, p, n);
+    mangle(m, b, n);
+    uint32_t p0, f0, x0;
+    gui_model_tel_counts(m, &p0, &f0, &x0);
+    int rc = m->scn.base_ops->inject(d, b, n, err, cap);
+    free(b);
+    m->sent++;
+    m->act_in_us = m->now_us;
+    inject_log(m, p0, f0, x0);
+    return rc;
+}
+
+static void button_note(struct gui_model *m, bool down);
+
+/* Each timeline event, just before the runner plays it: the step strip and the log. */
+static void scn_on_event(void *ctx, const struct ml_ev *ev)
+{
+    struct gui_model *m = ctx;
+    struct gui_scn *g = &m->scn;
+    const struct ml_scenario *s = &g->s;
+    if (ev->t_us > m->now_us) {
+        m->now_us = ev->t_us; /* the log and the port activity carry the event's instant */
+    }
+    const struct ml_scn_step *st = ev->step != UINT32_MAX ? &s->steps[ev->step] : NULL;
+    if (st != NULL && ev->kind != ML_EV_POLL && ev->kind != ML_EV_WINDOW_END) {
+        if (g->step != (long)ev->step && st->kind != ML_STEP_EXPECT) {
+            char what[96];
+            gui_model_step_text(m, (long)ev->step, what, sizeof what);
+            gui_model_log(m, GUI_LOG_INFO, "step %u: %s (line %d)", ev->step + 1, what,
+                          st->loc.line);
+        }
+        g->step = (long)ev->step;
+        g->step_us = ev->t_us;
+    }
+    switch (ev->kind) {
+    case ML_EV_FAULT:
+        if (st->fault.kind == ML_SF_BROKER_DOWN || st->fault.kind == ML_SF_BROKER_UP) {
+            m->fault[GUI_FAULT_BROKER_DOWN] = st->fault.kind == ML_SF_BROKER_DOWN;
+        }
+        break;
+    case ML_EV_ACTION:
+        if (st->action.kind == ML_ACT_BUTTON) {
+            button_note(m, true);
+        } else if (st->action.kind == ML_ACT_MODBUS_WRITE) {
+            gui_model_log(m, GUI_LOG_INFO, "modbus_write 0x%04X = %u (address %d)",
+                          st->action.address, st->action.value, st->action.unit);
+            m->act_485_us = m->now_us;
+        }
+        break;
+    case ML_EV_RELEASE:
+        button_note(m, false);
+        break;
+    default:
+        break;
+    }
+}
+
+/* Start the scenario's device through the runner (the sim DUT, as `meterlab run`). */
+static int scn_open(struct gui_model *m)
+{
+    struct gui_scn *g = &m->scn;
+    ml_dut_sim_init(&g->dut);
+    g->ro = (struct ml_run_opts){.quiet = true, .on_event = scn_on_event, .ctx = m};
+    gui_cur = m;
+    g->run = ml_run_open(&g->dut, &g->s, &g->ro, &g->res);
+    if (g->res.error || g->res.skipped) {
+        ml_run_close(g->run);
+        g->run = NULL;
+        fprintf(stderr, "meterlab gui: %s cannot be played on the simulated device:\n%s", g->s.path,
+                g->res.report ? g->res.report : "");
+        free(g->res.report);
+        g->res.report = NULL;
+        ml_dut_free(&g->dut);
+        return 2;
+    }
+    g->base_ops = g->dut.ops;
+    g->ops = *g->dut.ops;
+    g->ops.inject = gui_dut_inject;
+    g->dut.ops = &g->ops;
+    m->set.factory_default = g->s.factory_default;
+    m->set.mqtt_enabled = g->s.mqtt;
+    m->set.flavour = g->s.product == ML_SCN_TIC ? SC_FLAVOUR_TIC : SC_FLAVOUR_P1;
+    return 0;
+}
+
+static void scn_close(struct gui_model *m)
+{
+    struct gui_scn *g = &m->scn;
+    if (g->run != NULL) {
+        ml_run_close(g->run);
+        g->run = NULL;
+        if (m->opt.verbose) {
+            printf("scenario %s: %d checks, %d failed, %d skipped\n", g->s.name, g->res.checks,
+                   g->res.failed, g->res.skips);
+            fputs(g->res.report ? g->res.report : "", stdout);
+        }
+        free(g->res.report);
+        g->res.report = NULL;
+        ml_dut_free(&g->dut);
+    }
+}
+
 static int device_start(struct gui_model *m)
 {
     const struct ml_scenario *s = m->scn.loaded ? &m->scn.s : NULL;
     struct sim_config cfg = {.time_mode = SIM_TIME_VIRTUAL,
-                             .utc_at_start = s ? s->utc_start : 1767225600, /* 2026-01-01 */
+                             .utc_at_start = ML_SCN_UTC_START_DEFAULT,
                              .serial = m->serial,
                              .label_password = "simlabel"};
     int rc;
-    if (is_p1mb(m)) {
+    if (s) {
+        rc = scn_open(m);
+        if (rc != 0) {
+            return rc;
+        }
+    } else if (is_p1mb(m)) {
         sim_uart_bind_fd(HAL_UART_RS485, -1);
         rc = ml_dev_p1mb_start(&m->pset, &cfg);
     } else {
         sc_settings_build(m);
         rc = ml_dev_sc_start(&m->set, &cfg);
     }
-    if (rc != 0) {
+    if (!s && rc != 0) {
         fprintf(stderr, "meterlab gui: cannot start the simulated device (error %d)\n", rc);
         return 2;
     }
@@ -324,8 +438,6 @@ static int device_start(struct gui_model *m)
     m->act_in_us = m->act_out_us = m->act_eth_us = m->act_485_us = 0;
     m->log_head = m->log_n = 0;
     if (s) {
-        m->opt.scn->player_init(&m->scn.pl, s);
-        m->scn.next_ev = 0;
         m->scn.step = -1;
         m->scn.ended = false;
     }
@@ -350,10 +462,6 @@ static int scenario_load(struct gui_model *m)
 {
     const struct gui_options *o = &m->opt;
     char err[512];
-    if (o->scn == NULL) {
-        fprintf(stderr, "meterlab gui: no scenario player in this build\n");
-        return 2;
-    }
     if (ml_scenario_load(o->scenario_file, &m->scn.s, err, sizeof err) != 0) {
         fprintf(stderr, "meterlab gui: %s\n", err);
         return 2;
@@ -373,13 +481,18 @@ static int scenario_load(struct gui_model *m)
                                         : "p1");
         return 2;
     }
+    if (o->meter_type != NULL) {
+        fprintf(stderr,
+                "meterlab gui: --meter-type goes with the telegram loop; a scenario names its "
+                "own (device: {meter_type: ...})\n");
+        return 2;
+    }
     m->opt.product = p;
     if (p == GUI_PRODUCT_P1MB && o->variant < 0 && s->variant >= 0 &&
         s->variant < P1MB_VARIANT_COUNT) {
         /* the scenario's device: {variant: ...} (same order as enum p1mb_variant) */
         m->pset.variant = (enum p1mb_variant)s->variant;
     }
-    m->opt.scn->timeline_build(s, &m->scn.tl);
     const char *b = strrchr(s->path, '/');
     snprintf(m->scn.base, sizeof m->scn.base, "%s", b ? b + 1 : s->path);
     if (s->serial != NULL) {
@@ -463,9 +576,13 @@ int gui_model_start(struct gui_model *m, const struct gui_options *o)
     if (m->opt.product != GUI_PRODUCT_P1MB) {
         if (o->mqtt_url != NULL && strcmp(o->mqtt_url, "local") != 0) {
             snprintf(m->mqtt_url, sizeof m->mqtt_url, "%s", o->mqtt_url);
-        } else if (o->mqtt_url != NULL || (m->scn.loaded && m->scn.s.mqtt)) {
-            const struct ml_scenario *s = m->scn.loaded ? &m->scn.s : NULL;
-            rc = broker_start(m, s ? s->broker_user : NULL, s ? s->broker_password : NULL);
+        } else if (o->mqtt_url != NULL && m->scn.loaded) {
+            fprintf(stderr, "meterlab gui: a scenario brings its own broker (device: {mqtt: on}); "
+                            "--mqtt goes with the telegram loop\n");
+            gui_model_stop(m);
+            return 2;
+        } else if (o->mqtt_url != NULL) {
+            rc = broker_start(m, NULL, NULL);
             if (rc != 0) {
                 gui_model_stop(m);
                 return rc;
@@ -481,7 +598,10 @@ int gui_model_start(struct gui_model *m, const struct gui_options *o)
 
 static void device_stop(struct gui_model *m)
 {
-    if (m->running) {
+    if (m->running && m->scn.loaded) {
+        scn_close(m);
+        m->running = false;
+    } else if (m->running) {
         if (is_p1mb(m)) {
             ml_dev_p1mb_stop();
         } else {
@@ -497,8 +617,6 @@ void gui_model_stop(struct gui_model *m)
     frames_free(&m->tel);
     frames_free(&m->hist);
     if (m->scn.loaded) {
-        m->opt.scn->timeline_free(&m->scn.tl);
-        ml_buf_free(&m->scn.bytes);
         ml_scenario_free(&m->scn.s);
         m->scn.loaded = false;
     }
@@ -518,12 +636,7 @@ int gui_model_restart(struct gui_model *m)
     net.dhcp_answers = net.gateway_reachable = net.internet_reachable = true;
     sim_net_set(&net);
     memset(m->fault, 0, sizeof m->fault);
-    if (m->own_broker && m->broker_auth_changed && m->scn.loaded) {
-        /* back to the credentials the scenario starts with (this restarts the broker) */
-        m->broker_up =
-            ml_broker_set_auth(&m->broker, m->scn.s.broker_user, m->scn.s.broker_password) == 0;
-        m->broker_auth_changed = false;
-    } else if (m->own_broker && !m->broker_up) {
+    if (m->own_broker && !m->broker_up) {
         m->broker_up = ml_broker_restart(&m->broker) == 0;
     }
     return device_start(m);
@@ -537,7 +650,7 @@ bool gui_model_fault_available(const struct gui_model *m, enum gui_fault f)
     case GUI_FAULT_NET_DOWN:
         return !is_p1mb(m);
     case GUI_FAULT_BROKER_DOWN:
-        /* only a broker we run ourselves can be stopped */
+        /* only a broker we run ourselves can be stopped (a scenario's is the runner's) */
         return !is_p1mb(m) && m->own_broker;
     case GUI_FAULT_BUS_GARBAGE:
         return is_p1mb(m);
@@ -585,10 +698,7 @@ void gui_model_fault_set(struct gui_model *m, enum gui_fault f, bool on)
     };
     gui_model_log(m, GUI_LOG_INFO, "fault %s: %s", on ? "on" : "off", what[f]);
     if (f == GUI_FAULT_NET_DOWN) {
-        struct sim_net_model net;
-        sim_net_get(&net);
-        net.link_up[HAL_NET_ETH] = !on;
-        sim_net_set(&net);
+        ml_dut_sim_net_fault(on ? ML_SF_LINK_DOWN : ML_SF_LINK_UP, false);
     } else if (f == GUI_FAULT_BROKER_DOWN) {
         broker_set(m, !on);
     }
@@ -616,8 +726,17 @@ void gui_model_button(struct gui_model *m, bool down)
     if (down == m->button_down) {
         return;
     }
-    m->button_down = down;
     sim_button_set(down);
+    button_note(m, down);
+}
+
+/* The button changed (by a click, the script or the scenario's runner): state and log. */
+static void button_note(struct gui_model *m, bool down)
+{
+    if (down == m->button_down) {
+        return;
+    }
+    m->button_down = down;
     if (down) {
         m->button_since_us = m->now_us;
         gui_model_log(m, GUI_LOG_BUTTON, "button pressed");
@@ -684,7 +803,7 @@ static void inject_meter(struct gui_model *m, uint8_t *buf, size_t len)
         return;
     }
     mangle(m, buf, len);
-    uint32_t p0, f0, x0, p1, f1, x1;
+    uint32_t p0, f0, x0;
     gui_model_tel_counts(m, &p0, &f0, &x0);
     for (size_t off = 0; off < len; off += 4096) {
         /* in slices the RX ring can take, as the UART would deliver them */
@@ -694,6 +813,13 @@ static void inject_meter(struct gui_model *m, uint8_t *buf, size_t len)
     }
     m->sent++;
     m->act_in_us = m->now_us;
+    inject_log(m, p0, f0, x0);
+}
+
+/* Log the verdict of what the last meter bytes completed (counters before: p0, f0, x0). */
+static void inject_log(struct gui_model *m, uint32_t p0, uint32_t f0, uint32_t x0)
+{
+    uint32_t p1, f1, x1;
     gui_model_tel_counts(m, &p1, &f1, &x1);
     m->act_in_bad = false;
     bool historic = !is_p1mb(m) && ml_dev_sc_app()->status.tic_historic;
@@ -731,9 +857,47 @@ static void send_telegram(struct gui_model *m)
 /* The charger on RS485 (P1MB)                                               */
 /* ------------------------------------------------------------------------- */
 
+/* A scenario's P1MB: its RS485 side is the runner's pty, so the charger polls through
+ * the runner's own RTU master (the one the scenario's modbus checks use). */
+static void charger_poll_rtu(struct gui_model *m)
+{
+    struct gui_charger *c = &m->ch;
+    struct gui_scn *g = &m->scn;
+    m->act_485_us = m->now_us;
+    if (m->fault[GUI_FAULT_BUS_GARBAGE]) {
+        static const uint8_t junk[] = {0x55, 0xAA, 0x10, 0x03, 0x7F, 0x00, 0xFF, 0x31, 0x42};
+        if (ml_run_modbus_send_raw(g->run, junk, sizeof junk) < 0) {
+            gui_model_log(m, GUI_LOG_BAD, "charger: cannot write on %s", g->dut.rtu_path);
+        }
+        c->garbage++;
+        m->act_485_bad = true;
+        return;
+    }
+    if (c->entry == NULL) {
+        return;
+    }
+    uint16_t w[4] = {0};
+    char why[256];
+    c->requests++;
+    m->act_485_bad = false;
+    if (ml_run_modbus_read(g->run, c->fc, c->addr, c->words, w, why, sizeof why) < 0) {
+        c->no_reply++;
+        gui_model_log(m, GUI_LOG_BAD, "charger: no reply from address %d", g->dut.rtu_slave);
+        return;
+    }
+    c->replies++;
+    gui_reg_value(p1mb_variant_template(m->pset.variant), c->entry, w, c->value, sizeof c->value);
+    c->have_value = true;
+    c->value_us = m->now_us;
+}
+
 static void charger_poll(struct gui_model *m)
 {
     struct gui_charger *c = &m->ch;
+    if (m->scn.loaded) {
+        charger_poll_rtu(m);
+        return;
+    }
     if (m->fault[GUI_FAULT_BUS_GARBAGE]) {
         /* bytes that are no request: a wrong baud rate, a second master talking */
         static const uint8_t junk[] = {0x55, 0xAA, 0x10, 0x03, 0x7F, 0x00, 0xFF, 0x31, 0x42};
@@ -840,137 +1004,15 @@ void gui_model_step_text(const struct gui_model *m, long step, char *out, size_t
     }
 }
 
-static void scn_net_fault(struct gui_model *m, enum ml_scn_fault_kind k)
-{
-    struct sim_net_model n;
-    sim_net_get(&n);
-    int ifc = m->scn.s.iface ? HAL_NET_WIFI : HAL_NET_ETH;
-    switch (k) {
-    case ML_SF_LINK_DOWN:
-    case ML_SF_LINK_UP:
-        n.link_up[ifc] = k == ML_SF_LINK_UP;
-        break;
-    case ML_SF_DHCP_FAILS:
-    case ML_SF_DHCP_OK:
-        n.dhcp_answers = k == ML_SF_DHCP_OK;
-        break;
-    case ML_SF_GATEWAY_DOWN:
-    case ML_SF_GATEWAY_UP:
-        n.gateway_reachable = k == ML_SF_GATEWAY_UP;
-        break;
-    case ML_SF_INTERNET_DOWN:
-    case ML_SF_INTERNET_UP:
-        n.internet_reachable = k == ML_SF_INTERNET_UP;
-        break;
-    default:
-        return;
-    }
-    sim_net_set(&n);
-    sim_wait_idle();
-}
-
-/* A modbus_write action on the P1MB: one FC06 frame on the bus, as the charger would. */
-static void scn_p1mb_write(struct gui_model *m, const struct ml_scn_action *a)
-{
-    uint8_t q[8] = {(uint8_t)a->unit,           0x06,
-                    (uint8_t)(a->address >> 8), (uint8_t)a->address,
-                    (uint8_t)(a->value >> 8),   (uint8_t)a->value};
-    uint16_t crc = ml_crc16_modbus(q, 6);
-    q[6] = (uint8_t)crc;
-    q[7] = (uint8_t)(crc >> 8);
-    sim_uart_inject(HAL_UART_RS485, q, sizeof q);
-    sim_wait_idle();
-    m->act_485_us = m->now_us;
-    m->ch.sent_us = 0;
-}
-
-static void scn_event(struct gui_model *m, const struct ml_ev *ev)
-{
-    struct gui_scn *g = &m->scn;
-    const struct ml_scenario *s = &g->s;
-    const struct ml_scn_step *st = ev->step != UINT32_MAX ? &s->steps[ev->step] : NULL;
-    if (st != NULL && ev->kind != ML_EV_POLL && ev->kind != ML_EV_WINDOW_END) {
-        if (g->step != (long)ev->step) {
-            char what[96];
-            gui_model_step_text(m, (long)ev->step, what, sizeof what);
-            if (st->kind != ML_STEP_EXPECT) {
-                gui_model_log(m, GUI_LOG_INFO, "step %u: %s (line %d)", ev->step + 1, what,
-                              st->loc.line);
-            }
-        }
-        g->step = (long)ev->step;
-        g->step_us = ev->t_us;
-    }
-    switch (ev->kind) {
-    case ML_EV_FAULT:
-        if (st->fault.kind == ML_SF_POWER_CYCLE) {
-            sim_power_cycle();
-            return;
-        }
-        if (st->fault.kind >= ML_SF_LINK_DOWN && st->fault.kind <= ML_SF_INTERNET_UP) {
-            if (!is_p1mb(m)) {
-                scn_net_fault(m, st->fault.kind);
-            }
-            return;
-        }
-        if (st->fault.kind >= ML_SF_BROKER_DOWN &&
-            st->fault.kind <= ML_SF_BROKER_ACCEPTS_CREDENTIALS) {
-            if (!m->own_broker) {
-                return;
-            }
-            if (st->fault.kind == ML_SF_BROKER_DOWN || st->fault.kind == ML_SF_BROKER_UP) {
-                m->fault[GUI_FAULT_BROKER_DOWN] = st->fault.kind == ML_SF_BROKER_DOWN;
-                broker_set(m, st->fault.kind == ML_SF_BROKER_UP);
-            } else {
-                bool rej = st->fault.kind == ML_SF_BROKER_REJECTS_CREDENTIALS;
-                m->broker_auth_changed = true;
-                ml_broker_set_auth(&m->broker, rej ? "meterlab-only" : s->broker_user,
-                                   rej ? "not-the-device-password" : s->broker_password);
-                sim_wait_idle();
-            }
-            return;
-        }
-        __attribute__((fallthrough));
-    case ML_EV_METER_SET:
-    case ML_EV_TELEGRAM:
-    case ML_EV_METER_TICK: {
-        char err[256];
-        g->bytes.len = 0;
-        if (m->opt.scn->player_bytes(&g->pl, ev, &g->bytes, err, sizeof err) < 0) {
-            gui_model_log(m, GUI_LOG_BAD, "scenario line %d: %s", st ? st->loc.line : 0, err);
-        }
-        if (g->bytes.len > 0 && !m->fault[GUI_FAULT_UNPLUG]) {
-            inject_meter(m, g->bytes.p, g->bytes.len);
-        }
-        return;
-    }
-    case ML_EV_ACTION:
-        if (st->action.kind == ML_ACT_BUTTON) {
-            gui_model_button(m, true);
-        } else if (st->action.kind == ML_ACT_MODBUS_WRITE && is_p1mb(m)) {
-            scn_p1mb_write(m, &st->action);
-            gui_model_log(m, GUI_LOG_INFO, "modbus_write 0x%04X = %u (FC06, address %d)",
-                          st->action.address, st->action.value, st->action.unit);
-        } else {
-            gui_model_log(m, GUI_LOG_INFO, "%s: played by meterlab run, not in the GUI",
-                          st->action.kind == ML_ACT_HTTP ? "http" : "modbus_write");
-        }
-        return;
-    case ML_EV_RELEASE:
-        gui_model_button(m, false);
-        return;
-    default:
-        return; /* expectations are meterlab run's */
-    }
-}
-
 /* The next scenario step after the current event (for the strip). */
 static void scn_next_step(struct gui_model *m)
 {
     struct gui_scn *g = &m->scn;
     g->next_step = -1;
-    for (size_t i = g->next_ev; i < g->tl.n; i++) {
-        const struct ml_ev *ev = &g->tl.ev[i];
+    size_t next = 0;
+    const struct ml_timeline *tl = ml_run_timeline(g->run, &next);
+    for (size_t i = next; i < tl->n; i++) {
+        const struct ml_ev *ev = &tl->ev[i];
         if (ev->step != UINT32_MAX && (long)ev->step != g->step &&
             (ev->kind == ML_EV_FAULT || ev->kind == ML_EV_ACTION || ev->kind == ML_EV_EXPECT ||
              ev->kind == ML_EV_TELEGRAM || ev->kind == ML_EV_METER_SET || ev->kind == ML_EV_SYNC)) {
@@ -985,27 +1027,6 @@ static void scn_next_step(struct gui_model *m)
 /* Observation                                                               */
 /* ------------------------------------------------------------------------- */
 
-/* Is the device's connection to our broker open on the wire (SYN_SENT / ESTABLISHED)? */
-static bool mqtt_attempt_open(const struct gui_model *m)
-{
-    FILE *f = fopen("/proc/net/tcp", "r");
-    if (f == NULL) {
-        return false;
-    }
-    char line[512];
-    bool open = false;
-    while (fgets(line, sizeof line, f)) {
-        unsigned rport, st;
-        if (sscanf(line, "%*d: %*x:%*x %*x:%x %x", &rport, &st) == 2 &&
-            rport == (unsigned)m->broker.port && (st == 0x01 || st == 0x02)) {
-            open = true;
-            break;
-        }
-    }
-    fclose(f);
-    return open;
-}
-
 /* While the device connects to our broker, let the attempt finish in real time (as
  * `meterlab run` does), so a screenshot at T shows the same state every run. */
 static void mqtt_settle(struct gui_model *m)
@@ -1013,14 +1034,7 @@ static void mqtt_settle(struct gui_model *m)
     if (!m->own_broker || !m->broker_up || !m->running || is_p1mb(m)) {
         return;
     }
-    for (int i = 0; i < 2000; i++) {
-        sim_wait_idle();
-        if (hal_mqtt_get_state() != HAL_MQTT_CONNECTING || !mqtt_attempt_open(m)) {
-            return;
-        }
-        struct timespec ts = {0, 1000000};
-        nanosleep(&ts, NULL);
-    }
+    ml_dut_sim_mqtt_settle(m->broker.port);
 }
 
 const char *gui_p1_led_text(enum p1mb_p1_led s)
@@ -1056,7 +1070,9 @@ static void observe_p1mb(struct gui_model *m)
     }
     m->pcnt = c;
     m->pst = st;
-    charger_take(m);
+    if (!m->scn.loaded) {
+        charger_take(m);
+    }
 }
 
 static void observe(struct gui_model *m)
@@ -1145,15 +1161,25 @@ void gui_model_run_to(struct gui_model *m, uint64_t t_us)
         if (m->release_at_us != 0) {
             t = earlier(t, m->release_at_us, m->now_us);
         }
-        if (g->loaded && g->next_ev < g->tl.n) {
-            t = earlier(t, g->tl.ev[g->next_ev].t_us, m->now_us);
+        if (g->loaded) {
+            t = earlier(t, ml_run_next_event_us(g->run), m->now_us);
         }
         if (is_p1mb(m)) {
             t = earlier(t, m->ch.next_us, m->now_us);
         }
-        sim_advance_to_us(t);
+        if (g->loaded) {
+            size_t before = 0, after = 0;
+            ml_run_timeline(g->run, &before);
+            ml_run_advance(g->run, t); /* its events up to t, then the device to t */
+            ml_run_timeline(g->run, &after);
+            if (after != before || g->next_step < 0) {
+                scn_next_step(m);
+            }
+        } else {
+            sim_advance_to_us(t);
+            mqtt_settle(m);
+        }
         m->now_us = t;
-        mqtt_settle(m);
         /* the script: actions due now */
         while (m->next_action < m->opt.n_actions &&
                (uint64_t)(m->opt.actions[m->next_action].at_s * 1e6) <= m->now_us) {
@@ -1174,26 +1200,22 @@ void gui_model_run_to(struct gui_model *m, uint64_t t_us)
             }
             m->next_tel_us += m->interval_us;
         }
-        if (g->loaded) {
-            bool played = false;
-            while (g->next_ev < g->tl.n && g->tl.ev[g->next_ev].t_us <= m->now_us) {
-                scn_event(m, &g->tl.ev[g->next_ev++]);
-                played = true;
-            }
-            if (played || g->next_step < 0) {
-                scn_next_step(m);
-            }
-            if (!g->ended && m->now_us >= (uint64_t)llround(g->s.duration_s * 1e6)) {
-                g->ended = true;
-                gui_model_log(m, GUI_LOG_INFO, "end of the scenario (%.0f s); the device runs on",
-                              g->s.duration_s);
-            }
-        }
-        if (is_p1mb(m) && m->ch.next_us <= m->now_us) {
-            charger_poll(m);
-            m->ch.next_us += 1000000u; /* a charger polls about once a second */
+        if (g->loaded && !g->ended && m->now_us >= (uint64_t)llround(g->s.duration_s * 1e6)) {
+            g->ended = true;
+            gui_model_log(m, g->res.failed ? GUI_LOG_BAD : GUI_LOG_INFO,
+                          "end of the scenario (%.0f s): %d checks, %d failed, %d skipped; the "
+                          "device runs on",
+                          g->s.duration_s, g->res.checks, g->res.failed, g->res.skips);
         }
         observe(m);
+        if (is_p1mb(m) && m->ch.next_us <= m->now_us) {
+            charger_poll(m);
+            if (g->loaded && sim_now_us() > m->now_us) {
+                m->now_us = sim_now_us(); /* the RTU exchange took device time */
+                observe(m);
+            }
+            m->ch.next_us += 1000000u; /* a charger polls about once a second */
+        }
         if (t == m->now_us && t >= t_us) {
             break;
         }

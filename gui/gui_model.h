@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cli_scn.h"
+#include "ml_run.h"
 #include "gui.h"
 #include "ml_broker.h"
 #include "mqtt/mqtt.h"
@@ -59,20 +59,23 @@ struct gui_charger {
     uint64_t value_us;
 };
 
-/** The scenario being played (meterlab gui SCENARIO). */
+/** The scenario being played (meterlab gui SCENARIO): the runner (sim/runner) plays it
+ * against the in-process device, exactly as `meterlab run` does; the GUI follows. */
 struct gui_scn {
     bool loaded;
     struct ml_scenario s;
-    struct ml_timeline tl;
-    struct ml_player pl;
-    struct ml_buf bytes;
-    size_t next_ev;   /**< next timeline event */
-    long step;        /**< the step of the last event played (-1: none yet) */
-    uint64_t step_us; /**< when it was played */
-    long next_step;   /**< the next step event (-1: none) */
-    uint64_t next_us; /**< its time */
-    bool ended;       /**< past the scenario's duration */
-    char base[64];    /**< the file's base name */
+    struct ml_run_session *run;        /**< NULL while the device is stopped */
+    struct ml_dut dut;                 /**< the sim DUT the runner plays against */
+    struct ml_dut_ops ops;             /**< its ops, inject passing the GUI's line faults */
+    const struct ml_dut_ops *base_ops; /**< the backend's own ops */
+    struct ml_run_opts ro;
+    struct ml_run_result res; /**< checks decided so far */
+    long step;                /**< the step of the last event played (-1: none yet) */
+    uint64_t step_us;         /**< when it was played */
+    long next_step;           /**< the next step event (-1: none) */
+    uint64_t next_us;         /**< its time */
+    bool ended;               /**< past the scenario's duration */
+    char base[64];            /**< the file's base name */
 };
 
 struct gui_model {
@@ -114,7 +117,6 @@ struct gui_model {
     /* MQTT broker the GUI runs itself (--mqtt local, or a scenario with MQTT) */
     struct ml_broker broker;
     bool own_broker, broker_up;
-    bool broker_auth_changed; /**< a scenario switched the broker's credentials */
     char mqtt_url[128];
     uint32_t boots;
     struct reading reading;

@@ -1692,7 +1692,7 @@ static int parse_root(struct ctx *c, node_t *root)
     node_t *pnode = v;
     s->dhcp = true;
     s->factory_default = true;
-    s->utc_start = 1767225600; /* 2026-01-01T00:00:00Z */
+    s->utc_start = ML_SCN_UTC_START_DEFAULT;
     if ((v = ml_yaml_get(&c->y, root, "device")) && parse_device(c, v) < 0) {
         return -1;
     }

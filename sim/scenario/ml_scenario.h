@@ -146,6 +146,9 @@ enum ml_scn_p1mb_led { ML_P1MB_LED_PWR = 0, ML_P1MB_LED_P1, ML_P1MB_LED_485 };
 /** What a P1MB LED shows (-1 in ml_scn_check.p1mb_led: not checked). */
 enum ml_scn_led_show { ML_LED_SHOW_OFF = 0, ML_LED_SHOW_ON, ML_LED_SHOW_BLINK };
 
+/** The device's UTC at t = 0 when the scenario names no utc_start: 2026-01-01T00:00:00Z. */
+#define ML_SCN_UTC_START_DEFAULT 1767225600
+
 struct ml_scn_field {
     char *path; /**< "P", "l1.U" */
     enum { ML_FV_NUM, ML_FV_NULL, ML_FV_STR, ML_FV_BOOL } kind;
@@ -228,7 +231,7 @@ struct ml_scenario {
     bool dhcp;
     uint32_t ip, netmask, gateway, dns; /**< static network, host order */
     int iface;                          /**< 0 ethernet, 1 wifi */
-    int64_t utc_start;
+    int64_t utc_start; /**< device time at t = 0 (default ML_SCN_UTC_START_DEFAULT) */
     /* broker the runner starts */
     char *broker_user, *broker_password;
     /* meter */

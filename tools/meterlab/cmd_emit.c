@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "cli_scn.h"
+#include "ml_timeline.h"
 
 static void usage(FILE *f)
 {

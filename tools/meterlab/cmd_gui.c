@@ -13,7 +13,7 @@
 #include "cli.h"
 
 #if __has_include("gui.h")
-#include "cli_scn.h"
+#include "ml_run.h"
 #include "gui.h"
 #include "ml_dev_p1mb.h"
 #define ML_HAVE_GUI 1
@@ -303,13 +303,6 @@ static int run(int argc, char **argv)
             o.mqtt_url = "local";
         }
     }
-    static const struct gui_scn_hooks hooks = {
-        .timeline_build = ml_timeline_build,
-        .timeline_free = ml_timeline_free,
-        .player_init = ml_player_init,
-        .player_bytes = ml_player_bytes,
-    };
-    o.scn = &hooks;
     if (n_at != o.n_shots) {
         fprintf(stderr, "meterlab gui: every --screenshot FILE needs its --at T\n");
         return ML_EXIT_USAGE;

@@ -15,7 +15,7 @@
 
 #include "cli.h"
 #include "cli_device_common.h"
-#include "cli_scn.h"
+#include "ml_timeline.h"
 #include "ml_rig.h"
 #include "ml_serial.h"
 

@@ -9,7 +9,8 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "cli_scn.h"
+#include "ml_run.h"
+#include "ml_check.h"
 #include "ml_rig.h"
 
 static void usage(FILE *f)
@@ -17,7 +18,7 @@ static void usage(FILE *f)
     fprintf(
         f,
         "usage: meterlab run [--dut sim|device|qemu|rig --rig RIG.yaml] [--junit FILE] [--broker "
-        "URL] [-q|-v] SCENARIO...\n\n"
+        "URL] [--allow-skips] [-q|-v] SCENARIO...\n\n"
         "Plays each scenario (YAML, see docs/scenarios.md) against the device under test and\n"
         "checks its expectations with real clients (libmodbus TCP/RTU, an MQTT subscriber,\n"
         "HTTP), the LED log, P1 out and the device counters. Prints a line per scenario,\n"
@@ -34,11 +35,17 @@ static void usage(FILE *f)
         "  --junit FILE       also write JUnit XML, one testcase per scenario\n"
         "  --broker URL       use this MQTT broker (mqtt://host:port) instead of starting a\n"
         "                     local mosquitto; scenarios with broker faults need the local one\n"
-        "  -q, --quiet        only failures and the summary\n"
+        "  --allow-skips      a scenario that decided nothing (SKIP) does not fail the run\n"
+        "  -q, --quiet        only failures, skips and the summary\n"
         "  -v, --verbose      narrate: faults, actions and each check as it is decided\n"
         "  --pace N           at most N virtual seconds per wall second (demos)\n"
         "  -h, --help         this text\n\n"
-        "Exit: 0 every scenario passed, 1 an expectation failed, 2 usage or scenario error.\n");
+        "A scenario with no expectation, or whose MQTT expectations name a topic or payload\n"
+        "field the device does not publish, is an error before it runs (file:line:column).\n"
+        "A scenario that decided nothing (not for this DUT, or every expectation skipped)\n"
+        "ends SKIP, never pass.\n\n"
+        "Exit: 0 every scenario passed, 1 an expectation failed or a scenario was skipped\n"
+        "(without --allow-skips), 2 usage or scenario error.\n");
 }
 
 struct outcome {
@@ -70,6 +77,49 @@ static void xml_escape(FILE *f, const char *s)
             }
         }
     }
+}
+
+/* The first failure of @p report as one line: "file:line:col t=... what: expected X, seen Y". */
+static void first_diff(FILE *f, const char *report)
+{
+    const char *p = report ? strstr(report, "  FAIL ") : NULL;
+    if (p == NULL) {
+        xml_escape(f, "expectations failed");
+        return;
+    }
+    char buf[1200];
+    size_t n = 0;
+    p += 7;
+    for (int line = 0; *p && line < 3; line++) {
+        const char *e = strchr(p, '\n');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        while (len > 0 && *p == ' ') {
+            p++;
+            len--;
+        }
+        if (line > 0 && strncmp(p, "expected:", 9) && strncmp(p, "seen:", 5)) {
+            break;
+        }
+        n += (size_t)snprintf(buf + n, sizeof buf - n, "%s%.*s",
+                              line == 0   ? ""
+                              : line == 1 ? ": "
+                                          : ", ",
+                              (int)len, p);
+        if (n >= sizeof buf) {
+            n = sizeof buf - 1;
+            break;
+        }
+        p = e ? e + 1 : p + len;
+    }
+    /* "seen:     X" reads better with one space */
+    char *sp = strstr(buf, "seen: ");
+    if (sp) {
+        char *q = sp + 6;
+        while (*q == ' ') {
+            memmove(q, q + 1, strlen(q));
+        }
+    }
+    xml_escape(f, buf);
 }
 
 static int write_junit(const char *path, const struct outcome *o, size_t n, double wall,
@@ -106,8 +156,11 @@ static int write_junit(const char *path, const struct outcome *o, size_t n, doub
             xml_escape(f, o[i].r.report);
             fprintf(f, "\"/>\n");
         } else if (o[i].r.failed > 0) {
-            fprintf(f, "      <failure message=\"%d of %d expectations failed\">", o[i].r.failed,
+            fprintf(f,
+                    "      <failure message=\"%d of %d expectations failed; first: ", o[i].r.failed,
                     o[i].r.checks);
+            first_diff(f, o[i].r.report);
+            fprintf(f, "\">");
             xml_escape(f, o[i].r.report);
             fprintf(f, "</failure>\n");
         }
@@ -162,11 +215,16 @@ static int run_run(int argc, char **argv)
         usage(stdout);
         return ML_EXIT_OK;
     }
-    static const struct option opts[] = {
-        {"dut", required_argument, NULL, 'd'},    {"junit", required_argument, NULL, 'j'},
-        {"broker", required_argument, NULL, 'b'}, {"quiet", no_argument, NULL, 'q'},
-        {"verbose", no_argument, NULL, 'v'},      {"pace", required_argument, NULL, 'p'},
-        {"rig", required_argument, NULL, 'r'},    {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"dut", required_argument, NULL, 'd'},
+                                         {"junit", required_argument, NULL, 'j'},
+                                         {"broker", required_argument, NULL, 'b'},
+                                         {"quiet", no_argument, NULL, 'q'},
+                                         {"verbose", no_argument, NULL, 'v'},
+                                         {"pace", required_argument, NULL, 'p'},
+                                         {"rig", required_argument, NULL, 'r'},
+                                         {"allow-skips", no_argument, NULL, 's'},
+                                         {NULL, 0, NULL, 0}};
+    bool allow_skips = false;
     const char *dut = "sim", *junit = NULL, *rig_path = NULL;
     struct ml_run_opts ro = {0};
     int c;
@@ -178,6 +236,9 @@ static int run_run(int argc, char **argv)
             break;
         case 'r':
             rig_path = optarg;
+            break;
+        case 's':
+            allow_skips = true;
             break;
         case 'j':
             junit = optarg;
@@ -254,7 +315,13 @@ static int run_run(int argc, char **argv)
         o->path = argv[optind + (int)i];
         static struct ml_scenario s;
         char err[1024];
-        if (ml_scenario_load(o->path, &s, err, sizeof err) < 0) {
+        int lrc = ml_scenario_load(o->path, &s, err, sizeof err);
+        if (lrc == 0 && ml_check_scenario(&s, err, sizeof err) < 0) {
+            /* it would pass having checked nothing: an error before it runs */
+            ml_scenario_free(&s);
+            lrc = -1;
+        }
+        if (lrc < 0) {
             o->error = true;
             o->parse_err = strdup(err);
             o->name = strdup(o->path);
@@ -284,7 +351,8 @@ static int run_run(int argc, char **argv)
         } else {
             passed++;
         }
-        if (!ro.quiet || o->error || o->r.failed) {
+        bool loud = o->error || o->r.failed || (o->r.skipped && !allow_skips);
+        if (!ro.quiet || loud) {
             printf("[%2zu/%zu] %-36s %-5s t=%9.1f s  %7llu telegrams  %3d checks  %6.2f s wall",
                    i + 1, n, s.name, verdict, o->r.virtual_s, (unsigned long long)o->r.telegrams,
                    o->r.checks, o->r.wall_s);
@@ -293,7 +361,7 @@ static int run_run(int argc, char **argv)
             }
             printf("\n");
         }
-        if (o->r.report && (!ro.quiet || o->error || o->r.failed)) {
+        if (o->r.report && (!ro.quiet || loud)) {
             fputs(o->r.report, stdout);
         }
         fflush(stdout);
@@ -308,7 +376,9 @@ static int run_run(int argc, char **argv)
         printf(", %zu errors", errors);
     }
     printf(" (%zu scenario%s, %.1f s)\n", n, n == 1 ? "" : "s", wall);
-    int rc = errors ? ML_EXIT_USAGE : (failed ? ML_EXIT_FAIL : ML_EXIT_OK);
+    int rc = errors                                ? ML_EXIT_USAGE
+             : failed || (skipped && !allow_skips) ? ML_EXIT_FAIL
+                                                   : ML_EXIT_OK;
     if (junit && write_junit(junit, out, n, wall, dut) < 0) {
         rc = ML_EXIT_USAGE;
     }

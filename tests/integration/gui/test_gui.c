@@ -383,6 +383,21 @@ static void test_gui_scenario_p1_unplugged(void)
     CU_ASSERT_TRUE(strstr(r.log, "log 39.000 meter data: none") != NULL);
 }
 
+/* The GUI plays a scenario through the runner of `meterlab run` (sim/runner): the
+ * same expectations are decided while it plays, and the same count comes out as
+ * `meterlab run scenarios/p1-meter-type-sdm630.yaml` prints (2 checks, both passed). */
+static void test_gui_scenario_checks_by_the_runner(void)
+{
+    struct run r;
+    char args[1024];
+    snprintf(args, sizeof args,
+             "%s/scenarios/p1-meter-type-sdm630.yaml --screenshot e1.bmp --at 5.5",
+             getenv("ML_SOURCE_DIR"));
+    CU_ASSERT_TRUE_FATAL(gui(&r, args));
+    CU_ASSERT_TRUE(strstr(r.log, "end of the scenario (5 s): 2 checks, 0 failed, 0 skipped") !=
+                   NULL);
+}
+
 /* Broker down (the GUI's own mosquitto stops): MQTT goes from connected to
  * connecting; the LED table has no MQTT state, so the LED stays green. */
 static void test_gui_broker_down(void)
@@ -448,6 +463,7 @@ int main(int argc, char **argv)
         {"test_gui_p1mb_no_meter_and_bus_garbage", test_gui_p1mb_no_meter_and_bus_garbage},
         {"test_gui_scenario_p1mb_leds", test_gui_scenario_p1mb_leds},
         {"test_gui_scenario_p1_unplugged", test_gui_scenario_p1_unplugged},
+        {"test_gui_scenario_checks_by_the_runner", test_gui_scenario_checks_by_the_runner},
         {"test_gui_broker_down", test_gui_broker_down},
         {"test_gui_bad_use_p1mb_and_scenarios", test_gui_bad_use_p1mb_and_scenarios},
     };

@@ -113,10 +113,50 @@ Y
 "$ML" run --dut rig --rig "$T/p1.yaml" "$T/button.yaml" > "$T/button.out" 2>&1
 rc=$?
 cat "$T/button.out"
-[ $rc -eq 0 ] || fail "a skipped scenario must not fail (exit $rc)"
+[ $rc -eq 1 ] || fail "a skipped scenario decided nothing: exit 1 without --allow-skips (got $rc)"
+"$ML" run --dut rig --rig "$T/p1.yaml" --allow-skips "$T/button.yaml" > "$T/button.out" 2>&1
+rc=$?
+cat "$T/button.out"
+[ $rc -eq 0 ] || fail "with --allow-skips a skipped scenario must not fail (exit $rc)"
 grep -q "SKIP" "$T/button.out" || fail "the button scenario was not skipped"
 grep -q "button" "$T/button.out" || fail "the skip does not name the button"
 grep -q "0 passed, 0 failed, 1 skipped" "$T/button.out" || fail "skip not counted"
+
+# a rig's board keeps counting across scenarios: counters are judged from the
+# scenario's start (this board has counted every telegram of the runs above)
+cat > "$T/counters.yaml" <<'Y'
+# duts: sim rig
+name: rig-counters
+product: p1
+meter: {protocol: dsmr50, interval_s: 1, from: 1, to: 4}
+duration: 5
+steps:
+  - within: [4.2, 5]
+    expect: {counters: {telegrams_pass: 4, telegrams_fail: 0}}
+Y
+"$ML" run --dut rig --rig "$T/p1.yaml" "$T/counters.yaml" "$T/counters.yaml" > "$T/counters.out" 2>&1
+rc=$?
+cat "$T/counters.out"
+[ $rc -eq 0 ] || fail "counters must count from the scenario's start (exit $rc)"
+grep -q "^2 passed, 0 failed" "$T/counters.out" || fail "the counter scenario twice on one board"
+
+# a device: setting the board does not run with is verified, never ignored: the
+# scenario is not applicable, with the reason (the P1 board runs the default meter
+# type, the P1MB board is an SDM630)
+sed 's/^device: {mqtt: on, site: brussels}/device: {mqtt: on, site: brussels, meter_type: Eastron-SDM630}/' \
+    "$SCN/p1-emucs171-belgium.yaml" > "$T/mtype.yaml"
+grep -q Eastron-SDM630 "$T/mtype.yaml" || fail "could not set a meter type in p1-emucs171-belgium"
+sed 's/^device: {variant: sdm630}/device: {variant: pro380}/' "$SCN/p1mb-sdm630.yaml" > "$T/variant.yaml"
+grep -q pro380 "$T/variant.yaml" || fail "could not change the variant of p1mb-sdm630"
+for c in "p1 mtype GET /api/v1/config MeterType" "p1mb variant register 0xF003"; do
+    set -- $c
+    "$ML" run --dut rig --rig "$T/$1.yaml" "$T/$2.yaml" > "$T/$2.out" 2>&1
+    rc=$?
+    cat "$T/$2.out"
+    [ $rc -eq 1 ] || fail "$2: a setting the board does not have must not pass (exit $rc)"
+    grep -q "SKIP not applicable: .*asked" "$T/$2.out" || fail "$2: not reported not applicable"
+    grep -q "$4" "$T/$2.out" || fail "$2: the reason does not say where it looked ($4)"
+done
 
 # a broken expectation fails with a readable diff through the rig path
 sed 's/value: 2300, tolerance: 0.5/value: 2400, tolerance: 0.5/' "$SCN/p1mb-sdm630.yaml" > "$T/broken.yaml"

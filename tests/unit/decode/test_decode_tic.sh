@@ -68,7 +68,7 @@ assert ls[0]["reason"] == "interrupted by EOT"
 PY
 check "EOT-cut frame then a good one" $?
 
-cat "$BENCH/tic-std-3ph.bin" | "$ML" decode - >"$TMP/stdin.json"
+cat "$DIR/std-3ph.bin" | "$ML" decode - >"$TMP/stdin.json"
 check "stdin input" $?
 cmp -s "$TMP/stdin.json" "$TMP/std.json"
 check "stdin gives the same output" $?

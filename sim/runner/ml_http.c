@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli_scn.h"
+#include "ml_http.h"
 
 static void b64(const char *in, char *out, size_t cap)
 {

@@ -1,6 +1,6 @@
 /*
  * `--dut sim`: the firmware in-process on the sim port, in virtual time (the
- * backend of cli_run_core.c). Smart P1/TIC Connect: Modbus TCP, HTTP and MQTT
+ * backend of ml_run.c). Smart P1/TIC Connect: Modbus TCP, HTTP and MQTT
  * on loopback sockets, the P1-out ring, the LED log, the app's counters and
  * status. P1MB: its RS485 UART is bound to a pty and the runner's libmodbus RTU
  * master talks to the pty's other end; while a request is open the clock moves
@@ -21,7 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli_scn.h"
+#include "ml_run.h"
 #include "hal_mqtt.h"
 #include "ml_dev_p1mb.h"
 #include "ml_devices.h"
@@ -88,6 +88,22 @@ static bool attempt_open(int port)
     return open;
 }
 
+void ml_dut_sim_mqtt_settle(int broker_port)
+{
+    uint64_t end = real_ms() + REAL_WAIT_MS;
+    while (real_ms() < end) {
+        sim_wait_idle();
+        enum hal_mqtt_state st = hal_mqtt_get_state();
+        if (st == HAL_MQTT_DISABLED || st == HAL_MQTT_AUTH_FAILED || st == HAL_MQTT_CONNECTED) {
+            break;
+        }
+        if (!attempt_open(broker_port)) {
+            break; /* waiting for its back-off in device time */
+        }
+        usleep(1000);
+    }
+}
+
 /* While the device is connecting on the wire, let the attempt finish (real time). */
 static void sim_settle(struct ml_dut *d)
 {
@@ -101,18 +117,7 @@ static void sim_settle(struct ml_dut *d)
     if (p->p1mb || !d->s->mqtt || p->mqtt_port == 0) {
         return;
     }
-    uint64_t end = real_ms() + REAL_WAIT_MS;
-    while (real_ms() < end) {
-        sim_wait_idle();
-        enum hal_mqtt_state st = hal_mqtt_get_state();
-        if (st == HAL_MQTT_DISABLED || st == HAL_MQTT_AUTH_FAILED || st == HAL_MQTT_CONNECTED) {
-            break;
-        }
-        if (!attempt_open(p->mqtt_port)) {
-            break; /* waiting for its back-off in device time */
-        }
-        usleep(1000);
-    }
+    ml_dut_sim_mqtt_settle(p->mqtt_port);
     sim_published(d); /* follows reboots closely */
 }
 
@@ -168,7 +173,9 @@ static int start_p1mb(struct ml_dut *d, char *err, size_t cap)
                                                           : 'N';
     }
     d->rtu_slave = ml_dev_p1mb_app()->cfg.active.address;
-    d->modbus_timeout_s = 0.5; /* real time; the answer comes within a few ms */
+    /* a bound in real time only: whether the device answers is decided in device time
+     * (p1mb_modbus_call), so a loaded host does not turn an answer into a timeout */
+    d->modbus_timeout_s = REAL_WAIT_MS / 1000.0;
     p->last_boot = sim_boot_count();
     return 0;
 }
@@ -447,28 +454,36 @@ static int sim_fault(struct ml_dut *d, const struct ml_scn_fault *f, char *why, 
         sim_settle(d);
         return ML_DUT_OK;
     }
+    int rc = ml_dut_sim_net_fault(f->kind, d->s->iface != 0);
+    if (rc == ML_DUT_SKIP) {
+        snprintf(why, cap, "not a device fault");
+    }
+    return rc;
+}
+
+int ml_dut_sim_net_fault(enum ml_scn_fault_kind k, bool wifi)
+{
     struct sim_net_model m;
     sim_net_get(&m);
-    int ifc = d->s->iface ? HAL_NET_WIFI : HAL_NET_ETH;
-    switch (f->kind) {
+    int ifc = wifi ? HAL_NET_WIFI : HAL_NET_ETH;
+    switch (k) {
     case ML_SF_LINK_DOWN:
     case ML_SF_LINK_UP:
-        m.link_up[ifc] = f->kind == ML_SF_LINK_UP;
+        m.link_up[ifc] = k == ML_SF_LINK_UP;
         break;
     case ML_SF_DHCP_FAILS:
     case ML_SF_DHCP_OK:
-        m.dhcp_answers = f->kind == ML_SF_DHCP_OK;
+        m.dhcp_answers = k == ML_SF_DHCP_OK;
         break;
     case ML_SF_GATEWAY_DOWN:
     case ML_SF_GATEWAY_UP:
-        m.gateway_reachable = f->kind == ML_SF_GATEWAY_UP;
+        m.gateway_reachable = k == ML_SF_GATEWAY_UP;
         break;
     case ML_SF_INTERNET_DOWN:
     case ML_SF_INTERNET_UP:
-        m.internet_reachable = f->kind == ML_SF_INTERNET_UP;
+        m.internet_reachable = k == ML_SF_INTERNET_UP;
         break;
     default:
-        snprintf(why, cap, "not a device fault");
         return ML_DUT_SKIP;
     }
     sim_net_set(&m);
@@ -491,12 +506,13 @@ static int sim_button(struct ml_dut *d, bool pressed, char *why, size_t cap)
 struct mb_job {
     int (*fn)(void *);
     void *arg;
-    volatile bool done;
+    volatile bool started, done;
 };
 
 static void *mb_thread(void *x)
 {
     struct mb_job *j = x;
+    j->started = true;
     j->fn(j->arg);
     j->done = true;
     return NULL;
@@ -504,8 +520,8 @@ static void *mb_thread(void *x)
 
 static int p1mb_modbus_call(struct ml_dut *d, int (*fn)(void *arg), void *arg)
 {
-    (void)d;
-    struct mb_job j = {fn, arg, false};
+    struct sim_priv *p = P(d);
+    struct mb_job j = {fn, arg, false, false};
     pthread_t th;
     if (pthread_create(&th, NULL, mb_thread, &j) != 0) {
         return fn(arg);
@@ -515,12 +531,24 @@ static int p1mb_modbus_call(struct ml_dut *d, int (*fn)(void *arg), void *arg)
      * clock moves at most 100 ms per call, so a frame nobody answers (another
      * address) does not shift the scenario's timeline */
     uint64_t dev_end = sim_now_us() + 100000;
+    bool ended = false;
+    /* the clock stands still until the master runs (a loaded host may start the thread
+     * late): the request then reaches the device at the instant of the call */
+    while (!j.started && real_ms() < end) {
+        usleep(100);
+    }
     while (!j.done && real_ms() < end) {
         /* let the request's bytes reach the device before time moves */
         usleep(200);
         sim_wait_idle();
         if (sim_now_us() < dev_end) {
             sim_advance_ms(1);
+        } else if (!ended && p->rs_fd >= 0) {
+            /* 100 ms of device time without an answer: there is none. End the master's
+             * wait now (one byte that is no answer; it gives up after its byte timeout)
+             * instead of at its real-time bound. */
+            static const uint8_t none = 0;
+            ended = write(p->rs_fd, &none, 1) == 1;
         }
     }
     pthread_join(th, NULL);

@@ -1,5 +1,5 @@
 /*
- * Real-time devices under test (the backend of cli_run_core.c for `--dut rig`,
+ * Real-time devices under test (the backend of ml_run.c for `--dut rig`,
  * `--dut device` and `--dut qemu`). One code path: a rig (sim/rig/ml_rig.h)
  * says where the meter bytes go (serial adapter), where P1 out comes back,
  * how Modbus (TCP host:port or RTU through an RS485 adapter), HTTP and MQTT
@@ -31,7 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli_scn.h"
+#include "ml_run.h"
 #include "ml_rig.h"
 #include "ml_serial.h"
 #include "ui/ui.h"
@@ -58,7 +58,20 @@ struct rt_priv {
     double last_uptime;
     int reboots;
     double last_inject; /* the DUT needs a moment to act on bytes (real time) */
+    /* the status counters when the scenario started (a rig's board keeps counting
+     * across scenarios); judged relative to these until the board reboots */
+    double base[6];
+    bool have_base;
 };
+
+/* Counter name -> GET /api/v1/status object and key. */
+static const char *const counter_map[6][3] = {
+    {"telegrams_pass", "Meter", "TelegramsPass"},
+    {"telegrams_fail", "Meter", "TelegramsFail"},
+    {"telegrams_frame_fail", "Meter", "TelegramsFrameFail"},
+    {"mqtt_publish_pass", "MQTT", "PublishPass"},
+    {"mqtt_publish_fail", "MQTT", "PublishFail"},
+    {"modbus_requests", "Modbus", "Requests"}};
 
 static struct rt_priv *P(struct ml_dut *d)
 {
@@ -439,6 +452,7 @@ static int rig_attach(struct ml_dut *d, char *err, size_t cap)
 }
 
 static cJSON *get_status(struct ml_dut *d, char *why, size_t cap);
+static const cJSON *jget(const cJSON *j, const char *a, const char *b);
 
 static int rt_start(struct ml_dut *d, const char *mqtt_url, char *err, size_t cap)
 {
@@ -462,9 +476,16 @@ static int rt_start(struct ml_dut *d, const char *mqtt_url, char *err, size_t ca
         return -1;
     }
     p->t0 = mono();
+    p->have_base = false;
     if (d->http_port > 0 && d->s->product != ML_SCN_P1MB) {
         char why[256];
-        cJSON_Delete(get_status(d, why, sizeof why)); /* the boot instant, for reboots */
+        cJSON *j = get_status(d, why, sizeof why); /* the boot instant, for reboots */
+        for (int i = 0; j && i < 6; i++) {
+            const cJSON *v = jget(j, counter_map[i][1], counter_map[i][2]);
+            p->base[i] = cJSON_IsNumber(v) ? v->valuedouble : 0;
+        }
+        p->have_base = j != NULL;
+        cJSON_Delete(j);
     }
     return 0;
 }
@@ -493,6 +514,16 @@ static const char *rt_cannot(struct ml_dut *d, const struct ml_scn_step *st)
     }
     if (p->device && (!s->dhcp || s->iface)) {
         return "the stand-alone device takes no static address or Wi-Fi interface";
+    }
+    if (!p->device && (!s->dhcp || s->iface)) {
+        return "device: network/interface: a rig's board keeps its own network settings";
+    }
+    if (!s->factory_default) {
+        return "device: factory_default: false cannot be set here (the device starts from its "
+               "own store)";
+    }
+    if (s->utc_start != ML_SCN_UTC_START_DEFAULT) {
+        return "device: utc_start needs the sim's clock (this DUT runs on the wall clock)";
     }
     if (!p->device && p->rig.dut.product != s->product) {
         return "the rig's board is another product";
@@ -696,20 +727,23 @@ static int rt_observe(struct ml_dut *d, const struct ml_scn_check *ch, struct ml
         }
         break;
     case ML_CHK_COUNTER: {
-        static const char *const map[][3] = {
-            {"telegrams_pass", "Meter", "TelegramsPass"},
-            {"telegrams_fail", "Meter", "TelegramsFail"},
-            {"telegrams_frame_fail", "Meter", "TelegramsFrameFail"},
-            {"mqtt_publish_pass", "MQTT", "PublishPass"},
-            {"mqtt_publish_fail", "MQTT", "PublishFail"},
-            {"modbus_requests", "Modbus", "Requests"}};
-        for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
-            if (!strcmp(ch->name, map[i][0])) {
-                v = jget(j, map[i][1], map[i][2]);
+        int k = -1;
+        for (int i = 0; i < 6; i++) {
+            if (!strcmp(ch->name, counter_map[i][0])) {
+                v = jget(j, counter_map[i][1], counter_map[i][2]);
+                k = i;
             }
         }
         o->num = cJSON_IsNumber(v) ? v->valuedouble : -1;
-        snprintf(o->detail, sizeof o->detail, "(GET /api/v1/status)");
+        if (k >= 0 && o->num >= 0 && p->have_base && p->reboots == 0) {
+            /* since the scenario started: the board counted before it too */
+            snprintf(o->detail, sizeof o->detail,
+                     "since the start (GET /api/v1/status: %.0f - %.0f)", o->num, p->base[k]);
+            o->num -= p->base[k];
+        } else {
+            snprintf(o->detail, sizeof o->detail, "(GET /api/v1/status%s)",
+                     p->reboots ? ", since the reboot" : "");
+        }
         break;
     }
     case ML_CHK_STATUS:
@@ -808,8 +842,14 @@ static int rt_start_dev(struct ml_dut *d, const char *mqtt_url, char *err, size_
     {                                                                                              \
         .name = nm, .start = startfn, .stop = rt_stop, .cannot = rt_cannot, .now_us = rt_now,      \
         .advance_to = rt_advance, .settle = rt_settle, .inject = rt_inject, .p1_out = rt_p1_out,   \
-        .observe = rt_observe, .fault = rt_fault, .button = rt_button,                             \
+        .observe = rt_observe, .fault = rt_fault, .button = rt_button, .time_zero = rt_time_zero,  \
     }
+
+/* The runner's own setup (verifying the device: settings) is done: the scenario starts. */
+static void rt_time_zero(struct ml_dut *d)
+{
+    P(d)->t0 = mono();
+}
 
 static const struct ml_dut_ops rig_ops = RT_OPS("rig", rt_start);
 static const struct ml_dut_ops device_ops = RT_OPS("device", rt_start_dev);

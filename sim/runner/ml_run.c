@@ -3,7 +3,7 @@
  * starts the broker and the observers (libmodbus masters, a libmosquitto
  * subscriber, an HTTP client) and decides every expectation; what differs per
  * DUT (how bytes get in, how time moves, what can be seen) is behind struct
- * ml_dut_ops (cli_run_sim.c: in-process, virtual time; cli_run_rt.c: a
+ * ml_dut_ops (ml_dut_sim.c: in-process, virtual time; ml_dut_rt.c: a
  * stand-alone device or a real bench, real time).
  *
  * MQTT timing: before a window opens and when it closes the runner makes sure
@@ -27,146 +27,21 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli_scn.h"
+#include "ml_check.h"
+#include "ml_mqtt_obs.h"
+#include "ml_run.h"
 #include "ml_broker.h"
+#include "p1mb_app.h"
 #include "regmap/regmap.h"
 #include "ui/ui.h"
 
 #define REAL_WAIT_MS 10000 /* bound of every wait on a real peer */
-
-/* ------------------------------------------------------------------------- */
-/* Subscriber                                                                */
-/* ------------------------------------------------------------------------- */
-
-struct msg {
-    char *topic, *payload;
-    struct msg *next;
-};
-
-struct sub {
-    struct mosquitto *m;
-    pthread_mutex_t mu;
-    struct msg *head, *tail;
-    uint64_t received;
-    volatile bool subscribed;
-};
-
-static void sub_on_connect(struct mosquitto *m, void *obj, int rc)
-{
-    (void)obj;
-    if (rc == 0) {
-        mosquitto_subscribe(m, NULL, "devices/#", 0);
-    }
-}
-
-static void sub_on_subscribe(struct mosquitto *m, void *obj, int mid, int n, const int *q)
-{
-    (void)m;
-    (void)mid;
-    (void)n;
-    (void)q;
-    ((struct sub *)obj)->subscribed = true;
-}
-
-static void sub_on_disconnect(struct mosquitto *m, void *obj, int rc)
-{
-    (void)m;
-    (void)rc;
-    ((struct sub *)obj)->subscribed = false;
-}
-
-static void sub_on_message(struct mosquitto *m, void *obj, const struct mosquitto_message *msg)
-{
-    (void)m;
-    struct sub *s = obj;
-    struct msg *x = calloc(1, sizeof *x);
-    x->topic = strdup(msg->topic);
-    x->payload = strndup(msg->payload ? (const char *)msg->payload : "", (size_t)msg->payloadlen);
-    pthread_mutex_lock(&s->mu);
-    if (s->tail) {
-        s->tail->next = x;
-    } else {
-        s->head = x;
-    }
-    s->tail = x;
-    s->received++;
-    pthread_mutex_unlock(&s->mu);
-}
 
 static uint64_t real_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static bool sub_wait_subscribed(struct sub *s)
-{
-    uint64_t end = real_ms() + REAL_WAIT_MS;
-    while (!s->subscribed && real_ms() < end) {
-        usleep(2000);
-    }
-    return s->subscribed;
-}
-
-static int sub_start(struct sub *s, const char *host, int port, const char *user,
-                     const char *password)
-{
-    memset(s, 0, sizeof *s);
-    pthread_mutex_init(&s->mu, NULL);
-    s->m = mosquitto_new(NULL, true, s);
-    if (s->m == NULL) {
-        return -1;
-    }
-    mosquitto_connect_callback_set(s->m, sub_on_connect);
-    mosquitto_subscribe_callback_set(s->m, sub_on_subscribe);
-    mosquitto_disconnect_callback_set(s->m, sub_on_disconnect);
-    mosquitto_message_callback_set(s->m, sub_on_message);
-    mosquitto_reconnect_delay_set(s->m, 1, 1, false);
-    if (user && user[0]) {
-        mosquitto_username_pw_set(s->m, user, password);
-    }
-    if (mosquitto_connect(s->m, host, port, 30) != MOSQ_ERR_SUCCESS ||
-        mosquitto_loop_start(s->m) != MOSQ_ERR_SUCCESS) {
-        return -1;
-    }
-    return sub_wait_subscribed(s) ? 0 : -1;
-}
-
-static struct msg *sub_take_all(struct sub *s)
-{
-    pthread_mutex_lock(&s->mu);
-    struct msg *h = s->head;
-    s->head = s->tail = NULL;
-    pthread_mutex_unlock(&s->mu);
-    return h;
-}
-
-static uint64_t sub_received(struct sub *s)
-{
-    pthread_mutex_lock(&s->mu);
-    uint64_t n = s->received;
-    pthread_mutex_unlock(&s->mu);
-    return n;
-}
-
-static void sub_stop(struct sub *s)
-{
-    if (s->m) {
-        mosquitto_disconnect(s->m);
-        mosquitto_loop_stop(s->m, true);
-        mosquitto_destroy(s->m);
-        s->m = NULL;
-    }
-    struct msg *h = sub_take_all(s);
-    while (h) {
-        struct msg *n = h->next;
-        free(h->topic);
-        free(h->payload);
-        free(h);
-        h = n;
-    }
-    pthread_mutex_destroy(&s->mu);
 }
 
 /* ------------------------------------------------------------------------- */
@@ -191,7 +66,7 @@ struct runner {
     bool own_broker, broker_up, broker_auth;
     char host[64];
     int port;
-    struct sub sub;
+    struct ml_mqtt_obs sub;
     bool have_sub;
     uint64_t lost; /* messages published but never received (QoS 0, broker stopped) */
     /* Modbus clients 1..4 */
@@ -307,12 +182,12 @@ static void mqtt_sync(struct runner *r, bool closing)
     if (r->d->ops->published) {
         uint64_t want = r->d->ops->published(r->d) - r->lost;
         uint64_t end = real_ms() + REAL_WAIT_MS;
-        while (sub_received(&r->sub) < want && real_ms() < end) {
+        while (ml_mqtt_obs_received(&r->sub) < want && real_ms() < end) {
             usleep(500);
             settle(r);
             want = r->d->ops->published(r->d) - r->lost;
         }
-        uint64_t got = sub_received(&r->sub);
+        uint64_t got = ml_mqtt_obs_received(&r->sub);
         if (got < want) {
             /* lost in transit (QoS 0, broker stopped meanwhile): do not wait for them again */
             r->lost += want - got;
@@ -437,43 +312,6 @@ static int mb_read(struct runner *r, int client, uint8_t fc, uint16_t addr, int 
     return -1;
 }
 
-static double decode_regs(const struct ml_scn_check *ch, const uint16_t *w)
-{
-    unsigned n =
-        ch->type == REGMAP_I64 ? 4 : (ch->type >= REGMAP_I16 && ch->type <= REGMAP_U16 ? 1 : 2);
-    uint64_t bits = 0;
-    for (unsigned i = 0; i < n; i++) {
-        unsigned idx = ch->order == REGMAP_CDAB ? i : n - 1u - i; /* significance of word i */
-        bits |= (uint64_t)w[i] << (16u * idx);
-    }
-    double raw;
-    switch (ch->type) {
-    case REGMAP_F32: {
-        uint32_t b = (uint32_t)bits;
-        float f;
-        memcpy(&f, &b, sizeof f);
-        raw = f;
-        break;
-    }
-    case REGMAP_I32:
-        raw = (int32_t)(uint32_t)bits;
-        break;
-    case REGMAP_U32:
-        raw = (uint32_t)bits;
-        break;
-    case REGMAP_I16:
-        raw = (int16_t)(uint16_t)bits;
-        break;
-    case REGMAP_U16:
-        raw = (uint16_t)bits;
-        break;
-    default:
-        raw = (double)(int64_t)bits;
-        break;
-    }
-    return raw * pow(10.0, ch->exp10);
-}
-
 static int field_of_entry(const struct ml_scenario *s, const struct ml_scn_check *ch)
 {
     const char *mt = s->meter_type && s->meter_type[0] ? s->meter_type : "PhoenixContact-EMPro";
@@ -487,21 +325,9 @@ static int field_of_entry(const struct ml_scenario *s, const struct ml_scn_check
     return -1;
 }
 
-static int fields_match(const struct ml_scn_field *fs, size_t nf, const char *payload,
-                        struct ml_buf *d);
 static void p1_out_check(struct runner *r);
 
 static const char *const mqtt_states[] = {"disabled", "connecting", "connected", "auth_failed"};
-
-static void range_text(const struct ml_scn_check *ch, char *exp, size_t cap)
-{
-    if (ch->min == ch->max) {
-        snprintf(exp, cap, "%.0f", ch->min);
-    } else {
-        snprintf(exp, cap, "%.0f .. %.0f", isfinite(ch->min) ? ch->min : 0,
-                 isfinite(ch->max) ? ch->max : INFINITY);
-    }
-}
 
 static const char *const led_shows[] = {"off", "on", "blink"};
 static const char *const p1mb_led_names[] = {"PWR", "P1", "485"};
@@ -568,8 +394,9 @@ static int check_http(struct runner *r, const struct ml_scn_check *ch, char *exp
     }
     bool ok = ch->status ? resp.status == ch->status : resp.status / 100 == 2;
     struct ml_buf diff = {0};
-    int bad =
-        ch->nfields ? fields_match(ch->fields, ch->nfields, resp.body ? resp.body : "", &diff) : 0;
+    int bad = ch->nfields ? ml_check_fields_match(ch->fields, ch->nfields,
+                                                  resp.body ? resp.body : "", &diff)
+                          : 0;
     snprintf(seen, cap, "status %d%s%s; body %.200s", resp.status, bad ? ", " : "",
              bad ? (char *)diff.p : "", resp.body ? resp.body : "(none)");
     ml_buf_free(&diff);
@@ -587,8 +414,7 @@ static int check_state(struct runner *r, const struct ml_scn_check *ch, char *ex
     switch (ch->kind) {
     case ML_CHK_MODBUS: {
         static const char *const tn[] = {"f32", "i32", "u32", "i16", "u16", "i64"};
-        unsigned n =
-            ch->type == REGMAP_I64 ? 4 : (ch->type >= REGMAP_I16 && ch->type <= REGMAP_U16 ? 1 : 2);
+        unsigned n = ml_check_regs_words(ch->type);
         const char *unit = unit_of(field_of_entry(r->s, ch));
         snprintf(what, cap, "modbus %s (FC%02u 0x%04X %s%s, client %d)", ch->name, ch->fc, ch->addr,
                  tn[ch->type], n > 1 ? (ch->order == REGMAP_CDAB ? " CDAB" : " ABCD") : "",
@@ -604,7 +430,7 @@ static int check_state(struct runner *r, const struct ml_scn_check *ch, char *ex
             snprintf(seen, cap, "no answer (%s)", mwhy);
             return CK_FAIL;
         }
-        double v = decode_regs(ch, w);
+        double v = ml_check_regs_decode(ch->type, ch->order, w) * pow(10.0, ch->exp10);
         /* enough digits that a near miss shows (an int64 Wh counter off by one) */
         if (n == 4) {
             snprintf(seen, cap, "%.10g%s%s (registers %04X %04X %04X %04X)", v, unit[0] ? " " : "",
@@ -682,7 +508,7 @@ static int check_state(struct runner *r, const struct ml_scn_check *ch, char *ex
         break;
     case ML_CHK_COUNTER:
         snprintf(what, cap, "counter %s", ch->name);
-        range_text(ch, exp, cap);
+        ml_check_range_text(ch, exp, cap);
         snprintf(seen, cap, "%.0f%s%s", ob.num, ob.detail[0] ? " " : "", ob.detail);
         ok = ob.num >= ch->min && ob.num <= ch->max;
         break;
@@ -700,7 +526,7 @@ static int check_state(struct runner *r, const struct ml_scn_check *ch, char *ex
         break;
     case ML_CHK_REBOOTS:
         snprintf(what, cap, "reboots");
-        range_text(ch, exp, cap);
+        ml_check_range_text(ch, exp, cap);
         snprintf(seen, cap, "%.0f", ob.num);
         ok = ob.num >= ch->min && ob.num <= ch->max;
         break;
@@ -719,81 +545,9 @@ static int check_state(struct runner *r, const struct ml_scn_check *ch, char *ex
 
 /* ---- MQTT window checks ---- */
 
-static const cJSON *json_path(const cJSON *o, const char *path)
-{
-    char buf[128];
-    snprintf(buf, sizeof buf, "%s", path);
-    char *save = NULL;
-    for (char *k = strtok_r(buf, ".", &save); k && o; k = strtok_r(NULL, ".", &save)) {
-        o = cJSON_GetObjectItemCaseSensitive(o, k);
-    }
-    return o;
-}
-
 static bool topic_matches(struct runner *r, const char *topic, const char *metric)
 {
-    char want[256];
-    snprintf(want, sizeof want, "/%s/data/%s", r->d->serial[0] ? r->d->serial : r->s->serial,
-             metric);
-    size_t lt = strlen(topic), lw = strlen(want);
-    return lt >= lw && strcmp(topic + lt - lw, want) == 0;
-}
-
-/* How many of @p fs the JSON @p payload misses (1000: not JSON); what differs goes to @p d. */
-static int fields_match(const struct ml_scn_field *fs, size_t nf, const char *payload,
-                        struct ml_buf *d)
-{
-    cJSON *j = cJSON_Parse(payload);
-    int bad = 0;
-    if (j == NULL) {
-        bad = 1000;
-        ml_buf_printf(d, "not JSON: %.80s", payload);
-    }
-    for (size_t i = 0; j && i < nf; i++) {
-        const struct ml_scn_field *f = &fs[i];
-        const cJSON *v = json_path(j, f->path);
-        bool ok;
-        char seen[96];
-        if (v == NULL) {
-            snprintf(seen, sizeof seen, "(missing)");
-            ok = false;
-        } else if (cJSON_IsNumber(v)) {
-            snprintf(seen, sizeof seen, "%.10g", v->valuedouble);
-            ok = f->kind == ML_FV_NUM && fabs(v->valuedouble - f->num) <= f->tol;
-        } else if (cJSON_IsNull(v)) {
-            snprintf(seen, sizeof seen, "null");
-            ok = f->kind == ML_FV_NULL;
-        } else if (cJSON_IsString(v)) {
-            snprintf(seen, sizeof seen, "\"%.80s\"", v->valuestring);
-            ok = f->kind == ML_FV_STR && !strcmp(v->valuestring, f->str);
-        } else if (cJSON_IsBool(v)) {
-            snprintf(seen, sizeof seen, cJSON_IsTrue(v) ? "true" : "false");
-            ok = f->kind == ML_FV_BOOL && cJSON_IsTrue(v) == f->b;
-        } else {
-            snprintf(seen, sizeof seen, "(an object or list)");
-            ok = false;
-        }
-        if (!ok) {
-            bad++;
-            char e[96];
-            switch (f->kind) {
-            case ML_FV_NUM:
-                snprintf(e, sizeof e, "%.10g ± %.3g", f->num, f->tol);
-                break;
-            case ML_FV_NULL:
-                snprintf(e, sizeof e, "null");
-                break;
-            case ML_FV_BOOL:
-                snprintf(e, sizeof e, f->b ? "true" : "false");
-                break;
-            default:
-                snprintf(e, sizeof e, "\"%s\"", f->str);
-            }
-            ml_buf_printf(d, "%s%s: expected %s, seen %s", d->len ? "; " : "", f->path, e, seen);
-        }
-    }
-    cJSON_Delete(j);
-    return bad;
+    return ml_check_topic_matches(topic, r->d->serial[0] ? r->d->serial : r->s->serial, metric);
 }
 
 static void mqtt_consider(struct runner *r, struct active *a, const char *topic,
@@ -804,7 +558,7 @@ static void mqtt_consider(struct runner *r, struct active *a, const char *topic,
     }
     a->on_topic++;
     struct ml_buf d = {0};
-    int bad = fields_match(a->ch->fields, a->ch->nfields, payload, &d);
+    int bad = ml_check_fields_match(a->ch->fields, a->ch->nfields, payload, &d);
     if (bad == 0) {
         a->matched++;
     } else if (a->best == NULL || bad <= a->best_bad) {
@@ -820,14 +574,14 @@ static void process_msgs(struct runner *r)
     if (!r->have_sub) {
         return;
     }
-    struct msg *h = sub_take_all(&r->sub);
+    struct ml_mqtt_msg *h = ml_mqtt_obs_take_all(&r->sub);
     while (h) {
         for (size_t i = 0; i < r->nact; i++) {
             if (r->act[i].ch->kind == ML_CHK_MQTT) {
                 mqtt_consider(r, &r->act[i], h->topic, h->payload);
             }
         }
-        struct msg *n = h->next;
+        struct ml_mqtt_msg *n = h->next;
         free(h->topic);
         free(h->payload);
         free(h);
@@ -989,39 +743,43 @@ static void inject(struct runner *r, const uint8_t *p, size_t n)
     p1_out_check(r);
 }
 
-static void broker_fault(struct runner *r, const struct ml_scn_step *st)
+int ml_run_broker_fault(struct ml_broker *b, const struct ml_scenario *s, enum ml_scn_fault_kind k,
+                        bool *up)
 {
     int rc = 0;
-    switch (st->fault.kind) {
+    switch (k) {
     case ML_SF_BROKER_DOWN:
-        mqtt_sync(r, false);
-        ml_broker_stop(&r->broker);
-        r->broker_up = false;
-        break;
+        ml_broker_stop(b);
+        *up = false;
+        return 0;
     case ML_SF_BROKER_UP:
-        rc = ml_broker_restart(&r->broker);
-        r->broker_up = rc == 0;
+        rc = ml_broker_restart(b);
         break;
     case ML_SF_BROKER_REJECTS_CREDENTIALS:
-        mqtt_sync(r, false);
-        rc = ml_broker_set_auth(&r->broker, "meterlab-only", "not-the-device-password");
-        r->broker_up = rc == 0;
+        rc = ml_broker_set_auth(b, "meterlab-only", "not-the-device-password");
         break;
     case ML_SF_BROKER_ACCEPTS_CREDENTIALS:
-        mqtt_sync(r, false);
-        rc = r->s->broker_user
-                 ? ml_broker_set_auth(&r->broker, r->s->broker_user, r->s->broker_password)
-                 : ml_broker_set_auth(&r->broker, NULL, NULL);
-        r->broker_up = rc == 0;
+        rc = s->broker_user ? ml_broker_set_auth(b, s->broker_user, s->broker_password)
+                            : ml_broker_set_auth(b, NULL, NULL);
         break;
     default:
-        return;
+        return 0;
     }
+    *up = rc == 0;
+    return rc == 0 ? 0 : -1;
+}
+
+static void broker_fault(struct runner *r, const struct ml_scn_step *st)
+{
+    if (st->fault.kind != ML_SF_BROKER_UP) {
+        mqtt_sync(r, false); /* what was published before the broker changes */
+    }
+    int rc = ml_run_broker_fault(&r->broker, r->s, st->fault.kind, &r->broker_up);
     if (rc != 0) {
         setup_error(r, "%s: the broker did not come back", ml_scn_fault_name(st->fault.kind));
         return;
     }
-    if (r->broker_up && !sub_wait_subscribed(&r->sub)) {
+    if (r->broker_up && !ml_mqtt_obs_wait_subscribed(&r->sub)) {
         setup_error(r, "the observer did not resubscribe after %s",
                     ml_scn_fault_name(st->fault.kind));
     }
@@ -1324,7 +1082,8 @@ static int broker_setup(struct runner *r)
                         url);
             return -1;
         }
-        if (sub_start(&r->sub, r->host, r->port, r->d->broker_user, r->d->broker_password) < 0) {
+        if (ml_mqtt_obs_start(&r->sub, r->host, r->port, r->d->broker_user, r->d->broker_password) <
+            0) {
             setup_error(r, "cannot subscribe on %s", url);
             return -1;
         }
@@ -1337,7 +1096,7 @@ static int broker_setup(struct runner *r)
         r->own_broker = r->broker_up = true;
         snprintf(r->host, sizeof r->host, "127.0.0.1");
         r->port = r->broker.port;
-        if (sub_start(&r->sub, "127.0.0.1", r->broker.obs_port, NULL, NULL) < 0) {
+        if (ml_mqtt_obs_start(&r->sub, "127.0.0.1", r->broker.obs_port, NULL, NULL) < 0) {
             setup_error(r, "cannot subscribe on the local broker");
             return -1;
         }
@@ -1369,6 +1128,111 @@ static const char *cannot_play(struct runner *r)
         }
     }
     return NULL;
+}
+
+/* Is the scenario's device: block what the DUT runs with? The sim backend builds the
+ * device from it; a child or a rig is asked: GET /api/v1/config on a Smart Connect,
+ * the variant register on a P1MB. @return NULL, or why the scenario does not apply. */
+static const char *device_settings_not_applicable(struct runner *r)
+{
+    static char why[768];
+    const struct ml_scenario *s = r->s;
+    struct ml_dut *d = r->d;
+    if (s->product == ML_SCN_P1MB) {
+        if (s->variant < 0 || !d->real_time) {
+            return NULL; /* the sim starts the variant it is given */
+        }
+        if (!d->rtu_path[0]) {
+            snprintf(why, sizeof why,
+                     "%s: device: variant %s cannot be verified: no Modbus RTU port to read "
+                     "register 0xF003",
+                     s->path, ml_scn_variant_name(s->variant));
+            return why;
+        }
+        uint16_t w[1];
+        char mwhy[400];
+        uint16_t want = p1mb_variant_code((enum p1mb_variant)s->variant);
+        if (mb_read(r, 1, 3, 0xF003, 1, w, mwhy, sizeof mwhy) < 0) {
+            snprintf(why, sizeof why, "%s: device: variant %s cannot be verified: %s", s->path,
+                     ml_scn_variant_name(s->variant), mwhy);
+            return why;
+        }
+        if (w[0] != want) {
+            snprintf(why, sizeof why,
+                     "%s: device: variant %s asked, the board is another variant (register "
+                     "0xF003 = 0x%04X, not 0x%04X)",
+                     s->path, ml_scn_variant_name(s->variant), w[0], want);
+            return why;
+        }
+        return NULL;
+    }
+    /* Smart Connect: the settings the scenario names */
+    struct setting {
+        const char *what, *obj, *key, *want;
+    } need[4];
+    size_t n = 0;
+    if (s->meter_type && s->meter_type[0]) {
+        need[n++] = (struct setting){"meter_type", NULL, "MeterType", s->meter_type};
+    }
+    if (s->mqtt) {
+        need[n++] = (struct setting){"mqtt", "MQTT", "Enable", "true"};
+    }
+    if (s->mqtt_site) {
+        need[n++] = (struct setting){"site", "MQTT", "Site", s->mqtt_site};
+    }
+    if (s->mqtt_user) {
+        need[n++] = (struct setting){"mqtt_user", "MQTT", "Username", s->mqtt_user};
+    }
+    if (n == 0) {
+        return NULL;
+    }
+    if (d->http_port <= 0) {
+        snprintf(why, sizeof why,
+                 "%s: device: %s cannot be verified: this DUT has no HTTP API address", s->path,
+                 need[0].what);
+        return why;
+    }
+    struct ml_http_resp resp;
+    char herr[256];
+    if (ml_http_request(d->http_host, d->http_port, d->http_user, d->http_password, "GET",
+                        "/api/v1/config", NULL, d->http_timeout_s > 0 ? d->http_timeout_s : 5,
+                        &resp, herr, sizeof herr) < 0) {
+        snprintf(why, sizeof why, "%s: device: settings cannot be verified: GET /api/v1/config: %s",
+                 s->path, herr);
+        return why;
+    }
+    cJSON *j = resp.status == 200 && resp.body ? cJSON_Parse(resp.body) : NULL;
+    int status = resp.status;
+    ml_http_resp_free(&resp);
+    if (j == NULL) {
+        snprintf(why, sizeof why,
+                 "%s: device: settings cannot be verified: GET /api/v1/config answered %d", s->path,
+                 status);
+        return why;
+    }
+    const char *bad = NULL;
+    for (size_t i = 0; i < n && bad == NULL; i++) {
+        const cJSON *o = need[i].obj ? cJSON_GetObjectItem(j, need[i].obj) : j;
+        const cJSON *v = cJSON_GetObjectItem(o, need[i].key);
+        char seen[128];
+        if (cJSON_IsString(v)) {
+            snprintf(seen, sizeof seen, "%s", v->valuestring);
+        } else if (cJSON_IsBool(v)) {
+            snprintf(seen, sizeof seen, "%s", cJSON_IsTrue(v) ? "true" : "false");
+        } else {
+            snprintf(seen, sizeof seen, "(missing)");
+        }
+        if (strcmp(seen, need[i].want) != 0) {
+            snprintf(why, sizeof why,
+                     "%s: device: %s %s asked, the device runs with %s (GET /api/v1/config "
+                     "%s%s%s); set it on the device or leave it out",
+                     s->path, need[i].what, need[i].want, seen, need[i].obj ? need[i].obj : "",
+                     need[i].obj ? "." : "", need[i].key);
+            bad = why;
+        }
+    }
+    cJSON_Delete(j);
+    return bad;
 }
 
 static void meter_bytes(struct runner *r, const struct ml_ev *ev, const struct ml_scn_step *st)
@@ -1456,12 +1320,25 @@ static void play_event(struct runner *r, const struct ml_ev *ev)
     }
 }
 
-void ml_run(struct ml_dut *d, const struct ml_scenario *s, const struct ml_run_opts *o,
-            struct ml_run_result *res)
+/* A scenario being played: the runner state and where the timeline stands. */
+struct ml_run_session {
+    struct runner r;
+    struct ml_timeline tl;
+    size_t next;  /* next timeline event */
+    bool started; /* the DUT was started (stop it) */
+    bool ready;   /* set up: there is something to play */
+    bool progressed;
+    double w0, next_progress;
+};
+
+struct ml_run_session *ml_run_open(struct ml_dut *d, const struct ml_scenario *s,
+                                   const struct ml_run_opts *o, struct ml_run_result *res)
 {
-    static struct runner rr;
-    struct runner *r = &rr;
-    memset(r, 0, sizeof *r);
+    struct ml_run_session *ss = calloc(1, sizeof *ss);
+    if (ss == NULL) {
+        abort(); /* host tool: out of memory is not recoverable here */
+    }
+    struct runner *r = &ss->r;
     memset(res, 0, sizeof *res);
     cur = r;
     r->s = s;
@@ -1470,43 +1347,67 @@ void ml_run(struct ml_dut *d, const struct ml_scenario *s, const struct ml_run_o
     r->d = d;
     d->s = s;
     d->o = o;
-    double w0 = wall_now();
-    bool started = false;
-    struct ml_timeline tl = {0};
+    ss->w0 = wall_now();
+    ss->next_progress = ss->w0 + 1.0;
     const char *why = NULL;
 
     if (!ml_scenario_supports_dut(s, d->ops->name)) {
         res->skipped = true;
         ml_buf_printf(&r->report, "  SKIP %s: not marked for --dut %s (# duts:%s)\n", s->path,
                       d->ops->name, s->duts ? s->duts : " sim, by default");
-        goto out;
+        return ss;
     }
     if ((why = cannot_play(r)) != NULL) {
         res->skipped = true;
         ml_buf_printf(&r->report, "  SKIP %s\n", why);
-        goto out;
+        return ss;
     }
     if (s->mqtt && broker_setup(r) < 0) {
-        goto out;
+        return ss;
     }
     char url[300], err[512];
     if (snprintf(url, sizeof url, "mqtt://%s:%d", r->host, r->port) >= (int)sizeof url) {
         setup_error(r, "broker host name too long: %s", r->host);
-        goto out;
+        return ss;
     }
     if (d->ops->start(d, s->mqtt ? url : NULL, err, sizeof err) < 0) {
         setup_error(r, "%s", err);
-        goto out;
+        return ss;
     }
-    started = true;
-    ml_timeline_build(s, &tl);
+    ss->started = true;
+    if ((why = device_settings_not_applicable(r)) != NULL) {
+        res->skipped = true;
+        ml_buf_printf(&r->report, "  SKIP not applicable: %s\n", why);
+        return ss;
+    }
+    if (d->ops->time_zero) {
+        d->ops->time_zero(d);
+    }
+    ml_timeline_build(s, &ss->tl);
     ml_player_init(&r->pl, s);
     r->done = calloc(s->nsteps + 1, sizeof *r->done);
     r->skipmask = calloc(s->nsteps + 1, sizeof *r->skipmask);
-    double next_progress = w0 + 1.0;
-    bool progressed = false;
-    for (size_t i = 0; i < tl.n && !res->error; i++) {
-        const struct ml_ev *ev = &tl.ev[i];
+    ss->ready = true;
+    return ss;
+}
+
+bool ml_run_advance(struct ml_run_session *ss, uint64_t t_us)
+{
+    struct runner *r = &ss->r;
+    struct ml_run_result *res = r->res;
+    if (!ss->ready || res->error) {
+        return false;
+    }
+    struct ml_dut *d = r->d;
+    const struct ml_scenario *s = r->s;
+    const struct ml_run_opts *o = r->o;
+    cur = r;
+    while (ss->next < ss->tl.n && ss->tl.ev[ss->next].t_us <= t_us && !res->error) {
+        size_t i = ss->next++;
+        const struct ml_ev *ev = &ss->tl.ev[i];
+        if (o->on_event) {
+            o->on_event(o->ctx, ev);
+        }
         if (ev->kind == ML_EV_SYNC) {
             if (ev->t_us > 0) {
                 d->ops->advance_to(d, ev->t_us - 1);
@@ -1517,7 +1418,7 @@ void ml_run(struct ml_dut *d, const struct ml_scenario *s, const struct ml_run_o
         }
         if (o->pace > 0 && !d->real_time) {
             /* demos: let a watcher follow (virtual time still moves only here) */
-            double due = w0 + (double)ev->t_us / 1e6 / o->pace - wall_now();
+            double due = ss->w0 + (double)ev->t_us / 1e6 / o->pace - wall_now();
             if (due > 0) {
                 usleep((useconds_t)(due * 1e6));
             }
@@ -1529,31 +1430,88 @@ void ml_run(struct ml_dut *d, const struct ml_scenario *s, const struct ml_run_o
             process_msgs(r);
             led_drain(r);
         }
-        if (!o->quiet && o->tty && ((i & 63) == 0 || d->real_time) && wall_now() >= next_progress) {
-            next_progress += 0.5;
-            progressed = true;
+        if (!o->quiet && o->tty && ((i & 63) == 0 || d->real_time) &&
+            wall_now() >= ss->next_progress) {
+            ss->next_progress += 0.5;
+            ss->progressed = true;
             fprintf(stderr, "\r  ... %-32s t = %8.1f of %.0f s, %llu telegrams", s->name,
                     (double)ev->t_us / 1e6, s->duration_s, (unsigned long long)r->pl.telegrams);
         }
     }
-    if (progressed) {
+    uint64_t end = (uint64_t)llround(s->duration_s * 1e6);
+    if (!res->error) {
+        d->ops->advance_to(d, t_us == ML_RUN_TO_END ? end : t_us);
+    }
+    return !res->error && t_us != ML_RUN_TO_END && (ss->next < ss->tl.n || t_us < end);
+}
+
+uint64_t ml_run_next_event_us(const struct ml_run_session *ss)
+{
+    return ss->ready && ss->next < ss->tl.n ? ss->tl.ev[ss->next].t_us : UINT64_MAX;
+}
+
+const struct ml_timeline *ml_run_timeline(const struct ml_run_session *ss, size_t *next)
+{
+    if (next != NULL) {
+        *next = ss->next;
+    }
+    return &ss->tl;
+}
+
+int ml_run_modbus_read(struct ml_run_session *ss, uint8_t fc, uint16_t addr, int n, uint16_t *w,
+                       char *why, size_t cap)
+{
+    if (!ss->ready || n < 1 || n > 125) {
+        snprintf(why, cap, "no device to read");
+        return -1;
+    }
+    cur = &ss->r;
+    return mb_read(&ss->r, 1, fc, addr, n, w, why, cap);
+}
+
+int ml_run_modbus_send_raw(struct ml_run_session *ss, const uint8_t *p, size_t n)
+{
+    modbus_t *m = ss->ready ? mb_client(&ss->r, 1, false) : NULL;
+    if (m == NULL || write(modbus_get_socket(m), p, n) != (ssize_t)n) {
+        return -1;
+    }
+    settle(&ss->r);
+    return 0;
+}
+
+struct ml_broker *ml_run_broker(struct ml_run_session *ss)
+{
+    return ss->r.own_broker ? &ss->r.broker : NULL;
+}
+
+void ml_run_close(struct ml_run_session *ss)
+{
+    struct runner *r = &ss->r;
+    struct ml_run_result *res = r->res;
+    struct ml_dut *d = r->d;
+    const struct ml_scenario *s = r->s;
+    cur = r;
+    if (ss->progressed) {
         fprintf(stderr, "\r%*s\r", 90, "");
     }
-    if (!res->error) {
-        d->ops->advance_to(d, (uint64_t)llround(s->duration_s * 1e6));
+    if (ss->ready && !res->error && res->failed == 0 && res->checks == 0) {
+        /* nothing was decided: never a pass (the skip lines say why) */
+        res->skipped = true;
+        ml_buf_printf(&r->report,
+                      "  SKIP %s: none of its %d expectation(s) could be decided on --dut %s\n",
+                      s->path, res->skips, d->ops->name);
     }
-out:
-    res->virtual_s = started ? now_s() : 0;
+    res->virtual_s = ss->started ? now_s() : 0;
     res->telegrams = r->pl.telegrams;
     res->bytes = r->pl.bytes;
     for (int c = 1; c <= 4; c++) {
         mb_drop(r, c);
     }
-    if (started) {
+    if (ss->started) {
         d->ops->stop(d);
     }
     if (r->have_sub || r->sub.m) {
-        sub_stop(&r->sub);
+        ml_mqtt_obs_stop(&r->sub);
     }
     if (r->own_broker) {
         ml_broker_destroy(&r->broker);
@@ -1568,10 +1526,22 @@ out:
     free(r->skipped_locs);
     ml_buf_free(&r->bytes);
     ml_buf_free(&r->p1_pending);
-    ml_timeline_free(&tl);
+    ml_timeline_free(&ss->tl);
     res->report = r->report.len ? strdup((char *)r->report.p) : NULL;
     ml_buf_free(&r->report);
-    res->wall_s = wall_now() - w0;
+    res->wall_s = wall_now() - ss->w0;
+    if (cur == r) {
+        cur = NULL;
+    }
+    free(ss);
+}
+
+void ml_run(struct ml_dut *d, const struct ml_scenario *s, const struct ml_run_opts *o,
+            struct ml_run_result *res)
+{
+    struct ml_run_session *ss = ml_run_open(d, s, o, res);
+    ml_run_advance(ss, ML_RUN_TO_END);
+    ml_run_close(ss);
 }
 
 void ml_dut_free(struct ml_dut *d)

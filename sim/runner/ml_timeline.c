@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli_scn.h"
+#include "ml_timeline.h"
 
 /* ------------------------------------------------------------------------- */
 /* Timeline                                                                  */
