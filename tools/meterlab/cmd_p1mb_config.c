@@ -396,7 +396,16 @@ static int run(int argc, char **argv)
         return ML_EXIT_USAGE;
     }
     struct device_view dv;
-    int rc = read_block(mb, &dv, true, where);
+    /* three tries: a request lost on the line (noise, a frame split by a late byte) is
+     * not yet a device that does not answer */
+    int rc = -1;
+    for (int tries = 0; tries < 3 && rc == -1; tries++) {
+        if (tries > 0) {
+            modbus_flush(mb);
+            usleep(100000);
+        }
+        rc = read_block(mb, &dv, tries == 2, where);
+    }
     if (rc != 0) {
         close_line(mb);
         return ML_EXIT_USAGE;
