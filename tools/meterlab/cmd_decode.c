@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "cli_json.h"
 #include "dsmr/dsmr.h"
+#include "meter_in/meter_in.h"
 #include "mqtt/mqtt.h"
 #include "tic/tic.h"
 
@@ -47,30 +48,26 @@ static void print_version(const struct dsmr_parser *p, const struct reading *r)
     }
 }
 
-static void print_telegram(const struct dsmr_parser *p, int v, const struct reading *r,
-                           const struct dsmr_stats *before, int *failed)
+static void print_telegram(const struct dsmr_parser *p, const struct meter_in_telegram *t,
+                           int *failed)
 {
-    const struct dsmr_stats *s = dsmr_parser_stats(p);
-    printf("{\"verdict\":\"%s\",\"protocol\":\"dsmr\",\"bytes\":%zu", verdict_name(v),
-           dsmr_parser_telegram(p).len);
-    if (v == DSMR_VERDICT_OK) {
+    int v = (int)t->verdict;
+    printf("{\"verdict\":\"%s\",\"protocol\":\"dsmr\",\"bytes\":%zu", verdict_name(v), t->raw.len);
+    if (v == METER_IN_OK) {
         static char pi[MQTT_POWER_INSTANT_MAX];
-        print_version(p, r);
+        print_version(p, t->reading);
         printf(",\"crc\":%s", dsmr_parser_had_crc(p) ? "true" : "false");
-        if (mqtt_power_instant_build(r, pi, sizeof pi) >= 0) {
+        if (mqtt_power_instant_build(t->reading, pi, sizeof pi) >= 0) {
             printf(",\"power_instant\":%s", pi);
         }
         fputs(",\"reading\":", stdout);
-        ml_cli_reading_json(stdout, r);
+        ml_cli_reading_json(stdout, t->reading);
     } else {
         *failed = 1;
-        if (v == DSMR_VERDICT_FRAME_FAIL) {
-            const char *why = "structure";
-            if (s->frame_oversize != before->frame_oversize) {
-                why = "oversize";
-            } else if (s->frame_truncated != before->frame_truncated) {
-                why = "cut off by a new telegram";
-            }
+        if (v == METER_IN_FRAME_FAIL) {
+            const char *why = t->reason == METER_IN_REASON_OVERSIZE  ? "oversize"
+                              : t->reason == METER_IN_REASON_CUT_OFF ? "cut off by a new telegram"
+                                                                     : "structure";
             printf(",\"reason\":\"%s\"", why);
         }
     }
@@ -129,18 +126,19 @@ static void print_tic_labels(const struct tic_parser *p)
     }
 }
 
-static void print_tic_frame(const struct tic_parser *p, int v, const struct reading *r, int *failed)
+static void print_tic_frame(const struct tic_parser *p, const struct meter_in_telegram *t,
+                            int *failed)
 {
     const struct tic_frame_result *fr = tic_parser_result(p);
-    static const char *const reasons[] = {"", "interrupted by EOT", "cut off by a new STX",
-                                          "oversize", "empty frame"};
+    const struct reading *r = t->reading;
+    int v = (int)t->verdict;
     const char *verdict = v == TIC_VERDICT_OK         ? "ok"
                           : v == TIC_VERDICT_CRC_FAIL ? "crc_fail"
                                                       : "frame_fail";
     printf("{\"verdict\":\"%s\",\"protocol\":\"tic\",\"mode\":\"%s\",\"bytes\":%zu,"
            "\"groups\":%u,\"groups_bad\":%u",
-           verdict, v == TIC_VERDICT_HISTORIC ? "historic" : "standard", tic_parser_frame(p).len,
-           fr->groups, fr->groups_bad);
+           verdict, v == TIC_VERDICT_HISTORIC ? "historic" : "standard", t->raw.len, fr->groups,
+           fr->groups_bad);
     if (v != TIC_VERDICT_OK) {
         *failed = 1;
     }
@@ -149,8 +147,11 @@ static void print_tic_frame(const struct tic_parser *p, int v, const struct read
         return;
     }
     if (v == TIC_VERDICT_FRAME_FAIL) {
-        unsigned k = (unsigned)fr->reason < 5u ? (unsigned)fr->reason : 0u;
-        printf(",\"reason\":\"%s\"}\n", reasons[k]);
+        const char *why = t->reason == METER_IN_REASON_EOT        ? "interrupted by EOT"
+                          : t->reason == METER_IN_REASON_CUT_OFF  ? "cut off by a new STX"
+                          : t->reason == METER_IN_REASON_OVERSIZE ? "oversize"
+                                                                  : "empty frame";
+        printf(",\"reason\":\"%s\"}\n", why);
         return;
     }
     if (fr->clock_degraded) {
@@ -169,43 +170,30 @@ static void print_tic_frame(const struct tic_parser *p, int v, const struct read
     fputs("}\n", stdout);
 }
 
-/* Decode a TIC stream; @p first holds the bytes already read. */
-static int decode_tic(FILE *in, const uint8_t *first, size_t first_len, unsigned *frames,
-                      int *failed)
+/* ------------------------------------------------------------------------- */
+/* Input                                                                     */
+/* ------------------------------------------------------------------------- */
+
+struct decode {
+    struct meter_in in;
+    union {
+        struct dsmr_parser dsmr;
+        struct tic_parser tic;
+    } parser;
+    struct reading reading;
+    unsigned telegrams;
+    int failed;
+};
+
+static void on_telegram(void *ctx, const struct meter_in_telegram *t)
 {
-    static struct tic_parser parser;
-    static struct reading r;
-    static uint8_t buf[4096];
-    tic_parser_init(&parser, &r);
-    const uint8_t *data = first;
-    size_t n = first_len;
-    for (;;) {
-        size_t off = 0;
-        while (off < n) {
-            size_t used = 0;
-            int v = tic_parser_feed(&parser, data + off, n - off, &used);
-            off += used;
-            if (v > 0) {
-                (*frames)++;
-                print_tic_frame(&parser, v, &r, failed);
-            }
-            if (used == 0) {
-                break;
-            }
-        }
-        n = fread(buf, 1, sizeof buf, in);
-        if (n == 0) {
-            break;
-        }
-        data = buf;
+    struct decode *d = ctx;
+    d->telegrams++;
+    if (meter_in_protocol(&d->in) == METER_IN_TIC) {
+        print_tic_frame(&d->parser.tic, t, &d->failed);
+    } else {
+        print_telegram(&d->parser.dsmr, t, &d->failed);
     }
-    if (!tic_parser_is_idle(&parser)) {
-        printf("{\"verdict\":\"frame_fail\",\"protocol\":\"tic\",\"reason\":\"end of input "
-               "inside a frame\"}\n");
-        (*frames)++;
-        *failed = 1;
-    }
-    return 0;
 }
 
 static int run(int argc, char **argv)
@@ -224,33 +212,21 @@ static int run(int argc, char **argv)
         fprintf(stderr, "meterlab decode: cannot open '%s': %s\n", path, strerror(errno));
         return ML_EXIT_USAGE;
     }
-    static struct dsmr_parser parser;
-    static struct reading r;
-    dsmr_parser_init(&parser, &r);
+    static struct decode d;
     static uint8_t buf[4096];
-    int failed = 0, sniffed = 0, tic = 0;
-    unsigned telegrams = 0;
+    bool sniffed = false;
     size_t n;
     while ((n = fread(buf, 1, sizeof buf, in)) > 0) {
         if (!sniffed) {
-            sniffed = 1;
+            /* the protocol is detected from the first block */
+            sniffed = true;
             if (ml_cli_sniff(buf, n) == ML_CLI_PROTO_TIC) {
-                decode_tic(in, buf, n, &telegrams, &failed);
-                tic = 1;
-                break;
+                meter_in_init_tic(&d.in, &d.parser.tic, &d.reading);
+            } else {
+                meter_in_init_p1(&d.in, &d.parser.dsmr, &d.reading);
             }
         }
-        size_t off = 0;
-        while (off < n) {
-            struct dsmr_stats before = *dsmr_parser_stats(&parser);
-            size_t used;
-            int v = dsmr_parser_feed(&parser, buf + off, n - off, &used);
-            off += used;
-            if (v > 0) {
-                telegrams++;
-                print_telegram(&parser, v, &r, &before, &failed);
-            }
-        }
+        meter_in_feed(&d.in, buf, n, on_telegram, &d);
     }
     int io_error = ferror(in);
     if (in != stdin) {
@@ -260,18 +236,20 @@ static int run(int argc, char **argv)
         fprintf(stderr, "meterlab decode: read error on '%s'\n", path);
         return ML_EXIT_USAGE;
     }
-    if (!tic && !dsmr_parser_is_idle(&parser)) {
-        printf("{\"verdict\":\"frame_fail\",\"protocol\":\"dsmr\",\"reason\":\"end of input "
-               "inside a telegram\"}\n");
-        telegrams++;
-        failed = 1;
+    if (sniffed && !meter_in_is_idle(&d.in)) {
+        bool tic = meter_in_protocol(&d.in) == METER_IN_TIC;
+        printf("{\"verdict\":\"frame_fail\",\"protocol\":\"%s\",\"reason\":\"end of input "
+               "inside a %s\"}\n",
+               tic ? "tic" : "dsmr", tic ? "frame" : "telegram");
+        d.telegrams++;
+        d.failed = 1;
     }
-    if (telegrams == 0) {
+    if (d.telegrams == 0) {
         fprintf(stderr, "meterlab decode: no telegram found in '%s'\n", path);
         return ML_EXIT_FAIL;
     }
     fflush(stdout);
-    return failed ? ML_EXIT_FAIL : ML_EXIT_OK;
+    return d.failed ? ML_EXIT_FAIL : ML_EXIT_OK;
 }
 
 const struct ml_cmd ml_cmd_decode = {"decode", "decode P1 or TIC meter bytes into JSON lines", run};

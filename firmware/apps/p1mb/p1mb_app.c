@@ -98,25 +98,29 @@ static int mb_write(void *ctx, uint16_t addr, uint16_t count, const uint16_t *va
 /* P1 input                                                                  */
 /* ------------------------------------------------------------------------- */
 
-static void verdict(struct p1mb_app *app, int v, uint64_t now)
+struct p1_ctx {
+    struct p1mb_app *app;
+    uint64_t now;
+};
+
+static void on_telegram(void *ctx, const struct meter_in_telegram *t)
 {
-    if (v == DSMR_VERDICT_OK) {
-        app->counters.telegrams_pass++;
+    struct p1mb_app *app = ((struct p1_ctx *)ctx)->app;
+    const struct meter_in_counters *c = meter_in_counters(&app->p1);
+    app->counters.telegrams_pass = c->telegrams_pass;
+    app->counters.telegrams_fail = c->telegrams_fail;
+    app->counters.telegrams_frame_fail = c->telegrams_frame_fail;
+    if (t->verdict == METER_IN_OK) {
         /* the snapshot swap is atomic for the reader: one telegram per reply */
+        uint64_t now = ((struct p1_ctx *)ctx)->now;
         regmap_live_update_at(&app->regs, &app->scratch, now, REGMAP_DATA_LIVE);
         app->have_good = true;
         app->meter_lost = false;
         app->last_good_ms = now;
-    } else if (v == DSMR_VERDICT_CRC_FAIL) {
-        app->counters.telegrams_fail++;
-    } else if (v == DSMR_VERDICT_FRAME_FAIL) {
-        app->counters.telegrams_frame_fail++;
-    } else {
-        return;
     }
     app->status.have_telegram = true;
-    app->status.last_telegram_ok = v == DSMR_VERDICT_OK;
-    app->status.last_telegram_ms = now;
+    app->status.last_telegram_ok = t->verdict == METER_IN_OK;
+    app->status.last_telegram_ms = ((struct p1_ctx *)ctx)->now;
 }
 
 static void send_reply(struct p1mb_app *app, enum hal_uart_id uart, const uint8_t *out, int len,
@@ -162,8 +166,10 @@ static void p1cfg_poll(struct p1mb_app *app, uint64_t now)
     }
     send_reply(app, HAL_UART_P1_IN, out, r, now);
     if (app->p1cfg_mode && now - app->p1cfg_last_ms >= P1MB_P1_CFG_IDLE_MS) {
-        app->p1cfg_mode = false; /* back to the meter: ask it to send again */
-        dsmr_parser_init(&app->dsmr, &app->scratch);
+        /* back to the meter: ask it to send again. The configurator's bytes never
+         * reached the parser in configuration mode; a telegram the first request may
+         * have seemed to start ends at the meter's next '/' (one frame fail at most). */
+        app->p1cfg_mode = false;
         hal_gpio_data_request_set(true);
     }
     app->status.p1_config_mode = app->p1cfg_mode;
@@ -173,6 +179,7 @@ static void p1_poll(struct p1mb_app *app, uint64_t now)
 {
     uint8_t buf[RX_CHUNK];
     uint32_t ts[RX_CHUNK];
+    struct p1_ctx ctx = {app, now};
     for (int rounds = 0; rounds < 64; rounds++) {
         int n = hal_uart_read(HAL_UART_P1_IN, buf, sizeof buf, ts);
         if (n <= 0) {
@@ -182,19 +189,7 @@ static void p1_poll(struct p1mb_app *app, uint64_t now)
         if (app->p1cfg_mode) {
             continue; /* the configurator's bytes are no telegram */
         }
-        size_t off = 0;
-        while (off < (size_t)n) {
-            size_t used = 0;
-            int v = dsmr_parser_feed(&app->dsmr, buf + off, (size_t)n - off, &used);
-            verdict(app, v, now);
-            if (v < 0 || (used == 0 && v == DSMR_VERDICT_NONE)) {
-                break; /* cannot happen with valid arguments; never spin */
-            }
-            /* A '/' that cut off the telegram before is not consumed with that
-             * verdict (used may be 0): the next call starts the new telegram
-             * with it, so keep going. The parser is idle now, so it progresses. */
-            off += used;
-        }
+        (void)meter_in_feed(&app->p1, buf, (size_t)n, on_telegram, &ctx);
     }
 }
 
@@ -350,7 +345,7 @@ static void setup(struct p1mb_app *app, const struct p1mb_settings *set)
     /* P1: 115200 8N1, inverted (dsmr.md §2); ask the meter to send. */
     struct hal_uart_cfg p1 = {115200, 8, HAL_UART_PARITY_NONE, 1, true};
     hal_uart_open(HAL_UART_P1_IN, &p1);
-    dsmr_parser_init(&app->dsmr, &app->scratch);
+    meter_in_init_p1(&app->p1, &app->dsmr, &app->scratch);
     hal_gpio_data_request_set(true);
 
     /* RS485 at the stored line settings. */

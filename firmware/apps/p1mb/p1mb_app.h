@@ -24,6 +24,7 @@
 
 #include "dsmr/dsmr.h"
 #include "hal.h"
+#include "meter_in/meter_in.h"
 #include "modbus/modbus.h"
 #include "p1mb_config.h"
 #include "reading/reading.h"
@@ -89,6 +90,7 @@ enum p1mb_485_led {
     P1MB_485_LED_BLINK, /**< bytes that were no valid request in the last P1MB_485_ERROR_MS */
 };
 
+/** The telegram counters are the P1 input's (core/meter_in), copied at every telegram. */
 struct p1mb_counters {
     uint32_t telegrams_pass;
     uint32_t telegrams_fail;       /**< CRC wrong */
@@ -112,6 +114,7 @@ struct p1mb_app {
     const struct regmap_template *tpl;
     struct cfg_flash_ops flash;
     struct p1mb_cfg_regs cfg;
+    struct meter_in p1; /**< the P1 input on dsmr */
     struct dsmr_parser dsmr;
     struct reading scratch; /**< what the parser publishes: the last good telegram */
     bool have_good;         /**< a good telegram came since boot */

@@ -137,17 +137,13 @@ static void config_load(struct sc_app *app, const struct sc_settings *set)
 /* Meter input                                                               */
 /* ------------------------------------------------------------------------- */
 
-static void on_good_telegram(struct sc_app *app, uint64_t now)
+static void on_good_telegram(struct sc_app *app, uint64_t now, struct ml_span raw)
 {
     struct hal_sys_identity id;
     app->reading = app->scratch;
-    app->counters.telegrams_pass++;
     app->status.last_telegram_ms = now;
     /* keep the raw telegram for GET /api/v1/telegram (not while a response sends it) */
     if (!http_server_body_in_use(&app->http, app->telegram)) {
-        struct ml_span raw = app->set->flavour == SC_FLAVOUR_TIC
-                                 ? tic_parser_frame(&app->parser.tic)
-                                 : dsmr_parser_telegram(&app->parser.dsmr);
         size_t n = raw.len < sizeof app->telegram ? raw.len : sizeof app->telegram;
         for (size_t i = 0; i < n; i++) {
             app->telegram[i] = raw.ptr[i];
@@ -173,44 +169,32 @@ static void on_good_telegram(struct sc_app *app, uint64_t now)
     }
 }
 
+struct meter_ctx {
+    struct sc_app *app;
+    uint64_t now;
+};
+
+static void on_telegram(void *ctx, const struct meter_in_telegram *t)
+{
+    struct sc_app *app = ((struct meter_ctx *)ctx)->app;
+    /* device_counters and the status API report the input's counters */
+    const struct meter_in_counters *c = meter_in_counters(&app->meter);
+    app->counters.telegrams_pass = c->telegrams_pass;
+    app->counters.telegrams_fail = c->telegrams_fail;
+    app->counters.telegrams_frame_fail = c->telegrams_frame_fail;
+    if (t->verdict == METER_IN_OK) {
+        app->status.tic_historic = false;
+        on_good_telegram(app, ((struct meter_ctx *)ctx)->now, t->raw);
+    } else if (t->verdict == METER_IN_HISTORIC) {
+        /* historic mode is detected and reported, never parsed (products.md §2) */
+        app->status.tic_historic = true;
+    }
+}
+
 static void meter_feed(struct sc_app *app, const uint8_t *buf, size_t len, uint64_t now)
 {
-    size_t off = 0, rounds = 0;
-    while (off < len) {
-        size_t used = 0;
-        int v;
-        if (app->set->flavour == SC_FLAVOUR_TIC) {
-            v = tic_parser_feed(&app->parser.tic, buf + off, len - off, &used);
-            if (v == TIC_VERDICT_OK) {
-                app->status.tic_historic = false;
-                on_good_telegram(app, now);
-            } else if (v == TIC_VERDICT_CRC_FAIL) {
-                app->counters.telegrams_fail++;
-            } else if (v == TIC_VERDICT_FRAME_FAIL) {
-                app->counters.telegrams_frame_fail++;
-            } else if (v == TIC_VERDICT_HISTORIC) {
-                /* historic mode is detected and reported, never parsed (products.md §2) */
-                app->status.tic_historic = true;
-                app->counters.telegrams_frame_fail++;
-            }
-        } else {
-            v = dsmr_parser_feed(&app->parser.dsmr, buf + off, len - off, &used);
-            if (v == DSMR_VERDICT_OK) {
-                on_good_telegram(app, now);
-            } else if (v == DSMR_VERDICT_CRC_FAIL) {
-                app->counters.telegrams_fail++;
-            } else if (v == DSMR_VERDICT_FRAME_FAIL) {
-                app->counters.telegrams_frame_fail++;
-            }
-        }
-        /* A verdict may come with used == 0: a telegram cut off by a new '/' ends
-         * before that '/' is consumed; feed again from the same place. Stop only on
-         * an error or when nothing was consumed and nothing ended (never spin). */
-        if (v < 0 || (used == 0 && v == 0) || ++rounds > len + 4u) {
-            break;
-        }
-        off += used;
-    }
+    struct meter_ctx ctx = {app, now};
+    (void)meter_in_feed(&app->meter, buf, len, on_telegram, &ctx);
 }
 
 static void meter_poll(struct sc_app *app, uint64_t now)
@@ -625,10 +609,10 @@ static void setup(struct sc_app *app, const struct sc_settings *set)
     struct hal_uart_cfg ucfg;
     if (set->flavour == SC_FLAVOUR_TIC) {
         ucfg = (struct hal_uart_cfg){9600, 7, HAL_UART_PARITY_EVEN, 1, false};
-        tic_parser_init(&app->parser.tic, &app->scratch);
+        meter_in_init_tic(&app->meter, &app->parser.tic, &app->scratch);
     } else {
         ucfg = (struct hal_uart_cfg){115200, 8, HAL_UART_PARITY_NONE, 1, true};
-        dsmr_parser_init(&app->parser.dsmr, &app->scratch);
+        meter_in_init_p1(&app->meter, &app->parser.dsmr, &app->scratch);
     }
     hal_uart_open(HAL_UART_P1_IN, &ucfg);
     hal_uart_open(HAL_UART_P1_OUT, &ucfg);

@@ -32,6 +32,7 @@
 #include "dsmr/dsmr.h"
 #include "hal.h"
 #include "http/http.h"
+#include "meter_in/meter_in.h"
 #include "ml_config.h"
 #include "sha256.h"
 #include "modbus/modbus.h"
@@ -56,7 +57,9 @@ enum sc_flavour {
 #define SC_HTTP_WAIT_MAX       4u     /**< connections held while another is served */
 #define SC_HTTP_PREEMPT_MS     1000u  /**< an idle connection that sent nothing yields after this */
 #define SC_FW_CONFIRM_MS       60000u /**< a trial image is confirmed after running this long */
-#define SC_FW_HDR_SIZE         64u    /**< firmware image header (see sc_fw.c) */
+#define SC_FW_HDR_SIZE         128u   /**< signed firmware image header (see sc_fw.c) */
+#define SC_FW_HDR_SIGNED       64u    /**< header bytes the Ed25519 signature covers */
+#define SC_FW_HDR_VERSION      2u     /**< header format: 2 = signed */
 #define SC_FW_MAGIC            0x57464C4Du /**< "MLFW" little-endian */
 #define SC_FW_VERSION_MAX      16u
 #define SC_TELEGRAM_MAX                                                                            \
@@ -82,7 +85,8 @@ struct sc_settings {
     void *factory_reset_ctx;
 };
 
-/** Counters of device_counters (products.md §1) kept by the app. */
+/** Counters of device_counters (products.md §1) kept by the app; the telegram ones are
+ *  the meter input's (core/meter_in), copied at every telegram. */
 struct sc_counters {
     uint32_t telegrams_pass;
     uint32_t telegrams_fail;       /**< CRC / checksum wrong */
@@ -109,6 +113,13 @@ struct sc_status {
     bool config_saved;       /**< a configuration is in the store */
     bool reboot_required;    /**< a PATCH saved changes that apply after a reboot */
 };
+
+/**
+ * The Ed25519 public key firmware images must be signed with (generated at
+ * configure time: the build's development key or ML_FW_PUBKEY, see
+ * cmake/fw_key.cmake).
+ */
+extern const uint8_t sc_fw_pubkey[32];
 
 /** Firmware slots and the boot record (sc_fw.c). */
 enum sc_fw_result {
@@ -146,6 +157,7 @@ struct sc_fw {
 struct sc_app {
     const struct sc_settings *set;
     uint64_t boot_ms;
+    struct meter_in meter; /**< the meter input on the parser of the flavour */
     union {
         struct dsmr_parser dsmr;
         struct tic_parser tic;

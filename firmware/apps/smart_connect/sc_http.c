@@ -220,10 +220,7 @@ static int s_firmware(void *ctx, const struct http_request *rq, const uint8_t *c
     struct sc_app *app = ctx;
     int e = sc_fw_upload(app, rq->content_length, chunk, len);
     if (e < 0) {
-        uint16_t st = app->fw.up_error != 0 && app->fw.up_error[0] == 'f' ? 500 : 400;
-        if (app->fw.trial) {
-            st = 409;
-        }
+        uint16_t st = e == ML_EBUSY ? 409 : e == ML_EIO ? 500 : 400;
         http_response_error(rs, st, app->fw.up_error != 0 ? app->fw.up_error : "rejected", "image");
     }
     return e;

@@ -43,7 +43,8 @@ static const struct sc_app *app(void)
     return ml_dev_sc_app();
 }
 
-static void start_device(void)
+/* Start the sim device; its flash is backed by @p flash_file (NULL: memory only). */
+static void start_device_with_flash(const char *flash_file)
 {
     struct sc_settings s;
     sc_settings_defaults(&s);
@@ -52,11 +53,17 @@ static void start_device(void)
     struct sim_config cfg = {.time_mode = SIM_TIME_VIRTUAL,
                              .utc_at_start = 1767225600,
                              .serial = SERIAL,
-                             .label_password = PASSWORD};
+                             .label_password = PASSWORD,
+                             .flash_file = flash_file};
     ml_dev_sc_stop(); /* a case that failed fatally left it running */
     CU_ASSERT_EQUAL_FATAL(ml_dev_sc_start(&s, &cfg), 0);
     sim_advance_ms(1000); /* DHCP */
     CU_ASSERT_FATAL(app()->status.http_port != 0);
+}
+
+static void start_device(void)
+{
+    start_device_with_flash(NULL);
 }
 
 static void stop_device(void)
@@ -467,26 +474,55 @@ static void test_http_dhcp_fails_link_local_no_ip_led(void)
 /* Firmware update                                                           */
 /* ------------------------------------------------------------------------- */
 
-static uint8_t *make_image(const char *version, size_t payload, uint8_t seed, bool bad_sha,
-                           size_t *len)
+/* The unsigned format of header version 1 (64 bytes, no signature): refused now. */
+static uint8_t *make_unsigned_image(const char *version, size_t payload, uint8_t seed, size_t *len)
 {
-    uint8_t *img = calloc(1, SC_FW_HDR_SIZE + payload);
+    uint8_t *img = calloc(1, 64 + payload);
     uint32_t magic = SC_FW_MAGIC, hv = 1, pl = (uint32_t)payload;
     memcpy(img, &magic, 4); /* little-endian host */
     memcpy(img + 4, &hv, 4);
     memcpy(img + 8, &pl, 4);
     strncpy((char *)img + 12, version, 15);
     for (size_t i = 0; i < payload; i++) {
-        img[SC_FW_HDR_SIZE + i] = (uint8_t)(i * 31u + seed);
+        img[64 + i] = (uint8_t)(i * 31u + seed);
     }
     struct ml_sha256 s;
     ml_sha256_init(&s);
-    ml_sha256_update(&s, img + SC_FW_HDR_SIZE, payload);
+    ml_sha256_update(&s, img + 64, payload);
     ml_sha256_final(&s, img + 28);
-    if (bad_sha) {
-        img[28] ^= 1;
+    *len = 64 + payload;
+    return img;
+}
+
+/*
+ * A signed image made by the signing tool (`meterlab fw-sign sign`, libsodium)
+ * with @p key (NULL: the build's development key, the one the device trusts).
+ */
+static uint8_t *make_image(const char *version, size_t payload, uint8_t seed, const char *key,
+                           size_t *len)
+{
+    const char *ml = getenv("ML_METERLAB");
+    const char *dev = getenv("ML_FW_DEV_KEY");
+    if (ml == NULL || dev == NULL || dev[0] == '\0') {
+        fprintf(stderr, "\n  ML_METERLAB and ML_FW_DEV_KEY (the build's signing key) must be "
+                        "set (ctest sets them)\n");
     }
-    *len = SC_FW_HDR_SIZE + payload;
+    CU_ASSERT_FATAL(ml != NULL && dev != NULL && dev[0] != '\0');
+    char pf[200], imgf[200], cmd[1024];
+    snprintf(pf, sizeof pf, "%s/payload.bin", tmpdir);
+    snprintf(imgf, sizeof imgf, "%s/image.bin", tmpdir);
+    uint8_t *p = malloc(payload);
+    for (size_t i = 0; i < payload; i++) {
+        p[i] = (uint8_t)(i * 31u + seed);
+    }
+    write_file(pf, p, payload);
+    free(p);
+    snprintf(cmd, sizeof cmd,
+             "'%s' fw-sign sign --key '%s' --fw-version '%s' --out '%s' '%s' >/dev/null", ml,
+             key != NULL ? key : dev, version, imgf, pf);
+    CU_ASSERT_EQUAL_FATAL(system(cmd), 0);
+    uint8_t *img = (uint8_t *)slurp(imgf, len);
+    CU_ASSERT_FATAL(img != NULL && *len == SC_FW_HDR_SIZE + payload);
     return img;
 }
 
@@ -496,7 +532,46 @@ static struct resp upload(const uint8_t *img, size_t len)
                     "-H 'Content-Type: application/octet-stream'");
 }
 
-static void test_http_firmware_upload_trial_confirm_rollback(void)
+/* Sign a @p payload-byte image as @p version with the device's key, upload it: 202. */
+static void upload_signed_ok(const char *version, size_t payload, uint8_t seed)
+{
+    size_t n;
+    uint8_t *img = make_image(version, payload, seed, NULL, &n);
+    struct resp r = upload(img, n);
+    CU_ASSERT_EQUAL(r.status, 202);
+    resp_free(&r);
+    free(img);
+}
+
+/* Upload @p img, expect @p status naming "image" and @p why in the message. */
+static void upload_rejected(uint8_t *img, size_t n, int status, const char *why)
+{
+    struct resp r = upload(img, n);
+    expect_error(&r, status, "image");
+    if (strstr(r.body, why) == NULL) {
+        fprintf(stderr, "\n  error body %s, expected '%s'\n", r.body, why);
+    }
+    CU_ASSERT(strstr(r.body, why) != NULL);
+    resp_free(&r);
+    free(img);
+}
+
+/* GET /api/v1/firmware: running @p version, pending @p pending ("": none). */
+static void expect_fw(const char *version, const char *pending_slot, const char *pending)
+{
+    cJSON *f = get_json("/api/v1/firmware");
+    CU_ASSERT_STRING_EQUAL(jstr(f, "Version", NULL), version);
+    cJSON *p = cJSON_GetObjectItem(f, "Pending");
+    if (pending[0] == '\0') {
+        CU_ASSERT(cJSON_IsNull(p));
+    } else {
+        CU_ASSERT_STRING_EQUAL(jstr(p, "Slot", NULL), pending_slot);
+        CU_ASSERT_STRING_EQUAL(jstr(p, "Version", NULL), pending);
+    }
+    cJSON_Delete(f);
+}
+
+static void test_http_firmware_upload_pending(void)
 {
     start_device();
     cJSON *f = get_json("/api/v1/firmware");
@@ -504,57 +579,123 @@ static void test_http_firmware_upload_trial_confirm_rollback(void)
     CU_ASSERT_STRING_EQUAL(jstr(f, "Slot", NULL), "factory");
     CU_ASSERT_STRING_EQUAL(jstr(f, "State", NULL), "confirmed");
     cJSON_Delete(f);
-    struct resp before = get("/api/v1/firmware");
 
-    /* bad SHA-256: rejected, nothing pending, version unchanged */
+    /* signed, but the payload does not match its SHA-256: rejected, nothing pending */
     size_t n;
-    uint8_t *img = make_image("9.9.9-bad", 100000, 3, true, &n);
-    struct resp r = upload(img, n);
-    expect_error(&r, 400, "image");
-    CU_ASSERT(strstr(r.body, "sha256") != NULL);
-    resp_free(&r);
-    free(img);
+    uint8_t *img = make_image("9.9.9-bad", 100000, 3, NULL, &n);
+    img[SC_FW_HDR_SIZE + 5000] ^= 1;
+    upload_rejected(img, n, 400, "sha256");
     f = get_json("/api/v1/firmware");
     CU_ASSERT_STRING_EQUAL(jstr(f, "Version", NULL), ML_FW_VERSION);
     CU_ASSERT(cJSON_IsNull(cJSON_GetObjectItem(f, "Pending")));
     CU_ASSERT_STRING_EQUAL(jstr(f, "LastResult", NULL), "rejected");
     cJSON_Delete(f);
     /* bad header (magic): rejected early, the body is drained, answer arrives */
-    img = make_image("1.0.0", 50000, 3, false, &n);
+    img = make_image("1.0.0", 50000, 3, NULL, &n);
     img[0] ^= 0xFF;
-    r = upload(img, n);
-    expect_error(&r, 400, "image");
-    resp_free(&r);
-    free(img);
+    upload_rejected(img, n, 400, "header");
     /* a reboot now still runs the factory image */
     CU_ASSERT_EQUAL(sim_power_cycle(), 0);
-    f = get_json("/api/v1/firmware");
-    CU_ASSERT_STRING_EQUAL(jstr(f, "Version", NULL), ML_FW_VERSION);
-    cJSON_Delete(f);
-    resp_free(&before);
+    expect_fw(ML_FW_VERSION, "", "");
 
-    /* good image: accepted into slot A (inactive), pending until the reboot */
-    img = make_image("1.2.0", 150000, 7, false, &n);
-    r = upload(img, n);
-    CU_ASSERT_EQUAL(r.status, 202);
-    resp_free(&r);
-    free(img);
+    /* good image: accepted into slot A (free), pending until the reboot */
+    upload_signed_ok("1.1.0", 120000, 5);
     f = get_json("/api/v1/firmware");
     CU_ASSERT_STRING_EQUAL(jstr(f, "LastResult", NULL), "pending");
-    CU_ASSERT_STRING_EQUAL(jstr(cJSON_GetObjectItem(f, "Pending"), "Version", NULL), "1.2.0");
-    CU_ASSERT_STRING_EQUAL(jstr(f, "Version", NULL), ML_FW_VERSION);
     cJSON_Delete(f);
+    expect_fw(ML_FW_VERSION, "A", "1.1.0");
+    stop_device();
+}
+
+/*
+ * Issue 19 items 3, 4, 6: only images signed with the built-in key install,
+ * and a rejected upload leaves the pending and the running image as they were.
+ */
+static void test_http_firmware_unsigned_or_foreign_rejected_pending_kept(void)
+{
+    start_device();
+    upload_signed_ok("1.1.0", 120000, 5);
+    expect_fw(ML_FW_VERSION, "A", "1.1.0");
+    size_t n;
+    struct resp r;
+
+    /* unsigned (the old format, correct SHA-256) */
+    uint8_t *img = make_unsigned_image("6.6.6", 100000, 1, &n);
+    upload_rejected(img, n, 400, "unsigned");
+    expect_fw(ML_FW_VERSION, "A", "1.1.0");
+    /* signed with the right key, one bit of the signature flipped */
+    img = make_image("6.6.6", 100000, 1, NULL, &n);
+    img[SC_FW_HDR_SIGNED + 20] ^= 0x10;
+    upload_rejected(img, n, 400, "signature");
+    expect_fw(ML_FW_VERSION, "A", "1.1.0");
+    /* the signed header altered (version) after signing */
+    img = make_image("6.6.6", 100000, 1, NULL, &n);
+    img[12] = '7';
+    upload_rejected(img, n, 400, "signature");
+    expect_fw(ML_FW_VERSION, "A", "1.1.0");
+    /* signed by another key (a fresh key pair from the signing tool) */
+    char other[200], cmd[600];
+    snprintf(other, sizeof other, "%s/other.pem", tmpdir);
+    unlink(other);
+    snprintf(cmd, sizeof cmd, "'%s' fw-sign keygen --out '%s' >/dev/null", getenv("ML_METERLAB"),
+             other);
+    CU_ASSERT_EQUAL_FATAL(system(cmd), 0);
+    img = make_image("6.6.6", 100000, 1, other, &n);
+    upload_rejected(img, n, 400, "another key");
+    expect_fw(ML_FW_VERSION, "A", "1.1.0");
+    /* ... with the device's key id copied in: the signature still fails */
+    img = make_image("6.6.6", 100000, 1, other, &n);
+    memcpy(img + 60, sc_fw_pubkey, 4);
+    upload_rejected(img, n, 400, "signature");
+    expect_fw(ML_FW_VERSION, "A", "1.1.0");
+    /* validly signed, payload corrupted in transfer: fails only at the end */
+    img = make_image("6.6.6", 100000, 1, NULL, &n);
+    img[n - 1] ^= 0x01;
+    upload_rejected(img, n, 400, "sha256");
+    expect_fw(ML_FW_VERSION, "A", "1.1.0");
+    /* validly signed, cut short (the connection closes mid-body) */
+    img = make_image("6.6.6", 100000, 1, NULL, &n);
+    r = curl_req("POST", "/api/v1/firmware", AUTH, img, n / 2,
+                 "-H 'Content-Type: application/octet-stream' -H 'Content-Length: 100128'"
+                 " --max-time 3");
+    CU_ASSERT(r.status != 202);
+    resp_free(&r);
+    free(img);
+    expect_fw(ML_FW_VERSION, "A", "1.1.0");
+
+    /* the pending image survived intact: it boots (the boot re-checks it) */
     r = curl_req("POST", "/api/v1/reset", AUTH, NULL, 0, "");
     CU_ASSERT_EQUAL(r.status, 202);
     resp_free(&r);
     sim_wait_idle();
-    f = get_json("/api/v1/firmware");
-    CU_ASSERT_STRING_EQUAL(jstr(f, "Version", NULL), "1.2.0");
+    cJSON *f = get_json("/api/v1/firmware");
+    CU_ASSERT_STRING_EQUAL(jstr(f, "Version", NULL), "1.1.0");
     CU_ASSERT_STRING_EQUAL(jstr(f, "Slot", NULL), "A");
     CU_ASSERT_STRING_EQUAL(jstr(f, "State", NULL), "trial");
     cJSON_Delete(f);
+    stop_device();
+}
+
+static void test_http_firmware_replace_pending_trial_rollback(void)
+{
+    start_device();
+    upload_signed_ok("1.1.0", 120000, 5);
+    /* another good image while 1.1.0 waits: it goes to the free slot B and replaces it */
+    upload_signed_ok("1.2.0", 150000, 7);
+    expect_fw(ML_FW_VERSION, "B", "1.2.0");
+    size_t n;
+    uint8_t *img;
+    struct resp r = curl_req("POST", "/api/v1/reset", AUTH, NULL, 0, "");
+    CU_ASSERT_EQUAL(r.status, 202);
+    resp_free(&r);
+    sim_wait_idle();
+    cJSON *f = get_json("/api/v1/firmware");
+    CU_ASSERT_STRING_EQUAL(jstr(f, "Version", NULL), "1.2.0");
+    CU_ASSERT_STRING_EQUAL(jstr(f, "Slot", NULL), "B");
+    CU_ASSERT_STRING_EQUAL(jstr(f, "State", NULL), "trial");
+    cJSON_Delete(f);
     /* a trial runs: no second upload */
-    img = make_image("1.3.0", 1000, 9, false, &n);
+    img = make_image("1.3.0", 1000, 9, NULL, &n);
     r = upload(img, n);
     expect_error(&r, 409, "image");
     resp_free(&r);
@@ -564,30 +705,68 @@ static void test_http_firmware_upload_trial_confirm_rollback(void)
     CU_ASSERT_STRING_EQUAL(jstr(f, "LastResult", NULL), "installed");
     cJSON_Delete(f);
     CU_ASSERT_EQUAL(sim_power_cycle(), 0);
-    f = get_json("/api/v1/firmware");
-    CU_ASSERT_STRING_EQUAL(jstr(f, "Version", NULL), "1.2.0");
-    cJSON_Delete(f);
+    expect_fw("1.2.0", "", "");
 
-    /* 1.3.0 into slot B, then a power cut during its trial: rollback to 1.2.0 */
+    /* 1.3.0 into slot A; B runs, A is pending: no slot is free for a third image */
     r = upload(img, n);
     CU_ASSERT_EQUAL(r.status, 202);
     resp_free(&r);
     free(img);
+    expect_fw("1.2.0", "A", "1.3.0");
+    img = make_image("1.4.0", 1000, 11, NULL, &n);
+    upload_rejected(img, n, 409, "pending");
+    expect_fw("1.2.0", "A", "1.3.0");
+    /* then a power cut during 1.3.0's trial: rollback to 1.2.0 */
     CU_ASSERT_EQUAL(sim_power_cycle(), 0);
     f = get_json("/api/v1/firmware");
     CU_ASSERT_STRING_EQUAL(jstr(f, "Version", NULL), "1.3.0");
-    CU_ASSERT_STRING_EQUAL(jstr(f, "Slot", NULL), "B");
+    CU_ASSERT_STRING_EQUAL(jstr(f, "Slot", NULL), "A");
     CU_ASSERT_STRING_EQUAL(jstr(f, "State", NULL), "trial");
     cJSON_Delete(f);
     sim_advance_ms(5000);
     CU_ASSERT_EQUAL(sim_power_cycle(), 0); /* not confirmed */
     f = get_json("/api/v1/firmware");
     CU_ASSERT_STRING_EQUAL(jstr(f, "Version", NULL), "1.2.0");
-    CU_ASSERT_STRING_EQUAL(jstr(f, "Slot", NULL), "A");
+    CU_ASSERT_STRING_EQUAL(jstr(f, "Slot", NULL), "B");
     CU_ASSERT_STRING_EQUAL(jstr(f, "State", NULL), "confirmed");
     CU_ASSERT_STRING_EQUAL(jstr(f, "LastResult", NULL), "rolled back");
     cJSON_Delete(f);
     stop_device();
+}
+
+/*
+ * The boot checks the pending image again: a slot whose signed header was
+ * altered in flash after the upload (here: one bit of the signature, in the
+ * flash file between two runs) is not booted; the device keeps the factory
+ * image and reports the pending image rejected.
+ */
+static void test_http_firmware_boot_rechecks_signature(void)
+{
+    char flash[200];
+    snprintf(flash, sizeof flash, "%s/flash.bin", tmpdir);
+    unlink(flash);
+    start_device_with_flash(flash);
+    upload_signed_ok("1.1.0", 20000, 5);
+    expect_fw(ML_FW_VERSION, "A", "1.1.0");
+    stop_device();
+    /* the flash file: CONFIG_A 4 KiB, CONFIG_B 4 KiB, FW_A (256 KiB), FW_B, BOOT */
+    FILE *f = fopen(flash, "r+b");
+    CU_ASSERT_FATAL(f != NULL);
+    long at = 8 * 1024 + SC_FW_HDR_SIGNED + 7; /* a signature byte of slot A's header */
+    CU_ASSERT_EQUAL(fseek(f, at, SEEK_SET), 0);
+    int c = fgetc(f);
+    CU_ASSERT_EQUAL(fseek(f, at, SEEK_SET), 0);
+    fputc(c ^ 0x04, f);
+    fclose(f);
+    start_device_with_flash(flash);
+    cJSON *j = get_json("/api/v1/firmware");
+    CU_ASSERT_STRING_EQUAL(jstr(j, "Version", NULL), ML_FW_VERSION);
+    CU_ASSERT_STRING_EQUAL(jstr(j, "Slot", NULL), "factory");
+    CU_ASSERT_STRING_EQUAL(jstr(j, "LastResult", NULL), "rejected");
+    CU_ASSERT(cJSON_IsNull(cJSON_GetObjectItem(j, "Pending")));
+    cJSON_Delete(j);
+    stop_device();
+    unlink(flash);
 }
 
 /* ------------------------------------------------------------------------- */
@@ -810,8 +989,12 @@ int main(void)
          test_http_config_survives_power_cycle_and_applies},
         {"test_http_status_telegram_reset", test_http_status_telegram_reset},
         {"test_http_dhcp_fails_link_local_no_ip_led", test_http_dhcp_fails_link_local_no_ip_led},
-        {"test_http_firmware_upload_trial_confirm_rollback",
-         test_http_firmware_upload_trial_confirm_rollback},
+        {"test_http_firmware_upload_pending", test_http_firmware_upload_pending},
+        {"test_http_firmware_unsigned_or_foreign_rejected_pending_kept",
+         test_http_firmware_unsigned_or_foreign_rejected_pending_kept},
+        {"test_http_firmware_replace_pending_trial_rollback",
+         test_http_firmware_replace_pending_trial_rollback},
+        {"test_http_firmware_boot_rechecks_signature", test_http_firmware_boot_rechecks_signature},
         {"test_http_one_session_at_a_time", test_http_one_session_at_a_time},
         {"test_http_config_page", test_http_config_page},
         {"test_http_web_page_in_chromium", test_http_web_page_in_chromium},

@@ -9,6 +9,10 @@
  *   broker) and POST /api/v1/reset: the image reboots (the config survives in
  *   the emulated flash), connects to the mosquitto broker the test started,
  *   and publishes power_instant (P = 1193 W) for the next telegram.
+ * - curl: signed firmware upload (meterlab fw-sign with the target build's
+ *   development key): accepted and booted in trial after a reset; a flipped
+ *   signature bit and another key's image are refused with the pending image
+ *   kept (the Ed25519 verifier running as Cortex-M4 code).
  * Registered in the target build as qemu.smart_connect (tests/target). Skips
  * (77) when the image is missing (without ML_QEMU_REQUIRED) or when meterlab
  * was built without the AT emulator.
@@ -287,6 +291,100 @@ static void test_sc_seeded_config(void)
     qd_dump_on_failure();
 }
 
+/* Sign @p payload_file as @p version with @p key into @p img (meterlab fw-sign). */
+static int fw_sign(const char *key, const char *version, const char *payload_file, const char *img)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd,
+             "'%s' fw-sign sign --key '%s' --fw-version %s --out '%s' '%s' >/dev/null", ML_METERLAB,
+             key, version, img, payload_file);
+    return system(cmd);
+}
+
+static void test_sc_signed_firmware_in_qemu(void)
+{
+    if (skip_no_emu) {
+        return;
+    }
+    const char *key = getenv("ML_FW_DEV_KEY");
+    if (key == NULL || key[0] == '\0') {
+        CU_FAIL("ML_FW_DEV_KEY (the target build's signing key) is not set");
+        return;
+    }
+    char dir[] = "/tmp/ml-qemu-fw-XXXXXX";
+    CU_ASSERT_FATAL(mkdtemp(dir) != NULL);
+    char pl[64], good[64], bad[64], other_key[64], other[64], cmd[512];
+    snprintf(pl, sizeof pl, "%s/payload", dir);
+    snprintf(good, sizeof good, "%s/good.img", dir);
+    snprintf(bad, sizeof bad, "%s/bad.img", dir);
+    snprintf(other_key, sizeof other_key, "%s/other.pem", dir);
+    snprintf(other, sizeof other, "%s/other.img", dir);
+    FILE *f = fopen(pl, "wb");
+    CU_ASSERT_FATAL(f != NULL);
+    for (int i = 0; i < 6000; i++) {
+        fputc((i * 7) & 0xFF, f);
+    }
+    fclose(f);
+    CU_ASSERT_EQUAL_FATAL(fw_sign(key, "2.0.0", pl, good), 0);
+    snprintf(cmd, sizeof cmd,
+             "cp %s %s && printf '\\001' | dd of=%s bs=1 seek=90 conv=notrunc 2>/dev/null", good,
+             bad, bad);
+    CU_ASSERT_EQUAL_FATAL(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "'%s' fw-sign keygen --out %s >/dev/null", ML_METERLAB, other_key);
+    CU_ASSERT_EQUAL_FATAL(system(cmd), 0);
+    CU_ASSERT_EQUAL_FATAL(fw_sign(other_key, "6.6.6", pl, other), 0);
+
+    char *argv[] = {ML_METERLAB, "device",        "--target", "qemu",        "--product",
+                    "p1",        "--modbus-port", "0",        "--http-port", "0",
+                    "--p1-out",  "none",          NULL};
+    CU_ASSERT_FATAL(qd_start(argv, 15.0, NULL));
+    const char *h = strstr(qd_seen(), "@127.0.0.1:");
+    int port = h != NULL ? atoi(h + 11) : 0;
+    CU_ASSERT_FATAL(port > 0);
+    char out[8192] = "";
+    for (int i = 0; i < 50 && strstr(out, " HTTP200") == NULL; i++) { /* until the AT link is up */
+        curl(out, sizeof out, "qemu0001", "http://127.0.0.1:%d/api/v1/firmware", port);
+        if (strstr(out, " HTTP200") == NULL) {
+            usleep(100000);
+        }
+    }
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"Slot\":\"factory\""));
+#define UPLOAD                                                                                     \
+    "-H 'Content-Type: application/octet-stream' --data-binary @%s "                               \
+    "http://127.0.0.1:%d/api/v1/firmware"
+    curl(out, sizeof out, "qemu0001", UPLOAD, good, port);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, " HTTP202"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"Pending\":{\"Slot\":\"A\",\"Version\":\"2.0.0\"}"));
+    curl(out, sizeof out, "qemu0001", UPLOAD, bad, port);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, " HTTP400"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "bad image signature"));
+    curl(out, sizeof out, "qemu0001", UPLOAD, other, port);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, " HTTP400"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "another key"));
+    curl(out, sizeof out, "qemu0001", "http://127.0.0.1:%d/api/v1/firmware", port);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"Pending\":{\"Slot\":\"A\",\"Version\":\"2.0.0\"}"));
+    CU_ASSERT_PTR_NOT_NULL(
+        strstr(out, "\"Slot\":\"factory\"")); /* still running the factory image */
+    curl(out, sizeof out, "qemu0001", "-X POST http://127.0.0.1:%d/api/v1/reset", port);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, " HTTP202"));
+    CU_ASSERT(qd_wait_for("rebooted (reset soft)", 10.0));
+    out[0] = '\0';
+    for (int i = 0; i < 50 && strstr(out, " HTTP200") == NULL; i++) {
+        curl(out, sizeof out, "qemu0001", "http://127.0.0.1:%d/api/v1/firmware", port);
+        if (strstr(out, " HTTP200") == NULL) {
+            usleep(100000);
+        }
+    }
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"Version\":\"2.0.0\",\"Slot\":\"A\",\"State\":\"trial\""));
+    if (CU_get_number_of_failures() > 0) {
+        fprintf(stderr, "\n  last answer: %s\n", out);
+    }
+    qd_stop();
+    qd_dump_on_failure();
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CU_ASSERT_EQUAL(system(cmd), 0);
+}
+
 int main(void)
 {
     int no_image = qd_init("qemu.smart_connect", "smart_connect_p1.elf");
@@ -308,6 +406,7 @@ int main(void)
     static const struct ml_test_case cases[] = {
         {"test_sc_p1_in_qemu", test_sc_p1_in_qemu},
         {"test_sc_seeded_config", test_sc_seeded_config},
+        {"test_sc_signed_firmware_in_qemu", test_sc_signed_firmware_in_qemu},
     };
     int rc = ml_test_run("qemu_sc", cases, sizeof cases / sizeof cases[0], NULL, NULL);
     qd_cleanup();
