@@ -10,6 +10,7 @@
 #include "err.h"
 
 #define RX_CHUNK 128u
+#define P1_CHUNK 32u
 
 /* ------------------------------------------------------------------------- */
 /* Variants                                                                  */
@@ -177,10 +178,12 @@ static void p1cfg_poll(struct p1mb_app *app, uint64_t now)
 
 static void p1_poll(struct p1mb_app *app, uint64_t now)
 {
-    uint8_t buf[RX_CHUNK];
-    uint32_t ts[RX_CHUNK];
+    /* smaller reads than RS485's: the stamps for the configurator's framer cost 4 B of
+     * stack per byte on the M0+ (16 KiB of RAM) */
+    uint8_t buf[P1_CHUNK];
+    uint32_t ts[P1_CHUNK];
     struct p1_ctx ctx = {app, now};
-    for (int rounds = 0; rounds < 64; rounds++) {
+    for (int rounds = 0; rounds < 256; rounds++) { /* up to 8 KiB a pass, as before */
         int n = hal_uart_read(HAL_UART_P1_IN, buf, sizeof buf, ts);
         if (n <= 0) {
             break;
