@@ -18,7 +18,7 @@
 #include <yaml.h>
 
 #include "ml_yaml.h"
-
+#include "mqtt/mqtt_policy.h"
 #include "regmap/regmap.h"
 #include "ui/ui.h"
 
@@ -1372,11 +1372,9 @@ static int parse_expect(struct ctx *c, struct ml_scn_step *st, node_t *n)
                 if (ml_yaml_want_scalar(&c->y, x, "mqtt") < 0) {
                     return -1;
                 }
-                static const char *const ms[] = {"disabled", "connecting", "connected",
-                                                 "auth_failed"};
                 ch->led_state = -1;
                 for (int i = 0; i < 4; i++) {
-                    if (!strcmp(ms[i], ml_yaml_sval(x))) {
+                    if (!strcmp(mqtt_state_name(i), ml_yaml_sval(x))) {
                         ch->led_state = i;
                     }
                 }

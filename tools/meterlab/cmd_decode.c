@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "cli_json.h"
@@ -14,7 +16,7 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: meterlab decode [FILE|-]\n\n"
+            "usage: meterlab decode [--std-offset MINUTES] [FILE|-]\n\n"
             "Decodes raw meter bytes from FILE (or standard input) and prints one JSON object\n"
             "per telegram per line. The protocol is detected from the bytes:\n"
             "  P1 (DSMR 2.2-5.0, e-MUCS, Smarty plaintext):\n"
@@ -24,7 +26,11 @@ static void usage(FILE *f)
             "  {\"verdict\": ..., \"protocol\": \"tic\", \"mode\": \"standard\"|\"historic\",\n"
             "   \"groups\": N, \"groups_bad\": N, \"power_instant\": {...}, \"reading\": {...},\n"
             "   \"labels\": {...}}\n"
-            "Noise between telegrams is skipped. See docs/decode.md for the format.\n\n"
+            "Noise between telegrams is skipped. See docs/decode.md for the format.\n"
+            "  --std-offset MINUTES  the meter's standard time east of UTC for S/W\n"
+            "                        timestamps (default 60, CET; 0 for Ireland)\n"
+            "Input is streamed (constant memory); when stderr is a terminal a progress\n"
+            "line shows the bytes read.\n\n"
             "Exit: 0 every telegram ok, 1 a telegram failed or none found, 2 usage/I/O.\n");
 }
 
@@ -33,32 +39,77 @@ static const char *verdict_name(int v)
     return v == DSMR_VERDICT_OK ? "ok" : (v == DSMR_VERDICT_CRC_FAIL ? "crc_fail" : "frame_fail");
 }
 
+/* "a.b" (or "e-MUCS a.b (P1 x.y.z)") without printf: decode runs it for every telegram. */
 static void print_version(const struct dsmr_parser *p, const struct reading *r)
 {
-    fputs(",\"version\":", stdout);
+    char v[48];
+    size_t n = 0;
+    unsigned x = r->version;
     if (r->emucs) {
-        printf("\"e-MUCS %u.%u (P1 %u.%u.%u)\"", r->version % 100 / 10, r->version % 10,
-               r->version / 10000, r->version / 1000 % 10, r->version / 100 % 10);
-    } else if (r->version != 0) {
-        printf("\"%u.%u\"", r->version / 10, r->version % 10);
+        const char d[] = {(char)('0' + x % 100 / 10),
+                          '.',
+                          (char)('0' + x % 10),
+                          ' ',
+                          '(',
+                          'P',
+                          '1',
+                          ' ',
+                          (char)('0' + x / 10000 % 10),
+                          '.',
+                          (char)('0' + x / 1000 % 10),
+                          '.',
+                          (char)('0' + x / 100 % 10),
+                          ')'};
+        memcpy(v, ",\"version\":\"e-MUCS ", 19);
+        memcpy(v + 19, d, sizeof d);
+        n = 19 + sizeof d;
+        v[n++] = '"';
+    } else if (x != 0 && x < 1000) {
+        memcpy(v, ",\"version\":\"", 12);
+        n = 12;
+        if (x >= 100) {
+            v[n++] = (char)('0' + x / 100);
+        }
+        if (x >= 10) {
+            v[n++] = (char)('0' + x / 10 % 10);
+        }
+        v[n++] = '.';
+        v[n++] = (char)('0' + x % 10);
+        v[n++] = '"';
+    } else if (x != 0) {
+        n = (size_t)snprintf(v, sizeof v, ",\"version\":\"%u.%u\"", x / 10, x % 10);
     } else if (!dsmr_parser_had_crc(p)) {
-        fputs("\"2.2/3.0\"", stdout);
+        n = sizeof(",\"version\":\"2.2/3.0\"") - 1;
+        memcpy(v, ",\"version\":\"2.2/3.0\"", n);
     } else {
-        fputs("null", stdout);
+        n = sizeof(",\"version\":null") - 1;
+        memcpy(v, ",\"version\":null", n);
     }
+    fwrite(v, 1, n, stdout);
 }
 
 static void print_telegram(const struct dsmr_parser *p, const struct meter_in_telegram *t,
                            int *failed)
 {
     int v = (int)t->verdict;
-    printf("{\"verdict\":\"%s\",\"protocol\":\"dsmr\",\"bytes\":%zu", verdict_name(v), t->raw.len);
+    char head[24], *e = head + sizeof head, *d = e;
+    size_t len = t->raw.len;
+    do {
+        *--d = (char)('0' + len % 10u);
+        len /= 10u;
+    } while (len != 0u);
+    fputs("{\"verdict\":\"", stdout);
+    fputs(verdict_name(v), stdout);
+    fputs("\",\"protocol\":\"dsmr\",\"bytes\":", stdout);
+    fwrite(d, 1, (size_t)(e - d), stdout);
     if (v == METER_IN_OK) {
         static char pi[MQTT_POWER_INSTANT_MAX];
         print_version(p, t->reading);
-        printf(",\"crc\":%s", dsmr_parser_had_crc(p) ? "true" : "false");
-        if (mqtt_power_instant_build(t->reading, pi, sizeof pi) >= 0) {
-            printf(",\"power_instant\":%s", pi);
+        fputs(dsmr_parser_had_crc(p) ? ",\"crc\":true" : ",\"crc\":false", stdout);
+        int n = mqtt_power_instant_build(t->reading, pi, sizeof pi);
+        if (n >= 0) {
+            fputs(",\"power_instant\":", stdout);
+            fwrite(pi, 1, (size_t)n, stdout); /* not printf: 500 bytes through vfprintf */
         }
         fputs(",\"reading\":", stdout);
         ml_cli_reading_json(stdout, t->reading);
@@ -196,14 +247,72 @@ static void on_telegram(void *ctx, const struct meter_in_telegram *t)
     }
 }
 
+/* Progress line on stderr while a big input is read, only when stderr is a terminal. */
+struct progress {
+    int on;
+    unsigned long long done, total, next;
+};
+
+static void progress_init(struct progress *p, FILE *in)
+{
+    struct stat st;
+    p->on = isatty(STDERR_FILENO);
+    p->done = 0;
+    p->total =
+        fstat(fileno(in), &st) == 0 && S_ISREG(st.st_mode) ? (unsigned long long)st.st_size : 0;
+    p->next = 1ull << 22;
+}
+
+static void progress_show(const struct progress *p, unsigned telegrams)
+{
+    if (p->total != 0) {
+        fprintf(stderr, "\rmeterlab decode: %llu of %llu MB (%llu %%), %u telegrams ",
+                p->done >> 20, p->total >> 20, p->done * 100 / p->total, telegrams);
+    } else {
+        fprintf(stderr, "\rmeterlab decode: %llu MB, %u telegrams ", p->done >> 20, telegrams);
+    }
+}
+
+static void progress_add(struct progress *p, size_t n, unsigned telegrams)
+{
+    p->done += n;
+    if (p->on && p->done >= p->next) {
+        progress_show(p, telegrams);
+        p->next = p->done + (1ull << 24);
+    }
+}
+
+static void progress_end(struct progress *p, unsigned telegrams)
+{
+    if (p->on && p->next != 1ull << 22) {
+        progress_show(p, telegrams);
+        fputc('\n', stderr);
+    }
+}
+
 static int run(int argc, char **argv)
 {
     if (ml_cli_wants_help(argc, argv)) {
         usage(stdout);
         return ML_EXIT_OK;
     }
-    if (argc > 2) {
-        fprintf(stderr, "meterlab decode: too many arguments (see --help)\n");
+    int std_offset = 60;
+    if (argc >= 2 && strcmp(argv[1], "--std-offset") == 0) {
+        char *e = NULL;
+        long m = argc >= 3 ? strtol(argv[2], &e, 10) : 0;
+        if (argc < 3 || e == argv[2] || *e != '\0' || m < -720 || m > 840) {
+            fprintf(stderr,
+                    "meterlab decode: --std-offset wants minutes from -720 to 840, "
+                    "got '%s'\n",
+                    argc >= 3 ? argv[2] : "");
+            return ML_EXIT_USAGE;
+        }
+        std_offset = (int)m;
+        argc -= 2;
+        argv += 2;
+    }
+    if (argc > 2 || (argc == 2 && argv[1][0] == '-' && argv[1][1] != '\0')) {
+        fprintf(stderr, "meterlab decode: unexpected argument '%s' (see --help)\n", argv[argc - 1]);
         return ML_EXIT_USAGE;
     }
     const char *path = argc == 2 ? argv[1] : "-";
@@ -213,10 +322,15 @@ static int run(int argc, char **argv)
         return ML_EXIT_USAGE;
     }
     static struct decode d;
-    static uint8_t buf[4096];
+    static char obuf[1 << 16];
+    setvbuf(stdout, obuf, _IOFBF, sizeof obuf);
+    struct progress prog;
+    progress_init(&prog, in);
+    static uint8_t buf[1 << 16];
     bool sniffed = false;
     size_t n;
     while ((n = fread(buf, 1, sizeof buf, in)) > 0) {
+        progress_add(&prog, n, d.telegrams);
         if (!sniffed) {
             /* the protocol is detected from the first block */
             sniffed = true;
@@ -224,10 +338,12 @@ static int run(int argc, char **argv)
                 meter_in_init_tic(&d.in, &d.parser.tic, &d.reading);
             } else {
                 meter_in_init_p1(&d.in, &d.parser.dsmr, &d.reading);
+                dsmr_parser_set_std_offset(&d.parser.dsmr, std_offset);
             }
         }
         meter_in_feed(&d.in, buf, n, on_telegram, &d);
     }
+    progress_end(&prog, d.telegrams);
     int io_error = ferror(in);
     if (in != stdin) {
         fclose(in);

@@ -9,110 +9,15 @@
 #include "err.h"
 #include "mqtt/mqtt.h"
 #include "mqtt/mqtt_counters.h"
-#include "sc_priv.h"
+#include "sc_fw.h"
+#include "sc_http.h"
+#include "str.h"
 
 #define RX_CHUNK 256u
-
-/* ------------------------------------------------------------------------- */
-/* Small helpers (no libc in apps)                                           */
-/* ------------------------------------------------------------------------- */
-
-size_t sc_str_len(const char *s)
-{
-    size_t n = 0;
-    while (s[n] != '\0') {
-        n++;
-    }
-    return n;
-}
-
-void sc_str_copy(char *dst, size_t cap, const char *src)
-{
-    size_t i = 0;
-    for (; src[i] != '\0' && i + 1u < cap; i++) {
-        dst[i] = src[i];
-    }
-    dst[i] = '\0';
-}
 
 static uint64_t min_u64(uint64_t a, uint64_t b)
 {
     return a < b ? a : b;
-}
-
-void sc_settings_defaults(struct sc_settings *s)
-{
-    uint8_t *p = (uint8_t *)s;
-    for (size_t i = 0; i < sizeof(*s); i++) {
-        p[i] = 0;
-    }
-    s->flavour = SC_FLAVOUR_P1;
-    s->modbus_port = SC_MODBUS_PORT_DEFAULT;
-    s->http_port = SC_HTTP_PORT_DEFAULT;
-    sc_str_copy(s->meter_type, sizeof s->meter_type, "PhoenixContact-EMPro");
-    s->factory_default = true;
-    s->net.iface = NET_IF_ETHERNET;
-    s->net.dhcp = true;
-    sc_str_copy(s->mqtt_url, sizeof s->mqtt_url, "mqtts://broker.xemex-cloud.eu:8883");
-}
-
-bool sc_meter_type_is_known(const char *name, size_t len)
-{
-    return regmap_template_find(name, len) != 0;
-}
-
-static uint8_t prefix_of(uint32_t mask)
-{
-    uint8_t p = 0;
-    while (p < 32u && (mask & (0x80000000u >> p)) != 0u) {
-        p++;
-    }
-    return p == 0u ? 24u : p;
-}
-
-void sc_cfg_from_settings(const struct sc_settings *s, struct cfg *c)
-{
-    cfg_defaults(c);
-    struct cfg t = *c;
-    if (s->meter_type[0] != '\0') {
-        sc_str_copy(t.meter_type, sizeof t.meter_type, s->meter_type);
-    }
-    t.netif = s->net.iface == NET_IF_WIFI ? CFG_NETIF_WIFI : CFG_NETIF_ETHERNET;
-    struct cfg_iface *f = t.netif == CFG_NETIF_WIFI ? &t.wifi : &t.eth;
-    f->mode = s->net.dhcp ? CFG_IP_DHCP : CFG_IP_STATIC;
-    f->st.ip = s->net.static_ip.ip;
-    f->st.prefix = prefix_of(s->net.static_ip.netmask);
-    f->st.gateway = s->net.static_ip.gateway;
-    f->st.dns = s->net.static_ip.dns;
-    t.mqtt_enable = s->mqtt_enabled;
-    if (s->mqtt_url[0] != '\0') {
-        sc_str_copy(t.mqtt_broker, sizeof t.mqtt_broker, s->mqtt_url);
-    }
-    sc_str_copy(t.mqtt_site, sizeof t.mqtt_site, s->mqtt_site);
-    sc_str_copy(t.mqtt_user, sizeof t.mqtt_user, s->mqtt_user);
-    sc_str_copy(t.mqtt_password, sizeof t.mqtt_password, s->mqtt_password);
-    if (cfg_validate(&t, sc_meter_type_is_known, 0) == ML_OK) {
-        *c = t;
-    }
-}
-
-/* The saved configuration overrides the initial settings. */
-static void settings_apply_cfg(struct sc_settings *s, const struct cfg *c)
-{
-    sc_str_copy(s->meter_type, sizeof s->meter_type, c->meter_type);
-    s->net.iface = c->netif == CFG_NETIF_WIFI ? NET_IF_WIFI : NET_IF_ETHERNET;
-    const struct cfg_iface *f = c->netif == CFG_NETIF_WIFI ? &c->wifi : &c->eth;
-    s->net.dhcp = f->mode == CFG_IP_DHCP;
-    s->net.static_ip.ip = f->st.ip;
-    s->net.static_ip.netmask = cfg_prefix_to_mask(f->st.prefix);
-    s->net.static_ip.gateway = f->st.gateway;
-    s->net.static_ip.dns = f->st.dns;
-    s->mqtt_enabled = c->mqtt_enable;
-    sc_str_copy(s->mqtt_url, sizeof s->mqtt_url, c->mqtt_broker);
-    sc_str_copy(s->mqtt_site, sizeof s->mqtt_site, c->mqtt_site);
-    sc_str_copy(s->mqtt_user, sizeof s->mqtt_user, c->mqtt_user);
-    sc_str_copy(s->mqtt_password, sizeof s->mqtt_password, c->mqtt_password);
-    s->factory_default = false;
 }
 
 /* Load the stored configuration (or seed it from the settings) and derive the
@@ -126,7 +31,7 @@ static void config_load(struct sc_app *app, const struct sc_settings *set)
     if (app->cfg_ops_ok && cfg_store_load(&app->cfg_ops, blob, sizeof blob, &len, 0) == ML_OK &&
         cfg_decode(&app->cfg, blob, len, sc_meter_type_is_known) == ML_OK) {
         app->status.config_saved = true;
-        settings_apply_cfg(&app->eff, &app->cfg);
+        sc_settings_apply_cfg(&app->eff, &app->cfg);
     } else {
         sc_cfg_from_settings(set, &app->cfg);
     }
@@ -396,8 +301,8 @@ static void net_poll(struct sc_app *app, uint64_t now)
             break;
         case NET_ACT_AP_START:
             hal_sys_get_identity(&id);
-            sc_str_copy(ssid, sizeof ssid, "SC-");
-            sc_str_copy(ssid + 3, sizeof ssid - 3u, id.serial);
+            ml_str_copy(ssid, sizeof ssid, "SC-");
+            ml_str_copy(ssid + 3, sizeof ssid - 3u, id.serial);
             hal_net_ap_start(ssid, id.label_password);
             break;
         case NET_ACT_AP_STOP:
@@ -596,10 +501,7 @@ static void set_hostname(struct sc_app *app)
 
 static void setup(struct sc_app *app, const struct sc_settings *set)
 {
-    uint8_t *p = (uint8_t *)app;
-    for (size_t i = 0; i < sizeof(*app); i++) {
-        p[i] = 0;
-    }
+    ml_mem_zero(app, sizeof *app);
     app->boot_ms = hal_time_ms();
     config_load(app, set); /* app->set = the effective settings from here on */
     set = app->set;
@@ -619,7 +521,7 @@ static void setup(struct sc_app *app, const struct sc_settings *set)
     hal_gpio_data_request_set(true);
 
     const char *mt = set->meter_type[0] ? set->meter_type : "PhoenixContact-EMPro";
-    const struct regmap_template *tpl = regmap_template_find(mt, sc_str_len(mt));
+    const struct regmap_template *tpl = regmap_template_find(mt, ml_str_len(mt));
     if (tpl == 0) {
         tpl = regmap_template_find("PhoenixContact-EMPro", 20);
     }

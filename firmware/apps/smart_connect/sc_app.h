@@ -235,6 +235,9 @@ void sc_settings_defaults(struct sc_settings *s);
 /** The configuration the initial settings @p s describe (seed for an empty store). */
 void sc_cfg_from_settings(const struct sc_settings *s, struct cfg *c);
 
+/** Override @p s with what the saved configuration @p c sets (MeterType, network, MQTT). */
+void sc_settings_apply_cfg(struct sc_settings *s, const struct cfg *c);
+
 /** True when @p name (len bytes) is a MeterType this firmware has a template for. */
 bool sc_meter_type_is_known(const char *name, size_t len);
 

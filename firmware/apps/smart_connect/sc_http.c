@@ -9,7 +9,12 @@
  * never interleaves with another client's request.
  */
 #include "err.h"
-#include "sc_priv.h"
+#include "mqtt/mqtt_policy.h"
+#include "sc_fw.h"
+#include "sc_http.h"
+#include "sc_web.h"
+#include "str.h"
+#include "text.h"
 
 static const char busy_503[] =
     "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
@@ -20,34 +25,34 @@ static const char busy_503[] =
 /* Handlers                                                                  */
 /* ------------------------------------------------------------------------- */
 
-static void bool_field(struct http_writer *w, const char *key, bool v, bool comma)
+static void bool_field(struct ml_text *w, const char *key, bool v, bool comma)
 {
     if (comma) {
-        http_writer_str(w, ",");
+        ml_text_put(w, ",");
     }
-    http_writer_json_str(w, key, sc_str_len(key));
-    http_writer_str(w, v ? ":true" : ":false");
+    ml_text_json_str(w, key, ml_str_len(key));
+    ml_text_put(w, v ? ":true" : ":false");
 }
 
-static void num_field(struct http_writer *w, const char *key, uint64_t v)
+static void num_field(struct ml_text *w, const char *key, uint64_t v)
 {
-    http_writer_str(w, ",");
-    http_writer_json_str(w, key, sc_str_len(key));
-    http_writer_str(w, ":");
-    http_writer_u64(w, v);
+    ml_text_put(w, ",");
+    ml_text_json_str(w, key, ml_str_len(key));
+    ml_text_put(w, ":");
+    ml_text_u64(w, v);
 }
 
-static void str_field(struct http_writer *w, const char *key, const char *v, bool comma)
+static void str_field(struct ml_text *w, const char *key, const char *v, bool comma)
 {
     if (comma) {
-        http_writer_str(w, ",");
+        ml_text_put(w, ",");
     }
-    http_writer_json_str(w, key, sc_str_len(key));
-    http_writer_str(w, ":");
-    http_writer_json_str(w, v, sc_str_len(v));
+    ml_text_json_str(w, key, ml_str_len(key));
+    ml_text_put(w, ":");
+    ml_text_json_str(w, v, ml_str_len(v));
 }
 
-static void finish(struct http_response *rs, struct http_writer *w)
+static void finish(struct http_response *rs, struct ml_text *w)
 {
     if (w->overflow) {
         http_response_error(rs, 500, "response too large", 0);
@@ -57,20 +62,6 @@ static void finish(struct http_response *rs, struct http_writer *w)
     rs->body_len = w->len;
 }
 
-static const char *mqtt_state_name(enum hal_mqtt_state s)
-{
-    switch (s) {
-    case HAL_MQTT_CONNECTING:
-        return "connecting";
-    case HAL_MQTT_CONNECTED:
-        return "connected";
-    case HAL_MQTT_AUTH_FAILED:
-        return "auth_failed";
-    default:
-        return "disabled";
-    }
-}
-
 static void h_status(void *ctx, const struct http_request *rq, struct http_response *rs)
 {
     (void)rq;
@@ -78,43 +69,43 @@ static void h_status(void *ctx, const struct http_request *rq, struct http_respo
     uint64_t now = hal_time_ms();
     struct hal_sys_identity id;
     hal_sys_get_identity(&id);
-    struct http_writer w;
-    http_writer_init(&w, rs->buf, sizeof rs->buf);
+    struct ml_text w;
+    ml_text_init(&w, rs->buf, sizeof rs->buf);
 
-    http_writer_str(&w, "{\"Device\":{");
+    ml_text_put(&w, "{\"Device\":{");
     str_field(&w, "Serial", id.serial, false);
     str_field(&w, "Firmware", app->fw.version, true);
     num_field(&w, "UptimeS", (now - app->boot_ms) / 1000u);
     str_field(&w, "Led", ui_led_state_name(app->status.led), true);
 
-    http_writer_str(&w, "},\"Meter\":{");
+    ml_text_put(&w, "},\"Meter\":{");
     const struct reading *r = &app->reading;
     bool tic = app->set->flavour == SC_FLAVOUR_TIC;
     str_field(&w, "Protocol", tic ? "TIC" : (r->emucs ? "e-MUCS" : "DSMR"), false);
-    http_writer_str(&w, ",\"Version\":");
+    ml_text_put(&w, ",\"Version\":");
     if (app->status.last_telegram_ms != 0u && !tic) {
-        http_writer_u64(&w, r->version);
+        ml_text_u64(&w, r->version);
     } else {
-        http_writer_str(&w, "null");
+        ml_text_put(&w, "null");
     }
     bool_field(&w, "Data", app->status.meter_data, true);
-    http_writer_str(&w, ",\"LastTelegramAgeS\":");
+    ml_text_put(&w, ",\"LastTelegramAgeS\":");
     if (app->status.last_telegram_ms != 0u) {
-        http_writer_u64(&w, (now - app->status.last_telegram_ms) / 1000u);
+        ml_text_u64(&w, (now - app->status.last_telegram_ms) / 1000u);
     } else {
-        http_writer_str(&w, "null");
+        ml_text_put(&w, "null");
     }
     num_field(&w, "TelegramsPass", app->counters.telegrams_pass);
     num_field(&w, "TelegramsFail", app->counters.telegrams_fail);
     num_field(&w, "TelegramsFrameFail", app->counters.telegrams_frame_fail);
-    http_writer_str(&w, ",\"Error\":");
+    ml_text_put(&w, ",\"Error\":");
     if (app->status.tic_historic) {
-        http_writer_str(&w, "\"historic mode not supported\"");
+        ml_text_put(&w, "\"historic mode not supported\"");
     } else {
-        http_writer_str(&w, "null");
+        ml_text_put(&w, "null");
     }
 
-    http_writer_str(&w, "},\"Network\":{");
+    ml_text_put(&w, "},\"Network\":{");
     bool wifi = app->set->net.iface == NET_IF_WIFI;
     str_field(&w, "ActiveInterface", wifi ? "WiFi" : "Ethernet", false);
     str_field(&w, "Hostname", app->status.hostname, true);
@@ -137,21 +128,26 @@ static void h_status(void *ctx, const struct http_request *rq, struct http_respo
     num_field(&w, "InternetPingPass", app->net.counters.internet_ping_pass);
     num_field(&w, "InternetPingFail", app->net.counters.internet_ping_fail);
 
-    http_writer_str(&w, "},\"MQTT\":{");
+    ml_text_put(&w, "},\"MQTT\":{");
     bool_field(&w, "Enabled", app->set->mqtt_enabled, false);
-    str_field(&w, "State", mqtt_state_name(app->status.mqtt), true);
+    str_field(&w, "State", mqtt_state_name((int)app->status.mqtt), true);
+    struct mqtt_broker broker; /* TLS or not: core/mqtt's rule on the effective URL */
+    bool tls = mqtt_broker_url_parse(app->set->mqtt_url, ml_str_len(app->set->mqtt_url), &broker) ==
+                   ML_OK &&
+               broker.tls;
+    bool_field(&w, "Encrypted", tls, true);
     num_field(&w, "PublishPass", app->counters.mqtt_publish_pass);
     num_field(&w, "PublishFail", app->counters.mqtt_publish_fail);
 
-    http_writer_str(&w, "},\"Modbus\":{\"Port\":");
-    http_writer_u64(&w, app->status.modbus_port);
+    ml_text_put(&w, "},\"Modbus\":{\"Port\":");
+    ml_text_u64(&w, app->status.modbus_port);
     str_field(&w, "MeterType", app->set->meter_type, true);
     num_field(&w, "Requests", app->counters.modbus_requests);
 
-    http_writer_str(&w, "},\"Config\":{");
+    ml_text_put(&w, "},\"Config\":{");
     bool_field(&w, "Saved", app->status.config_saved, false);
     bool_field(&w, "RebootRequired", app->status.reboot_required, true);
-    http_writer_str(&w, "}}\n");
+    ml_text_put(&w, "}}\n");
     finish(rs, &w);
 }
 
@@ -229,11 +225,11 @@ static int s_firmware(void *ctx, const struct http_request *rq, const uint8_t *c
 static void h_firmware(void *ctx, const struct http_request *rq, struct http_response *rs)
 {
     struct sc_app *app = ctx;
-    struct http_writer w;
+    struct ml_text w;
     if (rq->method == HTTP_POST) {
         rs->status = 202; /* accepted: installs on the next reboot (POST /api/v1/reset) */
     }
-    http_writer_init(&w, rs->buf, sizeof rs->buf);
+    ml_text_init(&w, rs->buf, sizeof rs->buf);
     sc_fw_render(app, &w);
     finish(rs, &w);
 }
@@ -268,7 +264,7 @@ void sc_http_setup(struct sc_app *app)
 {
     struct hal_sys_identity id;
     hal_sys_get_identity(&id);
-    sc_str_copy(app->http_password, sizeof app->http_password, id.label_password);
+    ml_str_copy(app->http_password, sizeof app->http_password, id.label_password);
     app->http_cfg.routes = routes;
     app->http_cfg.n_routes = ML_ARRAY_SIZE(routes);
     app->http_cfg.realm = "Smart Connect";

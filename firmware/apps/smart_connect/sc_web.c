@@ -6,7 +6,7 @@
  * refuses). With ?autotest=1 it fills and submits the MQTT form and marks
  * <body data-autotest="ok"> (used by tests/integration/http).
  */
-#include "sc_priv.h"
+#include "sc_web.h"
 
 /* clang-format off */
 const char sc_web_page[] =
@@ -34,7 +34,7 @@ const char sc_web_page[] =
     "<section id=\"status\"><h2>Status</h2>\n"
     "<div>System</div><div class=\"dots\"><span><i class=\"dot\" id=\"d-meter\"></i>Meter</span></div>\n"
     "<div style=\"margin-top:10px\">Network &mdash; active interface: <b id=\"s-if\">?</b> <small id=\"s-ip\"></small></div>\n"
-    "<div class=\"dots\"><span><i class=\"dot\" id=\"d-link\"></i>Link</span><span><i class=\"dot\" id=\"d-net\"></i>Network</span><span><i class=\"dot\" id=\"d-inet\"></i>Internet</span><span><i class=\"dot\" id=\"d-mqtt\"></i>MQTT</span></div>\n"
+    "<div class=\"dots\"><span><i class=\"dot\" id=\"d-link\"></i>Link</span><span><i class=\"dot\" id=\"d-net\"></i>Network</span><span><i class=\"dot\" id=\"d-inet\"></i>Internet</span><span><i class=\"dot\" id=\"d-mqtt\"></i>MQTT <small id=\"s-mqtt-enc\"></small></span></div>\n"
     "<div style=\"margin-top:10px\"><small id=\"s-fw\"></small></div>\n"
     "<div class=\"msg\" id=\"s-msg\"></div>\n"
     "<button id=\"reboot\" type=\"button\">Reboot</button>\n"
@@ -77,7 +77,7 @@ const char sc_web_page[] =
     "function rv(f,n){var r=f.querySelector(\"input[name=\"+n+\"]:checked\");return r?r.value:\"\"}\n"
     "function status(){return api(\"GET\",\"/api/v1/status\").then(function(s){\n"
     "dot(\"d-meter\",s.Meter.Data);dot(\"d-link\",s.Network.Link);dot(\"d-net\",s.Network.Network);dot(\"d-inet\",s.Network.Internet);\n"
-    "dot(\"d-mqtt\",s.MQTT.State==\"connected\");$(\"s-if\").textContent=s.Network.ActiveInterface;\n"
+    "dot(\"d-mqtt\",s.MQTT.State==\"connected\");$(\"s-mqtt-enc\").textContent=s.MQTT.Enabled&&!s.MQTT.Encrypted?\"(not encrypted)\":\"\";$(\"s-if\").textContent=s.Network.ActiveInterface;\n"
     "$(\"s-ip\").textContent=s.Network.IpAddress+\" (\"+s.Network.State+\")\";\n"
     "$(\"s-fw\").textContent=\"Firmware \"+s.Device.Firmware+\" \\u00b7 serial \"+s.Device.Serial+(s.Meter.Error?\" \\u00b7 \"+s.Meter.Error:\"\");\n"
     "$(\"s-msg\").textContent=s.Config.RebootRequired?\"Saved settings apply after a reboot.\":\"\";}).catch(function(e){msg(\"s-msg\",e.message,false)})}\n"

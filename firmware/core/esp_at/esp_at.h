@@ -32,6 +32,7 @@
 #include <stdint.h>
 
 #include "ml_config.h"
+#include "mqtt/mqtt_policy.h"
 #include "ring.h"
 
 /** Connection slots (ESP-AT allows 5 links by default; handles are slot numbers). */
@@ -227,7 +228,7 @@ struct ml_esp_at {
     uint16_t mqtt_port;
     char mqtt_host[64], mqtt_client_id[64], mqtt_user[64], mqtt_pass[64];
     uint64_t mqtt_next_try;
-    uint32_t mqtt_backoff_ms;
+    struct mqtt_backoff mqtt_backoff; /**< core/mqtt policy: 1 s, 2 s ... 60 s */
     struct ml_ring pub;
     uint8_t pub_buf[ML_ESP_AT_PUB_CAP];
 

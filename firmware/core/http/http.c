@@ -5,19 +5,12 @@
 #include "http.h"
 
 #include "err.h"
+#include "str.h"
+#include "text.h"
 
 /* ------------------------------------------------------------------------- */
 /* Small helpers                                                             */
 /* ------------------------------------------------------------------------- */
-
-static size_t c_len(const char *s)
-{
-    size_t n = 0;
-    while (s[n] != '\0') {
-        n++;
-    }
-    return n;
-}
 
 static char lower(char c)
 {
@@ -27,7 +20,7 @@ static char lower(char c)
 /* Case-insensitive equality of a span with a lower-case literal. */
 static bool span_ieq(struct ml_span s, const char *lit)
 {
-    size_t n = c_len(lit);
+    size_t n = ml_str_len(lit);
     if (s.len != n) {
         return false;
     }
@@ -95,68 +88,6 @@ static bool is_tchar(uint8_t c)
 /* Writer                                                                    */
 /* ------------------------------------------------------------------------- */
 
-void http_writer_init(struct http_writer *w, char *buf, size_t cap)
-{
-    w->buf = buf;
-    w->cap = cap;
-    w->len = 0;
-    w->overflow = false;
-    if (cap > 0u) {
-        buf[0] = '\0';
-    }
-}
-
-void http_writer_raw(struct http_writer *w, const char *s, size_t len)
-{
-    for (size_t i = 0; i < len; i++) {
-        if (w->len + 1u < w->cap) {
-            w->buf[w->len++] = s[i];
-        } else {
-            w->overflow = true;
-        }
-    }
-    if (w->cap > 0u) {
-        w->buf[w->len] = '\0';
-    }
-}
-
-void http_writer_str(struct http_writer *w, const char *s)
-{
-    http_writer_raw(w, s, c_len(s));
-}
-
-void http_writer_json_str(struct http_writer *w, const char *s, size_t len)
-{
-    static const char hex[] = "0123456789abcdef";
-    http_writer_raw(w, "\"", 1);
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\') {
-            char e[2] = {'\\', (char)c};
-            http_writer_raw(w, e, 2);
-        } else if (c < 0x20u || c == 0x7Fu) {
-            char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15u]};
-            http_writer_raw(w, e, 6);
-        } else {
-            http_writer_raw(w, &s[i], 1);
-        }
-    }
-    http_writer_raw(w, "\"", 1);
-}
-
-void http_writer_u64(struct http_writer *w, uint64_t v)
-{
-    char d[20];
-    size_t n = 0;
-    do {
-        d[n++] = (char)('0' + v % 10u);
-        v /= 10u;
-    } while (v != 0u);
-    while (n > 0u) {
-        http_writer_raw(w, &d[--n], 1);
-    }
-}
-
 const char *http_status_text(uint16_t status)
 {
     switch (status) {
@@ -206,15 +137,15 @@ const char *http_status_text(uint16_t status)
 void http_response_error(struct http_response *rs, uint16_t status, const char *msg,
                          const char *field)
 {
-    struct http_writer w;
-    http_writer_init(&w, rs->buf, sizeof rs->buf);
-    http_writer_str(&w, "{\"error\":");
-    http_writer_json_str(&w, msg, c_len(msg));
+    struct ml_text w;
+    ml_text_init(&w, rs->buf, sizeof rs->buf);
+    ml_text_put(&w, "{\"error\":");
+    ml_text_json_str(&w, msg, ml_str_len(msg));
     if (field != 0 && field[0] != '\0') {
-        http_writer_str(&w, ",\"field\":");
-        http_writer_json_str(&w, field, c_len(field));
+        ml_text_put(&w, ",\"field\":");
+        ml_text_json_str(&w, field, ml_str_len(field));
     }
-    http_writer_str(&w, "}\n");
+    ml_text_put(&w, "}\n");
     rs->status = status;
     rs->content_type = "application/json";
     rs->body = (const uint8_t *)rs->buf;
@@ -306,8 +237,8 @@ bool http_basic_auth_matches(struct ml_span header, const char *user, const char
     }
     /* Build "user:password" and compare every byte of the longer of the two, so
      * the time does not depend on where (or whether) they differ. */
-    size_t ul = c_len(user);
-    size_t pl = c_len(password);
+    size_t ul = ml_str_len(user);
+    size_t pl = ml_str_len(password);
     size_t el = ul + 1u + pl;
     size_t len = (size_t)n;
     uint8_t diff = (uint8_t)(len != el);
@@ -378,27 +309,27 @@ static void respond(struct http_server *s, bool close)
         s->stats.errors_4xx++;
     }
     s->close_after = close || rs->close || !s->rq.keep_alive;
-    struct http_writer w;
-    http_writer_init(&w, s->out_head, sizeof s->out_head);
-    http_writer_str(&w, "HTTP/1.1 ");
-    http_writer_u64(&w, rs->status);
-    http_writer_str(&w, " ");
-    http_writer_str(&w, http_status_text(rs->status));
-    http_writer_str(&w, "\r\nContent-Type: ");
-    http_writer_str(&w, rs->content_type != 0 ? rs->content_type : "application/json");
-    http_writer_str(&w, "\r\nContent-Length: ");
-    http_writer_u64(&w, rs->body_len);
-    http_writer_str(&w, "\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n");
+    struct ml_text w;
+    ml_text_init(&w, s->out_head, sizeof s->out_head);
+    ml_text_put(&w, "HTTP/1.1 ");
+    ml_text_u64(&w, rs->status);
+    ml_text_put(&w, " ");
+    ml_text_put(&w, http_status_text(rs->status));
+    ml_text_put(&w, "\r\nContent-Type: ");
+    ml_text_put(&w, rs->content_type != 0 ? rs->content_type : "application/json");
+    ml_text_put(&w, "\r\nContent-Length: ");
+    ml_text_u64(&w, rs->body_len);
+    ml_text_put(&w, "\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n");
     if (rs->status == 401u) {
-        http_writer_str(&w, "WWW-Authenticate: Basic realm=\"");
-        http_writer_str(&w, s->cfg->realm != 0 ? s->cfg->realm : "device");
-        http_writer_str(&w, "\", charset=\"UTF-8\"\r\n");
+        ml_text_put(&w, "WWW-Authenticate: Basic realm=\"");
+        ml_text_put(&w, s->cfg->realm != 0 ? s->cfg->realm : "device");
+        ml_text_put(&w, "\", charset=\"UTF-8\"\r\n");
     }
     if (rs->extra_header != 0) {
-        http_writer_str(&w, rs->extra_header);
+        ml_text_put(&w, rs->extra_header);
     }
-    http_writer_str(&w, s->close_after ? "Connection: close\r\n\r\n"
-                                       : "Connection: keep-alive\r\n\r\n");
+    ml_text_put(&w,
+                s->close_after ? "Connection: close\r\n\r\n" : "Connection: keep-alive\r\n\r\n");
     ML_ASSERT(!w.overflow); /* our own headers must fit */
     s->out_head_len = w.len;
     s->out_sent = 0;
@@ -686,21 +617,21 @@ static void allow_header(struct http_server *s, uint32_t methods)
 {
     static const char *const names[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
     /* kept in out_head's tail until respond() copies it: use the body buffer end instead */
-    struct http_writer w;
+    struct ml_text w;
     char *dst = s->rs.buf + HTTP_RESP_BUF / 2u;
-    http_writer_init(&w, dst, HTTP_RESP_BUF / 2u);
-    http_writer_str(&w, "Allow: ");
+    ml_text_init(&w, dst, HTTP_RESP_BUF / 2u);
+    ml_text_put(&w, "Allow: ");
     bool first = true;
     for (size_t i = 0; i < ML_ARRAY_SIZE(names); i++) {
         if ((methods & HTTP_M(i)) != 0u || (i == HTTP_HEAD && (methods & HTTP_M(HTTP_GET)))) {
             if (!first) {
-                http_writer_str(&w, ", ");
+                ml_text_put(&w, ", ");
             }
-            http_writer_str(&w, names[i]);
+            ml_text_put(&w, names[i]);
             first = false;
         }
     }
-    http_writer_str(&w, "\r\n");
+    ml_text_put(&w, "\r\n");
     s->rs.extra_header = dst;
 }
 

@@ -215,17 +215,4 @@ void http_response_error(struct http_response *rs, uint16_t status, const char *
 /** Reason phrase of @p status ("OK", "Not Found", ...). */
 const char *http_status_text(uint16_t status);
 
-/** Helpers for handlers writing rs->buf: append a C string / a JSON-escaped string / a number. */
-struct http_writer {
-    char *buf;
-    size_t cap;
-    size_t len;
-    bool overflow;
-};
-void http_writer_init(struct http_writer *w, char *buf, size_t cap);
-void http_writer_raw(struct http_writer *w, const char *s, size_t len);
-void http_writer_str(struct http_writer *w, const char *s);
-void http_writer_json_str(struct http_writer *w, const char *s, size_t len);
-void http_writer_u64(struct http_writer *w, uint64_t v);
-
 #endif /* FIRMWARE_CORE_HTTP_HTTP_H */

@@ -15,6 +15,7 @@
 #include "tic.h"
 
 #include "err.h"
+#include "str.h"
 
 /* TIC_NOINLINE: kept out of line so that the loops keep their state in registers.
  * TIC_INLINE: the hot path's helpers, forced inline for speed; a size-optimised build
@@ -109,11 +110,7 @@ static uint32_t key_hash(uint64_t k)
 
 static uint64_t cstr_key(const char *s)
 {
-    size_t n = 0;
-    while (s[n] != '\0') {
-        n++;
-    }
-    return label_key((const uint8_t *)s, n);
+    return label_key((const uint8_t *)s, ml_str_len(s));
 }
 
 /* keys[0] is 0, the key no label has: slot[] holds index + 1 into keys[], 0 when empty,

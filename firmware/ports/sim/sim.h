@@ -195,4 +195,17 @@ void sim_flash_cut_after(uint32_t writes);
 /** Count of hal_flash_write/erase calls since start (for the power-cut tests). */
 uint32_t sim_flash_op_count(void);
 
+/**
+ * Check MQTT TLS material as the sim port will use it for a TLS broker:
+ * @p ca_file (NULL: the host's store) holds at least one PEM certificate;
+ * @p cert_file and @p key_file (both or neither) are a PEM certificate and
+ * the PEM private key that matches it. hal_mqtt_start() refuses material
+ * that fails (ML_EINVAL); `meterlab device` checks it at start (exit 2).
+ * Any thread.
+ * @param why  when not NULL, a reason naming the file ("CA file 'x': ...")
+ * @retval 0 usable  @retval ML_EINVAL not usable (reason in @p why)
+ */
+int sim_mqtt_tls_check(const char *ca_file, const char *cert_file, const char *key_file,
+                       char *why, size_t cap);
+
 #endif /* FIRMWARE_PORTS_SIM_SIM_H */

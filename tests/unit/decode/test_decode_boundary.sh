@@ -1,6 +1,6 @@
 #!/bin/sh
-# meterlab decode reads its input in 4,096-byte blocks. A telegram cut off by a new
-# start ('/' or STX) that is the first byte of a block gets its verdict with nothing
+# meterlab decode reads its input in blocks (64 KiB; 4,096 bytes before). A telegram cut
+# off by a new start ('/' or STX) that is the first byte of a block gets its verdict with nothing
 # consumed; every telegram after it must still be reported (issue 17: the TIC loop
 # dropped the rest of the block, 4 of 7 good frames came out).
 # Usage: test_decode_boundary.sh <meterlab> <scenarios/telegrams dir>
@@ -16,17 +16,19 @@ check() { # name, status
 }
 
 # The stream: as many good telegrams as fit, noise, the first 400 bytes of one more,
-# so that the start of the next lands at offset 4096 exactly, then 7 good telegrams.
+# so that the start of the next lands at offset BLOCK exactly, then 7 good telegrams.
 # Prints how many came before the cut one.
+BLOCK=${BLOCK:-65536}
 make_stream() { # telegram file, output
-    python3 - "$1" "$2" <<'PY'
+    python3 - "$1" "$2" "$BLOCK" <<'PY'
 import sys
 t = open(sys.argv[1], "rb").read()
-head = t * ((4096 - 400) // len(t))
+block = int(sys.argv[3])
+head = t * ((block - 400) // len(t))
 cut = t[:400]
-noise = b" " * (4096 - len(head) - len(cut))
+noise = b" " * (block - len(head) - len(cut))
 s = head + noise + cut
-assert len(s) == 4096 and t[0:1] in (b"/", b"\x02")
+assert len(s) == block and t[0:1] in (b"/", b"\x02")
 open(sys.argv[2], "wb").write(s + t * 7)
 print(len(head) // len(t))
 PY

@@ -9,6 +9,7 @@
 #include "http/http.h"
 #include "ml_test.h"
 #include "sha256.h"
+#include "text.h"
 
 /* user:simlabel */
 #define AUTH "Authorization: Basic dXNlcjpzaW1sYWJlbA==\r\n"
@@ -21,13 +22,13 @@ static void h_echo(void *ctx, const struct http_request *rq, struct http_respons
 {
     (void)ctx;
     echo_calls++;
-    struct http_writer w;
-    http_writer_init(&w, rs->buf, sizeof rs->buf);
-    http_writer_str(&w, "{\"len\":");
-    http_writer_u64(&w, rq->body_len);
-    http_writer_str(&w, ",\"q\":");
-    http_writer_json_str(&w, (const char *)rq->query.ptr, rq->query.len);
-    http_writer_str(&w, "}");
+    struct ml_text w;
+    ml_text_init(&w, rs->buf, sizeof rs->buf);
+    ml_text_put(&w, "{\"len\":");
+    ml_text_u64(&w, rq->body_len);
+    ml_text_put(&w, ",\"q\":");
+    ml_text_json_str(&w, (const char *)rq->query.ptr, rq->query.len);
+    ml_text_put(&w, "}");
     rs->body_len = w.len;
 }
 

@@ -329,6 +329,13 @@ static void check_protocol_stream(bool tic)
     const struct stream half = {tic ? "std-1ph.bin" : "dsmr50_spec_3ph.txt", tic, "", false};
     size_t half_len;
     uint8_t *h = load(&half, &half_len);
+    /* The half telegram ends at a line end: a P1 '/' restarts a telegram only at a line
+     * start or before a "XXX5" identification (docs/decode.md), and one corpus meter
+     * (nwa_warmtelink) identifies as "/NWA-..."; a mid-line cut is in the chunk tests. */
+    size_t cut = half_len / 2u;
+    while (!tic && cut < half_len && h[cut - 1u] != '\n') {
+        cut++;
+    }
     struct buf s = {0};
     char want[TELS_MAX + 1] = "";
     int cuts = 0;
@@ -346,7 +353,7 @@ static void check_protocol_stream(bool tic)
         if (i % 3u == 0u) {
             put(&s, noise, sizeof noise - 1u);
         }
-        put(&s, h, half_len / 2u);
+        put(&s, h, cut);
         cuts++;
         free(b);
     }
@@ -358,7 +365,7 @@ static void check_protocol_stream(bool tic)
     CU_ASSERT_FALSE(r.idle);
     int cut_offs = 0;
     for (int i = 0; i < r.n; i++) {
-        cut_offs += r.t[i].reason == METER_IN_REASON_CUT_OFF && r.t[i].raw_len == half_len / 2u;
+        cut_offs += r.t[i].reason == METER_IN_REASON_CUT_OFF && r.t[i].raw_len == cut;
     }
     CU_ASSERT_EQUAL(cut_offs, cuts - 1);
     check_every_chunking(tic ? "all TIC files" : "all P1 files", tic, s.p, s.len, false);
