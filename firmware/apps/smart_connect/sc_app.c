@@ -56,14 +56,16 @@ static void on_good_telegram(struct sc_app *app, uint64_t now, struct ml_span ra
         }
         app->telegram_len = n;
     }
-    if (regmap_live_update(&app->regs, &app->reading) < 0) {
+    app->meter_lost = false;
+    if (regmap_live_update_at(&app->regs, &app->reading, now, REGMAP_DATA_LIVE) < 0) {
         return; /* a broken template was refused at init; nothing to publish */
     }
     if (!app->mqtt_started || hal_mqtt_get_state() != HAL_MQTT_CONNECTED) {
         return;
     }
     hal_sys_get_identity(&id);
-    int n = mqtt_power_instant_build(&app->reading, app->payload, sizeof app->payload);
+    int n = mqtt_power_instant_build_ts(&app->reading, hal_time_utc(), app->payload,
+                                        sizeof app->payload);
     int t = mqtt_topic_build(app->set->mqtt_site, id.serial, "power_instant", app->topic,
                              sizeof app->topic);
     if (n > 0 && t > 0 && hal_mqtt_publish(app->topic, app->payload, (size_t)n) == ML_OK) {
@@ -113,6 +115,20 @@ static void meter_poll(struct sc_app *app, uint64_t now)
         hal_uart_write(HAL_UART_P1_OUT, buf, (size_t)n);
         meter_feed(app, buf, (size_t)n, now);
     }
+}
+
+/* Meter loss (products.md): no good telegram for SC_METER_TIMEOUT_MS (the moment the LED
+ * shows "no meter data"): instantaneous values read 0 from then on, energies keep their
+ * last value, the Xemex map says "lost" and how old the data is. */
+static void meter_loss_poll(struct sc_app *app, uint64_t now)
+{
+    uint64_t last = app->status.last_telegram_ms;
+    if (app->meter_lost || last == 0u || now - last < SC_METER_TIMEOUT_MS) {
+        return;
+    }
+    app->meter_lost = true;
+    reading_clear_instant(&app->reading);
+    regmap_live_update_at(&app->regs, &app->reading, last, REGMAP_DATA_LOST);
 }
 
 /* ------------------------------------------------------------------------- */
@@ -533,7 +549,8 @@ static void setup(struct sc_app *app, const struct sc_settings *set)
     }
     regmap_live_init(&app->regs, tpl);
     reading_init(&app->reading);
-    mb_slave_init(&app->mb, regmap_mb_read, 0, &app->regs);
+    /* FC03 and FC04 return the same data for every template (manual 002 §5.3) */
+    mb_slave_init(&app->mb, regmap_mb_read_same, 0, &app->regs);
     mb_tcp_init(&app->mb_tcp, &app->mb);
     app->client = -1;
     app->listener = hal_tcp_listen(set->modbus_port);
@@ -575,7 +592,9 @@ void sc_app_run(struct sc_app *app, const struct sc_settings *set)
     while (!hal_sys_should_stop()) {
         uint64_t now = hal_time_ms();
         hal_sys_watchdog_kick();
+        regmap_live_set_now(&app->regs, now); /* data age in the Xemex map */
         meter_poll(app, now);
+        meter_loss_poll(app, now);
         modbus_poll(app, now);
         net_poll(app, now);
         mqtt_poll(app, now);

@@ -172,7 +172,8 @@ struct sc_app {
         struct tic_parser tic;
     } parser;
     struct reading scratch; /**< what the parser publishes */
-    struct reading reading; /**< the last good telegram */
+    struct reading reading; /**< the last good telegram (instant values cleared when lost) */
+    bool meter_lost;        /**< no good telegram for SC_METER_TIMEOUT_MS (products.md) */
     struct regmap_live regs;
     struct mb_slave mb;
     struct mb_tcp mb_tcp;

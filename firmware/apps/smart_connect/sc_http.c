@@ -261,6 +261,7 @@ static void h_page(void *ctx, const struct http_request *rq, struct http_respons
 static const struct http_route routes[] = {
     {"/", HTTP_M(HTTP_GET), h_page, 0, 0, 0},
     {"/index.html", HTTP_M(HTTP_GET), h_page, 0, 0, 0},
+    {"/config", HTTP_M(HTTP_GET), h_page, 0, 0, 0}, /* manual 002 §7 points users here */
     {"/api/v1/config", HTTP_M(HTTP_GET) | HTTP_M(HTTP_PATCH), h_config, 0, CFG_JSON_MAX_INPUT, 0},
     {"/api/v1/status", HTTP_M(HTTP_GET), h_status, 0, 0, 0},
     {"/api/v1/reset", HTTP_M(HTTP_POST), h_reset, 0, 0, 0},

@@ -72,10 +72,21 @@ static void put_field(struct ml_text *o, const struct reading *r, const struct k
 
 int mqtt_power_instant_build(const struct reading *r, char *buf, size_t cap)
 {
+    return mqtt_power_instant_build_ts(r, -1, buf, cap);
+}
+
+int mqtt_power_instant_build_ts(const struct reading *r, int64_t ts_now, char *buf, size_t cap)
+{
     ML_VERIFY(r != NULL, ML_EFAULT);
     struct ml_text o;
     ml_text_init(&o, buf, cap);
     for (size_t i = 0; i < ML_ARRAY_SIZE(totals); i++) {
+        if (totals[i].field == READING_TS_UTC && !reading_has(r, READING_TS_UTC) && ts_now >= 0) {
+            /* no meter time: the device's clock (products.md) */
+            ml_text_put_n(&o, totals[i].key, totals[i].len);
+            ml_text_fixed(&o, ts_now, 0);
+            continue;
+        }
         put_field(&o, r, &totals[i], totals[i].field, 0);
     }
     for (unsigned ph = 0; ph < 3u; ph++) {

@@ -813,6 +813,7 @@ static void map_reading(struct tic_parser *p)
         }
         if (consumer) {
             reading_set(r, READING_P, s * k);
+            reading_set(r, READING_S, s * k); /* SINSTS is the apparent power */
         }
     }
     /* Per phase: withdrawal only, never negative, 0 on an exporting phase. */
@@ -821,11 +822,13 @@ static void map_reading(struct tic_parser *p)
         if (has(p, l)) {
             reading_set(r, (enum reading_field)(READING_L1_P + i), p->val[l].num * k);
             reading_set(r, (enum reading_field)(READING_L1_P_IMP + i), p->val[l].num * k);
+            reading_set(r, (enum reading_field)(READING_L1_S + i), p->val[l].num * k);
         }
     }
     if (ph == 1 && has_s && !has(p, TIC_L_SINSTS1)) {
         reading_set(r, READING_L1_P, s * k);
         reading_set(r, READING_L1_P_IMP, s * k);
+        reading_set(r, READING_L1_S, s * k);
     }
 
     set_str(&r->header, p, TIC_L_ADSC);

@@ -76,8 +76,8 @@ extern const uint8_t board_uart_of_role[HAL_UART_COUNT];
 #define BOARD_UART0_RX_CAP 32u /* console */
 #define BOARD_UART0_TX_CAP 256u
 #define BOARD_UART1_RX_CAP 256u /* P1 in: 22 ms at 115200 baud */
-#define BOARD_UART1_TX_CAP 16u
-#define BOARD_UART2_RX_CAP 16u /* P1 out (not used by the P1MB) */
+#define BOARD_UART1_TX_CAP 64u  /* P1MB configurator answers (data-request line): 29 registers */
+#define BOARD_UART2_RX_CAP 16u  /* P1 out (not used by the P1MB) */
 #define BOARD_UART2_TX_CAP 16u
 #define BOARD_UART3_RX_CAP 256u /* RS485 */
 #define BOARD_UART3_TX_CAP 256u
@@ -87,8 +87,8 @@ extern const uint8_t board_uart_of_role[HAL_UART_COUNT];
 #define BOARD_UART0_RX_CAP 256u /* console */
 #define BOARD_UART0_TX_CAP 1024u
 #define BOARD_UART1_RX_CAP 1024u /* P1 in: 89 ms at 115200 baud */
-#define BOARD_UART1_TX_CAP 16u
-#define BOARD_UART2_RX_CAP 16u /* P1 out */
+#define BOARD_UART1_TX_CAP 64u   /* P1MB configurator answers (data-request line) */
+#define BOARD_UART2_RX_CAP 16u   /* P1 out */
 #define BOARD_UART2_TX_CAP 1024u
 #define BOARD_UART3_RX_CAP 256u /* RS485: one RTU frame */
 #define BOARD_UART3_TX_CAP 256u

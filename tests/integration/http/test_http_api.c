@@ -1211,6 +1211,19 @@ static int run_chromium(const char *args, const char *url, const char *out)
     return rc;
 }
 
+/* manual 002 §7 sends users to /config for the IP settings: it serves the page */
+static void test_http_config_page(void)
+{
+    start_device();
+    struct resp r = get("/config");
+    CU_ASSERT_EQUAL(r.status, 200);
+    CU_ASSERT(strstr(r.head, "text/html") != NULL);
+    CU_ASSERT(strstr(r.body, "Save network settings") != NULL);
+    CU_ASSERT(strstr(r.body, "Save MQTT settings") != NULL);
+    resp_free(&r);
+    stop_device();
+}
+
 static void test_http_web_page_in_chromium(void)
 {
     if (chromium_path() == NULL) {
@@ -1382,6 +1395,7 @@ int main(void)
         {"test_http_backoff_per_address_and_one_user", test_http_backoff_per_address_and_one_user},
         {"test_http_state_changes_need_json_and_same_origin",
          test_http_state_changes_need_json_and_same_origin},
+        {"test_http_config_page", test_http_config_page},
         {"test_http_web_page_in_chromium", test_http_web_page_in_chromium},
         {"test_http_csrf_hostile_page_in_chromium", test_http_csrf_hostile_page_in_chromium},
     };

@@ -259,7 +259,9 @@ static void test_sc_p1_mqtt_power_instant_and_counters(void)
     CU_ASSERT_TRUE(is_null(pi, "U12"));
     CU_ASSERT_TRUE(is_null(pi, "Q"));
     CU_ASSERT_TRUE(is_null(pi, "EQ1"));
-    CU_ASSERT_TRUE(is_null(pi, "PF"));
+    /* no reactive data: S = |P|, PF = sign(P) (products.md "S and PF") */
+    CU_ASSERT_DOUBLE_EQUAL(num(pi, "S"), 1193.0, 1e-6);
+    CU_ASSERT_DOUBLE_EQUAL(num(pi, "PF"), 1.0, 1e-9);
     static const char *const ph_keys[] = {"U",  "I",  "P", "P+",    "P-",     "Q",
                                           "Q+", "Q-", "S", "VSAGS", "VSWELLS"};
     const cJSON *l1 = cJSON_GetObjectItemCaseSensitive(pi, "l1");
@@ -276,7 +278,7 @@ static void test_sc_p1_mqtt_power_instant_and_counters(void)
     CU_ASSERT_DOUBLE_EQUAL(num(l1, "P-"), 4444.0, 1e-9);
     CU_ASSERT_EQUAL(num(l1, "VSAGS"), 2);
     CU_ASSERT_EQUAL(num(l2, "VSWELLS"), 3);
-    CU_ASSERT_TRUE(is_null(l1, "S"));
+    CU_ASSERT_DOUBLE_EQUAL(num(l1, "S"), 3333.0, 1e-9); /* |P| of an exporting phase */
     cJSON_Delete(pi);
 
     /* one power_instant per good telegram; none for a corrupted one */
