@@ -35,7 +35,8 @@
 #include "crc.h"
 #include "ed25519/ed25519.h"
 #include "err.h"
-#include "sc_priv.h"
+#include "sc_fw.h"
+#include "str.h"
 
 #define REC_SIZE  32u
 #define REC_MAGIC 0x52424C4Du /* "MLBR" */
@@ -288,7 +289,7 @@ void sc_fw_boot(struct sc_app *app, uint64_t now)
     if (fw->active != SC_FW_SLOT_FACTORY && !slot_verify(fw->active, version)) {
         fw->active = SC_FW_SLOT_FACTORY; /* the bootloader falls back to the factory image */
     }
-    sc_str_copy(fw->version, sizeof fw->version,
+    ml_str_copy(fw->version, sizeof fw->version,
                 fw->active == SC_FW_SLOT_FACTORY ? ML_FW_VERSION : version);
 }
 
@@ -447,18 +448,18 @@ static const char *result_name(uint8_t r)
     }
 }
 
-void sc_fw_render(const struct sc_app *app, struct http_writer *w)
+void sc_fw_render(const struct sc_app *app, struct ml_text *w)
 {
     const struct sc_fw *fw = &app->fw;
-    http_writer_str(w, "{\"Version\":");
-    http_writer_json_str(w, fw->version, sc_str_len(fw->version));
-    http_writer_str(w, ",\"Slot\":\"");
-    http_writer_str(w, sc_fw_slot_name(fw->active));
-    http_writer_str(w, "\",\"State\":\"");
-    http_writer_str(w, fw->trial ? "trial" : "confirmed");
-    http_writer_str(w, "\",\"LastResult\":\"");
-    http_writer_str(w, result_name(fw->result));
-    http_writer_str(w, "\",\"Pending\":");
+    ml_text_put(w, "{\"Version\":");
+    ml_text_json_str(w, fw->version, ml_str_len(fw->version));
+    ml_text_put(w, ",\"Slot\":\"");
+    ml_text_put(w, sc_fw_slot_name(fw->active));
+    ml_text_put(w, "\",\"State\":\"");
+    ml_text_put(w, fw->trial ? "trial" : "confirmed");
+    ml_text_put(w, "\",\"LastResult\":\"");
+    ml_text_put(w, result_name(fw->result));
+    ml_text_put(w, "\",\"Pending\":");
     if (fw->pending != SC_FW_SLOT_FACTORY) {
         char v[SC_FW_VERSION_MAX];
         uint8_t h[SC_FW_HDR_SIZE];
@@ -469,21 +470,21 @@ void sc_fw_render(const struct sc_app *app, struct http_writer *w)
                 v[0] = '\0';
             }
         }
-        http_writer_str(w, "{\"Slot\":\"");
-        http_writer_str(w, sc_fw_slot_name(fw->pending));
-        http_writer_str(w, "\",\"Version\":");
-        http_writer_json_str(w, v, sc_str_len(v));
-        http_writer_str(w, "}");
+        ml_text_put(w, "{\"Slot\":\"");
+        ml_text_put(w, sc_fw_slot_name(fw->pending));
+        ml_text_put(w, "\",\"Version\":");
+        ml_text_json_str(w, v, ml_str_len(v));
+        ml_text_put(w, "}");
     } else {
-        http_writer_str(w, "null");
+        ml_text_put(w, "null");
     }
-    http_writer_str(w, ",\"Error\":");
+    ml_text_put(w, ",\"Error\":");
     if (fw->up_failed && fw->up_error != 0) {
-        http_writer_json_str(w, fw->up_error, sc_str_len(fw->up_error));
+        ml_text_json_str(w, fw->up_error, ml_str_len(fw->up_error));
     } else {
-        http_writer_str(w, "null");
+        ml_text_put(w, "null");
     }
-    http_writer_str(w, ",\"MaxImageSize\":");
-    http_writer_u64(w, slot_size(fw->active == 0u ? 1u : 0u));
-    http_writer_str(w, "}\n");
+    ml_text_put(w, ",\"MaxImageSize\":");
+    ml_text_u64(w, slot_size(fw->active == 0u ? 1u : 0u));
+    ml_text_put(w, "}\n");
 }

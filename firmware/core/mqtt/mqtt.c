@@ -3,145 +3,14 @@
 #include <stdint.h>
 
 #include "err.h"
-
-/* ------------------------------------------------------------------------- */
-/* Bounded writer: counts what it would write so that NULL buffers size it.  */
-/* ------------------------------------------------------------------------- */
-
-struct out {
-    char *buf;
-    size_t cap;
-    size_t n;
-};
-
-static void put_c(struct out *o, char c)
-{
-    if (o->buf != NULL && o->n < o->cap) {
-        o->buf[o->n] = c;
-    }
-    o->n++;
-}
-
-/* n bytes: one bounds check when they fit (the usual case), else byte by byte. */
-static void put_mem(struct out *o, const char *s, size_t n)
-{
-    if (o->buf != NULL && o->n < o->cap && n <= o->cap - o->n) {
-        char *d = o->buf + o->n;
-        for (size_t i = 0; i < n; i++) {
-            d[i] = s[i];
-        }
-        o->n += n;
-        return;
-    }
-    for (size_t i = 0; i < n; i++) {
-        put_c(o, s[i]);
-    }
-}
-
-/*
- * n (<= BLK) bytes from @p s, which has BLK readable bytes: when the buffer has BLK bytes
- * of room, one fixed-size copy (a few word moves) instead of a byte loop; bytes after the
- * n are overwritten later or lie behind the final NUL, never past cap.
- */
-#define BLK 24u
-static void put_blk(struct out *o, const char *s, size_t n)
-{
-    if (o->buf != NULL && o->n < o->cap && o->cap - o->n >= BLK) {
-        __builtin_memcpy(o->buf + o->n, s, BLK);
-        o->n += n;
-        return;
-    }
-    put_mem(o, s, n);
-}
-
-static void put_s(struct out *o, const char *s)
-{
-    size_t n = 0;
-    while (s[n] != '\0') {
-        n++;
-    }
-    put_mem(o, s, n);
-}
-
-/* Digits into the end of tmp[24] (right-aligned): returns the first. */
-static char *digits(char *e, uint64_t v)
-{
-    while (v > 0xFFFFFFFFu) {
-        *--e = (char)('0' + v % 10u);
-        v /= 10u;
-    }
-    uint32_t w = (uint32_t)v; /* 32-bit division: no library call on a Cortex-M */
-    do {
-        *--e = (char)('0' + w % 10u);
-        w /= 10u;
-    } while (w != 0u);
-    return e;
-}
-
-static void put_num(struct out *o, int64_t v, int exp10)
-{
-    /* Work on the magnitude as unsigned so that INT64_MIN is printable too. Digits go
-     * into a small buffer first: one bounds check per number instead of per character
-     * (power_instant is built for every telegram). Milli-units (almost every field) and
-     * integers divide by constants. */
-    uint64_t m = v < 0 ? 0u - (uint64_t)v : (uint64_t)v;
-    uint64_t div = 1;
-    for (int e = exp10; e < 0; e++) {
-        div *= 10u;
-    }
-    uint64_t ip, fp;
-    if (div == 1000u) {
-        ip = m / 1000u;
-        fp = m % 1000u;
-    } else if (div == 1u) {
-        ip = m;
-        fp = 0;
-    } else {
-        ip = m / div;
-        fp = m % div;
-    }
-    char tmp[24 + BLK + 2], *e = tmp + 24, *s = digits(e, ip);
-    if (v < 0) {
-        *--s = '-';
-    }
-    if (fp != 0u && div == 1000u) {
-        /* three decimals without trailing zeros */
-        unsigned f = (unsigned)fp;
-        e[0] = '.';
-        e[1] = (char)('0' + f / 100u);
-        e[2] = (char)('0' + f / 10u % 10u);
-        e[3] = (char)('0' + f % 10u);
-        e += f % 100u == 0u ? 2 : (f % 10u == 0u ? 3 : 4);
-    } else if (fp != 0u) {
-        *e++ = '.';
-        for (div /= 10u; fp != 0u; div /= 10u) {
-            *e++ = (char)('0' + fp / div);
-            fp %= div;
-        }
-    }
-    put_blk(o, s, (size_t)(e - s)); /* s + BLK <= tmp + 24 + BLK */
-}
-
-static int finish(struct out *o)
-{
-    if (o->buf == NULL) {
-        return (int)o->n;
-    }
-    if (o->n >= o->cap) {
-        if (o->cap > 0u) {
-            o->buf[o->cap - 1u] = '\0';
-        }
-        return ML_ENOSPC;
-    }
-    o->buf[o->n] = '\0';
-    return (int)o->n;
-}
+#include "text.h"
 
 int mqtt_number_format(int64_t v, int exp10, char *buf, size_t cap)
 {
-    struct out o = {buf, cap, 0};
-    put_num(&o, v, exp10 > 0 ? 0 : exp10);
-    return finish(&o);
+    struct ml_text o;
+    ml_text_init(&o, buf, cap);
+    ml_text_fixed(&o, v, exp10 > 0 ? 0 : exp10);
+    return ml_text_end(&o);
 }
 
 /* ------------------------------------------------------------------------- */
@@ -151,7 +20,7 @@ int mqtt_number_format(int64_t v, int exp10, char *buf, size_t cap)
 /* Each key comes with the JSON around it (`,"P":`), so that a field is one copy of its
  * key and one number (power_instant is built for every telegram). */
 struct key_field {
-    char key[BLK]; /**< `,"<key>":`, padded for put_blk() */
+    char key[16]; /**< `,"<key>":` */
     uint8_t len;
     uint8_t field;
 };
@@ -160,7 +29,7 @@ struct key_field {
         lit, (uint8_t)(sizeof(lit) - 1u), (uint8_t)(f)                                             \
     }
 
-_Static_assert(sizeof(",\"E_IMPORT\":") <= BLK, "keys fit their field");
+_Static_assert(sizeof(",\"E_IMPORT\":") <= 16, "keys fit their field");
 
 static const struct key_field totals[] = {
     KF("{\"ts\":", READING_TS_UTC),      KF(",\"P\":", READING_P),
@@ -190,39 +59,46 @@ static const struct key_field phase[] = {
     KF(",\"VSWELLS\":", READING_L1_SWELLS),
 };
 
-static void put_field(struct out *o, const struct reading *r, const struct key_field *kf,
+static void put_field(struct ml_text *o, const struct reading *r, const struct key_field *kf,
                       unsigned f, size_t skip)
 {
-    static const char null[BLK] = "null";
-    if (skip == 0u) {
-        put_blk(o, kf->key, kf->len);
-    } else {
-        put_mem(o, kf->key + skip, kf->len - skip);
-    }
+    ml_text_put_n(o, kf->key + skip, kf->len - skip);
     if (r->present[f / 64u] >> (f % 64u) & 1u) {
-        put_num(o, r->value[f], reading_field_info((enum reading_field)f)->exp10);
+        ml_text_fixed(o, r->value[f], reading_field_info((enum reading_field)f)->exp10);
     } else {
-        put_blk(o, null, 4);
+        ml_text_put_n(o, "null", 4);
     }
 }
 
 int mqtt_power_instant_build(const struct reading *r, char *buf, size_t cap)
 {
+    return mqtt_power_instant_build_ts(r, -1, buf, cap);
+}
+
+int mqtt_power_instant_build_ts(const struct reading *r, int64_t ts_now, char *buf, size_t cap)
+{
     ML_VERIFY(r != NULL, ML_EFAULT);
-    struct out o = {buf, cap, 0};
+    struct ml_text o;
+    ml_text_init(&o, buf, cap);
     for (size_t i = 0; i < ML_ARRAY_SIZE(totals); i++) {
+        if (totals[i].field == READING_TS_UTC && !reading_has(r, READING_TS_UTC) && ts_now >= 0) {
+            /* no meter time: the device's clock (products.md) */
+            ml_text_put_n(&o, totals[i].key, totals[i].len);
+            ml_text_fixed(&o, ts_now, 0);
+            continue;
+        }
         put_field(&o, r, &totals[i], totals[i].field, 0);
     }
     for (unsigned ph = 0; ph < 3u; ph++) {
         const char open[] = {',', '"', 'l', (char)('1' + ph), '"', ':', '{'};
-        put_mem(&o, open, sizeof open);
+        ml_text_put_n(&o, open, sizeof open);
         for (size_t i = 0; i < ML_ARRAY_SIZE(phase); i++) {
             put_field(&o, r, &phase[i], phase[i].field + ph, i == 0u);
         }
-        put_c(&o, '}');
+        ml_text_putc(&o, '}');
     }
-    put_c(&o, '}');
-    return finish(&o);
+    ml_text_putc(&o, '}');
+    return ml_text_end(&o);
 }
 
 /* ------------------------------------------------------------------------- */
@@ -233,12 +109,13 @@ int mqtt_topic_build(const char *site, const char *serial, const char *metric, c
                      size_t cap)
 {
     ML_VERIFY(serial != NULL && metric != NULL, ML_EFAULT);
-    struct out o = {buf, cap, 0};
-    put_s(&o, "devices/");
-    put_s(&o, site != NULL && site[0] != '\0' ? site : "default");
-    put_s(&o, "/smart-connect/");
-    put_s(&o, serial);
-    put_s(&o, "/data/");
-    put_s(&o, metric);
-    return finish(&o);
+    struct ml_text o;
+    ml_text_init(&o, buf, cap);
+    ml_text_put(&o, "devices/");
+    ml_text_put(&o, site != NULL && site[0] != '\0' ? site : "default");
+    ml_text_put(&o, "/smart-connect/");
+    ml_text_put(&o, serial);
+    ml_text_put(&o, "/data/");
+    ml_text_put(&o, metric);
+    return ml_text_end(&o);
 }

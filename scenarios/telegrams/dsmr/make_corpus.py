@@ -153,6 +153,17 @@ SMARTY = ["/Lux5\\253833635_A", "", "1-3:0.2.8(42)", "0-0:1.0.0(230120101214W)",
           "1-1:31.4.0(100*A)(-063*A)", "0-1:24.1.0(003)", "0-1:96.1.0()", "0-1:96.3.10(1)",
           "0-1:24.2.1(632525252525W)(00000.000)"]
 
+# Made up here: Smarty with reactive power in both directions, round numbers for the S and
+# PF checks (P 3 kW, Q 4 kvar: S 5 kVA, PF 0.6; L2 exporting 1.2 kW with 0.5 kvar: S 1.3 kVA)
+SMARTY_PQ = ["/Lux5\\253833635_A", "", "1-3:0.2.8(42)", "0-0:1.0.0(230120101214W)",
+             "1-0:1.8.0(000123.456*kWh)", "1-0:2.8.0(000012.345*kWh)",
+             "1-0:1.7.0(03.000*kW)", "1-0:2.7.0(00.000*kW)", "1-0:3.7.0(04.000*kvar)",
+             "1-0:4.7.0(00.000*kvar)", "1-0:21.7.0(03.000*kW)", "1-0:22.7.0(00.000*kW)",
+             "1-0:23.7.0(04.000*kvar)", "1-0:24.7.0(00.000*kvar)", "1-0:41.7.0(00.000*kW)",
+             "1-0:42.7.0(01.200*kW)", "1-0:43.7.0(00.500*kvar)", "1-0:44.7.0(00.000*kvar)",
+             "1-0:61.7.0(00.000*kW)", "1-0:62.7.0(00.000*kW)", "1-0:63.7.0(00.000*kvar)",
+             "1-0:64.7.0(00.000*kvar)"]
+
 # ---------------------------------------------------------------------------------------
 # Real-meter input the parser takes since issue 21 (made up here, each after the source
 # named; the CRC is computed here).
@@ -320,6 +331,7 @@ def main():
         "dsmr42_kaifa_1ph_placeholder.txt": with_crc(KAIFA1),
         "dsmr50_iskra_am550_empty_mbus.txt": with_crc(ISKRA),
         "smarty_plaintext.txt": with_crc(SMARTY),
+        "smarty_reactive_3ph.txt": with_crc(SMARTY_PQ),
         "dsmr50_iskra_3ph_lowercase_crc.txt": with_crc(V50, fmt="{:04x}", expect=0x6EEE),
         "nwa_warmtelink_crc3.txt": crc3_variant(),
         "dsmr42_spec_fgroup.txt": with_crc(FGROUP),

@@ -1,23 +1,14 @@
 /*
- * Shared between the Smart Connect app's files only: sc_app.c (loop),
- * sc_http.c (HTTP API), sc_fw.c (firmware slots), sc_web.c (the web page).
+ * Smart Connect firmware slots and boot record (sc_fw.c); used by the loop
+ * (sc_app.c) and the HTTP API (sc_http.c). Depends on nothing else of the app.
+ * Context: the app thread only.
  */
-#ifndef FIRMWARE_APPS_SMART_CONNECT_SC_PRIV_H
-#define FIRMWARE_APPS_SMART_CONNECT_SC_PRIV_H
+#ifndef FIRMWARE_APPS_SMART_CONNECT_SC_FW_H
+#define FIRMWARE_APPS_SMART_CONNECT_SC_FW_H
 
 #include "sc_app.h"
+#include "text.h"
 
-/* sc_app.c helpers */
-size_t sc_str_len(const char *s);
-void sc_str_copy(char *dst, size_t cap, const char *src);
-
-/* sc_http.c */
-void sc_http_setup(struct sc_app *app);
-void sc_http_poll(struct sc_app *app, uint64_t now);
-uint64_t sc_http_next_deadline(const struct sc_app *app, uint64_t now);
-void sc_http_shutdown(struct sc_app *app);
-
-/* sc_fw.c */
 void sc_fw_boot(struct sc_app *app, uint64_t now);
 void sc_fw_poll(struct sc_app *app, uint64_t now);
 uint64_t sc_fw_next_deadline(const struct sc_app *app);
@@ -32,11 +23,7 @@ uint64_t sc_fw_next_deadline(const struct sc_app *app);
 int sc_fw_upload(struct sc_app *app, uint32_t content_length, const uint8_t *chunk, size_t len);
 /** Abandon an upload in progress (connection dropped). */
 void sc_fw_upload_abort(struct sc_app *app);
-void sc_fw_render(const struct sc_app *app, struct http_writer *w);
+void sc_fw_render(const struct sc_app *app, struct ml_text *w);
 const char *sc_fw_slot_name(uint8_t slot);
 
-/* sc_web.c: the page served at "/" */
-extern const char sc_web_page[];
-extern const size_t sc_web_page_len;
-
-#endif /* FIRMWARE_APPS_SMART_CONNECT_SC_PRIV_H */
+#endif /* FIRMWARE_APPS_SMART_CONNECT_SC_FW_H */
