@@ -241,6 +241,16 @@ struct ml_rig;
 void ml_dut_rig_init(struct ml_dut *d, const struct ml_rig *rig);
 
 /**
+ * Preflight, before any scenario: ask the board of @p rig who it is (a P1MB:
+ * its configuration block over serial.rs485; a Smart Connect: GET
+ * /api/v1/status) and compare with the rig file (dut.product, dut.variant,
+ * dut.serial, dut.firmware). A rig with no way to ask is not checked (0).
+ * @return 0 with what answered in @p out; -1 with what was seen (or that
+ * nothing answered, naming the port) in @p out: a setup error.
+ */
+int ml_dut_rig_preflight(const struct ml_rig *rig, char *out, size_t cap);
+
+/**
  * The stand-alone simulated device (`meterlab device`, a child process) as a
  * rig built from its banner, real time (ml_dut_rt.c). @p qemu: the target
  * image in QEMU (`meterlab device --target qemu`). The child is this program

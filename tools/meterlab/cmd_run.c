@@ -29,6 +29,8 @@ static void usage(FILE *f)
         "  --dut device       the stand-alone simulated device (`meterlab device`, a child\n"
         "                     process) over ptys, real time; a local mosquitto for MQTT\n"
         "  --dut rig --rig RIG.yaml   a real bench (docs/hil.md), real time\n"
+        "  --wait             --dut rig: wait for the rig's lock (`lock:` in the rig file)\n"
+        "                     instead of failing at once when another run holds it\n"
         "  --dut qemu         like device, with `meterlab device --target qemu`\n"
         "                     Scenarios say which DUTs they support (`# duts:` line); others\n"
         "                     and checks a DUT cannot observe are reported SKIP with the reason\n"
@@ -44,8 +46,11 @@ static void usage(FILE *f)
         "field the device does not publish, is an error before it runs (file:line:column).\n"
         "A scenario that decided nothing (not for this DUT, or every expectation skipped)\n"
         "ends SKIP, never pass.\n\n"
+        "With --dut rig, before any scenario the board is asked who it is (docs/hil.md,\n"
+        "preflight): no answer, or another product/variant/serial/firmware than the rig\n"
+        "file says, is a setup error (exit 2) naming the port and what was seen.\n\n"
         "Exit: 0 every scenario passed, 1 an expectation failed or a scenario was skipped\n"
-        "(without --allow-skips), 2 usage or scenario error.\n");
+        "(without --allow-skips), 2 usage, scenario or setup error.\n");
 }
 
 struct outcome {
@@ -215,16 +220,14 @@ static int run_run(int argc, char **argv)
         usage(stdout);
         return ML_EXIT_OK;
     }
-    static const struct option opts[] = {{"dut", required_argument, NULL, 'd'},
-                                         {"junit", required_argument, NULL, 'j'},
-                                         {"broker", required_argument, NULL, 'b'},
-                                         {"quiet", no_argument, NULL, 'q'},
-                                         {"verbose", no_argument, NULL, 'v'},
-                                         {"pace", required_argument, NULL, 'p'},
-                                         {"rig", required_argument, NULL, 'r'},
-                                         {"allow-skips", no_argument, NULL, 's'},
-                                         {NULL, 0, NULL, 0}};
-    bool allow_skips = false;
+    static const struct option opts[] = {
+        {"dut", required_argument, NULL, 'd'},    {"junit", required_argument, NULL, 'j'},
+        {"broker", required_argument, NULL, 'b'}, {"quiet", no_argument, NULL, 'q'},
+        {"verbose", no_argument, NULL, 'v'},      {"pace", required_argument, NULL, 'p'},
+        {"rig", required_argument, NULL, 'r'},    {"allow-skips", no_argument, NULL, 's'},
+        {"wait", no_argument, NULL, 'w'},         {NULL, 0, NULL, 0}};
+    bool allow_skips = false, wait_lock = false;
+    int lock_fd = -1;
     const char *dut = "sim", *junit = NULL, *rig_path = NULL;
     struct ml_run_opts ro = {0};
     int c;
@@ -239,6 +242,9 @@ static int run_run(int argc, char **argv)
             break;
         case 's':
             allow_skips = true;
+            break;
+        case 'w':
+            wait_lock = true;
             break;
         case 'j':
             junit = optarg;
@@ -294,6 +300,23 @@ static int run_run(int argc, char **argv)
             ml_rig_resolve(&rig, err, sizeof err) < 0) {
             fprintf(stderr, "meterlab run: %s\n", err);
             return ML_EXIT_USAGE;
+        }
+        if (optind >= argc) {
+            fprintf(stderr, "meterlab run: give one or more scenario files\n");
+            return ML_EXIT_USAGE;
+        }
+        lock_fd = ml_rig_lock(&rig, wait_lock, "meterlab run", err, sizeof err);
+        if (lock_fd < 0 && lock_fd != -ENOENT) {
+            fprintf(stderr, "meterlab run: setup error: %s\n", err);
+            return ML_EXIT_USAGE;
+        }
+        if (ml_dut_rig_preflight(&rig, err, sizeof err) < 0) {
+            fprintf(stderr, "meterlab run: setup error: %s: %s\n", rig.path, err);
+            ml_rig_unlock(lock_fd);
+            return ML_EXIT_USAGE;
+        }
+        if (!ro.quiet) {
+            printf("rig %s: %s\n", rig.name, err);
         }
         ml_dut_rig_init(&dutb, &rig);
     } else {
@@ -389,6 +412,7 @@ static int run_run(int argc, char **argv)
     }
     free(out);
     ml_dut_free(&dutb);
+    ml_rig_unlock(lock_fd);
     return rc;
 }
 
