@@ -317,6 +317,7 @@ static int run_run(int argc, char **argv)
         }
         if (!ro.quiet) {
             printf("rig %s: %s\n", rig.name, err);
+            fflush(stdout);
         }
         ml_dut_rig_init(&dutb, &rig);
     } else {
