@@ -558,9 +558,11 @@ static uint64_t rt_now(struct ml_dut *d)
 
 static void rt_advance(struct ml_dut *d, uint64_t t_us)
 {
-    uint64_t now = rt_now(d);
-    if (t_us > now) {
-        usleep((useconds_t)(t_us - now));
+    /* in steps of at most 100 ms: a stop signal may be delivered to another thread */
+    uint64_t now;
+    while ((now = rt_now(d)) < t_us && !(d->o != NULL && d->o->stop != NULL && *d->o->stop)) {
+        uint64_t step = t_us - now < 100000u ? t_us - now : 100000u;
+        usleep((useconds_t)step);
     }
 }
 

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <signal.h>
 #include <stdio.h>
 
 #include "ml_http.h"
@@ -35,6 +36,10 @@ struct ml_run_opts {
      * thread that calls ml_run_advance(); `meterlab gui` follows the steps with it. */
     void (*on_event)(void *ctx, const struct ml_ev *ev);
     void *ctx; /**< handed to on_event */
+    /** Non-NULL: once *stop != 0 (a signal handler sets it) the scenario ends at the next
+     * event or within 100 ms of real-time waiting, as an error marked interrupted; the
+     * DUT, its children, the broker and temp dirs are stopped and removed as usual. */
+    const volatile sig_atomic_t *stop;
 };
 
 struct ml_run_result {
@@ -42,6 +47,7 @@ struct ml_run_result {
     /** Nothing was decided: the scenario does not apply to this DUT, or every one of its
      * expectations was skipped (reasons in report). Never reported as a pass. */
     bool skipped;
+    bool interrupted; /**< ended by ml_run_opts.stop (error is set too) */
     int checks, failed, skips;
     double virtual_s, wall_s;
     uint64_t telegrams, bytes;

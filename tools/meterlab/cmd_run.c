@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,14 @@
 #include "ml_run.h"
 #include "ml_check.h"
 #include "ml_rig.h"
+
+/* SIGINT/SIGTERM: the number of the signal; the runner stops the scenario under way. */
+static volatile sig_atomic_t stop_sig;
+
+static void on_stop(int sig)
+{
+    stop_sig = sig;
+}
 
 static void usage(FILE *f)
 {
@@ -49,6 +58,8 @@ static void usage(FILE *f)
         "With --dut rig, before any scenario the board is asked who it is (docs/hil.md,\n"
         "preflight): no answer, or another product/variant/serial/firmware than the rig\n"
         "file says, is a setup error (exit 2) naming the port and what was seen.\n\n"
+        "SIGINT/SIGTERM stop the scenario under way and every child (device, QEMU, broker),\n"
+        "remove their temp dirs, write the JUnit of what ran and exit 130/143.\n\n"
         "Exit: 0 every scenario passed, 1 an expectation failed or a scenario was skipped\n"
         "(without --allow-skips), 2 usage, scenario or setup error.\n");
 }
@@ -153,7 +164,8 @@ static int write_junit(const char *path, const struct outcome *o, size_t n, doub
         xml_escape(f, o[i].path);
         fprintf(f, "\" time=\"%.3f\">\n", o[i].r.wall_s);
         if (o[i].error) {
-            fprintf(f, "      <error message=\"scenario error\">");
+            fprintf(f, "      <error message=\"%s\">",
+                    o[i].r.interrupted ? "interrupted" : "scenario error");
             xml_escape(f, o[i].parse_err ? o[i].parse_err : o[i].r.report);
             fprintf(f, "</error>\n");
         } else if (o[i].r.skipped) {
@@ -330,12 +342,22 @@ static int run_run(int argc, char **argv)
         return ML_EXIT_USAGE;
     }
     ro.tty = isatty(2);
+    stop_sig = 0;
+    ro.stop = &stop_sig;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop; /* no SA_RESTART: a wait returns to check the flag */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
     size_t n = (size_t)(argc - optind);
     struct outcome *out = calloc(n, sizeof *out);
     double w0 = wall_now();
     size_t passed = 0, failed = 0, errors = 0, skipped = 0;
-    for (size_t i = 0; i < n; i++) {
+    size_t ran = 0;
+    for (size_t i = 0; i < n && !stop_sig; i++) {
         struct outcome *o = &out[i];
+        ran = i + 1;
         o->path = argv[optind + (int)i];
         static struct ml_scenario s;
         char err[1024];
@@ -399,11 +421,17 @@ static int run_run(int argc, char **argv)
     if (errors) {
         printf(", %zu errors", errors);
     }
-    printf(" (%zu scenario%s, %.1f s)\n", n, n == 1 ? "" : "s", wall);
+    printf(" (%zu scenario%s, %.1f s)\n", ran, ran == 1 ? "" : "s", wall);
     int rc = errors                                ? ML_EXIT_USAGE
              : failed || (skipped && !allow_skips) ? ML_EXIT_FAIL
                                                    : ML_EXIT_OK;
-    if (junit && write_junit(junit, out, n, wall, dut) < 0) {
+    if (stop_sig) {
+        printf("interrupted by %s after %zu of %zu scenario%s\n",
+               stop_sig == SIGINT ? "SIGINT" : "SIGTERM", ran, n, n == 1 ? "" : "s");
+        rc = 128 + stop_sig;
+    }
+    fflush(stdout);
+    if (junit && write_junit(junit, out, ran, wall, dut) < 0 && !stop_sig) {
         rc = ML_EXIT_USAGE;
     }
     for (size_t i = 0; i < n; i++) {
