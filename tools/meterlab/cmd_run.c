@@ -38,6 +38,8 @@ static void usage(FILE *f)
         "  --dut device       the stand-alone simulated device (`meterlab device`, a child\n"
         "                     process) over ptys, real time; a local mosquitto for MQTT\n"
         "  --dut rig --rig RIG.yaml   a real bench (docs/hil.md), real time\n"
+        "  --shard I/N        run only scenarios I, I+N, I+2N, ... of the list (1-based; CI\n"
+        "                     matrices: N jobs with I = 1..N cover every scenario once)\n"
         "  --wait             --dut rig: wait for the rig's lock (`lock:` in the rig file)\n"
         "                     instead of failing at once when another run holds it\n"
         "  --dut qemu         like device, with `meterlab device --target qemu`\n"
@@ -232,13 +234,19 @@ static int run_run(int argc, char **argv)
         usage(stdout);
         return ML_EXIT_OK;
     }
-    static const struct option opts[] = {
-        {"dut", required_argument, NULL, 'd'},    {"junit", required_argument, NULL, 'j'},
-        {"broker", required_argument, NULL, 'b'}, {"quiet", no_argument, NULL, 'q'},
-        {"verbose", no_argument, NULL, 'v'},      {"pace", required_argument, NULL, 'p'},
-        {"rig", required_argument, NULL, 'r'},    {"allow-skips", no_argument, NULL, 's'},
-        {"wait", no_argument, NULL, 'w'},         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"dut", required_argument, NULL, 'd'},
+                                         {"junit", required_argument, NULL, 'j'},
+                                         {"broker", required_argument, NULL, 'b'},
+                                         {"quiet", no_argument, NULL, 'q'},
+                                         {"verbose", no_argument, NULL, 'v'},
+                                         {"pace", required_argument, NULL, 'p'},
+                                         {"rig", required_argument, NULL, 'r'},
+                                         {"allow-skips", no_argument, NULL, 's'},
+                                         {"wait", no_argument, NULL, 'w'},
+                                         {"shard", required_argument, NULL, 'S'},
+                                         {NULL, 0, NULL, 0}};
     bool allow_skips = false, wait_lock = false;
+    long shard_i = 1, shard_n = 1;
     int lock_fd = -1;
     const char *dut = "sim", *junit = NULL, *rig_path = NULL;
     struct ml_run_opts ro = {0};
@@ -255,6 +263,17 @@ static int run_run(int argc, char **argv)
         case 's':
             allow_skips = true;
             break;
+        case 'S': {
+            char *end;
+            shard_i = strtol(optarg, &end, 10);
+            shard_n = *end == '/' ? strtol(end + 1, &end, 10) : 0;
+            if (*end != '\0' || shard_n < 1 || shard_i < 1 || shard_i > shard_n) {
+                fprintf(stderr, "meterlab run: --shard '%s': must be I/N with 1 <= I <= N\n",
+                        optarg);
+                return ML_EXIT_USAGE;
+            }
+            break;
+        }
         case 'w':
             wait_lock = true;
             break;
@@ -350,7 +369,18 @@ static int run_run(int argc, char **argv)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    size_t n = (size_t)(argc - optind);
+    /* --shard I/N: scenarios I, I+N, I+2N, ... of the list (1-based) */
+    size_t n_all = (size_t)(argc - optind), n = 0;
+    char **files = calloc(n_all, sizeof *files);
+    for (size_t k = 0; k < n_all; k++) {
+        if ((long)(k % (size_t)shard_n) == shard_i - 1) {
+            files[n++] = argv[optind + (int)k];
+        }
+    }
+    if (shard_n > 1) {
+        printf("shard %ld/%ld: %zu of %zu scenario%s\n", shard_i, shard_n, n, n_all,
+               n_all == 1 ? "" : "s");
+    }
     struct outcome *out = calloc(n, sizeof *out);
     double w0 = wall_now();
     size_t passed = 0, failed = 0, errors = 0, skipped = 0;
@@ -358,7 +388,7 @@ static int run_run(int argc, char **argv)
     for (size_t i = 0; i < n && !stop_sig; i++) {
         struct outcome *o = &out[i];
         ran = i + 1;
-        o->path = argv[optind + (int)i];
+        o->path = files[i];
         static struct ml_scenario s;
         char err[1024];
         int lrc = ml_scenario_load(o->path, &s, err, sizeof err);
@@ -440,6 +470,7 @@ static int run_run(int argc, char **argv)
         free(out[i].r.report);
     }
     free(out);
+    free(files);
     ml_dut_free(&dutb);
     ml_rig_unlock(lock_fd);
     return rc;
