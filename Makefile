@@ -60,6 +60,7 @@ target:
 	$(CMAKE) --preset target >/dev/null
 	$(CMAKE) --build --preset target
 	$(CTEST) --preset target
+	tools/scenario-table --summary
 	tools/check-freestanding build/target
 	tools/size-report --check build/target
 

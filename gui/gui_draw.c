@@ -15,6 +15,7 @@
 #include "ml_devices.h"
 #include "regmap/regmap.h"
 #include "sim.h"
+#include "mqtt/mqtt_policy.h"
 
 #define FONT_DIR "/usr/share/fonts/truetype/dejavu/"
 
@@ -1123,7 +1124,7 @@ static void draw_counters(struct gui_ui *u)
              !m->set.mqtt_enabled               ? C_DIM
              : m->st.mqtt == HAL_MQTT_CONNECTED ? C_OK
                                                 : C_BAD,
-             m->set.mqtt_enabled ? hal_mqtt_state_name(m->st.mqtt) : "off");
+             m->set.mqtt_enabled ? mqtt_state_name((int)m->st.mqtt) : "off");
     }
 }
 
@@ -1183,7 +1184,7 @@ static void draw_payload(struct gui_ui *u)
     }
     char right[96];
     if (m->set.mqtt_enabled) {
-        snprintf(right, sizeof right, "MQTT %s%s%s", hal_mqtt_state_name(m->st.mqtt),
+        snprintf(right, sizeof right, "MQTT %s%s%s", mqtt_state_name((int)m->st.mqtt),
                  m->own_broker ? (m->broker_up ? "  ·  local broker up" : "  ·  broker DOWN") : "",
                  m->cnt.mqtt_publish_fail ? "" : "");
     } else {

@@ -20,6 +20,7 @@
 #include "ml_dev_p1mb.h"
 #include "ml_devices.h"
 #include "sim.h"
+#include "mqtt/mqtt_policy.h"
 
 #ifndef ML_SOURCE_DIR
 #define ML_SOURCE_DIR "."
@@ -1105,7 +1106,7 @@ static void observe(struct gui_model *m)
     }
     if (st.mqtt != m->st.mqtt) {
         gui_model_log(m, st.mqtt == HAL_MQTT_CONNECTED ? GUI_LOG_OK : GUI_LOG_BAD, "MQTT %s",
-                      hal_mqtt_state_name(st.mqtt));
+                      mqtt_state_name((int)st.mqtt));
     }
     struct sc_counters c = app->counters;
     if (c.modbus_requests != m->cnt.modbus_requests ||

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "sim.h"
+#include "mqtt/mqtt_policy.h"
 
 static const double speeds[] = {1, 2, 5, 10, 20, 50, 100};
 #define N_SPEEDS (sizeof speeds / sizeof speeds[0])
@@ -298,7 +299,7 @@ static int shots_run(struct gui_ui *u, SDL_Surface *target)
             } else {
                 printf("shot %.3f %s led_state %s rgb %06x mqtt %s\n", s->at_s, s->file,
                        ui_led_state_name(m->st.led), (unsigned)sim_led_get(HAL_LED_STATUS),
-                       m->set.mqtt_enabled ? hal_mqtt_state_name(m->st.mqtt) : "off");
+                       m->set.mqtt_enabled ? mqtt_state_name((int)m->st.mqtt) : "off");
             }
             if (m->scn.loaded) {
                 char what[96];

@@ -37,6 +37,38 @@
 #define ML_READING_TEXT_MAX 256
 #endif
 
+/**
+ * HTTP connections the Smart Connect serves at once (docs/security.md). Each
+ * holds a request head (HTTP_MAX_HEAD) and ML_HTTP_RX bytes of input; one
+ * work area (body + answer) is shared. Bounded by the target's 64 KiB of RAM
+ * and the ESP-AT module's 5 links (Modbus TCP takes one, a refused newcomer
+ * one for a moment). The sim serves the same number.
+ */
+#ifndef ML_HTTP_CONNS
+#define ML_HTTP_CONNS 3
+#endif
+
+/** Input bytes taken from an HTTP connection at a time (kept until the parser took them). */
+#ifndef ML_HTTP_RX
+#define ML_HTTP_RX 256
+#endif
+
+/**
+ * Watchdog timeout in ms, the same on every port (the target's CMSDK watchdog,
+ * board_mps2_an386.h, and the sim's, firmware/ports/sim/hal_sys.c): the first
+ * hal_sys_watchdog_kick() arms it; a loop that does not kick again within it
+ * is reset with HAL_SYS_RESET_WATCHDOG.
+ */
+#ifndef ML_WATCHDOG_TIMEOUT_MS
+#define ML_WATCHDOG_TIMEOUT_MS 4000
+#endif
+
+/** Longest an app loop waits between two kicks (half the timeout: a late
+ * wake-up or a slow pass still kicks in time). */
+#ifndef ML_WATCHDOG_KICK_MS
+#define ML_WATCHDOG_KICK_MS (ML_WATCHDOG_TIMEOUT_MS / 2)
+#endif
+
 /** Feature switch helper: if (ML_ENABLED(ML_FEATURE_X)) ... */
 #define ML_ENABLED(x) ((x) != 0)
 

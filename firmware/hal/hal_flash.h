@@ -35,10 +35,13 @@ int hal_flash_get_info(enum hal_flash_region r, struct hal_flash_info *info);
 /** Read @p len bytes at @p off. @retval 0 ok @retval ML_EINVAL out of range @retval ML_EIO */
 int hal_flash_read(enum hal_flash_region r, uint32_t off, void *buf, size_t len);
 
-/** Erase the erase units covering [off, off+len). @retval 0 ok @retval ML_EINVAL @retval ML_EIO */
+/** Erase the erase units covering [off, off+len).
+ * @retval 0 ok @retval ML_EINVAL @retval ML_EIO failed (a port that can fail blank-checks) */
 int hal_flash_erase(enum hal_flash_region r, uint32_t off, size_t len);
 
-/** Program @p len bytes at @p off (bits 1->0 only). @retval 0 ok @retval ML_EINVAL @retval ML_EIO */
+/** Program @p len bytes at @p off (bits 1->0 only).
+ * @retval 0 ok @retval ML_EINVAL
+ * @retval ML_EIO a bit asked to be 0 reads back 1 (worn, power cut) */
 int hal_flash_write(enum hal_flash_region r, uint32_t off, const void *buf, size_t len);
 
 #endif /* FIRMWARE_HAL_HAL_FLASH_H */

@@ -16,8 +16,9 @@
  *                          |  AUTH_FAILED          errors++, CONNECTING
  *                          +---- next attempt after the back-off ----+
  *
- * Every failed attempt and every lost connection counts one error and sets
- * the next attempt after a back-off of 1 s, 2 s, 4 s ... capped at 60 s, in
+ * Every failed attempt and every lost connection (TCP, TLS or MQTT alike)
+ * counts one error and sets the next attempt after a back-off of 1 s, 2 s,
+ * 4 s ... capped at 60 s (struct mqtt_backoff, core/mqtt/mqtt_policy.h), in
  * device time (hal_time_ms()); a successful connect resets it to 1 s.
  * AUTH_FAILED (the broker refused user name/password or authorisation) stays
  * while the refused attempts repeat, until a connect succeeds or an attempt
@@ -37,31 +38,16 @@ enum hal_mqtt_state {
     HAL_MQTT_CONNECTED,
     HAL_MQTT_AUTH_FAILED, /**< broker refused the credentials; retried with back-off */
 };
-
-/** Short name of a state for logs and displays ("off", "connecting", "connected", "auth failed").
- */
-static inline const char *hal_mqtt_state_name(enum hal_mqtt_state s)
-{
-    switch (s) {
-    case HAL_MQTT_DISABLED:
-        return "off";
-    case HAL_MQTT_CONNECTING:
-        return "connecting";
-    case HAL_MQTT_CONNECTED:
-        return "connected";
-    case HAL_MQTT_AUTH_FAILED:
-        return "auth failed";
-    }
-    return "?";
-}
+/* Names of the states: mqtt_state_name() in core/mqtt/mqtt_policy.h (by these values). */
 
 /**
  * Connection settings. All strings are copied or consumed by hal_mqtt_start();
  * they need not outlive the call.
  */
 struct hal_mqtt_cfg {
-    /** mqtt://host[:port][/] (plain, default port 1883) or mqtts://host[:port][/]
-     *  (TLS, default port 8883). host: a name, IPv4 address or [IPv6] literal. */
+    /** mqtt://host[:port][/] (default port 1883) or mqtts://host[:port][/] (default
+     *  port 8883), parsed by mqtt_broker_url_parse() (core/mqtt/mqtt_policy.h):
+     *  mqtts:// or port 8883 is TLS, anything else plain TCP. */
     const char *url;
     const char *client_id; /**< the device serial number (NULL or "": port picks one) */
     const char *username;  /**< NULL or "" for none */

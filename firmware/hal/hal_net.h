@@ -14,11 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum hal_net_if {
-    HAL_NET_ETH = 0,
-    HAL_NET_WIFI,
-    HAL_NET_IF_COUNT
-};
+enum hal_net_if { HAL_NET_ETH = 0, HAL_NET_WIFI, HAL_NET_IF_COUNT };
 
 struct hal_net_ipv4 {
     uint32_t ip;
@@ -89,6 +85,14 @@ uint16_t hal_tcp_local_port(int listener);
 
 /** Accept one pending connection. @return a connection handle >= 0, or ML_EAGAIN. */
 int hal_tcp_accept(int listener);
+
+/**
+ * The IPv4 address (host byte order) of a connection's peer, for per-client
+ * rules (login back-off, the HTTP session). @return 0 when the port cannot
+ * tell (every such client then counts as one). The ESP-AT port has it from
+ * the module's +LINK_CONN message.
+ */
+uint32_t hal_tcp_peer_ipv4(int conn);
 
 /**
  * Receive up to @p cap bytes. Non-blocking.

@@ -58,7 +58,13 @@ static inline const char *hal_sys_reset_cause_name(enum hal_sys_reset_cause c)
     return "unknown";
 }
 
-/** Feed the watchdog; the app loop calls it every iteration. ISR-safe. */
+/**
+ * Feed the watchdog; the app loop calls it every iteration. ISR-safe. The
+ * first kick arms it with ML_WATCHDOG_TIMEOUT_MS (ml_config.h, the same on
+ * every port); without a kick within that time the device resets with
+ * HAL_SYS_RESET_WATCHDOG. So a loop never waits longer than
+ * ML_WATCHDOG_KICK_MS, even when nothing is due.
+ */
 void hal_sys_watchdog_kick(void);
 
 /** Our own bug: break (debugger) and reset on the target, abort() in the sim. Never returns. */

@@ -63,14 +63,14 @@ static uint16_t free_port(void)
     return port;
 }
 
-static bool port_accepts(uint16_t port)
+static bool port_accepts(const char *host, uint16_t port)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         return false;
     }
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    inet_pton(AF_INET, host, &sa.sin_addr);
     bool ok = connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
     close(fd);
     return ok;
@@ -98,9 +98,9 @@ static int make_certs(struct ml_broker *b)
     const char *ec = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
 
     snprintf(cmd, sizeof cmd,
-             "printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\n' > %s/server.ext && "
+             "printf 'subjectAltName=IP:127.0.0.1,IP:%s,DNS:localhost\\n' > %s/server.ext && "
              "printf 'extendedKeyUsage=clientAuth\\n' > %s/client.ext",
-             d, d);
+             b->host, d, d);
     if (run("write cert extensions", cmd) != 0) {
         return -1;
     }
@@ -163,7 +163,7 @@ static int write_conf(struct ml_broker *b)
     fprintf(f, "log_dest file %s\nlog_type all\nconnection_messages true\n", b->log_file);
     fprintf(f, "\n# observer: the test's subscriber\nlistener %u 127.0.0.1\nallow_anonymous true\n",
             b->obs_port);
-    fprintf(f, "\n# device\nlistener %u 127.0.0.1\n", b->port);
+    fprintf(f, "\n# device\nlistener %u %s\n", b->port, b->host);
     if (b->auth) {
         fprintf(f, "allow_anonymous false\npassword_file %s/passwd\n", b->dir);
     } else {
@@ -194,6 +194,8 @@ static int spawn_and_wait(struct ml_broker *b)
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 1, errlog, O_WRONLY | O_CREAT | O_APPEND, 0600);
     posix_spawn_file_actions_addopen(&fa, 2, errlog, O_WRONLY | O_CREAT | O_APPEND, 0600);
+    /* none of the test's descriptors (a device's sockets) live on in the broker */
+    posix_spawn_file_actions_addclosefrom_np(&fa, 3);
     char *argv[] = {(char *)BROKER_BIN, (char *)"-c", b->conf_file, NULL};
     pid_t pid;
     int rc = posix_spawn(&pid, BROKER_BIN, &fa, NULL, argv, environ);
@@ -210,7 +212,7 @@ static int spawn_and_wait(struct ml_broker *b)
             b->pid = 0;
             return -1;
         }
-        if (port_accepts(b->port) && port_accepts(b->obs_port)) {
+        if (port_accepts(b->host, b->port) && port_accepts("127.0.0.1", b->obs_port)) {
             return 0;
         }
         sleep_ms(10);
@@ -224,15 +226,15 @@ static int spawn_and_wait(struct ml_broker *b)
 static int start_on_new_ports(struct ml_broker *b)
 {
     for (int i = 0; i < START_TRIES; i++) {
-        b->port = free_port();
+        b->port = b->opts.port_8883 ? 8883 : free_port();
         do {
             b->obs_port = free_port();
         } while (b->obs_port == b->port);
         if (b->port == 0 || b->obs_port == 0) {
             continue;
         }
-        snprintf(b->url, sizeof b->url, "%s://127.0.0.1:%u", b->opts.tls ? "mqtts" : "mqtt",
-                 b->port);
+        snprintf(b->url, sizeof b->url, "%s://%s:%u",
+                 b->opts.tls && !b->opts.port_8883 ? "mqtts" : "mqtt", b->host, b->port);
         if (write_conf(b) != 0) {
             return -1;
         }
@@ -260,6 +262,11 @@ int ml_broker_start(struct ml_broker *b, const struct ml_broker_opts *opts)
         b->opts.tls = true;
     }
     b->auth = b->opts.username != NULL;
+    snprintf(b->host, sizeof b->host, "127.0.0.1");
+    if (b->opts.port_8883) {
+        /* an address of this process's own: port 8883 is then free there */
+        snprintf(b->host, sizeof b->host, "127.88.83.%u", 1u + (unsigned)getpid() % 254u);
+    }
     const char *tmp = getenv("TMPDIR");
     snprintf(b->dir, sizeof b->dir, "%s/ml_broker.XXXXXX", tmp != NULL ? tmp : "/tmp");
     if (mkdtemp(b->dir) == NULL) {

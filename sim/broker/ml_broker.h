@@ -4,7 +4,8 @@
  * child process on loopback (product code of the bench: sim/broker).
  *
  * Each broker lives in its own temporary directory (mosquitto.conf, password
- * file, certificates, broker.log) and listens on two free 127.0.0.1 ports:
+ * file, certificates, broker.log) and listens on two free 127.0.0.1 ports
+ * (the device port can be 8883 instead, see ml_broker_opts::port_8883):
  *
  * - the device port (@ref ml_broker::port): plain, TLS, or mutual TLS, anonymous
  *   or with a password file, as @ref ml_broker_opts asks;
@@ -37,12 +38,17 @@ struct ml_broker_opts {
     const char *username;  /**< non-NULL: password file with this one user, anonymous off */
     const char *password;  /**< the user's password (with username) */
     const char *client_cn; /**< CN of the generated client certificate (NULL: "SIM0000001") */
+    /** Device port 8883 (the manual's broker form) on a loopback address of its
+     *  own, 127.88.83.N, so that parallel tests do not collide; the server
+     *  certificate names that address and url is "mqtt://127.88.83.N:8883". */
+    bool port_8883;
 };
 
 struct ml_broker {
     pid_t pid;         /**< child process, 0 when stopped */
     uint16_t port;     /**< device port (kept across restarts) */
     uint16_t obs_port; /**< observer port, plain and anonymous (kept across restarts) */
+    char host[16];     /**< the device listener's address ("127.0.0.1", or 127.88.83.N) */
     char url[64];      /**< "mqtt://127.0.0.1:<port>" or "mqtts://127.0.0.1:<port>" */
     char dir[128];     /**< the temp directory holding everything below */
     char conf_file[192];

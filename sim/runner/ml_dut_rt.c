@@ -35,6 +35,7 @@
 #include "ml_run.h"
 #include "ml_rig.h"
 #include "ml_serial.h"
+#include "mqtt/mqtt_policy.h"
 #include "ui/ui.h"
 
 struct rt_priv {
@@ -751,11 +752,10 @@ static int rt_observe(struct ml_dut *d, const struct ml_scn_check *ch, struct ml
     }
     case ML_CHK_STATUS:
         if (!strcmp(ch->name, "mqtt")) {
-            static const char *const ms[] = {"disabled", "connecting", "connected", "auth_failed"};
             v = jget(j, "MQTT", "State");
             o->state = -1;
             for (int i = 0; cJSON_IsString(v) && i < 4; i++) {
-                if (!strcmp(ms[i], v->valuestring)) {
+                if (!strcmp(mqtt_state_name(i), v->valuestring)) {
                     o->state = i;
                 }
             }

@@ -107,7 +107,9 @@ int ml_http_request(const char *host, int port, const char *user, const char *pa
                         "%s %s HTTP/1.1\r\nHost: %s:%d\r\n%sConnection: close\r\n%s"
                         "Content-Length: %zu\r\n\r\n%s",
                         method, path, host, port, auth,
-                        body ? "Content-Type: application/json\r\n" : "", blen, body ? body : "");
+                        /* the device wants the type on every state change, body or not */
+                        strcmp(method, "GET") != 0 ? "Content-Type: application/json\r\n" : "",
+                        blen, body ? body : "");
     if (rlen < 0) {
         close(fd);
         snprintf(err, errcap, "out of memory");

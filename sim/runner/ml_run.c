@@ -31,6 +31,7 @@
 #include "ml_mqtt_obs.h"
 #include "ml_run.h"
 #include "ml_broker.h"
+#include "mqtt/mqtt_policy.h"
 #include "p1mb_app.h"
 #include "regmap/regmap.h"
 #include "ui/ui.h"
@@ -327,8 +328,6 @@ static int field_of_entry(const struct ml_scenario *s, const struct ml_scn_check
 
 static void p1_out_check(struct runner *r);
 
-static const char *const mqtt_states[] = {"disabled", "connecting", "connected", "auth_failed"};
-
 static const char *const led_shows[] = {"off", "on", "blink"};
 static const char *const p1mb_led_names[] = {"PWR", "P1", "485"};
 
@@ -516,7 +515,7 @@ static int check_state(struct runner *r, const struct ml_scn_check *ch, char *ex
         snprintf(what, cap, "status %s", ch->name);
         if (!strcmp(ch->name, "mqtt")) {
             snprintf(exp, cap, "%s", ch->str);
-            snprintf(seen, cap, "%s", (unsigned)ob.state < 4 ? mqtt_states[ob.state] : "?");
+            snprintf(seen, cap, "%s", mqtt_state_name(ob.state));
             ok = ob.state == ch->led_state;
         } else {
             snprintf(exp, cap, "%s", ch->b ? "true" : "false");

@@ -18,7 +18,7 @@
 #include <yaml.h>
 
 #include "ml_yaml.h"
-
+#include "mqtt/mqtt_policy.h"
 #include "regmap/regmap.h"
 #include "ui/ui.h"
 
@@ -1372,11 +1372,9 @@ static int parse_expect(struct ctx *c, struct ml_scn_step *st, node_t *n)
                 if (ml_yaml_want_scalar(&c->y, x, "mqtt") < 0) {
                     return -1;
                 }
-                static const char *const ms[] = {"disabled", "connecting", "connected",
-                                                 "auth_failed"};
                 ch->led_state = -1;
                 for (int i = 0; i < 4; i++) {
-                    if (!strcmp(ms[i], ml_yaml_sval(x))) {
+                    if (!strcmp(mqtt_state_name(i), ml_yaml_sval(x))) {
                         ch->led_state = i;
                     }
                 }
@@ -1804,12 +1802,14 @@ int ml_scenario_parse(const char *name, const char *text, size_t len, struct ml_
     int rc = parse_root(&c, ml_yaml_root(&c.y));
     rc = ml_yaml_close(&c.y, rc, "scenario");
     if (rc == 0) {
-        /* `# duts: sim device rig qemu` (a comment line; see docs/scenarios.md) */
+        /* `# duts: sim device rig qemu (reason)` (a comment line; docs/scenarios.md) */
         for (const char *l = text; l && l < text + len;) {
             const char *nl = memchr(l, '\n', (size_t)(text + len - l));
             size_t ll = nl ? (size_t)(nl - l) : (size_t)(text + len - l);
             if (ll > 8 && !strncmp(l, "# duts:", 7)) {
-                s->duts = strndup(l + 7, ll - 7);
+                /* `(...)` after the list says why the other DUTs are left out */
+                const char *why = memchr(l + 7, '(', ll - 7);
+                s->duts = strndup(l + 7, why != NULL ? (size_t)(why - (l + 7)) : ll - 7);
                 break;
             }
             l = nl ? nl + 1 : NULL;

@@ -44,9 +44,10 @@ static int h_stream(void *ctx, const struct http_request *rq, const uint8_t *c, 
 }
 
 static const struct http_route routes[] = {
-    {"/", HTTP_M(HTTP_GET), h_ok, NULL, 0},
-    {"/api/v1/config", HTTP_M(HTTP_GET) | HTTP_M(HTTP_PATCH), h_ok, NULL, 0},
-    {"/api/v1/firmware", HTTP_M(HTTP_GET) | HTTP_M(HTTP_POST), h_ok, h_stream, 1u << 20},
+    {"/", HTTP_M(HTTP_GET), h_ok, NULL, 0, NULL},
+    {"/api/v1/config", HTTP_M(HTTP_GET) | HTTP_M(HTTP_PATCH), h_ok, NULL, 0, NULL},
+    {"/api/v1/firmware", HTTP_M(HTTP_GET) | HTTP_M(HTTP_POST), h_ok, h_stream, 1u << 20,
+     "application/octet-stream"},
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -87,8 +88,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static struct http_server srv;
     static uint8_t out[1 << 16];
-    static const struct http_server_cfg cfg = {routes, 3, "r", "user", "simlabel", NULL};
+    static const struct http_server_cfg cfg = {routes, 3, "r", "user", "simlabel", NULL, NULL};
     struct http_auth auth;
+    static struct http_work work;
     if (size < 1) {
         return 0;
     }
@@ -96,7 +98,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     data++;
     size--;
     http_auth_init(&auth);
-    http_server_init(&srv, &cfg, &auth);
+    http_work_init(&work);
+    http_server_init(&srv, &cfg, &auth, &work);
     size_t off = 0;
     size_t out_len = 0;
     uint64_t now = 0;
@@ -106,6 +109,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check(http_server_input(&srv, now, data + off, n, &used) == 0);
         check(used <= n);
         off += used;
+        http_server_poll(&srv, now); /* deadlines: 408 after 5 s of a request */
         const uint8_t *p;
         size_t k;
         bool sent = false;
@@ -119,7 +123,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             sent = true;
         }
         check(used > 0 || sent || http_server_wants_close(&srv));
-        check(auth.fails < HTTP_AUTH_MAX_FAILS);
+        check(auth.peers[0].fails < HTTP_AUTH_MAX_FAILS);
         now += 1000;
     }
     if (http_server_wants_close(&srv)) {

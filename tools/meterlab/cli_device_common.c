@@ -8,6 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "err.h"
+#include "mqtt/mqtt_policy.h"
+#include "sim.h"
+
 static volatile sig_atomic_t stop_flag;
 
 static void on_signal(int sig)
@@ -60,8 +64,32 @@ bool ml_cli_device_args_ok(int argc, char **argv, const char *product, const cha
 
 bool ml_cli_mqtt_url_ok(const char *arg)
 {
-    if (strncmp(arg, "mqtt://", 7) != 0 && strncmp(arg, "mqtts://", 8) != 0) {
-        fprintf(stderr, "meterlab device: --mqtt '%s': must start with mqtt:// or mqtts://\n", arg);
+    if (mqtt_broker_url_parse(arg, strlen(arg), NULL) != ML_OK) {
+        fprintf(stderr,
+                "meterlab device: --mqtt '%s': not a broker URL (mqtt://host[:port] or "
+                "mqtts://host[:port]; host a name, IPv4 or [IPv6]; no user, path or query)\n",
+                arg);
+        return false;
+    }
+    return true;
+}
+
+static const char *opt_file(const char *s)
+{
+    return s != NULL && s[0] != '\0' ? s : NULL;
+}
+
+bool ml_cli_mqtt_tls_ok(const char *ca, const char *cert, const char *key)
+{
+    ca = opt_file(ca);
+    cert = opt_file(cert);
+    key = opt_file(key);
+    if (ca == NULL && cert == NULL && key == NULL) {
+        return true;
+    }
+    char why[512];
+    if (sim_mqtt_tls_check(ca, cert, key, why, sizeof why) != ML_OK) {
+        fprintf(stderr, "meterlab device: MQTT TLS (--mqtt-ca/--mqtt-cert/--mqtt-key): %s\n", why);
         return false;
     }
     return true;

@@ -72,9 +72,15 @@ bool ml_cli_no_extra_args(const char *cmd, const char *hint, int argc, char **ar
  * (@p products, e.g. "p1|tic", for the error). False when not, said on stderr. */
 bool ml_cli_device_args_ok(int argc, char **argv, const char *product, const char *products);
 
-/** True when @p arg (a --mqtt value) starts with mqtt:// or mqtts://; else
- * said on stderr. */
+/** True when @p arg (a --mqtt value) is a broker URL (core/mqtt's grammar,
+ * mqtt_policy.h); else said on stderr. */
 bool ml_cli_mqtt_url_ok(const char *arg);
+
+/** When any of the --mqtt-ca/--mqtt-cert/--mqtt-key files is given (NULL or
+ * "" when not), check them (sim_mqtt_tls_check: readable PEM, the key matching
+ * the certificate, both or neither of cert/key); false with the reason on
+ * stderr, so that bad TLS material fails at start (exit 2). */
+bool ml_cli_mqtt_tls_ok(const char *ca, const char *cert, const char *key);
 
 /** A port number 0..65535 (digits only; "" is 0) from @p s into @p out. */
 bool ml_cli_port_number(const char *s, uint16_t *out);

@@ -189,7 +189,8 @@ int ml_cli_device_qemu(int argc, char **argv)
             return ML_EXIT_USAGE;
         }
     }
-    if (!ml_cli_device_args_ok(argc, argv, product, "p1mb|p1|tic")) {
+    if (!ml_cli_device_args_ok(argc, argv, product, "p1mb|p1|tic") ||
+        !ml_cli_mqtt_tls_ok(ca, cert, key)) {
         return ML_EXIT_USAGE;
     }
     bool is_p1mb = strcmp(product, "p1mb") == 0;

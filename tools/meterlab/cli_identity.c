@@ -1,7 +1,9 @@
 /* Identity of the simulated devices (serial, label password), kept in a state dir. */
+#define _GNU_SOURCE
 #include "cli_identity.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +38,11 @@ int ml_cli_identity_load(const char *dir, const char *prefix, char *serial, size
     char path[4096];
     snprintf(path, sizeof path, "%s/identity", dir);
     FILE *f = fopen(path, "r");
+    if (f != NULL && fchmod(fileno(f), 0600) != 0) {
+        fprintf(stderr, "meterlab device: cannot make %s owner-only: %s\n", path, strerror(errno));
+        fclose(f);
+        return -1;
+    }
     if (f != NULL) {
         char line[256];
         while (fgets(line, sizeof line, f) != NULL) {
@@ -74,7 +81,9 @@ int ml_cli_identity_load(const char *dir, const char *prefix, char *serial, size
         changed = true;
     }
     if (changed) {
-        f = fopen(path, "w");
+        /* the label password is the login: owner only (docs/security.md) */
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        f = fd >= 0 ? fdopen(fd, "w") : NULL;
         if (f == NULL) {
             fprintf(stderr, "meterlab device: cannot write %s: %s\n", path, strerror(errno));
             return -1;
@@ -88,7 +97,7 @@ int ml_cli_identity_load(const char *dir, const char *prefix, char *serial, size
 int ml_cli_state_dir_prepare(const char *dir, const char *prefix, char *serial, size_t scap,
                              char *pw, size_t pcap, char *flash, size_t fcap)
 {
-    if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
         fprintf(stderr, "meterlab device: cannot create state dir %s: %s\n", dir, strerror(errno));
         return -1;
     }

@@ -21,6 +21,7 @@
 #include "ml_config.h"
 #include "ml_devices.h"
 #include "ml_serial.h"
+#include "mqtt/mqtt_policy.h"
 
 /* meterlab device --product p1mb ...: defined in cli_device_p1mb.c. */
 int ml_cli_device_p1mb(int argc, char **argv);
@@ -54,9 +55,11 @@ static void usage(FILE *out)
         "  --meter-type NAME      register map template (see 'meterlab regmap'; default "
         "PhoenixContact-EMPro)\n"
         "  --mqtt URL             enable MQTT: mqtt://host:port or mqtts://host:port\n"
+        "                         (mqtts:// or port 8883 is TLS; other mqtt:// plain TCP)\n"
         "  --mqtt-site NAME       topic site (default: 'default')\n"
         "  --mqtt-user U --mqtt-password P   broker credentials\n"
         "  --mqtt-ca FILE --mqtt-cert FILE --mqtt-key FILE   TLS trust anchor / mutual TLS\n"
+        "                         (PEM; checked at start, exit 2 when not usable)\n"
         "  --realtime             run against the wall clock (the default for this command)\n"
         "  --quiet                print only the start banner and errors\n"
         "\nThe meter type, MQTT and network options seed the device configuration while its\n"
@@ -182,7 +185,8 @@ static int run(int argc, char **argv)
             return ML_EXIT_USAGE;
         }
     }
-    if (!ml_cli_device_args_ok(argc, argv, product, "p1|tic")) {
+    if (!ml_cli_device_args_ok(argc, argv, product, "p1|tic") ||
+        !ml_cli_mqtt_tls_ok(set.mqtt_ca_file, set.mqtt_cert_file, set.mqtt_key_file)) {
         return ML_EXIT_USAGE;
     }
     if (strcmp(product, "p1") == 0) {
@@ -298,7 +302,7 @@ static int run(int argc, char **argv)
         }
         if ((int)app->status.mqtt != last_mqtt) {
             last_mqtt = (int)app->status.mqtt;
-            printf("[%8.1f s] MQTT: %s\n", t, hal_mqtt_state_name(app->status.mqtt));
+            printf("[%8.1f s] MQTT: %s\n", t, mqtt_state_name((int)app->status.mqtt));
         }
         fflush(stdout);
     }

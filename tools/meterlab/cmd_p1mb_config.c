@@ -73,12 +73,16 @@ static void usage(FILE *out)
             "device and verifies that it answers at its new settings.\n\n"
             "connection (how the device answers now; defaults are the factory settings):\n"
             "  --port PATH            serial port: USB-RS485 adapter or a pty (required)\n"
+            "  --via rs485|p1         rs485 (default): the Modbus bus; p1: the configurator\n"
+            "                         cable on the P1 port (115200 8N1, address 247, verified\n"
+            "                         over the same cable after the reboot)\n"
             "  --baud N               1200 .. 115200 (default 9600)\n"
             "  --parity E|N           8E1 or 8N1 (default E)\n"
             "  --address A            slave address 1..247 (default 16)\n"
             "  --timeout MS           response timeout (default 500)\n"
             "changes:\n"
-            "  --set-baud N           1200, 2400, 4800, 9600, 19200, 38400, 57600 or 115200\n"
+            "  --set-baud N           1200, 2400, 4800, 9600, 14400, 19200, 28800, 38400,\n"
+            "                         57600 or 115200\n"
             "  --set-parity E|N\n"
             "  --set-address A        1..247\n"
             "  --set-termination on|off\n"
@@ -93,7 +97,7 @@ static void usage(FILE *out)
 
 static bool baud_ok(long b)
 {
-    static const long ok[] = {1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200};
+    static const long ok[] = {1200, 2400, 4800, 9600, 14400, 19200, 28800, 38400, 57600, 115200};
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         if (ok[i] == b) {
             return true;
@@ -238,7 +242,8 @@ static int run(int argc, char **argv)
         O_STERM,
         O_FACTORY,
         O_REBOOT,
-        O_NOREBOOT
+        O_NOREBOOT,
+        O_VIA
     };
     static const struct option opts[] = {
         {"port", required_argument, 0, O_PORT},
@@ -253,6 +258,7 @@ static int run(int argc, char **argv)
         {"factory-defaults", no_argument, 0, O_FACTORY},
         {"reboot", no_argument, 0, O_REBOOT},
         {"no-reboot", no_argument, 0, O_NOREBOOT},
+        {"via", required_argument, 0, O_VIA},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
@@ -261,7 +267,7 @@ static int run(int argc, char **argv)
     long timeout_ms = 500, v;
     long set_baud = -1, set_addr = -1, set_term = -1;
     char set_parity = 0;
-    bool factory = false, reboot = false, no_reboot = false;
+    bool factory = false, reboot = false, no_reboot = false, via_p1 = false, line_given = false;
     int c;
     optind = 1;
     opterr = 0;
@@ -280,12 +286,13 @@ static int run(int argc, char **argv)
             }
             if (!baud_ok(v)) {
                 fprintf(stderr,
-                        "%s: %s %ld: not a supported rate (1200, 2400, 4800, 9600, 19200, "
-                        "38400, 57600, 115200)\n",
+                        "%s: %s %ld: not a supported rate (1200, 2400, 4800, 9600, 14400, "
+                        "19200, 28800, 38400, 57600, 115200)\n",
                         prog, c == O_BAUD ? "--baud" : "--set-baud", v);
                 return ML_EXIT_USAGE;
             }
             if (c == O_BAUD) {
+                line_given = true;
                 now.baud = (int)v;
             } else {
                 set_baud = v;
@@ -295,6 +302,7 @@ static int run(int argc, char **argv)
             if (parse_parity("--parity", optarg, &now.parity) != 0) {
                 return ML_EXIT_USAGE;
             }
+            line_given = true;
             break;
         case O_SPARITY:
             if (parse_parity("--set-parity", optarg, &set_parity) != 0) {
@@ -307,6 +315,7 @@ static int run(int argc, char **argv)
                 return ML_EXIT_USAGE;
             }
             if (c == O_ADDR) {
+                line_given = true;
                 now.address = (int)v;
             } else {
                 set_addr = v;
@@ -336,6 +345,14 @@ static int run(int argc, char **argv)
         case O_NOREBOOT:
             no_reboot = true;
             break;
+        case O_VIA:
+            if (strcmp(optarg, "p1") == 0 || strcmp(optarg, "rs485") == 0) {
+                via_p1 = optarg[0] == 'p';
+            } else {
+                fprintf(stderr, "%s: --via '%s': must be rs485 or p1\n", prog, optarg);
+                return ML_EXIT_USAGE;
+            }
+            break;
         default:
             fprintf(stderr, "%s: unknown or incomplete option '%s' (see --help)\n", prog,
                     argv[optind - 1]);
@@ -360,6 +377,16 @@ static int run(int argc, char **argv)
         return ML_EXIT_USAGE;
     }
     bool do_reboot = !no_reboot && (reboot || changes || factory);
+    if (via_p1 && line_given) {
+        fprintf(stderr,
+                "%s: --via p1 talks at 115200 8N1 to address 247: no --baud, --parity "
+                "or --address\n",
+                prog);
+        return ML_EXIT_USAGE;
+    }
+    if (via_p1) {
+        now = (struct line){115200, 'N', 247}; /* the configurator cable (docs/p1mb.md) */
+    }
 
     char where[512];
     snprintf(where, sizeof where, "%s (%d 8%c1, address %d)", port, now.baud, now.parity,
@@ -369,7 +396,16 @@ static int run(int argc, char **argv)
         return ML_EXIT_USAGE;
     }
     struct device_view dv;
-    int rc = read_block(mb, &dv, true, where);
+    /* three tries: a request lost on the line (noise, a frame split by a late byte) is
+     * not yet a device that does not answer */
+    int rc = -1;
+    for (int tries = 0; tries < 3 && rc == -1; tries++) {
+        if (tries > 0) {
+            modbus_flush(mb);
+            usleep(100000);
+        }
+        rc = read_block(mb, &dv, tries == 2, where);
+    }
     if (rc != 0) {
         close_line(mb);
         return ML_EXIT_USAGE;
@@ -449,6 +485,9 @@ static int run(int argc, char **argv)
     close_line(mb);
 
     struct line next = {want.baud, want.parity, want.address};
+    if (via_p1) {
+        next = now; /* the cable again: the device runs its new RS485 settings */
+    }
     snprintf(where, sizeof where, "%s (%d 8%c1, address %d)", port, next.baud, next.parity,
              next.address);
     /* Boot takes well under a second; try for up to 5 s. */

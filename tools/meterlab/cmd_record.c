@@ -15,6 +15,7 @@
 #include "cli.h"
 #include "cli_device_common.h"
 #include "dsmr/dsmr.h"
+#include "meter_in/meter_in.h"
 #include "ml_rig.h"
 #include "ml_serial.h"
 #include "reading/reading.h"
@@ -338,6 +339,68 @@ static void status(const struct rec *rc, bool tty, double now, const char *last,
     fflush(stderr);
 }
 
+/* ------------------------------------------------------------------------- */
+/* Telegrams as they end                                                     */
+/* ------------------------------------------------------------------------- */
+
+/* What the meter inputs' callback needs of record_run(). */
+struct feed {
+    struct rec *rc;
+    bool is_tic; /**< the input that is calling back */
+    bool quiet, tty;
+    long count;
+    const struct regmap_template *tpl;
+    double t0, t_arr; /**< start, and arrival of the bytes being fed */
+    const char *last; /**< verdict and size of the last telegram (status line) */
+    size_t last_len;
+    int exit_rc;
+    bool done; /**< --count reached or a write failed: keep no more */
+};
+
+static void on_telegram(void *ctx, const struct meter_in_telegram *t)
+{
+    struct feed *f = ctx;
+    struct rec *rc = f->rc;
+    if (f->done || (rc->proto != P_AUTO && (rc->proto == P_TIC) != f->is_tic)) {
+        return;
+    }
+    int verdict = t->verdict == METER_IN_OK         ? V_OK
+                  : t->verdict == METER_IN_CRC_FAIL ? V_CRC
+                  : t->verdict == METER_IN_HISTORIC ? V_HISTORIC
+                                                    : V_FRAME;
+    if (rc->proto == P_AUTO) {
+        if (verdict != V_OK && verdict != V_HISTORIC) {
+            return; /* not yet sure of the setting: a bad one does not count */
+        }
+        rc->proto = f->is_tic ? P_TIC : P_DSMR;
+        if (!f->quiet) {
+            fprintf(stderr, "%smeterlab record: %s at %u %u%c%u\n", f->tty ? "\r\033[K" : "",
+                    f->is_tic ? "TIC" : "P1", (unsigned)rc->line.baud, rc->line.data_bits,
+                    rc->line.parity, rc->line.stop_bits);
+        }
+    }
+    if (rc->n == 0) {
+        rc->t_first_mono = f->t_arr;
+        rc->utc_first = time(NULL);
+    }
+    int e = save_telegram(rc, t->raw.ptr, t->raw.len, verdict, f->t_arr - rc->t_first_mono,
+                          verdict == V_OK ? t->reading : NULL, f->tpl);
+    if (e < 0) {
+        f->exit_rc = ML_EXIT_USAGE;
+        f->done = true;
+        ml_cli_request_stop();
+        return;
+    }
+    f->last = verdict_names[verdict];
+    f->last_len = t->raw.len;
+    if (!f->quiet) {
+        status(rc, f->tty, f->t_arr - f->t0, f->last, f->last_len, false);
+    }
+    if (f->count > 0 && (long)rc->n >= f->count) {
+        f->done = true;
+    }
+}
+
 static int record_run(int argc, char **argv)
 {
     if (ml_cli_wants_help(argc, argv)) {
@@ -483,11 +546,13 @@ static int record_run(int argc, char **argv)
     const struct regmap_template *tpl = regmap_template_find("PhoenixContact-EMPro", 20);
     ml_cli_catch_stop_signals();
 
+    /* both inputs while the protocol is unknown */
     static struct dsmr_parser dp;
     static struct tic_parser tp;
     static struct reading dr, tr;
-    dsmr_parser_init(&dp, &dr);
-    tic_parser_init(&tp, &tr);
+    static struct meter_in in_p1, in_tic;
+    meter_in_init_p1(&in_p1, &dp, &dr);
+    meter_in_init_tic(&in_tic, &tp, &tr);
     bool tty = isatty(2) && !quiet;
     bool locked = line != NULL && want != P_AUTO;
     if (locked) {
@@ -504,9 +569,7 @@ static int record_run(int argc, char **argv)
         }
     }
     static uint8_t buf[4096];
-    int exit_rc = ML_EXIT_OK;
-    const char *last = NULL;
-    size_t last_len = 0;
+    struct feed f = {.rc = &rc, .quiet = quiet, .tty = tty, .count = count, .tpl = tpl, .t0 = t0};
     while (!ml_cli_stop_requested()) {
         double now = mono_s();
         if (duration > 0 && now - t0 >= duration) {
@@ -517,7 +580,7 @@ static int record_run(int argc, char **argv)
         }
         if (tty && now >= next_status) {
             next_status = now + 0.25;
-            status(&rc, true, now - t0, last, last_len, rc.proto == P_AUTO);
+            status(&rc, true, now - t0, f.last, f.last_len, rc.proto == P_AUTO);
         }
         /* nothing good at this setting for a while: the next one */
         if (rc.proto == P_AUTO && ncand > 1 && now - t_probe >= probe) {
@@ -545,97 +608,33 @@ static int record_run(int argc, char **argv)
             /* an adapter unplugged, the other end of a pty closed: keep what we have */
             fprintf(stderr, "%smeterlab record: %s went away (%s)\n", tty ? "\n" : "", port,
                     n < 0 ? strerror(errno) : "end of file");
-            exit_rc = ML_EXIT_USAGE;
+            f.exit_rc = ML_EXIT_USAGE;
             break;
         }
-        double t_arr = mono_s();
-        /* feed each parser in turn; both while the protocol is unknown */
+        f.t_arr = mono_s();
+        /* feed each input in turn; both while the protocol is unknown */
         for (int which = 0; which < 2; which++) {
-            bool is_tic = which == 1;
-            if ((rc.proto == P_DSMR && is_tic) || (rc.proto == P_TIC && !is_tic) ||
-                (rc.proto == P_AUTO && want == P_DSMR && is_tic) ||
-                (rc.proto == P_AUTO && want == P_TIC && !is_tic)) {
+            f.is_tic = which == 1;
+            if ((rc.proto == P_DSMR && f.is_tic) || (rc.proto == P_TIC && !f.is_tic) ||
+                (rc.proto == P_AUTO && want == P_DSMR && f.is_tic) ||
+                (rc.proto == P_AUTO && want == P_TIC && !f.is_tic)) {
                 continue;
             }
-            size_t off = 0;
-            while (off < (size_t)n) {
-                size_t used = 0;
-                int v, verdict = -1;
-                struct ml_span sp = {0};
-                const struct reading *r = NULL;
-                if (is_tic) {
-                    v = tic_parser_feed(&tp, buf + off, (size_t)n - off, &used);
-                    if (v > 0) {
-                        verdict = v == TIC_VERDICT_OK         ? V_OK
-                                  : v == TIC_VERDICT_CRC_FAIL ? V_CRC
-                                  : v == TIC_VERDICT_HISTORIC ? V_HISTORIC
-                                                              : V_FRAME;
-                        sp = tic_parser_frame(&tp);
-                        r = &tr;
-                    }
-                } else {
-                    v = dsmr_parser_feed(&dp, buf + off, (size_t)n - off, &used);
-                    if (v > 0) {
-                        verdict = v == DSMR_VERDICT_OK
-                                      ? V_OK
-                                      : (v == DSMR_VERDICT_CRC_FAIL ? V_CRC : V_FRAME);
-                        sp = dsmr_parser_telegram(&dp);
-                        r = &dr;
-                    }
-                }
-                off += used;
-                if (verdict < 0) {
-                    if (used == 0) {
-                        break;
-                    }
-                    continue;
-                }
-                if (rc.proto == P_AUTO) {
-                    if (verdict != V_OK && verdict != V_HISTORIC) {
-                        continue; /* not yet sure of the setting: a bad one does not count */
-                    }
-                    rc.proto = is_tic ? P_TIC : P_DSMR;
-                    if (!quiet) {
-                        fprintf(stderr, "%smeterlab record: %s at %u %u%c%u\n",
-                                tty ? "\r\033[K" : "", is_tic ? "TIC" : "P1",
-                                (unsigned)rc.line.baud, rc.line.data_bits, rc.line.parity,
-                                rc.line.stop_bits);
-                    }
-                }
-                if (rc.n == 0) {
-                    rc.t_first_mono = t_arr;
-                    rc.utc_first = time(NULL);
-                }
-                int e = save_telegram(&rc, (const uint8_t *)sp.ptr, sp.len, verdict,
-                                      t_arr - rc.t_first_mono, verdict == V_OK ? r : NULL, tpl);
-                if (e < 0) {
-                    exit_rc = ML_EXIT_USAGE;
-                    ml_cli_request_stop();
-                    break;
-                }
-                last = verdict_names[verdict];
-                last_len = sp.len;
-                if (!quiet) {
-                    status(&rc, tty, t_arr - t0, last, last_len, false);
-                }
-                if (count > 0 && (long)rc.n >= count) {
-                    break;
-                }
-            }
+            meter_in_feed(f.is_tic ? &in_tic : &in_p1, buf, (size_t)n, on_telegram, &f);
         }
     }
     close(fd);
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
     if (tty) {
-        status(&rc, true, mono_s() - t0, last, last_len, rc.proto == P_AUTO);
+        status(&rc, true, mono_s() - t0, f.last, f.last_len, rc.proto == P_AUTO);
         fputc('\n', stderr);
     }
     if (rc.proto == P_AUTO) {
         rc.proto = want == P_TIC ? P_TIC : P_DSMR;
     }
     if (write_yaml(&rc) < 0) {
-        exit_rc = ML_EXIT_USAGE;
+        f.exit_rc = ML_EXIT_USAGE;
     }
     if (!quiet) {
         fprintf(stderr,
@@ -648,14 +647,14 @@ static int record_run(int argc, char **argv)
         free(rc.tel[i].expect);
     }
     free(rc.tel);
-    if (exit_rc == ML_EXIT_OK && rc.count[V_OK] + rc.count[V_HISTORIC] == 0) {
+    if (f.exit_rc == ML_EXIT_OK && rc.count[V_OK] + rc.count[V_HISTORIC] == 0) {
         if (!quiet) {
             fprintf(stderr, "meterlab record: no good telegram captured%s\n",
                     rc.n == 0 ? " (check the wiring, the inverter and `meterlab ports`)" : "");
         }
-        exit_rc = ML_EXIT_FAIL;
+        f.exit_rc = ML_EXIT_FAIL;
     }
-    return exit_rc;
+    return f.exit_rc;
 }
 
 const struct ml_cmd ml_cmd_record = {

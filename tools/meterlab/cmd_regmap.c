@@ -22,8 +22,11 @@ static void unit_str(const struct regmap_entry *e, char *buf, size_t cap)
     const char *u = "";
     if (e->field >= 0) {
         u = reading_field_info((enum reading_field)e->field)->unit;
-    } else if (e->field == REGMAP_SRC_CONST) {
+    } else if (e->field == REGMAP_SRC_CONST || e->field == REGMAP_SRC_STATE) {
         snprintf(buf, cap, "-");
+        return;
+    } else if (e->field == REGMAP_SRC_AGE) {
+        snprintf(buf, cap, "s");
         return;
     } else {
         snprintf(buf, cap, "bits");
@@ -68,6 +71,9 @@ static void source_str(const struct regmap_entry *e, char *buf, size_t cap, cons
         } else {
             snprintf(buf, cap, "const %llde%d", k, e->exp10);
         }
+        *desc = e->name != NULL ? e->name : "";
+    } else if (e->field == REGMAP_SRC_AGE || e->field == REGMAP_SRC_STATE) {
+        snprintf(buf, cap, e->field == REGMAP_SRC_AGE ? "data age" : "data state");
         *desc = e->name != NULL ? e->name : "";
     } else {
         snprintf(buf, cap, "presence word %ld", (long)e->konst);

@@ -8,8 +8,10 @@
 
 #include "cfg_flash_hal.h"
 #include "err.h"
+#include "ml_config.h"
 
 #define RX_CHUNK 128u
+#define P1_CHUNK 32u
 
 /* ------------------------------------------------------------------------- */
 /* Variants                                                                  */
@@ -98,58 +100,128 @@ static int mb_write(void *ctx, uint16_t addr, uint16_t count, const uint16_t *va
 /* P1 input                                                                  */
 /* ------------------------------------------------------------------------- */
 
-static void verdict(struct p1mb_app *app, int v, uint64_t now)
+struct p1_ctx {
+    struct p1mb_app *app;
+    uint64_t now;
+};
+
+static void on_telegram(void *ctx, const struct meter_in_telegram *t)
 {
-    if (v == DSMR_VERDICT_OK) {
-        app->counters.telegrams_pass++;
+    struct p1mb_app *app = ((struct p1_ctx *)ctx)->app;
+    const struct meter_in_counters *c = meter_in_counters(&app->p1);
+    app->counters.telegrams_pass = c->telegrams_pass;
+    app->counters.telegrams_fail = c->telegrams_fail;
+    app->counters.telegrams_frame_fail = c->telegrams_frame_fail;
+    if (t->verdict == METER_IN_OK) {
         /* the snapshot swap is atomic for the reader: one telegram per reply */
-        regmap_live_update(&app->regs, &app->scratch);
-    } else if (v == DSMR_VERDICT_CRC_FAIL) {
-        app->counters.telegrams_fail++;
-    } else if (v == DSMR_VERDICT_FRAME_FAIL) {
-        app->counters.telegrams_frame_fail++;
-    } else {
-        return;
+        uint64_t now = ((struct p1_ctx *)ctx)->now;
+        regmap_live_update_at(&app->regs, &app->scratch, now, REGMAP_DATA_LIVE);
+        app->have_good = true;
+        app->meter_lost = false;
+        app->last_good_ms = now;
     }
     app->status.have_telegram = true;
-    app->status.last_telegram_ok = v == DSMR_VERDICT_OK;
-    app->status.last_telegram_ms = now;
+    app->status.last_telegram_ok = t->verdict == METER_IN_OK;
+    app->status.last_telegram_ms = ((struct p1_ctx *)ctx)->now;
+}
+
+static void send_reply(struct p1mb_app *app, enum hal_uart_id uart, const uint8_t *out, int len,
+                       uint64_t now);
+
+/* Configurator requests among the P1 bytes: a valid one (for P1MB_P1_CFG_ADDRESS) is
+ * answered on the data-request line and switches P1 to configuration mode. */
+static void p1cfg_feed(struct p1mb_app *app, const uint8_t *buf, const uint32_t *ts, size_t n,
+                       uint64_t now)
+{
+    uint8_t out[MB_RTU_ADU_MAX];
+    size_t off = 0;
+    while (off < n) {
+        size_t used = 0;
+        uint32_t ok_before = app->p1cfg.stats.frames_ok;
+        int r = mb_rtu_feed(&app->p1cfg, buf + off, ts + off, n - off, &used, out, sizeof out);
+        if (app->p1cfg.stats.frames_ok != ok_before) {
+            if (!app->p1cfg_mode) {
+                hal_gpio_data_request_set(false); /* the line is the transmit line now */
+            }
+            app->p1cfg_mode = true;
+            app->p1cfg_last_ms = now;
+        }
+        send_reply(app, HAL_UART_P1_IN, out, r, now);
+        if (r < 0 || used == 0) {
+            break;
+        }
+        off += used;
+    }
+}
+
+static void p1cfg_poll(struct p1mb_app *app, uint64_t now)
+{
+    uint8_t out[MB_RTU_ADU_MAX];
+    uint32_t ok_before = app->p1cfg.stats.frames_ok;
+    int r = mb_rtu_poll(&app->p1cfg, (uint32_t)hal_time_us(), out, sizeof out);
+    if (app->p1cfg.stats.frames_ok != ok_before) {
+        if (!app->p1cfg_mode) {
+            hal_gpio_data_request_set(false);
+        }
+        app->p1cfg_mode = true;
+        app->p1cfg_last_ms = now;
+    }
+    send_reply(app, HAL_UART_P1_IN, out, r, now);
+    if (app->p1cfg_mode && now - app->p1cfg_last_ms >= P1MB_P1_CFG_IDLE_MS) {
+        /* back to the meter: ask it to send again. The configurator's bytes never
+         * reached the parser in configuration mode; a telegram the first request may
+         * have seemed to start ends at the meter's next '/' (one frame fail at most). */
+        app->p1cfg_mode = false;
+        hal_gpio_data_request_set(true);
+    }
+    app->status.p1_config_mode = app->p1cfg_mode;
 }
 
 static void p1_poll(struct p1mb_app *app, uint64_t now)
 {
-    uint8_t buf[RX_CHUNK];
-    for (int rounds = 0; rounds < 64; rounds++) {
-        int n = hal_uart_read(HAL_UART_P1_IN, buf, sizeof buf, 0);
+    /* smaller reads than RS485's: the stamps for the configurator's framer cost 4 B of
+     * stack per byte on the M0+ (16 KiB of RAM) */
+    uint8_t buf[P1_CHUNK];
+    uint32_t ts[P1_CHUNK];
+    struct p1_ctx ctx = {app, now};
+    for (int rounds = 0; rounds < 256; rounds++) { /* up to 8 KiB a pass, as before */
+        int n = hal_uart_read(HAL_UART_P1_IN, buf, sizeof buf, ts);
         if (n <= 0) {
             break;
         }
-        size_t off = 0;
-        while (off < (size_t)n) {
-            size_t used = 0;
-            int v = dsmr_parser_feed(&app->dsmr, buf + off, (size_t)n - off, &used);
-            verdict(app, v, now);
-            if (v < 0 || (used == 0 && v == DSMR_VERDICT_NONE)) {
-                break; /* cannot happen with valid arguments; never spin */
-            }
-            /* A '/' that cut off the telegram before is not consumed with that
-             * verdict (used may be 0): the next call starts the new telegram
-             * with it, so keep going. The parser is idle now, so it progresses. */
-            off += used;
+        p1cfg_feed(app, buf, ts, (size_t)n, now);
+        if (app->p1cfg_mode) {
+            continue; /* the configurator's bytes are no telegram */
         }
+        (void)meter_in_feed(&app->p1, buf, (size_t)n, on_telegram, &ctx);
     }
+}
+
+/* Meter loss (products.md): no good telegram for P1MB_P1_TIMEOUT_MS: instantaneous
+ * values read 0x0000 from then on ("registers for which P1 data is not available"),
+ * energies keep their last value. app->scratch holds the last good telegram (the
+ * parser writes it only when one ends well). */
+static void meter_loss_poll(struct p1mb_app *app, uint64_t now)
+{
+    if (!app->have_good || app->meter_lost || now - app->last_good_ms < P1MB_P1_TIMEOUT_MS) {
+        return;
+    }
+    app->meter_lost = true;
+    reading_clear_instant(&app->scratch);
+    regmap_live_update_at(&app->regs, &app->scratch, app->last_good_ms, REGMAP_DATA_LOST);
 }
 
 /* ------------------------------------------------------------------------- */
 /* RS485: Modbus RTU                                                         */
 /* ------------------------------------------------------------------------- */
 
-static void send_reply(struct p1mb_app *app, const uint8_t *out, int len, uint64_t now)
+static void send_reply(struct p1mb_app *app, enum hal_uart_id uart, const uint8_t *out, int len,
+                       uint64_t now)
 {
     if (len <= 0) {
         return;
     }
-    hal_uart_write(HAL_UART_RS485, out, (size_t)len);
+    hal_uart_write(uart, out, (size_t)len);
     if (app->cfg.reboot_requested && !app->reboot_pending) {
         /* let the reply leave the UART before the reset cuts it off */
         uint32_t bits = (uint32_t)len * p1mb_config_bits_per_char(&app->cfg.active);
@@ -196,7 +268,7 @@ static void rs485_poll(struct p1mb_app *app, uint64_t now)
             size_t used = 0;
             int r =
                 mb_rtu_feed(&app->rtu, in + off, ts + off, (size_t)n - off, &used, out, sizeof out);
-            send_reply(app, out, r, now);
+            send_reply(app, HAL_UART_RS485, out, r, now);
             if (r < 0 || used == 0) {
                 break;
             }
@@ -205,7 +277,7 @@ static void rs485_poll(struct p1mb_app *app, uint64_t now)
     }
     /* t3.5 of silence after the last byte ends the frame */
     int r = mb_rtu_poll(&app->rtu, (uint32_t)hal_time_us(), out, sizeof out);
-    send_reply(app, out, r, now);
+    send_reply(app, HAL_UART_RS485, out, r, now);
     rtu_account(app, now);
     if (app->cfg.reboot_requested && !app->reboot_pending) {
         /* broadcast write: executed without reply, reboot at once */
@@ -277,7 +349,7 @@ static void setup(struct p1mb_app *app, const struct p1mb_settings *set)
     /* P1: 115200 8N1, inverted (dsmr.md §2); ask the meter to send. */
     struct hal_uart_cfg p1 = {115200, 8, HAL_UART_PARITY_NONE, 1, true};
     hal_uart_open(HAL_UART_P1_IN, &p1);
-    dsmr_parser_init(&app->dsmr, &app->scratch);
+    meter_in_init_p1(&app->p1, &app->dsmr, &app->scratch);
     hal_gpio_data_request_set(true);
 
     /* RS485 at the stored line settings. */
@@ -292,21 +364,32 @@ static void setup(struct p1mb_app *app, const struct p1mb_settings *set)
     /* Render an empty reading once so the identity constants answer from boot,
      * before the first telegram (values without data read 0). */
     reading_init(&app->scratch);
-    regmap_live_update(&app->regs, &app->scratch);
+    regmap_live_update_at(&app->regs, &app->scratch, now, REGMAP_DATA_NONE);
     mb_slave_init(&app->mb, mb_read, mb_write, app);
     app->mb.fc_mask = MB_FCBIT_03 | MB_FCBIT_04 | MB_FCBIT_06;
     mb_rtu_init(&app->rtu, &app->mb, conf.address, conf.baud, p1mb_config_bits_per_char(&conf));
+    mb_rtu_init(&app->p1cfg, &app->mb, P1MB_P1_CFG_ADDRESS, 115200u, 10u);
 }
 
 static uint64_t next_deadline(struct p1mb_app *app, uint64_t now)
 {
-    uint64_t d = mb_rtu_deadline_ms(&app->rtu, hal_time_us());
+    /* the watchdog (4 s on the target) is kicked once per pass: an idle device without
+     * a meter and without requests must still pass by */
+    uint64_t d = now + P1MB_WAKE_MS;
+    d = min_u64(d, mb_rtu_deadline_ms(&app->rtu, hal_time_us()));
+    d = min_u64(d, mb_rtu_deadline_ms(&app->p1cfg, hal_time_us()));
+    if (app->p1cfg_mode) {
+        d = min_u64(d, app->p1cfg_last_ms + P1MB_P1_CFG_IDLE_MS);
+    }
     d = min_u64(d, ui_led_next_deadline_ms(&app->led_p1, now));
     d = min_u64(d, ui_led_next_deadline_ms(&app->led_485, now));
     /* wake when an LED state runs out */
     if (app->status.have_telegram) {
         uint64_t t = app->status.last_telegram_ms + P1MB_P1_TIMEOUT_MS;
         d = t > now ? min_u64(d, t) : d;
+    }
+    if (app->have_good && !app->meter_lost) {
+        d = min_u64(d, app->last_good_ms + P1MB_P1_TIMEOUT_MS); /* meter loss */
     }
     if (app->rs485_ok) {
         uint64_t t = app->rs485_ok_ms + P1MB_485_FLASH_MS;
@@ -328,14 +411,18 @@ void p1mb_app_run(struct p1mb_app *app, const struct p1mb_settings *set)
     while (!hal_sys_should_stop()) {
         uint64_t now = hal_time_ms();
         hal_sys_watchdog_kick();
+        regmap_live_set_now(&app->regs, now); /* data age in the Xemex map */
         p1_poll(app, now);
+        p1cfg_poll(app, now);
+        meter_loss_poll(app, now);
         rs485_poll(app, now);
         if (app->reboot_pending && now >= app->reboot_at_ms) {
             hal_sys_reboot(); /* the sim returns from the loop; the target resets */
             break;
         }
         led_poll(app, now);
-        hal_time_wait_until(next_deadline(app, now));
+        /* wake to kick the watchdog even when nothing is due (a silent meter) */
+        hal_time_wait_until(min_u64(next_deadline(app, now), now + ML_WATCHDOG_KICK_MS));
     }
     hal_uart_close(HAL_UART_RS485);
     hal_uart_close(HAL_UART_P1_IN);

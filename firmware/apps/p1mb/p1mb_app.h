@@ -24,6 +24,7 @@
 
 #include "dsmr/dsmr.h"
 #include "hal.h"
+#include "meter_in/meter_in.h"
 #include "modbus/modbus.h"
 #include "p1mb_config.h"
 #include "reading/reading.h"
@@ -48,6 +49,16 @@ enum p1mb_variant {
 #define P1MB_485_FLASH_MS    100u   /**< 485 LED on after each request for us */
 #define P1MB_485_ERROR_MS    2000u  /**< 485 LED blinks this long after a bad frame */
 #define P1MB_REBOOT_GRACE_MS 10u    /**< after the reply is on the wire, reboot */
+#define P1MB_WAKE_MS         1000u  /**< a loop pass at least this often: kicks the watchdog */
+
+/* Configurator cable on the P1 port (products.md "P1MB configurator cable"): the PC sends
+ * Modbus RTU requests on the P1 data line at 115200 8N1 to this slave address; the P1MB
+ * answers on its data-request line, driven as the P1 UART's transmit line. A valid
+ * request enters configuration mode (no telegrams are parsed, the request line is no
+ * longer held high for the meter); P1MB_P1_CFG_IDLE_MS without a request returns to
+ * meter mode. The same register block as over RS485 (p1mb_config.h). */
+#define P1MB_P1_CFG_ADDRESS 247u
+#define P1MB_P1_CFG_IDLE_MS 60000u
 
 struct p1mb_settings {
     enum p1mb_variant variant;
@@ -79,6 +90,7 @@ enum p1mb_485_led {
     P1MB_485_LED_BLINK, /**< bytes that were no valid request in the last P1MB_485_ERROR_MS */
 };
 
+/** The telegram counters are the P1 input's (core/meter_in), copied at every telegram. */
 struct p1mb_counters {
     uint32_t telegrams_pass;
     uint32_t telegrams_fail;       /**< CRC wrong */
@@ -94,6 +106,7 @@ struct p1mb_status {
     bool last_telegram_ok;     /**< its verdict was OK */
     uint64_t last_telegram_ms; /**< device time of that verdict */
     bool config_loaded;        /**< a stored configuration was found at boot */
+    bool p1_config_mode;       /**< the configurator cable is talking on P1 */
 };
 
 struct p1mb_app {
@@ -101,11 +114,18 @@ struct p1mb_app {
     const struct regmap_template *tpl;
     struct cfg_flash_ops flash;
     struct p1mb_cfg_regs cfg;
+    struct meter_in p1; /**< the P1 input on dsmr */
     struct dsmr_parser dsmr;
-    struct reading scratch; /**< what the parser publishes */
+    struct reading scratch; /**< what the parser publishes: the last good telegram */
+    bool have_good;         /**< a good telegram came since boot */
+    bool meter_lost;        /**< none for P1MB_P1_TIMEOUT_MS: instantaneous values cleared */
+    uint64_t last_good_ms;  /**< device time of the last good telegram */
     struct regmap_live regs;
     struct mb_slave mb;
     struct mb_rtu rtu;
+    struct mb_rtu p1cfg;          /**< the configurator cable's requests on P1 (115200 8N1) */
+    bool p1cfg_mode;              /**< configuration mode: P1 carries the configurator */
+    uint64_t p1cfg_last_ms;       /**< last configurator request */
     struct mb_rtu_stats rtu_seen; /**< stats at the last LED update */
     bool rs485_ok, rs485_bad;     /**< a request for us / a bad frame was seen since boot */
     uint64_t rs485_ok_ms;         /**< when the last request for us ended */

@@ -11,9 +11,9 @@
 /* Settings                                                                  */
 /* ------------------------------------------------------------------------- */
 
-/* The rates of the manual's range 1200 .. 115200 that UARTs and USB adapters
- * share; anything else would be a rate no master can be set to. */
-static const uint32_t bauds[] = {1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200};
+/* Every standard rate of the manual's range 1200 .. 115200 (products.md decision:
+ * 14400 and 28800 included); anything else is refused. */
+static const uint32_t bauds[] = {1200, 2400, 4800, 9600, 14400, 19200, 28800, 38400, 57600, 115200};
 
 void p1mb_config_defaults(struct p1mb_config *c)
 {

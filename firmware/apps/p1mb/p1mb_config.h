@@ -52,7 +52,7 @@
 #define P1MB_PARITY_EVEN 1u /**< 8E1 */
 
 struct p1mb_config {
-    uint32_t baud;    /**< 1200, 2400, 4800, 9600, 19200, 38400, 57600 or 115200 */
+    uint32_t baud;    /**< 1200, 2400, 4800, 9600, 14400, 19200, 28800, 38400, 57600 or 115200 */
     uint8_t parity;   /**< P1MB_PARITY_NONE or P1MB_PARITY_EVEN */
     uint8_t address;  /**< 1 .. 247 */
     bool termination; /**< 120 Ohm bus termination */

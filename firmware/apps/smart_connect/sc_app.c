@@ -7,112 +7,18 @@
 
 #include "cfg_flash_hal.h"
 #include "err.h"
+#include "ml_config.h"
 #include "mqtt/mqtt.h"
 #include "mqtt/mqtt_counters.h"
-#include "sc_priv.h"
+#include "sc_fw.h"
+#include "sc_http.h"
+#include "str.h"
 
 #define RX_CHUNK 256u
-
-/* ------------------------------------------------------------------------- */
-/* Small helpers (no libc in apps)                                           */
-/* ------------------------------------------------------------------------- */
-
-size_t sc_str_len(const char *s)
-{
-    size_t n = 0;
-    while (s[n] != '\0') {
-        n++;
-    }
-    return n;
-}
-
-void sc_str_copy(char *dst, size_t cap, const char *src)
-{
-    size_t i = 0;
-    for (; src[i] != '\0' && i + 1u < cap; i++) {
-        dst[i] = src[i];
-    }
-    dst[i] = '\0';
-}
 
 static uint64_t min_u64(uint64_t a, uint64_t b)
 {
     return a < b ? a : b;
-}
-
-void sc_settings_defaults(struct sc_settings *s)
-{
-    uint8_t *p = (uint8_t *)s;
-    for (size_t i = 0; i < sizeof(*s); i++) {
-        p[i] = 0;
-    }
-    s->flavour = SC_FLAVOUR_P1;
-    s->modbus_port = SC_MODBUS_PORT_DEFAULT;
-    s->http_port = SC_HTTP_PORT_DEFAULT;
-    sc_str_copy(s->meter_type, sizeof s->meter_type, "PhoenixContact-EMPro");
-    s->factory_default = true;
-    s->net.iface = NET_IF_ETHERNET;
-    s->net.dhcp = true;
-    sc_str_copy(s->mqtt_url, sizeof s->mqtt_url, "mqtts://broker.xemex-cloud.eu:8883");
-}
-
-bool sc_meter_type_is_known(const char *name, size_t len)
-{
-    return regmap_template_find(name, len) != 0;
-}
-
-static uint8_t prefix_of(uint32_t mask)
-{
-    uint8_t p = 0;
-    while (p < 32u && (mask & (0x80000000u >> p)) != 0u) {
-        p++;
-    }
-    return p == 0u ? 24u : p;
-}
-
-void sc_cfg_from_settings(const struct sc_settings *s, struct cfg *c)
-{
-    cfg_defaults(c);
-    struct cfg t = *c;
-    if (s->meter_type[0] != '\0') {
-        sc_str_copy(t.meter_type, sizeof t.meter_type, s->meter_type);
-    }
-    t.netif = s->net.iface == NET_IF_WIFI ? CFG_NETIF_WIFI : CFG_NETIF_ETHERNET;
-    struct cfg_iface *f = t.netif == CFG_NETIF_WIFI ? &t.wifi : &t.eth;
-    f->mode = s->net.dhcp ? CFG_IP_DHCP : CFG_IP_STATIC;
-    f->st.ip = s->net.static_ip.ip;
-    f->st.prefix = prefix_of(s->net.static_ip.netmask);
-    f->st.gateway = s->net.static_ip.gateway;
-    f->st.dns = s->net.static_ip.dns;
-    t.mqtt_enable = s->mqtt_enabled;
-    if (s->mqtt_url[0] != '\0') {
-        sc_str_copy(t.mqtt_broker, sizeof t.mqtt_broker, s->mqtt_url);
-    }
-    sc_str_copy(t.mqtt_site, sizeof t.mqtt_site, s->mqtt_site);
-    sc_str_copy(t.mqtt_user, sizeof t.mqtt_user, s->mqtt_user);
-    sc_str_copy(t.mqtt_password, sizeof t.mqtt_password, s->mqtt_password);
-    if (cfg_validate(&t, sc_meter_type_is_known, 0) == ML_OK) {
-        *c = t;
-    }
-}
-
-/* The saved configuration overrides the initial settings. */
-static void settings_apply_cfg(struct sc_settings *s, const struct cfg *c)
-{
-    sc_str_copy(s->meter_type, sizeof s->meter_type, c->meter_type);
-    s->net.iface = c->netif == CFG_NETIF_WIFI ? NET_IF_WIFI : NET_IF_ETHERNET;
-    const struct cfg_iface *f = c->netif == CFG_NETIF_WIFI ? &c->wifi : &c->eth;
-    s->net.dhcp = f->mode == CFG_IP_DHCP;
-    s->net.static_ip.ip = f->st.ip;
-    s->net.static_ip.netmask = cfg_prefix_to_mask(f->st.prefix);
-    s->net.static_ip.gateway = f->st.gateway;
-    s->net.static_ip.dns = f->st.dns;
-    s->mqtt_enabled = c->mqtt_enable;
-    sc_str_copy(s->mqtt_url, sizeof s->mqtt_url, c->mqtt_broker);
-    sc_str_copy(s->mqtt_site, sizeof s->mqtt_site, c->mqtt_site);
-    sc_str_copy(s->mqtt_user, sizeof s->mqtt_user, c->mqtt_user);
-    sc_str_copy(s->mqtt_password, sizeof s->mqtt_password, c->mqtt_password);
-    s->factory_default = false;
 }
 
 /* Load the stored configuration (or seed it from the settings) and derive the
@@ -126,7 +32,7 @@ static void config_load(struct sc_app *app, const struct sc_settings *set)
     if (app->cfg_ops_ok && cfg_store_load(&app->cfg_ops, blob, sizeof blob, &len, 0) == ML_OK &&
         cfg_decode(&app->cfg, blob, len, sc_meter_type_is_known) == ML_OK) {
         app->status.config_saved = true;
-        settings_apply_cfg(&app->eff, &app->cfg);
+        sc_settings_apply_cfg(&app->eff, &app->cfg);
     } else {
         sc_cfg_from_settings(set, &app->cfg);
     }
@@ -137,31 +43,29 @@ static void config_load(struct sc_app *app, const struct sc_settings *set)
 /* Meter input                                                               */
 /* ------------------------------------------------------------------------- */
 
-static void on_good_telegram(struct sc_app *app, uint64_t now)
+static void on_good_telegram(struct sc_app *app, uint64_t now, struct ml_span raw)
 {
     struct hal_sys_identity id;
     app->reading = app->scratch;
-    app->counters.telegrams_pass++;
     app->status.last_telegram_ms = now;
     /* keep the raw telegram for GET /api/v1/telegram (not while a response sends it) */
-    if (!http_server_body_in_use(&app->http, app->telegram)) {
-        struct ml_span raw = app->set->flavour == SC_FLAVOUR_TIC
-                                 ? tic_parser_frame(&app->parser.tic)
-                                 : dsmr_parser_telegram(&app->parser.dsmr);
+    if (!http_work_body_in_use(&app->http_work, app->telegram)) {
         size_t n = raw.len < sizeof app->telegram ? raw.len : sizeof app->telegram;
         for (size_t i = 0; i < n; i++) {
             app->telegram[i] = raw.ptr[i];
         }
         app->telegram_len = n;
     }
-    if (regmap_live_update(&app->regs, &app->reading) < 0) {
+    app->meter_lost = false;
+    if (regmap_live_update_at(&app->regs, &app->reading, now, REGMAP_DATA_LIVE) < 0) {
         return; /* a broken template was refused at init; nothing to publish */
     }
     if (!app->mqtt_started || hal_mqtt_get_state() != HAL_MQTT_CONNECTED) {
         return;
     }
     hal_sys_get_identity(&id);
-    int n = mqtt_power_instant_build(&app->reading, app->payload, sizeof app->payload);
+    int n = mqtt_power_instant_build_ts(&app->reading, hal_time_utc(), app->payload,
+                                        sizeof app->payload);
     int t = mqtt_topic_build(app->set->mqtt_site, id.serial, "power_instant", app->topic,
                              sizeof app->topic);
     if (n > 0 && t > 0 && hal_mqtt_publish(app->topic, app->payload, (size_t)n) == ML_OK) {
@@ -171,44 +75,32 @@ static void on_good_telegram(struct sc_app *app, uint64_t now)
     }
 }
 
+struct meter_ctx {
+    struct sc_app *app;
+    uint64_t now;
+};
+
+static void on_telegram(void *ctx, const struct meter_in_telegram *t)
+{
+    struct sc_app *app = ((struct meter_ctx *)ctx)->app;
+    /* device_counters and the status API report the input's counters */
+    const struct meter_in_counters *c = meter_in_counters(&app->meter);
+    app->counters.telegrams_pass = c->telegrams_pass;
+    app->counters.telegrams_fail = c->telegrams_fail;
+    app->counters.telegrams_frame_fail = c->telegrams_frame_fail;
+    if (t->verdict == METER_IN_OK) {
+        app->status.tic_historic = false;
+        on_good_telegram(app, ((struct meter_ctx *)ctx)->now, t->raw);
+    } else if (t->verdict == METER_IN_HISTORIC) {
+        /* historic mode is detected and reported, never parsed (products.md §2) */
+        app->status.tic_historic = true;
+    }
+}
+
 static void meter_feed(struct sc_app *app, const uint8_t *buf, size_t len, uint64_t now)
 {
-    size_t off = 0, rounds = 0;
-    while (off < len) {
-        size_t used = 0;
-        int v;
-        if (app->set->flavour == SC_FLAVOUR_TIC) {
-            v = tic_parser_feed(&app->parser.tic, buf + off, len - off, &used);
-            if (v == TIC_VERDICT_OK) {
-                app->status.tic_historic = false;
-                on_good_telegram(app, now);
-            } else if (v == TIC_VERDICT_CRC_FAIL) {
-                app->counters.telegrams_fail++;
-            } else if (v == TIC_VERDICT_FRAME_FAIL) {
-                app->counters.telegrams_frame_fail++;
-            } else if (v == TIC_VERDICT_HISTORIC) {
-                /* historic mode is detected and reported, never parsed (products.md §2) */
-                app->status.tic_historic = true;
-                app->counters.telegrams_frame_fail++;
-            }
-        } else {
-            v = dsmr_parser_feed(&app->parser.dsmr, buf + off, len - off, &used);
-            if (v == DSMR_VERDICT_OK) {
-                on_good_telegram(app, now);
-            } else if (v == DSMR_VERDICT_CRC_FAIL) {
-                app->counters.telegrams_fail++;
-            } else if (v == DSMR_VERDICT_FRAME_FAIL) {
-                app->counters.telegrams_frame_fail++;
-            }
-        }
-        /* A verdict may come with used == 0: a telegram cut off by a new '/' ends
-         * before that '/' is consumed; feed again from the same place. Stop only on
-         * an error or when nothing was consumed and nothing ended (never spin). */
-        if (v < 0 || (used == 0 && v == 0) || ++rounds > len + 4u) {
-            break;
-        }
-        off += used;
-    }
+    struct meter_ctx ctx = {app, now};
+    (void)meter_in_feed(&app->meter, buf, len, on_telegram, &ctx);
 }
 
 static void meter_poll(struct sc_app *app, uint64_t now)
@@ -223,6 +115,20 @@ static void meter_poll(struct sc_app *app, uint64_t now)
         hal_uart_write(HAL_UART_P1_OUT, buf, (size_t)n);
         meter_feed(app, buf, (size_t)n, now);
     }
+}
+
+/* Meter loss (products.md): no good telegram for SC_METER_TIMEOUT_MS (the moment the LED
+ * shows "no meter data"): instantaneous values read 0 from then on, energies keep their
+ * last value, the Xemex map says "lost" and how old the data is. */
+static void meter_loss_poll(struct sc_app *app, uint64_t now)
+{
+    uint64_t last = app->status.last_telegram_ms;
+    if (app->meter_lost || last == 0u || now - last < SC_METER_TIMEOUT_MS) {
+        return;
+    }
+    app->meter_lost = true;
+    reading_clear_instant(&app->reading);
+    regmap_live_update_at(&app->regs, &app->reading, last, REGMAP_DATA_LOST);
 }
 
 /* ------------------------------------------------------------------------- */
@@ -273,6 +179,22 @@ static uint64_t mb_next_deadline(const struct sc_app *app, uint64_t now)
     return app->mb_in_off < app->mb_in_len ? now : UINT64_MAX; /* input already read */
 }
 
+/* Before a newcomer is judged: has the current client closed? Reads what is
+ * waiting (kept for the normal path) when the input buffer is free. */
+static bool mb_client_alive(struct sc_app *app)
+{
+    if (mb_out_pending(app) || app->mb_in_off < app->mb_in_len) {
+        return true; /* input waits: the close, if any, comes after it */
+    }
+    int n = hal_tcp_recv(app->client, app->mb_in, sizeof app->mb_in);
+    if (n > 0) {
+        app->mb_in_len = (uint16_t)n;
+        app->mb_in_off = 0;
+        return true;
+    }
+    return n == ML_EAGAIN;
+}
+
 static void modbus_poll(struct sc_app *app, uint64_t now)
 {
     if (app->listener < 0) {
@@ -283,7 +205,10 @@ static void modbus_poll(struct sc_app *app, uint64_t now)
         if (c < 0) {
             break;
         }
-        if (app->client >= 0 && now - app->client_last_rx_ms < SC_CLIENT_IDLE_MS) {
+        if (app->client >= 0 && !mb_client_alive(app)) {
+            client_drop(app); /* it closed before the newcomer came: not a rival */
+        }
+        if (app->client >= 0 && now - app->client_last_frame_ms < SC_CLIENT_IDLE_MS) {
             /* the current client is active: refuse the newcomer (count first: the
              * peer may observe the close before this thread runs on) */
             app->counters.modbus_clients_refused++;
@@ -292,7 +217,7 @@ static void modbus_poll(struct sc_app *app, uint64_t now)
         }
         client_drop(app);
         app->client = c;
-        app->client_last_rx_ms = now;
+        app->client_last_frame_ms = now;
         mb_tcp_reset(&app->mb_tcp);
     }
     if (app->client < 0) {
@@ -315,7 +240,6 @@ static void modbus_poll(struct sc_app *app, uint64_t now)
                 client_drop(app);
                 return;
             }
-            app->client_last_rx_ms = now;
             app->mb_in_len = (uint16_t)n;
             app->mb_in_off = 0;
         }
@@ -330,6 +254,9 @@ static void modbus_poll(struct sc_app *app, uint64_t now)
         }
         app->mb_in_off = used > 0u ? (uint16_t)(app->mb_in_off + used) : app->mb_in_len;
         if (r > 0) {
+            /* only a completed frame counts as activity: a byte now and then does not
+             * keep the connection (one-client rule, products.md §1) */
+            app->client_last_frame_ms = now;
             app->counters.modbus_requests++;
             app->mb_out_len = (uint16_t)r;
             app->mb_out_off = 0;
@@ -396,8 +323,8 @@ static void net_poll(struct sc_app *app, uint64_t now)
             break;
         case NET_ACT_AP_START:
             hal_sys_get_identity(&id);
-            sc_str_copy(ssid, sizeof ssid, "SC-");
-            sc_str_copy(ssid + 3, sizeof ssid - 3u, id.serial);
+            ml_str_copy(ssid, sizeof ssid, "SC-");
+            ml_str_copy(ssid + 3, sizeof ssid - 3u, id.serial);
             hal_net_ap_start(ssid, id.label_password);
             break;
         case NET_ACT_AP_STOP:
@@ -596,10 +523,7 @@ static void set_hostname(struct sc_app *app)
 
 static void setup(struct sc_app *app, const struct sc_settings *set)
 {
-    uint8_t *p = (uint8_t *)app;
-    for (size_t i = 0; i < sizeof(*app); i++) {
-        p[i] = 0;
-    }
+    ml_mem_zero(app, sizeof *app);
     app->boot_ms = hal_time_ms();
     config_load(app, set); /* app->set = the effective settings from here on */
     set = app->set;
@@ -609,23 +533,24 @@ static void setup(struct sc_app *app, const struct sc_settings *set)
     struct hal_uart_cfg ucfg;
     if (set->flavour == SC_FLAVOUR_TIC) {
         ucfg = (struct hal_uart_cfg){9600, 7, HAL_UART_PARITY_EVEN, 1, false};
-        tic_parser_init(&app->parser.tic, &app->scratch);
+        meter_in_init_tic(&app->meter, &app->parser.tic, &app->scratch);
     } else {
         ucfg = (struct hal_uart_cfg){115200, 8, HAL_UART_PARITY_NONE, 1, true};
-        dsmr_parser_init(&app->parser.dsmr, &app->scratch);
+        meter_in_init_p1(&app->meter, &app->parser.dsmr, &app->scratch);
     }
     hal_uart_open(HAL_UART_P1_IN, &ucfg);
     hal_uart_open(HAL_UART_P1_OUT, &ucfg);
     hal_gpio_data_request_set(true);
 
     const char *mt = set->meter_type[0] ? set->meter_type : "PhoenixContact-EMPro";
-    const struct regmap_template *tpl = regmap_template_find(mt, sc_str_len(mt));
+    const struct regmap_template *tpl = regmap_template_find(mt, ml_str_len(mt));
     if (tpl == 0) {
         tpl = regmap_template_find("PhoenixContact-EMPro", 20);
     }
     regmap_live_init(&app->regs, tpl);
     reading_init(&app->reading);
-    mb_slave_init(&app->mb, regmap_mb_read, 0, &app->regs);
+    /* FC03 and FC04 return the same data for every template (manual 002 §5.3) */
+    mb_slave_init(&app->mb, regmap_mb_read_same, 0, &app->regs);
     mb_tcp_init(&app->mb_tcp, &app->mb);
     app->client = -1;
     app->listener = hal_tcp_listen(set->modbus_port);
@@ -667,7 +592,9 @@ void sc_app_run(struct sc_app *app, const struct sc_settings *set)
     while (!hal_sys_should_stop()) {
         uint64_t now = hal_time_ms();
         hal_sys_watchdog_kick();
+        regmap_live_set_now(&app->regs, now); /* data age in the Xemex map */
         meter_poll(app, now);
+        meter_loss_poll(app, now);
         modbus_poll(app, now);
         net_poll(app, now);
         mqtt_poll(app, now);
@@ -675,7 +602,8 @@ void sc_app_run(struct sc_app *app, const struct sc_settings *set)
         sc_http_poll(app, now);
         sc_fw_poll(app, now);
         led_poll(app, now);
-        hal_time_wait_until(next_deadline(app, now));
+        /* wake to kick the watchdog even when nothing is due (a silent meter) */
+        hal_time_wait_until(min_u64(next_deadline(app, now), now + ML_WATCHDOG_KICK_MS));
     }
     client_drop(app);
     sc_http_shutdown(app);

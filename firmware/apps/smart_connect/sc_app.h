@@ -32,6 +32,7 @@
 #include "dsmr/dsmr.h"
 #include "hal.h"
 #include "http/http.h"
+#include "meter_in/meter_in.h"
 #include "ml_config.h"
 #include "sha256.h"
 #include "modbus/modbus.h"
@@ -49,14 +50,15 @@ enum sc_flavour {
 
 #define SC_MODBUS_PORT_DEFAULT 502u
 #define SC_METER_TIMEOUT_MS    30000u /**< no good telegram for this long: "no meter data" */
-#define SC_CLIENT_IDLE_MS      5000u  /**< one-client rule: a silent client may be replaced */
+#define SC_CLIENT_IDLE_MS      5000u  /**< one-client rule: no complete frame this long = silent */
 #define SC_COUNTERS_PERIOD_MS  60000u /**< device_counters period */
 #define SC_STR_MAX             128u
 #define SC_HTTP_PORT_DEFAULT   80u
-#define SC_HTTP_WAIT_MAX       4u     /**< connections held while another is served */
-#define SC_HTTP_PREEMPT_MS     1000u  /**< an idle connection that sent nothing yields after this */
+#define SC_HTTP_SESSION_MS     30000u /**< a login session ends this long after its last request */
 #define SC_FW_CONFIRM_MS       60000u /**< a trial image is confirmed after running this long */
-#define SC_FW_HDR_SIZE         64u    /**< firmware image header (see sc_fw.c) */
+#define SC_FW_HDR_SIZE         128u   /**< signed firmware image header (see sc_fw.c) */
+#define SC_FW_HDR_SIGNED       64u    /**< header bytes the Ed25519 signature covers */
+#define SC_FW_HDR_VERSION      2u     /**< header format: 2 = signed */
 #define SC_FW_MAGIC            0x57464C4Du /**< "MLFW" little-endian */
 #define SC_FW_VERSION_MAX      16u
 #define SC_TELEGRAM_MAX                                                                            \
@@ -82,7 +84,8 @@ struct sc_settings {
     void *factory_reset_ctx;
 };
 
-/** Counters of device_counters (products.md §1) kept by the app. */
+/** Counters of device_counters (products.md §1) kept by the app; the telegram ones are
+ *  the meter input's (core/meter_in), copied at every telegram. */
 struct sc_counters {
     uint32_t telegrams_pass;
     uint32_t telegrams_fail;       /**< CRC / checksum wrong */
@@ -109,6 +112,13 @@ struct sc_status {
     bool config_saved;       /**< a configuration is in the store */
     bool reboot_required;    /**< a PATCH saved changes that apply after a reboot */
 };
+
+/**
+ * The Ed25519 public key firmware images must be signed with (generated at
+ * configure time: the build's development key or ML_FW_PUBKEY, see
+ * cmake/fw_key.cmake).
+ */
+extern const uint8_t sc_fw_pubkey[32];
 
 /** Firmware slots and the boot record (sc_fw.c). */
 enum sc_fw_result {
@@ -143,21 +153,33 @@ struct sc_fw {
     const char *up_error;
 };
 
+/** One HTTP connection slot (sc_http.c). */
+struct sc_http_conn {
+    int handle; /**< -1: free */
+    uint32_t peer;
+    uint64_t since_ms;
+    uint16_t rx_len, rx_off;
+    uint8_t rx[ML_HTTP_RX];
+    struct http_server srv;
+};
+
 struct sc_app {
     const struct sc_settings *set;
     uint64_t boot_ms;
+    struct meter_in meter; /**< the meter input on the parser of the flavour */
     union {
         struct dsmr_parser dsmr;
         struct tic_parser tic;
     } parser;
     struct reading scratch; /**< what the parser publishes */
-    struct reading reading; /**< the last good telegram */
+    struct reading reading; /**< the last good telegram (instant values cleared when lost) */
+    bool meter_lost;        /**< no good telegram for SC_METER_TIMEOUT_MS (products.md) */
     struct regmap_live regs;
     struct mb_slave mb;
     struct mb_tcp mb_tcp;
     int listener;
     int client;
-    uint64_t client_last_rx_ms;
+    uint64_t client_last_frame_ms; /**< accept or last complete request (one-client rule) */
     /* Modbus TCP input taken from the socket and not fed yet, and the answer the
      * socket has not taken yet: the input waits behind an answer that is not
      * out, so answers leave whole and in order when the socket is full (a client
@@ -185,19 +207,20 @@ struct sc_app {
     struct cfg_flash_ops cfg_ops;
     bool cfg_ops_ok;
 
-    /* HTTP: one connection served at a time, up to SC_HTTP_WAIT_MAX held */
+    /* HTTP: ML_HTTP_CONNS connections served at once, one work area (sc_http.c) */
     struct http_auth http_auth;
     struct http_server_cfg http_cfg;
-    struct http_server http;
+    struct http_work http_work;
+    struct sc_http_conn http_conns[ML_HTTP_CONNS];
     char http_password[9];
     int http_listener;
-    int http_conn;
-    int http_wait[SC_HTTP_WAIT_MAX];
-    uint8_t http_nwait;
-    uint32_t http_req_at_accept;
-    uint64_t http_idle_since_ms;
-    uint8_t http_rx[1460];
-    size_t http_rx_len, http_rx_off;
+    int http_cur;         /**< connection being fed (owner of an upload it starts) */
+    int http_fw_conn;     /**< connection streaming a firmware upload, -1: none */
+    int http_reboot_conn; /**< connection whose reset answer goes out before the reboot */
+    bool http_session;    /**< a user is logged in (docs/security.md) */
+    uint32_t http_session_peer;
+    uint64_t http_session_last_ms;
+    uint32_t http_evicted; /**< connections closed to make room (statistics) */
     bool reboot_pending;
 
     /* last good raw telegram / frame (GET /api/v1/telegram) */
@@ -221,6 +244,9 @@ void sc_settings_defaults(struct sc_settings *s);
 
 /** The configuration the initial settings @p s describe (seed for an empty store). */
 void sc_cfg_from_settings(const struct sc_settings *s, struct cfg *c);
+
+/** Override @p s with what the saved configuration @p c sets (MeterType, network, MQTT). */
+void sc_settings_apply_cfg(struct sc_settings *s, const struct cfg *c);
 
 /** True when @p name (len bytes) is a MeterType this firmware has a template for. */
 bool sc_meter_type_is_known(const char *name, size_t len);

@@ -1,30 +1,42 @@
 /*
- * Firmware update: image upload into the inactive slot, boot record with a
- * trial flag, confirmation and rollback.
+ * Firmware update: signed image upload into a free slot, boot record with a
+ * trial flag, confirmation and rollback (docs/firmware-update.md).
  *
- * Image (what POST /api/v1/firmware receives) = 64-byte header + payload:
+ * Image (what POST /api/v1/firmware receives) = 128-byte header + payload:
  *
  *     off 0   magic        SC_FW_MAGIC ("MLFW"), u32 little-endian
- *     off 4   hdr_version  1
+ *     off 4   hdr_version  2 (1 was the unsigned format: refused)
  *     off 8   payload_len  bytes after the header
  *     off 12  version      16 bytes, NUL-padded printable ASCII (at least 1 char)
  *     off 28  sha256       SHA-256 of the payload
- *     off 60  reserved     0
+ *     off 60  key_id       first 4 bytes of the signing public key (diagnostics)
+ *     off 64  signature    Ed25519 (RFC 8032) over bytes 0..63, by the key built
+ *                          into the firmware (sc_fw_pubkey)
  *
- * The payload goes to the inactive slot (FW_A/FW_B) at offset 64 while its
- * SHA-256 is computed; the header is written last, only when the hash matched,
- * so a slot with a valid header always holds a verified image. The boot record
- * then names it "pending". On the next boot it becomes the active image in
- * trial; when it has run SC_FW_CONFIRM_MS it is confirmed; if the device
- * reboots before that, the previous image is restored (rollback). The sim
- * cannot execute another image: "booting slot X" means reporting X's version.
+ * The signature covers the header and, through its SHA-256, the payload. It is
+ * checked as soon as the header has arrived, before any flash is touched; the
+ * payload then goes to the target slot at offset 128 while its SHA-256 is
+ * computed; the header is written last, only when the hash matched, so a slot
+ * with a valid header always holds a verified image. The boot record then
+ * names it "pending". On the next boot it becomes the active image in trial
+ * (the signature and hash are checked again); when it has run
+ * SC_FW_CONFIRM_MS it is confirmed; if the device reboots before that, the
+ * previous image is restored (rollback). The sim cannot execute another
+ * image: "booting slot X" means reporting X's version.
+ *
+ * Target slot: the first of A, B that is neither running nor pending, so a
+ * rejected or interrupted upload never touches the running or the pending
+ * image. When the two slots hold the running and the pending image there is
+ * none: the upload is refused (409) until the pending image was installed.
  *
  * Boot record log (HAL_FLASH_BOOT): 32-byte records appended; the last one with
  * a good CRC wins; when the region is full it is erased and the log restarts.
  */
 #include "crc.h"
+#include "ed25519/ed25519.h"
 #include "err.h"
-#include "sc_priv.h"
+#include "sc_fw.h"
+#include "str.h"
 
 #define REC_SIZE  32u
 #define REC_MAGIC 0x52424C4Du /* "MLBR" */
@@ -159,28 +171,59 @@ static void record_save(struct sc_fw *fw)
 /* Image header                                                              */
 /* ------------------------------------------------------------------------- */
 
-/* Check a header; copy the version out. @return payload length or < 0. */
-static int header_check(const uint8_t *h, uint32_t max_payload, char *version)
+/*
+ * Check a header's form (not its signature); copy the version out and set
+ * @p len to the payload length. @return NULL or what is wrong.
+ */
+static const char *header_check(const uint8_t *h, uint32_t max_payload, char *version,
+                                uint32_t *len)
 {
-    ML_VERIFY(get32(h) == SC_FW_MAGIC, ML_EINVAL);
-    ML_VERIFY(get32(&h[4]) == 1u, ML_EINVAL);
-    uint32_t len = get32(&h[8]);
-    ML_VERIFY(len > 0u && len <= max_payload, ML_EINVAL);
+    if (get32(h) != SC_FW_MAGIC) {
+        return "bad image header";
+    }
+    if (get32(&h[4]) == 1u) {
+        return "unsigned image (header version 1): sign it with meterlab fw-sign";
+    }
+    if (get32(&h[4]) != SC_FW_HDR_VERSION) {
+        return "bad image header";
+    }
+    *len = get32(&h[8]);
+    if (*len == 0u || *len > max_payload) {
+        return "bad image header";
+    }
     size_t n = 0;
     while (n < SC_FW_VERSION_MAX && h[12u + n] != 0u) {
-        ML_VERIFY(h[12u + n] >= 0x20u && h[12u + n] < 0x7Fu && h[12u + n] != '"' &&
-                      h[12u + n] != '\\',
-                  ML_EINVAL);
+        if (h[12u + n] < 0x20u || h[12u + n] >= 0x7Fu || h[12u + n] == '"' || h[12u + n] == '\\') {
+            return "bad image header";
+        }
         n++;
     }
-    ML_VERIFY(n > 0u && n < SC_FW_VERSION_MAX, ML_EINVAL);
+    if (n == 0u || n >= SC_FW_VERSION_MAX) {
+        return "bad image header";
+    }
     for (size_t i = 0; i <= n; i++) {
         version[i] = (char)h[12u + i];
     }
-    return (int)len;
+    return 0;
 }
 
-/* Verify the image in @p slot completely (header and SHA-256). */
+/* Check a header's signature with the built-in key. @return NULL or what is wrong. */
+static const char *header_auth(const uint8_t *h)
+{
+    uint8_t diff = 0;
+    for (size_t i = 0; i < 4u; i++) {
+        diff |= (uint8_t)(h[60u + i] ^ sc_fw_pubkey[i]);
+    }
+    if (diff != 0u) {
+        return "image signed by another key";
+    }
+    if (!ml_ed25519_verify(&h[SC_FW_HDR_SIGNED], h, SC_FW_HDR_SIGNED, sc_fw_pubkey)) {
+        return "bad image signature";
+    }
+    return 0;
+}
+
+/* Verify the image in @p slot completely (header, signature and SHA-256). */
 static bool slot_verify(uint8_t slot, char *version)
 {
     uint8_t h[SC_FW_HDR_SIZE];
@@ -188,15 +231,15 @@ static bool slot_verify(uint8_t slot, char *version)
     if (size <= SC_FW_HDR_SIZE || hal_flash_read(slot_region(slot), 0, h, sizeof h) < 0) {
         return false;
     }
-    int len = header_check(h, size - SC_FW_HDR_SIZE, version);
-    if (len < 0) {
+    uint32_t len;
+    if (header_check(h, size - SC_FW_HDR_SIZE, version, &len) != 0 || header_auth(h) != 0) {
         return false;
     }
     struct ml_sha256 sha;
     ml_sha256_init(&sha);
     uint8_t buf[256];
-    for (uint32_t off = 0; off < (uint32_t)len;) {
-        uint32_t n = (uint32_t)len - off < sizeof buf ? (uint32_t)len - off : sizeof buf;
+    for (uint32_t off = 0; off < len;) {
+        uint32_t n = len - off < sizeof buf ? len - off : sizeof buf;
         if (hal_flash_read(slot_region(slot), SC_FW_HDR_SIZE + off, buf, n) < 0) {
             return false;
         }
@@ -246,7 +289,7 @@ void sc_fw_boot(struct sc_app *app, uint64_t now)
     if (fw->active != SC_FW_SLOT_FACTORY && !slot_verify(fw->active, version)) {
         fw->active = SC_FW_SLOT_FACTORY; /* the bootloader falls back to the factory image */
     }
-    sc_str_copy(fw->version, sizeof fw->version,
+    ml_str_copy(fw->version, sizeof fw->version,
                 fw->active == SC_FW_SLOT_FACTORY ? ML_FW_VERSION : version);
 }
 
@@ -270,13 +313,13 @@ uint64_t sc_fw_next_deadline(const struct sc_app *app)
 /* Upload                                                                    */
 /* ------------------------------------------------------------------------- */
 
-static int up_fail(struct sc_fw *fw, const char *why)
+static int up_fail(struct sc_fw *fw, int err, const char *why)
 {
     fw->up_active = false;
     fw->up_failed = true;
     fw->up_error = why;
     fw->result = SC_FW_RES_REJECTED;
-    return ML_EINVAL;
+    return err;
 }
 
 void sc_fw_upload_abort(struct sc_app *app)
@@ -288,20 +331,36 @@ void sc_fw_upload_abort(struct sc_app *app)
     }
 }
 
+/* The slot an upload goes to: neither the running nor the pending one (or none). */
+static uint8_t free_slot(const struct sc_fw *fw)
+{
+    for (uint8_t slot = 0; slot < 2u; slot++) {
+        if (slot != fw->active && slot != fw->pending) {
+            return slot;
+        }
+    }
+    return SC_FW_SLOT_FACTORY;
+}
+
 int sc_fw_upload(struct sc_app *app, uint32_t content_length, const uint8_t *chunk, size_t len)
 {
     struct sc_fw *fw = &app->fw;
     if (!fw->up_active) {
-        /* a new upload: the inactive slot (never the running one, never a trial) */
+        /* a new upload: a free slot (never the running one, never a trial, never the pending one)
+         */
         fw->up_failed = false;
         fw->up_error = 0;
         if (fw->trial) {
-            return up_fail(fw, "a trial image runs: wait until it is confirmed");
+            return up_fail(fw, ML_EBUSY, "a trial image runs: wait until it is confirmed");
         }
-        fw->up_slot = fw->active == 0u ? 1u : 0u;
+        fw->up_slot = free_slot(fw);
+        if (fw->up_slot == SC_FW_SLOT_FACTORY) {
+            return up_fail(fw, ML_EBUSY,
+                           "an image is pending and the other slot runs: install it first (reset)");
+        }
         uint32_t size = slot_size(fw->up_slot);
         if (content_length <= SC_FW_HDR_SIZE || content_length > size) {
-            return up_fail(fw, "image size out of range");
+            return up_fail(fw, ML_EINVAL, "image size out of range");
         }
         fw->up_active = true;
         fw->up_got = 0;
@@ -312,7 +371,7 @@ int sc_fw_upload(struct sc_app *app, uint32_t content_length, const uint8_t *chu
         /* end of body */
         fw->up_active = false;
         if (fw->up_got != content_length || fw->up_got < SC_FW_HDR_SIZE) {
-            return up_fail(fw, "image truncated");
+            return up_fail(fw, ML_EINVAL, "image truncated");
         }
         uint8_t d[ML_SHA256_SIZE];
         ml_sha256_final(&fw->up_sha, d);
@@ -321,11 +380,11 @@ int sc_fw_upload(struct sc_app *app, uint32_t content_length, const uint8_t *chu
             diff |= (uint8_t)(d[i] ^ fw->up_hdr[28u + i]);
         }
         if (diff != 0u) {
-            return up_fail(fw, "sha256 mismatch");
+            return up_fail(fw, ML_EINVAL, "sha256 mismatch");
         }
         /* commit: header last, then the boot record names the slot pending */
         if (flash_write(slot_region(fw->up_slot), 0, fw->up_hdr, SC_FW_HDR_SIZE) < 0) {
-            return up_fail(fw, "flash write failed");
+            return up_fail(fw, ML_EIO, "flash write failed");
         }
         fw->pending = fw->up_slot;
         fw->result = SC_FW_RES_PENDING;
@@ -337,24 +396,30 @@ int sc_fw_upload(struct sc_app *app, uint32_t content_length, const uint8_t *chu
         fw->up_hdr[fw->up_got++] = chunk[i++];
         if (fw->up_got == SC_FW_HDR_SIZE) {
             char version[SC_FW_VERSION_MAX];
-            int pl = header_check(fw->up_hdr, slot_size(fw->up_slot) - SC_FW_HDR_SIZE, version);
-            if (pl < 0) {
-                return up_fail(fw, "bad image header");
+            uint32_t pl;
+            const char *why =
+                header_check(fw->up_hdr, slot_size(fw->up_slot) - SC_FW_HDR_SIZE, version, &pl);
+            if (why != 0) {
+                return up_fail(fw, ML_EINVAL, why);
             }
-            if ((uint32_t)pl != content_length - SC_FW_HDR_SIZE) {
-                return up_fail(fw, "payload length does not match the header");
+            if (pl != content_length - SC_FW_HDR_SIZE) {
+                return up_fail(fw, ML_EINVAL, "payload length does not match the header");
             }
-            fw->up_len = (uint32_t)pl;
-            /* the slot's old header goes first: a cut leaves no valid image there */
+            why = header_auth(fw->up_hdr); /* before any flash is touched */
+            if (why != 0) {
+                return up_fail(fw, ML_EINVAL, why);
+            }
+            fw->up_len = pl;
+            /* the slot is free (neither running nor pending): its old content may go */
             if (hal_flash_erase(slot_region(fw->up_slot), 0, slot_size(fw->up_slot)) < 0) {
-                return up_fail(fw, "flash erase failed");
+                return up_fail(fw, ML_EIO, "flash erase failed");
             }
         }
     }
     if (i < len) {
         ml_sha256_update(&fw->up_sha, chunk + i, len - i);
         if (flash_write(slot_region(fw->up_slot), fw->up_got, chunk + i, len - i) < 0) {
-            return up_fail(fw, "flash write failed");
+            return up_fail(fw, ML_EIO, "flash write failed");
         }
         fw->up_got += (uint32_t)(len - i);
     }
@@ -383,42 +448,43 @@ static const char *result_name(uint8_t r)
     }
 }
 
-void sc_fw_render(const struct sc_app *app, struct http_writer *w)
+void sc_fw_render(const struct sc_app *app, struct ml_text *w)
 {
     const struct sc_fw *fw = &app->fw;
-    http_writer_str(w, "{\"Version\":");
-    http_writer_json_str(w, fw->version, sc_str_len(fw->version));
-    http_writer_str(w, ",\"Slot\":\"");
-    http_writer_str(w, sc_fw_slot_name(fw->active));
-    http_writer_str(w, "\",\"State\":\"");
-    http_writer_str(w, fw->trial ? "trial" : "confirmed");
-    http_writer_str(w, "\",\"LastResult\":\"");
-    http_writer_str(w, result_name(fw->result));
-    http_writer_str(w, "\",\"Pending\":");
+    ml_text_put(w, "{\"Version\":");
+    ml_text_json_str(w, fw->version, ml_str_len(fw->version));
+    ml_text_put(w, ",\"Slot\":\"");
+    ml_text_put(w, sc_fw_slot_name(fw->active));
+    ml_text_put(w, "\",\"State\":\"");
+    ml_text_put(w, fw->trial ? "trial" : "confirmed");
+    ml_text_put(w, "\",\"LastResult\":\"");
+    ml_text_put(w, result_name(fw->result));
+    ml_text_put(w, "\",\"Pending\":");
     if (fw->pending != SC_FW_SLOT_FACTORY) {
         char v[SC_FW_VERSION_MAX];
         uint8_t h[SC_FW_HDR_SIZE];
         v[0] = '\0';
+        uint32_t pl;
         if (hal_flash_read(slot_region(fw->pending), 0, h, sizeof h) == ML_OK) {
-            if (header_check(h, slot_size(fw->pending), v) < 0) {
+            if (header_check(h, slot_size(fw->pending), v, &pl) != 0) {
                 v[0] = '\0';
             }
         }
-        http_writer_str(w, "{\"Slot\":\"");
-        http_writer_str(w, sc_fw_slot_name(fw->pending));
-        http_writer_str(w, "\",\"Version\":");
-        http_writer_json_str(w, v, sc_str_len(v));
-        http_writer_str(w, "}");
+        ml_text_put(w, "{\"Slot\":\"");
+        ml_text_put(w, sc_fw_slot_name(fw->pending));
+        ml_text_put(w, "\",\"Version\":");
+        ml_text_json_str(w, v, ml_str_len(v));
+        ml_text_put(w, "}");
     } else {
-        http_writer_str(w, "null");
+        ml_text_put(w, "null");
     }
-    http_writer_str(w, ",\"Error\":");
+    ml_text_put(w, ",\"Error\":");
     if (fw->up_failed && fw->up_error != 0) {
-        http_writer_json_str(w, fw->up_error, sc_str_len(fw->up_error));
+        ml_text_json_str(w, fw->up_error, ml_str_len(fw->up_error));
     } else {
-        http_writer_str(w, "null");
+        ml_text_put(w, "null");
     }
-    http_writer_str(w, ",\"MaxImageSize\":");
-    http_writer_u64(w, slot_size(fw->active == 0u ? 1u : 0u));
-    http_writer_str(w, "}\n");
+    ml_text_put(w, ",\"MaxImageSize\":");
+    ml_text_u64(w, slot_size(fw->active == 0u ? 1u : 0u));
+    ml_text_put(w, "}\n");
 }

@@ -3,10 +3,11 @@
  * MQTT), network and MQTT settings forms. Plain HTML + inline CSS/JS, no
  * external resources; it talks to the API with fetch() on location.origin (a
  * relative URL would carry the user:password@ of the page URL, which fetch()
- * refuses). With ?autotest=1 it fills and submits the MQTT form and marks
- * <body data-autotest="ok"> (used by tests/integration/http).
+ * refuses). It never acts on URL parameters (docs/security.md): it changes
+ * something only when the user submits a form or presses Reboot. Every
+ * state change it sends is application/json (the device refuses other types).
  */
-#include "sc_priv.h"
+#include "sc_web.h"
 
 /* clang-format off */
 const char sc_web_page[] =
@@ -34,7 +35,7 @@ const char sc_web_page[] =
     "<section id=\"status\"><h2>Status</h2>\n"
     "<div>System</div><div class=\"dots\"><span><i class=\"dot\" id=\"d-meter\"></i>Meter</span></div>\n"
     "<div style=\"margin-top:10px\">Network &mdash; active interface: <b id=\"s-if\">?</b> <small id=\"s-ip\"></small></div>\n"
-    "<div class=\"dots\"><span><i class=\"dot\" id=\"d-link\"></i>Link</span><span><i class=\"dot\" id=\"d-net\"></i>Network</span><span><i class=\"dot\" id=\"d-inet\"></i>Internet</span><span><i class=\"dot\" id=\"d-mqtt\"></i>MQTT</span></div>\n"
+    "<div class=\"dots\"><span><i class=\"dot\" id=\"d-link\"></i>Link</span><span><i class=\"dot\" id=\"d-net\"></i>Network</span><span><i class=\"dot\" id=\"d-inet\"></i>Internet</span><span><i class=\"dot\" id=\"d-mqtt\"></i>MQTT <small id=\"s-mqtt-enc\"></small></span></div>\n"
     "<div style=\"margin-top:10px\"><small id=\"s-fw\"></small></div>\n"
     "<div class=\"msg\" id=\"s-msg\"></div>\n"
     "<button id=\"reboot\" type=\"button\">Reboot</button>\n"
@@ -70,14 +71,14 @@ const char sc_web_page[] =
     "var B=location.origin,cfg=null;\n"
     "function $(i){return document.getElementById(i)}\n"
     "function dot(i,v){$(i).className=\"dot \"+(v?\"ok\":\"bad\")}\n"
-    "function api(m,p,b){var o={method:m,headers:{}};if(b){o.body=JSON.stringify(b);o.headers[\"Content-Type\"]=\"application/json\"}\n"
+    "function api(m,p,b){var o={method:m,headers:{}};if(m!=\"GET\"){o.headers[\"Content-Type\"]=\"application/json\"}if(b){o.body=JSON.stringify(b)}\n"
     "return fetch(B+p,o).then(function(r){return r.json().then(function(j){if(!r.ok){throw new Error((j.field?j.field+\": \":\"\")+j.error)}return j})})}\n"
     "function msg(i,t,ok){var e=$(i);e.textContent=t;e.className=\"msg \"+(ok?\"okm\":\"err\")}\n"
     "function radio(f,n,v){var r=f.querySelectorAll(\"input[name=\"+n+\"]\");for(var k=0;k<r.length;k++){r[k].checked=r[k].value==v}}\n"
     "function rv(f,n){var r=f.querySelector(\"input[name=\"+n+\"]:checked\");return r?r.value:\"\"}\n"
     "function status(){return api(\"GET\",\"/api/v1/status\").then(function(s){\n"
     "dot(\"d-meter\",s.Meter.Data);dot(\"d-link\",s.Network.Link);dot(\"d-net\",s.Network.Network);dot(\"d-inet\",s.Network.Internet);\n"
-    "dot(\"d-mqtt\",s.MQTT.State==\"connected\");$(\"s-if\").textContent=s.Network.ActiveInterface;\n"
+    "dot(\"d-mqtt\",s.MQTT.State==\"connected\");$(\"s-mqtt-enc\").textContent=s.MQTT.Enabled&&!s.MQTT.Encrypted?\"(not encrypted)\":\"\";$(\"s-if\").textContent=s.Network.ActiveInterface;\n"
     "$(\"s-ip\").textContent=s.Network.IpAddress+\" (\"+s.Network.State+\")\";\n"
     "$(\"s-fw\").textContent=\"Firmware \"+s.Device.Firmware+\" \\u00b7 serial \"+s.Device.Serial+(s.Meter.Error?\" \\u00b7 \"+s.Meter.Error:\"\");\n"
     "$(\"s-msg\").textContent=s.Config.RebootRequired?\"Saved settings apply after a reboot.\":\"\";}).catch(function(e){msg(\"s-msg\",e.message,false)})}\n"
@@ -99,12 +100,7 @@ const char sc_web_page[] =
     "$(\"mqtt\").addEventListener(\"submit\",function(e){e.preventDefault();saveMqtt().catch(function(){})});\n"
     "$(\"reboot\").addEventListener(\"click\",function(){api(\"POST\",\"/api/v1/reset\").then(function(){msg(\"s-msg\",\"Rebooting...\",true)})});\n"
     "$(\"net\").addEventListener(\"change\",function(){if(cfg){var f=$(\"net\"),x=ifc();if(x&&!rv(f,\"mode\")){radio(f,\"mode\",x.IpMode)}}});\n"
-    "var q=new URLSearchParams(location.search);\n"
-    "status().then(load).then(function(){\n"
-    "if(q.get(\"autotest\")==\"1\"){var m=$(\"mqtt\");radio(m,\"en\",\"1\");m.broker.value=q.get(\"broker\")||\"mqtt://127.0.0.1:1883\";\n"
-    "m.site.value=q.get(\"site\")||\"autotest-site\";m.user.value=\"autotest\";\n"
-    "return saveMqtt().then(function(){document.body.setAttribute(\"data-autotest\",\"ok\")},function(e){document.body.setAttribute(\"data-autotest\",\"fail: \"+e.message)})}\n"
-    "}).catch(function(e){document.body.setAttribute(\"data-autotest\",\"fail: \"+e.message)});\n"
+    "status().then(load).catch(function(e){msg(\"s-msg\",e.message,false)});\n"
     "setInterval(status,5000);\n"
     "</script></body></html>\n";
 /* clang-format on */

@@ -5,48 +5,9 @@
 #include "cfg.h"
 
 #include "err.h"
-
-/* ------------------------------------------------------------------------- */
-/* String helpers (no libc in core)                                          */
-/* ------------------------------------------------------------------------- */
-
-static size_t s_len(const char *s)
-{
-    size_t n = 0;
-    while (s[n] != '\0') {
-        n++;
-    }
-    return n;
-}
-
-static void s_copy(char *dst, size_t cap, const char *src, size_t len)
-{
-    size_t i = 0;
-    for (; i < len && i + 1u < cap; i++) {
-        dst[i] = src[i];
-    }
-    dst[i] = '\0';
-}
-
-/* True when the @p len bytes at @p a equal the NUL-terminated @p lit. */
-static bool s_eq(const char *a, size_t len, const char *lit)
-{
-    size_t i = 0;
-    for (; i < len; i++) {
-        if (lit[i] == '\0' || lit[i] != a[i]) {
-            return false;
-        }
-    }
-    return lit[i] == '\0';
-}
-
-static void mem_zero(void *p, size_t n)
-{
-    uint8_t *b = p;
-    for (size_t i = 0; i < n; i++) {
-        b[i] = 0;
-    }
-}
+#include "mqtt/mqtt_policy.h"
+#include "str.h"
+#include "text.h"
 
 /* ------------------------------------------------------------------------- */
 /* Value checks                                                              */
@@ -145,40 +106,10 @@ static bool ch_is_name(char c)
            c == '_' || c == '.';
 }
 
-/* mqtt://host[:port][/] or mqtts://host[:port][/]; host: DNS name or IPv4. */
+/* The broker URL grammar is core/mqtt's (mqtt_policy.h), the one the ports use. */
 static bool url_is_valid(const char *s, size_t len)
 {
-    size_t i;
-    if (len >= 7u && s_eq(s, 7, "mqtt://")) {
-        i = 7;
-    } else if (len >= 8u && s_eq(s, 8, "mqtts://")) {
-        i = 8;
-    } else {
-        return false;
-    }
-    size_t host = i;
-    while (i < len && ch_is_name(s[i])) {
-        i++;
-    }
-    if (i == host || s[host] == '.' || s[host] == '-' || s[i - 1u] == '.') {
-        return false;
-    }
-    if (i < len && s[i] == ':') {
-        i++;
-        size_t p0 = i;
-        uint32_t port = 0;
-        while (i < len && s[i] >= '0' && s[i] <= '9' && i - p0 < 5u) {
-            port = port * 10u + (uint32_t)(s[i] - '0');
-            i++;
-        }
-        if (i == p0 || port == 0u || port > 65535u || s[p0] == '0') {
-            return false;
-        }
-    }
-    if (i < len && s[i] == '/') {
-        i++;
-    }
-    return i == len;
+    return mqtt_broker_url_parse(s, len, NULL) == ML_OK;
 }
 
 /* Printable ASCII only (0x20..0x7E). */
@@ -225,7 +156,7 @@ static bool meter_name_is_valid(const char *s, size_t len, cfg_meter_type_fn met
 static int fail(struct cfg_error *err, const char *field, const char *reason)
 {
     if (err != 0) {
-        s_copy(err->field, sizeof err->field, field, s_len(field));
+        ml_str_copy(err->field, sizeof err->field, field);
         err->reason = reason;
     }
     return ML_EINVAL;
@@ -237,32 +168,32 @@ static int fail(struct cfg_error *err, const char *field, const char *reason)
 
 void cfg_defaults(struct cfg *c)
 {
-    mem_zero(c, sizeof *c);
-    s_copy(c->meter_type, sizeof c->meter_type, CFG_DEFAULT_METER, s_len(CFG_DEFAULT_METER));
+    ml_mem_zero(c, sizeof *c);
+    ml_str_copy(c->meter_type, sizeof c->meter_type, CFG_DEFAULT_METER);
     c->netif = CFG_NETIF_ETHERNET;
     c->eth.mode = CFG_IP_DHCP;
     c->eth.st.prefix = 24;
     c->wifi.mode = CFG_IP_DHCP;
     c->wifi.st.prefix = 24;
     c->mqtt_enable = false;
-    s_copy(c->mqtt_broker, sizeof c->mqtt_broker, CFG_DEFAULT_BROKER, s_len(CFG_DEFAULT_BROKER));
+    ml_str_copy(c->mqtt_broker, sizeof c->mqtt_broker, CFG_DEFAULT_BROKER);
 }
 
 static int iface_validate(const struct cfg_iface *f, const char *name, struct cfg_error *err)
 {
     char path[40];
-    size_t n = s_len(name);
-    s_copy(path, sizeof path, name, n);
+    size_t n = ml_str_len(name);
+    ml_str_copy_n(path, sizeof path, name, n);
     if ((unsigned)f->mode >= (unsigned)CFG_IP_MODE_COUNT) {
-        s_copy(path + n, sizeof path - n, ".IpMode", 7);
+        ml_str_copy_n(path + n, sizeof path - n, ".IpMode", 7);
         return fail(err, path, "must be \"DHCP\" or \"Static\"");
     }
     if (f->st.prefix < 1u || f->st.prefix > 32u) {
-        s_copy(path + n, sizeof path - n, ".StaticIPv4.Netmask", 19);
+        ml_str_copy_n(path + n, sizeof path - n, ".StaticIPv4.Netmask", 19);
         return fail(err, path, "prefix length must be 1..32");
     }
     if (f->mode == CFG_IP_STATIC && !ip_is_host(f->st.ip)) {
-        s_copy(path + n, sizeof path - n, ".StaticIPv4.IpAddress", 21);
+        ml_str_copy_n(path + n, sizeof path - n, ".StaticIPv4.IpAddress", 21);
         return fail(err, path, "Static needs a unicast IpAddress");
     }
     return ML_OK;
@@ -270,7 +201,7 @@ static int iface_validate(const struct cfg_iface *f, const char *name, struct cf
 
 int cfg_validate(const struct cfg *c, cfg_meter_type_fn meter_ok, struct cfg_error *err)
 {
-    size_t n = s_len(c->meter_type);
+    size_t n = ml_str_len(c->meter_type);
     if (!meter_name_is_valid(c->meter_type, n, meter_ok)) {
         return fail(err, "MeterType", "unknown meter type");
     }
@@ -285,27 +216,27 @@ int cfg_validate(const struct cfg *c, cfg_meter_type_fn meter_ok, struct cfg_err
     if (e < 0) {
         return e;
     }
-    size_t ssid = s_len(c->wifi_ssid);
+    size_t ssid = ml_str_len(c->wifi_ssid);
     if (ssid >= CFG_SSID_MAX || !has_no_controls(c->wifi_ssid, ssid)) {
         return fail(err, "WiFi.ConnectionData.WiFiSSID", "invalid SSID");
     }
     if (c->netif == CFG_NETIF_WIFI && ssid == 0u) {
         return fail(err, "WiFi.ConnectionData.WiFiSSID", "DefaultNetIf WiFi needs a WiFiSSID");
     }
-    size_t psk = s_len(c->wifi_password);
+    size_t psk = ml_str_len(c->wifi_password);
     if (!(psk == 0u || (psk >= 8u && psk <= 63u)) || !is_printable_ascii(c->wifi_password, psk)) {
         return fail(err, "WiFi.ConnectionData.WiFiPassword", "WPA2 passphrase: 8..63 ASCII");
     }
-    if (!url_is_valid(c->mqtt_broker, s_len(c->mqtt_broker))) {
+    if (!url_is_valid(c->mqtt_broker, ml_str_len(c->mqtt_broker))) {
         return fail(err, "MQTT.Broker", "must be mqtt://host[:port] or mqtts://host[:port]");
     }
-    if (!site_is_valid(c->mqtt_site, s_len(c->mqtt_site))) {
+    if (!site_is_valid(c->mqtt_site, ml_str_len(c->mqtt_site))) {
         return fail(err, "MQTT.Site", "only letters, digits, '-', '_' and '.'");
     }
-    if (!is_printable_ascii(c->mqtt_user, s_len(c->mqtt_user))) {
+    if (!is_printable_ascii(c->mqtt_user, ml_str_len(c->mqtt_user))) {
         return fail(err, "MQTT.Username", "printable ASCII only");
     }
-    if (!has_no_controls(c->mqtt_password, s_len(c->mqtt_password))) {
+    if (!has_no_controls(c->mqtt_password, ml_str_len(c->mqtt_password))) {
         return fail(err, "MQTT.Password", "no control characters");
     }
     return ML_OK;
@@ -315,57 +246,20 @@ int cfg_validate(const struct cfg *c, cfg_meter_type_fn meter_ok, struct cfg_err
 /* JSON writer                                                               */
 /* ------------------------------------------------------------------------- */
 
-struct jw {
-    char *out;
-    size_t cap;
-    size_t n;
-    bool overflow;
-};
-
-static void jw_raw(struct jw *w, const char *s, size_t len)
+/* jw_str: a NUL-terminated string as a JSON string. */
+static void jw_str(struct ml_text *w, const char *s)
 {
-    for (size_t i = 0; i < len; i++) {
-        if (w->n + 1u < w->cap) {
-            w->out[w->n] = s[i];
-        } else {
-            w->overflow = true;
-        }
-        w->n++;
-    }
+    ml_text_json_str(w, s, ml_str_len(s));
 }
 
-static void jw_lit(struct jw *w, const char *s)
-{
-    jw_raw(w, s, s_len(s));
-}
-
-static void jw_str(struct jw *w, const char *s)
-{
-    static const char hex[] = "0123456789abcdef";
-    jw_raw(w, "\"", 1);
-    for (size_t i = 0; s[i] != '\0'; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\') {
-            char e[2] = {'\\', (char)c};
-            jw_raw(w, e, 2);
-        } else if (c < 0x20u || c == 0x7Fu) {
-            char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15u]};
-            jw_raw(w, e, 6);
-        } else {
-            jw_raw(w, (const char *)&s[i], 1);
-        }
-    }
-    jw_raw(w, "\"", 1);
-}
-
-static void jw_key_str(struct jw *w, const char *key, const char *val)
+static void jw_key_str(struct ml_text *w, const char *key, const char *val)
 {
     jw_str(w, key);
-    jw_lit(w, ":");
+    ml_text_put(w, ":");
     jw_str(w, val);
 }
 
-static void jw_ip(struct jw *w, const char *key, uint32_t ip)
+static void jw_ip(struct ml_text *w, const char *key, uint32_t ip)
 {
     char b[16];
     if (ip == 0u) {
@@ -376,7 +270,7 @@ static void jw_ip(struct jw *w, const char *key, uint32_t ip)
     jw_key_str(w, key, b);
 }
 
-static void jw_iface(struct jw *w, const struct cfg_iface *f)
+static void jw_iface(struct ml_text *w, const struct cfg_iface *f)
 {
     char prefix[4];
     unsigned p = f->st.prefix;
@@ -387,15 +281,15 @@ static void jw_iface(struct jw *w, const struct cfg_iface *f)
     prefix[k++] = (char)('0' + p % 10u);
     prefix[k] = '\0';
     jw_key_str(w, "IpMode", f->mode == CFG_IP_STATIC ? "Static" : "DHCP");
-    jw_lit(w, ",\"StaticIPv4\":{");
+    ml_text_put(w, ",\"StaticIPv4\":{");
     jw_ip(w, "IpAddress", f->st.ip);
-    jw_lit(w, ",");
+    ml_text_put(w, ",");
     jw_key_str(w, "Netmask", prefix);
-    jw_lit(w, ",");
+    ml_text_put(w, ",");
     jw_ip(w, "Gateway", f->st.gateway);
-    jw_lit(w, ",");
+    ml_text_put(w, ",");
     jw_ip(w, "DNS", f->st.dns);
-    jw_lit(w, "}");
+    ml_text_put(w, "}");
 }
 
 static const char *masked(const char *pw)
@@ -405,35 +299,32 @@ static const char *masked(const char *pw)
 
 int cfg_json_render(const struct cfg *c, char *out, size_t cap)
 {
-    struct jw w = {out, cap, 0, false};
-    jw_lit(&w, "{");
+    struct ml_text w;
+    ml_text_init(&w, out, cap);
+    ml_text_put(&w, "{");
     jw_key_str(&w, "MeterType", c->meter_type);
-    jw_lit(&w, ",");
+    ml_text_put(&w, ",");
     jw_key_str(&w, "DefaultNetIf", c->netif == CFG_NETIF_WIFI ? "WiFi" : "Ethernet");
-    jw_lit(&w, ",\"Ethernet\":{");
+    ml_text_put(&w, ",\"Ethernet\":{");
     jw_iface(&w, &c->eth);
-    jw_lit(&w, "},\"WiFi\":{");
+    ml_text_put(&w, "},\"WiFi\":{");
     jw_iface(&w, &c->wifi);
-    jw_lit(&w, ",\"ConnectionData\":{");
+    ml_text_put(&w, ",\"ConnectionData\":{");
     jw_key_str(&w, "WiFiSSID", c->wifi_ssid);
-    jw_lit(&w, ",");
+    ml_text_put(&w, ",");
     jw_key_str(&w, "WiFiPassword", masked(c->wifi_password));
-    jw_lit(&w, "}},\"MQTT\":{\"Enable\":");
-    jw_lit(&w, c->mqtt_enable ? "true" : "false");
-    jw_lit(&w, ",");
+    ml_text_put(&w, "}},\"MQTT\":{\"Enable\":");
+    ml_text_put(&w, c->mqtt_enable ? "true" : "false");
+    ml_text_put(&w, ",");
     jw_key_str(&w, "Broker", c->mqtt_broker);
-    jw_lit(&w, ",");
+    ml_text_put(&w, ",");
     jw_key_str(&w, "Site", c->mqtt_site);
-    jw_lit(&w, ",");
+    ml_text_put(&w, ",");
     jw_key_str(&w, "Username", c->mqtt_user);
-    jw_lit(&w, ",");
+    ml_text_put(&w, ",");
     jw_key_str(&w, "Password", masked(c->mqtt_password));
-    jw_lit(&w, "}}");
-    if (w.overflow || w.n >= cap) {
-        return ML_ENOSPC;
-    }
-    out[w.n] = '\0';
-    return (int)w.n;
+    ml_text_put(&w, "}}");
+    return out == NULL ? ML_ENOSPC : ml_text_end(&w);
 }
 
 /* ------------------------------------------------------------------------- */
@@ -584,8 +475,8 @@ static int jp_number(struct jp *p)
 
 static int jp_literal(struct jp *p, const char *lit, enum jtype type)
 {
-    size_t n = s_len(lit);
-    ML_VERIFY(p->len - p->pos >= n && s_eq(&p->s[p->pos], n, lit), ML_EINVAL);
+    size_t n = ml_str_len(lit);
+    ML_VERIFY(p->len - p->pos >= n && ml_str_eq_n(&p->s[p->pos], n, lit), ML_EINVAL);
     int t = jp_new(p, type, p->pos);
     if (t < 0) {
         return t;
@@ -778,7 +669,7 @@ struct patch {
 /* Append ".key" (or "key" at the root) to the path; returns the old length. */
 static size_t path_push(struct patch *x, const struct jtok *key)
 {
-    size_t old = s_len(x->path);
+    size_t old = ml_str_len(x->path);
     size_t n = old;
     if (n > 0u && n + 1u < sizeof x->path) {
         x->path[n++] = '.';
@@ -825,10 +716,10 @@ static int set_password(struct patch *x, size_t t, char *dst, size_t cap)
     if (n < 0) {
         return n;
     }
-    if (s_eq(buf, (size_t)n, CFG_PASSWORD_MASK)) {
+    if (ml_str_eq_n(buf, (size_t)n, CFG_PASSWORD_MASK)) {
         return ML_OK; /* the masked value read by GET: unchanged */
     }
-    s_copy(dst, cap, buf, (size_t)n);
+    ml_str_copy_n(dst, cap, buf, (size_t)n);
     return ML_OK;
 }
 
@@ -880,7 +771,7 @@ static int walk_obj(struct patch *x, size_t t, obj_fn fn)
 
 static const struct jtok *key_name(struct patch *x, const struct jtok *key, const char *lit)
 {
-    return s_eq(&x->p->s[key->start], (size_t)(key->end - key->start), lit) ? key : 0;
+    return ml_str_eq_n(&x->p->s[key->start], (size_t)(key->end - key->start), lit) ? key : 0;
 }
 
 static struct cfg_iface *cur_iface(struct patch *x)
@@ -931,7 +822,7 @@ static int m_conn(struct patch *x, const struct jtok *key, size_t val)
         if (e < 0) {
             return e;
         }
-        size_t n = s_len(x->c->wifi_password);
+        size_t n = ml_str_len(x->c->wifi_password);
         if (!(n == 0u || n >= 8u) || !is_printable_ascii(x->c->wifi_password, n)) {
             return pfail(x, "WPA2 passphrase: 8..63 ASCII");
         }
@@ -949,9 +840,9 @@ static int m_iface(struct patch *x, const struct jtok *key, size_t val)
         if (n < 0 && x->p->tok[val].type != J_STR) {
             return n;
         }
-        if (n >= 0 && s_eq(buf, (size_t)n, "DHCP")) {
+        if (n >= 0 && ml_str_eq_n(buf, (size_t)n, "DHCP")) {
             f->mode = CFG_IP_DHCP;
-        } else if (n >= 0 && s_eq(buf, (size_t)n, "Static")) {
+        } else if (n >= 0 && ml_str_eq_n(buf, (size_t)n, "Static")) {
             f->mode = CFG_IP_STATIC;
         } else {
             return pfail(x, "must be \"DHCP\" or \"Static\"");
@@ -1013,7 +904,7 @@ static int m_mqtt(struct patch *x, const struct jtok *key, size_t val)
         if (e < 0) {
             return e;
         }
-        if (!has_no_controls(c->mqtt_password, s_len(c->mqtt_password))) {
+        if (!has_no_controls(c->mqtt_password, ml_str_len(c->mqtt_password))) {
             return pfail(x, "no control characters");
         }
         return ML_OK;
@@ -1043,9 +934,9 @@ static int m_root(struct patch *x, const struct jtok *key, size_t val)
         if (n < 0 && x->p->tok[val].type != J_STR) {
             return n;
         }
-        if (n >= 0 && s_eq(buf, (size_t)n, "Ethernet")) {
+        if (n >= 0 && ml_str_eq_n(buf, (size_t)n, "Ethernet")) {
             c->netif = CFG_NETIF_ETHERNET;
-        } else if (n >= 0 && s_eq(buf, (size_t)n, "WiFi")) {
+        } else if (n >= 0 && ml_str_eq_n(buf, (size_t)n, "WiFi")) {
             c->netif = CFG_NETIF_WIFI;
         } else {
             return pfail(x, "must be \"Ethernet\" or \"WiFi\"");
@@ -1141,7 +1032,7 @@ static void bw_u32(struct bw *w, uint32_t v)
 
 static void bw_str(struct bw *w, const char *s)
 {
-    size_t n = s_len(s);
+    size_t n = ml_str_len(s);
     bw_u8(w, (uint8_t)n);
     for (size_t i = 0; i < n; i++) {
         bw_u8(w, (uint8_t)s[i]);
@@ -1236,7 +1127,7 @@ int cfg_decode(struct cfg *c, const uint8_t *in, size_t len, cfg_meter_type_fn m
     ML_VERIFY(c != 0 && in != 0, ML_EFAULT);
     struct br r = {in, len, 0, false};
     struct cfg tmp;
-    mem_zero(&tmp, sizeof tmp);
+    ml_mem_zero(&tmp, sizeof tmp);
     ML_VERIFY(br_u8(&r) == CFG_BLOB_VERSION, ML_EINVAL);
     br_str(&r, tmp.meter_type, sizeof tmp.meter_type);
     uint8_t nif = br_u8(&r);

@@ -6,6 +6,8 @@
 #include "esp_at/esp_at.h"
 
 #include "err.h"
+#include "str.h"
+#include "text.h"
 
 enum kind {
     K_NONE = 0,
@@ -53,46 +55,8 @@ static const char *const init_cmds[] = {
 #define INIT_STEPS ((uint8_t)ML_ARRAY_SIZE(init_cmds))
 
 /* ------------------------------------------------------------------------- */
-/* Small string helpers (no libc)                                            */
+/* Parsing helpers (no libc; string helpers: str.h)                          */
 /* ------------------------------------------------------------------------- */
-
-static size_t str_len(const char *s)
-{
-    size_t n = 0;
-    while (s != NULL && s[n] != '\0') {
-        n++;
-    }
-    return n;
-}
-
-static bool str_copy(char *dst, size_t cap, const char *src)
-{
-    size_t n = str_len(src);
-    if (n >= cap) {
-        return false;
-    }
-    for (size_t i = 0; i < n; i++) {
-        dst[i] = src[i];
-    }
-    dst[n] = '\0';
-    return true;
-}
-
-static bool starts(const char *s, size_t len, const char *prefix)
-{
-    size_t i = 0;
-    for (; prefix[i] != '\0'; i++) {
-        if (i >= len || s[i] != prefix[i]) {
-            return false;
-        }
-    }
-    return true;
-}
-
-static bool equals(const char *s, size_t len, const char *lit)
-{
-    return starts(s, len, lit) && str_len(lit) == len;
-}
 
 /* Parse an unsigned decimal at *pos; advances *pos. */
 static bool parse_u32(const char *s, size_t len, size_t *pos, uint32_t *out)
@@ -142,71 +106,36 @@ static bool parse_ip(const char *s, size_t len, size_t *pos, uint32_t *out)
     return true;
 }
 
-/* Command builder over e->cmd. */
-struct bld {
-    char *buf;
-    uint16_t len;
-    uint16_t cap;
-    bool over;
-};
-
-static void b_ch(struct bld *b, char c)
-{
-    if (b->len + 1u < b->cap) {
-        b->buf[b->len++] = c;
-    } else {
-        b->over = true;
-    }
-}
-
-static void b_str(struct bld *b, const char *s)
-{
-    while (*s != '\0') {
-        b_ch(b, *s++);
-    }
-}
-
-static void b_u32(struct bld *b, uint32_t v)
-{
-    char t[10];
-    int n = 0;
-    do {
-        t[n++] = (char)('0' + v % 10u);
-        v /= 10u;
-    } while (v != 0u);
-    while (n > 0) {
-        b_ch(b, t[--n]);
-    }
-}
+/* Commands are built over e->cmd with the text writer (text.h). */
 
 /* An AT string parameter: quoted, with '"', ',' and '\' escaped by '\'. */
-static void b_quoted_n(struct bld *b, const char *s, size_t n)
+static void b_quoted_n(struct ml_text *b, const char *s, size_t n)
 {
-    b_ch(b, '"');
+    ml_text_putc(b, '"');
     for (size_t i = 0; i < n; i++) {
         if (s[i] == '"' || s[i] == ',' || s[i] == '\\') {
-            b_ch(b, '\\');
+            ml_text_putc(b, '\\');
         }
-        b_ch(b, s[i]);
+        ml_text_putc(b, s[i]);
     }
-    b_ch(b, '"');
+    ml_text_putc(b, '"');
 }
 
-static void b_quoted(struct bld *b, const char *s)
+static void b_quoted(struct ml_text *b, const char *s)
 {
-    b_quoted_n(b, s, str_len(s));
+    b_quoted_n(b, s, ml_str_len(s));
 }
 
-static void b_ip(struct bld *b, uint32_t ip)
+static void b_ip(struct ml_text *b, uint32_t ip)
 {
-    b_ch(b, '"');
+    ml_text_putc(b, '"');
     for (int k = 3; k >= 0; k--) {
-        b_u32(b, (ip >> (8 * k)) & 0xFFu);
+        ml_text_u64(b, (ip >> (8 * k)) & 0xFFu);
         if (k > 0) {
-            b_ch(b, '.');
+            ml_text_putc(b, '.');
         }
     }
-    b_ch(b, '"');
+    ml_text_putc(b, '"');
 }
 
 /* ------------------------------------------------------------------------- */
@@ -221,6 +150,7 @@ static void slot_free(struct ml_esp_at_slot *s)
     s->peer_closed = false;
     s->close_req = false;
     s->rx_hint = false;
+    s->peer_ip = 0;
     ml_ring_clear(&s->rx);
     ml_ring_clear(&s->tx); /* producer and consumer are both this thread */
 }
@@ -240,7 +170,8 @@ static struct ml_esp_at_slot *slot_by_link(struct ml_esp_at *e, uint32_t link)
     return NULL;
 }
 
-static void link_opened(struct ml_esp_at *e, uint32_t link, uint32_t local_port, bool have_port)
+static void link_opened(struct ml_esp_at *e, uint32_t link, uint32_t local_port, bool have_port,
+                        uint32_t peer_ip)
 {
     if (link >= ML_ESP_AT_LINKS) {
         e->stats.garbage++;
@@ -267,6 +198,7 @@ static void link_opened(struct ml_esp_at *e, uint32_t link, uint32_t local_port,
             s->link = (int8_t)link;
             s->listener = (int8_t)li;
             s->close_req = li < 0; /* nobody listens on that port any more */
+            s->peer_ip = peer_ip;
             return;
         }
     }
@@ -283,8 +215,7 @@ static void mqtt_failed(struct ml_esp_at *e)
     e->stats.mqtt_errors++;
     e->mqtt_link = false;
     e->mqtt_step = 0;
-    e->mqtt_next_try = e->now + e->mqtt_backoff_ms;
-    e->mqtt_backoff_ms = e->mqtt_backoff_ms >= 30000u ? 60000u : e->mqtt_backoff_ms * 2u;
+    e->mqtt_next_try = e->now + mqtt_backoff_next(&e->mqtt_backoff);
 }
 
 static void module_was_reset(struct ml_esp_at *e)
@@ -498,7 +429,7 @@ static void finish(struct ml_esp_at *e, bool ok)
         } else if (ok) {
             e->mqtt_link = true;
             e->mqtt_step = 0;
-            e->mqtt_backoff_ms = 1000u;
+            mqtt_backoff_reset(&e->mqtt_backoff);
             e->stats.mqtt_connects++;
         } else {
             mqtt_failed(e);
@@ -547,7 +478,7 @@ static void parse_sntp(struct ml_esp_at *e, const char *l, size_t n)
     }
     uint32_t mon = 0;
     for (uint32_t i = 0; i < 12u; i++) {
-        if (starts(l + p, n - p, months[i])) {
+        if (ml_str_starts_n(l + p, n - p, months[i])) {
             mon = i + 1u;
         }
     }
@@ -576,13 +507,13 @@ static void parse_addr_line(struct ml_esp_at *e, const char *l, size_t n)
 {
     size_t p = 8u; /* "+CIPSTA:" and "+CIPETH:" have the same length */
     uint32_t *dst = NULL;
-    if (starts(l + p, n - p, "ip:")) {
+    if (ml_str_starts_n(l + p, n - p, "ip:")) {
         dst = &e->query.ip;
         p += 3u;
-    } else if (starts(l + p, n - p, "gateway:")) {
+    } else if (ml_str_starts_n(l + p, n - p, "gateway:")) {
         dst = &e->query.gateway;
         p += 8u;
-    } else if (starts(l + p, n - p, "netmask:")) {
+    } else if (ml_str_starts_n(l + p, n - p, "netmask:")) {
         dst = &e->query.netmask;
         p += 8u;
     } else {
@@ -614,9 +545,9 @@ static bool link_line(struct ml_esp_at *e, const char *l, size_t n)
     if (!parse_u32(l, n, &p, &id) || !expect(l, n, &p, ',')) {
         return false;
     }
-    if (equals(l + p, n - p, "CONNECT")) {
-        link_opened(e, id, 0, false);
-    } else if (equals(l + p, n - p, "CLOSED")) {
+    if (ml_str_eq_n(l + p, n - p, "CONNECT")) {
+        link_opened(e, id, 0, false, 0);
+    } else if (ml_str_eq_n(l + p, n - p, "CLOSED")) {
         struct ml_esp_at_slot *s = slot_by_link(e, id);
         if (s != NULL) {
             s->link = -1;
@@ -626,7 +557,7 @@ static bool link_line(struct ml_esp_at *e, const char *l, size_t n)
                 slot_free(s);
             }
         }
-    } else if (!equals(l + p, n - p, "CONNECT FAIL")) {
+    } else if (!ml_str_eq_n(l + p, n - p, "CONNECT FAIL")) {
         return false;
     }
     return true;
@@ -652,7 +583,7 @@ static void link_conn(struct ml_esp_at *e, const char *l, size_t n)
         return;
     }
     if (status == 0u) {
-        link_opened(e, id, lport, true);
+        link_opened(e, id, lport, true, rip);
     }
 }
 
@@ -677,7 +608,7 @@ static void handle_line(struct ml_esp_at *e, const char *l, size_t n)
     if (n == 0u) {
         return;
     }
-    if (equals(l, n, "OK")) {
+    if (ml_str_eq_n(l, n, "OK")) {
         if (e->kind == K_SEND || e->kind == K_MQTT_PUB) {
             if (e->phase == P_OK) {
                 e->phase = P_PROMPT;
@@ -687,16 +618,16 @@ static void handle_line(struct ml_esp_at *e, const char *l, size_t n)
         } else if (e->kind != K_NONE) {
             finish(e, true);
         }
-    } else if (equals(l, n, "ERROR") || equals(l, n, "FAIL") || equals(l, n, "SEND FAIL") ||
-               equals(l, n, "+MQTTPUB:FAIL")) {
+    } else if (ml_str_eq_n(l, n, "ERROR") || ml_str_eq_n(l, n, "FAIL") ||
+               ml_str_eq_n(l, n, "SEND FAIL") || ml_str_eq_n(l, n, "+MQTTPUB:FAIL")) {
         if (e->kind != K_NONE) {
             finish(e, false);
         }
-    } else if (equals(l, n, "SEND OK") || equals(l, n, "+MQTTPUB:OK")) {
+    } else if (ml_str_eq_n(l, n, "SEND OK") || ml_str_eq_n(l, n, "+MQTTPUB:OK")) {
         if (e->kind == K_SEND || e->kind == K_MQTT_PUB) {
             finish(e, true);
         }
-    } else if (equals(l, n, "ready")) {
+    } else if (ml_str_eq_n(l, n, "ready")) {
         if (e->kind == K_RST) {
             if (e->phase == P_READY) {
                 finish(e, true);
@@ -709,9 +640,9 @@ static void handle_line(struct ml_esp_at *e, const char *l, size_t n)
             e->stats.resets++;
             module_was_reset(e);
         }
-    } else if (starts(l, n, "busy ")) {
+    } else if (ml_str_starts_n(l, n, "busy ")) {
         busy(e);
-    } else if (starts(l, n, "+IPD,")) {
+    } else if (ml_str_starts_n(l, n, "+IPD,")) {
         size_t p = 5;
         uint32_t id, len;
         struct ml_esp_at_slot *s;
@@ -719,42 +650,43 @@ static void handle_line(struct ml_esp_at *e, const char *l, size_t n)
             (s = slot_by_link(e, id)) != NULL) {
             s->rx_hint = true;
         }
-    } else if (starts(l, n, "+LINK_CONN:")) {
+    } else if (ml_str_starts_n(l, n, "+LINK_CONN:")) {
         link_conn(e, l, n);
-    } else if (equals(l, n, "WIFI CONNECTED")) {
+    } else if (ml_str_eq_n(l, n, "WIFI CONNECTED")) {
         e->wifi_connected = true;
-    } else if (equals(l, n, "WIFI GOT IP")) {
+    } else if (ml_str_eq_n(l, n, "WIFI GOT IP")) {
         got_ip(e, ML_ESP_AT_IF_WIFI);
-    } else if (equals(l, n, "WIFI DISCONNECT")) {
+    } else if (ml_str_eq_n(l, n, "WIFI DISCONNECT")) {
         e->wifi_connected = false;
         e->wifi_got_ip = false;
         if (e->want_if == ML_ESP_AT_IF_WIFI) {
             e->join_pending = true;
             e->join_next = e->now + 1000u;
         }
-    } else if (equals(l, n, "+ETH_CONNECTED")) {
+    } else if (ml_str_eq_n(l, n, "+ETH_CONNECTED")) {
         e->eth_link = true;
-    } else if (equals(l, n, "+ETH_DISCONNECTED")) {
+    } else if (ml_str_eq_n(l, n, "+ETH_DISCONNECTED")) {
         e->eth_link = false;
         e->eth_got_ip = false;
-    } else if (starts(l, n, "+ETH_GOT_IP")) {
+    } else if (ml_str_starts_n(l, n, "+ETH_GOT_IP")) {
         got_ip(e, ML_ESP_AT_IF_ETH);
-    } else if (starts(l, n, "+MQTTCONNECTED:")) {
+    } else if (ml_str_starts_n(l, n, "+MQTTCONNECTED:")) {
         if (e->kind != K_MQTT_CONN && e->mqtt_enabled) {
             e->mqtt_link = true; /* the module reconnected by itself */
         }
-    } else if (starts(l, n, "+MQTTDISCONNECTED:")) {
+    } else if (ml_str_starts_n(l, n, "+MQTTDISCONNECTED:")) {
         if (e->mqtt_link) {
             mqtt_failed(e);
         }
-    } else if (starts(l, n, "+CIPSTA:") || starts(l, n, "+CIPETH:")) {
+    } else if (ml_str_starts_n(l, n, "+CIPSTA:") || ml_str_starts_n(l, n, "+CIPETH:")) {
         parse_addr_line(e, l, n);
-    } else if (starts(l, n, "+CIPSNTPTIME:")) {
+    } else if (ml_str_starts_n(l, n, "+CIPSNTPTIME:")) {
         parse_sntp(e, l, n);
-    } else if (starts(l, n, "+PING:") || starts(l, n, "+CWJAP:") || starts(l, n, "Recv ") ||
-               starts(l, n, "+TIME_UPDATED") || starts(l, n, "ERR CODE") || starts(l, n, "AT") ||
-               starts(l, n, "+STA_") || starts(l, n, "+DIST_STA_IP") ||
-               starts(l, n, "+CIPRECVDATA")) {
+    } else if (ml_str_starts_n(l, n, "+PING:") || ml_str_starts_n(l, n, "+CWJAP:") ||
+               ml_str_starts_n(l, n, "Recv ") || ml_str_starts_n(l, n, "+TIME_UPDATED") ||
+               ml_str_starts_n(l, n, "ERR CODE") || ml_str_starts_n(l, n, "AT") ||
+               ml_str_starts_n(l, n, "+STA_") || ml_str_starts_n(l, n, "+DIST_STA_IP") ||
+               ml_str_starts_n(l, n, "+CIPRECVDATA")) {
         /* answers whose OK / ERROR line says all we need; our own echo */
     } else if (!link_line(e, l, n)) {
         e->stats.garbage++;
@@ -768,7 +700,7 @@ static bool payload_start(struct ml_esp_at *e)
     size_t n = e->line_len;
     size_t p;
     uint32_t id, len;
-    if (l[n - 1u] == ':' && starts(l, n, "+IPD,")) {
+    if (l[n - 1u] == ':' && ml_str_starts_n(l, n, "+IPD,")) {
         p = 5;
         if (!parse_u32(l, n, &p, &id) || !expect(l, n, &p, ',') || !parse_u32(l, n, &p, &len) ||
             !expect(l, n, &p, ':') || p != n) {
@@ -779,7 +711,7 @@ static bool payload_start(struct ml_esp_at *e)
         e->data_slot = s != NULL ? (int8_t)(s - e->slots) : -1;
         return true;
     }
-    if (l[n - 1u] == ',' && starts(l, n, "+CIPRECVDATA:")) {
+    if (l[n - 1u] == ',' && ml_str_starts_n(l, n, "+CIPRECVDATA:")) {
         p = 13;
         if (!parse_u32(l, n, &p, &len) || !expect(l, n, &p, ',') || p != n) {
             return false;
@@ -838,15 +770,15 @@ static void rx_byte(struct ml_esp_at *e, uint8_t c)
 /* Choosing and sending the next command                                     */
 /* ------------------------------------------------------------------------- */
 
-static void issue(struct ml_esp_at *e, struct bld *b, uint8_t kind, int arg, uint32_t tmo)
+static void issue(struct ml_esp_at *e, struct ml_text *b, uint8_t kind, int arg, uint32_t tmo)
 {
-    b_str(b, "\r\n");
-    if (b->over) {
+    ml_text_put(b, "\r\n");
+    if (b->overflow) {
         /* cannot happen with the length checks at the API; never send half a command */
         e->stats.errors++;
         return;
     }
-    e->cmd_len = b->len;
+    e->cmd_len = (uint16_t)b->len;
     e->cmd_sent = 0;
     e->kind = kind;
     e->arg = (int8_t)arg;
@@ -862,7 +794,7 @@ static bool has_ip(const struct ml_esp_at *e)
            e->addr.ip != 0u;
 }
 
-static bool choose_link_work(struct ml_esp_at *e, struct bld *b)
+static bool choose_link_work(struct ml_esp_at *e, struct ml_text *b)
 {
     for (int i = 0; i < ML_ESP_AT_SLOTS; i++) {
         struct ml_esp_at_slot *s = &e->slots[i];
@@ -872,28 +804,28 @@ static bool choose_link_work(struct ml_esp_at *e, struct bld *b)
         uint32_t pending = ml_ring_count(&s->tx);
         if (pending > 0u) {
             uint32_t n = pending < ML_ESP_AT_CHUNK ? pending : ML_ESP_AT_CHUNK;
-            b_str(b, "AT+CIPSEND=");
-            b_u32(b, (uint32_t)s->link);
-            b_ch(b, ',');
-            b_u32(b, n);
+            ml_text_put(b, "AT+CIPSEND=");
+            ml_text_u64(b, (uint64_t)s->link);
+            ml_text_putc(b, ',');
+            ml_text_u64(b, n);
             e->data_len = (uint16_t)n;
             e->data_sent = 0;
             issue(e, b, K_SEND, i, ML_ESP_AT_TMO_CMD_MS);
             return true;
         }
         if (s->close_req) {
-            b_str(b, "AT+CIPCLOSE=");
-            b_u32(b, (uint32_t)s->link);
+            ml_text_put(b, "AT+CIPCLOSE=");
+            ml_text_u64(b, (uint64_t)s->link);
             issue(e, b, K_CLOSE, i, ML_ESP_AT_TMO_CMD_MS);
             return true;
         }
         uint32_t space = ml_ring_space(&s->rx);
         if (s->rx_hint && space >= 64u) {
             uint32_t n = space < ML_ESP_AT_RECV_CHUNK ? space : ML_ESP_AT_RECV_CHUNK;
-            b_str(b, "AT+CIPRECVDATA=");
-            b_u32(b, (uint32_t)s->link);
-            b_ch(b, ',');
-            b_u32(b, n);
+            ml_text_put(b, "AT+CIPRECVDATA=");
+            ml_text_u64(b, (uint64_t)s->link);
+            ml_text_putc(b, ',');
+            ml_text_u64(b, n);
             e->data_len = (uint16_t)n;
             e->data_sent = 0;
             issue(e, b, K_RECV, i, ML_ESP_AT_TMO_CMD_MS);
@@ -903,7 +835,7 @@ static bool choose_link_work(struct ml_esp_at *e, struct bld *b)
     return false;
 }
 
-static bool choose_publish(struct ml_esp_at *e, struct bld *b)
+static bool choose_publish(struct ml_esp_at *e, struct ml_text *b)
 {
     uint8_t h[4];
     if (!e->mqtt_link || ml_ring_count(&e->pub) < 4u) {
@@ -917,21 +849,21 @@ static bool choose_publish(struct ml_esp_at *e, struct bld *b)
     char topic[129];
     (void)ml_ring_read(&e->pub, h, 4u);
     (void)ml_ring_read(&e->pub, topic, tl);
-    b_str(b, "AT+MQTTPUBRAW=0,");
+    ml_text_put(b, "AT+MQTTPUBRAW=0,");
     b_quoted_n(b, topic, tl);
-    b_ch(b, ',');
-    b_u32(b, pl);
-    b_str(b, ",0,0");
+    ml_text_putc(b, ',');
+    ml_text_u64(b, pl);
+    ml_text_put(b, ",0,0");
     e->data_len = pl;
     e->data_sent = 0;
     issue(e, b, K_MQTT_PUB, -1, ML_ESP_AT_TMO_CMD_MS);
     return true;
 }
 
-static bool choose_mqtt(struct ml_esp_at *e, struct bld *b)
+static bool choose_mqtt(struct ml_esp_at *e, struct ml_text *b)
 {
     if (e->mqtt_clean_pending && (!e->mqtt_enabled || e->mqtt_step != 0u)) {
-        b_str(b, "AT+MQTTCLEAN=0");
+        ml_text_put(b, "AT+MQTTCLEAN=0");
         issue(e, b, K_MQTT_CLEAN, (int8_t)e->mqtt_gen, ML_ESP_AT_TMO_CMD_MS);
         return true;
     }
@@ -939,87 +871,88 @@ static bool choose_mqtt(struct ml_esp_at *e, struct bld *b)
         return false;
     }
     if (e->mqtt_step == 0u) {
-        b_str(b, "AT+MQTTCLEAN=0"); /* ERROR when there is no session: fine */
+        ml_text_put(b, "AT+MQTTCLEAN=0"); /* ERROR when there is no session: fine */
         issue(e, b, K_MQTT_CLEAN, (int8_t)e->mqtt_gen, ML_ESP_AT_TMO_CMD_MS);
     } else if (e->mqtt_step == 1u) {
-        b_str(b, "AT+MQTTUSERCFG=0,");
-        b_u32(b, e->mqtt_scheme);
-        b_ch(b, ',');
+        ml_text_put(b, "AT+MQTTUSERCFG=0,");
+        ml_text_u64(b, e->mqtt_scheme);
+        ml_text_putc(b, ',');
         b_quoted(b, e->mqtt_client_id);
-        b_ch(b, ',');
+        ml_text_putc(b, ',');
         b_quoted(b, e->mqtt_user);
-        b_ch(b, ',');
+        ml_text_putc(b, ',');
         b_quoted(b, e->mqtt_pass);
-        b_str(b, ",0,0,\"\"");
+        ml_text_put(b, ",0,0,\"\"");
         issue(e, b, K_MQTT_CFG, (int8_t)e->mqtt_gen, ML_ESP_AT_TMO_CMD_MS);
     } else {
-        b_str(b, "AT+MQTTCONN=0,");
+        ml_text_put(b, "AT+MQTTCONN=0,");
         b_quoted(b, e->mqtt_host);
-        b_ch(b, ',');
-        b_u32(b, e->mqtt_port);
-        b_str(b, ",0"); /* reconnect 0: the back-off is ours (hal_mqtt.h) */
+        ml_text_putc(b, ',');
+        ml_text_u64(b, e->mqtt_port);
+        ml_text_put(b, ",0"); /* reconnect 0: the back-off is ours (hal_mqtt.h) */
         issue(e, b, K_MQTT_CONN, (int8_t)e->mqtt_gen, ML_ESP_AT_TMO_MQTT_MS);
     }
     return true;
 }
 
-static bool choose_ap(struct ml_esp_at *e, struct bld *b)
+static bool choose_ap(struct ml_esp_at *e, struct ml_text *b)
 {
     if (!e->ap_dirty) {
         return false;
     }
     if (!e->ap_want) {
-        b_str(b, "AT+CWMODE=1");
+        ml_text_put(b, "AT+CWMODE=1");
     } else if (e->ap_step == 0u) {
-        b_str(b, "AT+CWMODE=3");
+        ml_text_put(b, "AT+CWMODE=3");
     } else if (e->ap_step == 1u) {
-        b_str(b, "AT+CWSAP=");
+        ml_text_put(b, "AT+CWSAP=");
         b_quoted(b, e->ap_ssid);
-        b_ch(b, ',');
+        ml_text_putc(b, ',');
         b_quoted(b, e->ap_psk);
-        b_str(b, e->ap_psk[0] != '\0' ? ",6,3" : ",6,0"); /* channel 6, WPA2_PSK / open */
+        ml_text_put(b, e->ap_psk[0] != '\0' ? ",6,3" : ",6,0"); /* channel 6, WPA2_PSK / open */
     } else {
-        b_str(b, "AT+CIPAP=");
+        ml_text_put(b, "AT+CIPAP=");
         b_ip(b, 0xC0A84701u); /* 192.168.71.1/24, the module's DHCP server serves it */
-        b_ch(b, ',');
+        ml_text_putc(b, ',');
         b_ip(b, 0xC0A84701u);
-        b_ch(b, ',');
+        ml_text_putc(b, ',');
         b_ip(b, 0xFFFFFF00u);
     }
     issue(e, b, K_AP, e->ap_want ? -1 : 1, ML_ESP_AT_TMO_CMD_MS);
     return true;
 }
 
-static bool choose_net(struct ml_esp_at *e, struct bld *b)
+static bool choose_net(struct ml_esp_at *e, struct ml_text *b)
 {
     bool wifi = e->want_if == ML_ESP_AT_IF_WIFI;
     if (e->hostname_dirty) {
-        b_str(b, "AT+CWHOSTNAME=");
+        ml_text_put(b, "AT+CWHOSTNAME=");
         b_quoted(b, e->hostname);
         issue(e, b, K_HOSTNAME, -1, ML_ESP_AT_TMO_CMD_MS);
     } else if (e->quit_pending) {
-        b_str(b, "AT+CWQAP");
+        ml_text_put(b, "AT+CWQAP");
         issue(e, b, K_QUIT, -1, ML_ESP_AT_TMO_CMD_MS);
     } else if (e->join_pending && wifi && e->now >= e->join_next) {
-        b_str(b, "AT+CWJAP=");
+        ml_text_put(b, "AT+CWJAP=");
         b_quoted(b, e->ssid);
-        b_ch(b, ',');
+        ml_text_putc(b, ',');
         b_quoted(b, e->psk);
         issue(e, b, K_JOIN, -1, ML_ESP_AT_TMO_JOIN_MS);
     } else if (choose_ap(e, b)) {
     } else if (e->dhcp_cmd_pending) {
-        b_str(b, wifi ? "AT+CWDHCP=1,1" : "AT+CWDHCP=1,4"); /* bit 0 station, bit 2 Ethernet */
+        ml_text_put(b,
+                    wifi ? "AT+CWDHCP=1,1" : "AT+CWDHCP=1,4"); /* bit 0 station, bit 2 Ethernet */
         issue(e, b, K_DHCP, -1, ML_ESP_AT_TMO_CMD_MS);
     } else if (e->dhcp_query_pending) {
         e->query.ip = e->query.netmask = e->query.gateway = e->query.dns = 0;
-        b_str(b, wifi ? "AT+CIPSTA?" : "AT+CIPETH?");
+        ml_text_put(b, wifi ? "AT+CIPSTA?" : "AT+CIPETH?");
         issue(e, b, K_QUERY, -1, ML_ESP_AT_TMO_CMD_MS);
     } else if (e->static_pending) {
-        b_str(b, wifi ? "AT+CIPSTA=" : "AT+CIPETH=");
+        ml_text_put(b, wifi ? "AT+CIPSTA=" : "AT+CIPETH=");
         b_ip(b, e->addr.ip);
-        b_ch(b, ',');
+        ml_text_putc(b, ',');
         b_ip(b, e->addr.gateway);
-        b_ch(b, ',');
+        ml_text_putc(b, ',');
         b_ip(b, e->addr.netmask);
         issue(e, b, K_STATIC, -1, ML_ESP_AT_TMO_CMD_MS);
     } else {
@@ -1028,17 +961,17 @@ static bool choose_net(struct ml_esp_at *e, struct bld *b)
     return true;
 }
 
-static bool choose_servers(struct ml_esp_at *e, struct bld *b)
+static bool choose_servers(struct ml_esp_at *e, struct ml_text *b)
 {
     if (e->servers_reset) {
-        b_str(b, "AT+CIPSERVER=0");
+        ml_text_put(b, "AT+CIPSERVER=0");
         issue(e, b, K_SRV_RESET, -1, ML_ESP_AT_TMO_CMD_MS);
         return true;
     }
     for (int i = 0; i < ML_ESP_AT_LISTENERS; i++) {
         if (e->listeners[i].port != 0u && !e->listeners[i].opened) {
-            b_str(b, "AT+CIPSERVER=1,");
-            b_u32(b, e->listeners[i].port);
+            ml_text_put(b, "AT+CIPSERVER=1,");
+            ml_text_u64(b, e->listeners[i].port);
             issue(e, b, K_SRV_OPEN, i, ML_ESP_AT_TMO_CMD_MS);
             return true;
         }
@@ -1048,14 +981,15 @@ static bool choose_servers(struct ml_esp_at *e, struct bld *b)
 
 static void choose(struct ml_esp_at *e)
 {
-    struct bld b = {e->cmd, 0, ML_ESP_AT_CMD_MAX, false};
+    struct ml_text b;
+    ml_text_init(&b, e->cmd, ML_ESP_AT_CMD_MAX);
     if (e->need_reset) {
-        b_str(&b, "AT+RST");
+        ml_text_put(&b, "AT+RST");
         issue(e, &b, K_RST, -1, ML_ESP_AT_TMO_READY_MS);
         return;
     }
     if (!e->ready) {
-        b_str(&b, init_cmds[e->init_step]);
+        ml_text_put(&b, init_cmds[e->init_step]);
         issue(e, &b, K_INIT, e->init_step, ML_ESP_AT_TMO_CMD_MS);
         return;
     }
@@ -1063,7 +997,7 @@ static void choose(struct ml_esp_at *e)
         return;
     }
     if (e->ping_pending) {
-        b_str(&b, "AT+PING=");
+        ml_text_put(&b, "AT+PING=");
         b_ip(&b, e->ping_ip);
         issue(e, &b, K_PING, -1, ML_ESP_AT_TMO_PING_MS);
         return;
@@ -1072,14 +1006,14 @@ static void choose(struct ml_esp_at *e)
         return;
     }
     if (e->mdns_dirty && has_ip(e)) {
-        b_str(&b, "AT+MDNS=1,");
+        ml_text_put(&b, "AT+MDNS=1,");
         b_quoted(&b, e->hostname);
-        b_str(&b, ",\"_http\",80");
+        ml_text_put(&b, ",\"_http\",80");
         issue(e, &b, K_MDNS, -1, ML_ESP_AT_TMO_CMD_MS);
         return;
     }
     if (has_ip(e) && e->now >= e->sntp_next_ms) {
-        b_str(&b, "AT+CIPSNTPTIME?");
+        ml_text_put(&b, "AT+CIPSNTPTIME?");
         issue(e, &b, K_SNTP_TIME, -1, ML_ESP_AT_TMO_CMD_MS);
     }
 }
@@ -1142,7 +1076,7 @@ void ml_esp_at_init(struct ml_esp_at *e, const struct ml_esp_at_io *io, uint64_t
     e->now = now_ms;
     e->data_slot = -1;
     e->need_reset = true;
-    e->mqtt_backoff_ms = 1000u;
+    mqtt_backoff_reset(&e->mqtt_backoff);
     (void)ml_ring_init(&e->pub, e->pub_buf, ML_ESP_AT_PUB_CAP);
     for (size_t i = 0; i < ML_ESP_AT_SLOTS; i++) {
         (void)ml_ring_init(&e->slots[i].rx, e->slots[i].rx_buf, ML_ESP_AT_RX_CAP);
@@ -1217,6 +1151,11 @@ uint64_t ml_esp_at_next_deadline(const struct ml_esp_at *e)
     if (e->join_pending && e->join_next < t) {
         t = e->join_next;
     }
+    if (t < e->not_before) {
+        /* nothing starts before the hold ends (tx()): an overdue MQTT attempt or a
+         * pending module reset waits for it, and so does the loop, without spinning */
+        t = e->not_before;
+    }
     return t;
 }
 
@@ -1259,10 +1198,10 @@ void ml_esp_at_get_stats(const struct ml_esp_at *e, struct ml_esp_at_stats *out)
 int ml_esp_at_net_up(struct ml_esp_at *e, enum ml_esp_at_if nif, const char *ssid, const char *psk)
 {
     if (nif == ML_ESP_AT_IF_WIFI) {
-        size_t n = str_len(ssid);
-        ML_VERIFY(n >= 1u && n <= 32u && str_len(psk) <= 64u, ML_EINVAL);
-        (void)str_copy(e->ssid, sizeof e->ssid, ssid);
-        (void)str_copy(e->psk, sizeof e->psk, psk != NULL ? psk : "");
+        size_t n = ml_str_len(ssid);
+        ML_VERIFY(n >= 1u && n <= 32u && ml_str_len(psk) <= 64u, ML_EINVAL);
+        (void)ml_str_copy(e->ssid, sizeof e->ssid, ssid);
+        (void)ml_str_copy(e->psk, sizeof e->psk, psk != NULL ? psk : "");
         e->join_pending = true;
         e->join_next = 0;
         e->quit_pending = false;
@@ -1315,13 +1254,13 @@ void ml_esp_at_get_ipv4(const struct ml_esp_at *e, struct ml_esp_at_ipv4 *out)
 
 int ml_esp_at_set_hostname(struct ml_esp_at *e, const char *name)
 {
-    size_t n = str_len(name);
+    size_t n = ml_str_len(name);
     ML_VERIFY(n >= 1u && n <= 63u, ML_EINVAL);
     for (size_t i = 0; i < n; i++) {
         char c = name[i];
         ML_VERIFY((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-', ML_EINVAL);
     }
-    (void)str_copy(e->hostname, sizeof e->hostname, name);
+    (void)ml_str_copy(e->hostname, sizeof e->hostname, name);
     e->hostname_dirty = true;
     e->mdns_dirty = true;
     return ML_OK;
@@ -1329,10 +1268,10 @@ int ml_esp_at_set_hostname(struct ml_esp_at *e, const char *name)
 
 int ml_esp_at_ap_start(struct ml_esp_at *e, const char *ssid, const char *psk)
 {
-    size_t n = str_len(ssid), k = str_len(psk);
+    size_t n = ml_str_len(ssid), k = ml_str_len(psk);
     ML_VERIFY(n >= 1u && n <= 32u && (k == 0u || (k >= 8u && k <= 64u)), ML_EINVAL);
-    (void)str_copy(e->ap_ssid, sizeof e->ap_ssid, ssid);
-    (void)str_copy(e->ap_psk, sizeof e->ap_psk, psk != NULL ? psk : "");
+    (void)ml_str_copy(e->ap_ssid, sizeof e->ap_ssid, ssid);
+    (void)ml_str_copy(e->ap_psk, sizeof e->ap_psk, psk != NULL ? psk : "");
     e->ap_want = true;
     e->ap_dirty = true;
     e->ap_step = 0;
@@ -1413,6 +1352,14 @@ int ml_esp_at_accept(struct ml_esp_at *e, int listener)
     return ML_EAGAIN;
 }
 
+uint32_t ml_esp_at_peer_ipv4(const struct ml_esp_at *e, int slot)
+{
+    if (slot < 0 || slot >= ML_ESP_AT_SLOTS || !e->slots[slot].accepted) {
+        return 0;
+    }
+    return e->slots[slot].peer_ip;
+}
+
 static struct ml_esp_at_slot *app_slot(struct ml_esp_at *e, int slot)
 {
     if (slot < 0 || slot >= ML_ESP_AT_SLOTS || !e->slots[slot].accepted ||
@@ -1482,22 +1429,24 @@ void ml_esp_at_unlisten(struct ml_esp_at *e, int listener)
 
 int ml_esp_at_mqtt_start(struct ml_esp_at *e, const struct ml_esp_at_mqtt_cfg *cfg)
 {
-    ML_VERIFY(cfg != NULL && str_len(cfg->host) >= 1u, ML_EINVAL);
-    ML_VERIFY(str_len(cfg->host) < sizeof e->mqtt_host &&
-                  str_len(cfg->client_id) < sizeof e->mqtt_client_id &&
-                  str_len(cfg->username) < sizeof e->mqtt_user &&
-                  str_len(cfg->password) < sizeof e->mqtt_pass,
+    ML_VERIFY(cfg != NULL && ml_str_len(cfg->host) >= 1u, ML_EINVAL);
+    ML_VERIFY(ml_str_len(cfg->host) < sizeof e->mqtt_host &&
+                  ml_str_len(cfg->client_id) < sizeof e->mqtt_client_id &&
+                  ml_str_len(cfg->username) < sizeof e->mqtt_user &&
+                  ml_str_len(cfg->password) < sizeof e->mqtt_pass,
               ML_EINVAL);
     ML_VERIFY(cfg->scheme == ML_ESP_AT_MQTT_TCP ||
                   cfg->scheme == ML_ESP_AT_MQTT_TLS_VERIFY_SERVER ||
                   cfg->scheme == ML_ESP_AT_MQTT_TLS_CLIENT_CERT ||
                   cfg->scheme == ML_ESP_AT_MQTT_TLS_MUTUAL,
               ML_EINVAL);
-    (void)str_copy(e->mqtt_host, sizeof e->mqtt_host, cfg->host);
-    (void)str_copy(e->mqtt_client_id, sizeof e->mqtt_client_id,
-                   cfg->client_id != NULL ? cfg->client_id : "");
-    (void)str_copy(e->mqtt_user, sizeof e->mqtt_user, cfg->username != NULL ? cfg->username : "");
-    (void)str_copy(e->mqtt_pass, sizeof e->mqtt_pass, cfg->password != NULL ? cfg->password : "");
+    (void)ml_str_copy(e->mqtt_host, sizeof e->mqtt_host, cfg->host);
+    (void)ml_str_copy(e->mqtt_client_id, sizeof e->mqtt_client_id,
+                      cfg->client_id != NULL ? cfg->client_id : "");
+    (void)ml_str_copy(e->mqtt_user, sizeof e->mqtt_user,
+                      cfg->username != NULL ? cfg->username : "");
+    (void)ml_str_copy(e->mqtt_pass, sizeof e->mqtt_pass,
+                      cfg->password != NULL ? cfg->password : "");
     e->mqtt_gen = (uint8_t)((e->mqtt_gen + 1u) & 0x7Fu);
     e->mqtt_scheme = (uint8_t)cfg->scheme;
     e->mqtt_port = cfg->port;
@@ -1506,7 +1455,7 @@ int ml_esp_at_mqtt_start(struct ml_esp_at *e, const struct ml_esp_at_mqtt_cfg *c
     e->mqtt_step = 0;
     e->mqtt_clean_pending = false;
     e->mqtt_next_try = e->now;
-    e->mqtt_backoff_ms = 1000u;
+    mqtt_backoff_reset(&e->mqtt_backoff);
     return ML_OK;
 }
 
@@ -1534,7 +1483,7 @@ enum ml_esp_at_mqtt_state ml_esp_at_mqtt_state(const struct ml_esp_at *e)
 
 int ml_esp_at_mqtt_publish(struct ml_esp_at *e, const char *topic, const void *payload, size_t len)
 {
-    size_t tl = str_len(topic);
+    size_t tl = ml_str_len(topic);
     ML_VERIFY(tl >= 1u && tl <= 128u && (payload != NULL || len == 0u), ML_EINVAL);
     for (size_t i = 0; i < tl; i++) {
         ML_VERIFY(topic[i] != '+' && topic[i] != '#', ML_EINVAL);

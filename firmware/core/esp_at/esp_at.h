@@ -32,6 +32,7 @@
 #include <stdint.h>
 
 #include "ml_config.h"
+#include "mqtt/mqtt_policy.h"
 #include "ring.h"
 
 /** Connection slots (ESP-AT allows 5 links by default; handles are slot numbers). */
@@ -152,6 +153,7 @@ struct ml_esp_at_slot {
     bool peer_closed; /**< "<id>,CLOSED" seen (or module reset) */
     bool close_req;   /**< the app closed it: AT+CIPCLOSE pending */
     bool rx_hint;     /**< the module announced data (+IPD) not fetched yet */
+    uint32_t peer_ip; /**< remote IPv4 (host order) from +LINK_CONN, 0: not reported */
     struct ml_ring rx, tx;
     uint8_t rx_buf[ML_ESP_AT_RX_CAP];
     uint8_t tx_buf[ML_ESP_AT_TX_CAP];
@@ -227,7 +229,7 @@ struct ml_esp_at {
     uint16_t mqtt_port;
     char mqtt_host[64], mqtt_client_id[64], mqtt_user[64], mqtt_pass[64];
     uint64_t mqtt_next_try;
-    uint32_t mqtt_backoff_ms;
+    struct mqtt_backoff mqtt_backoff; /**< core/mqtt policy: 1 s, 2 s ... 60 s */
     struct ml_ring pub;
     uint8_t pub_buf[ML_ESP_AT_PUB_CAP];
 
@@ -247,7 +249,9 @@ void ml_esp_at_init(struct ml_esp_at *e, const struct ml_esp_at_io *io, uint64_t
  */
 void ml_esp_at_poll(struct ml_esp_at *e, uint64_t now_ms);
 
-/** Earliest time at which ml_esp_at_poll() has timer work (UINT64_MAX: only on input). */
+/** Earliest time at which ml_esp_at_poll() has timer work (UINT64_MAX: only on input);
+ * while the client holds back (a busy module, a failed server retried) not before
+ * the hold ends, even with work overdue (an MQTT attempt, a module reset). */
 uint64_t ml_esp_at_next_deadline(const struct ml_esp_at *e);
 
 /** True after the init sequence completed (cleared by a module reset). */
@@ -300,6 +304,8 @@ int ml_esp_at_listen(struct ml_esp_at *e, uint16_t port);
 uint16_t ml_esp_at_local_port(const struct ml_esp_at *e, int listener);
 /** @return connection slot >= 0, or ML_EAGAIN. */
 int ml_esp_at_accept(struct ml_esp_at *e, int listener);
+/** Remote IPv4 (host order) of an accepted connection, from +LINK_CONN; 0 when unknown. */
+uint32_t ml_esp_at_peer_ipv4(const struct ml_esp_at *e, int slot);
 /** @return bytes, ML_EAGAIN, ML_ECONNREFUSED (peer closed, nothing left), ML_EBADF. */
 int ml_esp_at_recv(struct ml_esp_at *e, int slot, uint8_t *buf, size_t cap);
 /** @return bytes queued (may be < len; 0 when the ring is full), < 0 when broken. */

@@ -5,19 +5,12 @@
 #include "http.h"
 
 #include "err.h"
+#include "str.h"
+#include "text.h"
 
 /* ------------------------------------------------------------------------- */
 /* Small helpers                                                             */
 /* ------------------------------------------------------------------------- */
-
-static size_t c_len(const char *s)
-{
-    size_t n = 0;
-    while (s[n] != '\0') {
-        n++;
-    }
-    return n;
-}
 
 static char lower(char c)
 {
@@ -27,7 +20,7 @@ static char lower(char c)
 /* Case-insensitive equality of a span with a lower-case literal. */
 static bool span_ieq(struct ml_span s, const char *lit)
 {
-    size_t n = c_len(lit);
+    size_t n = ml_str_len(lit);
     if (s.len != n) {
         return false;
     }
@@ -95,68 +88,6 @@ static bool is_tchar(uint8_t c)
 /* Writer                                                                    */
 /* ------------------------------------------------------------------------- */
 
-void http_writer_init(struct http_writer *w, char *buf, size_t cap)
-{
-    w->buf = buf;
-    w->cap = cap;
-    w->len = 0;
-    w->overflow = false;
-    if (cap > 0u) {
-        buf[0] = '\0';
-    }
-}
-
-void http_writer_raw(struct http_writer *w, const char *s, size_t len)
-{
-    for (size_t i = 0; i < len; i++) {
-        if (w->len + 1u < w->cap) {
-            w->buf[w->len++] = s[i];
-        } else {
-            w->overflow = true;
-        }
-    }
-    if (w->cap > 0u) {
-        w->buf[w->len] = '\0';
-    }
-}
-
-void http_writer_str(struct http_writer *w, const char *s)
-{
-    http_writer_raw(w, s, c_len(s));
-}
-
-void http_writer_json_str(struct http_writer *w, const char *s, size_t len)
-{
-    static const char hex[] = "0123456789abcdef";
-    http_writer_raw(w, "\"", 1);
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\') {
-            char e[2] = {'\\', (char)c};
-            http_writer_raw(w, e, 2);
-        } else if (c < 0x20u || c == 0x7Fu) {
-            char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15u]};
-            http_writer_raw(w, e, 6);
-        } else {
-            http_writer_raw(w, &s[i], 1);
-        }
-    }
-    http_writer_raw(w, "\"", 1);
-}
-
-void http_writer_u64(struct http_writer *w, uint64_t v)
-{
-    char d[20];
-    size_t n = 0;
-    do {
-        d[n++] = (char)('0' + v % 10u);
-        v /= 10u;
-    } while (v != 0u);
-    while (n > 0u) {
-        http_writer_raw(w, &d[--n], 1);
-    }
-}
-
 const char *http_status_text(uint16_t status)
 {
     switch (status) {
@@ -170,10 +101,14 @@ const char *http_status_text(uint16_t status)
         return "Bad Request";
     case 401:
         return "Unauthorized";
+    case 403:
+        return "Forbidden";
     case 404:
         return "Not Found";
     case 405:
         return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
     case 409:
         return "Conflict";
     case 411:
@@ -206,15 +141,15 @@ const char *http_status_text(uint16_t status)
 void http_response_error(struct http_response *rs, uint16_t status, const char *msg,
                          const char *field)
 {
-    struct http_writer w;
-    http_writer_init(&w, rs->buf, sizeof rs->buf);
-    http_writer_str(&w, "{\"error\":");
-    http_writer_json_str(&w, msg, c_len(msg));
+    struct ml_text w;
+    ml_text_init(&w, rs->buf, sizeof rs->buf);
+    ml_text_put(&w, "{\"error\":");
+    ml_text_json_str(&w, msg, ml_str_len(msg));
     if (field != 0 && field[0] != '\0') {
-        http_writer_str(&w, ",\"field\":");
-        http_writer_json_str(&w, field, c_len(field));
+        ml_text_put(&w, ",\"field\":");
+        ml_text_json_str(&w, field, ml_str_len(field));
     }
-    http_writer_str(&w, "}\n");
+    ml_text_put(&w, "}\n");
     rs->status = status;
     rs->content_type = "application/json";
     rs->body = (const uint8_t *)rs->buf;
@@ -227,15 +162,79 @@ void http_response_error(struct http_response *rs, uint16_t status, const char *
 
 void http_auth_init(struct http_auth *a)
 {
-    a->fails = 0;
-    a->lockout_until_ms = 0;
+    for (size_t i = 0; i < HTTP_AUTH_PEERS; i++) {
+        a->peers[i].used = false;
+        a->peers[i].peer = 0;
+        a->peers[i].fails = 0;
+        a->peers[i].lockout_until_ms = 0;
+        a->peers[i].last_fail_ms = 0;
+    }
     a->total_fails = 0;
     a->lockouts = 0;
 }
 
-bool http_auth_is_locked(const struct http_auth *a, uint64_t now_ms)
+static struct http_auth_peer *auth_find(struct http_auth *a, uint32_t peer)
 {
-    return now_ms < a->lockout_until_ms;
+    for (size_t i = 0; i < HTTP_AUTH_PEERS; i++) {
+        if (a->peers[i].used && a->peers[i].peer == peer) {
+            return &a->peers[i];
+        }
+    }
+    return 0;
+}
+
+bool http_auth_is_locked(const struct http_auth *a, uint32_t peer, uint64_t now_ms)
+{
+    for (size_t i = 0; i < HTTP_AUTH_PEERS; i++) {
+        const struct http_auth_peer *e = &a->peers[i];
+        if (e->used && e->peer == peer) {
+            return now_ms < e->lockout_until_ms;
+        }
+    }
+    return false;
+}
+
+/* A failed login from @p peer: its entry (a free one, else the one whose last
+ * failure is oldest, preferring one not locked out) counts it. */
+static void auth_fail(struct http_auth *a, uint32_t peer, uint64_t now_ms)
+{
+    a->total_fails++;
+    struct http_auth_peer *e = auth_find(a, peer);
+    if (e == 0) {
+        for (size_t i = 0; i < HTTP_AUTH_PEERS; i++) {
+            struct http_auth_peer *c = &a->peers[i];
+            if (!c->used) {
+                e = c;
+                break;
+            }
+            bool c_locked = now_ms < c->lockout_until_ms;
+            bool e_locked = e != 0 && now_ms < e->lockout_until_ms;
+            if (e == 0 || (e_locked && !c_locked) ||
+                (e_locked == c_locked && c->last_fail_ms < e->last_fail_ms)) {
+                e = c;
+            }
+        }
+        e->used = true;
+        e->peer = peer;
+        e->fails = 0;
+        e->lockout_until_ms = 0;
+    }
+    e->last_fail_ms = now_ms;
+    if (++e->fails >= HTTP_AUTH_MAX_FAILS) {
+        e->fails = 0;
+        a->lockouts++;
+        e->lockout_until_ms = now_ms + HTTP_AUTH_LOCKOUT_MS;
+    }
+}
+
+static void auth_ok(struct http_auth *a, uint32_t peer)
+{
+    struct http_auth_peer *e = auth_find(a, peer);
+    if (e != 0) {
+        e->used = false;
+        e->fails = 0;
+        e->lockout_until_ms = 0;
+    }
 }
 
 static int b64_val(uint8_t c)
@@ -306,8 +305,8 @@ bool http_basic_auth_matches(struct ml_span header, const char *user, const char
     }
     /* Build "user:password" and compare every byte of the longer of the two, so
      * the time does not depend on where (or whether) they differ. */
-    size_t ul = c_len(user);
-    size_t pl = c_len(password);
+    size_t ul = ml_str_len(user);
+    size_t pl = ml_str_len(password);
     size_t el = ul + 1u + pl;
     size_t len = (size_t)n;
     uint8_t diff = (uint8_t)(len != el);
@@ -331,8 +330,41 @@ bool http_basic_auth_matches(struct ml_span header, const char *user, const char
 /* Connection state                                                          */
 /* ------------------------------------------------------------------------- */
 
-void http_server_reset(struct http_server *s)
+void http_work_init(struct http_work *w)
 {
+    w->owner = 0;
+    w->rs.body = 0;
+    w->rs.body_len = 0;
+}
+
+bool http_work_body_in_use(const struct http_work *w, const void *p)
+{
+    const struct http_server *o = w->owner;
+    /* DISCARD: the answer is ready and goes out once the body was dropped */
+    return o != 0 && (o->state == HTTP_ST_SEND || o->state == HTTP_ST_DISCARD) && !o->canned &&
+           (const void *)w->rs.body == p;
+}
+
+static bool work_acquire(struct http_server *s)
+{
+    if (s->work->owner != 0 && s->work->owner != s) {
+        return false;
+    }
+    s->work->owner = s;
+    s->rs = &s->work->rs;
+    return true;
+}
+
+static void work_release(struct http_server *s)
+{
+    if (s->work->owner == s) {
+        s->work->owner = 0;
+    }
+}
+
+void http_server_reset(struct http_server *s, uint64_t now_ms)
+{
+    work_release(s);
     s->state = HTTP_ST_HEAD;
     s->route = 0;
     s->head_len = 0;
@@ -341,20 +373,32 @@ void http_server_reset(struct http_server *s)
     s->discard_left = 0;
     s->out_head_len = 0;
     s->out_sent = 0;
+    s->out_seen = 0;
     s->close_after = false;
-    s->rs.body = 0;
-    s->rs.body_len = 0;
+    s->canned = false;
+    s->started = false;
+    s->peer = 0;
+    s->answered = 0;
+    s->req_start_ms = now_ms;
+    s->last_ms = now_ms;
+    s->rs = &s->work->rs;
+}
+
+void http_server_set_peer(struct http_server *s, uint32_t peer)
+{
+    s->peer = peer;
 }
 
 void http_server_init(struct http_server *s, const struct http_server_cfg *cfg,
-                      struct http_auth *auth)
+                      struct http_auth *auth, struct http_work *work)
 {
     s->cfg = cfg;
     s->auth = auth;
+    s->work = work;
     s->stats.requests = 0;
     s->stats.errors_4xx = 0;
     s->stats.errors_5xx = 0;
-    http_server_reset(s);
+    http_server_reset(s, 0);
 }
 
 static void response_preset(struct http_response *rs)
@@ -368,40 +412,45 @@ static void response_preset(struct http_response *rs)
     rs->close = false;
 }
 
-/* Build the status line and headers and switch to sending. */
+static void head_done(struct http_server *s, uint64_t now_ms);
+
+/* Build the status line and headers and switch to sending (work area held). */
 static void respond(struct http_server *s, bool close)
 {
-    struct http_response *rs = &s->rs;
+    struct http_response *rs = s->rs;
+    ML_ASSERT(s->work->owner == s);
     if (rs->status >= 500u) {
         s->stats.errors_5xx++;
     } else if (rs->status >= 400u) {
         s->stats.errors_4xx++;
     }
     s->close_after = close || rs->close || !s->rq.keep_alive;
-    struct http_writer w;
-    http_writer_init(&w, s->out_head, sizeof s->out_head);
-    http_writer_str(&w, "HTTP/1.1 ");
-    http_writer_u64(&w, rs->status);
-    http_writer_str(&w, " ");
-    http_writer_str(&w, http_status_text(rs->status));
-    http_writer_str(&w, "\r\nContent-Type: ");
-    http_writer_str(&w, rs->content_type != 0 ? rs->content_type : "application/json");
-    http_writer_str(&w, "\r\nContent-Length: ");
-    http_writer_u64(&w, rs->body_len);
-    http_writer_str(&w, "\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n");
+    struct ml_text w;
+    ml_text_init(&w, s->out_head, sizeof s->out_head);
+    ml_text_put(&w, "HTTP/1.1 ");
+    ml_text_u64(&w, rs->status);
+    ml_text_put(&w, " ");
+    ml_text_put(&w, http_status_text(rs->status));
+    ml_text_put(&w, "\r\nContent-Type: ");
+    ml_text_put(&w, rs->content_type != 0 ? rs->content_type : "application/json");
+    ml_text_put(&w, "\r\nContent-Length: ");
+    ml_text_u64(&w, rs->body_len);
+    ml_text_put(&w, "\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n");
     if (rs->status == 401u) {
-        http_writer_str(&w, "WWW-Authenticate: Basic realm=\"");
-        http_writer_str(&w, s->cfg->realm != 0 ? s->cfg->realm : "device");
-        http_writer_str(&w, "\", charset=\"UTF-8\"\r\n");
+        ml_text_put(&w, "WWW-Authenticate: Basic realm=\"");
+        ml_text_put(&w, s->cfg->realm != 0 ? s->cfg->realm : "device");
+        ml_text_put(&w, "\", charset=\"UTF-8\"\r\n");
     }
     if (rs->extra_header != 0) {
-        http_writer_str(&w, rs->extra_header);
+        ml_text_put(&w, rs->extra_header);
     }
-    http_writer_str(&w, s->close_after ? "Connection: close\r\n\r\n"
-                                       : "Connection: keep-alive\r\n\r\n");
+    ml_text_put(&w,
+                s->close_after ? "Connection: close\r\n\r\n" : "Connection: keep-alive\r\n\r\n");
     ML_ASSERT(!w.overflow); /* our own headers must fit */
     s->out_head_len = w.len;
     s->out_sent = 0;
+    s->out_seen = 0;
+    s->canned = false;
     if (s->rq.method == HTTP_HEAD) {
         rs->body_len = 0; /* HEAD: the headers of a GET, no body */
     }
@@ -428,9 +477,44 @@ static void respond_early(struct http_server *s, uint32_t remaining, bool close)
 /* A syntax error: answer and close (the framing cannot be trusted). */
 static void respond_error(struct http_server *s, uint16_t status, const char *msg)
 {
-    response_preset(&s->rs);
-    http_response_error(&s->rs, status, msg, 0);
+    response_preset(s->rs);
+    http_response_error(s->rs, status, msg, 0);
     respond(s, true);
+}
+
+/* An answer that fits out_head entirely (no work area needed), then close. */
+static void respond_canned(struct http_server *s, uint16_t status, const char *msg)
+{
+    char body[96];
+    struct ml_text b;
+    ml_text_init(&b, body, sizeof body);
+    ml_text_put(&b, "{\"error\":");
+    ml_text_json_str(&b, msg, ml_str_len(msg));
+    ml_text_put(&b, "}\n");
+    struct ml_text w;
+    ml_text_init(&w, s->out_head, sizeof s->out_head);
+    ml_text_put(&w, "HTTP/1.1 ");
+    ml_text_u64(&w, status);
+    ml_text_put(&w, " ");
+    ml_text_put(&w, http_status_text(status));
+    ml_text_put(&w, "\r\nContent-Type: application/json\r\nContent-Length: ");
+    ml_text_u64(&w, b.len);
+    ml_text_put(&w, "\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n");
+    ml_text_put_n(&w, body, b.len);
+    ML_ASSERT(!w.overflow && !b.overflow);
+    if (status >= 500u) {
+        s->stats.errors_5xx++;
+    } else {
+        s->stats.errors_4xx++;
+    }
+    work_release(s);
+    s->out_head_len = w.len;
+    s->out_sent = 0;
+    s->out_seen = 0;
+    s->canned = true;
+    s->close_after = true;
+    s->discard_left = 0;
+    s->state = HTTP_ST_SEND;
 }
 
 size_t http_server_output(const struct http_server *s, const uint8_t **out)
@@ -443,9 +527,33 @@ size_t http_server_output(const struct http_server *s, const uint8_t **out)
         *out = (const uint8_t *)s->out_head + s->out_sent;
         return s->out_head_len - s->out_sent;
     }
+    if (s->canned) {
+        *out = 0;
+        return 0;
+    }
     size_t off = s->out_sent - s->out_head_len;
-    *out = s->rs.body + off;
-    return s->rs.body_len - off;
+    *out = s->rs->body + off;
+    return s->rs->body_len - off;
+}
+
+/* The answer is out: close, or get ready for the next request. */
+static void answer_done(struct http_server *s)
+{
+    s->answered++;
+    work_release(s);
+    if (s->close_after) {
+        s->state = HTTP_ST_CLOSED;
+        return;
+    }
+    /* keep-alive: ready for the next request */
+    s->state = HTTP_ST_HEAD;
+    s->head_len = 0;
+    s->line_start = 0;
+    s->body_got = 0;
+    s->out_head_len = 0;
+    s->out_sent = 0;
+    s->out_seen = 0;
+    s->started = false;
 }
 
 void http_server_sent(struct http_server *s, size_t n)
@@ -454,20 +562,8 @@ void http_server_sent(struct http_server *s, size_t n)
         return;
     }
     s->out_sent += n;
-    if (s->out_sent >= s->out_head_len + s->rs.body_len) {
-        if (s->close_after) {
-            s->state = HTTP_ST_CLOSED;
-        } else {
-            /* keep-alive: ready for the next request */
-            s->state = HTTP_ST_HEAD;
-            s->head_len = 0;
-            s->line_start = 0;
-            s->body_got = 0;
-            s->out_head_len = 0;
-            s->out_sent = 0;
-            s->rs.body = 0;
-            s->rs.body_len = 0;
-        }
+    if (s->out_sent >= s->out_head_len + (s->canned ? 0u : s->rs->body_len)) {
+        answer_done(s);
     }
 }
 
@@ -478,12 +574,87 @@ bool http_server_wants_close(const struct http_server *s)
 
 bool http_server_is_idle(const struct http_server *s)
 {
-    return s->state == HTTP_ST_HEAD && s->head_len == 0u;
+    return s->state == HTTP_ST_HEAD && s->head_len == 0u && !s->started;
 }
 
-bool http_server_body_in_use(const struct http_server *s, const void *p)
+bool http_server_is_fresh(const struct http_server *s)
 {
-    return s->state == HTTP_ST_SEND && (const void *)s->rs.body == p;
+    return s->answered == 0u && (s->state == HTTP_ST_HEAD || s->state == HTTP_ST_WAIT);
+}
+
+void http_server_poll(struct http_server *s, uint64_t now_ms)
+{
+    if (s->out_sent != s->out_seen) {
+        s->out_seen = s->out_sent;
+        s->last_ms = now_ms; /* the client takes the answer */
+    }
+    switch (s->state) {
+    case HTTP_ST_HEAD:
+        if (!s->started) {
+            if (now_ms - s->last_ms >= HTTP_IDLE_TIMEOUT_MS) {
+                s->state = HTTP_ST_CLOSED; /* idle keep-alive: close quietly */
+            }
+            return;
+        }
+        /* fall through */
+    case HTTP_ST_WAIT:
+    case HTTP_ST_BODY:
+        if (s->state == HTTP_ST_WAIT && work_acquire(s)) {
+            head_done(s, now_ms);
+            return;
+        }
+        if (now_ms - s->req_start_ms >= HTTP_REQ_TIMEOUT_MS) {
+            if (s->state == HTTP_ST_WAIT) {
+                respond_canned(s, 503, "busy with another request, try again");
+            } else {
+                respond_canned(s, 408, "request not complete within 5 s");
+            }
+        }
+        return;
+    case HTTP_ST_STREAM:
+        if (now_ms - s->last_ms >= HTTP_REQ_TIMEOUT_MS) {
+            respond_canned(s, 408, "upload stalled for 5 s");
+        }
+        return;
+    case HTTP_ST_DISCARD:
+        if (now_ms - s->req_start_ms >= HTTP_REQ_TIMEOUT_MS) {
+            s->close_after = true; /* the answer goes out, the rest of the body is not waited for */
+            s->state = HTTP_ST_SEND;
+        }
+        return;
+    case HTTP_ST_SEND:
+        if (now_ms - s->last_ms >= HTTP_IDLE_TIMEOUT_MS) {
+            work_release(s);
+            s->state = HTTP_ST_CLOSED; /* the client does not take its answer */
+        }
+        return;
+    case HTTP_ST_CLOSED:
+        return;
+    }
+}
+
+uint64_t http_server_next_deadline(const struct http_server *s)
+{
+    switch (s->state) {
+    case HTTP_ST_HEAD:
+        return s->started ? s->req_start_ms + HTTP_REQ_TIMEOUT_MS
+                          : s->last_ms + HTTP_IDLE_TIMEOUT_MS;
+    case HTTP_ST_WAIT:
+        if (s->work->owner == 0) {
+            return s->req_start_ms; /* now: the work area is free */
+        }
+        return s->req_start_ms + HTTP_REQ_TIMEOUT_MS;
+    case HTTP_ST_BODY:
+    case HTTP_ST_DISCARD:
+        return s->req_start_ms + HTTP_REQ_TIMEOUT_MS;
+    case HTTP_ST_STREAM:
+        return s->last_ms + HTTP_REQ_TIMEOUT_MS;
+    case HTTP_ST_SEND:
+        return s->last_ms + HTTP_IDLE_TIMEOUT_MS;
+    case HTTP_ST_CLOSED:
+        return UINT64_MAX;
+    }
+    return UINT64_MAX;
 }
 
 /* ------------------------------------------------------------------------- */
@@ -510,6 +681,9 @@ static uint16_t parse_head(struct http_server *s)
     size_t i = 0;
     rq->authorization = (struct ml_span){0, 0};
     rq->content_type = (struct ml_span){0, 0};
+    rq->host = (struct ml_span){0, 0};
+    rq->origin = (struct ml_span){0, 0};
+    rq->referer = (struct ml_span){0, 0};
     rq->has_length = false;
     rq->content_length = 0;
     rq->body = 0;
@@ -648,6 +822,11 @@ static uint16_t parse_head(struct http_server *s)
             conn = val;
         } else if (span_ieq(name, "host")) {
             host = true;
+            rq->host = val;
+        } else if (span_ieq(name, "origin")) {
+            rq->origin = val;
+        } else if (span_ieq(name, "referer")) {
+            rq->referer = val;
         }
     }
     if (te) {
@@ -686,28 +865,70 @@ static void allow_header(struct http_server *s, uint32_t methods)
 {
     static const char *const names[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
     /* kept in out_head's tail until respond() copies it: use the body buffer end instead */
-    struct http_writer w;
-    char *dst = s->rs.buf + HTTP_RESP_BUF / 2u;
-    http_writer_init(&w, dst, HTTP_RESP_BUF / 2u);
-    http_writer_str(&w, "Allow: ");
+    struct ml_text w;
+    char *dst = s->rs->buf + HTTP_RESP_BUF / 2u;
+    ml_text_init(&w, dst, HTTP_RESP_BUF / 2u);
+    ml_text_put(&w, "Allow: ");
     bool first = true;
     for (size_t i = 0; i < ML_ARRAY_SIZE(names); i++) {
         if ((methods & HTTP_M(i)) != 0u || (i == HTTP_HEAD && (methods & HTTP_M(HTTP_GET)))) {
             if (!first) {
-                http_writer_str(&w, ", ");
+                ml_text_put(&w, ", ");
             }
-            http_writer_str(&w, names[i]);
+            ml_text_put(&w, names[i]);
             first = false;
         }
     }
-    http_writer_str(&w, "\r\n");
-    s->rs.extra_header = dst;
+    ml_text_put(&w, "\r\n");
+    s->rs->extra_header = dst;
+}
+
+/* Content-Type @p ct names media type @p want (case-insensitive, parameters ignored). */
+static bool media_type_is(struct ml_span ct, const char *want)
+{
+    size_t n = 0;
+    while (n < ct.len && ct.ptr[n] != ';') {
+        n++;
+    }
+    while (n > 0u && (ct.ptr[n - 1u] == ' ' || ct.ptr[n - 1u] == '\t')) {
+        n--;
+    }
+    return span_ieq((struct ml_span){ct.ptr, n}, want);
+}
+
+/* Origin / Referer, when sent, name the origin the request was sent to: "http://" + Host. */
+static bool origin_ok(const struct http_request *rq)
+{
+    static const char scheme[] = "http://";
+    const size_t sl = sizeof scheme - 1u;
+    struct ml_span v = rq->origin.len > 0u ? rq->origin : rq->referer;
+    if (v.len == 0u) {
+        return true; /* not a browser, or one that sends neither: curl, scripts */
+    }
+    if (rq->host.len == 0u || v.len < sl + rq->host.len) {
+        return false;
+    }
+    for (size_t i = 0; i < sl; i++) {
+        if (lower((char)v.ptr[i]) != scheme[i]) {
+            return false;
+        }
+    }
+    for (size_t i = 0; i < rq->host.len; i++) {
+        if (lower((char)v.ptr[sl + i]) != lower((char)rq->host.ptr[i])) {
+            return false;
+        }
+    }
+    size_t end = sl + rq->host.len;
+    if (rq->origin.len > 0u) {
+        return v.len == end; /* an Origin is exactly scheme://host[:port] */
+    }
+    return v.len > end && v.ptr[end] == '/'; /* a Referer: that origin, then its path */
 }
 
 static void call_handler(struct http_server *s)
 {
-    response_preset(&s->rs);
-    s->route->handler(s->cfg->ctx, &s->rq, &s->rs);
+    response_preset(s->rs);
+    s->route->handler(s->cfg->ctx, &s->rq, s->rs);
     respond(s, false);
 }
 
@@ -728,42 +949,50 @@ static void head_done(struct http_server *s, uint64_t now_ms)
     }
     struct http_request *rq = &s->rq;
     bool has_body = rq->has_length && rq->content_length > 0u;
+    /* Refusals before the login succeeded close the connection when a body is
+     * still to come: no unauthenticated client holds the work area while it
+     * trickles a body (see http.h, shared work area). */
+    bool close_unread = rq->content_length > 0u;
     if (s->cfg->user != 0) {
-        if (http_auth_is_locked(s->auth, now_ms)) {
-            response_preset(&s->rs);
-            http_response_error(&s->rs, 429, "too many failed logins, retry later", 0);
-            s->rs.extra_header = "Retry-After: 30\r\n";
-            respond_early(s, rq->content_length, false);
+        if (http_auth_is_locked(s->auth, s->peer, now_ms)) {
+            response_preset(s->rs);
+            http_response_error(s->rs, 429, "too many failed logins, retry later", 0);
+            s->rs->extra_header = "Retry-After: 30\r\n";
+            respond(s, close_unread);
             return;
         }
         if (!http_basic_auth_matches(rq->authorization, s->cfg->user, s->cfg->password)) {
             if (rq->authorization.len > 0u) {
                 /* only presented credentials count; a browser's first probe has none */
-                s->auth->total_fails++;
-                if (++s->auth->fails >= HTTP_AUTH_MAX_FAILS) {
-                    s->auth->fails = 0;
-                    s->auth->lockouts++;
-                    s->auth->lockout_until_ms = now_ms + HTTP_AUTH_LOCKOUT_MS;
-                }
+                auth_fail(s->auth, s->peer, now_ms);
             }
-            response_preset(&s->rs);
-            http_response_error(&s->rs, 401, "authentication required", 0);
-            respond_early(s, rq->content_length, false);
+            response_preset(s->rs);
+            http_response_error(s->rs, 401, "authentication required", 0);
+            respond(s, close_unread);
             return;
         }
-        s->auth->fails = 0;
+        auth_ok(s->auth, s->peer);
+        const char *why = "refused";
+        uint16_t refuse =
+            s->cfg->admit != 0 ? s->cfg->admit(s->cfg->ctx, s->peer, now_ms, &why) : 0u;
+        if (refuse != 0u) {
+            response_preset(s->rs);
+            http_response_error(s->rs, refuse, why, 0);
+            respond(s, close_unread);
+            return;
+        }
     }
     const struct http_route *r = route_find(s, rq->path);
     if (r == 0) {
-        response_preset(&s->rs);
-        http_response_error(&s->rs, 404, "not found", 0);
+        response_preset(s->rs);
+        http_response_error(s->rs, 404, "not found", 0);
         respond_early(s, rq->content_length, false);
         return;
     }
     uint32_t allowed = r->methods | ((r->methods & HTTP_M(HTTP_GET)) ? HTTP_M(HTTP_HEAD) : 0u);
     if ((allowed & HTTP_M(rq->method)) == 0u) {
-        response_preset(&s->rs);
-        http_response_error(&s->rs, 405, "method not allowed", 0);
+        response_preset(s->rs);
+        http_response_error(s->rs, 405, "method not allowed", 0);
         allow_header(s, r->methods);
         respond_early(s, rq->content_length, false);
         return;
@@ -773,19 +1002,49 @@ static void head_done(struct http_server *s, uint64_t now_ms)
         max = HTTP_MAX_BODY;
     }
     if (rq->content_length > max) {
-        response_preset(&s->rs);
-        http_response_error(&s->rs, 413, "body too large", 0);
+        response_preset(s->rs);
+        http_response_error(s->rs, 413, "body too large", 0);
         respond_early(s, rq->content_length, true);
         return;
     }
+    bool safe = rq->method == HTTP_GET || rq->method == HTTP_HEAD || rq->method == HTTP_OPTIONS;
+    if (!safe) {
+        /* a state change: only from the device's own page or a non-browser client */
+        if (!origin_ok(rq)) {
+            response_preset(s->rs);
+            http_response_error(s->rs, 403, "cross-origin request refused", 0);
+            respond_early(s, rq->content_length, false);
+            return;
+        }
+        const char *want = r->body_type != 0 ? r->body_type : "application/json";
+        if (!media_type_is(rq->content_type, want)) {
+            char msg[80];
+            struct ml_text m;
+            ml_text_init(&m, msg, sizeof msg);
+            ml_text_put(&m, "Content-Type must be ");
+            ml_text_put(&m, want);
+            response_preset(s->rs);
+            http_response_error(s->rs, 415, msg, 0);
+            respond_early(s, rq->content_length, false);
+            return;
+        }
+    }
     s->route = r;
     s->body_got = 0;
+    if (safe && has_body) {
+        /* a GET or HEAD never changes anything, whatever its body: answer as
+         * without one, after the body was read and dropped */
+        response_preset(s->rs);
+        r->handler(s->cfg->ctx, rq, s->rs);
+        respond_early(s, rq->content_length, false);
+        return;
+    }
     if (!has_body) {
-        rq->body = s->body;
+        rq->body = s->work->body;
         rq->body_len = 0;
         if (r->stream != 0 && rq->method != HTTP_GET && rq->method != HTTP_HEAD) {
-            response_preset(&s->rs);
-            if (r->stream(s->cfg->ctx, rq, 0, 0, &s->rs) < 0) {
+            response_preset(s->rs);
+            if (r->stream(s->cfg->ctx, rq, 0, 0, s->rs) < 0) {
                 respond(s, true);
                 return;
             }
@@ -794,7 +1053,7 @@ static void head_done(struct http_server *s, uint64_t now_ms)
         return;
     }
     s->state = r->stream != 0 ? HTTP_ST_STREAM : HTTP_ST_BODY;
-    response_preset(&s->rs);
+    response_preset(s->rs);
 }
 
 /* ------------------------------------------------------------------------- */
@@ -806,12 +1065,19 @@ int http_server_input(struct http_server *s, uint64_t now_ms, const uint8_t *dat
 {
     ML_VERIFY(s != 0 && used != 0 && (data != 0 || len == 0u), ML_EFAULT);
     size_t i = 0;
+    if (len > 0u) {
+        s->last_ms = now_ms;
+    }
     while (i < len) {
-        if (s->state == HTTP_ST_SEND || s->state == HTTP_ST_CLOSED) {
+        if (s->state == HTTP_ST_SEND || s->state == HTTP_ST_CLOSED || s->state == HTTP_ST_WAIT) {
             break; /* one request at a time: the rest waits */
         }
         if (s->state == HTTP_ST_HEAD) {
             uint8_t c = data[i++];
+            if (!s->started) {
+                s->started = true; /* any byte starts the request's deadline */
+                s->req_start_ms = now_ms;
+            }
             if (s->head_len >= HTTP_MAX_HEAD) {
                 bool in_request_line = true;
                 for (size_t k = 0; k < s->head_len; k++) {
@@ -820,8 +1086,8 @@ int http_server_input(struct http_server *s, uint64_t now_ms, const uint8_t *dat
                         break;
                     }
                 }
-                respond_error(s, in_request_line ? 414 : 431,
-                              in_request_line ? "request line too long" : "headers too large");
+                respond_canned(s, in_request_line ? 414 : 431,
+                               in_request_line ? "request line too long" : "headers too large");
                 break;
             }
             if (s->head_len == 0u && (c == '\r' || c == '\n')) {
@@ -833,7 +1099,11 @@ int http_server_input(struct http_server *s, uint64_t now_ms, const uint8_t *dat
                 bool empty = ll == 1u || (ll == 2u && s->head[s->line_start] == '\r');
                 s->line_start = s->head_len;
                 if (empty) {
-                    head_done(s, now_ms);
+                    if (work_acquire(s)) {
+                        head_done(s, now_ms);
+                    } else {
+                        s->state = HTTP_ST_WAIT; /* another connection's answer is in the work */
+                    }
                 }
             }
             continue;
@@ -851,9 +1121,9 @@ int http_server_input(struct http_server *s, uint64_t now_ms, const uint8_t *dat
         size_t n = len - i < want ? len - i : want;
         if (s->state == HTTP_ST_BODY) {
             for (size_t k = 0; k < n; k++) {
-                s->body[s->body_got + k] = data[i + k];
+                s->work->body[s->body_got + k] = data[i + k];
             }
-        } else if (s->route->stream(s->cfg->ctx, &s->rq, data + i, n, &s->rs) < 0) {
+        } else if (s->route->stream(s->cfg->ctx, &s->rq, data + i, n, s->rs) < 0) {
             i += n;
             respond_early(s, s->rq.content_length - s->body_got - (uint32_t)n, true);
             continue;
@@ -861,10 +1131,10 @@ int http_server_input(struct http_server *s, uint64_t now_ms, const uint8_t *dat
         i += n;
         s->body_got += (uint32_t)n;
         if (s->body_got == s->rq.content_length) {
-            s->rq.body = s->state == HTTP_ST_BODY ? s->body : 0;
+            s->rq.body = s->state == HTTP_ST_BODY ? s->work->body : 0;
             s->rq.body_len = s->state == HTTP_ST_BODY ? s->body_got : 0u;
             if (s->state == HTTP_ST_STREAM &&
-                s->route->stream(s->cfg->ctx, &s->rq, 0, 0, &s->rs) < 0) {
+                s->route->stream(s->cfg->ctx, &s->rq, 0, 0, s->rs) < 0) {
                 respond(s, true);
                 break;
             }

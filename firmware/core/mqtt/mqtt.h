@@ -11,6 +11,7 @@
 #define FIRMWARE_CORE_MQTT_MQTT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "reading/reading.h"
 
@@ -29,6 +30,13 @@
  * @retval ML_EFAULT @p r is NULL.
  */
 int mqtt_power_instant_build(const struct reading *r, char *buf, size_t cap);
+
+/**
+ * As mqtt_power_instant_build(), with @p ts_now (UTC epoch s, the device's clock) as
+ * `ts` when the reading carries no meter time; a negative @p ts_now (no valid time)
+ * leaves `ts` null then. A meter time always wins.
+ */
+int mqtt_power_instant_build_ts(const struct reading *r, int64_t ts_now, char *buf, size_t cap);
 
 /**
  * Build "devices/<site>/smart-connect/<serial>/data/<metric>"; a NULL or empty @p site

@@ -15,6 +15,9 @@ static const struct reading_field_info field_info[READING_FIELD_COUNT] = {
 /* Per-phase blocks are laid out L1, L2, L3 so "id + phase" works. */
 _Static_assert(READING_L3_U == READING_L1_U + 2, "phase layout");
 _Static_assert(READING_L3_SWELLS == READING_L1_SWELLS + 2, "phase layout");
+/* reading_field_is_instant() takes these two runs as instantaneous */
+_Static_assert(READING_I_N == READING_P + 14 && READING_L3_PF + 1 == READING_L1_SAGS,
+               "instantaneous field runs");
 
 void reading_init(struct reading *r)
 {
@@ -142,16 +145,28 @@ void reading_raw_add(struct reading *r, const char *id, size_t id_len, const cha
 /* Derived values                                                            */
 /* ------------------------------------------------------------------------- */
 
+/* a - b, saturating at the int64 range (no overflow on any input). */
+static int64_t sub_sat(int64_t a, int64_t b)
+{
+    if (b < 0 && a > INT64_MAX + b) {
+        return INT64_MAX;
+    }
+    if (b > 0 && a < INT64_MIN + b) {
+        return INT64_MIN;
+    }
+    return a - b;
+}
+
 /* signed = imp - exp, or the split of a signed value into magnitudes. */
 static void derive_signed(struct reading *r, enum reading_field sgn, enum reading_field imp,
                           enum reading_field exp)
 {
     int64_t a, b, v;
     if (!reading_has(r, sgn) && reading_get(r, imp, &a) && reading_get(r, exp, &b)) {
-        reading_set(r, sgn, a - b);
+        reading_set(r, sgn, sub_sat(a, b));
     } else if (reading_get(r, sgn, &v) && !reading_has(r, imp) && !reading_has(r, exp)) {
         reading_set(r, imp, v > 0 ? v : 0);
-        reading_set(r, exp, v < 0 ? -v : 0);
+        reading_set(r, exp, v < 0 ? sub_sat(0, v) : 0);
     }
 }
 
@@ -192,6 +207,86 @@ static void derive_mbus(struct reading *r, uint8_t type, enum reading_field val,
     }
 }
 
+/* floor(sqrt(x)), bit by bit (freestanding: no libm, no division). */
+static uint64_t isqrt_u64(uint64_t x)
+{
+    uint64_t res = 0;
+    uint64_t bit = (uint64_t)1 << 62;
+    while (bit > x) {
+        bit >>= 2;
+    }
+    while (bit != 0u) {
+        if (x >= res + bit) {
+            x -= res + bit;
+            res = (res >> 1) + bit;
+        } else {
+            res >>= 1;
+        }
+        bit >>= 2;
+    }
+    return res;
+}
+
+static uint64_t mag(int64_t v)
+{
+    return v < 0 ? 0u - (uint64_t)v : (uint64_t)v;
+}
+
+/* PF in milli-units from |P| and S (S > 0), both scaled down together until |P| * 1000
+ * fits 64 bits; at most 1000 (a meter's S below its |P|). */
+static int64_t pf_milli(uint64_t p, uint64_t s)
+{
+    while (p >= ((uint64_t)1 << 53) || s >= ((uint64_t)1 << 53)) {
+        p >>= 1;
+        s >>= 1;
+    }
+    if (s == 0u) {
+        s = 1u;
+    }
+    uint64_t milli = (p * 1000u + s / 2u) / s;
+    return milli > 1000u ? 1000 : (int64_t)milli;
+}
+
+/* S and PF of one set of fields (total or a phase), products.md "S and PF":
+ * S absent: from P and Q, S = sqrt(P^2 + Q^2); from P alone (no reactive data), S = |P|.
+ * PF absent: P / S (so sign(P) when S = |P|), 0 when S is 0, in [-1, 1].
+ * sqrt(P^2 + Q^2): above 2^31 both are scaled down by a power of two first so that the
+ * sum of squares fits 64 bits (relative error below 2^-30); S saturates at INT64_MAX,
+ * PF is taken from the scaled values, so it stays right where S saturates. */
+static void derive_s_pf(struct reading *r, enum reading_field f_p, enum reading_field f_s,
+                        enum reading_field f_pf, enum reading_field f_q)
+{
+    int64_t p, qv, sv;
+    if (!reading_get(r, f_p, &p)) {
+        return;
+    }
+    uint64_t a = mag(p);
+    uint64_t s_small = 0u; /* S >> k when derived here */
+    if (!reading_has(r, f_s)) {
+        uint64_t b = reading_get(r, f_q, &qv) ? mag(qv) : 0u;
+        unsigned k = 0;
+        while ((a | b) >= ((uint64_t)1 << 31)) {
+            a >>= 1;
+            b >>= 1;
+            k++;
+        }
+        uint64_t sq = a * a + b * b;
+        s_small = isqrt_u64(sq);
+        if (sq - s_small * s_small > s_small) { /* nearest: (s + 1/2)^2 = s^2 + s + 1/4 */
+            s_small++;
+        }
+        reading_set(r, f_s,
+                    s_small > ((uint64_t)INT64_MAX >> k) ? INT64_MAX : (int64_t)(s_small << k));
+    } else if (reading_get(r, f_s, &sv) && sv > 0) {
+        s_small = (uint64_t)sv;
+    }
+    if (reading_has(r, f_pf)) {
+        return;
+    }
+    int64_t pf = s_small == 0u ? 0 : pf_milli(a, s_small);
+    reading_set(r, f_pf, p < 0 ? -pf : pf);
+}
+
 void reading_derive(struct reading *r)
 {
     derive_signed(r, READING_P, READING_P_IMP, READING_P_EXP);
@@ -204,11 +299,33 @@ void reading_derive(struct reading *r)
                       (enum reading_field)((int)READING_L1_Q_IMP + ph),
                       (enum reading_field)((int)READING_L1_Q_EXP + ph));
     }
+    derive_s_pf(r, READING_P, READING_S, READING_PF, READING_Q);
+    for (int ph = 0; ph < 3; ph++) {
+        derive_s_pf(r, (enum reading_field)((int)READING_L1_P + ph),
+                    (enum reading_field)((int)READING_L1_S + ph),
+                    (enum reading_field)((int)READING_L1_PF + ph),
+                    (enum reading_field)((int)READING_L1_Q + ph));
+    }
     derive_sum(r, READING_E_IMP, READING_E_IMP_T1, 10);
     derive_sum(r, READING_E_EXP, READING_E_EXP_T1, 4);
     derive_mbus(r, READING_MBUS_GAS, READING_GAS, READING_GAS_TS);
     derive_mbus(r, READING_MBUS_WATER, READING_WATER, READING_WATER_TS);
     derive_mbus(r, READING_MBUS_HEAT, READING_HEAT, READING_HEAT_TS);
+}
+
+bool reading_field_is_instant(enum reading_field f)
+{
+    return (f >= READING_P && f <= READING_I_N) || (f >= READING_L1_U && f <= READING_L3_PF) ||
+           f == READING_DEMAND_AVG;
+}
+
+void reading_clear_instant(struct reading *r)
+{
+    for (int f = 0; f < READING_FIELD_COUNT; f++) {
+        if (reading_field_is_instant((enum reading_field)f)) {
+            reading_clear(r, (enum reading_field)f);
+        }
+    }
 }
 
 /* ------------------------------------------------------------------------- */

@@ -290,11 +290,27 @@ void reading_str_set(struct reading_str *dst, const char *s, size_t n);
  *    P+ / P- from a signed P when those are absent.
  *  - Q likewise from Q+/Q-.
  *  - E_IMP = sum of present E_IMP_Tn when E_IMP is absent (likewise E_EXP).
- *  - S = sum of L1..L3 S when all present phases have S and S is absent.
+ *  - S (total and per phase) when absent and P is present: sqrt(P^2 + Q^2) with Q,
+ *    |P| without reactive data (products.md "S and PF"); rounded to the milli-unit.
+ *  - PF (total and per phase) when absent and P and S are present: P / S in [-1, 1],
+ *    so sign(P) when S = |P|; 0 when S is 0.
  *  - GAS/WATER/HEAT (+ _TS) from the first M-Bus channel of that type.
  * Never overwrites a value the wire carried.
  */
 void reading_derive(struct reading *r);
+
+/**
+ * True for an instantaneous field: powers (P, Q, S and their parts, per phase too),
+ * power factors, voltages, currents, frequency and the running average demand.
+ * Energies, counts, tariff, timestamps, maxima and thresholds are not.
+ */
+bool reading_field_is_instant(enum reading_field f);
+
+/**
+ * Meter lost (products.md "Meter loss"): mark every instantaneous field absent, so
+ * outputs read 0 there; energies and the rest keep their last value.
+ */
+void reading_clear_instant(struct reading *r);
 
 /**
  * Convert a meter-local date-time to UTC epoch seconds.

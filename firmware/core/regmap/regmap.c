@@ -42,7 +42,10 @@ static int check_space(const struct regmap_space *s)
         const struct regmap_entry *e = &s->entries[i];
         ML_VERIFY(e->addr >= next, ML_EINVAL);
         ML_VERIFY(e->type <= REGMAP_I64 && e->order <= REGMAP_CDAB, ML_EINVAL);
-        ML_VERIFY(e->field >= REGMAP_SRC_PRESENT && e->field < (int)READING_FIELD_COUNT, ML_EINVAL);
+        ML_VERIFY(e->field >= REGMAP_SRC_STATE && e->field < (int)READING_FIELD_COUNT, ML_EINVAL);
+        ML_VERIFY((e->field != REGMAP_SRC_AGE && e->field != REGMAP_SRC_STATE) ||
+                      (e->type != REGMAP_F32 && e->type != REGMAP_I64),
+                  ML_EINVAL);
         next = (uint32_t)e->addr + regmap_entry_words(e);
         ML_VERIFY(next <= 0x10000u, ML_EINVAL);
     }
@@ -148,7 +151,10 @@ void regmap_encode(const struct regmap_template *t, const struct regmap_entry *e
     unsigned n = regmap_entry_words(e);
     int64_t v = 0;
     int k = 0; /* raw = v * 10^k */
-    if (e->field == REGMAP_SRC_CONST) {
+    if (e->field == REGMAP_SRC_AGE || e->field == REGMAP_SRC_STATE) {
+        put_words(0, n, regmap_entry_order(t, e), out); /* computed at read time */
+        return;
+    } else if (e->field == REGMAP_SRC_CONST) {
         v = e->konst;
         k = e->exp10;
     } else if (e->field == REGMAP_SRC_PRESENT) {
@@ -228,23 +234,10 @@ int regmap_render(const struct regmap_template *t, const struct reading *r,
     return ML_OK;
 }
 
-int regmap_snapshot_read(const struct regmap_snapshot *snap, uint8_t fc, uint16_t addr,
-                         uint16_t count, uint16_t *out)
+/* Index of the first entry of @p s that ends after @p addr (entries are sorted, not
+ * overlapping), s->count when none. */
+static uint16_t first_after(const struct regmap_space *s, uint32_t addr)
 {
-    for (uint16_t i = 0; i < count; i++) {
-        out[i] = 0;
-    }
-    const struct regmap_template *t = snap->tpl;
-    if (t == NULL) {
-        return 0;
-    }
-    const struct regmap_space *s = &t->holding;
-    uint16_t first = 0;
-    if (fc == 0x04u && !input_is_holding(t)) {
-        s = &t->input;
-        first = t->holding.count;
-    }
-    /* first entry that ends after addr (entries are sorted, not overlapping) */
     uint16_t lo = 0;
     uint16_t hi = s->count;
     while (lo < hi) {
@@ -256,18 +249,92 @@ int regmap_snapshot_read(const struct regmap_snapshot *snap, uint8_t fc, uint16_
             hi = mid;
         }
     }
+    return lo;
+}
+
+static bool space_covers(const struct regmap_space *s, uint32_t addr)
+{
+    uint16_t i = first_after(s, addr);
+    return i < s->count && s->entries[i].addr <= addr;
+}
+
+/* The words of a REGMAP_SRC_AGE / REGMAP_SRC_STATE entry at device time @p now_ms. */
+static void dynamic_words(const struct regmap_snapshot *snap, const struct regmap_entry *e,
+                          uint64_t now_ms, uint16_t *w)
+{
+    uint64_t v = snap->state;
+    if (e->field == REGMAP_SRC_AGE) {
+        v = 0xFFFFFFFFu;
+        if (snap->state != REGMAP_DATA_NONE) {
+            v = now_ms > snap->data_ms ? (now_ms - snap->data_ms) / 1000u : 0u;
+            v = v > 0xFFFFFFFEu ? 0xFFFFFFFEu : v;
+        }
+    }
+    unsigned n = regmap_entry_words(e);
+    if (n == 1u && v > 0xFFFFu) {
+        v = 0xFFFFu;
+    }
+    put_words(v, n, regmap_entry_order(snap->tpl, e), w);
+}
+
+/* Copy the words of space @p s (entry i's words at snap->off[first + i]) that fall in
+ * [addr, addr + count) to @p out; with @p under, only addresses that space leaves free. */
+static void read_space(const struct regmap_snapshot *snap, const struct regmap_space *s,
+                       uint16_t first, uint16_t addr, uint16_t count, uint16_t *out,
+                       const struct regmap_space *under, uint64_t now_ms)
+{
     uint32_t end = (uint32_t)addr + count;
-    for (uint16_t i = lo; i < s->count && s->entries[i].addr < end; i++) {
+    for (uint16_t i = first_after(s, addr); i < s->count && s->entries[i].addr < end; i++) {
         const struct regmap_entry *e = &s->entries[i];
         const uint16_t *w = &snap->words[snap->off[first + i]];
+        uint16_t dyn[4];
+        if (e->field == REGMAP_SRC_AGE || e->field == REGMAP_SRC_STATE) {
+            dynamic_words(snap, e, now_ms, dyn);
+            w = dyn;
+        }
         unsigned n = regmap_entry_words(e);
         for (unsigned j = 0; j < n; j++) {
             uint32_t a = (uint32_t)e->addr + j;
-            if (a >= addr && a < end) {
+            if (a >= addr && a < end && (under == NULL || !space_covers(under, a))) {
                 out[a - addr] = w[j];
             }
         }
     }
+}
+
+int regmap_snapshot_read(const struct regmap_snapshot *snap, uint8_t fc, uint16_t addr,
+                         uint16_t count, uint16_t *out)
+{
+    return regmap_snapshot_read_at(snap, fc, addr, count, out, snap->data_ms);
+}
+
+int regmap_snapshot_read_at(const struct regmap_snapshot *snap, uint8_t fc, uint16_t addr,
+                            uint16_t count, uint16_t *out, uint64_t now_ms)
+{
+    for (uint16_t i = 0; i < count; i++) {
+        out[i] = 0;
+    }
+    const struct regmap_template *t = snap->tpl;
+    if (t == NULL) {
+        return 0;
+    }
+    if (fc == 0x04u && !input_is_holding(t)) {
+        read_space(snap, &t->input, t->holding.count, addr, count, out, NULL, now_ms);
+    } else {
+        read_space(snap, &t->holding, 0, addr, count, out, NULL, now_ms);
+    }
+    return 0;
+}
+
+int regmap_snapshot_read_same(const struct regmap_snapshot *snap, uint16_t addr, uint16_t count,
+                              uint16_t *out, uint64_t now_ms)
+{
+    const struct regmap_template *t = snap->tpl;
+    if (t == NULL || input_is_holding(t)) {
+        return regmap_snapshot_read_at(snap, 0x03u, addr, count, out, now_ms);
+    }
+    regmap_snapshot_read_at(snap, 0x04u, addr, count, out, now_ms);
+    read_space(snap, &t->holding, 0, addr, count, out, &t->input, now_ms);
     return 0;
 }
 
@@ -280,6 +347,8 @@ void regmap_live_init(struct regmap_live *live, const struct regmap_template *t)
     for (int i = 0; i < 2; i++) {
         live->snap[i].tpl = t;
         live->snap[i].seq = 0;
+        live->snap[i].data_ms = 0;
+        live->snap[i].state = REGMAP_DATA_NONE;
         for (size_t j = 0; j < REGMAP_MAX_ENTRIES; j++) {
             live->snap[i].off[j] = 0;
         }
@@ -289,6 +358,7 @@ void regmap_live_init(struct regmap_live *live, const struct regmap_template *t)
     }
     live->cur = 0;
     live->seq = 0;
+    live->now_ms = 0;
 }
 
 const struct regmap_snapshot *regmap_live_current(const struct regmap_live *live)
@@ -308,18 +378,38 @@ void regmap_live_swap(struct regmap_live *live)
 
 int regmap_live_update(struct regmap_live *live, const struct reading *r)
 {
+    return regmap_live_update_at(live, r, live->now_ms, REGMAP_DATA_LIVE);
+}
+
+int regmap_live_update_at(struct regmap_live *live, const struct reading *r, uint64_t data_ms,
+                          enum regmap_data_state state)
+{
     struct regmap_snapshot *spare = regmap_live_spare(live);
     int err = regmap_render(live->snap[0].tpl, r, spare);
     if (err < 0) {
         return err;
     }
+    spare->data_ms = data_ms;
+    spare->state = (uint8_t)state;
     spare->seq = ++live->seq;
     regmap_live_swap(live);
     return ML_OK;
 }
 
+void regmap_live_set_now(struct regmap_live *live, uint64_t now_ms)
+{
+    live->now_ms = now_ms;
+}
+
 int regmap_mb_read(void *ctx, uint8_t fc, uint16_t addr, uint16_t count, uint16_t *out)
 {
     const struct regmap_live *live = ctx;
-    return regmap_snapshot_read(regmap_live_current(live), fc, addr, count, out);
+    return regmap_snapshot_read_at(regmap_live_current(live), fc, addr, count, out, live->now_ms);
+}
+
+int regmap_mb_read_same(void *ctx, uint8_t fc, uint16_t addr, uint16_t count, uint16_t *out)
+{
+    const struct regmap_live *live = ctx;
+    (void)fc;
+    return regmap_snapshot_read_same(regmap_live_current(live), addr, count, out, live->now_ms);
 }

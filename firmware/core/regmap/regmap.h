@@ -57,6 +57,18 @@ enum regmap_order {
 /** Entry sources that are not reading fields. */
 #define REGMAP_SRC_CONST   (-1) /**< the entry's konst (in register units) */
 #define REGMAP_SRC_PRESENT (-2) /**< 16 presence bits of the reading, word konst (0-based) */
+/** Seconds since the snapshot's data was taken (at read time, saturating at 0xFFFFFFFE;
+ * 0xFFFFFFFF while there is no data yet). Integer types only. */
+#define REGMAP_SRC_AGE     (-3)
+/** The snapshot's enum regmap_data_state. Integer types only. */
+#define REGMAP_SRC_STATE   (-4)
+
+/** What a snapshot's data is (regmap_live_update_at()). */
+enum regmap_data_state {
+    REGMAP_DATA_NONE = 0, /**< no telegram yet */
+    REGMAP_DATA_LIVE = 1, /**< from the last good telegram */
+    REGMAP_DATA_LOST = 2, /**< meter lost: instantaneous values cleared, energies kept */
+};
 
 struct regmap_entry {
     uint16_t addr;    /**< PDU address of the first register */
@@ -88,6 +100,8 @@ struct regmap_template {
 struct regmap_snapshot {
     const struct regmap_template *tpl;
     uint32_t seq;                     /**< render counter (regmap_live), 0 = never rendered */
+    uint64_t data_ms;                 /**< device time the data was taken (REGMAP_SRC_AGE) */
+    uint8_t state;                    /**< enum regmap_data_state (REGMAP_SRC_STATE) */
     uint16_t off[REGMAP_MAX_ENTRIES]; /**< word offset of entry i (holding then input) */
     uint16_t words[REGMAP_MAX_WORDS];
 };
@@ -97,6 +111,7 @@ struct regmap_live {
     struct regmap_snapshot snap[2];
     volatile uint8_t cur; /**< index of the published snapshot (one byte: atomic swap) */
     uint32_t seq;
+    uint64_t now_ms; /**< device time for REGMAP_SRC_AGE (regmap_live_set_now()) */
 };
 
 /* ------------------------------------------------------------------------- */
@@ -158,6 +173,24 @@ int regmap_render(const struct regmap_template *t, const struct reading *r,
 int regmap_snapshot_read(const struct regmap_snapshot *snap, uint8_t fc, uint16_t addr,
                          uint16_t count, uint16_t *out);
 
+/**
+ * As regmap_snapshot_read(), with REGMAP_SRC_AGE entries computed for device time
+ * @p now_ms (regmap_snapshot_read() uses the snapshot's own data_ms: age 0).
+ * @retval 0 always
+ */
+int regmap_snapshot_read_at(const struct regmap_snapshot *snap, uint8_t fc, uint16_t addr,
+                            uint16_t count, uint16_t *out, uint64_t now_ms);
+
+/**
+ * Read as regmap_snapshot_read_at(), with FC03 and FC04 giving the same data (the Smart
+ * Connect, manual 002 §5.3): for a template whose spaces differ (Eastron-SDM630), the
+ * input space, and the holding entries at addresses no input entry covers (identity
+ * registers such as 0xFC00). Templates with one space read as before.
+ * @retval 0 always
+ */
+int regmap_snapshot_read_same(const struct regmap_snapshot *snap, uint16_t addr, uint16_t count,
+                              uint16_t *out, uint64_t now_ms);
+
 /* ------------------------------------------------------------------------- */
 /* Live double buffer                                                        */
 /* ------------------------------------------------------------------------- */
@@ -175,10 +208,22 @@ struct regmap_snapshot *regmap_live_spare(struct regmap_live *live);
 void regmap_live_swap(struct regmap_live *live);
 
 /**
- * Render @p r into the spare and publish it.
+ * Render @p r into the spare and publish it, as data taken now (live->now_ms) from a
+ * good telegram (REGMAP_DATA_LIVE).
  * @retval 0 ok  @retval ML_EINVAL as regmap_render() (nothing published)
  */
 int regmap_live_update(struct regmap_live *live, const struct reading *r);
+
+/**
+ * Render @p r into the spare and publish it, stamped with @p data_ms (device time the
+ * data was taken) and @p state (enum regmap_data_state).
+ * @retval 0 ok  @retval ML_EINVAL as regmap_render() (nothing published)
+ */
+int regmap_live_update_at(struct regmap_live *live, const struct reading *r, uint64_t data_ms,
+                          enum regmap_data_state state);
+
+/** Device time the Modbus adapters use for REGMAP_SRC_AGE; the app sets it each loop pass. */
+void regmap_live_set_now(struct regmap_live *live, uint64_t now_ms);
 
 /**
  * mb_read_fn adapter for the Modbus engine: @p ctx is a struct regmap_live.
@@ -186,5 +231,12 @@ int regmap_live_update(struct regmap_live *live, const struct reading *r);
  * @retval 0 always
  */
 int regmap_mb_read(void *ctx, uint8_t fc, uint16_t addr, uint16_t count, uint16_t *out);
+
+/**
+ * mb_read_fn adapter like regmap_mb_read(), serving FC03 and FC04 alike through
+ * regmap_snapshot_read_same() (@p fc is ignored).
+ * @retval 0 always
+ */
+int regmap_mb_read_same(void *ctx, uint8_t fc, uint16_t addr, uint16_t count, uint16_t *out);
 
 #endif /* FIRMWARE_CORE_REGMAP_REGMAP_H */

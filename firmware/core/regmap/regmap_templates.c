@@ -247,6 +247,10 @@ static const struct regmap_entry xemex[] = {
     KONST(0x0001, REGMAP_U16, XEMEX_MAP_VERSION, 0, "map version"),
     KONST(0x0002, REGMAP_U16, READING_FIELD_COUNT, 0, "number of fields"),
     KONST(0x0003, REGMAP_U16, XEMEX_FIELD_BASE, 0, "address of field 0"),
+    {0x0004, REGMAP_U32, REGMAP_ORDER_DEFAULT, REGMAP_SRC_AGE, 0, 0,
+     "data age: s since the last good telegram (0xFFFFFFFF: none yet)"},
+    {0x0006, REGMAP_U16, REGMAP_ORDER_DEFAULT, REGMAP_SRC_STATE, 0, 0,
+     "data state: 0 none yet, 1 live, 2 meter lost (instantaneous values 0)"},
     PRESENT(0x0010, 0, "presence bits of fields 0-15 (bit n = field n)"),
     PRESENT(0x0011, 1, "presence bits of fields 16-31"),
     PRESENT(0x0012, 2, "presence bits of fields 32-47"),
@@ -274,10 +278,17 @@ static const struct regmap_template templates[] = {
      "0x8014, 0x8030-0x8034). FC03 and FC04 return the same data. The 0x8C00 block comes "
      "from the seed only.",
      1, REGMAP_CDAB, SPACE(empro), SPACE(empro)},
+    {"PhoenixContact-EMPro-HighWordFirst",
+     "Phoenix Contact EMpro registers, high word first (Smart Connect, Modbus TCP)",
+     "The PhoenixContact-EMPro table with each float32 sent high word first (ABCD), for "
+     "chargers set up as the manual's Alfen appendix says (\"Word order: High to Low\"). "
+     "FC03 and FC04 return the same data.",
+     1, REGMAP_ABCD, SPACE(empro), SPACE(empro)},
     {"Eastron-SDM630", "Eastron SDM630 Modbus V2 (P1MB variant)",
      "Measurements are input registers (FC04); FC03 serves the identity registers that "
      "Tinkerforge WARP (meter code 0xFC02) and openWB (serial 0xFC00) read, and the system "
-     "type.",
+     "type. On the Smart Connect FC03 and FC04 both serve the measurements, and the "
+     "identity registers where no measurement sits (0xFC00, 0xFC02; manual 002 §5.3).",
      1, REGMAP_ABCD, SPACE(sdm630_holding), SPACE(sdm630_input)},
     {"Inepro-PRO380", "Inepro PRO380-Mod V2 map (P1MB variant)",
      "Powers in kW/kvar/kVA, energies in kWh/kvarh. FC03 and FC04 return the same data. "

@@ -15,6 +15,7 @@
 #include "tic.h"
 
 #include "err.h"
+#include "str.h"
 
 /* TIC_NOINLINE: kept out of line so that the loops keep their state in registers.
  * TIC_INLINE: the hot path's helpers, forced inline for speed; a size-optimised build
@@ -109,11 +110,7 @@ static uint32_t key_hash(uint64_t k)
 
 static uint64_t cstr_key(const char *s)
 {
-    size_t n = 0;
-    while (s[n] != '\0') {
-        n++;
-    }
-    return label_key((const uint8_t *)s, n);
+    return label_key((const uint8_t *)s, ml_str_len(s));
 }
 
 /* keys[0] is 0, the key no label has: slot[] holds index + 1 into keys[], 0 when empty,
@@ -816,6 +813,7 @@ static void map_reading(struct tic_parser *p)
         }
         if (consumer) {
             reading_set(r, READING_P, s * k);
+            reading_set(r, READING_S, s * k); /* SINSTS is the apparent power */
         }
     }
     /* Per phase: withdrawal only, never negative, 0 on an exporting phase. */
@@ -824,11 +822,13 @@ static void map_reading(struct tic_parser *p)
         if (has(p, l)) {
             reading_set(r, (enum reading_field)(READING_L1_P + i), p->val[l].num * k);
             reading_set(r, (enum reading_field)(READING_L1_P_IMP + i), p->val[l].num * k);
+            reading_set(r, (enum reading_field)(READING_L1_S + i), p->val[l].num * k);
         }
     }
     if (ph == 1 && has_s && !has(p, TIC_L_SINSTS1)) {
         reading_set(r, READING_L1_P, s * k);
         reading_set(r, READING_L1_P_IMP, s * k);
+        reading_set(r, READING_L1_S, s * k);
     }
 
     set_str(&r->header, p, TIC_L_ADSC);

@@ -15,6 +15,7 @@
 #include "hal_gpio.h"
 #include "hal_sys.h"
 #include "hal_uart.h"
+#include "ml_config.h"
 
 #define BOARD_NAME "mps2-an386"
 
@@ -75,8 +76,8 @@ extern const uint8_t board_uart_of_role[HAL_UART_COUNT];
 #define BOARD_UART0_RX_CAP 32u /* console */
 #define BOARD_UART0_TX_CAP 256u
 #define BOARD_UART1_RX_CAP 256u /* P1 in: 22 ms at 115200 baud */
-#define BOARD_UART1_TX_CAP 16u
-#define BOARD_UART2_RX_CAP 16u /* P1 out (not used by the P1MB) */
+#define BOARD_UART1_TX_CAP 64u  /* P1MB configurator answers (data-request line): 29 registers */
+#define BOARD_UART2_RX_CAP 16u  /* P1 out (not used by the P1MB) */
 #define BOARD_UART2_TX_CAP 16u
 #define BOARD_UART3_RX_CAP 256u /* RS485 */
 #define BOARD_UART3_TX_CAP 256u
@@ -86,8 +87,8 @@ extern const uint8_t board_uart_of_role[HAL_UART_COUNT];
 #define BOARD_UART0_RX_CAP 256u /* console */
 #define BOARD_UART0_TX_CAP 1024u
 #define BOARD_UART1_RX_CAP 1024u /* P1 in: 89 ms at 115200 baud */
-#define BOARD_UART1_TX_CAP 16u
-#define BOARD_UART2_RX_CAP 16u /* P1 out */
+#define BOARD_UART1_TX_CAP 64u   /* P1MB configurator answers (data-request line) */
+#define BOARD_UART2_RX_CAP 16u   /* P1 out */
 #define BOARD_UART2_TX_CAP 1024u
 #define BOARD_UART3_RX_CAP 256u /* RS485: one RTU frame */
 #define BOARD_UART3_TX_CAP 256u
@@ -140,8 +141,9 @@ extern const uint32_t board_led_mask[HAL_LED_COUNT];
 #define CMSDK_WDOG_CTRL_RESEN (1u << 1)
 #define CMSDK_WDOG_UNLOCK_KEY 0x1ACCE551u
 #define BOARD_WDOG_CLK_HZ     25000000u
-/** The first hal_sys_watchdog_kick() arms the watchdog with this timeout. */
-#define BOARD_WDOG_TIMEOUT_MS 4000u
+/** The first hal_sys_watchdog_kick() arms the watchdog with this timeout
+ * (ml_config.h: the sim port uses the same). */
+#define BOARD_WDOG_TIMEOUT_MS ((uint32_t)ML_WATCHDOG_TIMEOUT_MS)
 
 /* ------------------------------------------------------------------------- */
 /* Identity                                                                  */

@@ -6,9 +6,10 @@
  * TLS material: a device keeps its CA, client certificate and key in the
  * co-processor's manufacturing partition (ESP-AT CA_ID 0, cert_key_ID 0,
  * written at production with AT+SYSMFG), not in files. The paths in
- * hal_mqtt_cfg therefore only select the scheme: mqtts with cert_file (and
- * key_file) is mutual TLS (scheme 5), mqtts without it verifies the broker
- * (scheme 3), mqtt is plain TCP (scheme 1). The AT emulator maps the
+ * hal_mqtt_cfg therefore only select the scheme: a TLS broker (mqtts:// or
+ * port 8883, core/mqtt's rule) with cert_file (and key_file) is mutual TLS
+ * (scheme 5), without it the broker is verified (scheme 3); any other broker
+ * is plain TCP (scheme 1). The AT emulator maps the
  * partition to host PEM files (ml_at_emu_opts).
  *
  * Limit: ESP-AT reports a refused CONNECT like any other failed connect, so
@@ -19,6 +20,8 @@
 
 #include "err.h"
 #include "esp_at/esp_at.h"
+#include "mqtt/mqtt_policy.h"
+#include "str.h"
 
 /* Port internal from hal_net.c. */
 struct ml_esp_at *cm_net_at(void);
@@ -30,85 +33,20 @@ static bool set(const char *s)
     return s != NULL && s[0] != '\0';
 }
 
-static bool prefix(const char *s, const char *p, size_t *n)
-{
-    size_t i = 0;
-    for (; p[i] != '\0'; i++) {
-        if (s[i] != p[i]) {
-            return false;
-        }
-    }
-    *n = i;
-    return true;
-}
-
-/* mqtt://host[:port][/] or mqtts://...; host a name, IPv4 or [IPv6]. */
-static int url_parse(const char *url, char *host, size_t cap, uint16_t *port, bool *tls)
-{
-    size_t i;
-    ML_VERIFY(url != NULL, ML_EINVAL);
-    if (prefix(url, "mqtts://", &i)) {
-        *tls = true;
-        *port = 8883u;
-    } else if (prefix(url, "mqtt://", &i)) {
-        *tls = false;
-        *port = 1883u;
-    } else {
-        return ML_EINVAL;
-    }
-    size_t h = 0;
-    if (url[i] == '[') {
-        i++;
-        while (url[i] != ']' && url[i] != '\0') {
-            ML_VERIFY(h + 1u < cap, ML_EINVAL);
-            host[h++] = url[i++];
-        }
-        ML_VERIFY(url[i] == ']', ML_EINVAL);
-        i++;
-    } else {
-        while (url[i] != ':' && url[i] != '/' && url[i] != '\0') {
-            char c = url[i];
-            ML_VERIFY(c > ' ' && c != '"' && c != '@' && c != '?', ML_EINVAL);
-            ML_VERIFY(h + 1u < cap, ML_EINVAL);
-            host[h++] = url[i++];
-        }
-    }
-    ML_VERIFY(h > 0u, ML_EINVAL);
-    host[h] = '\0';
-    if (url[i] == ':') {
-        uint32_t p = 0;
-        i++;
-        ML_VERIFY(url[i] >= '0' && url[i] <= '9', ML_EINVAL);
-        while (url[i] >= '0' && url[i] <= '9') {
-            p = p * 10u + (uint32_t)(url[i++] - '0');
-            ML_VERIFY(p <= 65535u, ML_EINVAL);
-        }
-        ML_VERIFY(p > 0u, ML_EINVAL);
-        *port = (uint16_t)p;
-    }
-    if (url[i] == '/') {
-        i++;
-    }
-    ML_VERIFY(url[i] == '\0', ML_EINVAL);
-    return ML_OK;
-}
-
 int hal_mqtt_start(const struct hal_mqtt_cfg *cfg)
 {
-    char host[64];
-    uint16_t port;
-    bool tls;
-    ML_VERIFY(cfg != NULL, ML_EINVAL);
-    int err = url_parse(cfg->url, host, sizeof host, &port, &tls);
+    struct mqtt_broker b;
+    ML_VERIFY(cfg != NULL && cfg->url != NULL, ML_EINVAL);
+    int err = mqtt_broker_url_parse(cfg->url, ml_str_len(cfg->url), &b);
     if (err < 0) {
         return err;
     }
     ML_VERIFY(!set(cfg->cert_file) || set(cfg->key_file), ML_EINVAL);
     enum ml_esp_at_mqtt_scheme scheme = ML_ESP_AT_MQTT_TCP;
-    if (tls) {
+    if (b.tls) {
         scheme = set(cfg->cert_file) ? ML_ESP_AT_MQTT_TLS_MUTUAL : ML_ESP_AT_MQTT_TLS_VERIFY_SERVER;
     }
-    struct ml_esp_at_mqtt_cfg c = {scheme,         host,          port,
+    struct ml_esp_at_mqtt_cfg c = {scheme,         b.host,        b.port,
                                    cfg->client_id, cfg->username, cfg->password};
     return ml_esp_at_mqtt_start(cm_net_at(), &c);
 }

@@ -188,6 +188,11 @@ int hal_tcp_accept(int listener)
     return ml_esp_at_accept(cm_net_at(), listener - LISTENER_BASE);
 }
 
+uint32_t hal_tcp_peer_ipv4(int conn)
+{
+    return ml_esp_at_peer_ipv4(cm_net_at(), conn); /* from +LINK_CONN (AT+SYSMSG bit 1) */
+}
+
 int hal_tcp_recv(int conn, uint8_t *buf, size_t cap)
 {
     return ml_esp_at_recv(cm_net_at(), conn, buf, cap);

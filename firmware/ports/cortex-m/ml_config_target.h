@@ -17,8 +17,9 @@
 
 /*
  * ESP-AT client rings (esp_at.h), per connection slot (6) and for the MQTT
- * publish queue: the largest RAM user after the app. Halving them keeps the
- * Smart Connect within 90 % of its RAM budget; what still holds:
+ * publish queue: the largest RAM user after the app. Halving them kept the
+ * Smart Connect within 90 % of its RAM budget (96 % since it serves
+ * ML_HTTP_CONNS = 3 HTTP connections, docs/security.md); what still holds:
  *
  * - Send ring 512 B (host default 1 KiB): ml_esp_at_send() takes what fits
  *   and says so. HTTP's flush() (sc_http.c) sends the rest on a later pass

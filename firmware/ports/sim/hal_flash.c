@@ -1,11 +1,15 @@
 /*
  * Sim flash: NOR semantics in memory (erase -> 0xFF, write clears bits), with
- * an optional backing file and a power-cut switch for the config-store tests.
+ * an optional backing file, a power-cut switch for the config-store tests and
+ * a worn-flash switch. Like a flash driver, every erase is blank-checked and
+ * every program read back (each 0 bit asked for must read 0; a 1 leaves the
+ * bit as it was, NOR): what did not take is ML_EIO to the caller.
  */
 #define _GNU_SOURCE
 #include "hal_flash.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -16,10 +20,8 @@
 #define KIB 1024u
 
 static const struct hal_flash_info info[HAL_FLASH_REGION_COUNT] = {
-    [HAL_FLASH_CONFIG_A] = {4 * KIB, 4 * KIB, 256},
-    [HAL_FLASH_CONFIG_B] = {4 * KIB, 4 * KIB, 256},
-    [HAL_FLASH_FW_A] = {256 * KIB, 4 * KIB, 256},
-    [HAL_FLASH_FW_B] = {256 * KIB, 4 * KIB, 256},
+    [HAL_FLASH_CONFIG_A] = {4 * KIB, 4 * KIB, 256}, [HAL_FLASH_CONFIG_B] = {4 * KIB, 4 * KIB, 256},
+    [HAL_FLASH_FW_A] = {256 * KIB, 4 * KIB, 256},   [HAL_FLASH_FW_B] = {256 * KIB, 4 * KIB, 256},
     [HAL_FLASH_BOOT] = {4 * KIB, 4 * KIB, 256},
 };
 
@@ -30,6 +32,7 @@ static struct {
     uint32_t ops;
     uint32_t cut_after; /* 0 = off */
     bool dead;          /* power is gone: everything fails */
+    bool worn;          /* erase and program leave the bits as they are */
 } F = {.fd = -1};
 
 static int check(enum hal_flash_region r, uint32_t off, size_t len)
@@ -57,15 +60,22 @@ void sim_flash_open(const char *file)
     F.ops = 0;
     F.cut_after = 0;
     F.dead = false;
+    F.worn = false;
     if (F.fd >= 0) {
         close(F.fd);
         F.fd = -1;
     }
     if (file != NULL && file[0] != '\0') {
-        F.fd = open(file, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        /* holds the stored Wi-Fi and MQTT passwords: owner only, also when an
+         * older run left it readable (docs/security.md) */
+        F.fd = open(file, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
         if (F.fd < 0) {
             perror(file);
             return;
+        }
+        struct stat st;
+        if (fstat(F.fd, &st) == 0 && (st.st_mode & 077) != 0 && fchmod(F.fd, 0600) != 0) {
+            perror(file);
         }
         ssize_t n = pread(F.fd, F.mem, sizeof F.mem, 0);
         if (n < (ssize_t)sizeof F.mem) {
@@ -86,6 +96,11 @@ void sim_flash_cut_after(uint32_t writes)
 {
     F.cut_after = writes == 0 ? 0 : F.ops + writes;
     F.dead = false;
+}
+
+void sim_flash_set_worn(bool worn)
+{
+    F.worn = worn;
 }
 
 uint32_t sim_flash_op_count(void)
@@ -142,8 +157,16 @@ int hal_flash_erase(enum hal_flash_region r, uint32_t off, size_t len)
         return ML_EIO;
     }
     F.ops++;
-    memset(&F.mem[F.base[r] + start], 0xFF, end - start);
-    persist(F.base[r] + start, end - start);
+    uint8_t *m = &F.mem[F.base[r] + start];
+    if (!F.worn) {
+        memset(m, 0xFF, end - start);
+        persist(F.base[r] + start, end - start);
+    }
+    for (uint32_t i = 0; i < end - start; i++) {
+        if (m[i] != 0xFFu) {
+            return ML_EIO; /* blank check: the erase did not take */
+        }
+    }
     return ML_OK;
 }
 
@@ -162,9 +185,14 @@ int hal_flash_write(enum hal_flash_region r, uint32_t off, const void *buf, size
     } else {
         F.ops++;
     }
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n && !F.worn; i++) {
         m[i] &= p[i];
     }
     persist(F.base[r] + off, len);
+    for (size_t i = 0; i < n && err == ML_OK; i++) {
+        if ((m[i] & (uint8_t)~p[i]) != 0u) {
+            err = ML_EIO; /* read back: a bit to clear is still set (worn) */
+        }
+    }
     return err;
 }

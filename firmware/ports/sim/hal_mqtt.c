@@ -24,26 +24,28 @@
 #include "hal_mqtt.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <mosquitto.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "err.h"
+#include "mqtt/mqtt_policy.h"
 #include "sim_priv.h"
 
-#define MQTT_KEEPALIVE_S     60     /* MQTT keepalive asked from the broker */
-#define MQTT_MISC_PERIOD_S   5      /* real-time period of mosquitto_loop_misc() */
-#define MQTT_BACKOFF_MIN_MS  1000u  /* first reconnect delay */
-#define MQTT_BACKOFF_MAX_MS  60000u /* reconnect delay cap */
-#define MQTT_MAX_PAYLOAD     65536u /* larger publishes give ML_EMSGSIZE */
-#define MQTT_PORT_PLAIN      1883
-#define MQTT_PORT_TLS        8883
+#define MQTT_KEEPALIVE_S     60               /* MQTT keepalive asked from the broker */
+#define MQTT_MISC_PERIOD_S   5                /* real-time period of mosquitto_loop_misc() */
+#define MQTT_MAX_PAYLOAD     65536u           /* larger publishes give ML_EMSGSIZE */
 #define MQTT_DEFAULT_CA_PATH "/etc/ssl/certs" /* when mqtts:// has no ca_file */
 #define MQTT_STR_MAX         512
 
@@ -58,19 +60,21 @@ static struct {
 
     /* firmware thread only */
     struct mosquitto *mosq;
-    bool active;          /* started and not stopped */
-    bool link_open;       /* an attempt or session is under way (its end not yet counted) */
-    bool connected;       /* CONNACK 0 seen on the current session */
-    uint64_t next_try_us; /* next attempt (UINT64_MAX: none scheduled) */
-    uint32_t backoff_ms;  /* delay after the next failure */
-    int epfd;             /* private epoll set, registered with sim_poll_add() */
-    int tfd;              /* real-time timerfd for keepalive */
-    int reg_fd;           /* the mosquitto socket currently in epfd, -1 none */
+    bool active;                 /* started and not stopped */
+    bool link_open;              /* an attempt or session is under way (its end not yet counted) */
+    bool connected;              /* CONNACK 0 seen on the current session */
+    uint64_t next_try_us;        /* next attempt (UINT64_MAX: none scheduled) */
+    struct mqtt_backoff backoff; /* core/mqtt policy: 1 s, 2 s ... 60 s */
+    int epfd;                    /* private epoll set, registered with sim_poll_add() */
+    int tfd;                     /* real-time timerfd for keepalive */
+    int reg_fd;                  /* the mosquitto socket currently in epfd, -1 none */
     uint32_t reg_events;
 
-    char host[256];
-    int port;
-    bool tls;
+    struct mqtt_broker broker; /* host, port, TLS: the core/mqtt URL rule */
+    struct sim_mqtt_strings {  /* hal_mqtt_cfg's strings ("" for NULL) */
+        char client_id[MQTT_STR_MAX], username[MQTT_STR_MAX], password[MQTT_STR_MAX];
+        char ca_file[MQTT_STR_MAX], cert_file[MQTT_STR_MAX], key_file[MQTT_STR_MAX];
+    } cfg;
 } M = {
     .mu = PTHREAD_MUTEX_INITIALIZER,
     .epfd = -1,
@@ -107,74 +111,11 @@ static void stats_add(uint32_t *counter)
 }
 
 /* ------------------------------------------------------------------------- */
-/* URL                                                                       */
-/* ------------------------------------------------------------------------- */
-
-/*
- * mqtt://host[:port][/] or mqtts://host[:port][/]; host is a name, an IPv4
- * address, or [IPv6]. No user info, path or query: the HAL config carries the
- * credentials separately.
- */
-static int url_parse(const char *url, char *host, size_t host_cap, int *port, bool *tls)
-{
-    ML_VERIFY(url != NULL, ML_EINVAL);
-    const char *p;
-    if (strncmp(url, "mqtt://", 7) == 0) {
-        *tls = false;
-        *port = MQTT_PORT_PLAIN;
-        p = url + 7;
-    } else if (strncmp(url, "mqtts://", 8) == 0) {
-        *tls = true;
-        *port = MQTT_PORT_TLS;
-        p = url + 8;
-    } else {
-        return ML_EINVAL;
-    }
-    const char *h = p;
-    const char *h_end;
-    if (*p == '[') {
-        h = p + 1;
-        h_end = strchr(h, ']');
-        ML_VERIFY(h_end != NULL, ML_EINVAL);
-        p = h_end + 1;
-    } else {
-        while (*p != '\0' && *p != ':' && *p != '/') {
-            char c = *p;
-            bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                      c == '.' || c == '-' || c == '_';
-            ML_VERIFY(ok, ML_EINVAL);
-            p++;
-        }
-        h_end = p;
-    }
-    size_t hlen = (size_t)(h_end - h);
-    ML_VERIFY(hlen > 0 && hlen < host_cap, ML_EINVAL);
-    if (*p == ':') {
-        p++;
-        long v = 0;
-        int digits = 0;
-        while (*p >= '0' && *p <= '9' && digits < 6) {
-            v = v * 10 + (*p - '0');
-            p++;
-            digits++;
-        }
-        ML_VERIFY(digits > 0 && v >= 1 && v <= 65535, ML_EINVAL);
-        *port = (int)v;
-    }
-    if (*p == '/') {
-        p++;
-    }
-    ML_VERIFY(*p == '\0', ML_EINVAL);
-    memcpy(host, h, hlen);
-    host[hlen] = '\0';
-    return ML_OK;
-}
-
-/* ------------------------------------------------------------------------- */
 /* Poll integration                                                          */
 /* ------------------------------------------------------------------------- */
 
 static void link_down(bool auth_refused);
+static void client_free(void);
 
 /* Make the epoll set follow the mosquitto socket: it changes on every
  * (re)connect, and EPOLLOUT is wanted only while output is queued. */
@@ -188,6 +129,11 @@ static void sync_fd(void)
     }
     if (fd < 0) {
         return;
+    }
+    if (fd != M.reg_fd) {
+        /* not inherited by a process the host spawns (a test's broker): a copy
+         * there would keep the socket, and its epoll entry, alive after close */
+        (void)fcntl(fd, F_SETFD, FD_CLOEXEC);
     }
     uint32_t events = EPOLLIN | (mosquitto_want_write(M.mosq) ? (uint32_t)EPOLLOUT : 0u);
     if (fd == M.reg_fd && events == M.reg_events) {
@@ -210,12 +156,19 @@ static void on_epoll_ready(int fd, short revents, void *ctx)
     (void)ctx;
     struct epoll_event ev[4];
     int n = epoll_wait(M.epfd, ev, 4, 0);
-    for (int i = 0; i < n && M.mosq != NULL; i++) {
+    for (int i = 0; i < n; i++) {
         if (ev[i].data.fd == M.tfd) {
+            /* read the tick even without a client (between attempts after a
+             * dead TLS one): an unread timerfd keeps the epoll fd readable */
             uint64_t ticks;
             ssize_t r = read(M.tfd, &ticks, sizeof ticks);
             (void)r;
-            mosquitto_loop_misc(M.mosq);
+            if (M.mosq != NULL) {
+                mosquitto_loop_misc(M.mosq);
+            }
+            continue;
+        }
+        if (M.mosq == NULL) {
             continue;
         }
         if (ev[i].data.fd != mosquitto_socket(M.mosq)) {
@@ -230,10 +183,21 @@ static void on_epoll_ready(int fd, short revents, void *ctx)
         if ((ev[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP)) && mosquitto_socket(M.mosq) >= 0) {
             mosquitto_loop_read(M.mosq, 1);
         }
+        /* A TLS attempt whose socket failed (connection refused, reset before
+         * the handshake ended): libmosquitto 2.0.11 takes SSL_ERROR_SYSCALL as
+         * "handshake still under way" and keeps the dead socket, whose ERR/HUP
+         * would wake this loop without end (and the attempt would only end at
+         * the keepalive, ~60 s). End it like a refused TCP connect: drop the
+         * client (which closes the socket); the next attempt makes a new one. */
+        if ((ev[i].events & (EPOLLERR | EPOLLHUP)) && !M.connected && M.link_open &&
+            mosquitto_socket(M.mosq) >= 0) {
+            client_free();
+            break;
+        }
     }
     /* A failed TLS handshake closes the socket without calling on_disconnect
      * (libmosquitto 2.0.11): a closed socket ends the attempt all the same. */
-    if (M.link_open && M.mosq != NULL && mosquitto_socket(M.mosq) < 0) {
+    if (M.link_open && (M.mosq == NULL || mosquitto_socket(M.mosq) < 0)) {
         link_down(false);
     }
     sync_fd();
@@ -257,8 +221,7 @@ static void link_down(bool auth_refused)
     }
     stats_add(&M.stats.errors);
     set_state(auth_refused ? HAL_MQTT_AUTH_FAILED : HAL_MQTT_CONNECTING);
-    M.next_try_us = sim_time_us() + (uint64_t)M.backoff_ms * 1000u;
-    M.backoff_ms = M.backoff_ms >= MQTT_BACKOFF_MAX_MS / 2 ? MQTT_BACKOFF_MAX_MS : M.backoff_ms * 2;
+    M.next_try_us = sim_time_us() + (uint64_t)mqtt_backoff_next(&M.backoff) * 1000u;
 }
 
 static void on_connect(struct mosquitto *mosq, void *obj, int rc)
@@ -267,7 +230,7 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc)
     (void)obj;
     if (rc == 0) {
         M.connected = true;
-        M.backoff_ms = MQTT_BACKOFF_MIN_MS;
+        mqtt_backoff_reset(&M.backoff);
         stats_add(&M.stats.connects);
         set_state(HAL_MQTT_CONNECTED);
         return;
@@ -284,6 +247,22 @@ static void on_disconnect(struct mosquitto *mosq, void *obj, int rc)
     link_down(false);
 }
 
+void sim_mqtt_net_check(void)
+{
+    if (!M.active || !M.link_open || M.mosq == NULL || sim_net_online()) {
+        return;
+    }
+    /* link or address lost: the session dies without a DISCONNECT (the broker
+     * sees the TCP connection end); mosquitto reads the end of stream later */
+    int fd = mosquitto_socket(M.mosq);
+    if (fd >= 0) {
+        shutdown(fd, SHUT_RDWR);
+    }
+    link_down(false);
+}
+
+static int client_new(void);
+
 static void try_connect(void)
 {
     M.next_try_us = UINT64_MAX;
@@ -295,7 +274,16 @@ static void try_connect(void)
         M.state = HAL_MQTT_CONNECTING;
     }
     pthread_mutex_unlock(&M.mu);
-    int rc = mosquitto_connect_async(M.mosq, M.host, M.port, MQTT_KEEPALIVE_S);
+    if (!sim_net_online()) {
+        link_down(false); /* no link or address: the attempt fails at once */
+        return;
+    }
+    if (M.mosq == NULL && client_new() != ML_OK) {
+        link_down(false);
+        sync_fd();
+        return;
+    }
+    int rc = mosquitto_connect_async(M.mosq, M.broker.host, M.broker.port, MQTT_KEEPALIVE_S);
     if (rc != MOSQ_ERR_SUCCESS || mosquitto_socket(M.mosq) < 0) {
         link_down(false); /* refused at once, name not resolved, TLS set-up failed */
     }
@@ -324,8 +312,7 @@ static void session_free(void)
     if (M.mosq != NULL) {
         M.link_open = false; /* our own disconnect is not an error */
         mosquitto_disconnect(M.mosq);
-        mosquitto_destroy(M.mosq);
-        M.mosq = NULL;
+        client_free();
     }
     if (M.epfd >= 0) {
         sim_poll_remove(M.epfd);
@@ -352,36 +339,72 @@ void sim_mqtt_reset(void)
     pthread_mutex_unlock(&M.mu);
 }
 
-static bool str_set(const char *s)
+static const char *opt_str(const char *s)
 {
-    return s != NULL && s[0] != '\0';
+    return s[0] != '\0' ? s : NULL;
 }
 
-static int session_new(const struct hal_mqtt_cfg *cfg)
+/* Free the libmosquitto client (closes its socket; no callback runs). */
+static void client_free(void)
 {
-    int rc = ML_ENOMEM;
-    M.mosq = mosquitto_new(str_set(cfg->client_id) ? cfg->client_id : NULL, true, NULL);
+    if (M.reg_fd >= 0) {
+        /* leave the epoll set before libmosquitto closes the socket */
+        epoll_ctl(M.epfd, EPOLL_CTL_DEL, M.reg_fd, NULL);
+        M.reg_fd = -1;
+        M.reg_events = 0;
+    }
+    if (M.mosq != NULL) {
+        mosquitto_destroy(M.mosq);
+        M.mosq = NULL;
+    }
+}
+
+/* A libmosquitto client for M.cfg (at start, and again for the attempt after
+ * a dead TLS attempt). */
+static int client_new(void)
+{
+    M.mosq = mosquitto_new(opt_str(M.cfg.client_id), true, NULL);
     if (M.mosq == NULL) {
         return ML_ENOMEM;
     }
     mosquitto_connect_callback_set(M.mosq, on_connect);
     mosquitto_disconnect_callback_set(M.mosq, on_disconnect);
-    if (str_set(cfg->username) &&
-        mosquitto_username_pw_set(M.mosq, cfg->username, cfg->password) != MOSQ_ERR_SUCCESS) {
-        rc = ML_EINVAL;
-        goto free_session;
+    if (M.cfg.username[0] != '\0' &&
+        mosquitto_username_pw_set(M.mosq, M.cfg.username, M.cfg.password) != MOSQ_ERR_SUCCESS) {
+        client_free();
+        return ML_EINVAL;
     }
-    if (M.tls) {
-        const char *ca = str_set(cfg->ca_file) ? cfg->ca_file : NULL;
-        const char *cert = str_set(cfg->cert_file) ? cfg->cert_file : NULL;
-        const char *key = str_set(cfg->key_file) ? cfg->key_file : NULL;
+    if (M.broker.tls) {
+        const char *ca = opt_str(M.cfg.ca_file);
         /* fails when a file is unreadable or only one of cert/key is given */
-        if (mosquitto_tls_set(M.mosq, ca, ca == NULL ? MQTT_DEFAULT_CA_PATH : NULL, cert, key,
+        if (mosquitto_tls_set(M.mosq, ca, ca == NULL ? MQTT_DEFAULT_CA_PATH : NULL,
+                              opt_str(M.cfg.cert_file), opt_str(M.cfg.key_file),
                               NULL) != MOSQ_ERR_SUCCESS) {
-            rc = ML_EINVAL;
-            goto free_session;
+            client_free();
+            return ML_EINVAL;
         }
     }
+    return ML_OK;
+}
+
+/* Copy @p src (NULL: "") into @p dst; false when it does not fit. */
+static bool cfg_copy(char *dst, const char *src)
+{
+    size_t n = src != NULL ? strlen(src) : 0u;
+    if (n >= MQTT_STR_MAX) {
+        return false;
+    }
+    memcpy(dst, src != NULL ? src : "", n + 1u);
+    return true;
+}
+
+static int session_new(void)
+{
+    int rc = client_new();
+    if (rc < 0) {
+        goto free_session;
+    }
+    rc = ML_ENOMEM;
     M.epfd = epoll_create1(EPOLL_CLOEXEC);
     M.tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
     if (M.epfd < 0 || M.tfd < 0) {
@@ -402,33 +425,115 @@ free_session:
 }
 
 /* ------------------------------------------------------------------------- */
+/* TLS material                                                              */
+/* ------------------------------------------------------------------------- */
+
+static int tls_fail(char *why, size_t cap, const char *what, const char *path, const char *reason)
+{
+    if (why != NULL && cap > 0) {
+        snprintf(why, cap, "%s '%s': %s", what, path, reason);
+    }
+    return ML_EINVAL;
+}
+
+/* Open @p path for reading; NULL (reason in why) when it cannot be. */
+static FILE *tls_open(const char *what, const char *path, char *why, size_t cap)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        tls_fail(why, cap, what, path, strerror(errno));
+    }
+    return f;
+}
+
+int sim_mqtt_tls_check(const char *ca_file, const char *cert_file, const char *key_file, char *why,
+                       size_t cap)
+{
+    if ((cert_file == NULL) != (key_file == NULL)) {
+        return tls_fail(why, cap, cert_file != NULL ? "certificate file" : "key file",
+                        cert_file != NULL ? cert_file : key_file,
+                        "mutual TLS needs both a certificate and its key");
+    }
+    if (ca_file != NULL) {
+        FILE *f = tls_open("CA file", ca_file, why, cap);
+        if (f == NULL) {
+            return ML_EINVAL;
+        }
+        X509 *x = PEM_read_X509(f, NULL, NULL, NULL);
+        fclose(f);
+        ERR_clear_error();
+        if (x == NULL) {
+            return tls_fail(why, cap, "CA file", ca_file, "no PEM certificate in it");
+        }
+        X509_free(x);
+    }
+    if (cert_file == NULL) {
+        return ML_OK;
+    }
+    FILE *f = tls_open("certificate file", cert_file, why, cap);
+    if (f == NULL) {
+        return ML_EINVAL;
+    }
+    X509 *x = PEM_read_X509(f, NULL, NULL, NULL);
+    fclose(f);
+    if (x == NULL) {
+        ERR_clear_error();
+        return tls_fail(why, cap, "certificate file", cert_file, "no PEM certificate in it");
+    }
+    f = tls_open("key file", key_file, why, cap);
+    if (f == NULL) {
+        X509_free(x);
+        return ML_EINVAL;
+    }
+    EVP_PKEY *k = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+    fclose(f);
+    int rc = ML_OK;
+    if (k == NULL) {
+        rc = tls_fail(why, cap, "key file", key_file, "no PEM private key in it");
+    } else if (X509_check_private_key(x, k) != 1) {
+        rc = tls_fail(why, cap, "key file", key_file, "does not match the certificate");
+    }
+    ERR_clear_error();
+    EVP_PKEY_free(k);
+    X509_free(x);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------- */
 /* HAL                                                                       */
 /* ------------------------------------------------------------------------- */
 
 int hal_mqtt_start(const struct hal_mqtt_cfg *cfg)
 {
-    char host[sizeof M.host];
-    int port;
-    bool tls;
+    struct mqtt_broker broker;
     ML_VERIFY(cfg != NULL, ML_EINVAL);
     /* validate before touching the running session: a bad URL changes nothing */
-    int err = url_parse(cfg->url, host, sizeof host, &port, &tls);
+    int err =
+        cfg->url == NULL ? ML_EINVAL : mqtt_broker_url_parse(cfg->url, strlen(cfg->url), &broker);
     if (err < 0) {
         return err;
     }
-    ML_VERIFY(cfg->client_id == NULL || strlen(cfg->client_id) < MQTT_STR_MAX, ML_EINVAL);
+    struct sim_mqtt_strings c;
+    ML_VERIFY(cfg_copy(c.client_id, cfg->client_id) && cfg_copy(c.username, cfg->username) &&
+                  cfg_copy(c.password, cfg->password) && cfg_copy(c.ca_file, cfg->ca_file) &&
+                  cfg_copy(c.cert_file, cfg->cert_file) && cfg_copy(c.key_file, cfg->key_file),
+              ML_EINVAL);
+    /* TLS material that cannot work fails here, not as endless failed handshakes */
+    if (broker.tls && sim_mqtt_tls_check(opt_str(c.ca_file), opt_str(c.cert_file),
+                                         opt_str(c.key_file), NULL, 0) != ML_OK) {
+        return ML_EINVAL;
+    }
     pthread_once(&lib_once, lib_init_once);
 
     session_free();
-    memcpy(M.host, host, sizeof host);
-    M.port = port;
-    M.tls = tls;
-    err = session_new(cfg);
+    M.broker = broker;
+    M.cfg = c;
+    err = session_new();
     if (err < 0) {
         return err;
     }
     M.active = true;
-    M.backoff_ms = MQTT_BACKOFF_MIN_MS;
+    mqtt_backoff_reset(&M.backoff);
     try_connect(); /* the first attempt at once; later ones after a back-off */
     return ML_OK;
 }
@@ -453,8 +558,8 @@ int hal_mqtt_publish(const char *topic, const void *payload, size_t len)
         err = ML_EINVAL;
     } else if (len > MQTT_MAX_PAYLOAD) {
         err = ML_EMSGSIZE;
-    } else if (M.mosq == NULL || !M.connected) {
-        err = ML_EAGAIN;
+    } else if (M.mosq == NULL || !M.connected || !sim_net_online()) {
+        err = ML_EAGAIN; /* not connected, or the link went down: nothing is sent */
     } else {
         int rc = mosquitto_publish(M.mosq, NULL, topic, (int)len, payload, 0, false);
         if (rc == MOSQ_ERR_SUCCESS) {

@@ -40,6 +40,10 @@ static struct {
     /* poll reported the fd readable (or hung up) since the last EAGAIN: accept/recv
      * only make a system call when there is something to take */
     volatile bool ready[TCP_MAX];
+    /* torn down by a link or address loss (sim_net_check): the app's next
+     * recv/send reports the connection gone, as the ESP-AT module's CLOSED */
+    bool dead[TCP_MAX];
+    bool had_ip; /* an address since hal_net_up(): its loss tears TCP down */
     /* Busy-poll read-ahead (real time, firmware thread): the connection the app
      * read from last, and bytes (or the end of stream) taken from it ahead of
      * the app's next hal_tcp_recv() */
@@ -88,6 +92,7 @@ void sim_net_reset(void)
         }
         N.fds[i] = -1;
         N.listener[i] = false;
+        N.dead[i] = false;
     }
     if (!inited) {
         N.model = default_model;
@@ -100,6 +105,7 @@ void sim_net_reset(void)
     N.stage_off = 0;
     N.active = HAL_NET_ETH;
     N.up = false;
+    N.had_ip = false;
     N.ap = false;
     memset(&N.addr, 0, sizeof N.addr);
     N.dhcp = HAL_NET_OP_IDLE;
@@ -145,6 +151,55 @@ static void net_update_locked(void)
     }
 }
 
+/* Reachable over TCP: the app has not brought the network up (a test app
+ * that only listens: nothing to model), or the soft-AP is up (its clients),
+ * or the active interface has carrier and has not lost its address (before
+ * the first lease it counts as reachable, as the ESP-AT emulator's instant
+ * lease; an address lost later - the link, a failed renewal - is not). Lock held. */
+static bool online_locked(void)
+{
+    net_update_locked();
+    if (N.addr.ip != 0) {
+        N.had_ip = true;
+    }
+    return !N.up || N.ap || (N.model.link_up[N.active] && (N.addr.ip != 0 || !N.had_ip));
+}
+
+bool sim_net_online(void)
+{
+    sim_lock();
+    net_update_locked();
+    bool on = !N.up || (N.model.link_up[N.active] && N.addr.ip != 0);
+    sim_unlock();
+    return on;
+}
+
+void sim_net_check(void)
+{
+    sim_lock();
+    bool on = online_locked();
+    sim_unlock();
+    if (on) {
+        return;
+    }
+    for (int h = 0; h < TCP_MAX; h++) {
+        if (N.fds[h] >= 0 && !N.listener[h] && !N.dead[h]) {
+            /* the peer sees the connection end; so does the app's next call */
+            shutdown(N.fds[h], SHUT_RDWR);
+            N.dead[h] = true;
+            if (N.stage_h == h) {
+                N.stage_h = -1;
+                N.stage_eof = false;
+                N.stage_len = 0;
+                N.stage_off = 0;
+            }
+            if (N.hot == h) {
+                N.hot = -1;
+            }
+        }
+    }
+}
+
 uint64_t sim_net_next_event_us(void)
 {
     uint64_t t = UINT64_MAX;
@@ -179,6 +234,7 @@ int hal_net_up(enum hal_net_if nif, const char *ssid, const char *psk)
     sim_lock();
     N.active = nif;
     N.up = true;
+    N.had_ip = false;
     memset(&N.addr, 0, sizeof N.addr);
     sim_unlock();
     return ML_OK;
@@ -318,7 +374,7 @@ int hal_tcp_listen(uint16_t port)
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
     if (inet_pton(AF_INET, bind_addr, &sa.sin_addr) != 1 ||
-        bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(fd, 8) != 0) {
+        bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(fd, SOMAXCONN) != 0) {
         int e = errno;
         close(fd);
         return e == EADDRINUSE ? ML_EBUSY : (e == EACCES ? ML_EACCES : ML_EIO);
@@ -349,12 +405,30 @@ int hal_tcp_accept(int listener)
         N.ready[listener] = false;
         return ML_EAGAIN;
     }
+    sim_lock();
+    bool on = online_locked();
+    sim_unlock();
+    if (!on) {
+        close(fd); /* no link or no address: the device is not reachable */
+        return ML_EAGAIN;
+    }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     if (tcp_sndbuf > 0) {
         setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &tcp_sndbuf, sizeof tcp_sndbuf);
     }
     return handle_new(fd, false);
+}
+
+uint32_t hal_tcp_peer_ipv4(int conn)
+{
+    struct sockaddr_in sa;
+    socklen_t len = sizeof sa;
+    int fd = handle_fd(conn);
+    if (fd < 0 || getpeername(fd, (struct sockaddr *)&sa, &len) != 0 || sa.sin_family != AF_INET) {
+        return 0;
+    }
+    return ntohl(sa.sin_addr.s_addr);
 }
 
 static void stage_clear(void)
@@ -401,6 +475,10 @@ int hal_tcp_recv(int conn, uint8_t *buf, size_t cap)
 {
     int fd = handle_fd(conn);
     ML_VERIFY(fd >= 0, ML_EBADF);
+    if (N.dead[conn]) {
+        sim_poll_remove(fd);
+        return ML_ECONNREFUSED;
+    }
     if (conn == N.stage_h) {
         if (N.stage_off < N.stage_len) {
             size_t k = N.stage_len - N.stage_off;
@@ -441,6 +519,9 @@ int hal_tcp_send(int conn, const uint8_t *buf, size_t len)
 {
     int fd = handle_fd(conn);
     ML_VERIFY(fd >= 0, ML_EBADF);
+    if (N.dead[conn]) {
+        return ML_EIO; /* nothing is sent once the link is gone */
+    }
     ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
     if (n < 0) {
         return (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : ML_EIO;
@@ -457,6 +538,7 @@ void hal_tcp_close(int handle)
         N.fds[handle] = -1;
         N.listener[handle] = false;
         N.ready[handle] = false;
+        N.dead[handle] = false;
         if (N.stage_h == handle) {
             stage_clear();
         }

@@ -78,6 +78,20 @@ int sim_power_cycle(void);
 /** Number of times the app has been (re)started since sim_start(), reboots included. */
 uint32_t sim_boot_count(void);
 
+/**
+ * Watchdog: as on the target, the first hal_sys_watchdog_kick() arms it with
+ * ML_WATCHDOG_TIMEOUT_MS (ml_config.h); when the loop does not kick again
+ * within that much device time (it waits past it, or a pass runs that long in
+ * real time) the port resets it: the app returns and starts again, flash kept,
+ * hal_sys_get_reset_cause() = HAL_SYS_RESET_WATCHDOG. The loop's wait ends at
+ * the expiry, so virtual time stops there too. Resets by the watchdog since
+ * sim_start():
+ */
+uint32_t sim_watchdog_resets(void);
+
+/** The reset cause of the app's current start (what hal_sys_get_reset_cause() says). */
+enum hal_sys_reset_cause sim_reset_cause(void);
+
 /* ------------------------------------------------------------------------- */
 /* Time                                                                      */
 /* ------------------------------------------------------------------------- */
@@ -192,7 +206,27 @@ void sim_net_set_tcp_sndbuf(int bytes);
  */
 void sim_flash_cut_after(uint32_t writes);
 
+/**
+ * Worn flash: while @p worn, erases and programs leave every bit as it was;
+ * the port's blank check / read-back reports ML_EIO to the caller (as a flash
+ * driver's verify does). Off again at sim_start().
+ */
+void sim_flash_set_worn(bool worn);
+
 /** Count of hal_flash_write/erase calls since start (for the power-cut tests). */
 uint32_t sim_flash_op_count(void);
+
+/**
+ * Check MQTT TLS material as the sim port will use it for a TLS broker:
+ * @p ca_file (NULL: the host's store) holds at least one PEM certificate;
+ * @p cert_file and @p key_file (both or neither) are a PEM certificate and
+ * the PEM private key that matches it. hal_mqtt_start() refuses material
+ * that fails (ML_EINVAL); `meterlab device` checks it at start (exit 2).
+ * Any thread.
+ * @param why  when not NULL, a reason naming the file ("CA file 'x': ...")
+ * @retval 0 usable  @retval ML_EINVAL not usable (reason in @p why)
+ */
+int sim_mqtt_tls_check(const char *ca_file, const char *cert_file, const char *key_file,
+                       char *why, size_t cap);
 
 #endif /* FIRMWARE_PORTS_SIM_SIM_H */

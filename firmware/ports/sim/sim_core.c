@@ -326,6 +326,10 @@ void hal_time_wait_until(uint64_t deadline_ms)
     if (mqtt_next < deadline_us) {
         deadline_us = mqtt_next;
     }
+    uint64_t wdog_due = sim_sys_watchdog_due_us(); /* the watchdog wakes it to reset */
+    if (wdog_due < deadline_us) {
+        deadline_us = wdog_due;
+    }
 
     sim_lock();
     /* bytes read ahead are input poll() can no longer report: do not sleep on them */
@@ -337,6 +341,9 @@ void hal_time_wait_until(uint64_t deadline_ms)
             /* still serve fds that are ready, without blocking */
             goto poll_now;
         }
+        sim_net_check();
+        sim_mqtt_net_check();
+        sim_sys_watchdog_check();
         return;
     }
     S.fw_idle = true;
@@ -385,6 +392,9 @@ poll_now:
             }
         }
     }
+    sim_net_check();
+    sim_mqtt_net_check();
+    sim_sys_watchdog_check();
 }
 
 /* ------------------------------------------------------------------------- */
@@ -411,11 +421,11 @@ static void *fw_thread(void *arg)
 
         S.app();
 
-        bool reboot = sim_sys_take_reboot_request();
+        int reboot_cause = sim_sys_take_reboot_request();
         sim_lock();
-        if (reboot && !S.shutdown) {
+        if (reboot_cause >= 0 && !S.shutdown) {
             sim_unlock();
-            reset_volatile(HAL_SYS_RESET_SOFT);
+            reset_volatile(reboot_cause);
             continue;
         }
         S.running = false;
@@ -485,6 +495,7 @@ int sim_start(const struct sim_config *cfg, sim_app_main_fn app)
     memset(&S.bp, 0, sizeof S.bp);
     S.vnow_us = 0;
     S.boot_count = 0;
+    sim_sys_start();
     clock_gettime(CLOCK_MONOTONIC, &S.t0);
     S.utc_offset_s = cfg->utc_at_start != 0 ? cfg->utc_at_start : (int64_t)time(NULL);
     if (S.wake_pipe[0] < 0) {

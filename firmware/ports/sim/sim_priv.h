@@ -42,6 +42,28 @@ void sim_flash_open(const char *file);
 void sim_flash_close(void);
 void sim_sys_reset(const struct sim_config *cfg, int reset_cause);
 
+/**
+ * The device can reach the network: the active interface has carrier and an
+ * address (true too while the app never called hal_net_up(): test apps that
+ * only listen). MQTT connects and publishes only then. Any thread.
+ */
+bool sim_net_online(void);
+
+/**
+ * Firmware thread, after each wait: without link, or after the address was
+ * lost (not before the first lease), and no soft-AP, every open TCP
+ * connection is torn down (the peer sees it closed; the app's
+ * hal_tcp_recv() ML_ECONNREFUSED, hal_tcp_send() ML_EIO), as the ESP-AT
+ * module closes its links on WIFI DISCONNECT / +ETH_DISCONNECTED; connections
+ * that arrive meanwhile are closed unserved.
+ */
+void sim_net_check(void);
+
+/** Firmware thread, after each wait: without network (sim_net_online()) the
+ * MQTT session is dropped (state connecting, one error counted, reconnect
+ * after the back-off; attempts fail until the network is back). */
+void sim_mqtt_net_check(void);
+
 /** Earliest internal port deadline (DHCP answer, ping reply), µs, UINT64_MAX when none. */
 uint64_t sim_net_next_event_us(void);
 
@@ -78,7 +100,19 @@ struct sim_busy_poll_stats {
 /** Read the busy-poll counters (any thread; approximate while the loop runs). */
 void sim_busy_poll_get_stats(struct sim_busy_poll_stats *out);
 
-/** Set when the app asked for a reboot via hal_sys_reboot(). */
-bool sim_sys_take_reboot_request(void);
+/** The reset cause of a pending reboot (hal_sys_reboot(): SOFT, the watchdog:
+ * WATCHDOG), cleared; -1 when none is pending. */
+int sim_sys_take_reboot_request(void);
+
+/** sim_start(): zero the per-run counters of hal_sys.c. */
+void sim_sys_start(void);
+
+/** When the armed watchdog expires (last kick + ML_WATCHDOG_TIMEOUT_MS), µs;
+ * UINT64_MAX when not armed. Firmware thread only: the loop's wait ends there. */
+uint64_t sim_sys_watchdog_due_us(void);
+
+/** Firmware thread, after a wait: an expired watchdog resets the loop (the app
+ * loop returns, the port restarts it with reset cause WATCHDOG). */
+void sim_sys_watchdog_check(void);
 
 #endif /* FIRMWARE_PORTS_SIM_SIM_PRIV_H */

@@ -44,6 +44,7 @@ enum hal_net_op hal_net_ping_state(void) { return HAL_NET_OP_FAILED; }
 int hal_tcp_listen(uint16_t port) { (void)port; return ML_ENOSYS; }
 uint16_t hal_tcp_local_port(int listener) { (void)listener; return 0; }
 int hal_tcp_accept(int listener) { (void)listener; return ML_ENOSYS; }
+uint32_t hal_tcp_peer_ipv4(int conn) { (void)conn; return 0; }
 int hal_tcp_recv(int conn, uint8_t *buf, size_t cap) { (void)conn; (void)buf; (void)cap; return ML_ENOSYS; }
 int hal_tcp_send(int conn, const uint8_t *buf, size_t len) { (void)conn; (void)buf; (void)len; return ML_ENOSYS; }
 void hal_tcp_close(int handle) { (void)handle; }

@@ -153,6 +153,116 @@ SMARTY = ["/Lux5\\253833635_A", "", "1-3:0.2.8(42)", "0-0:1.0.0(230120101214W)",
           "1-1:31.4.0(100*A)(-063*A)", "0-1:24.1.0(003)", "0-1:96.1.0()", "0-1:96.3.10(1)",
           "0-1:24.2.1(632525252525W)(00000.000)"]
 
+# Made up here: Smarty with reactive power in both directions, round numbers for the S and
+# PF checks (P 3 kW, Q 4 kvar: S 5 kVA, PF 0.6; L2 exporting 1.2 kW with 0.5 kvar: S 1.3 kVA)
+SMARTY_PQ = ["/Lux5\\253833635_A", "", "1-3:0.2.8(42)", "0-0:1.0.0(230120101214W)",
+             "1-0:1.8.0(000123.456*kWh)", "1-0:2.8.0(000012.345*kWh)",
+             "1-0:1.7.0(03.000*kW)", "1-0:2.7.0(00.000*kW)", "1-0:3.7.0(04.000*kvar)",
+             "1-0:4.7.0(00.000*kvar)", "1-0:21.7.0(03.000*kW)", "1-0:22.7.0(00.000*kW)",
+             "1-0:23.7.0(04.000*kvar)", "1-0:24.7.0(00.000*kvar)", "1-0:41.7.0(00.000*kW)",
+             "1-0:42.7.0(01.200*kW)", "1-0:43.7.0(00.500*kvar)", "1-0:44.7.0(00.000*kvar)",
+             "1-0:61.7.0(00.000*kW)", "1-0:62.7.0(00.000*kW)", "1-0:63.7.0(00.000*kvar)",
+             "1-0:64.7.0(00.000*kvar)"]
+
+# ---------------------------------------------------------------------------------------
+# Real-meter input the parser takes since issue 21 (made up here, each after the source
+# named; the CRC is computed here).
+
+TEXT80 = ("303132333435363738393A3B3C3D3E3F303132333435363738393A3B3C3D3E3F"
+          "303132333435363738393A3B3C3D3E3F303132333435363738393A3B3C3D3E3F"
+          "303132333435363738393A3B3C3D3E3F")
+
+# DSMR 4.2.2 §6.12 example telegram: value group F written out (`1-0:31.7.0.255`) on the
+# per-phase lines, as the standard prints it (dsmr.md §3). `1-0:1.8.1.101` is a different F
+# (a billing period), which is no current value: it stays in raw[].
+FGROUP = [f"/ISk5{BS}2MT382-1000", "", "1-3:0.2.8(42)", "0-0:1.0.0(101209113020W)",
+          "0-0:96.1.1(4B384547303034303436333935353037)",
+          "1-0:1.8.1(123456.789*kWh)", "1-0:1.8.2(123456.789*kWh)",
+          "1-0:2.8.1(123456.789*kWh)", "1-0:2.8.2(123456.789*kWh)", "0-0:96.14.0(0002)",
+          "1-0:1.7.0(01.193*kW)", "1-0:2.7.0(00.000*kW)", "0-0:96.7.21(00004)",
+          "0-0:96.7.9(00002)",
+          "1-0:99.97.0(2)(0-0:96.7.19)(101208152415W)(0000000240*s)(101208151004W)(0000000301*s)",
+          "1-0:32.32.0(00002)", "1-0:52.32.0(00001)", "1-0:72.32.0(00000)",
+          "1-0:32.36.0(00000)", "1-0:52.36.0(00003)", "1-0:72.36.0(00000)",
+          f"0-0:96.13.0({TEXT80})",
+          "1-0:31.7.0.255(001*A)", "1-0:51.7.0.255(002*A)", "1-0:71.7.0.255(003*A)",
+          "1-0:21.7.0.255(01.111*kW)", "1-0:41.7.0.255(02.222*kW)", "1-0:61.7.0.255(03.333*kW)",
+          "1-0:22.7.0.255(04.444*kW)", "1-0:42.7.0.255(05.555*kW)", "1-0:62.7.0.255(06.666*kW)",
+          "1-0:1.8.1.101(000100.000*kWh)",
+          "0-1:24.1.0(003)", "0-1:96.1.0(3232323241424344313233343536373839)",
+          "0-1:24.2.1(101209110000W)(12785.123*m3)"]
+
+# e-MUCS meter (Fluvius) writing units without the '*' separator (issue 21: "as some
+# Belgian meters send them"): kWh, kW, V and the two-decimal A of e-MUCS >= 1.4.
+NOSTAR = [f"/FLU5{BS}253769484_A", "", "0-0:96.1.4(50217)",
+          "0-0:96.1.1(3153414733313034353539393436)", "0-0:1.0.0(230512135409S)",
+          "1-0:1.8.1(001234.567kWh)", "1-0:1.8.2(002345.678kWh)", "1-0:2.8.1(000012.345kWh)",
+          "1-0:2.8.2(000001.234kWh)", "0-0:96.14.0(0001)", "1-0:1.7.0(01.234kW)",
+          "1-0:2.7.0(00.000kW)", "1-0:32.7.0(231.5V)", "1-0:31.7.0(005.31A)",
+          "1-0:21.7.0(01.234kW)", "1-0:22.7.0(00.000kW)"]
+
+# Luxembourg Smarty plaintext with values sent bare (issue 21): reactive power in kvar,
+# apparent power in kVA as the Smarty P1 specification v1.1.3 gives their units
+# (dsmr.md §7); voltage and current bare too (V, A: no scaling).
+UNITLESS = ["/Lux5\\253833635_A", "", "1-3:0.2.8(42)", "0-0:1.0.0(230120101214W)",
+            "0-0:42.0.0(53414733303832323030303032313630)",
+            "1-0:1.8.0(000123.456)", "1-0:2.8.0(000012.345)", "1-0:3.8.0(000034.567)",
+            "1-0:1.7.0(01.500)", "1-0:2.7.0(00.000)",
+            "1-0:3.7.0(00.120)", "1-0:4.7.0(00.034)", "1-0:9.7.0(01.600)", "1-0:10.7.0(00.000)",
+            "1-0:23.7.0(00.120)", "1-0:32.7.0(230.0)", "1-0:31.7.0(006)",
+            "0-0:17.0.0(27.600)"]
+
+# DSMR 3.0 (no CRC) text message broken over two lines, as the DSMR 3.0 companion standard
+# prints it (dsmr.md §3): the value goes on after CR LF; the telegram keeps its structure.
+TEXT2L = [f"/ISk5{BS}2MT382-1000", "", "0-0:96.1.1(4B384547303034303436333935353037)",
+          "1-0:1.8.1(12345.678*kWh)", "1-0:1.7.0(001.19*kW)",
+          "0-0:96.13.0(48656C6C6F2C20776F726C6421204D6574657220636F6E6E656374",
+          "656420746F20746865206772696421)", "0-0:96.14.0(0002)"]
+
+# A plain-text message (not hex; dsmr.md §5 "do not insist on hex") holding '/' and '!',
+# and one broken over two lines. '/' followed by digits or a lower-case word is no new
+# telegram: a telegram starts with '/' + three letters + a digit (dsmr.md §3).
+PLAIN = [f"/ISk5{BS}2MT382-1000", "", "1-3:0.2.8(50)", "0-0:1.0.0(230512135409S)",
+         "0-0:96.13.0(Onderhoud 12/05 10:00-12:00, zie example.nl/p1/storing!)",
+         "0-0:96.13.1(Bel 0800/1234!)",
+         "1-0:1.7.0(00.812*kW)", "1-0:2.7.0(00.000*kW)"]
+
+# `1-1:` channel registers (dsmr.md §7: B = 1 on a Lithuanian meter): decoded as their
+# `1-0:` twins; where both are sent the `1-0:` value counts. `1-1:31.4.0` keeps its Smarty
+# meaning.
+CH11 = ["/ELS5\\2EMS-LT", "", "1-3:0.2.8(50)", "0-0:1.0.0(230301120000W)",
+        "1-1:1.8.1(001234.567*kWh)", "1-1:1.8.2(000765.432*kWh)",
+        "1-1:2.8.1(000001.000*kWh)", "1-0:2.8.1(000002.000*kWh)",
+        "1-0:1.7.0(00.500*kW)", "1-1:1.7.0(00.456*kW)", "1-1:32.7.0(229.9*V)",
+        "1-1:31.4.0(040*A)(-025*A)", "1-1:99.97.0(0)(0-0:96.7.19)"]
+
+# Smarty-style logical device name 0-0:42.0.0 next to an equipment id 0-0:96.1.1 (both
+# orders): the equipment id is `equipment`, the name is kept in raw[]. Ids with leading
+# spaces (hex 20 20 ...) lose them.
+LDN_FIRST = ["/Lux5\\253833635_A", "", "1-3:0.2.8(42)", "0-0:1.0.0(230120101214W)",
+             "0-0:42.0.0(53414733303832323030303032313630)",
+             "0-0:96.1.1(20202020453030343430303731333136353036313820)",
+             "1-0:1.7.0(01.500*kW)"]
+LDN_LAST = ["/Lux5\\253833635_A", "", "1-3:0.2.8(42)", "0-0:1.0.0(230120101214W)",
+            "0-0:96.1.1(20202020453030343430303731333136353036313820)",
+            "0-0:42.0.0(53414733303832323030303032313630)",
+            "1-0:1.7.0(01.500*kW)", "0-1:24.1.0(003)", "0-1:96.1.0(  G0012345678)"]
+
+# Placeholder dates (dsmr.md §5, §8): Landis+Gyr E350 with the clock never set
+# (000101010000W, gas reading without decimals or unit), 000101000000W and all zeros in
+# the event log.
+PLACEHOLDER = ["/XMX5LGBBFG1012345678", "", "1-3:0.2.8(42)", "0-0:1.0.0(000101000000W)",
+               "1-0:1.8.1(000000.000*kWh)", "1-0:1.7.0(00.000*kW)",
+               "1-0:99.97.0(2)(0-0:96.7.19)(000000000000W)(0000000010*s)"
+               "(000101000000W)(0000000020*s)",
+               "0-1:24.1.0(003)", "0-1:24.2.1(000101010000W)(0000000000)"]
+
+# Summer time (S) on the telegram clock and the gas capture: UTC+2 in CET meters, UTC+1 for
+# a meter on GMT/IST (Ireland; dsmr_parser_set_std_offset(0)).
+SUMMER = [f"/ISk5{BS}2MT382-1000", "", "1-3:0.2.8(50)", "0-0:1.0.0(230615120000S)",
+          "1-0:1.7.0(00.100*kW)", "0-1:24.1.0(003)",
+          "0-1:24.2.1(230615115500S)(00123.456*m3)"]
+
 
 def crc3_variant():
     """A telegram whose CRC is below 0x1000, sent with 3 digits (as the NWA Warmtelink does)."""
@@ -167,7 +277,6 @@ def crc3_variant():
 
 
 def main():
-    bench = os.path.join(HERE, "..", "..", "..", "..", "shared", "bench", "dsmr50-spec-3ph.txt")
     files = {
         "dsmr22_iskra_mt382.txt": no_crc(V22),
         "dsmr30_iskra_mt382.txt": no_crc(V30),
@@ -178,15 +287,25 @@ def main():
         "dsmr42_kaifa_1ph_placeholder.txt": with_crc(KAIFA1),
         "dsmr50_iskra_am550_empty_mbus.txt": with_crc(ISKRA),
         "smarty_plaintext.txt": with_crc(SMARTY),
+        "smarty_reactive_3ph.txt": with_crc(SMARTY_PQ),
         "dsmr50_iskra_3ph_lowercase_crc.txt": with_crc(V50, fmt="{:04x}", expect=0x6EEE),
         "nwa_warmtelink_crc3.txt": crc3_variant(),
+        "dsmr42_spec_fgroup.txt": with_crc(FGROUP),
+        "emucs_units_without_star.txt": with_crc(NOSTAR),
+        "smarty_unitless.txt": with_crc(UNITLESS),
+        "dsmr30_text_two_lines.txt": no_crc(TEXT2L),
+        "dsmr50_text_plain_slash.txt": with_crc(PLAIN),
+        "channel_1-1_registers.txt": with_crc(CH11),
+        "smarty_ldn_then_equipment.txt": with_crc(LDN_FIRST),
+        "smarty_equipment_then_ldn.txt": with_crc(LDN_LAST),
+        "e350_placeholder_dates.txt": with_crc(PLACEHOLDER),
+        "dsmr50_summer_time.txt": with_crc(SUMMER),
     }
-    src = os.path.normpath(bench)
-    if os.path.exists(src):
-        data = open(src, "rb").read()
-        bang = data.index(b"!")
-        assert crc16_arc(data[: bang + 1]) == int(data[bang + 1: bang + 5], 16)
-        files["dsmr50_spec_3ph.txt"] = data
+    # The DSMR 5.0.2 example (the benchmark telegram, CRC E47C) is kept as it was copied in;
+    # only its CRC is checked here.
+    spec = open(os.path.join(HERE, "dsmr50_spec_3ph.txt"), "rb").read()
+    bang = spec.index(b"!")
+    assert crc16_arc(spec[: bang + 1]) == int(spec[bang + 1: bang + 5], 16) == 0xE47C
     for name, data in files.items():
         with open(os.path.join(HERE, name), "wb") as f:
             f.write(data)

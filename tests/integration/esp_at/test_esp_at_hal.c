@@ -168,6 +168,8 @@ static void test_hal_tcp_modbus_like(void)
     CU_ASSERT_TRUE_FATAL(fd >= 0);
     int c = -1;
     CU_ASSERT_TRUE_FATAL(WAIT_FOR((c = hal_tcp_accept(l)) >= 0, WAIT_MS));
+    /* the peer's address, for the per-client rules (docs/security.md) */
+    CU_ASSERT_EQUAL(hal_tcp_peer_ipv4(c), 0x7F000001u);
     const uint8_t req[] = {0, 7, 0, 0, 0, 6, 1, 3, 0, 0, 0, 2};
     CU_ASSERT_EQUAL(send(fd, req, sizeof req, 0), (ssize_t)sizeof req);
     uint8_t in[64];

@@ -379,13 +379,13 @@ static void test_gui_scenario_p1_unplugged(void)
     CU_ASSERT_STRING_EQUAL(r.states[1], "no_meter");
     CU_ASSERT_TRUE(led_is(&r, "s2.bmp", RED));
     CU_ASSERT_TRUE(led_is(&r, "s3.bmp", GREEN));
-    CU_ASSERT_TRUE(strstr(r.log, "step 1: fault silence (line 15)") != NULL);
+    CU_ASSERT_TRUE(strstr(r.log, "step 1: fault silence (line 19)") != NULL);
     CU_ASSERT_TRUE(strstr(r.log, "log 39.000 meter data: none") != NULL);
 }
 
 /* The GUI plays a scenario through the runner of `meterlab run` (sim/runner): the
  * same expectations are decided while it plays, and the same count comes out as
- * `meterlab run scenarios/p1-meter-type-sdm630.yaml` prints (2 checks, both passed). */
+ * `meterlab run scenarios/p1-meter-type-sdm630.yaml` prints (6 checks, all passed). */
 static void test_gui_scenario_checks_by_the_runner(void)
 {
     struct run r;
@@ -394,7 +394,7 @@ static void test_gui_scenario_checks_by_the_runner(void)
              "%s/scenarios/p1-meter-type-sdm630.yaml --screenshot e1.bmp --at 5.5",
              getenv("ML_SOURCE_DIR"));
     CU_ASSERT_TRUE_FATAL(gui(&r, args));
-    CU_ASSERT_TRUE(strstr(r.log, "end of the scenario (5 s): 2 checks, 0 failed, 0 skipped") !=
+    CU_ASSERT_TRUE(strstr(r.log, "end of the scenario (5 s): 6 checks, 0 failed, 0 skipped") !=
                    NULL);
 }
 

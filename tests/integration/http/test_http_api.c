@@ -43,7 +43,8 @@ static const struct sc_app *app(void)
     return ml_dev_sc_app();
 }
 
-static void start_device(void)
+/* Start the sim device; its flash is backed by @p flash_file (NULL: memory only). */
+static void start_device_with_flash(const char *flash_file)
 {
     struct sc_settings s;
     sc_settings_defaults(&s);
@@ -52,11 +53,17 @@ static void start_device(void)
     struct sim_config cfg = {.time_mode = SIM_TIME_VIRTUAL,
                              .utc_at_start = 1767225600,
                              .serial = SERIAL,
-                             .label_password = PASSWORD};
+                             .label_password = PASSWORD,
+                             .flash_file = flash_file};
     ml_dev_sc_stop(); /* a case that failed fatally left it running */
     CU_ASSERT_EQUAL_FATAL(ml_dev_sc_start(&s, &cfg), 0);
     sim_advance_ms(1000); /* DHCP */
     CU_ASSERT_FATAL(app()->status.http_port != 0);
+}
+
+static void start_device(void)
+{
+    start_device_with_flash(NULL);
 }
 
 static void stop_device(void)
@@ -373,6 +380,42 @@ static void test_http_config_survives_power_cycle_and_applies(void)
     stop_device();
 }
 
+/* A PATCH the flash does not take (worn: the erase or program does not hold,
+ * the port's verify says so) answers 500 and changes nothing, now or after a
+ * power cycle; once the flash works again the next PATCH is stored. */
+static void test_http_config_flash_failure_500_changes_nothing(void)
+{
+    start_device();
+    struct resp r = patch("{\"MQTT\":{\"Site\":\"one\"}}");
+    CU_ASSERT_EQUAL(r.status, 200);
+    resp_free(&r);
+    sim_flash_set_worn(true);
+    uint32_t ops = sim_flash_op_count();
+    r = patch("{\"MeterType\":\"Eastron-SDM630\",\"MQTT\":{\"Site\":\"two\"}}");
+    CU_ASSERT_TRUE(sim_flash_op_count() > ops); /* it did try to store it */
+    expect_error(&r, 500, NULL);
+    resp_free(&r);
+    cJSON *c = get_json("/api/v1/config");
+    CU_ASSERT_STRING_EQUAL(jstr(c, "MQTT", "Site"), "one");
+    CU_ASSERT_STRING_EQUAL(jstr(c, "MeterType", NULL), "PhoenixContact-EMPro");
+    cJSON_Delete(c);
+    sim_flash_set_worn(false);
+    CU_ASSERT_EQUAL(sim_power_cycle(), 0);
+    sim_advance_ms(1000);
+    c = get_json("/api/v1/config");
+    CU_ASSERT_STRING_EQUAL(jstr(c, "MQTT", "Site"), "one");
+    CU_ASSERT_STRING_EQUAL(jstr(c, "MeterType", NULL), "PhoenixContact-EMPro");
+    cJSON_Delete(c);
+    CU_ASSERT_STRING_EQUAL(app()->set->meter_type, "PhoenixContact-EMPro");
+    r = patch("{\"MQTT\":{\"Site\":\"three\"}}");
+    CU_ASSERT_EQUAL(r.status, 200);
+    resp_free(&r);
+    CU_ASSERT_EQUAL(sim_power_cycle(), 0);
+    sim_advance_ms(1000);
+    CU_ASSERT_STRING_EQUAL(app()->set->mqtt_site, "three");
+    stop_device();
+}
+
 /* ------------------------------------------------------------------------- */
 /* Status, telegram, reset                                                   */
 /* ------------------------------------------------------------------------- */
@@ -420,7 +463,7 @@ static void test_http_status_telegram_reset(void)
     resp_free(&r);
     /* soft reset after the answer */
     uint32_t boots = sim_boot_count();
-    r = curl_req("POST", "/api/v1/reset", AUTH, NULL, 0, "");
+    r = curl_req("POST", "/api/v1/reset", AUTH, NULL, 0, "-H 'Content-Type: application/json'");
     CU_ASSERT_EQUAL(r.status, 202);
     resp_free(&r);
     sim_wait_idle();
@@ -467,26 +510,55 @@ static void test_http_dhcp_fails_link_local_no_ip_led(void)
 /* Firmware update                                                           */
 /* ------------------------------------------------------------------------- */
 
-static uint8_t *make_image(const char *version, size_t payload, uint8_t seed, bool bad_sha,
-                           size_t *len)
+/* The unsigned format of header version 1 (64 bytes, no signature): refused now. */
+static uint8_t *make_unsigned_image(const char *version, size_t payload, uint8_t seed, size_t *len)
 {
-    uint8_t *img = calloc(1, SC_FW_HDR_SIZE + payload);
+    uint8_t *img = calloc(1, 64 + payload);
     uint32_t magic = SC_FW_MAGIC, hv = 1, pl = (uint32_t)payload;
     memcpy(img, &magic, 4); /* little-endian host */
     memcpy(img + 4, &hv, 4);
     memcpy(img + 8, &pl, 4);
     strncpy((char *)img + 12, version, 15);
     for (size_t i = 0; i < payload; i++) {
-        img[SC_FW_HDR_SIZE + i] = (uint8_t)(i * 31u + seed);
+        img[64 + i] = (uint8_t)(i * 31u + seed);
     }
     struct ml_sha256 s;
     ml_sha256_init(&s);
-    ml_sha256_update(&s, img + SC_FW_HDR_SIZE, payload);
+    ml_sha256_update(&s, img + 64, payload);
     ml_sha256_final(&s, img + 28);
-    if (bad_sha) {
-        img[28] ^= 1;
+    *len = 64 + payload;
+    return img;
+}
+
+/*
+ * A signed image made by the signing tool (`meterlab fw-sign sign`, libsodium)
+ * with @p key (NULL: the build's development key, the one the device trusts).
+ */
+static uint8_t *make_image(const char *version, size_t payload, uint8_t seed, const char *key,
+                           size_t *len)
+{
+    const char *ml = getenv("ML_METERLAB");
+    const char *dev = getenv("ML_FW_DEV_KEY");
+    if (ml == NULL || dev == NULL || dev[0] == '\0') {
+        fprintf(stderr, "\n  ML_METERLAB and ML_FW_DEV_KEY (the build's signing key) must be "
+                        "set (ctest sets them)\n");
     }
-    *len = SC_FW_HDR_SIZE + payload;
+    CU_ASSERT_FATAL(ml != NULL && dev != NULL && dev[0] != '\0');
+    char pf[200], imgf[200], cmd[1024];
+    snprintf(pf, sizeof pf, "%s/payload.bin", tmpdir);
+    snprintf(imgf, sizeof imgf, "%s/image.bin", tmpdir);
+    uint8_t *p = malloc(payload);
+    for (size_t i = 0; i < payload; i++) {
+        p[i] = (uint8_t)(i * 31u + seed);
+    }
+    write_file(pf, p, payload);
+    free(p);
+    snprintf(cmd, sizeof cmd,
+             "'%s' fw-sign sign --key '%s' --fw-version '%s' --out '%s' '%s' >/dev/null", ml,
+             key != NULL ? key : dev, version, imgf, pf);
+    CU_ASSERT_EQUAL_FATAL(system(cmd), 0);
+    uint8_t *img = (uint8_t *)slurp(imgf, len);
+    CU_ASSERT_FATAL(img != NULL && *len == SC_FW_HDR_SIZE + payload);
     return img;
 }
 
@@ -496,7 +568,46 @@ static struct resp upload(const uint8_t *img, size_t len)
                     "-H 'Content-Type: application/octet-stream'");
 }
 
-static void test_http_firmware_upload_trial_confirm_rollback(void)
+/* Sign a @p payload-byte image as @p version with the device's key, upload it: 202. */
+static void upload_signed_ok(const char *version, size_t payload, uint8_t seed)
+{
+    size_t n;
+    uint8_t *img = make_image(version, payload, seed, NULL, &n);
+    struct resp r = upload(img, n);
+    CU_ASSERT_EQUAL(r.status, 202);
+    resp_free(&r);
+    free(img);
+}
+
+/* Upload @p img, expect @p status naming "image" and @p why in the message. */
+static void upload_rejected(uint8_t *img, size_t n, int status, const char *why)
+{
+    struct resp r = upload(img, n);
+    expect_error(&r, status, "image");
+    if (strstr(r.body, why) == NULL) {
+        fprintf(stderr, "\n  error body %s, expected '%s'\n", r.body, why);
+    }
+    CU_ASSERT(strstr(r.body, why) != NULL);
+    resp_free(&r);
+    free(img);
+}
+
+/* GET /api/v1/firmware: running @p version, pending @p pending ("": none). */
+static void expect_fw(const char *version, const char *pending_slot, const char *pending)
+{
+    cJSON *f = get_json("/api/v1/firmware");
+    CU_ASSERT_STRING_EQUAL(jstr(f, "Version", NULL), version);
+    cJSON *p = cJSON_GetObjectItem(f, "Pending");
+    if (pending[0] == '\0') {
+        CU_ASSERT(cJSON_IsNull(p));
+    } else {
+        CU_ASSERT_STRING_EQUAL(jstr(p, "Slot", NULL), pending_slot);
+        CU_ASSERT_STRING_EQUAL(jstr(p, "Version", NULL), pending);
+    }
+    cJSON_Delete(f);
+}
+
+static void test_http_firmware_upload_pending(void)
 {
     start_device();
     cJSON *f = get_json("/api/v1/firmware");
@@ -504,57 +615,124 @@ static void test_http_firmware_upload_trial_confirm_rollback(void)
     CU_ASSERT_STRING_EQUAL(jstr(f, "Slot", NULL), "factory");
     CU_ASSERT_STRING_EQUAL(jstr(f, "State", NULL), "confirmed");
     cJSON_Delete(f);
-    struct resp before = get("/api/v1/firmware");
 
-    /* bad SHA-256: rejected, nothing pending, version unchanged */
+    /* signed, but the payload does not match its SHA-256: rejected, nothing pending */
     size_t n;
-    uint8_t *img = make_image("9.9.9-bad", 100000, 3, true, &n);
-    struct resp r = upload(img, n);
-    expect_error(&r, 400, "image");
-    CU_ASSERT(strstr(r.body, "sha256") != NULL);
-    resp_free(&r);
-    free(img);
+    uint8_t *img = make_image("9.9.9-bad", 100000, 3, NULL, &n);
+    img[SC_FW_HDR_SIZE + 5000] ^= 1;
+    upload_rejected(img, n, 400, "sha256");
     f = get_json("/api/v1/firmware");
     CU_ASSERT_STRING_EQUAL(jstr(f, "Version", NULL), ML_FW_VERSION);
     CU_ASSERT(cJSON_IsNull(cJSON_GetObjectItem(f, "Pending")));
     CU_ASSERT_STRING_EQUAL(jstr(f, "LastResult", NULL), "rejected");
     cJSON_Delete(f);
     /* bad header (magic): rejected early, the body is drained, answer arrives */
-    img = make_image("1.0.0", 50000, 3, false, &n);
+    img = make_image("1.0.0", 50000, 3, NULL, &n);
     img[0] ^= 0xFF;
-    r = upload(img, n);
-    expect_error(&r, 400, "image");
-    resp_free(&r);
-    free(img);
+    upload_rejected(img, n, 400, "header");
     /* a reboot now still runs the factory image */
     CU_ASSERT_EQUAL(sim_power_cycle(), 0);
-    f = get_json("/api/v1/firmware");
-    CU_ASSERT_STRING_EQUAL(jstr(f, "Version", NULL), ML_FW_VERSION);
-    cJSON_Delete(f);
-    resp_free(&before);
+    expect_fw(ML_FW_VERSION, "", "");
 
-    /* good image: accepted into slot A (inactive), pending until the reboot */
-    img = make_image("1.2.0", 150000, 7, false, &n);
-    r = upload(img, n);
-    CU_ASSERT_EQUAL(r.status, 202);
-    resp_free(&r);
-    free(img);
+    /* good image: accepted into slot A (free), pending until the reboot */
+    upload_signed_ok("1.1.0", 120000, 5);
     f = get_json("/api/v1/firmware");
     CU_ASSERT_STRING_EQUAL(jstr(f, "LastResult", NULL), "pending");
-    CU_ASSERT_STRING_EQUAL(jstr(cJSON_GetObjectItem(f, "Pending"), "Version", NULL), "1.2.0");
-    CU_ASSERT_STRING_EQUAL(jstr(f, "Version", NULL), ML_FW_VERSION);
     cJSON_Delete(f);
-    r = curl_req("POST", "/api/v1/reset", AUTH, NULL, 0, "");
+    expect_fw(ML_FW_VERSION, "A", "1.1.0");
+    stop_device();
+}
+
+/*
+ * Issue 19 items 3, 4, 6: only images signed with the built-in key install,
+ * and a rejected upload leaves the pending and the running image as they were.
+ */
+static void test_http_firmware_unsigned_or_foreign_rejected_pending_kept(void)
+{
+    start_device();
+    upload_signed_ok("1.1.0", 120000, 5);
+    expect_fw(ML_FW_VERSION, "A", "1.1.0");
+    size_t n;
+    struct resp r;
+
+    /* unsigned (the old format, correct SHA-256) */
+    uint8_t *img = make_unsigned_image("6.6.6", 100000, 1, &n);
+    upload_rejected(img, n, 400, "unsigned");
+    expect_fw(ML_FW_VERSION, "A", "1.1.0");
+    /* signed with the right key, one bit of the signature flipped */
+    img = make_image("6.6.6", 100000, 1, NULL, &n);
+    img[SC_FW_HDR_SIGNED + 20] ^= 0x10;
+    upload_rejected(img, n, 400, "signature");
+    expect_fw(ML_FW_VERSION, "A", "1.1.0");
+    /* the signed header altered (version) after signing */
+    img = make_image("6.6.6", 100000, 1, NULL, &n);
+    img[12] = '7';
+    upload_rejected(img, n, 400, "signature");
+    expect_fw(ML_FW_VERSION, "A", "1.1.0");
+    /* signed by another key (a fresh key pair from the signing tool) */
+    char other[200], cmd[600];
+    snprintf(other, sizeof other, "%s/other.pem", tmpdir);
+    unlink(other);
+    snprintf(cmd, sizeof cmd, "'%s' fw-sign keygen --out '%s' >/dev/null", getenv("ML_METERLAB"),
+             other);
+    CU_ASSERT_EQUAL_FATAL(system(cmd), 0);
+    img = make_image("6.6.6", 100000, 1, other, &n);
+    upload_rejected(img, n, 400, "another key");
+    expect_fw(ML_FW_VERSION, "A", "1.1.0");
+    /* ... with the device's key id copied in: the signature still fails */
+    img = make_image("6.6.6", 100000, 1, other, &n);
+    memcpy(img + 60, sc_fw_pubkey, 4);
+    upload_rejected(img, n, 400, "signature");
+    expect_fw(ML_FW_VERSION, "A", "1.1.0");
+    /* validly signed, payload corrupted in transfer: fails only at the end */
+    img = make_image("6.6.6", 100000, 1, NULL, &n);
+    img[n - 1] ^= 0x01;
+    upload_rejected(img, n, 400, "sha256");
+    expect_fw(ML_FW_VERSION, "A", "1.1.0");
+    /* validly signed, cut short (the connection closes mid-body) */
+    img = make_image("6.6.6", 100000, 1, NULL, &n);
+    r = curl_req("POST", "/api/v1/firmware", AUTH, img, n / 2,
+                 "-H 'Content-Type: application/octet-stream' -H 'Content-Length: 100128'"
+                 " --max-time 3");
+    CU_ASSERT(r.status != 202);
+    resp_free(&r);
+    free(img);
+    expect_fw(ML_FW_VERSION, "A", "1.1.0");
+
+    /* the pending image survived intact: it boots (the boot re-checks it) */
+    r = curl_req("POST", "/api/v1/reset", AUTH, NULL, 0, "-H 'Content-Type: application/json'");
     CU_ASSERT_EQUAL(r.status, 202);
     resp_free(&r);
     sim_wait_idle();
-    f = get_json("/api/v1/firmware");
-    CU_ASSERT_STRING_EQUAL(jstr(f, "Version", NULL), "1.2.0");
+    cJSON *f = get_json("/api/v1/firmware");
+    CU_ASSERT_STRING_EQUAL(jstr(f, "Version", NULL), "1.1.0");
     CU_ASSERT_STRING_EQUAL(jstr(f, "Slot", NULL), "A");
     CU_ASSERT_STRING_EQUAL(jstr(f, "State", NULL), "trial");
     cJSON_Delete(f);
+    stop_device();
+}
+
+static void test_http_firmware_replace_pending_trial_rollback(void)
+{
+    start_device();
+    upload_signed_ok("1.1.0", 120000, 5);
+    /* another good image while 1.1.0 waits: it goes to the free slot B and replaces it */
+    upload_signed_ok("1.2.0", 150000, 7);
+    expect_fw(ML_FW_VERSION, "B", "1.2.0");
+    size_t n;
+    uint8_t *img;
+    struct resp r =
+        curl_req("POST", "/api/v1/reset", AUTH, NULL, 0, "-H 'Content-Type: application/json'");
+    CU_ASSERT_EQUAL(r.status, 202);
+    resp_free(&r);
+    sim_wait_idle();
+    cJSON *f = get_json("/api/v1/firmware");
+    CU_ASSERT_STRING_EQUAL(jstr(f, "Version", NULL), "1.2.0");
+    CU_ASSERT_STRING_EQUAL(jstr(f, "Slot", NULL), "B");
+    CU_ASSERT_STRING_EQUAL(jstr(f, "State", NULL), "trial");
+    cJSON_Delete(f);
     /* a trial runs: no second upload */
-    img = make_image("1.3.0", 1000, 9, false, &n);
+    img = make_image("1.3.0", 1000, 9, NULL, &n);
     r = upload(img, n);
     expect_error(&r, 409, "image");
     resp_free(&r);
@@ -564,53 +742,109 @@ static void test_http_firmware_upload_trial_confirm_rollback(void)
     CU_ASSERT_STRING_EQUAL(jstr(f, "LastResult", NULL), "installed");
     cJSON_Delete(f);
     CU_ASSERT_EQUAL(sim_power_cycle(), 0);
-    f = get_json("/api/v1/firmware");
-    CU_ASSERT_STRING_EQUAL(jstr(f, "Version", NULL), "1.2.0");
-    cJSON_Delete(f);
+    expect_fw("1.2.0", "", "");
 
-    /* 1.3.0 into slot B, then a power cut during its trial: rollback to 1.2.0 */
+    /* 1.3.0 into slot A; B runs, A is pending: no slot is free for a third image */
     r = upload(img, n);
     CU_ASSERT_EQUAL(r.status, 202);
     resp_free(&r);
     free(img);
+    expect_fw("1.2.0", "A", "1.3.0");
+    img = make_image("1.4.0", 1000, 11, NULL, &n);
+    upload_rejected(img, n, 409, "pending");
+    expect_fw("1.2.0", "A", "1.3.0");
+    /* then a power cut during 1.3.0's trial: rollback to 1.2.0 */
     CU_ASSERT_EQUAL(sim_power_cycle(), 0);
     f = get_json("/api/v1/firmware");
     CU_ASSERT_STRING_EQUAL(jstr(f, "Version", NULL), "1.3.0");
-    CU_ASSERT_STRING_EQUAL(jstr(f, "Slot", NULL), "B");
+    CU_ASSERT_STRING_EQUAL(jstr(f, "Slot", NULL), "A");
     CU_ASSERT_STRING_EQUAL(jstr(f, "State", NULL), "trial");
     cJSON_Delete(f);
     sim_advance_ms(5000);
     CU_ASSERT_EQUAL(sim_power_cycle(), 0); /* not confirmed */
     f = get_json("/api/v1/firmware");
     CU_ASSERT_STRING_EQUAL(jstr(f, "Version", NULL), "1.2.0");
-    CU_ASSERT_STRING_EQUAL(jstr(f, "Slot", NULL), "A");
+    CU_ASSERT_STRING_EQUAL(jstr(f, "Slot", NULL), "B");
     CU_ASSERT_STRING_EQUAL(jstr(f, "State", NULL), "confirmed");
     CU_ASSERT_STRING_EQUAL(jstr(f, "LastResult", NULL), "rolled back");
     cJSON_Delete(f);
     stop_device();
 }
 
+/*
+ * The boot checks the pending image again: a slot whose signed header was
+ * altered in flash after the upload (here: one bit of the signature, in the
+ * flash file between two runs) is not booted; the device keeps the factory
+ * image and reports the pending image rejected.
+ */
+static void test_http_firmware_boot_rechecks_signature(void)
+{
+    char flash[200];
+    snprintf(flash, sizeof flash, "%s/flash.bin", tmpdir);
+    unlink(flash);
+    start_device_with_flash(flash);
+    upload_signed_ok("1.1.0", 20000, 5);
+    expect_fw(ML_FW_VERSION, "A", "1.1.0");
+    stop_device();
+    /* the flash file: CONFIG_A 4 KiB, CONFIG_B 4 KiB, FW_A (256 KiB), FW_B, BOOT */
+    FILE *f = fopen(flash, "r+b");
+    CU_ASSERT_FATAL(f != NULL);
+    long at = 8 * 1024 + SC_FW_HDR_SIGNED + 7; /* a signature byte of slot A's header */
+    CU_ASSERT_EQUAL(fseek(f, at, SEEK_SET), 0);
+    int c = fgetc(f);
+    CU_ASSERT_EQUAL(fseek(f, at, SEEK_SET), 0);
+    fputc(c ^ 0x04, f);
+    fclose(f);
+    start_device_with_flash(flash);
+    cJSON *j = get_json("/api/v1/firmware");
+    CU_ASSERT_STRING_EQUAL(jstr(j, "Version", NULL), ML_FW_VERSION);
+    CU_ASSERT_STRING_EQUAL(jstr(j, "Slot", NULL), "factory");
+    CU_ASSERT_STRING_EQUAL(jstr(j, "LastResult", NULL), "rejected");
+    CU_ASSERT(cJSON_IsNull(cJSON_GetObjectItem(j, "Pending")));
+    cJSON_Delete(j);
+    stop_device();
+    unlink(flash);
+}
+
 /* ------------------------------------------------------------------------- */
-/* One session at a time                                                     */
+/* Connections, deadlines, sessions (issue 19 #1, #7)                        */
 /* ------------------------------------------------------------------------- */
 
-static int tcp_connect(void)
+static double mono_ms(void)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+/* A TCP connection to the device from source address 127.0.0.@p host (0: any). */
+static int tcp_connect_from(int host, bool nonblock)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | (nonblock ? SOCK_NONBLOCK : 0), 0);
+    CU_ASSERT_FATAL(fd >= 0);
+    if (host != 0) {
+        struct sockaddr_in src = {.sin_family = AF_INET};
+        src.sin_addr.s_addr = htonl(0x7F000000u | (uint32_t)host);
+        CU_ASSERT_FATAL(bind(fd, (struct sockaddr *)&src, sizeof src) == 0);
+    }
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(app()->status.http_port)};
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    struct timeval tv = {10, 0};
+    struct timeval tv = {3, 0}; /* a frozen device fails the test instead of hanging it */
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    CU_ASSERT_FATAL(connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0);
+    int rc = connect(fd, (struct sockaddr *)&sa, sizeof sa);
+    CU_ASSERT_FATAL(rc == 0 || (nonblock && errno == EINPROGRESS));
     return fd;
 }
 
-/* Send one GET on @p fd and read until the response is complete (or 10 s). */
-static int raw_get(int fd, char *buf, size_t cap)
+static int tcp_connect(void)
 {
-    static const char rq[] = "GET /api/v1/firmware HTTP/1.1\r\nHost: x\r\n"
-                             "Authorization: Basic dXNlcjphYmNkMjM0NQ==\r\n\r\n";
-    if (send(fd, rq, sizeof rq - 1, MSG_NOSIGNAL) < 0) {
+    return tcp_connect_from(0, false);
+}
+
+/* Send @p rq on @p fd and read until the response is complete (or the timeout). */
+static int raw_req(int fd, const char *rq, char *buf, size_t cap)
+{
+    if (send(fd, rq, strlen(rq), MSG_NOSIGNAL) < 0) {
         return -1;
     }
     size_t n = 0;
@@ -631,43 +865,261 @@ static int raw_get(int fd, char *buf, size_t cap)
     return (int)n;
 }
 
-static void test_http_one_session_at_a_time(void)
+#define GET_STATUS                                                                                 \
+    "GET /api/v1/status HTTP/1.1\r\nHost: x\r\nAuthorization: Basic dXNlcjphYmNkMjM0NQ==\r\n\r\n"
+
+static int raw_get(int fd, char *buf, size_t cap)
+{
+    return raw_req(fd, GET_STATUS, buf, cap);
+}
+
+/* One request from 127.0.0.@p host on a new connection: @return the status. */
+static int status_from(int host, const char *rq)
+{
+    char buf[4096];
+    int fd = tcp_connect_from(host, false);
+    int st = 0;
+    if (raw_req(fd, rq, buf, sizeof buf) > 12) {
+        st = atoi(buf + 9);
+    }
+    close(fd);
+    return st;
+}
+
+/* 408 after @p fd's request was not complete in time, then the close. */
+static void expect_408_close(int fd)
+{
+    char buf[512];
+    ssize_t k = recv(fd, buf, sizeof buf - 1, 0);
+    buf[k > 0 ? k : 0] = '\0';
+    CU_ASSERT(strncmp(buf, "HTTP/1.1 408", 12) == 0);
+    CU_ASSERT_EQUAL(recv(fd, buf, sizeof buf, 0), 0);
+    close(fd);
+}
+
+/* Several connections are served at once; a partial request gets 408 after 5 s. */
+static void test_http_connections_at_once_and_408(void)
 {
     start_device();
     char buf[4096];
     int a = tcp_connect();
     CU_ASSERT(raw_get(a, buf, sizeof buf) > 0);
     CU_ASSERT(strncmp(buf, "HTTP/1.1 200", 12) == 0);
-    /* a connects and is idle (keep-alive); b waits, then a yields to it */
-    int b = tcp_connect();
-    CU_ASSERT(raw_get(b, buf, sizeof buf) > 0);
-    CU_ASSERT(strncmp(buf, "HTTP/1.1 200", 12) == 0);
-    CU_ASSERT_EQUAL(recv(a, buf, sizeof buf, 0), 0); /* a was closed */
-    close(a);
-    /* b yields to the first newcomer (it completed a request); that one is served,
-     * SC_HTTP_WAIT_MAX more are held, and one more gets 503 */
-    int held[SC_HTTP_WAIT_MAX + 1];
-    for (unsigned i = 0; i < SC_HTTP_WAIT_MAX + 1; i++) {
-        held[i] = tcp_connect();
-        sim_wait_idle();
-    }
-    int extra = tcp_connect();
+    /* one byte, a bare CR: each holds only its own connection */
+    int one = tcp_connect();
+    CU_ASSERT_EQUAL(send(one, "G", 1, MSG_NOSIGNAL), 1);
+    int cr = tcp_connect();
+    CU_ASSERT_EQUAL(send(cr, "\r", 1, MSG_NOSIGNAL), 1);
     sim_wait_idle();
-    ssize_t k = recv(extra, buf, sizeof buf - 1, 0);
-    CU_ASSERT(k > 0);
-    buf[k > 0 ? k : 0] = '\0';
-    CU_ASSERT(strncmp(buf, "HTTP/1.1 503", 12) == 0);
-    close(extra);
-    CU_ASSERT_EQUAL(recv(b, buf, sizeof buf, 0), 0); /* b was closed */
-    /* the held ones are served one by one, in order */
-    for (unsigned i = 0; i < SC_HTTP_WAIT_MAX + 1; i++) {
-        CU_ASSERT(raw_get(held[i], buf, sizeof buf) > 0);
-        CU_ASSERT(strncmp(buf, "HTTP/1.1 200", 12) == 0);
+    CU_ASSERT(raw_get(a, buf, sizeof buf) > 0);
+    CU_ASSERT(strncmp(buf, "HTTP/1.1 200", 12) == 0);
+    /* 5 s after their first byte: 408 and closed */
+    sim_advance_ms(HTTP_REQ_TIMEOUT_MS);
+    expect_408_close(one);
+    expect_408_close(cr);
+    /* half a body: 408 too */
+    int half = tcp_connect();
+    static const char body[] =
+        "PATCH /api/v1/config HTTP/1.1\r\nHost: x\r\n"
+        "Authorization: Basic dXNlcjphYmNkMjM0NQ==\r\n"
+        "Content-Type: application/json\r\nContent-Length: 20\r\n\r\n{\"MQTT\"";
+    CU_ASSERT_EQUAL(send(half, body, sizeof body - 1, MSG_NOSIGNAL), (ssize_t)(sizeof body - 1));
+    sim_wait_idle();
+    sim_advance_ms(HTTP_REQ_TIMEOUT_MS);
+    expect_408_close(half);
+    CU_ASSERT(!app()->status.config_saved);
+    /* an idle keep-alive connection closes after 30 s */
+    CU_ASSERT(raw_get(a, buf, sizeof buf) > 0);
+    CU_ASSERT(strncmp(buf, "HTTP/1.1 200", 12) == 0);
+    sim_advance_ms(HTTP_IDLE_TIMEOUT_MS - 100);
+    CU_ASSERT(raw_get(a, buf, sizeof buf) > 0);
+    CU_ASSERT(strncmp(buf, "HTTP/1.1 200", 12) == 0);
+    sim_advance_ms(HTTP_IDLE_TIMEOUT_MS);
+    CU_ASSERT_EQUAL(recv(a, buf, sizeof buf, 0), 0);
+    close(a);
+    stop_device();
+}
+
+struct flood {
+    volatile bool run;
+    int n;        /* connections held */
+    int reopened; /* closed by the device and opened again */
+    int fds[50];
+    double closed_at[50];
+};
+
+/* Hold fl->n half-open requests from 127.0.0.2: each sends one byte; one the device
+ * closes is opened again 0.2 s later. */
+static void *flood_main(void *arg)
+{
+    struct flood *fl = arg;
+    for (int i = 0; i < fl->n; i++) {
+        fl->fds[i] = -1;
+        fl->closed_at[i] = 0;
     }
-    for (unsigned i = 0; i < SC_HTTP_WAIT_MAX + 1; i++) {
-        close(held[i]);
+    while (fl->run) {
+        double now = mono_ms();
+        for (int i = 0; i < fl->n && fl->run; i++) {
+            if (fl->fds[i] < 0) {
+                if (now - fl->closed_at[i] < 200) {
+                    continue;
+                }
+                fl->fds[i] = tcp_connect_from(2, true);
+                continue;
+            }
+            char b[512];
+            ssize_t k = recv(fl->fds[i], b, sizeof b, MSG_DONTWAIT);
+            if (k == 0 || (k < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+                close(fl->fds[i]);
+                fl->fds[i] = -1;
+                fl->closed_at[i] = now;
+                fl->reopened++;
+                continue;
+            }
+            /* connected: the first byte of a request that never comes */
+            if (send(fl->fds[i], "G", 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0 && errno != EAGAIN &&
+                errno != ENOTCONN) {
+                close(fl->fds[i]);
+                fl->fds[i] = -1;
+                fl->closed_at[i] = now;
+            }
+        }
+        usleep(20000);
     }
-    close(b);
+    for (int i = 0; i < fl->n; i++) {
+        if (fl->fds[i] >= 0) {
+            close(fl->fds[i]);
+        }
+    }
+    return NULL;
+}
+
+/*
+ * Issue 19 #1: 50 half-open connections (one byte sent, opened again when
+ * closed) from one host; a good client on another host gets every answer
+ * within 1 s, measured from its connect() to the last byte of the answer.
+ * Real time: the deadlines run while the flood goes on.
+ */
+static void test_http_half_open_flood_good_client_served(void)
+{
+    struct sc_settings set;
+    sc_settings_defaults(&set);
+    set.modbus_port = 0;
+    set.http_port = 0;
+    struct sim_config cfg = {.time_mode = SIM_TIME_REAL,
+                             .utc_at_start = 1767225600,
+                             .serial = SERIAL,
+                             .label_password = PASSWORD,
+                             .busy_poll_us = -1};
+    ml_dev_sc_stop();
+    CU_ASSERT_EQUAL_FATAL(ml_dev_sc_start(&set, &cfg), 0);
+    for (int i = 0; i < 100 && app()->status.http_port == 0; i++) {
+        usleep(10000);
+    }
+    CU_ASSERT_FATAL(app()->status.http_port != 0);
+    static struct flood fl;
+    fl.run = true;
+    fl.n = 50;
+    fl.reopened = 0;
+    pthread_t t;
+    pthread_create(&t, NULL, flood_main, &fl);
+    usleep(500000); /* the flood is in place */
+    int ok = 0, total = 0;
+    double worst = 0;
+    double end = mono_ms() + 12000; /* > 2 request deadlines */
+    char buf[4096];
+    while (mono_ms() < end) {
+        double t0 = mono_ms();
+        int fd = tcp_connect_from(1, false);
+        int n = raw_get(fd, buf, sizeof buf);
+        double dt = mono_ms() - t0;
+        close(fd);
+        total++;
+        if (n > 12 && strncmp(buf, "HTTP/1.1 200", 12) == 0 && strstr(buf, "\"Device\"") != NULL) {
+            ok++;
+        }
+        worst = dt > worst ? dt : worst;
+        usleep(200000);
+    }
+    fl.run = false;
+    pthread_join(t, NULL);
+    fprintf(stderr,
+            "\n  flood: %d/%d answers ok, worst %.1f ms, %d flood connections reopened, "
+            "%u evicted\n",
+            ok, total, worst, fl.reopened, app()->http_evicted);
+    CU_ASSERT(total >= 20);
+    CU_ASSERT_EQUAL(ok, total);
+    CU_ASSERT(worst < 1000.0);
+    CU_ASSERT(fl.reopened > 0); /* the device did close flood connections */
+    stop_device();
+}
+
+/* Issue 19 #7 and the session rule: the back-off counts per client address; a
+ * second user (another address) gets 409 while a session holds. */
+static void test_http_backoff_per_address_and_one_user(void)
+{
+    start_device();
+    static const char bad[] = "GET /api/v1/status HTTP/1.1\r\nHost: x\r\n"
+                              "Authorization: Basic dXNlcjp3cm9uZ3B3\r\n\r\n";
+    for (unsigned i = 0; i < HTTP_AUTH_MAX_FAILS; i++) {
+        CU_ASSERT_EQUAL(status_from(2, bad), 401);
+    }
+    CU_ASSERT_EQUAL(status_from(2, GET_STATUS), 429); /* the guesser is locked out */
+    CU_ASSERT_EQUAL(status_from(1, GET_STATUS), 200); /* the owner is not */
+    /* the owner's session holds: a login from another address gets 409 */
+    CU_ASSERT_EQUAL(status_from(3, GET_STATUS), 409);
+    sim_advance_ms(SC_HTTP_SESSION_MS - 1000);
+    CU_ASSERT_EQUAL(status_from(1, GET_STATUS), 200); /* the session goes on */
+    sim_advance_ms(SC_HTTP_SESSION_MS - 1000);
+    CU_ASSERT_EQUAL(status_from(3, GET_STATUS), 409);
+    sim_advance_ms(1000); /* 30 s after the owner's last request: the session ended */
+    CU_ASSERT_EQUAL(status_from(3, GET_STATUS), 200);
+    CU_ASSERT_EQUAL(status_from(1, GET_STATUS), 409);
+    stop_device();
+}
+
+/* Issue 19 #3: uploads and resets from a foreign page or with a GET are refused
+ * (curl playing the browser; the Chromium test below does it for real). */
+static void test_http_state_changes_need_json_and_same_origin(void)
+{
+    start_device();
+    size_t img_len = 64 + 1000;
+    uint8_t *img = calloc(1, img_len);
+    struct resp r =
+        curl_req("POST", "/api/v1/firmware", AUTH, img, img_len, "-H 'Content-Type: text/plain'");
+    CU_ASSERT_EQUAL(r.status, 415);
+    resp_free(&r);
+    r = curl_req("POST", "/api/v1/firmware", AUTH, img, img_len,
+                 "-H 'Content-Type: application/octet-stream' -H 'Origin: http://evil.example'");
+    CU_ASSERT_EQUAL(r.status, 403);
+    resp_free(&r);
+    /* GET and HEAD with a body: no upload starts */
+    r = curl_req("GET", "/api/v1/firmware", AUTH, img, img_len,
+                 "-H 'Content-Type: application/octet-stream'");
+    CU_ASSERT_EQUAL(r.status, 200);
+    resp_free(&r);
+    free(img);
+    cJSON *fw = get_json("/api/v1/firmware");
+    char *txt = cJSON_PrintUnformatted(fw);
+    CU_ASSERT(strstr(txt, "rejected") == NULL && strstr(txt, "Rejected") == NULL);
+    free(txt);
+    cJSON_Delete(fw);
+    /* a form POST to reset, a reset from a foreign page: nothing happens */
+    uint32_t boots = sim_boot_count();
+    r = curl_req("POST", "/api/v1/reset", AUTH, NULL, 0, "--data 'x=1'");
+    CU_ASSERT_EQUAL(r.status, 415);
+    resp_free(&r);
+    r = curl_req("POST", "/api/v1/reset", AUTH, NULL, 0,
+                 "-H 'Content-Type: application/json' -H 'Referer: http://evil.example/a'");
+    CU_ASSERT_EQUAL(r.status, 403);
+    resp_free(&r);
+    r = curl_req("PATCH", "/api/v1/config", AUTH, NULL, 0,
+                 "-H 'Content-Type: text/plain' --data '{\"MQTT\":{\"Site\":\"x\"}}'");
+    CU_ASSERT_EQUAL(r.status, 415);
+    resp_free(&r);
+    sim_advance_ms(100);
+    CU_ASSERT_EQUAL(sim_boot_count(), boots);
+    CU_ASSERT(!app()->status.config_saved);
     stop_device();
 }
 
@@ -677,8 +1129,8 @@ static void test_http_one_session_at_a_time(void)
 
 static volatile bool ticking;
 
-/* Chromium may open spare connections that never send: let virtual time move
- * so the one-session rule hands the device on (SC_HTTP_PREEMPT_MS). */
+/* Let virtual time move (5x real time) while a browser works: Chromium's spare
+ * connections meet their deadlines as they would on a device. */
 static void *ticker(void *arg)
 {
     (void)arg;
@@ -698,6 +1150,45 @@ static const char *chromium_path(void)
         }
     }
     return NULL;
+}
+
+/*
+ * tests/integration/http/browser.py: Chromium over DevTools. Opens @p login,
+ * then (with @p serve_dir) the hostile page {EVIL}/evil.html served from it,
+ * evaluates @p js (may be NULL) and waits @p wait_ms. @return its JSON (malloc'ed).
+ */
+static char *run_browser(const char *login, const char *serve_dir, const char *js, int wait_ms)
+{
+    char prof[200], jsf[200], outf[200], cmd[4096];
+    snprintf(prof, sizeof prof, "%s/cdp-XXXXXX", tmpdir);
+    CU_ASSERT_FATAL(mkdtemp(prof) != NULL);
+    snprintf(jsf, sizeof jsf, "%s/eval.js", tmpdir);
+    snprintf(outf, sizeof outf, "%s/browser.json", tmpdir);
+    write_file(jsf, js != NULL ? js : "", js != NULL ? strlen(js) : 0);
+    char serve[300] = "";
+    if (serve_dir != NULL) {
+        snprintf(serve, sizeof serve, "--serve %s --nav '{EVIL}/evil.html'", serve_dir);
+    }
+    const char *src = getenv("ML_SOURCE_DIR");
+    snprintf(cmd, sizeof cmd,
+             "timeout 90 python3 %s/tests/integration/http/browser.py --chromium %s --profile %s "
+             "--nav '%s' %s %s%s --wait-ms %d > %s 2>%s/browser.err",
+             src != NULL ? src : ".", chromium_path(), prof, login, serve,
+             js != NULL ? "--eval-file " : "", js != NULL ? jsf : "", wait_ms, outf, tmpdir);
+    ticking = true; /* the device's deadlines and session run while the browser works */
+    pthread_t t;
+    pthread_create(&t, NULL, ticker, NULL);
+    int rc = system(cmd);
+    ticking = false;
+    pthread_join(t, NULL);
+    (void)rc;
+    size_t n;
+    char *out = slurp(outf, &n);
+    if (n == 0) {
+        free(out);
+        return NULL;
+    }
+    return out;
 }
 
 /* Run Chromium headless with @p args (shell words) on @p url; stdout to @p out. */
@@ -720,6 +1211,19 @@ static int run_chromium(const char *args, const char *url, const char *out)
     return rc;
 }
 
+/* manual 002 §7 sends users to /config for the IP settings: it serves the page */
+static void test_http_config_page(void)
+{
+    start_device();
+    struct resp r = get("/config");
+    CU_ASSERT_EQUAL(r.status, 200);
+    CU_ASSERT(strstr(r.head, "text/html") != NULL);
+    CU_ASSERT(strstr(r.body, "Save network settings") != NULL);
+    CU_ASSERT(strstr(r.body, "Save MQTT settings") != NULL);
+    resp_free(&r);
+    stop_device();
+}
+
 static void test_http_web_page_in_chromium(void)
 {
     if (chromium_path() == NULL) {
@@ -738,7 +1242,7 @@ static void test_http_web_page_in_chromium(void)
     CU_ASSERT(r.body_len < 16384);
     resp_free(&r);
 
-    char url[256], shot[200], args[400], dom[200];
+    char url[256], shot[200], args[400];
     snprintf(url, sizeof url, "http://user:%s@127.0.0.1:%u/", PASSWORD, app()->status.http_port);
     snprintf(shot, sizeof shot, "%s/page.png", tmpdir);
     snprintf(args, sizeof args, "--screenshot=%s --window-size=1280,900 --virtual-time-budget=3000",
@@ -760,25 +1264,105 @@ static void test_http_web_page_in_chromium(void)
         CU_ASSERT_EQUAL(system(cp), 0);
     }
 
-    /* submit the MQTT form from the page (autotest mode) and check it landed */
-    snprintf(url, sizeof url,
-             "http://user:%s@127.0.0.1:%u/?autotest=1&site=from-browser&broker=mqtt://"
-             "127.0.0.1:1883",
-             PASSWORD, app()->status.http_port);
-    snprintf(dom, sizeof dom, "%s/dom.html", tmpdir);
-    run_chromium("--dump-dom --virtual-time-budget=5000", url, dom);
-    size_t dl;
-    char *d = slurp(dom, &dl);
-    CU_ASSERT(strstr(d, "data-autotest=\"ok\"") != NULL);
-    if (strstr(d, "data-autotest=\"ok\"") == NULL) {
-        fprintf(stderr, "\n  dom: %.300s\n", strstr(d, "<body") ? strstr(d, "<body") : d);
+    /* the user fills in and submits the MQTT form (driven over DevTools) */
+    char login[256];
+    snprintf(login, sizeof login, "http://user:%s@127.0.0.1:%u/", PASSWORD,
+             app()->status.http_port);
+    static const char js[] =
+        "(async()=>{const w=()=>new Promise(r=>setTimeout(r,50));"
+        "for(let i=0;i<200&&!window.cfg;i++){await w()}"
+        "const m=document.getElementById('mqtt');"
+        "m.querySelector('input[name=en][value=\"1\"]').checked=true;"
+        "m.broker.value='mqtt://127.0.0.1:1883';m.site.value='from-browser';m.user.value='tester';"
+        "m.querySelector('button[type=submit]').click();"
+        "for(let i=0;i<200;i++){const t=document.getElementById('mqtt-msg').textContent;"
+        "if(t){return t}await w()}return 'no answer'})()";
+    char *res = run_browser(login, NULL, js, 0);
+    CU_ASSERT(res != NULL && strstr(res, "\"eval\": \"Saved. Reboot to apply.\"") != NULL);
+    if (res == NULL || strstr(res, "Saved.") == NULL) {
+        fprintf(stderr, "\n  browser: %s\n", res != NULL ? res : "(nothing)");
     }
-    free(d);
+    free(res);
     cJSON *c = get_json("/api/v1/config");
     CU_ASSERT_STRING_EQUAL(jstr(c, "MQTT", "Site"), "from-browser");
     CU_ASSERT_STRING_EQUAL(jstr(c, "MQTT", "Broker"), "mqtt://127.0.0.1:1883");
     CU_ASSERT(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(c, "MQTT"), "Enable")));
     cJSON_Delete(c);
+    stop_device();
+}
+
+/*
+ * Issue 19 #2 and #3 with a real browser: the owner is logged in to the device
+ * (Basic credentials cached by Chromium), then opens a hostile page from
+ * another origin. The page tries a text/plain form POST of JSON to the config,
+ * a form POST to reset, no-cors fetches (reset, firmware upload, config), an
+ * image GET of reset, the page in a frame with ?autotest=1&broker=..., and at
+ * last navigates the tab to that link. Nothing may change.
+ */
+static void test_http_csrf_hostile_page_in_chromium(void)
+{
+    if (chromium_path() == NULL) {
+        fprintf(stderr, "\n  chromium not installed (tools/bootstrap): skipped\n");
+        return;
+    }
+    start_device();
+    unsigned port = app()->status.http_port;
+    char dev[64], dir[200], path[260];
+    snprintf(dev, sizeof dev, "http://127.0.0.1:%u", port);
+    snprintf(dir, sizeof dir, "%s/evil", tmpdir);
+    mkdir(dir, 0700);
+    snprintf(path, sizeof path, "%s/evil.html", dir);
+    char page[6000];
+    const char *link = "/?autotest=1&broker=mqtt://127.0.0.2:1883&site=pwned";
+    int n = snprintf(
+        page, sizeof page,
+        "<!DOCTYPE html><html><body>\n"
+        "<form id=f1 method=POST action='%s/api/v1/config' enctype=text/plain target=fr1>"
+        "<input name='{\"MQTT\":{\"Enable\":true,\"Broker\":\"mqtt://127.0.0.2:1883\","
+        "\"Site\":\"pwned\",\"x\":\"' value='\"}}'></form>\n"
+        "<form id=f2 method=POST action='%s/api/v1/reset' target=fr2>"
+        "<input name=a value=1></form>\n"
+        "<iframe name=fr1></iframe><iframe name=fr2></iframe>\n"
+        "<iframe src='%s%s'></iframe>\n"
+        "<script>\n"
+        "var "
+        "D='%s',o={mode:'no-cors',credentials:'include',headers:{'Content-Type':'text/plain'}};\n"
+        "document.getElementById('f1').submit();document.getElementById('f2').submit();\n"
+        "fetch(D+'/api/v1/reset',Object.assign({method:'POST',body:'{}'},o)).catch(function(){});\n"
+        "fetch(D+'/api/v1/firmware',Object.assign({method:'POST',body:'MLFW0000'},o))"
+        ".catch(function(){});\n"
+        "fetch(D+'/api/v1/config',Object.assign({method:'POST',"
+        "body:'{\"MQTT\":{\"Site\":\"pwned\"}}'},o)).catch(function(){});\n"
+        "new Image().src=D+'/api/v1/reset';\n"
+        "setTimeout(function(){fetch('/ran')},1500);\n"
+        "setTimeout(function(){location.href=D+'%s'},2000);\n"
+        "</script></body></html>\n",
+        dev, dev, dev, link, dev, link);
+    CU_ASSERT_FATAL(n > 0 && (size_t)n < sizeof page);
+    write_file(path, page, (size_t)n);
+
+    uint32_t boots = sim_boot_count();
+    char login[256];
+    snprintf(login, sizeof login, "http://user:%s@127.0.0.1:%u/", PASSWORD, port);
+    char *res = run_browser(login, dir, NULL, 5000);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(res);
+    fprintf(stderr, "\n  browser: %.300s\n", res);
+    /* the hostile page did run (it fetched /ran from its own server) */
+    CU_ASSERT(strstr(res, "\"/ran\"") != NULL);
+    CU_ASSERT(strstr(res, "\"error\": null") != NULL);
+    free(res);
+    /* nothing changed: no reboot, no configuration saved, broker and site as before */
+    CU_ASSERT_EQUAL(sim_boot_count(), boots);
+    CU_ASSERT(!app()->status.config_saved);
+    cJSON *c = get_json("/api/v1/config");
+    CU_ASSERT_STRING_EQUAL(jstr(c, "MQTT", "Site"), "");
+    CU_ASSERT(strstr(jstr(c, "MQTT", "Broker"), "127.0.0.2") == NULL);
+    cJSON_Delete(c);
+    cJSON *fw = get_json("/api/v1/firmware");
+    char *txt = cJSON_PrintUnformatted(fw);
+    CU_ASSERT(strstr(txt, "rejected") == NULL);
+    free(txt);
+    cJSON_Delete(fw);
     stop_device();
 }
 
@@ -795,12 +1379,25 @@ int main(void)
         {"test_http_config_get_patch_and_errors", test_http_config_get_patch_and_errors},
         {"test_http_config_survives_power_cycle_and_applies",
          test_http_config_survives_power_cycle_and_applies},
+        {"test_http_config_flash_failure_500_changes_nothing",
+         test_http_config_flash_failure_500_changes_nothing},
         {"test_http_status_telegram_reset", test_http_status_telegram_reset},
         {"test_http_dhcp_fails_link_local_no_ip_led", test_http_dhcp_fails_link_local_no_ip_led},
-        {"test_http_firmware_upload_trial_confirm_rollback",
-         test_http_firmware_upload_trial_confirm_rollback},
-        {"test_http_one_session_at_a_time", test_http_one_session_at_a_time},
+        {"test_http_firmware_upload_pending", test_http_firmware_upload_pending},
+        {"test_http_firmware_unsigned_or_foreign_rejected_pending_kept",
+         test_http_firmware_unsigned_or_foreign_rejected_pending_kept},
+        {"test_http_firmware_replace_pending_trial_rollback",
+         test_http_firmware_replace_pending_trial_rollback},
+        {"test_http_firmware_boot_rechecks_signature", test_http_firmware_boot_rechecks_signature},
+        {"test_http_connections_at_once_and_408", test_http_connections_at_once_and_408},
+        {"test_http_half_open_flood_good_client_served",
+         test_http_half_open_flood_good_client_served},
+        {"test_http_backoff_per_address_and_one_user", test_http_backoff_per_address_and_one_user},
+        {"test_http_state_changes_need_json_and_same_origin",
+         test_http_state_changes_need_json_and_same_origin},
+        {"test_http_config_page", test_http_config_page},
         {"test_http_web_page_in_chromium", test_http_web_page_in_chromium},
+        {"test_http_csrf_hostile_page_in_chromium", test_http_csrf_hostile_page_in_chromium},
     };
     int rc = ml_test_run("http_api", cases, ML_ARRAY_SIZE(cases), NULL, NULL);
     free(tel50);

@@ -439,6 +439,53 @@ static void test_mqtt_power_cycle_starts_fresh(void)
     check_msg(1, 1, 20000);
 }
 
+/* TLS material that cannot work is refused at start (ML_EINVAL, a reason that
+ * names the file), not accepted and then failed handshake after handshake. */
+static void test_mqtt_bad_tls_material_rejected(void)
+{
+    struct ml_broker_opts o = {.require_cert = true};
+    CU_ASSERT_TRUE_FATAL(start_broker(&o));
+    char garbage[256], missing[256], ca_key[256];
+    snprintf(garbage, sizeof garbage, "%s/garbage.pem", broker.dir);
+    snprintf(missing, sizeof missing, "%s/no-such.pem", broker.dir);
+    snprintf(ca_key, sizeof ca_key, "%s/ca.key", broker.dir); /* not the client cert's key */
+    FILE *f = fopen(garbage, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fputs("-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----\n", f);
+    fclose(f);
+    const struct {
+        const char *ca, *cert, *key, *why;
+    } bad[] = {
+        {missing, NULL, NULL, "CA file '"},
+        {garbage, NULL, NULL, "no PEM certificate"},
+        {broker.ca_file, garbage, broker.client_key, "certificate file '"},
+        {broker.ca_file, broker.client_cert, missing, "key file '"},
+        {broker.ca_file, broker.client_cert, garbage, "no PEM private key"},
+        {broker.ca_file, broker.client_cert, ca_key, "does not match"},
+        {broker.ca_file, broker.client_cert, NULL, "needs both"},
+    };
+    for (size_t i = 0; i < ML_ARRAY_SIZE(bad); i++) {
+        char why[512] = "";
+        CU_ASSERT_EQUAL(sim_mqtt_tls_check(bad[i].ca, bad[i].cert, bad[i].key, why, sizeof why),
+                        ML_EINVAL);
+        CU_ASSERT_PTR_NOT_NULL(strstr(why, bad[i].why));
+        struct hal_mqtt_cfg c = {.url = broker.url,
+                                 .client_id = SERIAL,
+                                 .ca_file = bad[i].ca,
+                                 .cert_file = bad[i].cert,
+                                 .key_file = bad[i].key};
+        CU_ASSERT_EQUAL(hal_mqtt_start(&c), ML_EINVAL);
+        CU_ASSERT_EQUAL(hal_mqtt_get_state(), HAL_MQTT_DISABLED);
+    }
+    CU_ASSERT_EQUAL(
+        sim_mqtt_tls_check(broker.ca_file, broker.client_cert, broker.client_key, NULL, 0), ML_OK);
+    /* plain brokers need no TLS material: a bad path is not even looked at */
+    struct hal_mqtt_cfg plain = {
+        .url = "mqtt://127.0.0.1:1", .client_id = SERIAL, .ca_file = missing};
+    CU_ASSERT_EQUAL(hal_mqtt_start(&plain), ML_OK);
+    hal_mqtt_stop();
+}
+
 int main(int argc, char **argv)
 {
     static const struct ml_test_case all[] = {
@@ -454,6 +501,7 @@ int main(int argc, char **argv)
          test_mqtt_broker_down_backoff_and_reconnect},
         {"test_mqtt_backoff_caps_at_60s", test_mqtt_backoff_caps_at_60s},
         {"test_mqtt_power_cycle_starts_fresh", test_mqtt_power_cycle_starts_fresh},
+        {"test_mqtt_bad_tls_material_rejected", test_mqtt_bad_tls_material_rejected},
     };
     struct ml_test_case pick[ML_ARRAY_SIZE(all)];
     size_t n = 0;

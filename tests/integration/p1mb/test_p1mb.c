@@ -644,6 +644,143 @@ static int run_cli(char *out, size_t cap, const char *fmt, ...)
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+/* Every standard rate of the manual's 1200 .. 115200 (products.md decision): the
+ * register path stores each one; the CLI sets 14400 and then 28800, and libmodbus is
+ * answered at each after the reboot. */
+static void test_p1mb_rtu_every_standard_baud(void)
+{
+    static const uint16_t rates[] = {12, 24, 48, 96, 144, 192, 288, 384, 576, 1152};
+    char out[4096];
+    vt_start(P1MB_VARIANT_SDM630);
+    for (size_t i = 0; i < sizeof rates / sizeof rates[0]; i++) {
+        uint16_t w[1] = {0};
+        CU_ASSERT_EQUAL(vt_write(16, 0xF010, rates[i]), 0);
+        CU_ASSERT_EQUAL(vt_read(16, 3, 0xF010, 1, w), 0);
+        CU_ASSERT_EQUAL(w[0], rates[i]);
+    }
+    CU_ASSERT_EQUAL(vt_write(16, 0xF010, 123), 3); /* 12300: no standard rate */
+    ml_dev_p1mb_stop();
+
+    rt_start(P1MB_VARIANT_SDM630);
+    rt_disconnect(); /* the CLI is the master now */
+    int rc = run_cli(out, sizeof out, "--set-baud 14400 --set-parity N");
+    if (rc != 0) {
+        fprintf(stderr, "\n%s\n", out);
+    }
+    CU_ASSERT_EQUAL(rc, 0);
+    struct hal_uart_cfg u;
+    CU_ASSERT_TRUE(sim_uart_get_cfg(HAL_UART_RS485, &u));
+    CU_ASSERT_EQUAL(u.baud, 14400);
+    CU_ASSERT_EQUAL(app()->rtu.t35_us, 2431u); /* 3.5 * 10 bits / 14400, rounded up */
+    rt_connect(14400, 'N', 16);
+    CU_ASSERT_EQUAL(rd_u16(3, 0xF020), 144); /* active baud / 100 */
+    rt_disconnect();
+    rc = run_cli(out, sizeof out, "--baud 14400 --parity N --set-baud 28800");
+    CU_ASSERT_EQUAL(rc, 0);
+    CU_ASSERT_TRUE(sim_uart_get_cfg(HAL_UART_RS485, &u));
+    CU_ASSERT_EQUAL(u.baud, 28800);
+    CU_ASSERT_EQUAL(app()->rtu.t35_us, 1750u); /* fixed above 19200 */
+    rt_connect(28800, 'N', 16);
+    CU_ASSERT_EQUAL(rd_u16(3, 0xF020), 288);
+    rt_disconnect();
+    ml_dev_p1mb_stop();
+}
+
+/* The configurator cable on the P1 port (products.md "P1MB configurator cable"), in
+ * virtual time: a request for 247 at 115200 8N1 on P1 is answered on the data-request
+ * line (the P1 UART's transmit side), P1 is in configuration mode (telegrams are not
+ * parsed, the request line is no longer held high), and 60 s without a request bring
+ * the meter back. */
+static void test_p1mb_vt_config_mode_on_p1(void)
+{
+    vt_start(P1MB_VARIANT_SDM630);
+    sim_advance_ms(1);
+    CU_ASSERT_TRUE(sim_data_request_get());
+    inject_p1(tel, tel_len);
+    sim_advance_ms(5);
+    CU_ASSERT_EQUAL(app()->counters.telegrams_pass, 1);
+    /* FC03 0xF000 x4 for address 247 (the test's own CRC routine) */
+    uint8_t f[8] = {247, 0x03, 0xF0, 0x00, 0x00, 0x04};
+    uint16_t c = ml_crc16_modbus(f, 6);
+    f[6] = (uint8_t)c;
+    f[7] = (uint8_t)(c >> 8);
+    sim_uart_inject(HAL_UART_P1_IN, f, sizeof f);
+    uint8_t rsp[64];
+    size_t r = 0;
+    for (int ms = 0; ms < 20 && r == 0; ms++) {
+        sim_advance_ms(1);
+        r = sim_uart_drain(HAL_UART_P1_IN, rsp, sizeof rsp);
+    }
+    CU_ASSERT_EQUAL_FATAL(r, 13u); /* 247 03 08 "P1" "MB" layout variant CRC */
+    CU_ASSERT_EQUAL(rsp[0], 247);
+    CU_ASSERT_EQUAL(rsp[3], 0x50);
+    CU_ASSERT_EQUAL(rsp[4], 0x31);
+    CU_ASSERT_EQUAL(rsp[10], 3); /* variant code: SDM630 */
+    CU_ASSERT_TRUE(app()->status.p1_config_mode);
+    CU_ASSERT_FALSE(sim_data_request_get());
+    CU_ASSERT_EQUAL(sim_uart_drain(HAL_UART_RS485, rsp, sizeof rsp), 0u); /* not on RS485 */
+    inject_p1(tel, tel_len); /* no telegram while configuring */
+    sim_advance_ms(5);
+    CU_ASSERT_EQUAL(app()->counters.telegrams_pass, 1);
+    sim_advance_ms(60000);
+    CU_ASSERT_FALSE(app()->status.p1_config_mode);
+    CU_ASSERT_TRUE(sim_data_request_get());
+    inject_p1(tel, tel_len);
+    sim_advance_ms(5);
+    CU_ASSERT_EQUAL(app()->counters.telegrams_pass, 2);
+    ml_dev_p1mb_stop();
+}
+
+/* meterlab p1mb-config --via p1 through a pty on the P1 UART (the cable), real time:
+ * reads the block, stores new RS485 settings, reboots, verifies over the cable; the
+ * RS485 side then answers libmodbus at the new settings. */
+static void test_p1mb_rtu_config_cable_with_cli(void)
+{
+    int p1m = posix_openpt(O_RDWR | O_NOCTTY);
+    CU_ASSERT_FATAL(p1m >= 0 && grantpt(p1m) == 0 && unlockpt(p1m) == 0);
+    fcntl(p1m, F_SETFL, fcntl(p1m, F_GETFL) | O_NONBLOCK);
+    char p1s[128];
+    snprintf(p1s, sizeof p1s, "%s", ptsname(p1m));
+    int hold = open(p1s, O_RDWR | O_NOCTTY);
+    struct termios t;
+    if (hold >= 0 && tcgetattr(hold, &t) == 0) {
+        cfmakeraw(&t);
+        tcsetattr(hold, TCSANOW, &t);
+    }
+    sim_uart_bind_fd(HAL_UART_P1_IN, p1m);
+    rt_start(P1MB_VARIANT_SDM630);
+    rt_disconnect();
+    char cmd[512], out[4096];
+    snprintf(cmd, sizeof cmd,
+             "%s p1mb-config --port %s --via p1 --set-baud 19200 --set-address 9 2>&1", ML_METERLAB,
+             p1s);
+    FILE *p = popen(cmd, "r");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    out[n] = '\0';
+    int st = pclose(p);
+    int rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    if (rc != 0) {
+        fprintf(stderr, "\n%s\n", out);
+    }
+    CU_ASSERT_EQUAL(rc, 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "P1MB at"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "active   9600 8E1, address 16"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "verified"));
+    CU_ASSERT_EQUAL(sim_boot_count(), 2);
+    struct hal_uart_cfg u;
+    CU_ASSERT_TRUE(sim_uart_get_cfg(HAL_UART_RS485, &u));
+    CU_ASSERT_EQUAL(u.baud, 19200);
+    CU_ASSERT_EQUAL(app()->rtu.address, 9);
+    rt_connect(19200, 'E', 9);
+    CU_ASSERT_EQUAL(rd_u16(3, 0xFC02), 0x0070); /* SDM630 meter code over RS485 */
+    rt_disconnect();
+    ml_dev_p1mb_stop();
+    sim_uart_bind_fd(HAL_UART_P1_IN, -1);
+    close(hold);
+    close(p1m);
+}
+
 static void test_p1mb_rtu_reconfigure_with_cli(void)
 {
     static char out[8192];
@@ -745,6 +882,9 @@ int main(void)
         {"test_p1mb_rtu_xemex", test_p1mb_rtu_xemex},
         {"test_p1mb_rtu_exceptions_and_ignored", test_p1mb_rtu_exceptions_and_ignored},
         {"test_p1mb_rtu_reconfigure_with_cli", test_p1mb_rtu_reconfigure_with_cli},
+        {"test_p1mb_rtu_every_standard_baud", test_p1mb_rtu_every_standard_baud},
+        {"test_p1mb_vt_config_mode_on_p1", test_p1mb_vt_config_mode_on_p1},
+        {"test_p1mb_rtu_config_cable_with_cli", test_p1mb_rtu_config_cable_with_cli},
     };
     int rc = ml_test_run("p1mb", cases, ML_ARRAY_SIZE(cases), NULL, teardown);
     close(pts_hold);

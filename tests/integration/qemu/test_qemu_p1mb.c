@@ -137,8 +137,10 @@ static void test_p1mb_sdm630_in_qemu(void)
     CU_ASSERT_DOUBLE_EQUAL(rd_float(mb, 0x0002), 220.2, 1e-3); /* still answers us */
 
     /* a telegram with a broken CRC: counted, the P1 LED blinks */
-    tel[tel_len - 3] = tel[tel_len - 3] == '0' ? '1' : '0';
+    char crc_digit = (char)tel[tel_len - 3];
+    tel[tel_len - 3] = crc_digit == '0' ? '1' : '0';
     CU_ASSERT_EQUAL((size_t)write(p1, tel, tel_len), tel_len);
+    tel[tel_len - 3] = (uint8_t)crc_digit; /* the good telegram again, for later tests */
     CU_ASSERT(qd_wait_for("telegrams: 1 ok, 1 crc fail", 5.0));
     CU_ASSERT(qd_wait_for("P1 LED: blinking", 2.0));
     close(p1);
@@ -168,6 +170,85 @@ static void test_p1mb_sdm630_in_qemu(void)
     printf("  whole run %.2f s\n", qd_now_s() - t0);
 }
 
+/* No meter and no master for longer than the 4 s watchdog: the image must not reset;
+ * one telegram, then the meter is lost after the 30 s timeout; then the configurator cable on the
+ * P1 pty (meterlab p1mb-config --via p1): the image answers on its P1 UART's transmit side, stores
+ * address 9, reboots, and the tool verifies over the same cable; RS485 answers at address 9. */
+static void test_p1mb_idle_and_config_cable_in_qemu(void)
+{
+    char *argv[] = {ML_METERLAB, "device",    "--target", "qemu", "--product",
+                    "p1mb",      "--variant", "sdm630",   NULL};
+    qd_start(argv, 15.0, NULL);
+    qd_after("  P1 in ", p1_path, sizeof p1_path);
+    qd_after("  RS485 ", rs_path, sizeof rs_path);
+    CU_ASSERT_FATAL(strncmp(p1_path, "/dev/", 5) == 0 && strncmp(rs_path, "/dev/", 5) == 0);
+    sleep(6);
+    CU_ASSERT_PTR_NULL(strstr(qd_seen(), "WATCHDOG"));
+
+    /* meter loss: one telegram, then none; about 30 s later the instantaneous values
+     * read 0 and the energy keeps its value (products.md "Meter loss"); polled, bounded */
+    modbus_t *mb = modbus_new_rtu(rs_path, 9600, 'E', 8, 1);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mb);
+    modbus_set_slave(mb, 16);
+    modbus_set_response_timeout(mb, 0, 500000);
+    CU_ASSERT_EQUAL_FATAL(modbus_connect(mb), 0);
+    int p1 = open(p1_path, O_WRONLY | O_NOCTTY);
+    CU_ASSERT_FATAL(p1 >= 0);
+    CU_ASSERT_EQUAL((size_t)write(p1, tel, tel_len), tel_len);
+    close(p1);
+    CU_ASSERT(qd_wait_for("telegrams: 1 ok", 5.0));
+    double t_tel = qd_now_s();
+    CU_ASSERT_DOUBLE_EQUAL(rd_float(mb, 0x0034), 1193.0, 1e-3); /* total power, W */
+    double p_now = -1.0;
+    while (qd_now_s() - t_tel < 45.0) {
+        sleep(1);
+        uint16_t r[2];
+        if (modbus_read_input_registers(mb, 0x0034, 2, r) == 2) { /* a lost poll is retried */
+            p_now = modbus_get_float_abcd(r);
+            if (p_now == 0.0) {
+                break;
+            }
+        }
+    }
+    double lost_after = qd_now_s() - t_tel;
+    printf("\n  meter lost after %.1f s\n", lost_after);
+    CU_ASSERT_DOUBLE_EQUAL(p_now, 0.0, 1e-12);
+    CU_ASSERT(lost_after > 28.0);
+    CU_ASSERT_DOUBLE_EQUAL(rd_float(mb, 0x0000), 0.0, 1e-12);       /* L1 voltage */
+    CU_ASSERT_DOUBLE_EQUAL(rd_float(mb, 0x0048), 246913.578, 0.02); /* import kWh kept */
+    modbus_close(mb);
+    modbus_free(mb);
+
+    char cmd[512], out[4096];
+    snprintf(cmd, sizeof cmd, "%s p1mb-config --port %s --via p1 --set-address 9 2>&1", ML_METERLAB,
+             p1_path);
+    FILE *p = popen(cmd, "r");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    out[n] = '\0';
+    int st = pclose(p);
+    CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "active   9600 8E1, address 16"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "verified"));
+    CU_ASSERT(qd_wait_for("rebooted (reset soft): RS485 9600 8E1, address 9", 5.0));
+
+    mb = modbus_new_rtu(rs_path, 9600, 'E', 8, 1);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mb);
+    modbus_set_slave(mb, 9);
+    modbus_set_response_timeout(mb, 0, 500000);
+    CU_ASSERT_EQUAL_FATAL(modbus_connect(mb), 0);
+    uint16_t code = 0;
+    CU_ASSERT_EQUAL(modbus_read_registers(mb, 0xFC02, 1, &code), 1);
+    CU_ASSERT_EQUAL(code, 0x0070);
+    modbus_close(mb);
+    modbus_free(mb);
+    qd_stop();
+    if (CU_get_number_of_failures() > 0) {
+        fprintf(stderr, "\n%s\n", out);
+        qd_dump_on_failure();
+    }
+}
+
 int main(void)
 {
     int no_image = qd_init("qemu.p1mb", "p1mb_sdm630.elf");
@@ -186,6 +267,7 @@ int main(void)
     static const struct ml_test_case cases[] = {
         {"test_errors", test_errors},
         {"test_p1mb_sdm630_in_qemu", test_p1mb_sdm630_in_qemu},
+        {"test_p1mb_idle_and_config_cable_in_qemu", test_p1mb_idle_and_config_cable_in_qemu},
     };
     int rc = ml_test_run("qemu_p1mb", cases, sizeof cases / sizeof cases[0], NULL, NULL);
     qd_cleanup();

@@ -9,6 +9,10 @@
  *   broker) and POST /api/v1/reset: the image reboots (the config survives in
  *   the emulated flash), connects to the mosquitto broker the test started,
  *   and publishes power_instant (P = 1193 W) for the next telegram.
+ * - curl: signed firmware upload (meterlab fw-sign with the target build's
+ *   development key): accepted and booted in trial after a reset; a flipped
+ *   signature bit and another key's image are refused with the pending image
+ *   kept (the Ed25519 verifier running as Cortex-M4 code).
  * Registered in the target build as qemu.smart_connect (tests/target). Skips
  * (77) when the image is missing (without ML_QEMU_REQUIRED) or when meterlab
  * was built without the AT emulator.
@@ -20,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ml_broker.h"
@@ -54,25 +59,34 @@ static int curl(char *out, size_t cap, const char *password, const char *fmt, ..
     return pclose(f);
 }
 
-static void feed(void)
+static uint8_t *tel30; /* DSMR 3.0: no meter timestamp */
+static size_t tel30_len;
+
+static void feed_bytes(const uint8_t *b, size_t n)
 {
     char p1_path[128];
     qd_after("  P1 in ", p1_path, sizeof p1_path);
     int p1 = open(p1_path, O_WRONLY | O_NOCTTY);
     CU_ASSERT_FATAL(p1 >= 0);
-    CU_ASSERT_EQUAL((size_t)write(p1, tel, tel_len), tel_len);
+    CU_ASSERT_EQUAL((size_t)write(p1, b, n), n);
     close(p1);
 }
 
-/* Feed a telegram, then wait up to 5 s for a message on @p topic (a part of the
+static void feed(void)
+{
+    feed_bytes(tel, tel_len);
+}
+
+/* Feed telegram @p b, then wait up to 5 s for a message on @p topic (a part of the
  * topic unless @p exact) into @p m. @return 1 when one came. */
-static int feed_and_wait(const char *topic, int exact, struct ml_mqtt_msg *m)
+static int feed_bytes_and_wait(const uint8_t *b, size_t n, const char *topic, int exact,
+                               struct ml_mqtt_msg *m)
 {
     ml_mqtt_sub_clear(sub);
-    feed();
+    feed_bytes(b, n);
     for (int i = 0; i < 500; i++) {
-        size_t n = ml_mqtt_sub_count(sub);
-        for (size_t k = 0; k < n; k++) {
+        size_t n_msg = ml_mqtt_sub_count(sub);
+        for (size_t k = 0; k < n_msg; k++) {
             if (ml_mqtt_sub_get(sub, k, m) &&
                 (exact ? strcmp(m->topic, topic) == 0 : strstr(m->topic, topic) != NULL)) {
                 return 1;
@@ -81,6 +95,12 @@ static int feed_and_wait(const char *topic, int exact, struct ml_mqtt_msg *m)
         usleep(10000);
     }
     return 0;
+}
+
+/* feed_bytes_and_wait() with the DSMR 5 telegram. */
+static int feed_and_wait(const char *topic, int exact, struct ml_mqtt_msg *m)
+{
+    return feed_bytes_and_wait(tel, tel_len, topic, exact, m);
 }
 
 static float rd_float_cdab(modbus_t *mb, int addr)
@@ -149,6 +169,18 @@ static void test_sc_p1_in_qemu(void)
     CU_ASSERT_EQUAL(
         curl(out, sizeof out, "wrongpw", "http://127.0.0.1:%d/api/v1/status", http_port), 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, " HTTP401"));
+    /* the login back-off counts per client address on the device too (+LINK_CONN):
+     * 127.0.0.2 guessing is locked out, 127.0.0.1 is not (docs/security.md) */
+    for (int i = 0; i < 5; i++) {
+        curl(out, sizeof out, "wrongpw", "--interface 127.0.0.2 http://127.0.0.1:%d/api/v1/status",
+             http_port);
+        CU_ASSERT_PTR_NOT_NULL(strstr(out, " HTTP401"));
+    }
+    curl(out, sizeof out, "qemu0001", "--interface 127.0.0.2 http://127.0.0.1:%d/api/v1/status",
+         http_port);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, " HTTP429"));
+    curl(out, sizeof out, "qemu0001", "http://127.0.0.1:%d/api/v1/status", http_port);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, " HTTP200"));
     if (sub == NULL) {
         CU_FAIL("no broker/subscriber: MQTT part not run");
         return;
@@ -163,7 +195,9 @@ static void test_sc_p1_in_qemu(void)
     /* the image drains its output through the module before it resets (cm_net_drain):
      * the client gets the whole answer, then the reboot */
     CU_ASSERT_EQUAL(
-        curl(out, sizeof out, "qemu0001", "-X POST http://127.0.0.1:%d/api/v1/reset", http_port),
+        curl(out, sizeof out, "qemu0001",
+             "-X POST -H 'Content-Type: application/json' http://127.0.0.1:%d/api/v1/reset",
+             http_port),
         0);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "{\"Reset\":true}"));
     CU_ASSERT_PTR_NOT_NULL(strstr(out, " HTTP202"));
@@ -179,8 +213,51 @@ static void test_sc_p1_in_qemu(void)
             const char *p = strstr(m.payload, "\"P\":");
             CU_ASSERT_PTR_NOT_NULL(p);
             CU_ASSERT(p != NULL && atof(p + 4) > 1192.999 && atof(p + 4) < 1193.001);
+            /* no reactive data: S = |P| = 1193 VA, PF = sign(P) = 1 (products.md) */
+            CU_ASSERT_PTR_NOT_NULL(strstr(m.payload, "\"S\":1193,"));
+            CU_ASSERT_PTR_NOT_NULL(strstr(m.payload, "\"PF\":1,"));
+            CU_ASSERT_PTR_NOT_NULL(strstr(m.payload, "\"ts\":1291890620,")); /* the meter's */
         }
         printf("  power_instant published at %.2f s\n", qd_now_s() - t0);
+        /* a telegram without a timestamp: ts from the image's clock (SNTP through the
+         * co-processor; the emulator answers with the host's clock) */
+        got = feed_bytes_and_wait(tel30, tel30_len, "MPS2AN386-000001/data/power_instant", 0, &m);
+        CU_ASSERT(got);
+        if (got) {
+            const char *ts = strstr(m.payload, "\"ts\":");
+            long long now = (long long)time(NULL);
+            long long v = ts != NULL ? atoll(ts + 5) : 0;
+            if (ts == NULL || v < now - 120 || v > now + 5) {
+                fprintf(stderr, "\n  ts %lld, host clock %lld: %.200s\n", v, now, m.payload);
+            }
+            CU_ASSERT(ts != NULL && v >= now - 120 && v <= now + 5);
+        }
+
+        /* meter lost: 30 s after that telegram the instantaneous values read 0 and the
+         * energy keeps its value (products.md "Meter loss"); polled, bounded */
+        char mbs[16];
+        qd_after("  Modbus TCP     port", mbs, sizeof mbs);
+        modbus_t *mb2 = modbus_new_tcp("127.0.0.1", atoi(mbs));
+        CU_ASSERT_PTR_NOT_NULL_FATAL(mb2);
+        modbus_set_response_timeout(mb2, 2, 0);
+        CU_ASSERT_EQUAL_FATAL(modbus_connect(mb2), 0);
+        CU_ASSERT_DOUBLE_EQUAL(rd_float_cdab(mb2, 0x8016), 1190.0, 1e-3); /* live: 1.19 kW */
+        double t_tel = qd_now_s();
+        float p_lost = -1.0f;
+        while (qd_now_s() - t_tel < 45.0) {
+            sleep(1);
+            p_lost = rd_float_cdab(mb2, 0x8016);
+            if (p_lost == 0.0f) {
+                break;
+            }
+        }
+        double lost_after = qd_now_s() - t_tel;
+        printf("  meter lost after %.1f s\n", lost_after);
+        CU_ASSERT_DOUBLE_EQUAL(p_lost, 0.0, 1e-9);
+        CU_ASSERT(lost_after > 28.0); /* not before the no-meter timeout */
+        CU_ASSERT_DOUBLE_EQUAL(rd_float_cdab(mb2, 0x8100), 24691356.0, 2.0); /* Wh kept */
+        modbus_close(mb2);
+        modbus_free(mb2);
     }
 
     qd_stop();
@@ -228,6 +305,101 @@ static void test_sc_seeded_config(void)
     qd_dump_on_failure();
 }
 
+/* Sign @p payload_file as @p version with @p key into @p img (meterlab fw-sign). */
+static int fw_sign(const char *key, const char *version, const char *payload_file, const char *img)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd,
+             "'%s' fw-sign sign --key '%s' --fw-version %s --out '%s' '%s' >/dev/null", ML_METERLAB,
+             key, version, img, payload_file);
+    return system(cmd);
+}
+
+static void test_sc_signed_firmware_in_qemu(void)
+{
+    if (skip_no_emu) {
+        return;
+    }
+    const char *key = getenv("ML_FW_DEV_KEY");
+    if (key == NULL || key[0] == '\0') {
+        CU_FAIL("ML_FW_DEV_KEY (the target build's signing key) is not set");
+        return;
+    }
+    char dir[] = "/tmp/ml-qemu-fw-XXXXXX";
+    CU_ASSERT_FATAL(mkdtemp(dir) != NULL);
+    char pl[64], good[64], bad[64], other_key[64], other[64], cmd[512];
+    snprintf(pl, sizeof pl, "%s/payload", dir);
+    snprintf(good, sizeof good, "%s/good.img", dir);
+    snprintf(bad, sizeof bad, "%s/bad.img", dir);
+    snprintf(other_key, sizeof other_key, "%s/other.pem", dir);
+    snprintf(other, sizeof other, "%s/other.img", dir);
+    FILE *f = fopen(pl, "wb");
+    CU_ASSERT_FATAL(f != NULL);
+    for (int i = 0; i < 6000; i++) {
+        fputc((i * 7) & 0xFF, f);
+    }
+    fclose(f);
+    CU_ASSERT_EQUAL_FATAL(fw_sign(key, "2.0.0", pl, good), 0);
+    snprintf(cmd, sizeof cmd,
+             "cp %s %s && printf '\\001' | dd of=%s bs=1 seek=90 conv=notrunc 2>/dev/null", good,
+             bad, bad);
+    CU_ASSERT_EQUAL_FATAL(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "'%s' fw-sign keygen --out %s >/dev/null", ML_METERLAB, other_key);
+    CU_ASSERT_EQUAL_FATAL(system(cmd), 0);
+    CU_ASSERT_EQUAL_FATAL(fw_sign(other_key, "6.6.6", pl, other), 0);
+
+    char *argv[] = {ML_METERLAB, "device",        "--target", "qemu",        "--product",
+                    "p1",        "--modbus-port", "0",        "--http-port", "0",
+                    "--p1-out",  "none",          NULL};
+    CU_ASSERT_FATAL(qd_start(argv, 15.0, NULL));
+    const char *h = strstr(qd_seen(), "@127.0.0.1:");
+    int port = h != NULL ? atoi(h + 11) : 0;
+    CU_ASSERT_FATAL(port > 0);
+    char out[8192] = "";
+    for (int i = 0; i < 50 && strstr(out, " HTTP200") == NULL; i++) { /* until the AT link is up */
+        curl(out, sizeof out, "qemu0001", "http://127.0.0.1:%d/api/v1/firmware", port);
+        if (strstr(out, " HTTP200") == NULL) {
+            usleep(100000);
+        }
+    }
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"Slot\":\"factory\""));
+#define UPLOAD                                                                                     \
+    "-H 'Content-Type: application/octet-stream' --data-binary @%s "                               \
+    "http://127.0.0.1:%d/api/v1/firmware"
+    curl(out, sizeof out, "qemu0001", UPLOAD, good, port);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, " HTTP202"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"Pending\":{\"Slot\":\"A\",\"Version\":\"2.0.0\"}"));
+    curl(out, sizeof out, "qemu0001", UPLOAD, bad, port);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, " HTTP400"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "bad image signature"));
+    curl(out, sizeof out, "qemu0001", UPLOAD, other, port);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, " HTTP400"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "another key"));
+    curl(out, sizeof out, "qemu0001", "http://127.0.0.1:%d/api/v1/firmware", port);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"Pending\":{\"Slot\":\"A\",\"Version\":\"2.0.0\"}"));
+    CU_ASSERT_PTR_NOT_NULL(
+        strstr(out, "\"Slot\":\"factory\"")); /* still running the factory image */
+    curl(out, sizeof out, "qemu0001",
+         "-X POST -H 'Content-Type: application/json' http://127.0.0.1:%d/api/v1/reset", port);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, " HTTP202"));
+    CU_ASSERT(qd_wait_for("rebooted (reset soft)", 10.0));
+    out[0] = '\0';
+    for (int i = 0; i < 50 && strstr(out, " HTTP200") == NULL; i++) {
+        curl(out, sizeof out, "qemu0001", "http://127.0.0.1:%d/api/v1/firmware", port);
+        if (strstr(out, " HTTP200") == NULL) {
+            usleep(100000);
+        }
+    }
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"Version\":\"2.0.0\",\"Slot\":\"A\",\"State\":\"trial\""));
+    if (CU_get_number_of_failures() > 0) {
+        fprintf(stderr, "\n  last answer: %s\n", out);
+    }
+    qd_stop();
+    qd_dump_on_failure();
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CU_ASSERT_EQUAL(system(cmd), 0);
+}
+
 int main(void)
 {
     int no_image = qd_init("qemu.smart_connect", "smart_connect_p1.elf");
@@ -238,8 +410,9 @@ int main(void)
         return 1;
     }
     tel = ml_test_read_file("src:scenarios/telegrams/dsmr/dsmr50_spec_3ph.txt", &tel_len);
+    tel30 = ml_test_read_file("src:scenarios/telegrams/dsmr/dsmr30_iskra_mt382.txt", &tel30_len);
     CU_cleanup_registry();
-    if (tel == NULL) {
+    if (tel == NULL || tel30 == NULL) {
         return 1;
     }
     if (ml_broker_start(&broker, NULL) == 0) {
@@ -248,6 +421,7 @@ int main(void)
     static const struct ml_test_case cases[] = {
         {"test_sc_p1_in_qemu", test_sc_p1_in_qemu},
         {"test_sc_seeded_config", test_sc_seeded_config},
+        {"test_sc_signed_firmware_in_qemu", test_sc_signed_firmware_in_qemu},
     };
     int rc = ml_test_run("qemu_sc", cases, sizeof cases / sizeof cases[0], NULL, NULL);
     qd_cleanup();
@@ -255,6 +429,7 @@ int main(void)
     ml_broker_stop(&broker);
     ml_broker_destroy(&broker);
     free(tel);
+    free(tel30);
     if (skip_no_emu) {
         return QD_SKIP;
     }

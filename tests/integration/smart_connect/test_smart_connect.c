@@ -259,7 +259,9 @@ static void test_sc_p1_mqtt_power_instant_and_counters(void)
     CU_ASSERT_TRUE(is_null(pi, "U12"));
     CU_ASSERT_TRUE(is_null(pi, "Q"));
     CU_ASSERT_TRUE(is_null(pi, "EQ1"));
-    CU_ASSERT_TRUE(is_null(pi, "PF"));
+    /* no reactive data: S = |P|, PF = sign(P) (products.md "S and PF") */
+    CU_ASSERT_DOUBLE_EQUAL(num(pi, "S"), 1193.0, 1e-6);
+    CU_ASSERT_DOUBLE_EQUAL(num(pi, "PF"), 1.0, 1e-9);
     static const char *const ph_keys[] = {"U",  "I",  "P", "P+",    "P-",     "Q",
                                           "Q+", "Q-", "S", "VSAGS", "VSWELLS"};
     const cJSON *l1 = cJSON_GetObjectItemCaseSensitive(pi, "l1");
@@ -276,7 +278,7 @@ static void test_sc_p1_mqtt_power_instant_and_counters(void)
     CU_ASSERT_DOUBLE_EQUAL(num(l1, "P-"), 4444.0, 1e-9);
     CU_ASSERT_EQUAL(num(l1, "VSAGS"), 2);
     CU_ASSERT_EQUAL(num(l2, "VSWELLS"), 3);
-    CU_ASSERT_TRUE(is_null(l1, "S"));
+    CU_ASSERT_DOUBLE_EQUAL(num(l1, "S"), 3333.0, 1e-9); /* |P| of an exporting phase */
     cJSON_Delete(pi);
 
     /* one power_instant per good telegram; none for a corrupted one */
@@ -475,6 +477,62 @@ static void test_sc_modbus_one_client_rule(void)
 }
 
 /*
+ * Issue 19 #5: a master that closes and reconnects at once is served every
+ * time (the old connection's close is noticed before the newcomer is judged).
+ */
+static void test_sc_modbus_reconnect_at_once_is_served(void)
+{
+    start_device(SC_FLAVOUR_P1, false);
+    boot_network();
+    inject(tel50, tel50_len);
+    int ok = 0;
+    for (int i = 0; i < 40; i++) {
+        modbus_t *mb = mb_connect();
+        modbus_set_response_timeout(mb, 1, 0);
+        uint16_t r[2];
+        if (modbus_read_registers(mb, 0x8016, 2, r) == 2) {
+            ok++;
+        }
+        modbus_close(mb);
+        modbus_free(mb);
+    }
+    CU_ASSERT_EQUAL(ok, 40);
+    CU_ASSERT_EQUAL(app()->counters.modbus_clients_refused, 0);
+    stop_device();
+}
+
+/*
+ * Issue 19 #5: a client that sends one byte every 4 s and never completes a
+ * frame counts as silent 5 s after its last complete frame (here: its accept),
+ * so it does not keep the next master out.
+ */
+static void test_sc_modbus_trickling_client_counts_as_silent(void)
+{
+    start_device(SC_FLAVOUR_P1, false);
+    boot_network();
+    inject(tel50, tel50_len);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(app()->status.modbus_port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    CU_ASSERT_EQUAL_FATAL(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    sim_wait_idle();
+    /* a valid read request, one byte every 4 s: never complete in 16 s */
+    static const uint8_t req[12] = {0, 1, 0, 0, 0, 6, 1, 3, 0x80, 0x16, 0, 2};
+    for (int i = 0; i < 4; i++) {
+        CU_ASSERT_EQUAL(send(fd, &req[i], 1, MSG_NOSIGNAL), 1);
+        sim_wait_idle();
+        sim_advance_ms(4000);
+    }
+    modbus_t *mb = mb_connect();
+    CU_ASSERT_DOUBLE_EQUAL(read_float_cdab(mb, 0x8016), 1193.0, 1e-3);
+    CU_ASSERT_EQUAL(app()->counters.modbus_clients_refused, 0);
+    modbus_close(mb);
+    modbus_free(mb);
+    close(fd);
+    stop_device();
+}
+
+/*
  * A client that sends many requests without reading (pipelining, allowed by
  * Messaging on TCP/IP) and a small receive window: the device's socket fills
  * and hal_tcp_send() takes part of an answer. Every answer must still arrive
@@ -638,6 +696,9 @@ int main(void)
         {"test_sc_led_boot_normal_unplugged_noip", test_sc_led_boot_normal_unplugged_noip},
         {"test_sc_button_gestures", test_sc_button_gestures},
         {"test_sc_modbus_one_client_rule", test_sc_modbus_one_client_rule},
+        {"test_sc_modbus_reconnect_at_once_is_served", test_sc_modbus_reconnect_at_once_is_served},
+        {"test_sc_modbus_trickling_client_counts_as_silent",
+         test_sc_modbus_trickling_client_counts_as_silent},
         {"test_sc_modbus_pipelined_answers_stay_whole",
          test_sc_modbus_pipelined_answers_stay_whole},
         {"test_sc_tic_export_phase_power_zero", test_sc_tic_export_phase_power_zero},

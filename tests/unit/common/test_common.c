@@ -1,4 +1,4 @@
-/* Unit tests for core/common: CRCs, ring, span, timer. */
+/* Unit tests for core/common: CRCs, ring, span, string helpers, text writer, timer. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -7,6 +7,8 @@
 #include "ml_test.h"
 #include "ring.h"
 #include "span.h"
+#include "str.h"
+#include "text.h"
 #include "timer.h"
 
 static const char check[] = "123456789";
@@ -107,6 +109,104 @@ static void test_common_span_compare(void)
     CU_ASSERT_EQUAL(ml_span_sub(s, 50, 3).len, 0);
 }
 
+static void test_common_str_helpers(void)
+{
+    char b[6];
+    CU_ASSERT_EQUAL(ml_str_len("mqtt"), 4);
+    CU_ASSERT_EQUAL(ml_str_len(""), 0);
+    CU_ASSERT_EQUAL(ml_str_len(NULL), 0);
+    memset(b, 'x', sizeof b);
+    CU_ASSERT_TRUE(ml_str_copy(b, sizeof b, "abcde"));
+    CU_ASSERT_STRING_EQUAL(b, "abcde");
+    CU_ASSERT_FALSE(ml_str_copy(b, sizeof b, "abcdefgh")); /* cut, still terminated */
+    CU_ASSERT_STRING_EQUAL(b, "abcde");
+    CU_ASSERT_TRUE(ml_str_copy(b, sizeof b, NULL));
+    CU_ASSERT_STRING_EQUAL(b, "");
+    CU_ASSERT_FALSE(ml_str_copy(b, 0, "a")); /* nothing written at all */
+    CU_ASSERT_TRUE(ml_str_copy_n(b, sizeof b, "hostname", 4));
+    CU_ASSERT_STRING_EQUAL(b, "host");
+    CU_ASSERT_TRUE(ml_str_eq_n("mqtts://x", 8, "mqtts://"));
+    CU_ASSERT_FALSE(ml_str_eq_n("mqtts://x", 9, "mqtts://"));
+    CU_ASSERT_FALSE(ml_str_eq_n("mqtt", 4, "mqtts"));
+    CU_ASSERT_TRUE(ml_str_eq_n("", 0, ""));
+    CU_ASSERT_TRUE(ml_str_starts_n("OK\r\n", 4, "OK"));
+    CU_ASSERT_FALSE(ml_str_starts_n("O", 1, "OK")); /* never reads past len */
+    uint8_t z[4] = {1, 2, 3, 4}, c[4] = {0};
+    ml_mem_copy(c, z, 3);
+    CU_ASSERT_EQUAL(memcmp(c, "\x01\x02\x03\x00", 4), 0);
+    ml_mem_zero(z, 2);
+    CU_ASSERT_EQUAL(memcmp(z, "\x00\x00\x03\x04", 4), 0);
+}
+
+static void test_common_text_writes_and_bounds(void)
+{
+    char b[16];
+    struct ml_text t;
+    ml_text_init(&t, b, sizeof b);
+    ml_text_put(&t, "{\"a\":");
+    ml_text_u64(&t, 18446744073709551615u);
+    CU_ASSERT_EQUAL(ml_text_end(&t), ML_ENOSPC); /* 5 + 20 > 15 */
+    CU_ASSERT_TRUE(t.overflow);
+    CU_ASSERT_EQUAL(t.len, 15);
+    CU_ASSERT_EQUAL(t.want, 25);
+    CU_ASSERT_STRING_EQUAL(b, "{\"a\":1844674407");
+    ml_text_init(&t, b, sizeof b);
+    ml_text_putc(&t, '[');
+    ml_text_u64(&t, 0);
+    ml_text_put_n(&t, ",7]xyz", 3);
+    CU_ASSERT_EQUAL(ml_text_end(&t), 5);
+    CU_ASSERT_STRING_EQUAL(b, "[0,7]");
+    /* exactly cap - 1 bytes fit; one more does not */
+    ml_text_init(&t, b, 4);
+    ml_text_put(&t, "abc");
+    CU_ASSERT_EQUAL(ml_text_end(&t), 3);
+    ml_text_putc(&t, 'd');
+    CU_ASSERT_EQUAL(ml_text_end(&t), ML_ENOSPC);
+    CU_ASSERT_STRING_EQUAL(b, "abc");
+    /* a NULL buffer measures */
+    ml_text_init(&t, NULL, 0);
+    ml_text_put(&t, "hello");
+    ml_text_json_str(&t, "a\"b", 3);
+    CU_ASSERT_EQUAL(ml_text_end(&t), 11);
+}
+
+static void test_common_text_fixed_point(void)
+{
+    static const struct {
+        int64_t v;
+        int exp10;
+        const char *want;
+    } cases[] = {
+        {230100, -3, "230.1"},
+        {-4023000, -3, "-4023"},
+        {-500, -3, "-0.5"},
+        {0, -3, "0"},
+        {1, -3, "0.001"},
+        {2317482647LL, 0, "2317482647"},
+        {7, 2, "7"},
+        {INT64_MIN, -3, "-9223372036854775.808"},
+        {INT64_MAX, 0, "9223372036854775807"},
+    };
+    for (size_t i = 0; i < ML_ARRAY_SIZE(cases); i++) {
+        char b[32];
+        struct ml_text t;
+        ml_text_init(&t, b, sizeof b);
+        ml_text_fixed(&t, cases[i].v, cases[i].exp10);
+        CU_ASSERT_TRUE(ml_text_end(&t) > 0);
+        CU_ASSERT_STRING_EQUAL(b, cases[i].want);
+    }
+}
+
+static void test_common_text_json_escapes(void)
+{
+    char b[64];
+    struct ml_text t;
+    ml_text_init(&t, b, sizeof b);
+    ml_text_json_str(&t, "q\"b\\\n\x01\x7f\xc3\xa9", 9);
+    CU_ASSERT_EQUAL(ml_text_end(&t), 28);
+    CU_ASSERT_STRING_EQUAL(b, "\"q\\\"b\\\\\\u000a\\u0001\\u007f\xc3\xa9\"");
+}
+
 static void test_common_timer_periodic_no_drift(void)
 {
     struct ml_timer t;
@@ -135,6 +235,10 @@ int main(void)
         {"test_common_ring_fifo_and_full", test_common_ring_fifo_and_full},
         {"test_common_ring_wraps_indices", test_common_ring_wraps_indices},
         {"test_common_span_compare", test_common_span_compare},
+        {"test_common_str_helpers", test_common_str_helpers},
+        {"test_common_text_writes_and_bounds", test_common_text_writes_and_bounds},
+        {"test_common_text_fixed_point", test_common_text_fixed_point},
+        {"test_common_text_json_escapes", test_common_text_json_escapes},
         {"test_common_timer_periodic_no_drift", test_common_timer_periodic_no_drift},
     };
     return ml_test_run("common", cases, ML_ARRAY_SIZE(cases), NULL, NULL);

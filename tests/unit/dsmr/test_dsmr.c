@@ -126,6 +126,16 @@ static const char *const corpus[] = {
     "emucs16_fluvius_1ph.txt",
     "smarty_plaintext.txt",
     "nwa_warmtelink_crc3.txt",
+    "dsmr42_spec_fgroup.txt",
+    "emucs_units_without_star.txt",
+    "smarty_unitless.txt",
+    "dsmr30_text_two_lines.txt",
+    "dsmr50_text_plain_slash.txt",
+    "channel_1-1_registers.txt",
+    "smarty_ldn_then_equipment.txt",
+    "smarty_equipment_then_ldn.txt",
+    "e350_placeholder_dates.txt",
+    "dsmr50_summer_time.txt",
 };
 
 /* ------------------------------------------------------------------------- */
@@ -533,11 +543,201 @@ static void test_dsmr_units_and_placeholders(void)
     CU_ASSERT_EQUAL(val(READING_P_IMP), 286000);
     CU_ASSERT_EQUAL(val(READING_EQ_IMP), 747000);
     CU_ASSERT_EQUAL(val(READING_Q_EXP), 1500000);
-    CU_ASSERT_EQUAL(val(READING_P_EXP), 100); /* no unit: taken as sent */
+    CU_ASSERT_EQUAL(val(READING_P_EXP), 100000); /* no unit: kW, the unit of 1-0:2.7.0 */
     CU_ASSERT_FALSE(reading_has(&out, READING_TS_UTC));
     CU_ASSERT_EQUAL(out.pfail_log_count, 0);
     CU_ASSERT_EQUAL(out.raw_count, 1);
     CU_ASSERT_STRING_EQUAL(out.raw[0].id, "1-0:15.8.0");
+}
+
+/* ------------------------------------------------------------------------- */
+/* Real-meter input (issue 21): telegrams written by make_corpus.py, which computes   */
+/* their CRCs; the source each imitates is named there.                            */
+/* ------------------------------------------------------------------------- */
+
+/* DSMR 4.2.2 example style: per-phase lines with value group F ".255". */
+static void test_dsmr_real_f_group(void)
+{
+    decode_ok("dsmr42_spec_fgroup.txt");
+    CU_ASSERT_EQUAL(val(READING_L1_I), 1000);
+    CU_ASSERT_EQUAL(val(READING_L2_I), 2000);
+    CU_ASSERT_EQUAL(val(READING_L3_I), 3000);
+    CU_ASSERT_EQUAL(val(READING_L1_P_IMP), 1111000);
+    CU_ASSERT_EQUAL(val(READING_L3_P_IMP), 3333000);
+    CU_ASSERT_EQUAL(val(READING_L2_P_EXP), 5555000);
+    CU_ASSERT_EQUAL(val(READING_L2_P), 2222000 - 5555000);
+    CU_ASSERT_EQUAL(out.phases, 3);
+    /* F = 101 (a billing period) is no current value: kept as sent. */
+    CU_ASSERT_EQUAL(out.raw_count, 1);
+    CU_ASSERT_STRING_EQUAL(out.raw[0].id, "1-0:1.8.1.101");
+    CU_ASSERT_STRING_EQUAL(out.raw[0].value, "000100.000*kWh");
+    CU_ASSERT_EQUAL(val(READING_E_IMP_T1), 123456789000LL);
+}
+
+/* Belgian meter: units without '*'. */
+static void test_dsmr_real_units_without_star(void)
+{
+    decode_ok("emucs_units_without_star.txt");
+    CU_ASSERT_EQUAL(val(READING_E_IMP_T1), 1234567000LL); /* 001234.567kWh in mWh */
+    CU_ASSERT_EQUAL(val(READING_E_EXP_T2), 1234000LL);
+    CU_ASSERT_EQUAL(val(READING_P_IMP), 1234000); /* 01.234kW */
+    CU_ASSERT_EQUAL(val(READING_L1_U), 231500);   /* 231.5V */
+    CU_ASSERT_EQUAL(val(READING_L1_I), 5310);     /* 005.31A */
+    CU_ASSERT_EQUAL(val(READING_L1_P_IMP), 1234000);
+    CU_ASSERT_STRING_EQUAL(out.equipment.s, "1SAG3104559946");
+    CU_ASSERT_EQUAL(out.raw_count, 0);
+}
+
+/* Smarty: values without unit are in the unit of their OBIS code. */
+static void test_dsmr_real_unitless(void)
+{
+    decode_ok("smarty_unitless.txt");
+    CU_ASSERT_EQUAL(val(READING_E_IMP), 123456000LL); /* kWh */
+    CU_ASSERT_EQUAL(val(READING_E_EXP), 12345000LL);
+    CU_ASSERT_EQUAL(val(READING_EQ_IMP), 34567000LL); /* kvarh */
+    CU_ASSERT_EQUAL(val(READING_P_IMP), 1500000);     /* kW */
+    CU_ASSERT_EQUAL(val(READING_Q_IMP), 120000);      /* 00.120 kvar = 120 var */
+    CU_ASSERT_EQUAL(val(READING_Q_EXP), 34000);
+    CU_ASSERT_EQUAL(val(READING_Q), 86000);
+    CU_ASSERT_EQUAL(val(READING_S_IMP), 1600000); /* 01.600 kVA = 1600 VA */
+    CU_ASSERT_EQUAL(val(READING_S_EXP), 0);
+    CU_ASSERT_EQUAL(val(READING_L1_Q_IMP), 120000);
+    CU_ASSERT_EQUAL(val(READING_L1_U), 230000);      /* V: not scaled */
+    CU_ASSERT_EQUAL(val(READING_L1_I), 6000);        /* A: not scaled */
+    CU_ASSERT_EQUAL(val(READING_LIMITER), 27600000); /* kW/kVA */
+    CU_ASSERT_STRING_EQUAL(out.equipment.s, "SAG3082200002160");
+}
+
+/* DSMR 3.0: a text message over two lines, in a telegram without CRC. */
+static void test_dsmr_real_text_two_lines(void)
+{
+    decode_ok("dsmr30_text_two_lines.txt");
+    CU_ASSERT_STRING_EQUAL(out.text, "Hello, world! Meter connected to the grid!");
+    CU_ASSERT_EQUAL(out.text_len, 42);
+    CU_ASSERT_EQUAL(val(READING_TARIFF), 2);
+    CU_ASSERT_EQUAL(val(READING_P_IMP), 1190000);
+    CU_ASSERT_EQUAL(dsmr_parser_stats(&parser)->bad_lines, 0);
+    CU_ASSERT_EQUAL(dsmr_parser_stats(&parser)->no_crc_ok, 1);
+    /* The same as plain text broken over two lines, fed byte by byte (the second line
+     * arrives after the first was complete). */
+    const char *t = "/ISk5\\2MT382-1000\r\n\r\n0-0:96.13.0(Storing 12/05:\r\n"
+                    "bel 0800!)\r\n1-0:1.7.0(001.19*kW)\r\n!\r\n";
+    struct verdicts v = {0};
+    feed((const uint8_t *)t, strlen(t), 1, NULL, &v);
+    CU_ASSERT_EQUAL(v.n[DSMR_VERDICT_OK], 1);
+    CU_ASSERT_STRING_EQUAL(out.text, "Storing 12/05:bel 0800!");
+    CU_ASSERT_EQUAL(dsmr_parser_stats(&parser)->bad_lines, 0);
+    /* A value left open before an OBIS line is no continuation: a bad line, the next
+     * line is still decoded. */
+    const char *open = "/ISk5\\2MT382-1000\r\n\r\n0-0:96.13.0(4142\r\n"
+                       "1-0:1.7.0(002.00*kW)\r\n!\r\n";
+    memset(&v, 0, sizeof v);
+    feed((const uint8_t *)open, strlen(open), 0, NULL, &v);
+    CU_ASSERT_EQUAL(v.n[DSMR_VERDICT_OK], 1);
+    CU_ASSERT_EQUAL(val(READING_P_IMP), 2000000);
+    CU_ASSERT_EQUAL(out.text_len, 0);
+}
+
+/* '/' and '!' inside a plain-text message; a real restart inside a text still cuts. */
+static void test_dsmr_real_slash_in_text(void)
+{
+    decode_ok("dsmr50_text_plain_slash.txt");
+    CU_ASSERT_STRING_EQUAL(out.text, "Onderhoud 12/05 10:00-12:00, zie example.nl/p1/storing!");
+    CU_ASSERT_EQUAL(out.raw_count, 1);
+    CU_ASSERT_STRING_EQUAL(out.raw[0].id, "0-0:96.13.1");
+    CU_ASSERT_STRING_EQUAL(out.raw[0].value, "Bel 0800/1234!");
+    CU_ASSERT_EQUAL(val(READING_P_IMP), 812000);
+    /* Cut inside the text by "/ISk5": the first is a frame failure, the second is OK,
+     * however the bytes are chunked. */
+    size_t len;
+    uint8_t *t = load("dsmr50_text_plain_slash.txt", &len);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    const char *cut = strstr((const char *)t, "12/05");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(cut);
+    size_t head = (size_t)(cut - (const char *)t) + 3; /* "...(Onderhoud 12/" */
+    static uint8_t buf[1024];
+    memcpy(buf, t, head);
+    memcpy(buf + head, t, len);
+    uint32_t seed = 5;
+    for (int mode = 0; mode < 3; mode++) {
+        struct verdicts v = {0};
+        feed(buf, head + len, mode == 0 ? 0 : (mode == 1 ? 1 : -1), &seed, &v);
+        CU_ASSERT_EQUAL(v.count, 2);
+        CU_ASSERT_EQUAL(v.order[0], DSMR_VERDICT_FRAME_FAIL);
+        CU_ASSERT_EQUAL(v.order[1], DSMR_VERDICT_OK);
+    }
+    CU_ASSERT_EQUAL(dsmr_parser_stats(&parser)->frame_truncated, 3);
+    free(t);
+}
+
+/* 1-1: registers as their 1-0: twins; a 1-0: value wins in either order. */
+static void test_dsmr_real_channel_1_1(void)
+{
+    decode_ok("channel_1-1_registers.txt");
+    CU_ASSERT_EQUAL(val(READING_E_IMP_T1), 1234567000LL);
+    CU_ASSERT_EQUAL(val(READING_E_IMP_T2), 765432000LL);
+    CU_ASSERT_EQUAL(val(READING_E_EXP_T1), 2000000LL); /* 1-0 after 1-1 */
+    CU_ASSERT_EQUAL(val(READING_P_IMP), 500000);       /* 1-0 before 1-1 */
+    CU_ASSERT_EQUAL(val(READING_L1_U), 229900);
+    CU_ASSERT_EQUAL(val(READING_I_MAX_IMP), 40000); /* Smarty's own 1-1:31.4.0 */
+    CU_ASSERT_EQUAL(val(READING_I_MAX_EXP), -25000);
+    CU_ASSERT_EQUAL(out.raw_count, 1); /* no number: not mapped */
+    CU_ASSERT_STRING_EQUAL(out.raw[0].id, "1-1:99.97.0");
+}
+
+/* 0-0:42.0.0: the id when alone (smarty_plaintext), raw[] next to 96.1.1; spaces trimmed. */
+static void test_dsmr_real_ldn_and_ids(void)
+{
+    for (int i = 0; i < 2; i++) {
+        decode_ok(i == 0 ? "smarty_ldn_then_equipment.txt" : "smarty_equipment_then_ldn.txt");
+        CU_ASSERT_STRING_EQUAL(out.equipment.s, "E0044007131650618");
+        CU_ASSERT_EQUAL(out.equipment.len, 17);
+        CU_ASSERT_EQUAL(out.raw_count, 1);
+        CU_ASSERT_STRING_EQUAL(out.raw[0].id, "0-0:42.0.0");
+        CU_ASSERT_STRING_EQUAL(out.raw[0].value, "53414733303832323030303032313630");
+    }
+    CU_ASSERT_STRING_EQUAL(out.mbus[0].id.s, "G0012345678");
+    decode_ok("smarty_plaintext.txt");
+    CU_ASSERT_STRING_EQUAL(out.equipment.s, "SAG3082200002160");
+    CU_ASSERT_EQUAL(out.raw_count, 1); /* 0-0:96.13.2(), not the name */
+    CU_ASSERT_STRING_EQUAL(out.raw[0].id, "0-0:96.13.2");
+}
+
+/* Placeholder dates: no time, no gas value; the event log keeps its durations. */
+static void test_dsmr_real_placeholder_dates(void)
+{
+    decode_ok("e350_placeholder_dates.txt");
+    CU_ASSERT_FALSE(reading_has(&out, READING_TS_UTC)); /* 000101000000W */
+    CU_ASSERT_FALSE(reading_has(&out, READING_TS_DST));
+    CU_ASSERT_EQUAL(out.pfail_log_count, 2);
+    CU_ASSERT_EQUAL(out.pfail_log[0].end_utc, 0); /* 000000000000W */
+    CU_ASSERT_EQUAL(out.pfail_log[0].duration_s, 10);
+    CU_ASSERT_EQUAL(out.pfail_log[1].end_utc, 0);
+    CU_ASSERT_EQUAL(out.pfail_log[1].duration_s, 20);
+    CU_ASSERT_TRUE(out.mbus[0].present);
+    CU_ASSERT_FALSE(out.mbus[0].has_value); /* 000101010000W */
+    CU_ASSERT_FALSE(reading_has(&out, READING_GAS));
+    CU_ASSERT_EQUAL(val(READING_E_IMP_T1), 0);
+}
+
+/* S/W against the meter's zone: CET by default, GMT/IST with dsmr_parser_set_std_offset(0). */
+static void test_dsmr_real_dst_and_zone(void)
+{
+    decode_ok("dsmr50_summer_time.txt");
+    CU_ASSERT_EQUAL(val(READING_TS_UTC), 1686823200); /* 2023-06-15 12:00 CEST = 10:00 UTC */
+    CU_ASSERT_EQUAL(val(READING_TS_DST), 1);
+    CU_ASSERT_EQUAL(out.mbus[0].ts_utc, 1686822900); /* 11:55 CEST */
+    CU_ASSERT_EQUAL(dsmr_parser_set_std_offset(&parser, 0), ML_OK);
+    decode_ok("dsmr50_summer_time.txt");
+    CU_ASSERT_EQUAL(val(READING_TS_UTC), 1686826800); /* 12:00 IST = 11:00 UTC */
+    CU_ASSERT_EQUAL(out.mbus[0].ts_utc, 1686826500);
+    decode_ok("smarty_plaintext.txt"); /* 230120101214W, GMT */
+    CU_ASSERT_EQUAL(val(READING_TS_UTC), 1674209534);
+    CU_ASSERT_EQUAL(dsmr_parser_set_std_offset(&parser, 60), ML_OK);
+    decode_ok("smarty_plaintext.txt"); /* CET */
+    CU_ASSERT_EQUAL(val(READING_TS_UTC), 1674205934);
+    CU_ASSERT_EQUAL(dsmr_parser_set_std_offset(&parser, 900), ML_EINVAL);
+    CU_ASSERT_EQUAL(dsmr_parser_set_std_offset(NULL, 0), ML_EFAULT);
 }
 
 /* ------------------------------------------------------------------------- */
@@ -578,6 +778,15 @@ int main(void)
         {"test_dsmr_values_smarty", test_dsmr_values_smarty},
         {"test_dsmr_values_crc3_heat", test_dsmr_values_crc3_heat},
         {"test_dsmr_units_and_placeholders", test_dsmr_units_and_placeholders},
+        {"test_dsmr_real_f_group", test_dsmr_real_f_group},
+        {"test_dsmr_real_units_without_star", test_dsmr_real_units_without_star},
+        {"test_dsmr_real_unitless", test_dsmr_real_unitless},
+        {"test_dsmr_real_text_two_lines", test_dsmr_real_text_two_lines},
+        {"test_dsmr_real_slash_in_text", test_dsmr_real_slash_in_text},
+        {"test_dsmr_real_channel_1_1", test_dsmr_real_channel_1_1},
+        {"test_dsmr_real_ldn_and_ids", test_dsmr_real_ldn_and_ids},
+        {"test_dsmr_real_placeholder_dates", test_dsmr_real_placeholder_dates},
+        {"test_dsmr_real_dst_and_zone", test_dsmr_real_dst_and_zone},
     };
     return ml_test_run("dsmr", cases, sizeof cases / sizeof cases[0], setup, teardown);
 }

@@ -409,6 +409,27 @@ static void test_server_error_is_retried(void)
     CU_ASSERT_STRING_EQUAL(next_cmd(), "");
 }
 
+/* While the client holds back (a server that failed is retried after 1 s) with
+ * a module reset and an MQTT attempt due, its next deadline is the end of the
+ * hold, not the overdue attempt: a loop waiting for it would spin. */
+static void test_deadline_not_in_the_past_while_holding_back(void)
+{
+    boot();
+    ml_esp_at_listen(&at, 80);
+    EXPECT_CMD("AT+CIPSERVER=1,80");
+    feed("\r\nERROR\r\n");
+    poll_all();
+    uint64_t hold_end = t + 1000u;
+    struct ml_esp_at_mqtt_cfg cfg = {ML_ESP_AT_MQTT_TCP, "broker.example", 1883, "SC1", "", ""};
+    CU_ASSERT_EQUAL(ml_esp_at_mqtt_start(&at, &cfg), ML_OK);
+    ml_esp_at_reset(&at);
+    t += 500;
+    CU_ASSERT_STRING_EQUAL(next_cmd(), ""); /* nothing goes out before the hold ends */
+    CU_ASSERT_EQUAL(ml_esp_at_next_deadline(&at), hold_end);
+    t = hold_end;
+    EXPECT_CMD("AT+RST"); /* the reset first, then the rest */
+}
+
 static void test_mqtt_backoff_and_publish(void)
 {
     boot();
@@ -570,6 +591,8 @@ int main(void)
         {"timeouts reset the module", test_timeouts_reset_the_module},
         {"unsolicited ready re-applies state", test_unsolicited_ready_reapplies_state},
         {"server error retried", test_server_error_is_retried},
+        {"deadline not in the past while holding back",
+         test_deadline_not_in_the_past_while_holding_back},
         {"MQTT back-off and publish", test_mqtt_backoff_and_publish},
         {"bad arguments", test_bad_arguments},
         {"SNTP time", test_sntp_time},

@@ -88,6 +88,61 @@ static void test_reading_derive_never_overwrites(void)
     CU_ASSERT_EQUAL(v, 77);
 }
 
+static int64_t get(enum reading_field f)
+{
+    int64_t v = -999999;
+    CU_ASSERT_TRUE(reading_get(&r, f, &v));
+    return v;
+}
+
+/* products.md "S and PF"; expected values worked out by hand. */
+static void test_reading_derive_s_pf(void)
+{
+    reading_set(&r, READING_P_IMP, 3000000); /* 3 kW */
+    reading_set(&r, READING_P_EXP, 0);
+    reading_set(&r, READING_Q_IMP, 4000000); /* 4 kvar */
+    reading_set(&r, READING_Q_EXP, 0);
+    reading_set(&r, READING_L1_P, -4023000); /* no Q on L1 */
+    reading_set(&r, READING_L2_P, 0);
+    reading_set(&r, READING_L3_P, 1500000); /* 1.5 kW, 0.12 kvar */
+    reading_set(&r, READING_L3_Q, 120000);
+    reading_derive(&r);
+    CU_ASSERT_EQUAL(get(READING_S), 5000000);
+    CU_ASSERT_EQUAL(get(READING_PF), 600);
+    CU_ASSERT_EQUAL(get(READING_L1_S), 4023000);
+    CU_ASSERT_EQUAL(get(READING_L1_PF), -1000);
+    CU_ASSERT_EQUAL(get(READING_L2_S), 0); /* nothing flows: S 0, PF 0 */
+    CU_ASSERT_EQUAL(get(READING_L2_PF), 0);
+    /* sqrt(1500^2 + 120^2) = 1504.7923 VA; 1500 / 1504.7923 = 0.99682 */
+    CU_ASSERT_EQUAL(get(READING_L3_S), 1504792);
+    CU_ASSERT_EQUAL(get(READING_L3_PF), 997);
+}
+
+static void test_reading_derive_s_pf_limits(void)
+{
+    /* no P: nothing derived, even with Q */
+    reading_set(&r, READING_Q, 5);
+    /* a sent S and PF win; PF from P and the sent S */
+    reading_set(&r, READING_L1_P, 100000);
+    reading_set(&r, READING_L1_S, 200000);
+    reading_set(&r, READING_L2_P, 1);
+    reading_set(&r, READING_L2_PF, 123);
+    /* the extremes of int64 neither overflow nor leave [-1, 1] */
+    reading_set(&r, READING_L3_P, INT64_MIN);
+    reading_set(&r, READING_L3_Q, INT64_MAX);
+    reading_derive(&r);
+    CU_ASSERT_FALSE(reading_has(&r, READING_S));
+    CU_ASSERT_FALSE(reading_has(&r, READING_PF));
+    CU_ASSERT_EQUAL(get(READING_L1_S), 200000);
+    CU_ASSERT_EQUAL(get(READING_L1_PF), 500);
+    CU_ASSERT_EQUAL(get(READING_L2_PF), 123);
+    CU_ASSERT_EQUAL(get(READING_L2_S), 1);
+    CU_ASSERT_EQUAL(get(READING_L3_S), INT64_MAX);     /* sqrt(2) * 2^63 saturates */
+    CU_ASSERT_EQUAL(get(READING_L3_PF), -707);         /* -1 / sqrt(2) */
+    CU_ASSERT_EQUAL(get(READING_L3_P_EXP), INT64_MAX); /* |INT64_MIN| saturates */
+    CU_ASSERT_EQUAL(get(READING_L3_P_IMP), 0);
+}
+
 static void test_reading_derive_energy_sum_and_gas(void)
 {
     reading_set(&r, READING_E_IMP_T1, 1581123000); /* 1581.123 kWh in mWh */
@@ -150,6 +205,8 @@ int main(void)
         {"test_reading_derive_parts_from_signed", test_reading_derive_parts_from_signed},
         {"test_reading_derive_never_overwrites", test_reading_derive_never_overwrites},
         {"test_reading_derive_energy_sum_and_gas", test_reading_derive_energy_sum_and_gas},
+        {"test_reading_derive_s_pf", test_reading_derive_s_pf},
+        {"test_reading_derive_s_pf_limits", test_reading_derive_s_pf_limits},
         {"test_reading_local_to_utc", test_reading_local_to_utc},
         {"test_reading_raw_objects_bounded", test_reading_raw_objects_bounded},
     };

@@ -38,13 +38,13 @@ static void rd_read(const char *name, uint8_t fc, uint16_t addr, uint16_t count)
 
 static void test_regmap_templates_are_valid(void)
 {
-    CU_ASSERT_EQUAL(regmap_template_count(), 5);
+    CU_ASSERT_EQUAL(regmap_template_count(), 6);
     for (size_t i = 0; i < regmap_template_count(); i++) {
         const struct regmap_template *t = regmap_template_at(i);
         CU_ASSERT_EQUAL(regmap_template_check(t), ML_OK);
         CU_ASSERT_PTR_EQUAL(regmap_template_find(t->name, strlen(t->name)), t);
     }
-    CU_ASSERT_PTR_NULL(regmap_template_at(5));
+    CU_ASSERT_PTR_NULL(regmap_template_at(6));
     CU_ASSERT_PTR_NULL(regmap_template_find("Xemex2", 6));
     CU_ASSERT_PTR_NULL(regmap_template_find("Xeme", 4));
     CU_ASSERT_PTR_NOT_NULL(regmap_template_find("Xemex-extra", 5));
@@ -106,6 +106,66 @@ static void test_regmap_sdm630_spaces_and_identity(void)
     regmap_snapshot_read(&snap, 0x03, 0x000A, 2, w); /* system type 3.0 */
     CU_ASSERT_EQUAL(w[0], 0x4040);
     CU_ASSERT_EQUAL(w[1], 0x0000);
+}
+
+/* The Smart Connect's view (manual 002 §5.3): FC03 = FC04, identity where no measurement is */
+static void test_regmap_sdm630_same_data_both_fcs(void)
+{
+    reading_set(&rd, READING_L3_I, 5250); /* 5.25 A = 0x40A80000 at 0x000A (system type in FC03) */
+    rd_read("Eastron-SDM630", 0x04, 0x000A, 2);
+    regmap_snapshot_read_same(&snap, 0x0008, 4, w, 0);
+    CU_ASSERT_EQUAL(w[2], 0x40A8); /* the measurement wins over the holding constant */
+    CU_ASSERT_EQUAL(w[3], 0x0000);
+    regmap_snapshot_read_same(&snap, 0xFC00, 3, w, 0);
+    CU_ASSERT_EQUAL(w[1], 0x0001); /* serial */
+    CU_ASSERT_EQUAL(w[2], 0x0070); /* meter code */
+}
+
+/* "PhoenixContact-EMPro-HighWordFirst": the EMPro table, high word first */
+static void test_regmap_empro_high_word_first(void)
+{
+    reading_set(&rd, READING_L1_I, 5250); /* 5.25 A = 0x40A80000 */
+    rd_read("PhoenixContact-EMPro-HighWordFirst", 0x03, 0x800E, 2);
+    CU_ASSERT_EQUAL(w[0], 0x40A8);
+    CU_ASSERT_EQUAL(w[1], 0x0000);
+    rd_read("PhoenixContact-EMPro", 0x03, 0x800E, 2);
+    CU_ASSERT_EQUAL(w[0], 0x0000);
+    CU_ASSERT_EQUAL(w[1], 0x40A8);
+}
+
+/* Xemex map: data age (0x0004, u32 s, read time) and state (0x0006); meter loss */
+static void test_regmap_xemex_data_age_and_loss(void)
+{
+    static struct regmap_live live;
+    uint16_t a[3];
+    regmap_live_init(&live, tpl("Xemex"));
+    regmap_live_set_now(&live, 1000);
+    CU_ASSERT_EQUAL(regmap_mb_read(&live, 3, 0x0004, 3, a), 0);
+    CU_ASSERT_EQUAL(a[0], 0xFFFF); /* no data yet */
+    CU_ASSERT_EQUAL(a[1], 0xFFFF);
+    CU_ASSERT_EQUAL(a[2], 0);
+    reading_set(&rd, READING_P, 1500000);
+    reading_set(&rd, READING_E_IMP, 7000);
+    reading_set(&rd, READING_TARIFF, 2);
+    CU_ASSERT_EQUAL(regmap_live_update_at(&live, &rd, 2000, REGMAP_DATA_LIVE), ML_OK);
+    regmap_live_set_now(&live, 2000 + 70999); /* 70.999 s later: 70 */
+    regmap_mb_read(&live, 4, 0x0004, 3, a);
+    CU_ASSERT_EQUAL(a[0], 0);
+    CU_ASSERT_EQUAL(a[1], 70);
+    CU_ASSERT_EQUAL(a[2], 1);
+    reading_clear_instant(&rd);
+    CU_ASSERT_FALSE(reading_has(&rd, READING_P));
+    CU_ASSERT_TRUE(reading_has(&rd, READING_E_IMP));
+    CU_ASSERT_TRUE(reading_has(&rd, READING_TARIFF));
+    regmap_live_update_at(&live, &rd, 2000, REGMAP_DATA_LOST);
+    regmap_mb_read(&live, 3, 0x0004, 3, a);
+    CU_ASSERT_EQUAL(a[1], 70); /* still the age of the last good telegram */
+    CU_ASSERT_EQUAL(a[2], 2);
+    uint16_t p[4];
+    regmap_mb_read(&live, 3, (uint16_t)(0x0100 + 4 * READING_P), 4, p);
+    CU_ASSERT_EQUAL(p[0] | p[1] | p[2] | p[3], 0);
+    regmap_mb_read(&live, 3, (uint16_t)(0x0100 + 4 * READING_E_IMP), 4, p);
+    CU_ASSERT_EQUAL(p[3], 7000);
 }
 
 static void test_regmap_pro380_kilo_units(void)
@@ -224,6 +284,9 @@ int main(void)
         {"test_regmap_templates_are_valid", test_regmap_templates_are_valid},
         {"test_regmap_empro_float_cdab", test_regmap_empro_float_cdab},
         {"test_regmap_sdm630_spaces_and_identity", test_regmap_sdm630_spaces_and_identity},
+        {"test_regmap_sdm630_same_data_both_fcs", test_regmap_sdm630_same_data_both_fcs},
+        {"test_regmap_empro_high_word_first", test_regmap_empro_high_word_first},
+        {"test_regmap_xemex_data_age_and_loss", test_regmap_xemex_data_age_and_loss},
         {"test_regmap_pro380_kilo_units", test_regmap_pro380_kilo_units},
         {"test_regmap_acrel_scaled_integers", test_regmap_acrel_scaled_integers},
         {"test_regmap_xemex_int64_and_presence", test_regmap_xemex_int64_and_presence},

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "ml_config.h"
 #include "ml_test.h"
 #include "sim.h"
 #include "sim_priv.h" /* busy-poll counters */
@@ -217,6 +218,17 @@ static void test_sim_port_flash_nor_and_power_cut(void)
     hal_flash_read(HAL_FLASH_CONFIG_A, 16, buf, 4);
     CU_ASSERT_EQUAL(memcmp(buf, "ab\xff\xff", 4), 0); /* half of the cut write landed */
     sim_flash_cut_after(0);
+
+    /* worn: neither erase nor program takes, and the caller is told */
+    sim_flash_set_worn(true);
+    CU_ASSERT_EQUAL(hal_flash_erase(HAL_FLASH_CONFIG_A, 0, 4096), ML_EIO);
+    CU_ASSERT_EQUAL(hal_flash_write(HAL_FLASH_CONFIG_A, 100, "xy", 2), ML_EIO);
+    hal_flash_read(HAL_FLASH_CONFIG_A, 100, buf, 2);
+    CU_ASSERT_EQUAL(memcmp(buf, "\xff\xff", 2), 0);
+    CU_ASSERT_EQUAL(hal_flash_erase(HAL_FLASH_CONFIG_B, 0, 4096), ML_OK); /* blank stays blank */
+    sim_flash_set_worn(false);
+    CU_ASSERT_EQUAL(hal_flash_erase(HAL_FLASH_CONFIG_A, 0, 4096), ML_OK);
+    CU_ASSERT_EQUAL(hal_flash_write(HAL_FLASH_CONFIG_A, 100, "xy", 2), ML_OK);
 }
 
 static void test_sim_port_net_model_dhcp_in_virtual_time(void)
@@ -443,6 +455,150 @@ static void test_sim_port_busy_poll_off(void)
     CU_ASSERT_EQUAL(st.spin_us, 0);
 }
 
+/* The link goes down under an open connection: the peer sees it closed, a
+ * connection made meanwhile is closed unserved, and after the link is back
+ * and a new lease the device answers again (as over the ESP-AT module). */
+static void test_sim_port_link_loss_tears_down_tcp(void)
+{
+    struct sim_net_model m;
+    sim_net_get(&m);
+    CU_ASSERT_EQUAL(hal_net_up(HAL_NET_ETH, NULL, NULL), ML_OK);
+    CU_ASSERT_EQUAL(hal_net_dhcp_start(), ML_OK);
+    sim_advance_ms(m.dhcp_delay_ms);
+    int fd = connect_echo();
+    CU_ASSERT_FATAL(fd >= 0);
+    CU_ASSERT_EQUAL(ping_pong(fd, 3, 0), 3);
+
+    m.link_up[HAL_NET_ETH] = false;
+    sim_net_set(&m);
+    sim_wait_idle();
+    char buf[32];
+    CU_ASSERT_EQUAL(recv(fd, buf, sizeof buf, 0), 0); /* closed by the device */
+    close(fd);
+    fd = connect_echo(); /* the listener's backlog takes it; the device closes it */
+    CU_ASSERT_FATAL(fd >= 0);
+    CU_ASSERT_EQUAL(send(fd, "?", 1, 0), 1);
+    sim_wait_idle();
+    CU_ASSERT_TRUE(recv(fd, buf, sizeof buf, 0) <= 0);
+    close(fd);
+
+    m.link_up[HAL_NET_ETH] = true;
+    sim_net_set(&m);
+    CU_ASSERT_EQUAL(hal_net_dhcp_start(), ML_OK);
+    sim_advance_ms(m.dhcp_delay_ms);
+    fd = connect_echo();
+    CU_ASSERT_FATAL(fd >= 0);
+    CU_ASSERT_EQUAL(ping_pong(fd, 3, 0), 3);
+    close(fd);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Watchdog                                                                  */
+/* ------------------------------------------------------------------------- */
+
+/* Kicks and wakes every second until told to stop kicking; then waits with no
+ * deadline (what a loop waiting for a silent meter did). Records each start's
+ * reset cause. */
+static volatile bool wd_stop_kicking;
+static volatile int wd_boots;
+static volatile enum hal_sys_reset_cause wd_cause[8];
+static volatile uint64_t wd_last_kick_ms;
+
+static void wdog_app(void)
+{
+    if (wd_boots < 8) {
+        wd_cause[wd_boots] = hal_sys_get_reset_cause();
+    }
+    wd_boots++;
+    while (!hal_sys_should_stop()) {
+        uint64_t now = hal_time_ms();
+        bool kick = !wd_stop_kicking;
+        if (kick) {
+            hal_sys_watchdog_kick();
+            wd_last_kick_ms = now;
+        }
+        hal_time_wait_until(kick ? now + 1000u : HAL_TIME_FOREVER);
+    }
+}
+
+static void test_sim_port_watchdog_resets_a_loop_that_stops_kicking(void)
+{
+    sim_stop();
+    wd_stop_kicking = false;
+    wd_boots = 0;
+    struct sim_config cfg = {.time_mode = SIM_TIME_VIRTUAL, .utc_at_start = 1700000000};
+    CU_ASSERT_EQUAL_FATAL(sim_start(&cfg, wdog_app), ML_OK);
+    CU_ASSERT_EQUAL(sim_reset_cause(), HAL_SYS_RESET_POWER_ON);
+
+    /* kicked every second: never reset, however long it runs */
+    sim_advance_ms(60000);
+    CU_ASSERT_EQUAL(sim_boot_count(), 1);
+    CU_ASSERT_EQUAL(sim_watchdog_resets(), 0);
+    CU_ASSERT_EQUAL(wd_last_kick_ms, 60000u);
+
+    /* it stops kicking: the loop's wait ends when the watchdog expires, 4 s
+     * (ML_WATCHDOG_TIMEOUT_MS, the target's) after the last kick */
+    wd_stop_kicking = true;
+    sim_wait_idle();
+    CU_ASSERT_EQUAL(sim_next_deadline_us(), 64000000u);
+    sim_advance_to_us(63999000u);
+    CU_ASSERT_EQUAL(sim_boot_count(), 1);
+    CU_ASSERT_EQUAL(sim_watchdog_resets(), 0);
+    sim_advance_to_us(64000000u);
+    CU_ASSERT_EQUAL(sim_boot_count(), 2);
+    CU_ASSERT_EQUAL(sim_watchdog_resets(), 1);
+    CU_ASSERT_EQUAL(sim_reset_cause(), HAL_SYS_RESET_WATCHDOG);
+    CU_ASSERT_EQUAL(wd_boots, 2);
+    CU_ASSERT_EQUAL(wd_cause[0], HAL_SYS_RESET_POWER_ON);
+    CU_ASSERT_EQUAL(wd_cause[1], HAL_SYS_RESET_WATCHDOG);
+
+    /* the new start never kicked: not armed, never reset (as the target) */
+    sim_advance_ms(60000);
+    CU_ASSERT_EQUAL(sim_boot_count(), 2);
+    CU_ASSERT_EQUAL(sim_next_deadline_us(), UINT64_MAX);
+
+    /* a power cycle says power-on again */
+    CU_ASSERT_EQUAL(sim_power_cycle(), ML_OK);
+    CU_ASSERT_EQUAL(sim_reset_cause(), HAL_SYS_RESET_POWER_ON);
+    CU_ASSERT_EQUAL(wd_cause[2], HAL_SYS_RESET_POWER_ON);
+}
+
+/* Real time: a pass that runs past the timeout is reset at its next kick. */
+static void wdog_slow_app(void)
+{
+    if (wd_boots < 8) {
+        wd_cause[wd_boots] = hal_sys_get_reset_cause();
+    }
+    wd_boots++;
+    bool slow = wd_boots == 1;
+    while (!hal_sys_should_stop()) {
+        hal_sys_watchdog_kick();
+        if (slow) {
+            slow = false;
+            uint64_t until = hal_time_ms() + ML_WATCHDOG_TIMEOUT_MS + 100u;
+            while (hal_time_ms() < until) {
+                usleep(10000); /* busy, not waiting in the HAL */
+            }
+        }
+        hal_time_wait_until(hal_time_ms() + 50u);
+    }
+}
+
+static void test_sim_port_watchdog_real_time_slow_pass(void)
+{
+    sim_stop();
+    wd_boots = 0;
+    struct sim_config cfg = {.time_mode = SIM_TIME_REAL};
+    CU_ASSERT_EQUAL_FATAL(sim_start(&cfg, wdog_slow_app), ML_OK);
+    for (int i = 0; i < 100 && sim_watchdog_resets() == 0; i++) {
+        usleep(100000);
+    }
+    CU_ASSERT_EQUAL(sim_watchdog_resets(), 1);
+    usleep(200000);
+    CU_ASSERT_EQUAL(wd_boots, 2);
+    CU_ASSERT_EQUAL(wd_cause[1], HAL_SYS_RESET_WATCHDOG);
+}
+
 int main(void)
 {
     static const struct ml_test_case cases[] = {
@@ -466,6 +622,10 @@ int main(void)
         {"test_sim_port_busy_poll_read_ahead_keeps_the_stream",
          test_sim_port_busy_poll_read_ahead_keeps_the_stream},
         {"test_sim_port_busy_poll_off", test_sim_port_busy_poll_off},
+        {"test_sim_port_link_loss_tears_down_tcp", test_sim_port_link_loss_tears_down_tcp},
+        {"test_sim_port_watchdog_resets_a_loop_that_stops_kicking",
+         test_sim_port_watchdog_resets_a_loop_that_stops_kicking},
+        {"test_sim_port_watchdog_real_time_slow_pass", test_sim_port_watchdog_real_time_slow_pass},
     };
     return ml_test_run("sim_port", cases, ML_ARRAY_SIZE(cases), setup, teardown);
 }

@@ -17,6 +17,7 @@
 #include "ml_config.h"
 #include "sc_app.h"
 #include "ui/ui.h"
+#include "mqtt/mqtt_policy.h"
 
 #ifndef ML_BOARD_NAME
 #define ML_BOARD_NAME "unknown-board"
@@ -107,7 +108,7 @@ static void report(void)
     if ((int)app.status.mqtt != seen.mqtt) {
         seen.mqtt = (int)app.status.mqtt;
         cm_line_str(&l, "MQTT: ");
-        cm_line_str(&l, hal_mqtt_state_name(app.status.mqtt));
+        cm_line_str(&l, mqtt_state_name((int)app.status.mqtt));
         cm_line_send(&l);
     }
 }

@@ -1,0 +1,83 @@
+/*
+ * Ed25519 verification benchmark image for the Cortex-M target (MPS2-AN386 in
+ * QEMU; built by the cross presets as bin/bench_ed25519_target.elf). Verifies
+ * the RFC 8032 "TEST SHA(abc)" signature (64-byte message) 1 and 10 times,
+ * printing the elapsed microseconds of each run on the console, and whether
+ * the signature verified. Under `qemu-system-arm -icount shift=0` (run-target.sh)
+ * one instruction is one nanosecond of virtual time, so microseconds x 1000 is
+ * the number of Cortex-M instructions executed.
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ed25519/ed25519.h"
+#include "hal_sys.h"
+#include "hal_time.h"
+#include "hal_uart.h"
+
+int main(void);
+
+static const uint8_t pk[32] = {0xec, 0x17, 0x2b, 0x93, 0xad, 0x5e, 0x56, 0x3b, 0xf4, 0x93, 0x2c,
+                               0x70, 0xe1, 0x24, 0x50, 0x34, 0xc3, 0x54, 0x67, 0xef, 0x2e, 0xfd,
+                               0x4d, 0x64, 0xeb, 0xf8, 0x19, 0x68, 0x34, 0x67, 0xe2, 0xbf};
+static const uint8_t msg[64] = {
+    0xdd, 0xaf, 0x35, 0xa1, 0x93, 0x61, 0x7a, 0xba, 0xcc, 0x41, 0x73, 0x49, 0xae, 0x20, 0x41, 0x31,
+    0x12, 0xe6, 0xfa, 0x4e, 0x89, 0xa9, 0x7e, 0xa2, 0x0a, 0x9e, 0xee, 0xe6, 0x4b, 0x55, 0xd3, 0x9a,
+    0x21, 0x92, 0x99, 0x2a, 0x27, 0x4f, 0xc1, 0xa8, 0x36, 0xba, 0x3c, 0x23, 0xa3, 0xfe, 0xeb, 0xbd,
+    0x45, 0x4d, 0x44, 0x23, 0x64, 0x3c, 0xe8, 0x0e, 0x2a, 0x9a, 0xc9, 0x4f, 0xa5, 0x4c, 0xa4, 0x9f};
+static const uint8_t sig[64] = {
+    0xdc, 0x2a, 0x44, 0x59, 0xe7, 0x36, 0x96, 0x33, 0xa5, 0x2b, 0x1b, 0xf2, 0x77, 0x83, 0x9a, 0x00,
+    0x20, 0x10, 0x09, 0xa3, 0xef, 0xbf, 0x3e, 0xcb, 0x69, 0xbe, 0xa2, 0x18, 0x6c, 0x26, 0xb5, 0x89,
+    0x09, 0x35, 0x1f, 0xc9, 0xac, 0x90, 0xb3, 0xec, 0xfd, 0xfb, 0xc7, 0xc6, 0x64, 0x31, 0xe0, 0x30,
+    0x3d, 0xca, 0x17, 0x9c, 0x13, 0x8a, 0xc1, 0x7a, 0xd9, 0xbe, 0xf1, 0x17, 0x73, 0x31, 0xa7, 0x04};
+
+static void put(const char *s)
+{
+    size_t n = 0;
+    while (s[n] != '\0') {
+        n++;
+    }
+    (void)hal_uart_write(HAL_UART_CONSOLE, (const uint8_t *)s, n);
+}
+
+static void put_u64(uint64_t v)
+{
+    char b[24];
+    size_t i = sizeof b - 1u;
+    b[i] = '\0';
+    do {
+        b[--i] = (char)('0' + v % 10u);
+        v /= 10u;
+    } while (v != 0u);
+    put(&b[i]);
+}
+
+int main(void)
+{
+    static const struct hal_uart_cfg console = {
+        .baud = 115200u, .data_bits = 8u, .parity = HAL_UART_PARITY_NONE, .stop_bits = 1u};
+    if (hal_uart_open(HAL_UART_CONSOLE, &console) < 0) {
+        return 1;
+    }
+    put("bench_ed25519: start\r\n");
+    bool ok = true;
+    static const unsigned runs[2] = {1u, 10u};
+    for (unsigned r = 0; r < 2u; r++) {
+        uint64_t t0 = hal_time_us();
+        for (unsigned i = 0; i < runs[r]; i++) {
+            ok = ok && ml_ed25519_verify(sig, msg, sizeof msg, pk);
+        }
+        uint64_t dt = hal_time_us() - t0;
+        put("bench_ed25519: ");
+        put_u64(runs[r]);
+        put(" verify: ");
+        put_u64(dt);
+        put(" us\r\n");
+    }
+    put(ok ? "bench_ed25519: verified\r\n" : "bench_ed25519: FAILED to verify\r\n");
+    while (!hal_sys_should_stop()) {
+        hal_time_wait_until(hal_time_ms() + 1000u);
+    }
+    return ok ? 0 : 1;
+}
