@@ -13,6 +13,7 @@
 #include <termios.h>
 #include <unistd.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <yaml.h>
 
 #include "ml_serial_net.h"
@@ -60,7 +61,7 @@ static int get_secs(struct ml_yaml *c, node_t *n, const char *what, double *out)
 
 static int parse_dut(struct ml_yaml *c, node_t *n, struct ml_rig *rig)
 {
-    static const char *const keys[] = {"product", "variant", "serial", NULL};
+    static const char *const keys[] = {"product", "variant", "serial", "firmware", NULL};
     if (ml_yaml_check_keys(c, n, "dut", keys) < 0) {
         return -1;
     }
@@ -95,6 +96,10 @@ static int parse_dut(struct ml_yaml *c, node_t *n, struct ml_rig *rig)
                                 "dut.variant must be pro380, acr10rh, sdm630 or xemex, not '%s'",
                                 ml_yaml_sval(v));
         }
+    }
+    if ((v = ml_yaml_get(c, n, "firmware")) &&
+        ml_yaml_get_str(c, v, "dut.firmware", rig->dut.firmware, sizeof rig->dut.firmware) < 0) {
+        return -1;
     }
     if ((v = ml_yaml_get(c, n, "serial")) &&
         ml_yaml_get_str(c, v, "dut.serial", rig->dut.serial, sizeof rig->dut.serial) < 0) {
@@ -334,7 +339,7 @@ static int parse_root(struct ml_yaml *c, node_t *root, struct ml_rig *rig)
         return ml_yaml_fail(c, NULL, "empty rig file (see docs/hil.md)");
     }
     static const char *const keys[] = {"name",     "dut",        "serial",   "network", "mqtt",
-                                       "commands", "led_sensor", "timeouts", NULL};
+                                       "commands", "led_sensor", "timeouts", "lock",    NULL};
     if (ml_yaml_check_keys(c, root, "the rig", keys) < 0) {
         return -1;
     }
@@ -347,6 +352,10 @@ static int parse_root(struct ml_yaml *c, node_t *root, struct ml_rig *rig)
         return -1;
     }
     if ((v = ml_yaml_need(c, root, "serial", "the rig")) == NULL || parse_serial(c, v, rig) < 0) {
+        return -1;
+    }
+    if ((v = ml_yaml_get(c, root, "lock")) &&
+        ml_yaml_get_str(c, v, "lock", rig->lock, sizeof rig->lock) < 0) {
         return -1;
     }
     if ((v = ml_yaml_get(c, root, "network")) && parse_network(c, v, rig) < 0) {
@@ -537,5 +546,69 @@ const char *ml_rig_missing_reason(enum ml_rig_cap cap)
         return "the rig has no mqtt.url (no broker to observe)";
     default:
         return "unknown capability";
+    }
+}
+
+/* ------------------------------------------------------------------------- */
+/* Lock                                                                      */
+/* ------------------------------------------------------------------------- */
+
+int ml_rig_lock(const struct ml_rig *rig, bool wait, const char *who, char *err, size_t errcap)
+{
+    if (rig->lock[0] == '\0') {
+        return -ENOENT;
+    }
+    char path[800];
+    if (rig->lock[0] == '/' || strchr(rig->path, '/') == NULL) {
+        snprintf(path, sizeof path, "%s", rig->lock);
+    } else {
+        int dir = (int)(strrchr(rig->path, '/') - rig->path);
+        snprintf(path, sizeof path, "%.*s/%s", dir, rig->path, rig->lock);
+    }
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (fd < 0) {
+        snprintf(err, errcap, "%s: lock %s: %s", rig->path, path, strerror(errno));
+        return -EIO;
+    }
+    while (flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) != 0) {
+        int e = errno;
+        if (e == EINTR) {
+            snprintf(err, errcap, "%s: interrupted while waiting for the lock %s", rig->path, path);
+            close(fd);
+            return -EINTR;
+        }
+        if (e == EWOULDBLOCK) {
+            char holder[300] = "";
+            ssize_t n = pread(fd, holder, sizeof holder - 1, 0);
+            holder[n > 0 ? n : 0] = '\0';
+            holder[strcspn(holder, "\n")] = '\0';
+            snprintf(err, errcap, "%s: rig '%s' is in use (lock %s held by %s); --wait to queue",
+                     rig->path, rig->name, path, holder[0] ? holder : "another process");
+            close(fd);
+            return -EBUSY;
+        }
+        snprintf(err, errcap, "%s: lock %s: %s", rig->path, path, strerror(e));
+        close(fd);
+        return -EIO;
+    }
+    char host[128] = "?";
+    gethostname(host, sizeof host);
+    host[sizeof host - 1] = '\0';
+    char line[400];
+    int n = snprintf(line, sizeof line, "pid %ld on %s: %s\n", (long)getpid(), host,
+                     who != NULL ? who : "meterlab");
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, line, (size_t)n, 0) != n) {
+        /* the lock holds; only the holder's description is missing */
+    }
+    return fd;
+}
+
+void ml_rig_unlock(int fd)
+{
+    if (fd >= 0) {
+        if (ftruncate(fd, 0) != 0) {
+            /* nothing to do: the lock is released by close */
+        }
+        close(fd);
     }
 }

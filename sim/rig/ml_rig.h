@@ -79,7 +79,11 @@ struct ml_rig {
         char variant[32];  /**< p1mb: pro380|acr10rh|sdm630|xemex (lower case; "" = not said) */
         int variant_index; /**< same order as enum p1mb_variant; -1 when not given */
         char serial[64];   /**< the board's serial number ("" = not said) */
+        char firmware[32]; /**< the firmware version the board must report ("" = any) */
     } dut;
+
+    /** `lock:` the file a run holds (flock) while it uses the rig ("" = not locked). */
+    char lock[256];
 
     struct ml_rig_port port[ML_RIG_ROLES]; /**< indexed by enum ml_rig_role */
 
@@ -140,5 +144,19 @@ bool ml_rig_has(const struct ml_rig *rig, enum ml_rig_cap cap);
 
 /** Short human reason a capability is missing ("no commands.button_press in the rig"). */
 const char *ml_rig_missing_reason(enum ml_rig_cap cap);
+
+/**
+ * Hold the rig: an exclusive flock() on its `lock:` file (a relative path is
+ * relative to the rig file's folder; created when missing), in which the
+ * holder is written ("pid N on HOST: @p who"). @p wait: block until the lock
+ * is free (a signal interrupts it); else fail at once naming the holder.
+ * @return the lock's fd (>= 0, release with ml_rig_unlock; the lock also ends
+ * with the process), -ENOENT when the rig has no `lock:`, -EBUSY (held, the
+ * holder in @p err), -EINTR or -EIO (message in @p err).
+ */
+int ml_rig_lock(const struct ml_rig *rig, bool wait, const char *who, char *err, size_t errcap);
+
+/** Release a lock from ml_rig_lock (fd < 0: nothing). */
+void ml_rig_unlock(int fd);
 
 #endif /* SIM_RIG_ML_RIG_H */

@@ -17,6 +17,7 @@
  */
 #define _GNU_SOURCE
 #include <cjson/cJSON.h>
+#include <modbus.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -558,9 +559,11 @@ static uint64_t rt_now(struct ml_dut *d)
 
 static void rt_advance(struct ml_dut *d, uint64_t t_us)
 {
-    uint64_t now = rt_now(d);
-    if (t_us > now) {
-        usleep((useconds_t)(t_us - now));
+    /* in steps of at most 100 ms: a stop signal may be delivered to another thread */
+    uint64_t now;
+    while ((now = rt_now(d)) < t_us && !(d->o != NULL && d->o->stop != NULL && *d->o->stop)) {
+        uint64_t step = t_us - now < 100000u ? t_us - now : 100000u;
+        usleep((useconds_t)step);
     }
 }
 
@@ -888,4 +891,130 @@ void ml_dut_device_init(struct ml_dut *d, bool qemu)
     d->ops = qemu ? &qemu_ops : &device_ops;
     P(d)->device = true;
     P(d)->qemu = qemu;
+}
+
+/* ------------------------------------------------------------------------- */
+/* Preflight: the board answers and is the one the rig file names            */
+/* ------------------------------------------------------------------------- */
+
+/* The P1MB's configuration block (docs/p1mb.md, as `meterlab p1mb-config`
+ * reads it): 0xF000 "P1" "MB", layout, variant code 1..4 (the order of
+ * dut.variant's names). */
+#define P1MB_REG_SIG 0xF000
+
+static int preflight_p1mb(const struct ml_rig *rig, char *out, size_t cap)
+{
+    const struct ml_rig_port *rs = &rig->port[ML_RIG_RS485];
+    int baud = rs->has_line ? (int)rs->line.baud : 9600;
+    char parity = rs->has_line ? rs->line.parity : 'E';
+    int slave = rs->slave_id > 0 ? rs->slave_id : 16;
+    char where[400];
+    snprintf(where, sizeof where, "RS485 %s (Modbus RTU %d 8%c1, slave %d)", rs->path, baud, parity,
+             slave);
+    modbus_t *m = modbus_new_rtu(rs->path, baud, parity, 8, 1);
+    if (m == NULL) {
+        snprintf(out, cap, "cannot use %s: %s", where, modbus_strerror(errno));
+        return -1;
+    }
+    modbus_set_slave(m, slave);
+    double t = rig->timeouts.modbus_s > 0 ? rig->timeouts.modbus_s : 2;
+    modbus_set_response_timeout(m, (uint32_t)t, (uint32_t)((t - (int)t) * 1e6));
+    if (modbus_connect(m) != 0) {
+        snprintf(out, cap, "cannot open %s: %s", where, modbus_strerror(errno));
+        modbus_free(m);
+        return -1;
+    }
+    uint16_t id[4];
+    int got = -1;
+    for (int i = 0; i < 3 && got != 4; i++) { /* a byte of line noise costs one try */
+        got = modbus_read_registers(m, P1MB_REG_SIG, 4, id);
+    }
+    int e = errno;
+    modbus_close(m);
+    modbus_free(m);
+    if (got != 4) {
+        snprintf(out, cap, "the board does not answer on %s: %s", where, modbus_strerror(e));
+        return -1;
+    }
+    if (id[0] != 0x5031 || id[1] != 0x4D42) {
+        snprintf(out, cap,
+                 "%s answers, but register 0x%04X reads 0x%04X 0x%04X, not \"P1\" \"MB\": not "
+                 "a P1MB",
+                 where, P1MB_REG_SIG, id[0], id[1]);
+        return -1;
+    }
+    static const char *const names[] = {"pro380", "acr10rh", "sdm630", "xemex"};
+    const char *seen = id[3] >= 1 && id[3] <= 4 ? names[id[3] - 1] : "unknown";
+    if (rig->dut.variant_index >= 0 && id[3] != rig->dut.variant_index + 1) {
+        snprintf(out, cap, "%s: the rig says variant %s, the board reports variant %s (code %u)",
+                 where, rig->dut.variant, seen, id[3]);
+        return -1;
+    }
+    snprintf(out, cap, "P1MB on %s, variant %s", where, seen);
+    return 0;
+}
+
+static int preflight_http(const struct ml_rig *rig, char *out, size_t cap)
+{
+    char where[300], why[256];
+    snprintf(where, sizeof where, "http://%s:%d (GET /api/v1/status)", rig->network.host,
+             rig->network.http_port);
+    struct ml_http_resp resp;
+    double t = rig->timeouts.http_s > 0 ? rig->timeouts.http_s : 5;
+    if (ml_http_request(rig->network.host, rig->network.http_port, rig->network.http_user,
+                        rig->network.http_password, "GET", "/api/v1/status", NULL, t, &resp, why,
+                        sizeof why) < 0) {
+        snprintf(out, cap, "the board does not answer on %s: %s", where, why);
+        return -1;
+    }
+    cJSON *j = resp.status == 200 && resp.body ? cJSON_Parse(resp.body) : NULL;
+    if (j == NULL) {
+        snprintf(out, cap, "%s answered %d%s%.200s", where, resp.status, resp.body ? ": " : "",
+                 resp.body ? resp.body : "");
+        ml_http_resp_free(&resp);
+        return -1;
+    }
+    ml_http_resp_free(&resp);
+    const cJSON *ser = jget(j, "Device", "Serial"), *fw = jget(j, "Device", "Firmware");
+    const cJSON *proto = jget(j, "Meter", "Protocol");
+    const char *s = cJSON_IsString(ser) ? ser->valuestring : "?";
+    const char *f = cJSON_IsString(fw) ? fw->valuestring : "?";
+    bool tic = cJSON_IsString(proto) && strcmp(proto->valuestring, "TIC") == 0;
+    int rc = 0;
+    char seen[256];
+    snprintf(seen, sizeof seen, "%s, serial %s, firmware %s",
+             tic ? "Smart TIC Connect" : "Smart P1/A1 Connect", s, f);
+    if (tic != (rig->dut.product == ML_SCN_TIC)) {
+        snprintf(out, cap, "%s: the rig says product %s, the board is a %s", where,
+                 rig->dut.product == ML_SCN_TIC ? "tic" : "p1", seen);
+        rc = -1;
+    } else if (rig->dut.serial[0] && strcmp(rig->dut.serial, s) != 0) {
+        snprintf(out, cap, "%s: the rig says serial %s, the board is a %s", where, rig->dut.serial,
+                 seen);
+        rc = -1;
+    } else if (rig->dut.firmware[0] && strcmp(rig->dut.firmware, f) != 0) {
+        snprintf(out, cap, "%s: the rig says firmware %s, the board is a %s", where,
+                 rig->dut.firmware, seen);
+        rc = -1;
+    } else {
+        snprintf(out, cap, "%s on %s", seen, where);
+    }
+    cJSON_Delete(j);
+    return rc;
+}
+
+int ml_dut_rig_preflight(const struct ml_rig *rig, char *out, size_t cap)
+{
+    if (rig->dut.product == ML_SCN_P1MB) {
+        if (!rig->port[ML_RIG_RS485].present) {
+            snprintf(out, cap, "not checked (no serial.rs485 to ask the P1MB)");
+            return 0;
+        }
+        return preflight_p1mb(rig, out, cap);
+    }
+    if (rig->network.host[0] == '\0' || rig->network.http_port <= 0) {
+        snprintf(out, cap, "not checked (no network.host/http_port to ask the board)");
+        return 0;
+    }
+    return preflight_http(rig, out, cap);
 }

@@ -1402,6 +1402,9 @@ bool ml_run_advance(struct ml_run_session *ss, uint64_t t_us)
     const struct ml_run_opts *o = r->o;
     cur = r;
     while (ss->next < ss->tl.n && ss->tl.ev[ss->next].t_us <= t_us && !res->error) {
+        if (o->stop != NULL && *o->stop) {
+            break;
+        }
         size_t i = ss->next++;
         const struct ml_ev *ev = &ss->tl.ev[i];
         if (o->on_event) {
@@ -1438,8 +1441,14 @@ bool ml_run_advance(struct ml_run_session *ss, uint64_t t_us)
         }
     }
     uint64_t end = (uint64_t)llround(s->duration_s * 1e6);
-    if (!res->error) {
+    if (!res->error && !(o->stop != NULL && *o->stop)) {
         d->ops->advance_to(d, t_us == ML_RUN_TO_END ? end : t_us);
+    }
+    if (!res->error && o->stop != NULL && *o->stop) {
+        res->error = true;
+        res->interrupted = true;
+        ml_buf_printf(&r->report, "  ERROR %s: interrupted at t = %.1f s (stop signal)\n", s->path,
+                      (double)d->ops->now_us(d) / 1e6);
     }
     return !res->error && t_us != ML_RUN_TO_END && (ss->next < ss->tl.n || t_us < end);
 }

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <signal.h>
 #include <stdio.h>
 
 #include "ml_http.h"
@@ -35,6 +36,10 @@ struct ml_run_opts {
      * thread that calls ml_run_advance(); `meterlab gui` follows the steps with it. */
     void (*on_event)(void *ctx, const struct ml_ev *ev);
     void *ctx; /**< handed to on_event */
+    /** Non-NULL: once *stop != 0 (a signal handler sets it) the scenario ends at the next
+     * event or within 100 ms of real-time waiting, as an error marked interrupted; the
+     * DUT, its children, the broker and temp dirs are stopped and removed as usual. */
+    const volatile sig_atomic_t *stop;
 };
 
 struct ml_run_result {
@@ -42,6 +47,7 @@ struct ml_run_result {
     /** Nothing was decided: the scenario does not apply to this DUT, or every one of its
      * expectations was skipped (reasons in report). Never reported as a pass. */
     bool skipped;
+    bool interrupted; /**< ended by ml_run_opts.stop (error is set too) */
     int checks, failed, skips;
     double virtual_s, wall_s;
     uint64_t telegrams, bytes;
@@ -239,6 +245,16 @@ void ml_dut_sim_mqtt_settle(int broker_port);
 struct ml_rig;
 /** A bench described by @p rig (copied), real time (ml_dut_rt.c). */
 void ml_dut_rig_init(struct ml_dut *d, const struct ml_rig *rig);
+
+/**
+ * Preflight, before any scenario: ask the board of @p rig who it is (a P1MB:
+ * its configuration block over serial.rs485; a Smart Connect: GET
+ * /api/v1/status) and compare with the rig file (dut.product, dut.variant,
+ * dut.serial, dut.firmware). A rig with no way to ask is not checked (0).
+ * @return 0 with what answered in @p out; -1 with what was seen (or that
+ * nothing answered, naming the port) in @p out: a setup error.
+ */
+int ml_dut_rig_preflight(const struct ml_rig *rig, char *out, size_t cap);
 
 /**
  * The stand-alone simulated device (`meterlab device`, a child process) as a

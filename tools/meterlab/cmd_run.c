@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,14 @@
 #include "ml_run.h"
 #include "ml_check.h"
 #include "ml_rig.h"
+
+/* SIGINT/SIGTERM: the number of the signal; the runner stops the scenario under way. */
+static volatile sig_atomic_t stop_sig;
+
+static void on_stop(int sig)
+{
+    stop_sig = sig;
+}
 
 static void usage(FILE *f)
 {
@@ -29,6 +38,10 @@ static void usage(FILE *f)
         "  --dut device       the stand-alone simulated device (`meterlab device`, a child\n"
         "                     process) over ptys, real time; a local mosquitto for MQTT\n"
         "  --dut rig --rig RIG.yaml   a real bench (docs/hil.md), real time\n"
+        "  --shard I/N        run only scenarios I, I+N, I+2N, ... of the list (1-based; CI\n"
+        "                     matrices: N jobs with I = 1..N cover every scenario once)\n"
+        "  --wait             --dut rig: wait for the rig's lock (`lock:` in the rig file)\n"
+        "                     instead of failing at once when another run holds it\n"
         "  --dut qemu         like device, with `meterlab device --target qemu`\n"
         "                     Scenarios say which DUTs they support (`# duts:` line); others\n"
         "                     and checks a DUT cannot observe are reported SKIP with the reason\n"
@@ -44,8 +57,13 @@ static void usage(FILE *f)
         "field the device does not publish, is an error before it runs (file:line:column).\n"
         "A scenario that decided nothing (not for this DUT, or every expectation skipped)\n"
         "ends SKIP, never pass.\n\n"
+        "With --dut rig, before any scenario the board is asked who it is (docs/hil.md,\n"
+        "preflight): no answer, or another product/variant/serial/firmware than the rig\n"
+        "file says, is a setup error (exit 2) naming the port and what was seen.\n\n"
+        "SIGINT/SIGTERM stop the scenario under way and every child (device, QEMU, broker),\n"
+        "remove their temp dirs, write the JUnit of what ran and exit 130/143.\n\n"
         "Exit: 0 every scenario passed, 1 an expectation failed or a scenario was skipped\n"
-        "(without --allow-skips), 2 usage or scenario error.\n");
+        "(without --allow-skips), 2 usage, scenario or setup error.\n");
 }
 
 struct outcome {
@@ -148,7 +166,8 @@ static int write_junit(const char *path, const struct outcome *o, size_t n, doub
         xml_escape(f, o[i].path);
         fprintf(f, "\" time=\"%.3f\">\n", o[i].r.wall_s);
         if (o[i].error) {
-            fprintf(f, "      <error message=\"scenario error\">");
+            fprintf(f, "      <error message=\"%s\">",
+                    o[i].r.interrupted ? "interrupted" : "scenario error");
             xml_escape(f, o[i].parse_err ? o[i].parse_err : o[i].r.report);
             fprintf(f, "</error>\n");
         } else if (o[i].r.skipped) {
@@ -223,8 +242,12 @@ static int run_run(int argc, char **argv)
                                          {"pace", required_argument, NULL, 'p'},
                                          {"rig", required_argument, NULL, 'r'},
                                          {"allow-skips", no_argument, NULL, 's'},
+                                         {"wait", no_argument, NULL, 'w'},
+                                         {"shard", required_argument, NULL, 'S'},
                                          {NULL, 0, NULL, 0}};
-    bool allow_skips = false;
+    bool allow_skips = false, wait_lock = false;
+    long shard_i = 1, shard_n = 1;
+    int lock_fd = -1;
     const char *dut = "sim", *junit = NULL, *rig_path = NULL;
     struct ml_run_opts ro = {0};
     int c;
@@ -239,6 +262,20 @@ static int run_run(int argc, char **argv)
             break;
         case 's':
             allow_skips = true;
+            break;
+        case 'S': {
+            char *end;
+            shard_i = strtol(optarg, &end, 10);
+            shard_n = *end == '/' ? strtol(end + 1, &end, 10) : 0;
+            if (*end != '\0' || shard_n < 1 || shard_i < 1 || shard_i > shard_n) {
+                fprintf(stderr, "meterlab run: --shard '%s': must be I/N with 1 <= I <= N\n",
+                        optarg);
+                return ML_EXIT_USAGE;
+            }
+            break;
+        }
+        case 'w':
+            wait_lock = true;
             break;
         case 'j':
             junit = optarg;
@@ -295,6 +332,24 @@ static int run_run(int argc, char **argv)
             fprintf(stderr, "meterlab run: %s\n", err);
             return ML_EXIT_USAGE;
         }
+        if (optind >= argc) {
+            fprintf(stderr, "meterlab run: give one or more scenario files\n");
+            return ML_EXIT_USAGE;
+        }
+        lock_fd = ml_rig_lock(&rig, wait_lock, "meterlab run", err, sizeof err);
+        if (lock_fd < 0 && lock_fd != -ENOENT) {
+            fprintf(stderr, "meterlab run: setup error: %s\n", err);
+            return ML_EXIT_USAGE;
+        }
+        if (ml_dut_rig_preflight(&rig, err, sizeof err) < 0) {
+            fprintf(stderr, "meterlab run: setup error: %s: %s\n", rig.path, err);
+            ml_rig_unlock(lock_fd);
+            return ML_EXIT_USAGE;
+        }
+        if (!ro.quiet) {
+            printf("rig %s: %s\n", rig.name, err);
+            fflush(stdout);
+        }
         ml_dut_rig_init(&dutb, &rig);
     } else {
         fprintf(stderr, "meterlab run: unknown --dut '%s' (sim, device, rig, qemu)\n", dut);
@@ -306,13 +361,34 @@ static int run_run(int argc, char **argv)
         return ML_EXIT_USAGE;
     }
     ro.tty = isatty(2);
-    size_t n = (size_t)(argc - optind);
+    stop_sig = 0;
+    ro.stop = &stop_sig;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop; /* no SA_RESTART: a wait returns to check the flag */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    /* --shard I/N: scenarios I, I+N, I+2N, ... of the list (1-based) */
+    size_t n_all = (size_t)(argc - optind), n = 0;
+    char **files = calloc(n_all, sizeof *files);
+    for (size_t k = 0; k < n_all; k++) {
+        if ((long)(k % (size_t)shard_n) == shard_i - 1) {
+            files[n++] = argv[optind + (int)k];
+        }
+    }
+    if (shard_n > 1) {
+        printf("shard %ld/%ld: %zu of %zu scenario%s\n", shard_i, shard_n, n, n_all,
+               n_all == 1 ? "" : "s");
+    }
     struct outcome *out = calloc(n, sizeof *out);
     double w0 = wall_now();
     size_t passed = 0, failed = 0, errors = 0, skipped = 0;
-    for (size_t i = 0; i < n; i++) {
+    size_t ran = 0;
+    for (size_t i = 0; i < n && !stop_sig; i++) {
         struct outcome *o = &out[i];
-        o->path = argv[optind + (int)i];
+        ran = i + 1;
+        o->path = files[i];
         static struct ml_scenario s;
         char err[1024];
         int lrc = ml_scenario_load(o->path, &s, err, sizeof err);
@@ -375,11 +451,17 @@ static int run_run(int argc, char **argv)
     if (errors) {
         printf(", %zu errors", errors);
     }
-    printf(" (%zu scenario%s, %.1f s)\n", n, n == 1 ? "" : "s", wall);
+    printf(" (%zu scenario%s, %.1f s)\n", ran, ran == 1 ? "" : "s", wall);
     int rc = errors                                ? ML_EXIT_USAGE
              : failed || (skipped && !allow_skips) ? ML_EXIT_FAIL
                                                    : ML_EXIT_OK;
-    if (junit && write_junit(junit, out, n, wall, dut) < 0) {
+    if (stop_sig) {
+        printf("interrupted by %s after %zu of %zu scenario%s\n",
+               stop_sig == SIGINT ? "SIGINT" : "SIGTERM", ran, n, n == 1 ? "" : "s");
+        rc = 128 + stop_sig;
+    }
+    fflush(stdout);
+    if (junit && write_junit(junit, out, ran, wall, dut) < 0 && !stop_sig) {
         rc = ML_EXIT_USAGE;
     }
     for (size_t i = 0; i < n; i++) {
@@ -388,7 +470,9 @@ static int run_run(int argc, char **argv)
         free(out[i].r.report);
     }
     free(out);
+    free(files);
     ml_dut_free(&dutb);
+    ml_rig_unlock(lock_fd);
     return rc;
 }
 

@@ -1,5 +1,6 @@
 /* Rig files: a good file, the example bench, and every error class with its line:column. */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,13 +156,13 @@ static void test_rig_errors(void)
     expect_error("- a\n", "r.yaml:1:1:", "the rig must be a map, not a list");
     /* unknown keys, at every level */
     expect_error(HEAD INJ "colour: red\n", "r.yaml:4:1:", "unknown key 'colour' in the rig");
-    expect_error("name: n\ndut: {product: p1, flavour: x}\n" INJ,
-                 "r.yaml:2:20:", "unknown key 'flavour' in dut (known: product, variant, serial)");
+    expect_error("name: n\ndut: {product: p1, flavour: x}\n" INJ, "r.yaml:2:20:",
+                 "unknown key 'flavour' in dut (known: product, variant, serial, firmware)");
     expect_error(HEAD "serial: {inject: {path: /dev/x, baud: 9600}}\n",
                  "r.yaml:3:33:", "unknown key 'baud' in serial.inject");
     /* remote ports: the URL is checked at load time */
-    expect_error(HEAD "serial: {inject: {path: \"rfc2217://bench2\"}}\n", "r.yaml:3:25:",
-                 "serial.inject.path: rfc2217://bench2: no port");
+    expect_error(HEAD "serial: {inject: {path: \"rfc2217://bench2\"}}\n",
+                 "r.yaml:3:25:", "serial.inject.path: rfc2217://bench2: no port");
     CU_ASSERT_EQUAL(parse(HEAD "serial: {inject: {path: \"rfc2217://bench2:4001\"}}\n"), 0);
     CU_ASSERT_STRING_EQUAL(rig.port[ML_RIG_INJECT].path, "rfc2217://bench2:4001");
     expect_error(HEAD "serial: {inject: {path: /dev/x}, modem: {path: /dev/y}}\n",
@@ -249,6 +250,47 @@ static void test_rig_resolve(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "present"));
 }
 
+/* lock: relative to the rig file; a second holder is refused naming the first. */
+static void test_rig_lock(void)
+{
+    char dir[] = "/tmp/rig-lock.XXXXXX";
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    char name[64], lockp[80];
+    snprintf(name, sizeof name, "%s/r.yaml", dir);
+    snprintf(lockp, sizeof lockp, "%s/bench.lock", dir);
+    static const char text[] = "name: locked\n"
+                               "dut: {product: p1, serial: SC1, firmware: 1.2.3}\n"
+                               "lock: bench.lock\n"
+                               "serial: {inject: {path: /dev/x}}\n";
+    CU_ASSERT_EQUAL_FATAL(ml_rig_parse(name, text, strlen(text), &rig, err, sizeof err), 0);
+    CU_ASSERT_STRING_EQUAL(rig.dut.firmware, "1.2.3");
+    CU_ASSERT_STRING_EQUAL(rig.lock, "bench.lock");
+    int a = ml_rig_lock(&rig, false, "test A", err, sizeof err);
+    CU_ASSERT_FATAL(a >= 0);
+    FILE *f = fopen(lockp, "r");
+    char holder[200] = "";
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    CU_ASSERT_PTR_NOT_NULL(fgets(holder, sizeof holder, f));
+    fclose(f);
+    char want[64];
+    snprintf(want, sizeof want, "pid %ld on ", (long)getpid());
+    CU_ASSERT_PTR_NOT_NULL(strstr(holder, want));
+    CU_ASSERT_PTR_NOT_NULL(strstr(holder, ": test A"));
+    /* a second run (another open file description) is refused, naming the holder */
+    CU_ASSERT_EQUAL(ml_rig_lock(&rig, false, "test B", err, sizeof err), -EBUSY);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "is in use"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, want));
+    ml_rig_unlock(a);
+    int b = ml_rig_lock(&rig, false, "test B", err, sizeof err);
+    CU_ASSERT(b >= 0);
+    ml_rig_unlock(b);
+    /* no lock: key: nothing to hold */
+    CU_ASSERT_EQUAL_FATAL(parse(HEAD INJ), 0);
+    CU_ASSERT_EQUAL(ml_rig_lock(&rig, false, "x", err, sizeof err), -ENOENT);
+    unlink(lockp);
+    rmdir(dir);
+}
+
 int main(void)
 {
     static const struct ml_test_case cases[] = {
@@ -259,6 +301,7 @@ int main(void)
         {"missing file", test_rig_load_missing_file},
         {"every error class with line:column", test_rig_errors},
         {"resolve: path kept, missing USB adapter named", test_rig_resolve},
+        {"lock: second holder refused with the first named", test_rig_lock},
     };
     return ml_test_run("rig", cases, sizeof cases / sizeof cases[0], NULL, NULL);
 }
