@@ -1193,9 +1193,23 @@ static const char *device_settings_not_applicable(struct runner *r)
     }
     struct ml_http_resp resp;
     char herr[256];
-    if (ml_http_request(d->http_host, d->http_port, d->http_user, d->http_password, "GET",
-                        "/api/v1/config", NULL, d->http_timeout_s > 0 ? d->http_timeout_s : 5,
-                        &resp, herr, sizeof herr) < 0) {
+    /* A device that was just given its settings may still be rebooting: it closes the
+     * first connections unanswered. Ask again until the HTTP timeout has passed. */
+    double limit = d->http_timeout_s > 0 ? d->http_timeout_s : 5;
+    struct timespec t0, now;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int hrc;
+    for (;;) {
+        hrc = ml_http_request(d->http_host, d->http_port, d->http_user, d->http_password, "GET",
+                              "/api/v1/config", NULL, limit, &resp, herr, sizeof herr);
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        double spent = (double)(now.tv_sec - t0.tv_sec) + (now.tv_nsec - t0.tv_nsec) / 1e9;
+        if (hrc >= 0 || spent >= limit) {
+            break;
+        }
+        nanosleep(&(struct timespec){0, 200000000L}, NULL);
+    }
+    if (hrc < 0) {
         snprintf(why, sizeof why, "%s: device: settings cannot be verified: GET /api/v1/config: %s",
                  s->path, herr);
         return why;
