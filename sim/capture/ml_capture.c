@@ -147,6 +147,11 @@ bool ml_capture_is_full(const struct ml_capture *c)
     return c->err != 0 || (c->max > 0 && c->n >= c->max);
 }
 
+bool ml_capture_wants_line_end(const struct ml_capture *c)
+{
+    return c->err == 0 && c->pend_tail;
+}
+
 /* ------------------------------------------------------------------------- */
 /* Keeping telegrams                                                         */
 /* ------------------------------------------------------------------------- */
@@ -279,7 +284,7 @@ int ml_capture_feed(struct ml_capture *c, const uint8_t *data, size_t len, doubl
 {
     size_t before = c->n;
     c->t_now = t;
-    for (size_t i = 0; i < len && !ml_capture_is_full(c); i++) {
+    for (size_t i = 0; i < len && (!ml_capture_is_full(c) || ml_capture_wants_line_end(c)); i++) {
         uint8_t b = data[i];
         c->ring[c->rpos & 7].b = b;
         c->ring[c->rpos & 7].t = t;

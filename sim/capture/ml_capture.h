@@ -122,6 +122,10 @@ int ml_capture_feed(struct ml_capture *c, const uint8_t *data, size_t len, doubl
 /** True when c->max telegrams are kept or a write failed. */
 bool ml_capture_is_full(const struct ml_capture *c);
 
+/** True when the last kept P1 telegram may still get its line end (CR LF) from the next
+ *  bytes: a caller that stops at c->max feeds on until false (or briefly). */
+bool ml_capture_wants_line_end(const struct ml_capture *c);
+
 /**
  * Write the last telegram and CAPTURE.yaml (atomically, via CAPTURE.yaml.tmp).
  * @return 0, or -1 with the reason in @p err.

@@ -210,8 +210,16 @@ static int record_live(const struct opts *o)
     }
     static uint8_t buf[4096];
     int rc = ML_EXIT_OK;
-    while (!ml_cli_stop_requested() && !ml_capture_is_full(&c)) {
+    double t_full = 0;
+    while (!ml_cli_stop_requested()) {
         double now = mono_s();
+        /* --count reached: the last telegram's line end is read too (it follows at once) */
+        if (ml_capture_is_full(&c)) {
+            t_full = t_full > 0 ? t_full : now;
+            if (!ml_capture_wants_line_end(&c) || now - t_full > 0.5) {
+                break;
+            }
+        }
         if (o->duration > 0 && now - lv.t0 >= o->duration) {
             break;
         }
