@@ -346,9 +346,9 @@ static void write_header(const struct ml_capture *c, FILE *f)
         fprintf(f,
                 "# Imported by `meterlab record --from` from %s: %s at %u %u%c%u, first "
                 "telegram %s%s.\n"
-                "# A raw dump has no timing: each telegram follows the one before by the "
-                "difference of their\n# meter clocks (1 s to 1 h), else by the protocol's "
-                "period (%.1f s).\n",
+                "# A raw dump has no timing: instants from the meter clocks (differences of 1 s to "
+                "1 h),\n"
+                "# telegrams without one evenly between, else the protocol's period (%.1f s).\n",
                 c->source, proto, (unsigned)c->line.baud, c->line.data_bits, c->line.parity,
                 c->line.stop_bits, when, c->parity_stripped ? ", parity bit (bit 7) cleared" : "",
                 ml_capture_period(c->meter_proto));

@@ -168,9 +168,12 @@ double ml_capture_period(int meter_proto);
  * Turn the raw dump @p in_path (bytes as read from the port, no timing) into the capture
  * @p out_yaml: the protocol and line settings by ml_capture_detect(), the telegrams kept
  * as by a live capture (at most @p max, 0: all). A dump has no arrival times, so the n-th
- * telegram is placed after the one before it by the difference of their meter clocks
- * (`0-0:1.0.0`, TIC `DATE`) when both have one and it is 1 s to 1 h, else by
- * ml_capture_period(); the first one at t = 1 s of the scenario as in a live capture.
+ * telegram with a meter clock (`0-0:1.0.0`, TIC `DATE`) is placed by its difference to the
+ * last telegram that had one, when that is 1 s to 1 h and keeps the order; telegrams
+ * without a clock (bad ones carry no reading) between two such are spread evenly between
+ * them; every other telegram follows the one before by ml_capture_period(). The first
+ * one is at t = 1 s of the scenario, as in a live capture; the device's utc_start is
+ * then set from the meter clock when there is one.
  * @p c is left open for the caller to read (counts, protocol); free it after.
  * @return 0, or -1 with the reason in @p err.
  */

@@ -176,14 +176,40 @@ static uint8_t *read_file(const char *path, size_t *len, char *err, size_t errca
     return buf;
 }
 
-/* Times of a dump: meter clock differences (1 s .. 1 h), else the protocol's period. */
+/*
+ * Times of a dump. A telegram with a meter clock is placed by the clock's difference to
+ * the last telegram that had one (when 1 s to 1 h and after the telegram before it); one
+ * without (a bad telegram has no reading) by the protocol's period, or, between two
+ * clock-placed telegrams, evenly between them.
+ */
 static void derive_times(struct ml_capture *c)
 {
     double period = ml_capture_period(c->meter_proto);
-    for (size_t i = 1; i < c->n; i++) {
-        int64_t a = c->tel[i - 1].ts, b = c->tel[i].ts;
-        double d = a > 0 && b > 0 && b - a >= 1 && b - a <= 3600 ? (double)(b - a) : period;
-        c->tel[i].t = c->tel[i - 1].t + d;
+    double anchor_t = 0;
+    int64_t anchor_ts = 0;
+    size_t run = 0; /* first telegram of the current run without a clock (0: none) */
+    for (size_t i = 0; i < c->n; i++) {
+        struct ml_cap_tel *tl = &c->tel[i];
+        double t = i == 0 ? 0 : c->tel[i - 1].t + period;
+        int64_t d = tl->ts - anchor_ts;
+        bool by_clock = i > 0 && tl->ts > 0 && anchor_ts > 0 && d >= 1 && d <= 3600 &&
+                        anchor_t + (double)d > c->tel[i - 1].t;
+        if (by_clock) {
+            t = anchor_t + (double)d;
+            /* spread the telegrams without clock since the anchor evenly */
+            for (size_t k = run; run > 0 && k < i; k++) {
+                c->tel[k].t =
+                    anchor_t + (t - anchor_t) * (double)(k - run + 1) / (double)(i - run + 1);
+            }
+        }
+        tl->t = t;
+        if (tl->ts > 0) {
+            anchor_t = t;
+            anchor_ts = tl->ts;
+            run = 0;
+        } else if (run == 0 && anchor_ts > 0) {
+            run = i;
+        }
     }
     c->utc_first = 0;
     for (size_t i = 0; i < c->n && c->utc_first == 0; i++) {
