@@ -1,7 +1,6 @@
 /* meterlab record: a meter's telegrams (from a port, or raw dumps) as replayable scenarios.
  * The capture itself is sim/capture (ml_capture); here: options, the port, printing. */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
@@ -16,6 +15,7 @@
 
 #include "cli.h"
 #include "cli_device_common.h"
+#include "cli_record.h"
 #include "ml_capture.h"
 #include "ml_rig.h"
 #include "ml_serial.h"
@@ -69,14 +69,6 @@ static void usage(FILE *f)
         "Exit: 0 at least one good telegram (or well-framed TIC historic frame) captured\n"
         "(--from: from every dump), 1 none, 2 usage or I/O error.\n");
 }
-
-struct opts {
-    const char *port, *usb, *from, *out, *line;
-    enum ml_cap_family want;
-    double probe, duration;
-    long count;
-    bool expect_values, quiet;
-};
 
 static double mono_s(void)
 {
@@ -142,7 +134,7 @@ static void say_trying(const struct ml_capture *c)
             c->line.data_bits, c->line.parity, c->line.stop_bits);
 }
 
-static int record_live(const struct opts *o)
+static int record_live(const struct ml_record_opts *o)
 {
     char err[1024];
     /* the line settings to try */
@@ -294,109 +286,10 @@ static int record_live(const struct opts *o)
 }
 
 /* ------------------------------------------------------------------------- */
-/* Import of raw dumps                                                       */
-/* ------------------------------------------------------------------------- */
-
-static int import_one(const struct opts *o, const char *in, const char *out)
-{
-    static struct ml_capture c;
-    char err[1200];
-    int r = ml_capture_import(&c, in, out, o->expect_values, o->want,
-                              o->count > 0 ? (size_t)o->count : 0, err, sizeof err);
-    if (r != 0) {
-        fprintf(stderr, "meterlab record: %s\n", err);
-        ml_capture_free(&c);
-        return r < 0 ? ML_EXIT_USAGE : ML_EXIT_FAIL;
-    }
-    if (!o->quiet) {
-        fprintf(stderr,
-                "meterlab record: %s: %s at %u %u%c%u%s, %zu telegrams (%u ok, %u crc_fail, "
-                "%u frame_fail, %u historic) over %.1f s -> %s\n",
-                in, ml_meter_proto_name(c.meter_proto), (unsigned)c.line.baud, c.line.data_bits,
-                c.line.parity, c.line.stop_bits,
-                c.parity_stripped ? " (read at 8 bits: parity bit cleared)" : "", c.n,
-                c.count[ML_CAP_OK], c.count[ML_CAP_CRC], c.count[ML_CAP_FRAME],
-                c.count[ML_CAP_HISTORIC], c.n ? c.tel[c.n - 1].t : 0.0, out);
-    }
-    unsigned good = c.count[ML_CAP_OK] + c.count[ML_CAP_HISTORIC];
-    ml_capture_free(&c);
-    return good > 0 ? ML_EXIT_OK : ML_EXIT_FAIL;
-}
-
-static bool skipped_name(const char *name)
-{
-    const char *dot = strrchr(name, '.');
-    return name[0] == '.' ||
-           (dot && (!strcmp(dot, ".yaml") || !strcmp(dot, ".yml") || !strcmp(dot, ".md")));
-}
-
-static int import_dir(const struct opts *o)
-{
-    struct dirent **ents;
-    int ne = scandir(o->from, &ents, NULL, alphasort);
-    if (ne < 0) {
-        fprintf(stderr, "meterlab record: cannot read %s/: %s\n", o->from, strerror(errno));
-        return ML_EXIT_USAGE;
-    }
-    if (mkdir(o->out, 0777) != 0 && errno != EEXIST) {
-        fprintf(stderr, "meterlab record: cannot create %s/: %s\n", o->out, strerror(errno));
-        return ML_EXIT_USAGE;
-    }
-    int rc = ML_EXIT_OK, files = 0;
-    char prev_stem[256] = "";
-    for (int i = 0; i < ne; i++) {
-        char in[2048], out[2048], stem[256];
-        snprintf(in, sizeof in, "%s/%s", o->from, ents[i]->d_name);
-        struct stat st;
-        if (skipped_name(ents[i]->d_name) || stat(in, &st) != 0 || !S_ISREG(st.st_mode)) {
-            continue;
-        }
-        snprintf(stem, sizeof stem, "%s", ents[i]->d_name);
-        char *dot = strrchr(stem, '.');
-        if (dot && dot != stem) {
-            *dot = 0;
-        }
-        if (!strcmp(stem, prev_stem)) {
-            fprintf(stderr, "meterlab record: %s: a second dump named %s.* (one capture each)\n",
-                    in, stem);
-            rc = ML_EXIT_USAGE;
-            continue;
-        }
-        snprintf(prev_stem, sizeof prev_stem, "%s", stem);
-        snprintf(out, sizeof out, "%s/%s.yaml", o->out, stem);
-        int r = import_one(o, in, out);
-        rc = r > rc ? r : rc;
-        files++;
-    }
-    for (int i = 0; i < ne; i++) {
-        free(ents[i]);
-    }
-    free(ents);
-    if (files == 0) {
-        fprintf(stderr, "meterlab record: no dump files in %s/\n", o->from);
-        return ML_EXIT_USAGE;
-    }
-    return rc;
-}
-
-static int record_from(const struct opts *o)
-{
-    struct stat st;
-    if (stat(o->from, &st) != 0) {
-        fprintf(stderr, "meterlab record: --from %s: %s\n", o->from, strerror(errno));
-        return ML_EXIT_USAGE;
-    }
-    if (S_ISDIR(st.st_mode)) {
-        return import_dir(o);
-    }
-    return import_one(o, o->from, o->out);
-}
-
-/* ------------------------------------------------------------------------- */
 /* Options                                                                   */
 /* ------------------------------------------------------------------------- */
 
-static int parse_args(int argc, char **argv, struct opts *o)
+static int parse_args(int argc, char **argv, struct ml_record_opts *o)
 {
     static const struct option opts[] = {
         {"port", required_argument, NULL, 'p'},     {"usb", required_argument, NULL, 'u'},
@@ -405,7 +298,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
         {"probe", required_argument, NULL, 'b'},    {"duration", required_argument, NULL, 'd'},
         {"count", required_argument, NULL, 'c'},    {"expect-values", no_argument, NULL, 'e'},
         {"quiet", no_argument, NULL, 'q'},          {NULL, 0, NULL, 0}};
-    *o = (struct opts){.probe = 12};
+    *o = (struct ml_record_opts){.probe = 12};
     bool live_only = false;
     int c;
     optind = 1;
@@ -507,11 +400,11 @@ static int record_run(int argc, char **argv)
         usage(stdout);
         return ML_EXIT_OK;
     }
-    struct opts o;
+    struct ml_record_opts o;
     if (parse_args(argc, argv, &o) < 0) {
         return ML_EXIT_USAGE;
     }
-    return o.from ? record_from(&o) : record_live(&o);
+    return o.from ? ml_record_from(&o) : record_live(&o);
 }
 
 const struct ml_cmd ml_cmd_record = {
