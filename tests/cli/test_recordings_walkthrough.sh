@@ -103,7 +103,10 @@ grep -q 'no good P1 telegram or TIC frame' e.log || fail "5. no reason for the e
 [ $? -eq 1 ] || fail "5. --protocol tic on a P1 dump: not exit 1"
 "$MET" record --from nowhere -o x.yaml 2>/dev/null
 [ $? -eq 2 ] || fail "5. --from a missing path: not exit 2"
-"$MET" record --from recordings -o x.yaml --line 9600,7E1 2>/dev/null
+"$MET" record --from recordings -o x.yaml 2>/dev/null
+[ $? -eq 2 ] || fail "5. --from DIR -o x.yaml: not exit 2"
+[ -e x.yaml ] && fail "5. --from DIR -o x.yaml created x.yaml"
+"$MET" record --from recordings -o x --line 9600,7E1 2>/dev/null
 [ $? -eq 2 ] || fail "5. --from with --line: not exit 2"
 "$MET" record --from recordings/garage-dsmr50.txt -o x.txt 2>/dev/null
 [ $? -eq 2 ] || fail "5. --from FILE -o x.txt: not exit 2"

@@ -46,6 +46,14 @@ static bool skipped_name(const char *name)
 
 static int import_dir(const struct ml_record_opts *o)
 {
+    size_t ol = strlen(o->out);
+    if (ol > 5 && (!strcmp(o->out + ol - 5, ".yaml") || !strcmp(o->out + ol - 4, ".yml"))) {
+        fprintf(stderr,
+                "meterlab record: --from %s is a directory: -o names the directory of "
+                "its captures, not '%s'\n",
+                o->from, o->out);
+        return ML_EXIT_USAGE;
+    }
     struct dirent **ents;
     int ne = scandir(o->from, &ents, NULL, alphasort);
     if (ne < 0) {
