@@ -62,7 +62,7 @@ echo "1. DSMR 2.2 capture: 4 telegrams end with ! CR LF, its replay passes"
 # 2. bytes queued on the port before record opened it are not captured
 new_pair
 "$MET" play -q --port "$A" --speed 20 "$D/dsmr22-roundtrip.yaml" || fail "2. play exit $?"
-sleep 0.3
+sleep 1 # play has drained its port; the pair forwards into B's queue meanwhile
 "$MET" record --port "$B" --duration 1 -o "$W/stale.yaml" 2>"$W/stale.log"
 src=$?
 [ $src -eq 1 ] || { cat "$W/stale.log"; fail "2. record kept bytes queued before it listened (exit $src, not 1)"; }
