@@ -77,7 +77,10 @@ grep -q 'frame_fail' "$W/cut.steps" || { cat "$W/cut.steps"; fail "3. no cut-off
 awk '{ t = $3 + 0 } /frame_fail/ { gp = t - p; cut = 1 } !/frame_fail/ && cut == 1 { gn = t - p; cut = 2 }
      { p = t }
      END { printf "3. cut-off telegram: %.3f s after the one before, %.3f s before the next\n", gp, gn
-           if (gp < 0.3 || gp > 0.7 || gn < 0.3) exit 1 }' "$W/cut.steps" ||
+           # own time: 0.5 s after the one before and before the next; stamped with the
+           # next one (the bug) it is 1.0 s after and 0.0 s before. Wide margins: a loaded
+           # machine delays reads by a few 100 ms.
+           if (gp < 0.2 || gp > 0.9 || gn < 0.1) exit 1 }' "$W/cut.steps" ||
     { cat "$W/cut.steps"; fail "3. the cut-off telegram is not timed by its own bytes"; }
 
 # 4. emit takes a capture without meter: section
