@@ -20,6 +20,7 @@
 #include <modbus.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -32,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ml_qemu_vt.h"
 #include "ml_run.h"
 #include "ml_rig.h"
 #include "ml_serial.h"
@@ -59,7 +61,15 @@ struct rt_priv {
     /* reboots seen through the HTTP uptime: the boot instant (mono) of the last look */
     double last_uptime;
     int reboots;
-    double last_inject; /* the DUT needs a moment to act on bytes (real time) */
+    double last_inject; /* the DUT needs a moment to act on bytes (device time) */
+    /* --vtime (qemu): the guest's clock through QMP (ml_qemu_vt.h) */
+    bool vtime;
+    struct ml_qemu_vt_opts vt_opts;
+    struct ml_qemu_vt *vt;
+    char qmp_path[160];
+    int64_t vt_off_us; /* added to the guest clock: a power cycle starts a new QEMU */
+    uint64_t vt_last_us;
+    uint64_t vt_t0_us;
     /* the status counters when the scenario started (a rig's board keeps counting
      * across scenarios); judged relative to these until the board reboots */
     double base[6];
@@ -85,6 +95,17 @@ static double mono(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Device time in seconds: the wall clock, or the guest's clock with --vtime. */
+static double dev_now(struct rt_priv *p)
+{
+    if (p->vt == NULL) {
+        return mono();
+    }
+    uint64_t t = (uint64_t)((int64_t)ml_qemu_vt_now_us(p->vt) + p->vt_off_us);
+    p->vt_last_us = t;
+    return (double)t / 1e6;
 }
 
 /* ------------------------------------------------------------------------- */
@@ -220,6 +241,13 @@ static int child_start(struct ml_dut *d, const char *mqtt_url, char *err, size_t
     if (p->qemu) {
         argv[a++] = "--target";
         argv[a++] = "qemu";
+        if (p->vtime) {
+            snprintf(p->qmp_path, sizeof p->qmp_path, "%s/qmp", p->state_dir);
+            argv[a++] = "--icount";
+            argv[a++] = ML_QEMU_VT_ICOUNT;
+            argv[a++] = "--qmp";
+            argv[a++] = p->qmp_path;
+        }
     }
     argv[a++] = "--product";
     argv[a++] = s->product == ML_SCN_TIC ? "tic" : s->product == ML_SCN_P1MB ? "p1mb" : "p1";
@@ -360,11 +388,26 @@ static int child_start(struct ml_dut *d, const char *mqtt_url, char *err, size_t
     memset(p->tel, 0, sizeof p->tel);
     pthread_mutex_unlock(&p->mu);
     p->reader_on = pthread_create(&p->reader, NULL, reader_main, p) == 0;
+    if (p->vtime) {
+        /* from here the guest runs on the leash: paced while the runner talks to it */
+        uint64_t before = p->vt_last_us;
+        if (ml_qemu_vt_open(&p->vt, p->qmp_path, &p->vt_opts, err, cap) < 0) {
+            return -1;
+        }
+        /* a new QEMU (power cycle) starts its clock again: device time goes on */
+        p->vt_off_us = (int64_t)before - (int64_t)ml_qemu_vt_now_us(p->vt);
+        (void)dev_now(p);
+    }
     return 0;
 }
 
 static void child_stop(struct rt_priv *p)
 {
+    if (p->vt != NULL) {
+        (void)dev_now(p);
+        ml_qemu_vt_close(p->vt); /* QEMU runs free again: it is stopped next */
+        p->vt = NULL;
+    }
     if (p->child > 0) {
         kill(p->child, SIGTERM);
         int st;
@@ -477,7 +520,7 @@ static int rt_start(struct ml_dut *d, const char *mqtt_url, char *err, size_t ca
     if (rig_attach(d, err, cap) < 0) {
         return -1;
     }
-    p->t0 = mono();
+    p->t0 = dev_now(p);
     p->have_base = false;
     if (d->http_port > 0 && d->s->product != ML_SCN_P1MB) {
         char why[256];
@@ -553,12 +596,31 @@ step:
 
 static uint64_t rt_now(struct ml_dut *d)
 {
-    double t = mono() - P(d)->t0;
+    double t = dev_now(P(d)) - P(d)->t0;
     return t > 0 ? (uint64_t)(t * 1e6) : 0;
+}
+
+/* --vtime: let the guest run to device time @p t_us (scenario time), in steps of at
+ * most 10 s so that a stop signal is seen. */
+static void vt_advance(struct ml_dut *d, uint64_t t_us)
+{
+    struct rt_priv *p = P(d);
+    uint64_t t0 = (uint64_t)llround(p->t0 * 1e6);
+    while (p->vt != NULL && rt_now(d) < t_us &&
+           !(d->o != NULL && d->o->stop != NULL && *d->o->stop)) {
+        uint64_t to = rt_now(d) + 10000000u < t_us ? rt_now(d) + 10000000u : t_us;
+        if (ml_qemu_vt_run_to(p->vt, (uint64_t)((int64_t)(t0 + to) - p->vt_off_us)) < 0) {
+            break; /* QEMU went away: the checks say so */
+        }
+    }
 }
 
 static void rt_advance(struct ml_dut *d, uint64_t t_us)
 {
+    if (P(d)->vt != NULL) {
+        vt_advance(d, t_us);
+        return;
+    }
     /* in steps of at most 100 ms: a stop signal may be delivered to another thread */
     uint64_t now;
     while ((now = rt_now(d)) < t_us && !(d->o != NULL && d->o->stop != NULL && *d->o->stop)) {
@@ -591,7 +653,7 @@ static int rt_inject(struct ml_dut *d, const uint8_t *b, size_t n, char *err, si
         snprintf(err, cap, "the DUT did not take %zu meter bytes within 5 s", n - off);
         return -1;
     }
-    p->last_inject = mono();
+    p->last_inject = dev_now(p);
     return 0;
 }
 
@@ -600,6 +662,14 @@ static int rt_inject(struct ml_dut *d, const uint8_t *b, size_t n, char *err, si
 
 static void rt_settle(struct ml_dut *d)
 {
+    struct rt_priv *p = P(d);
+    if (p->vt != NULL) {
+        double due = p->last_inject + RT_LATENCY_S - p->t0;
+        if (due > 0 && (double)rt_now(d) < due * 1e6) {
+            vt_advance(d, (uint64_t)(due * 1e6));
+        }
+        return;
+    }
     double wait = P(d)->last_inject + RT_LATENCY_S - mono();
     if (wait > 0) {
         usleep((useconds_t)(wait * 1e6));
@@ -639,7 +709,7 @@ static cJSON *get_status(struct ml_dut *d, char *why, size_t cap)
         /* when it booted, to 1 s: a later boot time is a reboot (two reboots between
          * two looks count as one) */
         struct rt_priv *p = P(d);
-        double boot = mono() - up->valuedouble;
+        double boot = dev_now(p) - up->valuedouble;
         if (p->last_uptime < 0) {
             p->last_uptime = boot;
         } else if (boot > p->last_uptime + 1.5) {
@@ -851,7 +921,7 @@ static int rt_start_dev(struct ml_dut *d, const char *mqtt_url, char *err, size_
 /* The runner's own setup (verifying the device: settings) is done: the scenario starts. */
 static void rt_time_zero(struct ml_dut *d)
 {
-    P(d)->t0 = mono();
+    P(d)->t0 = dev_now(P(d));
 }
 
 static const struct ml_dut_ops rig_ops = RT_OPS("rig", rt_start);
@@ -891,6 +961,14 @@ void ml_dut_device_init(struct ml_dut *d, bool qemu)
     d->ops = qemu ? &qemu_ops : &device_ops;
     P(d)->device = true;
     P(d)->qemu = qemu;
+}
+
+void ml_dut_qemu_vtime(struct ml_dut *d, double pace, double max_speed)
+{
+    struct rt_priv *p = P(d);
+    p->vtime = p->qemu;
+    p->vt_opts.pace = pace;
+    p->vt_opts.max_speed = max_speed;
 }
 
 /* ------------------------------------------------------------------------- */
