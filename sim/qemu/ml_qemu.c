@@ -536,10 +536,24 @@ static int read_banner(struct ml_qemu *q, struct ml_qemu_banner *b, const char *
 }
 
 #ifdef HAVE_AT_EMU
+/* Kept quiet (the console lines say what the device does), unless ML_QEMU_AT_LOG
+ * names a file for the co-processor's traffic (debugging). */
 static void at_log(void *ctx, const char *line)
 {
     (void)ctx;
-    (void)line; /* kept quiet: the console lines say what the device does */
+    static FILE *f;
+    static bool tried;
+    if (!tried) {
+        tried = true;
+        const char *path = getenv("ML_QEMU_AT_LOG");
+        f = path != NULL && path[0] != '\0' ? fopen(path, "a") : NULL;
+    }
+    if (f != NULL) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        fprintf(f, "%ld.%06ld %s\n", (long)ts.tv_sec, ts.tv_nsec / 1000, line);
+        fflush(f);
+    }
 }
 
 /* ------------------------------------------------------------------------- */

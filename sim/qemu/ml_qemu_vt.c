@@ -53,6 +53,8 @@ struct ml_qemu_vt {
     double pace, max_speed;
     double speed; /* measured guest/host speed while running (estimate) */
     uint64_t overshoot_ns;
+    struct ml_qemu_vt_stats st;
+    int64_t open_h;
 };
 
 static int64_t host_ns(void)
@@ -168,6 +170,7 @@ static int burst(struct ml_qemu_vt *v, int64_t want)
         return -1;
     }
     int64_t dh = host_ns() - h0;
+    v->st.bursts++;
     if (dh > 0 && v->now_ns > g0) {
         double s = (double)(v->now_ns - g0) / (double)dh;
         pthread_mutex_lock(&v->mu);
@@ -281,6 +284,7 @@ int ml_qemu_vt_open(struct ml_qemu_vt **out, const char *qmp_path, const struct 
     }
     v->pace_g0 = v->now_ns;
     v->pace_h0 = host_ns();
+    v->open_h = v->pace_h0;
     if (pthread_create(&v->th, NULL, vt_main, v) != 0) {
         snprintf(err, cap, "pthread_create: %s", strerror(errno));
         goto fail;
@@ -305,6 +309,8 @@ int ml_qemu_vt_run_to(struct ml_qemu_vt *v, uint64_t t_us)
 {
     pthread_mutex_lock(&v->mu);
     if (!v->dead && v->now_ns < t_us * 1000u) {
+        int64_t h0 = host_ns();
+        uint64_t g0 = v->now_ns;
         v->target_ns = t_us * 1000u;
         v->target_on = true;
         v->pace_g0 = v->now_ns; /* the cap (max_speed) counts from here */
@@ -312,6 +318,9 @@ int ml_qemu_vt_run_to(struct ml_qemu_vt *v, uint64_t t_us)
         while (v->target_on && !v->dead) {
             pthread_cond_wait(&v->cv, &v->mu);
         }
+        v->st.run_to_calls++;
+        v->st.run_to_host_s += (double)(host_ns() - h0) / 1e9;
+        v->st.run_to_guest_s += (double)(v->now_ns - g0) / 1e9;
     }
     int rc = v->dead ? -1 : 0;
     pthread_mutex_unlock(&v->mu);
@@ -324,6 +333,15 @@ uint64_t ml_qemu_vt_max_overshoot_us(struct ml_qemu_vt *v)
     uint64_t o = v->overshoot_ns / 1000u;
     pthread_mutex_unlock(&v->mu);
     return o;
+}
+
+void ml_qemu_vt_stats(struct ml_qemu_vt *v, struct ml_qemu_vt_stats *out)
+{
+    pthread_mutex_lock(&v->mu);
+    *out = v->st;
+    out->max_overshoot_us = v->overshoot_ns / 1000u;
+    out->open_host_s = (double)(host_ns() - v->open_h) / 1e9;
+    pthread_mutex_unlock(&v->mu);
 }
 
 void ml_qemu_vt_close(struct ml_qemu_vt *v)

@@ -64,6 +64,16 @@ int ml_qemu_vt_run_to(struct ml_qemu_vt *v, uint64_t t_us);
 /** Overshoot of run_to so far: the largest (guest clock - target) after a stop, in µs. */
 uint64_t ml_qemu_vt_max_overshoot_us(struct ml_qemu_vt *v);
 
+/** What the leash cost so far (benchmarks, docs/performance.md). */
+struct ml_qemu_vt_stats {
+    uint64_t run_to_calls, bursts;
+    double run_to_host_s;  /**< wall time spent in ml_qemu_vt_run_to() */
+    double run_to_guest_s; /**< guest time those calls covered */
+    uint64_t max_overshoot_us;
+    double open_host_s; /**< wall time since ml_qemu_vt_open() */
+};
+void ml_qemu_vt_stats(struct ml_qemu_vt *v, struct ml_qemu_vt_stats *out);
+
 /** Leave the guest running free (`cont`), stop the thread, free @p v (NULL: nothing). */
 void ml_qemu_vt_close(struct ml_qemu_vt *v);
 

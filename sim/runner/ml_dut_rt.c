@@ -29,6 +29,7 @@
 #include <string.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -70,6 +71,7 @@ struct rt_priv {
     int64_t vt_off_us; /* added to the guest clock: a power cycle starts a new QEMU */
     uint64_t vt_last_us;
     uint64_t vt_t0_us;
+    uint64_t injected, echoed; /* meter bytes written / read back from P1 out (this port) */
     /* the status counters when the scenario started (a rig's board keeps counting
      * across scenarios); judged relative to these until the board reboots */
     double base[6];
@@ -150,10 +152,17 @@ static void *reader_main(void *x)
     struct rt_priv *p = x;
     char buf[4096];
     size_t n = 0;
+    /* ML_RUN_CHILD_LOG=FILE: the child's lines with the device time (debugging) */
+    const char *log_path = getenv("ML_RUN_CHILD_LOG");
+    FILE *log = log_path != NULL && log_path[0] ? fopen(log_path, "a") : NULL;
     for (;;) {
         ssize_t r = read(p->child_out, buf + n, sizeof buf - 1 - n);
         if (r <= 0) {
             break;
+        }
+        if (log != NULL) {
+            fprintf(log, "[dev %.3f] %.*s", dev_now(p) - p->t0, (int)r, buf + n);
+            fflush(log);
         }
         n += (size_t)r;
         buf[n] = 0;
@@ -167,6 +176,9 @@ static void *reader_main(void *x)
         if (n == sizeof buf - 1) {
             n = 0;
         }
+    }
+    if (log != NULL) {
+        fclose(log);
     }
     return NULL;
 }
@@ -405,6 +417,17 @@ static void child_stop(struct rt_priv *p)
 {
     if (p->vt != NULL) {
         (void)dev_now(p);
+        if (getenv("ML_VT_STATS") != NULL) {
+            /* ML_VT_STATS: what the leash cost (bench/qemu-vtime/run.sh reads it) */
+            struct ml_qemu_vt_stats st;
+            ml_qemu_vt_stats(p->vt, &st);
+            fprintf(stderr,
+                    "vtime: %llu run-to (%llu bursts): %.2f s guest in %.2f s wall; max "
+                    "overshoot %.1f ms; leash on for %.2f s wall\n",
+                    (unsigned long long)st.run_to_calls, (unsigned long long)st.bursts,
+                    st.run_to_guest_s, st.run_to_host_s, (double)st.max_overshoot_us / 1e3,
+                    st.open_host_s);
+        }
         ml_qemu_vt_close(p->vt); /* QEMU runs free again: it is stopped next */
         p->vt = NULL;
     }
@@ -436,6 +459,7 @@ static void child_stop(struct rt_priv *p)
 
 static void close_ports(struct rt_priv *p)
 {
+    p->injected = p->echoed = 0;
     if (p->inject_fd >= 0) {
         close(p->inject_fd);
     }
@@ -654,17 +678,42 @@ static int rt_inject(struct ml_dut *d, const uint8_t *b, size_t n, char *err, si
         return -1;
     }
     p->last_inject = dev_now(p);
+    p->injected += n;
     return 0;
 }
 
 /* Checks right after meter bytes: give the DUT RT_LATENCY_S to act on them. */
-#define RT_LATENCY_S 0.15
+#define RT_LATENCY_S    0.15
+/* --vtime: how long to let the guest take injected bytes (P1 out echo), in steps */
+#define VT_ECHO_MAX_S   3.0
+#define VT_ECHO_STEP_US 20000u
 
 static void rt_settle(struct ml_dut *d)
 {
     struct rt_priv *p = P(d);
     if (p->vt != NULL) {
-        double due = p->last_inject + RT_LATENCY_S - p->t0;
+        /* The guest takes the meter bytes one by one (QEMU's CMSDK UART holds one),
+         * each when QEMU's main loop gets to it; meanwhile the idle guest's clock
+         * jumps to its next SysTick: ~0.4 ms of guest time per byte, depending on
+         * the host (docs/target.md, "Virtual time"). So with P1 out to watch (an
+         * exact copy of the input as the firmware reads it), run until all of it
+         * came back, at most VT_ECHO_MAX_S, and give the latency from there. */
+        double from = p->last_inject;
+        if (p->p1out_fd >= 0 && p->injected > 0) {
+            double give_up = dev_now(p) + VT_ECHO_MAX_S;
+            for (;;) {
+                int queued = 0;
+                if (ioctl(p->p1out_fd, FIONREAD, &queued) != 0 || queued < 0) {
+                    queued = 0;
+                }
+                if (p->echoed + (uint64_t)queued >= p->injected || dev_now(p) >= give_up) {
+                    break;
+                }
+                vt_advance(d, rt_now(d) + VT_ECHO_STEP_US);
+            }
+            from = dev_now(p) > from ? dev_now(p) : from;
+        }
+        double due = from + RT_LATENCY_S - p->t0;
         if (due > 0 && (double)rt_now(d) < due * 1e6) {
             vt_advance(d, (uint64_t)(due * 1e6));
         }
@@ -683,6 +732,7 @@ static size_t rt_p1_out(struct ml_dut *d, uint8_t *buf, size_t cap)
         return 0;
     }
     ssize_t r = read(p->p1out_fd, buf, cap);
+    p->echoed += r > 0 ? (uint64_t)r : 0u;
     return r > 0 ? (size_t)r : 0;
 }
 
