@@ -33,7 +33,8 @@ digest() {
         -e 's/^  \(FAIL\|SKIP\) \([^ ]*\) *t=[0-9.]* s */\1 \2 /p' \
         -e 's/^       \(expected\|seen\): */  \1 /p' "$1" |
         sed -e 's/ *([0-9]* bytes)$//' -e 's/ in \[[0-9., ]*\] s//' \
-            -e 's/ since the start (GET [^)]*)$//' -e 's/ (GET \/api\/v1\/status[^)]*)$//'
+            -e 's/ since the start (GET [^)]*)$//' -e 's/ (GET \/api\/v1\/status[^)]*)$//' \
+            -e 's/\(: status [0-9]*\); body .*/\1/'
 }
 
 echo "scenario: $scn"

@@ -332,6 +332,18 @@ static int child_start(struct ml_dut *d, const char *mqtt_url, char *err, size_t
     close(pfd[1]);
     p->child = pid;
     p->child_out = pfd[0];
+    if (p->vtime) {
+        /* The guest is on the leash from its first instruction: it boots (and is
+         * seeded) at wall-clock pace, as without --vtime, not at full speed with its
+         * AT timeouts racing the emulator. QEMU makes the QMP socket as it starts. */
+        uint64_t before = p->vt_last_us;
+        if (ml_qemu_vt_open(&p->vt, p->qmp_path, &p->vt_opts, err, cap) < 0) {
+            return -1;
+        }
+        /* a new QEMU (power cycle) starts its clock again: device time goes on */
+        p->vt_off_us = (int64_t)before - (int64_t)ml_qemu_vt_now_us(p->vt);
+        (void)dev_now(p);
+    }
     char b[8192];
     double boot = p->qemu ? 120 : 15;
     if (read_banner(p->child_out, boot, b, sizeof b) < 0) {
@@ -400,16 +412,6 @@ static int child_start(struct ml_dut *d, const char *mqtt_url, char *err, size_t
     memset(p->tel, 0, sizeof p->tel);
     pthread_mutex_unlock(&p->mu);
     p->reader_on = pthread_create(&p->reader, NULL, reader_main, p) == 0;
-    if (p->vtime) {
-        /* from here the guest runs on the leash: paced while the runner talks to it */
-        uint64_t before = p->vt_last_us;
-        if (ml_qemu_vt_open(&p->vt, p->qmp_path, &p->vt_opts, err, cap) < 0) {
-            return -1;
-        }
-        /* a new QEMU (power cycle) starts its clock again: device time goes on */
-        p->vt_off_us = (int64_t)before - (int64_t)ml_qemu_vt_now_us(p->vt);
-        (void)dev_now(p);
-    }
     return 0;
 }
 
