@@ -4,7 +4,7 @@
 # with `meterlab run --dut qemu --vtime` RUNS times and prints, per run, the
 # wall time, the guest time covered, the speed (guest s per wall s) and a digest
 # of every decided check (what was expected and seen, without instants), then
-# how many runs gave the same digest as the first. Optionally the same
+# how many runs gave the most common digest. Optionally the same
 # scenario once on the wall clock (REALTIME=1) and the idle speed of the
 # image under -icount (IDLE=1).
 #
@@ -40,8 +40,6 @@ digest() {
 echo "scenario: $scn"
 echo "host: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "qemu: $(qemu-system-arm --version | head -1)"
-same=0
-first=""
 printf '%-4s %8s %8s %7s %6s  %s\n' run wall_s guest_s speed fails digest
 for i in $(seq 1 "$runs"); do
     out=$tmp/run$i.txt
@@ -53,31 +51,39 @@ for i in $(seq 1 "$runs"); do
     fails=$(grep -c '^  FAIL ' "$out")
     digest "$out" >"$tmp/d$i.txt"
     sum=$(md5sum <"$tmp/d$i.txt" | cut -c1-8)
-    [ -z "$first" ] && first=$sum
-    [ "$sum" = "$first" ] && same=$((same + 1))
     speed=$(awk -v g="$guest" -v w="$wall" 'BEGIN { if (w > 0) printf "%.1f", g / w }')
     printf '%-4s %8s %8s %7s %6s  %s\n' "$i" "$wall" "$guest" "${speed}x" "$fails" "$sum"
     grep '^vtime:' "$out" | sed 's/^/     /'
 done
-echo "identical results: $same of $runs (digest of run 1: $first)"
-if [ "$same" != "$runs" ]; then
-    for i in $(seq 2 "$runs"); do
-        if ! cmp -s "$tmp/d1.txt" "$tmp/d$i.txt"; then
-            echo "--- run 1 vs run $i:"
-            diff "$tmp/d1.txt" "$tmp/d$i.txt" | head -20
-        fi
-    done
-fi
-echo "checks of run 1:"
-sed 's/^/  /' "$tmp/d1.txt"
+# the most common digest, and the runs that differ from it
+sums=$(for i in $(seq 1 "$runs"); do md5sum <"$tmp/d$i.txt" | cut -c1-8; done)
+mode=$(sort <<<"$sums" | uniq -c | sort -rn | head -1)
+same=$(awk '{print $1}' <<<"$mode")
+modal=$(awk '{print $2}' <<<"$mode")
+ref=1
+for i in $(seq 1 "$runs"); do
+    if [ "$(md5sum <"$tmp/d$i.txt" | cut -c1-8)" = "$modal" ]; then
+        ref=$i
+        break
+    fi
+done
+echo "identical results: $same of $runs (the most common digest, $modal, first in run $ref)"
+for i in $(seq 1 "$runs"); do
+    if ! cmp -s "$tmp/d$ref.txt" "$tmp/d$i.txt"; then
+        echo "--- run $ref vs run $i:"
+        diff "$tmp/d$ref.txt" "$tmp/d$i.txt" | head -20
+    fi
+done
+echo "checks of run $ref:"
+sed 's/^/  /' "$tmp/d$ref.txt"
 
 if [ "${REALTIME:-0}" = 1 ]; then
     "$ml" run --dut qemu -v "$scn" >"$tmp/rt.txt" 2>&1
     line=$(grep -E '^\[ *[0-9]+/[0-9]+\] [^:]+ +(pass|FAIL|SKIP|ERROR)' "$tmp/rt.txt" | tail -1)
     digest "$tmp/rt.txt" >"$tmp/drt.txt"
     echo "real time: $line"
-    echo "real time vs virtual time (run 1) checks:"
-    diff "$tmp/d1.txt" "$tmp/drt.txt" && echo "  same"
+    echo "real time vs virtual time (run $ref) checks:"
+    diff "$tmp/d$ref.txt" "$tmp/drt.txt" && echo "  same"
 fi
 
 if [ "${IDLE:-0}" = 1 ]; then
