@@ -28,28 +28,12 @@ _Static_assert(BOARD_SYSCLK_HZ % 1000000u == 0, "whole timer counts per microsec
 
 #define TIMER_REG(off) CM_REG(BOARD_TIMER0_BASE + (off))
 
-/*
- * After a UART byte came in, hal_time_wait_until() stays awake (polls instead
- * of WFI) for this long: the next byte of a burst (a telegram, an AT answer) is
- * usually on its way. On the board this costs a little power while a line is
- * busy (bytes are 87 us apart at 115200 baud). Under QEMU with -icount and
- * sleep=off (virtual time, docs/target.md) it is what keeps the clock honest:
- * there an idle CPU makes the clock jump to the next SysTick, and QEMU hands the
- * UART one byte per turn of its main loop, so a sleeping image lost ~0.4 ms of
- * its time per received byte, 0.35 s per telegram, an amount that depended on
- * the host (bench/qemu-vtime/run.sh).
- */
-#ifndef CM_RX_AWAKE_US
-#define CM_RX_AWAKE_US 500u
-#endif
-
 static struct {
-    uint32_t last_raw;       /* TIMER0 VALUE at the last read */
-    uint32_t rem_counts;     /* counts not yet a whole µs (< COUNTS_PER_US) */
-    uint32_t us_in_ms;       /* 0..999 */
-    uint64_t ms;             /* milliseconds since cm_time_init() */
-    volatile bool event;     /* an ISR brought work (cm_event_signal) */
-    uint64_t awake_until_us; /* no WFI before this (CM_RX_AWAKE_US after RX) */
+    uint32_t last_raw;   /* TIMER0 VALUE at the last read */
+    uint32_t rem_counts; /* counts not yet a whole µs (< COUNTS_PER_US) */
+    uint32_t us_in_ms;   /* 0..999 */
+    uint64_t ms;         /* milliseconds since cm_time_init() */
+    volatile bool event; /* an ISR brought work (cm_event_signal) */
 } T;
 
 void cm_time_init(void)
@@ -59,7 +43,6 @@ void cm_time_init(void)
     T.us_in_ms = 0;
     T.ms = 0;
     T.event = false;
-    T.awake_until_us = 0;
     TIMER_REG(CMSDK_TIMER_CTRL) = 0u;
     TIMER_REG(CMSDK_TIMER_RELOAD) = 0xFFFFFFFFu;
     TIMER_REG(CMSDK_TIMER_VALUE) = 0xFFFFFFFFu;
@@ -104,7 +87,6 @@ void cm_isr_systick(void)
 void cm_event_signal(void)
 {
     T.event = true;
-    T.awake_until_us = hal_time_us() + CM_RX_AWAKE_US;
 }
 
 uint64_t hal_time_ms(void)
@@ -161,10 +143,6 @@ void hal_time_wait_until(uint64_t deadline_ms)
         if (hal_time_ms() >= deadline_ms) {
             cm_irq_restore(key);
             return;
-        }
-        if (hal_time_us() < T.awake_until_us) {
-            cm_irq_restore(key); /* a byte burst: poll (interrupts are taken here) */
-            continue;
         }
         __asm volatile("dsb\n\twfi" : : : "memory");
         cm_irq_restore(key);
