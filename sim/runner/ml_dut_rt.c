@@ -20,6 +20,7 @@
 #include <modbus.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -28,10 +29,12 @@
 #include <string.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "ml_qemu_vt.h"
 #include "ml_run.h"
 #include "ml_capture.h"
 #include "ml_rig.h"
@@ -60,7 +63,16 @@ struct rt_priv {
     /* reboots seen through the HTTP uptime: the boot instant (mono) of the last look */
     double last_uptime;
     int reboots;
-    double last_inject; /* the DUT needs a moment to act on bytes (real time) */
+    double last_inject; /* the DUT needs a moment to act on bytes (device time) */
+    /* --vtime (qemu): the guest's clock through QMP (ml_qemu_vt.h) */
+    bool vtime;
+    struct ml_qemu_vt_opts vt_opts;
+    struct ml_qemu_vt *vt;
+    char qmp_path[160];
+    int64_t vt_off_us; /* added to the guest clock: a power cycle starts a new QEMU */
+    uint64_t vt_last_us;
+    uint64_t vt_t0_us;
+    uint64_t injected, echoed; /* meter bytes written / read back from P1 out (this port) */
     /* the status counters when the scenario started (a rig's board keeps counting
      * across scenarios); judged relative to these until the board reboots */
     double base[6];
@@ -86,6 +98,17 @@ static double mono(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Device time in seconds: the wall clock, or the guest's clock with --vtime. */
+static double dev_now(struct rt_priv *p)
+{
+    if (p->vt == NULL) {
+        return mono();
+    }
+    uint64_t t = (uint64_t)((int64_t)ml_qemu_vt_now_us(p->vt) + p->vt_off_us);
+    p->vt_last_us = t;
+    return (double)t / 1e6;
 }
 
 /* ------------------------------------------------------------------------- */
@@ -130,10 +153,17 @@ static void *reader_main(void *x)
     struct rt_priv *p = x;
     char buf[4096];
     size_t n = 0;
+    /* ML_RUN_CHILD_LOG=FILE: the child's lines with the device time (debugging) */
+    const char *log_path = getenv("ML_RUN_CHILD_LOG");
+    FILE *log = log_path != NULL && log_path[0] ? fopen(log_path, "a") : NULL;
     for (;;) {
         ssize_t r = read(p->child_out, buf + n, sizeof buf - 1 - n);
         if (r <= 0) {
             break;
+        }
+        if (log != NULL) {
+            fprintf(log, "[dev %.3f] %.*s", dev_now(p) - p->t0, (int)r, buf + n);
+            fflush(log);
         }
         n += (size_t)r;
         buf[n] = 0;
@@ -147,6 +177,9 @@ static void *reader_main(void *x)
         if (n == sizeof buf - 1) {
             n = 0;
         }
+    }
+    if (log != NULL) {
+        fclose(log);
     }
     return NULL;
 }
@@ -221,6 +254,13 @@ static int child_start(struct ml_dut *d, const char *mqtt_url, char *err, size_t
     if (p->qemu) {
         argv[a++] = "--target";
         argv[a++] = "qemu";
+        if (p->vtime) {
+            snprintf(p->qmp_path, sizeof p->qmp_path, "%s/qmp", p->state_dir);
+            argv[a++] = "--icount";
+            argv[a++] = ML_QEMU_VT_ICOUNT;
+            argv[a++] = "--qmp";
+            argv[a++] = p->qmp_path;
+        }
     }
     argv[a++] = "--product";
     argv[a++] = s->product == ML_SCN_TIC ? "tic" : s->product == ML_SCN_P1MB ? "p1mb" : "p1";
@@ -293,6 +333,18 @@ static int child_start(struct ml_dut *d, const char *mqtt_url, char *err, size_t
     close(pfd[1]);
     p->child = pid;
     p->child_out = pfd[0];
+    if (p->vtime) {
+        /* The guest is on the leash from its first instruction: it boots (and is
+         * seeded) at wall-clock pace, as without --vtime, not at full speed with its
+         * AT timeouts racing the emulator. QEMU makes the QMP socket as it starts. */
+        uint64_t before = p->vt_last_us;
+        if (ml_qemu_vt_open(&p->vt, p->qmp_path, &p->vt_opts, err, cap) < 0) {
+            return -1;
+        }
+        /* a new QEMU (power cycle) starts its clock again: device time goes on */
+        p->vt_off_us = (int64_t)before - (int64_t)ml_qemu_vt_now_us(p->vt);
+        (void)dev_now(p);
+    }
     char b[8192];
     double boot = p->qemu ? 120 : 15;
     if (read_banner(p->child_out, boot, b, sizeof b) < 0) {
@@ -366,6 +418,22 @@ static int child_start(struct ml_dut *d, const char *mqtt_url, char *err, size_t
 
 static void child_stop(struct rt_priv *p)
 {
+    if (p->vt != NULL) {
+        (void)dev_now(p);
+        if (getenv("ML_VT_STATS") != NULL) {
+            /* ML_VT_STATS: what the leash cost (bench/qemu-vtime/run.sh reads it) */
+            struct ml_qemu_vt_stats st;
+            ml_qemu_vt_stats(p->vt, &st);
+            fprintf(stderr,
+                    "vtime: %llu run-to (%llu bursts): %.2f s guest in %.2f s wall; max "
+                    "overshoot %.1f ms; leash on for %.2f s wall\n",
+                    (unsigned long long)st.run_to_calls, (unsigned long long)st.bursts,
+                    st.run_to_guest_s, st.run_to_host_s, (double)st.max_overshoot_us / 1e3,
+                    st.open_host_s);
+        }
+        ml_qemu_vt_close(p->vt); /* QEMU runs free again: it is stopped next */
+        p->vt = NULL;
+    }
     if (p->child > 0) {
         kill(p->child, SIGTERM);
         int st;
@@ -394,6 +462,7 @@ static void child_stop(struct rt_priv *p)
 
 static void close_ports(struct rt_priv *p)
 {
+    p->injected = p->echoed = 0;
     if (p->inject_fd >= 0) {
         close(p->inject_fd);
     }
@@ -479,7 +548,7 @@ static int rt_start(struct ml_dut *d, const char *mqtt_url, char *err, size_t ca
     if (rig_attach(d, err, cap) < 0) {
         return -1;
     }
-    p->t0 = mono();
+    p->t0 = dev_now(p);
     p->have_base = false;
     if (d->http_port > 0 && d->s->product != ML_SCN_P1MB) {
         char why[256];
@@ -555,12 +624,31 @@ step:
 
 static uint64_t rt_now(struct ml_dut *d)
 {
-    double t = mono() - P(d)->t0;
+    double t = dev_now(P(d)) - P(d)->t0;
     return t > 0 ? (uint64_t)(t * 1e6) : 0;
+}
+
+/* --vtime: let the guest run to device time @p t_us (scenario time), in steps of at
+ * most 10 s so that a stop signal is seen. */
+static void vt_advance(struct ml_dut *d, uint64_t t_us)
+{
+    struct rt_priv *p = P(d);
+    uint64_t t0 = (uint64_t)llround(p->t0 * 1e6);
+    while (p->vt != NULL && rt_now(d) < t_us &&
+           !(d->o != NULL && d->o->stop != NULL && *d->o->stop)) {
+        uint64_t to = rt_now(d) + 10000000u < t_us ? rt_now(d) + 10000000u : t_us;
+        if (ml_qemu_vt_run_to(p->vt, (uint64_t)((int64_t)(t0 + to) - p->vt_off_us)) < 0) {
+            break; /* QEMU went away: the checks say so */
+        }
+    }
 }
 
 static void rt_advance(struct ml_dut *d, uint64_t t_us)
 {
+    if (P(d)->vt != NULL) {
+        vt_advance(d, t_us);
+        return;
+    }
     /* in steps of at most 100 ms: a stop signal may be delivered to another thread */
     uint64_t now;
     while ((now = rt_now(d)) < t_us && !(d->o != NULL && d->o->stop != NULL && *d->o->stop)) {
@@ -593,15 +681,48 @@ static int rt_inject(struct ml_dut *d, const uint8_t *b, size_t n, char *err, si
         snprintf(err, cap, "the DUT did not take %zu meter bytes within 5 s", n - off);
         return -1;
     }
-    p->last_inject = mono();
+    p->last_inject = dev_now(p);
+    p->injected += n;
     return 0;
 }
 
 /* Checks right after meter bytes: give the DUT RT_LATENCY_S to act on them. */
-#define RT_LATENCY_S 0.15
+#define RT_LATENCY_S    0.15
+/* --vtime: how long to let the guest take injected bytes (P1 out echo), in steps */
+#define VT_ECHO_MAX_S   3.0
+#define VT_ECHO_STEP_US 20000u
 
 static void rt_settle(struct ml_dut *d)
 {
+    struct rt_priv *p = P(d);
+    if (p->vt != NULL) {
+        /* The guest takes the meter bytes one by one (QEMU's CMSDK UART holds one),
+         * each when QEMU's main loop gets to it; meanwhile the idle guest's clock
+         * jumps to its next SysTick: ~0.4 ms of guest time per byte, depending on
+         * the host (docs/target.md, "Virtual time"). So with P1 out to watch (an
+         * exact copy of the input as the firmware reads it), run until all of it
+         * came back, at most VT_ECHO_MAX_S, and give the latency from there. */
+        double from = p->last_inject;
+        if (p->p1out_fd >= 0 && p->injected > 0) {
+            double give_up = dev_now(p) + VT_ECHO_MAX_S;
+            for (;;) {
+                int queued = 0;
+                if (ioctl(p->p1out_fd, FIONREAD, &queued) != 0 || queued < 0) {
+                    queued = 0;
+                }
+                if (p->echoed + (uint64_t)queued >= p->injected || dev_now(p) >= give_up) {
+                    break;
+                }
+                vt_advance(d, rt_now(d) + VT_ECHO_STEP_US);
+            }
+            from = dev_now(p) > from ? dev_now(p) : from;
+        }
+        double due = from + RT_LATENCY_S - p->t0;
+        if (due > 0 && (double)rt_now(d) < due * 1e6) {
+            vt_advance(d, (uint64_t)(due * 1e6));
+        }
+        return;
+    }
     double wait = P(d)->last_inject + RT_LATENCY_S - mono();
     if (wait > 0) {
         usleep((useconds_t)(wait * 1e6));
@@ -615,6 +736,7 @@ static size_t rt_p1_out(struct ml_dut *d, uint8_t *buf, size_t cap)
         return 0;
     }
     ssize_t r = read(p->p1out_fd, buf, cap);
+    p->echoed += r > 0 ? (uint64_t)r : 0u;
     return r > 0 ? (size_t)r : 0;
 }
 
@@ -641,7 +763,7 @@ static cJSON *get_status(struct ml_dut *d, char *why, size_t cap)
         /* when it booted, to 1 s: a later boot time is a reboot (two reboots between
          * two looks count as one) */
         struct rt_priv *p = P(d);
-        double boot = mono() - up->valuedouble;
+        double boot = dev_now(p) - up->valuedouble;
         if (p->last_uptime < 0) {
             p->last_uptime = boot;
         } else if (boot > p->last_uptime + 1.5) {
@@ -853,7 +975,7 @@ static int rt_start_dev(struct ml_dut *d, const char *mqtt_url, char *err, size_
 /* The runner's own setup (verifying the device: settings) is done: the scenario starts. */
 static void rt_time_zero(struct ml_dut *d)
 {
-    P(d)->t0 = mono();
+    P(d)->t0 = dev_now(P(d));
 }
 
 static const struct ml_dut_ops rig_ops = RT_OPS("rig", rt_start);
@@ -893,6 +1015,14 @@ void ml_dut_device_init(struct ml_dut *d, bool qemu)
     d->ops = qemu ? &qemu_ops : &device_ops;
     P(d)->device = true;
     P(d)->qemu = qemu;
+}
+
+void ml_dut_qemu_vtime(struct ml_dut *d, double pace, double max_speed)
+{
+    struct rt_priv *p = P(d);
+    p->vtime = p->qemu;
+    p->vt_opts.pace = pace;
+    p->vt_opts.max_speed = max_speed;
 }
 
 /* ------------------------------------------------------------------------- */

@@ -264,6 +264,17 @@ int ml_dut_rig_preflight(const struct ml_rig *rig, char *out, size_t cap);
  */
 void ml_dut_device_init(struct ml_dut *d, bool qemu);
 
+/**
+ * `--dut qemu` on virtual time (after ml_dut_device_init(d, true); nothing for other
+ * DUTs): QEMU runs with -icount (ML_QEMU_VT_ICOUNT) and a QMP socket, and the
+ * runner plays the timeline on the guest's clock (sim/qemu/ml_qemu_vt.h): between
+ * events the guest runs as fast as it goes (at most @p max_speed times the wall
+ * clock, 0: no cap) and stops at the next event's instant; while the runner
+ * injects and checks it runs at @p pace times the wall clock (0: 1.0), so the
+ * firmware's timeouts against host peers (AT emulator, broker) keep their meaning.
+ */
+void ml_dut_qemu_vtime(struct ml_dut *d, double pace, double max_speed);
+
 /** Release what an ml_dut_*_init allocated. */
 void ml_dut_free(struct ml_dut *d);
 
