@@ -1052,7 +1052,7 @@ static bool is_broker_fault(enum ml_scn_fault_kind k)
 
 static bool is_dut_fault(enum ml_scn_fault_kind k)
 {
-    return (k >= ML_SF_LINK_DOWN && k <= ML_SF_INTERNET_UP) || k == ML_SF_POWER_CYCLE;
+    return (k >= ML_SF_LINK_DOWN && k <= ML_SF_INTERNET_UP) || ml_scn_fault_is_board(k);
 }
 
 /* The broker and the subscriber: the DUT's, --broker, or a local mosquitto. */
@@ -1264,8 +1264,8 @@ static void meter_bytes(struct runner *r, const struct ml_ev *ev, const struct m
 
 static void dut_fault(struct runner *r, const struct ml_scn_step *st)
 {
-    char why[256] = "";
-    if (st->fault.kind == ML_SF_POWER_CYCLE) {
+    char why[768] = "";
+    if (ml_scn_fault_is_board(st->fault.kind)) {
         mqtt_sync(r, false); /* what this boot published, before it is gone */
     }
     int rc = r->d->ops->fault(r->d, &st->fault, why, sizeof why);
@@ -1273,7 +1273,7 @@ static void dut_fault(struct runner *r, const struct ml_scn_step *st)
         setup_error(r, "%s:%d:%d: %s: %s", st->loc.file, st->loc.line, st->loc.col,
                     ml_scn_fault_name(st->fault.kind), why);
     }
-    if (st->fault.kind == ML_SF_POWER_CYCLE) {
+    if (ml_scn_fault_is_board(st->fault.kind)) {
         for (int c = 1; c <= 4; c++) {
             mb_drop(r, c);
         }
@@ -1530,6 +1530,7 @@ void ml_run_close(struct ml_run_session *ss)
         mb_drop(r, c);
     }
     if (ss->started) {
+        res->console = d->ops->console ? d->ops->console(d) : NULL;
         d->ops->stop(d);
     }
     if (r->have_sub || r->sub.m) {

@@ -51,7 +51,8 @@ struct ml_run_result {
     int checks, failed, skips;
     double virtual_s, wall_s;
     uint64_t telegrams, bytes;
-    char *report; /**< failure diffs and skip reasons (malloc'ed text, NULL when none) */
+    char *report;  /**< failure diffs and skip reasons (malloc'ed text, NULL when none) */
+    char *console; /**< the board's console during the scenario (malloc'ed, NULL: none) */
 };
 
 /* ------------------------------------------------------------------------- */
@@ -120,6 +121,9 @@ struct ml_dut_ops {
     /** Device time 0 is now: the runner calls it once after its setup (real time: a
      * slow setup read must not shift the scenario's instants). NULL: nothing to do. */
     void (*time_zero)(struct ml_dut *d);
+    /** The board's console since start, one "[   t s] line" per line (malloc'ed, the
+     * caller's), taken before stop; NULL: none (or no console). */
+    char *(*console)(struct ml_dut *d);
 };
 
 /** A device under test: the backend and the endpoints the runner's clients use. */
