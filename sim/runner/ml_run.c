@@ -526,7 +526,7 @@ static int check_state(struct runner *r, const struct ml_scn_check *ch, char *ex
     case ML_CHK_REBOOTS:
         snprintf(what, cap, "reboots");
         ml_check_range_text(ch, exp, cap);
-        snprintf(seen, cap, "%.0f", ob.num);
+        snprintf(seen, cap, "%.0f%s%s", ob.num, ob.detail[0] ? " " : "", ob.detail);
         ok = ob.num >= ch->min && ob.num <= ch->max;
         break;
     default:
@@ -1269,6 +1269,9 @@ static void dut_fault(struct runner *r, const struct ml_scn_step *st)
         mqtt_sync(r, false); /* what this boot published, before it is gone */
     }
     int rc = r->d->ops->fault(r->d, &st->fault, why, sizeof why);
+    if (rc == ML_DUT_FAIL && r->o->stop != NULL && *r->o->stop) {
+        rc = ML_DUT_OK; /* a stop signal cut the board's command short: interrupted, below */
+    }
     if (rc == ML_DUT_FAIL) {
         setup_error(r, "%s:%d:%d: %s: %s", st->loc.file, st->loc.line, st->loc.col,
                     ml_scn_fault_name(st->fault.kind), why);

@@ -374,7 +374,9 @@ static int product_of(const char *path)
 int ml_suite_run_rigs(struct ml_suite *out, const struct ml_rig *rigs, size_t n, char *const *files,
                       size_t nfiles, const struct ml_suite_opts *o, char *err, size_t cap)
 {
-    char dir[] = "/tmp/meterlab-rigs-XXXXXX";
+    char dir[512];
+    const char *tmp = getenv("TMPDIR");
+    snprintf(dir, sizeof dir, "%s/meterlab-rigs-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
     if (mkdtemp(dir) == NULL) {
         snprintf(err, cap, "mkdtemp: %s", strerror(errno));
         return -1;
