@@ -16,6 +16,7 @@
 #include <sys/file.h>
 #include <yaml.h>
 
+#include "ml_p1mb_id.h"
 #include "ml_serial_net.h"
 #include "ml_yaml.h"
 
@@ -23,9 +24,6 @@
 static char rig_console_banner[64];
 
 static const char *const role_names[ML_RIG_ROLES] = {"inject", "p1_out", "rs485", "console"};
-
-/* Same order as enum p1mb_variant (firmware/apps/p1mb/p1mb_app.h). */
-static const char *const variant_names[] = {"pro380", "acr10rh", "sdm630", "xemex", NULL};
 
 const char *ml_rig_role_name(enum ml_rig_role r)
 {
@@ -88,11 +86,10 @@ static int parse_dut(struct ml_yaml *c, node_t *n, struct ml_rig *rig)
         if (ml_yaml_get_str(c, v, "dut.variant", rig->dut.variant, sizeof rig->dut.variant) < 0) {
             return -1;
         }
-        for (int i = 0; variant_names[i]; i++) {
-            if (strcasecmp(variant_names[i], rig->dut.variant) == 0) {
-                rig->dut.variant_index = i;
-                strcpy(rig->dut.variant, variant_names[i]);
-            }
+        const struct ml_p1mb_variant *pv = ml_p1mb_variant_by_name(rig->dut.variant);
+        if (pv != NULL) {
+            rig->dut.variant_index = pv->code - 1; /* enum p1mb_variant */
+            snprintf(rig->dut.variant, sizeof rig->dut.variant, "%s", pv->name);
         }
         if (rig->dut.variant_index < 0) {
             return ml_yaml_fail(c, v,

@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "ml_run.h"
+#include "ml_p1mb_id.h"
 #include "ml_rig.h"
 #include "ml_serial.h"
 #include "mqtt/mqtt_policy.h"
@@ -1181,9 +1182,7 @@ void ml_dut_device_init(struct ml_dut *d, bool qemu)
 /* ------------------------------------------------------------------------- */
 
 /* The P1MB's configuration block (docs/p1mb.md, as `meterlab p1mb-config`
- * reads it): 0xF000 "P1" "MB", layout, variant code 1..4 (the order of
- * dut.variant's names). */
-#define P1MB_REG_SIG 0xF000
+ * reads it, ml_p1mb_id.h): 0xF000 "P1" "MB", layout, variant code 1..4. */
 
 static int preflight_p1mb(const struct ml_rig *rig, char *out, size_t cap)
 {
@@ -1210,7 +1209,7 @@ static int preflight_p1mb(const struct ml_rig *rig, char *out, size_t cap)
     uint16_t id[4];
     int got = -1;
     for (int i = 0; i < 3 && got != 4; i++) { /* a byte of line noise costs one try */
-        got = modbus_read_registers(m, P1MB_REG_SIG, 4, id);
+        got = modbus_read_registers(m, ML_P1MB_REG_SIG, 4, id);
     }
     int e = errno;
     modbus_close(m);
@@ -1219,15 +1218,15 @@ static int preflight_p1mb(const struct ml_rig *rig, char *out, size_t cap)
         snprintf(out, cap, "the board does not answer on %s: %s", where, modbus_strerror(e));
         return -1;
     }
-    if (id[0] != 0x5031 || id[1] != 0x4D42) {
+    if (id[0] != ML_P1MB_SIG_P1 || id[1] != ML_P1MB_SIG_MB) {
         snprintf(out, cap,
                  "%s answers, but register 0x%04X reads 0x%04X 0x%04X, not \"P1\" \"MB\": not "
                  "a P1MB",
-                 where, P1MB_REG_SIG, id[0], id[1]);
+                 where, ML_P1MB_REG_SIG, id[0], id[1]);
         return -1;
     }
-    static const char *const names[] = {"pro380", "acr10rh", "sdm630", "xemex"};
-    const char *seen = id[3] >= 1 && id[3] <= 4 ? names[id[3] - 1] : "unknown";
+    const struct ml_p1mb_variant *pv = ml_p1mb_variant_by_code(id[3]);
+    const char *seen = pv ? pv->name : "unknown";
     if (rig->dut.variant_index >= 0 && id[3] != rig->dut.variant_index + 1) {
         snprintf(out, cap, "%s: the rig says variant %s, the board reports variant %s (code %u)",
                  where, rig->dut.variant, seen, id[3]);

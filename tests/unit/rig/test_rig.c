@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include "ml_p1mb_id.h"
 #include "ml_rig.h"
 #include "ml_test.h"
 
@@ -374,6 +375,24 @@ static void test_rig_commands(void)
     }
 }
 
+/* The bench's one P1MB variant table agrees with the scenarios' variant names
+ * (enum p1mb_variant order) and finds names in any case. */
+static void test_rig_p1mb_variants(void)
+{
+    for (int i = 0; i < ML_P1MB_VARIANTS; i++) {
+        CU_ASSERT_STRING_EQUAL(ml_p1mb_variants[i].name, ml_scn_variant_name(i));
+        CU_ASSERT_EQUAL(ml_p1mb_variants[i].code, i + 1);
+        CU_ASSERT_PTR_EQUAL(ml_p1mb_variant_by_code((uint16_t)(i + 1)), &ml_p1mb_variants[i]);
+    }
+    CU_ASSERT_PTR_NULL(ml_p1mb_variant_by_code(0));
+    CU_ASSERT_PTR_NULL(ml_p1mb_variant_by_code(5));
+    CU_ASSERT_PTR_EQUAL(ml_p1mb_variant_by_name("SDM630"), &ml_p1mb_variants[2]);
+    CU_ASSERT_PTR_NULL(ml_p1mb_variant_by_name("sdm120"));
+    CU_ASSERT_EQUAL(parse("name: n\ndut: {product: p1mb, variant: XEMEX}\n" INJ), 0);
+    CU_ASSERT_EQUAL(rig.dut.variant_index, 3);
+    CU_ASSERT_STRING_EQUAL(rig.dut.variant, "xemex");
+}
+
 int main(void)
 {
     static const struct ml_test_case cases[] = {
@@ -386,6 +405,7 @@ int main(void)
         {"resolve: path kept, missing USB adapter named", test_rig_resolve},
         {"lock: second holder refused with the first named", test_rig_lock},
         {"commands: placeholders, failure, timeout kills the group", test_rig_commands},
+        {"P1MB variants: one table, same order as the scenarios'", test_rig_p1mb_variants},
     };
     return ml_test_run("rig", cases, sizeof cases / sizeof cases[0], NULL, NULL);
 }
