@@ -65,7 +65,8 @@ struct rt_priv {
      * across scenarios); judged relative to these until the board reboots */
     double base[6];
     bool have_base;
-    bool off; /* device: powered off by a `power: off` step */
+    bool off;       /* device: powered off by a `power: off` step */
+    bool cfg_reset; /* the runner reset the board for its settings before time zero */
     /* the console: a rig's serial.console, read by con_main; for device/qemu the
      * child's stdout. Lines with their time since the scenario's start. */
     int con_fd;
@@ -615,6 +616,7 @@ static int rt_start(struct ml_dut *d, const char *mqtt_url, char *err, size_t ca
     struct rt_priv *p = P(d);
     p->inject_fd = p->p1out_fd = p->child_out = p->con_fd = -1;
     p->t0 = mono();
+    p->cfg_reset = false;
     free(rt_console(d)); /* nothing of an earlier scenario */
     p->last_uptime = -1;
     p->reboots = 0;
@@ -1133,9 +1135,72 @@ static int rt_start_dev(struct ml_dut *d, const char *mqtt_url, char *err, size_
 static void rt_time_zero(struct ml_dut *d)
 {
     struct rt_priv *p = P(d);
+    if (p->cfg_reset) {
+        /* the runner reset the board to give it the scenario's settings: the scenario
+         * starts with that boot (reboots, counters, console boots from here) */
+        char why[256];
+        p->cfg_reset = false;
+        p->reboots = 0;
+        p->last_uptime = -1;
+        cJSON *j = get_status(d, why, sizeof why);
+        for (int i = 0; j && i < 6; i++) {
+            const cJSON *v = jget(j, counter_map[i][1], counter_map[i][2]);
+            p->base[i] = cJSON_IsNumber(v) ? v->valuedouble : 0;
+        }
+        p->have_base = j != NULL;
+        cJSON_Delete(j);
+    }
+    pthread_mutex_lock(&p->mu);
+    p->con_boots = 0;
+    pthread_mutex_unlock(&p->mu);
     pthread_mutex_lock(&p->mu); /* console lines are timed from here */
     p->t0 = mono();
     pthread_mutex_unlock(&p->mu);
+}
+
+int ml_dut_config_apply(struct ml_dut *d, const char *json, char *why, size_t cap)
+{
+    struct ml_http_resp resp;
+    char e[256];
+    if (ml_http_request(d->http_host, d->http_port, d->http_user, d->http_password, "PATCH",
+                        "/api/v1/config", json, d->http_timeout_s, &resp, e, sizeof e) < 0) {
+        snprintf(why, cap, "PATCH /api/v1/config %s: %s", json, e);
+        return -1;
+    }
+    int st = resp.status;
+    if (st != 200) {
+        snprintf(why, cap, "PATCH /api/v1/config %s answered %d%s%.200s", json, st,
+                 resp.body ? ": " : "", resp.body ? resp.body : "");
+        ml_http_resp_free(&resp);
+        return -1;
+    }
+    ml_http_resp_free(&resp);
+    double since = mono();
+    P(d)->cfg_reset = true;
+    if (ml_http_request(d->http_host, d->http_port, d->http_user, d->http_password, "POST",
+                        "/api/v1/reset", "{}", d->http_timeout_s, &resp, e, sizeof e) == 0) {
+        ml_http_resp_free(&resp); /* a board that resets at once may not answer at all */
+    }
+    usleep(300000); /* not the board before its reset */
+    double limit = d->boot_timeout_s > 0 ? d->boot_timeout_s : 30;
+    while (!(d->o && d->o->stop && *d->o->stop)) {
+        if (ml_http_request(d->http_host, d->http_port, d->http_user, d->http_password, "GET",
+                            "/api/v1/status", NULL, 1.0, &resp, e, sizeof e) == 0) {
+            st = resp.status;
+            ml_http_resp_free(&resp);
+            if (st == 200) {
+                return 0;
+            }
+            snprintf(e, sizeof e, "GET /api/v1/status answered %d", st);
+        }
+        if (mono() - since > limit) {
+            break;
+        }
+        usleep(200000);
+    }
+    snprintf(why, cap, "after POST /api/v1/reset the board did not answer within %g s: %s", limit,
+             e);
+    return -1;
 }
 
 static const struct ml_dut_ops rig_ops = RT_OPS("rig", rt_start);
@@ -1167,6 +1232,8 @@ void ml_dut_rig_init(struct ml_dut *d, const struct ml_rig *rig)
     if (rig->timeouts.mqtt_s > 0) {
         d->mqtt_grace_ms = 400;
     }
+    d->apply_settings = true;
+    d->boot_timeout_s = rig->timeouts.boot_s;
 }
 
 void ml_dut_device_init(struct ml_dut *d, bool qemu)
