@@ -611,6 +611,8 @@ static int rig_attach(struct ml_dut *d, char *err, size_t cap)
 static cJSON *get_status(struct ml_dut *d, char *why, size_t cap);
 static const cJSON *jget(const cJSON *j, const char *a, const char *b);
 
+static void rt_stop(struct ml_dut *d);
+
 static int rt_start(struct ml_dut *d, const char *mqtt_url, char *err, size_t cap)
 {
     struct rt_priv *p = P(d);
@@ -629,14 +631,14 @@ static int rt_start(struct ml_dut *d, const char *mqtt_url, char *err, size_t ca
             return -1;
         }
         if (child_start(d, mqtt_url, err, cap) < 0) {
-            return -1;
+            goto fail;
         }
     }
     p->off = false;
     p->con_boots = 0;
     p->con_boot_t = 0;
     if (rig_attach(d, err, cap) < 0 || con_open(d, err, cap) < 0) {
-        return -1;
+        goto fail;
     }
     p->have_base = false;
     if (d->http_port > 0 && d->s->product != ML_SCN_P1MB) {
@@ -650,6 +652,10 @@ static int rt_start(struct ml_dut *d, const char *mqtt_url, char *err, size_t ca
         cJSON_Delete(j);
     }
     return 0;
+fail: /* the runner does not stop what did not start: the child, ports, temp dir */
+    rt_stop(d);
+    free(rt_console(d));
+    return -1;
 }
 
 static void rt_stop(struct ml_dut *d)

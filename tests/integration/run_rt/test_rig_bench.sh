@@ -83,6 +83,17 @@ cat "$T/wrong.out"
 grep -q "lines starting with 'meterlab device: Smart' on the console" "$T/wrong.out" ||
     fail "the reboots diff does not say it counted the console"
 
+# a console nobody exports: the scenario is an error naming the console's URL
+DEADP=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+sed "s|console: {path: \"rfc2217://127.0.0.1:[0-9]*\"|console: {path: \"rfc2217://127.0.0.1:$DEADP\"|; s|^lock:.*||" \
+    "$T/rig-a.yaml" > "$T/deadcon.yaml"
+grep -q ":$DEADP" "$T/deadcon.yaml" || fail "could not point the console at a dead port"
+"$ML" run --dut rig --rig "$T/deadcon.yaml" "$T/cycle-1.yaml" > "$T/deadcon.out" 2>&1
+rc=$?
+cat "$T/deadcon.out"
+[ $rc -eq 2 ] || fail "a dead console port: exit $rc, want 2"
+grep -q "console: rfc2217://127.0.0.1:$DEADP" "$T/deadcon.out" || fail "the error does not name the console port"
+
 # 3. SIGTERM mid-run (its own session, its own TMPDIR): both rigs busy, the locks held
 scenario long-1 40 1
 scenario long-2 40 1
