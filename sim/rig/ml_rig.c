@@ -140,6 +140,12 @@ static int parse_port(struct ml_yaml *c, node_t *n, enum ml_rig_role role, struc
             return ml_yaml_fail(c, path, "%s.path: %s", what, why);
         }
     }
+    if (path && ml_serial_is_net(p->path) && role == ML_RIG_RS485) {
+        return ml_yaml_fail(c, path,
+                            "%s.path: a remote port (%s) cannot carry Modbus RTU yet (libmodbus "
+                            "opens device paths only): use the adapter's local path",
+                            what, p->path);
+    }
     if (usb) {
         if (ml_yaml_get_str(c, usb, "usb", p->usb, sizeof p->usb) < 0) {
             return -1;

@@ -167,6 +167,10 @@ static void test_rig_errors(void)
                  "r.yaml:3:25:", "serial.inject.path: rfc2217://bench2: no port");
     CU_ASSERT_EQUAL(parse(HEAD "serial: {inject: {path: \"rfc2217://bench2:4001\"}}\n"), 0);
     CU_ASSERT_STRING_EQUAL(rig.port[ML_RIG_INJECT].path, "rfc2217://bench2:4001");
+    expect_error("name: n\ndut: {product: p1mb}\nserial: {inject: {path: /dev/x}, rs485: {path: "
+                 "\"tcp://bench2:4002\"}}\n",
+                 "r.yaml:3:48:", "serial.rs485.path: a remote port (tcp://bench2:4002) cannot "
+                                 "carry Modbus RTU yet");
     expect_error(HEAD "serial: {inject: {path: /dev/x}, modem: {path: /dev/y}}\n",
                  "r.yaml:3:34:", "unknown key 'modem' in serial");
     expect_error(HEAD INJ "network: {host: h, ssh_port: 22}\n",
