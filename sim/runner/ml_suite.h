@@ -63,12 +63,12 @@ void ml_suite_free(struct ml_suite *su);
 /**
  * Spread @p files over @p n rigs (@p rigs, already loaded, resolved, locked and
  * preflighted): scenario i goes to the next rig (round robin) whose dut.product is the
- * scenario's product (read from the file; any rig when none matches or it does not
- * load). One child process per rig plays its share (ml_suite_run with the rig's name as
- * prefix, its results passed back through a temp file that is removed); @p out[k]
- * gets rig k's suite ("rig.NAME"). When *o->stop becomes set (a signal) the same
- * signal number is sent to every child, which stops as a single run does; all children
- * are waited for.
+ * scenario's product (read from the file; the first rig, which skips it with the
+ * reason, when none has that product; any rig when the file does not load). One child process per
+ * rig plays its share (ml_suite_run with the rig's name as prefix, its results passed back through
+ * a temp file under $TMPDIR (else /tmp), removed); @p out[k] gets rig k's suite ("rig.NAME"). When
+ * *o->stop becomes set (a signal) the same signal number is sent to every child, which stops as a
+ * single run does; all children are waited for.
  * @return 0, or -1 with the reason in @p err (fork, temp dir).
  */
 int ml_suite_run_rigs(struct ml_suite *out, const struct ml_rig *rigs, size_t n, char *const *files,
