@@ -654,7 +654,6 @@ static int rt_start(struct ml_dut *d, const char *mqtt_url, char *err, size_t ca
     return 0;
 fail: /* the runner does not stop what did not start: the child, ports, temp dir */
     rt_stop(d);
-    free(rt_console(d));
     return -1;
 }
 
@@ -671,6 +670,7 @@ static void rt_stop(struct ml_dut *d)
             fprintf(stderr, "meterlab run: could not remove %s\n", p->state_dir);
         }
     }
+    free(rt_console(d)); /* what came after the runner took the scenario's console */
 }
 
 static const char *rt_cannot(struct ml_dut *d, const struct ml_scn_step *st)
