@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "ml_run.h"
+#include "ml_capture.h"
 #include "ml_p1mb_id.h"
 #include "ml_rig.h"
 #include "ml_serial.h"
@@ -565,7 +566,8 @@ static int rig_attach(struct ml_dut *d, char *err, size_t cap)
     const struct ml_scenario *s = d->s;
     char e[512];
     const struct ml_rig_port *in = &rig->port[ML_RIG_INJECT];
-    enum ml_meter_proto proto = s->has_meter ? s->meter.proto : ML_METER_DSMR50;
+    /* without meter: section (a capture, recorded files): the recorded bytes tell */
+    enum ml_meter_proto proto = (enum ml_meter_proto)ml_capture_scenario_proto(s);
     if (in->present) {
         struct ml_serial_cfg line =
             in->has_line ? in->line
