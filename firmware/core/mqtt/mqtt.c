@@ -105,17 +105,31 @@ int mqtt_power_instant_build_ts(const struct reading *r, int64_t ts_now, char *b
 /* Topic                                                                     */
 /* ------------------------------------------------------------------------- */
 
+static void put_base(struct ml_text *o, const char *site, const char *serial)
+{
+    ml_text_put(o, "devices/");
+    ml_text_put(o, site != NULL && site[0] != '\0' ? site : "default");
+    ml_text_put(o, "/smart-connect/");
+    ml_text_put(o, serial);
+}
+
 int mqtt_topic_build(const char *site, const char *serial, const char *metric, char *buf,
                      size_t cap)
 {
     ML_VERIFY(serial != NULL && metric != NULL, ML_EFAULT);
     struct ml_text o;
     ml_text_init(&o, buf, cap);
-    ml_text_put(&o, "devices/");
-    ml_text_put(&o, site != NULL && site[0] != '\0' ? site : "default");
-    ml_text_put(&o, "/smart-connect/");
-    ml_text_put(&o, serial);
+    put_base(&o, site, serial);
     ml_text_put(&o, "/data/");
     ml_text_put(&o, metric);
+    return ml_text_end(&o);
+}
+
+int mqtt_base_build(const char *site, const char *serial, char *buf, size_t cap)
+{
+    ML_VERIFY(serial != NULL, ML_EFAULT);
+    struct ml_text o;
+    ml_text_init(&o, buf, cap);
+    put_base(&o, site, serial);
     return ml_text_end(&o);
 }

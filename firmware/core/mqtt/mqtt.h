@@ -49,6 +49,13 @@ int mqtt_topic_build(const char *site, const char *serial, const char *metric, c
                      size_t cap);
 
 /**
+ * Build the device's topic base "devices/<site>/smart-connect/<serial>" (the same
+ * site rule as mqtt_topic_build()); the MQTT commands live under <base>/cmd/.
+ * @retval >=0 bytes written; ML_ENOSPC; ML_EFAULT @p serial NULL.
+ */
+int mqtt_base_build(const char *site, const char *serial, char *buf, size_t cap);
+
+/**
  * Format fixed-point @p v * 10^@p exp10 (exp10 <= 0) as a JSON number without exponent
  * and without trailing fractional zeros ("230.1", "-4023", "0.005").
  * @retval >=0 bytes written (or needed when @p buf is NULL); ML_ENOSPC when too small.

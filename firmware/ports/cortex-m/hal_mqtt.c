@@ -79,6 +79,24 @@ int hal_mqtt_publish(const char *topic, const void *payload, size_t len)
     return rc;
 }
 
+/* Subscriptions (AT+MQTTSUB / +MQTTSUBRECV) are not in core/esp_at yet, so the
+ * MQTT remote commands are a sim-only feature for now (docs/mqtt.md). */
+int hal_mqtt_subscribe(const char *filter)
+{
+    (void)filter;
+    return ML_ENOSYS;
+}
+
+int hal_mqtt_receive(char *topic, size_t topic_cap, uint8_t *payload, size_t cap, size_t *len)
+{
+    (void)topic;
+    (void)topic_cap;
+    (void)payload;
+    (void)cap;
+    (void)len;
+    return ML_ENOSYS;
+}
+
 void hal_mqtt_get_stats(struct hal_mqtt_stats *out)
 {
     struct ml_esp_at_stats s;
