@@ -57,27 +57,7 @@ static void result(struct sc_app *app, const char *name, const char *id, const c
     if (ml_text_end(&t) < 0) {
         return;
     }
-    struct ml_text w;
-    ml_text_init(&w, app->payload, sizeof app->payload);
-    ml_text_put(&w, "{\"id\":");
-    if (id != 0 && id[0] != '\0') {
-        ml_text_json_str(&w, id, ml_str_len(id));
-    } else {
-        ml_text_put(&w, "null");
-    }
-    ml_text_put(&w, ",\"state\":\"");
-    ml_text_put(&w, state);
-    ml_text_put(&w, "\"");
-    if (version != 0) {
-        ml_text_put(&w, ",\"version\":");
-        ml_text_json_str(&w, version, ml_str_len(version));
-    }
-    if (reason != 0) {
-        ml_text_put(&w, ",\"reason\":");
-        ml_text_json_str(&w, reason, ml_str_len(reason));
-    }
-    ml_text_put(&w, "}");
-    int n = ml_text_end(&w);
+    int n = mqtt_cmd_result_build(id, state, version, reason, app->payload, sizeof app->payload);
     if (n > 0) {
         (void)hal_mqtt_publish(app->topic, app->payload, (size_t)n);
     }
@@ -514,7 +494,7 @@ static void handle(struct sc_app *app, uint64_t now, const char *topic, size_t l
         result(app, name, rid, "error", 0, "busy: a firmware command is downloading");
         return;
     }
-    if (ml_str_eq_n(name, ml_str_len(name), "reset")) {
+    if (ml_str_eq_n(name, ml_str_len(name), MQTT_CMD_RESET)) {
         if (f[1].found || f[2].found || f[3].found) {
             result(app, name, rid, "error", 0, "bad request: reset takes only id");
             return;
@@ -522,7 +502,7 @@ static void handle(struct sc_app *app, uint64_t now, const char *topic, size_t l
         sc_fw_cmd_save(app, SC_CMD_RESET, rid);
         result(app, name, rid, "rebooting", 0, 0);
         hal_sys_reboot();
-    } else if (ml_str_eq_n(name, ml_str_len(name), "firmware")) {
+    } else if (ml_str_eq_n(name, ml_str_len(name), MQTT_CMD_FIRMWARE)) {
         firmware_start(app, now, rid != 0 ? rid : "", url, version, sha);
     } else {
         result(app, name, rid, "error", 0, "unknown command (reset, firmware)");
