@@ -280,6 +280,27 @@ static void teardown(void)
     }
 }
 
+/* A device on @p b (TLS or not) whose commands are delivered; @p at past the probe. */
+static struct ml_mqtt_sub *start_ready(const struct ml_broker *b, bool tls, size_t *at)
+{
+    struct ml_mqtt_sub *sub = results_sub(b);
+    start_device(b, tls);
+    CU_ASSERT_TRUE_FATAL(wait_connected());
+    *at = 0;
+    CU_ASSERT_TRUE_FATAL(wait_commands_ready(b, sub, at));
+    return sub;
+}
+
+/* Send "firmware" with id @p id for the served file @p file (@p extra: more members). */
+static void send_firmware(const struct ml_broker *b, const char *id, const char *file,
+                          const char *extra)
+{
+    char json[256];
+    snprintf(json, sizeof json, "{\"id\":\"%s\",\"url\":\"http://127.0.0.1:%u/%s\"%s}", id,
+             http_port, file, extra);
+    send_cmd(b, "firmware", json);
+}
+
 /* ------------------------------------------------------------------------- */
 /* Cases                                                                     */
 /* ------------------------------------------------------------------------- */
@@ -288,11 +309,8 @@ static void teardown(void)
  * after the device is back on the broker, the request id echoed each time. */
 static void test_cmd_reset_reboots(void)
 {
-    struct ml_mqtt_sub *sub = results_sub(&tls_broker);
-    start_device(&tls_broker, true);
-    CU_ASSERT_TRUE_FATAL(wait_connected());
-    size_t at = 0;
-    CU_ASSERT_TRUE_FATAL(wait_commands_ready(&tls_broker, sub, &at));
+    size_t at;
+    struct ml_mqtt_sub *sub = start_ready(&tls_broker, true, &at);
     uint32_t boots = sim_boot_count();
     send_cmd(&tls_broker, "reset", "{\"id\":\"r-1\"}");
     cJSON *r = wait_result(sub, &at, "reset", "rebooting");
@@ -318,17 +336,10 @@ static void test_cmd_reset_reboots(void)
 static void test_cmd_firmware_good_image_ok(void)
 {
     make_image("good.img", "2.0.0", 60000, 1);
-    struct ml_mqtt_sub *sub = results_sub(&tls_broker);
-    start_device(&tls_broker, true);
-    CU_ASSERT_TRUE_FATAL(wait_connected());
-    size_t at = 0;
-    CU_ASSERT_TRUE_FATAL(wait_commands_ready(&tls_broker, sub, &at));
+    size_t at;
+    struct ml_mqtt_sub *sub = start_ready(&tls_broker, true, &at);
     uint32_t boots = sim_boot_count();
-    char json[256];
-    snprintf(json, sizeof json,
-             "{\"id\":\"f1\",\"url\":\"http://127.0.0.1:%u/good.img\",\"version\":\"2.0.0\"}",
-             http_port);
-    send_cmd(&tls_broker, "firmware", json);
+    send_firmware(&tls_broker, "f1", "good.img", ",\"version\":\"2.0.0\"");
     static const char *const states[] = {"accepted", "downloading", "verifying", "rebooting"};
     for (size_t i = 0; i < 4; i++) {
         cJSON *r = wait_result(sub, &at, "firmware", states[i]);
@@ -373,16 +384,10 @@ static void test_cmd_firmware_bad_signature_changes_nothing(void)
     fseek(fp, 100, SEEK_SET);
     fputc(ch ^ 0x01, fp);
     fclose(fp);
-    struct ml_mqtt_sub *sub = results_sub(&tls_broker);
-    start_device(&tls_broker, true);
-    CU_ASSERT_TRUE_FATAL(wait_connected());
-    size_t at = 0;
-    CU_ASSERT_TRUE_FATAL(wait_commands_ready(&tls_broker, sub, &at));
+    size_t at;
+    struct ml_mqtt_sub *sub = start_ready(&tls_broker, true, &at);
     uint32_t boots = sim_boot_count();
-    char json[256];
-    snprintf(json, sizeof json, "{\"id\":\"f2\",\"url\":\"http://127.0.0.1:%u/bad.img\"}",
-             http_port);
-    send_cmd(&tls_broker, "firmware", json);
+    send_firmware(&tls_broker, "f2", "bad.img", "");
     cJSON *r = wait_result(sub, &at, "firmware", "error");
     CU_ASSERT_PTR_NOT_NULL_FATAL(r);
     CU_ASSERT_STRING_EQUAL(jstr(r, "id"), "f2");
@@ -412,14 +417,23 @@ static void test_cmd_firmware_bad_signature_changes_nothing(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(r);
     CU_ASSERT_STRING_EQUAL(jstr(r, "id"), "x1");
     cJSON_Delete(r);
-    snprintf(json, sizeof json, "{\"id\":\"f5\",\"url\":\"http://127.0.0.1:%u/missing.img\"}",
-             http_port);
-    send_cmd(&tls_broker, "firmware", json);
+    make_image("v.img", "5.0.0", 20000, 5); /* good, but not the version asked for */
+    send_firmware(&tls_broker, "f6", "v.img", ",\"version\":\"5.0.1\"");
+    r = wait_result(sub, &at, "firmware", "error");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+    CU_ASSERT_STRING_EQUAL(jstr(r, "id"), "f6");
+    CU_ASSERT_STRING_EQUAL(jstr(r, "reason"), "version: does not match the image");
+    cJSON_Delete(r);
+    send_firmware(&tls_broker, "f5", "missing.img", "");
     r = wait_result(sub, &at, "firmware", "error");
     CU_ASSERT_PTR_NOT_NULL_FATAL(r);
     CU_ASSERT_STRING_EQUAL(jstr(r, "reason"), "download failed: the server did not answer 200");
     cJSON_Delete(r);
     CU_ASSERT_EQUAL(sim_boot_count(), boots);
+    f = get_firmware();
+    CU_ASSERT_STRING_EQUAL(jstr(f, "Version"), ML_FW_VERSION);
+    CU_ASSERT_TRUE(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(f, "Pending")));
+    cJSON_Delete(f);
     sub_stop();
     ml_dev_sc_stop();
 }
@@ -428,11 +442,8 @@ static void test_cmd_firmware_bad_signature_changes_nothing(void)
 static void test_cmd_plain_mqtt_refused(void)
 {
     make_image("plain.img", "3.0.0", 20000, 3);
-    struct ml_mqtt_sub *sub = results_sub(&plain_broker);
-    start_device(&plain_broker, false);
-    CU_ASSERT_TRUE_FATAL(wait_connected());
-    size_t at = 0;
-    CU_ASSERT_TRUE_FATAL(wait_commands_ready(&plain_broker, sub, &at));
+    size_t at;
+    struct ml_mqtt_sub *sub = start_ready(&plain_broker, false, &at);
     uint32_t boots = sim_boot_count();
     send_cmd(&plain_broker, "reset", "{\"id\":\"p1\"}");
     cJSON *r = wait_result(sub, &at, "reset", "refused");
@@ -440,10 +451,7 @@ static void test_cmd_plain_mqtt_refused(void)
     CU_ASSERT_STRING_EQUAL(jstr(r, "id"), "p1");
     CU_ASSERT_PTR_NOT_NULL(strstr(jstr(r, "reason"), "TLS"));
     cJSON_Delete(r);
-    char json[256];
-    snprintf(json, sizeof json, "{\"id\":\"p2\",\"url\":\"http://127.0.0.1:%u/plain.img\"}",
-             http_port);
-    send_cmd(&plain_broker, "firmware", json);
+    send_firmware(&plain_broker, "p2", "plain.img", "");
     r = wait_result(sub, &at, "firmware", "refused");
     CU_ASSERT_PTR_NOT_NULL_FATAL(r);
     CU_ASSERT_STRING_EQUAL(jstr(r, "id"), "p2");
@@ -464,16 +472,10 @@ static void test_cmd_plain_mqtt_refused(void)
 static void test_cmd_firmware_trial_never_confirms_rolls_back(void)
 {
     make_image("trial.img", "4.0.0", 30000, 4);
-    struct ml_mqtt_sub *sub = results_sub(&tls_broker);
-    start_device(&tls_broker, true);
-    CU_ASSERT_TRUE_FATAL(wait_connected());
-    size_t at = 0;
-    CU_ASSERT_TRUE_FATAL(wait_commands_ready(&tls_broker, sub, &at));
+    size_t at;
+    struct ml_mqtt_sub *sub = start_ready(&tls_broker, true, &at);
     uint32_t boots = sim_boot_count();
-    char json[256];
-    snprintf(json, sizeof json, "{\"id\":\"t1\",\"url\":\"http://127.0.0.1:%u/trial.img\"}",
-             http_port);
-    send_cmd(&tls_broker, "firmware", json);
+    send_firmware(&tls_broker, "t1", "trial.img", "");
     cJSON *r = wait_result(sub, &at, "firmware", "rebooting");
     CU_ASSERT_PTR_NOT_NULL_FATAL(r);
     cJSON_Delete(r);
