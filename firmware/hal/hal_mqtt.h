@@ -100,7 +100,8 @@ int hal_mqtt_publish(const char *topic, const void *payload, size_t len);
 /** Copy the port's counters into @p out. */
 void hal_mqtt_get_stats(struct hal_mqtt_stats *out);
 
-#define HAL_MQTT_RX_TOPIC_MAX   128u /**< received topics longer than this (NUL incl.) are dropped \
+#define HAL_MQTT_RX_TOPIC_MAX                                                                      \
+    128u                             /**< received topics longer than this (NUL incl.) are dropped \
                                       */
 #define HAL_MQTT_RX_PAYLOAD_MAX 512u /**< received payloads longer than this are dropped */
 
@@ -116,8 +117,8 @@ void hal_mqtt_get_stats(struct hal_mqtt_stats *out);
 int hal_mqtt_subscribe(const char *filter);
 
 /**
- * Take the oldest received message (the port keeps a few, bounded: at least 2;
- * one that arrives when they are full, or whose topic or payload is larger than
+ * Take the oldest received message (the port keeps a few, bounded: sim 4, the
+ * ESP-AT port 1; one that arrives when they are full, or whose topic or payload is larger than
  * HAL_MQTT_RX_TOPIC_MAX / HAL_MQTT_RX_PAYLOAD_MAX, is dropped). The loop wakes
  * when one arrives. @p topic gets the NUL-terminated topic, @p payload the
  * bytes (not terminated), @p len their number.
