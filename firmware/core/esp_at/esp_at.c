@@ -1222,7 +1222,8 @@ bool ml_esp_at_output_pending(const struct ml_esp_at *e)
     if (!e->ready || e->need_reset) { /* a reset drops the links and their output */
         return false;
     }
-    if (e->kind == K_SEND || e->kind == K_CLOSE) {
+    if (e->kind == K_SEND || e->kind == K_CLOSE || e->kind == K_MQTT_PUB ||
+        (e->mqtt_link && ml_ring_count(&e->pub) > 0u)) {
         return true;
     }
     for (int i = 0; i < ML_ESP_AT_SLOTS; i++) {

@@ -269,11 +269,11 @@ bool ml_esp_at_is_ready(const struct ml_esp_at *e);
 
 /**
  * True while output the app handed over is not through the module yet: bytes
- * in a connection's send ring, a close not done, or AT+CIPSEND / AT+CIPCLOSE
- * in flight. False when the module is not ready or a module reset is asked
- * for (nothing could drain then).
- * A firmware that resets on purpose polls until this is false (bounded), so an
- * answer it already "sent" (POST /api/v1/reset) reaches the client.
+ * in a connection's send ring, a close not done, AT+CIPSEND / AT+CIPCLOSE
+ * in flight, or MQTT publishes queued on a live session (AT+MQTTPUBRAW). False when the module is
+ * not ready or a module reset is asked for (nothing could drain then). A firmware that resets on
+ * purpose polls until this is false (bounded), so an answer it already "sent" (POST /api/v1/reset,
+ * the MQTT reset command's "rebooting") reaches the client.
  */
 bool ml_esp_at_output_pending(const struct ml_esp_at *e);
 

@@ -531,6 +531,18 @@ static void test_mqtt_subscribe_and_receive(void)
     struct ml_esp_at_stats s;
     ml_esp_at_get_stats(&at, &s);
     CU_ASSERT_EQUAL(s.garbage, garbage0);
+    /* a result published before a reset on purpose is output to drain (cm_net_drain) */
+    CU_ASSERT_FALSE(ml_esp_at_output_pending(&at));
+    CU_ASSERT_EQUAL(ml_esp_at_mqtt_publish(&at, "d/cmd/reset/result", "{}", 2), ML_OK);
+    CU_ASSERT_TRUE(ml_esp_at_output_pending(&at)); /* queued */
+    EXPECT_CMD("AT+MQTTPUBRAW=0,\"d/cmd/reset/result\",2,0,0");
+    CU_ASSERT_TRUE(ml_esp_at_output_pending(&at)); /* in flight */
+    feed("\r\nOK\r\n\r\n>");
+    poll_all();
+    out_len = 0;
+    feed("\r\n+MQTTPUB:OK\r\n");
+    poll_all();
+    CU_ASSERT_FALSE(ml_esp_at_output_pending(&at));
     /* the session is lost: nothing to subscribe on until it is back */
     feed("+MQTTDISCONNECTED:0\r\n");
     poll_all();
