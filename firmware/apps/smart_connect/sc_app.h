@@ -211,7 +211,8 @@ struct sc_app {
     struct sc_counters counters;
     struct sc_status status;
     char topic[192];
-    char payload[1536]; /* > MQTT_POWER_INSTANT_MAX and MQTT_DEVICE_COUNTERS_MAX */
+    char payload[1536]; /* > MQTT_POWER_INSTANT_MAX and MQTT_DEVICE_COUNTERS_MAX; also a received
+                           command body and the download chunks (sc_cmd.c) */
 
     /* configuration (see the file comment) */
     struct sc_settings eff; /**< effective settings: initial ones overridden by the config */
@@ -251,8 +252,7 @@ struct sc_app {
         uint32_t sub_connects; /**< the port's connect count when it was subscribed */
         bool owed;      /**< the final result of the command in fw.cmd_* is still to publish */
         char base[112]; /**< devices/<site>/smart-connect/<serial> */
-        char rx_topic[HAL_MQTT_RX_TOPIC_MAX];
-        uint8_t rx[HAL_MQTT_RX_PAYLOAD_MAX];
+        char rx_topic[HAL_MQTT_RX_TOPIC_MAX]; /**< received command (body: in payload) */
         /* firmware download over HTTP */
         bool dl_active;
         int dl_conn;
@@ -262,8 +262,11 @@ struct sc_app {
         char dl_version[SC_FW_VERSION_MAX];
         bool dl_has_sha;
         uint8_t dl_sha[32];
-        uint8_t dl_head[512]; /**< response head, then body chunks */
-        uint16_t dl_head_len;
+        char dl_line[96]; /**< one line of the response head (longer ones: skipped) */
+        uint8_t dl_line_len;
+        bool dl_line_long;
+        uint16_t dl_lines;
+        bool dl_have_len;
         bool dl_in_body;
         bool dl_hdr_checked; /**< version / sha256 of the request compared with the header */
         uint32_t dl_length;  /**< Content-Length */

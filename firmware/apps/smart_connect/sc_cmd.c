@@ -220,8 +220,8 @@ static void firmware_start(struct sc_app *app, uint64_t now, const char *id, con
         result(app, "firmware", id, "error", 0, "download failed: cannot connect to the server");
         return;
     }
-    struct ml_text w;
-    ml_text_init(&w, (char *)c->dl_head, sizeof c->dl_head);
+    struct ml_text w; /* the request, in the publish buffer (free until the next result) */
+    ml_text_init(&w, app->payload, sizeof app->payload);
     ml_text_put(&w, "GET ");
     ml_text_put(&w, c->dl_path);
     ml_text_put(&w, " HTTP/1.0\r\nHost: ");
@@ -229,13 +229,16 @@ static void firmware_start(struct sc_app *app, uint64_t now, const char *id, con
     ml_text_put(&w, "\r\nConnection: close\r\n\r\n");
     int n = ml_text_end(&w);
     c->dl_active = true;
-    c->dl_head_len = 0;
+    c->dl_line_len = 0;
+    c->dl_line_long = false;
+    c->dl_lines = 0;
+    c->dl_have_len = false;
     c->dl_in_body = false;
     c->dl_hdr_checked = false;
     c->dl_got = 0;
     c->dl_length = 0;
     c->dl_last_ms = now;
-    if (n < 0 || !send_all(c->dl_conn, (const char *)c->dl_head, (size_t)n)) {
+    if (n < 0 || !send_all(c->dl_conn, app->payload, (size_t)n)) {
         dl_fail(app, "download failed: cannot send the request");
         return;
     }
@@ -258,41 +261,82 @@ static bool hdr_is(const char *line, size_t len, const char *name)
     return i < len && line[i] == ':';
 }
 
-/* The response head is complete (@p len bytes, up to the blank line): 200 and a
- * Content-Length. @return NULL or what is wrong. */
-static const char *head_parse(struct sc_cmd *c, size_t len)
+/*
+ * One line of the response head (without its CR LF; @p n bytes kept, @p cut when
+ * it was longer than the line buffer): the status line must be 200, a
+ * Content-Length is taken, other lines are skipped. @return NULL or what is wrong.
+ */
+static const char *head_line(struct sc_cmd *c, const char *s, size_t n, bool cut)
 {
-    const char *s = (const char *)c->dl_head;
-    if (len < 12u || !ml_str_starts_n(s, len, "HTTP/1.") || s[8] != ' ' ||
-        !ml_str_starts_n(&s[9], 3, "200")) {
-        return "download failed: the server did not answer 200";
+    if (c->dl_lines++ == 0u) {
+        return n >= 12u && ml_str_starts_n(s, n, "HTTP/1.") && s[8] == ' ' &&
+                       ml_str_starts_n(&s[9], 3, "200")
+                   ? 0
+                   : "download failed: the server did not answer 200";
     }
-    bool have_len = false;
-    size_t i = 0;
-    while (i < len) {
-        size_t e = i;
-        while (e < len && s[e] != '\r' && s[e] != '\n') {
-            e++;
-        }
-        if (hdr_is(&s[i], e - i, "content-length")) {
-            size_t k = i + 15u;
-            while (k < e && s[k] == ' ') {
-                k++;
-            }
-            uint64_t v = 0;
-            size_t digits = 0;
-            for (; k < e && s[k] >= '0' && s[k] <= '9' && digits < 10u; k++, digits++) {
-                v = v * 10u + (uint64_t)(s[k] - '0');
-            }
-            if (digits == 0u || v > UINT32_MAX) {
-                return "download failed: bad Content-Length";
-            }
-            c->dl_length = (uint32_t)v;
-            have_len = true;
-        }
-        i = e + 1u;
+    if (cut || !hdr_is(s, n, "content-length")) {
+        return 0;
     }
-    return have_len ? 0 : "download failed: no Content-Length";
+    size_t k = 15u;
+    while (k < n && s[k] == ' ') {
+        k++;
+    }
+    uint64_t v = 0;
+    size_t digits = 0;
+    for (; k < n && s[k] >= '0' && s[k] <= '9' && digits < 10u; k++, digits++) {
+        v = v * 10u + (uint64_t)(s[k] - '0');
+    }
+    if (digits == 0u || v > UINT32_MAX) {
+        return "download failed: bad Content-Length";
+    }
+    c->dl_length = (uint32_t)v;
+    c->dl_have_len = true;
+    return 0;
+}
+
+/*
+ * Feed response-head bytes, a line at a time through the small line buffer (any
+ * head length). @return the bytes taken up to and with the blank line that ends
+ * the head (the rest is body), @p n when the head goes on, or -1 after a
+ * dl_fail().
+ */
+static long head_feed(struct sc_app *app, const uint8_t *p, size_t n)
+{
+    struct sc_cmd *c = &app->cmd;
+    for (size_t i = 0; i < n; i++) {
+        char ch = (char)p[i];
+        if (ch != '\n') {
+            if (c->dl_line_len < sizeof c->dl_line) {
+                c->dl_line[c->dl_line_len++] = ch;
+            } else {
+                c->dl_line_long = true;
+            }
+            continue;
+        }
+        size_t len = c->dl_line_len;
+        if (len > 0u && c->dl_line[len - 1u] == '\r' && !c->dl_line_long) {
+            len--;
+        }
+        bool blank = len == 0u && !c->dl_line_long;
+        const char *why = 0;
+        if (blank && c->dl_lines > 0u) {
+            if (!c->dl_have_len) {
+                why = "download failed: no Content-Length";
+            } else {
+                c->dl_in_body = true;
+                return (long)(i + 1u);
+            }
+        } else {
+            why = head_line(c, c->dl_line, len, c->dl_line_long);
+        }
+        if (why != 0) {
+            dl_fail(app, why);
+            return -1;
+        }
+        c->dl_line_len = 0;
+        c->dl_line_long = false;
+    }
+    return (long)n;
 }
 
 /* Compare the request's version and sha256 with the signed header. */
@@ -362,14 +406,11 @@ static void dl_feed(struct sc_app *app, const uint8_t *p, size_t n)
 static void dl_poll(struct sc_app *app, uint64_t now)
 {
     struct sc_cmd *c = &app->cmd;
+    /* chunks land in the publish buffer: each is handed to sc_fw_upload() before
+     * anything is published again */
+    uint8_t *buf = (uint8_t *)app->payload;
     for (int rounds = 0; c->dl_active && rounds < 16; rounds++) {
-        uint8_t *buf = c->dl_in_body ? c->rx : &c->dl_head[c->dl_head_len];
-        size_t cap = c->dl_in_body ? sizeof c->rx : sizeof c->dl_head - c->dl_head_len;
-        if (cap == 0u) {
-            dl_fail(app, "download failed: response head too large");
-            return;
-        }
-        int n = hal_tcp_recv(c->dl_conn, buf, cap);
+        int n = hal_tcp_recv(c->dl_conn, buf, sizeof app->payload);
         if (n == ML_EAGAIN) {
             break;
         }
@@ -378,26 +419,16 @@ static void dl_poll(struct sc_app *app, uint64_t now)
             return;
         }
         c->dl_last_ms = now;
-        if (c->dl_in_body) {
-            dl_feed(app, buf, (size_t)n);
-            continue;
-        }
-        c->dl_head_len = (uint16_t)(c->dl_head_len + (unsigned)n);
-        for (size_t i = 3; i < c->dl_head_len; i++) {
-            const uint8_t *h = c->dl_head;
-            if (h[i - 3u] == '\r' && h[i - 2u] == '\n' && h[i - 1u] == '\r' && h[i] == '\n') {
-                const char *why = head_parse(c, i + 1u);
-                if (why != 0) {
-                    dl_fail(app, why);
-                    return;
-                }
-                c->dl_in_body = true;
-                size_t rest = c->dl_head_len - (i + 1u);
-                /* the body bytes that came with the head */
-                ml_mem_copy(c->rx, &h[i + 1u], rest);
-                dl_feed(app, c->rx, rest);
-                break;
+        size_t off = 0;
+        if (!c->dl_in_body) {
+            long k = head_feed(app, buf, (size_t)n);
+            if (k < 0) {
+                return;
             }
+            off = (size_t)k;
+        }
+        if (c->dl_in_body && off < (size_t)n) {
+            dl_feed(app, buf + off, (size_t)n - off);
         }
     }
     if (c->dl_active && now - c->dl_last_ms >= SC_CMD_DL_TIMEOUT_MS) {
@@ -463,7 +494,8 @@ static void handle(struct sc_app *app, uint64_t now, const char *topic, size_t l
         {"sha256", sha, sizeof sha, false},
     };
     struct cfg_error err;
-    int e = cfg_json_strings((const char *)c->rx, len, f, sizeof f / sizeof f[0], &err);
+    /* the body is in the publish buffer: parsed into the locals before any result */
+    int e = cfg_json_strings(app->payload, len, f, sizeof f / sizeof f[0], &err);
     const char *rid = e == ML_OK && id_is_valid(id) ? id : 0;
     if (!c->tls) {
         result(app, name, rid, "refused", 0,
@@ -530,7 +562,8 @@ void sc_cmd_poll(struct sc_app *app, uint64_t now)
         }
         size_t len;
         for (int k = 0; k < 4; k++) {
-            int e = hal_mqtt_receive(c->rx_topic, sizeof c->rx_topic, c->rx, sizeof c->rx, &len);
+            int e = hal_mqtt_receive(c->rx_topic, sizeof c->rx_topic, (uint8_t *)app->payload,
+                                     sizeof app->payload, &len);
             if (e == ML_EAGAIN || e == ML_ENOSYS) {
                 break;
             }
