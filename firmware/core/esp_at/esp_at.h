@@ -47,19 +47,11 @@
 #ifndef ML_ESP_AT_LISTENERS
 #define ML_ESP_AT_LISTENERS 4
 #endif
-/** Per-connection receive ring (power of two). */
-#ifndef ML_ESP_AT_RX_CAP
-#define ML_ESP_AT_RX_CAP 512
-#endif
-/** Per-connection send ring (power of two). */
-#ifndef ML_ESP_AT_TX_CAP
-#define ML_ESP_AT_TX_CAP 1024
-#endif
-/** MQTT publish queue (power of two): records of topic + payload + 4 bytes. */
-#ifndef ML_ESP_AT_PUB_CAP
-#define ML_ESP_AT_PUB_CAP 4096
-#endif
-/** A received MQTT message (+MQTTSUBRECV): longest topic (NUL excluded) and payload kept. */
+/* Per-connection receive and send rings and the MQTT publish queue (records of
+ * topic + payload + 4 bytes), powers of two: ML_ESP_AT_RX_CAP, ML_ESP_AT_TX_CAP,
+ * ML_ESP_AT_PUB_CAP in ml_config.h (the same on every build). */
+/** A received MQTT message (+MQTTSUBRECV): longest topic (NUL excluded) and payload kept.
+ * One message arrives in one burst into the UART's receive ring: well below it. */
 #define ML_ESP_AT_SUB_TOPIC_MAX   127
 #define ML_ESP_AT_SUB_PAYLOAD_MAX 512
 /** Longest response line kept (longer lines are dropped as garbage). */
