@@ -218,6 +218,18 @@ static int dsim_start(struct ml_dut *d, const char *mqtt_url, char *err, size_t 
                  s->mqtt_password ? s->mqtt_password : "");
         const char *colon = strrchr(mqtt_url, ':');
         p->mqtt_port = colon ? atoi(colon + 1) : 1883;
+        /* device: {mqtt: tls}: the files the runner's broker made */
+        if (s->mqtt_tls && (strlen(d->mqtt_ca) >= sizeof set.mqtt_ca_file ||
+                            strlen(d->mqtt_cert) >= sizeof set.mqtt_cert_file ||
+                            strlen(d->mqtt_key) >= sizeof set.mqtt_key_file)) {
+            snprintf(err, cap, "the broker's TLS file paths are too long (%s)", d->mqtt_ca);
+            return -1;
+        }
+        if (s->mqtt_tls) {
+            memcpy(set.mqtt_ca_file, d->mqtt_ca, strlen(d->mqtt_ca) + 1);
+            memcpy(set.mqtt_cert_file, d->mqtt_cert, strlen(d->mqtt_cert) + 1);
+            memcpy(set.mqtt_key_file, d->mqtt_key, strlen(d->mqtt_key) + 1);
+        }
     }
     set.factory_reset = factory_reset_cb;
     struct sim_config cfg = {.time_mode = SIM_TIME_VIRTUAL,

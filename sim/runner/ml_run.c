@@ -31,6 +31,7 @@
 #include "ml_mqtt_obs.h"
 #include "ml_run.h"
 #include "ml_broker.h"
+#include "mqtt/mqtt.h"
 #include "mqtt/mqtt_policy.h"
 #include "p1mb_app.h"
 #include "regmap/regmap.h"
@@ -785,6 +786,63 @@ static void broker_fault(struct runner *r, const struct ml_scn_step *st)
     }
 }
 
+/* Wait (real time, at most @p ms) until the observer holds more than @p n command
+ * results; then until none more comes for 100 ms. @return the count. */
+static uint64_t wait_results(struct runner *r, uint64_t n, int ms)
+{
+    uint64_t got = ml_mqtt_obs_results(&r->sub);
+    for (int t = 0; t < ms && got <= n; t += 5) {
+        usleep(5000);
+        got = ml_mqtt_obs_results(&r->sub);
+    }
+    for (uint64_t last = 0; got > n && got != last;) {
+        last = got;
+        usleep(100000);
+        got = ml_mqtt_obs_results(&r->sub);
+    }
+    return got;
+}
+
+/*
+ * mqtt_cmd: publish the body on <base>/cmd/<name> from the observer and wait (real
+ * time, 10 s) for the device's first answer on .../cmd/<name>/result; the answers
+ * themselves are judged by mqtt: expectations on cmd/<name>/result. The device
+ * subscribes after each connect and when that reaches the broker is up to the
+ * network: an unknown command, probe, is sent first until it is answered.
+ */
+static void do_mqtt_cmd(struct runner *r, const struct ml_scn_step *st)
+{
+    const struct ml_scn_action *a = &st->action;
+    char base[160], topic[224], what[96];
+    snprintf(what, sizeof what, "mqtt_cmd %s", a->cmd_name);
+    r->res->checks++;
+    const char *serial = r->d->serial[0] ? r->d->serial : r->s->serial;
+    if (!r->have_sub || mqtt_base_build(r->s->mqtt_site, serial, base, sizeof base) < 0) {
+        report(r, &st->loc, now_s(), what, "a command sent", "no MQTT observer");
+        return;
+    }
+    snprintf(topic, sizeof topic, "%s/cmd/probe", base);
+    uint64_t n = ml_mqtt_obs_results(&r->sub), got = n;
+    for (int i = 0; i < 50 && got == n; i++) {
+        ml_mqtt_obs_publish(&r->sub, topic, "{}");
+        got = wait_results(r, n, 200);
+    }
+    if (got == n) {
+        report(r, &st->loc, now_s(), what, "an answer on .../cmd/probe/result",
+               "none within 10 s (is the device connected?)");
+        return;
+    }
+    snprintf(topic, sizeof topic, "%s/cmd/%s", base, a->cmd_name);
+    ml_mqtt_obs_publish(&r->sub, topic, a->cmd_body);
+    if (wait_results(r, got, 10000) == got) {
+        char exp[300];
+        snprintf(exp, sizeof exp, "an answer on %s/result", topic);
+        report(r, &st->loc, now_s(), what, exp, "none within 10 s");
+        return;
+    }
+    narrate(r, "ok    %s %s: answered", what, a->cmd_body);
+}
+
 static void do_action(struct runner *r, const struct ml_scn_step *st, bool release)
 {
     const struct ml_scn_action *a = &st->action;
@@ -794,6 +852,10 @@ static void do_action(struct runner *r, const struct ml_scn_step *st, bool relea
         if (rc == ML_DUT_FAIL) {
             setup_error(r, "%s:%d:%d: button: %s", st->loc.file, st->loc.line, st->loc.col, why);
         }
+        return;
+    }
+    if (a->kind == ML_ACT_MQTT_CMD) {
+        do_mqtt_cmd(r, st);
         return;
     }
     if (a->kind == ML_ACT_HTTP) {
@@ -1062,6 +1124,11 @@ static int broker_setup(struct runner *r)
     const struct ml_scenario *s = r->s;
     const char *url = r->d->broker_url[0] ? r->d->broker_url : r->o->broker_url;
     if (url) {
+        if (s->mqtt_tls) {
+            setup_error(r,
+                        "device: {mqtt: tls} needs the runner's own broker (leave out --broker)");
+            return -1;
+        }
         if (uses_broker_faults(s)) {
             setup_error(r, "broker faults need the runner's own broker (leave out --broker)");
             return -1;
@@ -1089,11 +1156,21 @@ static int broker_setup(struct runner *r)
         }
     } else {
         struct ml_broker_opts bo = {.username = s->broker_user, .password = s->broker_password};
+        if (s->mqtt_tls) {
+            /* mutual TLS like the product's broker: the device's certificate CN = serial */
+            bo.tls = bo.require_cert = true;
+            bo.client_cn = s->serial;
+        }
         if (ml_broker_start(&r->broker, &bo) != 0) {
             setup_error(r, "cannot start a local mosquitto broker");
             return -1;
         }
         r->own_broker = r->broker_up = true;
+        if (s->mqtt_tls) {
+            snprintf(r->d->mqtt_ca, sizeof r->d->mqtt_ca, "%s", r->broker.ca_file);
+            snprintf(r->d->mqtt_cert, sizeof r->d->mqtt_cert, "%s", r->broker.client_cert);
+            snprintf(r->d->mqtt_key, sizeof r->d->mqtt_key, "%s", r->broker.client_key);
+        }
         snprintf(r->host, sizeof r->host, "127.0.0.1");
         r->port = r->broker.port;
         if (ml_mqtt_obs_start(&r->sub, "127.0.0.1", r->broker.obs_port, NULL, NULL) < 0) {
@@ -1113,6 +1190,13 @@ static const char *cannot_play(struct runner *r)
     if (whole) {
         static char buf[512];
         snprintf(buf, sizeof buf, "%s: %s", s->path, whole);
+        return buf;
+    }
+    if (s->mqtt_tls && strcmp(r->d->ops->name, "sim") != 0) {
+        static char buf[512];
+        snprintf(buf, sizeof buf,
+                 "%s: device: {mqtt: tls} (the device's TLS files) is set up on --dut sim only",
+                 s->path);
         return buf;
     }
     for (size_t i = 0; i < s->nsteps; i++) {
@@ -1354,6 +1438,7 @@ static void play_event(struct runner *r, const struct ml_ev *ev)
         narrate(r, "action %s",
                 st->action.kind == ML_ACT_BUTTON         ? "button pressed"
                 : st->action.kind == ML_ACT_MODBUS_WRITE ? "modbus_write"
+                : st->action.kind == ML_ACT_MQTT_CMD     ? "mqtt_cmd"
                                                          : "http");
     } else if (ev->kind == ML_EV_RELEASE) {
         narrate(r, "action button released after %.1f s", st->action.hold_s);
@@ -1443,7 +1528,8 @@ struct ml_run_session *ml_run_open(struct ml_dut *d, const struct ml_scenario *s
         return ss;
     }
     char url[300], err[512];
-    if (snprintf(url, sizeof url, "mqtt://%s:%d", r->host, r->port) >= (int)sizeof url) {
+    if (snprintf(url, sizeof url, "%s://%s:%d", s->mqtt_tls ? "mqtts" : "mqtt", r->host, r->port) >=
+        (int)sizeof url) {
         setup_error(r, "broker host name too long: %s", r->host);
         return ss;
     }

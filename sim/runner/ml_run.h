@@ -147,6 +147,8 @@ struct ml_dut {
     double http_timeout_s;
     /* MQTT: a broker the backend imposes (rig), "" = the runner's choice */
     char broker_url[256], broker_user[64], broker_password[64];
+    /** device: {mqtt: tls}: the TLS files the runner's broker made for the device */
+    char mqtt_ca[256], mqtt_cert[256], mqtt_key[256];
     int mqtt_grace_ms; /**< real time: wait this long for late messages before a window closes */
     /** A scenario's device: settings the board lacks are set (PATCH /api/v1/config and
      * a reset; put back after the scenario) instead of making it not applicable. */

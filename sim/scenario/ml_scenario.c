@@ -18,6 +18,7 @@
 #include <yaml.h>
 
 #include "ml_yaml.h"
+#include "mqtt/mqtt.h"
 #include "mqtt/mqtt_policy.h"
 #include "regmap/regmap.h"
 #include "ui/ui.h"
@@ -494,8 +495,12 @@ static int parse_device(struct ctx *c, node_t *n)
                                 s->meter_type);
         }
     }
-    if ((v = ml_yaml_get(&c->y, n, "mqtt")) && ml_yaml_get_bool(&c->y, v, "mqtt", &s->mqtt) < 0) {
-        return -1;
+    if ((v = ml_yaml_get(&c->y, n, "mqtt"))) {
+        if (v->type == YAML_SCALAR_NODE && !strcmp(ml_yaml_sval(v), "tls")) {
+            s->mqtt = s->mqtt_tls = true; /* mqtts:// with a client certificate */
+        } else if (ml_yaml_get_bool(&c->y, v, "mqtt", &s->mqtt) < 0) {
+            return -1;
+        }
     }
     if ((v = ml_yaml_get(&c->y, n, "mqtt_site")) &&
         ml_yaml_get_strdup(&c->y, v, "mqtt_site", &s->mqtt_site) < 0) {
@@ -1425,7 +1430,7 @@ static int parse_expect(struct ctx *c, struct ml_scn_step *st, node_t *n)
 
 static int parse_action(struct ctx *c, struct ml_scn_step *st, node_t *n, struct ml_scn_action *a)
 {
-    static const char *const keys[] = {"button", "modbus_write", "http", NULL};
+    static const char *const keys[] = {"button", "modbus_write", "http", "mqtt_cmd", NULL};
     if (ml_yaml_check_keys(&c->y, n, "action", keys) < 0) {
         return -1;
     }
@@ -1490,6 +1495,37 @@ static int parse_action(struct ctx *c, struct ml_scn_step *st, node_t *n, struct
                 return -1;
             }
             a->expect_exception = (int)x;
+        }
+        return 0;
+    }
+    if ((v = ml_yaml_get(&c->y, n, "mqtt_cmd"))) {
+        a->kind = ML_ACT_MQTT_CMD;
+        static const char *const ck[] = {"name", "body", NULL};
+        if (ml_yaml_check_keys(&c->y, v, "mqtt_cmd", ck) < 0) {
+            return -1;
+        }
+        if (!c->s->mqtt || c->s->product == ML_SCN_P1MB) {
+            return ml_yaml_fail(&c->y, v,
+                                "mqtt_cmd needs a Smart Connect with device: {mqtt: tls} (with "
+                                "mqtt: on every command is refused)");
+        }
+        node_t *nm = ml_yaml_get(&c->y, v, "name");
+        if (nm == NULL) {
+            return ml_yaml_fail(&c->y, v, "mqtt_cmd needs name: (reset or firmware)");
+        }
+        if (ml_yaml_get_strdup(&c->y, nm, "name", &a->cmd_name) < 0) {
+            return -1;
+        }
+        if (!mqtt_cmd_known(a->cmd_name, strlen(a->cmd_name))) {
+            return ml_yaml_fail(&c->y, nm, "unknown command '%s' (reset, firmware)", a->cmd_name);
+        }
+        node_t *b = ml_yaml_get(&c->y, v, "body");
+        if (b != NULL) {
+            if (ml_yaml_get_strdup(&c->y, b, "body", &a->cmd_body) < 0) {
+                return -1;
+            }
+        } else {
+            a->cmd_body = strdup("{}");
         }
         return 0;
     }
@@ -1958,6 +1994,8 @@ void ml_scenario_free(struct ml_scenario *s)
         free(st->action.method);
         free(st->action.path);
         free(st->action.body);
+        free(st->action.cmd_name);
+        free(st->action.cmd_body);
         for (size_t k = 0; k < st->nchecks; k++) {
             struct ml_scn_check *ch = &st->checks[k];
             free(ch->name);

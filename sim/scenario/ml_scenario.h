@@ -125,7 +125,7 @@ struct ml_scn_fault {
 /** True for the board actions power_cycle, power_off, power_on, reset, flash. */
 bool ml_scn_fault_is_board(enum ml_scn_fault_kind k);
 
-enum ml_scn_action_kind { ML_ACT_BUTTON = 0, ML_ACT_MODBUS_WRITE, ML_ACT_HTTP };
+enum ml_scn_action_kind { ML_ACT_BUTTON = 0, ML_ACT_MODBUS_WRITE, ML_ACT_HTTP, ML_ACT_MQTT_CMD };
 
 struct ml_scn_action {
     enum ml_scn_action_kind kind;
@@ -135,6 +135,7 @@ struct ml_scn_action {
     int expect_exception;       /**< modbus_write: -1 none expected (must succeed), else the code */
     char *method, *path, *body; /**< unused (an http action is the step's one ML_CHK_HTTP check) */
     int http_status;
+    char *cmd_name, *cmd_body; /**< mqtt_cmd: command name, JSON body sent as is */
 };
 
 enum ml_scn_check_kind {
@@ -235,6 +236,7 @@ struct ml_scenario {
     char *serial;
     char *meter_type; /**< regmap template ("" = default) */
     bool mqtt;
+    bool mqtt_tls; /**< mqtt: tls: mutual TLS to the runner's broker (MQTT commands need it) */
     char *mqtt_site, *mqtt_user, *mqtt_password;
     bool factory_default;
     bool dhcp;
