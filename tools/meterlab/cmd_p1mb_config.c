@@ -3,7 +3,8 @@
  * an independent master) to a P1MB, real or simulated: reads the
  * configuration block (0xF000, docs/p1mb.md), writes new line settings /
  * address / termination, reboots the device through its reboot register, and
- * verifies that it answers at the new settings.
+ * verifies that it answers at the new settings. Options and printing; the
+ * block's registers and their reading and writing: sim/rig/ml_p1mb_cfg.h.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -16,20 +17,8 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "ml_p1mb_cfg.h"
 #include "ml_p1mb_id.h"
-
-/* The configuration block (docs/p1mb.md): the bench's one copy, sim/rig/ml_p1mb_id.h. */
-#define REG_SIG       ML_P1MB_REG_SIG
-#define REG_STORED    ML_P1MB_REG_STORED
-#define REG_ACTIVE    ML_P1MB_REG_ACTIVE
-#define REG_REBOOT    ML_P1MB_REG_REBOOT
-#define REG_FACTORY   ML_P1MB_REG_FACTORY
-#define SIG_P1        ML_P1MB_SIG_P1
-#define SIG_MB        ML_P1MB_SIG_MB
-#define REBOOT_MAGIC  ML_P1MB_REBOOT_MAGIC
-#define FACTORY_MAGIC ML_P1MB_FACTORY_MAGIC
-#define PARITY_NONE   0
-#define PARITY_EVEN   1
 
 static const char *const prog = "meterlab p1mb-config";
 
@@ -37,13 +26,6 @@ struct line {
     int baud;
     char parity; /* 'N' or 'E' */
     int address;
-};
-
-struct p1mb_cfg {
-    int baud;
-    char parity;
-    int address;
-    int termination;
 };
 
 static void usage(FILE *out)
@@ -77,17 +59,6 @@ static void usage(FILE *out)
             "  meterlab p1mb-config --port /dev/ttyUSB0 --set-baud 19200 --set-address 5\n");
 }
 
-static bool baud_ok(long b)
-{
-    static const long ok[] = {1200, 2400, 4800, 9600, 14400, 19200, 28800, 38400, 57600, 115200};
-    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
-        if (ok[i] == b) {
-            return true;
-        }
-    }
-    return false;
-}
-
 static int parse_int(const char *opt, const char *s, long lo, long hi, long *out)
 {
     char *end;
@@ -111,103 +82,31 @@ static int parse_parity(const char *opt, const char *s, char *out)
     return -1;
 }
 
-static modbus_t *open_line(const char *port, const struct line *l, int timeout_ms)
-{
-    modbus_t *mb = modbus_new_rtu(port, l->baud, l->parity, 8, 1);
-    if (mb == NULL) {
-        fprintf(stderr, "%s: cannot set up Modbus RTU on %s: %s\n", prog, port,
-                modbus_strerror(errno));
-        return NULL;
-    }
-    modbus_set_slave(mb, l->address);
-    modbus_set_response_timeout(mb, (uint32_t)(timeout_ms / 1000),
-                                (uint32_t)(timeout_ms % 1000) * 1000u);
-    if (modbus_connect(mb) != 0) {
-        fprintf(stderr, "%s: cannot open %s: %s\n", prog, port, modbus_strerror(errno));
-        modbus_free(mb);
-        return NULL;
-    }
-    return mb;
-}
-
-static void close_line(modbus_t *mb)
-{
-    if (mb != NULL) {
-        modbus_close(mb);
-        modbus_free(mb);
-    }
-}
-
-static struct p1mb_cfg cfg_of(const uint16_t *w)
-{
-    struct p1mb_cfg c = {(int)w[0] * 100,
-                         w[1] == PARITY_NONE   ? 'N'
-                         : w[1] == PARITY_EVEN ? 'E'
-                                               : '?',
-                         w[2], w[3]};
-    return c;
-}
-
-static void print_cfg(const char *label, const struct p1mb_cfg *c)
+static void print_cfg(const char *label, const struct ml_p1mb_line *c)
 {
     printf("  %-8s %d 8%c1, address %d, termination %s\n", label, c->baud, c->parity, c->address,
            c->termination ? "on" : "off");
 }
 
-static bool cfg_equal(const struct p1mb_cfg *a, const struct p1mb_cfg *b)
+static modbus_t *open_line(const char *port, const struct line *l, int timeout_ms)
 {
-    return a->baud == b->baud && a->parity == b->parity && a->address == b->address &&
-           a->termination == b->termination;
+    char why[512];
+    modbus_t *mb = ml_p1mb_open(port, l->baud, l->parity, l->address, timeout_ms, why, sizeof why);
+    if (mb == NULL) {
+        fprintf(stderr, "%s: %s\n", prog, why);
+    }
+    return mb;
 }
 
-struct device_view {
-    uint16_t variant;
-    uint16_t layout;
-    struct p1mb_cfg stored, active;
-};
-
-/* Read the configuration block; @return 0, -1 (no/garbled answer, message printed
- * when @p loud), -2 (answers but is no P1MB). */
-static int read_block(modbus_t *mb, struct device_view *v, bool loud, const char *where)
+/* Read the block; @return as ml_p1mb_read_block(), the reason printed when @p loud. */
+static int read_block(modbus_t *mb, struct ml_p1mb_block *v, bool loud, const char *where)
 {
-    uint16_t id[4], st[4], ac[4];
-    if (modbus_read_registers(mb, REG_SIG, 4, id) != 4 ||
-        modbus_read_registers(mb, REG_STORED, 4, st) != 4 ||
-        modbus_read_registers(mb, REG_ACTIVE, 4, ac) != 4) {
-        if (loud) {
-            fprintf(stderr, "%s: no answer from %s: %s\n", prog, where, modbus_strerror(errno));
-        }
-        return -1;
+    char why[512];
+    int rc = ml_p1mb_read_block(mb, v, why, sizeof why);
+    if (rc != 0 && loud) {
+        fprintf(stderr, "%s: %s: %s\n", prog, where, why);
     }
-    if (id[0] != SIG_P1 || id[1] != SIG_MB) {
-        if (loud) {
-            fprintf(stderr,
-                    "%s: %s answers, but register 0x%04X reads 0x%04X 0x%04X, not \"P1\" \"MB\": "
-                    "not a P1MB\n",
-                    prog, where, REG_SIG, id[0], id[1]);
-        }
-        return -2;
-    }
-    v->layout = id[2];
-    v->variant = id[3];
-    v->stored = cfg_of(st);
-    v->active = cfg_of(ac);
-    return 0;
-}
-
-static const struct ml_p1mb_variant *variant_of(uint16_t code)
-{
-    return ml_p1mb_variant_by_code(code);
-}
-
-static int write_reg(modbus_t *mb, int addr, int value, const char *what)
-{
-    if (modbus_write_register(mb, addr, (uint16_t)value) == 1) {
-        return 0;
-    }
-    fprintf(stderr, "%s: writing %s (register 0x%04X = %d) failed: %s\n", prog, what, addr, value,
-            modbus_strerror(errno));
-    return -1;
+    return rc;
 }
 
 static int run(int argc, char **argv)
@@ -266,7 +165,7 @@ static int run(int argc, char **argv)
             if (parse_int(c == O_BAUD ? "--baud" : "--set-baud", optarg, 1200, 115200, &v) != 0) {
                 return ML_EXIT_USAGE;
             }
-            if (!baud_ok(v)) {
+            if (!ml_p1mb_baud_ok(v)) {
                 fprintf(stderr,
                         "%s: %s %ld: not a supported rate (1200, 2400, 4800, 9600, 14400, "
                         "19200, 28800, 38400, 57600, 115200)\n",
@@ -377,7 +276,7 @@ static int run(int argc, char **argv)
     if (mb == NULL) {
         return ML_EXIT_USAGE;
     }
-    struct device_view dv;
+    struct ml_p1mb_block dv;
     /* three tries: a request lost on the line (noise, a frame split by a late byte) is
      * not yet a device that does not answer */
     int rc = -1;
@@ -389,10 +288,10 @@ static int run(int argc, char **argv)
         rc = read_block(mb, &dv, tries == 2, where);
     }
     if (rc != 0) {
-        close_line(mb);
+        ml_p1mb_close(mb);
         return ML_EXIT_USAGE;
     }
-    const struct ml_p1mb_variant *vid = variant_of(dv.variant);
+    const struct ml_p1mb_variant *vid = ml_p1mb_variant_by_code(dv.variant);
     printf("P1MB at %s\n", where);
     printf("  variant  %s (code %u), configuration layout %u\n", vid ? vid->name : "unknown",
            dv.variant, dv.layout);
@@ -400,47 +299,19 @@ static int run(int argc, char **argv)
     print_cfg("stored", &dv.stored);
 
     /* Changes go to the stored copy; the device keeps running at the active one. */
-    struct p1mb_cfg want = dv.stored;
-    if (factory) {
-        if (write_reg(mb, REG_FACTORY, FACTORY_MAGIC, "factory defaults") != 0) {
-            close_line(mb);
-            return ML_EXIT_USAGE;
-        }
-        want = (struct p1mb_cfg){9600, 'E', 16, 0};
-    }
-    if (set_term >= 0 && write_reg(mb, REG_STORED + 3, (int)set_term, "termination") != 0) {
-        close_line(mb);
-        return ML_EXIT_USAGE;
-    }
-    if (set_parity != 0 &&
-        write_reg(mb, REG_STORED + 1, set_parity == 'N' ? PARITY_NONE : PARITY_EVEN, "parity") !=
-            0) {
-        close_line(mb);
-        return ML_EXIT_USAGE;
-    }
-    if (set_baud >= 0 && write_reg(mb, REG_STORED, (int)(set_baud / 100), "baud rate") != 0) {
-        close_line(mb);
-        return ML_EXIT_USAGE;
-    }
-    if (set_addr >= 0 && write_reg(mb, REG_STORED + 2, (int)set_addr, "address") != 0) {
-        close_line(mb);
-        return ML_EXIT_USAGE;
-    }
-    want.baud = set_baud >= 0 ? (int)set_baud : want.baud;
-    want.parity = set_parity != 0 ? set_parity : want.parity;
-    want.address = set_addr >= 0 ? (int)set_addr : want.address;
-    want.termination = set_term >= 0 ? (int)set_term : want.termination;
+    struct ml_p1mb_line want = dv.stored;
     if (changes || factory) {
-        struct device_view after;
-        if (read_block(mb, &after, true, where) != 0) {
-            close_line(mb);
-            return ML_EXIT_FAIL;
-        }
-        if (!cfg_equal(&after.stored, &want)) {
-            fprintf(stderr, "%s: the device stored something else than was written:\n", prog);
-            print_cfg("stored", &after.stored);
-            close_line(mb);
-            return ML_EXIT_FAIL;
+        struct ml_p1mb_changes ch = {factory, set_baud, set_addr, set_term, set_parity};
+        struct ml_p1mb_block after;
+        char why[512];
+        int st = ml_p1mb_store(mb, &dv, &ch, &want, &after, why, sizeof why);
+        if (st != 0) {
+            fprintf(stderr, "%s: %s: %s\n", prog, where, why);
+            if (st == -2) {
+                print_cfg("stored", &after.stored);
+            }
+            ml_p1mb_close(mb);
+            return st == -2 ? ML_EXIT_FAIL : ML_EXIT_USAGE;
         }
         print_cfg("written", &want);
     }
@@ -448,23 +319,23 @@ static int run(int argc, char **argv)
         if (changes) {
             printf("stored; effective after the next reboot (--reboot) or power cycle\n");
         }
-        close_line(mb);
+        ml_p1mb_close(mb);
         return ML_EXIT_OK;
     }
 
     /* The device answers the reboot write, then resets (the reply may be lost
      * on a real bus when the reset is quick: that is not an error). */
-    if (modbus_write_register(mb, REG_REBOOT, REBOOT_MAGIC) != 1) {
+    if (modbus_write_register(mb, ML_P1MB_REG_REBOOT, ML_P1MB_REBOOT_MAGIC) != 1) {
         if (errno != ETIMEDOUT) {
             fprintf(stderr, "%s: reboot request failed: %s\n", prog, modbus_strerror(errno));
-            close_line(mb);
+            ml_p1mb_close(mb);
             return ML_EXIT_USAGE;
         }
         printf("reboot requested (no answer: the device reset first)\n");
     } else {
         printf("reboot requested\n");
     }
-    close_line(mb);
+    ml_p1mb_close(mb);
 
     struct line next = {want.baud, want.parity, want.address};
     if (via_p1) {
@@ -478,7 +349,7 @@ static int run(int argc, char **argv)
     if (mb == NULL) {
         return ML_EXIT_USAGE;
     }
-    struct device_view nv;
+    struct ml_p1mb_block nv;
     rc = -1;
     for (int tries = 0; tries < 10 && rc != 0; tries++) {
         rc = read_block(mb, &nv, false, where);
@@ -493,18 +364,18 @@ static int run(int argc, char **argv)
     if (rc != 0) {
         read_block(mb, &nv, true, where);
         fprintf(stderr, "%s: verification failed: the device does not answer at %s\n", prog, where);
-        close_line(mb);
+        ml_p1mb_close(mb);
         return ML_EXIT_FAIL;
     }
-    if (!cfg_equal(&nv.active, &want)) {
+    if (!ml_p1mb_line_equal(&nv.active, &want)) {
         fprintf(stderr, "%s: verification failed: the device runs with other settings:\n", prog);
         print_cfg("active", &nv.active);
         print_cfg("expected", &want);
-        close_line(mb);
+        ml_p1mb_close(mb);
         return ML_EXIT_FAIL;
     }
     /* The meter identity the variant's map carries (what a master checks first). */
-    const struct ml_p1mb_variant *id = variant_of(nv.variant);
+    const struct ml_p1mb_variant *id = ml_p1mb_variant_by_code(nv.variant);
     if (id != NULL) {
         uint16_t w = 0;
         if (modbus_read_registers(mb, id->id_addr, 1, &w) != 1 || w != id->id_value) {
@@ -512,7 +383,7 @@ static int run(int argc, char **argv)
                     "%s: verification failed: %s identity register 0x%04X reads 0x%04X, want "
                     "0x%04X\n",
                     prog, id->meter, id->id_addr, w, id->id_value);
-            close_line(mb);
+            ml_p1mb_close(mb);
             return ML_EXIT_FAIL;
         }
         printf("verified: answers at %s as %s (register 0x%04X = 0x%04X)\n", where, id->meter,
@@ -521,7 +392,7 @@ static int run(int argc, char **argv)
         printf("verified: answers at %s (unknown variant code %u)\n", where, nv.variant);
     }
     print_cfg("active", &nv.active);
-    close_line(mb);
+    ml_p1mb_close(mb);
     return ML_EXIT_OK;
 }
 
