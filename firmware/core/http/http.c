@@ -896,11 +896,13 @@ static bool media_type_is(struct ml_span ct, const char *want)
     return span_ieq((struct ml_span){ct.ptr, n}, want);
 }
 
-/* Origin / Referer, when sent, name the origin the request was sent to: "http://" + Host. */
-static bool origin_ok(const struct http_request *rq)
+/* Origin / Referer, when sent, name the origin the request was sent to: @p scheme + Host. */
+static bool origin_ok(const struct http_request *rq, const char *scheme)
 {
-    static const char scheme[] = "http://";
-    const size_t sl = sizeof scheme - 1u;
+    if (scheme == 0) {
+        scheme = "http://";
+    }
+    const size_t sl = ml_str_len(scheme);
     struct ml_span v = rq->origin.len > 0u ? rq->origin : rq->referer;
     if (v.len == 0u) {
         return true; /* not a browser, or one that sends neither: curl, scripts */
@@ -985,7 +987,11 @@ static void head_done(struct http_server *s, uint64_t now_ms)
     const struct http_route *r = route_find(s, rq->path);
     if (r == 0) {
         response_preset(s->rs);
-        http_response_error(s->rs, 404, "not found", 0);
+        if (s->cfg->fallback != 0) {
+            s->cfg->fallback(s->cfg->ctx, rq, s->rs);
+        } else {
+            http_response_error(s->rs, 404, "not found", 0);
+        }
         respond_early(s, rq->content_length, false);
         return;
     }
@@ -1010,7 +1016,7 @@ static void head_done(struct http_server *s, uint64_t now_ms)
     bool safe = rq->method == HTTP_GET || rq->method == HTTP_HEAD || rq->method == HTTP_OPTIONS;
     if (!safe) {
         /* a state change: only from the device's own page or a non-browser client */
-        if (!origin_ok(rq)) {
+        if (!origin_ok(rq, s->cfg->origin_scheme)) {
             response_preset(s->rs);
             http_response_error(s->rs, 403, "cross-origin request refused", 0);
             respond_early(s, rq->content_length, false);
