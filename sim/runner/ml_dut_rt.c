@@ -248,6 +248,13 @@ static int child_start(struct ml_dut *d, const char *mqtt_url, char *err, size_t
         argv[a++] = p->mb_port;
         argv[a++] = "--http-port";
         argv[a++] = p->http_port;
+        if (!p->qemu) {
+            /* test-only switch: the runner's HTTP client speaks plain HTTP (the image in
+             * QEMU serves its API in clear anyway: no ESP-AT SSL server yet) */
+            argv[a++] = "--plain-api";
+            argv[a++] = "--https-port";
+            argv[a++] = "0";
+        }
         if (s->meter_type) {
             argv[a++] = "--meter-type";
             argv[a++] = s->meter_type;

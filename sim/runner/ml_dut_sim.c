@@ -132,6 +132,8 @@ static void factory_reset_cb(void *ctx)
     d.flavour = s->flavour;
     d.modbus_port = 0; /* the sim's port choice is not a setting */
     d.http_port = 0;
+    d.https_port = 0;
+    d.plain_api = s->plain_api;
     d.net.serial_hash = s->net.serial_hash;
     d.factory_reset = s->factory_reset;
     *s = d;
@@ -200,6 +202,10 @@ static int dsim_start(struct ml_dut *d, const char *mqtt_url, char *err, size_t 
     set.flavour = s->product == ML_SCN_TIC ? SC_FLAVOUR_TIC : SC_FLAVOUR_P1;
     set.modbus_port = 0;
     set.http_port = 0;
+    set.https_port = 0;
+    /* test-only switch: the runner's HTTP client (ml_http.c) speaks plain HTTP, so the
+     * scenarios' HTTP steps reach the API in clear (docs/security.md, HTTPS) */
+    set.plain_api = true;
     if (s->meter_type) {
         snprintf(set.meter_type, sizeof set.meter_type, "%s", s->meter_type);
     }

@@ -177,6 +177,12 @@ int hal_tcp_listen(uint16_t port)
     return li < 0 ? li : LISTENER_BASE + li;
 }
 
+int hal_tcp_listen_tls(uint16_t port)
+{
+    (void)port;
+    return ML_ENOSYS; /* the ESP-AT SSL server is not driven yet (docs/security.md: gap) */
+}
+
 uint16_t hal_tcp_local_port(int listener)
 {
     return ml_esp_at_local_port(cm_net_at(), listener - LISTENER_BASE);

@@ -50,6 +50,10 @@ static void start_device_with_flash(const char *flash_file)
     sc_settings_defaults(&s);
     s.modbus_port = 0;
     s.http_port = 0; /* any free port */
+    s.https_port = 0;
+    /* test-only switch: these cases check the HTTP rules through raw sockets and curl
+     * in clear; HTTPS and the plain landing page: test_https.c */
+    s.plain_api = true;
     struct sim_config cfg = {.time_mode = SIM_TIME_VIRTUAL,
                              .utc_at_start = 1767225600,
                              .serial = SERIAL,
@@ -1006,6 +1010,8 @@ static void test_http_half_open_flood_good_client_served(void)
     sc_settings_defaults(&set);
     set.modbus_port = 0;
     set.http_port = 0;
+    set.https_port = 0;
+    set.plain_api = true; /* raw sockets in clear (see start_device_with_flash) */
     struct sim_config cfg = {.time_mode = SIM_TIME_REAL,
                              .utc_at_start = 1767225600,
                              .serial = SERIAL,
