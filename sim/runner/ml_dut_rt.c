@@ -52,7 +52,8 @@ struct rt_priv {
     int p1_led, rs_bad; /* P1MB LED lines */
     double tel[3];      /* P1MB telegrams: ok, crc fail, frame fail */
     int child_reboots;
-    char mb_port[8], http_port[8]; /* fixed for the child's life: reboots keep them */
+    char mb_port[8], http_port[8],
+        https_port[8]; /* fixed for the child's life: reboots keep them */
     /* ports */
     int inject_fd, p1out_fd;
     double t0;
@@ -243,18 +244,15 @@ static int child_start(struct ml_dut *d, const char *mqtt_url, char *err, size_t
         if (!p->mb_port[0]) {
             snprintf(p->mb_port, sizeof p->mb_port, "%d", free_port());
             snprintf(p->http_port, sizeof p->http_port, "%d", free_port());
+            snprintf(p->https_port, sizeof p->https_port, "%d", free_port());
         }
         argv[a++] = "--modbus-port";
         argv[a++] = p->mb_port;
         argv[a++] = "--http-port";
         argv[a++] = p->http_port;
-        if (!p->qemu) {
-            /* test-only switch: the runner's HTTP client speaks plain HTTP (the image in
-             * QEMU serves its API in clear anyway: no ESP-AT SSL server yet) */
-            argv[a++] = "--plain-api";
-            argv[a++] = "--https-port";
-            argv[a++] = "0";
-        }
+        /* the API on HTTPS; the banner names the port and the certificate to trust */
+        argv[a++] = "--https-port";
+        argv[a++] = p->https_port;
         if (s->meter_type) {
             argv[a++] = "--meter-type";
             argv[a++] = s->meter_type;
@@ -353,6 +351,18 @@ static int child_start(struct ml_dut *d, const char *mqtt_url, char *err, size_t
             if (sscanf(at + 1, "%127[^:]:%d", host, &port) == 2) {
                 rig->network.http_port = port;
             }
+        }
+    }
+    /* the API on HTTPS: its port, and the device's certificate to trust */
+    char cert[512];
+    if (banner_value(b, "HTTPS", v, sizeof v) &&
+        banner_value(b, "certificate", cert, sizeof cert) && cert[0] == '/') {
+        const char *at = strrchr(v, '@');
+        char host[128];
+        int port = 0;
+        if (at && sscanf(at + 1, "%127[^:]:%d", host, &port) == 2) {
+            rig->network.http_port = port;
+            sscanf(cert, "%511s", rig->network.https_ca);
         }
     }
     rig->timeouts.boot_s = boot;
@@ -455,6 +465,7 @@ static int rig_attach(struct ml_dut *d, char *err, size_t cap)
     d->http_port = rig->network.host[0] ? rig->network.http_port : 0;
     snprintf(d->http_user, sizeof d->http_user, "%s", rig->network.http_user);
     snprintf(d->http_password, sizeof d->http_password, "%s", rig->network.http_password);
+    snprintf(d->http_ca_file, sizeof d->http_ca_file, "%s", rig->network.https_ca);
     d->modbus_timeout_s = rig->timeouts.modbus_s > 0 ? rig->timeouts.modbus_s : 2;
     d->http_timeout_s = rig->timeouts.http_s > 0 ? rig->timeouts.http_s : 5;
     return 0;
@@ -471,7 +482,7 @@ static int rt_start(struct ml_dut *d, const char *mqtt_url, char *err, size_t ca
     p->reboots = 0;
     p->child_reboots = 0;
     if (p->device) {
-        p->mb_port[0] = p->http_port[0] = 0;
+        p->mb_port[0] = p->http_port[0] = p->https_port[0] = 0;
         snprintf(p->state_dir, sizeof p->state_dir, "/tmp/meterlab-run-XXXXXX");
         if (mkdtemp(p->state_dir) == NULL) {
             snprintf(err, cap, "mkdtemp: %s", strerror(errno));
@@ -631,8 +642,9 @@ static cJSON *get_status(struct ml_dut *d, char *why, size_t cap)
         snprintf(why, cap, "%s", ml_rig_missing_reason(ML_RIG_CAP_HTTP));
         return NULL;
     }
-    if (ml_http_request(d->http_host, d->http_port, d->http_user, d->http_password, "GET",
-                        "/api/v1/status", NULL, d->http_timeout_s, &resp, why, cap) < 0) {
+    if (ml_http_request_tls(d->http_ca_file, d->http_host, d->http_port, d->http_user,
+                            d->http_password, "GET", "/api/v1/status", NULL, d->http_timeout_s,
+                            &resp, why, cap) < 0) {
         return NULL;
     }
     cJSON *j = resp.status == 200 && resp.body ? cJSON_Parse(resp.body) : NULL;
@@ -968,9 +980,9 @@ static int preflight_http(const struct ml_rig *rig, char *out, size_t cap)
              rig->network.http_port);
     struct ml_http_resp resp;
     double t = rig->timeouts.http_s > 0 ? rig->timeouts.http_s : 5;
-    if (ml_http_request(rig->network.host, rig->network.http_port, rig->network.http_user,
-                        rig->network.http_password, "GET", "/api/v1/status", NULL, t, &resp, why,
-                        sizeof why) < 0) {
+    if (ml_http_request_tls(rig->network.https_ca, rig->network.host, rig->network.http_port,
+                            rig->network.http_user, rig->network.http_password, "GET",
+                            "/api/v1/status", NULL, t, &resp, why, sizeof why) < 0) {
         snprintf(out, cap, "the board does not answer on %s: %s", where, why);
         return -1;
     }

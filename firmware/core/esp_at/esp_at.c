@@ -972,6 +972,9 @@ static bool choose_servers(struct ml_esp_at *e, struct ml_text *b)
         if (e->listeners[i].port != 0u && !e->listeners[i].opened) {
             ml_text_put(b, "AT+CIPSERVER=1,");
             ml_text_u64(b, e->listeners[i].port);
+            if (e->listeners[i].ssl) {
+                ml_text_put(b, ",\"SSL\",0"); /* the module's certificate, no client one */
+            }
             issue(e, b, K_SRV_OPEN, i, ML_ESP_AT_TMO_CMD_MS);
             return true;
         }
@@ -1327,7 +1330,17 @@ int ml_esp_at_listen(struct ml_esp_at *e, uint16_t port)
     ML_VERIFY(free_i >= 0, ML_ENOMEM);
     e->listeners[free_i].port = port;
     e->listeners[free_i].opened = false;
+    e->listeners[free_i].ssl = false;
     return free_i;
+}
+
+int ml_esp_at_listen_tls(struct ml_esp_at *e, uint16_t port)
+{
+    int li = ml_esp_at_listen(e, port);
+    if (li >= 0) {
+        e->listeners[li].ssl = true;
+    }
+    return li;
 }
 
 uint16_t ml_esp_at_local_port(const struct ml_esp_at *e, int listener)

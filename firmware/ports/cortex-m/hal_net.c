@@ -179,8 +179,8 @@ int hal_tcp_listen(uint16_t port)
 
 int hal_tcp_listen_tls(uint16_t port)
 {
-    (void)port;
-    return ML_ENOSYS; /* the ESP-AT SSL server is not driven yet (docs/security.md: gap) */
+    int li = ml_esp_at_listen_tls(cm_net_at(), port); /* the module's SSL server */
+    return li < 0 ? li : LISTENER_BASE + li;
 }
 
 uint16_t hal_tcp_local_port(int listener)
