@@ -385,7 +385,11 @@ static void finish(struct ml_esp_at *e, bool ok)
         e->sntp_next_ms = e->now + (e->utc_s != 0 ? 60000u : 2000u);
         break;
     case K_CLOSE:
-        slot_free(s);
+        /* the peer's CLOSED may have freed the slot while the command was in flight
+         * and a new link taken it: only the slot still closing that link is freed */
+        if (s->close_req && (s->link < 0 || s->link == e->arg_link)) {
+            slot_free(s);
+        }
         break;
     case K_RECV:
         if (!ok || e->data_sent < e->data_len) {
@@ -817,6 +821,7 @@ static bool choose_link_work(struct ml_esp_at *e, struct ml_text *b)
             ml_text_put(b, "AT+CIPCLOSE=");
             ml_text_u64(b, (uint64_t)s->link);
             issue(e, b, K_CLOSE, i, ML_ESP_AT_TMO_CMD_MS);
+            e->arg_link = s->link;
             return true;
         }
         uint32_t space = ml_ring_space(&s->rx);

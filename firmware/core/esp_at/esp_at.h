@@ -182,6 +182,7 @@ struct ml_esp_at {
     uint8_t kind; /**< enum in esp_at.c; 0: none */
     uint8_t phase;
     int8_t arg;        /**< slot / listener / init step */
+    int8_t arg_link;   /**< AT+CIPCLOSE: the link it closes (the slot may be reused meanwhile) */
     uint16_t data_len; /**< CIPSEND / MQTTPUBRAW payload length */
     uint16_t data_sent;
     uint64_t deadline;

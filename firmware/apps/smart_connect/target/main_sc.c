@@ -123,9 +123,6 @@ int main(void)
 {
     sc_settings_defaults(&settings); /* port 502, HTTP 80, EMPro, MQTT off */
     settings.flavour = SC_IMAGE_FLAVOUR;
-    /* The Cortex-M port does not drive the ESP-AT SSL server yet (hal_tcp_listen_tls():
-     * ML_ENOSYS): the page and the API stay on plain HTTP (docs/security.md: gap). */
-    settings.plain_api = true;
     cm_utc_source_set(cm_net_utc);
     cm_pre_reset_set(cm_net_drain); /* the answer to POST /api/v1/reset goes out first */
     cm_idle_hook_set(report);
