@@ -367,6 +367,71 @@ static void h_use_https(void *ctx, const struct http_request *rq, struct http_re
     finish(rs, &w);
 }
 
+/* @p a (length @p n) equals @p b ignoring ASCII case (names from the Host header). */
+static bool name_eq(const uint8_t *a, size_t n, const char *b, const char *suffix)
+{
+    size_t i = 0;
+    for (const char *p = b; *p != '\0'; p++, i++) {
+        if (i >= n || (char)(a[i] | 0x20) != (char)(*p | 0x20)) {
+            return false;
+        }
+    }
+    for (const char *p = suffix; *p != '\0'; p++, i++) {
+        if (i >= n || (char)(a[i] | 0x20) != *p) {
+            return false;
+        }
+    }
+    return i == n;
+}
+
+/* A dotted-quad IPv4 address ("192.168.1.50"). */
+static bool is_ipv4(const uint8_t *a, size_t n)
+{
+    unsigned parts = 0, digits = 0, v = 0;
+    for (size_t i = 0; i <= n; i++) {
+        if (i == n || a[i] == '.') {
+            if (digits == 0u || v > 255u) {
+                return false;
+            }
+            parts++;
+            digits = 0;
+            v = 0;
+        } else if (a[i] >= '0' && a[i] <= '9' && digits < 3u) {
+            v = v * 10u + (unsigned)(a[i] - '0');
+            digits++;
+        } else {
+            return false;
+        }
+    }
+    return parts == 4u;
+}
+
+/* DNS rebinding: the API answers only requests whose Host names the device - an
+ * address, its host name or the manual's smart-connect name (.local too). A
+ * rebound name (evil.example -> the device) gets 421, never a login prompt. */
+static bool host_ok(void *ctx, struct ml_span host)
+{
+    const struct sc_app *app = ctx;
+    size_t n = host.len;
+    for (size_t i = host.len; i > 0u; i--) { /* ":port" */
+        if (host.ptr[i - 1u] == ':') {
+            n = i - 1u;
+            break;
+        }
+        if (host.ptr[i - 1u] < '0' || host.ptr[i - 1u] > '9') {
+            break;
+        }
+    }
+    const uint8_t *h = host.ptr;
+    if (n > 0u && h[n - 1u] == '.') {
+        n--; /* the fully qualified form "name." */
+    }
+    return n > 0u &&
+           (is_ipv4(h, n) || name_eq(h, n, app->status.hostname, "") ||
+            name_eq(h, n, app->status.hostname, ".local") || name_eq(h, n, "smart-connect", "") ||
+            name_eq(h, n, "smart-connect", ".local"));
+}
+
 static const struct http_route plain_routes[] = {
     {"/", HTTP_M(HTTP_GET), h_landing, 0, 0, 0},
     {"/index.html", HTTP_M(HTTP_GET), h_landing, 0, 0, 0},
@@ -417,6 +482,10 @@ void sc_http_setup(struct sc_app *app)
     app->http_cfg.ctx = app;
     app->http_cfg.admit = admit;
     app->http_cfg.origin_scheme = app->set->plain_api ? "http://" : "https://";
+    app->http_cfg.host_ok = host_ok;
+    /* once a browser trusts the device over https, it never asks it in clear again */
+    app->http_cfg.always_header =
+        app->set->plain_api ? 0 : "Strict-Transport-Security: max-age=31536000\r\n";
     app->http_plain_cfg.routes = plain_routes;
     app->http_plain_cfg.n_routes = ML_ARRAY_SIZE(plain_routes);
     app->http_plain_cfg.ctx = app;

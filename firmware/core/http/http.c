@@ -121,6 +121,8 @@ const char *http_status_text(uint16_t status)
         return "Unsupported Media Type";
     case 422:
         return "Unprocessable Content";
+    case 421:
+        return "Misdirected Request";
     case 429:
         return "Too Many Requests";
     case 431:
@@ -436,6 +438,9 @@ static void respond(struct http_server *s, bool close)
     ml_text_put(&w, "\r\nContent-Length: ");
     ml_text_u64(&w, rs->body_len);
     ml_text_put(&w, "\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n");
+    if (s->cfg->always_header != 0) {
+        ml_text_put(&w, s->cfg->always_header);
+    }
     if (rs->status == 401u) {
         ml_text_put(&w, "WWW-Authenticate: Basic realm=\"");
         ml_text_put(&w, s->cfg->realm != 0 ? s->cfg->realm : "device");
@@ -955,6 +960,12 @@ static void head_done(struct http_server *s, uint64_t now_ms)
      * still to come: no unauthenticated client holds the work area while it
      * trickles a body (see http.h, shared work area). */
     bool close_unread = rq->content_length > 0u;
+    if (s->cfg->host_ok != 0 && !s->cfg->host_ok(s->cfg->ctx, rq->host)) {
+        response_preset(s->rs);
+        http_response_error(s->rs, 421, "unknown host name", 0);
+        respond(s, close_unread);
+        return;
+    }
     if (s->cfg->user != 0) {
         if (http_auth_is_locked(s->auth, s->peer, now_ms)) {
             response_preset(s->rs);

@@ -176,6 +176,13 @@ struct http_server_cfg {
     /** Called for a path no route names (any method, after the login when there is
      *  one), answered like an early error; NULL: 404. */
     http_handler_fn fallback;
+    /** The Host header (port included as sent) names this server: false answers
+     *  421 before the login is looked at (no password asked for under a foreign
+     *  name: DNS rebinding). NULL: any Host. */
+    bool (*host_ok)(void *ctx, struct ml_span host);
+    /** One header line (with CRLF) added to every answer (the TLS server:
+     *  Strict-Transport-Security), or NULL. */
+    const char *always_header;
 };
 
 enum http_conn_state {

@@ -870,7 +870,8 @@ static int raw_req(int fd, const char *rq, char *buf, size_t cap)
 }
 
 #define GET_STATUS                                                                                 \
-    "GET /api/v1/status HTTP/1.1\r\nHost: x\r\nAuthorization: Basic dXNlcjphYmNkMjM0NQ==\r\n\r\n"
+    "GET /api/v1/status HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic "                      \
+    "dXNlcjphYmNkMjM0NQ==\r\n\r\n"
 
 static int raw_get(int fd, char *buf, size_t cap)
 {
@@ -924,7 +925,7 @@ static void test_http_connections_at_once_and_408(void)
     /* half a body: 408 too */
     int half = tcp_connect();
     static const char body[] =
-        "PATCH /api/v1/config HTTP/1.1\r\nHost: x\r\n"
+        "PATCH /api/v1/config HTTP/1.1\r\nHost: 127.0.0.1\r\n"
         "Authorization: Basic dXNlcjphYmNkMjM0NQ==\r\n"
         "Content-Type: application/json\r\nContent-Length: 20\r\n\r\n{\"MQTT\"";
     CU_ASSERT_EQUAL(send(half, body, sizeof body - 1, MSG_NOSIGNAL), (ssize_t)(sizeof body - 1));
@@ -1065,7 +1066,7 @@ static void test_http_half_open_flood_good_client_served(void)
 static void test_http_backoff_per_address_and_one_user(void)
 {
     start_device();
-    static const char bad[] = "GET /api/v1/status HTTP/1.1\r\nHost: x\r\n"
+    static const char bad[] = "GET /api/v1/status HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                               "Authorization: Basic dXNlcjp3cm9uZ3B3\r\n\r\n";
     for (unsigned i = 0; i < HTTP_AUTH_MAX_FAILS; i++) {
         CU_ASSERT_EQUAL(status_from(2, bad), 401);
@@ -1502,6 +1503,21 @@ static void test_https_device_certificate_curl_and_s_client(void)
     x = https_curl("", "/api/v1/status", &rc); /* still Basic authentication */
     CU_ASSERT(strstr(x, "\n401") != NULL);
     free(x);
+    /* HSTS: a browser that trusts the device never asks for it over plain HTTP again */
+    x = https_curl("-D - -u user:" PASSWORD, "/api/v1/status", &rc);
+    CU_ASSERT(strstr(x, "Strict-Transport-Security: max-age=31536000\r\n") != NULL);
+    free(x);
+    /* DNS rebinding: a foreign name for the device gets 421, not a login prompt */
+    x = https_curl("-D - -u user:" PASSWORD " -H 'Host: evil.example'", "/api/v1/status", &rc);
+    CU_ASSERT(strstr(x, "\n421") != NULL);
+    CU_ASSERT(strstr(x, "WWW-Authenticate") == NULL && strstr(x, SERIAL) == NULL);
+    free(x);
+    x = https_curl("-D - -H 'Host: evil.example'", "/", &rc);
+    CU_ASSERT(strstr(x, "\n421") != NULL && strstr(x, "WWW-Authenticate") == NULL);
+    free(x);
+    x = https_curl("-u user:" PASSWORD " -H 'Host: SMART-CONNECT.local'", "/api/v1/status", &rc);
+    CU_ASSERT(strstr(x, "\n200") != NULL); /* the manual's name for it */
+    free(x);
     snprintf(cmd, sizeof cmd,
              "curl -sS --max-time 20 -o /dev/null -w '%%{http_code}' "
              "'https://127.0.0.1:%u/api/v1/status' 2>/dev/null",
@@ -1540,6 +1556,7 @@ static void test_https_plain_http_landing_only(void)
     CU_ASSERT_EQUAL(r.status, 200);
     CU_ASSERT(strstr(r.head, "text/html") != NULL);
     CU_ASSERT(strstr(r.head, "WWW-Authenticate") == NULL);
+    CU_ASSERT(strstr(r.head, "Strict-Transport-Security") == NULL); /* meaningless in clear */
     char want[200];
     snprintf(want, sizeof want, "href=\"https://127.0.0.1:%u/\"", app()->status.https_port);
     CU_ASSERT(strstr(r.body, want) != NULL);
