@@ -105,6 +105,7 @@ struct ml_at_emu {
     uint32_t sta_ip, eth_ip_addr;
     struct emu_server srv[EMU_SERVERS];
     struct emu_link link[EMU_LINKS];
+    int last_link; /* the link id given last (ids are handed out round-robin) */
 
     /* data mode after '>' */
     enum { DM_NONE, DM_SEND, DM_PUB } dm;
@@ -334,11 +335,19 @@ static void accept_on(struct ml_at_emu *e, struct emu_server *s)
         return;
     }
     int id = -1;
-    for (int i = 0; i < e->maxconn && i < EMU_LINKS; i++) {
+    /* the next free id after the last one given: a link id the peer just closed is
+     * not handed to a newcomer while the client's AT+CIPCLOSE for it may be in flight
+     * (docs/esp-at.md, known race) */
+    int lim = e->maxconn < EMU_LINKS ? e->maxconn : EMU_LINKS;
+    for (int k = 1; k <= lim && lim > 0; k++) {
+        int i = (e->last_link + k) % lim;
         if (e->link[i].fd < 0) {
             id = i;
             break;
         }
+    }
+    if (id >= 0) {
+        e->last_link = id;
     }
     if (id < 0) {
         logf_(e, "# link table full (%d): connection refused", e->maxconn);
@@ -575,6 +584,7 @@ static void boot(struct ml_at_emu *e)
         link_close(e, i, false);
     }
     servers_close_all(e);
+    e->last_link = -1; /* the first link after a boot is 0 */
     mq_free(e, false);
     e->mq_cfg = false;
     e->echo = true;
