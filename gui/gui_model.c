@@ -282,6 +282,7 @@ static void sc_settings_build(struct gui_model *m)
     sc_settings_defaults(&m->set);
     m->set.flavour = o->product == GUI_PRODUCT_TIC ? SC_FLAVOUR_TIC : SC_FLAVOUR_P1;
     m->set.modbus_port = o->modbus_port;
+    m->set.https_port = 0; /* any free port: the demo does not show the page */
     if (o->meter_type != NULL) {
         snprintf(m->set.meter_type, sizeof m->set.meter_type, "%s", o->meter_type);
     }

@@ -101,6 +101,7 @@ int main(int argc, char **argv)
     sc_settings_defaults(&s);
     s.modbus_port = 0;
     s.http_port = 0;
+    s.https_port = 0;
     s.mqtt_enabled = true;
     snprintf(s.mqtt_url, sizeof s.mqtt_url, "%s", b.url);
     if (!plain && !(set_path(s.mqtt_ca_file, sizeof s.mqtt_ca_file, b.ca_file) &&

@@ -80,6 +80,21 @@ enum hal_net_op hal_net_ping_state(void);
  */
 int hal_tcp_listen(uint16_t port);
 
+/**
+ * Listen on TCP @p port with TLS terminated by the port (HTTPS): connections
+ * accepted from this listener carry plaintext through hal_tcp_recv() and
+ * hal_tcp_send() like any other; the handshake runs underneath (recv says
+ * ML_EAGAIN until application data arrives; a failed handshake is
+ * ML_ECONNREFUSED). The server key and its self-signed certificate belong
+ * to the device: made once at first use and kept (sim: the TLS directory of
+ * struct sim_config; target: the network module's storage), CN = the host
+ * name, subjectAltName = the host name, its ".local" name and the addresses.
+ * Where they live and why: docs/decisions.md (HTTPS).
+ * @return a listener handle >= 0, ML_EBUSY (port taken), ML_ENOMEM, ML_EIO
+ *         (no key or certificate), ML_ENOSYS (no TLS server on this port).
+ */
+int hal_tcp_listen_tls(uint16_t port);
+
 /** The port a listener is bound to (useful with port 0 in the sim). */
 uint16_t hal_tcp_local_port(int listener);
 

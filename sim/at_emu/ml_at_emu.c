@@ -13,6 +13,8 @@
 #include <fcntl.h>
 #include <mosquitto.h>
 #include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -24,7 +26,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "host_tls.h"
+
 #define EMU_LINKS       5
+#define EMU_HS_MAX_S    10 /* an SSL link whose handshake takes longer is dropped */
 #define EMU_SERVERS     (ML_AT_EMU_MAX_PORTS + 4)
 #define EMU_LINE_MAX    512
 #define EMU_RBUF        2920 /* like the module's TCP window: the peer waits beyond it */
@@ -44,6 +49,7 @@ struct emu_server {
     int fd;      /* listening socket, -1 none */
     bool mapped; /* from the options: bound for the emulator's whole life */
     bool active; /* AT+CIPSERVER=1 opened it: connections are accepted */
+    bool ssl;    /* AT+CIPSERVER=1,<port>,"SSL": TLS terminated here */
 };
 
 struct emu_link {
@@ -52,6 +58,11 @@ struct emu_link {
     uint8_t rbuf[EMU_RBUF];
     size_t rlen;
     bool eof; /* peer closed; "CLOSED" once the data is fetched */
+    SSL *ssl; /* an SSL server's link: plaintext to the client, TLS to the peer */
+    bool hs;  /* TLS handshake running: the client does not know the link yet */
+    time_t hs_start;
+    char peer_ip[20];
+    uint16_t peer_port;
 };
 
 struct ml_at_emu {
@@ -70,6 +81,8 @@ struct ml_at_emu {
     char broker_host[128];
     uint16_t broker_port;
     char ca_file[256], cert_file[256], key_file[256];
+    char tls_dir[256]; /* the module's storage for its SSL server's key and certificate */
+    SSL_CTX *ssl_ctx;
     char version[96];
     bool eth_opt;
     ml_at_emu_log_fn log;
@@ -92,6 +105,7 @@ struct ml_at_emu {
     uint32_t sta_ip, eth_ip_addr;
     struct emu_server srv[EMU_SERVERS];
     struct emu_link link[EMU_LINKS];
+    int last_link; /* the link id given last (ids are handed out round-robin) */
 
     /* data mode after '>' */
     enum { DM_NONE, DM_SEND, DM_PUB } dm;
@@ -233,6 +247,15 @@ static void link_close(struct ml_at_emu *e, int id, bool report)
     if (l->fd < 0) {
         return;
     }
+    if (l->ssl != NULL) {
+        if (!l->hs) {
+            SSL_shutdown(l->ssl); /* close_notify, without waiting for the peer's */
+        }
+        SSL_free(l->ssl);
+        l->ssl = NULL;
+    }
+    bool announced = !l->hs;
+    l->hs = false;
     close(l->fd);
     l->fd = -1;
     l->rlen = 0;
@@ -240,9 +263,67 @@ static void link_close(struct ml_at_emu *e, int id, bool report)
     pthread_mutex_lock(&e->mu);
     e->st.links_open--;
     pthread_mutex_unlock(&e->mu);
-    if (report) {
+    if (report && announced) {
         emit(e, "%d,CLOSED", id);
     }
+}
+
+static void link_announce(struct ml_at_emu *e, int id)
+{
+    struct emu_link *l = &e->link[id];
+    if (e->sysmsg & 2) {
+        emit(e, "+LINK_CONN:0,%d,\"%s\",1,\"%s\",%u,%u", id, l->ssl != NULL ? "SSL" : "TCP",
+             l->peer_ip, l->peer_port, l->local_port);
+    } else {
+        emit(e, "%d,CONNECT", id);
+    }
+}
+
+/* Go on with an SSL link's handshake; announced to the client once it is done. */
+static void link_handshake(struct ml_at_emu *e, int id)
+{
+    struct emu_link *l = &e->link[id];
+    ERR_clear_error();
+    int r = SSL_accept(l->ssl);
+    if (r == 1) {
+        l->hs = false;
+        logf_(e, "# link %d: TLS %s %s", id, SSL_get_version(l->ssl), SSL_get_cipher(l->ssl));
+        link_announce(e, id);
+        return;
+    }
+    int err = SSL_get_error(l->ssl, r);
+    if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+        return;
+    }
+    logf_(e, "# link %d: TLS handshake failed: dropped", id);
+    link_close(e, id, false);
+}
+
+/* The SSL server's context: the module's key and certificate, made at the first
+ * SSL server and kept in opts.tls_dir (docs/esp-at.md). */
+static SSL_CTX *ssl_ctx(struct ml_at_emu *e)
+{
+    if (e->ssl_ctx != NULL) {
+        return e->ssl_ctx;
+    }
+    EVP_PKEY *key = NULL;
+    X509 *cert = NULL;
+    const char *host = e->st.hostname[0] != '\0' ? e->st.hostname : "esp-at";
+    if (ml_tls_identity(e->tls_dir, host, e->bind_addr, &key, &cert) < 0) {
+        logf_(e, "# SSL server: no key and certificate (%s)", e->tls_dir);
+        return NULL;
+    }
+    ml_tls_ignore_sigpipe();
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    if (ctx == NULL || SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
+        SSL_CTX_use_certificate(ctx, cert) != 1 || SSL_CTX_use_PrivateKey(ctx, key) != 1) {
+        SSL_CTX_free(ctx);
+        ctx = NULL;
+    }
+    EVP_PKEY_free(key);
+    X509_free(cert);
+    e->ssl_ctx = ctx;
+    return ctx;
 }
 
 static void accept_on(struct ml_at_emu *e, struct emu_server *s)
@@ -254,31 +335,54 @@ static void accept_on(struct ml_at_emu *e, struct emu_server *s)
         return;
     }
     int id = -1;
-    for (int i = 0; i < e->maxconn && i < EMU_LINKS; i++) {
+    /* the next free id after the last one given: a link id the peer just closed is
+     * not handed to a newcomer while the client's AT+CIPCLOSE for it may be in flight
+     * (docs/esp-at.md, known race) */
+    int lim = e->maxconn < EMU_LINKS ? e->maxconn : EMU_LINKS;
+    for (int k = 1; k <= lim && lim > 0; k++) {
+        int i = (e->last_link + k) % lim;
         if (e->link[i].fd < 0) {
             id = i;
             break;
         }
+    }
+    if (id >= 0) {
+        e->last_link = id;
     }
     if (id < 0) {
         logf_(e, "# link table full (%d): connection refused", e->maxconn);
         close(fd);
         return;
     }
-    e->link[id].fd = fd;
-    e->link[id].local_port = s->dev_port;
-    e->link[id].rlen = 0;
-    e->link[id].eof = false;
+    struct emu_link *l = &e->link[id];
+    SSL *ssl = NULL;
+    if (s->ssl) {
+        SSL_CTX *ctx = ssl_ctx(e);
+        ssl = ctx != NULL ? SSL_new(ctx) : NULL;
+        if (ssl == NULL || SSL_set_fd(ssl, fd) != 1) {
+            SSL_free(ssl);
+            close(fd);
+            return;
+        }
+        SSL_set_accept_state(ssl);
+    }
+    l->fd = fd;
+    l->local_port = s->dev_port;
+    l->rlen = 0;
+    l->eof = false;
+    l->ssl = ssl;
+    l->hs = ssl != NULL;
+    l->hs_start = time(NULL);
+    inet_ntop(AF_INET, &peer.sin_addr, l->peer_ip, sizeof l->peer_ip);
+    l->peer_port = ntohs(peer.sin_port);
     pthread_mutex_lock(&e->mu);
     e->st.accepts++;
     e->st.links_open++;
     pthread_mutex_unlock(&e->mu);
-    char ip[20];
-    if (e->sysmsg & 2) {
-        emit(e, "+LINK_CONN:0,%d,\"TCP\",1,\"%s\",%u,%u", id,
-             inet_ntop(AF_INET, &peer.sin_addr, ip, sizeof ip), ntohs(peer.sin_port), s->dev_port);
+    if (ssl != NULL) {
+        link_handshake(e, id); /* announced when it is done */
     } else {
-        emit(e, "%d,CONNECT", id);
+        link_announce(e, id);
     }
 }
 
@@ -286,11 +390,27 @@ static void link_readable(struct ml_at_emu *e, int id)
 {
     struct emu_link *l = &e->link[id];
     size_t before = l->rlen;
-    ssize_t n = read(l->fd, l->rbuf + l->rlen, sizeof l->rbuf - l->rlen);
-    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
-        l->eof = true;
-    } else if (n > 0) {
-        l->rlen += (size_t)n;
+    if (l->ssl != NULL) {
+        while (l->rlen < sizeof l->rbuf) {
+            ERR_clear_error();
+            int n = SSL_read(l->ssl, l->rbuf + l->rlen, (int)(sizeof l->rbuf - l->rlen));
+            if (n > 0) {
+                l->rlen += (size_t)n;
+                continue;
+            }
+            int err = SSL_get_error(l->ssl, n);
+            if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE) {
+                l->eof = true; /* close_notify, a reset, a broken record */
+            }
+            break;
+        }
+    } else {
+        ssize_t n = read(l->fd, l->rbuf + l->rlen, sizeof l->rbuf - l->rlen);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+            l->eof = true;
+        } else if (n > 0) {
+            l->rlen += (size_t)n;
+        }
     }
     size_t fresh = l->rlen - before;
     if (e->recvmode == 0 && l->rlen > 0) {
@@ -484,6 +604,7 @@ static void boot(struct ml_at_emu *e)
         link_close(e, i, false);
     }
     servers_close_all(e);
+    e->last_link = -1; /* the first link after a boot is 0 */
     mq_free(e, false);
     e->mq_cfg = false;
     e->echo = true;
@@ -649,6 +770,21 @@ static void cmd_server(struct ml_at_emu *e, struct arg *a, int n)
         error(e);
         return;
     }
+    /* AT+CIPSERVER=1,<port>[,"TCP"|"SSL"[,<CA enable>]]: no client certificates here */
+    bool ssl = false;
+    if (mode == 1 && n >= 3) {
+        long ca = 0;
+        if (!a[2].quoted || (strcmp(a[2].s, "SSL") != 0 && strcmp(a[2].s, "TCP") != 0) ||
+            (n >= 4 && (!num(&a[3], 0, 0, &ca))) || n > 4) {
+            error(e);
+            return;
+        }
+        ssl = strcmp(a[2].s, "SSL") == 0;
+        if (ssl && ssl_ctx(e) == NULL) {
+            error(e); /* no server certificate and key in the module */
+            return;
+        }
+    }
     if (mode == 0) {
         servers_close_all(e);
         long all = 0;
@@ -693,7 +829,9 @@ static void cmd_server(struct ml_at_emu *e, struct arg *a, int n)
         return;
     }
     s->active = true;
-    logf_(e, "# device TCP port %u served on %s:%u", s->dev_port, e->bind_addr, s->host_port);
+    s->ssl = ssl;
+    logf_(e, "# device %s port %u served on %s:%u", ssl ? "SSL" : "TCP", s->dev_port, e->bind_addr,
+          s->host_port);
     ok(e);
 }
 
@@ -701,7 +839,7 @@ static void cmd_send(struct ml_at_emu *e, struct arg *a, int n)
 {
     long id, len;
     if (n != 2 || !num(&a[0], 0, EMU_LINKS - 1, &id) || !num(&a[1], 1, EMU_SEND_MAX, &len) ||
-        e->link[id].fd < 0) {
+        e->link[id].fd < 0 || e->link[id].hs) {
         error(e);
         return;
     }
@@ -1073,7 +1211,20 @@ static void data_byte(struct ml_at_emu *e, uint8_t c)
         struct emu_link *l = &e->link[e->dm_link];
         bool good = l->fd >= 0;
         size_t off = 0;
-        while (good && off < e->dm_need) {
+        while (good && l->ssl != NULL && off < e->dm_need) {
+            ERR_clear_error();
+            int w = SSL_write(l->ssl, e->dm_buf + off, (int)(e->dm_need - off));
+            if (w > 0) {
+                off += (size_t)w;
+                continue;
+            }
+            int err = SSL_get_error(l->ssl, w);
+            struct pollfd pfd = {.fd = l->fd,
+                                 .events = err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT};
+            good = (err == SSL_ERROR_WANT_WRITE || err == SSL_ERROR_WANT_READ) &&
+                   poll(&pfd, 1, 2000) > 0;
+        }
+        while (good && l->ssl == NULL && off < e->dm_need) {
             ssize_t w = send(l->fd, e->dm_buf + off, e->dm_need - off, MSG_NOSIGNAL);
             if (w > 0) {
                 off += (size_t)w;
@@ -1175,6 +1326,16 @@ static void *emu_thread(void *arg)
             mq_free(e, true);
         }
 
+        for (int i = 0; i < EMU_LINKS; i++) {
+            struct emu_link *l = &e->link[i];
+            if (l->fd >= 0 && l->hs && time(NULL) - l->hs_start > EMU_HS_MAX_S) {
+                logf_(e, "# link %d: TLS handshake not done in %d s: dropped", i, EMU_HS_MAX_S);
+                link_close(e, i, false);
+            } else if (l->fd >= 0 && l->ssl != NULL && !l->hs && !l->eof &&
+                       l->rlen < sizeof l->rbuf && SSL_pending(l->ssl) > 0) {
+                link_readable(e, i); /* decrypted bytes poll() cannot see */
+            }
+        }
         struct pollfd pf[2 + EMU_SERVERS + EMU_LINKS + 1];
         int kind[2 + EMU_SERVERS + EMU_LINKS + 1], idx[2 + EMU_SERVERS + EMU_LINKS + 1];
         int np = 0;
@@ -1233,7 +1394,9 @@ static void *emu_thread(void *arg)
                 accept_on(e, &e->srv[idx[i]]);
                 break;
             case 3:
-                if (e->link[idx[i]].fd >= 0) {
+                if (e->link[idx[i]].fd >= 0 && e->link[idx[i]].hs) {
+                    link_handshake(e, idx[i]);
+                } else if (e->link[idx[i]].fd >= 0) {
                     link_readable(e, idx[i]);
                 }
                 break;
@@ -1303,6 +1466,7 @@ int ml_at_emu_start(struct ml_at_emu **out, int fd, const struct ml_at_emu_opts 
     snprintf(e->ca_file, sizeof e->ca_file, "%s", o->ca_file ? o->ca_file : "");
     snprintf(e->cert_file, sizeof e->cert_file, "%s", o->cert_file ? o->cert_file : "");
     snprintf(e->key_file, sizeof e->key_file, "%s", o->key_file ? o->key_file : "");
+    snprintf(e->tls_dir, sizeof e->tls_dir, "%s", o->tls_dir ? o->tls_dir : "");
     snprintf(e->version, sizeof e->version, "%s",
              o->version ? o->version : "3.4.0.0-emu(meterlab ml_at_emu)");
     e->eth_opt = o->eth_link;
@@ -1373,6 +1537,7 @@ void ml_at_emu_stop(struct ml_at_emu *e)
     close(e->wake[0]);
     close(e->wake[1]);
     pthread_mutex_destroy(&e->mu);
+    SSL_CTX_free(e->ssl_ctx);
     free(e->dm_buf);
     free(e);
 }

@@ -64,6 +64,11 @@ struct ml_at_emu_opts {
     const char *ca_file;
     const char *cert_file;
     const char *key_file;
+    /** The module's storage for its SSL server (AT+CIPSERVER=1,<port>,"SSL"): the
+     *  directory holding https_key.pem and https_cert.pem, made there at the first
+     *  SSL server (CN = the AT+CWHOSTNAME name) and read back later. NULL: made in
+     *  memory for this emulator. */
+    const char *tls_dir;
     /** Emulate an Ethernet PHY with carrier (ETH link up at start). */
     bool eth_link;
     /** Optional log of every command and URC, for banners and test failures. */

@@ -9,6 +9,8 @@
 #define _GNU_SOURCE
 #include "ml_qemu.h"
 
+#include "ml_http.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -147,6 +149,9 @@ struct ml_qemu {
     struct ml_at_emu *emu;
     char broker_host[256];
 #endif
+    char tls_dir[256]; /* the module's storage (its SSL server's key and certificate) */
+    bool tls_tmp;      /* made for this run: removed at the stop */
+    char cert[300];    /* tls_dir/https_cert.pem ("" = no co-processor) */
 };
 
 static bool stopping(const struct ml_qemu *q)
@@ -270,7 +275,19 @@ void ml_qemu_stop(struct ml_qemu *q)
     if (q->qmp[0] != '\0') {
         unlink(q->qmp);
     }
+    if (q->tls_tmp) {
+        char f[320];
+        snprintf(f, sizeof f, "%s/https_key.pem", q->tls_dir);
+        unlink(f);
+        unlink(q->cert);
+        rmdir(q->tls_dir);
+    }
     free(q);
+}
+
+const char *ml_qemu_cert(const struct ml_qemu *q)
+{
+    return q->cert;
 }
 
 bool ml_qemu_alive(struct ml_qemu *q)
@@ -554,27 +571,14 @@ static void at_log(void *ctx, const char *line)
         fprintf(f, "%ld.%06ld %s\n", (long)ts.tv_sec, ts.tv_nsec / 1000, line);
         fflush(f);
     }
-}
-
-/* ------------------------------------------------------------------------- */
-/* Seeding the image's configuration (Smart Connect) through its HTTP API    */
-/* ------------------------------------------------------------------------- */
-
-static void b64(const char *in, char *out, size_t cap)
-{
-    static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t n = strlen(in), o = 0;
-    for (size_t i = 0; i < n && o + 5 < cap; i += 3) {
-        uint32_t v = (uint32_t)(uint8_t)in[i] << 16;
-        v |= i + 1 < n ? (uint32_t)(uint8_t)in[i + 1] << 8 : 0u;
-        v |= i + 2 < n ? (uint32_t)(uint8_t)in[i + 2] : 0u;
-        out[o++] = t[(v >> 18) & 63u];
-        out[o++] = t[(v >> 12) & 63u];
-        out[o++] = i + 1 < n ? t[(v >> 6) & 63u] : '=';
-        out[o++] = i + 2 < n ? t[v & 63u] : '=';
+    if (getenv("ML_AT_LOG") != NULL) {
+        fprintf(stderr, "[at] %s\n", line);
     }
-    out[o] = '\0';
 }
+
+/* ------------------------------------------------------------------------- */
+/* Seeding the image's configuration (Smart Connect) through its HTTPS API   */
+/* ------------------------------------------------------------------------- */
 
 /* Append "key":"value" (a JSON string, escaped) to the object under way in @p j. */
 static void json_kv(char *j, size_t cap, const char *key, const char *val)
@@ -594,52 +598,22 @@ static void json_kv(char *j, size_t cap, const char *key, const char *val)
     snprintf(j + n, cap - n, "\"");
 }
 
-/* One HTTP/1.1 request to 127.0.0.1:@p port with Basic auth. @return the
- * status code, or -1 (no connection / no answer). The body goes to @p resp. */
-static int http_call(uint16_t port, const char *password, const char *method, const char *path,
-                     const char *body, char *resp, size_t cap)
+/* One request over HTTPS to 127.0.0.1:@p port with Basic auth, trusting only the
+ * module's certificate @p ca. @return the status code, or -1 (no connection / no
+ * answer). The body goes to @p resp. */
+static int http_call(const char *ca, uint16_t port, const char *password, const char *method,
+                     const char *path, const char *body, char *resp, size_t cap)
 {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
+    struct ml_http_resp r;
+    char why[256];
+    if (ml_http_request_tls(ca, "127.0.0.1", port, "user", password, method, path, body, 3.0, &r,
+                            why, sizeof why) != 0) {
+        snprintf(resp, cap, "%s", why);
         return -1;
     }
-    struct timeval tv = {3, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        close(fd);
-        return -1;
-    }
-    char cred[96], auth[160], req[2048];
-    snprintf(cred, sizeof cred, "user:%s", password);
-    b64(cred, auth, sizeof auth);
-    int n = snprintf(req, sizeof req,
-                     "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic %s\r\n"
-                     "Content-Type: application/json\r\nContent-Length: %zu\r\n"
-                     "Connection: close\r\n\r\n%s",
-                     method, path, auth, body != NULL ? strlen(body) : (size_t)0,
-                     body != NULL ? body : "");
-    if (n < 0 || (size_t)n >= sizeof req || write(fd, req, (size_t)n) != n) {
-        close(fd);
-        return -1;
-    }
-    size_t got = 0;
-    ssize_t r;
-    while (got + 1 < cap && (r = read(fd, resp + got, cap - 1 - got)) > 0) {
-        got += (size_t)r;
-    }
-    resp[got] = '\0';
-    close(fd);
-    int code = -1;
-    if (sscanf(resp, "HTTP/1.%*d %d", &code) != 1) {
-        return -1;
-    }
-    const char *bodyp = strstr(resp, "\r\n\r\n");
-    if (bodyp != NULL) {
-        memmove(resp, bodyp + 4, strlen(bodyp + 4) + 1);
-    }
-    return code;
+    snprintf(resp, cap, "%s", r.body != NULL ? r.body : "");
+    ml_http_resp_free(&r);
+    return r.status;
 }
 
 /*
@@ -649,7 +623,7 @@ static int http_call(uint16_t port, const char *password, const char *method, co
  * @return 0, or -1 (message in @p err).
  */
 static int seed_config(struct ml_qemu *q, struct ml_qemu_banner *b, const struct ml_qemu_seed *sd,
-                       uint16_t http_port, const char *password, const char *image, int boot_ms,
+                       uint16_t https_port, const char *password, const char *image, int boot_ms,
                        char *err, size_t cap)
 {
     char body[1024] = "{";
@@ -680,7 +654,8 @@ static int seed_config(struct ml_qemu *q, struct ml_qemu_banner *b, const struct
     char resp[2048];
     int code = -1;
     for (int i = 0; i < 100 && code < 0 && !stopping(q); i++) {
-        code = http_call(http_port, password, "PATCH", "/api/v1/config", body, resp, sizeof resp);
+        code = http_call(q->cert, https_port, password, "PATCH", "/api/v1/config", body, resp,
+                         sizeof resp);
         if (code < 0) {
             usleep(50000); /* the server opens once the co-processor link is up */
         }
@@ -691,7 +666,7 @@ static int seed_config(struct ml_qemu *q, struct ml_qemu_banner *b, const struct
                  code < 0 ? "" : resp);
         return -1;
     }
-    (void)http_call(http_port, password, "POST", "/api/v1/reset", "", resp, sizeof resp);
+    (void)http_call(q->cert, https_port, password, "POST", "/api/v1/reset", "", resp, sizeof resp);
     return read_banner(q, b, image, boot_ms, err, cap); /* the banner after the reboot */
 }
 #endif /* HAVE_AT_EMU */
@@ -803,7 +778,25 @@ int ml_qemu_start(struct ml_qemu **out, const struct ml_qemu_opts *o, struct ml_
         ao.ports[0].host_port = o->modbus_port;
         ao.ports[1].device_port = 80;
         ao.ports[1].host_port = o->http_port;
-        ao.n_ports = 2;
+        ao.ports[2].device_port = 443;
+        ao.ports[2].host_port = o->https_port;
+        ao.n_ports = 3;
+        /* the module's storage: its SSL server's key and certificate (made at its first
+         * SSL server); without one, a directory for this run */
+        if (o->tls_dir != NULL) {
+            snprintf(q->tls_dir, sizeof q->tls_dir, "%s", o->tls_dir);
+        } else {
+            snprintf(q->tls_dir, sizeof q->tls_dir, "/tmp/ml-qemu-tls-XXXXXX");
+            if (mkdtemp(q->tls_dir) == NULL) {
+                snprintf(err, cap, "cannot make a directory for the module's key: %s",
+                         strerror(errno));
+                close(fd);
+                goto fail;
+            }
+            q->tls_tmp = true;
+        }
+        snprintf(q->cert, sizeof q->cert, "%s/https_cert.pem", q->tls_dir);
+        ao.tls_dir = q->tls_dir;
         if (o->mqtt_url != NULL) {
             const char *h = strstr(o->mqtt_url, "://");
             h = h != NULL ? h + 3 : o->mqtt_url;
@@ -821,8 +814,8 @@ int ml_qemu_start(struct ml_qemu **out, const struct ml_qemu_opts *o, struct ml_
         if (ml_at_emu_start(&q->emu, fd, &ao) != 0) {
             close(fd);
             q->emu = NULL;
-            snprintf(err, cap, "cannot start the ESP-AT emulator (ports %u/%u in use?)",
-                     o->modbus_port, o->http_port);
+            snprintf(err, cap, "cannot start the ESP-AT emulator (ports %u/%u/%u in use?)",
+                     o->modbus_port, o->http_port, o->https_port);
             goto fail;
         }
         if (q->hold[ML_QEMU_COPROC] >= 0) {
@@ -834,15 +827,20 @@ int ml_qemu_start(struct ml_qemu **out, const struct ml_qemu_opts *o, struct ml_
         const char *pw = ml_qemu_banner_get(b, "login");
         char pwc[64];
         snprintf(pwc, sizeof pwc, "%s", pw != NULL ? pw : "");
-        if (seed_config(q, b, &o->seed, ml_at_emu_host_port(q->emu, 80), pwc, o->image, boot_ms,
+        if (seed_config(q, b, &o->seed, ml_at_emu_host_port(q->emu, 443), pwc, o->image, boot_ms,
                         err, cap) != 0) {
             goto fail;
         }
     }
     /* the host ports are bound by the emulator's thread */
     for (int i = 0; q->emu != NULL && i < 50 &&
-                    (ml_at_emu_host_port(q->emu, 502) == 0 || ml_at_emu_host_port(q->emu, 80) == 0);
+                    (ml_at_emu_host_port(q->emu, 502) == 0 ||
+                     ml_at_emu_host_port(q->emu, 80) == 0 || ml_at_emu_host_port(q->emu, 443) == 0);
          i++) {
+        usleep(20000);
+    }
+    /* the module's SSL server has its key and certificate once the image opened it */
+    for (int i = 0; q->emu != NULL && i < 500 && access(q->cert, R_OK) != 0 && !stopping(q); i++) {
         usleep(20000);
     }
 #endif

@@ -69,9 +69,13 @@ struct ml_qemu_opts {
     bool p1_out;       /**< Smart Connect: a pty for P1 out (else `null`) */
     const char *bind;  /**< address the co-processor's host ports bind to (NULL: 127.0.0.1) */
     uint16_t modbus_port, http_port; /**< host ports for device ports 502 and 80 (0 = any) */
-    const char *mqtt_url;            /**< broker the co-processor's MQTT goes to (NULL: none) */
-    const char *ca, *cert, *key;     /**< the co-processor's TLS files (NULL: none) */
-    struct ml_qemu_seed seed;        /**< applied when the image's store is empty */
+    uint16_t https_port;             /**< host port for device port 443, HTTPS (0 = any) */
+    /** The co-processor's storage for its SSL server's key and certificate (made
+     *  there at the first start, kept); NULL: a directory for this run only. */
+    const char *tls_dir;
+    const char *mqtt_url;        /**< broker the co-processor's MQTT goes to (NULL: none) */
+    const char *ca, *cert, *key; /**< the co-processor's TLS files (NULL: none) */
+    struct ml_qemu_seed seed;    /**< applied when the image's store is empty */
     /** A unix socket for QEMU's monitor (ml_qemu_reset); NULL: no monitor. */
     const char *monitor;
     /** QEMU's -icount value (e.g. ML_QEMU_VT_ICOUNT, ml_qemu_vt.h); NULL: none, the
@@ -113,6 +117,10 @@ const char *ml_qemu_pty(const struct ml_qemu *q, enum ml_qemu_uart u);
 
 /** The host port of the co-processor's device port @p device_port (502, 80); 0: none yet. */
 uint16_t ml_qemu_host_port(const struct ml_qemu *q, uint16_t device_port);
+
+/** The device's HTTPS certificate (PEM; the module's, in its storage): what a client
+ *  of port 443 trusts. "" without a co-processor. */
+const char *ml_qemu_cert(const struct ml_qemu *q);
 
 /** Milliseconds since QEMU was started. */
 uint64_t ml_qemu_uptime_ms(const struct ml_qemu *q);

@@ -240,8 +240,8 @@ static int parse_serial(struct ml_yaml *c, node_t *n, struct ml_rig *rig)
 
 static int parse_network(struct ml_yaml *c, node_t *n, struct ml_rig *rig)
 {
-    static const char *const keys[] = {"host",      "modbus_port",   "http_port",
-                                       "http_user", "http_password", NULL};
+    static const char *const keys[] = {"host",          "modbus_port", "http_port", "http_user",
+                                       "http_password", "https_ca",    NULL};
     if (ml_yaml_check_keys(c, n, "network", keys) < 0) {
         return -1;
     }
@@ -271,6 +271,11 @@ static int parse_network(struct ml_yaml *c, node_t *n, struct ml_rig *rig)
     if ((v = ml_yaml_get(c, n, "http_password")) &&
         ml_yaml_get_str(c, v, "network.http_password", rig->network.http_password,
                         sizeof rig->network.http_password) < 0) {
+        return -1;
+    }
+    if ((v = ml_yaml_get(c, n, "https_ca")) &&
+        ml_yaml_get_str(c, v, "network.https_ca", rig->network.https_ca,
+                        sizeof rig->network.https_ca) < 0) {
         return -1;
     }
     return 0;

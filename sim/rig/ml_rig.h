@@ -96,6 +96,9 @@ struct ml_rig {
         int modbus_port; /**< Modbus TCP (default 502 when host is given; 0 = none) */
         int http_port;   /**< HTTP API (default 80 when host is given; 0 = none) */
         char http_user[64], http_password[64];
+        /** The device's certificate (PEM, `https_ca:`): the API is HTTPS on http_port,
+         *  trusting only it ("" = plain HTTP) */
+        char https_ca[512];
     } network;
 
     struct {

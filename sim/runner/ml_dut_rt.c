@@ -57,7 +57,8 @@ struct rt_priv {
     int p1_led, rs_bad; /* P1MB LED lines */
     double tel[3];      /* P1MB telegrams: ok, crc fail, frame fail */
     int child_reboots;
-    char mb_port[8], http_port[8]; /* fixed for the child's life: reboots keep them */
+    char mb_port[8], http_port[8],
+        https_port[8]; /* fixed for the child's life: reboots keep them */
     /* ports */
     int inject_fd, p1out_fd;
     double t0;     /* the timeline's zero, device time (dev_now) */
@@ -150,7 +151,8 @@ static void con_line(struct rt_priv *p, const char *l)
         char *n = realloc(p->con_log, p->con_len + need);
         if (n != NULL) {
             p->con_log = n;
-            p->con_len += (size_t)snprintf(n + p->con_len, need, "[%9.3f] %s\n", mono() - p->con_t0, l);
+            p->con_len +=
+                (size_t)snprintf(n + p->con_len, need, "[%9.3f] %s\n", mono() - p->con_t0, l);
         }
     }
     pthread_mutex_unlock(&p->mu);
@@ -432,11 +434,15 @@ static int child_start(struct ml_dut *d, const char *mqtt_url, char *err, size_t
         if (!p->mb_port[0]) {
             snprintf(p->mb_port, sizeof p->mb_port, "%d", free_port());
             snprintf(p->http_port, sizeof p->http_port, "%d", free_port());
+            snprintf(p->https_port, sizeof p->https_port, "%d", free_port());
         }
         argv[a++] = "--modbus-port";
         argv[a++] = p->mb_port;
         argv[a++] = "--http-port";
         argv[a++] = p->http_port;
+        /* the API on HTTPS; the banner names the port and the certificate to trust */
+        argv[a++] = "--https-port";
+        argv[a++] = p->https_port;
         if (s->meter_type) {
             argv[a++] = "--meter-type";
             argv[a++] = s->meter_type;
@@ -557,6 +563,18 @@ static int child_start(struct ml_dut *d, const char *mqtt_url, char *err, size_t
             }
         }
     }
+    /* the API on HTTPS: its port, and the device's certificate to trust */
+    char cert[512];
+    if (banner_value(b, "HTTPS", v, sizeof v) &&
+        banner_value(b, "certificate", cert, sizeof cert) && cert[0] == '/') {
+        const char *at = strrchr(v, '@');
+        char host[128];
+        int port = 0;
+        if (at && sscanf(at + 1, "%127[^:]:%d", host, &port) == 2) {
+            rig->network.http_port = port;
+            sscanf(cert, "%511s", rig->network.https_ca);
+        }
+    }
     rig->timeouts.boot_s = boot;
     /* the target in QEMU answers through the AT co-processor's UART, byte by byte */
     rig->timeouts.modbus_s = p->qemu ? 3 : 1;
@@ -675,6 +693,7 @@ static int rig_attach(struct ml_dut *d, char *err, size_t cap)
     d->http_port = rig->network.host[0] ? rig->network.http_port : 0;
     snprintf(d->http_user, sizeof d->http_user, "%s", rig->network.http_user);
     snprintf(d->http_password, sizeof d->http_password, "%s", rig->network.http_password);
+    snprintf(d->http_ca_file, sizeof d->http_ca_file, "%s", rig->network.https_ca);
     d->modbus_timeout_s = rig->timeouts.modbus_s > 0 ? rig->timeouts.modbus_s : 2;
     d->http_timeout_s = rig->timeouts.http_s > 0 ? rig->timeouts.http_s : 5;
     return 0;
@@ -696,7 +715,7 @@ static int rt_start(struct ml_dut *d, const char *mqtt_url, char *err, size_t ca
     p->reboots = 0;
     p->child_reboots = 0;
     if (p->device) {
-        p->mb_port[0] = p->http_port[0] = 0;
+        p->mb_port[0] = p->http_port[0] = p->https_port[0] = 0;
         snprintf(p->state_dir, sizeof p->state_dir, "/tmp/meterlab-run-XXXXXX");
         if (mkdtemp(p->state_dir) == NULL) {
             snprintf(err, cap, "mkdtemp: %s", strerror(errno));
@@ -923,8 +942,9 @@ static cJSON *get_status(struct ml_dut *d, char *why, size_t cap)
         snprintf(why, cap, "%s", ml_rig_missing_reason(ML_RIG_CAP_HTTP));
         return NULL;
     }
-    if (ml_http_request(d->http_host, d->http_port, d->http_user, d->http_password, "GET",
-                        "/api/v1/status", NULL, d->http_timeout_s, &resp, why, cap) < 0) {
+    if (ml_http_request_tls(d->http_ca_file, d->http_host, d->http_port, d->http_user,
+                            d->http_password, "GET", "/api/v1/status", NULL, d->http_timeout_s,
+                            &resp, why, cap) < 0) {
         return NULL;
     }
     cJSON *j = resp.status == 200 && resp.body ? cJSON_Parse(resp.body) : NULL;
@@ -1112,8 +1132,9 @@ static bool board_answers(struct ml_dut *d, char *why, size_t cap)
     struct rt_priv *p = P(d);
     if (d->http_port > 0) {
         struct ml_http_resp resp;
-        if (ml_http_request(d->http_host, d->http_port, d->http_user, d->http_password, "GET",
-                            "/api/v1/status", NULL, 1.0, &resp, why, cap) < 0) {
+        if (ml_http_request_tls(d->http_ca_file, d->http_host, d->http_port, d->http_user,
+                                d->http_password, "GET", "/api/v1/status", NULL, 1.0, &resp, why,
+                                cap) < 0) {
             return false;
         }
         int st = resp.status;
@@ -1285,7 +1306,7 @@ static void rt_time_zero(struct ml_dut *d)
     pthread_mutex_lock(&p->mu);
     p->con_boots = 0;
     pthread_mutex_unlock(&p->mu);
-    p->t0 = dev_now(p); /* the timeline's zero (the guest's clock with --vtime) */
+    p->t0 = dev_now(p);         /* the timeline's zero (the guest's clock with --vtime) */
     pthread_mutex_lock(&p->mu); /* console lines are timed from here (wall clock) */
     p->con_t0 = mono();
     pthread_mutex_unlock(&p->mu);
@@ -1295,8 +1316,9 @@ int ml_dut_config_apply(struct ml_dut *d, const char *json, char *why, size_t ca
 {
     struct ml_http_resp resp;
     char e[256];
-    if (ml_http_request(d->http_host, d->http_port, d->http_user, d->http_password, "PATCH",
-                        "/api/v1/config", json, d->http_timeout_s, &resp, e, sizeof e) < 0) {
+    if (ml_http_request_tls(d->http_ca_file, d->http_host, d->http_port, d->http_user,
+                            d->http_password, "PATCH", "/api/v1/config", json, d->http_timeout_s,
+                            &resp, e, sizeof e) < 0) {
         snprintf(why, cap, "PATCH /api/v1/config %s: %s", json, e);
         return -1;
     }
@@ -1310,15 +1332,17 @@ int ml_dut_config_apply(struct ml_dut *d, const char *json, char *why, size_t ca
     ml_http_resp_free(&resp);
     double since = mono();
     P(d)->cfg_reset = true;
-    if (ml_http_request(d->http_host, d->http_port, d->http_user, d->http_password, "POST",
-                        "/api/v1/reset", "{}", d->http_timeout_s, &resp, e, sizeof e) == 0) {
+    if (ml_http_request_tls(d->http_ca_file, d->http_host, d->http_port, d->http_user,
+                            d->http_password, "POST", "/api/v1/reset", "{}", d->http_timeout_s,
+                            &resp, e, sizeof e) == 0) {
         ml_http_resp_free(&resp); /* a board that resets at once may not answer at all */
     }
     usleep(300000); /* not the board before its reset */
     double limit = d->boot_timeout_s > 0 ? d->boot_timeout_s : 30;
     while (!(d->o && d->o->stop && *d->o->stop)) {
-        if (ml_http_request(d->http_host, d->http_port, d->http_user, d->http_password, "GET",
-                            "/api/v1/status", NULL, 1.0, &resp, e, sizeof e) == 0) {
+        if (ml_http_request_tls(d->http_ca_file, d->http_host, d->http_port, d->http_user,
+                                d->http_password, "GET", "/api/v1/status", NULL, 1.0, &resp, e,
+                                sizeof e) == 0) {
             st = resp.status;
             ml_http_resp_free(&resp);
             if (st == 200) {
@@ -1451,9 +1475,9 @@ static int preflight_http(const struct ml_rig *rig, char *out, size_t cap)
              rig->network.http_port);
     struct ml_http_resp resp;
     double t = rig->timeouts.http_s > 0 ? rig->timeouts.http_s : 5;
-    if (ml_http_request(rig->network.host, rig->network.http_port, rig->network.http_user,
-                        rig->network.http_password, "GET", "/api/v1/status", NULL, t, &resp, why,
-                        sizeof why) < 0) {
+    if (ml_http_request_tls(rig->network.https_ca, rig->network.host, rig->network.http_port,
+                            rig->network.http_user, rig->network.http_password, "GET",
+                            "/api/v1/status", NULL, t, &resp, why, sizeof why) < 0) {
         snprintf(out, cap, "the board does not answer on %s: %s", where, why);
         return -1;
     }

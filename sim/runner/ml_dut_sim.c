@@ -36,6 +36,7 @@ struct sim_priv {
     uint32_t last_boot;
     struct ml_buf p1_out; /* drained after every injected slice */
     int rs_fd;            /* P1MB: pty master bound to the RS485 UART */
+    char tls_dir[64];     /* the device's HTTPS key and certificate ("" = none yet) */
 };
 
 static struct sim_priv *P(struct ml_dut *d)
@@ -112,7 +113,7 @@ static void sim_settle(struct ml_dut *d)
         /* a reboot listens on new ports (the sim picks free ones) */
         const struct sc_app *a = ml_dev_sc_app();
         d->mb_port = a->status.modbus_port;
-        d->http_port = a->status.http_port;
+        d->http_port = a->status.https_port;
     }
     if (p->p1mb || !d->s->mqtt || p->mqtt_port == 0) {
         return;
@@ -132,6 +133,8 @@ static void factory_reset_cb(void *ctx)
     d.flavour = s->flavour;
     d.modbus_port = 0; /* the sim's port choice is not a setting */
     d.http_port = 0;
+    d.https_port = 0;
+    d.plain_api = s->plain_api;
     d.net.serial_hash = s->net.serial_hash;
     d.factory_reset = s->factory_reset;
     *s = d;
@@ -200,6 +203,7 @@ static int dsim_start(struct ml_dut *d, const char *mqtt_url, char *err, size_t 
     set.flavour = s->product == ML_SCN_TIC ? SC_FLAVOUR_TIC : SC_FLAVOUR_P1;
     set.modbus_port = 0;
     set.http_port = 0;
+    set.https_port = 0; /* the API on HTTPS, as on the product */
     if (s->meter_type) {
         snprintf(set.meter_type, sizeof set.meter_type, "%s", s->meter_type);
     }
@@ -232,10 +236,19 @@ static int dsim_start(struct ml_dut *d, const char *mqtt_url, char *err, size_t 
         }
     }
     set.factory_reset = factory_reset_cb;
+    if (p->tls_dir[0] == '\0') { /* one device per run: its key, made at its first start */
+        snprintf(p->tls_dir, sizeof p->tls_dir, "/tmp/ml-dut-tls-XXXXXX");
+        if (mkdtemp(p->tls_dir) == NULL) {
+            p->tls_dir[0] = '\0';
+            snprintf(err, cap, "cannot make a directory for the device's HTTPS key");
+            return -1;
+        }
+    }
     struct sim_config cfg = {.time_mode = SIM_TIME_VIRTUAL,
                              .utc_at_start = s->utc_start,
                              .serial = s->serial,
-                             .label_password = "simlabel"};
+                             .label_password = "simlabel",
+                             .tls_dir = p->tls_dir};
     int rc = ml_dev_sc_start(&set, &cfg);
     if (rc < 0) {
         snprintf(err, cap, "the simulated device did not start (%d)", rc);
@@ -245,7 +258,8 @@ static int dsim_start(struct ml_dut *d, const char *mqtt_url, char *err, size_t 
     snprintf(d->mb_host, sizeof d->mb_host, "127.0.0.1");
     d->mb_port = a->status.modbus_port;
     snprintf(d->http_host, sizeof d->http_host, "127.0.0.1");
-    d->http_port = a->status.http_port;
+    d->http_port = a->status.https_port; /* trusting only the device's certificate */
+    snprintf(d->http_ca_file, sizeof d->http_ca_file, "%s/https_cert.pem", p->tls_dir);
     snprintf(d->http_user, sizeof d->http_user, "user");
     snprintf(d->http_password, sizeof d->http_password, "simlabel");
     p->last_boot = sim_boot_count();
@@ -262,6 +276,15 @@ static void dsim_stop(struct ml_dut *d)
         p->rs_fd = -1;
     } else {
         ml_dev_sc_stop();
+    }
+    if (p->tls_dir[0] != '\0') {
+        char f[128];
+        snprintf(f, sizeof f, "%s/https_key.pem", p->tls_dir);
+        unlink(f);
+        snprintf(f, sizeof f, "%s/https_cert.pem", p->tls_dir);
+        unlink(f);
+        rmdir(p->tls_dir);
+        p->tls_dir[0] = '\0';
     }
     ml_buf_free(&p->p1_out);
 }

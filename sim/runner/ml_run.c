@@ -380,8 +380,9 @@ static int check_http(struct runner *r, const struct ml_scn_check *ch, char *exp
     int rc = -1;
     for (int attempt = 0; attempt < 3 && rc < 0; attempt++) {
         /* one session at a time on the device: a busy answer is retried */
-        rc = ml_http_request(d->http_host, d->http_port, d->http_user, d->http_password, ch->str,
-                             ch->name, ch->body, d->http_timeout_s, &resp, err, sizeof err);
+        rc = ml_http_request_tls(d->http_ca_file, d->http_host, d->http_port, d->http_user,
+                                 d->http_password, ch->str, ch->name, ch->body, d->http_timeout_s,
+                                 &resp, err, sizeof err);
         if (rc == 0 && resp.status == 503) {
             ml_http_resp_free(&resp);
             rc = -1;
@@ -1225,8 +1226,9 @@ static int get_config(struct runner *r, double limit, cJSON **out, char *why, si
     clock_gettime(CLOCK_MONOTONIC, &t0);
     int hrc;
     for (;;) {
-        hrc = ml_http_request(d->http_host, d->http_port, d->http_user, d->http_password, "GET",
-                              "/api/v1/config", NULL, limit, &resp, herr, sizeof herr);
+        hrc = ml_http_request_tls(d->http_ca_file, d->http_host, d->http_port, d->http_user,
+                                  d->http_password, "GET", "/api/v1/config", NULL, limit, &resp,
+                                  herr, sizeof herr);
         clock_gettime(CLOCK_MONOTONIC, &now);
         double spent = (double)(now.tv_sec - t0.tv_sec) + (now.tv_nsec - t0.tv_nsec) / 1e9;
         if (hrc >= 0 || spent >= limit) {

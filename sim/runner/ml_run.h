@@ -144,6 +144,7 @@ struct ml_dut {
     char http_host[128];
     int http_port;
     char http_user[64], http_password[64];
+    char http_ca_file[512]; /**< the device's certificate: HTTPS on http_port ("" = plain) */
     double http_timeout_s;
     /* MQTT: a broker the backend imposes (rig), "" = the runner's choice */
     char broker_url[256], broker_user[64], broker_password[64];

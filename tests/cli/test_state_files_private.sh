@@ -14,10 +14,10 @@ umask 022
 run_device() {
     : >"$d/out"
     "$ML" device --product p1 --state-dir "$d/state" --modbus-port 0 --http-port 0 \
-        --p1-out none --quiet >"$d/out" 2>&1 &
+        --https-port 0 --p1-out none --quiet >"$d/out" 2>&1 &
     pid=$!
     i=0
-    while [ $i -lt 100 ] && ! grep -q "P1 in" "$d/out"; do
+    while [ $i -lt 100 ] && ! grep -q "stop with Ctrl-C" "$d/out"; do
         sleep 0.1
         i=$((i + 1))
     done
@@ -33,13 +33,15 @@ check_mode() { # file want
 run_device
 check_mode "$d/state/identity" 600
 check_mode "$d/state/flash.bin" 600
+check_mode "$d/state/https_key.pem" 600
 check_mode "$d/state" 700
 
-chmod 644 "$d/state/identity" "$d/state/flash.bin"
+chmod 644 "$d/state/identity" "$d/state/flash.bin" "$d/state/https_key.pem"
 run_device
 check_mode "$d/state/identity" 600
 check_mode "$d/state/flash.bin" 600
+check_mode "$d/state/https_key.pem" 600
 
 rm -rf "$d"
-if [ $fail -eq 0 ]; then echo "5 passed, 0 failed"; else echo "FAIL"; fi
+if [ $fail -eq 0 ]; then echo "7 passed, 0 failed"; else echo "FAIL"; fi
 exit $fail

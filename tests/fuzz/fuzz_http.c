@@ -88,7 +88,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static struct http_server srv;
     static uint8_t out[1 << 16];
-    static const struct http_server_cfg cfg = {routes, 3, "r", "user", "simlabel", NULL, NULL};
+    static const struct http_server_cfg cfg = {routes, 3,    "r",  "user", "simlabel", NULL,
+                                               NULL,   NULL, NULL, NULL,   NULL};
     struct http_auth auth;
     static struct http_work work;
     if (size < 1) {

@@ -26,48 +26,51 @@ int ml_cli_device_qemu(int argc, char **argv);
 
 static void usage(FILE *out)
 {
-    fprintf(
-        out,
-        "usage: meterlab device --target qemu --product p1mb --variant V [options]\n"
-        "       meterlab device --target qemu --product p1|tic [options]\n\n"
-        "Boots the device's target image (Cortex-M, MPS2-AN386) in qemu-system-arm with its\n"
-        "UARTs on ptys and prints the same banner and status lines as the simulated device.\n"
-        "Stop it with Ctrl-C (SIGINT) or SIGTERM: QEMU is stopped with it.\n\n"
-        "options:\n"
-        "  --target qemu          run the target image (without it: the simulated device)\n"
-        "  --product p1mb|p1|tic  which device (required)\n"
-        "  --variant NAME         P1MB register map: sdm630, pro380, acr10rh, xemex (p1mb)\n"
-        "  --image FILE           the image (.elf); default: <name>.elf in the target build\n"
-        "                         beside this meterlab's build (build/target/bin), or\n"
-        "                         $ML_TARGET_BIN; images: p1mb_<variant>.elf,\n"
-        "                         smart_connect_p1.elf, smart_connect_tic.elf\n"
-        "  --p1-in pty            meter input (the only choice: a QEMU pty)\n"
-        "  --p1-out pty|none      P1 pass-through output (p1|tic; default pty)\n"
-        "  --rs485 pty            Modbus RTU side (p1mb; a QEMU pty)\n"
-        "  --modbus-port N        host port for the device's Modbus TCP server (p1|tic;\n"
-        "                         default 1502, 0 = any free)\n"
-        "  --http-port N          host port for the device's HTTP server (default 8080, 0 = any)\n"
-        "  --bind ADDR            address the host ports bind to (default 127.0.0.1)\n"
-        "  --mqtt URL             MQTT on, to this broker (mqtt[s]://host:port); the\n"
-        "                         co-processor's MQTT connections go there\n"
-        "  --meter-type NAME --mqtt-site S --mqtt-user U --mqtt-password P\n"
-        "                         as for the sim: with --mqtt these seed the image's empty\n"
-        "                         configuration (meterlab sends PATCH /api/v1/config, then\n"
-        "                         POST /api/v1/reset, before it prints the banner)\n"
-        "  --mqtt-ca FILE --mqtt-cert FILE --mqtt-key FILE   the co-processor's TLS files\n"
-        "  --icount VALUE         QEMU's -icount (e.g. shift=0,sleep=off,align=off: the\n"
-        "                         guest clock counts instructions and skips idle time, so\n"
-        "                         the image runs ahead of the wall clock unless a QMP\n"
-        "                         client holds it: meterlab run --dut qemu --vtime does)\n"
-        "  --qmp PATH             QEMU's QMP on this unix socket (stop/cont, clock reads)\n"
-        "  --quiet                print only the start banner and errors\n"
-        "  -h, --help             this text\n\n"
-        "environment: QEMU (the qemu-system-arm to run), ML_TARGET_BIN (image directory).\n"
-        "Build the images with `make target` (cmake --preset target && cmake --build --preset\n"
-        "target). The emulated flash (configuration) lives in QEMU's RAM: it survives a\n"
-        "reboot of the firmware, not a restart of this command.\n\n"
-        "example:\n"
-        "  meterlab device --target qemu --product p1mb --variant sdm630\n");
+    fprintf(out,
+            "usage: meterlab device --target qemu --product p1mb --variant V [options]\n"
+            "       meterlab device --target qemu --product p1|tic [options]\n\n"
+            "Boots the device's target image (Cortex-M, MPS2-AN386) in qemu-system-arm with its\n"
+            "UARTs on ptys and prints the same banner and status lines as the simulated device.\n"
+            "Stop it with Ctrl-C (SIGINT) or SIGTERM: QEMU is stopped with it.\n\n"
+            "options:\n"
+            "  --target qemu          run the target image (without it: the simulated device)\n"
+            "  --product p1mb|p1|tic  which device (required)\n"
+            "  --variant NAME         P1MB register map: sdm630, pro380, acr10rh, xemex (p1mb)\n"
+            "  --image FILE           the image (.elf); default: <name>.elf in the target build\n"
+            "                         beside this meterlab's build (build/target/bin), or\n"
+            "                         $ML_TARGET_BIN; images: p1mb_<variant>.elf,\n"
+            "                         smart_connect_p1.elf, smart_connect_tic.elf\n"
+            "  --p1-in pty            meter input (the only choice: a QEMU pty)\n"
+            "  --p1-out pty|none      P1 pass-through output (p1|tic; default pty)\n"
+            "  --rs485 pty            Modbus RTU side (p1mb; a QEMU pty)\n"
+            "  --modbus-port N        host port for the device's Modbus TCP server (p1|tic;\n"
+            "                         default 1502, 0 = any free)\n"
+            "  --http-port N          host port for the device's plain HTTP server: the landing\n"
+            "                         page only (default 8080, 0 = any)\n"
+            "  --https-port N         host port for its HTTPS server, the page and the API\n"
+            "                         (default 8443, 0 = any); the module's key and certificate\n"
+            "                         are made at its first start in a directory of this run\n"
+            "  --bind ADDR            address the host ports bind to (default 127.0.0.1)\n"
+            "  --mqtt URL             MQTT on, to this broker (mqtt[s]://host:port); the\n"
+            "                         co-processor's MQTT connections go there\n"
+            "  --meter-type NAME --mqtt-site S --mqtt-user U --mqtt-password P\n"
+            "                         as for the sim: with --mqtt these seed the image's empty\n"
+            "                         configuration (meterlab sends PATCH /api/v1/config, then\n"
+            "                         POST /api/v1/reset, before it prints the banner)\n"
+            "  --mqtt-ca FILE --mqtt-cert FILE --mqtt-key FILE   the co-processor's TLS files\n"
+            "  --icount VALUE         QEMU's -icount (e.g. shift=0,sleep=off,align=off: the\n"
+            "                         guest clock counts instructions and skips idle time, so\n"
+            "                         the image runs ahead of the wall clock unless a QMP\n"
+            "                         client holds it: meterlab run --dut qemu --vtime does)\n"
+            "  --qmp PATH             QEMU's QMP on this unix socket (stop/cont, clock reads)\n"
+            "  --quiet                print only the start banner and errors\n"
+            "  -h, --help             this text\n\n"
+            "environment: QEMU (the qemu-system-arm to run), ML_TARGET_BIN (image directory).\n"
+            "Build the images with `make target` (cmake --preset target && cmake --build --preset\n"
+            "target). The emulated flash (configuration) lives in QEMU's RAM: it survives a\n"
+            "reboot of the firmware, not a restart of this command.\n\n"
+            "example:\n"
+            "  meterlab device --target qemu --product p1mb --variant sdm630\n");
 }
 
 /* ------------------------------------------------------------------------- */
@@ -82,7 +85,8 @@ int ml_cli_device_qemu(int argc, char **argv)
         O_REALTIME,
         O_ICOUNT,
         O_QMP,
-        O_UNSUPPORTED
+        O_UNSUPPORTED,
+        O_HTTPS
     };
     static const struct option opts[] = {
         ML_CLI_DEVICE_OPTIONS,
@@ -93,6 +97,7 @@ int ml_cli_device_qemu(int argc, char **argv)
         {"realtime", no_argument, 0, O_REALTIME},
         {"icount", required_argument, 0, O_ICOUNT},
         {"qmp", required_argument, 0, O_QMP},
+        {"https-port", required_argument, 0, O_HTTPS},
         /* the sim's options that seed its configuration: the image has its own store */
         {"serial", required_argument, 0, O_UNSUPPORTED},
         {"state-dir", required_argument, 0, O_UNSUPPORTED},
@@ -103,7 +108,7 @@ int ml_cli_device_qemu(int argc, char **argv)
     const char *icount = NULL, *qmp = NULL;
     bool quiet = false, p1out = true;
     struct ml_qemu_seed seed = {NULL, NULL, NULL, NULL, NULL};
-    uint16_t modbus_port = 1502, http_port = 8080;
+    uint16_t modbus_port = 1502, http_port = 8080, https_port = 8443;
     int c, longindex = 0;
     optind = 1;
     opterr = 0;
@@ -152,6 +157,11 @@ int ml_cli_device_qemu(int argc, char **argv)
         case ML_CLI_O_HTTP:
             if (!ml_cli_port_opt(c == ML_CLI_O_PORT ? "--modbus-port" : "--http-port", optarg,
                                  c == ML_CLI_O_PORT ? &modbus_port : &http_port)) {
+                return ML_EXIT_USAGE;
+            }
+            break;
+        case O_HTTPS:
+            if (!ml_cli_port_opt("--https-port", optarg, &https_port)) {
                 return ML_EXIT_USAGE;
             }
             break;
@@ -288,6 +298,7 @@ int ml_cli_device_qemu(int argc, char **argv)
         .bind = bind,
         .modbus_port = modbus_port,
         .http_port = http_port,
+        .https_port = https_port,
         .mqtt_url = mqtt,
         .ca = ca,
         .cert = cert,
@@ -341,8 +352,10 @@ int ml_cli_device_qemu(int argc, char **argv)
         const char *tpl = ml_qemu_banner_get(&b, "template");
         uint16_t mb = ml_qemu_host_port(q, 502), http = ml_qemu_host_port(q, 80);
         printf("  Modbus TCP     port %u, template %s\n", mb, tpl != NULL ? tpl : "?");
-        printf("  HTTP           http://user:%s@127.0.0.1:%u/ (API /api/v1/...)\n",
-               pw != NULL ? pw : "?", http);
+        printf("  HTTPS          https://user:%s@127.0.0.1:%u/ (API /api/v1/...)\n",
+               pw != NULL ? pw : "?", ml_qemu_host_port(q, 443));
+        printf("  certificate    %s\n", ml_qemu_cert(q));
+        printf("  HTTP           http://127.0.0.1:%u/ (landing page only)\n", http);
         printf("  config         %s\n", b.config[0] ? b.config : "?");
         const char *m = ml_qemu_banner_get(&b, "mqtt");
         printf("  MQTT           %s\n", m != NULL ? m : "off");

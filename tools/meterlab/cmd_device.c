@@ -49,8 +49,14 @@ static void usage(FILE *out)
         "                         or a tty / USB serial adapter opened at the protocol's settings\n"
         "  --p1-out pty|PATH|none P1 pass-through output (default: pty)\n"
         "  --modbus-port N        Modbus TCP port (default 502 as root, else 1502; 0 = any free)\n"
-        "  --http-port N          HTTP API and web page port (default 80 as root, else 8080;\n"
-        "                         0 = any free); login: user / the label password printed below\n"
+        "  --http-port N          plain HTTP port (default 80 as root, else 8080; 0 = any free):\n"
+        "                         only the landing page (link to https, status dots)\n"
+        "  --https-port N         HTTPS port of the web page and the API (default 443 as root,\n"
+        "                         else 8443; 0 = any free); login: user / the label password\n"
+        "                         printed below; key and certificate: made at the first start,\n"
+        "                         kept in the state dir (https_key.pem 0600, https_cert.pem)\n"
+        "  --plain-api            test benches only: no HTTPS, the page and the API on plain\n"
+        "                         HTTP (the password travels in clear; docs/security.md)\n"
         "  --bind ADDR            address for the TCP servers (default 127.0.0.1)\n"
         "  --meter-type NAME      register map template (see 'meterlab regmap'; default "
         "PhoenixContact-EMPro)\n"
@@ -74,12 +80,14 @@ static void usage(FILE *out)
 
 static int run(int argc, char **argv)
 {
-    enum { O_SERIAL = ML_CLI_O_NEXT, O_STATE, O_REALTIME };
+    enum { O_SERIAL = ML_CLI_O_NEXT, O_STATE, O_REALTIME, O_HTTPS, O_PLAIN_API };
     static const struct option opts[] = {
         ML_CLI_DEVICE_OPTIONS,
         {"serial", required_argument, 0, O_SERIAL},
         {"state-dir", required_argument, 0, O_STATE},
         {"realtime", no_argument, 0, O_REALTIME},
+        {"https-port", required_argument, 0, O_HTTPS},
+        {"plain-api", no_argument, 0, O_PLAIN_API},
         {0, 0, 0, 0},
     };
     /* The target image in QEMU (any product): cli_device_qemu.c. */
@@ -100,6 +108,7 @@ static int run(int argc, char **argv)
     sc_settings_defaults(&set);
     set.modbus_port = geteuid() == 0 ? 502 : 1502;
     set.http_port = geteuid() == 0 ? 80 : 8080;
+    set.https_port = geteuid() == 0 ? 443 : 8443;
     set.mqtt_enabled = false;
     const char *product = NULL, *state_dir = NULL, *p1in = "pty", *p1out = "pty";
     char serial[24] = "", password[9] = "";
@@ -135,6 +144,14 @@ static int run(int argc, char **argv)
                                  c == ML_CLI_O_PORT ? &set.modbus_port : &set.http_port)) {
                 return ML_EXIT_USAGE;
             }
+            break;
+        case O_HTTPS:
+            if (!ml_cli_port_opt("--https-port", optarg, &set.https_port)) {
+                return ML_EXIT_USAGE;
+            }
+            break;
+        case O_PLAIN_API:
+            set.plain_api = true;
             break;
         case ML_CLI_O_BIND:
             sim_net_set_bind_addr(optarg);
@@ -230,7 +247,8 @@ static int run(int argc, char **argv)
     struct sim_config cfg = {.time_mode = SIM_TIME_REAL,
                              .serial = serial,
                              .label_password = password,
-                             .flash_file = flash[0] ? flash : NULL};
+                             .flash_file = flash[0] ? flash : NULL,
+                             .tls_dir = state_dir};
     sim_uart_bind_fd(HAL_UART_P1_IN, in_fd);
     if (out_fd >= 0) {
         sim_uart_bind_fd(HAL_UART_P1_OUT, out_fd);
@@ -263,8 +281,21 @@ static int run(int argc, char **argv)
     /* what runs: the saved configuration overrides the options (see --help) */
     const struct sc_settings *eff = app->set != NULL ? app->set : &set;
     printf("  Modbus TCP     port %u, template %s\n", app->status.modbus_port, eff->meter_type);
-    if (app->status.http_port != 0) {
-        printf("  HTTP           http://user:%s@127.0.0.1:%u/ (API /api/v1/...)\n", password,
+    if (app->status.https_port != 0) {
+        char cert[600] = "in memory (no --state-dir)";
+        (void)sim_tls_cert_path(cert, sizeof cert);
+        printf("  HTTPS          https://user:%s@127.0.0.1:%u/ (API /api/v1/...)\n", password,
+               app->status.https_port);
+        printf("  certificate    %s\n", cert);
+    } else if (!set.plain_api) {
+        printf("  HTTPS          off (cannot listen on port %u or make the key)\n", set.https_port);
+    }
+    if (app->status.http_port != 0 && set.plain_api) {
+        printf("  HTTP           http://user:%s@127.0.0.1:%u/ (API /api/v1/... in clear: "
+               "--plain-api, test benches only)\n",
+               password, app->status.http_port);
+    } else if (app->status.http_port != 0) {
+        printf("  HTTP           http://127.0.0.1:%u/ (landing page only)\n",
                app->status.http_port);
     } else {
         printf("  HTTP           off (cannot listen on port %u)\n", set.http_port);

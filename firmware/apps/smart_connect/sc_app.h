@@ -54,6 +54,7 @@ enum sc_flavour {
 #define SC_COUNTERS_PERIOD_MS  60000u /**< device_counters period */
 #define SC_STR_MAX             128u
 #define SC_HTTP_PORT_DEFAULT   80u
+#define SC_HTTPS_PORT_DEFAULT  443u
 #define SC_HTTP_SESSION_MS     30000u  /**< a login session ends this long after its last request */
 #define SC_FW_CONFIRM_MS       60000u  /**< a trial image is confirmed after running this long */
 #define SC_FW_TRIAL_MAX_MS     300000u /**< a trial still not healthy then reboots (rollback) */
@@ -71,6 +72,14 @@ struct sc_settings {
     enum sc_flavour flavour;
     uint16_t modbus_port; /**< 502 on the device; any port in the sim (0: pick a free one) */
     uint16_t http_port;   /**< 80 on the device; any port in the sim (0: pick a free one) */
+    uint16_t https_port;  /**< 443 on the device; any port in the sim (0: pick a free one) */
+    /**
+     * No HTTPS server: plain HTTP serves the page and the whole API, as before
+     * issue 19 #3. For test benches that talk plain HTTP (docs/security.md says
+     * which) and the Cortex-M image until its ESP-AT SSL server is driven. Off
+     * (the product): plain HTTP serves only the landing page.
+     */
+    bool plain_api;
     char meter_type[40];  /**< regmap template name ("" = PhoenixContact-EMPro) */
     bool factory_default; /**< no configuration saved yet (enables the 5 s AP gesture) */
     struct net_policy_cfg net;
@@ -109,6 +118,7 @@ struct sc_status {
     enum hal_mqtt_state mqtt;
     uint16_t modbus_port;    /**< the port actually listened on */
     uint16_t http_port;      /**< the HTTP port actually listened on (0: none) */
+    uint16_t https_port;     /**< the HTTPS port actually listened on (0: none) */
     char hostname[48];       /**< "smart-connect-<serial>" (products.md §1) */
     bool gw_reachable;       /**< last gateway ping answered ("Network" dot) */
     bool internet_reachable; /**< last internet probe answered ("Internet" dot) */
@@ -171,6 +181,7 @@ struct sc_http_conn {
     uint32_t peer;
     uint64_t since_ms;
     uint16_t rx_len, rx_off;
+    bool tls; /**< accepted on the HTTPS listener */
     uint8_t rx[ML_HTTP_RX];
     struct http_server srv;
 };
@@ -222,11 +233,13 @@ struct sc_app {
 
     /* HTTP: ML_HTTP_CONNS connections served at once, one work area (sc_http.c) */
     struct http_auth http_auth;
-    struct http_server_cfg http_cfg;
+    struct http_server_cfg http_cfg;       /**< the page and the API (HTTPS, or plain_api) */
+    struct http_server_cfg http_plain_cfg; /**< plain HTTP: the landing page only */
     struct http_work http_work;
     struct sc_http_conn http_conns[ML_HTTP_CONNS];
     char http_password[9];
     int http_listener;
+    int https_listener;
     int http_cur;         /**< connection being fed (owner of an upload it starts) */
     int http_fw_conn;     /**< connection streaming a firmware upload, -1: none */
     int http_reboot_conn; /**< connection whose reset answer goes out before the reboot */

@@ -13,6 +13,14 @@
  * Session: one logged-in user (client address) at a time; another address
  * that logs in within SC_HTTP_SESSION_MS of the session's last request gets
  * 409. The login back-off counts per client address (core/http).
+ *
+ * HTTPS (issue 19 #3, docs/security.md): the page and the API are served on
+ * the TLS listener (hal_tcp_listen_tls(), TLS terminated by the port: the
+ * sim's OpenSSL, the target's network module); plain HTTP serves only a
+ * landing page (a link to https and the status dots, no form, no login) and
+ * answers every other path 403 with the https URL, so no password is ever
+ * asked for in clear. Both listeners share the ML_HTTP_CONNS slots.
+ * settings.plain_api (test benches) keeps the pre-HTTPS plain API instead.
  */
 #include "err.h"
 #include "mqtt/mqtt_policy.h"
@@ -262,6 +270,178 @@ static void h_page(void *ctx, const struct http_request *rq, struct http_respons
     rs->body_len = sc_web_page_len;
 }
 
+/* The host part of the request's Host header when it is a plain name or IPv4
+ * address (no port), else the device's address: what the link is built from. */
+static void link_host(const struct sc_app *app, const struct http_request *rq, char *out,
+                      size_t cap)
+{
+    size_t n = 0;
+    bool ok = rq->host.len > 0u;
+    while (n < rq->host.len && rq->host.ptr[n] != ':') {
+        char c = (char)rq->host.ptr[n];
+        ok = ok && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '.');
+        n++;
+    }
+    if (ok && n > 0u && n < cap) {
+        for (size_t i = 0; i < n; i++) {
+            out[i] = (char)rq->host.ptr[i];
+        }
+        out[n] = '\0';
+        return;
+    }
+    struct net_ipv4 a = net_policy_address(&app->net);
+    if (a.ip != 0u && cap >= 16u) {
+        cfg_ipv4_format(a.ip, out);
+    } else {
+        ml_str_copy(out, cap, app->status.hostname);
+    }
+}
+
+static void https_url(const struct sc_app *app, const struct http_request *rq, struct ml_text *w)
+{
+    char host[64];
+    link_host(app, rq, host, sizeof host);
+    ml_text_put(w, "https://");
+    ml_text_put(w, host);
+    if (app->status.https_port != 443u) {
+        ml_text_put(w, ":");
+        ml_text_u64(w, app->status.https_port);
+    }
+    ml_text_put(w, "/");
+}
+
+static void dot(struct ml_text *w, const char *name, bool on)
+{
+    ml_text_put(w, on ? "<li class=on>" : "<li>");
+    ml_text_put(w, name);
+    ml_text_put(w, "</li>");
+}
+
+/* Plain HTTP, "/": the link to the configuration page and the status dots. */
+static void h_landing(void *ctx, const struct http_request *rq, struct http_response *rs)
+{
+    struct sc_app *app = ctx;
+    struct ml_text w;
+    ml_text_init(&w, rs->buf, sizeof rs->buf);
+    ml_text_put(&w, "<!doctype html><html><head><meta charset=utf-8>"
+                    "<meta name=viewport content=\"width=device-width\"><title>Smart Connect "
+                    "</title><style>body{font-family:sans-serif;margin:2em}li{list-style:none}"
+                    "li:before{content:'\\25CF';color:#bbb;margin-right:.5em}"
+                    "li.on:before{color:#2a2}</style></head><body><h1>");
+    ml_text_put(&w, app->status.hostname);
+    ml_text_put(&w, "</h1><ul id=dots>");
+    dot(&w, "Meter data", app->status.meter_data);
+    dot(&w, "Network", app->status.gw_reachable);
+    dot(&w, "Internet", app->status.internet_reachable);
+    dot(&w, "MQTT", app->status.mqtt == HAL_MQTT_CONNECTED);
+    ml_text_put(&w, "</ul>");
+    if (app->status.https_port != 0u) {
+        ml_text_put(&w, "<p>The configuration page is served over HTTPS only: <a id=https href=\"");
+        https_url(app, rq, &w);
+        ml_text_put(&w, "\">");
+        https_url(app, rq, &w);
+        ml_text_put(&w, "</a></p><p>The device's certificate is its own (self-signed, made at its "
+                        "first start): accept it once for this device.</p>");
+    } else {
+        ml_text_put(&w, "<p>The configuration page is not available: the HTTPS server did not "
+                        "start.</p>");
+    }
+    ml_text_put(&w, "</body></html>\n");
+    rs->content_type = "text/html; charset=utf-8";
+    rs->extra_header = "Content-Security-Policy: default-src 'none'; style-src 'unsafe-inline'; "
+                       "frame-ancestors 'none'\r\n";
+    finish(rs, &w);
+}
+
+/* Plain HTTP, any other path: refused with the https URL (no login in clear). */
+static void h_use_https(void *ctx, const struct http_request *rq, struct http_response *rs)
+{
+    struct sc_app *app = ctx;
+    struct ml_text w;
+    ml_text_init(&w, rs->buf, sizeof rs->buf);
+    ml_text_put(&w, "{\"error\":\"HTTPS only: use ");
+    if (app->status.https_port != 0u) {
+        https_url(app, rq, &w);
+    } else {
+        ml_text_put(&w, "https (not available)");
+    }
+    ml_text_put(&w, "\"}\n");
+    rs->status = 403;
+    finish(rs, &w);
+}
+
+/* @p a (length @p n) equals @p b ignoring ASCII case (names from the Host header). */
+static bool name_eq(const uint8_t *a, size_t n, const char *b, const char *suffix)
+{
+    size_t i = 0;
+    for (const char *p = b; *p != '\0'; p++, i++) {
+        if (i >= n || (char)(a[i] | 0x20) != (char)(*p | 0x20)) {
+            return false;
+        }
+    }
+    for (const char *p = suffix; *p != '\0'; p++, i++) {
+        if (i >= n || (char)(a[i] | 0x20) != *p) {
+            return false;
+        }
+    }
+    return i == n;
+}
+
+/* A dotted-quad IPv4 address ("192.168.1.50"). */
+static bool is_ipv4(const uint8_t *a, size_t n)
+{
+    unsigned parts = 0, digits = 0, v = 0;
+    for (size_t i = 0; i <= n; i++) {
+        if (i == n || a[i] == '.') {
+            if (digits == 0u || v > 255u) {
+                return false;
+            }
+            parts++;
+            digits = 0;
+            v = 0;
+        } else if (a[i] >= '0' && a[i] <= '9' && digits < 3u) {
+            v = v * 10u + (unsigned)(a[i] - '0');
+            digits++;
+        } else {
+            return false;
+        }
+    }
+    return parts == 4u;
+}
+
+/* DNS rebinding: the API answers only requests whose Host names the device - an
+ * address, its host name or the manual's smart-connect name (.local too). A
+ * rebound name (evil.example -> the device) gets 421, never a login prompt. */
+static bool host_ok(void *ctx, struct ml_span host)
+{
+    const struct sc_app *app = ctx;
+    size_t n = host.len;
+    for (size_t i = host.len; i > 0u; i--) { /* ":port" */
+        if (host.ptr[i - 1u] == ':') {
+            n = i - 1u;
+            break;
+        }
+        if (host.ptr[i - 1u] < '0' || host.ptr[i - 1u] > '9') {
+            break;
+        }
+    }
+    const uint8_t *h = host.ptr;
+    if (n > 0u && h[n - 1u] == '.') {
+        n--; /* the fully qualified form "name." */
+    }
+    return n > 0u &&
+           (is_ipv4(h, n) || name_eq(h, n, app->status.hostname, "") ||
+            name_eq(h, n, app->status.hostname, ".local") || name_eq(h, n, "smart-connect", "") ||
+            name_eq(h, n, "smart-connect", ".local"));
+}
+
+static const struct http_route plain_routes[] = {
+    {"/", HTTP_M(HTTP_GET), h_landing, 0, 0, 0},
+    {"/index.html", HTTP_M(HTTP_GET), h_landing, 0, 0, 0},
+    {"/config", HTTP_M(HTTP_GET), h_landing, 0, 0, 0},
+};
+
 static const struct http_route routes[] = {
     {"/", HTTP_M(HTTP_GET), h_page, 0, 0, 0},
     {"/index.html", HTTP_M(HTTP_GET), h_page, 0, 0, 0},
@@ -305,6 +485,15 @@ void sc_http_setup(struct sc_app *app)
     app->http_cfg.password = app->http_password;
     app->http_cfg.ctx = app;
     app->http_cfg.admit = admit;
+    app->http_cfg.origin_scheme = app->set->plain_api ? "http://" : "https://";
+    app->http_cfg.host_ok = host_ok;
+    /* once a browser trusts the device over https, it never asks it in clear again */
+    app->http_cfg.always_header =
+        app->set->plain_api ? 0 : "Strict-Transport-Security: max-age=31536000\r\n";
+    app->http_plain_cfg.routes = plain_routes;
+    app->http_plain_cfg.n_routes = ML_ARRAY_SIZE(plain_routes);
+    app->http_plain_cfg.ctx = app;
+    app->http_plain_cfg.fallback = h_use_https;
     http_auth_init(&app->http_auth);
     http_work_init(&app->http_work);
     for (size_t i = 0; i < ML_HTTP_CONNS; i++) {
@@ -314,6 +503,12 @@ void sc_http_setup(struct sc_app *app)
     app->http_cur = -1;
     app->http_fw_conn = -1;
     app->http_reboot_conn = -1;
+    app->https_listener = -1;
+    if (!app->set->plain_api) {
+        app->https_listener = hal_tcp_listen_tls(app->set->https_port);
+    }
+    app->status.https_port =
+        app->https_listener >= 0 ? hal_tcp_local_port(app->https_listener) : (uint16_t)0;
     app->http_listener = hal_tcp_listen(app->set->http_port);
     app->status.http_port =
         app->http_listener >= 0 ? hal_tcp_local_port(app->http_listener) : (uint16_t)0;
@@ -336,10 +531,13 @@ static void conn_drop(struct sc_app *app, int i, uint64_t now)
     http_server_reset(&c->srv, now);
 }
 
-static void conn_start(struct sc_app *app, int i, int h, uint64_t now)
+static void conn_start(struct sc_app *app, int i, int h, bool tls, uint64_t now)
 {
     struct sc_http_conn *c = &app->http_conns[i];
     c->handle = h;
+    c->tls = tls;
+    /* the page and the API on TLS (or everywhere with plain_api); plain: the landing page */
+    c->srv.cfg = (tls || app->set->plain_api) ? &app->http_cfg : &app->http_plain_cfg;
     c->peer = hal_tcp_peer_ipv4(h);
     c->since_ms = now;
     c->rx_len = 0;
@@ -380,9 +578,12 @@ static int pick_victim(const struct sc_app *app)
     return best;
 }
 
-static void accept_new(struct sc_app *app, uint64_t now)
+static void accept_new(struct sc_app *app, int listener, bool tls, uint64_t now)
 {
-    for (int h; (h = hal_tcp_accept(app->http_listener)) >= 0;) {
+    if (listener < 0) {
+        return;
+    }
+    for (int h; (h = hal_tcp_accept(listener)) >= 0;) {
         int slot = -1;
         for (int i = 0; i < (int)ML_HTTP_CONNS; i++) {
             if (app->http_conns[i].handle < 0) {
@@ -402,7 +603,7 @@ static void accept_new(struct sc_app *app, uint64_t now)
             hal_tcp_close(h);
             continue;
         }
-        conn_start(app, slot, h, now);
+        conn_start(app, slot, h, tls, now);
     }
 }
 
@@ -476,10 +677,11 @@ static bool conn_serve(struct sc_app *app, int i, uint64_t now)
 
 void sc_http_poll(struct sc_app *app, uint64_t now)
 {
-    if (app->http_listener < 0) {
+    if (app->http_listener < 0 && app->https_listener < 0) {
         return;
     }
-    accept_new(app, now);
+    accept_new(app, app->https_listener, true, now);
+    accept_new(app, app->http_listener, false, now);
     for (int i = 0; i < (int)ML_HTTP_CONNS; i++) {
         if (app->http_conns[i].handle >= 0 && !conn_serve(app, i, now)) {
             return;
@@ -522,5 +724,9 @@ void sc_http_shutdown(struct sc_app *app)
     if (app->http_listener >= 0) {
         hal_tcp_close(app->http_listener);
         app->http_listener = -1;
+    }
+    if (app->https_listener >= 0) {
+        hal_tcp_close(app->https_listener);
+        app->https_listener = -1;
     }
 }

@@ -14,6 +14,7 @@ void sc_settings_defaults(struct sc_settings *s)
     s->flavour = SC_FLAVOUR_P1;
     s->modbus_port = SC_MODBUS_PORT_DEFAULT;
     s->http_port = SC_HTTP_PORT_DEFAULT;
+    s->https_port = SC_HTTPS_PORT_DEFAULT;
     ml_str_copy(s->meter_type, sizeof s->meter_type, "PhoenixContact-EMPro");
     s->factory_default = true;
     s->net.iface = NET_IF_ETHERNET;

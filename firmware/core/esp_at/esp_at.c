@@ -389,7 +389,11 @@ static void finish(struct ml_esp_at *e, bool ok)
         e->sntp_next_ms = e->now + (e->utc_s != 0 ? 60000u : 2000u);
         break;
     case K_CLOSE:
-        slot_free(s);
+        /* the peer's CLOSED may have freed the slot while the command was in flight
+         * and a new link taken it: only the slot still closing that link is freed */
+        if (s->close_req && (s->link < 0 || s->link == e->arg_link)) {
+            slot_free(s);
+        }
         break;
     case K_RECV:
         if (!ok || e->data_sent < e->data_len) {
@@ -858,6 +862,7 @@ static bool choose_link_work(struct ml_esp_at *e, struct ml_text *b)
             ml_text_put(b, "AT+CIPCLOSE=");
             ml_text_u64(b, (uint64_t)s->link);
             issue(e, b, K_CLOSE, i, ML_ESP_AT_TMO_CMD_MS);
+            e->arg_link = s->link;
             return true;
         }
         uint32_t space = ml_ring_space(&s->rx);
@@ -1025,6 +1030,9 @@ static bool choose_servers(struct ml_esp_at *e, struct ml_text *b)
         if (e->listeners[i].port != 0u && !e->listeners[i].opened) {
             ml_text_put(b, "AT+CIPSERVER=1,");
             ml_text_u64(b, e->listeners[i].port);
+            if (e->listeners[i].ssl) {
+                ml_text_put(b, ",\"SSL\",0"); /* the module's certificate, no client one */
+            }
             issue(e, b, K_SRV_OPEN, i, ML_ESP_AT_TMO_CMD_MS);
             return true;
         }
@@ -1381,7 +1389,17 @@ int ml_esp_at_listen(struct ml_esp_at *e, uint16_t port)
     ML_VERIFY(free_i >= 0, ML_ENOMEM);
     e->listeners[free_i].port = port;
     e->listeners[free_i].opened = false;
+    e->listeners[free_i].ssl = false;
     return free_i;
+}
+
+int ml_esp_at_listen_tls(struct ml_esp_at *e, uint16_t port)
+{
+    int li = ml_esp_at_listen(e, port);
+    if (li >= 0) {
+        e->listeners[li].ssl = true;
+    }
+    return li;
 }
 
 uint16_t ml_esp_at_local_port(const struct ml_esp_at *e, int listener)

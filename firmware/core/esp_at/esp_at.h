@@ -157,6 +157,7 @@ struct ml_esp_at_slot {
 struct ml_esp_at_listener {
     uint16_t port; /**< 0: free */
     bool opened;   /**< the module has the server */
+    bool ssl;      /**< an SSL server: AT+CIPSERVER=1,<port>,"SSL",0 */
 };
 
 struct ml_esp_at {
@@ -176,6 +177,7 @@ struct ml_esp_at {
     uint8_t kind; /**< enum in esp_at.c; 0: none */
     uint8_t phase;
     int8_t arg;        /**< slot / listener / init step */
+    int8_t arg_link;   /**< AT+CIPCLOSE: the link it closes (the slot may be reused meanwhile) */
     uint16_t data_len; /**< CIPSEND / MQTTPUBRAW payload length */
     uint16_t data_sent;
     uint64_t deadline;
@@ -303,6 +305,12 @@ int64_t ml_esp_at_utc(const struct ml_esp_at *e);
 
 /** @return listener index >= 0, ML_EBUSY (port taken), ML_ENOMEM, ML_EINVAL (port 0). */
 int ml_esp_at_listen(struct ml_esp_at *e, uint16_t port);
+/**
+ * The same, as the module's SSL server (`AT+CIPSERVER=1,<port>,"SSL",0`: TLS
+ * terminated by the module with its own server certificate and key, no client
+ * certificate asked for); its connections carry plaintext over the UART.
+ */
+int ml_esp_at_listen_tls(struct ml_esp_at *e, uint16_t port);
 uint16_t ml_esp_at_local_port(const struct ml_esp_at *e, int listener);
 /** @return connection slot >= 0, or ML_EAGAIN. */
 int ml_esp_at_accept(struct ml_esp_at *e, int listener);

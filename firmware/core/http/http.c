@@ -121,6 +121,8 @@ const char *http_status_text(uint16_t status)
         return "Unsupported Media Type";
     case 422:
         return "Unprocessable Content";
+    case 421:
+        return "Misdirected Request";
     case 429:
         return "Too Many Requests";
     case 431:
@@ -436,6 +438,9 @@ static void respond(struct http_server *s, bool close)
     ml_text_put(&w, "\r\nContent-Length: ");
     ml_text_u64(&w, rs->body_len);
     ml_text_put(&w, "\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n");
+    if (s->cfg->always_header != 0) {
+        ml_text_put(&w, s->cfg->always_header);
+    }
     if (rs->status == 401u) {
         ml_text_put(&w, "WWW-Authenticate: Basic realm=\"");
         ml_text_put(&w, s->cfg->realm != 0 ? s->cfg->realm : "device");
@@ -896,11 +901,13 @@ static bool media_type_is(struct ml_span ct, const char *want)
     return span_ieq((struct ml_span){ct.ptr, n}, want);
 }
 
-/* Origin / Referer, when sent, name the origin the request was sent to: "http://" + Host. */
-static bool origin_ok(const struct http_request *rq)
+/* Origin / Referer, when sent, name the origin the request was sent to: @p scheme + Host. */
+static bool origin_ok(const struct http_request *rq, const char *scheme)
 {
-    static const char scheme[] = "http://";
-    const size_t sl = sizeof scheme - 1u;
+    if (scheme == 0) {
+        scheme = "http://";
+    }
+    const size_t sl = ml_str_len(scheme);
     struct ml_span v = rq->origin.len > 0u ? rq->origin : rq->referer;
     if (v.len == 0u) {
         return true; /* not a browser, or one that sends neither: curl, scripts */
@@ -953,6 +960,12 @@ static void head_done(struct http_server *s, uint64_t now_ms)
      * still to come: no unauthenticated client holds the work area while it
      * trickles a body (see http.h, shared work area). */
     bool close_unread = rq->content_length > 0u;
+    if (s->cfg->host_ok != 0 && !s->cfg->host_ok(s->cfg->ctx, rq->host)) {
+        response_preset(s->rs);
+        http_response_error(s->rs, 421, "unknown host name", 0);
+        respond(s, close_unread);
+        return;
+    }
     if (s->cfg->user != 0) {
         if (http_auth_is_locked(s->auth, s->peer, now_ms)) {
             response_preset(s->rs);
@@ -985,7 +998,11 @@ static void head_done(struct http_server *s, uint64_t now_ms)
     const struct http_route *r = route_find(s, rq->path);
     if (r == 0) {
         response_preset(s->rs);
-        http_response_error(s->rs, 404, "not found", 0);
+        if (s->cfg->fallback != 0) {
+            s->cfg->fallback(s->cfg->ctx, rq, s->rs);
+        } else {
+            http_response_error(s->rs, 404, "not found", 0);
+        }
         respond_early(s, rq->content_length, false);
         return;
     }
@@ -1010,7 +1027,7 @@ static void head_done(struct http_server *s, uint64_t now_ms)
     bool safe = rq->method == HTTP_GET || rq->method == HTTP_HEAD || rq->method == HTTP_OPTIONS;
     if (!safe) {
         /* a state change: only from the device's own page or a non-browser client */
-        if (!origin_ok(rq)) {
+        if (!origin_ok(rq, s->cfg->origin_scheme)) {
             response_preset(s->rs);
             http_response_error(s->rs, 403, "cross-origin request refused", 0);
             respond_early(s, rq->content_length, false);

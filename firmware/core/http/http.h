@@ -14,7 +14,8 @@
  *   streamed routes (firmware upload) get the body in chunks as it arrives;
  * - Transfer-Encoding (chunked) is not supported: 501; no Content-Length means
  *   an empty body (RFC 9112 §6.3); malformed syntax: 400; HTTP/2+ or 0.9: 505;
- * - unknown path: 404; known path, other method: 405 with Allow.
+ * - unknown path: 404 (or cfg->fallback's answer); known path, other method:
+ *   405 with Allow.
  *
  * Authentication (when cfg->password is set): Basic, user cfg->user, compared
  * in constant time. Failures count per client address (http_server_set_peer(),
@@ -29,8 +30,8 @@
  * Cross-site requests (docs/security.md): a request with a method other than
  * GET, HEAD and OPTIONS must carry Content-Type route->body_type (NULL:
  * application/json; parameters after ';' ignored), else 415; when it carries
- * an Origin, that must be "http://" + its Host, and a Referer (without Origin)
- * must start with "http://" + Host + "/", else 403. A GET or HEAD never
+ * an Origin, that must be cfg->origin_scheme ("http://" when NULL) + its
+ * Host, and a Referer (without Origin) must start with that + "/", else 403. A GET or HEAD never
  * reaches a stream handler: a body sent with it is read and dropped.
  *
  * Deadlines (http_server_poll()): a request's head and body must arrive within
@@ -169,6 +170,19 @@ struct http_server_cfg {
     const char *password; /**< NUL-terminated */
     void *ctx;            /**< passed to handlers */
     http_admit_fn admit;  /**< NULL: every logged-in request is admitted */
+    /** Scheme of the device's own origin in the Origin / Referer check ("https://" on
+     *  the TLS port); NULL: "http://". */
+    const char *origin_scheme;
+    /** Called for a path no route names (any method, after the login when there is
+     *  one), answered like an early error; NULL: 404. */
+    http_handler_fn fallback;
+    /** The Host header (port included as sent) names this server: false answers
+     *  421 before the login is looked at (no password asked for under a foreign
+     *  name: DNS rebinding). NULL: any Host. */
+    bool (*host_ok)(void *ctx, struct ml_span host);
+    /** One header line (with CRLF) added to every answer (the TLS server:
+     *  Strict-Transport-Security), or NULL. */
+    const char *always_header;
 };
 
 enum http_conn_state {

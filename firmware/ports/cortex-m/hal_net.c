@@ -177,6 +177,12 @@ int hal_tcp_listen(uint16_t port)
     return li < 0 ? li : LISTENER_BASE + li;
 }
 
+int hal_tcp_listen_tls(uint16_t port)
+{
+    int li = ml_esp_at_listen_tls(cm_net_at(), port); /* the module's SSL server */
+    return li < 0 ? li : LISTENER_BASE + li;
+}
+
 uint16_t hal_tcp_local_port(int listener)
 {
     return ml_esp_at_local_port(cm_net_at(), listener - LISTENER_BASE);

@@ -12,6 +12,8 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -38,6 +40,8 @@ static struct {
     uint64_t ping_done_us;
     int fds[TCP_MAX]; /* handle -> fd, -1 free */
     bool listener[TCP_MAX];
+    bool tls_listener[TCP_MAX]; /* hal_tcp_listen_tls(): accepted connections get an SSL */
+    SSL *ssl[TCP_MAX];          /* a TLS connection (handshake underneath recv/send) */
     /* poll reported the fd readable (or hung up) since the last EAGAIN: accept/recv
      * only make a system call when there is something to take */
     volatile bool ready[TCP_MAX];
@@ -91,6 +95,11 @@ void sim_net_reset(void)
             sim_poll_remove(N.fds[i]);
             close(N.fds[i]);
         }
+        if (inited && N.ssl[i] != NULL) {
+            SSL_free(N.ssl[i]);
+        }
+        N.ssl[i] = NULL;
+        N.tls_listener[i] = false;
         N.fds[i] = -1;
         N.listener[i] = false;
         N.dead[i] = false;
@@ -383,6 +392,23 @@ int hal_tcp_listen(uint16_t port)
     return handle_new(fd, true);
 }
 
+int hal_tcp_listen_tls(uint16_t port)
+{
+    char host[64], ip[64];
+    sim_net_get_hostname(host, sizeof host);
+    sim_lock();
+    snprintf(ip, sizeof ip, "%s", strcmp(bind_addr, "0.0.0.0") == 0 ? "127.0.0.1" : bind_addr);
+    sim_unlock();
+    if (sim_tls_server_ctx(host, ip) == NULL) {
+        return ML_EIO; /* no key or certificate: no HTTPS rather than a weaker one */
+    }
+    int h = hal_tcp_listen(port);
+    if (h >= 0) {
+        N.tls_listener[h] = true;
+    }
+    return h;
+}
+
 uint16_t hal_tcp_local_port(int listener)
 {
     struct sockaddr_in sa;
@@ -418,7 +444,60 @@ int hal_tcp_accept(int listener)
     if (tcp_sndbuf > 0) {
         setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &tcp_sndbuf, sizeof tcp_sndbuf);
     }
-    return handle_new(fd, false);
+    SSL *ssl = NULL;
+    if (N.tls_listener[listener]) {
+        SSL_CTX *ctx = sim_tls_server_ctx("", "");
+        ssl = ctx != NULL ? SSL_new(ctx) : NULL;
+        if (ssl == NULL || SSL_set_fd(ssl, fd) != 1) {
+            SSL_free(ssl);
+            close(fd);
+            return ML_EAGAIN;
+        }
+        SSL_set_accept_state(ssl);
+    }
+    int h = handle_new(fd, false);
+    if (h >= 0) {
+        N.ssl[h] = ssl;
+    } else {
+        SSL_free(ssl);
+    }
+    return h;
+}
+
+bool sim_net_tls_pending(void)
+{
+    for (int h = 0; h < TCP_MAX; h++) {
+        if (N.ssl[h] != NULL && N.fds[h] >= 0 && !N.dead[h] && SSL_pending(N.ssl[h]) > 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* TLS receive: the handshake, then plaintext; decrypted bytes OpenSSL holds
+ * beyond @p cap keep the loop awake (sim_net_has_staged()). */
+static int tls_recv(int conn, int fd, uint8_t *buf, size_t cap)
+{
+    SSL *ssl = N.ssl[conn];
+    if (!N.ready[conn] && SSL_pending(ssl) <= 0) {
+        return ML_EAGAIN;
+    }
+    ERR_clear_error();
+    int n = SSL_read(ssl, buf, cap > INT32_MAX ? INT32_MAX : (int)cap);
+    if (n > 0) {
+        return n;
+    }
+    int e = SSL_get_error(ssl, n);
+    if (e == SSL_ERROR_WANT_READ) {
+        N.ready[conn] = false; /* poll says when more ciphertext is there */
+        return ML_EAGAIN;
+    }
+    if (e == SSL_ERROR_WANT_WRITE) {
+        return ML_EAGAIN; /* the handshake's answer waits for socket space */
+    }
+    /* closed, a failed handshake (a plain HTTP request, a refused certificate) */
+    sim_poll_remove(fd);
+    return ML_ECONNREFUSED;
 }
 
 int hal_tcp_connect(uint32_t ipv4, uint16_t port)
@@ -503,7 +582,7 @@ bool sim_net_read_ahead_possible(void)
 
 bool sim_net_has_staged(void)
 {
-    return N.stage_h >= 0;
+    return N.stage_h >= 0 || sim_net_tls_pending();
 }
 
 int hal_tcp_recv(int conn, uint8_t *buf, size_t cap)
@@ -528,6 +607,9 @@ int hal_tcp_recv(int conn, uint8_t *buf, size_t cap)
         stage_clear(); /* the end of stream was read ahead */
         sim_poll_remove(fd);
         return ML_ECONNREFUSED;
+    }
+    if (N.ssl[conn] != NULL) {
+        return tls_recv(conn, fd, buf, cap); /* never read ahead: OpenSSL buffers */
     }
     if (!N.ready[conn]) {
         return ML_EAGAIN;
@@ -557,6 +639,18 @@ int hal_tcp_send(int conn, const uint8_t *buf, size_t len)
     if (N.dead[conn]) {
         return ML_EIO; /* nothing is sent once the link is gone */
     }
+    if (N.ssl[conn] != NULL) {
+        if (len == 0u) {
+            return 0;
+        }
+        ERR_clear_error();
+        int n = SSL_write(N.ssl[conn], buf, len > 16384u ? 16384 : (int)len);
+        if (n > 0) {
+            return n;
+        }
+        int e = SSL_get_error(N.ssl[conn], n);
+        return (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ) ? 0 : ML_EIO;
+    }
     ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
     if (n < 0) {
         return (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : ML_EIO;
@@ -569,9 +663,17 @@ void hal_tcp_close(int handle)
     int fd = handle_fd(handle);
     if (fd >= 0) {
         sim_poll_remove(fd);
+        if (N.ssl[handle] != NULL) {
+            if (SSL_is_init_finished(N.ssl[handle]) && !N.dead[handle]) {
+                SSL_shutdown(N.ssl[handle]); /* close_notify, without waiting for the peer's */
+            }
+            SSL_free(N.ssl[handle]);
+            N.ssl[handle] = NULL;
+        }
         close(fd);
         N.fds[handle] = -1;
         N.listener[handle] = false;
+        N.tls_listener[handle] = false;
         N.ready[handle] = false;
         N.dead[handle] = false;
         if (N.stage_h == handle) {

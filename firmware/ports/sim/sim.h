@@ -46,6 +46,12 @@ struct sim_config {
     const char *label_password; /**< 8 characters (NULL: "simlabel") */
     const char *flash_file;     /**< back the flash with this file (NULL: memory only) */
     /**
+     * Directory of the device's HTTPS key and certificate (hal_tcp_listen_tls()):
+     * https_key.pem (0600) and https_cert.pem, made there at the first start and
+     * read back later. NULL: made in memory, kept for this process.
+     */
+    const char *tls_dir;
+    /**
      * SIM_TIME_REAL only: after the loop served a socket or pty, poll (without
      * blocking, yielding the CPU in between) for up to this many µs for the next
      * event before it sleeps, adapting the window to the traffic like Linux's
@@ -199,6 +205,12 @@ void sim_net_set(const struct sim_net_model *m);
 
 /** The host name the firmware set with hal_net_set_hostname() ("" when none). */
 void sim_net_get_hostname(char *out, size_t cap);
+
+/**
+ * Path of the device's HTTPS certificate (PEM) in sim_config.tls_dir.
+ * @retval 0 ok  @retval ML_ENOENT no TLS directory (key and certificate in memory)
+ */
+int sim_tls_cert_path(char *out, size_t cap);
 
 /** Bind address for TCP listeners (default "127.0.0.1"). Call before sim_start(). */
 void sim_net_set_bind_addr(const char *addr);

@@ -504,6 +504,8 @@ int sim_start(const struct sim_config *cfg, sim_app_main_fn app)
         }
     }
     sim_flash_open(S.cfg.flash_file);
+    sim_tls_set_dir(cfg->tls_dir);
+    S.cfg.tls_dir = NULL; /* copied by sim_tls_set_dir() */
     sim_net_world_reset();
     return start_thread(HAL_SYS_RESET_POWER_ON);
 }

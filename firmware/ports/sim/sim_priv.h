@@ -31,6 +31,22 @@ uint64_t sim_time_us(void);
 int sim_poll_add(int fd, sim_poll_fn cb, void *ctx);
 void sim_poll_remove(int fd);
 
+/**
+ * HTTPS material (sim_tls.c): the directory that holds the device's key and
+ * certificate (NULL: made in memory, kept for the process). Called by sim_start().
+ */
+void sim_tls_set_dir(const char *dir);
+
+/**
+ * The server context of hal_tcp_listen_tls(): loads the key and certificate,
+ * or makes them on first use (CN @p host, SAN @p host, @p host.local, IP @p ip)
+ * and stores them. Later calls return the same context. NULL on failure.
+ */
+struct ssl_ctx_st *sim_tls_server_ctx(const char *host, const char *ip);
+
+/** True while a TLS connection holds decrypted bytes poll() cannot report. */
+bool sim_net_tls_pending(void);
+
 /** Per-area state reset at start and at power-cycle (flash excepted). */
 void sim_uart_reset(void);
 void sim_gpio_reset(void);

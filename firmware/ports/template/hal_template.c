@@ -42,6 +42,7 @@ int hal_net_set_hostname(const char *name) { (void)name; return ML_ENOSYS; }
 int hal_net_ping_start(uint32_t ip) { (void)ip; return ML_ENOSYS; }
 enum hal_net_op hal_net_ping_state(void) { return HAL_NET_OP_FAILED; }
 int hal_tcp_listen(uint16_t port) { (void)port; return ML_ENOSYS; }
+int hal_tcp_listen_tls(uint16_t port) { (void)port; return ML_ENOSYS; }
 uint16_t hal_tcp_local_port(int listener) { (void)listener; return 0; }
 int hal_tcp_accept(int listener) { (void)listener; return ML_ENOSYS; }
 int hal_tcp_connect(uint32_t ipv4, uint16_t port) { (void)ipv4; (void)port; return ML_ENOSYS; }

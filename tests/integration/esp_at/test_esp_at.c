@@ -8,7 +8,10 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -340,6 +343,100 @@ static void test_esp_at_tcp_both_ways(void)
     CU_ASSERT_EQUAL(s.timeouts, 0);
 }
 
+/* The last 64 AT lines hold @p text. */
+static bool log_has(const char *text)
+{
+    for (unsigned i = log_n > 64 ? log_n - 64 : 0; i < log_n; i++) {
+        if (strstr(logbuf[i % 64], text) != NULL) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Issue 19 #3: AT+CIPSERVER=1,443,"SSL",0 - the emulator terminates TLS with the
+ * module's key and certificate (made in opts.tls_dir, CN = the AT+CWHOSTNAME
+ * name); an OpenSSL client that trusts exactly that certificate and checks the
+ * name exchanges plaintext with the client core; a plain TCP peer never becomes
+ * a link. */
+static void test_esp_at_ssl_server(void)
+{
+    char dir[] = "/tmp/ml-esp-ssl-XXXXXX";
+    CU_ASSERT_FATAL(mkdtemp(dir) != NULL);
+    struct ml_at_emu_opts o = {.eth_link = true, .n_ports = 1, .ports = {{443, 0}}, .tls_dir = dir};
+    CU_ASSERT_TRUE_FATAL(start(&o));
+    CU_ASSERT_EQUAL(ml_esp_at_set_hostname(at, "smart-connect-sc0042"), 0);
+    uint16_t hp = ml_at_emu_host_port(emu, 443);
+    int l = ml_esp_at_listen_tls(at, 443);
+    CU_ASSERT_TRUE_FATAL(l >= 0);
+    CU_ASSERT_TRUE_FATAL(WAIT_FOR(at->listeners[l].opened, WAIT_MS));
+    CU_ASSERT_TRUE(log_has("AT+CIPSERVER=1,443,\"SSL\",0"));
+
+    /* a plain peer on the SSL port: its bytes end the handshake, no link is announced */
+    int raw = tcp_connect(hp);
+    CU_ASSERT_TRUE_FATAL(raw >= 0);
+    CU_ASSERT_EQUAL(send(raw, "GET / HTTP/1.1\r\n\r\n", 18, 0), 18);
+    uint8_t junk[64];
+    CU_ASSERT_TRUE(WAIT_FOR(recv(raw, junk, sizeof junk, MSG_DONTWAIT) >= 0, WAIT_MS));
+    CU_ASSERT_EQUAL(ml_esp_at_accept(at, l), ML_EAGAIN);
+    close(raw);
+
+    /* a TLS client trusting the module's certificate, checking its name */
+    char cert[64];
+    snprintf(cert, sizeof cert, "%s/https_cert.pem", dir);
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    CU_ASSERT_FATAL(ctx != NULL && SSL_CTX_load_verify_locations(ctx, cert, NULL) == 1);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+    int fd = tcp_connect(hp);
+    CU_ASSERT_TRUE_FATAL(fd >= 0);
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    SSL *ssl = SSL_new(ctx);
+    SSL_set_fd(ssl, fd);
+    SSL_set_tlsext_host_name(ssl, "smart-connect-sc0042");
+    SSL_set1_host(ssl, "smart-connect-sc0042.local");
+    int r = 0;
+    CU_ASSERT_TRUE(
+        WAIT_FOR((r = SSL_connect(ssl)) == 1 || (SSL_get_error(ssl, r) != SSL_ERROR_WANT_READ &&
+                                                 SSL_get_error(ssl, r) != SSL_ERROR_WANT_WRITE),
+                 WAIT_MS));
+    CU_ASSERT_EQUAL_FATAL(r, 1);
+    CU_ASSERT_EQUAL(SSL_get_verify_result(ssl), X509_V_OK);
+    int c = -1;
+    CU_ASSERT_TRUE_FATAL(WAIT_FOR((c = ml_esp_at_accept(at, l)) >= 0, WAIT_MS));
+    CU_ASSERT_EQUAL(ml_esp_at_peer_ipv4(at, c), 0x7F000001u);
+    CU_ASSERT_TRUE(log_has("\"SSL\",1,\"127.0.0.1\""));
+    CU_ASSERT_EQUAL(SSL_write(ssl, "ping", 4), 4);
+    uint8_t in[4];
+    CU_ASSERT_TRUE(dev_read(c, in, 4));
+    CU_ASSERT_EQUAL(memcmp(in, "ping", 4), 0);
+    static uint8_t big[3000], back[3000]; /* several AT+CIPSEND, several records */
+    for (size_t i = 0; i < sizeof big; i++) {
+        big[i] = (uint8_t)(i * 7u);
+    }
+    CU_ASSERT_TRUE(dev_write(c, big, sizeof big));
+    size_t got = 0;
+    WAIT_FOR(({
+                 int n = SSL_read(ssl, back + got, (int)(sizeof back - got));
+                 got += n > 0 ? (size_t)n : 0u;
+                 got == sizeof back;
+             }),
+             WAIT_MS);
+    CU_ASSERT_EQUAL(got, sizeof back);
+    CU_ASSERT_EQUAL(memcmp(big, back, sizeof big), 0);
+    /* the client core closes: the peer gets close_notify */
+    ml_esp_at_close(at, c);
+    int n = -1;
+    CU_ASSERT_TRUE(
+        WAIT_FOR((n = SSL_read(ssl, in, 1)) == 0 || SSL_get_error(ssl, n) == SSL_ERROR_ZERO_RETURN,
+                 WAIT_MS));
+    SSL_free(ssl);
+    SSL_CTX_free(ctx);
+    close(fd);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CU_ASSERT_EQUAL(system(cmd), 0);
+}
+
 static void test_esp_at_two_servers_many_links(void)
 {
     struct ml_at_emu_opts o = {.eth_link = true, .n_ports = 1, .ports = {{502, 0}}};
@@ -522,6 +619,7 @@ int main(int argc, char **argv)
         {"test_esp_at_boot_eth_dhcp", test_esp_at_boot_eth_dhcp},
         {"test_esp_at_wifi_join_and_ap", test_esp_at_wifi_join_and_ap},
         {"test_esp_at_tcp_both_ways", test_esp_at_tcp_both_ways},
+        {"test_esp_at_ssl_server", test_esp_at_ssl_server},
         {"test_esp_at_two_servers_many_links", test_esp_at_two_servers_many_links},
         {"test_esp_at_mqtt_publish_and_reconnect", test_esp_at_mqtt_publish_and_reconnect},
         {"test_esp_at_mqtt_mutual_tls", test_esp_at_mqtt_mutual_tls},

@@ -3,7 +3,7 @@
 no extra Python packages) for tests/integration/http.
 
 usage: browser.py --chromium PATH --profile DIR [--serve DIR] [--nav URL]...
-                  [--eval JS | --eval-file FILE] [--wait-ms N]
+                  [--eval JS | --eval-file FILE] [--wait-ms N] [--chromium-arg ARG]...
 
 --serve DIR   serve DIR over HTTP on 127.0.0.2 (a host other than the device's:
               another origin); "{EVIL}" in --nav and --eval becomes its origin
@@ -94,6 +94,9 @@ def main():
     ap.add_argument("--eval")
     ap.add_argument("--eval-file")
     ap.add_argument("--wait-ms", type=int, default=0)
+    ap.add_argument("--chromium-arg", action="append", default=[],
+                    help="one more Chromium switch (e.g. the device certificate's "
+                         "--ignore-certificate-errors-spki-list=...)")
     a = ap.parse_args()
 
     if a.eval_file:
@@ -119,7 +122,7 @@ def main():
     args = [a.chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
             "--no-first-run", "--disable-background-networking", "--disable-component-update",
             "--disable-sync", "--disable-dev-shm-usage", "--remote-debugging-pipe",
-            f"--user-data-dir={a.profile}", "about:blank"]
+            f"--user-data-dir={a.profile}"] + a.chromium_arg + ["about:blank"]
     log = open(os.path.join(a.profile, "..", "chrome-cdp.log"), "wb")
     proc = subprocess.Popen(args, close_fds=False, preexec_fn=child_fds, stdout=log, stderr=log)
     for fd in (r_cmd, w_evt, 100, 101):

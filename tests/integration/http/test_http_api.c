@@ -50,6 +50,10 @@ static void start_device_with_flash(const char *flash_file)
     sc_settings_defaults(&s);
     s.modbus_port = 0;
     s.http_port = 0; /* any free port */
+    s.https_port = 0;
+    /* test-only switch: these cases check the HTTP rules through raw sockets and curl
+     * in clear; HTTPS and the plain landing page: test_https.c */
+    s.plain_api = true;
     struct sim_config cfg = {.time_mode = SIM_TIME_VIRTUAL,
                              .utc_at_start = 1767225600,
                              .serial = SERIAL,
@@ -917,7 +921,8 @@ static int raw_req(int fd, const char *rq, char *buf, size_t cap)
 }
 
 #define GET_STATUS                                                                                 \
-    "GET /api/v1/status HTTP/1.1\r\nHost: x\r\nAuthorization: Basic dXNlcjphYmNkMjM0NQ==\r\n\r\n"
+    "GET /api/v1/status HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic "                      \
+    "dXNlcjphYmNkMjM0NQ==\r\n\r\n"
 
 static int raw_get(int fd, char *buf, size_t cap)
 {
@@ -971,7 +976,7 @@ static void test_http_connections_at_once_and_408(void)
     /* half a body: 408 too */
     int half = tcp_connect();
     static const char body[] =
-        "PATCH /api/v1/config HTTP/1.1\r\nHost: x\r\n"
+        "PATCH /api/v1/config HTTP/1.1\r\nHost: 127.0.0.1\r\n"
         "Authorization: Basic dXNlcjphYmNkMjM0NQ==\r\n"
         "Content-Type: application/json\r\nContent-Length: 20\r\n\r\n{\"MQTT\"";
     CU_ASSERT_EQUAL(send(half, body, sizeof body - 1, MSG_NOSIGNAL), (ssize_t)(sizeof body - 1));
@@ -1057,6 +1062,8 @@ static void test_http_half_open_flood_good_client_served(void)
     sc_settings_defaults(&set);
     set.modbus_port = 0;
     set.http_port = 0;
+    set.https_port = 0;
+    set.plain_api = true; /* raw sockets in clear (see start_device_with_flash) */
     struct sim_config cfg = {.time_mode = SIM_TIME_REAL,
                              .utc_at_start = 1767225600,
                              .serial = SERIAL,
@@ -1110,7 +1117,7 @@ static void test_http_half_open_flood_good_client_served(void)
 static void test_http_backoff_per_address_and_one_user(void)
 {
     start_device();
-    static const char bad[] = "GET /api/v1/status HTTP/1.1\r\nHost: x\r\n"
+    static const char bad[] = "GET /api/v1/status HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                               "Authorization: Basic dXNlcjp3cm9uZ3B3\r\n\r\n";
     for (unsigned i = 0; i < HTTP_AUTH_MAX_FAILS; i++) {
         CU_ASSERT_EQUAL(status_from(2, bad), 401);
@@ -1208,6 +1215,8 @@ static const char *chromium_path(void)
  * then (with @p serve_dir) the hostile page {EVIL}/evil.html served from it,
  * evaluates @p js (may be NULL) and waits @p wait_ms. @return its JSON (malloc'ed).
  */
+static char browser_extra[300]; /* more browser.py arguments (the HTTPS cases) */
+
 static char *run_browser(const char *login, const char *serve_dir, const char *js, int wait_ms)
 {
     char prof[200], jsf[200], outf[200], cmd[4096];
@@ -1223,8 +1232,8 @@ static char *run_browser(const char *login, const char *serve_dir, const char *j
     const char *src = getenv("ML_SOURCE_DIR");
     snprintf(cmd, sizeof cmd,
              "timeout 90 python3 %s/tests/integration/http/browser.py --chromium %s --profile %s "
-             "--nav '%s' %s %s%s --wait-ms %d > %s 2>%s/browser.err",
-             src != NULL ? src : ".", chromium_path(), prof, login, serve,
+             "--nav '%s' %s %s %s%s --wait-ms %d > %s 2>%s/browser.err",
+             src != NULL ? src : ".", chromium_path(), prof, login, browser_extra, serve,
              js != NULL ? "--eval-file " : "", js != NULL ? jsf : "", wait_ms, outf, tmpdir);
     ticking = true; /* the device's deadlines and session run while the browser works */
     pthread_t t;
@@ -1417,6 +1426,329 @@ static void test_http_csrf_hostile_page_in_chromium(void)
     stop_device();
 }
 
+/* ------------------------------------------------------------------------- */
+/* HTTPS (issue 19 #3): the product's setting, plain_api off                 */
+/* ------------------------------------------------------------------------- */
+
+static char tls_dir[200];
+static char cert_file[260];
+static char dev_host[64];
+
+/* Start the device with HTTPS on any free port, its key and certificate in @p dir. */
+static void start_https_device(const char *dir)
+{
+    struct sc_settings s;
+    sc_settings_defaults(&s);
+    s.modbus_port = 0;
+    s.http_port = 0;
+    s.https_port = 0; /* plain_api stays off: the product */
+    struct sim_config cfg = {.time_mode = SIM_TIME_VIRTUAL,
+                             .utc_at_start = 1767225600,
+                             .serial = SERIAL,
+                             .label_password = PASSWORD,
+                             .tls_dir = dir};
+    ml_dev_sc_stop();
+    CU_ASSERT_EQUAL_FATAL(ml_dev_sc_start(&s, &cfg), 0);
+    sim_advance_ms(1000);
+    CU_ASSERT_FATAL(app()->status.https_port != 0 && app()->status.http_port != 0);
+    snprintf(cert_file, sizeof cert_file, "%s/https_cert.pem", dir);
+    snprintf(dev_host, sizeof dev_host, "%s", app()->status.hostname);
+}
+
+static void new_tls_dir(void)
+{
+    snprintf(tls_dir, sizeof tls_dir, "%s/tls-XXXXXX", tmpdir);
+    CU_ASSERT_FATAL(mkdtemp(tls_dir) != NULL);
+}
+
+/* Run @p cmd in a shell: its stdout (malloc'ed), exit status in *@p rc. */
+static char *sh(const char *cmd, int *rc)
+{
+    FILE *p = popen(cmd, "r");
+    CU_ASSERT_FATAL(p != NULL);
+    size_t cap = 65536, n = 0;
+    char *b = malloc(cap);
+    size_t k;
+    while (n + 1 < cap && (k = fread(b + n, 1, cap - 1 - n, p)) > 0) {
+        n += k;
+    }
+    b[n] = '\0';
+    int st = pclose(p);
+    if (rc != NULL) {
+        *rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    }
+    return b;
+}
+
+/* curl over HTTPS to the device's name (resolved to 127.0.0.1), trusting only its
+ * certificate: "<status>\n<body>" (malloc'ed). */
+static char *https_curl(const char *args, const char *path, int *rc)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd,
+             "curl -sS --max-time 20 --cacert %s --resolve %s:%u:127.0.0.1 %s "
+             "-w '\\n%%{http_code}' 'https://%s:%u%s' 2>&1",
+             cert_file, dev_host, app()->status.https_port, args, dev_host,
+             app()->status.https_port, path);
+    return sh(cmd, rc);
+}
+
+/* The SHA-256 fingerprint of the certificate the device serves on its HTTPS port. */
+static char *served_fingerprint(void)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd,
+             "openssl s_client -connect 127.0.0.1:%u -servername %s </dev/null 2>/dev/null | "
+             "openssl x509 -noout -fingerprint -sha256",
+             app()->status.https_port, dev_host);
+    return sh(cmd, NULL);
+}
+
+static void test_https_device_certificate_curl_and_s_client(void)
+{
+    new_tls_dir();
+    start_https_device(tls_dir);
+    struct stat st;
+    char key[260];
+    snprintf(key, sizeof key, "%s/https_key.pem", tls_dir);
+    CU_ASSERT(stat(key, &st) == 0 && (st.st_mode & 0777) == 0600);
+    CU_ASSERT(strncmp(dev_host, "smart-connect-", 14) == 0);
+
+    /* the certificate names the device: CN and SAN = its host name and .local name */
+    char cmd[1024], want[200];
+    snprintf(cmd, sizeof cmd, "openssl x509 -in %s -noout -subject -ext subjectAltName", cert_file);
+    char *x = sh(cmd, NULL);
+    snprintf(want, sizeof want, "CN = %s", dev_host);
+    CU_ASSERT(strstr(x, want) != NULL);
+    snprintf(want, sizeof want, "DNS:%s,", dev_host);
+    CU_ASSERT(strstr(x, want) != NULL);
+    snprintf(want, sizeof want, "DNS:%s.local", dev_host);
+    CU_ASSERT(strstr(x, want) != NULL);
+    free(x);
+
+    /* openssl s_client verifies the chain and the name against the device's certificate */
+    int rc = -1;
+    snprintf(cmd, sizeof cmd,
+             "openssl s_client -connect 127.0.0.1:%u -servername %s -CAfile %s "
+             "-verify_hostname %s -verify_return_error -brief </dev/null 2>&1",
+             app()->status.https_port, dev_host, cert_file, dev_host);
+    x = sh(cmd, &rc);
+    CU_ASSERT(strstr(x, "Verification: OK") != NULL);
+    if (strstr(x, "Verification: OK") == NULL) {
+        fprintf(stderr, "\n  s_client: %s\n", x);
+    }
+    free(x);
+    snprintf(cmd, sizeof cmd,
+             "openssl s_client -connect 127.0.0.1:%u -CAfile %s -verify_hostname evil.example "
+             "-verify_return_error -brief </dev/null 2>&1",
+             app()->status.https_port, cert_file);
+    x = sh(cmd, &rc);
+    CU_ASSERT(strstr(x, "Verification: OK") == NULL && rc != 0); /* another name: refused */
+    free(x);
+
+    /* curl: the API with the login, trusting only this certificate */
+    x = https_curl("-u user:" PASSWORD, "/api/v1/status", &rc);
+    CU_ASSERT(rc == 0 && strstr(x, "\"Serial\":\"" SERIAL "\"") != NULL &&
+              strstr(x, "\n200") != NULL);
+    free(x);
+    x = https_curl("", "/api/v1/status", &rc); /* still Basic authentication */
+    CU_ASSERT(strstr(x, "\n401") != NULL);
+    free(x);
+    /* HSTS: a browser that trusts the device never asks for it over plain HTTP again */
+    x = https_curl("-D - -u user:" PASSWORD, "/api/v1/status", &rc);
+    CU_ASSERT(strstr(x, "Strict-Transport-Security: max-age=31536000\r\n") != NULL);
+    free(x);
+    /* DNS rebinding: a foreign name for the device gets 421, not a login prompt */
+    x = https_curl("-D - -u user:" PASSWORD " -H 'Host: evil.example'", "/api/v1/status", &rc);
+    CU_ASSERT(strstr(x, "\n421") != NULL);
+    CU_ASSERT(strstr(x, "WWW-Authenticate") == NULL && strstr(x, SERIAL) == NULL);
+    free(x);
+    x = https_curl("-D - -H 'Host: evil.example'", "/", &rc);
+    CU_ASSERT(strstr(x, "\n421") != NULL && strstr(x, "WWW-Authenticate") == NULL);
+    free(x);
+    x = https_curl("-u user:" PASSWORD " -H 'Host: SMART-CONNECT.local'", "/api/v1/status", &rc);
+    CU_ASSERT(strstr(x, "\n200") != NULL); /* the manual's name for it */
+    free(x);
+    snprintf(cmd, sizeof cmd,
+             "curl -sS --max-time 20 -o /dev/null -w '%%{http_code}' "
+             "'https://127.0.0.1:%u/api/v1/status' 2>/dev/null",
+             app()->status.https_port);
+    x = sh(cmd, &rc);
+    CU_ASSERT(rc == 60); /* not in curl's default trust store: refused */
+    free(x);
+
+    /* the page's own origin is https://: a PATCH from it lands, from http:// it does not */
+    char args[512];
+    snprintf(args, sizeof args,
+             "-u user:" PASSWORD " -X PATCH -H 'Content-Type: application/json' "
+             "-H 'Origin: https://%s:%u' --data '{\"MQTT\":{\"Site\":\"tls-site\"}}'",
+             dev_host, app()->status.https_port);
+    x = https_curl(args, "/api/v1/config", &rc);
+    CU_ASSERT(strstr(x, "tls-site") != NULL && strstr(x, "\n200") != NULL);
+    free(x);
+    snprintf(args, sizeof args,
+             "-u user:" PASSWORD " -X PATCH -H 'Content-Type: application/json' "
+             "-H 'Origin: http://%s:%u' --data '{\"MQTT\":{\"Site\":\"plain-site\"}}'",
+             dev_host, app()->status.https_port);
+    x = https_curl(args, "/api/v1/config", &rc);
+    CU_ASSERT(strstr(x, "\n403") != NULL);
+    free(x);
+    stop_device();
+}
+
+/* Plain HTTP: the landing page (link + status dots, no form, no secret), the
+ * rest refused with the https URL, whatever the credentials. */
+static void test_https_plain_http_landing_only(void)
+{
+    new_tls_dir();
+    start_https_device(tls_dir);
+    uint32_t boots = sim_boot_count();
+    struct resp r = curl_req("GET", "/", NULL, NULL, 0, "");
+    CU_ASSERT_EQUAL(r.status, 200);
+    CU_ASSERT(strstr(r.head, "text/html") != NULL);
+    CU_ASSERT(strstr(r.head, "WWW-Authenticate") == NULL);
+    CU_ASSERT(strstr(r.head, "Strict-Transport-Security") == NULL); /* meaningless in clear */
+    char want[200];
+    snprintf(want, sizeof want, "href=\"https://127.0.0.1:%u/\"", app()->status.https_port);
+    CU_ASSERT(strstr(r.body, want) != NULL);
+    CU_ASSERT(strstr(r.body, "id=dots") != NULL && strstr(r.body, ">Network<") != NULL);
+    CU_ASSERT(strstr(r.body, "<form") == NULL && strstr(r.body, "<input") == NULL &&
+              strstr(r.body, "<script") == NULL);
+    CU_ASSERT(strstr(r.body, PASSWORD) == NULL && strstr(r.body, "assword") == NULL);
+    CU_ASSERT(strstr(r.body, "Broker") == NULL && strstr(r.body, "xemex") == NULL);
+    resp_free(&r);
+    /* the link is built from Host only when it is a plain name */
+    r = curl_req("GET", "/", NULL, NULL, 0, "-H 'Host: <b>x</b>'");
+    CU_ASSERT_EQUAL(r.status, 200);
+    CU_ASSERT(strstr(r.body, "<b>") == NULL);
+    resp_free(&r);
+    /* the API and the configuration, with or without the login: 403 + the https URL */
+    static const char *const paths[] = {"/api/v1/config", "/api/v1/status", "/api/v1/telegram",
+                                        "/api/v1/firmware", "/favicon.ico"};
+    for (size_t i = 0; i < ML_ARRAY_SIZE(paths); i++) {
+        r = curl_req("GET", paths[i], AUTH, NULL, 0, "");
+        CU_ASSERT_EQUAL(r.status, 403);
+        CU_ASSERT(strstr(r.body, "https://127.0.0.1:") != NULL);
+        CU_ASSERT(strstr(r.body, "Broker") == NULL && strstr(r.body, "Serial") == NULL);
+        CU_ASSERT(strstr(r.head, "WWW-Authenticate") == NULL);
+        resp_free(&r);
+    }
+    r = curl_req("PATCH", "/api/v1/config", AUTH, "{\"MQTT\":{\"Site\":\"clear\"}}", 26, "");
+    CU_ASSERT_EQUAL(r.status, 403);
+    resp_free(&r);
+    r = curl_req("POST", "/api/v1/reset", AUTH, "{}", 2, "");
+    CU_ASSERT_EQUAL(r.status, 403);
+    resp_free(&r);
+    sim_advance_ms(1000);
+    CU_ASSERT_EQUAL(sim_boot_count(), boots); /* no reboot */
+    CU_ASSERT(!app()->status.config_saved);   /* nothing saved */
+    /* a TLS client on the plain port, a plain client on the TLS port: nothing served */
+    int rc;
+    char cmd[512];
+    snprintf(cmd, sizeof cmd,
+             "curl -sS --max-time 20 -o /dev/null -w '%%{http_code}' "
+             "'http://127.0.0.1:%u/api/v1/status' 2>/dev/null",
+             app()->status.https_port);
+    char *x = sh(cmd, &rc);
+    CU_ASSERT(rc != 0 && strcmp(x, "000") == 0);
+    free(x);
+    stop_device();
+}
+
+/* The key and certificate are made once: the same after a power cycle and a new
+ * process on the same state; another device (state) has its own. */
+static void test_https_certificate_stable_across_restart(void)
+{
+    new_tls_dir();
+    start_https_device(tls_dir);
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "openssl x509 -in %s -noout -fingerprint -sha256", cert_file);
+    char *file_fp = sh(cmd, NULL);
+    char *fp1 = served_fingerprint();
+    CU_ASSERT(strstr(fp1, "Fingerprint=") != NULL);
+    CU_ASSERT_STRING_EQUAL(fp1, file_fp); /* it serves the certificate it stored */
+    CU_ASSERT_EQUAL(sim_power_cycle(), 0);
+    sim_advance_ms(1000);
+    char *fp2 = served_fingerprint();
+    CU_ASSERT_STRING_EQUAL(fp2, fp1);
+    stop_device();
+    start_https_device(tls_dir); /* a new start on the same state dir */
+    char *fp3 = served_fingerprint();
+    CU_ASSERT_STRING_EQUAL(fp3, fp1);
+    stop_device();
+    char first[200];
+    snprintf(first, sizeof first, "%s", tls_dir);
+    new_tls_dir(); /* another device */
+    start_https_device(tls_dir);
+    char *fp4 = served_fingerprint();
+    CU_ASSERT(strstr(fp4, "Fingerprint=") != NULL && strcmp(fp4, fp1) != 0);
+    stop_device();
+    /* a key left readable by others is made private again at the next start */
+    char key[260];
+    snprintf(key, sizeof key, "%s/https_key.pem", first);
+    CU_ASSERT(chmod(key, 0644) == 0);
+    start_https_device(first);
+    struct stat st;
+    CU_ASSERT(stat(key, &st) == 0 && (st.st_mode & 0777) == 0600);
+    char *fp5 = served_fingerprint();
+    CU_ASSERT_STRING_EQUAL(fp5, fp1);
+    stop_device();
+    free(file_fp);
+    free(fp1);
+    free(fp2);
+    free(fp3);
+    free(fp4);
+    free(fp5);
+}
+
+/* Chromium trusts exactly the device's certificate (its SPKI pin), loads the page
+ * over https and submits the MQTT form: the PATCH from the https origin lands. */
+static void test_https_web_page_in_chromium(void)
+{
+    if (chromium_path() == NULL) {
+        fprintf(stderr, "\n  chromium not installed (tools/bootstrap): skipped\n");
+        return;
+    }
+    new_tls_dir();
+    start_https_device(tls_dir);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd,
+             "openssl x509 -in %s -pubkey -noout | openssl pkey -pubin -outform der | "
+             "openssl dgst -sha256 -binary | base64 | tr -d '\\n'",
+             cert_file);
+    char *spki = sh(cmd, NULL);
+    CU_ASSERT_FATAL(strlen(spki) == 44);
+    snprintf(browser_extra, sizeof browser_extra,
+             "--chromium-arg=--ignore-certificate-errors-spki-list=%s "
+             "--chromium-arg=--host-resolver-rules='MAP %s 127.0.0.1'",
+             spki, dev_host);
+    free(spki);
+    char login[256];
+    snprintf(login, sizeof login, "https://user:%s@%s:%u/", PASSWORD, dev_host,
+             app()->status.https_port);
+    static const char js[] =
+        "(async()=>{const w=()=>new Promise(r=>setTimeout(r,50));"
+        "for(let i=0;i<200&&!window.cfg;i++){await w()}"
+        "if(location.protocol!=='https:'){return 'not https: '+location.href}"
+        "const m=document.getElementById('mqtt');"
+        "m.site.value='from-https';"
+        "m.querySelector('button[type=submit]').click();"
+        "for(let i=0;i<200;i++){const t=document.getElementById('mqtt-msg').textContent;"
+        "if(t){return t}await w()}return 'no answer'})()";
+    char *res = run_browser(login, NULL, js, 0);
+    browser_extra[0] = '\0';
+    CU_ASSERT(res != NULL && strstr(res, "\"eval\": \"Saved. Reboot to apply.\"") != NULL);
+    if (res == NULL || strstr(res, "Saved.") == NULL) {
+        fprintf(stderr, "\n  browser: %s\n", res != NULL ? res : "(nothing)");
+    }
+    free(res);
+    int rc;
+    char *x = https_curl("-u user:" PASSWORD, "/api/v1/config", &rc);
+    CU_ASSERT(strstr(x, "\"from-https\"") != NULL);
+    free(x);
+    stop_device();
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -1451,6 +1783,12 @@ int main(void)
         {"test_http_config_page", test_http_config_page},
         {"test_http_web_page_in_chromium", test_http_web_page_in_chromium},
         {"test_http_csrf_hostile_page_in_chromium", test_http_csrf_hostile_page_in_chromium},
+        {"test_https_device_certificate_curl_and_s_client",
+         test_https_device_certificate_curl_and_s_client},
+        {"test_https_plain_http_landing_only", test_https_plain_http_landing_only},
+        {"test_https_certificate_stable_across_restart",
+         test_https_certificate_stable_across_restart},
+        {"test_https_web_page_in_chromium", test_https_web_page_in_chromium},
     };
     int rc = ml_test_run("http_api", cases, ML_ARRAY_SIZE(cases), NULL, NULL);
     free(tel50);

@@ -37,6 +37,14 @@ static size_t tel_len;
 static struct ml_broker broker;
 static struct ml_mqtt_sub *sub;
 static int skip_no_emu;
+static char cacert[512]; /* the module's certificate (banner): curl trusts only it */
+
+/* After qd_start(): the certificate the banner names. */
+static void read_cacert(void)
+{
+    qd_after("  certificate ", cacert, sizeof cacert);
+    CU_ASSERT(cacert[0] == '/' && access(cacert, R_OK) == 0);
+}
 
 /* Run `curl -s -m 5 -u user:@p password -w ' HTTP<code>' <the rest from @p fmt>`;
  * its output (body, then " HTTP" and the code) into @p out. @return exit status. */
@@ -45,7 +53,9 @@ static int curl(char *out, size_t cap, const char *password, const char *fmt, ..
 static int curl(char *out, size_t cap, const char *password, const char *fmt, ...)
 {
     char cmd[1024];
-    int n = snprintf(cmd, sizeof cmd, "curl -s -m 5 -u user:%s -w ' HTTP%%{http_code}' ", password);
+    int n =
+        snprintf(cmd, sizeof cmd, "curl -s -m 5 --cacert '%s' -u user:%s -w ' HTTP%%{http_code}' ",
+                 cacert, password);
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(cmd + n, sizeof cmd - (size_t)n, fmt, ap);
@@ -113,9 +123,9 @@ static float rd_float_cdab(modbus_t *mb, int addr)
 static void test_sc_p1_in_qemu(void)
 {
     double t0 = qd_now_s();
-    char *argv[] = {ML_METERLAB, "device",        "--target", "qemu",        "--product",
-                    "p1",        "--modbus-port", "0",        "--http-port", "0",
-                    "--p1-out",  "none",          NULL};
+    char *argv[] = {ML_METERLAB,     "device", "--target",    "qemu", "--product",    "p1",
+                    "--modbus-port", "0",      "--http-port", "0",    "--https-port", "0",
+                    "--p1-out",      "none",   NULL};
     if (!qd_start(argv, 15.0, "without the ESP-AT emulator")) {
         fprintf(stderr, "\nqemu.smart_connect: %s", qd_seen());
         skip_no_emu = 1;
@@ -123,6 +133,7 @@ static void test_sc_p1_in_qemu(void)
     }
     printf("\n  booted in %.2f s\n", qd_now_s() - t0);
     CU_ASSERT_PTR_NOT_NULL(strstr(qd_seen(), "meterlab device: Smart P1/A1 Connect (qemu"));
+    read_cacert();
     char mbs[16], https[16];
     qd_after("  Modbus TCP     port", mbs, sizeof mbs);
     const char *h = strstr(qd_seen(), "@127.0.0.1:");
@@ -162,24 +173,52 @@ static void test_sc_p1_in_qemu(void)
     /* HTTP: status, then MQTT on (the test's broker) and a reboot */
     char out[8192];
     CU_ASSERT_EQUAL(
-        curl(out, sizeof out, "qemu0001", "http://127.0.0.1:%d/api/v1/status", http_port), 0);
+        curl(out, sizeof out, "qemu0001", "https://127.0.0.1:%d/api/v1/status", http_port), 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"Serial\":\"MPS2AN386-000001\""));
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"TelegramsPass\":1"));
     CU_ASSERT_PTR_NOT_NULL(strstr(out, " HTTP200"));
     CU_ASSERT_EQUAL(
-        curl(out, sizeof out, "wrongpw", "http://127.0.0.1:%d/api/v1/status", http_port), 0);
+        curl(out, sizeof out, "wrongpw", "https://127.0.0.1:%d/api/v1/status", http_port), 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, " HTTP401"));
+    /* issue 19 #3 on the target: the module's SSL server (AT+CIPSERVER=1,443,"SSL") serves
+     * the image's page and API with the module's certificate (CN/SAN = the device's host
+     * name); the image's plain port serves only the landing page */
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd,
+             "openssl s_client -connect 127.0.0.1:%d -servername smart-connect-mps2an386-000001 "
+             "-CAfile '%s' -verify_hostname smart-connect-mps2an386-000001 "
+             "-verify_return_error -brief </dev/null 2>&1",
+             http_port, cacert);
+    FILE *sc = popen(cmd, "r");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(sc);
+    size_t sn = fread(out, 1, sizeof out - 1, sc);
+    out[sn] = '\0';
+    pclose(sc);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "Verification: OK"));
+    static const char plain_at[] = "HTTP           http://127.0.0.1:";
+    const char *pl = strstr(qd_seen(), plain_at);
+    int plain_port = pl != NULL ? atoi(pl + sizeof plain_at - 1) : 0;
+    CU_ASSERT_FATAL(plain_port > 0);
+    curl(out, sizeof out, "qemu0001", "http://127.0.0.1:%d/api/v1/status", plain_port);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, " HTTP403"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "HTTPS only"));
+    CU_ASSERT_PTR_NULL(strstr(out, "Serial"));
+    curl(out, sizeof out, "qemu0001", "http://127.0.0.1:%d/", plain_port);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, " HTTP200"));
+    /* on the device port 443: no port in the link (QEMU's host port differs) */
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "href=\"https://127.0.0.1/\""));
+    CU_ASSERT_PTR_NULL(strstr(out, "<form"));
     /* the login back-off counts per client address on the device too (+LINK_CONN):
      * 127.0.0.2 guessing is locked out, 127.0.0.1 is not (docs/security.md) */
     for (int i = 0; i < 5; i++) {
-        curl(out, sizeof out, "wrongpw", "--interface 127.0.0.2 http://127.0.0.1:%d/api/v1/status",
+        curl(out, sizeof out, "wrongpw", "--interface 127.0.0.2 https://127.0.0.1:%d/api/v1/status",
              http_port);
         CU_ASSERT_PTR_NOT_NULL(strstr(out, " HTTP401"));
     }
-    curl(out, sizeof out, "qemu0001", "--interface 127.0.0.2 http://127.0.0.1:%d/api/v1/status",
+    curl(out, sizeof out, "qemu0001", "--interface 127.0.0.2 https://127.0.0.1:%d/api/v1/status",
          http_port);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, " HTTP429"));
-    curl(out, sizeof out, "qemu0001", "http://127.0.0.1:%d/api/v1/status", http_port);
+    curl(out, sizeof out, "qemu0001", "https://127.0.0.1:%d/api/v1/status", http_port);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, " HTTP200"));
     if (sub == NULL) {
         CU_FAIL("no broker/subscriber: MQTT part not run");
@@ -188,7 +227,7 @@ static void test_sc_p1_in_qemu(void)
     CU_ASSERT_EQUAL(curl(out, sizeof out, "qemu0001",
                          "-X PATCH -H 'Content-Type: application/json' -d "
                          "'{\"MQTT\":{\"Enable\":true,\"Broker\":\"%s\"}}' "
-                         "http://127.0.0.1:%d/api/v1/config",
+                         "https://127.0.0.1:%d/api/v1/config",
                          broker.url, http_port),
                     0);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, " HTTP200"));
@@ -196,7 +235,7 @@ static void test_sc_p1_in_qemu(void)
      * the client gets the whole answer, then the reboot */
     CU_ASSERT_EQUAL(
         curl(out, sizeof out, "qemu0001",
-             "-X POST -H 'Content-Type: application/json' http://127.0.0.1:%d/api/v1/reset",
+             "-X POST -H 'Content-Type: application/json' https://127.0.0.1:%d/api/v1/reset",
              http_port),
         0);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "{\"Reset\":true}"));
@@ -274,26 +313,14 @@ static void test_sc_seeded_config(void)
     if (skip_no_emu || sub == NULL) {
         return;
     }
-    char *argv[] = {ML_METERLAB,
-                    "device",
-                    "--target",
-                    "qemu",
-                    "--product",
-                    "p1",
-                    "--modbus-port",
-                    "0",
-                    "--http-port",
-                    "0",
-                    "--p1-out",
-                    "none",
-                    "--mqtt",
-                    broker.url,
-                    "--mqtt-site",
-                    "qtest",
-                    "--meter-type",
-                    "Eastron-SDM630",
+    char *argv[] = {ML_METERLAB,   "device", "--target",      "qemu",
+                    "--product",   "p1",     "--modbus-port", "0",
+                    "--http-port", "0",      "--https-port",  "0",
+                    "--p1-out",    "none",   "--mqtt",        broker.url,
+                    "--mqtt-site", "qtest",  "--meter-type",  "Eastron-SDM630",
                     NULL};
     qd_start(argv, 20.0, NULL);
+    read_cacert();
     CU_ASSERT_PTR_NOT_NULL(strstr(qd_seen(), "template Eastron-SDM630"));
     CU_ASSERT_PTR_NOT_NULL(strstr(qd_seen(), "(site 'qtest')"));
     CU_ASSERT_PTR_NOT_NULL(strstr(qd_seen(), "saved configuration (store)"));
@@ -413,16 +440,17 @@ static void test_sc_signed_firmware_in_qemu(void)
     CU_ASSERT_EQUAL_FATAL(system(cmd), 0);
     CU_ASSERT_EQUAL_FATAL(fw_sign(other_key, "6.6.6", pl, other), 0);
 
-    char *argv[] = {ML_METERLAB, "device",        "--target", "qemu",        "--product",
-                    "p1",        "--modbus-port", "0",        "--http-port", "0",
-                    "--p1-out",  "none",          NULL};
+    char *argv[] = {ML_METERLAB,     "device", "--target",    "qemu", "--product",    "p1",
+                    "--modbus-port", "0",      "--http-port", "0",    "--https-port", "0",
+                    "--p1-out",      "none",   NULL};
     CU_ASSERT_FATAL(qd_start(argv, 15.0, NULL));
+    read_cacert();
     const char *h = strstr(qd_seen(), "@127.0.0.1:");
     int port = h != NULL ? atoi(h + 11) : 0;
     CU_ASSERT_FATAL(port > 0);
     char out[8192] = "";
     for (int i = 0; i < 50 && strstr(out, " HTTP200") == NULL; i++) { /* until the AT link is up */
-        curl(out, sizeof out, "qemu0001", "http://127.0.0.1:%d/api/v1/firmware", port);
+        curl(out, sizeof out, "qemu0001", "https://127.0.0.1:%d/api/v1/firmware", port);
         if (strstr(out, " HTTP200") == NULL) {
             usleep(100000);
         }
@@ -430,7 +458,7 @@ static void test_sc_signed_firmware_in_qemu(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"Slot\":\"factory\""));
 #define UPLOAD                                                                                     \
     "-H 'Content-Type: application/octet-stream' --data-binary @%s "                               \
-    "http://127.0.0.1:%d/api/v1/firmware"
+    "https://127.0.0.1:%d/api/v1/firmware"
     curl(out, sizeof out, "qemu0001", UPLOAD, good, port);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, " HTTP202"));
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"Pending\":{\"Slot\":\"A\",\"Version\":\"2.0.0\"}"));
@@ -440,17 +468,17 @@ static void test_sc_signed_firmware_in_qemu(void)
     curl(out, sizeof out, "qemu0001", UPLOAD, other, port);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, " HTTP400"));
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "another key"));
-    curl(out, sizeof out, "qemu0001", "http://127.0.0.1:%d/api/v1/firmware", port);
+    curl(out, sizeof out, "qemu0001", "https://127.0.0.1:%d/api/v1/firmware", port);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"Pending\":{\"Slot\":\"A\",\"Version\":\"2.0.0\"}"));
     CU_ASSERT_PTR_NOT_NULL(
         strstr(out, "\"Slot\":\"factory\"")); /* still running the factory image */
     curl(out, sizeof out, "qemu0001",
-         "-X POST -H 'Content-Type: application/json' http://127.0.0.1:%d/api/v1/reset", port);
+         "-X POST -H 'Content-Type: application/json' https://127.0.0.1:%d/api/v1/reset", port);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, " HTTP202"));
     CU_ASSERT(qd_wait_for("rebooted (reset soft)", 10.0));
     out[0] = '\0';
     for (int i = 0; i < 50 && strstr(out, " HTTP200") == NULL; i++) {
-        curl(out, sizeof out, "qemu0001", "http://127.0.0.1:%d/api/v1/firmware", port);
+        curl(out, sizeof out, "qemu0001", "https://127.0.0.1:%d/api/v1/firmware", port);
         if (strstr(out, " HTTP200") == NULL) {
             usleep(100000);
         }

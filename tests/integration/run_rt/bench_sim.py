@@ -27,7 +27,8 @@ class Board:
         self.m1, self.s1, self.p1 = raw_pty()   # ser2net's end of the P1 null-modem
         self.m2, self.s2, self.p2 = raw_pty()   # the device's end
         self.m3, self.s3, self.p3 = raw_pty()   # the console (ser2net reads s3)
-        self.mb, self.http = free_port(), free_port()
+        self.mb, self.http, self.https = free_port(), free_port(), free_port()
+        self.state = os.path.join(d, name + ".state")
         self.inj_port, self.con_port = free_port(), free_port()
         self.proc, self.buf, self.login = None, b"", None
 
@@ -38,7 +39,8 @@ class Board:
         self.proc = subprocess.Popen(
             [self.ml, "device", "--product", "p1", "--serial", "SC" + self.name[-1] * 8,
              "--p1-in", self.p2, "--p1-out", "none", "--modbus-port", str(self.mb),
-             "--http-port", str(self.http), "--state-dir", os.path.join(self.d, self.name + ".state")],
+             "--http-port", str(self.http), "--https-port", str(self.https),
+             "--state-dir", self.state],
             stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
         os.set_blocking(self.proc.stdout.fileno(), False)
         end = time.time() + 15
@@ -95,7 +97,8 @@ lock: {b.name}.lock
 serial:
   inject: {{path: "rfc2217://127.0.0.1:{b.inj_port}"}}
   console: {{path: "rfc2217://127.0.0.1:{b.con_port}", banner: "meterlab device: Smart"}}
-network: {{host: 127.0.0.1, modbus_port: {b.mb}, http_port: {b.http},
+network: {{host: 127.0.0.1, modbus_port: {b.mb}, http_port: {b.https},
+          https_ca: "{os.path.join(b.state, 'https_cert.pem')}",
           http_user: user, http_password: "{b.login}"}}
 commands:
   power_off: "python3 {here} ctl {d} {{name}} off"

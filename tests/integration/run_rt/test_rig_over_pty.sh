@@ -42,10 +42,10 @@ printf 'listener %s 127.0.0.1\nallow_anonymous true\n' "$MQ" > "$T/mosquitto.con
 mosquitto -c "$T/mosquitto.conf" > "$T/mosquitto.log" 2>&1 &
 PIDS="$PIDS $!"
 start p1 --product p1 --serial SC00000001 --p1-in pty --p1-out pty \
-    --modbus-port "$P1_MB" --http-port "$P1_HTTP" \
+    --modbus-port "$P1_MB" --http-port "$P1_HTTP" --https-port 0 --plain-api \
     --mqtt "mqtt://127.0.0.1:$MQ" --mqtt-site brussels
 start tic --product tic --serial TC00000001 --p1-in pty --p1-out none \
-    --modbus-port "$TIC_MB" --http-port "$TIC_HTTP"
+    --modbus-port "$TIC_MB" --http-port "$TIC_HTTP" --https-port 0 --plain-api
 start p1mb --product p1mb --variant sdm630 --serial MB00000001 --p1-in pty --rs485 pty
 
 # rig NAME PRODUCT: write $T/NAME.yaml from the device's banner

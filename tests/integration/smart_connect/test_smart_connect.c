@@ -40,6 +40,7 @@ static void start_device(enum sc_flavour fl, bool mqtt)
     sc_settings_defaults(&s);
     s.flavour = fl;
     s.modbus_port = 0; /* any free port */
+    s.https_port = 0;
     s.mqtt_enabled = mqtt && have_broker;
     if (s.mqtt_enabled) {
         snprintf(s.mqtt_url, sizeof s.mqtt_url, "%s", broker.url);

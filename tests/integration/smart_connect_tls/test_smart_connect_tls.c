@@ -40,6 +40,8 @@ static void start_with(const struct ml_broker *b, const char *url, bool with_cli
     sc_settings_defaults(&s);
     s.modbus_port = 0;
     s.http_port = 0; /* any free port */
+    s.https_port = 0;
+    s.plain_api = true; /* curl below talks plain HTTP (HTTPS: tests/integration/http) */
     s.mqtt_enabled = true;
     set_path(s.mqtt_url, sizeof s.mqtt_url, url);
     set_path(s.mqtt_ca_file, sizeof s.mqtt_ca_file, b->ca_file);

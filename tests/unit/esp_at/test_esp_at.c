@@ -606,6 +606,29 @@ static void test_send_refused_drops_the_link(void)
     CU_ASSERT_STRING_EQUAL(next_cmd(), ""); /* nothing to close in the module */
 }
 
+/* The peer closes while the app's AT+CIPCLOSE is in flight, and a new client takes
+ * the freed slot before the close's answer: the answer must not free the newcomer
+ * (seen with HTTPS: the module announces a TLS link and its data back to back). */
+static void test_close_answer_after_slot_reused(void)
+{
+    int l;
+    int c = boot_with_conn(&l);
+    CU_ASSERT_TRUE_FATAL(c >= 0);
+    ml_esp_at_close(&at, c);
+    EXPECT_CMD("AT+CIPCLOSE=0");
+    feed("0,CLOSED\r\n+LINK_CONN:0,1,\"SSL\",1,\"10.0.0.9\",40001,502\r\n+IPD,1,5\r\n");
+    feed("\r\nERROR\r\n"); /* link 0 was closed by the peer already */
+    poll_all();
+    int c2 = ml_esp_at_accept(&at, l);
+    CU_ASSERT_TRUE_FATAL(c2 >= 0);
+    EXPECT_CMD("AT+CIPRECVDATA=1,256"); /* the newcomer's request is fetched */
+    feed("+CIPRECVDATA:5,hello\r\nOK\r\n");
+    poll_all();
+    uint8_t buf[8];
+    CU_ASSERT_EQUAL(ml_esp_at_recv(&at, c2, buf, sizeof buf), 5);
+    CU_ASSERT_EQUAL(ml_esp_at_peer_ipv4(&at, c2), 0x0A000009u);
+}
+
 static void test_mqtt_stop_during_connect(void)
 {
     boot();
@@ -664,6 +687,7 @@ int main(void)
         {"bad arguments", test_bad_arguments},
         {"SNTP time", test_sntp_time},
         {"refused send drops the link", test_send_refused_drops_the_link},
+        {"close answer after slot reused", test_close_answer_after_slot_reused},
         {"no output pending without a module", test_output_not_pending_without_module},
         {"MQTT stop or restart during connect", test_mqtt_stop_during_connect},
     };

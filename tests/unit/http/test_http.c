@@ -55,8 +55,8 @@ static const struct http_route routes[] = {
      "application/octet-stream"},
 };
 
-static const struct http_server_cfg cfg = {routes, 3,   "Smart Connect", "user", "simlabel",
-                                           NULL,   NULL};
+static const struct http_server_cfg cfg = {
+    routes, 3, "Smart Connect", "user", "simlabel", NULL, NULL, NULL, NULL, NULL, NULL};
 static struct http_server srv;
 static struct http_auth auth;
 static struct http_work work;
@@ -141,6 +141,7 @@ static void test_http_patch_body_and_413(void)
     CU_ASSERT_EQUAL(status_of(out), 200);
     CU_ASSERT(strstr(out, "\"len\":5") != NULL);
     /* the answer waits until the body was read and dropped (no reset for the client) */
+    http_server_reset(&srv, 1000);
     feed("POST /small HTTP/1.1\r\nHost: x\r\n" AUTH JSON "Content-Length: 17\r\n\r\n");
     CU_ASSERT_EQUAL(out_len, 0);
     feed("0123456789abcdefg");
@@ -305,6 +306,7 @@ static void test_http_streamed_body_and_abort(void)
 static void test_http_connection_close_and_http10(void)
 {
     /* POST without Content-Length: an empty body (RFC 9112 §6.3) */
+    http_server_reset(&srv, 1000);
     feed("POST /small HTTP/1.1\r\nHost: x\r\n" AUTH JSON "\r\n");
     CU_ASSERT_EQUAL(status_of(out), 200);
     CU_ASSERT(strstr(out, "\"len\":0") != NULL);
@@ -499,8 +501,9 @@ static uint16_t admit_only_peer_7(void *ctx, uint32_t peer, uint64_t now_ms, con
 /* The app's admit hook refuses a logged-in request with its own status. */
 static void test_http_admit_hook_409(void)
 {
-    static const struct http_server_cfg c2 = {routes,     3,    "Smart Connect",  "user",
-                                              "simlabel", NULL, admit_only_peer_7};
+    static const struct http_server_cfg c2 = {
+        routes, 3,   "Smart Connect", "user", "simlabel", NULL, admit_only_peer_7, NULL, NULL,
+        NULL,   NULL};
     static struct http_server s2;
     http_server_init(&s2, &c2, &auth, &work);
     http_server_set_peer(&s2, 8);
@@ -523,6 +526,112 @@ static void test_http_admit_hook_409(void)
         http_server_sent(&s2, k);
     }
     http_server_reset(&s2, 1000);
+}
+
+static void h_use_https(void *ctx, const struct http_request *rq, struct http_response *rs)
+{
+    (void)ctx;
+    (void)rq;
+    http_response_error(rs, 403, "use https", 0);
+}
+
+/* Issue 19 #3: on the TLS port the device's own origin is https://Host; a server
+ * with a fallback answers every unknown path (any method) with it instead of 404. */
+static void test_http_https_origin_and_fallback(void)
+{
+    static const struct http_server_cfg tls = {
+        routes, 3, "Smart Connect", "user", "simlabel", NULL, NULL, "https://", NULL, NULL, NULL};
+    static const struct http_server_cfg plain = {&routes[1], 1,    NULL,        NULL, NULL, NULL,
+                                                 NULL,       NULL, h_use_https, NULL, NULL};
+    char rq[512];
+    const struct http_server_cfg *use = &tls;
+#define TRY(hdrs, want)                                                                            \
+    do {                                                                                           \
+        snprintf(rq, sizeof rq,                                                                    \
+                 "PATCH /echo HTTP/1.1\r\nHost: x:8443\r\n" AUTH JSON                              \
+                 "%sContent-Length: 2\r\n\r\n{}",                                                  \
+                 hdrs);                                                                            \
+        http_server_reset(&srv, 1000); /* gives the work area back */                              \
+        http_server_init(&srv, use, &auth, &work);                                                 \
+        feed(rq);                                                                                  \
+        CU_ASSERT_EQUAL(status_of(out), want);                                                     \
+    } while (0)
+    TRY("Origin: https://x:8443\r\n", 200);
+    TRY("Origin: HTTPS://X:8443\r\n", 200);
+    TRY("Origin: http://x:8443\r\n", 403); /* the plain page is another origin */
+    TRY("Referer: https://x:8443/\r\n", 200);
+    TRY("Referer: http://x:8443/\r\n", 403);
+    TRY("", 200);
+    use = &plain; /* no login there; /echo is not routed: the fallback answers */
+    TRY("Origin: http://x:8443\r\n", 403);
+    CU_ASSERT(strstr(out, "use https") != NULL);
+#undef TRY
+    unsigned calls = echo_calls;
+    http_server_reset(&srv, 1000);
+    http_server_init(&srv, &plain, &auth, &work);
+    feed("GET /api/v1/config HTTP/1.1\r\nHost: x\r\n\r\n");
+    CU_ASSERT_EQUAL(status_of(out), 403);
+    CU_ASSERT(strstr(out, "WWW-Authenticate") == NULL); /* no password asked for in clear */
+    http_server_reset(&srv, 1000);                      /* the one route still works */
+    feed("POST /small HTTP/1.1\r\nHost: x\r\n" JSON "Content-Length: 2\r\n\r\n{}");
+    CU_ASSERT_EQUAL(status_of(out), 200);
+    CU_ASSERT_EQUAL(echo_calls, calls + 1);
+    http_server_reset(&srv, 1000);
+    http_server_init(&srv, &cfg, &auth, &work); /* without a fallback: 404 */
+    feed("GET /nowhere HTTP/1.1\r\nHost: x\r\n" AUTH "\r\n");
+    CU_ASSERT_EQUAL(status_of(out), 404);
+    http_server_reset(&srv, 1000);
+}
+
+static bool host_is_dev(void *ctx, struct ml_span host)
+{
+    (void)ctx;
+    return ml_span_eq_cstr(host, "dev.local") || ml_span_eq_cstr(host, "dev.local:8443");
+}
+
+/* Issue 19: a Host that does not name the device (DNS rebinding) gets 421 before the
+ * login is looked at; the TLS server's always_header is on every answer. */
+static void test_http_host_allow_list_and_always_header(void)
+{
+    static const struct http_server_cfg c = {routes,
+                                             3,
+                                             "Smart Connect",
+                                             "user",
+                                             "simlabel",
+                                             NULL,
+                                             NULL,
+                                             "https://",
+                                             NULL,
+                                             host_is_dev,
+                                             "Strict-Transport-Security: max-age=31536000\r\n"};
+    http_server_reset(&srv, 1000);
+    http_server_init(&srv, &c, &auth, &work);
+    unsigned calls = echo_calls;
+    feed("GET /echo HTTP/1.1\r\nHost: evil.example\r\n" AUTH "\r\n");
+    CU_ASSERT_EQUAL(status_of(out), 421);
+    CU_ASSERT(strstr(out, "WWW-Authenticate") == NULL);
+    CU_ASSERT(strstr(out, "Strict-Transport-Security: max-age=31536000\r\n") != NULL);
+    CU_ASSERT_EQUAL(echo_calls, calls);
+    http_server_reset(&srv, 1000);
+    feed("GET /echo HTTP/1.1\r\nHost: evil.example\r\n\r\n"); /* no login either: 421 */
+    CU_ASSERT_EQUAL(status_of(out), 421);
+    http_server_reset(&srv, 1000);
+    feed("GET /echo HTTP/1.0\r\n\r\n"); /* no Host at all (HTTP/1.0 may omit it) */
+    CU_ASSERT_EQUAL(status_of(out), 421);
+    http_server_reset(&srv, 1000);
+    feed("GET /echo HTTP/1.1\r\nHost: dev.local:8443\r\n" AUTH "\r\n");
+    CU_ASSERT_EQUAL(status_of(out), 200);
+    CU_ASSERT(strstr(out, "Strict-Transport-Security: max-age=31536000\r\n") != NULL);
+    CU_ASSERT_EQUAL(echo_calls, calls + 1);
+    http_server_reset(&srv, 1000);
+    feed("GET /echo HTTP/1.1\r\nHost: dev.local\r\n\r\n");
+    CU_ASSERT_EQUAL(status_of(out), 401);
+    http_server_reset(&srv, 1000);
+    http_server_init(&srv, &cfg, &auth, &work); /* without the hooks: any Host, no header */
+    feed("GET /echo HTTP/1.1\r\nHost: evil.example\r\n" AUTH "\r\n");
+    CU_ASSERT_EQUAL(status_of(out), 200);
+    CU_ASSERT(strstr(out, "Strict-Transport-Security") == NULL);
+    http_server_reset(&srv, 1000);
 }
 
 static void hex(const uint8_t *d, char *o)
@@ -571,6 +680,9 @@ int main(void)
         {"test_http_auth_401_and_backoff", test_http_auth_401_and_backoff},
         {"test_http_basic_auth_matcher", test_http_basic_auth_matcher},
         {"test_http_404_405_and_errors", test_http_404_405_and_errors},
+        {"test_http_https_origin_and_fallback", test_http_https_origin_and_fallback},
+        {"test_http_host_allow_list_and_always_header",
+         test_http_host_allow_list_and_always_header},
         {"test_http_431_and_414", test_http_431_and_414},
         {"test_http_streamed_body_and_abort", test_http_streamed_body_and_abort},
         {"test_http_connection_close_and_http10", test_http_connection_close_and_http10},

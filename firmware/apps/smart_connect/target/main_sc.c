@@ -79,6 +79,10 @@ static void banner(void)
         cm_line_u32(&l, app.status.modbus_port);
         cm_line_str(&l, ", http ");
         cm_line_u32(&l, app.status.http_port);
+        if (app.status.https_port != 0) {
+            cm_line_str(&l, ", https ");
+            cm_line_u32(&l, app.status.https_port);
+        }
     }
     cm_line_send(&l);
     cm_line_str(&l, "ready");

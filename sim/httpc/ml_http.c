@@ -6,7 +6,10 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <netdb.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,14 +87,146 @@ static int connect_to(const char *host, int port, double deadline, char *err, si
     return fd;
 }
 
+/* One connection, plain or TLS; every wait bounded by the deadline. */
+struct conn {
+    int fd;
+    SSL *ssl;
+    SSL_CTX *ctx;
+    double deadline;
+};
+
+/* Wait until @p fd is ready for @p ev (POLLIN/POLLOUT) or the deadline. */
+static bool wait_fd(const struct conn *c, short ev)
+{
+    int ms = (int)((c->deadline - mono()) * 1000);
+    struct pollfd p = {c->fd, ev, 0};
+    return ms > 0 && poll(&p, 1, ms) == 1;
+}
+
+/* TLS over c->fd, trusting only @p ca_file and checking the server's name (or
+ * address) @p host against its certificate. */
+static int tls_start(struct conn *c, const char *ca_file, const char *host, char *err, size_t cap)
+{
+    c->ctx = SSL_CTX_new(TLS_client_method());
+    if (c->ctx == NULL || SSL_CTX_load_verify_locations(c->ctx, ca_file, NULL) != 1) {
+        snprintf(err, cap, "https: cannot load the device certificate %s", ca_file);
+        return -1;
+    }
+    SSL_CTX_set_verify(c->ctx, SSL_VERIFY_PEER, NULL);
+    SSL_CTX_set_min_proto_version(c->ctx, TLS1_2_VERSION);
+    c->ssl = SSL_new(c->ctx);
+    if (c->ssl == NULL || SSL_set_fd(c->ssl, c->fd) != 1 || SSL_set1_host(c->ssl, host) != 1) {
+        snprintf(err, cap, "https: cannot set up TLS to %s", host);
+        return -1;
+    }
+    SSL_set_tlsext_host_name(c->ssl, host);
+    for (;;) {
+        ERR_clear_error();
+        int r = SSL_connect(c->ssl);
+        if (r == 1) {
+            return 0;
+        }
+        int e = SSL_get_error(c->ssl, r);
+        if ((e == SSL_ERROR_WANT_READ && wait_fd(c, POLLIN)) ||
+            (e == SSL_ERROR_WANT_WRITE && wait_fd(c, POLLOUT))) {
+            continue;
+        }
+        long v = SSL_get_verify_result(c->ssl);
+        snprintf(err, cap, "https: TLS handshake with %s failed%s%s", host,
+                 v != X509_V_OK ? ": " : "",
+                 v != X509_V_OK ? X509_verify_cert_error_string(v) : "");
+        return -1;
+    }
+}
+
+/* Send all of @p buf. */
+static bool conn_send(struct conn *c, const char *buf, size_t len)
+{
+    size_t off = 0;
+    while (off < len) {
+        if (c->ssl != NULL) {
+            ERR_clear_error();
+            int w = SSL_write(c->ssl, buf + off, (int)(len - off));
+            if (w > 0) {
+                off += (size_t)w;
+                continue;
+            }
+            int e = SSL_get_error(c->ssl, w);
+            if ((e == SSL_ERROR_WANT_WRITE && wait_fd(c, POLLOUT)) ||
+                (e == SSL_ERROR_WANT_READ && wait_fd(c, POLLIN))) {
+                continue;
+            }
+            return false;
+        }
+        ssize_t w = send(c->fd, buf + off, len - off, MSG_NOSIGNAL);
+        if (w > 0) {
+            off += (size_t)w;
+        } else if (!(w < 0 && errno == EAGAIN && wait_fd(c, POLLOUT))) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Receive up to @p cap bytes: > 0 bytes, 0 the end (closed, error, deadline). */
+static ssize_t conn_recv(struct conn *c, char *buf, size_t cap)
+{
+    for (;;) {
+        if (c->ssl != NULL) {
+            ERR_clear_error();
+            int r = SSL_read(c->ssl, buf, (int)cap);
+            if (r > 0) {
+                return r;
+            }
+            int e = SSL_get_error(c->ssl, r);
+            if ((e == SSL_ERROR_WANT_READ && wait_fd(c, POLLIN)) ||
+                (e == SSL_ERROR_WANT_WRITE && wait_fd(c, POLLOUT))) {
+                continue;
+            }
+            return 0;
+        }
+        if (!wait_fd(c, POLLIN)) {
+            return 0;
+        }
+        ssize_t r = recv(c->fd, buf, cap, 0);
+        return r > 0 ? r : 0;
+    }
+}
+
+static void conn_close(struct conn *c)
+{
+    if (c->ssl != NULL) {
+        SSL_shutdown(c->ssl);
+        SSL_free(c->ssl);
+    }
+    SSL_CTX_free(c->ctx);
+    if (c->fd >= 0) {
+        close(c->fd);
+    }
+}
+
 int ml_http_request(const char *host, int port, const char *user, const char *password,
                     const char *method, const char *path, const char *body, double timeout_s,
                     struct ml_http_resp *resp, char *err, size_t errcap)
+{
+    return ml_http_request_tls(NULL, host, port, user, password, method, path, body, timeout_s,
+                               resp, err, errcap);
+}
+
+int ml_http_request_tls(const char *ca_file, const char *host, int port, const char *user,
+                        const char *password, const char *method, const char *path,
+                        const char *body, double timeout_s, struct ml_http_resp *resp, char *err,
+                        size_t errcap)
 {
     memset(resp, 0, sizeof *resp);
     double deadline = mono() + (timeout_s > 0 ? timeout_s : 5);
     int fd = connect_to(host, port, deadline, err, errcap);
     if (fd < 0) {
+        return -1;
+    }
+    struct conn cn = {.fd = fd, .deadline = deadline};
+    if (ca_file != NULL && ca_file[0] != '\0' && tls_start(&cn, ca_file, host, err, errcap) < 0) {
+        conn_close(&cn);
         return -1;
     }
     char cred[160], auth[256] = "";
@@ -111,26 +246,11 @@ int ml_http_request(const char *host, int port, const char *user, const char *pa
                         strcmp(method, "GET") != 0 ? "Content-Type: application/json\r\n" : "",
                         blen, body ? body : "");
     if (rlen < 0) {
-        close(fd);
+        conn_close(&cn);
         snprintf(err, errcap, "out of memory");
         return -1;
     }
-    size_t off = 0;
-    while (off < (size_t)rlen) {
-        ssize_t w = send(fd, req + off, (size_t)rlen - off, MSG_NOSIGNAL);
-        if (w > 0) {
-            off += (size_t)w;
-            continue;
-        }
-        if (w < 0 && errno == EAGAIN) {
-            struct pollfd p = {fd, POLLOUT, 0};
-            int ms = (int)((deadline - mono()) * 1000);
-            if (ms > 0 && poll(&p, 1, ms) == 1) {
-                continue;
-            }
-        }
-        break;
-    }
+    (void)conn_send(&cn, req, (size_t)rlen); /* a short send shows as no answer */
     free(req);
     /* read until the peer closes or Content-Length is complete */
     size_t cap = 4096, n = 0;
@@ -155,16 +275,11 @@ int ml_http_request(const char *host, int port, const char *user, const char *pa
             }
             break;
         }
-        int ms = (int)((deadline - mono()) * 1000);
-        struct pollfd p = {fd, POLLIN, 0};
-        if (ms <= 0 || poll(&p, 1, ms) != 1) {
-            break;
-        }
         if (n == cap) {
             cap *= 2;
             buf = realloc(buf, cap + 1);
         }
-        ssize_t r = recv(fd, buf + n, cap - n, 0);
+        ssize_t r = conn_recv(&cn, buf + n, cap - n);
         if (r <= 0) {
             break;
         }
@@ -183,7 +298,7 @@ int ml_http_request(const char *host, int port, const char *user, const char *pa
             }
         }
     }
-    close(fd);
+    conn_close(&cn);
     buf[n] = 0;
     int st = 0;
     if (n < 12 || sscanf(buf, "HTTP/1.%*d %d", &st) != 1) {
