@@ -380,6 +380,7 @@ static int child_start(struct ml_dut *d, const char *mqtt_url, char *err, size_t
     rig->timeouts.mqtt_s = 10;
     pthread_mutex_lock(&p->mu);
     p->led_state = p->mqtt_state = p->has_ip = -1;
+    p->link_pulled = false; /* a new child starts with its link up */
     p->p1_led = ML_LED_SHOW_OFF;
     p->rs_bad = 0;
     memset(p->tel, 0, sizeof p->tel);
@@ -751,8 +752,6 @@ static int observe_lines(struct ml_dut *d, const struct ml_scn_check *ch, struct
         o->state = p->mqtt_state;
     } else if (ch->kind == ML_CHK_STATUS && !strcmp(ch->name, "has_ip") && p->has_ip >= 0) {
         o->b = p->has_ip == 1;
-    } else if (ch->kind == ML_CHK_REBOOTS) {
-        o->num = p->reboots + p->child_reboots;
     } else {
         snprintf(why, cap,
                  "%s while the link is pulled: the HTTP API cannot answer and the device "
