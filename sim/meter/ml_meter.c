@@ -191,8 +191,10 @@ void ml_meter_values_defaults(struct ml_meter_values *v, enum ml_meter_proto p, 
     set(v, READING_LPFAIL, 1);
     set(v, READING_GAS, 1234.567);
     for (int i = 0; i < (phases == 3 ? 3 : 1); i++) {
-        set(v, (enum reading_field)(READING_L1_I + i), i == 0 ? 3 : 1);
-        set(v, (enum reading_field)(READING_L1_P_IMP + i), i == 0 ? 800 : 200);
+        /* 3 phases: 800 + 200 + 200 W; 1 phase: all 1200 W on L1 */
+        set(v, (enum reading_field)(READING_L1_I + i), phases == 3 ? (i == 0 ? 3 : 1) : 5);
+        set(v, (enum reading_field)(READING_L1_P_IMP + i),
+            phases == 3 ? (i == 0 ? 800 : 200) : 1200);
         set(v, (enum reading_field)(READING_L1_P_EXP + i), 0);
         if (p == ML_METER_DSMR50 || p == ML_METER_EMUCS171) {
             set(v, (enum reading_field)(READING_L1_U + i), 230.0 + i);
@@ -205,6 +207,54 @@ void ml_meter_values_defaults(struct ml_meter_values *v, enum ml_meter_proto p, 
     if (p == ML_METER_EMUCS171) {
         set(v, READING_DEMAND_AVG, 1100);
         set(v, READING_DEMAND_MAX, 2589);
+    }
+}
+
+static double have(const struct ml_meter_values *v, enum reading_field f)
+{
+    return v->has[f] ? v->v[f] : 0.0;
+}
+
+void ml_meter_values_balance(struct ml_meter_values *v, const struct ml_meter_values *d,
+                             const bool given[READING_FIELD_COUNT])
+{
+    bool total = given[READING_P] || given[READING_P_IMP] || given[READING_P_EXP];
+    double dsum = 0.0;
+    for (int i = 0; i < 3; i++) {
+        enum reading_field fp = (enum reading_field)(READING_L1_P + i);
+        enum reading_field fi = (enum reading_field)(READING_L1_P_IMP + i);
+        enum reading_field fe = (enum reading_field)(READING_L1_P_EXP + i);
+        if (given[fp] || given[fi] || given[fe]) {
+            return; /* the scenario set the phases itself */
+        }
+        dsum += d->has[fp] ? d->v[fp] : have(d, fi) - have(d, fe);
+    }
+    if (!total || dsum <= 0.0) {
+        return;
+    }
+    double net =
+        v->has[READING_P] ? v->v[READING_P] : have(v, READING_P_IMP) - have(v, READING_P_EXP);
+    for (int i = 0; i < 3; i++) {
+        enum reading_field fp = (enum reading_field)(READING_L1_P + i);
+        enum reading_field fi = (enum reading_field)(READING_L1_P_IMP + i);
+        enum reading_field fe = (enum reading_field)(READING_L1_P_EXP + i);
+        enum reading_field fc = (enum reading_field)(READING_L1_I + i);
+        enum reading_field fu = (enum reading_field)(READING_L1_U + i);
+        double share = d->has[fp] ? d->v[fp] : have(d, fi) - have(d, fe);
+        double p = net * share / dsum;
+        if (d->has[fp]) {
+            /* TIC SINSTSn: apparent power, never negative */
+            set(v, fp, p < 0 ? -p : p);
+        } else if (d->has[fi]) {
+            set(v, fi, p > 0 ? p : 0);
+            set(v, fe, p < 0 ? -p : 0);
+        } else {
+            continue;
+        }
+        if (v->has[fc] && !given[fc]) {
+            double u = v->has[fu] && v->v[fu] > 0 ? v->v[fu] : 230.0;
+            set(v, fc, (p < 0 ? -p : p) / u);
+        }
     }
 }
 

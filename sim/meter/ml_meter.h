@@ -89,6 +89,18 @@ int ml_meter_field_find(const char *key);
 /** Plausible values of a running meter of protocol @p p with @p phases (1 or 3). */
 void ml_meter_values_defaults(struct ml_meter_values *v, enum ml_meter_proto p, int phases);
 
+/**
+ * Keep a household believable after a scenario set some of the values in
+ * @p v, which started as @p defaults (from ml_meter_values_defaults());
+ * @p given marks the fields the scenario gave (set or removed). When it gave a
+ * total power and no phase power, the phase powers are the new net
+ * total split in the defaults' proportions (signed: a phase exports when the
+ * total does), and each phase current not set by the scenario follows
+ * |P| / U. The phases then add up to the total the scenario gave.
+ */
+void ml_meter_values_balance(struct ml_meter_values *v, const struct ml_meter_values *defaults,
+                             const bool given[READING_FIELD_COUNT]);
+
 struct ml_meter_cfg {
     enum ml_meter_proto proto;
     int phases;         /**< 1 or 3 */

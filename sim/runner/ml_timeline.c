@@ -127,19 +127,31 @@ void ml_player_init(struct ml_player *p, const struct ml_scenario *s)
     p->rx_line = ml_meter_proto_line(s->product == ML_SCN_TIC ? ML_METER_TIC : ML_METER_DSMR50);
 }
 
-/* The meter's values at @p t for telegram number @p k. */
+/* The meter's values at @p t for telegram number @p k, with the telegram
+ * step @p st's own values (may be NULL); phases balanced to the total. */
 static void values_at(struct ml_player *p, double t, size_t k, enum ml_meter_proto proto,
-                      struct ml_meter_values *v)
+                      const struct ml_scn_step *st, struct ml_meter_values *v)
 {
     const struct ml_scenario *s = p->s;
-    ml_meter_values_defaults(v, proto, s->meter.phases);
+    struct ml_meter_values d;
+    ml_meter_values_defaults(&d, proto, s->meter.phases);
+    struct ml_meter_values given = {0}; /* has[] = what the scenario gave */
+    *v = d;
     ml_scn_values_apply(&s->meter_values, t, s->meter_from, s->meter_to, k, v);
+    ml_scn_values_apply(&s->meter_values, t, s->meter_from, s->meter_to, k, &given);
     for (int f = 0; f < READING_FIELD_COUNT; f++) {
         if (p->overlay.has[f]) {
             v->has[f] = p->overlay.v[f] == p->overlay.v[f]; /* NaN marks "absent" */
             v->v[f] = p->overlay.v[f];
+            given.has[f] = true;
         }
     }
+    if (st && st->telegram.has_values) {
+        double from = st->periodic ? st->from : st->at, to = st->periodic ? st->to : st->at;
+        ml_scn_values_apply(&st->telegram.values, t, from, to, k, v);
+        ml_scn_values_apply(&st->telegram.values, t, from, to, k, &given);
+    }
+    ml_meter_values_balance(v, &d, given.has);
 }
 
 /* One telegram as the meter sends it now: rendered (or the file), faults applied. */
@@ -166,11 +178,7 @@ static int one_telegram(struct ml_player *p, const struct ml_ev *ev, struct ml_b
             ml_buf_put(&tel, st->telegram.bytes, st->telegram.len);
         } else {
             struct ml_meter_values v;
-            values_at(p, t, ev->k, cfg.proto, &v);
-            if (st && st->telegram.has_values) {
-                ml_scn_values_apply(&st->telegram.values, t, st->periodic ? st->from : st->at,
-                                    st->periodic ? st->to : st->at, ev->k, &v);
-            }
+            values_at(p, t, ev->k, cfg.proto, st, &v);
             ml_meter_render(&cfg, &v, s->utc_start + (int64_t)floor(t), &tel);
         }
         p->telegrams++;

@@ -1,38 +1,19 @@
 /*
- * meterlab fw-sign: Ed25519 keys and signed firmware images (libsodium).
- *
- * Image = 128-byte header + payload (docs/firmware-update.md):
- *     0 magic "MLFW"   4 header version 2   8 payload length
- *    12 version (16 bytes, NUL-padded)     28 SHA-256 of the payload
- *    60 key id (first 4 bytes of the public key)
- *    64 Ed25519 signature over bytes 0..63
- * Keys are PKCS#8 / SubjectPublicKeyInfo PEM files, the formats of
- * `openssl genpkey -algorithm ed25519` and `openssl pkey -pubout`.
+ * meterlab fw-sign: Ed25519 keys and signed firmware images. Argument parsing
+ * and printing; the image format and key files are sim/fwimg (ml_fwimg).
  */
 #define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <sodium.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "cli.h"
+#include "ml_fwimg.h"
 
-#define HDR_SIZE    128u
-#define HDR_SIGNED  64u
-#define VERSION_MAX 16u
-#define FW_MAGIC    0x57464C4Du
-
-/* DER prefixes of the two PEM bodies (RFC 8410) */
-static const uint8_t PKCS8_PREFIX[16] = {0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06,
-                                         0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20};
-static const uint8_t SPKI_PREFIX[12] = {0x30, 0x2a, 0x30, 0x05, 0x06, 0x03,
-                                        0x2b, 0x65, 0x70, 0x03, 0x21, 0x00};
+#define ERR_CAP 512
 
 static void usage(FILE *out)
 {
@@ -56,155 +37,6 @@ static void usage(FILE *out)
             "Exit codes: 0 ok, 1 verify found the image bad, 2 usage or I/O error.\n");
 }
 
-static uint8_t *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        fprintf(stderr, "meterlab fw-sign: cannot open '%s': %s\n", path, strerror(errno));
-        return NULL;
-    }
-    size_t cap = 4096, n = 0;
-    uint8_t *buf = malloc(cap);
-    for (;;) {
-        if (n == cap) {
-            cap *= 2;
-            buf = realloc(buf, cap);
-        }
-        size_t k = fread(buf + n, 1, cap - n, f);
-        n += k;
-        if (k == 0) {
-            break;
-        }
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        fprintf(stderr, "meterlab fw-sign: cannot read '%s'\n", path);
-        free(buf);
-        return NULL;
-    }
-    *len = n;
-    return buf;
-}
-
-/* Decode the base64 body between "-----BEGIN <label>-----" and "-----END <label>-----". */
-static int pem_decode(const char *path, const char *label, uint8_t *out, size_t cap, size_t *len)
-{
-    size_t n;
-    uint8_t *t = read_file(path, &n);
-    if (t == NULL) {
-        return -1;
-    }
-    t = realloc(t, n + 1);
-    t[n] = '\0';
-    char begin[64], end[64];
-    snprintf(begin, sizeof begin, "-----BEGIN %s-----", label);
-    snprintf(end, sizeof end, "-----END %s-----", label);
-    char *b = strstr((char *)t, begin);
-    char *e = b != NULL ? strstr(b, end) : NULL;
-    int rc = -1;
-    if (b == NULL || e == NULL) {
-        fprintf(stderr, "meterlab fw-sign: '%s' is not a PEM file with a %s\n", path, label);
-    } else {
-        b += strlen(begin);
-        if (sodium_base642bin(out, cap, b, (size_t)(e - b), " \t\r\n", len, NULL,
-                              sodium_base64_VARIANT_ORIGINAL) != 0) {
-            fprintf(stderr, "meterlab fw-sign: '%s': bad base64 in the %s\n", path, label);
-        } else {
-            rc = 0;
-        }
-    }
-    free(t);
-    return rc;
-}
-
-static int load_secret(const char *path, uint8_t pk[32], uint8_t sk[64])
-{
-    uint8_t der[64];
-    size_t n;
-    if (pem_decode(path, "PRIVATE KEY", der, sizeof der, &n) < 0) {
-        return -1;
-    }
-    if (n != 48 || memcmp(der, PKCS8_PREFIX, sizeof PKCS8_PREFIX) != 0) {
-        fprintf(stderr, "meterlab fw-sign: '%s' is not an Ed25519 private key (PKCS#8)\n", path);
-        return -1;
-    }
-    struct stat st;
-    if (stat(path, &st) == 0 && (st.st_mode & 077) != 0) {
-        fprintf(stderr, "meterlab fw-sign: warning: '%s' is readable by others (mode %03o)\n", path,
-                (unsigned)(st.st_mode & 0777));
-    }
-    crypto_sign_seed_keypair(pk, sk, der + 16);
-    sodium_memzero(der, sizeof der);
-    return 0;
-}
-
-static int load_public(const char *path, uint8_t pk[32])
-{
-    uint8_t der[64];
-    size_t n;
-    if (pem_decode(path, "PUBLIC KEY", der, sizeof der, &n) < 0) {
-        return -1;
-    }
-    if (n != 44 || memcmp(der, SPKI_PREFIX, sizeof SPKI_PREFIX) != 0) {
-        fprintf(stderr, "meterlab fw-sign: '%s' is not an Ed25519 public key\n", path);
-        return -1;
-    }
-    memcpy(pk, der + 12, 32);
-    return 0;
-}
-
-static int write_pem(const char *path, const char *label, const uint8_t *der, size_t n, mode_t mode,
-                     int force)
-{
-    char b64[128];
-    sodium_bin2base64(b64, sizeof b64, der, n, sodium_base64_VARIANT_ORIGINAL);
-    int flags = O_WRONLY | O_CREAT | (force ? O_TRUNC : O_EXCL);
-    int fd = open(path, flags, mode);
-    if (fd < 0) {
-        fprintf(stderr, "meterlab fw-sign: cannot create '%s': %s%s\n", path, strerror(errno),
-                errno == EEXIST ? " (--force overwrites)" : "");
-        return -1;
-    }
-    if (fchmod(fd, mode) != 0) { /* an existing file keeps its mode otherwise */
-        fprintf(stderr, "meterlab fw-sign: cannot chmod '%s': %s\n", path, strerror(errno));
-        close(fd);
-        return -1;
-    }
-    FILE *f = fdopen(fd, "w");
-    fprintf(f, "-----BEGIN %s-----\n%s\n-----END %s-----\n", label, b64, label);
-    if (fclose(f) != 0) {
-        fprintf(stderr, "meterlab fw-sign: cannot write '%s'\n", path);
-        return -1;
-    }
-    return 0;
-}
-
-/* Is @p path (a file to create) inside the source tree but not under its build/? */
-static int in_source_tree(const char *path)
-{
-    char dir[PATH_MAX], real[PATH_MAX], root[PATH_MAX];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (slash == NULL) {
-        snprintf(dir, sizeof dir, ".");
-    } else if (slash == dir) {
-        dir[1] = '\0';
-    } else {
-        *slash = '\0';
-    }
-    if (realpath(dir, real) == NULL || realpath(ML_SOURCE_DIR, root) == NULL) {
-        return 0;
-    }
-    size_t n = strlen(root);
-    if (strncmp(real, root, n) != 0 || (real[n] != '\0' && real[n] != '/')) {
-        return 0;
-    }
-    /* below <root>/build (ignored by git) is fine */
-    const char *rest = real + n;
-    return !(strncmp(rest, "/build", 6) == 0 && (rest[6] == '\0' || rest[6] == '/'));
-}
-
 static void print_hex(const uint8_t *p, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -213,97 +45,68 @@ static void print_hex(const uint8_t *p, size_t n)
     printf("\n");
 }
 
+static int fail(const char *err)
+{
+    fprintf(stderr, "meterlab fw-sign: %s\n", err);
+    return ML_EXIT_USAGE;
+}
+
 static int do_keygen(const char *out, int force)
 {
-    if (in_source_tree(out)) {
-        fprintf(stderr,
-                "meterlab fw-sign: refusing to write a secret key into the source tree "
-                "('%s'); use a path outside it (or under build/)\n",
-                out);
-        return ML_EXIT_USAGE;
-    }
-    uint8_t pk[32], sk[64];
-    crypto_sign_keypair(pk, sk);
-    uint8_t der[48];
-    memcpy(der, PKCS8_PREFIX, 16);
-    memcpy(der + 16, sk, 32); /* libsodium's sk = seed || pk */
-    int rc = write_pem(out, "PRIVATE KEY", der, sizeof der, 0600, force);
-    sodium_memzero(der, sizeof der);
-    sodium_memzero(sk, sizeof sk);
-    if (rc < 0) {
-        return ML_EXIT_USAGE;
-    }
-    char pub[PATH_MAX];
+    char pub[PATH_MAX], err[ERR_CAP];
     size_t n = strlen(out);
     if (n > 4 && strcmp(out + n - 4, ".pem") == 0) {
         snprintf(pub, sizeof pub, "%.*s.pub.pem", (int)(n - 4), out);
     } else {
         snprintf(pub, sizeof pub, "%s.pub.pem", out);
     }
-    uint8_t spki[44];
-    memcpy(spki, SPKI_PREFIX, 12);
-    memcpy(spki + 12, pk, 32);
-    if (write_pem(pub, "PUBLIC KEY", spki, sizeof spki, 0644, force) < 0) {
-        return ML_EXIT_USAGE;
+    uint8_t pk[32];
+    if (ml_fwkey_generate(out, pub, force, pk, err, sizeof err) < 0) {
+        return fail(err);
     }
     print_hex(pk, 32);
     return ML_EXIT_OK;
 }
 
-static void put32(uint8_t *p, uint32_t v)
+static int load_secret(const char *path, uint8_t pk[32], uint8_t sk[64])
 {
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+    char err[ERR_CAP];
+    int warn = 0;
+    if (ml_fwkey_load_secret(path, pk, sk, &warn, err, sizeof err) < 0) {
+        fail(err);
+        return -1;
+    }
+    if (warn) {
+        fprintf(stderr, "meterlab fw-sign: warning: '%s' is readable by others\n", path);
+    }
+    return 0;
 }
 
 static int do_sign(const char *key, const char *version, const char *in, const char *out)
 {
-    size_t vl = strlen(version);
-    if (vl == 0 || vl >= VERSION_MAX) {
-        fprintf(stderr, "meterlab fw-sign: --fw-version must have 1..%u characters\n",
-                VERSION_MAX - 1);
+    char err[ERR_CAP];
+    if (ml_fwimg_version_ok(version, err, sizeof err) < 0) {
+        fprintf(stderr, "meterlab fw-sign: --fw-version: %s\n", err);
         return ML_EXIT_USAGE;
-    }
-    for (size_t i = 0; i < vl; i++) {
-        if (version[i] < 0x20 || version[i] > 0x7E || version[i] == '"' || version[i] == '\\') {
-            fprintf(stderr,
-                    "meterlab fw-sign: --fw-version: character %zu is not printable ASCII "
-                    "(quotes and backslashes are not allowed either)\n",
-                    i + 1);
-            return ML_EXIT_USAGE;
-        }
     }
     uint8_t pk[32], sk[64];
     if (load_secret(key, pk, sk) < 0) {
         return ML_EXIT_USAGE;
     }
     size_t n;
-    uint8_t *payload = read_file(in, &n);
+    uint8_t *payload = ml_fwimg_read_file(in, &n, err, sizeof err);
     if (payload == NULL) {
         sodium_memzero(sk, sizeof sk);
-        return ML_EXIT_USAGE;
+        return fail(err);
     }
-    if (n == 0 || n > UINT32_MAX - HDR_SIZE) {
+    if (n == 0 || n > UINT32_MAX - ML_FWIMG_HDR_SIZE) {
         fprintf(stderr, "meterlab fw-sign: '%s': payload size %zu out of range\n", in, n);
         free(payload);
         sodium_memzero(sk, sizeof sk);
         return ML_EXIT_USAGE;
     }
-    uint8_t hdr[HDR_SIZE] = {0};
-    put32(hdr, FW_MAGIC);
-    put32(hdr + 4, 2);
-    put32(hdr + 8, (uint32_t)n);
-    memcpy(hdr + 12, version, vl);
-    crypto_hash_sha256(hdr + 28, payload, n);
-    memcpy(hdr + 60, pk, 4);
-    crypto_sign_detached(hdr + HDR_SIGNED, NULL, hdr, HDR_SIGNED, sk);
+    uint8_t hdr[ML_FWIMG_HDR_SIZE];
+    ml_fwimg_header(hdr, payload, (uint32_t)n, version, pk, sk);
     sodium_memzero(sk, sizeof sk);
     char def[PATH_MAX];
     if (out == NULL) {
@@ -318,7 +121,7 @@ static int do_sign(const char *key, const char *version, const char *in, const c
     }
     free(payload);
     if (!ok) {
-        fprintf(stderr, "meterlab fw-sign: cannot write '%s': %s\n", out, strerror(errno));
+        fprintf(stderr, "meterlab fw-sign: cannot write '%s'\n", out);
         return ML_EXIT_USAGE;
     }
     printf("%s: version %s, %zu payload bytes, signed by key ", out, version, n);
@@ -328,38 +131,20 @@ static int do_sign(const char *key, const char *version, const char *in, const c
 
 static int do_verify(const uint8_t pk[32], const char *path)
 {
+    char err[ERR_CAP];
     size_t n;
-    uint8_t *img = read_file(path, &n);
+    uint8_t *img = ml_fwimg_read_file(path, &n, err, sizeof err);
     if (img == NULL) {
-        return ML_EXIT_USAGE;
+        return fail(err);
     }
-    const char *why = NULL;
-    if (n < HDR_SIZE || get32(img) != FW_MAGIC) {
-        why = "not a firmware image (no MLFW header)";
-    } else if (get32(img + 4) == 1) {
-        why = "unsigned image (header version 1)";
-    } else if (get32(img + 4) != 2) {
-        why = "unknown header version";
-    } else if (get32(img + 8) != n - HDR_SIZE) {
-        why = "payload length does not match the header";
-    } else if (memcmp(img + 60, pk, 4) != 0) {
-        why = "signed by another key (key id differs)";
-    } else if (crypto_sign_verify_detached(img + HDR_SIGNED, img, HDR_SIGNED, pk) != 0) {
-        why = "bad signature";
-    } else {
-        uint8_t d[32];
-        crypto_hash_sha256(d, img + HDR_SIZE, n - HDR_SIZE);
-        if (memcmp(d, img + 28, 32) != 0) {
-            why = "sha256 mismatch";
-        }
-    }
+    const char *why = ml_fwimg_check(img, n, pk);
     if (why != NULL) {
         printf("%s: BAD: %s\n", path, why);
         free(img);
         return ML_EXIT_FAIL;
     }
     printf("%s: ok: version %.16s, %zu payload bytes\n", path, (const char *)img + 12,
-           n - HDR_SIZE);
+           n - ML_FWIMG_HDR_SIZE);
     free(img);
     return ML_EXIT_OK;
 }
@@ -432,9 +217,14 @@ static int run(int argc, char **argv)
                     verify ? " and IMAGE" : " and nothing else");
             return ML_EXIT_USAGE;
         }
-        uint8_t pk[32], sk[64];
-        if (key != NULL ? load_secret(key, pk, sk) : load_public(pub, pk)) {
-            return ML_EXIT_USAGE;
+        uint8_t pk[32], sk[64] = {0};
+        char err[ERR_CAP];
+        if (key != NULL) {
+            if (load_secret(key, pk, sk) < 0) {
+                return ML_EXIT_USAGE;
+            }
+        } else if (ml_fwkey_load_public(pub, pk, err, sizeof err) < 0) {
+            return fail(err);
         }
         sodium_memzero(sk, sizeof sk);
         if (!verify) {

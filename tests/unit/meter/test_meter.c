@@ -124,6 +124,58 @@ static void test_meter_dsmr_signed_power_splits(void)
     ml_buf_free(&b);
 }
 
+/* A scenario that sets only the total power still gets phases that add up to
+ * it (issue 17: p_imp 3000 used to leave the phases at 800 + 200 + 200 W). */
+static void test_meter_phases_follow_the_total(void)
+{
+    static const struct {
+        int phases;
+        double p, l[3]; /* net total set by the scenario, phase powers wanted */
+    } cases[] = {
+        {3, 3000, {2000, 500, 500}},
+        {3, -1500, {-1000, -250, -250}},
+        {1, 2300, {2300, 0, 0}},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        struct ml_meter_values d, v;
+        ml_meter_values_defaults(&d, ML_METER_DSMR50, cases[c].phases);
+        v = d;
+        bool given[READING_FIELD_COUNT] = {false};
+        v.has[READING_P] = given[READING_P] = true;
+        v.v[READING_P] = cases[c].p;
+        ml_meter_values_balance(&v, &d, given);
+        struct ml_meter_cfg cfg = {.proto = ML_METER_DSMR50, .phases = cases[c].phases};
+        struct ml_buf b = {0};
+        ml_meter_render(&cfg, &v, 1767225600, &b);
+        CU_ASSERT_EQUAL(feed_dsmr(&b), DSMR_VERDICT_OK);
+        double sum = 0;
+        for (int i = 0; i < cases[c].phases; i++) {
+            double pi = reading_get_si(&rd, (enum reading_field)(READING_L1_P + i));
+            CU_ASSERT_DOUBLE_EQUAL(pi, cases[c].l[i], 0.5);
+            sum += pi;
+            /* the current follows P / U (whole amperes on DSMR 5) */
+            double a = reading_get_si(&rd, (enum reading_field)(READING_L1_I + i));
+            double u = reading_get_si(&rd, (enum reading_field)(READING_L1_U + i));
+            CU_ASSERT_DOUBLE_EQUAL(a, (cases[c].l[i] < 0 ? -cases[c].l[i] : cases[c].l[i]) / u,
+                                   1.0);
+        }
+        CU_ASSERT_DOUBLE_EQUAL(sum, reading_get_si(&rd, READING_P), 1.0);
+        CU_ASSERT_DOUBLE_EQUAL(sum, cases[c].p, 1.0);
+        ml_buf_free(&b);
+    }
+    /* a scenario that sets a phase itself keeps it */
+    struct ml_meter_values d, v;
+    ml_meter_values_defaults(&d, ML_METER_DSMR50, 3);
+    v = d;
+    bool given[READING_FIELD_COUNT] = {false};
+    v.v[READING_P_IMP] = 5000;
+    v.v[READING_L1_P_IMP] = 123;
+    given[READING_P_IMP] = given[READING_L1_P_IMP] = true;
+    ml_meter_values_balance(&v, &d, given);
+    CU_ASSERT_DOUBLE_EQUAL(v.v[READING_L1_P_IMP], 123, 1e-9);
+    CU_ASSERT_DOUBLE_EQUAL(v.v[READING_L2_P_IMP], 200, 1e-9);
+}
+
 /* TIC group sums recomputed from the frame bytes: S1 over label..last HT. */
 static int tic_groups_checked(const struct ml_buf *b, bool historic)
 {
@@ -280,6 +332,7 @@ int main(void)
         {"test_meter_dsmr_every_version_parses_and_crc_is_right",
          test_meter_dsmr_every_version_parses_and_crc_is_right},
         {"test_meter_dsmr_signed_power_splits", test_meter_dsmr_signed_power_splits},
+        {"test_meter_phases_follow_the_total", test_meter_phases_follow_the_total},
         {"test_meter_tic_frames_parse_and_checksums_are_right",
          test_meter_tic_frames_parse_and_checksums_are_right},
         {"test_meter_tic_historic_is_recognised", test_meter_tic_historic_is_recognised},
