@@ -256,6 +256,10 @@ static void dsim_stop(struct ml_dut *d)
 
 static const char *sim_cannot(struct ml_dut *d, const struct ml_scn_step *st)
 {
+    if (st != NULL && st->kind == ML_STEP_FAULT && ml_scn_fault_is_board(st->fault.kind) &&
+        st->fault.kind != ML_SF_POWER_CYCLE && st->fault.kind != ML_SF_RESET) {
+        return "power: on/off and flash: need a board (--dut rig)";
+    }
     if (st == NULL || d->s->product != ML_SCN_P1MB) {
         return NULL;
     }
@@ -439,7 +443,7 @@ static int p1mb_observe(struct ml_dut *d, const struct ml_scn_check *ch, struct 
 
 static int sim_fault(struct ml_dut *d, const struct ml_scn_fault *f, char *why, size_t cap)
 {
-    if (f->kind == ML_SF_POWER_CYCLE) {
+    if (f->kind == ML_SF_POWER_CYCLE || f->kind == ML_SF_RESET) { /* both lose RAM, keep flash */
         if (d->s->mqtt) {
             sim_published(d); /* the count of this boot, before it is lost */
         }

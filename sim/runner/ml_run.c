@@ -91,6 +91,7 @@ struct runner {
     uint32_t led_start_rgb;
     struct ml_buf report;
     char *skipped_locs; /* "file:line:col\n" of checks reported skipped once */
+    char *restore_cfg;  /* device: settings changed on a rig's board: what to put back */
 };
 
 static struct runner *cur; /* for now_s() */
@@ -526,7 +527,7 @@ static int check_state(struct runner *r, const struct ml_scn_check *ch, char *ex
     case ML_CHK_REBOOTS:
         snprintf(what, cap, "reboots");
         ml_check_range_text(ch, exp, cap);
-        snprintf(seen, cap, "%.0f", ob.num);
+        snprintf(seen, cap, "%.0f%s%s", ob.num, ob.detail[0] ? " " : "", ob.detail);
         ok = ob.num >= ch->min && ob.num <= ch->max;
         break;
     default:
@@ -1052,7 +1053,7 @@ static bool is_broker_fault(enum ml_scn_fault_kind k)
 
 static bool is_dut_fault(enum ml_scn_fault_kind k)
 {
-    return (k >= ML_SF_LINK_DOWN && k <= ML_SF_INTERNET_UP) || k == ML_SF_POWER_CYCLE;
+    return (k >= ML_SF_LINK_DOWN && k <= ML_SF_INTERNET_UP) || ml_scn_fault_is_board(k);
 }
 
 /* The broker and the subscriber: the DUT's, --broker, or a local mosquitto. */
@@ -1129,6 +1130,43 @@ static const char *cannot_play(struct runner *r)
     return NULL;
 }
 
+/* GET /api/v1/config, asked again until @p limit seconds have passed (a board that
+ * is rebooting closes connections unanswered). @return 0 with *@p out, or -1. */
+static int get_config(struct runner *r, double limit, cJSON **out, char *why, size_t cap)
+{
+    struct ml_dut *d = r->d;
+    struct ml_http_resp resp;
+    char herr[256];
+    struct timespec t0, now;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int hrc;
+    for (;;) {
+        hrc = ml_http_request(d->http_host, d->http_port, d->http_user, d->http_password, "GET",
+                              "/api/v1/config", NULL, limit, &resp, herr, sizeof herr);
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        double spent = (double)(now.tv_sec - t0.tv_sec) + (now.tv_nsec - t0.tv_nsec) / 1e9;
+        if (hrc >= 0 || spent >= limit) {
+            break;
+        }
+        nanosleep(&(struct timespec){0, 200000000L}, NULL);
+    }
+    if (hrc < 0) {
+        snprintf(why, cap, "%s: device: settings cannot be verified: GET /api/v1/config: %s",
+                 r->s->path, herr);
+        return -1;
+    }
+    *out = resp.status == 200 && resp.body ? cJSON_Parse(resp.body) : NULL;
+    int status = resp.status;
+    ml_http_resp_free(&resp);
+    if (*out == NULL) {
+        snprintf(why, cap,
+                 "%s: device: settings cannot be verified: GET /api/v1/config answered %d",
+                 r->s->path, status);
+        return -1;
+    }
+    return 0;
+}
+
 /* Is the scenario's device: block what the DUT runs with? The sim backend builds the
  * device from it; a child or a rig is asked: GET /api/v1/config on a Smart Connect,
  * the variant register on a P1MB. @return NULL, or why the scenario does not apply. */
@@ -1191,61 +1229,84 @@ static const char *device_settings_not_applicable(struct runner *r)
                  need[0].what);
         return why;
     }
-    struct ml_http_resp resp;
-    char herr[256];
-    /* A device that was just given its settings may still be rebooting: it closes the
-     * first connections unanswered. Ask again until the HTTP timeout has passed. */
-    double limit = d->http_timeout_s > 0 ? d->http_timeout_s : 5;
-    struct timespec t0, now;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    int hrc;
-    for (;;) {
-        hrc = ml_http_request(d->http_host, d->http_port, d->http_user, d->http_password, "GET",
-                              "/api/v1/config", NULL, limit, &resp, herr, sizeof herr);
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        double spent = (double)(now.tv_sec - t0.tv_sec) + (now.tv_nsec - t0.tv_nsec) / 1e9;
-        if (hrc >= 0 || spent >= limit) {
-            break;
+    /* A rig's board is given the settings it lacks (PATCH /api/v1/config, a reset, the
+     * boot wait) and asked again; what it had is put back after the scenario. */
+    for (int attempt = 0;; attempt++) {
+        cJSON *j = NULL;
+        /* A device that was just given its settings may still be rebooting: it closes the
+         * first connections unanswered. Ask again until the HTTP timeout has passed. */
+        double limit = d->http_timeout_s > 0 ? d->http_timeout_s : 5;
+        if (attempt > 0 && d->boot_timeout_s > limit) {
+            limit = d->boot_timeout_s;
         }
-        nanosleep(&(struct timespec){0, 200000000L}, NULL);
-    }
-    if (hrc < 0) {
-        snprintf(why, sizeof why, "%s: device: settings cannot be verified: GET /api/v1/config: %s",
-                 s->path, herr);
-        return why;
-    }
-    cJSON *j = resp.status == 200 && resp.body ? cJSON_Parse(resp.body) : NULL;
-    int status = resp.status;
-    ml_http_resp_free(&resp);
-    if (j == NULL) {
-        snprintf(why, sizeof why,
-                 "%s: device: settings cannot be verified: GET /api/v1/config answered %d", s->path,
-                 status);
-        return why;
-    }
-    const char *bad = NULL;
-    for (size_t i = 0; i < n && bad == NULL; i++) {
-        const cJSON *o = need[i].obj ? cJSON_GetObjectItem(j, need[i].obj) : j;
-        const cJSON *v = cJSON_GetObjectItem(o, need[i].key);
-        char seen[128];
-        if (cJSON_IsString(v)) {
-            snprintf(seen, sizeof seen, "%s", v->valuestring);
-        } else if (cJSON_IsBool(v)) {
-            snprintf(seen, sizeof seen, "%s", cJSON_IsTrue(v) ? "true" : "false");
-        } else {
-            snprintf(seen, sizeof seen, "(missing)");
+        if (get_config(r, limit, &j, why, sizeof why) < 0) {
+            return why;
         }
-        if (strcmp(seen, need[i].want) != 0) {
-            snprintf(why, sizeof why,
-                     "%s: device: %s %s asked, the device runs with %s (GET /api/v1/config "
-                     "%s%s%s); set it on the device or leave it out",
-                     s->path, need[i].what, need[i].want, seen, need[i].obj ? need[i].obj : "",
-                     need[i].obj ? "." : "", need[i].key);
-            bad = why;
+        const char *bad = NULL;
+        cJSON *patch = cJSON_CreateObject(), *restore = cJSON_CreateObject();
+        for (size_t i = 0; i < n; i++) {
+            const cJSON *o = need[i].obj ? cJSON_GetObjectItem(j, need[i].obj) : j;
+            const cJSON *v = cJSON_GetObjectItem(o, need[i].key);
+            char seen[128];
+            if (cJSON_IsString(v)) {
+                snprintf(seen, sizeof seen, "%s", v->valuestring);
+            } else if (cJSON_IsBool(v)) {
+                snprintf(seen, sizeof seen, "%s", cJSON_IsTrue(v) ? "true" : "false");
+            } else {
+                snprintf(seen, sizeof seen, "(missing)");
+            }
+            if (strcmp(seen, need[i].want) == 0) {
+                continue;
+            }
+            bool is_bool = !strcmp(need[i].key, "Enable");
+            cJSON *po = patch, *ro = restore;
+            if (need[i].obj) {
+                po = cJSON_GetObjectItem(patch, need[i].obj);
+                po = po ? po : cJSON_AddObjectToObject(patch, need[i].obj);
+                ro = cJSON_GetObjectItem(restore, need[i].obj);
+                ro = ro ? ro : cJSON_AddObjectToObject(restore, need[i].obj);
+            }
+            if (is_bool) {
+                cJSON_AddBoolToObject(po, need[i].key, !strcmp(need[i].want, "true"));
+            } else {
+                cJSON_AddStringToObject(po, need[i].key, need[i].want);
+            }
+            if (v != NULL) {
+                cJSON_AddItemToObject(ro, need[i].key, cJSON_Duplicate(v, true));
+            }
+            if (bad == NULL) {
+                snprintf(why, sizeof why,
+                         "%s: device: %s %s asked, the device runs with %s (GET /api/v1/config "
+                         "%s%s%s)%s",
+                         s->path, need[i].what, need[i].want, seen, need[i].obj ? need[i].obj : "",
+                         need[i].obj ? "." : "", need[i].key,
+                         attempt > 0 ? " after PATCH /api/v1/config and a reset"
+                                     : "; set it on the device or leave it out");
+                bad = why;
+            }
         }
+        cJSON_Delete(j);
+        if (bad == NULL || attempt > 0 || !d->apply_settings) {
+            cJSON_Delete(patch);
+            cJSON_Delete(restore);
+            return bad;
+        }
+        char *body = cJSON_PrintUnformatted(patch);
+        char *back = cJSON_PrintUnformatted(restore);
+        cJSON_Delete(patch);
+        cJSON_Delete(restore);
+        narrate(r, "device: settings %s (PATCH /api/v1/config, reset)", body);
+        char aerr[400];
+        int rc = ml_dut_config_apply(d, body, aerr, sizeof aerr);
+        free(body);
+        if (rc < 0) {
+            free(back);
+            snprintf(why, sizeof why, "%s: device: settings could not be set: %s", s->path, aerr);
+            return why;
+        }
+        free(r->restore_cfg);
+        r->restore_cfg = back;
     }
-    cJSON_Delete(j);
-    return bad;
 }
 
 static void meter_bytes(struct runner *r, const struct ml_ev *ev, const struct ml_scn_step *st)
@@ -1264,16 +1325,19 @@ static void meter_bytes(struct runner *r, const struct ml_ev *ev, const struct m
 
 static void dut_fault(struct runner *r, const struct ml_scn_step *st)
 {
-    char why[256] = "";
-    if (st->fault.kind == ML_SF_POWER_CYCLE) {
+    char why[768] = "";
+    if (ml_scn_fault_is_board(st->fault.kind)) {
         mqtt_sync(r, false); /* what this boot published, before it is gone */
     }
     int rc = r->d->ops->fault(r->d, &st->fault, why, sizeof why);
+    if (rc == ML_DUT_FAIL && r->o->stop != NULL && *r->o->stop) {
+        rc = ML_DUT_OK; /* a stop signal cut the board's command short: interrupted, below */
+    }
     if (rc == ML_DUT_FAIL) {
         setup_error(r, "%s:%d:%d: %s: %s", st->loc.file, st->loc.line, st->loc.col,
                     ml_scn_fault_name(st->fault.kind), why);
     }
-    if (st->fault.kind == ML_SF_POWER_CYCLE) {
+    if (ml_scn_fault_is_board(st->fault.kind)) {
         for (int c = 1; c <= 4; c++) {
             mb_drop(r, c);
         }
@@ -1529,7 +1593,17 @@ void ml_run_close(struct ml_run_session *ss)
     for (int c = 1; c <= 4; c++) {
         mb_drop(r, c);
     }
+    if (r->restore_cfg != NULL) { /* the board as it was before the scenario */
+        char aerr[400];
+        if (ml_dut_config_apply(d, r->restore_cfg, aerr, sizeof aerr) < 0) {
+            ml_buf_printf(&r->report, "  note: device: settings not put back (%s): %s\n",
+                          r->restore_cfg, aerr);
+        }
+        free(r->restore_cfg);
+        r->restore_cfg = NULL;
+    }
     if (ss->started) {
+        res->console = d->ops->console ? d->ops->console(d) : NULL;
         d->ops->stop(d);
     }
     if (r->have_sub || r->sub.m) {

@@ -96,6 +96,11 @@ enum ml_scn_fault_kind {
     ML_SF_BROKER_REJECTS_CREDENTIALS,
     ML_SF_BROKER_ACCEPTS_CREDENTIALS,
     ML_SF_POWER_CYCLE,
+    /* rig actions (steps `power: off|on`, `reset: true`, `flash: IMAGE`) */
+    ML_SF_POWER_OFF,
+    ML_SF_POWER_ON,
+    ML_SF_RESET,
+    ML_SF_FLASH,
     ML_SF_COUNT
 };
 
@@ -114,7 +119,11 @@ struct ml_scn_fault {
     bool raw;            /**< noise may contain frame delimiters */
     struct ml_line line; /**< line: what the meter sends with */
     uint8_t *insert;     /**< insert_bytes data (owned) */
+    char *image; /**< flash: the image, relative paths joined to the scenario's folder (owned) */
 };
+
+/** True for the board actions power_cycle, power_off, power_on, reset, flash. */
+bool ml_scn_fault_is_board(enum ml_scn_fault_kind k);
 
 enum ml_scn_action_kind { ML_ACT_BUTTON = 0, ML_ACT_MODBUS_WRITE, ML_ACT_HTTP };
 

@@ -55,6 +55,11 @@ static void usage(FILE *out)
         "                         configuration (meterlab sends PATCH /api/v1/config, then\n"
         "                         POST /api/v1/reset, before it prints the banner)\n"
         "  --mqtt-ca FILE --mqtt-cert FILE --mqtt-key FILE   the co-processor's TLS files\n"
+        "  --icount VALUE         QEMU's -icount (e.g. shift=0,sleep=off,align=off: the\n"
+        "                         guest clock counts instructions and skips idle time, so\n"
+        "                         the image runs ahead of the wall clock unless a QMP\n"
+        "                         client holds it: meterlab run --dut qemu --vtime does)\n"
+        "  --qmp PATH             QEMU's QMP on this unix socket (stop/cont, clock reads)\n"
         "  --control PATH         bench control: a unix socket at PATH taking one command a\n"
         "                         line, answered 'ok' or 'error: ...': 'button press',\n"
         "                         'button release' (the image reads console bytes B/b as its\n"
@@ -116,6 +121,8 @@ int ml_cli_device_qemu(int argc, char **argv)
         O_IMAGE,
         O_RS485,
         O_REALTIME,
+        O_ICOUNT,
+        O_QMP,
         O_CONTROL,
         O_UNSUPPORTED
     };
@@ -126,6 +133,8 @@ int ml_cli_device_qemu(int argc, char **argv)
         {"image", required_argument, 0, O_IMAGE},
         {"rs485", required_argument, 0, O_RS485},
         {"realtime", no_argument, 0, O_REALTIME},
+        {"icount", required_argument, 0, O_ICOUNT},
+        {"qmp", required_argument, 0, O_QMP},
         {"control", required_argument, 0, O_CONTROL},
         /* the sim's options that seed its configuration: the image has its own store */
         {"serial", required_argument, 0, O_UNSUPPORTED},
@@ -134,6 +143,7 @@ int ml_cli_device_qemu(int argc, char **argv)
     };
     const char *product = NULL, *variant = NULL, *image_arg = NULL, *bind = "127.0.0.1";
     const char *mqtt = NULL, *ca = NULL, *cert = NULL, *key = NULL, *control = NULL;
+    const char *icount = NULL, *qmp = NULL;
     bool quiet = false, p1out = true;
     struct ml_qemu_seed seed = {NULL, NULL, NULL, NULL, NULL};
     uint16_t modbus_port = 1502, http_port = 8080;
@@ -226,7 +236,13 @@ int ml_cli_device_qemu(int argc, char **argv)
             control = optarg;
             break;
         case O_REALTIME:
-            break; /* --realtime: QEMU always runs against the wall clock */
+            break; /* --realtime: without --icount QEMU runs against the wall clock */
+        case O_ICOUNT:
+            icount = optarg;
+            break;
+        case O_QMP:
+            qmp = optarg;
+            break;
         case O_UNSUPPORTED:
             fprintf(stderr,
                     "meterlab device: --%s is not supported with --target qemu (the image has "
@@ -323,6 +339,8 @@ int ml_cli_device_qemu(int argc, char **argv)
         .cert = cert,
         .key = key,
         .seed = seed,
+        .icount = icount,
+        .qmp = qmp,
         .stop = ml_cli_stop_requested,
     };
     ml_cli_catch_stop_signals();
