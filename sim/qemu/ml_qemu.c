@@ -478,6 +478,30 @@ int ml_qemu_reset(struct ml_qemu *q, char *err, size_t cap)
     return rc;
 }
 
+int ml_qemu_button(struct ml_qemu *q, bool pressed, char *err, size_t cap)
+{
+    /* the images' stand-in for the FPGA I/O button (ML_CM_CONSOLE_BUTTON, hal_gpio.c) */
+    const char b = pressed ? 'B' : 'b';
+    if (q->in_fd < 0 || write(q->in_fd, &b, 1) != 1) {
+        snprintf(err, cap, "QEMU's console input: %s", q->in_fd < 0 ? "closed" : strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int ml_qemu_link(struct ml_qemu *q, bool up, char *err, size_t cap)
+{
+#ifdef HAVE_AT_EMU
+    if (q->emu != NULL) {
+        ml_at_emu_set_fault(q->emu, ML_AT_EMU_LINK_DOWN, !up);
+        return 0;
+    }
+#endif
+    (void)up;
+    snprintf(err, cap, "no network co-processor (a P1MB image, or built without sim/at_emu)");
+    return -1;
+}
+
 /* ------------------------------------------------------------------------- */
 /* The banner: lines the image prints at boot, up to "ready"                 */
 /* ------------------------------------------------------------------------- */

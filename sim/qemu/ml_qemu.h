@@ -143,6 +143,23 @@ bool ml_qemu_alive(struct ml_qemu *q);
  */
 int ml_qemu_reset(struct ml_qemu *q, char *err, size_t cap);
 
+/**
+ * Press (@p pressed) or release the board's button. QEMU 7.2 cannot set the
+ * FPGA I/O BUTTON register, so this writes the images' stand-in on the console
+ * input: 'B' / 'b' (ML_CM_CONSOLE_BUTTON in the Cortex-M port, docs/target.md).
+ * @return 0, or -1 with the reason in @p err.
+ */
+int ml_qemu_button(struct ml_qemu *q, bool pressed, char *err, size_t cap);
+
+/**
+ * Pull (@p up false) or restore the network link of a Smart Connect image: the
+ * ESP-AT emulator's link fault (ML_AT_EMU_LINK_DOWN: "+ETH_DISCONNECTED" /
+ * "WIFI DISCONNECT", every link and the MQTT session closed, as the module
+ * reports it; "+ETH_CONNECTED", "+ETH_GOT_IP" when it is back).
+ * @return 0, or -1 (no co-processor: a P1MB image) with the reason in @p err.
+ */
+int ml_qemu_link(struct ml_qemu *q, bool up, char *err, size_t cap);
+
 /** Stop QEMU (SIGTERM, SIGKILL after 2 s) and the emulator; free @p q (NULL: nothing). */
 void ml_qemu_stop(struct ml_qemu *q);
 

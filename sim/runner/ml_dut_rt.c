@@ -9,6 +9,10 @@
  * `meterlab device` run as a child process over ptys (so CI proves the rig
  * path); power cycle = stop the child and start it again on the same state
  * dir. `--dut qemu` is the same with `--target qemu` and a longer boot time.
+ * The child's bench control socket (`--control`) presses its button and pulls
+ * its network link (the sim's network model; on qemu the co-processor
+ * emulator's link fault). While the link is pulled its HTTP API cannot answer,
+ * so the LED, MQTT and IP state are read from the child's status lines then.
  *
  * What is observed: the Smart Connect's GET /api/v1/status (LED state name,
  * counters, MQTT state, uptime -> reboots); a P1MB child's LED/counter lines on
@@ -30,6 +34,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/ioctl.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -57,6 +62,10 @@ struct rt_priv {
     int p1_led, rs_bad; /* P1MB LED lines */
     double tel[3];      /* P1MB telegrams: ok, crc fail, frame fail */
     int child_reboots;
+    int mqtt_state;    /* Smart Connect MQTT state from the child's lines (-1 unknown) */
+    int has_ip;        /* its "IP:" line: 1 yes, 0 none, -1 unknown */
+    bool link_pulled;  /* we pulled the network link: observe through the child's lines */
+    char control[160]; /* the child's control socket ("" = none) */
     char mb_port[8], http_port[8],
         https_port[8]; /* fixed for the child's life: reboots keep them */
     /* ports */
@@ -277,6 +286,14 @@ static void child_line(struct rt_priv *p, const char *l)
                 }
             }
         }
+    } else if ((m = strstr(l, "] MQTT: ")) != NULL) {
+        for (int i = 0; i < 4; i++) {
+            if (!strcmp(m + 8, mqtt_state_name(i))) {
+                p->mqtt_state = i;
+            }
+        }
+    } else if ((m = strstr(l, "] IP: ")) != NULL) {
+        p->has_ip = strcmp(m + 6, "none") != 0;
     } else if ((m = strstr(l, "] P1 LED: ")) != NULL) {
         p->p1_led = !strncmp(m + 10, "on", 2)         ? ML_LED_SHOW_ON
                     : !strncmp(m + 10, "blinking", 8) ? ML_LED_SHOW_BLINK
@@ -414,6 +431,14 @@ static int child_start(struct ml_dut *d, const char *mqtt_url, char *err, size_t
     }
     argv[a++] = "--product";
     argv[a++] = s->product == ML_SCN_TIC ? "tic" : s->product == ML_SCN_P1MB ? "p1mb" : "p1";
+    if (s->product != ML_SCN_P1MB) {
+        /* the bench control socket: button and network link */
+        snprintf(p->control, sizeof p->control, "%s/control.sock", p->state_dir);
+        argv[a++] = "--control";
+        argv[a++] = p->control;
+    } else {
+        p->control[0] = 0;
+    }
     if (!p->qemu) {
         /* the QEMU target keeps its flash in QEMU's RAM and has its own serial */
         argv[a++] = "--state-dir";
@@ -581,7 +606,8 @@ static int child_start(struct ml_dut *d, const char *mqtt_url, char *err, size_t
     rig->timeouts.http_s = 5;
     rig->timeouts.mqtt_s = 10;
     pthread_mutex_lock(&p->mu);
-    p->led_state = -1;
+    p->led_state = p->mqtt_state = p->has_ip = -1;
+    p->link_pulled = false; /* a new child starts with its link up */
     p->p1_led = ML_LED_SHOW_OFF;
     p->rs_bad = 0;
     memset(p->tel, 0, sizeof p->tel);
@@ -714,6 +740,8 @@ static int rt_start(struct ml_dut *d, const char *mqtt_url, char *err, size_t ca
     p->last_uptime = -1;
     p->reboots = 0;
     p->child_reboots = 0;
+    p->mqtt_state = p->has_ip = p->led_state = -1;
+    p->link_pulled = false;
     if (p->device) {
         p->mb_port[0] = p->http_port[0] = p->https_port[0] = 0;
         snprintf(p->state_dir, sizeof p->state_dir, "/tmp/meterlab-run-XXXXXX");
@@ -794,7 +822,16 @@ step:
     if (st->kind == ML_STEP_FAULT) {
         enum ml_scn_fault_kind k = st->fault.kind;
         if (k >= ML_SF_LINK_DOWN && k <= ML_SF_INTERNET_UP) {
-            snprintf(why, sizeof why, "fault %s needs the sim's network model",
+            if (p->qemu && (k == ML_SF_LINK_DOWN || k == ML_SF_LINK_UP)) {
+                return NULL; /* the co-processor emulator's link fault */
+            }
+            if (p->device && !p->qemu) {
+                return NULL; /* the sim's network model, through --control */
+            }
+            snprintf(why, sizeof why,
+                     p->qemu ? "fault %s: the target's co-processor emulator models link loss "
+                               "only"
+                             : "fault %s: a rig has no network control",
                      ml_scn_fault_name(k));
             return why;
         }
@@ -808,10 +845,9 @@ step:
             return ml_rig_missing_reason(need);
         }
     }
-    if (st->kind == ML_STEP_ACTION && st->action.kind == ML_ACT_BUTTON &&
-        (p->device || !ml_rig_has(&p->rig, ML_RIG_CAP_BUTTON))) {
-        return p->device ? "the stand-alone device has no button input"
-                         : ml_rig_missing_reason(ML_RIG_CAP_BUTTON);
+    if (st->kind == ML_STEP_ACTION && st->action.kind == ML_ACT_BUTTON && !p->device &&
+        !ml_rig_has(&p->rig, ML_RIG_CAP_BUTTON)) {
+        return ml_rig_missing_reason(ML_RIG_CAP_BUTTON);
     }
     return NULL;
 }
@@ -1030,6 +1066,80 @@ static int observe_p1mb(struct ml_dut *d, const struct ml_scn_check *ch, struct 
     return rc;
 }
 
+/* The link is pulled (no HTTP): what the child's status lines say. */
+static int observe_lines(struct ml_dut *d, const struct ml_scn_check *ch, struct ml_dut_obs *o,
+                         char *why, size_t cap)
+{
+    struct rt_priv *p = P(d);
+    int rc = ML_DUT_OK;
+    pthread_mutex_lock(&p->mu);
+    if (ch->kind == ML_CHK_LED) {
+        o->state = p->led_state;
+    } else if (ch->kind == ML_CHK_STATUS && !strcmp(ch->name, "mqtt")) {
+        o->state = p->mqtt_state;
+    } else if (ch->kind == ML_CHK_STATUS && !strcmp(ch->name, "has_ip") && p->has_ip >= 0) {
+        o->b = p->has_ip == 1;
+    } else {
+        snprintf(why, cap,
+                 "%s while the link is pulled: the HTTP API cannot answer and the device "
+                 "prints no such line",
+                 ch->name ? ch->name : "this check");
+        rc = ML_DUT_SKIP;
+    }
+    pthread_mutex_unlock(&p->mu);
+    return rc;
+}
+
+/* One command on the child's control socket; its answer "ok" or "error: ...". */
+static int control_cmd(struct rt_priv *p, const char *cmd, char *why, size_t cap)
+{
+    if (!p->control[0]) {
+        snprintf(why, cap, "the device has no control socket");
+        return ML_DUT_SKIP;
+    }
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    size_t plen = strlen(p->control);
+    if (plen >= sizeof a.sun_path) {
+        snprintf(why, cap, "control socket path too long: %s", p->control);
+        return ML_DUT_FAIL;
+    }
+    memcpy(a.sun_path, p->control, plen + 1);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        snprintf(why, cap, "control socket %s: %s", p->control, strerror(errno));
+        if (fd >= 0) {
+            close(fd);
+        }
+        return ML_DUT_FAIL;
+    }
+    char line[128], ans[400];
+    snprintf(line, sizeof line, "%s\n", cmd);
+    size_t n = 0;
+    ans[0] = 0;
+    if (write(fd, line, strlen(line)) == (ssize_t)strlen(line)) {
+        double end = mono() + 10;
+        while (!strchr(ans, '\n') && n < sizeof ans - 1 && mono() < end) {
+            struct pollfd pf = {fd, POLLIN, 0};
+            if (poll(&pf, 1, 100) != 1) {
+                continue;
+            }
+            ssize_t r = read(fd, ans + n, sizeof ans - 1 - n);
+            if (r <= 0) {
+                break;
+            }
+            n += (size_t)r;
+            ans[n] = 0;
+        }
+    }
+    close(fd);
+    ans[strcspn(ans, "\n")] = 0;
+    if (strcmp(ans, "ok") != 0) {
+        snprintf(why, cap, "control '%s': %s", cmd, ans[0] ? ans : "no answer within 10 s");
+        return ML_DUT_FAIL;
+    }
+    return ML_DUT_OK;
+}
+
 static int rt_observe(struct ml_dut *d, const struct ml_scn_check *ch, struct ml_dut_obs *o,
                       char *why, size_t cap)
 {
@@ -1040,6 +1150,9 @@ static int rt_observe(struct ml_dut *d, const struct ml_scn_check *ch, struct ml
     if (ch->kind == ML_CHK_COUNTER && !strcmp(ch->name, "modbus_clients_refused")) {
         snprintf(why, cap, "not in GET /api/v1/status");
         return ML_DUT_SKIP;
+    }
+    if (p->link_pulled) {
+        return observe_lines(d, ch, o, why, cap);
     }
     cJSON *j = get_status(d, why, cap);
     if (j == NULL) {
@@ -1229,8 +1342,18 @@ static int rt_fault(struct ml_dut *d, const struct ml_scn_fault *f, char *why, s
 {
     struct rt_priv *p = P(d);
     if (!ml_scn_fault_is_board(f->kind)) {
-        snprintf(why, cap, "fault %s needs the sim's network model", ml_scn_fault_name(f->kind));
-        return ML_DUT_SKIP;
+        if (!p->device || f->kind < ML_SF_LINK_DOWN || f->kind > ML_SF_INTERNET_UP) {
+            snprintf(why, cap, "fault %s: no network control on this DUT",
+                     ml_scn_fault_name(f->kind));
+            return ML_DUT_SKIP;
+        }
+        char cmd[64];
+        snprintf(cmd, sizeof cmd, "fault %s", ml_scn_fault_name(f->kind));
+        int rc = control_cmd(p, cmd, why, cap);
+        if (rc == ML_DUT_OK && (f->kind == ML_SF_LINK_DOWN || f->kind == ML_SF_LINK_UP)) {
+            p->link_pulled = f->kind == ML_SF_LINK_DOWN;
+        }
+        return rc;
     }
     if (d->http_port > 0 && !p->off) {
         cJSON_Delete(get_status(d, why, cap)); /* the uptime before */
@@ -1262,7 +1385,10 @@ static int rt_button(struct ml_dut *d, bool pressed, char *why, size_t cap)
 {
     struct rt_priv *p = P(d);
     const char *cmd = pressed ? p->rig.commands.button_press : p->rig.commands.button_release;
-    if (p->device || !cmd[0]) {
+    if (p->device) {
+        return control_cmd(p, pressed ? "button press" : "button release", why, cap);
+    }
+    if (!cmd[0]) {
         snprintf(why, cap, "%s", ml_rig_missing_reason(ML_RIG_CAP_BUTTON));
         return ML_DUT_SKIP;
     }

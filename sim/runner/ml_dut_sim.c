@@ -530,13 +530,18 @@ int ml_dut_sim_net_fault(enum ml_scn_fault_kind k, bool wifi)
     return ML_DUT_OK;
 }
 
+void ml_dut_sim_button(bool pressed)
+{
+    sim_button_set(pressed);
+    sim_wait_idle();
+}
+
 static int sim_button(struct ml_dut *d, bool pressed, char *why, size_t cap)
 {
     (void)d;
     (void)why;
     (void)cap;
-    sim_button_set(pressed);
-    sim_wait_idle();
+    ml_dut_sim_button(pressed);
     return ML_DUT_OK;
 }
 

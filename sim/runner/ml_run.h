@@ -246,6 +246,13 @@ void ml_dut_sim_init(struct ml_dut *d);
 int ml_dut_sim_net_fault(enum ml_scn_fault_kind k, bool wifi);
 
 /**
+ * Close (@p pressed) or open the simulated device's button contact, then wait
+ * until the device loop handled it (the in-process backend's button action;
+ * also `meterlab device --control`).
+ */
+void ml_dut_sim_button(bool pressed);
+
+/**
  * While the in-process device's MQTT connection to the broker on TCP @p broker_port
  * is open on the wire but not yet established, let it finish in real time (at most
  * 10 s), so that what the device sees at a virtual instant does not depend on the

@@ -112,4 +112,34 @@ bool ml_cli_stop_requested(void);
 /** Make ml_cli_stop_requested() true, as a signal would. */
 void ml_cli_request_stop(void);
 
+/**
+ * The bench control socket of `meterlab device --control PATH` (sim and
+ * --target qemu): a unix stream socket at PATH, one command per line, one
+ * answer line each ("ok" or "error: <why>"):
+ *   button press | button release     the button's contact closed / open
+ *   fault <name>                      a scenario network fault by its name
+ *                                     (link_down, link_up, dhcp_fails, ...)
+ * `meterlab run --dut device|qemu` drives the device through it.
+ */
+struct ml_cli_control_ops {
+    /** Close (@p pressed) or open the button contact. 0, or -1 with @p err. */
+    int (*button)(void *ctx, bool pressed, char *err, size_t cap);
+    /** Fault @p name (a scenario fault name). 0, or -1 with @p err. */
+    int (*fault)(void *ctx, const char *name, char *err, size_t cap);
+    void *ctx;
+};
+
+struct ml_cli_control;
+
+/**
+ * Listen on @p path (an old socket there is replaced; any other file is an
+ * error) and serve commands in a thread until ml_cli_control_stop(). Commands
+ * are carried out one at a time, in order, from that thread.
+ * @return the server, or NULL with the reason on stderr.
+ */
+struct ml_cli_control *ml_cli_control_start(const char *path, const struct ml_cli_control_ops *ops);
+
+/** Stop the thread, close and remove the socket, free. NULL: nothing. */
+void ml_cli_control_stop(struct ml_cli_control *c);
+
 #endif /* TOOLS_METERLAB_CLI_DEVICE_COMMON_H */

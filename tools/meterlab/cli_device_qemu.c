@@ -63,6 +63,12 @@ static void usage(FILE *out)
             "                         the image runs ahead of the wall clock unless a QMP\n"
             "                         client holds it: meterlab run --dut qemu --vtime does)\n"
             "  --qmp PATH             QEMU's QMP on this unix socket (stop/cont, clock reads)\n"
+            "  --control PATH         bench control: a unix socket at PATH taking one command a\n"
+            "                         line, answered 'ok' or 'error: ...': 'button press',\n"
+            "                         'button release' (the image reads console bytes B/b as its\n"
+            "                         button: QEMU cannot press the board's), 'fault link_down',\n"
+            "                         'fault link_up' (the co-processor emulator reports the link\n"
+            "                         lost / back as an ESP-AT module does; p1|tic)\n"
             "  --quiet                print only the start banner and errors\n"
             "  -h, --help             this text\n\n"
             "environment: QEMU (the qemu-system-arm to run), ML_TARGET_BIN (image directory).\n"
@@ -71,6 +77,41 @@ static void usage(FILE *out)
             "reboot of the firmware, not a restart of this command.\n\n"
             "example:\n"
             "  meterlab device --target qemu --product p1mb --variant sdm630\n");
+}
+
+/* ------------------------------------------------------------------------- */
+/* --control: the button stand-in and the co-processor's link (ml_qemu.h)     */
+/* ------------------------------------------------------------------------- */
+
+static int control_button(void *ctx, bool pressed, char *err, size_t cap)
+{
+    struct ml_qemu *q = ctx;
+    if (ml_qemu_button(q, pressed, err, cap) != 0) {
+        return -1;
+    }
+    printf("[%8.1f s] control: button %s\n", (double)ml_qemu_uptime_ms(q) / 1e3,
+           pressed ? "pressed" : "released");
+    fflush(stdout);
+    return 0;
+}
+
+static int control_fault(void *ctx, const char *name, char *err, size_t cap)
+{
+    struct ml_qemu *q = ctx;
+    bool down = strcmp(name, "link_down") == 0;
+    if (!down && strcmp(name, "link_up") != 0) {
+        snprintf(err, cap,
+                 "fault '%s': the target image's network is the co-processor emulator, which "
+                 "models link loss only (link_down, link_up)",
+                 name);
+        return -1;
+    }
+    if (ml_qemu_link(q, !down, err, cap) != 0) {
+        return -1;
+    }
+    printf("[%8.1f s] control: fault %s\n", (double)ml_qemu_uptime_ms(q) / 1e3, name);
+    fflush(stdout);
+    return 0;
 }
 
 /* ------------------------------------------------------------------------- */
@@ -86,7 +127,8 @@ int ml_cli_device_qemu(int argc, char **argv)
         O_ICOUNT,
         O_QMP,
         O_UNSUPPORTED,
-        O_HTTPS
+        O_HTTPS,
+        O_CONTROL
     };
     static const struct option opts[] = {
         ML_CLI_DEVICE_OPTIONS,
@@ -98,13 +140,14 @@ int ml_cli_device_qemu(int argc, char **argv)
         {"icount", required_argument, 0, O_ICOUNT},
         {"qmp", required_argument, 0, O_QMP},
         {"https-port", required_argument, 0, O_HTTPS},
+        {"control", required_argument, 0, O_CONTROL},
         /* the sim's options that seed its configuration: the image has its own store */
         {"serial", required_argument, 0, O_UNSUPPORTED},
         {"state-dir", required_argument, 0, O_UNSUPPORTED},
         {0, 0, 0, 0},
     };
     const char *product = NULL, *variant = NULL, *image_arg = NULL, *bind = "127.0.0.1";
-    const char *mqtt = NULL, *ca = NULL, *cert = NULL, *key = NULL;
+    const char *mqtt = NULL, *ca = NULL, *cert = NULL, *key = NULL, *control = NULL;
     const char *icount = NULL, *qmp = NULL;
     bool quiet = false, p1out = true;
     struct ml_qemu_seed seed = {NULL, NULL, NULL, NULL, NULL};
@@ -198,6 +241,9 @@ int ml_cli_device_qemu(int argc, char **argv)
             break;
         case ML_CLI_O_PASS:
             seed.password = optarg;
+            break;
+        case O_CONTROL:
+            control = optarg;
             break;
         case O_REALTIME:
             break; /* --realtime: without --icount QEMU runs against the wall clock */
@@ -361,6 +407,15 @@ int ml_cli_device_qemu(int argc, char **argv)
         printf("  MQTT           %s\n", m != NULL ? m : "off");
     }
     printf("  image          %s\n", image);
+    struct ml_cli_control *ctl = NULL;
+    if (control != NULL) {
+        const struct ml_cli_control_ops ops = {control_button, control_fault, q};
+        ctl = ml_cli_control_start(control, &ops);
+        if (ctl == NULL) {
+            goto out;
+        }
+        printf("  control        %s\n", control);
+    }
     printf("  stop with Ctrl-C\n");
     fflush(stdout);
 
@@ -415,6 +470,7 @@ int ml_cli_device_qemu(int argc, char **argv)
     fflush(stdout);
     rc = ML_EXIT_OK;
 out:
+    ml_cli_control_stop(ctl);
     ml_qemu_stop(q);
     return rc;
 }

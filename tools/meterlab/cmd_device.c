@@ -20,6 +20,7 @@
 #include "cli_identity.h"
 #include "ml_config.h"
 #include "ml_devices.h"
+#include "ml_run.h"
 #include "ml_serial.h"
 #include "mqtt/mqtt_policy.h"
 
@@ -67,6 +68,11 @@ static void usage(FILE *out)
         "  --mqtt-ca FILE --mqtt-cert FILE --mqtt-key FILE   TLS trust anchor / mutual TLS\n"
         "                         (PEM; checked at start, exit 2 when not usable)\n"
         "  --realtime             run against the wall clock (the default for this command)\n"
+        "  --control PATH         bench control: a unix socket at PATH taking one command a\n"
+        "                         line, answered 'ok' or 'error: ...': 'button press',\n"
+        "                         'button release' (the device's button), 'fault NAME' with\n"
+        "                         a scenario network fault: link_down, link_up, dhcp_fails,\n"
+        "                         dhcp_ok, gateway_down, gateway_up, internet_down, internet_up\n"
         "  --quiet                print only the start banner and errors\n"
         "\nThe meter type, MQTT and network options seed the device configuration while its\n"
         "config store is empty (a new --state-dir, or none); once a configuration was saved\n"
@@ -77,10 +83,45 @@ static void usage(FILE *out)
 }
 
 /* ------------------------------------------------------------------------- */
+/* --control: where the in-process scenario backend acts (ml_dut_sim.c)        */
+/* ------------------------------------------------------------------------- */
+
+static int control_button(void *ctx, bool pressed, char *err, size_t cap)
+{
+    (void)ctx;
+    (void)err;
+    (void)cap;
+    ml_dut_sim_button(pressed);
+    printf("[%8.1f s] control: button %s\n", (double)sim_now_us() / 1e6,
+           pressed ? "pressed" : "released");
+    fflush(stdout);
+    return 0;
+}
+
+static int control_fault(void *ctx, const char *name, char *err, size_t cap)
+{
+    (void)ctx;
+    for (int k = ML_SF_LINK_DOWN; k <= ML_SF_INTERNET_UP; k++) {
+        if (strcmp(name, ml_scn_fault_name((enum ml_scn_fault_kind)k)) == 0) {
+            /* the stand-alone device has the Ethernet interface only */
+            ml_dut_sim_net_fault((enum ml_scn_fault_kind)k, false);
+            printf("[%8.1f s] control: fault %s\n", (double)sim_now_us() / 1e6, name);
+            fflush(stdout);
+            return 0;
+        }
+    }
+    snprintf(err, cap,
+             "fault '%s': not a network fault of the simulated device (link_down, link_up, "
+             "dhcp_fails, dhcp_ok, gateway_down, gateway_up, internet_down, internet_up)",
+             name);
+    return -1;
+}
+
+/* ------------------------------------------------------------------------- */
 
 static int run(int argc, char **argv)
 {
-    enum { O_SERIAL = ML_CLI_O_NEXT, O_STATE, O_REALTIME, O_HTTPS, O_PLAIN_API };
+    enum { O_SERIAL = ML_CLI_O_NEXT, O_STATE, O_REALTIME, O_HTTPS, O_PLAIN_API, O_CONTROL };
     static const struct option opts[] = {
         ML_CLI_DEVICE_OPTIONS,
         {"serial", required_argument, 0, O_SERIAL},
@@ -88,6 +129,7 @@ static int run(int argc, char **argv)
         {"realtime", no_argument, 0, O_REALTIME},
         {"https-port", required_argument, 0, O_HTTPS},
         {"plain-api", no_argument, 0, O_PLAIN_API},
+        {"control", required_argument, 0, O_CONTROL},
         {0, 0, 0, 0},
     };
     /* The target image in QEMU (any product): cli_device_qemu.c. */
@@ -111,6 +153,7 @@ static int run(int argc, char **argv)
     set.https_port = geteuid() == 0 ? 443 : 8443;
     set.mqtt_enabled = false;
     const char *product = NULL, *state_dir = NULL, *p1in = "pty", *p1out = "pty";
+    const char *control = NULL;
     char serial[24] = "", password[9] = "";
     bool quiet = false;
     int c;
@@ -192,6 +235,9 @@ static int run(int argc, char **argv)
             snprintf(set.mqtt_key_file, sizeof set.mqtt_key_file, "%s", optarg);
             break;
         case O_REALTIME:
+            break;
+        case O_CONTROL:
+            control = optarg;
             break;
         case ML_CLI_O_QUIET:
             quiet = true;
@@ -306,12 +352,23 @@ static int run(int argc, char **argv)
     if (eff->mqtt_enabled) {
         printf(" (site '%s')", eff->mqtt_site[0] ? eff->mqtt_site : "default");
     }
-    printf("\n  stop with Ctrl-C\n");
+    printf("\n");
+    struct ml_cli_control *ctl = NULL;
+    if (control != NULL) {
+        static const struct ml_cli_control_ops ops = {control_button, control_fault, NULL};
+        ctl = ml_cli_control_start(control, &ops);
+        if (ctl == NULL) {
+            ml_dev_sc_stop();
+            return ML_EXIT_USAGE;
+        }
+        printf("  control        %s\n", control);
+    }
+    printf("  stop with Ctrl-C\n");
     fflush(stdout);
 
     ml_cli_catch_stop_signals();
     uint32_t last_pass = 0, last_fail = 0, last_frame = 0;
-    int last_led = -1, last_mqtt = -1;
+    int last_led = -1, last_mqtt = -1, last_ip = -1;
     while (!ml_cli_stop_requested()) {
         usleep(100000);
         if (quiet) {
@@ -335,9 +392,14 @@ static int run(int argc, char **argv)
             last_mqtt = (int)app->status.mqtt;
             printf("[%8.1f s] MQTT: %s\n", t, mqtt_state_name((int)app->status.mqtt));
         }
+        if ((int)app->status.has_ip != last_ip) {
+            last_ip = (int)app->status.has_ip;
+            printf("[%8.1f s] IP: %s\n", t, app->status.has_ip ? "yes" : "none");
+        }
         fflush(stdout);
     }
     printf("meterlab device: stopping\n");
+    ml_cli_control_stop(ctl);
     ml_dev_sc_stop();
     close(in_fd);
     if (out_fd >= 0) {

@@ -32,7 +32,7 @@ static struct sc_settings settings;
 static struct {
     bool banner_done;
     struct cm_telegram_counts telegrams;
-    int led, mqtt;
+    int led, mqtt, ip;
 } seen;
 
 static void banner(void)
@@ -98,6 +98,7 @@ static void report(void)
         seen.banner_done = true;
         seen.led = -1;
         seen.mqtt = -1;
+        seen.ip = -1;
         banner();
     }
     const struct sc_counters *k = &app.counters;
@@ -113,6 +114,11 @@ static void report(void)
         seen.mqtt = (int)app.status.mqtt;
         cm_line_str(&l, "MQTT: ");
         cm_line_str(&l, mqtt_state_name((int)app.status.mqtt));
+        cm_line_send(&l);
+    }
+    if ((int)app.status.has_ip != seen.ip) {
+        seen.ip = (int)app.status.has_ip;
+        cm_line_str(&l, app.status.has_ip ? "IP: yes" : "IP: none");
         cm_line_send(&l);
     }
 }
