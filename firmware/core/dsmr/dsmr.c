@@ -301,6 +301,47 @@ static DSMR_HOT bool hex8(const uint8_t *s, uint32_t *out)
     return true;
 }
 
+#if defined(__SSE2__) && !defined(__OPTIMIZE_SIZE__)
+#include <emmintrin.h>
+#define DSMR_HEX16 1
+/*
+ * Host only (x86-64 has SSE2 always; the firmware has hex8): sixteen hex digits at @p s
+ * that give eight printable bytes, into @p out; false for anything else (hex8 and the
+ * byte loop take over), so it accepts exactly what two hex8() calls accept. Reads 16
+ * bytes: the caller keeps s + 16 inside buf[].
+ */
+static DSMR_HOT bool hex16(const uint8_t *s, uint8_t *out)
+{
+    const __m128i c = _mm_loadu_si128((const __m128i *)(const void *)s);
+    /* c - '0' is 0..9 for a digit, and (c | 0x20) - 'a' 0..5 for a letter; any other byte
+     * gives a signed byte outside the range (both wrap below 0 or stay >= 10). */
+    const __m128i d = _mm_sub_epi8(c, _mm_set1_epi8('0'));
+    const __m128i a = _mm_sub_epi8(_mm_or_si128(c, _mm_set1_epi8(0x20)), _mm_set1_epi8('a'));
+    const __m128i neg1 = _mm_set1_epi8(-1);
+    const __m128i isdig =
+        _mm_and_si128(_mm_cmpgt_epi8(d, neg1), _mm_cmplt_epi8(d, _mm_set1_epi8(10)));
+    const __m128i isalp =
+        _mm_and_si128(_mm_cmpgt_epi8(a, neg1), _mm_cmplt_epi8(a, _mm_set1_epi8(6)));
+    if (_mm_movemask_epi8(_mm_or_si128(isdig, isalp)) != 0xFFFF) {
+        return false;
+    }
+    const __m128i v = _mm_or_si128(_mm_and_si128(isdig, d),
+                                   _mm_andnot_si128(isdig, _mm_add_epi8(a, _mm_set1_epi8(10))));
+    /* 16-bit lanes hold (high nibble, low nibble) in (low, high) byte: one byte each. */
+    const __m128i w = _mm_and_si128(_mm_or_si128(_mm_slli_epi16(v, 4), _mm_srli_epi16(v, 8)),
+                                    _mm_set1_epi16(0xFF));
+    const __m128i b = _mm_packus_epi16(w, w);
+    /* printable: 0x20 <= byte <= 0x7E (a byte >= 0x80 is negative, below 0x20) */
+    const __m128i ok = _mm_and_si128(_mm_cmpgt_epi8(b, _mm_set1_epi8(0x1F)),
+                                     _mm_cmplt_epi8(b, _mm_set1_epi8(0x7F)));
+    if ((_mm_movemask_epi8(ok) & 0xFF) != 0xFF) {
+        return false;
+    }
+    _mm_storel_epi64((__m128i *)(void *)out, b);
+    return true;
+}
+#endif
+
 /*
  * A line break inside a value at @p s (a text message broken over two lines): the first
  * byte of the next line; NULL when the next line is no continuation (the footer, a new
@@ -338,6 +379,13 @@ static int text(const struct dsmr_parser *p, const uint8_t **qp, char *dst, unsi
     }
     const uint8_t *s = ++q;
     unsigned n = 0, printable = 1;
+#ifdef DSMR_HEX16
+    /* The 16-byte read stays in buf[] (telegram, sentinel, 7 bytes of slack) while s + 8
+     * is at most the sentinel; the sentinel, being no hex digit, ends any match before
+     * the bytes after it. */
+    for (; n + 8u <= cap && s + 8 <= end && hex16(s, (uint8_t *)dst + n); s += 16, n += 8u) {
+    }
+#endif
     for (uint32_t four; n + 4u <= cap && hex8(s, &four); s += 8, n += 4u) {
         __builtin_memcpy(dst + n, &four, 4);
     }

@@ -638,6 +638,53 @@ static void test_dsmr_real_text_two_lines(void)
     CU_ASSERT_EQUAL(out.text_len, 0);
 }
 
+/*
+ * Hex octet strings of every length 0..140 bytes (the text cap is ML_READING_TEXT_MAX),
+ * in random case, spoiled or not at a random place: a non-hex digit, or a byte outside
+ * 0x20..0x7E. Expected by the rule of dsmr.md §5, worked out here: all hex and all bytes
+ * printable -> decoded, else kept as sent; cut at the cap with text_truncated.
+ */
+static void test_dsmr_hex_text_every_length(void)
+{
+    static const char *const bad_byte[] = {"0A", "1F", "7F", "80", "FF", "00"};
+    static char t[1024], value[600], want[600];
+    uint32_t seed = 21;
+    for (unsigned len = 0; len <= 140; len++) {
+        for (unsigned spoil = 0; spoil < 3; spoil++) {
+            unsigned n = 0;
+            for (unsigned i = 0; i < len; i++) {
+                unsigned b = 0x21u + ml_test_rand(&seed) % 0x5Eu;
+                snprintf(value + n, 3, (ml_test_rand(&seed) & 1u) ? "%02X" : "%02x", b);
+                want[i] = (char)b;
+                n += 2;
+            }
+            value[n] = '\0';
+            bool decoded = true;
+            if (spoil != 0 && len != 0) {
+                unsigned at = ml_test_rand(&seed) % len;
+                if (spoil == 1) {
+                    value[2 * at + (ml_test_rand(&seed) & 1u)] = 'G';
+                } else {
+                    memcpy(value + 2 * at, bad_byte[ml_test_rand(&seed) % 6u], 2);
+                }
+                decoded = false;
+            }
+            size_t wl = decoded ? len : n;
+            if (!decoded) {
+                memcpy(want, value, n);
+            }
+            snprintf(t, sizeof t, "/ISk5\\2MT382-1000\r\n\r\n0-0:96.13.0(%s)\r\n!\r\n", value);
+            struct verdicts v = {0};
+            feed((const uint8_t *)t, strlen(t), 0, NULL, &v);
+            CU_ASSERT_EQUAL_FATAL(v.n[DSMR_VERDICT_OK], 1);
+            size_t cut = wl > ML_READING_TEXT_MAX ? ML_READING_TEXT_MAX : wl;
+            CU_ASSERT_EQUAL(out.text_len, cut);
+            CU_ASSERT_EQUAL(out.text_truncated, wl > ML_READING_TEXT_MAX);
+            CU_ASSERT(memcmp(out.text, want, cut) == 0 && out.text[cut] == '\0');
+        }
+    }
+}
+
 /* '/' and '!' inside a plain-text message; a real restart inside a text still cuts. */
 static void test_dsmr_real_slash_in_text(void)
 {
@@ -783,6 +830,7 @@ int main(void)
         {"test_dsmr_real_unitless", test_dsmr_real_unitless},
         {"test_dsmr_real_text_two_lines", test_dsmr_real_text_two_lines},
         {"test_dsmr_real_slash_in_text", test_dsmr_real_slash_in_text},
+        {"test_dsmr_hex_text_every_length", test_dsmr_hex_text_every_length},
         {"test_dsmr_real_channel_1_1", test_dsmr_real_channel_1_1},
         {"test_dsmr_real_ldn_and_ids", test_dsmr_real_ldn_and_ids},
         {"test_dsmr_real_placeholder_dates", test_dsmr_real_placeholder_dates},
