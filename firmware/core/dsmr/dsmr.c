@@ -58,6 +58,13 @@ enum dsmr_kind {
 #define DSMR_HOT
 #endif
 
+/* DSMR_WIDE: OBIS keys and hex read a word at a time (obis_key, hex8, hex16), for speed
+ * on the host. The firmware (-Os) and ML_DSMR_SMALL builds (unit.test_dsmr_small runs the
+ * unit tests on them) take the byte loops instead: the same results in less flash. */
+#if !defined(__OPTIMIZE_SIZE__) && !defined(ML_DSMR_SMALL)
+#define DSMR_WIDE 1
+#endif
+
 #define DSMR_ACT(kind, field) (uint16_t)(((unsigned)(kind) << 8) | (unsigned)(field))
 #include "dsmr_obis_table.h"
 
@@ -268,6 +275,7 @@ static const uint8_t *skip(const struct dsmr_parser *p, const uint8_t *q)
     return q + 1;
 }
 
+#ifdef DSMR_WIDE
 /*
  * Eight hex digits at @p s that give four printable bytes (the usual octet string, dsmr.md
  * §5) into *out (first byte lowest), in one word: true; false for anything else (the
@@ -301,7 +309,7 @@ static DSMR_HOT bool hex8(const uint8_t *s, uint32_t *out)
     return true;
 }
 
-#if defined(__SSE2__) && !defined(__OPTIMIZE_SIZE__)
+#ifdef __SSE2__
 #include <emmintrin.h>
 #define DSMR_HEX16 1
 /*
@@ -340,7 +348,8 @@ static DSMR_HOT bool hex16(const uint8_t *s, uint8_t *out)
     _mm_storel_epi64((__m128i *)(void *)out, b);
     return true;
 }
-#endif
+#endif /* __SSE2__ */
+#endif /* DSMR_WIDE */
 
 /*
  * A line break inside a value at @p s (a text message broken over two lines): the first
@@ -386,9 +395,11 @@ static int text(const struct dsmr_parser *p, const uint8_t **qp, char *dst, unsi
     for (; n + 8u <= cap && s + 8 <= end && hex16(s, (uint8_t *)dst + n); s += 16, n += 8u) {
     }
 #endif
+#ifdef DSMR_WIDE
     for (uint32_t four; n + 4u <= cap && hex8(s, &four); s += 8, n += 4u) {
         __builtin_memcpy(dst + n, &four, 4);
     }
+#endif
     for (;;) {
         unsigned h = hexval(s[0]);
         if (h > 15u) {
@@ -796,6 +807,7 @@ static uint32_t f255(const uint8_t *k, const uint8_t *q)
     return dots == 2u ? key : ~(uint32_t)0;
 }
 
+#ifdef DSMR_WIDE
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "obis_key reads 8 bytes as a word");
 
 /*
@@ -831,6 +843,25 @@ static DSMR_HOT uint32_t obis_key(const uint8_t **qp)
     *qp = q + n;
     return (uint32_t)k;
 }
+#else
+/* The key of obis_key() above, one byte at a time. */
+static uint32_t obis_key(const uint8_t **qp)
+{
+    const uint8_t *k = *qp, *q = k;
+    while ((unsigned)*q - '0' < 10u || *q == '.') {
+        q++;
+    }
+    *qp = q;
+    if (q - k >= 8) {
+        return f255(k, q);
+    }
+    uint32_t key = 0;
+    for (unsigned sh = 0; k < q; k++, sh += 4u) {
+        key |= (uint32_t)(*k & 0xFu) << sh;
+    }
+    return key;
+}
+#endif
 
 /*
  * Decode one data line starting at @p s. Returns where it stopped: at its '\n' when the
