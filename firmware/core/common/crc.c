@@ -35,23 +35,6 @@ uint16_t ml_crc16_update(uint16_t crc, uint8_t byte)
     return (uint16_t)((crc >> 8) ^ crc16_table[(crc ^ byte) & 0xFFu]);
 }
 
-static uint32_t crc16_table_run(uint32_t c, const uint8_t *p, size_t len)
-{
-    /* Four bytes per round: the P1 CRC runs over every telegram byte, and the loop
-     * overhead was a quarter of its instructions. 32-bit state: no 16-bit truncations. */
-    const uint8_t *end = p + (len & ~(size_t)3), *tail = p + len;
-    for (; p != end; p += 4) {
-        c = (c >> 8) ^ crc16_table[(c ^ p[0]) & 0xFFu];
-        c = (c >> 8) ^ crc16_table[(c ^ p[1]) & 0xFFu];
-        c = (c >> 8) ^ crc16_table[(c ^ p[2]) & 0xFFu];
-        c = (c >> 8) ^ crc16_table[(c ^ p[3]) & 0xFFu];
-    }
-    for (; p != tail; p++) {
-        c = (c >> 8) ^ crc16_table[(c ^ *p) & 0xFFu];
-    }
-    return c;
-}
-
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(ML_CRC16_NO_CLMUL)
 #include <wmmintrin.h>
 
@@ -71,7 +54,7 @@ static uint32_t crc16_table_run(uint32_t c, const uint8_t *p, size_t len)
  * table finishes it as 16 bytes. An initial CRC c is the same as c XORed into the first
  * two bytes with init 0 (reflected CRC, no final XOR).
  */
-__attribute__((target("pclmul"))) static uint32_t crc16_clmul(uint32_t c, const uint8_t *p,
+__attribute__((target("pclmul"))) static uint16_t crc16_clmul(uint16_t c, const uint8_t *p,
                                                               size_t len)
 {
     const __m128i k = _mm_set_epi64x((long long)0xC100000000000000u,  /* x^127 mod P */
@@ -86,8 +69,8 @@ __attribute__((target("pclmul"))) static uint32_t crc16_clmul(uint32_t c, const 
     }
     uint8_t rest[16];
     _mm_storeu_si128((__m128i *)(void *)rest, x);
-    c = crc16_table_run(0, rest, sizeof rest);
-    return crc16_table_run(c, end, len & 15u);
+    c = ml_crc16_block(0, rest, sizeof rest); /* below CRC16_CLMUL_MIN: the table */
+    return ml_crc16_block(c, end, len & 15u);
 }
 #endif
 
@@ -95,10 +78,23 @@ uint16_t ml_crc16_block(uint16_t crc, const void *data, size_t len)
 {
 #ifdef CRC16_CLMUL_MIN
     if (len >= CRC16_CLMUL_MIN && __builtin_cpu_supports("pclmul")) {
-        return (uint16_t)crc16_clmul(crc, data, len);
+        return crc16_clmul(crc, data, len);
     }
 #endif
-    return (uint16_t)crc16_table_run(crc, data, len);
+    /* Four bytes per round: the P1 CRC runs over every telegram byte, and the loop
+     * overhead was a quarter of its instructions. 32-bit state: no 16-bit truncations. */
+    const uint8_t *p = data, *end = p + (len & ~(size_t)3), *tail = p + len;
+    uint32_t c = crc;
+    for (; p != end; p += 4) {
+        c = (c >> 8) ^ crc16_table[(c ^ p[0]) & 0xFFu];
+        c = (c >> 8) ^ crc16_table[(c ^ p[1]) & 0xFFu];
+        c = (c >> 8) ^ crc16_table[(c ^ p[2]) & 0xFFu];
+        c = (c >> 8) ^ crc16_table[(c ^ p[3]) & 0xFFu];
+    }
+    for (; p != tail; p++) {
+        c = (c >> 8) ^ crc16_table[(c ^ *p) & 0xFFu];
+    }
+    return (uint16_t)c;
 }
 
 uint16_t ml_crc16_p1(const void *data, size_t len)
