@@ -58,9 +58,10 @@ enum dsmr_kind {
 #define DSMR_HOT
 #endif
 
-/* DSMR_WIDE: OBIS keys and hex read a word at a time (obis_key, hex8, hex16), for speed
- * on the host. The firmware (-Os) and ML_DSMR_SMALL builds (unit.test_dsmr_small runs the
- * unit tests on them) take the byte loops instead: the same results in less flash. */
+/* DSMR_WIDE: OBIS keys and hex read a word at a time (obis_key, hex8, hex16) and keys
+ * looked up by hash, for speed on the host. The firmware (-Os) and ML_DSMR_SMALL builds
+ * (unit.test_dsmr_small runs the unit tests on them) take byte loops and a binary search
+ * instead: the same results in less flash. */
 #if !defined(__OPTIMIZE_SIZE__) && !defined(ML_DSMR_SMALL)
 #define DSMR_WIDE 1
 #endif
@@ -786,11 +787,32 @@ static const uint8_t *raw(struct dsmr_parser *p, const uint8_t *s, const uint8_t
 }
 
 /* Action of an OBIS key (see gen_obis_table.py), 0 when the table has none. */
+#ifdef DSMR_WIDE
 static unsigned lookup(uint32_t key)
 {
     unsigned idx = dsmr_obis_slot[(uint32_t)(key * DSMR_OBIS_MUL) >> 24];
     return idx != 0u && dsmr_obis_key[idx - 1u] == key ? dsmr_obis_act[idx - 1u] : 0u;
 }
+#else
+/* The same by binary search in the ascending keys: no 256-byte slot table. */
+static unsigned lookup(uint32_t key)
+{
+    unsigned lo = 0, hi = DSMR_OBIS_COUNT;
+    while (lo < hi) {
+        unsigned mid = (lo + hi) / 2u;
+        uint32_t k = dsmr_obis_key[mid];
+        if (k == key) {
+            return dsmr_obis_act[mid];
+        }
+        if (k < key) {
+            lo = mid + 1u;
+        } else {
+            hi = mid;
+        }
+    }
+    return 0u;
+}
+#endif
 
 /* Key of "C.D.E.255" in [k, q): the key of C.D.E; ~0 (no entry) for anything else. */
 static uint32_t f255(const uint8_t *k, const uint8_t *q)
