@@ -181,8 +181,13 @@ static DSMR_HOT const uint8_t *num(struct dsmr_parser *p, const uint8_t *q, int 
         if ((flags & NUM_K) && (*q | 0x20u) == 'k') {
             scale += 3;
         }
-        while (*q > ')') { /* a unit ends at ')'; CR, LF, '(', space ... are below it */
-            q++;
+        /* A unit ends at ')'; CR, LF, '(', space ... are below it. A '/' that starts a
+         * telegram (restart_at) ends the line, as it does in every other scan: no number
+         * (raw() then tells the restart), whether the bytes after it came yet or not. */
+        for (; *q > ')'; q++) {
+            if (*q == '/' && restart_at(q, p->buf + p->len) != 0) {
+                return NULL;
+            }
         }
         p->unit = u;
         p->unit_len = (uint8_t)(q - u > 7 ? 7 : q - u);

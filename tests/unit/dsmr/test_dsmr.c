@@ -257,6 +257,38 @@ static void test_dsmr_truncated_by_new_start(void)
     free(t);
 }
 
+/* A telegram cut off inside a unit by a new one whose identification line holds a ')'
+ * (found by fuzz_meter_in: whole, the unit scan ran over the '/' to that ')'; in chunks
+ * the line was incomplete at the '/' and it restarted). Every way: cut, then a new
+ * telegram (its CRC is the unchanged one's: CRC fail). */
+static void test_dsmr_restart_inside_unit(void)
+{
+    size_t len;
+    uint8_t *t = load("dsmr50_spec_3ph.txt", &len);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    static uint8_t buf[4096];
+    const char *unit = strstr((const char *)t, "*kWh");
+    const char *eol = strchr((const char *)t, '\r');
+    CU_ASSERT_FATAL(unit != NULL && eol != NULL);
+    size_t cut = (size_t)(unit - (const char *)t) + 4u, hdr = (size_t)(eol - (const char *)t);
+    const char *id = "/ISk5\\2MT382-1000)";
+    memcpy(buf, t, cut);
+    memcpy(buf + cut, id, strlen(id));
+    memcpy(buf + cut + strlen(id), t + hdr, len - hdr);
+    size_t n = cut + strlen(id) + len - hdr;
+    uint32_t seed = 9;
+    for (int mode = 0; mode < 3; mode++) {
+        dsmr_parser_init(&parser, &out);
+        struct verdicts v = {0};
+        feed(buf, n, mode == 0 ? 0 : (mode == 1 ? 1 : -1), &seed, &v);
+        CU_ASSERT_EQUAL(v.count, 2);
+        CU_ASSERT_EQUAL(v.order[0], DSMR_VERDICT_FRAME_FAIL);
+        CU_ASSERT_EQUAL(v.order[1], DSMR_VERDICT_CRC_FAIL);
+        CU_ASSERT_EQUAL(dsmr_parser_stats(&parser)->frame_truncated, 1);
+    }
+    free(t);
+}
+
 static void test_dsmr_oversize_then_good(void)
 {
     size_t len;
@@ -811,6 +843,7 @@ int main(void)
         {"test_dsmr_crc_fail_keeps_reading", test_dsmr_crc_fail_keeps_reading},
         {"test_dsmr_noise_and_glued", test_dsmr_noise_and_glued},
         {"test_dsmr_truncated_by_new_start", test_dsmr_truncated_by_new_start},
+        {"test_dsmr_restart_inside_unit", test_dsmr_restart_inside_unit},
         {"test_dsmr_oversize_then_good", test_dsmr_oversize_then_good},
         {"test_dsmr_missing_crc_and_bad_structure", test_dsmr_missing_crc_and_bad_structure},
         {"test_dsmr_verdict_timing", test_dsmr_verdict_timing},
