@@ -869,12 +869,7 @@ static void inject_meter(struct gui_model *m, uint8_t *buf, size_t len)
     mangle(m, buf, len);
     uint32_t p0, f0, x0;
     gui_model_tel_counts(m, &p0, &f0, &x0);
-    for (size_t off = 0; off < len; off += 4096) {
-        /* in slices the RX ring can take, as the UART would deliver them */
-        size_t k = len - off < 4096 ? len - off : 4096;
-        sim_uart_inject(HAL_UART_P1_IN, buf + off, k);
-        sim_wait_idle();
-    }
+    sim_uart_feed(HAL_UART_P1_IN, buf, len); /* at the line's pace */
     m->sent++;
     m->act_in_us = m->now_us;
     inject_log(m, p0, f0, x0);

@@ -17,9 +17,22 @@
 #define ML_FW_VERSION "0.1.0"
 #endif
 
-/** Largest P1 telegram the DSMR framer accepts (bytes, '/' to CRC). 8 KiB fits e-MUCS history. */
+/*
+ * The knobs below are the Cortex-M4 target's numbers, and every build that does
+ * not override them (the sim port, the host tools, the tests) uses the same:
+ * the sim is never kinder than the hardware (issue 18). The small board
+ * (Cortex-M0+, firmware/ports/cortex-m/ml_config_small.h) lowers some.
+ */
+
+/**
+ * Largest P1 telegram the DSMR framer accepts (bytes, '/' to CRC). Observed
+ * telegrams are 0.4-1.5 kB, the estimated worst case with a 1024-character
+ * text message about 3.5 kB (docs/decode.md); 4 KiB keeps all of those within
+ * the Smart Connect's 64 KiB of RAM (the parser buffer and a copy of the last
+ * telegram).
+ */
 #ifndef ML_DSMR_MAX_TELEGRAM
-#define ML_DSMR_MAX_TELEGRAM 8192
+#define ML_DSMR_MAX_TELEGRAM 4096
 #endif
 
 /** Largest TIC frame (STX..ETX) the TIC framer accepts. */
@@ -67,6 +80,77 @@
  * wake-up or a slow pass still kicks in time). */
 #ifndef ML_WATCHDOG_KICK_MS
 #define ML_WATCHDOG_KICK_MS (ML_WATCHDOG_TIMEOUT_MS / 2)
+#endif
+
+/*
+ * UART rings per HAL role (bytes, powers of two), the same on every port: the
+ * target's interrupt-driven rings (firmware/ports/cortex-m/board_mps2_an386.h)
+ * and the sim's (firmware/ports/sim/hal_uart.c). A full RX ring drops and
+ * counts the byte (hal_uart_rx_overruns()): the app must read P1 in at least
+ * every 89 ms at 115200 baud; a full TX ring takes fewer bytes. The console
+ * mostly sends, P1 in takes a telegram burst, P1 out and the co-processor
+ * carry bulk data, RS485 one Modbus RTU frame (256 B) at a time.
+ */
+#ifndef ML_UART_P1_IN_RX_CAP
+#define ML_UART_P1_IN_RX_CAP 1024u /* 89 ms at 115200 baud */
+#endif
+#ifndef ML_UART_P1_IN_TX_CAP
+#define ML_UART_P1_IN_TX_CAP 64u /* P1MB configurator answers (data-request line) */
+#endif
+#ifndef ML_UART_P1_OUT_RX_CAP
+#define ML_UART_P1_OUT_RX_CAP 16u
+#endif
+#ifndef ML_UART_P1_OUT_TX_CAP
+#define ML_UART_P1_OUT_TX_CAP 1024u
+#endif
+#ifndef ML_UART_RS485_RX_CAP
+#define ML_UART_RS485_RX_CAP 256u /* one RTU frame */
+#endif
+#ifndef ML_UART_RS485_TX_CAP
+#define ML_UART_RS485_TX_CAP 256u
+#endif
+#ifndef ML_UART_CONSOLE_RX_CAP
+#define ML_UART_CONSOLE_RX_CAP 256u
+#endif
+#ifndef ML_UART_CONSOLE_TX_CAP
+#define ML_UART_CONSOLE_TX_CAP 1024u
+#endif
+#ifndef ML_UART_COPROC_RX_CAP
+#define ML_UART_COPROC_RX_CAP 1024u /* AT lines, +IPD data */
+#endif
+#ifndef ML_UART_COPROC_TX_CAP
+#define ML_UART_COPROC_TX_CAP 1024u
+#endif
+
+/*
+ * ESP-AT client rings (core/esp_at/esp_at.h), per connection slot (6) and for
+ * the MQTT publish queue: the largest RAM user after the app. Sized to keep
+ * the Smart Connect within its RAM budget; what still holds:
+ *
+ * - Send ring 512 B: ml_esp_at_send() takes what fits and says so. HTTP's
+ *   flush() (sc_http.c) sends the rest on a later pass when a send takes 0
+ *   bytes; an AT+CIPSEND then carries at most 512 B instead of
+ *   ML_ESP_AT_CHUNK. The Modbus TCP slave (sc_app.c) sends one response of at
+ *   most MB_TCP_ADU_MAX (260 B) per request; when a client pipelines requests
+ *   and the ring takes only part of an answer, sc_app.c sends the rest first
+ *   and reads no further request until it is out.
+ * - Receive ring 256 B: passive receive mode fetches at most the free space
+ *   of the ring (AT+CIPRECVDATA, ML_ESP_AT_RECV_CHUNK is 256 too), so the
+ *   module keeps the rest and TCP flow control holds back the peer. Nothing is
+ *   lost. The HTTP and Modbus TCP parsers take a stream in pieces of any size.
+ * - Publish queue 2 KiB: the largest publish the app makes is power_instant,
+ *   4 + 128 (longest topic, esp_at.c) + 1535 (MQTT_POWER_INSTANT_MAX - 1) =
+ *   1667 B, so it always fits an empty queue. A full queue refuses a publish
+ *   (ML_EAGAIN, counted in mqtt_publish_fail).
+ */
+#ifndef ML_ESP_AT_TX_CAP
+#define ML_ESP_AT_TX_CAP 512
+#endif
+#ifndef ML_ESP_AT_RX_CAP
+#define ML_ESP_AT_RX_CAP 256
+#endif
+#ifndef ML_ESP_AT_PUB_CAP
+#define ML_ESP_AT_PUB_CAP 2048
 #endif
 
 /** Feature switch helper: if (ML_ENABLED(ML_FEATURE_X)) ... */

@@ -288,14 +288,14 @@ static int sim_inject(struct ml_dut *d, const uint8_t *p, size_t n, char *err, s
     (void)err;
     (void)cap;
     struct sim_priv *pr = P(d);
-    /* in slices the RX ring can take, as the UART would deliver them */
-    const size_t slice = 4096;
+    /* at the line's pace into the target-sized RX ring (sim_uart_feed); P1 out
+     * leaves at the same pace, so it is taken as it goes */
+    const size_t slice = 256;
     for (size_t off = 0; off < n; off += slice) {
         size_t k = n - off < slice ? n - off : slice;
-        sim_uart_inject(HAL_UART_P1_IN, p + off, k);
-        sim_wait_idle();
+        sim_uart_feed(HAL_UART_P1_IN, p + off, k);
         if (!pr->p1mb) {
-            uint8_t buf[16384];
+            uint8_t buf[4096];
             size_t got;
             while ((got = sim_uart_drain(HAL_UART_P1_OUT, buf, sizeof buf)) > 0) {
                 ml_buf_put(&pr->p1_out, buf, got);
@@ -523,6 +523,8 @@ static int p1mb_modbus_call(struct ml_dut *d, int (*fn)(void *arg), void *arg)
     struct sim_priv *p = P(d);
     struct mb_job j = {fn, arg, false, false};
     pthread_t th;
+    /* before the master runs: the sim loop may serve its request at once */
+    uint32_t rx0 = sim_uart_rx_total(HAL_UART_RS485);
     if (pthread_create(&th, NULL, mb_thread, &j) != 0) {
         return fn(arg);
     }
@@ -532,10 +534,15 @@ static int p1mb_modbus_call(struct ml_dut *d, int (*fn)(void *arg), void *arg)
      * address) does not shift the scenario's timeline */
     uint64_t dev_end = sim_now_us() + 100000;
     bool ended = false;
-    /* the clock stands still until the master runs (a loaded host may start the thread
-     * late): the request then reaches the device at the instant of the call */
-    while (!j.started && real_ms() < end) {
+    /* the clock stands still until the master's request reaches the device (a loaded
+     * host may run the thread late): it then arrives at the instant of the call, and
+     * the 100 ms bound counts from there */
+    while (!j.done && real_ms() < end) {
         usleep(100);
+        sim_wait_idle(); /* the pty's bytes into the ring */
+        if (j.started && sim_uart_rx_total(HAL_UART_RS485) != rx0) {
+            break;
+        }
     }
     while (!j.done && real_ms() < end) {
         /* let the request's bytes reach the device before time moves */

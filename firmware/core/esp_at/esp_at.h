@@ -47,18 +47,9 @@
 #ifndef ML_ESP_AT_LISTENERS
 #define ML_ESP_AT_LISTENERS 4
 #endif
-/** Per-connection receive ring (power of two). */
-#ifndef ML_ESP_AT_RX_CAP
-#define ML_ESP_AT_RX_CAP 512
-#endif
-/** Per-connection send ring (power of two). */
-#ifndef ML_ESP_AT_TX_CAP
-#define ML_ESP_AT_TX_CAP 1024
-#endif
-/** MQTT publish queue (power of two): records of topic + payload + 4 bytes. */
-#ifndef ML_ESP_AT_PUB_CAP
-#define ML_ESP_AT_PUB_CAP 4096
-#endif
+/* Per-connection receive and send rings and the MQTT publish queue (records of
+ * topic + payload + 4 bytes), powers of two: ML_ESP_AT_RX_CAP, ML_ESP_AT_TX_CAP,
+ * ML_ESP_AT_PUB_CAP in ml_config.h (the same on every build). */
 /** Longest response line kept (longer lines are dropped as garbage). */
 #ifndef ML_ESP_AT_LINE_MAX
 #define ML_ESP_AT_LINE_MAX 160

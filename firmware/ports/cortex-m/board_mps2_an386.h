@@ -62,39 +62,23 @@ extern const struct board_uart_hw board_uart_hw[BOARD_UART_HW_COUNT];
 extern const uint8_t board_uart_of_role[HAL_UART_COUNT];
 
 /*
- * Ring sizes per hardware UART (powers of two), sized per role: the console
- * mostly sends, P1 in takes a telegram burst, P1 out and the co-processor carry
- * bulk data, RS485 one Modbus RTU frame (256 B) at a time. BOARD_UARTn_STAMPS:
+ * Ring sizes per hardware UART: the role's numbers from ml_config.h (the sim
+ * port uses the same), through the role map above (CONSOLE=UART0,
+ * P1_IN=UART1, P1_OUT=UART2, RS485=UART3, COPROC=UART4). BOARD_UARTn_STAMPS:
  * 1 keeps a 32-bit µs arrival stamp per RX byte (4 more bytes of RAM per ring
  * byte), needed where timing matters (RS485: the RTU t3.5 gap); 0 stamps every
- * byte of one read with the time of the last RX interrupt. ML_BOARD_SMALL (the
- * Cortex-M0+ build, 16 KiB RAM budget) shrinks the rings the P1MB does not
- * use. A full RX ring drops and counts the byte (hal_uart_rx_overruns()); a
- * full TX ring takes fewer bytes.
+ * byte of one read with the time of the last RX interrupt.
  */
-#ifdef ML_BOARD_SMALL
-#define BOARD_UART0_RX_CAP 32u /* console */
-#define BOARD_UART0_TX_CAP 256u
-#define BOARD_UART1_RX_CAP 256u /* P1 in: 22 ms at 115200 baud */
-#define BOARD_UART1_TX_CAP 64u  /* P1MB configurator answers (data-request line): 29 registers */
-#define BOARD_UART2_RX_CAP 16u  /* P1 out (not used by the P1MB) */
-#define BOARD_UART2_TX_CAP 16u
-#define BOARD_UART3_RX_CAP 256u /* RS485 */
-#define BOARD_UART3_TX_CAP 256u
-#define BOARD_UART4_RX_CAP 16u /* co-processor (not used by the P1MB) */
-#define BOARD_UART4_TX_CAP 16u
-#else
-#define BOARD_UART0_RX_CAP 256u /* console */
-#define BOARD_UART0_TX_CAP 1024u
-#define BOARD_UART1_RX_CAP 1024u /* P1 in: 89 ms at 115200 baud */
-#define BOARD_UART1_TX_CAP 64u   /* P1MB configurator answers (data-request line) */
-#define BOARD_UART2_RX_CAP 16u   /* P1 out */
-#define BOARD_UART2_TX_CAP 1024u
-#define BOARD_UART3_RX_CAP 256u /* RS485: one RTU frame */
-#define BOARD_UART3_TX_CAP 256u
-#define BOARD_UART4_RX_CAP 1024u /* co-processor (AT lines, +IPD data) */
-#define BOARD_UART4_TX_CAP 1024u
-#endif
+#define BOARD_UART0_RX_CAP ML_UART_CONSOLE_RX_CAP
+#define BOARD_UART0_TX_CAP ML_UART_CONSOLE_TX_CAP
+#define BOARD_UART1_RX_CAP ML_UART_P1_IN_RX_CAP
+#define BOARD_UART1_TX_CAP ML_UART_P1_IN_TX_CAP
+#define BOARD_UART2_RX_CAP ML_UART_P1_OUT_RX_CAP
+#define BOARD_UART2_TX_CAP ML_UART_P1_OUT_TX_CAP
+#define BOARD_UART3_RX_CAP ML_UART_RS485_RX_CAP
+#define BOARD_UART3_TX_CAP ML_UART_RS485_TX_CAP
+#define BOARD_UART4_RX_CAP ML_UART_COPROC_RX_CAP
+#define BOARD_UART4_TX_CAP ML_UART_COPROC_TX_CAP
 #define BOARD_UART0_STAMPS 0
 #define BOARD_UART1_STAMPS 0
 #define BOARD_UART2_STAMPS 0

@@ -13,6 +13,15 @@
  * room for long text messages and M-Bus channels (not for e-MUCS history). */
 #define ML_DSMR_MAX_TELEGRAM 2048
 
+/* UART rings (16 KiB RAM budget): the roles the P1MB does not use shrink to 16 B. */
+#define ML_UART_CONSOLE_RX_CAP 32u
+#define ML_UART_CONSOLE_TX_CAP 256u
+#define ML_UART_P1_IN_RX_CAP   256u /* P1 in: 22 ms at 115200 baud */
+#define ML_UART_P1_OUT_RX_CAP  16u  /* P1 out: not used by the P1MB */
+#define ML_UART_P1_OUT_TX_CAP  16u
+#define ML_UART_COPROC_RX_CAP  16u /* co-processor: not used by the P1MB */
+#define ML_UART_COPROC_TX_CAP  16u
+
 /* The P1MB maps numeric values only: keep few unknown objects and a short text. */
 #define ML_READING_RAW_MAX  2
 #define ML_READING_TEXT_MAX 32

@@ -133,6 +133,19 @@ void sim_set_utc(int64_t epoch_s);
  */
 size_t sim_uart_inject(enum hal_uart_id id, const void *data, size_t len);
 
+/**
+ * Deliver @p len bytes to UART @p id's receiver the way the line does: a
+ * quarter of the RX ring at a time, virtual time advanced by the slice's time
+ * on the wire at the UART's settings (115200 8N1 before it is opened) between
+ * slices, the loop running at its own deadlines meanwhile. Bytes the app did
+ * not read in time overrun the ring (same size as the target's) and are lost.
+ * Virtual time only. Returns with the loop idle. @return bytes accepted.
+ */
+size_t sim_uart_feed(enum hal_uart_id id, const void *data, size_t len);
+
+/** Bytes UART @p id has received since start (kept or overrun; wraps at 2^32). */
+uint32_t sim_uart_rx_total(enum hal_uart_id id);
+
 /** Take up to @p cap bytes the firmware wrote to UART @p id. @return bytes copied. */
 size_t sim_uart_drain(enum hal_uart_id id, void *out, size_t cap);
 
@@ -226,7 +239,7 @@ uint32_t sim_flash_op_count(void);
  * @param why  when not NULL, a reason naming the file ("CA file 'x': ...")
  * @retval 0 usable  @retval ML_EINVAL not usable (reason in @p why)
  */
-int sim_mqtt_tls_check(const char *ca_file, const char *cert_file, const char *key_file,
-                       char *why, size_t cap);
+int sim_mqtt_tls_check(const char *ca_file, const char *cert_file, const char *key_file, char *why,
+                       size_t cap);
 
 #endif /* FIRMWARE_PORTS_SIM_SIM_H */

@@ -393,13 +393,14 @@ static void test_gui_scenario_p1mb_leds(void)
     CU_ASSERT_TRUE(strstr(r.log, "scenario gui-p1mb step 5 expect") != NULL);
     CU_ASSERT_STRING_EQUAL(r.states[3], "p1_off");
     CU_ASSERT_TRUE(led_at_is(r.led_p1, "g4.bmp", P1_OFF));
-    CU_ASSERT_TRUE(strstr(r.log, "log 49.000 P1 LED off") != NULL);
+    /* 30 s after the last good telegram's last byte (sent at 19 s, 66 ms on the line) */
+    CU_ASSERT_TRUE(strstr(r.log, "log 49.066 P1 LED off") != NULL);
 }
 
 /* A Smart Connect scenario from scenarios/ (with MQTT: the GUI runs its own
  * broker): what p1-unplugged.yaml expects, seen on the LED: normal at 9.5 s; the
- * meter is silent from 10 s, the last telegram came at 9 s, so "no meter data"
- * from 39 s, red first, 500 ms each: red at 45.25 s, green at 45.75 s. */
+ * meter is silent from 10 s, the last telegram came at 9 s (its last byte 80 ms later
+ * at 115200 baud), so "no meter data" from 39.08 s, red first, 500 ms each: red at 45.25 s, green at 45.75 s. */
 static void test_gui_scenario_p1_unplugged(void)
 {
     struct run r;
@@ -417,7 +418,7 @@ static void test_gui_scenario_p1_unplugged(void)
     CU_ASSERT_TRUE(led_is(&r, "s2.bmp", RED));
     CU_ASSERT_TRUE(led_is(&r, "s3.bmp", GREEN));
     CU_ASSERT_TRUE(strstr(r.log, "step 1: fault silence (line 19)") != NULL);
-    CU_ASSERT_TRUE(strstr(r.log, "log 39.000 meter data: none") != NULL);
+    CU_ASSERT_TRUE(strstr(r.log, "log 39.080 meter data: none") != NULL);
     /* the scenario's silence (10 s to 55 s) is drawn as an unplugged cable: plugged, the
      * cable's plug (0x9AA3AD, gui_draw.c) sits just left of the device's P1 port; unplugged,
      * it ends at the meter */

@@ -426,7 +426,7 @@ static void test_http_status_telegram_reset(void)
     struct resp r = get("/api/v1/telegram");
     expect_error(&r, 404, NULL); /* none yet */
     resp_free(&r);
-    sim_uart_inject(HAL_UART_P1_IN, tel50, tel50_len);
+    sim_uart_feed(HAL_UART_P1_IN, tel50, tel50_len);
     sim_advance_ms(10);
     r = get("/api/v1/telegram");
     CU_ASSERT_EQUAL(r.status, 200);
@@ -437,7 +437,7 @@ static void test_http_status_telegram_reset(void)
     CU_ASSERT(strstr(r.head, "Content-Type: text/plain") != NULL);
     resp_free(&r);
     sim_advance_ms(60000); /* a ping round for the reachability dots */
-    sim_uart_inject(HAL_UART_P1_IN, tel50, tel50_len);
+    sim_uart_feed(HAL_UART_P1_IN, tel50, tel50_len);
     sim_advance_ms(10);
     cJSON *st = get_json("/api/v1/status");
     CU_ASSERT_STRING_EQUAL(jstr(st, "Meter", "Protocol"), "DSMR");
@@ -500,7 +500,7 @@ static void test_http_dhcp_fails_link_local_no_ip_led(void)
     CU_ASSERT_FALSE(jbool(st, "Network", "Internet"));
     CU_ASSERT_EQUAL(jnum(st, "Network", "DhcpFailures"), 3);
     cJSON_Delete(st);
-    sim_uart_inject(HAL_UART_P1_IN, tel50, tel50_len);
+    sim_uart_feed(HAL_UART_P1_IN, tel50, tel50_len);
     sim_advance_ms(10);
     CU_ASSERT_EQUAL(app()->status.led, UI_LED_NO_IP); /* green/orange: meter ok, no IP */
     stop_device();
@@ -1231,7 +1231,7 @@ static void test_http_web_page_in_chromium(void)
         return;
     }
     start_device();
-    sim_uart_inject(HAL_UART_P1_IN, tel50, tel50_len);
+    sim_uart_feed(HAL_UART_P1_IN, tel50, tel50_len);
     sim_advance_ms(10);
     /* the page itself over curl: small, no external resources */
     struct resp r = get("/");

@@ -127,7 +127,7 @@ static int vt_write(uint8_t unit, uint16_t addr, uint16_t val)
 
 static void inject_p1(const void *p, size_t n)
 {
-    sim_uart_inject(HAL_UART_P1_IN, p, n);
+    sim_uart_feed(HAL_UART_P1_IN, p, n);
     sim_wait_idle();
 }
 
@@ -411,7 +411,7 @@ static void rt_start(enum p1mb_variant v)
 static void rt_telegram(void)
 {
     uint32_t before = app()->counters.telegrams_pass;
-    sim_uart_inject(HAL_UART_P1_IN, tel, tel_len);
+    sim_uart_feed(HAL_UART_P1_IN, tel, tel_len);
     for (int i = 0; i < 500 && app()->counters.telegrams_pass == before; i++) {
         usleep(2000);
     }
@@ -704,7 +704,7 @@ static void test_p1mb_vt_config_mode_on_p1(void)
     uint16_t c = ml_crc16_modbus(f, 6);
     f[6] = (uint8_t)c;
     f[7] = (uint8_t)(c >> 8);
-    sim_uart_inject(HAL_UART_P1_IN, f, sizeof f);
+    sim_uart_feed(HAL_UART_P1_IN, f, sizeof f);
     uint8_t rsp[64];
     size_t r = 0;
     for (int ms = 0; ms < 20 && r == 0; ms++) {

@@ -89,7 +89,7 @@ static void test_sc_tls_mutual_tls_publishes(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(sub);
     start(true);
     CU_ASSERT_EQUAL_FATAL(wait_state(HAL_MQTT_CONNECTED), HAL_MQTT_CONNECTED);
-    sim_uart_inject(HAL_UART_P1_IN, tel, tel_len);
+    sim_uart_feed(HAL_UART_P1_IN, tel, tel_len);
     sim_wait_idle();
     /* device_counters after the connect, then power_instant for the telegram */
     CU_ASSERT_TRUE(ml_mqtt_sub_wait(sub, 2, 10000));

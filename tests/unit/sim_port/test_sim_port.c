@@ -599,6 +599,74 @@ static void test_sim_port_watchdog_real_time_slow_pass(void)
     CU_ASSERT_EQUAL(wd_cause[1], HAL_SYS_RESET_WATCHDOG);
 }
 
+/* An app that reads P1 in every @ref poll_ms only (a polling loop that sleeps on its
+ * timer, woken by the UART but not reading then), and counts what it got. */
+static volatile uint32_t poll_ms;
+static volatile size_t poll_got;
+
+static void uart_poll_app(void)
+{
+    struct hal_uart_cfg cfg = {115200, 8, HAL_UART_PARITY_NONE, 1, false};
+    hal_uart_open(HAL_UART_P1_IN, &cfg);
+    poll_got = 0;
+    uint64_t next = hal_time_ms();
+    while (!hal_sys_should_stop()) {
+        if (hal_time_ms() >= next) {
+            uint8_t buf[64];
+            int n;
+            while ((n = hal_uart_read(HAL_UART_P1_IN, buf, sizeof buf, NULL)) > 0) {
+                poll_got += (size_t)n;
+            }
+            next = hal_time_ms() + poll_ms;
+        }
+        hal_time_wait_until(next);
+    }
+}
+
+/* Issue 18: the sim's UART rings are the target's (ML_UART_P1_IN_RX_CAP = 1 KiB, 89 ms
+ * at 115200 baud) and sim_uart_feed() delivers at the line's pace: an app that reads P1
+ * in every 200 ms loses bytes, as on the board; one that reads every 10 ms loses none.
+ * With the old 16 KiB ring and instant delivery both got every byte. */
+static void test_sim_port_uart_rx_overruns_like_the_target(void)
+{
+    static uint8_t tel[3000];
+    for (size_t i = 0; i < sizeof tel; i++) {
+        tel[i] = (uint8_t)('0' + i % 10);
+    }
+    CU_ASSERT_EQUAL(ML_UART_P1_IN_RX_CAP, 1024u);
+    const uint32_t periods[2] = {10, 200};
+    for (int k = 0; k < 2; k++) {
+        sim_stop();
+        poll_ms = periods[k];
+        struct sim_config cfg = {.time_mode = SIM_TIME_VIRTUAL, .utc_at_start = 1700000000};
+        CU_ASSERT_EQUAL_FATAL(sim_start(&cfg, uart_poll_app), ML_OK);
+        sim_advance_ms(1000);
+        uint64_t t0 = sim_now_us();
+        uint32_t o0 = hal_uart_rx_overruns(HAL_UART_P1_IN);
+        size_t taken = sim_uart_feed(HAL_UART_P1_IN, tel, sizeof tel);
+        CU_ASSERT_EQUAL(taken + (hal_uart_rx_overruns(HAL_UART_P1_IN) - o0), sizeof tel);
+        /* 3000 characters of 10 bits at 115200 baud: 87 µs each (rounded up) */
+        CU_ASSERT_EQUAL(sim_now_us() - t0, 3000u * 87u);
+        sim_advance_ms(500);
+        uint32_t lost = hal_uart_rx_overruns(HAL_UART_P1_IN) - o0;
+        if (k == 0) {
+            CU_ASSERT_EQUAL(lost, 0);
+            CU_ASSERT_EQUAL(poll_got, sizeof tel);
+        } else {
+            CU_ASSERT_TRUE(lost > 0);
+            CU_ASSERT_EQUAL(poll_got + lost, sizeof tel);
+        }
+    }
+    /* a burst bigger than the ring, delivered at once, keeps exactly the ring's size */
+    sim_stop();
+    poll_ms = 100000;
+    struct sim_config cfg = {.time_mode = SIM_TIME_VIRTUAL, .utc_at_start = 1700000000};
+    CU_ASSERT_EQUAL_FATAL(sim_start(&cfg, uart_poll_app), ML_OK);
+    sim_advance_ms(10);
+    CU_ASSERT_EQUAL(sim_uart_inject(HAL_UART_P1_IN, tel, 1100), ML_UART_P1_IN_RX_CAP);
+    CU_ASSERT_EQUAL(hal_uart_rx_overruns(HAL_UART_P1_IN), 1100 - ML_UART_P1_IN_RX_CAP);
+}
+
 int main(void)
 {
     static const struct ml_test_case cases[] = {
@@ -626,6 +694,8 @@ int main(void)
         {"test_sim_port_watchdog_resets_a_loop_that_stops_kicking",
          test_sim_port_watchdog_resets_a_loop_that_stops_kicking},
         {"test_sim_port_watchdog_real_time_slow_pass", test_sim_port_watchdog_real_time_slow_pass},
+        {"test_sim_port_uart_rx_overruns_like_the_target",
+         test_sim_port_uart_rx_overruns_like_the_target},
     };
     return ml_test_run("sim_port", cases, ML_ARRAY_SIZE(cases), setup, teardown);
 }
