@@ -100,4 +100,33 @@ int hal_mqtt_publish(const char *topic, const void *payload, size_t len);
 /** Copy the port's counters into @p out. */
 void hal_mqtt_get_stats(struct hal_mqtt_stats *out);
 
+#define HAL_MQTT_RX_TOPIC_MAX                                                                      \
+    128u                             /**< received topics longer than this (NUL incl.) are dropped \
+                                      */
+#define HAL_MQTT_RX_PAYLOAD_MAX 512u /**< received payloads longer than this are dropped */
+
+/**
+ * Subscribe to @p filter (QoS 0) on the current session. The session is a
+ * clean one: a subscription ends with the connection, so the app subscribes
+ * again after every connect (the CONNECTED edge of hal_mqtt_get_state()).
+ * @retval 0 SUBSCRIBE sent
+ * @retval ML_EAGAIN not connected
+ * @retval ML_EINVAL NULL or invalid filter
+ * @retval ML_ENOSYS no subscriptions in this port
+ */
+int hal_mqtt_subscribe(const char *filter);
+
+/**
+ * Take the oldest received message (the port keeps a few, bounded: sim 4, the
+ * ESP-AT port 1; one that arrives when they are full, or whose topic or payload is larger than
+ * HAL_MQTT_RX_TOPIC_MAX / HAL_MQTT_RX_PAYLOAD_MAX, is dropped). The loop wakes
+ * when one arrives. @p topic gets the NUL-terminated topic, @p payload the
+ * bytes (not terminated), @p len their number.
+ * @retval 0 a message was copied out
+ * @retval ML_EAGAIN none waiting
+ * @retval ML_ENOSPC @p topic_cap or @p cap too small (the message is dropped)
+ * @retval ML_ENOSYS no subscriptions in this port
+ */
+int hal_mqtt_receive(char *topic, size_t topic_cap, uint8_t *payload, size_t cap, size_t *len);
+
 #endif /* FIRMWARE_HAL_HAL_MQTT_H */

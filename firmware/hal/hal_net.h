@@ -83,6 +83,16 @@ int hal_tcp_listen(uint16_t port);
 /** The port a listener is bound to (useful with port 0 in the sim). */
 uint16_t hal_tcp_local_port(int listener);
 
+/**
+ * Open a TCP connection to @p ipv4 (host byte order) : @p port, as a client
+ * (the firmware download of an MQTT command). The connection is usable with
+ * hal_tcp_recv/send/close like an accepted one.
+ * @return a connection handle >= 0; ML_ECONNREFUSED (refused, unreachable,
+ *         timed out, or no network), ML_ENOMEM (no handle left), ML_ENOSYS.
+ * Sim: connects before returning (bounded by 2 s of real time).
+ */
+int hal_tcp_connect(uint32_t ipv4, uint16_t port);
+
 /** Accept one pending connection. @return a connection handle >= 0, or ML_EAGAIN. */
 int hal_tcp_accept(int listener);
 

@@ -336,6 +336,25 @@ static void mq_on_connect(struct mosquitto *m, void *obj, int rc)
     e->mq_connack = rc;
 }
 
+/* A message on a subscription: +MQTTSUBRECV:0,"<topic>",<len>,<bytes> (ESP-AT's form). */
+static void mq_on_message(struct mosquitto *m, void *obj, const struct mosquitto_message *msg)
+{
+    (void)m;
+    struct ml_at_emu *e = obj;
+    char head[300];
+    int n = snprintf(head, sizeof head, "\r\n+MQTTSUBRECV:0,\"%s\",%d,", msg->topic,
+                     msg->payloadlen);
+    if (n < 0 || (size_t)n >= sizeof head) {
+        return;
+    }
+    logf_(e, "< +MQTTSUBRECV:0,\"%s\",%d,...", msg->topic, msg->payloadlen);
+    out_raw(e, head, (size_t)n);
+    if (msg->payloadlen > 0) {
+        out_raw(e, msg->payload, (size_t)msg->payloadlen);
+    }
+    out_raw(e, "\r\n", 2);
+}
+
 static void mq_on_disconnect(struct mosquitto *m, void *obj, int rc)
 {
     (void)m;
@@ -384,6 +403,7 @@ static bool mq_connect(struct ml_at_emu *e, const char *host, int port)
     }
     mosquitto_connect_callback_set(e->mosq, mq_on_connect);
     mosquitto_disconnect_callback_set(e->mosq, mq_on_disconnect);
+    mosquitto_message_callback_set(e->mosq, mq_on_message);
     if (e->mq_user[0]) {
         mosquitto_username_pw_set(e->mosq, e->mq_user, e->mq_pass[0] ? e->mq_pass : NULL);
     }
@@ -774,6 +794,14 @@ static void cmd_mqtt(struct ml_at_emu *e, const char *name, struct arg *a, int n
             e->dm = DM_NONE;
             emit(e, mq_publish(e, e->dm_topic, "", 0) ? "+MQTTPUB:OK" : "+MQTTPUB:FAIL");
         }
+    } else if (strcmp(name, "MQTTSUB") == 0) {
+        long qos;
+        if (n != 3 || !a[1].quoted || !num(&a[2], 0, 2, &qos) || !e->mq_connected ||
+            mosquitto_subscribe(e->mosq, NULL, a[1].s, (int)qos) != MOSQ_ERR_SUCCESS) {
+            error(e);
+            return;
+        }
+        ok(e);
     } else if (strcmp(name, "MQTTCLEAN") == 0) {
         if (e->mosq == NULL) {
             error(e);

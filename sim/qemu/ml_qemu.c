@@ -140,6 +140,8 @@ struct ml_qemu {
     size_t len;
     uint64_t start_ms;
     char monitor[108]; /* the monitor's unix socket ("" = none) */
+    char qmp[108];     /* the QMP unix socket ("" = none) */
+    char icount[64];   /* -icount value ("" = none) */
     bool (*stop)(void);
 #ifdef HAVE_AT_EMU
     struct ml_at_emu *emu;
@@ -165,8 +167,8 @@ static int spawn(struct ml_qemu *q, const char *qemu_bin, const char *image, cha
         close(in[1]);
         return -1;
     }
-    char mon[160];
-    const char *argv[32];
+    char mon[160], qmp[160];
+    const char *argv[40];
     int n = 0;
     argv[n++] = qemu_bin;
     argv[n++] = "-M";
@@ -178,6 +180,15 @@ static int spawn(struct ml_qemu *q, const char *qemu_bin, const char *image, cha
         argv[n++] = mon;
     } else {
         argv[n++] = "none";
+    }
+    if (q->qmp[0] != '\0') {
+        snprintf(qmp, sizeof qmp, "unix:%s,server,nowait", q->qmp);
+        argv[n++] = "-qmp";
+        argv[n++] = qmp;
+    }
+    if (q->icount[0] != '\0') {
+        argv[n++] = "-icount";
+        argv[n++] = q->icount;
     }
     argv[n++] = "-serial";
     argv[n++] = "stdio"; /* UART0: console */
@@ -255,6 +266,9 @@ void ml_qemu_stop(struct ml_qemu *q)
     }
     if (q->monitor[0] != '\0') {
         unlink(q->monitor);
+    }
+    if (q->qmp[0] != '\0') {
+        unlink(q->qmp);
     }
     free(q);
 }
@@ -522,10 +536,24 @@ static int read_banner(struct ml_qemu *q, struct ml_qemu_banner *b, const char *
 }
 
 #ifdef HAVE_AT_EMU
+/* Kept quiet (the console lines say what the device does), unless ML_QEMU_AT_LOG
+ * names a file for the co-processor's traffic (debugging). */
 static void at_log(void *ctx, const char *line)
 {
     (void)ctx;
-    (void)line; /* kept quiet: the console lines say what the device does */
+    static FILE *f;
+    static bool tried;
+    if (!tried) {
+        tried = true;
+        const char *path = getenv("ML_QEMU_AT_LOG");
+        f = path != NULL && path[0] != '\0' ? fopen(path, "a") : NULL;
+    }
+    if (f != NULL) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        fprintf(f, "%ld.%06ld %s\n", (long)ts.tv_sec, ts.tv_nsec / 1000, line);
+        fflush(f);
+    }
 }
 
 /* ------------------------------------------------------------------------- */
@@ -728,6 +756,23 @@ int ml_qemu_start(struct ml_qemu **out, const struct ml_qemu_opts *o, struct ml_
         }
         snprintf(q->monitor, sizeof q->monitor, "%s", o->monitor);
         unlink(q->monitor);
+    }
+    if (o->qmp != NULL && o->qmp[0] != '\0') {
+        if (strlen(o->qmp) >= sizeof q->qmp) {
+            snprintf(err, cap, "QMP socket path too long: %s", o->qmp);
+            free(q);
+            return -1;
+        }
+        snprintf(q->qmp, sizeof q->qmp, "%s", o->qmp);
+        unlink(q->qmp);
+    }
+    if (o->icount != NULL && o->icount[0] != '\0') {
+        if (strlen(o->icount) >= sizeof q->icount) {
+            snprintf(err, cap, "-icount value too long: %s", o->icount);
+            free(q);
+            return -1;
+        }
+        snprintf(q->icount, sizeof q->icount, "%s", o->icount);
     }
     signal(SIGPIPE, SIG_IGN);
     int boot_ms = o->boot_ms > 0 ? o->boot_ms : BOOT_TIMEOUT_MS;

@@ -74,6 +74,11 @@ struct ml_qemu_opts {
     struct ml_qemu_seed seed;        /**< applied when the image's store is empty */
     /** A unix socket for QEMU's monitor (ml_qemu_reset); NULL: no monitor. */
     const char *monitor;
+    /** QEMU's -icount value (e.g. ML_QEMU_VT_ICOUNT, ml_qemu_vt.h); NULL: none, the
+     * guest's clock follows the host's. */
+    const char *icount;
+    /** A unix socket for QMP (-qmp unix:PATH,server,nowait; ml_qemu_vt); NULL: none. */
+    const char *qmp;
     int boot_ms; /**< the banner must be complete within this (0: 10 s) */
     /** Polled while waiting: true gives up (a stop signal). NULL: never. */
     bool (*stop)(void);

@@ -16,13 +16,14 @@
 #include <sys/file.h>
 #include <yaml.h>
 
+#include "ml_p1mb_id.h"
 #include "ml_serial_net.h"
 #include "ml_yaml.h"
 
-static const char *const role_names[ML_RIG_ROLES] = {"inject", "p1_out", "rs485", "console"};
+/* serial.console.banner while parse_port() runs (copied into the rig by parse_serial) */
+static char rig_console_banner[64];
 
-/* Same order as enum p1mb_variant (firmware/apps/p1mb/p1mb_app.h). */
-static const char *const variant_names[] = {"pro380", "acr10rh", "sdm630", "xemex", NULL};
+static const char *const role_names[ML_RIG_ROLES] = {"inject", "p1_out", "rs485", "console"};
 
 const char *ml_rig_role_name(enum ml_rig_role r)
 {
@@ -85,11 +86,10 @@ static int parse_dut(struct ml_yaml *c, node_t *n, struct ml_rig *rig)
         if (ml_yaml_get_str(c, v, "dut.variant", rig->dut.variant, sizeof rig->dut.variant) < 0) {
             return -1;
         }
-        for (int i = 0; variant_names[i]; i++) {
-            if (strcasecmp(variant_names[i], rig->dut.variant) == 0) {
-                rig->dut.variant_index = i;
-                strcpy(rig->dut.variant, variant_names[i]);
-            }
+        const struct ml_p1mb_variant *pv = ml_p1mb_variant_by_name(rig->dut.variant);
+        if (pv != NULL) {
+            rig->dut.variant_index = pv->code - 1; /* enum p1mb_variant */
+            snprintf(rig->dut.variant, sizeof rig->dut.variant, "%s", pv->name);
         }
         if (rig->dut.variant_index < 0) {
             return ml_yaml_fail(c, v,
@@ -114,7 +114,11 @@ static int parse_port(struct ml_yaml *c, node_t *n, enum ml_rig_role role, struc
     snprintf(what, sizeof what, "serial.%s", role_names[role]);
     static const char *const keys[] = {"path", "usb", "line", NULL};
     static const char *const keys485[] = {"path", "usb", "line", "slave_id", NULL};
-    if (ml_yaml_check_keys(c, n, what, role == ML_RIG_RS485 ? keys485 : keys) < 0) {
+    static const char *const keyscon[] = {"path", "usb", "line", "banner", NULL};
+    if (ml_yaml_check_keys(c, n, what,
+                           role == ML_RIG_RS485     ? keys485
+                           : role == ML_RIG_CONSOLE ? keyscon
+                                                    : keys) < 0) {
         return -1;
     }
     p->present = true;
@@ -135,6 +139,12 @@ static int parse_port(struct ml_yaml *c, node_t *n, enum ml_rig_role role, struc
         if (ml_serial_net_parse(p->path, &a, why, sizeof why) < 0) {
             return ml_yaml_fail(c, path, "%s.path: %s", what, why);
         }
+    }
+    if (path && ml_serial_is_net(p->path) && role == ML_RIG_RS485) {
+        return ml_yaml_fail(c, path,
+                            "%s.path: a remote port (%s) cannot carry Modbus RTU yet (libmodbus "
+                            "opens device paths only): use the adapter's local path",
+                            what, p->path);
     }
     if (usb) {
         if (ml_yaml_get_str(c, usb, "usb", p->usb, sizeof p->usb) < 0) {
@@ -164,6 +174,15 @@ static int parse_port(struct ml_yaml *c, node_t *n, enum ml_rig_role role, struc
     } else if (role == ML_RIG_RS485) {
         p->line = (struct ml_serial_cfg){9600, 8, 'E', 1}; /* P1MB default (products.md §3) */
     }
+    if (role == ML_RIG_CONSOLE && (v = ml_yaml_get(c, n, "banner")) != NULL) {
+        if (ml_yaml_get_str(c, v, "serial.console.banner", rig_console_banner,
+                            sizeof rig_console_banner) < 0) {
+            return -1;
+        }
+        if (rig_console_banner[0] == 0) {
+            return ml_yaml_fail(c, v, "serial.console.banner is empty");
+        }
+    }
     if (role == ML_RIG_RS485) {
         p->slave_id = 16;
         if ((v = ml_yaml_get(c, n, "slave_id")) &&
@@ -192,8 +211,12 @@ static int parse_serial(struct ml_yaml *c, node_t *n, struct ml_rig *rig)
             return ml_yaml_fail(
                 c, v, "serial.p1_out is for a p1 DUT only (the Smart Connect P1 has P1-out)");
         }
+        rig_console_banner[0] = 0;
         if (parse_port(c, v, (enum ml_rig_role)r, &rig->port[r]) < 0) {
             return -1;
+        }
+        if (r == ML_RIG_CONSOLE && rig_console_banner[0]) {
+            snprintf(rig->console_banner, sizeof rig->console_banner, "%s", rig_console_banner);
         }
     }
     if (!rig->port[ML_RIG_INJECT].present) {
@@ -285,13 +308,17 @@ static int parse_mqtt(struct ml_yaml *c, node_t *n, struct ml_rig *rig)
 static int parse_commands(struct ml_yaml *c, node_t *n, struct ml_rig *rig)
 {
     static const char *const keys[] = {"power_off", "power_on", "button_press", "button_release",
-                                       NULL};
+                                       "reset",     "flash",    "timeout_s",    NULL};
     if (ml_yaml_check_keys(c, n, "commands", keys) < 0) {
         return -1;
     }
-    char *dst[] = {rig->commands.power_off, rig->commands.power_on, rig->commands.button_press,
-                   rig->commands.button_release};
-    for (int i = 0; i < 4; i++) {
+    char *dst[] = {rig->commands.power_off,      rig->commands.power_on, rig->commands.button_press,
+                   rig->commands.button_release, rig->commands.reset,    rig->commands.flash};
+    node_t *t = ml_yaml_get(c, n, "timeout_s");
+    if (t && get_secs(c, t, "commands.timeout_s", &rig->commands.timeout_s) < 0) {
+        return -1;
+    }
+    for (int i = 0; i < 6; i++) {
         node_t *v = ml_yaml_get(c, n, keys[i]);
         char what[40];
         snprintf(what, sizeof what, "commands.%s", keys[i]);
@@ -301,6 +328,12 @@ static int parse_commands(struct ml_yaml *c, node_t *n, struct ml_rig *rig)
         if (v && dst[i][0] == 0) {
             return ml_yaml_fail(c, v, "%s is empty (leave the key out when the rig cannot do it)",
                                 what);
+        }
+        /* the placeholders are checked now, not when the bench is half-way */
+        char x[1024], why[200];
+        if (v &&
+            ml_rig_expand(rig, dst[i], i == 5 ? "IMAGE" : NULL, x, sizeof x, why, sizeof why) < 0) {
+            return ml_yaml_fail(c, v, "%s: %s", what, why);
         }
     }
     /* a capability needs both halves */
@@ -392,6 +425,8 @@ int ml_rig_parse(const char *name, const char *text, size_t len, struct ml_rig *
     rig->timeouts.modbus_s = 2;
     rig->timeouts.http_s = 5;
     rig->timeouts.mqtt_s = 10;
+    rig->commands.timeout_s = 60;
+    snprintf(rig->console_banner, sizeof rig->console_banner, "meterlab ");
     struct ml_yaml c;
     if (ml_yaml_load(&c, name, text, len, err, errcap) < 0) {
         return -1;
@@ -520,6 +555,12 @@ bool ml_rig_has(const struct ml_rig *rig, enum ml_rig_cap cap)
         return rig->network.host[0] && rig->network.http_port > 0;
     case ML_RIG_CAP_MQTT:
         return rig->mqtt.url[0] != 0;
+    case ML_RIG_CAP_RESET:
+        return rig->commands.reset[0] != 0;
+    case ML_RIG_CAP_FLASH:
+        return rig->commands.flash[0] != 0;
+    case ML_RIG_CAP_CONSOLE:
+        return rig->port[ML_RIG_CONSOLE].present;
     default:
         return false;
     }
@@ -544,6 +585,12 @@ const char *ml_rig_missing_reason(enum ml_rig_cap cap)
         return "the rig has no network.host/http_port";
     case ML_RIG_CAP_MQTT:
         return "the rig has no mqtt.url (no broker to observe)";
+    case ML_RIG_CAP_RESET:
+        return "the rig has no commands.reset (no reset line or debug probe)";
+    case ML_RIG_CAP_FLASH:
+        return "the rig has no commands.flash (no flashing tool)";
+    case ML_RIG_CAP_CONSOLE:
+        return "the rig has no serial.console adapter";
     default:
         return "unknown capability";
     }

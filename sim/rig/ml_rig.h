@@ -22,6 +22,7 @@
 #ifndef SIM_RIG_ML_RIG_H
 #define SIM_RIG_ML_RIG_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -67,6 +68,9 @@ enum ml_rig_cap {
     ML_RIG_CAP_MODBUS_TCP, /**< network.host and network.modbus_port */
     ML_RIG_CAP_HTTP,       /**< network.host and network.http_port */
     ML_RIG_CAP_MQTT,       /**< mqtt.url */
+    ML_RIG_CAP_RESET,      /**< commands.reset */
+    ML_RIG_CAP_FLASH,      /**< commands.flash */
+    ML_RIG_CAP_CONSOLE,    /**< serial.console present */
     ML_RIG_CAP_COUNT
 };
 
@@ -100,11 +104,19 @@ struct ml_rig {
         char site[64]; /**< the site name the DUT publishes under ("" = from the scenario) */
     } mqtt;
 
-    /** Shell commands (run with /bin/sh -c); "" = capability missing. */
+    /** Shell command templates (run with /bin/sh -c after ml_rig_expand); "" =
+     * capability missing. */
     struct {
         char power_off[512], power_on[512];
         char button_press[512], button_release[512];
+        char reset[512];  /**< reset the board (debug probe, reset line) */
+        char flash[512];  /**< write {image} into the board */
+        double timeout_s; /**< each command is killed after this (default 60) */
     } commands;
+
+    /** `serial.console.banner`: a console line starting with it is a boot (default
+     * "meterlab ", the first line every image prints, firmware/apps/<app>/target). */
+    char console_banner[64];
 
     /** Timeouts in seconds (defaults: boot 30, modbus 2, http 5, mqtt 10). */
     struct {
@@ -158,5 +170,32 @@ int ml_rig_lock(const struct ml_rig *rig, bool wait, const char *who, char *err,
 
 /** Release a lock from ml_rig_lock (fd < 0: nothing). */
 void ml_rig_unlock(int fd);
+
+/** The placeholders a command template may name, "{image}" only in commands.flash:
+ * {image} the image to flash, {port} the console adapter (else inject), {inject},
+ * {p1_out}, {rs485}, {console} the adapters' paths, {host} network.host, {serial}
+ * dut.serial, {name} the rig's name, {rig_dir} the rig file's folder. Shell text
+ * such as ${VAR} is left alone. Values are inserted as they are (not quoted). */
+#define ML_RIG_PLACEHOLDERS                                                                        \
+    "image, port, inject, p1_out, rs485, console, host, serial, name, rig_dir"
+
+/**
+ * Expand the placeholders of template @p tmpl for @p rig (@p image: the value of
+ * {image}, NULL = not allowed) into @p out.
+ * @return 0, or -1 with "unknown placeholder {x} (known: ...)" (or too long) in @p err.
+ */
+int ml_rig_expand(const struct ml_rig *rig, const char *tmpl, const char *image, char *out,
+                  size_t cap, char *err, size_t errcap);
+
+/**
+ * Run rig command @p what ("power_on", "flash", ...; its template @p tmpl) expanded
+ * with @p image: /bin/sh -c in its own process group, killed (the whole group) after
+ * commands.timeout_s or as soon as *@p stop != 0 (may be NULL). Its output is kept
+ * (the tail goes into the error message).
+ * @return 0 (exit status 0), or -1 with what happened (exit status, timeout, the
+ * command line and the tail of its output) in @p err.
+ */
+int ml_rig_command(const struct ml_rig *rig, const char *what, const char *tmpl, const char *image,
+                   const volatile sig_atomic_t *stop, char *err, size_t errcap);
 
 #endif /* SIM_RIG_ML_RIG_H */

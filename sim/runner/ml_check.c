@@ -119,7 +119,9 @@ int ml_check_fields_match(const struct ml_scn_field *fs, size_t nf, const char *
 bool ml_check_topic_matches(const char *topic, const char *serial, const char *metric)
 {
     char want[256];
-    snprintf(want, sizeof want, "/%s/data/%s", serial, metric);
+    /* command results sit beside data/: <base>/cmd/<name>/result */
+    snprintf(want, sizeof want, strncmp(metric, "cmd/", 4) == 0 ? "/%s/%s" : "/%s/data/%s", serial,
+             metric);
     size_t lt = strlen(topic), lw = strlen(want);
     return lt >= lw && strcmp(topic + lt - lw, want) == 0;
 }
@@ -150,6 +152,13 @@ static cJSON *metric_payload(const char *metric)
         struct mqtt_device_counters c;
         memset(&c, 0, sizeof c);
         n = mqtt_device_counters_build(&c, local, sizeof local);
+    } else if (strncmp(metric, "cmd/", 4) == 0) {
+        /* cmd/<name>/result for a command the firmware knows, every key present */
+        const char *name = metric + 4, *slash = strchr(name, '/');
+        if (slash != NULL && strcmp(slash, "/result") == 0 &&
+            mqtt_cmd_known(name, (size_t)(slash - name))) {
+            n = mqtt_cmd_result_build("id", "state", "version", "reason", local, sizeof local);
+        }
     }
     return n < 0 ? NULL : cJSON_ParseWithLength(local, (size_t)n);
 }
@@ -183,7 +192,8 @@ int ml_check_scenario(const struct ml_scenario *s, char *err, size_t cap)
             if (!ml_check_mqtt_metric_known(ch->name)) {
                 snprintf(err, cap,
                          "%s:%d:%d: mqtt topic '%s' is not one the device publishes "
-                         "(power_instant, device_counters)",
+                         "(power_instant, device_counters, cmd/reset/result, "
+                         "cmd/firmware/result)",
                          ch->loc.file, ch->loc.line, ch->loc.col, ch->name);
                 return -1;
             }

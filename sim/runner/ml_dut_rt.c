@@ -20,6 +20,7 @@
 #include <modbus.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -28,11 +29,15 @@
 #include <string.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "ml_qemu_vt.h"
 #include "ml_run.h"
+#include "ml_capture.h"
+#include "ml_p1mb_id.h"
 #include "ml_rig.h"
 #include "ml_serial.h"
 #include "mqtt/mqtt_policy.h"
@@ -55,16 +60,42 @@ struct rt_priv {
     char mb_port[8], http_port[8]; /* fixed for the child's life: reboots keep them */
     /* ports */
     int inject_fd, p1out_fd;
-    double t0;
+    double t0;     /* the timeline's zero, device time (dev_now) */
+    double con_t0; /* console stamps' zero, wall clock (mono) */
     /* reboots seen through the HTTP uptime: the boot instant (mono) of the last look */
     double last_uptime;
     int reboots;
-    double last_inject; /* the DUT needs a moment to act on bytes (real time) */
+    double last_inject; /* the DUT needs a moment to act on bytes (device time) */
+    /* --vtime (qemu): the guest's clock through QMP (ml_qemu_vt.h) */
+    bool vtime;
+    struct ml_qemu_vt_opts vt_opts;
+    struct ml_qemu_vt *vt;
+    char qmp_path[160];
+    int64_t vt_off_us; /* added to the guest clock: a power cycle starts a new QEMU */
+    uint64_t vt_last_us;
+    uint64_t vt_t0_us;
+    uint64_t injected, echoed; /* meter bytes written / read back from P1 out (this port) */
     /* the status counters when the scenario started (a rig's board keeps counting
      * across scenarios); judged relative to these until the board reboots */
     double base[6];
     bool have_base;
+    bool off;       /* device: powered off by a `power: off` step */
+    bool cfg_reset; /* the runner reset the board for its settings before time zero */
+    /* the console: a rig's serial.console, read by con_main; for device/qemu the
+     * child's stdout. Lines with their time since the scenario's start. */
+    int con_fd;
+    pthread_t con_reader;
+    bool con_on;
+    volatile sig_atomic_t con_quit;
+    char *con_log;
+    size_t con_len;
+    bool con_cut;
+    int con_boots;     /* console lines starting with rig.console_banner */
+    double con_boot_t; /* mono() of the last one */
 };
+
+/* At most this much console text per scenario (the rest is cut, and said so). */
+#define RT_CONSOLE_MAX (256u * 1024u)
 
 /* Counter name -> GET /api/v1/status object and key. */
 static const char *const counter_map[6][3] = {
@@ -85,6 +116,146 @@ static double mono(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Device time in seconds: the wall clock, or the guest's clock with --vtime. */
+static double dev_now(struct rt_priv *p)
+{
+    if (p->vt == NULL) {
+        return mono();
+    }
+    uint64_t t = (uint64_t)((int64_t)ml_qemu_vt_now_us(p->vt) + p->vt_off_us);
+    p->vt_last_us = t;
+    return (double)t / 1e6;
+}
+
+/* ------------------------------------------------------------------------- */
+/* The console                                                               */
+/* ------------------------------------------------------------------------- */
+
+/* One console line: kept with its time; a line starting with the rig's banner is a
+ * boot. Called without p->mu held. */
+static void con_line(struct rt_priv *p, const char *l)
+{
+    pthread_mutex_lock(&p->mu);
+    if (!p->device && p->rig.console_banner[0] &&
+        !strncmp(l, p->rig.console_banner, strlen(p->rig.console_banner))) {
+        p->con_boots++;
+        p->con_boot_t = mono();
+    }
+    size_t need = strlen(l) + 24;
+    if (p->con_len + need > RT_CONSOLE_MAX) {
+        p->con_cut = true;
+    } else {
+        char *n = realloc(p->con_log, p->con_len + need);
+        if (n != NULL) {
+            p->con_log = n;
+            p->con_len += (size_t)snprintf(n + p->con_len, need, "[%9.3f] %s\n", mono() - p->con_t0, l);
+        }
+    }
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* Split @p n bytes of @p buf (cap @p cap) into lines; @return what is left. */
+static size_t con_split(struct rt_priv *p, char *buf, size_t n, size_t cap, bool flush)
+{
+    buf[n] = 0;
+    char *nl;
+    while ((nl = strchr(buf, '\n')) != NULL) {
+        *nl = 0;
+        size_t l = strlen(buf);
+        if (l > 0 && buf[l - 1] == '\r') {
+            buf[l - 1] = 0;
+        }
+        con_line(p, buf);
+        n -= (size_t)(nl + 1 - buf);
+        memmove(buf, nl + 1, n + 1);
+    }
+    if ((flush && n > 0) || n >= cap - 1) { /* a line too long, or the last one */
+        con_line(p, buf);
+        n = 0;
+    }
+    return n;
+}
+
+/* The rig's serial.console, until con_quit. */
+static void *con_main(void *x)
+{
+    struct rt_priv *p = x;
+    char buf[1024];
+    size_t n = 0;
+    while (!p->con_quit) {
+        struct pollfd pf = {p->con_fd, POLLIN, 0};
+        if (poll(&pf, 1, 100) != 1) {
+            continue;
+        }
+        ssize_t r = read(p->con_fd, buf + n, sizeof buf - 1 - n);
+        if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
+            break; /* the adapter or the remote port went away */
+        }
+        if (r > 0) {
+            for (ssize_t i = 0; i < r; i++) { /* NULs would end a line early */
+                buf[n + (size_t)i] = buf[n + (size_t)i] ? buf[n + (size_t)i] : ' ';
+            }
+            n = con_split(p, buf, n + (size_t)r, sizeof buf, false);
+        }
+    }
+    con_split(p, buf, n, sizeof buf, true);
+    return NULL;
+}
+
+static int con_open(struct ml_dut *d, char *err, size_t cap)
+{
+    struct rt_priv *p = P(d);
+    const struct ml_rig_port *c = &p->rig.port[ML_RIG_CONSOLE];
+    if (p->device || !c->present) {
+        return 0;
+    }
+    struct ml_serial_cfg line = c->has_line ? c->line : (struct ml_serial_cfg){115200, 8, 'N', 1};
+    char e[512];
+    p->con_fd = ml_serial_open(c->path, &line, e, sizeof e);
+    if (p->con_fd < 0) {
+        snprintf(err, cap, "%s: console: %s", p->rig.path[0] ? p->rig.path : p->rig.name, e);
+        return -1;
+    }
+    p->con_quit = 0;
+    p->con_on = pthread_create(&p->con_reader, NULL, con_main, p) == 0;
+    return 0;
+}
+
+static void con_close(struct rt_priv *p)
+{
+    if (p->con_on) {
+        p->con_quit = 1;
+        pthread_join(p->con_reader, NULL);
+        p->con_on = false;
+    }
+    if (p->con_fd >= 0) {
+        close(p->con_fd);
+        p->con_fd = -1;
+    }
+}
+
+/* The scenario's console text (the runner's, malloc'ed), NULL when there is none. */
+static char *rt_console(struct ml_dut *d)
+{
+    struct rt_priv *p = P(d);
+    pthread_mutex_lock(&p->mu);
+    char *t = NULL;
+    if (p->con_len > 0 || p->con_cut) {
+        const char *cut = p->con_cut ? "[console cut at 256 KiB]\n" : "";
+        t = malloc(p->con_len + strlen(cut) + 1);
+        if (t != NULL) {
+            memcpy(t, p->con_log ? p->con_log : "", p->con_len);
+            strcpy(t + p->con_len, cut);
+        }
+    }
+    free(p->con_log);
+    p->con_log = NULL;
+    p->con_len = 0;
+    p->con_cut = false;
+    pthread_mutex_unlock(&p->mu);
+    return t;
 }
 
 /* ------------------------------------------------------------------------- */
@@ -129,10 +300,17 @@ static void *reader_main(void *x)
     struct rt_priv *p = x;
     char buf[4096];
     size_t n = 0;
+    /* ML_RUN_CHILD_LOG=FILE: the child's lines with the device time (debugging) */
+    const char *log_path = getenv("ML_RUN_CHILD_LOG");
+    FILE *log = log_path != NULL && log_path[0] ? fopen(log_path, "a") : NULL;
     for (;;) {
         ssize_t r = read(p->child_out, buf + n, sizeof buf - 1 - n);
         if (r <= 0) {
             break;
+        }
+        if (log != NULL) {
+            fprintf(log, "[dev %.3f] %.*s", dev_now(p) - p->t0, (int)r, buf + n);
+            fflush(log);
         }
         n += (size_t)r;
         buf[n] = 0;
@@ -140,12 +318,16 @@ static void *reader_main(void *x)
         while ((nl = strchr(buf, '\n')) != NULL) {
             *nl = 0;
             child_line(p, buf);
+            con_line(p, buf); /* the child's stdout is its console */
             n -= (size_t)(nl + 1 - buf);
             memmove(buf, nl + 1, n + 1);
         }
         if (n == sizeof buf - 1) {
             n = 0;
         }
+    }
+    if (log != NULL) {
+        fclose(log);
     }
     return NULL;
 }
@@ -220,6 +402,13 @@ static int child_start(struct ml_dut *d, const char *mqtt_url, char *err, size_t
     if (p->qemu) {
         argv[a++] = "--target";
         argv[a++] = "qemu";
+        if (p->vtime) {
+            snprintf(p->qmp_path, sizeof p->qmp_path, "%s/qmp", p->state_dir);
+            argv[a++] = "--icount";
+            argv[a++] = ML_QEMU_VT_ICOUNT;
+            argv[a++] = "--qmp";
+            argv[a++] = p->qmp_path;
+        }
     }
     argv[a++] = "--product";
     argv[a++] = s->product == ML_SCN_TIC ? "tic" : s->product == ML_SCN_P1MB ? "p1mb" : "p1";
@@ -292,6 +481,18 @@ static int child_start(struct ml_dut *d, const char *mqtt_url, char *err, size_t
     close(pfd[1]);
     p->child = pid;
     p->child_out = pfd[0];
+    if (p->vtime) {
+        /* The guest is on the leash from its first instruction: it boots (and is
+         * seeded) at wall-clock pace, as without --vtime, not at full speed with its
+         * AT timeouts racing the emulator. QEMU makes the QMP socket as it starts. */
+        uint64_t before = p->vt_last_us;
+        if (ml_qemu_vt_open(&p->vt, p->qmp_path, &p->vt_opts, err, cap) < 0) {
+            return -1;
+        }
+        /* a new QEMU (power cycle) starts its clock again: device time goes on */
+        p->vt_off_us = (int64_t)before - (int64_t)ml_qemu_vt_now_us(p->vt);
+        (void)dev_now(p);
+    }
     char b[8192];
     double boot = p->qemu ? 120 : 15;
     if (read_banner(p->child_out, boot, b, sizeof b) < 0) {
@@ -299,6 +500,14 @@ static int child_start(struct ml_dut *d, const char *mqtt_url, char *err, size_t
                  p->qemu ? "meterlab device --target qemu" : "meterlab device", boot,
                  b[0] ? ": " : "", b);
         return -1; /* the child's own error went to stderr */
+    }
+    for (char *l = b, *e; *l; l = e) { /* the start banner belongs to the console too */
+        e = l + strcspn(l, "\n");
+        char c = *e;
+        *e = 0;
+        con_line(p, l);
+        *e = c;
+        e += c != 0;
     }
     /* the rig, from the banner (nothing of an earlier child stays) */
     struct ml_rig *rig = &p->rig;
@@ -365,6 +574,22 @@ static int child_start(struct ml_dut *d, const char *mqtt_url, char *err, size_t
 
 static void child_stop(struct rt_priv *p)
 {
+    if (p->vt != NULL) {
+        (void)dev_now(p);
+        if (getenv("ML_VT_STATS") != NULL) {
+            /* ML_VT_STATS: what the leash cost (bench/qemu-vtime/run.sh reads it) */
+            struct ml_qemu_vt_stats st;
+            ml_qemu_vt_stats(p->vt, &st);
+            fprintf(stderr,
+                    "vtime: %llu run-to (%llu bursts): %.2f s guest in %.2f s wall; max "
+                    "overshoot %.1f ms; leash on for %.2f s wall\n",
+                    (unsigned long long)st.run_to_calls, (unsigned long long)st.bursts,
+                    st.run_to_guest_s, st.run_to_host_s, (double)st.max_overshoot_us / 1e3,
+                    st.open_host_s);
+        }
+        ml_qemu_vt_close(p->vt); /* QEMU runs free again: it is stopped next */
+        p->vt = NULL;
+    }
     if (p->child > 0) {
         kill(p->child, SIGTERM);
         int st;
@@ -393,6 +618,7 @@ static void child_stop(struct rt_priv *p)
 
 static void close_ports(struct rt_priv *p)
 {
+    p->injected = p->echoed = 0;
     if (p->inject_fd >= 0) {
         close(p->inject_fd);
     }
@@ -410,7 +636,8 @@ static int rig_attach(struct ml_dut *d, char *err, size_t cap)
     const struct ml_scenario *s = d->s;
     char e[512];
     const struct ml_rig_port *in = &rig->port[ML_RIG_INJECT];
-    enum ml_meter_proto proto = s->has_meter ? s->meter.proto : ML_METER_DSMR50;
+    /* without meter: section (a capture, recorded files): the recorded bytes tell */
+    enum ml_meter_proto proto = (enum ml_meter_proto)ml_capture_scenario_proto(s);
     if (in->present) {
         struct ml_serial_cfg line =
             in->has_line ? in->line
@@ -456,10 +683,15 @@ static int rig_attach(struct ml_dut *d, char *err, size_t cap)
 static cJSON *get_status(struct ml_dut *d, char *why, size_t cap);
 static const cJSON *jget(const cJSON *j, const char *a, const char *b);
 
+static void rt_stop(struct ml_dut *d);
+
 static int rt_start(struct ml_dut *d, const char *mqtt_url, char *err, size_t cap)
 {
     struct rt_priv *p = P(d);
-    p->inject_fd = p->p1out_fd = p->child_out = -1;
+    p->inject_fd = p->p1out_fd = p->child_out = p->con_fd = -1;
+    p->t0 = p->con_t0 = mono();
+    p->cfg_reset = false;
+    free(rt_console(d)); /* nothing of an earlier scenario */
     p->last_uptime = -1;
     p->reboots = 0;
     p->child_reboots = 0;
@@ -471,13 +703,16 @@ static int rt_start(struct ml_dut *d, const char *mqtt_url, char *err, size_t ca
             return -1;
         }
         if (child_start(d, mqtt_url, err, cap) < 0) {
-            return -1;
+            goto fail;
         }
     }
-    if (rig_attach(d, err, cap) < 0) {
-        return -1;
+    p->off = false;
+    p->con_boots = 0;
+    p->con_boot_t = 0;
+    if (rig_attach(d, err, cap) < 0 || con_open(d, err, cap) < 0) {
+        goto fail;
     }
-    p->t0 = mono();
+    p->t0 = dev_now(p);
     p->have_base = false;
     if (d->http_port > 0 && d->s->product != ML_SCN_P1MB) {
         char why[256];
@@ -490,11 +725,15 @@ static int rt_start(struct ml_dut *d, const char *mqtt_url, char *err, size_t ca
         cJSON_Delete(j);
     }
     return 0;
+fail: /* the runner does not stop what did not start: the child, ports, temp dir */
+    rt_stop(d);
+    return -1;
 }
 
 static void rt_stop(struct ml_dut *d)
 {
     struct rt_priv *p = P(d);
+    con_close(p);
     close_ports(p);
     if (p->device) {
         child_stop(p);
@@ -504,6 +743,7 @@ static void rt_stop(struct ml_dut *d)
             fprintf(stderr, "meterlab run: could not remove %s\n", p->state_dir);
         }
     }
+    free(rt_console(d)); /* what came after the runner took the scenario's console */
 }
 
 static const char *rt_cannot(struct ml_dut *d, const struct ml_scn_step *st)
@@ -539,8 +779,14 @@ step:
                      ml_scn_fault_name(k));
             return why;
         }
-        if (k == ML_SF_POWER_CYCLE && !p->device && !ml_rig_has(&p->rig, ML_RIG_CAP_POWER)) {
-            return ml_rig_missing_reason(ML_RIG_CAP_POWER);
+        if (k == ML_SF_FLASH && p->device) {
+            return "the stand-alone device has no image to flash";
+        }
+        enum ml_rig_cap need = k == ML_SF_RESET   ? ML_RIG_CAP_RESET
+                               : k == ML_SF_FLASH ? ML_RIG_CAP_FLASH
+                                                  : ML_RIG_CAP_POWER;
+        if (ml_scn_fault_is_board(k) && !p->device && !ml_rig_has(&p->rig, need)) {
+            return ml_rig_missing_reason(need);
         }
     }
     if (st->kind == ML_STEP_ACTION && st->action.kind == ML_ACT_BUTTON &&
@@ -553,12 +799,31 @@ step:
 
 static uint64_t rt_now(struct ml_dut *d)
 {
-    double t = mono() - P(d)->t0;
+    double t = dev_now(P(d)) - P(d)->t0;
     return t > 0 ? (uint64_t)(t * 1e6) : 0;
+}
+
+/* --vtime: let the guest run to device time @p t_us (scenario time), in steps of at
+ * most 10 s so that a stop signal is seen. */
+static void vt_advance(struct ml_dut *d, uint64_t t_us)
+{
+    struct rt_priv *p = P(d);
+    uint64_t t0 = (uint64_t)llround(p->t0 * 1e6);
+    while (p->vt != NULL && rt_now(d) < t_us &&
+           !(d->o != NULL && d->o->stop != NULL && *d->o->stop)) {
+        uint64_t to = rt_now(d) + 10000000u < t_us ? rt_now(d) + 10000000u : t_us;
+        if (ml_qemu_vt_run_to(p->vt, (uint64_t)((int64_t)(t0 + to) - p->vt_off_us)) < 0) {
+            break; /* QEMU went away: the checks say so */
+        }
+    }
 }
 
 static void rt_advance(struct ml_dut *d, uint64_t t_us)
 {
+    if (P(d)->vt != NULL) {
+        vt_advance(d, t_us);
+        return;
+    }
     /* in steps of at most 100 ms: a stop signal may be delivered to another thread */
     uint64_t now;
     while ((now = rt_now(d)) < t_us && !(d->o != NULL && d->o->stop != NULL && *d->o->stop)) {
@@ -591,15 +856,48 @@ static int rt_inject(struct ml_dut *d, const uint8_t *b, size_t n, char *err, si
         snprintf(err, cap, "the DUT did not take %zu meter bytes within 5 s", n - off);
         return -1;
     }
-    p->last_inject = mono();
+    p->last_inject = dev_now(p);
+    p->injected += n;
     return 0;
 }
 
 /* Checks right after meter bytes: give the DUT RT_LATENCY_S to act on them. */
-#define RT_LATENCY_S 0.15
+#define RT_LATENCY_S    0.15
+/* --vtime: how long to let the guest take injected bytes (P1 out echo), in steps */
+#define VT_ECHO_MAX_S   3.0
+#define VT_ECHO_STEP_US 20000u
 
 static void rt_settle(struct ml_dut *d)
 {
+    struct rt_priv *p = P(d);
+    if (p->vt != NULL) {
+        /* The guest takes the meter bytes one by one (QEMU's CMSDK UART holds one),
+         * each when QEMU's main loop gets to it; meanwhile the idle guest's clock
+         * jumps to its next SysTick: ~0.4 ms of guest time per byte, depending on
+         * the host (docs/target.md, "Virtual time"). So with P1 out to watch (an
+         * exact copy of the input as the firmware reads it), run until all of it
+         * came back, at most VT_ECHO_MAX_S, and give the latency from there. */
+        double from = p->last_inject;
+        if (p->p1out_fd >= 0 && p->injected > 0) {
+            double give_up = dev_now(p) + VT_ECHO_MAX_S;
+            for (;;) {
+                int queued = 0;
+                if (ioctl(p->p1out_fd, FIONREAD, &queued) != 0 || queued < 0) {
+                    queued = 0;
+                }
+                if (p->echoed + (uint64_t)queued >= p->injected || dev_now(p) >= give_up) {
+                    break;
+                }
+                vt_advance(d, rt_now(d) + VT_ECHO_STEP_US);
+            }
+            from = dev_now(p) > from ? dev_now(p) : from;
+        }
+        double due = from + RT_LATENCY_S - p->t0;
+        if (due > 0 && (double)rt_now(d) < due * 1e6) {
+            vt_advance(d, (uint64_t)(due * 1e6));
+        }
+        return;
+    }
     double wait = P(d)->last_inject + RT_LATENCY_S - mono();
     if (wait > 0) {
         usleep((useconds_t)(wait * 1e6));
@@ -613,6 +911,7 @@ static size_t rt_p1_out(struct ml_dut *d, uint8_t *buf, size_t cap)
         return 0;
     }
     ssize_t r = read(p->p1out_fd, buf, cap);
+    p->echoed += r > 0 ? (uint64_t)r : 0u;
     return r > 0 ? (size_t)r : 0;
 }
 
@@ -639,7 +938,7 @@ static cJSON *get_status(struct ml_dut *d, char *why, size_t cap)
         /* when it booted, to 1 s: a later boot time is a reboot (two reboots between
          * two looks count as one) */
         struct rt_priv *p = P(d);
-        double boot = mono() - up->valuedouble;
+        double boot = dev_now(p) - up->valuedouble;
         if (p->last_uptime < 0) {
             p->last_uptime = boot;
         } else if (boot > p->last_uptime + 1.5) {
@@ -659,6 +958,14 @@ static int observe_p1mb(struct ml_dut *d, const struct ml_scn_check *ch, struct 
                         char *why, size_t cap)
 {
     struct rt_priv *p = P(d);
+    if (!p->device && ch->kind == ML_CHK_REBOOTS && p->con_fd >= 0) {
+        pthread_mutex_lock(&p->mu);
+        o->num = p->con_boots;
+        pthread_mutex_unlock(&p->mu);
+        snprintf(o->detail, sizeof o->detail, "(lines starting with '%s' on the console)",
+                 p->rig.console_banner);
+        return ML_DUT_OK;
+    }
     if (!p->device) {
         if (ch->kind == ML_CHK_LED) {
             snprintf(why, cap, "%s", ml_rig_missing_reason(ML_RIG_CAP_LED));
@@ -773,6 +1080,13 @@ static int rt_observe(struct ml_dut *d, const struct ml_scn_check *ch, struct ml
         break;
     case ML_CHK_REBOOTS:
         o->num = p->reboots;
+        if (p->con_fd >= 0) { /* the console sees every boot, also two close together */
+            pthread_mutex_lock(&p->mu);
+            o->num = p->con_boots;
+            pthread_mutex_unlock(&p->mu);
+            snprintf(o->detail, sizeof o->detail, "(lines starting with '%s' on the console)",
+                     p->rig.console_banner);
+        }
         break;
     default:
         snprintf(why, cap, "not a state check");
@@ -782,45 +1096,145 @@ static int rt_observe(struct ml_dut *d, const struct ml_scn_check *ch, struct ml
     return rc;
 }
 
-static int run_cmd(const char *what, const char *cmd, char *why, size_t cap)
+static int run_cmd(struct ml_dut *d, const char *what, const char *cmd, const char *image,
+                   char *why, size_t cap)
 {
-    int st = system(cmd);
-    if (st != 0) {
-        snprintf(why, cap, "%s command '%s' failed (status %d)", what, cmd, st);
-        return ML_DUT_FAIL;
+    return ml_rig_command(&P(d)->rig, what, cmd, image, d->o ? d->o->stop : NULL, why, cap) == 0
+               ? ML_DUT_OK
+               : ML_DUT_FAIL;
+}
+
+static int preflight_p1mb(const struct ml_rig *rig, char *out, size_t cap);
+
+/* Does the board answer (HTTP status, Modbus TCP, or the P1MB's block over RTU)? */
+static bool board_answers(struct ml_dut *d, char *why, size_t cap)
+{
+    struct rt_priv *p = P(d);
+    if (d->http_port > 0) {
+        struct ml_http_resp resp;
+        if (ml_http_request(d->http_host, d->http_port, d->http_user, d->http_password, "GET",
+                            "/api/v1/status", NULL, 1.0, &resp, why, cap) < 0) {
+            return false;
+        }
+        int st = resp.status;
+        ml_http_resp_free(&resp);
+        snprintf(why, cap, "GET /api/v1/status answered %d", st);
+        return st == 200;
     }
-    return ML_DUT_OK;
+    if (d->mb_port > 0) {
+        modbus_t *m = modbus_new_tcp(d->mb_host, d->mb_port);
+        bool ok = m != NULL && modbus_connect(m) == 0;
+        snprintf(why, cap, "Modbus TCP %s:%d: %s", d->mb_host, d->mb_port,
+                 ok ? "open" : modbus_strerror(errno));
+        if (m != NULL) {
+            modbus_close(m);
+            modbus_free(m);
+        }
+        return ok;
+    }
+    if (d->rtu_path[0]) {
+        return preflight_p1mb(&p->rig, why, cap) == 0;
+    }
+    return true; /* nothing to ask: the action (and the banner) is all there is */
+}
+
+/* After power on, reset or flash (the action began at @p since): until the console
+ * shows the banner (when the rig has a console) and the board answers, at most
+ * timeouts.boot_s. */
+static int boot_wait(struct ml_dut *d, double since, char *why, size_t cap)
+{
+    struct rt_priv *p = P(d);
+    double limit = p->rig.timeouts.boot_s > 0 ? p->rig.timeouts.boot_s : 30;
+    double end = since + limit;
+    bool banner = p->con_fd < 0;
+    char last[400] = "";
+    while (!(d->o && d->o->stop && *d->o->stop)) {
+        if (!banner) {
+            pthread_mutex_lock(&p->mu);
+            banner = p->con_boot_t >= since;
+            pthread_mutex_unlock(&p->mu);
+        }
+        if (banner && board_answers(d, last, sizeof last)) {
+            return ML_DUT_OK;
+        }
+        if (mono() >= end) {
+            break;
+        }
+        usleep(200000);
+    }
+    if (!banner) {
+        snprintf(why, cap,
+                 "the board did not boot within %g s (timeouts.boot_s): no line starting with "
+                 "'%s' on the console %s",
+                 limit, p->rig.console_banner, p->rig.port[ML_RIG_CONSOLE].path);
+    } else {
+        snprintf(why, cap, "the board did not answer within %g s (timeouts.boot_s): %s", limit,
+                 last);
+    }
+    return ML_DUT_FAIL;
+}
+
+/* `meterlab device` as the board: power is the child process. */
+static int device_fault(struct ml_dut *d, const struct ml_scn_fault *f, char *why, size_t cap)
+{
+    struct rt_priv *p = P(d);
+    if (f->kind == ML_SF_FLASH) {
+        snprintf(why, cap, "the stand-alone device has no image to flash");
+        return ML_DUT_SKIP;
+    }
+    if (f->kind == ML_SF_POWER_ON && !p->off) {
+        return ML_DUT_OK; /* already on */
+    }
+    /* off (and on again): the same state dir (flash), new ptys and ports */
+    if (!p->off) {
+        close_ports(p);
+        child_stop(p);
+    }
+    p->off = f->kind == ML_SF_POWER_OFF;
+    if (p->off) {
+        return ML_DUT_OK;
+    }
+    int rc = child_start(d, d->s->mqtt ? p->rig.mqtt.url : NULL, why, cap);
+    if (rc == 0) {
+        rc = rig_attach(d, why, cap);
+    }
+    if (d->s->product == ML_SCN_P1MB) {
+        p->child_reboots++;
+    }
+    return rc == 0 ? ML_DUT_OK : ML_DUT_FAIL;
 }
 
 static int rt_fault(struct ml_dut *d, const struct ml_scn_fault *f, char *why, size_t cap)
 {
     struct rt_priv *p = P(d);
-    if (f->kind != ML_SF_POWER_CYCLE) {
+    if (!ml_scn_fault_is_board(f->kind)) {
         snprintf(why, cap, "fault %s needs the sim's network model", ml_scn_fault_name(f->kind));
         return ML_DUT_SKIP;
     }
-    if (d->http_port > 0) {
+    if (d->http_port > 0 && !p->off) {
         cJSON_Delete(get_status(d, why, cap)); /* the uptime before */
     }
     if (p->device) {
-        /* power off and on: the same state dir (flash), new ptys and ports */
-        close_ports(p);
-        child_stop(p);
-        int rc = child_start(d, d->s->mqtt ? P(d)->rig.mqtt.url : NULL, why, cap);
-        if (rc == 0) {
-            rc = rig_attach(d, why, cap);
-        }
-        if (d->s->product == ML_SCN_P1MB) {
-            p->child_reboots++;
-        }
-        return rc == 0 ? ML_DUT_OK : ML_DUT_FAIL;
+        return device_fault(d, f, why, cap);
     }
-    int rc = run_cmd("power_off", p->rig.commands.power_off, why, cap);
-    usleep(1000000);
-    if (rc == ML_DUT_OK) {
-        rc = run_cmd("power_on", p->rig.commands.power_on, why, cap);
+    const struct ml_rig *rig = &p->rig;
+    int rc = ML_DUT_OK;
+    if (f->kind == ML_SF_POWER_OFF || f->kind == ML_SF_POWER_CYCLE) {
+        rc = run_cmd(d, "power_off", rig->commands.power_off, NULL, why, cap);
+        if (rc != ML_DUT_OK || f->kind == ML_SF_POWER_OFF) {
+            return rc;
+        }
+        usleep(1000000); /* let the board's supply drain */
     }
-    return rc;
+    double since = mono();
+    if (f->kind == ML_SF_POWER_ON || f->kind == ML_SF_POWER_CYCLE) {
+        rc = run_cmd(d, "power_on", rig->commands.power_on, NULL, why, cap);
+    } else if (f->kind == ML_SF_RESET) {
+        rc = run_cmd(d, "reset", rig->commands.reset, NULL, why, cap);
+    } else if (f->kind == ML_SF_FLASH) {
+        rc = run_cmd(d, "flash", rig->commands.flash, f->image, why, cap);
+    }
+    return rc == ML_DUT_OK ? boot_wait(d, since, why, cap) : rc;
 }
 
 static int rt_button(struct ml_dut *d, bool pressed, char *why, size_t cap)
@@ -831,7 +1245,7 @@ static int rt_button(struct ml_dut *d, bool pressed, char *why, size_t cap)
         snprintf(why, cap, "%s", ml_rig_missing_reason(ML_RIG_CAP_BUTTON));
         return ML_DUT_SKIP;
     }
-    return run_cmd(pressed ? "button_press" : "button_release", cmd, why, cap);
+    return run_cmd(d, pressed ? "button_press" : "button_release", cmd, NULL, why, cap);
 }
 
 static int rt_start_dev(struct ml_dut *d, const char *mqtt_url, char *err, size_t cap)
@@ -846,12 +1260,80 @@ static int rt_start_dev(struct ml_dut *d, const char *mqtt_url, char *err, size_
         .name = nm, .start = startfn, .stop = rt_stop, .cannot = rt_cannot, .now_us = rt_now,      \
         .advance_to = rt_advance, .settle = rt_settle, .inject = rt_inject, .p1_out = rt_p1_out,   \
         .observe = rt_observe, .fault = rt_fault, .button = rt_button, .time_zero = rt_time_zero,  \
+        .console = rt_console,                                                                     \
     }
 
 /* The runner's own setup (verifying the device: settings) is done: the scenario starts. */
 static void rt_time_zero(struct ml_dut *d)
 {
-    P(d)->t0 = mono();
+    struct rt_priv *p = P(d);
+    if (p->cfg_reset) {
+        /* the runner reset the board to give it the scenario's settings: the scenario
+         * starts with that boot (reboots, counters, console boots from here) */
+        char why[256];
+        p->cfg_reset = false;
+        p->reboots = 0;
+        p->last_uptime = -1;
+        cJSON *j = get_status(d, why, sizeof why);
+        for (int i = 0; j && i < 6; i++) {
+            const cJSON *v = jget(j, counter_map[i][1], counter_map[i][2]);
+            p->base[i] = cJSON_IsNumber(v) ? v->valuedouble : 0;
+        }
+        p->have_base = j != NULL;
+        cJSON_Delete(j);
+    }
+    pthread_mutex_lock(&p->mu);
+    p->con_boots = 0;
+    pthread_mutex_unlock(&p->mu);
+    p->t0 = dev_now(p); /* the timeline's zero (the guest's clock with --vtime) */
+    pthread_mutex_lock(&p->mu); /* console lines are timed from here (wall clock) */
+    p->con_t0 = mono();
+    pthread_mutex_unlock(&p->mu);
+}
+
+int ml_dut_config_apply(struct ml_dut *d, const char *json, char *why, size_t cap)
+{
+    struct ml_http_resp resp;
+    char e[256];
+    if (ml_http_request(d->http_host, d->http_port, d->http_user, d->http_password, "PATCH",
+                        "/api/v1/config", json, d->http_timeout_s, &resp, e, sizeof e) < 0) {
+        snprintf(why, cap, "PATCH /api/v1/config %s: %s", json, e);
+        return -1;
+    }
+    int st = resp.status;
+    if (st != 200) {
+        snprintf(why, cap, "PATCH /api/v1/config %s answered %d%s%.200s", json, st,
+                 resp.body ? ": " : "", resp.body ? resp.body : "");
+        ml_http_resp_free(&resp);
+        return -1;
+    }
+    ml_http_resp_free(&resp);
+    double since = mono();
+    P(d)->cfg_reset = true;
+    if (ml_http_request(d->http_host, d->http_port, d->http_user, d->http_password, "POST",
+                        "/api/v1/reset", "{}", d->http_timeout_s, &resp, e, sizeof e) == 0) {
+        ml_http_resp_free(&resp); /* a board that resets at once may not answer at all */
+    }
+    usleep(300000); /* not the board before its reset */
+    double limit = d->boot_timeout_s > 0 ? d->boot_timeout_s : 30;
+    while (!(d->o && d->o->stop && *d->o->stop)) {
+        if (ml_http_request(d->http_host, d->http_port, d->http_user, d->http_password, "GET",
+                            "/api/v1/status", NULL, 1.0, &resp, e, sizeof e) == 0) {
+            st = resp.status;
+            ml_http_resp_free(&resp);
+            if (st == 200) {
+                return 0;
+            }
+            snprintf(e, sizeof e, "GET /api/v1/status answered %d", st);
+        }
+        if (mono() - since > limit) {
+            break;
+        }
+        usleep(200000);
+    }
+    snprintf(why, cap, "after POST /api/v1/reset the board did not answer within %g s: %s", limit,
+             e);
+    return -1;
 }
 
 static const struct ml_dut_ops rig_ops = RT_OPS("rig", rt_start);
@@ -863,7 +1345,7 @@ static void rt_init(struct ml_dut *d)
     memset(d, 0, sizeof *d);
     struct rt_priv *p = calloc(1, sizeof *p);
     pthread_mutex_init(&p->mu, NULL);
-    p->inject_fd = p->p1out_fd = p->child_out = -1;
+    p->inject_fd = p->p1out_fd = p->child_out = p->con_fd = -1;
     d->priv = p;
     d->real_time = true;
     d->mqtt_grace_ms = 400;
@@ -883,6 +1365,8 @@ void ml_dut_rig_init(struct ml_dut *d, const struct ml_rig *rig)
     if (rig->timeouts.mqtt_s > 0) {
         d->mqtt_grace_ms = 400;
     }
+    d->apply_settings = true;
+    d->boot_timeout_s = rig->timeouts.boot_s;
 }
 
 void ml_dut_device_init(struct ml_dut *d, bool qemu)
@@ -893,14 +1377,20 @@ void ml_dut_device_init(struct ml_dut *d, bool qemu)
     P(d)->qemu = qemu;
 }
 
+void ml_dut_qemu_vtime(struct ml_dut *d, double pace, double max_speed)
+{
+    struct rt_priv *p = P(d);
+    p->vtime = p->qemu;
+    p->vt_opts.pace = pace;
+    p->vt_opts.max_speed = max_speed;
+}
+
 /* ------------------------------------------------------------------------- */
 /* Preflight: the board answers and is the one the rig file names            */
 /* ------------------------------------------------------------------------- */
 
 /* The P1MB's configuration block (docs/p1mb.md, as `meterlab p1mb-config`
- * reads it): 0xF000 "P1" "MB", layout, variant code 1..4 (the order of
- * dut.variant's names). */
-#define P1MB_REG_SIG 0xF000
+ * reads it, ml_p1mb_id.h): 0xF000 "P1" "MB", layout, variant code 1..4. */
 
 static int preflight_p1mb(const struct ml_rig *rig, char *out, size_t cap)
 {
@@ -927,7 +1417,7 @@ static int preflight_p1mb(const struct ml_rig *rig, char *out, size_t cap)
     uint16_t id[4];
     int got = -1;
     for (int i = 0; i < 3 && got != 4; i++) { /* a byte of line noise costs one try */
-        got = modbus_read_registers(m, P1MB_REG_SIG, 4, id);
+        got = modbus_read_registers(m, ML_P1MB_REG_SIG, 4, id);
     }
     int e = errno;
     modbus_close(m);
@@ -936,15 +1426,15 @@ static int preflight_p1mb(const struct ml_rig *rig, char *out, size_t cap)
         snprintf(out, cap, "the board does not answer on %s: %s", where, modbus_strerror(e));
         return -1;
     }
-    if (id[0] != 0x5031 || id[1] != 0x4D42) {
+    if (id[0] != ML_P1MB_SIG_P1 || id[1] != ML_P1MB_SIG_MB) {
         snprintf(out, cap,
                  "%s answers, but register 0x%04X reads 0x%04X 0x%04X, not \"P1\" \"MB\": not "
                  "a P1MB",
-                 where, P1MB_REG_SIG, id[0], id[1]);
+                 where, ML_P1MB_REG_SIG, id[0], id[1]);
         return -1;
     }
-    static const char *const names[] = {"pro380", "acr10rh", "sdm630", "xemex"};
-    const char *seen = id[3] >= 1 && id[3] <= 4 ? names[id[3] - 1] : "unknown";
+    const struct ml_p1mb_variant *pv = ml_p1mb_variant_by_code(id[3]);
+    const char *seen = pv ? pv->name : "unknown";
     if (rig->dut.variant_index >= 0 && id[3] != rig->dut.variant_index + 1) {
         snprintf(out, cap, "%s: the rig says variant %s, the board reports variant %s (code %u)",
                  where, rig->dut.variant, seen, id[3]);

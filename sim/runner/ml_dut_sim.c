@@ -218,6 +218,18 @@ static int dsim_start(struct ml_dut *d, const char *mqtt_url, char *err, size_t 
                  s->mqtt_password ? s->mqtt_password : "");
         const char *colon = strrchr(mqtt_url, ':');
         p->mqtt_port = colon ? atoi(colon + 1) : 1883;
+        /* device: {mqtt: tls}: the files the runner's broker made */
+        if (s->mqtt_tls && (strlen(d->mqtt_ca) >= sizeof set.mqtt_ca_file ||
+                            strlen(d->mqtt_cert) >= sizeof set.mqtt_cert_file ||
+                            strlen(d->mqtt_key) >= sizeof set.mqtt_key_file)) {
+            snprintf(err, cap, "the broker's TLS file paths are too long (%s)", d->mqtt_ca);
+            return -1;
+        }
+        if (s->mqtt_tls) {
+            memcpy(set.mqtt_ca_file, d->mqtt_ca, strlen(d->mqtt_ca) + 1);
+            memcpy(set.mqtt_cert_file, d->mqtt_cert, strlen(d->mqtt_cert) + 1);
+            memcpy(set.mqtt_key_file, d->mqtt_key, strlen(d->mqtt_key) + 1);
+        }
     }
     set.factory_reset = factory_reset_cb;
     struct sim_config cfg = {.time_mode = SIM_TIME_VIRTUAL,
@@ -256,6 +268,10 @@ static void dsim_stop(struct ml_dut *d)
 
 static const char *sim_cannot(struct ml_dut *d, const struct ml_scn_step *st)
 {
+    if (st != NULL && st->kind == ML_STEP_FAULT && ml_scn_fault_is_board(st->fault.kind) &&
+        st->fault.kind != ML_SF_POWER_CYCLE && st->fault.kind != ML_SF_RESET) {
+        return "power: on/off and flash: need a board (--dut rig)";
+    }
     if (st == NULL || d->s->product != ML_SCN_P1MB) {
         return NULL;
     }
@@ -439,7 +455,7 @@ static int p1mb_observe(struct ml_dut *d, const struct ml_scn_check *ch, struct 
 
 static int sim_fault(struct ml_dut *d, const struct ml_scn_fault *f, char *why, size_t cap)
 {
-    if (f->kind == ML_SF_POWER_CYCLE) {
+    if (f->kind == ML_SF_POWER_CYCLE || f->kind == ML_SF_RESET) { /* both lose RAM, keep flash */
         if (d->s->mqtt) {
             sim_published(d); /* the count of this boot, before it is lost */
         }

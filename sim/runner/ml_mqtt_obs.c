@@ -51,6 +51,10 @@ static void sub_on_message(struct mosquitto *m, void *obj, const struct mosquitt
     }
     s->tail = x;
     s->received++;
+    size_t tl = strlen(x->topic);
+    if (strstr(x->topic, "/cmd/") != NULL && tl > 7 && strcmp(x->topic + tl - 7, "/result") == 0) {
+        s->results++;
+    }
     pthread_mutex_unlock(&s->mu);
 }
 
@@ -101,6 +105,22 @@ struct ml_mqtt_msg *ml_mqtt_obs_take_all(struct ml_mqtt_obs *s)
     s->head = s->tail = NULL;
     pthread_mutex_unlock(&s->mu);
     return h;
+}
+
+int ml_mqtt_obs_publish(struct ml_mqtt_obs *s, const char *topic, const char *payload)
+{
+    return s->m != NULL && mosquitto_publish(s->m, NULL, topic, (int)strlen(payload), payload, 0,
+                                             false) == MOSQ_ERR_SUCCESS
+               ? 0
+               : -1;
+}
+
+uint64_t ml_mqtt_obs_results(struct ml_mqtt_obs *s)
+{
+    pthread_mutex_lock(&s->mu);
+    uint64_t n = s->results;
+    pthread_mutex_unlock(&s->mu);
+    return n;
 }
 
 uint64_t ml_mqtt_obs_received(struct ml_mqtt_obs *s)

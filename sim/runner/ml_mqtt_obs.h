@@ -26,6 +26,7 @@ struct ml_mqtt_obs {
     pthread_mutex_t mu;
     struct ml_mqtt_msg *head, *tail;
     uint64_t received;
+    uint64_t results; /**< messages on .../cmd/<name>/result (command answers) */
     volatile bool subscribed;
 };
 
@@ -45,6 +46,12 @@ bool ml_mqtt_obs_wait_subscribed(struct ml_mqtt_obs *s);
 /** Every message queued so far, oldest first; the caller frees each (topic, payload,
  * the node). */
 struct ml_mqtt_msg *ml_mqtt_obs_take_all(struct ml_mqtt_obs *s);
+
+/** Publish @p payload on @p topic (QoS 0; an mqtt_cmd step). @return 0 or -1. */
+int ml_mqtt_obs_publish(struct ml_mqtt_obs *s, const char *topic, const char *payload);
+
+/** How many command results (topics .../cmd/<name>/result) arrived since the start. */
+uint64_t ml_mqtt_obs_results(struct ml_mqtt_obs *s);
 
 /** How many messages arrived since the start (taken or not). */
 uint64_t ml_mqtt_obs_received(struct ml_mqtt_obs *s);

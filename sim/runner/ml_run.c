@@ -31,6 +31,7 @@
 #include "ml_mqtt_obs.h"
 #include "ml_run.h"
 #include "ml_broker.h"
+#include "mqtt/mqtt.h"
 #include "mqtt/mqtt_policy.h"
 #include "p1mb_app.h"
 #include "regmap/regmap.h"
@@ -91,6 +92,7 @@ struct runner {
     uint32_t led_start_rgb;
     struct ml_buf report;
     char *skipped_locs; /* "file:line:col\n" of checks reported skipped once */
+    char *restore_cfg;  /* device: settings changed on a rig's board: what to put back */
 };
 
 static struct runner *cur; /* for now_s() */
@@ -526,7 +528,7 @@ static int check_state(struct runner *r, const struct ml_scn_check *ch, char *ex
     case ML_CHK_REBOOTS:
         snprintf(what, cap, "reboots");
         ml_check_range_text(ch, exp, cap);
-        snprintf(seen, cap, "%.0f", ob.num);
+        snprintf(seen, cap, "%.0f%s%s", ob.num, ob.detail[0] ? " " : "", ob.detail);
         ok = ob.num >= ch->min && ob.num <= ch->max;
         break;
     default:
@@ -784,6 +786,63 @@ static void broker_fault(struct runner *r, const struct ml_scn_step *st)
     }
 }
 
+/* Wait (real time, at most @p ms) until the observer holds more than @p n command
+ * results; then until none more comes for 100 ms. @return the count. */
+static uint64_t wait_results(struct runner *r, uint64_t n, int ms)
+{
+    uint64_t got = ml_mqtt_obs_results(&r->sub);
+    for (int t = 0; t < ms && got <= n; t += 5) {
+        usleep(5000);
+        got = ml_mqtt_obs_results(&r->sub);
+    }
+    for (uint64_t last = 0; got > n && got != last;) {
+        last = got;
+        usleep(100000);
+        got = ml_mqtt_obs_results(&r->sub);
+    }
+    return got;
+}
+
+/*
+ * mqtt_cmd: publish the body on <base>/cmd/<name> from the observer and wait (real
+ * time, 10 s) for the device's first answer on .../cmd/<name>/result; the answers
+ * themselves are judged by mqtt: expectations on cmd/<name>/result. The device
+ * subscribes after each connect and when that reaches the broker is up to the
+ * network: an unknown command, probe, is sent first until it is answered.
+ */
+static void do_mqtt_cmd(struct runner *r, const struct ml_scn_step *st)
+{
+    const struct ml_scn_action *a = &st->action;
+    char base[160], topic[224], what[96];
+    snprintf(what, sizeof what, "mqtt_cmd %s", a->cmd_name);
+    r->res->checks++;
+    const char *serial = r->d->serial[0] ? r->d->serial : r->s->serial;
+    if (!r->have_sub || mqtt_base_build(r->s->mqtt_site, serial, base, sizeof base) < 0) {
+        report(r, &st->loc, now_s(), what, "a command sent", "no MQTT observer");
+        return;
+    }
+    snprintf(topic, sizeof topic, "%s/cmd/probe", base);
+    uint64_t n = ml_mqtt_obs_results(&r->sub), got = n;
+    for (int i = 0; i < 50 && got == n; i++) {
+        ml_mqtt_obs_publish(&r->sub, topic, "{}");
+        got = wait_results(r, n, 200);
+    }
+    if (got == n) {
+        report(r, &st->loc, now_s(), what, "an answer on .../cmd/probe/result",
+               "none within 10 s (is the device connected?)");
+        return;
+    }
+    snprintf(topic, sizeof topic, "%s/cmd/%s", base, a->cmd_name);
+    ml_mqtt_obs_publish(&r->sub, topic, a->cmd_body);
+    if (wait_results(r, got, 10000) == got) {
+        char exp[300];
+        snprintf(exp, sizeof exp, "an answer on %s/result", topic);
+        report(r, &st->loc, now_s(), what, exp, "none within 10 s");
+        return;
+    }
+    narrate(r, "ok    %s %s: answered", what, a->cmd_body);
+}
+
 static void do_action(struct runner *r, const struct ml_scn_step *st, bool release)
 {
     const struct ml_scn_action *a = &st->action;
@@ -793,6 +852,10 @@ static void do_action(struct runner *r, const struct ml_scn_step *st, bool relea
         if (rc == ML_DUT_FAIL) {
             setup_error(r, "%s:%d:%d: button: %s", st->loc.file, st->loc.line, st->loc.col, why);
         }
+        return;
+    }
+    if (a->kind == ML_ACT_MQTT_CMD) {
+        do_mqtt_cmd(r, st);
         return;
     }
     if (a->kind == ML_ACT_HTTP) {
@@ -1052,7 +1115,7 @@ static bool is_broker_fault(enum ml_scn_fault_kind k)
 
 static bool is_dut_fault(enum ml_scn_fault_kind k)
 {
-    return (k >= ML_SF_LINK_DOWN && k <= ML_SF_INTERNET_UP) || k == ML_SF_POWER_CYCLE;
+    return (k >= ML_SF_LINK_DOWN && k <= ML_SF_INTERNET_UP) || ml_scn_fault_is_board(k);
 }
 
 /* The broker and the subscriber: the DUT's, --broker, or a local mosquitto. */
@@ -1061,6 +1124,11 @@ static int broker_setup(struct runner *r)
     const struct ml_scenario *s = r->s;
     const char *url = r->d->broker_url[0] ? r->d->broker_url : r->o->broker_url;
     if (url) {
+        if (s->mqtt_tls) {
+            setup_error(r,
+                        "device: {mqtt: tls} needs the runner's own broker (leave out --broker)");
+            return -1;
+        }
         if (uses_broker_faults(s)) {
             setup_error(r, "broker faults need the runner's own broker (leave out --broker)");
             return -1;
@@ -1088,11 +1156,21 @@ static int broker_setup(struct runner *r)
         }
     } else {
         struct ml_broker_opts bo = {.username = s->broker_user, .password = s->broker_password};
+        if (s->mqtt_tls) {
+            /* mutual TLS like the product's broker: the device's certificate CN = serial */
+            bo.tls = bo.require_cert = true;
+            bo.client_cn = s->serial;
+        }
         if (ml_broker_start(&r->broker, &bo) != 0) {
             setup_error(r, "cannot start a local mosquitto broker");
             return -1;
         }
         r->own_broker = r->broker_up = true;
+        if (s->mqtt_tls) {
+            snprintf(r->d->mqtt_ca, sizeof r->d->mqtt_ca, "%s", r->broker.ca_file);
+            snprintf(r->d->mqtt_cert, sizeof r->d->mqtt_cert, "%s", r->broker.client_cert);
+            snprintf(r->d->mqtt_key, sizeof r->d->mqtt_key, "%s", r->broker.client_key);
+        }
         snprintf(r->host, sizeof r->host, "127.0.0.1");
         r->port = r->broker.port;
         if (ml_mqtt_obs_start(&r->sub, "127.0.0.1", r->broker.obs_port, NULL, NULL) < 0) {
@@ -1114,6 +1192,13 @@ static const char *cannot_play(struct runner *r)
         snprintf(buf, sizeof buf, "%s: %s", s->path, whole);
         return buf;
     }
+    if (s->mqtt_tls && strcmp(r->d->ops->name, "sim") != 0) {
+        static char buf[512];
+        snprintf(buf, sizeof buf,
+                 "%s: device: {mqtt: tls} (the device's TLS files) is set up on --dut sim only",
+                 s->path);
+        return buf;
+    }
     for (size_t i = 0; i < s->nsteps; i++) {
         const struct ml_scn_step *st = &s->steps[i];
         if (st->kind == ML_STEP_FAULT && is_broker_fault(st->fault.kind) && r->d->broker_url[0]) {
@@ -1127,6 +1212,43 @@ static const char *cannot_play(struct runner *r)
         }
     }
     return NULL;
+}
+
+/* GET /api/v1/config, asked again until @p limit seconds have passed (a board that
+ * is rebooting closes connections unanswered). @return 0 with *@p out, or -1. */
+static int get_config(struct runner *r, double limit, cJSON **out, char *why, size_t cap)
+{
+    struct ml_dut *d = r->d;
+    struct ml_http_resp resp;
+    char herr[256];
+    struct timespec t0, now;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int hrc;
+    for (;;) {
+        hrc = ml_http_request(d->http_host, d->http_port, d->http_user, d->http_password, "GET",
+                              "/api/v1/config", NULL, limit, &resp, herr, sizeof herr);
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        double spent = (double)(now.tv_sec - t0.tv_sec) + (now.tv_nsec - t0.tv_nsec) / 1e9;
+        if (hrc >= 0 || spent >= limit) {
+            break;
+        }
+        nanosleep(&(struct timespec){0, 200000000L}, NULL);
+    }
+    if (hrc < 0) {
+        snprintf(why, cap, "%s: device: settings cannot be verified: GET /api/v1/config: %s",
+                 r->s->path, herr);
+        return -1;
+    }
+    *out = resp.status == 200 && resp.body ? cJSON_Parse(resp.body) : NULL;
+    int status = resp.status;
+    ml_http_resp_free(&resp);
+    if (*out == NULL) {
+        snprintf(why, cap,
+                 "%s: device: settings cannot be verified: GET /api/v1/config answered %d",
+                 r->s->path, status);
+        return -1;
+    }
+    return 0;
 }
 
 /* Is the scenario's device: block what the DUT runs with? The sim backend builds the
@@ -1191,61 +1313,84 @@ static const char *device_settings_not_applicable(struct runner *r)
                  need[0].what);
         return why;
     }
-    struct ml_http_resp resp;
-    char herr[256];
-    /* A device that was just given its settings may still be rebooting: it closes the
-     * first connections unanswered. Ask again until the HTTP timeout has passed. */
-    double limit = d->http_timeout_s > 0 ? d->http_timeout_s : 5;
-    struct timespec t0, now;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    int hrc;
-    for (;;) {
-        hrc = ml_http_request(d->http_host, d->http_port, d->http_user, d->http_password, "GET",
-                              "/api/v1/config", NULL, limit, &resp, herr, sizeof herr);
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        double spent = (double)(now.tv_sec - t0.tv_sec) + (now.tv_nsec - t0.tv_nsec) / 1e9;
-        if (hrc >= 0 || spent >= limit) {
-            break;
+    /* A rig's board is given the settings it lacks (PATCH /api/v1/config, a reset, the
+     * boot wait) and asked again; what it had is put back after the scenario. */
+    for (int attempt = 0;; attempt++) {
+        cJSON *j = NULL;
+        /* A device that was just given its settings may still be rebooting: it closes the
+         * first connections unanswered. Ask again until the HTTP timeout has passed. */
+        double limit = d->http_timeout_s > 0 ? d->http_timeout_s : 5;
+        if (attempt > 0 && d->boot_timeout_s > limit) {
+            limit = d->boot_timeout_s;
         }
-        nanosleep(&(struct timespec){0, 200000000L}, NULL);
-    }
-    if (hrc < 0) {
-        snprintf(why, sizeof why, "%s: device: settings cannot be verified: GET /api/v1/config: %s",
-                 s->path, herr);
-        return why;
-    }
-    cJSON *j = resp.status == 200 && resp.body ? cJSON_Parse(resp.body) : NULL;
-    int status = resp.status;
-    ml_http_resp_free(&resp);
-    if (j == NULL) {
-        snprintf(why, sizeof why,
-                 "%s: device: settings cannot be verified: GET /api/v1/config answered %d", s->path,
-                 status);
-        return why;
-    }
-    const char *bad = NULL;
-    for (size_t i = 0; i < n && bad == NULL; i++) {
-        const cJSON *o = need[i].obj ? cJSON_GetObjectItem(j, need[i].obj) : j;
-        const cJSON *v = cJSON_GetObjectItem(o, need[i].key);
-        char seen[128];
-        if (cJSON_IsString(v)) {
-            snprintf(seen, sizeof seen, "%s", v->valuestring);
-        } else if (cJSON_IsBool(v)) {
-            snprintf(seen, sizeof seen, "%s", cJSON_IsTrue(v) ? "true" : "false");
-        } else {
-            snprintf(seen, sizeof seen, "(missing)");
+        if (get_config(r, limit, &j, why, sizeof why) < 0) {
+            return why;
         }
-        if (strcmp(seen, need[i].want) != 0) {
-            snprintf(why, sizeof why,
-                     "%s: device: %s %s asked, the device runs with %s (GET /api/v1/config "
-                     "%s%s%s); set it on the device or leave it out",
-                     s->path, need[i].what, need[i].want, seen, need[i].obj ? need[i].obj : "",
-                     need[i].obj ? "." : "", need[i].key);
-            bad = why;
+        const char *bad = NULL;
+        cJSON *patch = cJSON_CreateObject(), *restore = cJSON_CreateObject();
+        for (size_t i = 0; i < n; i++) {
+            const cJSON *o = need[i].obj ? cJSON_GetObjectItem(j, need[i].obj) : j;
+            const cJSON *v = cJSON_GetObjectItem(o, need[i].key);
+            char seen[128];
+            if (cJSON_IsString(v)) {
+                snprintf(seen, sizeof seen, "%s", v->valuestring);
+            } else if (cJSON_IsBool(v)) {
+                snprintf(seen, sizeof seen, "%s", cJSON_IsTrue(v) ? "true" : "false");
+            } else {
+                snprintf(seen, sizeof seen, "(missing)");
+            }
+            if (strcmp(seen, need[i].want) == 0) {
+                continue;
+            }
+            bool is_bool = !strcmp(need[i].key, "Enable");
+            cJSON *po = patch, *ro = restore;
+            if (need[i].obj) {
+                po = cJSON_GetObjectItem(patch, need[i].obj);
+                po = po ? po : cJSON_AddObjectToObject(patch, need[i].obj);
+                ro = cJSON_GetObjectItem(restore, need[i].obj);
+                ro = ro ? ro : cJSON_AddObjectToObject(restore, need[i].obj);
+            }
+            if (is_bool) {
+                cJSON_AddBoolToObject(po, need[i].key, !strcmp(need[i].want, "true"));
+            } else {
+                cJSON_AddStringToObject(po, need[i].key, need[i].want);
+            }
+            if (v != NULL) {
+                cJSON_AddItemToObject(ro, need[i].key, cJSON_Duplicate(v, true));
+            }
+            if (bad == NULL) {
+                snprintf(why, sizeof why,
+                         "%s: device: %s %s asked, the device runs with %s (GET /api/v1/config "
+                         "%s%s%s)%s",
+                         s->path, need[i].what, need[i].want, seen, need[i].obj ? need[i].obj : "",
+                         need[i].obj ? "." : "", need[i].key,
+                         attempt > 0 ? " after PATCH /api/v1/config and a reset"
+                                     : "; set it on the device or leave it out");
+                bad = why;
+            }
         }
+        cJSON_Delete(j);
+        if (bad == NULL || attempt > 0 || !d->apply_settings) {
+            cJSON_Delete(patch);
+            cJSON_Delete(restore);
+            return bad;
+        }
+        char *body = cJSON_PrintUnformatted(patch);
+        char *back = cJSON_PrintUnformatted(restore);
+        cJSON_Delete(patch);
+        cJSON_Delete(restore);
+        narrate(r, "device: settings %s (PATCH /api/v1/config, reset)", body);
+        char aerr[400];
+        int rc = ml_dut_config_apply(d, body, aerr, sizeof aerr);
+        free(body);
+        if (rc < 0) {
+            free(back);
+            snprintf(why, sizeof why, "%s: device: settings could not be set: %s", s->path, aerr);
+            return why;
+        }
+        free(r->restore_cfg);
+        r->restore_cfg = back;
     }
-    cJSON_Delete(j);
-    return bad;
 }
 
 static void meter_bytes(struct runner *r, const struct ml_ev *ev, const struct ml_scn_step *st)
@@ -1264,16 +1409,19 @@ static void meter_bytes(struct runner *r, const struct ml_ev *ev, const struct m
 
 static void dut_fault(struct runner *r, const struct ml_scn_step *st)
 {
-    char why[256] = "";
-    if (st->fault.kind == ML_SF_POWER_CYCLE) {
+    char why[768] = "";
+    if (ml_scn_fault_is_board(st->fault.kind)) {
         mqtt_sync(r, false); /* what this boot published, before it is gone */
     }
     int rc = r->d->ops->fault(r->d, &st->fault, why, sizeof why);
+    if (rc == ML_DUT_FAIL && r->o->stop != NULL && *r->o->stop) {
+        rc = ML_DUT_OK; /* a stop signal cut the board's command short: interrupted, below */
+    }
     if (rc == ML_DUT_FAIL) {
         setup_error(r, "%s:%d:%d: %s: %s", st->loc.file, st->loc.line, st->loc.col,
                     ml_scn_fault_name(st->fault.kind), why);
     }
-    if (st->fault.kind == ML_SF_POWER_CYCLE) {
+    if (ml_scn_fault_is_board(st->fault.kind)) {
         for (int c = 1; c <= 4; c++) {
             mb_drop(r, c);
         }
@@ -1290,6 +1438,7 @@ static void play_event(struct runner *r, const struct ml_ev *ev)
         narrate(r, "action %s",
                 st->action.kind == ML_ACT_BUTTON         ? "button pressed"
                 : st->action.kind == ML_ACT_MODBUS_WRITE ? "modbus_write"
+                : st->action.kind == ML_ACT_MQTT_CMD     ? "mqtt_cmd"
                                                          : "http");
     } else if (ev->kind == ML_EV_RELEASE) {
         narrate(r, "action button released after %.1f s", st->action.hold_s);
@@ -1379,7 +1528,8 @@ struct ml_run_session *ml_run_open(struct ml_dut *d, const struct ml_scenario *s
         return ss;
     }
     char url[300], err[512];
-    if (snprintf(url, sizeof url, "mqtt://%s:%d", r->host, r->port) >= (int)sizeof url) {
+    if (snprintf(url, sizeof url, "%s://%s:%d", s->mqtt_tls ? "mqtts" : "mqtt", r->host, r->port) >=
+        (int)sizeof url) {
         setup_error(r, "broker host name too long: %s", r->host);
         return ss;
     }
@@ -1529,7 +1679,17 @@ void ml_run_close(struct ml_run_session *ss)
     for (int c = 1; c <= 4; c++) {
         mb_drop(r, c);
     }
+    if (r->restore_cfg != NULL) { /* the board as it was before the scenario */
+        char aerr[400];
+        if (ml_dut_config_apply(d, r->restore_cfg, aerr, sizeof aerr) < 0) {
+            ml_buf_printf(&r->report, "  note: device: settings not put back (%s): %s\n",
+                          r->restore_cfg, aerr);
+        }
+        free(r->restore_cfg);
+        r->restore_cfg = NULL;
+    }
     if (ss->started) {
+        res->console = d->ops->console ? d->ops->console(d) : NULL;
         d->ops->stop(d);
     }
     if (r->have_sub || r->sub.m) {

@@ -51,7 +51,8 @@ struct ml_run_result {
     int checks, failed, skips;
     double virtual_s, wall_s;
     uint64_t telegrams, bytes;
-    char *report; /**< failure diffs and skip reasons (malloc'ed text, NULL when none) */
+    char *report;  /**< failure diffs and skip reasons (malloc'ed text, NULL when none) */
+    char *console; /**< the board's console during the scenario (malloc'ed, NULL: none) */
 };
 
 /* ------------------------------------------------------------------------- */
@@ -120,6 +121,9 @@ struct ml_dut_ops {
     /** Device time 0 is now: the runner calls it once after its setup (real time: a
      * slow setup read must not shift the scenario's instants). NULL: nothing to do. */
     void (*time_zero)(struct ml_dut *d);
+    /** The board's console since start, one "[   t s] line" per line (malloc'ed, the
+     * caller's), taken before stop; NULL: none (or no console). */
+    char *(*console)(struct ml_dut *d);
 };
 
 /** A device under test: the backend and the endpoints the runner's clients use. */
@@ -143,9 +147,15 @@ struct ml_dut {
     double http_timeout_s;
     /* MQTT: a broker the backend imposes (rig), "" = the runner's choice */
     char broker_url[256], broker_user[64], broker_password[64];
+    /** device: {mqtt: tls}: the TLS files the runner's broker made for the device */
+    char mqtt_ca[256], mqtt_cert[256], mqtt_key[256];
     int mqtt_grace_ms; /**< real time: wait this long for late messages before a window closes */
-    char serial[64];   /**< the board's serial (MQTT topics), "" = the scenario's */
-    uint64_t boots;    /**< maintained by backends that can see reboots */
+    /** A scenario's device: settings the board lacks are set (PATCH /api/v1/config and
+     * a reset; put back after the scenario) instead of making it not applicable. */
+    bool apply_settings;
+    double boot_timeout_s; /**< a reset board answers within this (0: 30 s) */
+    char serial[64];       /**< the board's serial (MQTT topics), "" = the scenario's */
+    uint64_t boots;        /**< maintained by backends that can see reboots */
 };
 
 /** Play @p s against @p d (set up by one of the ml_dut_*_init below): ml_run_open(),
@@ -263,6 +273,25 @@ int ml_dut_rig_preflight(const struct ml_rig *rig, char *out, size_t cap);
  * (/proc/self/exe) with `device ...` arguments, so only meterlab can use it.
  */
 void ml_dut_device_init(struct ml_dut *d, bool qemu);
+
+/**
+ * `--dut qemu` on virtual time (after ml_dut_device_init(d, true); nothing for other
+ * DUTs): QEMU runs with -icount (ML_QEMU_VT_ICOUNT) and a QMP socket, and the
+ * runner plays the timeline on the guest's clock (sim/qemu/ml_qemu_vt.h): between
+ * events the guest runs as fast as it goes (at most @p max_speed times the wall
+ * clock, 0: no cap) and stops at the next event's instant; while the runner
+ * injects and checks it runs at @p pace times the wall clock (0: 1.0), so the
+ * firmware's timeouts against host peers (AT emulator, broker) keep their meaning.
+ */
+void ml_dut_qemu_vtime(struct ml_dut *d, double pace, double max_speed);
+
+/**
+ * Give the Smart Connect behind @p d the configuration @p json (PATCH /api/v1/config),
+ * reset it (POST /api/v1/reset: MQTT and the template apply at boot) and wait until
+ * GET /api/v1/status answers again, at most d->boot_timeout_s.
+ * @return 0, or -1 with what failed in @p why.
+ */
+int ml_dut_config_apply(struct ml_dut *d, const char *json, char *why, size_t cap);
 
 /** Release what an ml_dut_*_init allocated. */
 void ml_dut_free(struct ml_dut *d);

@@ -18,6 +18,7 @@
 #include <yaml.h>
 
 #include "ml_yaml.h"
+#include "mqtt/mqtt.h"
 #include "mqtt/mqtt_policy.h"
 #include "regmap/regmap.h"
 #include "ui/ui.h"
@@ -52,7 +53,16 @@ static const char *const fault_names[ML_SF_COUNT] = {
     "broker_rejects_credentials",
     "broker_accepts_credentials",
     "power_cycle",
+    "power_off",
+    "power_on",
+    "reset",
+    "flash",
 };
+
+bool ml_scn_fault_is_board(enum ml_scn_fault_kind k)
+{
+    return k >= ML_SF_POWER_CYCLE && k <= ML_SF_FLASH;
+}
 
 const char *ml_scn_fault_name(enum ml_scn_fault_kind k)
 {
@@ -485,8 +495,12 @@ static int parse_device(struct ctx *c, node_t *n)
                                 s->meter_type);
         }
     }
-    if ((v = ml_yaml_get(&c->y, n, "mqtt")) && ml_yaml_get_bool(&c->y, v, "mqtt", &s->mqtt) < 0) {
-        return -1;
+    if ((v = ml_yaml_get(&c->y, n, "mqtt"))) {
+        if (v->type == YAML_SCALAR_NODE && !strcmp(ml_yaml_sval(v), "tls")) {
+            s->mqtt = s->mqtt_tls = true; /* mqtts:// with a client certificate */
+        } else if (ml_yaml_get_bool(&c->y, v, "mqtt", &s->mqtt) < 0) {
+            return -1;
+        }
     }
     if ((v = ml_yaml_get(&c->y, n, "mqtt_site")) &&
         ml_yaml_get_strdup(&c->y, v, "mqtt_site", &s->mqtt_site) < 0) {
@@ -701,8 +715,10 @@ static int parse_fault(struct ctx *c, node_t *n, struct ml_scn_fault *f)
             k = i;
         }
     }
-    if (k < 0) {
-        return ml_yaml_fail(&c->y, name, "unknown fault '%s'", ml_yaml_sval(name));
+    if (k < 0 || k > ML_SF_POWER_CYCLE) {
+        return ml_yaml_fail(
+            &c->y, name, "unknown fault '%s'%s", ml_yaml_sval(name),
+            k > ML_SF_POWER_CYCLE ? " (a board action: a power:, reset: or flash: step)" : "");
     }
     f->kind = (enum ml_scn_fault_kind)k;
     f->telegrams = 1;
@@ -1414,7 +1430,7 @@ static int parse_expect(struct ctx *c, struct ml_scn_step *st, node_t *n)
 
 static int parse_action(struct ctx *c, struct ml_scn_step *st, node_t *n, struct ml_scn_action *a)
 {
-    static const char *const keys[] = {"button", "modbus_write", "http", NULL};
+    static const char *const keys[] = {"button", "modbus_write", "http", "mqtt_cmd", NULL};
     if (ml_yaml_check_keys(&c->y, n, "action", keys) < 0) {
         return -1;
     }
@@ -1482,14 +1498,100 @@ static int parse_action(struct ctx *c, struct ml_scn_step *st, node_t *n, struct
         }
         return 0;
     }
+    if ((v = ml_yaml_get(&c->y, n, "mqtt_cmd"))) {
+        a->kind = ML_ACT_MQTT_CMD;
+        static const char *const ck[] = {"name", "body", NULL};
+        if (ml_yaml_check_keys(&c->y, v, "mqtt_cmd", ck) < 0) {
+            return -1;
+        }
+        if (!c->s->mqtt || c->s->product == ML_SCN_P1MB) {
+            return ml_yaml_fail(&c->y, v,
+                                "mqtt_cmd needs a Smart Connect with device: {mqtt: tls} (with "
+                                "mqtt: on every command is refused)");
+        }
+        node_t *nm = ml_yaml_get(&c->y, v, "name");
+        if (nm == NULL) {
+            return ml_yaml_fail(&c->y, v, "mqtt_cmd needs name: (reset or firmware)");
+        }
+        if (ml_yaml_get_strdup(&c->y, nm, "name", &a->cmd_name) < 0) {
+            return -1;
+        }
+        if (!mqtt_cmd_known(a->cmd_name, strlen(a->cmd_name))) {
+            return ml_yaml_fail(&c->y, nm, "unknown command '%s' (reset, firmware)", a->cmd_name);
+        }
+        node_t *b = ml_yaml_get(&c->y, v, "body");
+        if (b != NULL) {
+            if (ml_yaml_get_strdup(&c->y, b, "body", &a->cmd_body) < 0) {
+                return -1;
+            }
+        } else {
+            a->cmd_body = strdup("{}");
+        }
+        return 0;
+    }
     a->kind = ML_ACT_HTTP; /* the request and its checks: the step's one ML_CHK_HTTP */
     return parse_http(c, st, ml_yaml_get(&c->y, n, "http"));
 }
 
+/* A board action step: `power: on|off|cycle`, `reset: true`, `flash: IMAGE`. */
+static int parse_board_step(struct ctx *c, struct ml_scn_step *st, node_t *const board[3],
+                            node_t *within)
+{
+    st->kind = ML_STEP_FAULT;
+    struct ml_scn_fault *f = &st->fault;
+    f->telegrams = 1;
+    f->seed = 1;
+    if (within) {
+        return ml_yaml_fail(&c->y, within,
+                            "within: is for expectations; use at: for power, "
+                            "reset and flash");
+    }
+    if (board[0]) {
+        if (ml_yaml_want_scalar(&c->y, board[0], "power") < 0) {
+            return -1;
+        }
+        const char *v = ml_yaml_sval(board[0]);
+        if (!strcmp(v, "cycle")) {
+            f->kind = ML_SF_POWER_CYCLE;
+        } else if (!strcmp(v, "off")) {
+            f->kind = ML_SF_POWER_OFF;
+        } else if (!strcmp(v, "on")) {
+            f->kind = ML_SF_POWER_ON;
+        } else {
+            return ml_yaml_fail(&c->y, board[0], "power must be on, off or cycle, not '%s'", v);
+        }
+        return 0;
+    }
+    if (board[1]) {
+        bool yes = false;
+        if (ml_yaml_want_scalar(&c->y, board[1], "reset") < 0 ||
+            ml_yaml_get_bool(&c->y, board[1], "reset", &yes) < 0) {
+            return -1;
+        }
+        if (!yes) {
+            return ml_yaml_fail(&c->y, board[1],
+                                "reset: true resets the board (leave the step "
+                                "out otherwise)");
+        }
+        f->kind = ML_SF_RESET;
+        return 0;
+    }
+    if (ml_yaml_want_scalar(&c->y, board[2], "flash") < 0) {
+        return -1;
+    }
+    if (ml_yaml_sval(board[2])[0] == 0) {
+        return ml_yaml_fail(&c->y, board[2], "flash needs the image's path");
+    }
+    f->kind = ML_SF_FLASH;
+    f->image = path_join(c->s->dir, ml_yaml_sval(board[2]));
+    return 0;
+}
+
 static int parse_step(struct ctx *c, node_t *n, struct ml_scn_step *st)
 {
-    static const char *const keys[] = {"at",    "every", "from",   "to",     "within", "telegram",
-                                       "meter", "fault", "action", "expect", "note",   NULL};
+    static const char *const keys[] = {"at",       "every", "from",  "to",     "within",
+                                       "telegram", "meter", "fault", "action", "expect",
+                                       "note",     "power", "reset", "flash",  NULL};
     if (ml_yaml_check_keys(&c->y, n, "a step", keys) < 0) {
         return -1;
     }
@@ -1554,6 +1656,8 @@ static int parse_step(struct ctx *c, node_t *n, struct ml_scn_step *st)
     node_t *kinds[5] = {ml_yaml_get(&c->y, n, "telegram"), ml_yaml_get(&c->y, n, "meter"),
                         ml_yaml_get(&c->y, n, "fault"), ml_yaml_get(&c->y, n, "action"),
                         ml_yaml_get(&c->y, n, "expect")};
+    node_t *board[3] = {ml_yaml_get(&c->y, n, "power"), ml_yaml_get(&c->y, n, "reset"),
+                        ml_yaml_get(&c->y, n, "flash")};
     int nk = 0;
     for (int i = 0; i < 5; i++) {
         if (kinds[i]) {
@@ -1561,9 +1665,14 @@ static int parse_step(struct ctx *c, node_t *n, struct ml_scn_step *st)
             nk++;
         }
     }
+    nk += (board[0] != NULL) + (board[1] != NULL) + (board[2] != NULL);
     if (nk != 1) {
         return ml_yaml_fail(&c->y, n,
-                            "a step does exactly one of telegram, meter, fault, action, expect");
+                            "a step does exactly one of telegram, meter, fault, action, expect, "
+                            "power, reset, flash");
+    }
+    if (board[0] || board[1] || board[2]) {
+        return parse_board_step(c, st, board, within);
     }
     if (within && st->kind != ML_STEP_EXPECT) {
         return ml_yaml_fail(&c->y, within,
@@ -1881,9 +1990,12 @@ void ml_scenario_free(struct ml_scenario *s)
         values_free(&st->telegram.values);
         values_free(&st->meter_values);
         free(st->fault.insert);
+        free(st->fault.image);
         free(st->action.method);
         free(st->action.path);
         free(st->action.body);
+        free(st->action.cmd_name);
+        free(st->action.cmd_body);
         for (size_t k = 0; k < st->nchecks; k++) {
             struct ml_scn_check *ch = &st->checks[k];
             free(ch->name);

@@ -96,6 +96,11 @@ enum ml_scn_fault_kind {
     ML_SF_BROKER_REJECTS_CREDENTIALS,
     ML_SF_BROKER_ACCEPTS_CREDENTIALS,
     ML_SF_POWER_CYCLE,
+    /* rig actions (steps `power: off|on`, `reset: true`, `flash: IMAGE`) */
+    ML_SF_POWER_OFF,
+    ML_SF_POWER_ON,
+    ML_SF_RESET,
+    ML_SF_FLASH,
     ML_SF_COUNT
 };
 
@@ -114,9 +119,13 @@ struct ml_scn_fault {
     bool raw;            /**< noise may contain frame delimiters */
     struct ml_line line; /**< line: what the meter sends with */
     uint8_t *insert;     /**< insert_bytes data (owned) */
+    char *image; /**< flash: the image, relative paths joined to the scenario's folder (owned) */
 };
 
-enum ml_scn_action_kind { ML_ACT_BUTTON = 0, ML_ACT_MODBUS_WRITE, ML_ACT_HTTP };
+/** True for the board actions power_cycle, power_off, power_on, reset, flash. */
+bool ml_scn_fault_is_board(enum ml_scn_fault_kind k);
+
+enum ml_scn_action_kind { ML_ACT_BUTTON = 0, ML_ACT_MODBUS_WRITE, ML_ACT_HTTP, ML_ACT_MQTT_CMD };
 
 struct ml_scn_action {
     enum ml_scn_action_kind kind;
@@ -126,6 +135,7 @@ struct ml_scn_action {
     int expect_exception;       /**< modbus_write: -1 none expected (must succeed), else the code */
     char *method, *path, *body; /**< unused (an http action is the step's one ML_CHK_HTTP check) */
     int http_status;
+    char *cmd_name, *cmd_body; /**< mqtt_cmd: command name, JSON body sent as is */
 };
 
 enum ml_scn_check_kind {
@@ -226,6 +236,7 @@ struct ml_scenario {
     char *serial;
     char *meter_type; /**< regmap template ("" = default) */
     bool mqtt;
+    bool mqtt_tls; /**< mqtt: tls: mutual TLS to the runner's broker (MQTT commands need it) */
     char *mqtt_site, *mqtt_user, *mqtt_password;
     bool factory_default;
     bool dhcp;

@@ -6,7 +6,10 @@
  *  - on success the configuration validates, renders, and the rendering
  *    PATCHes back onto it without change (GET -> PATCH round trip, passwords
  *    masked and kept), and its binary form decodes to the same configuration;
- *  - the error field is NUL-terminated.
+ *  - the error field is NUL-terminated;
+ *  - cfg_json_strings() (the MQTT command bodies, same tokenizer) returns 0,
+ *    ML_EINVAL or ML_EMSGSIZE, and every value it gives is NUL-terminated
+ *    within its field.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -40,6 +43,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct cfg c;
     struct cfg before;
     struct cfg_error err;
+    char id[13], url[40];
+    struct cfg_json_str f[] = {{"id", id, sizeof id, 0}, {"url", url, sizeof url, 0}};
+    int sr = cfg_json_strings((const char *)data, size, f, 2, &err);
+    check(sr == 0 || sr == ML_EINVAL || sr == ML_EMSGSIZE);
+    check(memchr(id, '\0', sizeof id) != NULL && memchr(url, '\0', sizeof url) != NULL);
+    check(memchr(err.field, '\0', sizeof err.field) != NULL);
     cfg_defaults(&c);
     before = c;
     int rc = cfg_json_patch(&c, (const char *)data, size, NULL, &err);

@@ -55,6 +55,11 @@ static void usage(FILE *out)
         "                         configuration (meterlab sends PATCH /api/v1/config, then\n"
         "                         POST /api/v1/reset, before it prints the banner)\n"
         "  --mqtt-ca FILE --mqtt-cert FILE --mqtt-key FILE   the co-processor's TLS files\n"
+        "  --icount VALUE         QEMU's -icount (e.g. shift=0,sleep=off,align=off: the\n"
+        "                         guest clock counts instructions and skips idle time, so\n"
+        "                         the image runs ahead of the wall clock unless a QMP\n"
+        "                         client holds it: meterlab run --dut qemu --vtime does)\n"
+        "  --qmp PATH             QEMU's QMP on this unix socket (stop/cont, clock reads)\n"
         "  --quiet                print only the start banner and errors\n"
         "  -h, --help             this text\n\n"
         "environment: QEMU (the qemu-system-arm to run), ML_TARGET_BIN (image directory).\n"
@@ -69,7 +74,16 @@ static void usage(FILE *out)
 
 int ml_cli_device_qemu(int argc, char **argv)
 {
-    enum { O_TARGET = ML_CLI_O_NEXT, O_VARIANT, O_IMAGE, O_RS485, O_REALTIME, O_UNSUPPORTED };
+    enum {
+        O_TARGET = ML_CLI_O_NEXT,
+        O_VARIANT,
+        O_IMAGE,
+        O_RS485,
+        O_REALTIME,
+        O_ICOUNT,
+        O_QMP,
+        O_UNSUPPORTED
+    };
     static const struct option opts[] = {
         ML_CLI_DEVICE_OPTIONS,
         {"target", required_argument, 0, O_TARGET},
@@ -77,6 +91,8 @@ int ml_cli_device_qemu(int argc, char **argv)
         {"image", required_argument, 0, O_IMAGE},
         {"rs485", required_argument, 0, O_RS485},
         {"realtime", no_argument, 0, O_REALTIME},
+        {"icount", required_argument, 0, O_ICOUNT},
+        {"qmp", required_argument, 0, O_QMP},
         /* the sim's options that seed its configuration: the image has its own store */
         {"serial", required_argument, 0, O_UNSUPPORTED},
         {"state-dir", required_argument, 0, O_UNSUPPORTED},
@@ -84,6 +100,7 @@ int ml_cli_device_qemu(int argc, char **argv)
     };
     const char *product = NULL, *variant = NULL, *image_arg = NULL, *bind = "127.0.0.1";
     const char *mqtt = NULL, *ca = NULL, *cert = NULL, *key = NULL;
+    const char *icount = NULL, *qmp = NULL;
     bool quiet = false, p1out = true;
     struct ml_qemu_seed seed = {NULL, NULL, NULL, NULL, NULL};
     uint16_t modbus_port = 1502, http_port = 8080;
@@ -173,7 +190,13 @@ int ml_cli_device_qemu(int argc, char **argv)
             seed.password = optarg;
             break;
         case O_REALTIME:
-            break; /* --realtime: QEMU always runs against the wall clock */
+            break; /* --realtime: without --icount QEMU runs against the wall clock */
+        case O_ICOUNT:
+            icount = optarg;
+            break;
+        case O_QMP:
+            qmp = optarg;
+            break;
         case O_UNSUPPORTED:
             fprintf(stderr,
                     "meterlab device: --%s is not supported with --target qemu (the image has "
@@ -270,6 +293,8 @@ int ml_cli_device_qemu(int argc, char **argv)
         .cert = cert,
         .key = key,
         .seed = seed,
+        .icount = icount,
+        .qmp = qmp,
         .stop = ml_cli_stop_requested,
     };
     ml_cli_catch_stop_signals();

@@ -69,8 +69,16 @@ static int emit_run(int argc, char **argv)
         fprintf(stderr, "meterlab emit: %s\n", err);
         return ML_EXIT_USAGE;
     }
-    if (!s.has_meter) {
-        fprintf(stderr, "meterlab emit: %s has no meter: section, nothing to emit\n", s.path);
+    /* a capture (recorded telegram files) needs no meter: section, as in `play` */
+    bool has_telegrams = s.has_meter && s.interval_s > 0;
+    for (size_t i = 0; i < s.nsteps; i++) {
+        has_telegrams = has_telegrams || s.steps[i].kind == ML_STEP_TELEGRAM;
+    }
+    if (!has_telegrams) {
+        fprintf(stderr,
+                "meterlab emit: %s sends no telegrams (no meter interval_s, no telegram "
+                "steps): nothing to emit\n",
+                s.path);
         ml_scenario_free(&s);
         return ML_EXIT_USAGE;
     }

@@ -16,21 +16,18 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "ml_p1mb_id.h"
 
-/* The configuration block (firmware/apps/p1mb/p1mb_config.h, docs/p1mb.md). The
- * tool keeps its own copy of the numbers: it must talk to devices of any
- * firmware version, and the wire layout is the contract. */
-#define REG_SIG       0xF000
-#define REG_LAYOUT    0xF002
-#define REG_VARIANT   0xF003
-#define REG_STORED    0xF010 /* baud/100, parity, address, termination */
-#define REG_ACTIVE    0xF020
-#define REG_REBOOT    0xF030
-#define REG_FACTORY   0xF031
-#define SIG_P1        0x5031
-#define SIG_MB        0x4D42
-#define REBOOT_MAGIC  0x5AA5
-#define FACTORY_MAGIC 0xFAC7
+/* The configuration block (docs/p1mb.md): the bench's one copy, sim/rig/ml_p1mb_id.h. */
+#define REG_SIG       ML_P1MB_REG_SIG
+#define REG_STORED    ML_P1MB_REG_STORED
+#define REG_ACTIVE    ML_P1MB_REG_ACTIVE
+#define REG_REBOOT    ML_P1MB_REG_REBOOT
+#define REG_FACTORY   ML_P1MB_REG_FACTORY
+#define SIG_P1        ML_P1MB_SIG_P1
+#define SIG_MB        ML_P1MB_SIG_MB
+#define REBOOT_MAGIC  ML_P1MB_REBOOT_MAGIC
+#define FACTORY_MAGIC ML_P1MB_FACTORY_MAGIC
 #define PARITY_NONE   0
 #define PARITY_EVEN   1
 
@@ -47,21 +44,6 @@ struct p1mb_cfg {
     char parity;
     int address;
     int termination;
-};
-
-/* Identity register of each variant's meter map (modbus-maps.md). */
-struct variant_id {
-    const char *name;
-    const char *meter;
-    int addr;
-    uint16_t value;
-};
-
-static const struct variant_id variant_ids[] = {
-    {"pro380", "Inepro PRO380", 0x1010, 0x2007},
-    {"acr10rh", "Acrel ACR10RH", 0x0003, 0x0001},
-    {"sdm630", "Eastron SDM630", 0xFC02, 0x0070},
-    {"xemex", "Xemex", 0x0000, 0x584D},
 };
 
 static void usage(FILE *out)
@@ -213,9 +195,9 @@ static int read_block(modbus_t *mb, struct device_view *v, bool loud, const char
     return 0;
 }
 
-static const struct variant_id *variant_of(uint16_t code)
+static const struct ml_p1mb_variant *variant_of(uint16_t code)
 {
-    return code >= 1 && code <= 4 ? &variant_ids[code - 1] : NULL;
+    return ml_p1mb_variant_by_code(code);
 }
 
 static int write_reg(modbus_t *mb, int addr, int value, const char *what)
@@ -410,7 +392,7 @@ static int run(int argc, char **argv)
         close_line(mb);
         return ML_EXIT_USAGE;
     }
-    const struct variant_id *vid = variant_of(dv.variant);
+    const struct ml_p1mb_variant *vid = variant_of(dv.variant);
     printf("P1MB at %s\n", where);
     printf("  variant  %s (code %u), configuration layout %u\n", vid ? vid->name : "unknown",
            dv.variant, dv.layout);
@@ -522,19 +504,19 @@ static int run(int argc, char **argv)
         return ML_EXIT_FAIL;
     }
     /* The meter identity the variant's map carries (what a master checks first). */
-    const struct variant_id *id = variant_of(nv.variant);
+    const struct ml_p1mb_variant *id = variant_of(nv.variant);
     if (id != NULL) {
         uint16_t w = 0;
-        if (modbus_read_registers(mb, id->addr, 1, &w) != 1 || w != id->value) {
+        if (modbus_read_registers(mb, id->id_addr, 1, &w) != 1 || w != id->id_value) {
             fprintf(stderr,
                     "%s: verification failed: %s identity register 0x%04X reads 0x%04X, want "
                     "0x%04X\n",
-                    prog, id->meter, id->addr, w, id->value);
+                    prog, id->meter, id->id_addr, w, id->id_value);
             close_line(mb);
             return ML_EXIT_FAIL;
         }
         printf("verified: answers at %s as %s (register 0x%04X = 0x%04X)\n", where, id->meter,
-               id->addr, w);
+               id->id_addr, w);
     } else {
         printf("verified: answers at %s (unknown variant code %u)\n", where, nv.variant);
     }

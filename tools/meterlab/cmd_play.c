@@ -15,6 +15,7 @@
 
 #include "cli.h"
 #include "cli_device_common.h"
+#include "ml_capture.h"
 #include "ml_timeline.h"
 #include "ml_rig.h"
 #include "ml_serial.h"
@@ -35,7 +36,8 @@ static void usage(FILE *f)
             "  --usb ID           the USB adapter VID:PID[:SERIAL] (see `meterlab ports`)\n"
             "  --line L           line settings, e.g. 115200,8N1 or \"1200 7E1\" (default: the\n"
             "                     meter protocol's: DSMR 4/5 and e-MUCS 115200 8N1, DSMR 2.2/3\n"
-            "                     and TIC standard 9600 7E1, TIC historic 1200 7E1)\n"
+            "                     and TIC standard 9600 7E1, TIC historic 1200 7E1; without\n"
+            "                     meter: section, that of the recorded telegrams)\n"
             "  --speed N          N times faster than real time (default 1; 0.5 = slower)\n"
             "  -q, --quiet        no progress line on stderr\n"
             "  -h, --help         this text\n\n"
@@ -192,10 +194,8 @@ static int play_run(int argc, char **argv)
         return ML_EXIT_USAGE;
     }
     if (!line) {
-        enum ml_meter_proto proto =
-            s.has_meter ? s.meter.proto
-                        : (s.product == ML_SCN_TIC ? ML_METER_TIC : ML_METER_DSMR50);
-        struct ml_line l = ml_meter_proto_line(proto);
+        /* without meter: section (a capture, recorded files): the recorded bytes tell */
+        struct ml_line l = ml_meter_proto_line(ml_capture_scenario_proto(&s));
         cfg = (struct ml_serial_cfg){l.baud, l.data_bits, l.parity, l.stop_bits};
     }
     char path[256];

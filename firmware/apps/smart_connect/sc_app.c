@@ -10,6 +10,7 @@
 #include "ml_config.h"
 #include "mqtt/mqtt.h"
 #include "mqtt/mqtt_counters.h"
+#include "sc_cmd.h"
 #include "sc_fw.h"
 #include "sc_http.h"
 #include "str.h"
@@ -561,6 +562,7 @@ static void setup(struct sc_app *app, const struct sc_settings *set)
     ui_led_init(&app->led, ui_led_pattern(UI_LED_BOOTING), app->boot_ms);
     app->mqtt_state_prev = HAL_MQTT_DISABLED;
     sc_fw_boot(app, app->boot_ms);
+    sc_cmd_boot(app);
     sc_http_setup(app);
 }
 
@@ -583,6 +585,7 @@ static uint64_t next_deadline(struct sc_app *app, uint64_t now)
     d = min_u64(d, sc_http_next_deadline(app, now));
     d = min_u64(d, mb_next_deadline(app, now));
     d = min_u64(d, sc_fw_next_deadline(app));
+    d = min_u64(d, sc_cmd_next_deadline(app));
     return d;
 }
 
@@ -601,11 +604,13 @@ void sc_app_run(struct sc_app *app, const struct sc_settings *set)
         button_poll(app, now);
         sc_http_poll(app, now);
         sc_fw_poll(app, now);
+        sc_cmd_poll(app, now); /* after sc_fw_poll: a confirmed trial's result goes out */
         led_poll(app, now);
         /* wake to kick the watchdog even when nothing is due (a silent meter) */
         hal_time_wait_until(min_u64(next_deadline(app, now), now + ML_WATCHDOG_KICK_MS));
     }
     client_drop(app);
+    sc_cmd_shutdown(app);
     sc_http_shutdown(app);
     if (app->listener >= 0) {
         hal_tcp_close(app->listener);

@@ -54,11 +54,14 @@ enum sc_flavour {
 #define SC_COUNTERS_PERIOD_MS  60000u /**< device_counters period */
 #define SC_STR_MAX             128u
 #define SC_HTTP_PORT_DEFAULT   80u
-#define SC_HTTP_SESSION_MS     30000u /**< a login session ends this long after its last request */
-#define SC_FW_CONFIRM_MS       60000u /**< a trial image is confirmed after running this long */
-#define SC_FW_HDR_SIZE         128u   /**< signed firmware image header (see sc_fw.c) */
-#define SC_FW_HDR_SIGNED       64u    /**< header bytes the Ed25519 signature covers */
-#define SC_FW_HDR_VERSION      2u     /**< header format: 2 = signed */
+#define SC_HTTP_SESSION_MS     30000u  /**< a login session ends this long after its last request */
+#define SC_FW_CONFIRM_MS       60000u  /**< a trial image is confirmed after running this long */
+#define SC_FW_TRIAL_MAX_MS     300000u /**< a trial still not healthy then reboots (rollback) */
+#define SC_CMD_ID_MAX          13u     /**< MQTT command request id: 1..12 characters + NUL */
+#define SC_CMD_DL_TIMEOUT_MS   30000u  /**< a download without progress this long fails */
+#define SC_FW_HDR_SIZE         128u    /**< signed firmware image header (see sc_fw.c) */
+#define SC_FW_HDR_SIGNED       64u     /**< header bytes the Ed25519 signature covers */
+#define SC_FW_HDR_VERSION      2u      /**< header format: 2 = signed */
 #define SC_FW_MAGIC            0x57464C4Du /**< "MLFW" little-endian */
 #define SC_FW_VERSION_MAX      16u
 #define SC_TELEGRAM_MAX                                                                            \
@@ -130,6 +133,13 @@ enum sc_fw_result {
     SC_FW_RES_REJECTED,    /**< the last upload failed verification */
 };
 
+/** MQTT command in flight across a reboot (kept in the boot record, sc_cmd.c). */
+enum sc_cmd_kind {
+    SC_CMD_NONE = 0,
+    SC_CMD_RESET,
+    SC_CMD_FIRMWARE,
+};
+
 #define SC_FW_SLOT_FACTORY 0xFFu /**< the image the device was built with (no slot record) */
 
 struct sc_fw {
@@ -140,6 +150,8 @@ struct sc_fw {
     uint8_t tries;
     uint8_t result;                  /**< enum sc_fw_result */
     char version[SC_FW_VERSION_MAX]; /**< running version */
+    uint8_t cmd_kind;                /**< enum sc_cmd_kind: MQTT command awaiting its result */
+    char cmd_id[SC_CMD_ID_MAX];      /**< its request id */
     uint32_t log_off;                /**< next free record in HAL_FLASH_BOOT */
     uint32_t seq;
     /* upload in progress */
@@ -199,7 +211,8 @@ struct sc_app {
     struct sc_counters counters;
     struct sc_status status;
     char topic[192];
-    char payload[1536]; /* > MQTT_POWER_INSTANT_MAX and MQTT_DEVICE_COUNTERS_MAX */
+    char payload[1536]; /* > MQTT_POWER_INSTANT_MAX and MQTT_DEVICE_COUNTERS_MAX; also a received
+                           command body and the download chunks (sc_cmd.c) */
 
     /* configuration (see the file comment) */
     struct sc_settings eff; /**< effective settings: initial ones overridden by the config */
@@ -231,6 +244,35 @@ struct sc_app {
     uint32_t gw_pass_seen, gw_fail_seen, inet_pass_seen, inet_fail_seen;
 
     struct sc_fw fw;
+
+    /* MQTT remote commands (sc_cmd.c) */
+    struct sc_cmd {
+        bool tls;              /**< the MQTT session is TLS: commands accepted */
+        bool subscribed;       /**< <base>/cmd/+ subscribed on this connection */
+        uint32_t sub_connects; /**< the port's connect count when it was subscribed */
+        bool owed;      /**< the final result of the command in fw.cmd_* is still to publish */
+        char base[112]; /**< devices/<site>/smart-connect/<serial> */
+        char rx_topic[HAL_MQTT_RX_TOPIC_MAX]; /**< received command (body: in payload) */
+        /* firmware download over HTTP */
+        bool dl_active;
+        int dl_conn;
+        char dl_id[SC_CMD_ID_MAX];
+        char dl_host[48];  /**< host[:port] for the Host header */
+        char dl_path[160]; /**< path and query */
+        char dl_version[SC_FW_VERSION_MAX];
+        bool dl_has_sha;
+        uint8_t dl_sha[32];
+        char dl_line[96]; /**< one line of the response head (longer ones: skipped) */
+        uint8_t dl_line_len;
+        bool dl_line_long;
+        uint16_t dl_lines;
+        bool dl_have_len;
+        bool dl_in_body;
+        bool dl_hdr_checked; /**< version / sha256 of the request compared with the header */
+        uint32_t dl_length;  /**< Content-Length */
+        uint32_t dl_got;     /**< body bytes received */
+        uint64_t dl_last_ms;
+    } cmd;
 };
 
 /**

@@ -38,8 +38,10 @@
 #include "sc_fw.h"
 #include "str.h"
 
-#define REC_SIZE  32u
-#define REC_MAGIC 0x52424C4Du /* "MLBR" */
+#define REC_SIZE   32u
+#define REC_MAGIC  0x52424C4Du /* "MLBR": CRC at 16 over 0..15 (before MQTT commands) */
+#define REC_MAGIC2 0x32424C4Du /* "MLB2": + the MQTT command in flight, CRC at 28 over 0..27 */
+#define REC_ID_OFF 16u
 
 static uint32_t get32(const uint8_t *p)
 {
@@ -110,6 +112,8 @@ static void record_load(struct sc_fw *fw)
     fw->result = SC_FW_RES_NONE;
     fw->log_off = 0;
     fw->seq = 0;
+    fw->cmd_kind = SC_CMD_NONE;
+    fw->cmd_id[0] = '\0';
     if (hal_flash_get_info(HAL_FLASH_BOOT, &info) < 0) {
         return;
     }
@@ -123,9 +127,16 @@ static void record_load(struct sc_fw *fw)
             return;
         }
         fw->log_off = off + REC_SIZE;
-        if (get32(r) != REC_MAGIC || get32(&r[16]) != ml_crc32(ML_CRC32_INIT, r, 16)) {
+        bool v1 = get32(r) == REC_MAGIC && get32(&r[16]) == ml_crc32(ML_CRC32_INIT, r, 16);
+        bool v2 = get32(r) == REC_MAGIC2 && get32(&r[28]) == ml_crc32(ML_CRC32_INIT, r, 28);
+        if (!v1 && !v2) {
             continue; /* a torn record: skip it, the previous one stays in force */
         }
+        fw->cmd_kind = v2 ? r[14] : (uint8_t)SC_CMD_NONE;
+        for (size_t i = 0; i < SC_CMD_ID_MAX - 1u; i++) {
+            fw->cmd_id[i] = v2 ? (char)r[REC_ID_OFF + i] : '\0';
+        }
+        fw->cmd_id[SC_CMD_ID_MAX - 1u] = '\0';
         fw->seq = get32(&r[4]);
         fw->active = r[8];
         fw->prev = r[9];
@@ -151,7 +162,7 @@ static void record_save(struct sc_fw *fw)
         r[i] = 0xFF;
     }
     fw->seq++;
-    put32(r, REC_MAGIC);
+    put32(r, REC_MAGIC2);
     put32(&r[4], fw->seq);
     r[8] = fw->active;
     r[9] = fw->prev;
@@ -159,9 +170,12 @@ static void record_save(struct sc_fw *fw)
     r[11] = fw->trial ? 1u : 0u;
     r[12] = fw->tries;
     r[13] = fw->result;
-    r[14] = 0;
+    r[14] = fw->cmd_kind;
     r[15] = 0;
-    put32(&r[16], ml_crc32(ML_CRC32_INIT, r, 16));
+    for (size_t i = 0; i < SC_CMD_ID_MAX - 1u; i++) {
+        r[REC_ID_OFF + i] = (uint8_t)fw->cmd_id[i];
+    }
+    put32(&r[28], ml_crc32(ML_CRC32_INIT, r, 28));
     if (flash_write(HAL_FLASH_BOOT, fw->log_off, r, sizeof r) == ML_OK) {
         fw->log_off += REC_SIZE;
     }
@@ -293,20 +307,44 @@ void sc_fw_boot(struct sc_app *app, uint64_t now)
                 fw->active == SC_FW_SLOT_FACTORY ? ML_FW_VERSION : version);
 }
 
+/* Healthy enough to keep the trial image: after an MQTT firmware command the
+ * image must also have reached the broker again (the channel that installed it). */
+static bool trial_healthy(const struct sc_app *app)
+{
+    return app->fw.cmd_kind != SC_CMD_FIRMWARE || app->status.mqtt == HAL_MQTT_CONNECTED;
+}
+
 void sc_fw_poll(struct sc_app *app, uint64_t now)
 {
     struct sc_fw *fw = &app->fw;
-    if (fw->trial && now - app->boot_ms >= SC_FW_CONFIRM_MS) {
+    if (fw->trial && now - app->boot_ms >= SC_FW_CONFIRM_MS && trial_healthy(app)) {
         fw->trial = false;
         fw->tries = 0;
         fw->result = SC_FW_RES_INSTALLED;
         record_save(fw);
+    } else if (fw->trial && now - app->boot_ms >= SC_FW_TRIAL_MAX_MS) {
+        hal_sys_reboot(); /* never became healthy: the next boot rolls back */
     }
 }
 
 uint64_t sc_fw_next_deadline(const struct sc_app *app)
 {
-    return app->fw.trial ? app->boot_ms + SC_FW_CONFIRM_MS : UINT64_MAX;
+    if (!app->fw.trial) {
+        return UINT64_MAX;
+    }
+    uint64_t t = app->boot_ms + SC_FW_CONFIRM_MS;
+    return hal_time_ms() < t || trial_healthy(app) ? t : app->boot_ms + SC_FW_TRIAL_MAX_MS;
+}
+
+void sc_fw_cmd_save(struct sc_app *app, uint8_t kind, const char *id)
+{
+    struct sc_fw *fw = &app->fw;
+    fw->cmd_kind = kind;
+    for (size_t i = 0; i < SC_CMD_ID_MAX; i++) {
+        fw->cmd_id[i] = '\0';
+    }
+    ml_str_copy(fw->cmd_id, sizeof fw->cmd_id, id != 0 ? id : "");
+    record_save(fw);
 }
 
 /* ------------------------------------------------------------------------- */

@@ -23,6 +23,11 @@ uint64_t sc_fw_next_deadline(const struct sc_app *app);
 int sc_fw_upload(struct sc_app *app, uint32_t content_length, const uint8_t *chunk, size_t len);
 /** Abandon an upload in progress (connection dropped). */
 void sc_fw_upload_abort(struct sc_app *app);
+/**
+ * Record the MQTT command in flight (SC_CMD_*, its request id, "" for none) in
+ * the boot record, so its final result can be published after the reboot.
+ */
+void sc_fw_cmd_save(struct sc_app *app, uint8_t kind, const char *id);
 void sc_fw_render(const struct sc_app *app, struct ml_text *w);
 const char *sc_fw_slot_name(uint8_t slot);
 

@@ -222,6 +222,10 @@ static int s_firmware(void *ctx, const struct http_request *rq, const uint8_t *c
                       struct http_response *rs)
 {
     struct sc_app *app = ctx;
+    if (app->cmd.dl_active) {
+        http_response_error(rs, 409, "an MQTT firmware command is downloading an image", "image");
+        return ML_EBUSY;
+    }
     app->http_fw_conn = app->http_cur; /* a dropped connection aborts only its own upload */
     int e = sc_fw_upload(app, rq->content_length, chunk, len);
     if (e < 0 || len == 0u) {

@@ -1003,6 +1003,70 @@ int cfg_json_patch(struct cfg *c, const char *json, size_t len, cfg_meter_type_f
     return ML_OK;
 }
 
+int cfg_json_strings(const char *json, size_t len, struct cfg_json_str *f, size_t n,
+                     struct cfg_error *err)
+{
+    if (err != 0) {
+        err->field[0] = '\0';
+        err->reason = "";
+    }
+    ML_VERIFY((json != 0 || len == 0u) && (f != 0 || n == 0u), ML_EFAULT);
+    for (size_t i = 0; i < n; i++) {
+        f[i].found = false;
+        f[i].out[0] = '\0';
+    }
+    if (len > CFG_JSON_MAX_INPUT) {
+        fail(err, "", "document too large");
+        return ML_EMSGSIZE;
+    }
+    struct jtok toks[32];
+    struct jp p = {json, len, 0, toks, 0, sizeof toks / sizeof toks[0], false};
+    int root = jp_value(&p, 0);
+    if (root >= 0) {
+        jp_ws(&p);
+        if (p.pos != len) {
+            root = ML_EINVAL;
+        }
+    }
+    if (root < 0) {
+        if (p.too_big) {
+            fail(err, "", "document too large or too deeply nested");
+            return ML_EMSGSIZE;
+        }
+        return fail(err, "", "malformed JSON");
+    }
+    if (toks[0].type != J_OBJ) {
+        return fail(err, "", "must be a JSON object");
+    }
+    struct patch x;
+    x.p = &p;
+    x.c = 0;
+    x.meter_ok = 0;
+    x.err = err;
+    x.path[0] = '\0';
+    for (size_t t = 1; t < toks[0].next;) {
+        const struct jtok *key = &toks[t];
+        size_t val = t + 1u;
+        (void)path_push(&x, key);
+        size_t i = 0;
+        while (i < n &&
+               !ml_str_eq_n(&json[key->start], (size_t)(key->end - key->start), f[i].key)) {
+            i++;
+        }
+        if (i == n) {
+            return pfail(&x, "unknown key");
+        }
+        int e = get_str(&x, val, f[i].out, f[i].cap);
+        if (e < 0) {
+            return ML_EINVAL;
+        }
+        f[i].found = true;
+        x.path[0] = '\0';
+        t = toks[val].next;
+    }
+    return ML_OK;
+}
+
 /* ------------------------------------------------------------------------- */
 /* Binary form                                                               */
 /* ------------------------------------------------------------------------- */

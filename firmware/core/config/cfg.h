@@ -146,4 +146,24 @@ int cfg_ipv4_parse(const char *s, size_t len, uint32_t *ip);
 /** Netmask for prefix length @p prefix (0..32). */
 uint32_t cfg_prefix_to_mask(uint8_t prefix);
 
+/** One string member of a flat JSON object, for cfg_json_strings(). */
+struct cfg_json_str {
+    const char *key; /**< member name */
+    char *out;       /**< decoded value, NUL-terminated ("" when absent) */
+    size_t cap;      /**< bytes at @p out, NUL included */
+    bool found;      /**< set when the member was present */
+};
+
+/**
+ * Parse @p json (@p len bytes) as a flat JSON object whose members are strings
+ * named in @p f (@p n entries), with the tokenizer of cfg_json_patch(): the MQTT
+ * command bodies (docs/mqtt.md). err->field names the member at fault.
+ * @retval 0 ok (members not given: found false, out "")
+ * @retval ML_EINVAL malformed JSON, not an object, an unknown member, a value
+ *         that is not a string, too long for its field, or a bad escape
+ * @retval ML_EMSGSIZE larger than CFG_JSON_MAX_INPUT or too many tokens
+ */
+int cfg_json_strings(const char *json, size_t len, struct cfg_json_str *f, size_t n,
+                     struct cfg_error *err);
+
 #endif /* FIRMWARE_CORE_CONFIG_CFG_H */

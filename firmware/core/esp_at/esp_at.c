@@ -31,8 +31,11 @@ enum kind {
     K_MQTT_CFG,
     K_MQTT_CONN,
     K_MQTT_PUB,
+    K_MQTT_SUB,
     K_PING,
 };
+
+#define DATA_SLOT_SUB (-2) /* a counted payload that is an MQTT message (+MQTTSUBRECV) */
 
 enum phase {
     P_OK = 0, /* waiting for OK / ERROR */
@@ -214,6 +217,7 @@ static void mqtt_failed(struct ml_esp_at *e)
 {
     e->stats.mqtt_errors++;
     e->mqtt_link = false;
+    e->sub_pending = false; /* the next session subscribes again */
     e->mqtt_step = 0;
     e->mqtt_next_try = e->now + mqtt_backoff_next(&e->mqtt_backoff);
 }
@@ -440,6 +444,9 @@ static void finish(struct ml_esp_at *e, bool ok)
         if (ok) {
             e->stats.mqtt_published++;
         }
+        break;
+    case K_MQTT_SUB:
+        e->sub_pending = false; /* sent once; an ERROR is counted, not repeated */
         break;
     case K_PING:
         e->ping_pending = false;
@@ -711,6 +718,35 @@ static bool payload_start(struct ml_esp_at *e)
         e->data_slot = s != NULL ? (int8_t)(s - e->slots) : -1;
         return true;
     }
+    if (l[n - 1u] == ',' && ml_str_starts_n(l, n, "+MQTTSUBRECV:")) {
+        /* +MQTTSUBRECV:<link>,"<topic>",<len>,<len bytes> (a ',' in the topic: later) */
+        p = 13;
+        if (!parse_u32(l, n, &p, &id) || !expect(l, n, &p, ',') || !expect(l, n, &p, '"')) {
+            return false;
+        }
+        size_t t0 = p;
+        while (p < n && l[p] != '"') {
+            p++;
+        }
+        size_t tl = p - t0;
+        if (!expect(l, n, &p, '"') || !expect(l, n, &p, ',') || !parse_u32(l, n, &p, &len) ||
+            !expect(l, n, &p, ',') || p != n) {
+            return false;
+        }
+        e->data_left = len;
+        e->data_slot = -1; /* dropped unless it fits and the last one was taken */
+        if (!e->sub_ready && tl >= 1u && tl <= ML_ESP_AT_SUB_TOPIC_MAX &&
+            len <= ML_ESP_AT_SUB_PAYLOAD_MAX) {
+            (void)ml_str_copy_n(e->sub_topic, sizeof e->sub_topic, &l[t0], tl);
+            e->sub_len = (uint16_t)len;
+            e->sub_got = 0;
+            e->data_slot = DATA_SLOT_SUB;
+            e->sub_ready = len == 0u;
+        } else {
+            e->stats.rx_dropped += len == 0u ? 1u : 0u;
+        }
+        return true;
+    }
     if (l[n - 1u] == ',' && ml_str_starts_n(l, n, "+CIPRECVDATA:")) {
         p = 13;
         if (!parse_u32(l, n, &p, &len) || !expect(l, n, &p, ',') || p != n) {
@@ -727,6 +763,11 @@ static void rx_byte(struct ml_esp_at *e, uint8_t c)
 {
     if (e->data_left > 0u) {
         e->data_left--;
+        if (e->data_slot == DATA_SLOT_SUB) {
+            e->sub_payload[e->sub_got++] = c;
+            e->sub_ready = e->data_left == 0u;
+            return;
+        }
         if (e->data_slot >= 0 && ml_ring_put(&e->slots[e->data_slot].rx, c) == ML_OK) {
             e->stats.rx_bytes++;
             if (e->kind == K_RECV && e->data_slot == e->arg) {
@@ -857,6 +898,18 @@ static bool choose_publish(struct ml_esp_at *e, struct ml_text *b)
     e->data_len = pl;
     e->data_sent = 0;
     issue(e, b, K_MQTT_PUB, -1, ML_ESP_AT_TMO_CMD_MS);
+    return true;
+}
+
+static bool choose_subscribe(struct ml_esp_at *e, struct ml_text *b)
+{
+    if (!e->mqtt_link || !e->sub_pending) {
+        return false;
+    }
+    ml_text_put(b, "AT+MQTTSUB=0,");
+    b_quoted(b, e->sub_filter);
+    ml_text_put(b, ",0");
+    issue(e, b, K_MQTT_SUB, -1, ML_ESP_AT_TMO_CMD_MS);
     return true;
 }
 
@@ -993,7 +1046,7 @@ static void choose(struct ml_esp_at *e)
         issue(e, &b, K_INIT, e->init_step, ML_ESP_AT_TMO_CMD_MS);
         return;
     }
-    if (choose_link_work(e, &b) || choose_publish(e, &b)) {
+    if (choose_link_work(e, &b) || choose_subscribe(e, &b) || choose_publish(e, &b)) {
         return;
     }
     if (e->ping_pending) {
@@ -1169,7 +1222,8 @@ bool ml_esp_at_output_pending(const struct ml_esp_at *e)
     if (!e->ready || e->need_reset) { /* a reset drops the links and their output */
         return false;
     }
-    if (e->kind == K_SEND || e->kind == K_CLOSE) {
+    if (e->kind == K_SEND || e->kind == K_CLOSE || e->kind == K_MQTT_PUB ||
+        (e->mqtt_link && ml_ring_count(&e->pub) > 0u)) {
         return true;
     }
     for (int i = 0; i < ML_ESP_AT_SLOTS; i++) {
@@ -1468,6 +1522,7 @@ void ml_esp_at_mqtt_stop(struct ml_esp_at *e)
     e->mqtt_enabled = false;
     e->mqtt_link = false;
     e->mqtt_step = 0;
+    e->sub_pending = false;
     if (e->kind != K_MQTT_PUB) {
         ml_ring_clear(&e->pub);
     }
@@ -1496,5 +1551,36 @@ int ml_esp_at_mqtt_publish(struct ml_esp_at *e, const char *topic, const void *p
     (void)ml_ring_write(&e->pub, h, sizeof h);
     (void)ml_ring_write(&e->pub, topic, tl);
     (void)ml_ring_write(&e->pub, payload, len);
+    return ML_OK;
+}
+
+int ml_esp_at_mqtt_subscribe(struct ml_esp_at *e, const char *filter)
+{
+    size_t n = filter != NULL ? ml_str_len(filter) : 0u;
+    ML_VERIFY(n >= 1u && n <= ML_ESP_AT_SUB_TOPIC_MAX, ML_EINVAL);
+    for (size_t i = 0; i < n; i++) {
+        ML_VERIFY(filter[i] != '"', ML_EINVAL);
+    }
+    if (!e->mqtt_enabled || !e->mqtt_link) {
+        return ML_EAGAIN;
+    }
+    (void)ml_str_copy(e->sub_filter, sizeof e->sub_filter, filter);
+    e->sub_pending = true;
+    return ML_OK;
+}
+
+int ml_esp_at_mqtt_receive(struct ml_esp_at *e, char *topic, size_t topic_cap, uint8_t *payload,
+                           size_t cap, size_t *len)
+{
+    ML_VERIFY(topic != NULL && len != NULL && (payload != NULL || cap == 0u), ML_EINVAL);
+    if (!e->sub_ready) {
+        return ML_EAGAIN;
+    }
+    e->sub_ready = false;
+    if (!ml_str_copy(topic, topic_cap, e->sub_topic) || e->sub_len > cap) {
+        return ML_ENOSPC;
+    }
+    ml_mem_copy(payload, e->sub_payload, e->sub_len);
+    *len = e->sub_len;
     return ML_OK;
 }

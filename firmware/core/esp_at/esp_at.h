@@ -50,6 +50,10 @@
 /* Per-connection receive and send rings and the MQTT publish queue (records of
  * topic + payload + 4 bytes), powers of two: ML_ESP_AT_RX_CAP, ML_ESP_AT_TX_CAP,
  * ML_ESP_AT_PUB_CAP in ml_config.h (the same on every build). */
+/** A received MQTT message (+MQTTSUBRECV): longest topic (NUL excluded) and payload kept.
+ * One message arrives in one burst into the UART's receive ring: well below it. */
+#define ML_ESP_AT_SUB_TOPIC_MAX   127
+#define ML_ESP_AT_SUB_PAYLOAD_MAX 512
 /** Longest response line kept (longer lines are dropped as garbage). */
 #ifndef ML_ESP_AT_LINE_MAX
 #define ML_ESP_AT_LINE_MAX 160
@@ -223,6 +227,13 @@ struct ml_esp_at {
     struct mqtt_backoff mqtt_backoff; /**< core/mqtt policy: 1 s, 2 s ... 60 s */
     struct ml_ring pub;
     uint8_t pub_buf[ML_ESP_AT_PUB_CAP];
+    /* subscription (AT+MQTTSUB) and the one received message kept (+MQTTSUBRECV) */
+    bool sub_pending;
+    char sub_filter[ML_ESP_AT_SUB_TOPIC_MAX + 1];
+    bool sub_ready; /**< a whole message waits for ml_esp_at_mqtt_receive() */
+    char sub_topic[ML_ESP_AT_SUB_TOPIC_MAX + 1];
+    uint16_t sub_len, sub_got;
+    uint8_t sub_payload[ML_ESP_AT_SUB_PAYLOAD_MAX];
 
     struct ml_esp_at_stats stats;
 };
@@ -250,11 +261,11 @@ bool ml_esp_at_is_ready(const struct ml_esp_at *e);
 
 /**
  * True while output the app handed over is not through the module yet: bytes
- * in a connection's send ring, a close not done, or AT+CIPSEND / AT+CIPCLOSE
- * in flight. False when the module is not ready or a module reset is asked
- * for (nothing could drain then).
- * A firmware that resets on purpose polls until this is false (bounded), so an
- * answer it already "sent" (POST /api/v1/reset) reaches the client.
+ * in a connection's send ring, a close not done, AT+CIPSEND / AT+CIPCLOSE
+ * in flight, or MQTT publishes queued on a live session (AT+MQTTPUBRAW). False when the module is
+ * not ready or a module reset is asked for (nothing could drain then). A firmware that resets on
+ * purpose polls until this is false (bounded), so an answer it already "sent" (POST /api/v1/reset,
+ * the MQTT reset command's "rebooting") reaches the client.
  */
 bool ml_esp_at_output_pending(const struct ml_esp_at *e);
 
@@ -326,5 +337,23 @@ enum ml_esp_at_mqtt_state ml_esp_at_mqtt_state(const struct ml_esp_at *e);
  * @retval ML_EINVAL empty topic or wildcards
  */
 int ml_esp_at_mqtt_publish(struct ml_esp_at *e, const char *topic, const void *payload, size_t len);
+
+/**
+ * Subscribe to @p filter (QoS 0) on the current session: AT+MQTTSUB is sent next
+ * (the session is clean: subscribe again after every connect).
+ * @retval 0 queued; ML_EAGAIN not connected; ML_EINVAL empty or longer than
+ *         ML_ESP_AT_SUB_TOPIC_MAX, or a '"' in it
+ */
+int ml_esp_at_mqtt_subscribe(struct ml_esp_at *e, const char *filter);
+
+/**
+ * Take the received message (+MQTTSUBRECV): one is kept; one that arrives while
+ * it is not taken, or larger than ML_ESP_AT_SUB_PAYLOAD_MAX, is dropped (counted
+ * in stats.rx_dropped).
+ * @retval 0 copied (@p topic NUL-terminated, @p len payload bytes)
+ * @retval ML_EAGAIN none; ML_ENOSPC a buffer too small (the message is dropped)
+ */
+int ml_esp_at_mqtt_receive(struct ml_esp_at *e, char *topic, size_t topic_cap, uint8_t *payload,
+                           size_t cap, size_t *len);
 
 #endif /* FIRMWARE_CORE_ESP_AT_ESP_AT_H */

@@ -3,6 +3,7 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "str.h"
 #include "text.h"
 
 int mqtt_number_format(int64_t v, int exp10, char *buf, size_t cap)
@@ -105,17 +106,63 @@ int mqtt_power_instant_build_ts(const struct reading *r, int64_t ts_now, char *b
 /* Topic                                                                     */
 /* ------------------------------------------------------------------------- */
 
+static void put_base(struct ml_text *o, const char *site, const char *serial)
+{
+    ml_text_put(o, "devices/");
+    ml_text_put(o, site != NULL && site[0] != '\0' ? site : "default");
+    ml_text_put(o, "/smart-connect/");
+    ml_text_put(o, serial);
+}
+
 int mqtt_topic_build(const char *site, const char *serial, const char *metric, char *buf,
                      size_t cap)
 {
     ML_VERIFY(serial != NULL && metric != NULL, ML_EFAULT);
     struct ml_text o;
     ml_text_init(&o, buf, cap);
-    ml_text_put(&o, "devices/");
-    ml_text_put(&o, site != NULL && site[0] != '\0' ? site : "default");
-    ml_text_put(&o, "/smart-connect/");
-    ml_text_put(&o, serial);
+    put_base(&o, site, serial);
     ml_text_put(&o, "/data/");
     ml_text_put(&o, metric);
+    return ml_text_end(&o);
+}
+
+bool mqtt_cmd_known(const char *name, size_t len)
+{
+    return name != NULL &&
+           (ml_str_eq_n(name, len, MQTT_CMD_RESET) || ml_str_eq_n(name, len, MQTT_CMD_FIRMWARE));
+}
+
+int mqtt_cmd_result_build(const char *id, const char *state, const char *version,
+                          const char *reason, char *buf, size_t cap)
+{
+    ML_VERIFY(state != NULL, ML_EFAULT);
+    struct ml_text w;
+    ml_text_init(&w, buf, cap);
+    ml_text_put(&w, "{\"id\":");
+    if (id != NULL && id[0] != '\0') {
+        ml_text_json_str(&w, id, ml_str_len(id));
+    } else {
+        ml_text_put(&w, "null");
+    }
+    ml_text_put(&w, ",\"state\":");
+    ml_text_json_str(&w, state, ml_str_len(state));
+    if (version != NULL) {
+        ml_text_put(&w, ",\"version\":");
+        ml_text_json_str(&w, version, ml_str_len(version));
+    }
+    if (reason != NULL) {
+        ml_text_put(&w, ",\"reason\":");
+        ml_text_json_str(&w, reason, ml_str_len(reason));
+    }
+    ml_text_put(&w, "}");
+    return ml_text_end(&w);
+}
+
+int mqtt_base_build(const char *site, const char *serial, char *buf, size_t cap)
+{
+    ML_VERIFY(serial != NULL, ML_EFAULT);
+    struct ml_text o;
+    ml_text_init(&o, buf, cap);
+    put_base(&o, site, serial);
     return ml_text_end(&o);
 }

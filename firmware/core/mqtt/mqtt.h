@@ -49,6 +49,28 @@ int mqtt_topic_build(const char *site, const char *serial, const char *metric, c
                      size_t cap);
 
 /**
+ * Build the device's topic base "devices/<site>/smart-connect/<serial>" (the same
+ * site rule as mqtt_topic_build()); the MQTT commands live under <base>/cmd/.
+ * @retval >=0 bytes written; ML_ENOSPC; ML_EFAULT @p serial NULL.
+ */
+int mqtt_base_build(const char *site, const char *serial, char *buf, size_t cap);
+
+/** The remote commands a Smart Connect obeys (docs/mqtt.md "Remote commands"). */
+#define MQTT_CMD_RESET    "reset"
+#define MQTT_CMD_FIRMWARE "firmware"
+
+/** True when the @p len bytes at @p name are a command the device knows. */
+bool mqtt_cmd_known(const char *name, size_t len);
+
+/**
+ * Build a command result {"id":..,"state":..[,"version":..][,"reason":..]}: @p id
+ * NULL or "" gives null; @p version and @p reason NULL are left out.
+ * @retval >=0 bytes written; ML_ENOSPC; ML_EFAULT @p state NULL.
+ */
+int mqtt_cmd_result_build(const char *id, const char *state, const char *version,
+                          const char *reason, char *buf, size_t cap);
+
+/**
  * Format fixed-point @p v * 10^@p exp10 (exp10 <= 0) as a JSON number without exponent
  * and without trailing fractional zeros ("230.1", "-4023", "0.005").
  * @retval >=0 bytes written (or needed when @p buf is NULL); ML_ENOSPC when too small.

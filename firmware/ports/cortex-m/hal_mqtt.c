@@ -79,6 +79,19 @@ int hal_mqtt_publish(const char *topic, const void *payload, size_t len)
     return rc;
 }
 
+/* AT+MQTTSUB / +MQTTSUBRECV through core/esp_at: one received message is kept
+ * by the client until taken (HAL: "at least 2" is not met; see docs/esp-at.md). */
+int hal_mqtt_subscribe(const char *filter)
+{
+    ML_VERIFY(filter != NULL, ML_EINVAL);
+    return ml_esp_at_mqtt_subscribe(cm_net_at(), filter);
+}
+
+int hal_mqtt_receive(char *topic, size_t topic_cap, uint8_t *payload, size_t cap, size_t *len)
+{
+    return ml_esp_at_mqtt_receive(cm_net_at(), topic, topic_cap, payload, cap, len);
+}
+
 void hal_mqtt_get_stats(struct hal_mqtt_stats *out)
 {
     struct ml_esp_at_stats s;

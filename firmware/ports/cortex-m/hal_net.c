@@ -188,6 +188,13 @@ int hal_tcp_accept(int listener)
     return ml_esp_at_accept(cm_net_at(), listener - LISTENER_BASE);
 }
 
+int hal_tcp_connect(uint32_t ipv4, uint16_t port)
+{
+    (void)ipv4;
+    (void)port;
+    return ML_ENOSYS; /* client connections (AT+CIPSTART) are not done yet */
+}
+
 uint32_t hal_tcp_peer_ipv4(int conn)
 {
     return ml_esp_at_peer_ipv4(cm_net_at(), conn); /* from +LINK_CONN (AT+SYSMSG bit 1) */

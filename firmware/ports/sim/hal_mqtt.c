@@ -48,6 +48,7 @@
 #define MQTT_MAX_PAYLOAD     65536u           /* larger publishes give ML_EMSGSIZE */
 #define MQTT_DEFAULT_CA_PATH "/etc/ssl/certs" /* when mqtts:// has no ca_file */
 #define MQTT_STR_MAX         512
+#define MQTT_RX_QUEUE        4 /* received messages kept until hal_mqtt_receive() */
 
 /* ------------------------------------------------------------------------- */
 /* State                                                                     */
@@ -69,6 +70,14 @@ static struct {
     int tfd;                     /* real-time timerfd for keepalive */
     int reg_fd;                  /* the mosquitto socket currently in epfd, -1 none */
     uint32_t reg_events;
+
+    /* received messages, oldest first (firmware thread only) */
+    struct sim_mqtt_rx {
+        char topic[HAL_MQTT_RX_TOPIC_MAX];
+        uint8_t payload[HAL_MQTT_RX_PAYLOAD_MAX];
+        size_t len;
+    } rx[MQTT_RX_QUEUE];
+    size_t rx_head, rx_count;
 
     struct mqtt_broker broker; /* host, port, TLS: the core/mqtt URL rule */
     struct sim_mqtt_strings {  /* hal_mqtt_cfg's strings ("" for NULL) */
@@ -239,6 +248,26 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc)
     link_down(rc == 4 || rc == 5);
 }
 
+/* A message on a subscription: keep it for hal_mqtt_receive() (runs inside
+ * mosquitto_loop_read on the firmware thread; the loop then polls the app). */
+static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto_message *msg)
+{
+    (void)mosq;
+    (void)obj;
+    size_t tl = msg->topic != NULL ? strlen(msg->topic) : HAL_MQTT_RX_TOPIC_MAX;
+    if (M.rx_count == MQTT_RX_QUEUE || tl >= HAL_MQTT_RX_TOPIC_MAX || msg->payloadlen < 0 ||
+        (size_t)msg->payloadlen > HAL_MQTT_RX_PAYLOAD_MAX) {
+        return; /* full or too large: dropped (bounded memory) */
+    }
+    struct sim_mqtt_rx *r = &M.rx[(M.rx_head + M.rx_count) % MQTT_RX_QUEUE];
+    memcpy(r->topic, msg->topic, tl + 1);
+    r->len = (size_t)msg->payloadlen;
+    if (r->len > 0) {
+        memcpy(r->payload, msg->payload, r->len);
+    }
+    M.rx_count++;
+}
+
 static void on_disconnect(struct mosquitto *mosq, void *obj, int rc)
 {
     (void)mosq;
@@ -328,6 +357,8 @@ static void session_free(void)
     M.link_open = false;
     M.connected = false;
     M.next_try_us = UINT64_MAX;
+    M.rx_head = 0;
+    M.rx_count = 0;
     set_state(HAL_MQTT_DISABLED);
 }
 
@@ -369,6 +400,7 @@ static int client_new(void)
     }
     mosquitto_connect_callback_set(M.mosq, on_connect);
     mosquitto_disconnect_callback_set(M.mosq, on_disconnect);
+    mosquitto_message_callback_set(M.mosq, on_message);
     if (M.cfg.username[0] != '\0' &&
         mosquitto_username_pw_set(M.mosq, M.cfg.username, M.cfg.password) != MOSQ_ERR_SUCCESS) {
         client_free();
@@ -575,6 +607,42 @@ int hal_mqtt_publish(const char *topic, const void *payload, size_t len)
     }
     stats_add(&M.stats.send_fail);
     return err;
+}
+
+int hal_mqtt_subscribe(const char *filter)
+{
+    if (filter == NULL) {
+        return ML_EINVAL;
+    }
+    if (M.mosq == NULL || !M.connected || !sim_net_online()) {
+        return ML_EAGAIN;
+    }
+    int rc = mosquitto_subscribe(M.mosq, NULL, filter, 0);
+    sync_fd();
+    return rc == MOSQ_ERR_SUCCESS                                    ? ML_OK
+           : (rc == MOSQ_ERR_INVAL || rc == MOSQ_ERR_MALFORMED_UTF8) ? ML_EINVAL
+                                                                     : ML_EAGAIN;
+}
+
+int hal_mqtt_receive(char *topic, size_t topic_cap, uint8_t *payload, size_t cap, size_t *len)
+{
+    ML_VERIFY(topic != NULL && len != NULL && (payload != NULL || cap == 0), ML_EINVAL);
+    if (M.rx_count == 0) {
+        return ML_EAGAIN;
+    }
+    const struct sim_mqtt_rx *r = &M.rx[M.rx_head];
+    M.rx_head = (M.rx_head + 1) % MQTT_RX_QUEUE;
+    M.rx_count--;
+    size_t tl = strlen(r->topic);
+    if (tl >= topic_cap || r->len > cap) {
+        return ML_ENOSPC;
+    }
+    memcpy(topic, r->topic, tl + 1);
+    if (r->len > 0) {
+        memcpy(payload, r->payload, r->len);
+    }
+    *len = r->len;
+    return ML_OK;
 }
 
 void hal_mqtt_get_stats(struct hal_mqtt_stats *out)

@@ -8,6 +8,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -417,6 +418,40 @@ int hal_tcp_accept(int listener)
     if (tcp_sndbuf > 0) {
         setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &tcp_sndbuf, sizeof tcp_sndbuf);
     }
+    return handle_new(fd, false);
+}
+
+int hal_tcp_connect(uint32_t ipv4, uint16_t port)
+{
+    sim_lock();
+    bool on = online_locked();
+    sim_unlock();
+    if (!on) {
+        return ML_ECONNREFUSED; /* no link or no address */
+    }
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return ML_ENOMEM;
+    }
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
+    sa.sin_addr.s_addr = htonl(ipv4);
+    int rc = connect(fd, (struct sockaddr *)&sa, sizeof sa);
+    if (rc != 0 && errno == EINPROGRESS) {
+        /* the firmware thread waits for the outcome, bounded (loopback: at once) */
+        struct pollfd p = {.fd = fd, .events = POLLOUT};
+        int err = 0;
+        socklen_t el = sizeof err;
+        rc = poll(&p, 1, 2000) == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) == 0 &&
+                     err == 0
+                 ? 0
+                 : -1;
+    }
+    if (rc != 0) {
+        close(fd);
+        return ML_ECONNREFUSED;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     return handle_new(fd, false);
 }
 

@@ -44,6 +44,7 @@ enum hal_net_op hal_net_ping_state(void) { return HAL_NET_OP_FAILED; }
 int hal_tcp_listen(uint16_t port) { (void)port; return ML_ENOSYS; }
 uint16_t hal_tcp_local_port(int listener) { (void)listener; return 0; }
 int hal_tcp_accept(int listener) { (void)listener; return ML_ENOSYS; }
+int hal_tcp_connect(uint32_t ipv4, uint16_t port) { (void)ipv4; (void)port; return ML_ENOSYS; }
 uint32_t hal_tcp_peer_ipv4(int conn) { (void)conn; return 0; }
 int hal_tcp_recv(int conn, uint8_t *buf, size_t cap) { (void)conn; (void)buf; (void)cap; return ML_ENOSYS; }
 int hal_tcp_send(int conn, const uint8_t *buf, size_t len) { (void)conn; (void)buf; (void)len; return ML_ENOSYS; }
@@ -52,6 +53,8 @@ void hal_tcp_close(int handle) { (void)handle; }
 int hal_mqtt_start(const struct hal_mqtt_cfg *cfg) { (void)cfg; return ML_ENOSYS; }
 void hal_mqtt_stop(void) {}
 enum hal_mqtt_state hal_mqtt_get_state(void) { return HAL_MQTT_DISABLED; }
+int hal_mqtt_subscribe(const char *filter) { (void)filter; return ML_ENOSYS; }
+int hal_mqtt_receive(char *topic, size_t topic_cap, uint8_t *payload, size_t cap, size_t *len) { (void)topic; (void)topic_cap; (void)payload; (void)cap; (void)len; return ML_ENOSYS; }
 int hal_mqtt_publish(const char *topic, const void *payload, size_t len) { (void)topic; (void)payload; (void)len; return ML_ENOSYS; }
 void hal_mqtt_get_stats(struct hal_mqtt_stats *out) { *out = (struct hal_mqtt_stats){0, 0, 0, 0}; }
 

@@ -806,6 +806,57 @@ static void test_http_firmware_boot_rechecks_signature(void)
     unlink(flash);
 }
 
+/* CRC-32/IEEE bit by bit (the boot record's check), independent of core/common. */
+static uint32_t crc32_ieee(const uint8_t *p, size_t n)
+{
+    uint32_t c = 0xFFFFFFFFu;
+    for (size_t i = 0; i < n; i++) {
+        c ^= p[i];
+        for (int k = 0; k < 8; k++) {
+            c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1u)));
+        }
+    }
+    return ~c;
+}
+
+/*
+ * A boot record of the format before the MQTT commands ("MLBR", CRC at 16; a sim
+ * --state-dir kept from then) is still read: slot A named pending there boots
+ * in trial. (A record the firmware cannot read would leave the factory image.)
+ */
+static void test_http_firmware_old_boot_record_still_read(void)
+{
+    char flash[200];
+    snprintf(flash, sizeof flash, "%s/flash.bin", tmpdir);
+    unlink(flash);
+    start_device_with_flash(flash);
+    upload_signed_ok("1.1.0", 20000, 5); /* into slot A */
+    stop_device();
+    /* the flash file: CONFIG_A 4 KiB, CONFIG_B 4 KiB, FW_A 256 KiB, FW_B 256 KiB, BOOT 4 KiB */
+    uint8_t boot[4096];
+    memset(boot, 0xFF, sizeof boot);                                   /* erased */
+    static const uint8_t rec[16] = {'M',  'L',  'B', 'R', 1, 0, 0, 0,  /* magic, seq 1 */
+                                    0xFF, 0xFF, 0,   0,   0, 1, 0, 0}; /* factory runs, A pending */
+    memcpy(boot, rec, sizeof rec);
+    uint32_t crc = crc32_ieee(rec, sizeof rec);
+    for (int i = 0; i < 4; i++) {
+        boot[16 + i] = (uint8_t)(crc >> (8 * i));
+    }
+    FILE *f = fopen(flash, "r+b");
+    CU_ASSERT_FATAL(f != NULL);
+    CU_ASSERT_EQUAL(fseek(f, (8 + 256 + 256) * 1024, SEEK_SET), 0);
+    CU_ASSERT_EQUAL(fwrite(boot, 1, sizeof boot, f), sizeof boot);
+    fclose(f);
+    start_device_with_flash(flash);
+    cJSON *j = get_json("/api/v1/firmware");
+    CU_ASSERT_STRING_EQUAL(jstr(j, "Version", NULL), "1.1.0");
+    CU_ASSERT_STRING_EQUAL(jstr(j, "Slot", NULL), "A");
+    CU_ASSERT_STRING_EQUAL(jstr(j, "State", NULL), "trial");
+    cJSON_Delete(j);
+    stop_device();
+    unlink(flash);
+}
+
 /* ------------------------------------------------------------------------- */
 /* Connections, deadlines, sessions (issue 19 #1, #7)                        */
 /* ------------------------------------------------------------------------- */
@@ -1389,6 +1440,8 @@ int main(void)
         {"test_http_firmware_replace_pending_trial_rollback",
          test_http_firmware_replace_pending_trial_rollback},
         {"test_http_firmware_boot_rechecks_signature", test_http_firmware_boot_rechecks_signature},
+        {"test_http_firmware_old_boot_record_still_read",
+         test_http_firmware_old_boot_record_still_read},
         {"test_http_connections_at_once_and_408", test_http_connections_at_once_and_408},
         {"test_http_half_open_flood_good_client_served",
          test_http_half_open_flood_good_client_served},

@@ -305,6 +305,71 @@ static void test_sc_seeded_config(void)
     qd_dump_on_failure();
 }
 
+/* Wait (real time, @p secs) for a command result on @p s whose payload holds
+ * @p want; @return 1 when one came. */
+static int wait_result_with(struct ml_mqtt_sub *s, const char *want, double secs)
+{
+    for (double end = qd_now_s() + secs; qd_now_s() < end;) {
+        for (size_t k = 0; k < ml_mqtt_sub_count(s); k++) {
+            struct ml_mqtt_msg m;
+            if (ml_mqtt_sub_get(s, k, &m) && strstr(m.payload, want) != NULL) {
+                return 1;
+            }
+        }
+        usleep(20000);
+    }
+    return 0;
+}
+
+/*
+ * MQTT remote commands on the Cortex-M4 image (AT+MQTTSUB / +MQTTSUBRECV through
+ * the ESP-AT emulator) with a TLS broker (mqtts://, the co-processor verifies it
+ * with the test CA): an unknown command is answered error, reset is answered
+ * rebooting with its id, the image reboots (soft) and answers ok once back.
+ */
+static void test_sc_mqtt_cmd_reset_in_qemu(void)
+{
+    if (skip_no_emu) {
+        return;
+    }
+    struct ml_broker tb;
+    struct ml_broker_opts o = {.tls = true};
+    CU_ASSERT_EQUAL_FATAL(ml_broker_start(&tb, &o), 0);
+    struct ml_mqtt_sub *rs =
+        ml_mqtt_sub_start(tb.obs_port, "devices/qcmd/smart-connect/+/cmd/+/result", 10000);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(rs);
+    char *argv[] = {ML_METERLAB, "device",        "--target", "qemu",        "--product",
+                    "p1",        "--modbus-port", "0",        "--http-port", "0",
+                    "--p1-out",  "none",          "--mqtt",   tb.url,        "--mqtt-site",
+                    "qcmd",      "--mqtt-ca",     tb.ca_file, NULL};
+    qd_start(argv, 20.0, NULL);
+    CU_ASSERT_FATAL(qd_wait_for("MQTT: connected", 15.0));
+    char cmd[512];
+    const char *base = "devices/qcmd/smart-connect/MPS2AN386-000001/cmd";
+    /* the image subscribes after its connect: probe until it answers */
+    int ready = 0;
+    for (int i = 0; i < 40 && !ready; i++) {
+        snprintf(cmd, sizeof cmd, "mosquitto_pub -p %u -t '%s/probe' -m '{}'", tb.obs_port, base);
+        CU_ASSERT_EQUAL(system(cmd), 0);
+        ready = wait_result_with(rs, "unknown command", 0.5);
+    }
+    CU_ASSERT_FATAL(ready);
+    snprintf(cmd, sizeof cmd, "mosquitto_pub -p %u -t '%s/reset' -m '{\"id\":\"q1\"}'", tb.obs_port,
+             base);
+    CU_ASSERT_EQUAL(system(cmd), 0);
+    CU_ASSERT(wait_result_with(rs, "{\"id\":\"q1\",\"state\":\"rebooting\"}", 10.0));
+    CU_ASSERT(qd_wait_for("rebooted (reset soft)", 10.0));
+    CU_ASSERT(qd_wait_for("MQTT: connected", 20.0));
+    CU_ASSERT(wait_result_with(rs, "{\"id\":\"q1\",\"state\":\"ok\",\"version\":", 15.0));
+    qd_stop();
+    if (CU_get_number_of_failures() > 0) {
+        qd_dump_on_failure();
+        ml_broker_dump_log(&tb);
+    }
+    ml_mqtt_sub_stop(rs);
+    ml_broker_destroy(&tb);
+}
+
 /* Sign @p payload_file as @p version with @p key into @p img (meterlab fw-sign). */
 static int fw_sign(const char *key, const char *version, const char *payload_file, const char *img)
 {
@@ -422,6 +487,7 @@ int main(void)
         {"test_sc_p1_in_qemu", test_sc_p1_in_qemu},
         {"test_sc_seeded_config", test_sc_seeded_config},
         {"test_sc_signed_firmware_in_qemu", test_sc_signed_firmware_in_qemu},
+        {"test_sc_mqtt_cmd_reset_in_qemu", test_sc_mqtt_cmd_reset_in_qemu},
     };
     int rc = ml_test_run("qemu_sc", cases, sizeof cases / sizeof cases[0], NULL, NULL);
     qd_cleanup();

@@ -323,9 +323,50 @@ static void test_config_ipv4_helpers(void)
     CU_ASSERT_EQUAL(cfg_prefix_to_mask(0), 0);
 }
 
+/* A flat object of string members (the MQTT command bodies), with the PATCH tokenizer. */
+static void test_config_json_strings(void)
+{
+    char id[13], url[32];
+    struct cfg_json_str f[] = {{"id", id, sizeof id, false}, {"url", url, sizeof url, false}};
+    struct cfg_error e;
+    const char *ok = " {\"url\":\"http://a\\/b\",\"id\":\"x\\u0041\"} ";
+    CU_ASSERT_EQUAL(cfg_json_strings(ok, strlen(ok), f, 2, &e), ML_OK);
+    CU_ASSERT_STRING_EQUAL(id, "xA");
+    CU_ASSERT_STRING_EQUAL(url, "http://a/b");
+    CU_ASSERT_TRUE(f[0].found && f[1].found);
+    CU_ASSERT_EQUAL(cfg_json_strings("{}", 2, f, 2, &e), ML_OK);
+    CU_ASSERT_TRUE(!f[0].found && !f[1].found && id[0] == '\0' && url[0] == '\0');
+
+    static const struct {
+        const char *json, *field, *reason;
+    } bad[] = {
+        {"{\"uri\":\"x\"}", "uri", "unknown key"},
+        {"{\"id\":1}", "id", "must be a string"},
+        {"{\"id\":\"0123456789abc\"}", "id", "too long"},
+        {"{\"id\":\"a\"", "", "malformed JSON"},
+        {"[\"id\"]", "", "must be a JSON object"},
+        {"{\"id\":\"a\"} x", "", "malformed JSON"},
+        {"{\"id\":\"\\u0000\"}", "id", "invalid string escape"},
+    };
+    for (size_t i = 0; i < ML_ARRAY_SIZE(bad); i++) {
+        CU_ASSERT_EQUAL(cfg_json_strings(bad[i].json, strlen(bad[i].json), f, 2, &e), ML_EINVAL);
+        CU_ASSERT_STRING_EQUAL(e.field, bad[i].field);
+        CU_ASSERT_STRING_EQUAL(e.reason, bad[i].reason);
+    }
+    char big[200];
+    memset(big, ' ', sizeof big);
+    big[0] = '[';
+    for (size_t i = 1; i < 100; i++) {
+        big[i] = i % 2 ? '1' : ',';
+    }
+    big[99] = ']';
+    CU_ASSERT_EQUAL(cfg_json_strings(big, 100, f, 2, &e), ML_EMSGSIZE); /* 50 tokens > 32 */
+}
+
 int main(void)
 {
     static const struct ml_test_case cases[] = {
+        {"test_config_json_strings", test_config_json_strings},
         {"test_config_defaults_render_as_manual_keys", test_config_defaults_render_as_manual_keys},
         {"test_config_manual_examples_apply", test_config_manual_examples_apply},
         {"test_config_passwords_masked_and_round_trip",

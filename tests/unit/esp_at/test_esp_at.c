@@ -482,6 +482,73 @@ static void test_mqtt_backoff_and_publish(void)
     CU_ASSERT_EQUAL(ml_esp_at_mqtt_state(&at), ML_ESP_AT_MQTT_DISABLED);
 }
 
+/* AT+MQTTSUB after a subscribe; +MQTTSUBRECV's counted payload (commas, CRLF and
+ * quotes inside) kept until taken; a second one while it waits is dropped. */
+static void test_mqtt_subscribe_and_receive(void)
+{
+    boot();
+    char topic[64];
+    uint8_t pl[600];
+    size_t n = 0;
+    CU_ASSERT_EQUAL(ml_esp_at_mqtt_subscribe(&at, "d/cmd/+"), ML_EAGAIN); /* not connected */
+    struct ml_esp_at_stats s0;
+    ml_esp_at_get_stats(&at, &s0);
+    uint32_t garbage0 = s0.garbage;
+    struct ml_esp_at_mqtt_cfg cfg = {ML_ESP_AT_MQTT_TCP, "10.0.0.2", 1883, "SC1", "", ""};
+    CU_ASSERT_EQUAL(ml_esp_at_mqtt_start(&at, &cfg), ML_OK);
+    EXPECT_CMD("AT+MQTTCLEAN=0");
+    feed("\r\nOK\r\n");
+    next_cmd();
+    feed("\r\nOK\r\n");
+    next_cmd();
+    feed("+MQTTCONNECTED:0,1,\"10.0.0.2\",\"1883\",\"\",0\r\n\r\nOK\r\n");
+    poll_all();
+    CU_ASSERT_EQUAL(ml_esp_at_mqtt_subscribe(&at, "a\"b"), ML_EINVAL);
+    CU_ASSERT_EQUAL(ml_esp_at_mqtt_subscribe(&at, "d/cmd/+"), ML_OK);
+    EXPECT_CMD("AT+MQTTSUB=0,\"d/cmd/+\",0");
+    feed("\r\nOK\r\n");
+    CU_ASSERT_EQUAL(ml_esp_at_mqtt_receive(&at, topic, sizeof topic, pl, sizeof pl, &n), ML_EAGAIN);
+    feed("\r\n+MQTTSUBRECV:0,\"d/cmd/reset\",12,{\"a\":\"1,\r\n\"}\r\n");
+    feed("+MQTTSUBRECV:0,\"d/cmd/firmware\",2,{}\r\n"); /* the first is not taken yet */
+    poll_all();
+    CU_ASSERT_EQUAL(ml_esp_at_mqtt_receive(&at, topic, sizeof topic, pl, sizeof pl, &n), ML_OK);
+    CU_ASSERT_STRING_EQUAL(topic, "d/cmd/reset");
+    CU_ASSERT_EQUAL(n, 12);
+    CU_ASSERT_EQUAL(memcmp(pl, "{\"a\":\"1,\r\n\"}", 12), 0);
+    CU_ASSERT_EQUAL(ml_esp_at_mqtt_receive(&at, topic, sizeof topic, pl, sizeof pl, &n), ML_EAGAIN);
+    /* too large for the client: dropped, the stream stays in step */
+    char big[700];
+    int h = snprintf(big, sizeof big, "+MQTTSUBRECV:0,\"t\",513,");
+    memset(big + h, 'x', 513);
+    static const char next[] = "\r\n+MQTTSUBRECV:0,\"t2\",1,z\r\n";
+    memcpy(big + h + 513, next, sizeof next - 1u);
+    feed_n(big, (size_t)h + 513u + sizeof next - 1u);
+    poll_all();
+    CU_ASSERT_EQUAL(ml_esp_at_mqtt_receive(&at, topic, sizeof topic, pl, sizeof pl, &n), ML_OK);
+    CU_ASSERT_STRING_EQUAL(topic, "t2");
+    CU_ASSERT_TRUE(n == 1 && pl[0] == 'z');
+    struct ml_esp_at_stats s;
+    ml_esp_at_get_stats(&at, &s);
+    CU_ASSERT_EQUAL(s.garbage, garbage0);
+    /* a result published before a reset on purpose is output to drain (cm_net_drain) */
+    CU_ASSERT_FALSE(ml_esp_at_output_pending(&at));
+    CU_ASSERT_EQUAL(ml_esp_at_mqtt_publish(&at, "d/cmd/reset/result", "{}", 2), ML_OK);
+    CU_ASSERT_TRUE(ml_esp_at_output_pending(&at)); /* queued */
+    EXPECT_CMD("AT+MQTTPUBRAW=0,\"d/cmd/reset/result\",2,0,0");
+    CU_ASSERT_TRUE(ml_esp_at_output_pending(&at)); /* in flight */
+    feed("\r\nOK\r\n\r\n>");
+    poll_all();
+    out_len = 0;
+    feed("\r\n+MQTTPUB:OK\r\n");
+    poll_all();
+    CU_ASSERT_FALSE(ml_esp_at_output_pending(&at));
+    /* the session is lost: nothing to subscribe on until it is back */
+    feed("+MQTTDISCONNECTED:0\r\n");
+    poll_all();
+    CU_ASSERT_EQUAL(ml_esp_at_mqtt_subscribe(&at, "d/cmd/+"), ML_EAGAIN);
+    CU_ASSERT_STRING_EQUAL(next_cmd(), "");
+}
+
 static void test_bad_arguments(void)
 {
     boot();
@@ -593,6 +660,7 @@ int main(void)
         {"deadline not in the past while holding back",
          test_deadline_not_in_the_past_while_holding_back},
         {"MQTT back-off and publish", test_mqtt_backoff_and_publish},
+        {"mqtt subscribe and receive", test_mqtt_subscribe_and_receive},
         {"bad arguments", test_bad_arguments},
         {"SNTP time", test_sntp_time},
         {"refused send drops the link", test_send_refused_drops_the_link},

@@ -208,9 +208,40 @@ static void test_mqtt_topic(void)
     CU_ASSERT_EQUAL(mqtt_topic_build("a", NULL, "c", t, sizeof t), ML_EFAULT);
 }
 
+/* The remote commands' topic base and result payload (docs/mqtt.md "Remote commands"). */
+static void test_mqtt_cmd_base_and_result(void)
+{
+    char t[128];
+    CU_ASSERT_EQUAL(mqtt_base_build("lab", "SC1", t, sizeof t), 29);
+    CU_ASSERT_STRING_EQUAL(t, "devices/lab/smart-connect/SC1");
+    mqtt_base_build("", "SC1", t, sizeof t);
+    CU_ASSERT_STRING_EQUAL(t, "devices/default/smart-connect/SC1");
+    CU_ASSERT_EQUAL(mqtt_base_build("lab", "SC1", t, 29), ML_ENOSPC);
+    CU_ASSERT_EQUAL(mqtt_base_build("lab", NULL, t, sizeof t), ML_EFAULT);
+
+    char p[256];
+    int n = mqtt_cmd_result_build("r-1", "ok", "1.2.0", NULL, p, sizeof p);
+    CU_ASSERT_STRING_EQUAL(p, "{\"id\":\"r-1\",\"state\":\"ok\",\"version\":\"1.2.0\"}");
+    CU_ASSERT_EQUAL((size_t)n, strlen(p));
+    mqtt_cmd_result_build(NULL, "error", NULL, "bad \"x\"", p, sizeof p);
+    CU_ASSERT_STRING_EQUAL(p, "{\"id\":null,\"state\":\"error\",\"reason\":\"bad \\\"x\\\"\"}");
+    mqtt_cmd_result_build("", "refused", NULL, NULL, p, sizeof p);
+    CU_ASSERT_STRING_EQUAL(p, "{\"id\":null,\"state\":\"refused\"}");
+    CU_ASSERT_EQUAL(mqtt_cmd_result_build("a", "ok", NULL, NULL, p, 10), ML_ENOSPC);
+    CU_ASSERT_EQUAL(mqtt_cmd_result_build("a", NULL, NULL, NULL, p, sizeof p), ML_EFAULT);
+
+    CU_ASSERT_TRUE(mqtt_cmd_known("reset", 5));
+    CU_ASSERT_TRUE(mqtt_cmd_known("firmware", 8));
+    CU_ASSERT_FALSE(mqtt_cmd_known("resetx", 6));
+    CU_ASSERT_FALSE(mqtt_cmd_known("rese", 4));
+    CU_ASSERT_FALSE(mqtt_cmd_known("probe", 5));
+    CU_ASSERT_FALSE(mqtt_cmd_known(NULL, 0));
+}
+
 int main(void)
 {
     static const struct ml_test_case cases[] = {
+        {"test_mqtt_cmd_base_and_result", test_mqtt_cmd_base_and_result},
         {"test_mqtt_empty_reading_all_null", test_mqtt_empty_reading_all_null},
         {"test_mqtt_power_instant_values", test_mqtt_power_instant_values},
         {"test_mqtt_capacity", test_mqtt_capacity},

@@ -4,8 +4,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <unistd.h>
 
+#include "ml_p1mb_id.h"
 #include "ml_rig.h"
 #include "ml_test.h"
 
@@ -165,6 +167,10 @@ static void test_rig_errors(void)
                  "r.yaml:3:25:", "serial.inject.path: rfc2217://bench2: no port");
     CU_ASSERT_EQUAL(parse(HEAD "serial: {inject: {path: \"rfc2217://bench2:4001\"}}\n"), 0);
     CU_ASSERT_STRING_EQUAL(rig.port[ML_RIG_INJECT].path, "rfc2217://bench2:4001");
+    expect_error("name: n\ndut: {product: p1mb}\nserial: {inject: {path: /dev/x}, rs485: {path: "
+                 "\"tcp://bench2:4002\"}}\n",
+                 "r.yaml:3:48:", "serial.rs485.path: a remote port (tcp://bench2:4002) cannot "
+                                 "carry Modbus RTU yet");
     expect_error(HEAD "serial: {inject: {path: /dev/x}, modem: {path: /dev/y}}\n",
                  "r.yaml:3:34:", "unknown key 'modem' in serial");
     expect_error(HEAD INJ "network: {host: h, ssh_port: 22}\n",
@@ -291,6 +297,106 @@ static void test_rig_lock(void)
     rmdir(dir);
 }
 
+/* Command templates: placeholders checked at load time, a bounded run. */
+static void test_rig_commands(void)
+{
+    static const char text[] =
+        "name: cmd-bench\n"
+        "dut: {product: p1, serial: SC9}\n"
+        "serial:\n"
+        "  inject: {path: /dev/pts/70}\n"
+        "  console: {path: \"rfc2217://bench2:4003\", banner: \"boot:\"}\n"
+        "network: {host: 10.0.0.9}\n"
+        "commands:\n"
+        "  power_on: \"relay {name} on\"\n"
+        "  power_off: \"relay ${RELAY:-1} off\"\n"
+        "  reset: \"probe --port {port} --host {host} --sn {serial} {rig_dir}\"\n"
+        "  flash: \"st-flash --reset write {image} 0x8000000\"\n"
+        "  timeout_s: 500ms\n";
+    CU_ASSERT_EQUAL_FATAL(
+        ml_rig_parse("/benches/a/r.yaml", text, strlen(text), &rig, err, sizeof err), 0);
+    CU_ASSERT_STRING_EQUAL(rig.console_banner, "boot:");
+    CU_ASSERT(ml_rig_has(&rig, ML_RIG_CAP_RESET) && ml_rig_has(&rig, ML_RIG_CAP_FLASH) &&
+              ml_rig_has(&rig, ML_RIG_CAP_CONSOLE) && ml_rig_has(&rig, ML_RIG_CAP_POWER));
+    CU_ASSERT_DOUBLE_EQUAL(rig.commands.timeout_s, 0.5, 1e-9);
+    char out[512];
+    CU_ASSERT_EQUAL(ml_rig_expand(&rig, rig.commands.reset, NULL, out, sizeof out, err, sizeof err),
+                    0);
+    CU_ASSERT_STRING_EQUAL(out, "probe --port rfc2217://bench2:4003 --host 10.0.0.9 --sn SC9 "
+                                "/benches/a");
+    CU_ASSERT_EQUAL(
+        ml_rig_expand(&rig, rig.commands.flash, "b/fw.elf", out, sizeof out, err, sizeof err), 0);
+    CU_ASSERT_STRING_EQUAL(out, "st-flash --reset write b/fw.elf 0x8000000");
+    CU_ASSERT_EQUAL(
+        ml_rig_expand(&rig, rig.commands.power_off, NULL, out, sizeof out, err, sizeof err), 0);
+    CU_ASSERT_STRING_EQUAL(out, "relay ${RELAY:-1} off"); /* shell text left alone */
+    /* defaults: 60 s, the image's first console line */
+    CU_ASSERT_EQUAL_FATAL(parse(HEAD INJ), 0);
+    CU_ASSERT_DOUBLE_EQUAL(rig.commands.timeout_s, 60, 1e-9);
+    CU_ASSERT_STRING_EQUAL(rig.console_banner, "meterlab ");
+    CU_ASSERT(!ml_rig_has(&rig, ML_RIG_CAP_RESET) && !ml_rig_has(&rig, ML_RIG_CAP_CONSOLE));
+    /* a typo or {image} outside flash: an error at load time, line:column */
+    expect_error(HEAD INJ "commands: {reset: \"probe {prot}\"}\n",
+                 "r.yaml:4:19:", "commands.reset: unknown placeholder {prot} (known: image, port,");
+    expect_error(HEAD INJ "commands: {reset: \"probe {image}\"}\n",
+                 "r.yaml:4:19:", "{image} only in commands.flash");
+    expect_error(HEAD "serial: {inject: {path: /dev/x, banner: x}}\n",
+                 "r.yaml:3:33:", "unknown key 'banner' in serial.inject");
+
+    /* a run: exit 0; a failure with its status and last output line; a timeout
+     * that kills the whole process group (the sleep too) */
+    CU_ASSERT_EQUAL(ml_rig_command(&rig, "reset", "true", NULL, NULL, err, sizeof err), 0);
+    CU_ASSERT_EQUAL(ml_rig_command(&rig, "reset", "echo first; echo 'probe: no target' >&2; exit 3",
+                                   NULL, NULL, err, sizeof err),
+                    -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "commands.reset '"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "failed (exit status 3): probe: no target"));
+    rig.commands.timeout_s = 0.3;
+    char pidf[] = "/tmp/rig-cmd-XXXXXX";
+    int fd = mkstemp(pidf);
+    CU_ASSERT_FATAL(fd >= 0);
+    close(fd);
+    char cmd[200];
+    snprintf(cmd, sizeof cmd, "sleep 30 & echo $! > %s; echo waiting; wait", pidf);
+    CU_ASSERT_EQUAL(ml_rig_command(&rig, "power_on", cmd, NULL, NULL, err, sizeof err), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "did not finish within 0.3 s (commands.timeout_s); "
+                                       "last output: waiting"));
+    FILE *f = fopen(pidf, "r");
+    long sleeper = 0;
+    CU_ASSERT_FATAL(f != NULL && fscanf(f, "%ld", &sleeper) == 1);
+    fclose(f);
+    unlink(pidf);
+    /* nothing left running (gone, or a zombie its new parent has not reaped yet) */
+    char st[64], buf[256] = "";
+    snprintf(st, sizeof st, "/proc/%ld/stat", sleeper);
+    usleep(100000);
+    f = fopen(st, "r");
+    if (f != NULL) {
+        CU_ASSERT_PTR_NOT_NULL(fgets(buf, sizeof buf, f));
+        fclose(f);
+        const char *rp = strrchr(buf, ')');
+        CU_ASSERT(rp != NULL && (rp[2] == 'Z' || rp[2] == 'X'));
+    }
+}
+
+/* The bench's one P1MB variant table agrees with the scenarios' variant names
+ * (enum p1mb_variant order) and finds names in any case. */
+static void test_rig_p1mb_variants(void)
+{
+    for (int i = 0; i < ML_P1MB_VARIANTS; i++) {
+        CU_ASSERT_STRING_EQUAL(ml_p1mb_variants[i].name, ml_scn_variant_name(i));
+        CU_ASSERT_EQUAL(ml_p1mb_variants[i].code, i + 1);
+        CU_ASSERT_PTR_EQUAL(ml_p1mb_variant_by_code((uint16_t)(i + 1)), &ml_p1mb_variants[i]);
+    }
+    CU_ASSERT_PTR_NULL(ml_p1mb_variant_by_code(0));
+    CU_ASSERT_PTR_NULL(ml_p1mb_variant_by_code(5));
+    CU_ASSERT_PTR_EQUAL(ml_p1mb_variant_by_name("SDM630"), &ml_p1mb_variants[2]);
+    CU_ASSERT_PTR_NULL(ml_p1mb_variant_by_name("sdm120"));
+    CU_ASSERT_EQUAL(parse("name: n\ndut: {product: p1mb, variant: XEMEX}\n" INJ), 0);
+    CU_ASSERT_EQUAL(rig.dut.variant_index, 3);
+    CU_ASSERT_STRING_EQUAL(rig.dut.variant, "xemex");
+}
+
 int main(void)
 {
     static const struct ml_test_case cases[] = {
@@ -302,6 +408,8 @@ int main(void)
         {"every error class with line:column", test_rig_errors},
         {"resolve: path kept, missing USB adapter named", test_rig_resolve},
         {"lock: second holder refused with the first named", test_rig_lock},
+        {"commands: placeholders, failure, timeout kills the group", test_rig_commands},
+        {"P1MB variants: one table, same order as the scenarios'", test_rig_p1mb_variants},
     };
     return ml_test_run("rig", cases, sizeof cases / sizeof cases[0], NULL, NULL);
 }

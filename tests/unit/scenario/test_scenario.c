@@ -4,6 +4,7 @@
  * mistake is an error naming file:line:column.
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -245,12 +246,63 @@ static void test_scenario_every_file_in_scenarios_loads(void)
     CU_ASSERT_TRUE(n > 0);
 }
 
+/* Board actions: power on/off/cycle, reset, flash IMAGE (relative to the scenario). */
+static void test_scenario_board_steps(void)
+{
+    static const char text[] = "product: p1\n"
+                               "duration: 20\n"
+                               "steps:\n"
+                               "  - {at: 1, power: off}\n"
+                               "  - {at: 2, power: on}\n"
+                               "  - {at: 3, power: cycle}\n"
+                               "  - {at: 4, reset: true}\n"
+                               "  - {at: 5, flash: build/fw.elf}\n"
+                               "  - {at: 19, expect: {reboots: 3}}\n";
+    int rc = ml_scenario_parse("/s/t.yaml", text, strlen(text), &s, err, sizeof err);
+    CU_ASSERT_EQUAL_FATAL(rc, 0);
+    CU_ASSERT_EQUAL_FATAL(s.nsteps, 6);
+    static const enum ml_scn_fault_kind want[] = {ML_SF_POWER_OFF, ML_SF_POWER_ON,
+                                                  ML_SF_POWER_CYCLE, ML_SF_RESET, ML_SF_FLASH};
+    for (int i = 0; i < 5; i++) {
+        CU_ASSERT_EQUAL(s.steps[i].kind, ML_STEP_FAULT);
+        CU_ASSERT_EQUAL(s.steps[i].fault.kind, want[i]);
+        CU_ASSERT_TRUE(ml_scn_fault_is_board(s.steps[i].fault.kind));
+    }
+    CU_ASSERT_STRING_EQUAL(s.steps[4].fault.image, "/s/build/fw.elf");
+    CU_ASSERT_STRING_EQUAL(ml_scn_fault_name(ML_SF_FLASH), "flash");
+    ml_scenario_free(&s);
+    static const struct {
+        const char *text, *where, *what;
+    } bad[] = {
+        {"product: p1\nsteps:\n  - {at: 1, power: toggle}\n",
+         "t.yaml:3:20:", "power must be on, off or cycle"},
+        {"product: p1\nsteps:\n  - {at: 1, reset: false}\n", "t.yaml:3:20:", "reset: true"},
+        {"product: p1\nsteps:\n  - {at: 1, flash: \"\"}\n", "t.yaml:3:20:", "image's path"},
+        {"product: p1\nsteps:\n  - {at: 1, power: off, reset: true}\n",
+         "t.yaml:3:5:", "exactly one of"},
+        {"product: p1\nsteps:\n  - {at: 1, fault: reset}\n",
+         "t.yaml:3:20:", "a board action: a power:, reset: or flash: step"},
+        {"product: p1\nsteps:\n  - {within: [1, 2], power: off}\n",
+         "t.yaml:3:14:", "within: is for expectations"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = 0;
+        CU_ASSERT_EQUAL(parse(bad[i].text), -1);
+        if (strncmp(err, bad[i].where, strlen(bad[i].where)) || !strstr(err, bad[i].what)) {
+            fprintf(stderr, "\n  want '%s ... %s'\n  got  '%s'\n", bad[i].where, bad[i].what, err);
+            CU_FAIL("error message");
+        }
+        ml_scenario_free(&s);
+    }
+}
+
 int main(void)
 {
     static const struct ml_test_case cases[] = {
         {"test_scenario_full_file", test_scenario_full_file},
         {"test_scenario_errors_name_the_place", test_scenario_errors_name_the_place},
         {"test_scenario_http_p1mb_and_duts", test_scenario_http_p1mb_and_duts},
+        {"test_scenario_board_steps", test_scenario_board_steps},
         {"test_scenario_every_file_in_scenarios_loads",
          test_scenario_every_file_in_scenarios_loads},
     };
