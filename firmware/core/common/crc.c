@@ -35,8 +35,52 @@ uint16_t ml_crc16_update(uint16_t crc, uint8_t byte)
     return (uint16_t)((crc >> 8) ^ crc16_table[(crc ^ byte) & 0xFFu]);
 }
 
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(ML_CRC16_NO_CLMUL)
+#include <wmmintrin.h>
+
+#define CRC16_CLMUL_MIN 64u /* below this the table is as cheap */
+
+/*
+ * Host only (x86-64 with PCLMULQDQ, checked at run time): the CRC by carry-less multiply
+ * folding (Intel, "Fast CRC Computation for Generic Polynomials Using PCLMULQDQ"), ~0.5
+ * instructions per byte instead of ~6.7 with the table; the firmware keeps the table.
+ * A 16-byte block, loaded little-endian, is the bit-reflected polynomial of its 128 bits
+ * (bit j = coefficient of x^(127-j)). Folding it over the next block multiplies its two
+ * halves by x^192 and x^128; modulo P(x) = x^16 + x^15 + x^2 + 1 those are products
+ * with constants of 16 bits, so the fold stays a 128-bit value congruent to the data.
+ * The constants are reflected and pre-multiplied by x^-1 (a reflected carry-less product
+ * is one bit short): x^191 mod P = 0xB33 and x^127 mod P = 0x83, bit-reversed into the
+ * top 16 bits of a 64-bit word. The last 128-bit value has the CRC of the data, so the
+ * table finishes it as 16 bytes. An initial CRC c is the same as c XORed into the first
+ * two bytes with init 0 (reflected CRC, no final XOR).
+ */
+__attribute__((target("pclmul"))) static uint16_t crc16_clmul(uint16_t c, const uint8_t *p,
+                                                              size_t len)
+{
+    const __m128i k = _mm_set_epi64x((long long)0xC100000000000000u,  /* x^127 mod P */
+                                     (long long)0xCCD0000000000000u); /* x^191 mod P */
+    __m128i x =
+        _mm_xor_si128(_mm_loadu_si128((const __m128i *)(const void *)p), _mm_cvtsi32_si128((int)c));
+    const uint8_t *end = p + (len & ~(size_t)15);
+    for (p += 16; p != end; p += 16) {
+        __m128i lo = _mm_clmulepi64_si128(x, k, 0x00); /* first 8 bytes: x^192 */
+        __m128i hi = _mm_clmulepi64_si128(x, k, 0x11); /* last 8 bytes: x^128 */
+        x = _mm_xor_si128(_mm_xor_si128(lo, hi), _mm_loadu_si128((const __m128i *)(const void *)p));
+    }
+    uint8_t rest[16];
+    _mm_storeu_si128((__m128i *)(void *)rest, x);
+    c = ml_crc16_block(0, rest, sizeof rest); /* below CRC16_CLMUL_MIN: the table */
+    return ml_crc16_block(c, end, len & 15u);
+}
+#endif
+
 uint16_t ml_crc16_block(uint16_t crc, const void *data, size_t len)
 {
+#ifdef CRC16_CLMUL_MIN
+    if (len >= CRC16_CLMUL_MIN && __builtin_cpu_supports("pclmul")) {
+        return crc16_clmul(crc, data, len);
+    }
+#endif
     /* Four bytes per round: the P1 CRC runs over every telegram byte, and the loop
      * overhead was a quarter of its instructions. 32-bit state: no 16-bit truncations. */
     const uint8_t *p = data, *end = p + (len & ~(size_t)3), *tail = p + len;

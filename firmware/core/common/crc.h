@@ -26,7 +26,9 @@
 /** Update the CRC-16 (reflected poly 0xA001) with one byte. */
 uint16_t ml_crc16_update(uint16_t crc, uint8_t byte);
 
-/** Update the CRC-16 (reflected poly 0xA001) with @p len bytes. */
+/** Update the CRC-16 (reflected poly 0xA001) with @p len bytes. The table does it on the
+ *  firmware; an x86-64 host with PCLMULQDQ folds 64 bytes or more by carry-less multiply
+ *  (the same result, ~10x fewer instructions). */
 uint16_t ml_crc16_block(uint16_t crc, const void *data, size_t len);
 
 /** P1 CRC over a whole buffer (init 0). */

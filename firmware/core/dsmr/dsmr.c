@@ -58,6 +58,14 @@ enum dsmr_kind {
 #define DSMR_HOT
 #endif
 
+/* DSMR_WIDE: OBIS keys and hex read a word at a time (obis_key, hex8, hex16) and keys
+ * looked up by hash, for speed on the host. The firmware (-Os) and ML_DSMR_SMALL builds
+ * (unit.test_dsmr_small runs the unit tests on them) take byte loops and a binary search
+ * instead: the same results in less flash. */
+#if !defined(__OPTIMIZE_SIZE__) && !defined(ML_DSMR_SMALL)
+#define DSMR_WIDE 1
+#endif
+
 #define DSMR_ACT(kind, field) (uint16_t)(((unsigned)(kind) << 8) | (unsigned)(field))
 #include "dsmr_obis_table.h"
 
@@ -173,8 +181,13 @@ static DSMR_HOT const uint8_t *num(struct dsmr_parser *p, const uint8_t *q, int 
         if ((flags & NUM_K) && (*q | 0x20u) == 'k') {
             scale += 3;
         }
-        while (*q > ')') { /* a unit ends at ')'; CR, LF, '(', space ... are below it */
-            q++;
+        /* A unit ends at ')'; CR, LF, '(', space ... are below it. A '/' that starts a
+         * telegram (restart_at) ends the line, as it does in every other scan: no number
+         * (raw() then tells the restart), whether the bytes after it came yet or not. */
+        for (; *q > ')'; q++) {
+            if (*q == '/' && restart_at(q, p->buf + p->len) != 0) {
+                return NULL;
+            }
         }
         p->unit = u;
         p->unit_len = (uint8_t)(q - u > 7 ? 7 : q - u);
@@ -268,6 +281,7 @@ static const uint8_t *skip(const struct dsmr_parser *p, const uint8_t *q)
     return q + 1;
 }
 
+#ifdef DSMR_WIDE
 /*
  * Eight hex digits at @p s that give four printable bytes (the usual octet string, dsmr.md
  * §5) into *out (first byte lowest), in one word: true; false for anything else (the
@@ -300,6 +314,48 @@ static DSMR_HOT bool hex8(const uint8_t *s, uint32_t *out)
     *out = d;
     return true;
 }
+
+#ifdef __SSE2__
+#include <emmintrin.h>
+#define DSMR_HEX16 1
+/*
+ * Host only (x86-64 has SSE2 always; the firmware has hex8): sixteen hex digits at @p s
+ * that give eight printable bytes, into @p out; false for anything else (hex8 and the
+ * byte loop take over), so it accepts exactly what two hex8() calls accept. Reads 16
+ * bytes: the caller keeps s + 16 inside buf[].
+ */
+static DSMR_HOT bool hex16(const uint8_t *s, uint8_t *out)
+{
+    const __m128i c = _mm_loadu_si128((const __m128i *)(const void *)s);
+    /* c - '0' is 0..9 for a digit, and (c | 0x20) - 'a' 0..5 for a letter; any other byte
+     * gives a signed byte outside the range (both wrap below 0 or stay >= 10). */
+    const __m128i d = _mm_sub_epi8(c, _mm_set1_epi8('0'));
+    const __m128i a = _mm_sub_epi8(_mm_or_si128(c, _mm_set1_epi8(0x20)), _mm_set1_epi8('a'));
+    const __m128i neg1 = _mm_set1_epi8(-1);
+    const __m128i isdig =
+        _mm_and_si128(_mm_cmpgt_epi8(d, neg1), _mm_cmplt_epi8(d, _mm_set1_epi8(10)));
+    const __m128i isalp =
+        _mm_and_si128(_mm_cmpgt_epi8(a, neg1), _mm_cmplt_epi8(a, _mm_set1_epi8(6)));
+    if (_mm_movemask_epi8(_mm_or_si128(isdig, isalp)) != 0xFFFF) {
+        return false;
+    }
+    const __m128i v = _mm_or_si128(_mm_and_si128(isdig, d),
+                                   _mm_andnot_si128(isdig, _mm_add_epi8(a, _mm_set1_epi8(10))));
+    /* 16-bit lanes hold (high nibble, low nibble) in (low, high) byte: one byte each. */
+    const __m128i w = _mm_and_si128(_mm_or_si128(_mm_slli_epi16(v, 4), _mm_srli_epi16(v, 8)),
+                                    _mm_set1_epi16(0xFF));
+    const __m128i b = _mm_packus_epi16(w, w);
+    /* printable: 0x20 <= byte <= 0x7E (a byte >= 0x80 is negative, below 0x20) */
+    const __m128i ok = _mm_and_si128(_mm_cmpgt_epi8(b, _mm_set1_epi8(0x1F)),
+                                     _mm_cmplt_epi8(b, _mm_set1_epi8(0x7F)));
+    if ((_mm_movemask_epi8(ok) & 0xFF) != 0xFF) {
+        return false;
+    }
+    _mm_storel_epi64((__m128i *)(void *)out, b);
+    return true;
+}
+#endif /* __SSE2__ */
+#endif /* DSMR_WIDE */
 
 /*
  * A line break inside a value at @p s (a text message broken over two lines): the first
@@ -338,9 +394,18 @@ static int text(const struct dsmr_parser *p, const uint8_t **qp, char *dst, unsi
     }
     const uint8_t *s = ++q;
     unsigned n = 0, printable = 1;
+#ifdef DSMR_HEX16
+    /* The 16-byte read stays in buf[] (telegram, sentinel, 7 bytes of slack) while s + 8
+     * is at most the sentinel; the sentinel, being no hex digit, ends any match before
+     * the bytes after it. */
+    for (; n + 8u <= cap && s + 8 <= end && hex16(s, (uint8_t *)dst + n); s += 16, n += 8u) {
+    }
+#endif
+#ifdef DSMR_WIDE
     for (uint32_t four; n + 4u <= cap && hex8(s, &four); s += 8, n += 4u) {
         __builtin_memcpy(dst + n, &four, 4);
     }
+#endif
     for (;;) {
         unsigned h = hexval(s[0]);
         if (h > 15u) {
@@ -727,11 +792,32 @@ static const uint8_t *raw(struct dsmr_parser *p, const uint8_t *s, const uint8_t
 }
 
 /* Action of an OBIS key (see gen_obis_table.py), 0 when the table has none. */
+#ifdef DSMR_WIDE
 static unsigned lookup(uint32_t key)
 {
     unsigned idx = dsmr_obis_slot[(uint32_t)(key * DSMR_OBIS_MUL) >> 24];
     return idx != 0u && dsmr_obis_key[idx - 1u] == key ? dsmr_obis_act[idx - 1u] : 0u;
 }
+#else
+/* The same by binary search in the ascending keys: no 256-byte slot table. */
+static unsigned lookup(uint32_t key)
+{
+    unsigned lo = 0, hi = DSMR_OBIS_COUNT;
+    while (lo < hi) {
+        unsigned mid = (lo + hi) / 2u;
+        uint32_t k = dsmr_obis_key[mid];
+        if (k == key) {
+            return dsmr_obis_act[mid];
+        }
+        if (k < key) {
+            lo = mid + 1u;
+        } else {
+            hi = mid;
+        }
+    }
+    return 0u;
+}
+#endif
 
 /* Key of "C.D.E.255" in [k, q): the key of C.D.E; ~0 (no entry) for anything else. */
 static uint32_t f255(const uint8_t *k, const uint8_t *q)
@@ -748,6 +834,7 @@ static uint32_t f255(const uint8_t *k, const uint8_t *q)
     return dots == 2u ? key : ~(uint32_t)0;
 }
 
+#ifdef DSMR_WIDE
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "obis_key reads 8 bytes as a word");
 
 /*
@@ -783,6 +870,25 @@ static DSMR_HOT uint32_t obis_key(const uint8_t **qp)
     *qp = q + n;
     return (uint32_t)k;
 }
+#else
+/* The key of obis_key() above, one byte at a time. */
+static uint32_t obis_key(const uint8_t **qp)
+{
+    const uint8_t *k = *qp, *q = k;
+    while ((unsigned)*q - '0' < 10u || *q == '.') {
+        q++;
+    }
+    *qp = q;
+    if (q - k >= 8) {
+        return f255(k, q);
+    }
+    uint32_t key = 0;
+    for (unsigned sh = 0; k < q; k++, sh += 4u) {
+        key |= (uint32_t)(*k & 0xFu) << sh;
+    }
+    return key;
+}
+#endif
 
 /*
  * Decode one data line starting at @p s. Returns where it stopped: at its '\n' when the

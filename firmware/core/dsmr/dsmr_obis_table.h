@@ -3,39 +3,56 @@
 #define FIRMWARE_CORE_DSMR_DSMR_OBIS_TABLE_H
 #define DSMR_OBIS_MUL 0x5B03B731u
 #define DSMR_OBIS_COUNT 78
+#ifdef DSMR_WIDE
 static const uint8_t dsmr_obis_slot[256] = {
-    0, 0, 0, 0, 0, 5, 0, 41, 0, 0, 0, 0, 0, 53, 0, 57,
-    0, 0, 0, 0, 31, 65, 0, 42, 0, 0, 60, 0, 0, 34, 0, 0,
-    63, 0, 0, 0, 0, 68, 73, 0, 0, 38, 0, 76, 0, 0, 26, 0,
-    0, 52, 17, 7, 35, 0, 0, 0, 33, 0, 0, 4, 0, 0, 3, 0,
-    0, 0, 0, 20, 32, 12, 0, 0, 0, 0, 0, 45, 0, 0, 0, 0,
-    28, 0, 0, 29, 0, 0, 0, 0, 0, 10, 0, 0, 0, 0, 0, 56,
-    0, 0, 0, 0, 30, 40, 0, 0, 0, 0, 54, 0, 0, 36, 0, 59,
-    64, 0, 50, 0, 37, 67, 0, 0, 24, 71, 0, 75, 15, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 78, 0, 0, 27, 0, 0, 0, 18, 11, 47,
-    0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 70, 21, 0,
-    0, 9, 0, 0, 0, 0, 0, 0, 0, 46, 0, 0, 0, 48, 0, 0,
-    0, 0, 39, 0, 14, 0, 0, 0, 0, 0, 55, 0, 0, 0, 0, 58,
-    0, 0, 49, 62, 0, 66, 0, 0, 6, 0, 0, 74, 0, 0, 0, 0,
-    69, 0, 0, 25, 0, 0, 72, 16, 44, 0, 0, 77, 0, 0, 0, 0,
-    0, 0, 0, 0, 1, 51, 0, 61, 19, 0, 8, 23, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 22, 0, 43, 13, 0, 0, 0,
+    0, 0, 0, 0, 0, 2, 0, 45, 0, 0, 0, 0, 0, 73, 0, 53,
+    0, 0, 0, 0, 66, 49, 0, 77, 0, 0, 61, 0, 0, 76, 0, 0,
+    56, 0, 0, 0, 0, 68, 52, 0, 0, 5, 0, 64, 0, 0, 26, 0,
+    0, 70, 31, 37, 10, 0, 0, 0, 9, 0, 0, 6, 0, 0, 1, 0,
+    0, 0, 0, 34, 12, 40, 0, 0, 0, 0, 0, 17, 0, 0, 0, 0,
+    28, 0, 0, 46, 0, 0, 0, 0, 0, 43, 0, 0, 0, 0, 0, 47,
+    0, 0, 0, 0, 59, 3, 0, 0, 0, 0, 54, 0, 0, 22, 0, 67,
+    50, 0, 15, 0, 23, 62, 0, 0, 24, 75, 0, 57, 29, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 65, 0, 0, 27, 0, 0, 0, 32, 38, 21,
+    0, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 72, 35, 0,
+    0, 41, 0, 0, 0, 0, 0, 0, 0, 18, 0, 0, 0, 16, 0, 0,
+    0, 0, 7, 0, 44, 0, 0, 0, 0, 0, 48, 0, 0, 0, 0, 60,
+    0, 0, 20, 74, 0, 55, 0, 0, 4, 0, 0, 51, 0, 0, 0, 0,
+    63, 0, 0, 25, 0, 0, 58, 30, 14, 0, 0, 69, 0, 0, 0, 0,
+    0, 0, 0, 0, 78, 19, 0, 71, 33, 0, 39, 11, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 36, 0, 13, 42, 0, 0, 0,
 };
+#endif
+/* in ascending order */
 static const uint32_t dsmr_obis_key[DSMR_OBIS_COUNT] = {
-    0x4008E2E0u, /* 1-3:0.2.8 */
-    0x004E1E69u, /* 0-0:96.1.4 */
     0x0000E0E1u, /* 0-0:1.0.0 */
-    0x001E1E69u, /* 0-0:96.1.1 */
     0x000E0E24u, /* 0-0:42.0.0 */
+    0x000E0E71u, /* 0-0:17.0.0 */
     0x000E1E69u, /* 0-0:96.1.0 */
-    0x2001E8E1u, /* 1-0:1.8.1 */
-    0x2002E8E1u, /* 1-0:1.8.2 */
-    0x2003E8E1u, /* 1-0:1.8.3 */
-    0x2004E8E1u, /* 1-0:1.8.4 */
-    0x2001E8E2u, /* 1-0:2.8.1 */
-    0x2002E8E2u, /* 1-0:2.8.2 */
-    0x2003E8E2u, /* 1-0:2.8.3 */
-    0x2004E8E2u, /* 1-0:2.8.4 */
+    0x000E1E89u, /* 0-0:98.1.0 */
+    0x001E1E69u, /* 0-0:96.1.1 */
+    0x001E3E69u, /* 0-0:96.3.10 */
+    0x004E1E69u, /* 0-0:96.1.4 */
+    0x009E7E69u, /* 0-0:96.7.9 */
+    0x00E31E69u, /* 0-0:96.13.0 */
+    0x00E41E69u, /* 0-0:96.14.0 */
+    0x012E7E69u, /* 0-0:96.7.21 */
+    0x100E1E42u, /* 0-n:24.1.0 */
+    0x100E1E69u, /* 0-n:96.1.0 */
+    0x100E3E42u, /* 0-n:24.3.0 */
+    0x100E4E42u, /* 0-n:24.4.0 */
+    0x101E1E69u, /* 0-n:96.1.1 */
+    0x101E2E42u, /* 0-n:24.2.1 */
+    0x101E3E42u, /* 0-n:24.3.1 */
+    0x101E3E69u, /* 0-n:96.3.10 */
+    0x103E2E42u, /* 0-n:24.2.3 */
+    0x2000E4E1u, /* 1-0:1.4.0 */
+    0x2000E6E1u, /* 1-0:1.6.0 */
+    0x2000E7E1u, /* 1-0:1.7.0 */
+    0x2000E7E2u, /* 1-0:2.7.0 */
+    0x2000E7E3u, /* 1-0:3.7.0 */
+    0x2000E7E4u, /* 1-0:4.7.0 */
+    0x2000E7E9u, /* 1-0:9.7.0 */
     0x2000E8E1u, /* 1-0:1.8.0 */
     0x2000E8E2u, /* 1-0:2.8.0 */
     0x2000E8E3u, /* 1-0:3.8.0 */
@@ -44,79 +61,79 @@ static const uint32_t dsmr_obis_key[DSMR_OBIS_COUNT] = {
     0x2000E8E6u, /* 1-0:6.8.0 */
     0x2000E8E7u, /* 1-0:7.8.0 */
     0x2000E8E8u, /* 1-0:8.8.0 */
-    0x00E41E69u, /* 0-0:96.14.0 */
-    0x2000E7E1u, /* 1-0:1.7.0 */
-    0x2000E7E2u, /* 1-0:2.7.0 */
-    0x2000E7E3u, /* 1-0:3.7.0 */
-    0x2000E7E4u, /* 1-0:4.7.0 */
-    0x2000E7E9u, /* 1-0:9.7.0 */
-    0x200E7E01u, /* 1-0:10.7.0 */
-    0x200E7E31u, /* 1-0:13.7.0 */
-    0x200E7E41u, /* 1-0:14.7.0 */
-    0x012E7E69u, /* 0-0:96.7.21 */
-    0x009E7E69u, /* 0-0:96.7.9 */
-    0x20E79E99u, /* 1-0:99.97.0 */
-    0x00E31E69u, /* 0-0:96.13.0 */
-    0x2000E4E1u, /* 1-0:1.4.0 */
-    0x2000E6E1u, /* 1-0:1.6.0 */
-    0x000E1E89u, /* 0-0:98.1.0 */
-    0x001E3E69u, /* 0-0:96.3.10 */
-    0x000E0E71u, /* 0-0:17.0.0 */
+    0x2001E8E1u, /* 1-0:1.8.1 */
+    0x2001E8E2u, /* 1-0:2.8.1 */
+    0x2002E8E1u, /* 1-0:1.8.2 */
+    0x2002E8E2u, /* 1-0:2.8.2 */
+    0x2003E8E1u, /* 1-0:1.8.3 */
+    0x2003E8E2u, /* 1-0:2.8.3 */
+    0x2004E8E1u, /* 1-0:1.8.4 */
+    0x2004E8E2u, /* 1-0:2.8.4 */
     0x200E4E13u, /* 1-0:31.4.0 */
-    0x300E4E13u, /* 1-1:31.4.0 */
-    0x100E1E42u, /* 0-n:24.1.0 */
-    0x100E1E69u, /* 0-n:96.1.0 */
-    0x101E1E69u, /* 0-n:96.1.1 */
-    0x101E2E42u, /* 0-n:24.2.1 */
-    0x103E2E42u, /* 0-n:24.2.3 */
-    0x100E4E42u, /* 0-n:24.4.0 */
-    0x101E3E69u, /* 0-n:96.3.10 */
-    0x100E3E42u, /* 0-n:24.3.0 */
-    0x101E3E42u, /* 0-n:24.3.1 */
-    0x20E23E23u, /* 1-0:32.32.0 */
-    0x20E63E23u, /* 1-0:32.36.0 */
-    0x200E7E23u, /* 1-0:32.7.0 */
-    0x200E7E13u, /* 1-0:31.7.0 */
+    0x200E7E01u, /* 1-0:10.7.0 */
     0x200E7E12u, /* 1-0:21.7.0 */
-    0x200E7E22u, /* 1-0:22.7.0 */
-    0x200E7E32u, /* 1-0:23.7.0 */
-    0x200E7E42u, /* 1-0:24.7.0 */
-    0x200E7E33u, /* 1-0:33.7.0 */
-    0x20E23E25u, /* 1-0:52.32.0 */
-    0x20E63E25u, /* 1-0:52.36.0 */
-    0x200E7E25u, /* 1-0:52.7.0 */
-    0x200E7E15u, /* 1-0:51.7.0 */
+    0x200E7E13u, /* 1-0:31.7.0 */
     0x200E7E14u, /* 1-0:41.7.0 */
-    0x200E7E24u, /* 1-0:42.7.0 */
-    0x200E7E34u, /* 1-0:43.7.0 */
-    0x200E7E44u, /* 1-0:44.7.0 */
-    0x200E7E35u, /* 1-0:53.7.0 */
-    0x20E23E27u, /* 1-0:72.32.0 */
-    0x20E63E27u, /* 1-0:72.36.0 */
-    0x200E7E27u, /* 1-0:72.7.0 */
-    0x200E7E17u, /* 1-0:71.7.0 */
+    0x200E7E15u, /* 1-0:51.7.0 */
     0x200E7E16u, /* 1-0:61.7.0 */
+    0x200E7E17u, /* 1-0:71.7.0 */
+    0x200E7E22u, /* 1-0:22.7.0 */
+    0x200E7E23u, /* 1-0:32.7.0 */
+    0x200E7E24u, /* 1-0:42.7.0 */
+    0x200E7E25u, /* 1-0:52.7.0 */
     0x200E7E26u, /* 1-0:62.7.0 */
+    0x200E7E27u, /* 1-0:72.7.0 */
+    0x200E7E31u, /* 1-0:13.7.0 */
+    0x200E7E32u, /* 1-0:23.7.0 */
+    0x200E7E33u, /* 1-0:33.7.0 */
+    0x200E7E34u, /* 1-0:43.7.0 */
+    0x200E7E35u, /* 1-0:53.7.0 */
     0x200E7E36u, /* 1-0:63.7.0 */
-    0x200E7E46u, /* 1-0:64.7.0 */
     0x200E7E37u, /* 1-0:73.7.0 */
+    0x200E7E41u, /* 1-0:14.7.0 */
+    0x200E7E42u, /* 1-0:24.7.0 */
+    0x200E7E44u, /* 1-0:44.7.0 */
+    0x200E7E46u, /* 1-0:64.7.0 */
+    0x20E23E23u, /* 1-0:32.32.0 */
+    0x20E23E25u, /* 1-0:52.32.0 */
+    0x20E23E27u, /* 1-0:72.32.0 */
+    0x20E63E23u, /* 1-0:32.36.0 */
+    0x20E63E25u, /* 1-0:52.36.0 */
+    0x20E63E27u, /* 1-0:72.36.0 */
+    0x20E79E99u, /* 1-0:99.97.0 */
+    0x300E4E13u, /* 1-1:31.4.0 */
+    0x4008E2E0u, /* 1-3:0.2.8 */
 };
 /* (kind | DK_KILO when the unit the standard gives starts with k) << 8 | field */
 static const uint16_t dsmr_obis_act[DSMR_OBIS_COUNT] = {
-    DSMR_ACT(DK_VERSION, 0), /* 1-3:0.2.8  */
-    DSMR_ACT(DK_EMUCS, 0), /* 0-0:96.1.4  */
     DSMR_ACT(DK_TS, READING_TS_UTC), /* 0-0:1.0.0  */
-    DSMR_ACT(DK_EQUIP, 0), /* 0-0:96.1.1  */
     DSMR_ACT(DK_LDN, 0), /* 0-0:42.0.0  */
+    DSMR_ACT(DK_LIMITER | DK_KILO, READING_LIMITER), /* 0-0:17.0.0 kW */
     DSMR_ACT(DK_EQUIP, 0), /* 0-0:96.1.0  */
-    DSMR_ACT(DK_NUM3 | DK_KILO, READING_E_IMP_T1), /* 1-0:1.8.1 kWh */
-    DSMR_ACT(DK_NUM3 | DK_KILO, READING_E_IMP_T2), /* 1-0:1.8.2 kWh */
-    DSMR_ACT(DK_NUM3 | DK_KILO, READING_E_IMP_T3), /* 1-0:1.8.3 kWh */
-    DSMR_ACT(DK_NUM3 | DK_KILO, READING_E_IMP_T4), /* 1-0:1.8.4 kWh */
-    DSMR_ACT(DK_NUM3 | DK_KILO, READING_E_EXP_T1), /* 1-0:2.8.1 kWh */
-    DSMR_ACT(DK_NUM3 | DK_KILO, READING_E_EXP_T2), /* 1-0:2.8.2 kWh */
-    DSMR_ACT(DK_NUM3 | DK_KILO, READING_E_EXP_T3), /* 1-0:2.8.3 kWh */
-    DSMR_ACT(DK_NUM3 | DK_KILO, READING_E_EXP_T4), /* 1-0:2.8.4 kWh */
+    DSMR_ACT(DK_DHIST | DK_KILO, 0), /* 0-0:98.1.0 kW */
+    DSMR_ACT(DK_EQUIP, 0), /* 0-0:96.1.1  */
+    DSMR_ACT(DK_NUM0, READING_BREAKER), /* 0-0:96.3.10  */
+    DSMR_ACT(DK_EMUCS, 0), /* 0-0:96.1.4  */
+    DSMR_ACT(DK_NUM0, READING_LPFAIL), /* 0-0:96.7.9  */
+    DSMR_ACT(DK_TEXT, 0), /* 0-0:96.13.0  */
+    DSMR_ACT(DK_TARIFF, READING_TARIFF), /* 0-0:96.14.0  */
+    DSMR_ACT(DK_NUM0, READING_PFAIL), /* 0-0:96.7.21  */
+    DSMR_ACT(DK_MB_TYPE, 0), /* 0-n:24.1.0  */
+    DSMR_ACT(DK_MB_ID, 0), /* 0-n:96.1.0  */
+    DSMR_ACT(DK_MB_PROFILE, 0), /* 0-n:24.3.0  */
+    DSMR_ACT(DK_MB_VALVE, 0), /* 0-n:24.4.0  */
+    DSMR_ACT(DK_MB_ID, 0), /* 0-n:96.1.1  */
+    DSMR_ACT(DK_MB_VAL, 0), /* 0-n:24.2.1  */
+    DSMR_ACT(DK_MB_PROFILE, 0), /* 0-n:24.3.1  */
+    DSMR_ACT(DK_MB_BREAKER, 0), /* 0-n:96.3.10  */
+    DSMR_ACT(DK_MB_VAL_NC, 0), /* 0-n:24.2.3  */
+    DSMR_ACT(DK_NUM3 | DK_KILO, READING_DEMAND_AVG), /* 1-0:1.4.0 kW */
+    DSMR_ACT(DK_DMAX | DK_KILO, READING_DEMAND_MAX), /* 1-0:1.6.0 kW */
+    DSMR_ACT(DK_NUM3 | DK_KILO, READING_P_IMP), /* 1-0:1.7.0 kW */
+    DSMR_ACT(DK_NUM3 | DK_KILO, READING_P_EXP), /* 1-0:2.7.0 kW */
+    DSMR_ACT(DK_NUM3 | DK_KILO, READING_Q_IMP), /* 1-0:3.7.0 kvar */
+    DSMR_ACT(DK_NUM3 | DK_KILO, READING_Q_EXP), /* 1-0:4.7.0 kvar */
+    DSMR_ACT(DK_NUM3 | DK_KILO, READING_S_IMP), /* 1-0:9.7.0 kVA */
     DSMR_ACT(DK_NUM3 | DK_KILO, READING_E_IMP), /* 1-0:1.8.0 kWh */
     DSMR_ACT(DK_NUM3 | DK_KILO, READING_E_EXP), /* 1-0:2.8.0 kWh */
     DSMR_ACT(DK_NUM3 | DK_KILO, READING_EQ_IMP), /* 1-0:3.8.0 kvarh */
@@ -125,61 +142,47 @@ static const uint16_t dsmr_obis_act[DSMR_OBIS_COUNT] = {
     DSMR_ACT(DK_NUM3 | DK_KILO, READING_EQ2), /* 1-0:6.8.0 kvarh */
     DSMR_ACT(DK_NUM3 | DK_KILO, READING_EQ3), /* 1-0:7.8.0 kvarh */
     DSMR_ACT(DK_NUM3 | DK_KILO, READING_EQ4), /* 1-0:8.8.0 kvarh */
-    DSMR_ACT(DK_TARIFF, READING_TARIFF), /* 0-0:96.14.0  */
-    DSMR_ACT(DK_NUM3 | DK_KILO, READING_P_IMP), /* 1-0:1.7.0 kW */
-    DSMR_ACT(DK_NUM3 | DK_KILO, READING_P_EXP), /* 1-0:2.7.0 kW */
-    DSMR_ACT(DK_NUM3 | DK_KILO, READING_Q_IMP), /* 1-0:3.7.0 kvar */
-    DSMR_ACT(DK_NUM3 | DK_KILO, READING_Q_EXP), /* 1-0:4.7.0 kvar */
-    DSMR_ACT(DK_NUM3 | DK_KILO, READING_S_IMP), /* 1-0:9.7.0 kVA */
-    DSMR_ACT(DK_NUM3 | DK_KILO, READING_S_EXP), /* 1-0:10.7.0 kVA */
-    DSMR_ACT(DK_NUM3, READING_PF), /* 1-0:13.7.0  */
-    DSMR_ACT(DK_NUM3, READING_FREQ), /* 1-0:14.7.0 Hz */
-    DSMR_ACT(DK_NUM0, READING_PFAIL), /* 0-0:96.7.21  */
-    DSMR_ACT(DK_NUM0, READING_LPFAIL), /* 0-0:96.7.9  */
-    DSMR_ACT(DK_PFLOG, 0), /* 1-0:99.97.0  */
-    DSMR_ACT(DK_TEXT, 0), /* 0-0:96.13.0  */
-    DSMR_ACT(DK_NUM3 | DK_KILO, READING_DEMAND_AVG), /* 1-0:1.4.0 kW */
-    DSMR_ACT(DK_DMAX | DK_KILO, READING_DEMAND_MAX), /* 1-0:1.6.0 kW */
-    DSMR_ACT(DK_DHIST | DK_KILO, 0), /* 0-0:98.1.0 kW */
-    DSMR_ACT(DK_NUM0, READING_BREAKER), /* 0-0:96.3.10  */
-    DSMR_ACT(DK_LIMITER | DK_KILO, READING_LIMITER), /* 0-0:17.0.0 kW */
+    DSMR_ACT(DK_NUM3 | DK_KILO, READING_E_IMP_T1), /* 1-0:1.8.1 kWh */
+    DSMR_ACT(DK_NUM3 | DK_KILO, READING_E_EXP_T1), /* 1-0:2.8.1 kWh */
+    DSMR_ACT(DK_NUM3 | DK_KILO, READING_E_IMP_T2), /* 1-0:1.8.2 kWh */
+    DSMR_ACT(DK_NUM3 | DK_KILO, READING_E_EXP_T2), /* 1-0:2.8.2 kWh */
+    DSMR_ACT(DK_NUM3 | DK_KILO, READING_E_IMP_T3), /* 1-0:1.8.3 kWh */
+    DSMR_ACT(DK_NUM3 | DK_KILO, READING_E_EXP_T3), /* 1-0:2.8.3 kWh */
+    DSMR_ACT(DK_NUM3 | DK_KILO, READING_E_IMP_T4), /* 1-0:1.8.4 kWh */
+    DSMR_ACT(DK_NUM3 | DK_KILO, READING_E_EXP_T4), /* 1-0:2.8.4 kWh */
     DSMR_ACT(DK_NUM3, READING_FUSE_I), /* 1-0:31.4.0 A */
-    DSMR_ACT(DK_IMAX, READING_I_MAX_IMP), /* 1-1:31.4.0 A */
-    DSMR_ACT(DK_MB_TYPE, 0), /* 0-n:24.1.0  */
-    DSMR_ACT(DK_MB_ID, 0), /* 0-n:96.1.0  */
-    DSMR_ACT(DK_MB_ID, 0), /* 0-n:96.1.1  */
-    DSMR_ACT(DK_MB_VAL, 0), /* 0-n:24.2.1  */
-    DSMR_ACT(DK_MB_VAL_NC, 0), /* 0-n:24.2.3  */
-    DSMR_ACT(DK_MB_VALVE, 0), /* 0-n:24.4.0  */
-    DSMR_ACT(DK_MB_BREAKER, 0), /* 0-n:96.3.10  */
-    DSMR_ACT(DK_MB_PROFILE, 0), /* 0-n:24.3.0  */
-    DSMR_ACT(DK_MB_PROFILE, 0), /* 0-n:24.3.1  */
-    DSMR_ACT(DK_NUM0, READING_L1_SAGS), /* 1-0:32.32.0  */
-    DSMR_ACT(DK_NUM0, READING_L1_SWELLS), /* 1-0:32.36.0  */
-    DSMR_ACT(DK_NUM3, READING_L1_U), /* 1-0:32.7.0 V */
-    DSMR_ACT(DK_NUM3, READING_L1_I), /* 1-0:31.7.0 A */
+    DSMR_ACT(DK_NUM3 | DK_KILO, READING_S_EXP), /* 1-0:10.7.0 kVA */
     DSMR_ACT(DK_NUM3 | DK_KILO, READING_L1_P_IMP), /* 1-0:21.7.0 kW */
-    DSMR_ACT(DK_NUM3 | DK_KILO, READING_L1_P_EXP), /* 1-0:22.7.0 kW */
-    DSMR_ACT(DK_NUM3 | DK_KILO, READING_L1_Q_IMP), /* 1-0:23.7.0 kvar */
-    DSMR_ACT(DK_NUM3 | DK_KILO, READING_L1_Q_EXP), /* 1-0:24.7.0 kvar */
-    DSMR_ACT(DK_NUM3, READING_L1_PF), /* 1-0:33.7.0  */
-    DSMR_ACT(DK_NUM0, READING_L2_SAGS), /* 1-0:52.32.0  */
-    DSMR_ACT(DK_NUM0, READING_L2_SWELLS), /* 1-0:52.36.0  */
-    DSMR_ACT(DK_NUM3, READING_L2_U), /* 1-0:52.7.0 V */
-    DSMR_ACT(DK_NUM3, READING_L2_I), /* 1-0:51.7.0 A */
+    DSMR_ACT(DK_NUM3, READING_L1_I), /* 1-0:31.7.0 A */
     DSMR_ACT(DK_NUM3 | DK_KILO, READING_L2_P_IMP), /* 1-0:41.7.0 kW */
-    DSMR_ACT(DK_NUM3 | DK_KILO, READING_L2_P_EXP), /* 1-0:42.7.0 kW */
-    DSMR_ACT(DK_NUM3 | DK_KILO, READING_L2_Q_IMP), /* 1-0:43.7.0 kvar */
-    DSMR_ACT(DK_NUM3 | DK_KILO, READING_L2_Q_EXP), /* 1-0:44.7.0 kvar */
-    DSMR_ACT(DK_NUM3, READING_L2_PF), /* 1-0:53.7.0  */
-    DSMR_ACT(DK_NUM0, READING_L3_SAGS), /* 1-0:72.32.0  */
-    DSMR_ACT(DK_NUM0, READING_L3_SWELLS), /* 1-0:72.36.0  */
-    DSMR_ACT(DK_NUM3, READING_L3_U), /* 1-0:72.7.0 V */
-    DSMR_ACT(DK_NUM3, READING_L3_I), /* 1-0:71.7.0 A */
+    DSMR_ACT(DK_NUM3, READING_L2_I), /* 1-0:51.7.0 A */
     DSMR_ACT(DK_NUM3 | DK_KILO, READING_L3_P_IMP), /* 1-0:61.7.0 kW */
+    DSMR_ACT(DK_NUM3, READING_L3_I), /* 1-0:71.7.0 A */
+    DSMR_ACT(DK_NUM3 | DK_KILO, READING_L1_P_EXP), /* 1-0:22.7.0 kW */
+    DSMR_ACT(DK_NUM3, READING_L1_U), /* 1-0:32.7.0 V */
+    DSMR_ACT(DK_NUM3 | DK_KILO, READING_L2_P_EXP), /* 1-0:42.7.0 kW */
+    DSMR_ACT(DK_NUM3, READING_L2_U), /* 1-0:52.7.0 V */
     DSMR_ACT(DK_NUM3 | DK_KILO, READING_L3_P_EXP), /* 1-0:62.7.0 kW */
+    DSMR_ACT(DK_NUM3, READING_L3_U), /* 1-0:72.7.0 V */
+    DSMR_ACT(DK_NUM3, READING_PF), /* 1-0:13.7.0  */
+    DSMR_ACT(DK_NUM3 | DK_KILO, READING_L1_Q_IMP), /* 1-0:23.7.0 kvar */
+    DSMR_ACT(DK_NUM3, READING_L1_PF), /* 1-0:33.7.0  */
+    DSMR_ACT(DK_NUM3 | DK_KILO, READING_L2_Q_IMP), /* 1-0:43.7.0 kvar */
+    DSMR_ACT(DK_NUM3, READING_L2_PF), /* 1-0:53.7.0  */
     DSMR_ACT(DK_NUM3 | DK_KILO, READING_L3_Q_IMP), /* 1-0:63.7.0 kvar */
-    DSMR_ACT(DK_NUM3 | DK_KILO, READING_L3_Q_EXP), /* 1-0:64.7.0 kvar */
     DSMR_ACT(DK_NUM3, READING_L3_PF), /* 1-0:73.7.0  */
+    DSMR_ACT(DK_NUM3, READING_FREQ), /* 1-0:14.7.0 Hz */
+    DSMR_ACT(DK_NUM3 | DK_KILO, READING_L1_Q_EXP), /* 1-0:24.7.0 kvar */
+    DSMR_ACT(DK_NUM3 | DK_KILO, READING_L2_Q_EXP), /* 1-0:44.7.0 kvar */
+    DSMR_ACT(DK_NUM3 | DK_KILO, READING_L3_Q_EXP), /* 1-0:64.7.0 kvar */
+    DSMR_ACT(DK_NUM0, READING_L1_SAGS), /* 1-0:32.32.0  */
+    DSMR_ACT(DK_NUM0, READING_L2_SAGS), /* 1-0:52.32.0  */
+    DSMR_ACT(DK_NUM0, READING_L3_SAGS), /* 1-0:72.32.0  */
+    DSMR_ACT(DK_NUM0, READING_L1_SWELLS), /* 1-0:32.36.0  */
+    DSMR_ACT(DK_NUM0, READING_L2_SWELLS), /* 1-0:52.36.0  */
+    DSMR_ACT(DK_NUM0, READING_L3_SWELLS), /* 1-0:72.36.0  */
+    DSMR_ACT(DK_PFLOG, 0), /* 1-0:99.97.0  */
+    DSMR_ACT(DK_IMAX, READING_I_MAX_IMP), /* 1-1:31.4.0 A */
+    DSMR_ACT(DK_VERSION, 0), /* 1-3:0.2.8  */
 };
 #endif /* FIRMWARE_CORE_DSMR_DSMR_OBIS_TABLE_H */

@@ -6,7 +6,7 @@ characters of "C.D.E" ('.' gives 0xE), the first character in the lowest nibble 
 reads them 8 bytes at a time), at most 7 characters. Class: 0 = 0-0, 1 = 0-n
 (M-Bus channel n = 1..4), 2 = 1-0, 3 = 1-1, 4 = 1-3. The slot of a key is
 (key * MUL) >> 24 in a 256-entry byte table; MUL is searched here so no two keys share
-a slot. Run: python3 gen_obis_table.py > dsmr_obis_table.h
+a slot. The keys are emitted in ascending order, for the firmware's binary search. Run: python3 gen_obis_table.py > dsmr_obis_table.h
 
 The fifth column is the unit the companion standards give the object (dsmr.md section 7);
 a value sent without a unit is read in it (DK_KILO when it starts with 'k').
@@ -103,6 +103,9 @@ if len(sys.argv) > 1 and sys.argv[1] == "--doc":
             print(f"| `{ab}:{cde}` | `{field.lower()}` | {unit or '(as sent)'} |")
     sys.exit(0)
 
+# The arrays are in key order: the firmware build looks keys up by binary search (no
+# slot table, 256 B less flash), the host by the hash.
+OBJ.sort(key=lambda o: key(o[0], o[1]))
 keys = [key(ab, cde) for ab, cde, _, _, _ in OBJ]
 assert len(set(keys)) == len(keys)
 rng = random.Random(1)
@@ -120,10 +123,13 @@ print("#ifndef FIRMWARE_CORE_DSMR_DSMR_OBIS_TABLE_H")
 print("#define FIRMWARE_CORE_DSMR_DSMR_OBIS_TABLE_H")
 print(f"#define DSMR_OBIS_MUL 0x{mul:08X}u")
 print(f"#define DSMR_OBIS_COUNT {len(OBJ)}")
+print("#ifdef DSMR_WIDE")
 print("static const uint8_t dsmr_obis_slot[256] = {")
 for i in range(0, 256, 16):
     print("    " + ", ".join(str(v) for v in slot[i:i + 16]) + ",")
 print("};")
+print("#endif")
+print("/* in ascending order */")
 print("static const uint32_t dsmr_obis_key[DSMR_OBIS_COUNT] = {")
 for (ab, cde, kind, field, _), k in zip(OBJ, keys):
     print(f"    0x{k:08X}u, /* {ab}:{cde} */")

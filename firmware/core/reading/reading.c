@@ -270,10 +270,14 @@ static void derive_s_pf(struct reading *r, enum reading_field f_p, enum reading_
             b >>= 1;
             k++;
         }
-        uint64_t sq = a * a + b * b;
-        s_small = isqrt_u64(sq);
-        if (sq - s_small * s_small > s_small) { /* nearest: (s + 1/2)^2 = s^2 + s + 1/4 */
-            s_small++;
+        if (b == 0u) {
+            s_small = a; /* sqrt(a^2) exactly: no root to take (DSMR sends no Q) */
+        } else {
+            uint64_t sq = a * a + b * b;
+            s_small = isqrt_u64(sq);
+            if (sq - s_small * s_small > s_small) { /* nearest: (s + 1/2)^2 = s^2 + s + 1/4 */
+                s_small++;
+            }
         }
         reading_set(r, f_s,
                     s_small > ((uint64_t)INT64_MAX >> k) ? INT64_MAX : (int64_t)(s_small << k));

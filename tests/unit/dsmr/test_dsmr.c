@@ -257,6 +257,38 @@ static void test_dsmr_truncated_by_new_start(void)
     free(t);
 }
 
+/* A telegram cut off inside a unit by a new one whose identification line holds a ')'
+ * (found by fuzz_meter_in: whole, the unit scan ran over the '/' to that ')'; in chunks
+ * the line was incomplete at the '/' and it restarted). Every way: cut, then a new
+ * telegram (its CRC is the unchanged one's: CRC fail). */
+static void test_dsmr_restart_inside_unit(void)
+{
+    size_t len;
+    uint8_t *t = load("dsmr50_spec_3ph.txt", &len);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    static uint8_t buf[4096];
+    const char *unit = strstr((const char *)t, "*kWh");
+    const char *eol = strchr((const char *)t, '\r');
+    CU_ASSERT_FATAL(unit != NULL && eol != NULL);
+    size_t cut = (size_t)(unit - (const char *)t) + 4u, hdr = (size_t)(eol - (const char *)t);
+    const char *id = "/ISk5\\2MT382-1000)";
+    memcpy(buf, t, cut);
+    memcpy(buf + cut, id, strlen(id));
+    memcpy(buf + cut + strlen(id), t + hdr, len - hdr);
+    size_t n = cut + strlen(id) + len - hdr;
+    uint32_t seed = 9;
+    for (int mode = 0; mode < 3; mode++) {
+        dsmr_parser_init(&parser, &out);
+        struct verdicts v = {0};
+        feed(buf, n, mode == 0 ? 0 : (mode == 1 ? 1 : -1), &seed, &v);
+        CU_ASSERT_EQUAL(v.count, 2);
+        CU_ASSERT_EQUAL(v.order[0], DSMR_VERDICT_FRAME_FAIL);
+        CU_ASSERT_EQUAL(v.order[1], DSMR_VERDICT_CRC_FAIL);
+        CU_ASSERT_EQUAL(dsmr_parser_stats(&parser)->frame_truncated, 1);
+    }
+    free(t);
+}
+
 static void test_dsmr_oversize_then_good(void)
 {
     size_t len;
@@ -638,6 +670,53 @@ static void test_dsmr_real_text_two_lines(void)
     CU_ASSERT_EQUAL(out.text_len, 0);
 }
 
+/*
+ * Hex octet strings of every length 0..140 bytes (the text cap is ML_READING_TEXT_MAX),
+ * in random case, spoiled or not at a random place: a non-hex digit, or a byte outside
+ * 0x20..0x7E. Expected by the rule of dsmr.md §5, worked out here: all hex and all bytes
+ * printable -> decoded, else kept as sent; cut at the cap with text_truncated.
+ */
+static void test_dsmr_hex_text_every_length(void)
+{
+    static const char *const bad_byte[] = {"0A", "1F", "7F", "80", "FF", "00"};
+    static char t[1024], value[600], want[600];
+    uint32_t seed = 21;
+    for (unsigned len = 0; len <= 140; len++) {
+        for (unsigned spoil = 0; spoil < 3; spoil++) {
+            unsigned n = 0;
+            for (unsigned i = 0; i < len; i++) {
+                unsigned b = 0x21u + ml_test_rand(&seed) % 0x5Eu;
+                snprintf(value + n, 3, (ml_test_rand(&seed) & 1u) ? "%02X" : "%02x", b);
+                want[i] = (char)b;
+                n += 2;
+            }
+            value[n] = '\0';
+            bool decoded = true;
+            if (spoil != 0 && len != 0) {
+                unsigned at = ml_test_rand(&seed) % len;
+                if (spoil == 1) {
+                    value[2 * at + (ml_test_rand(&seed) & 1u)] = 'G';
+                } else {
+                    memcpy(value + 2 * at, bad_byte[ml_test_rand(&seed) % 6u], 2);
+                }
+                decoded = false;
+            }
+            size_t wl = decoded ? len : n;
+            if (!decoded) {
+                memcpy(want, value, n);
+            }
+            snprintf(t, sizeof t, "/ISk5\\2MT382-1000\r\n\r\n0-0:96.13.0(%s)\r\n!\r\n", value);
+            struct verdicts v = {0};
+            feed((const uint8_t *)t, strlen(t), 0, NULL, &v);
+            CU_ASSERT_EQUAL_FATAL(v.n[DSMR_VERDICT_OK], 1);
+            size_t cut = wl > ML_READING_TEXT_MAX ? ML_READING_TEXT_MAX : wl;
+            CU_ASSERT_EQUAL(out.text_len, cut);
+            CU_ASSERT_EQUAL(out.text_truncated, wl > ML_READING_TEXT_MAX);
+            CU_ASSERT(memcmp(out.text, want, cut) == 0 && out.text[cut] == '\0');
+        }
+    }
+}
+
 /* '/' and '!' inside a plain-text message; a real restart inside a text still cuts. */
 static void test_dsmr_real_slash_in_text(void)
 {
@@ -764,6 +843,7 @@ int main(void)
         {"test_dsmr_crc_fail_keeps_reading", test_dsmr_crc_fail_keeps_reading},
         {"test_dsmr_noise_and_glued", test_dsmr_noise_and_glued},
         {"test_dsmr_truncated_by_new_start", test_dsmr_truncated_by_new_start},
+        {"test_dsmr_restart_inside_unit", test_dsmr_restart_inside_unit},
         {"test_dsmr_oversize_then_good", test_dsmr_oversize_then_good},
         {"test_dsmr_missing_crc_and_bad_structure", test_dsmr_missing_crc_and_bad_structure},
         {"test_dsmr_verdict_timing", test_dsmr_verdict_timing},
@@ -783,6 +863,7 @@ int main(void)
         {"test_dsmr_real_unitless", test_dsmr_real_unitless},
         {"test_dsmr_real_text_two_lines", test_dsmr_real_text_two_lines},
         {"test_dsmr_real_slash_in_text", test_dsmr_real_slash_in_text},
+        {"test_dsmr_hex_text_every_length", test_dsmr_hex_text_every_length},
         {"test_dsmr_real_channel_1_1", test_dsmr_real_channel_1_1},
         {"test_dsmr_real_ldn_and_ids", test_dsmr_real_ldn_and_ids},
         {"test_dsmr_real_placeholder_dates", test_dsmr_real_placeholder_dates},
