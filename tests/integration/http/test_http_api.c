@@ -873,6 +873,8 @@ static double mono_ms(void)
 }
 
 /* A TCP connection to the device from source address 127.0.0.@p host (0: any). */
+static uint16_t connect_port; /* 0: the device's HTTP port */
+
 static int tcp_connect_from(int host, bool nonblock)
 {
     int fd = socket(AF_INET, SOCK_STREAM | (nonblock ? SOCK_NONBLOCK : 0), 0);
@@ -882,7 +884,9 @@ static int tcp_connect_from(int host, bool nonblock)
         src.sin_addr.s_addr = htonl(0x7F000000u | (uint32_t)host);
         CU_ASSERT_FATAL(bind(fd, (struct sockaddr *)&src, sizeof src) == 0);
     }
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(app()->status.http_port)};
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_port =
+                                 htons(connect_port ? connect_port : app()->status.http_port)};
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     struct timeval tv = {3, 0}; /* a frozen device fails the test instead of hanging it */
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
@@ -1002,6 +1006,8 @@ struct flood {
     int reopened; /* closed by the device and opened again */
     int fds[50];
     double closed_at[50];
+    bool tls;      /* the byte opens a TLS handshake (the HTTPS port): sent once */
+    bool sent[50]; /* tls: that connection's byte is out */
 };
 
 /* Hold fl->n half-open requests from 127.0.0.2: each sends one byte; one the device
@@ -1021,6 +1027,7 @@ static void *flood_main(void *arg)
                     continue;
                 }
                 fl->fds[i] = tcp_connect_from(2, true);
+                fl->sent[i] = false;
                 continue;
             }
             char b[512];
@@ -1032,9 +1039,15 @@ static void *flood_main(void *arg)
                 fl->reopened++;
                 continue;
             }
-            /* connected: the first byte of a request that never comes */
-            if (send(fl->fds[i], "G", 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0 && errno != EAGAIN &&
-                errno != ENOTCONN) {
+            /* connected: the first byte of a request (or of a TLS ClientHello) that never
+             * comes */
+            if (fl->tls && fl->sent[i]) {
+                continue; /* a record header that stays 1 byte long */
+            }
+            ssize_t w = send(fl->fds[i], fl->tls ? "\x16" : "G", 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (w == 1) {
+                fl->sent[i] = true;
+            } else if (errno != EAGAIN && errno != ENOTCONN) {
                 close(fl->fds[i]);
                 fl->fds[i] = -1;
                 fl->closed_at[i] = now;
@@ -1598,6 +1611,74 @@ static void test_https_device_certificate_curl_and_s_client(void)
 
 /* Plain HTTP: the landing page (link + status dots, no form, no secret), the
  * rest refused with the https URL, whatever the credentials. */
+/*
+ * Issue 19 #1 through TLS: the page and the API are on HTTPS, so the same flood
+ * of 50 half-open connections goes to the HTTPS port with the first byte of a
+ * TLS handshake that never completes; a good client (curl, trusting only the
+ * device's certificate, from another host address) gets every answer within 1 s.
+ * Real time.
+ */
+static void test_https_half_open_tls_flood_good_client_served(void)
+{
+    new_tls_dir();
+    struct sc_settings set;
+    sc_settings_defaults(&set);
+    set.modbus_port = 0;
+    set.http_port = 0;
+    set.https_port = 0;
+    struct sim_config cfg = {.time_mode = SIM_TIME_REAL,
+                             .utc_at_start = 1767225600,
+                             .serial = SERIAL,
+                             .label_password = PASSWORD,
+                             .busy_poll_us = -1,
+                             .tls_dir = tls_dir};
+    ml_dev_sc_stop();
+    CU_ASSERT_EQUAL_FATAL(ml_dev_sc_start(&set, &cfg), 0);
+    for (int i = 0; i < 200 && app()->status.https_port == 0; i++) {
+        usleep(10000);
+    }
+    CU_ASSERT_FATAL(app()->status.https_port != 0);
+    snprintf(cert_file, sizeof cert_file, "%s/https_cert.pem", tls_dir);
+    static struct flood fl;
+    fl.run = true;
+    fl.n = 50;
+    fl.reopened = 0;
+    fl.tls = true;
+    connect_port = app()->status.https_port;
+    pthread_t t;
+    pthread_create(&t, NULL, flood_main, &fl);
+    usleep(500000); /* the flood is in place */
+    int ok = 0, total = 0;
+    double worst = 0;
+    double end = mono_ms() + 12000; /* > 2 request deadlines */
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd,
+             "curl -s --max-time 5 --interface 127.0.0.1 --cacert %s -o /dev/null "
+             "-w '%%{http_code}' 'https://user:%s@127.0.0.1:%u/api/v1/status'",
+             cert_file, PASSWORD, app()->status.https_port);
+    while (mono_ms() < end) {
+        double t0 = mono_ms();
+        char *x = sh(cmd, NULL);
+        double dt = mono_ms() - t0;
+        total++;
+        if (strcmp(x, "200") == 0) {
+            ok++;
+        }
+        free(x);
+        worst = dt > worst ? dt : worst;
+        usleep(200000);
+    }
+    fl.run = false;
+    pthread_join(t, NULL);
+    connect_port = 0;
+    fprintf(stderr, "\n  TLS flood: %d/%d answers ok, worst %.1f ms (curl included), %d reopened\n",
+            ok, total, worst, fl.reopened);
+    CU_ASSERT(total >= 20);
+    CU_ASSERT_EQUAL(ok, total);
+    CU_ASSERT(worst < 1000.0);
+    ml_dev_sc_stop();
+}
+
 static void test_https_plain_http_landing_only(void)
 {
     new_tls_dir();
@@ -1783,6 +1864,8 @@ int main(void)
         {"test_http_config_page", test_http_config_page},
         {"test_http_web_page_in_chromium", test_http_web_page_in_chromium},
         {"test_http_csrf_hostile_page_in_chromium", test_http_csrf_hostile_page_in_chromium},
+        {"test_https_half_open_tls_flood_good_client_served",
+         test_https_half_open_tls_flood_good_client_served},
         {"test_https_device_certificate_curl_and_s_client",
          test_https_device_certificate_curl_and_s_client},
         {"test_https_plain_http_landing_only", test_https_plain_http_landing_only},
