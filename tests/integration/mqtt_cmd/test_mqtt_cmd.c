@@ -41,6 +41,9 @@ static struct ml_mqtt_sub *cur_sub; /* the case's results subscriber */
 /* Helpers                                                                   */
 /* ------------------------------------------------------------------------- */
 
+/* The device's HTTPS key and certificate (made at its first start, kept for the run). */
+static char https_dir[160];
+
 static void set_str(char *dst, size_t cap, const char *src)
 {
     size_t n = strlen(src);
@@ -54,6 +57,7 @@ static void start_device(const struct ml_broker *b, bool tls)
     sc_settings_defaults(&s);
     s.modbus_port = 0;
     s.http_port = 0;
+    s.https_port = 0; /* the API is on HTTPS: curl trusts the device's certificate */
     s.mqtt_enabled = true;
     set_str(s.mqtt_url, sizeof s.mqtt_url, b->url);
     if (tls) {
@@ -62,10 +66,15 @@ static void start_device(const struct ml_broker *b, bool tls)
         set_str(s.mqtt_key_file, sizeof s.mqtt_key_file, b->client_key);
     }
     set_str(s.mqtt_site, sizeof s.mqtt_site, "lab");
+    if (https_dir[0] == '\0') {
+        snprintf(https_dir, sizeof https_dir, "%s/https", tmpdir);
+        CU_ASSERT_EQUAL_FATAL(mkdir(https_dir, 0700), 0);
+    }
     struct sim_config cfg = {.time_mode = SIM_TIME_VIRTUAL,
                              .utc_at_start = 1767225600,
                              .serial = SERIAL,
-                             .label_password = "abcd2345"};
+                             .label_password = "abcd2345",
+                             .tls_dir = https_dir};
     CU_ASSERT_EQUAL_FATAL(ml_dev_sc_start(&s, &cfg), 0);
     sim_advance_ms(1000); /* DHCP lease, then the MQTT connect starts */
 }
@@ -173,8 +182,9 @@ static cJSON *get_firmware(void)
 {
     char cmd[512];
     snprintf(cmd, sizeof cmd,
-             "curl -sS --max-time 20 -u 'user:abcd2345' 'http://127.0.0.1:%u/api/v1/firmware'",
-             ml_dev_sc_app()->status.http_port);
+             "curl -sS --max-time 20 --cacert %s/https_cert.pem -u 'user:abcd2345' "
+             "'https://127.0.0.1:%u/api/v1/firmware'",
+             https_dir, ml_dev_sc_app()->status.https_port);
     FILE *p = popen(cmd, "r");
     CU_ASSERT_PTR_NOT_NULL_FATAL(p);
     static char out[4096];
