@@ -28,6 +28,7 @@
 #ifndef SIM_QEMU_ML_QEMU_VT_H
 #define SIM_QEMU_ML_QEMU_VT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stddef.h>
 
@@ -36,15 +37,27 @@
 
 struct ml_qemu_vt;
 
+/** QEMU's threads run this many nice steps below the caller by default (see qemu_nice). */
+#define ML_QEMU_VT_NICE 5
+
 /** How the leash is set. */
 struct ml_qemu_vt_opts {
     double pace;      /**< guest/host speed while pacing (0: 1.0, real time) */
     double max_speed; /**< cap while running to an instant (0: none) */
+    /** open() makes QEMU's threads this much nicer than the calling thread
+     *  (0: ML_QEMU_VT_NICE; negative: left alone; the environment variable
+     *  ML_VT_NICE overrides it for benchmarks): on a busy host the leash and
+     *  the device's host peers then get the CPU before the guest does. */
+    int qemu_nice;
 };
 
 /**
  * Connect to QEMU's QMP socket @p qmp_path (waits up to 5 s for it), read the
- * guest clock and start pacing from there.
+ * guest clock and start pacing from there. QEMU's threads are made nicer than
+ * the caller (opts.qemu_nice), and the leash's thread asks for SCHED_FIFO
+ * priority 1 (kept SCHED_OTHER when the host refuses, or with ML_VT_RT=0): on a
+ * busy host the host peers get the CPU before the guest, and a stop that lands
+ * late costs less guest time (docs/target.md, "Virtual time").
  * @return 0 with *@p out, or -1 with the reason in @p err.
  */
 int ml_qemu_vt_open(struct ml_qemu_vt **out, const char *qmp_path, const struct ml_qemu_vt_opts *o,
@@ -71,6 +84,11 @@ struct ml_qemu_vt_stats {
     double run_to_guest_s; /**< guest time those calls covered */
     uint64_t max_overshoot_us;
     double open_host_s; /**< wall time since ml_qemu_vt_open() */
+    /** the longest burst (cont to the clock read after stop), wall time, and how
+     *  long it was meant to run; a late stop shows as the first far above the second */
+    double max_burst_host_s, max_burst_want_s;
+    double max_burst_guest_s; /**< guest time covered by the longest burst */
+    bool realtime;            /**< the leash thread got SCHED_FIFO (see ml_qemu_vt_open) */
 };
 void ml_qemu_vt_stats(struct ml_qemu_vt *v, struct ml_qemu_vt_stats *out);
 
