@@ -344,7 +344,7 @@ int ml_qemu_vt_open(struct ml_qemu_vt **out, const char *qmp_path, const struct 
                  qmp_path);
         goto fail;
     }
-    int nice_d = o != NULL && o->qemu_nice != 0 ? o->qemu_nice : ML_QEMU_VT_NICE;
+    int nice_d = o != NULL ? o->qemu_nice : 0;
     const char *env_nice = getenv("ML_VT_NICE"); /* benchmarks: bench/qemu-vtime/run.sh */
     if (env_nice != NULL && *env_nice != 0) {
         nice_d = atoi(env_nice);

@@ -37,27 +37,24 @@
 
 struct ml_qemu_vt;
 
-/** QEMU's threads run this many nice steps below the caller by default (see qemu_nice). */
-#define ML_QEMU_VT_NICE 5
-
 /** How the leash is set. */
 struct ml_qemu_vt_opts {
     double pace;      /**< guest/host speed while pacing (0: 1.0, real time) */
     double max_speed; /**< cap while running to an instant (0: none) */
-    /** open() makes QEMU's threads this much nicer than the calling thread
-     *  (0: ML_QEMU_VT_NICE; negative: left alone; the environment variable
-     *  ML_VT_NICE overrides it for benchmarks): on a busy host the leash and
-     *  the device's host peers then get the CPU before the guest does. */
+    /** open() makes QEMU's threads this much nicer than the calling thread (0 or
+     *  negative: left alone; the environment variable ML_VT_NICE overrides it for
+     *  benchmarks). Measured on a loaded host, it does more harm than good: the
+     *  starved QEMU answered QMP `stop` up to 1.7 s late and the runner's HTTPS
+     *  requests (wall-clock timeouts) failed (docs/performance.md). */
     int qemu_nice;
 };
 
 /**
  * Connect to QEMU's QMP socket @p qmp_path (waits up to 5 s for it), read the
- * guest clock and start pacing from there. QEMU's threads are made nicer than
- * the caller (opts.qemu_nice), and the leash's thread asks for SCHED_FIFO
- * priority 1 (kept SCHED_OTHER when the host refuses, or with ML_VT_RT=0): on a
- * busy host the host peers get the CPU before the guest, and a stop that lands
- * late costs less guest time (docs/target.md, "Virtual time").
+ * guest clock and start pacing from there. The leash's thread asks for
+ * SCHED_FIFO priority 1 (kept SCHED_OTHER when the host refuses, or with
+ * ML_VT_RT=0) so that it wakes on time on a busy host; QEMU's threads are
+ * reniced only when opts.qemu_nice asks for it.
  * @return 0 with *@p out, or -1 with the reason in @p err.
  */
 int ml_qemu_vt_open(struct ml_qemu_vt **out, const char *qmp_path, const struct ml_qemu_vt_opts *o,

@@ -1,9 +1,9 @@
 /*
  * sim/qemu's leash (ml_qemu_vt.h) on its own: the P1MB image started on QEMU's
  * instruction-count clock with a QMP socket; the leash takes the clock, makes
- * QEMU's threads ML_QEMU_VT_NICE steps nicer than the caller (read back from
- * /proc/PID/task/TID/stat), and a run to an instant 3 s of guest time ahead
- * gets there. Errors: no QMP socket.
+ * QEMU's threads 5 nice steps nicer than the caller when asked to (read back
+ * from /proc/PID/task/TID/stat), and a run to an instant 3 s of guest time
+ * ahead gets there. Errors: no QMP socket.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -113,14 +113,26 @@ static void test_leash_nice_and_run_to(void)
     errno = 0;
     int mine = getpriority(PRIO_PROCESS, 0);
     CU_ASSERT_EQUAL(errno, 0);
-    int want = mine + ML_QEMU_VT_NICE > 19 ? 19 : mine + ML_QEMU_VT_NICE;
+    int want = mine + 5 > 19 ? 19 : mine + 5;
     int threads, equal;
     thread_nice(pid, mine, &threads, &equal);
     CU_ASSERT(threads >= 2);         /* the main loop and the vCPU at least */
     CU_ASSERT_EQUAL(equal, threads); /* as started: the caller's */
 
+    /* by default QEMU is left as it is */
     struct ml_qemu_vt *v = NULL;
     struct ml_qemu_vt_opts vo = {.pace = 1.0, .max_speed = 0};
+    rc = ml_qemu_vt_open(&v, qmp, &vo, err, sizeof err);
+    if (rc != 0) {
+        fprintf(stderr, "\n  %s\n", err);
+    }
+    CU_ASSERT_EQUAL_FATAL(rc, 0);
+    thread_nice(pid, mine, &threads, &equal);
+    CU_ASSERT_EQUAL(equal, threads);
+    ml_qemu_vt_close(v);
+
+    v = NULL;
+    vo.qemu_nice = 5;
     rc = ml_qemu_vt_open(&v, qmp, &vo, err, sizeof err);
     if (rc != 0) {
         fprintf(stderr, "\n  %s\n", err);
@@ -158,7 +170,7 @@ int main(void)
     signal(SIGPIPE, SIG_IGN);
     static const struct ml_test_case cases[] = {
         {"errors: no QMP socket", test_no_qmp_socket},
-        {"P1MB on -icount: QEMU niced, a run to +3 s", test_leash_nice_and_run_to},
+        {"P1MB on -icount: QEMU niced when asked, a run to +3 s", test_leash_nice_and_run_to},
     };
     return ml_test_run("qemu_vt", cases, sizeof cases / sizeof cases[0], NULL, NULL);
 }
