@@ -193,12 +193,13 @@ static int burst(struct ml_qemu_vt *v, int64_t want)
 static void *vt_main(void *x)
 {
     struct ml_qemu_vt *v = x;
-    /* A stop that comes late lets the guest run on at full speed (~25-40 guest ms per
-     * wall ms when idle): on a busy host this thread's wake-up decides how exact the
-     * stops are. Where the host allows it (root, or an RLIMIT_RTPRIO), it runs
-     * SCHED_FIFO: it sleeps nearly all the time and then runs for a QMP exchange. */
-    const char *env_rt = getenv("ML_VT_RT"); /* benchmarks: 0 keeps SCHED_OTHER */
-    if (env_rt == NULL || strcmp(env_rt, "0") != 0) {
+    /* A stop that comes late lets the guest run on at full speed (~25-48 guest ms per
+     * wall ms when idle). ML_VT_RT=1 (benchmarks) runs this thread SCHED_FIFO where the
+     * host allows it (root, or an RLIMIT_RTPRIO): measured, the stops came as late as
+     * without it (QEMU's main loop answers `stop` late on a busy host, not this thread),
+     * so it is off by default (docs/performance.md). */
+    const char *env_rt = getenv("ML_VT_RT");
+    if (env_rt != NULL && strcmp(env_rt, "1") == 0) {
         struct sched_param sp = {.sched_priority = 1};
         if (pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp) == 0) {
             pthread_mutex_lock(&v->mu);

@@ -51,10 +51,9 @@ struct ml_qemu_vt_opts {
 
 /**
  * Connect to QEMU's QMP socket @p qmp_path (waits up to 5 s for it), read the
- * guest clock and start pacing from there. The leash's thread asks for
- * SCHED_FIFO priority 1 (kept SCHED_OTHER when the host refuses, or with
- * ML_VT_RT=0) so that it wakes on time on a busy host; QEMU's threads are
- * reniced only when opts.qemu_nice asks for it.
+ * guest clock and start pacing from there. QEMU's threads are reniced only when
+ * opts.qemu_nice asks for it; the leash's thread asks for SCHED_FIFO priority 1
+ * only with ML_VT_RT=1 in the environment (both measured, docs/performance.md).
  * @return 0 with *@p out, or -1 with the reason in @p err.
  */
 int ml_qemu_vt_open(struct ml_qemu_vt **out, const char *qmp_path, const struct ml_qemu_vt_opts *o,
@@ -85,7 +84,7 @@ struct ml_qemu_vt_stats {
      *  long it was meant to run; a late stop shows as the first far above the second */
     double max_burst_host_s, max_burst_want_s;
     double max_burst_guest_s; /**< guest time covered by the longest burst */
-    bool realtime;            /**< the leash thread got SCHED_FIFO (see ml_qemu_vt_open) */
+    bool realtime; /**< the leash thread got SCHED_FIFO (ML_VT_RT=1, see ml_qemu_vt_open) */
 };
 void ml_qemu_vt_stats(struct ml_qemu_vt *v, struct ml_qemu_vt_stats *out);
 
