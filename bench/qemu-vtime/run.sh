@@ -8,14 +8,14 @@
 # scenario once on the wall clock (REALTIME=1) and the idle speed of the
 # image under -icount (IDLE=1).
 #
-# usage: bench/qemu-vtime/run.sh [SCENARIO]   (default bench/qemu-vtime/demo-qemu.yaml)
+# usage: bench/qemu-vtime/run.sh [SCENARIO]   (default scenarios/demo.yaml)
 # env:   RUNS (10), REALTIME (0/1), IDLE (0/1), BUILD (build/sim), TARGET_BIN
 #        (build/target/bin), EXTRA (more `meterlab run` options, e.g. --vtime-max 10),
 #        KEEP (a directory: every run's output is copied there as runN.txt)
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-scn=${1:-$here/demo-qemu.yaml}
+scn=${1:-$root/scenarios/demo.yaml}
 runs=${RUNS:-10}
 build=${BUILD:-$root/build/sim}
 export ML_TARGET_BIN=${TARGET_BIN:-$root/build/target/bin}
