@@ -16,8 +16,7 @@ all: sim
 help:
 	@echo "make run          build and run the demo on the simulated device"
 	@echo "make test         everything CI runs: sim, sim-asan, target (QEMU), fuzz smoke, size"
-	@echo "make test-long    the long tests (ctest label long, sim and target builds), e.g. the"
-	@echo "                  24 h scenario on the target image on virtual time (hours: docs/testing.md)"
+	@echo "make test-long    the long runs left out of make test (ctest label long)"
 	@echo "make sim          configure + build the host preset (build/sim/bin/meterlab)"
 	@echo "make bench        build the optimised host preset and run the benchmarks"
 	@echo "make format       clang-format every C file"
@@ -55,17 +54,15 @@ test: bootstrap
 	$(MAKE) --no-print-directory size
 	@echo "make test: all stages passed"
 
-# test-long: the tests labelled `long` (left out of the presets, hence of make test):
-# the sim build's and the target build's, among them qemu.vtime_24h (the 24 h
-# scenario on the Smart Connect image on virtual time; docs/testing.md, docs/target.md).
+# test-long: what make test leaves out for its 15 min budget (ctest label long:
+# real-time device replays, long QEMU runs), on builds make test made.
 test-long: bootstrap
 	$(CMAKE) --preset sim >/dev/null
 	$(CMAKE) --build --preset sim
+	$(CTEST) --test-dir build/sim -L long -j 2 --output-on-failure
 	$(CMAKE) --preset target >/dev/null
 	$(CMAKE) --build --preset target
-	$(CTEST) --test-dir build/sim -L long --output-on-failure --no-tests=ignore
-	$(CTEST) --test-dir build/target -L long --output-on-failure --no-tests=ignore
-	@echo "make test-long: all long tests passed"
+	$(CTEST) --test-dir build/target -L long -j 2 --output-on-failure
 
 # target: the Cortex-M4 images, their QEMU tests (target.qemu_boot; qemu.* run
 # host programs of build/sim, skipped when that is not built), the freestanding
