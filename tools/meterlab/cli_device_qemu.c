@@ -26,57 +26,60 @@ int ml_cli_device_qemu(int argc, char **argv);
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: meterlab device --target qemu --product p1mb --variant V [options]\n"
-            "       meterlab device --target qemu --product p1|tic [options]\n\n"
-            "Boots the device's target image (Cortex-M, MPS2-AN386) in qemu-system-arm with its\n"
-            "UARTs on ptys and prints the same banner and status lines as the simulated device.\n"
-            "Stop it with Ctrl-C (SIGINT) or SIGTERM: QEMU is stopped with it.\n\n"
-            "options:\n"
-            "  --target qemu          run the target image (without it: the simulated device)\n"
-            "  --product p1mb|p1|tic  which device (required)\n"
-            "  --variant NAME         P1MB register map: sdm630, pro380, acr10rh, xemex (p1mb)\n"
-            "  --image FILE           the image (.elf); default: <name>.elf in the target build\n"
-            "                         beside this meterlab's build (build/target/bin), or\n"
-            "                         $ML_TARGET_BIN; images: p1mb_<variant>.elf,\n"
-            "                         smart_connect_p1.elf, smart_connect_tic.elf\n"
-            "  --p1-in pty            meter input (the only choice: a QEMU pty)\n"
-            "  --p1-out pty|none      P1 pass-through output (p1|tic; default pty)\n"
-            "  --rs485 pty            Modbus RTU side (p1mb; a QEMU pty)\n"
-            "  --modbus-port N        host port for the device's Modbus TCP server (p1|tic;\n"
-            "                         default 1502, 0 = any free)\n"
-            "  --http-port N          host port for the device's plain HTTP server: the landing\n"
-            "                         page only (default 8080, 0 = any)\n"
-            "  --https-port N         host port for its HTTPS server, the page and the API\n"
-            "                         (default 8443, 0 = any); the module's key and certificate\n"
-            "                         are made at its first start in a directory of this run\n"
-            "  --bind ADDR            address the host ports bind to (default 127.0.0.1)\n"
-            "  --mqtt URL             MQTT on, to this broker (mqtt[s]://host:port); the\n"
-            "                         co-processor's MQTT connections go there\n"
-            "  --meter-type NAME --mqtt-site S --mqtt-user U --mqtt-password P\n"
-            "                         as for the sim: with --mqtt these seed the image's empty\n"
-            "                         configuration (meterlab sends PATCH /api/v1/config, then\n"
-            "                         POST /api/v1/reset, before it prints the banner)\n"
-            "  --mqtt-ca FILE --mqtt-cert FILE --mqtt-key FILE   the co-processor's TLS files\n"
-            "  --icount VALUE         QEMU's -icount (e.g. shift=0,sleep=off,align=off: the\n"
-            "                         guest clock counts instructions and skips idle time, so\n"
-            "                         the image runs ahead of the wall clock unless a QMP\n"
-            "                         client holds it: meterlab run --dut qemu --vtime does)\n"
-            "  --qmp PATH             QEMU's QMP on this unix socket (stop/cont, clock reads)\n"
-            "  --control PATH         bench control: a unix socket at PATH taking one command a\n"
-            "                         line, answered 'ok' or 'error: ...': 'button press',\n"
-            "                         'button release' (the image reads console bytes B/b as its\n"
-            "                         button: QEMU cannot press the board's), 'fault link_down',\n"
-            "                         'fault link_up' (the co-processor emulator reports the link\n"
-            "                         lost / back as an ESP-AT module does; p1|tic)\n"
-            "  --quiet                print only the start banner and errors\n"
-            "  -h, --help             this text\n\n"
-            "environment: QEMU (the qemu-system-arm to run), ML_TARGET_BIN (image directory).\n"
-            "Build the images with `make target` (cmake --preset target && cmake --build --preset\n"
-            "target). The emulated flash (configuration) lives in QEMU's RAM: it survives a\n"
-            "reboot of the firmware, not a restart of this command.\n\n"
-            "example:\n"
-            "  meterlab device --target qemu --product p1mb --variant sdm630\n");
+    fprintf(
+        out,
+        "usage: meterlab device --target qemu --product p1mb --variant V [options]\n"
+        "       meterlab device --target qemu --product p1|tic [options]\n\n"
+        "Boots the device's target image (Cortex-M, MPS2-AN386) in qemu-system-arm with its\n"
+        "UARTs on ptys and prints the same banner and status lines as the simulated device.\n"
+        "Stop it with Ctrl-C (SIGINT) or SIGTERM: QEMU is stopped with it.\n\n"
+        "options:\n"
+        "  --target qemu          run the target image (without it: the simulated device)\n"
+        "  --product p1mb|p1|tic  which device (required)\n"
+        "  --variant NAME         P1MB register map: sdm630, pro380, acr10rh, xemex (p1mb)\n"
+        "  --board NAME           QEMU machine: mps2-an386 (default; $ML_QEMU_BOARD if set)\n"
+        "                         or netduinoplus2 (STM32F405: images <name>_netduinoplus2.elf)\n"
+        "  --image FILE           the image (.elf); default: <name>.elf in the target build\n"
+        "                         beside this meterlab's build (build/target/bin), or\n"
+        "                         $ML_TARGET_BIN; images: p1mb_<variant>.elf,\n"
+        "                         smart_connect_p1.elf, smart_connect_tic.elf\n"
+        "  --p1-in pty            meter input (the only choice: a QEMU pty)\n"
+        "  --p1-out pty|none      P1 pass-through output (p1|tic; default pty)\n"
+        "  --rs485 pty            Modbus RTU side (p1mb; a QEMU pty)\n"
+        "  --modbus-port N        host port for the device's Modbus TCP server (p1|tic;\n"
+        "                         default 1502, 0 = any free)\n"
+        "  --http-port N          host port for the device's plain HTTP server: the landing\n"
+        "                         page only (default 8080, 0 = any)\n"
+        "  --https-port N         host port for its HTTPS server, the page and the API\n"
+        "                         (default 8443, 0 = any); the module's key and certificate\n"
+        "                         are made at its first start in a directory of this run\n"
+        "  --bind ADDR            address the host ports bind to (default 127.0.0.1)\n"
+        "  --mqtt URL             MQTT on, to this broker (mqtt[s]://host:port); the\n"
+        "                         co-processor's MQTT connections go there\n"
+        "  --meter-type NAME --mqtt-site S --mqtt-user U --mqtt-password P\n"
+        "                         as for the sim: with --mqtt these seed the image's empty\n"
+        "                         configuration (meterlab sends PATCH /api/v1/config, then\n"
+        "                         POST /api/v1/reset, before it prints the banner)\n"
+        "  --mqtt-ca FILE --mqtt-cert FILE --mqtt-key FILE   the co-processor's TLS files\n"
+        "  --icount VALUE         QEMU's -icount (e.g. shift=0,sleep=off,align=off: the\n"
+        "                         guest clock counts instructions and skips idle time, so\n"
+        "                         the image runs ahead of the wall clock unless a QMP\n"
+        "                         client holds it: meterlab run --dut qemu --vtime does)\n"
+        "  --qmp PATH             QEMU's QMP on this unix socket (stop/cont, clock reads)\n"
+        "  --control PATH         bench control: a unix socket at PATH taking one command a\n"
+        "                         line, answered 'ok' or 'error: ...': 'button press',\n"
+        "                         'button release' (the image reads console bytes B/b as its\n"
+        "                         button: QEMU cannot press the board's), 'fault link_down',\n"
+        "                         'fault link_up' (the co-processor emulator reports the link\n"
+        "                         lost / back as an ESP-AT module does; p1|tic)\n"
+        "  --quiet                print only the start banner and errors\n"
+        "  -h, --help             this text\n\n"
+        "environment: QEMU (the qemu-system-arm to run), ML_TARGET_BIN (image directory).\n"
+        "Build the images with `make target` (cmake --preset target && cmake --build --preset\n"
+        "target). The emulated flash (configuration) lives in QEMU's RAM: it survives a\n"
+        "reboot of the firmware, not a restart of this command.\n\n"
+        "example:\n"
+        "  meterlab device --target qemu --product p1mb --variant sdm630\n");
 }
 
 /* ------------------------------------------------------------------------- */
@@ -128,7 +131,8 @@ int ml_cli_device_qemu(int argc, char **argv)
         O_QMP,
         O_UNSUPPORTED,
         O_HTTPS,
-        O_CONTROL
+        O_CONTROL,
+        O_BOARD
     };
     static const struct option opts[] = {
         ML_CLI_DEVICE_OPTIONS,
@@ -141,6 +145,7 @@ int ml_cli_device_qemu(int argc, char **argv)
         {"qmp", required_argument, 0, O_QMP},
         {"https-port", required_argument, 0, O_HTTPS},
         {"control", required_argument, 0, O_CONTROL},
+        {"board", required_argument, 0, O_BOARD},
         /* the sim's options that seed its configuration: the image has its own store */
         {"serial", required_argument, 0, O_UNSUPPORTED},
         {"state-dir", required_argument, 0, O_UNSUPPORTED},
@@ -149,6 +154,11 @@ int ml_cli_device_qemu(int argc, char **argv)
     const char *product = NULL, *variant = NULL, *image_arg = NULL, *bind = "127.0.0.1";
     const char *mqtt = NULL, *ca = NULL, *cert = NULL, *key = NULL, *control = NULL;
     const char *icount = NULL, *qmp = NULL;
+    /* --board, else $ML_QEMU_BOARD (so `meterlab run --dut qemu` can pick it), else MPS2 */
+    const char *qboard = getenv("ML_QEMU_BOARD");
+    if (qboard == NULL || qboard[0] == '\0') {
+        qboard = "mps2-an386";
+    }
     bool quiet = false, p1out = true;
     struct ml_qemu_seed seed = {NULL, NULL, NULL, NULL, NULL};
     uint16_t modbus_port = 1502, http_port = 8080, https_port = 8443;
@@ -242,6 +252,9 @@ int ml_cli_device_qemu(int argc, char **argv)
         case ML_CLI_O_PASS:
             seed.password = optarg;
             break;
+        case O_BOARD:
+            qboard = optarg;
+            break;
         case O_CONTROL:
             control = optarg;
             break;
@@ -278,6 +291,19 @@ int ml_cli_device_qemu(int argc, char **argv)
         fprintf(stderr, "meterlab device: --product '%s': must be p1, tic or p1mb\n", product);
         return ML_EXIT_USAGE;
     }
+    /* The images of a board other than the MPS2 carry its name: p1mb_sdm630_netduinoplus2.elf */
+    const char *suffix;
+    if (strcmp(qboard, "mps2-an386") == 0) {
+        suffix = "";
+    } else if (strcmp(qboard, "netduinoplus2") == 0) {
+        suffix = "_netduinoplus2";
+    } else {
+        fprintf(stderr,
+                "meterlab device: --board '%s': must be mps2-an386 (the Cortex-M port) or "
+                "netduinoplus2 (the STM32F405 port)\n",
+                qboard);
+        return ML_EXIT_USAGE;
+    }
     char name[64];
     if (is_p1mb) {
         static const char *const known[] = {"sdm630", "pro380", "acr10rh", "xemex"};
@@ -292,13 +318,13 @@ int ml_cli_device_qemu(int argc, char **argv)
                     variant ? "'" : "", variant ? variant : "is required", variant ? "'" : "");
             return ML_EXIT_USAGE;
         }
-        snprintf(name, sizeof name, "p1mb_%s.elf", variant);
+        snprintf(name, sizeof name, "p1mb_%s%s.elf", variant, suffix);
     } else {
         if (variant != NULL) {
             fprintf(stderr, "meterlab device: --variant is for --product p1mb\n");
             return ML_EXIT_USAGE;
         }
-        snprintf(name, sizeof name, "smart_connect_%s.elf", is_tic ? "tic" : "p1");
+        snprintf(name, sizeof name, "smart_connect_%s%s.elf", is_tic ? "tic" : "p1", suffix);
     }
 
     /* QEMU and the image, with an error that says how to get them. */
@@ -339,6 +365,7 @@ int ml_cli_device_qemu(int argc, char **argv)
     struct ml_qemu_opts qo = {
         .qemu = qemu_bin,
         .image = image,
+        .machine = qboard,
         .p1mb = is_p1mb,
         .p1_out = p1out,
         .bind = bind,

@@ -164,12 +164,28 @@ void stm32_usart_isr(struct stm32_usart *u)
         if (ml_ring_get(&u->tx, &byte) == ML_OK) {
             r->DR = byte;
         } else {
-            /* all bytes are in the USART: wait for the last to leave the shift register */
-            r->SR = ~STM32_USART_SR_TC; /* rc_w0: clear TC, the other bits ignore the write */
+            /* All bytes are in the USART: wait for the last to leave the shift
+             * register. TC needs no clearing here: the SR read above and the DR
+             * write of that byte cleared it (§30.6.1). (QEMU 7.2 sets TC only on a
+             * DR write, so an explicit clear here would leave it clear forever.) */
             r->CR1 = (cr1 & ~STM32_USART_CR1_TXEIE) | STM32_USART_CR1_TCIE;
         }
     } else if ((cr1 & STM32_USART_CR1_TCIE) != 0u && (sr & STM32_USART_SR_TC) != 0u) {
         r->CR1 = (cr1 & ~STM32_USART_CR1_TCIE) | STM32_USART_CR1_RE;
+        de_set(u, false); /* the last stop bit is out: release the line */
+        u->sending = false;
+    }
+}
+
+void stm32_usart_tx_poll(struct stm32_usart *u)
+{
+    struct stm32_usart_regs *r = u->regs;
+    uint8_t byte;
+    while ((r->SR & STM32_USART_SR_TXE) != 0u && ml_ring_get(&u->tx, &byte) == ML_OK) {
+        r->DR = byte;
+    }
+    if (u->sending && ml_ring_count(&u->tx) == 0u && (r->SR & STM32_USART_SR_TC) != 0u) {
+        r->CR1 = (r->CR1 & ~(STM32_USART_CR1_TXEIE | STM32_USART_CR1_TCIE)) | STM32_USART_CR1_RE;
         de_set(u, false); /* the last stop bit is out: release the line */
         u->sending = false;
     }

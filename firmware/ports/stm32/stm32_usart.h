@@ -119,4 +119,13 @@ int stm32_usart_read(struct stm32_usart *u, uint8_t *buf, uint32_t cap, uint32_t
 /** The USART's interrupt handler body. */
 void stm32_usart_isr(struct stm32_usart *u);
 
+/**
+ * Transmit by polling, for a USART model that raises no TXE/TC interrupt
+ * (QEMU 7.2's stm32f2xx-usart interrupts on RXNE only and sends each DR write
+ * at once): feed DR from the ring while TXE is set; once the ring is empty and
+ * TC is set, release DE (receiver on again) as the TC interrupt does. Same
+ * context rule as stm32_usart_write().
+ */
+void stm32_usart_tx_poll(struct stm32_usart *u);
+
 #endif /* FIRMWARE_PORTS_STM32_STM32_USART_H */
