@@ -43,6 +43,7 @@
 #else
 #define BOARD_TIM2_PSC 83u
 #endif
+#define BOARD_TIM2_MASK 0xFFFFFFFFu /* TIM2 is 32 bits on the F4 */
 
 /* ------------------------------------------------------------------------- */
 /* USARTs                                                                    */

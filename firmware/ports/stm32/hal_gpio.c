@@ -7,7 +7,7 @@
  */
 #include "hal_gpio.h"
 
-#include "board_stm32f405.h"
+#include "stm32_board.h"
 #include "cm.h"
 #ifdef ML_STM32_QEMU
 #include "hal_uart.h"

@@ -11,7 +11,7 @@
  */
 #include "hal_sys.h"
 
-#include "board_stm32f405.h"
+#include "stm32_board.h"
 #include "cm.h"
 #include "cm_port.h"
 
@@ -161,9 +161,11 @@ static void put_dec(char *buf, size_t cap, int v)
 
 static void stop_here(void)
 {
+#if defined(__ARM_ARCH_7M__) || defined(__ARM_ARCH_7EM__)
     if ((CM_DHCSR & CM_DHCSR_C_DEBUGEN) != 0u) {
         __asm volatile("bkpt #0");
     }
+#endif /* ARMv6-M software cannot read DHCSR: no breakpoint */
 }
 
 void cm_sys_panic(const char *what)

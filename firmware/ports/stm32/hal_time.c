@@ -1,11 +1,12 @@
 /*
- * Time on the STM32F405: the clock is TIM2 (32 bits) counting up at 1 MHz,
- * free-running; every read adds the counts since the previous read (modulo
- * 2^32) to a 64-bit (ms, µs) clock. SysTick interrupts at 1 kHz (processor
- * clock) wake the WFI sleep and read the clock, so no 71-minute wrap is ever
- * missed. Counting SysTick interrupts instead would lose milliseconds whenever
- * interrupts are delayed (under QEMU, when the host starves the vCPU); the
- * timer's counter stays right.
+ * Time on the STM32 boards: the clock is TIM2 counting up at 1 MHz,
+ * free-running; every read adds the counts since the previous read (modulo the
+ * counter's width, BOARD_TIM2_MASK: 32 bits on the F405, 16 on the L072) to a
+ * 64-bit (ms, µs) clock. SysTick interrupts at 1 kHz (processor clock) wake
+ * the WFI sleep and read the clock, so no wrap (71 minutes; 65 ms on the L072)
+ * is missed while interrupts run. Counting SysTick interrupts instead would lose milliseconds
+ * whenever interrupts are delayed (under QEMU, when the host starves the vCPU); the timer's counter
+ * stays right.
  *
  * QEMU 7.2 (hw/timer/stm32f2xx_timer.c) derives CNT from its virtual clock at
  * 48 MHz / (PSC + 1), but its update interrupt misfires once ARR is written:
@@ -17,7 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "board_stm32f405.h"
+#include "stm32_board.h"
 #include "cm.h"
 #include "cm_port.h"
 #include "err.h"
@@ -44,7 +45,7 @@ void cm_time_init(void)
     TIM2_REG(TIM_CR1) = 0u;
     TIM2_REG(TIM_PSC) = BOARD_TIM2_PSC;
 #ifndef ML_STM32_QEMU
-    TIM2_REG(TIM_ARR) = 0xFFFFFFFFu;
+    TIM2_REG(TIM_ARR) = BOARD_TIM2_MASK; /* its reset value: the full count */
 #endif
     TIM2_REG(TIM_EGR) = TIM_EGR_UG;  /* load PSC (preloaded) and zero the counter */
     TIM2_REG(TIM_CR1) = TIM_CR1_CEN; /* no interrupt: read only */
@@ -59,7 +60,7 @@ static uint64_t now_ms_us(uint32_t *us_in_ms)
 {
     uint32_t key = cm_irq_save();
     uint32_t raw = TIM2_REG(TIM_CNT);
-    uint32_t us = T.us_in_ms + (raw - T.last_raw); /* up counter, modulo 2^32 */
+    uint32_t us = T.us_in_ms + ((raw - T.last_raw) & BOARD_TIM2_MASK); /* up counter, wraps */
     T.last_raw = raw;
     if (us >= 1000u) {
         T.ms += us / 1000u;

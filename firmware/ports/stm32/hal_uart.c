@@ -13,7 +13,7 @@
  */
 #include "hal_uart.h"
 
-#include "board_stm32f405.h"
+#include "stm32_board.h"
 #include "cm.h"
 #include "err.h"
 #include "hal_time.h"
@@ -34,8 +34,11 @@ UART_STORAGE(0);
 UART_STORAGE(1);
 UART_STORAGE(2);
 UART_STORAGE(3);
+#if BOARD_UART_HW_COUNT > 4u
 UART_STORAGE(4);
-_Static_assert(BOARD_UART_HW_COUNT == 5u, "one UART_STORAGE per hardware USART");
+#endif
+_Static_assert(BOARD_UART_HW_COUNT == 4u || BOARD_UART_HW_COUNT == 5u,
+               "one UART_STORAGE per hardware USART");
 
 static uint32_t now_us32(void)
 {
@@ -60,7 +63,9 @@ void stm32_uart_init(void)
     UART_BIND(1);
     UART_BIND(2);
     UART_BIND(3);
+#if BOARD_UART_HW_COUNT > 4u
     UART_BIND(4);
+#endif
     board_pin_write(board_rs485_de, false);
     board_pin_mode(board_rs485_de, GPIO_MODE_OUT, 0);
     for (unsigned i = 0; i < BOARD_UART_HW_COUNT; i++) {
@@ -206,15 +211,15 @@ void cm_console_write_polled(const char *s)
     r->CR1 &= ~(STM32_USART_CR1_TXEIE | STM32_USART_CR1_TCIE);
     uint8_t queued;
     while (u->open && ml_ring_get(&u->tx, &queued) == ML_OK) {
-        while ((r->SR & STM32_USART_SR_TXE) == 0u) {
+        while ((STM32_USART_STATUS(r) & STM32_USART_SR_TXE) == 0u) {
         }
-        r->DR = queued;
+        STM32_USART_TX(r) = queued;
     }
     for (; *s != '\0'; s++) {
-        while ((r->SR & STM32_USART_SR_TXE) == 0u) {
+        while ((STM32_USART_STATUS(r) & STM32_USART_SR_TXE) == 0u) {
         }
-        r->DR = (uint8_t)*s;
+        STM32_USART_TX(r) = (uint8_t)*s;
     }
-    while ((r->SR & STM32_USART_SR_TC) == 0u) {
+    while ((STM32_USART_STATUS(r) & STM32_USART_SR_TC) == 0u) {
     }
 }

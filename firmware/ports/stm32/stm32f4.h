@@ -2,8 +2,8 @@
  * @file stm32f4.h
  * @brief STM32F405 registers this port uses, written from the reference
  * manual RM0090 (rev. 19) and the STM32F405xx datasheet (DS8626): memory map
- * (RM0090 §2.3), RCC (§7.3), GPIO (§8.4), flash interface (§3.8), IWDG
- * (§21.4), TIM2 (§18.4) and the interrupt numbers (§12.2, table 62). No vendor
+ * (RM0090 §2.3), RCC (§7.3), GPIO (§8.4), flash interface (§3.8)
+ * and the interrupt numbers (§12.2, table 62). No vendor
  * header is used. The USART registers are in stm32_usart.h (§30.6).
  *
  * Only the files of firmware/ports/stm32 include this header.
@@ -13,7 +13,7 @@
 
 #include <stdint.h>
 
-#define STM32_REG(addr) (*(volatile uint32_t *)(uintptr_t)(addr))
+#include "stm32_common.h"
 
 /* ------------------------------------------------------------------------- */
 /* Memory map (RM0090 §2.3, table 1)                                         */
@@ -21,8 +21,6 @@
 
 #define STM32_FLASH_BASE 0x08000000u /* main memory, sectors 0..11 (§3.3, table 5) */
 #define STM32_SRAM_BASE  0x20000000u /* SRAM1 112 KiB + SRAM2 16 KiB */
-#define STM32_TIM2_BASE  0x40000000u
-#define STM32_IWDG_BASE  0x40003000u
 #define STM32_USART2     0x40004400u
 #define STM32_USART3     0x40004800u
 #define STM32_UART4      0x40004C00u
@@ -91,26 +89,6 @@
 #define RCC_CSR_LPWRRSTF    (1u << 31)
 
 /* ------------------------------------------------------------------------- */
-/* GPIO (§8.4): one block per port                                           */
-/* ------------------------------------------------------------------------- */
-
-struct stm32_gpio_regs {
-    volatile uint32_t MODER;   /* 0x00: 2 bits per pin, 00 in, 01 out, 10 AF */
-    volatile uint32_t OTYPER;  /* 0x04 */
-    volatile uint32_t OSPEEDR; /* 0x08 */
-    volatile uint32_t PUPDR;   /* 0x0C: 01 pull-up */
-    volatile uint32_t IDR;     /* 0x10 */
-    volatile uint32_t ODR;     /* 0x14 */
-    volatile uint32_t BSRR;    /* 0x18: bit n sets pin n, bit n+16 resets it */
-    volatile uint32_t LCKR;    /* 0x1C */
-    volatile uint32_t AFR[2];  /* 0x20 AFRL (pins 0..7), 0x24 AFRH (8..15): 4 bits per pin */
-};
-#define GPIO_MODE_IN  0u
-#define GPIO_MODE_OUT 1u
-#define GPIO_MODE_AF  2u
-#define GPIO_PULL_UP  1u
-
-/* ------------------------------------------------------------------------- */
 /* Flash interface (§3.8)                                                    */
 /* ------------------------------------------------------------------------- */
 
@@ -141,34 +119,7 @@ struct stm32_gpio_regs {
 #define FLASH_CR_STRT      (1u << 16)
 #define FLASH_CR_LOCK      (1u << 31)
 
-/* ------------------------------------------------------------------------- */
-/* Independent watchdog (§21.4), clocked by the LSI (~32 kHz)                */
-/* ------------------------------------------------------------------------- */
-
-#define IWDG_KR         0x00u
-#define IWDG_PR         0x04u /* PR[2:0]: prescaler 4 << PR */
-#define IWDG_RLR        0x08u /* RL[11:0] */
-#define IWDG_SR         0x0Cu /* PVU bit 0, RVU bit 1: an update is in progress */
-#define IWDG_KEY_ACCESS 0x5555u
-#define IWDG_KEY_RELOAD 0xAAAAu
-#define IWDG_KEY_START  0xCCCCu
-#define IWDG_LSI_HZ     32000u
-
-/* ------------------------------------------------------------------------- */
-/* TIM2 (§18.4): the free-running 1 MHz clock of hal_time                    */
-/* ------------------------------------------------------------------------- */
-
-#define TIM2_REG(off) STM32_REG(STM32_TIM2_BASE + (off))
-#define TIM_CR1       0x00u
-#define TIM_CR1_CEN   (1u << 0)
-#define TIM_DIER      0x0Cu
-#define TIM_DIER_UIE  (1u << 0)
-#define TIM_SR        0x10u
-#define TIM_SR_UIF    (1u << 0) /* rc_w0 */
-#define TIM_EGR       0x14u
-#define TIM_EGR_UG    (1u << 0)
-#define TIM_CNT       0x24u
-#define TIM_PSC       0x28u
-#define TIM_ARR       0x2Cu
+/* The IWDG's clock (LSI, RM0090 §6.2.5: 32 kHz typical) */
+#define IWDG_LSI_HZ 32000u
 
 #endif /* FIRMWARE_PORTS_STM32_STM32F4_H */
