@@ -65,12 +65,9 @@ struct ml_qemu_seed {
 struct ml_qemu_opts {
     const char *qemu;  /**< the program (path or name on PATH); NULL: $QEMU or qemu-system-arm */
     const char *image; /**< the .elf (required) */
-    /** QEMU's -M: "mps2-an386" (NULL) or "netduinoplus2" (the STM32F405 images,
-     *  firmware/ports/stm32). Both take the UARTs in the same -serial order. */
-    const char *machine;
-    bool p1mb;        /**< P1MB (RS485 pty) rather than a Smart Connect (co-processor) */
-    bool p1_out;      /**< Smart Connect: a pty for P1 out (else `null`) */
-    const char *bind; /**< address the co-processor's host ports bind to (NULL: 127.0.0.1) */
+    bool p1mb;         /**< P1MB (RS485 pty) rather than a Smart Connect (co-processor) */
+    bool p1_out;       /**< Smart Connect: a pty for P1 out (else `null`) */
+    const char *bind;  /**< address the co-processor's host ports bind to (NULL: 127.0.0.1) */
     uint16_t modbus_port, http_port; /**< host ports for device ports 502 and 80 (0 = any) */
     uint16_t https_port;             /**< host port for device port 443, HTTPS (0 = any) */
     /** The co-processor's storage for its SSL server's key and certificate (made
@@ -86,6 +83,9 @@ struct ml_qemu_opts {
     const char *icount;
     /** A unix socket for QMP (-qmp unix:PATH,server,nowait; ml_qemu_vt); NULL: none. */
     const char *qmp;
+    /** QEMU's -M: "mps2-an386" (NULL) or "netduinoplus2" (the STM32F405 images,
+     *  firmware/ports/stm32). Both take the UARTs in the same -serial order. */
+    const char *machine;
     int boot_ms; /**< the banner must be complete within this (0: 10 s) */
     /** Polled while waiting: true gives up (a stop signal). NULL: never. */
     bool (*stop)(void);
