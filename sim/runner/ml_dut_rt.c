@@ -1249,7 +1249,7 @@ static int run_cmd(struct ml_dut *d, const char *what, const char *cmd, const ch
                : ML_DUT_FAIL;
 }
 
-static int preflight_p1mb(const struct ml_rig *rig, char *out, size_t cap);
+static int preflight_p1mb(const struct ml_rig *rig, const char *via, char *out, size_t cap);
 
 /* Does the board answer (HTTP status, Modbus TCP, or the P1MB's block over RTU)? */
 static bool board_answers(struct ml_dut *d, char *why, size_t cap)
@@ -1279,7 +1279,9 @@ static bool board_answers(struct ml_dut *d, char *why, size_t cap)
         return ok;
     }
     if (d->rtu_path[0]) {
-        return preflight_p1mb(&p->rig, why, cap) == 0;
+        /* through the scenario's own port (a remote one is connected once: ser2net
+         * takes one client per port) */
+        return preflight_p1mb(&p->rig, d->rtu_path, why, cap) == 0;
     }
     return true; /* nothing to ask: the action (and the banner) is all there is */
 }
@@ -1554,7 +1556,8 @@ void ml_dut_qemu_vtime(struct ml_dut *d, double pace, double max_speed)
 /* The P1MB's configuration block (docs/p1mb.md, as `meterlab p1mb-config`
  * reads it, ml_p1mb_id.h): 0xF000 "P1" "MB", layout, variant code 1..4. */
 
-static int preflight_p1mb(const struct ml_rig *rig, char *out, size_t cap)
+/* @p via: the local path to use for serial.rs485 (a bridge's pty); NULL: its own. */
+static int preflight_p1mb(const struct ml_rig *rig, const char *via, char *out, size_t cap)
 {
     const struct ml_rig_port *rs = &rig->port[ML_RIG_RS485];
     int baud = rs->has_line ? (int)rs->line.baud : 9600;
@@ -1567,7 +1570,9 @@ static int preflight_p1mb(const struct ml_rig *rig, char *out, size_t cap)
     struct ml_serial_bridge *br = NULL;
     char path[256], e[512];
     struct ml_serial_cfg line = {(unsigned)baud, 8, parity, 1};
-    if (ml_serial_bridge_open(&br, rs->path, &line, path, sizeof path, e, sizeof e) < 0) {
+    if (via != NULL) {
+        snprintf(path, sizeof path, "%s", via);
+    } else if (ml_serial_bridge_open(&br, rs->path, &line, path, sizeof path, e, sizeof e) < 0) {
         snprintf(out, cap, "cannot open %s: %s", where, e);
         return -1;
     }
@@ -1673,7 +1678,7 @@ int ml_dut_rig_preflight(const struct ml_rig *rig, char *out, size_t cap)
             snprintf(out, cap, "not checked (no serial.rs485 to ask the P1MB)");
             return 0;
         }
-        return preflight_p1mb(rig, out, cap);
+        return preflight_p1mb(rig, NULL, out, cap);
     }
     if (rig->network.host[0] == '\0' || rig->network.http_port <= 0) {
         snprintf(out, cap, "not checked (no network.host/http_port to ask the board)");

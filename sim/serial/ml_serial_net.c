@@ -510,7 +510,7 @@ struct ml_serial_bridge {
 
 /* Copy what @p from has into @p to (a pty master or the port's socketpair end; a
  * full pty drops bytes as a UART does); @return false when @p from ended. */
-static bool bridge_copy(int from, int to)
+static bool bridge_copy(int from, int to, bool sock)
 {
     uint8_t b[1024];
     ssize_t n = read(from, b, sizeof b);
@@ -518,7 +518,8 @@ static bool bridge_copy(int from, int to)
         return false;
     }
     for (ssize_t off = 0, w; off < n; off += w) {
-        w = write(to, b + off, (size_t)(n - off));
+        w = sock ? send(to, b + off, (size_t)(n - off), MSG_NOSIGNAL)
+                 : write(to, b + off, (size_t)(n - off));
         if (w < 0 && errno == EINTR) {
             w = 0;
         } else if (w < 0 && errno == EAGAIN) {
@@ -546,10 +547,11 @@ static void *bridge_main(void *x)
         if (pf[2].revents) {
             break;
         }
-        if ((pf[0].revents & (POLLIN | POLLHUP | POLLERR)) && !bridge_copy(b->net, b->master)) {
+        if ((pf[0].revents & (POLLIN | POLLHUP | POLLERR)) &&
+            !bridge_copy(b->net, b->master, false)) {
             break; /* the remote port went away: the pty goes quiet, the user times out */
         }
-        if ((pf[1].revents & POLLIN) && !bridge_copy(b->master, b->net)) {
+        if ((pf[1].revents & POLLIN) && !bridge_copy(b->master, b->net, true)) {
             break;
         }
     }
