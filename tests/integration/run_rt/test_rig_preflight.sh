@@ -61,6 +61,19 @@ grep -q "rfc2217://127.0.0.1:$PORT" "$T/deadnet.yaml" || fail "could not make de
 echo $? > "$T/deadnet.rc"
 expect_setup_error deadnet "cannot open RS485 rfc2217://127.0.0.1:$PORT"
 
+# 1c. a QEMU board (driver: qemu) whose image is not there: a setup error naming it
+cat > "$T/noimage.yaml" <<Y
+name: qemu-p1mb
+dut: {product: p1mb, variant: sdm630}
+driver: qemu
+qemu: {image: nothere/p1mb_sdm630.elf, ports: qemu-ports}
+serial: {inject: {path: qemu-ports/inject}, rs485: {path: qemu-ports/rs485}}
+Y
+"$ML" run --dut rig --rig "$T/noimage.yaml" "$SCN/p1mb-sdm630.yaml" > "$T/noimage.out" 2>&1
+echo $? > "$T/noimage.rc"
+expect_setup_error noimage "driver qemu: qemu.image $T/nothere/p1mb_sdm630.elf: No such file"
+[ -z "$(ls -A "$T/qemu-ports")" ] || fail "the driver left its port links: $(ls "$T/qemu-ports")"
+
 # 2. a dead Smart Connect: nothing listens on its HTTP port
 PORT=$(free_port)
 cat > "$T/deadsc.yaml" <<Y

@@ -1,11 +1,12 @@
 #!/bin/sh
 # The QA bench's acceptance run with a real-board path (issue 22, items 6 and 8):
 # two rigs, the P1MB target image in QEMU driven only through rig actions
-# (`driver: qemu`: power = start/quit QEMU, reset = QMP system_reset) and a
+# (`driver: qemu`: power = start/quit QEMU, reset = QMP system_reset, flash = the
+# image QEMU boots) and a
 # simulated Smart P1/A1 Connect (power commands), every port of both exported
 # by ser2net on loopback and opened as rfc2217:// (the P1MB's Modbus RTU too),
 # both locked. `meterlab run --rig Q --rig A` plays a scenario with a power
-# cycle mid-way on each: both pass, the JUnit has each rig's console with the
+# cycle mid-way on each (and a reset and a flash on the QEMU board): both pass, the JUnit has each rig's console with the
 # boot after the cycle, reboots counted from it. A second run gets SIGTERM
 # mid-scenario: exit 143, and nothing of it is left (processes of its session,
 # QEMU included; temp dirs; the driver's port links).
@@ -41,7 +42,8 @@ done
 grep -q 'rs485: {path: "rfc2217://127.0.0.1:' "$T/rig-q.yaml" || fail "RS485 is not rfc2217://"
 grep -q '^driver: qemu' "$T/rig-q.yaml" || fail "rig-q has no driver: qemu"
 
-# p1mb NAME DURATION: a power cycle at 4 s; RTU reads before and after; reboots 1
+# p1mb NAME DURATION: a power cycle at 4 s, a reset (QMP system_reset) at 6.5 s, the
+# image flashed at 8 s; RTU reads before and after; reboots 3
 p1mb() {
     cat > "$T/$1.yaml" <<Y
 # duts: rig
@@ -55,8 +57,12 @@ steps:
     expect: {modbus: {p: {value: 2300, tolerance: 0.5}}}
   - at: 4
     power: cycle
-  - within: [9, 11]
-    expect: {reboots: 1, modbus: {p: {value: 2300, tolerance: 0.5}}}
+  - at: 6.5
+    reset: true
+  - at: 8
+    flash: $IMG
+  - within: [10, 11]
+    expect: {reboots: 3, modbus: {p: {value: 2300, tolerance: 0.5}}}
 Y
 }
 # p1 NAME DURATION: the same on the simulated Smart P1/A1 Connect
@@ -93,18 +99,18 @@ for r in rig-q rig-a; do
     grep -q "<testsuite name=\"rig.$r\" tests=\"1\" failures=\"0\" errors=\"0\"" "$T/j.xml" ||
         fail "no passing testsuite for $r in the JUnit"
 done
-# each rig's console in its testcase: the QEMU board's banner once (the boot after
-# the cycle; the boot before the run is not the scenario's), its telegram lines
+# each rig's console in its testcase: a banner per boot of the scenario (the boot
+# before the run is not the scenario's), the QEMU board's telegram lines
 python3 - "$T/j.xml" <<'P' || fail "the consoles in the JUnit"
 import sys, re, xml.etree.ElementTree as ET
 t = ET.parse(sys.argv[1])
 out = {s.get("name"): s.find("testcase").findtext("system-out") for s in t.iter("testsuite")}
 q, a = out["rig.rig-q"], out["rig.rig-a"]
-for name, text, banner in (("rig-q", q, "meterlab p1mb: variant sdm630"),
-                           ("rig-a", a, "meterlab device: Smart P1/A1 Connect")):
+for name, text, banner, want in (("rig-q", q, "meterlab p1mb: variant sdm630", 3),
+                                 ("rig-a", a, "meterlab device: Smart P1/A1 Connect", 1)):
     n = len(re.findall(r"^\[ *[0-9.]+\] " + re.escape(banner), text, re.M))
-    if n != 1:
-        sys.exit(f"{name}: {n} boot banners on the console, want 1 (the power cycle)\n{text}")
+    if n != want:
+        sys.exit(f"{name}: {n} boot banners on the console, want {want} (cycle, reset, flash)\n{text}")
 if not re.search(r"^\[ *[0-9.]+\] telegrams: [0-9]+ ok", q, re.M):
     sys.exit("rig-q: no telegram lines on the QEMU board's console\n" + q)
 P
