@@ -206,7 +206,8 @@ int ml_rig_expand(const struct ml_rig *rig, const char *tmpl, const char *image,
  * Run rig command @p what ("power_on", "flash", ...; its template @p tmpl) expanded
  * with @p image: /bin/sh -c in its own process group, killed (the whole group) after
  * commands.timeout_s or as soon as *@p stop != 0 (may be NULL). Its output is kept
- * (the tail goes into the error message).
+ * (the tail goes into the error message). On a rig with a driver (`driver: qemu`),
+ * "power_on", "power_off", "reset" and "flash" go to ml_rig_driver_action() instead.
  * @return 0 (exit status 0), or -1 with what happened (exit status, timeout, the
  * command line and the tail of its output) in @p err.
  */
