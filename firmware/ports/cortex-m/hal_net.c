@@ -147,6 +147,15 @@ int hal_net_set_hostname(const char *name)
     return ml_esp_at_set_hostname(cm_net_at(), name);
 }
 
+/* Not yet on this port: the module announces the hal_net_set_hostname() name
+ * (AT+MDNS) and sends it as the DHCP host name (docs/conformance.md 5.1). */
+int hal_net_set_mdns(const char *name, const char *alias)
+{
+    (void)name;
+    (void)alias;
+    return ML_ENOSYS;
+}
+
 int hal_net_ap_start(const char *ssid, const char *psk)
 {
     return ml_esp_at_ap_start(cm_net_at(), ssid, psk);
