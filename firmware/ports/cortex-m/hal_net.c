@@ -147,13 +147,13 @@ int hal_net_set_hostname(const char *name)
     return ml_esp_at_set_hostname(cm_net_at(), name);
 }
 
-/* Not yet on this port: the module announces the hal_net_set_hostname() name
- * (AT+MDNS) and sends it as the DHCP host name (docs/conformance.md 5.1). */
+/* The module announces @p name (AT+MDNS; it probes and renames it). Not here:
+ * the alias, and @p name as the DHCP host name, which stays the
+ * hal_net_set_hostname() one (docs/conformance.md 5.1). */
 int hal_net_set_mdns(const char *name, const char *alias)
 {
-    (void)name;
     (void)alias;
-    return ML_ENOSYS;
+    return ml_esp_at_set_mdns_name(cm_net_at(), name);
 }
 
 int hal_net_ap_start(const char *ssid, const char *psk)
