@@ -2,20 +2,18 @@
  * Sim network: mDNS for the firmware's names (hal_net_set_mdns()) and the DHCP
  * host name it records. The responder is firmware/core/mdns; this file gives
  * it a real UDP socket on 0.0.0.0:5353 joined to 224.0.0.251 on the interface
- * of the bind address, and the device time. Firmware thread only, except the
+ * of the bind address (host_mdns.c), and the device time. Firmware thread only, except the
  * sim_net_get_names() reader (under the port lock).
  */
 #define _GNU_SOURCE
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "err.h"
 #include "hal_net.h"
+#include "host_mdns.h"
 #include "mdns/mdns.h"
 #include "sim_priv.h"
 
@@ -78,62 +76,18 @@ void sim_net_get_names(struct sim_net_names *out)
     sim_unlock();
 }
 
-/* The address the A record carries: where the device's servers listen. */
-static uint32_t announce_addr(void)
-{
-    char a[64];
-    struct in_addr in;
-    sim_net_bind_addr_get(a, sizeof a);
-    if (inet_pton(AF_INET, a, &in) != 1 || in.s_addr == htonl(INADDR_ANY)) {
-        return INADDR_LOOPBACK;
-    }
-    return ntohl(in.s_addr);
-}
-
-static int open_socket(uint32_t ifaddr)
-{
-    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        return -1;
-    }
-    int one = 1, ttl = 255;
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(MDNS_PORT)};
-    struct ip_mreq mr = {.imr_multiaddr.s_addr = htonl(MDNS_GROUP_IPV4),
-                         .imr_interface.s_addr = htonl(ifaddr)};
-    struct in_addr ifa = {htonl(ifaddr)};
-    unsigned char loop = 1;
-    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
-        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0 ||
-        bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
-        setsockopt(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &mr, sizeof mr) != 0 ||
-        setsockopt(fd, IPPROTO_IP, IP_MULTICAST_IF, &ifa, sizeof ifa) != 0 ||
-        setsockopt(fd, IPPROTO_IP, IP_MULTICAST_TTL, &ttl, sizeof ttl) != 0 ||
-        setsockopt(fd, IPPROTO_IP, IP_MULTICAST_LOOP, &loop, sizeof loop) != 0) {
-        int e = errno;
-        close(fd);
-        errno = e;
-        return -1;
-    }
-    return fd;
-}
-
-static void send_to(const uint8_t *buf, int n, const struct mdns_dest *d)
-{
-    struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(d->port)};
-    to.sin_addr.s_addr = htonl(d->ip);
-    (void)sendto(M.fd, buf, (size_t)n, MSG_NOSIGNAL, (struct sockaddr *)&to, sizeof to);
-}
-
 void sim_mdns_service(void)
 {
     if (!M.enabled || !M.have || M.failed) {
         return;
     }
-    uint32_t ip = sim_net_online() ? announce_addr() : 0u;
+    char bind[64];
+    sim_net_bind_addr_get(bind, sizeof bind);
+    uint32_t ip = sim_net_online() ? ml_host_mdns_addr(bind) : 0u;
     if (M.fd < 0 && ip != 0u) {
-        M.fd = open_socket(ip);
+        M.fd = ml_host_mdns_open(ip);
         if (M.fd < 0) {
-            fprintf(stderr, "sim: mDNS off: UDP 5353 / 224.0.0.251 on %08x: %s\n", (unsigned)ip,
+            fprintf(stderr, "sim: mDNS off: UDP 5353 / 224.0.0.251 on %s: %s\n", bind,
                     strerror(errno));
             M.failed = true;
             return;
@@ -144,36 +98,10 @@ void sim_mdns_service(void)
         return;
     }
     uint64_t now = sim_time_us() / 1000u;
-    static uint8_t in[9000], out[MDNS_PACKET_MAX];
-    struct mdns_dest d;
-    int n;
-    sim_lock();
+    sim_lock(); /* sim_net_get_names() reads the names from the host's thread */
     mdns_set_ipv4(&M.m, ip, now);
+    ml_host_mdns_pump(M.fd, &M.m, now);
     sim_unlock();
-    for (;;) {
-        struct sockaddr_in from;
-        socklen_t fl = sizeof from;
-        ssize_t k = recvfrom(M.fd, in, sizeof in, MSG_DONTWAIT, (struct sockaddr *)&from, &fl);
-        if (k < 0) {
-            break;
-        }
-        sim_lock();
-        n = mdns_input(&M.m, now, in, (size_t)k, ntohl(from.sin_addr.s_addr), ntohs(from.sin_port),
-                       out, sizeof out, &d);
-        sim_unlock();
-        if (n > 0) {
-            send_to(out, n, &d);
-        }
-    }
-    for (;;) {
-        sim_lock();
-        n = mdns_poll(&M.m, now, out, sizeof out, &d);
-        sim_unlock();
-        if (n <= 0) {
-            break;
-        }
-        send_to(out, n, &d);
-    }
 }
 
 uint64_t sim_mdns_next_event_us(void)
