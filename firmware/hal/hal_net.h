@@ -70,7 +70,7 @@ int hal_net_set_hostname(const char *name);
  * labels of at most 56 characters (a rename suffix must still fit).
  * hal_net_set_hostname() keeps naming the device's certificate.
  * Sim: answered on 224.0.0.251:5353 once sim_net_mdns_enable() allowed it
- * (docs/decisions.md 28). Cortex-M (ESP-AT): the module announces @p name
+ * (docs/decisions.md, "mDNS"). Cortex-M (ESP-AT): the module announces @p name
  * (AT+MDNS, probed and renamed by the module); @p alias and the DHCP host
  * name are not applied there (the latter stays the hal_net_set_hostname() one).
  * @retval 0 ok  @retval ML_EINVAL bad name  @retval ML_ENOSYS not on this port

@@ -23,11 +23,9 @@ import tempfile
 import time
 import urllib.request
 
-try:
-    from zeroconf import DNSIncoming, DNSOutgoing, DNSQuestion, Zeroconf, const
-except ImportError:
-    print("FAIL: python3-zeroconf is not installed (tools/bootstrap installs it)")
-    sys.exit(1)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from mdns_resolver import Resolver  # noqa: E402
+from zeroconf import DNSIncoming, DNSOutgoing, DNSQuestion, const  # noqa: E402
 
 if len(sys.argv) != 2 or sys.argv[1] in ("-h", "--help"):
     print(__doc__)
@@ -62,27 +60,6 @@ def start_device(serial, addr, workdir):
     return p, log, int(m.group(1))
 
 
-def cached(zc, name):
-    return {socket.inet_ntoa(r.address)
-            for r in zc.cache.get_all_by_details(name, const._TYPE_A, const._CLASS_IN)}
-
-
-def resolve(zc, name, timeout=6.0):
-    """Multicast A queries (QM) every 0.5 s until an answer is cached."""
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        out = DNSOutgoing(const._FLAGS_QR_QUERY)
-        out.add_question(DNSQuestion(name, const._TYPE_A, const._CLASS_IN))
-        zc.send(out)
-        step = min(deadline, time.time() + 0.5)
-        while time.time() < step:
-            got = cached(zc, name)
-            if got:
-                return got
-            time.sleep(0.02)
-    return set()
-
-
 def legacy_query(name, qid=0x4D4C):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.bind(("127.0.0.1", 0))
@@ -102,16 +79,16 @@ def legacy_query(name, qid=0x4D4C):
 
 def main():
     work = tempfile.mkdtemp(prefix="ml-mdns-")
-    zc = Zeroconf(interfaces=["127.0.0.1"])
+    r = Resolver()
     devs = []
     try:
         t0 = time.time()
         a, a_log, a_http = start_device("SC1", "127.0.0.2", work)
         devs.append(a)
-        got = resolve(zc, "smart-connect.local.")
+        got = r.resolve("smart-connect.local.")
         check(got == {"127.0.0.2"}, "A: smart-connect.local -> %s" % sorted(got))
         print("     (resolved %.1f s after start)" % (time.time() - t0))
-        got = resolve(zc, "smart-connect-sc1.local.")
+        got = r.resolve("smart-connect-sc1.local.")
         check(got == {"127.0.0.2"}, "A: smart-connect-sc1.local -> %s" % sorted(got))
         page = urllib.request.urlopen("http://127.0.0.2:%d/" % a_http, timeout=5).read()
         check(b"<h1>smart-connect-sc1</h1>" in page,
@@ -122,26 +99,21 @@ def main():
               [("smart-connect.local.", "127.0.0.2", 10)],
               "A: legacy unicast query answered to its port, id echoed, TTL 10 (%s)" %
               (None if msg is None else [(r.name, r.ttl) for r in msg.answers]))
-        check(resolve(zc, "printer.local.", timeout=1.0) == set(),
+        check(r.resolve("printer.local.", timeout=1.0) == set(),
               "A: another name is not answered")
 
         t1 = time.time()
         b, b_log, b_http = start_device("SC2", "127.0.0.3", work)
         devs.append(b)
-        got = resolve(zc, "smart-connect-2.local.", timeout=8.0)
+        got = r.resolve("smart-connect-2.local.", timeout=8.0)
         check(got == {"127.0.0.3"}, "B: smart-connect-2.local -> %s" % sorted(got))
         print("     (resolved %.1f s after start)" % (time.time() - t1))
-        got = resolve(zc, "smart-connect-sc2.local.")
+        got = r.resolve("smart-connect-sc2.local.")
         check(got == {"127.0.0.3"}, "B: smart-connect-sc2.local -> %s" % sorted(got))
-        got = resolve(zc, "smart-connect-sc1.local.")
+        got = r.resolve("smart-connect-sc1.local.")
         check(got == {"127.0.0.2"}, "A: smart-connect-sc1.local still -> %s" % sorted(got))
         # a fresh question: every answer that comes within 1 s is A's
-        zc.cache.async_remove_records(
-            list(zc.cache.get_all_by_details("smart-connect.local.", const._TYPE_A,
-                                             const._CLASS_IN)))
-        resolve(zc, "smart-connect.local.")
-        time.sleep(1.0)
-        got = cached(zc, "smart-connect.local.")
+        got = r.fresh("smart-connect.local.")
         check(got == {"127.0.0.2"}, "A and B: smart-connect.local only -> %s" % sorted(got))
         page = urllib.request.urlopen("http://127.0.0.3:%d/" % b_http, timeout=5).read()
         check(b"<h1>smart-connect-sc2</h1>" in page,
@@ -161,7 +133,7 @@ def main():
                 p.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 p.kill()
-        zc.close()
+        r.close()
         if failures:
             for f in os.listdir(work):
                 print("---- " + f)
