@@ -83,6 +83,8 @@ struct ml_qemu_opts {
     const char *icount;
     /** A unix socket for QMP (-qmp unix:PATH,server,nowait; ml_qemu_vt); NULL: none. */
     const char *qmp;
+    /** The co-processor emulator answers AT+MDNS on the host network (ml_at_emu_opts.mdns). */
+    bool mdns;
     int boot_ms; /**< the banner must be complete within this (0: 10 s) */
     /** Polled while waiting: true gives up (a stop signal). NULL: never. */
     bool (*stop)(void);

@@ -51,6 +51,8 @@ static void usage(FILE *out)
             "                         (default 8443, 0 = any); the module's key and certificate\n"
             "                         are made at its first start in a directory of this run\n"
             "  --bind ADDR            address the host ports bind to (default 127.0.0.1)\n"
+            "  --mdns                 the co-processor emulator answers the image's AT+MDNS on\n"
+            "                         224.0.0.251:5353 with the --bind address (default: off)\n"
             "  --mqtt URL             MQTT on, to this broker (mqtt[s]://host:port); the\n"
             "                         co-processor's MQTT connections go there\n"
             "  --meter-type NAME --mqtt-site S --mqtt-user U --mqtt-password P\n"
@@ -128,7 +130,8 @@ int ml_cli_device_qemu(int argc, char **argv)
         O_QMP,
         O_UNSUPPORTED,
         O_HTTPS,
-        O_CONTROL
+        O_CONTROL,
+        O_MDNS
     };
     static const struct option opts[] = {
         ML_CLI_DEVICE_OPTIONS,
@@ -141,6 +144,7 @@ int ml_cli_device_qemu(int argc, char **argv)
         {"qmp", required_argument, 0, O_QMP},
         {"https-port", required_argument, 0, O_HTTPS},
         {"control", required_argument, 0, O_CONTROL},
+        {"mdns", no_argument, 0, O_MDNS},
         /* the sim's options that seed its configuration: the image has its own store */
         {"serial", required_argument, 0, O_UNSUPPORTED},
         {"state-dir", required_argument, 0, O_UNSUPPORTED},
@@ -148,6 +152,7 @@ int ml_cli_device_qemu(int argc, char **argv)
     };
     const char *product = NULL, *variant = NULL, *image_arg = NULL, *bind = "127.0.0.1";
     const char *mqtt = NULL, *ca = NULL, *cert = NULL, *key = NULL, *control = NULL;
+    bool mdns = false;
     const char *icount = NULL, *qmp = NULL;
     bool quiet = false, p1out = true;
     struct ml_qemu_seed seed = {NULL, NULL, NULL, NULL, NULL};
@@ -244,6 +249,9 @@ int ml_cli_device_qemu(int argc, char **argv)
             break;
         case O_CONTROL:
             control = optarg;
+            break;
+        case O_MDNS:
+            mdns = true;
             break;
         case O_REALTIME:
             break; /* --realtime: without --icount QEMU runs against the wall clock */
@@ -352,6 +360,7 @@ int ml_cli_device_qemu(int argc, char **argv)
         .seed = seed,
         .icount = icount,
         .qmp = qmp,
+        .mdns = mdns,
         .stop = ml_cli_stop_requested,
     };
     ml_cli_catch_stop_signals();
