@@ -22,7 +22,6 @@ static struct {
     bool have;    /* the firmware named itself */
     bool failed;  /* the socket could not be set up: said once, then off */
     int fd;
-    uint32_t ip; /* the address announced (0: off the network) */
     char dhcp[64];
     struct mdns m; /* under the port lock where the host reads it */
 } M = {.fd = -1};
@@ -55,7 +54,6 @@ int hal_net_set_mdns(const char *name, const char *alias)
     if (rc == ML_OK) {
         snprintf(M.dhcp, sizeof M.dhcp, "%s", name);
         M.have = true;
-        M.ip = 0;
     }
     sim_unlock();
     return rc;
@@ -124,6 +122,5 @@ void sim_mdns_reset(void)
     }
     M.have = false;
     M.failed = false;
-    M.ip = 0;
     M.dhcp[0] = '\0';
 }
