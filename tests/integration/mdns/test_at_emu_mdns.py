@@ -68,7 +68,11 @@ class Emu:
             self.p.wait(timeout=5)
         except subprocess.TimeoutExpired:
             self.p.kill()
+            self.p.wait()
         os.close(self.fd)
+        text = self.text()
+        check(self.p.returncode == 0 and "Sanitizer" not in text and "runtime error" not in text,
+              "%s: stopped cleanly (exit %s)" % (os.path.basename(self.log), self.p.returncode))
 
 
 def main():

@@ -133,6 +133,11 @@ def main():
                 p.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 p.kill()
+                p.wait()
+        for p, log in zip(devs, sorted(os.path.join(work, f) for f in os.listdir(work))):
+            text = open(log).read()
+            check(p.returncode == 0 and "Sanitizer" not in text and "runtime error" not in text,
+                  "%s: stopped cleanly (exit %s)" % (os.path.basename(log), p.returncode))
         r.close()
         if failures:
             for f in os.listdir(work):
