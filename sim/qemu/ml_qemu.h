@@ -85,6 +85,9 @@ struct ml_qemu_opts {
     const char *qmp;
     /** The co-processor emulator answers AT+MDNS on the host network (ml_at_emu_opts.mdns). */
     bool mdns;
+    /** QEMU's -M: "mps2-an386" (NULL) or "netduinoplus2" (the STM32F405 images,
+     *  firmware/ports/stm32). Both take the UARTs in the same -serial order. */
+    const char *machine;
     int boot_ms; /**< the banner must be complete within this (0: 10 s) */
     /** Polled while waiting: true gives up (a stop signal). NULL: never. */
     bool (*stop)(void);
