@@ -569,6 +569,7 @@ static int p1mb_modbus_call(struct ml_dut *d, int (*fn)(void *arg), void *arg)
     pthread_t th;
     /* before the master runs: the sim loop may serve its request at once */
     uint32_t rx0 = sim_uart_rx_total(HAL_UART_RS485);
+    uint32_t tx0 = sim_uart_tx_total(HAL_UART_RS485);
     if (pthread_create(&th, NULL, mb_thread, &j) != 0) {
         return fn(arg);
     }
@@ -592,12 +593,17 @@ static int p1mb_modbus_call(struct ml_dut *d, int (*fn)(void *arg), void *arg)
         /* let the request's bytes reach the device before time moves */
         usleep(200);
         sim_wait_idle();
+        if (sim_uart_tx_total(HAL_UART_RS485) != tx0) {
+            continue; /* answered: the clock stands still while the master reads it */
+        }
         if (sim_now_us() < dev_end) {
             sim_advance_ms(1);
         } else if (!ended && p->rs_fd >= 0) {
             /* 100 ms of device time without an answer: there is none. End the master's
              * wait now (one byte that is no answer; it gives up after its byte timeout)
-             * instead of at its real-time bound. */
+             * instead of at its real-time bound. (Never after an answer: on a loaded
+             * host the master may not have read it yet, and the byte would start the
+             * next answer: "Response not from requested slave".) */
             static const uint8_t none = 0;
             ended = write(p->rs_fd, &none, 1) == 1;
         }

@@ -27,7 +27,8 @@ struct sim_uart {
     uint32_t *rx_ts; /* rx_cap arrival stamps */
     uint32_t rx_cap, tx_cap;
     struct ml_ring tx;
-    uint8_t *tx_buf; /* tx_cap bytes */
+    uint8_t *tx_buf;   /* tx_cap bytes */
+    uint32_t tx_total; /* bytes the firmware wrote (atomic; never reset) */
     int fd;
 };
 
@@ -174,11 +175,15 @@ int hal_uart_write(enum hal_uart_id id, const uint8_t *buf, size_t len)
     if (!u->open) {
         return ML_EBADF;
     }
+    int n;
     if (u->fd >= 0) {
         ssize_t w = write(u->fd, buf, len);
-        return w < 0 ? 0 : (int)w; /* a pty nobody reads from fills up: drop */
+        n = w < 0 ? 0 : (int)w; /* a pty nobody reads from fills up: drop */
+    } else {
+        n = (int)ml_ring_write(&u->tx, buf, len);
     }
-    return (int)ml_ring_write(&u->tx, buf, len);
+    __atomic_add_fetch(&u->tx_total, (uint32_t)n, __ATOMIC_SEQ_CST);
+    return n;
 }
 
 uint32_t hal_uart_rx_overruns(enum hal_uart_id id)
@@ -230,6 +235,11 @@ size_t sim_uart_feed(enum hal_uart_id id, const void *data, size_t len)
     }
     sim_wait_idle();
     return taken;
+}
+
+uint32_t sim_uart_tx_total(enum hal_uart_id id)
+{
+    return valid(id) ? __atomic_load_n(&U[id].tx_total, __ATOMIC_SEQ_CST) : 0u;
 }
 
 uint32_t sim_uart_rx_total(enum hal_uart_id id)

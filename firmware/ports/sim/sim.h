@@ -152,6 +152,10 @@ size_t sim_uart_feed(enum hal_uart_id id, const void *data, size_t len);
 /** Bytes UART @p id has received since start (kept or overrun; wraps at 2^32). */
 uint32_t sim_uart_rx_total(enum hal_uart_id id);
 
+/** Bytes the firmware has written to UART @p id since the process started (any thread;
+ * wraps at 2^32). */
+uint32_t sim_uart_tx_total(enum hal_uart_id id);
+
 /** Take up to @p cap bytes the firmware wrote to UART @p id. @return bytes copied. */
 size_t sim_uart_drain(enum hal_uart_id id, void *out, size_t cap);
 
