@@ -153,6 +153,18 @@
 #define ML_ESP_AT_PUB_CAP 2048
 #endif
 
+/**
+ * Received MQTT messages (subscriptions: the remote commands) a port keeps until
+ * the app takes them with hal_mqtt_receive(): the ESP-AT client (core/esp_at) and
+ * the sim port keep the same number. Each holds up to 128 B of topic and 512 B of
+ * payload (642 B of RAM on the target, which has < 1 KiB left of its 64 KiB: 2,
+ * so a second command arriving before the app took the first is kept). One that
+ * arrives when they are all waiting is dropped (counted).
+ */
+#ifndef ML_MQTT_RX_QUEUE
+#define ML_MQTT_RX_QUEUE 2
+#endif
+
 /** Feature switch helper: if (ML_ENABLED(ML_FEATURE_X)) ... */
 #define ML_ENABLED(x) ((x) != 0)
 

@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "ml_config.h"
 #include "mqtt/mqtt_policy.h"
 #include "sim_priv.h"
 
@@ -48,7 +49,8 @@
 #define MQTT_MAX_PAYLOAD     65536u           /* larger publishes give ML_EMSGSIZE */
 #define MQTT_DEFAULT_CA_PATH "/etc/ssl/certs" /* when mqtts:// has no ca_file */
 #define MQTT_STR_MAX         512
-#define MQTT_RX_QUEUE        4 /* received messages kept until hal_mqtt_receive() */
+/* received messages kept until hal_mqtt_receive(): the same number as the ESP-AT port */
+#define MQTT_RX_QUEUE        ML_MQTT_RX_QUEUE
 
 /* ------------------------------------------------------------------------- */
 /* State                                                                     */
