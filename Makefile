@@ -8,7 +8,7 @@ FUZZ_SECONDS ?= 5
 CMAKE ?= cmake
 CTEST ?= ctest
 
-.PHONY: all run test bootstrap sim sim-asan target target-m0 fuzz-smoke size check-freestanding \
+.PHONY: all run test test-long bootstrap sim sim-asan target target-m0 fuzz-smoke size check-freestanding \
         bench format clean help size-doc
 
 all: sim
@@ -16,6 +16,7 @@ all: sim
 help:
 	@echo "make run          build and run the demo on the simulated device"
 	@echo "make test         everything CI runs: sim, sim-asan, target (QEMU), fuzz smoke, size"
+	@echo "make test-long    the long runs left out of make test (ctest label long)"
 	@echo "make sim          configure + build the host preset (build/sim/bin/meterlab)"
 	@echo "make bench        build the optimised host preset and run the benchmarks"
 	@echo "make format       clang-format every C file"
@@ -52,6 +53,16 @@ test: bootstrap
 	@echo "== size report =="
 	$(MAKE) --no-print-directory size
 	@echo "make test: all stages passed"
+
+# test-long: what make test leaves out for its 15 min budget (ctest label long:
+# real-time device replays, long QEMU runs), on builds make test made.
+test-long: bootstrap
+	$(CMAKE) --preset sim >/dev/null
+	$(CMAKE) --build --preset sim
+	$(CTEST) --test-dir build/sim -L long -j 2 --output-on-failure
+	$(CMAKE) --preset target >/dev/null
+	$(CMAKE) --build --preset target
+	$(CTEST) --test-dir build/target -L long -j 2 --output-on-failure
 
 # target: the Cortex-M4 images, their QEMU tests (target.qemu_boot; qemu.* run
 # host programs of build/sim, skipped when that is not built), the freestanding

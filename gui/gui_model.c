@@ -842,21 +842,25 @@ const struct regmap_snapshot *gui_model_regs(const struct gui_model *m)
 /* The one-click line faults, on whatever the meter sends. */
 static void mangle(struct gui_model *m, uint8_t *buf, size_t len)
 {
-    if (m->fault[GUI_FAULT_CRC] && len > 20) {
-        /* change one digit in the middle: framing intact, CRC/checksum wrong */
-        for (size_t k = len / 2; k < len - 10; k++) {
-            if (buf[k] >= '0' && buf[k] <= '9') {
-                buf[k] = (uint8_t)(buf[k] == '9' ? '0' : buf[k] + 1);
-                break;
-            }
-        }
+    /* the scenario faults' own code (sim/meter ml_fault_apply), in place: neither fault
+     * changes the length */
+    enum ml_meter_proto p = m->opt.product == GUI_PRODUCT_TIC ? ML_METER_TIC : ML_METER_DSMR50;
+    struct ml_buf t = {buf, len, len};
+    char err[128];
+    if (m->fault[GUI_FAULT_CRC]) {
+        /* framing intact, CRC (P1) or a group checksum (TIC) wrong; bytes without a
+         * complete telegram are left as they are */
+        struct ml_fault f = {.kind = ML_FAULT_CRC_CORRUPT, .offset = LONG_MIN};
+        (void)ml_fault_apply(&f, p, &t, err, sizeof err);
     }
     if (m->fault[GUI_FAULT_NOISE] && len > 0) {
         /* 1 to 3 random bit flips anywhere, as on a bad cable */
         unsigned flips = 1u + rng_next(m) % 3u;
         for (unsigned k = 0; k < flips; k++) {
             uint32_t r = rng_next(m);
-            buf[(r >> 3) % len] ^= (uint8_t)(1u << (r & 7u));
+            struct ml_fault f = {
+                .kind = ML_FAULT_BIT_FLIP, .offset = (long)((r >> 3) % len), .bit = (int)(r & 7u)};
+            (void)ml_fault_apply(&f, p, &t, err, sizeof err);
         }
     }
 }

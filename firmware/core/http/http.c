@@ -364,9 +364,10 @@ static void work_release(struct http_server *s)
     }
 }
 
-void http_server_reset(struct http_server *s, uint64_t now_ms)
+/* Ready for the next request on this connection: everything of the last one goes
+ * (the connection's peer, answer count and clocks stay). */
+static void request_clear(struct http_server *s)
 {
-    work_release(s);
     s->state = HTTP_ST_HEAD;
     s->route = 0;
     s->head_len = 0;
@@ -379,6 +380,12 @@ void http_server_reset(struct http_server *s, uint64_t now_ms)
     s->close_after = false;
     s->canned = false;
     s->started = false;
+}
+
+void http_server_reset(struct http_server *s, uint64_t now_ms)
+{
+    work_release(s);
+    request_clear(s);
     s->peer = 0;
     s->answered = 0;
     s->req_start_ms = now_ms;
@@ -550,15 +557,7 @@ static void answer_done(struct http_server *s)
         s->state = HTTP_ST_CLOSED;
         return;
     }
-    /* keep-alive: ready for the next request */
-    s->state = HTTP_ST_HEAD;
-    s->head_len = 0;
-    s->line_start = 0;
-    s->body_got = 0;
-    s->out_head_len = 0;
-    s->out_sent = 0;
-    s->out_seen = 0;
-    s->started = false;
+    request_clear(s); /* keep-alive: ready for the next request */
 }
 
 void http_server_sent(struct http_server *s, size_t n)
