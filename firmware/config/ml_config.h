@@ -83,6 +83,32 @@
 #endif
 
 /*
+ * Flash of the production part, STM32F405 (RM0090 §3.3 sectors; datasheet
+ * "Flash memory programming", program/erase parallelism x32, maximum figures):
+ * configuration and boot state in 16 KiB sectors, each firmware slot two 128 KiB
+ * sectors. The sim port (firmware/ports/sim/hal_flash.c) has this geometry and
+ * takes this long for every erase and program (virtual time in scenarios, real
+ * time in meterlab device): a loop that blocks in flash calls past the watchdog
+ * is reset in the sim as on the board. A flash call blocks the loop: no single
+ * call may take ML_WATCHDOG_TIMEOUT_MS (one firmware slot takes 2 x 2 s).
+ */
+#ifndef ML_FLASH_SMALL_SECTOR
+#define ML_FLASH_SMALL_SECTOR (16u * 1024u)
+#endif
+#ifndef ML_FLASH_LARGE_SECTOR
+#define ML_FLASH_LARGE_SECTOR (128u * 1024u)
+#endif
+#ifndef ML_FLASH_ERASE_SMALL_US
+#define ML_FLASH_ERASE_SMALL_US 500000u /* 16 KiB sector */
+#endif
+#ifndef ML_FLASH_ERASE_LARGE_US
+#define ML_FLASH_ERASE_LARGE_US 2000000u /* 128 KiB sector */
+#endif
+#ifndef ML_FLASH_PROGRAM_WORD_US
+#define ML_FLASH_PROGRAM_WORD_US 100u /* one 32-bit word */
+#endif
+
+/*
  * UART rings per HAL role (bytes, powers of two), the same on every port: the
  * target's interrupt-driven rings (firmware/ports/cortex-m/board_mps2_an386.h)
  * and the sim's (firmware/ports/sim/hal_uart.c). A full RX ring drops and

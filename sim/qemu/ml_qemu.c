@@ -144,6 +144,7 @@ struct ml_qemu {
     char monitor[108]; /* the monitor's unix socket ("" = none) */
     char qmp[108];     /* the QMP unix socket ("" = none) */
     char icount[64];   /* -icount value ("" = none) */
+    char machine[32];  /* -M value */
     bool (*stop)(void);
 #ifdef HAVE_AT_EMU
     struct ml_at_emu *emu;
@@ -177,7 +178,7 @@ static int spawn(struct ml_qemu *q, const char *qemu_bin, const char *image, cha
     int n = 0;
     argv[n++] = qemu_bin;
     argv[n++] = "-M";
-    argv[n++] = "mps2-an386";
+    argv[n++] = q->machine;
     argv[n++] = "-nographic";
     argv[n++] = "-monitor";
     if (q->monitor[0] != '\0') {
@@ -773,6 +774,13 @@ int ml_qemu_start(struct ml_qemu **out, const struct ml_qemu_opts *o, struct ml_
         }
         snprintf(q->icount, sizeof q->icount, "%s", o->icount);
     }
+    const char *machine = o->machine != NULL ? o->machine : "mps2-an386";
+    if (strlen(machine) >= sizeof q->machine) {
+        snprintf(err, cap, "QEMU machine name too long: %s", machine);
+        free(q);
+        return -1;
+    }
+    snprintf(q->machine, sizeof q->machine, "%s", machine);
     signal(SIGPIPE, SIG_IGN);
     int boot_ms = o->boot_ms > 0 ? o->boot_ms : BOOT_TIMEOUT_MS;
     struct ml_qemu_banner bl, *b = banner != NULL ? banner : &bl;

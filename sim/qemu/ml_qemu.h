@@ -83,6 +83,9 @@ struct ml_qemu_opts {
     const char *icount;
     /** A unix socket for QMP (-qmp unix:PATH,server,nowait; ml_qemu_vt); NULL: none. */
     const char *qmp;
+    /** QEMU's -M: "mps2-an386" (NULL) or "netduinoplus2" (the STM32F405 images,
+     *  firmware/ports/stm32). Both take the UARTs in the same -serial order. */
+    const char *machine;
     int boot_ms; /**< the banner must be complete within this (0: 10 s) */
     /** Polled while waiting: true gives up (a stop signal). NULL: never. */
     bool (*stop)(void);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tests/target/qemu_boot.sh IMAGE.elf
 #
-# Boots IMAGE in qemu-system-arm -M mps2-an386 with UART0 on stdio and checks
+# Boots IMAGE in qemu-system-arm -M $QEMU_MACHINE (default mps2-an386; the
+# STM32F405 images: netduinoplus2) with the console UART on stdio and checks
 # the boot_banner output: the banner, then "tick 2" (time advances), the
 # echo of a line typed on the console (UART RX interrupts and timestamps), and
 # after typing "reboot" the banner again with "reset soft" (SYSRESETREQ and the
@@ -16,6 +17,7 @@ if [ -z "$elf" ] || [ ! -f "$elf" ]; then
 fi
 qemu="${QEMU:-qemu-system-arm}"
 limit_s="${QEMU_BOOT_LIMIT_S:-10}"
+machine="${QEMU_MACHINE:-mps2-an386}"
 
 work=$(mktemp -d)
 log="$work/console.log"
@@ -29,8 +31,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# UART0 is the first -serial; -monitor none keeps the QEMU monitor off stdio.
-timeout 20 "$qemu" -M mps2-an386 -nographic -monitor none -serial stdio \
+# The console is the first -serial; -monitor none keeps the QEMU monitor off stdio.
+timeout 20 "$qemu" -M "$machine" -nographic -monitor none -serial stdio \
     -kernel "$elf" <"$fifo" >"$log" 2>&1 &
 qpid=$!
 exec 3>"$fifo" # hold the console's input open; QEMU would see EOF otherwise

@@ -36,6 +36,8 @@ static void usage(FILE *out)
             "  --target qemu          run the target image (without it: the simulated device)\n"
             "  --product p1mb|p1|tic  which device (required)\n"
             "  --variant NAME         P1MB register map: sdm630, pro380, acr10rh, xemex (p1mb)\n"
+            "  --board NAME           QEMU machine: mps2-an386 (default, or $ML_QEMU_BOARD)\n"
+            "                         or netduinoplus2 (STM32F405, images <name>_netduinoplus2)\n"
             "  --image FILE           the image (.elf); default: <name>.elf in the target build\n"
             "                         beside this meterlab's build (build/target/bin), or\n"
             "                         $ML_TARGET_BIN; images: p1mb_<variant>.elf,\n"
@@ -128,7 +130,8 @@ int ml_cli_device_qemu(int argc, char **argv)
         O_QMP,
         O_UNSUPPORTED,
         O_HTTPS,
-        O_CONTROL
+        O_CONTROL,
+        O_BOARD
     };
     static const struct option opts[] = {
         ML_CLI_DEVICE_OPTIONS,
@@ -141,6 +144,7 @@ int ml_cli_device_qemu(int argc, char **argv)
         {"qmp", required_argument, 0, O_QMP},
         {"https-port", required_argument, 0, O_HTTPS},
         {"control", required_argument, 0, O_CONTROL},
+        {"board", required_argument, 0, O_BOARD},
         /* the sim's options that seed its configuration: the image has its own store */
         {"serial", required_argument, 0, O_UNSUPPORTED},
         {"state-dir", required_argument, 0, O_UNSUPPORTED},
@@ -149,6 +153,11 @@ int ml_cli_device_qemu(int argc, char **argv)
     const char *product = NULL, *variant = NULL, *image_arg = NULL, *bind = "127.0.0.1";
     const char *mqtt = NULL, *ca = NULL, *cert = NULL, *key = NULL, *control = NULL;
     const char *icount = NULL, *qmp = NULL;
+    /* --board, else $ML_QEMU_BOARD (so `meterlab run --dut qemu` can pick it), else MPS2 */
+    const char *qboard = getenv("ML_QEMU_BOARD");
+    if (qboard == NULL || qboard[0] == '\0') {
+        qboard = "mps2-an386";
+    }
     bool quiet = false, p1out = true;
     struct ml_qemu_seed seed = {NULL, NULL, NULL, NULL, NULL};
     uint16_t modbus_port = 1502, http_port = 8080, https_port = 8443;
@@ -242,6 +251,9 @@ int ml_cli_device_qemu(int argc, char **argv)
         case ML_CLI_O_PASS:
             seed.password = optarg;
             break;
+        case O_BOARD:
+            qboard = optarg;
+            break;
         case O_CONTROL:
             control = optarg;
             break;
@@ -278,6 +290,19 @@ int ml_cli_device_qemu(int argc, char **argv)
         fprintf(stderr, "meterlab device: --product '%s': must be p1, tic or p1mb\n", product);
         return ML_EXIT_USAGE;
     }
+    /* The images of a board other than the MPS2 carry its name: p1mb_sdm630_netduinoplus2.elf */
+    const char *suffix;
+    if (strcmp(qboard, "mps2-an386") == 0) {
+        suffix = "";
+    } else if (strcmp(qboard, "netduinoplus2") == 0) {
+        suffix = "_netduinoplus2";
+    } else {
+        fprintf(stderr,
+                "meterlab device: --board '%s': must be mps2-an386 (the Cortex-M port) or "
+                "netduinoplus2 (the STM32F405 port)\n",
+                qboard);
+        return ML_EXIT_USAGE;
+    }
     char name[64];
     if (is_p1mb) {
         static const char *const known[] = {"sdm630", "pro380", "acr10rh", "xemex"};
@@ -292,13 +317,13 @@ int ml_cli_device_qemu(int argc, char **argv)
                     variant ? "'" : "", variant ? variant : "is required", variant ? "'" : "");
             return ML_EXIT_USAGE;
         }
-        snprintf(name, sizeof name, "p1mb_%s.elf", variant);
+        snprintf(name, sizeof name, "p1mb_%s%s.elf", variant, suffix);
     } else {
         if (variant != NULL) {
             fprintf(stderr, "meterlab device: --variant is for --product p1mb\n");
             return ML_EXIT_USAGE;
         }
-        snprintf(name, sizeof name, "smart_connect_%s.elf", is_tic ? "tic" : "p1");
+        snprintf(name, sizeof name, "smart_connect_%s%s.elf", is_tic ? "tic" : "p1", suffix);
     }
 
     /* QEMU and the image, with an error that says how to get them. */
@@ -339,6 +364,7 @@ int ml_cli_device_qemu(int argc, char **argv)
     struct ml_qemu_opts qo = {
         .qemu = qemu_bin,
         .image = image,
+        .machine = qboard,
         .p1mb = is_p1mb,
         .p1_out = p1out,
         .bind = bind,

@@ -343,7 +343,9 @@ static int run(int argc, char **argv)
     }
     snprintf(where, sizeof where, "%s (%d 8%c1, address %d)", port, next.baud, next.parity,
              next.address);
-    /* Boot takes well under a second; try for up to 5 s. */
+    /* The device saves to flash, then reboots (a sector erase takes up to 0.5 s on the
+     * STM32F405), and boots in well under a second: until it answers with the new
+     * settings, try for up to 5 s (it may still answer with the old ones meanwhile). */
     usleep(200000);
     mb = open_line(port, &next, (int)timeout_ms);
     if (mb == NULL) {
@@ -351,15 +353,13 @@ static int run(int argc, char **argv)
     }
     struct ml_p1mb_block nv;
     rc = -1;
-    for (int tries = 0; tries < 10 && rc != 0; tries++) {
+    for (int tries = 0; tries < 24; tries++) {
         rc = read_block(mb, &nv, false, where);
-        if (rc == -2) {
+        if (rc == -2 || (rc == 0 && ml_p1mb_line_equal(&nv.active, &want))) {
             break;
         }
-        if (rc != 0) {
-            modbus_flush(mb);
-            usleep(200000);
-        }
+        modbus_flush(mb);
+        usleep(200000);
     }
     if (rc != 0) {
         read_block(mb, &nv, true, where);

@@ -93,7 +93,13 @@ static int mb_write(void *ctx, uint16_t addr, uint16_t count, const uint16_t *va
     if (count != 1u) {
         return MB_EX_ILLEGAL_FUNCTION; /* FC 0x10 is masked off; never reached */
     }
+    app->cfg_change_ms = hal_time_ms(); /* the flash is written once the master is quiet */
     return p1mb_cfg_regs_write(&app->cfg, addr, vals[0]);
+}
+
+static bool cfg_uncommitted(const struct p1mb_app *app)
+{
+    return app->cfg.dirty || app->cfg.factory_pending;
 }
 
 /* ------------------------------------------------------------------------- */
@@ -402,6 +408,9 @@ static uint64_t next_deadline(struct p1mb_app *app, uint64_t now)
     if (app->reboot_pending) {
         d = min_u64(d, app->reboot_at_ms);
     }
+    if (cfg_uncommitted(app)) {
+        d = min_u64(d, app->cfg_change_ms + P1MB_CFG_COMMIT_MS);
+    }
     return d;
 }
 
@@ -416,6 +425,17 @@ void p1mb_app_run(struct p1mb_app *app, const struct p1mb_settings *set)
         p1cfg_poll(app, now);
         meter_loss_poll(app, now);
         rs485_poll(app, now);
+        if (cfg_uncommitted(app) &&
+            (app->reboot_pending || now >= app->cfg_change_ms + P1MB_CFG_COMMIT_MS)) {
+            /* a reboot was asked for: write the changes now (the reply is queued), and
+             * reboot a grace period after the save */
+            hal_sys_watchdog_kick();
+            (void)p1mb_cfg_regs_commit(&app->cfg); /* a failure is counted; the registers say */
+            now = hal_time_ms();
+            if (app->reboot_pending && app->reboot_at_ms < now + P1MB_REBOOT_GRACE_MS) {
+                app->reboot_at_ms = now + P1MB_REBOOT_GRACE_MS;
+            }
+        }
         if (app->reboot_pending && now >= app->reboot_at_ms) {
             hal_sys_reboot(); /* the sim returns from the loop; the target resets */
             break;

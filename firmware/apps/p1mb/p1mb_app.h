@@ -132,6 +132,7 @@ struct p1mb_app {
     uint64_t rs485_bad_ms;        /**< when the last bad frame ended */
     bool reboot_pending;          /**< the reboot register was written */
     uint64_t reboot_at_ms;        /**< when to reboot (the reply is out by then) */
+    uint64_t cfg_change_ms;       /**< last configuration write (commit P1MB_CFG_COMMIT_MS later) */
     struct ui_led led_pwr, led_p1, led_485;
     struct p1mb_counters counters;
     struct p1mb_status status;

@@ -118,6 +118,8 @@ void p1mb_cfg_regs_init(struct p1mb_cfg_regs *r, const struct cfg_flash_ops *ops
     r->stored = *active;
     r->variant_code = variant_code;
     r->reboot_requested = false;
+    r->dirty = false;
+    r->factory_pending = false;
     r->stats.saves = 0;
     r->stats.save_errors = 0;
     r->stats.rejected = 0;
@@ -180,13 +182,37 @@ static int store(struct p1mb_cfg_regs *r, const struct p1mb_config *next)
     if (p1mb_config_equal(next, &r->stored)) {
         return MB_EX_NONE; /* nothing changes: spare the flash */
     }
-    if (r->ops == NULL || p1mb_config_save(r->ops, next) < 0) {
+    if (r->ops == NULL) {
         r->stats.save_errors++;
         return MB_EX_DEVICE_FAILURE;
     }
     r->stored = *next;
-    r->stats.saves++;
+    r->dirty = true; /* written by p1mb_cfg_regs_commit() */
     return MB_EX_NONE;
+}
+
+int p1mb_cfg_regs_commit(struct p1mb_cfg_regs *r)
+{
+    int err = ML_OK;
+    if (r->factory_pending) {
+        r->factory_pending = false;
+        err = cfg_store_erase_all(r->ops);
+        if (err == ML_OK) {
+            r->stats.saves++;
+        }
+    }
+    if (err == ML_OK && r->dirty) {
+        err = p1mb_config_save(r->ops, &r->stored);
+        if (err == ML_OK) {
+            r->stats.saves++;
+        }
+    }
+    r->dirty = false;
+    if (err < 0) {
+        r->stats.save_errors++;
+        (void)p1mb_config_load(r->ops, &r->stored); /* the registers tell what flash holds */
+    }
+    return err;
 }
 
 static int reject(struct p1mb_cfg_regs *r, int ex)
@@ -231,12 +257,13 @@ int p1mb_cfg_regs_write(struct p1mb_cfg_regs *r, uint16_t addr, uint16_t value)
         if (value != P1MB_FACTORY_MAGIC) {
             return reject(r, MB_EX_ILLEGAL_VALUE);
         }
-        if (r->ops == NULL || cfg_store_erase_all(r->ops) < 0) {
+        if (r->ops == NULL) {
             r->stats.save_errors++;
             return MB_EX_DEVICE_FAILURE;
         }
         p1mb_config_defaults(&r->stored);
-        r->stats.saves++;
+        r->factory_pending = true; /* p1mb_cfg_regs_commit() erases the store */
+        r->dirty = false;
         return MB_EX_NONE;
     default:
         return reject(r, MB_EX_ILLEGAL_ADDRESS);

@@ -147,8 +147,19 @@ struct p1mb_cfg_regs {
     struct p1mb_config stored;       /**< in the store (effective after reboot) */
     uint16_t variant_code;           /**< register 0xF003 */
     bool reboot_requested;           /**< set by a write of P1MB_REBOOT_MAGIC */
+    bool dirty;                      /**< stored is not in flash yet (commit writes it) */
+    bool factory_pending;            /**< the store is to be erased first (commit) */
     struct p1mb_cfg_stats stats;
 };
+
+/**
+ * A write is answered at once and kept in RAM (the stored registers read it back); the
+ * flash is written by p1mb_cfg_regs_commit(), which the app calls once the master has
+ * been quiet for this long after the last change, and before any reboot. A save blocks
+ * the loop (a 16 KiB sector erase takes up to 500 ms on the STM32F405): done inside
+ * the write, every answer came after a master's usual 500 ms timeout.
+ */
+#define P1MB_CFG_COMMIT_MS 1000u
 
 /**
  * Set up the block: @p active is the configuration the device booted with
@@ -166,6 +177,14 @@ bool p1mb_cfg_regs_overlaps(uint32_t addr, uint32_t count);
  */
 void p1mb_cfg_regs_read(const struct p1mb_cfg_regs *r, uint32_t addr, uint32_t count,
                         uint16_t *out);
+
+/**
+ * Write what p1mb_cfg_regs_write() changed to flash: the factory erase, then the stored
+ * configuration. Blocks for the flash operations. A failure is counted in
+ * stats.save_errors and the stored registers read the flash's configuration again.
+ * @retval 0 nothing to do or written  @retval <0 flash error
+ */
+int p1mb_cfg_regs_commit(struct p1mb_cfg_regs *r);
 
 /**
  * FC 0x06 on register @p addr with @p value.

@@ -169,8 +169,9 @@ struct sc_fw {
     bool up_failed;
     uint8_t up_slot;
     uint8_t up_hdr[SC_FW_HDR_SIZE];
-    uint32_t up_got; /**< image bytes received (header included) */
-    uint32_t up_len; /**< payload length from the header */
+    uint32_t up_got;    /**< image bytes received (header included) */
+    uint32_t up_len;    /**< payload length from the header */
+    uint32_t up_erased; /**< slot bytes erased so far (whole erase units, from 0) */
     struct ml_sha256 up_sha;
     const char *up_error;
 };

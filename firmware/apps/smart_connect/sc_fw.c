@@ -380,6 +380,29 @@ static uint8_t free_slot(const struct sc_fw *fw)
     return SC_FW_SLOT_FACTORY;
 }
 
+/* Erase the upload slot's units up to byte @p end, one unit at a time as the data
+ * reaches it, each on a fresh watchdog period: a sector erase blocks the loop (up to
+ * 2 s for 128 KiB on the STM32F405) and a whole slot at once would outlast the
+ * watchdog (ML_FLASH_* in ml_config.h). */
+static int erase_upto(struct sc_fw *fw, uint32_t end)
+{
+    struct hal_flash_info info;
+    enum hal_flash_region r = slot_region(fw->up_slot);
+    int err = hal_flash_get_info(r, &info);
+    if (err < 0) {
+        return err;
+    }
+    while (fw->up_erased < end) {
+        hal_sys_watchdog_kick();
+        err = hal_flash_erase(r, fw->up_erased, info.erase_unit);
+        if (err < 0) {
+            return err;
+        }
+        fw->up_erased += info.erase_unit;
+    }
+    return ML_OK;
+}
+
 int sc_fw_upload(struct sc_app *app, uint32_t content_length, const uint8_t *chunk, size_t len)
 {
     struct sc_fw *fw = &app->fw;
@@ -448,14 +471,14 @@ int sc_fw_upload(struct sc_app *app, uint32_t content_length, const uint8_t *chu
                 return up_fail(fw, ML_EINVAL, why);
             }
             fw->up_len = pl;
-            /* the slot is free (neither running nor pending): its old content may go */
-            if (hal_flash_erase(slot_region(fw->up_slot), 0, slot_size(fw->up_slot)) < 0) {
-                return up_fail(fw, ML_EIO, "flash erase failed");
-            }
+            fw->up_erased = 0; /* the slot is free (neither running nor pending) */
         }
     }
     if (i < len) {
         ml_sha256_update(&fw->up_sha, chunk + i, len - i);
+        if (erase_upto(fw, fw->up_got + (uint32_t)(len - i)) < 0) {
+            return up_fail(fw, ML_EIO, "flash erase failed");
+        }
         if (flash_write(slot_region(fw->up_slot), fw->up_got, chunk + i, len - i) < 0) {
             return up_fail(fw, ML_EIO, "flash write failed");
         }

@@ -4,6 +4,10 @@
  * a worn-flash switch. Like a flash driver, every erase is blank-checked and
  * every program read back (each 0 bit asked for must read 0; a 1 leaves the
  * bit as it was, NOR): what did not take is ML_EIO to the caller.
+ *
+ * Geometry and timing are the production part's (ml_config.h, ML_FLASH_*): each
+ * erase and program blocks the loop as long as on the STM32F405 (sim_busy_us());
+ * a watchdog reset within interrupts it, which leaves it half done (ML_EIO).
  */
 #define _GNU_SOURCE
 #include "hal_flash.h"
@@ -15,18 +19,21 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "hal_sys.h"
+#include "ml_config.h"
 #include "sim_priv.h"
 
-#define KIB 1024u
+#define SMALL ML_FLASH_SMALL_SECTOR
+#define LARGE ML_FLASH_LARGE_SECTOR
 
 static const struct hal_flash_info info[HAL_FLASH_REGION_COUNT] = {
-    [HAL_FLASH_CONFIG_A] = {4 * KIB, 4 * KIB, 256}, [HAL_FLASH_CONFIG_B] = {4 * KIB, 4 * KIB, 256},
-    [HAL_FLASH_FW_A] = {256 * KIB, 4 * KIB, 256},   [HAL_FLASH_FW_B] = {256 * KIB, 4 * KIB, 256},
-    [HAL_FLASH_BOOT] = {4 * KIB, 4 * KIB, 256},
+    [HAL_FLASH_CONFIG_A] = {SMALL, SMALL, 256}, [HAL_FLASH_CONFIG_B] = {SMALL, SMALL, 256},
+    [HAL_FLASH_FW_A] = {2 * LARGE, LARGE, 256}, [HAL_FLASH_FW_B] = {2 * LARGE, LARGE, 256},
+    [HAL_FLASH_BOOT] = {SMALL, SMALL, 256},
 };
 
 static struct {
-    uint8_t mem[2 * 4 * KIB + 2 * 256 * KIB + 4 * KIB];
+    uint8_t mem[3 * SMALL + 4 * LARGE];
     uint32_t base[HAL_FLASH_REGION_COUNT];
     int fd;
     uint32_t ops;
@@ -150,7 +157,13 @@ int hal_flash_erase(enum hal_flash_region r, uint32_t off, size_t len)
     if (end > info[r].size) {
         end = info[r].size;
     }
-    if (power_cut()) {
+    bool cut = power_cut();
+    if (!cut) {
+        sim_busy_us((uint64_t)((end - start) / eu) *
+                    (eu >= LARGE ? ML_FLASH_ERASE_LARGE_US : ML_FLASH_ERASE_SMALL_US));
+        cut = hal_sys_should_stop(); /* a reset (the watchdog) came first */
+    }
+    if (cut) {
         /* an interrupted erase leaves the first half erased, the rest as it was */
         memset(&F.mem[F.base[r] + start], 0xFF, (end - start) / 2u);
         persist(F.base[r] + start, end - start);
@@ -179,7 +192,12 @@ int hal_flash_write(enum hal_flash_region r, uint32_t off, const void *buf, size
     const uint8_t *p = buf;
     uint8_t *m = &F.mem[F.base[r] + off];
     size_t n = len;
-    if (power_cut()) {
+    bool cut = power_cut();
+    if (!cut) {
+        sim_busy_us((uint64_t)((len + 3u) / 4u) * ML_FLASH_PROGRAM_WORD_US);
+        cut = hal_sys_should_stop(); /* a reset (the watchdog) came first */
+    }
+    if (cut) {
         n = len / 2u; /* an interrupted program writes a prefix */
         err = ML_EIO;
     } else {

@@ -397,6 +397,32 @@ poll_now:
     sim_sys_watchdog_check();
 }
 
+void sim_busy_us(uint64_t us)
+{
+    if (!S.running || !pthread_equal(pthread_self(), S.thread)) {
+        return; /* the host's own calls (tests, tools) take no device time */
+    }
+    uint64_t until = sim_time_us() + us;
+    if (S.cfg.time_mode == SIM_TIME_REAL) {
+        struct timespec ts = {(time_t)(us / 1000000u), (long)(us % 1000000u) * 1000};
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+        }
+        sim_sys_watchdog_check();
+        return;
+    }
+    /* virtual time: the blocked loop moves the clock on by itself, to the end of the
+     * operation or to the watchdog's expiry, whichever comes first; what the host
+     * schedules meanwhile reaches the loop after it (as bytes wait in a ring) */
+    uint64_t wdog_due = sim_sys_watchdog_due_us();
+    uint64_t to = wdog_due < until ? wdog_due : until;
+    sim_lock();
+    if (to > S.vnow_us) {
+        __atomic_store_n(&S.vnow_us, to, __ATOMIC_SEQ_CST);
+    }
+    sim_unlock();
+    sim_sys_watchdog_check();
+}
+
 /* ------------------------------------------------------------------------- */
 /* Thread and lifecycle                                                      */
 /* ------------------------------------------------------------------------- */

@@ -120,6 +120,13 @@ void sim_busy_poll_get_stats(struct sim_busy_poll_stats *out);
  * WATCHDOG), cleared; -1 when none is pending. */
 int sim_sys_take_reboot_request(void);
 
+/** Firmware thread: the loop is blocked for @p us (a flash erase or program, as long
+ * as on the target): real time sleeps; virtual time jumps on by @p us (the host's
+ * events of that span reach the loop after it). The watchdog fires when it expires
+ * within: the clock stops there and the loop is being reset. Other threads (the
+ * host's own flash calls) return at once. */
+void sim_busy_us(uint64_t us);
+
 /** sim_start(): zero the per-run counters of hal_sys.c. */
 void sim_sys_start(void);
 

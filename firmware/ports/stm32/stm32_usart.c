@@ -144,12 +144,15 @@ int stm32_usart_read(struct stm32_usart *u, uint8_t *buf, uint32_t cap, uint32_t
 void stm32_usart_isr(struct stm32_usart *u)
 {
     struct stm32_usart_regs *r = u->regs;
-    uint32_t sr = r->SR;
+    uint32_t sr = STM32_USART_STATUS(r);
     if ((sr & (STM32_USART_SR_RXNE | STM32_USART_SR_ORE)) != 0u) {
         /* reading SR then DR clears RXNE and ORE (§30.6.1) */
-        uint8_t byte = (uint8_t)(r->DR & u->data_mask);
+        uint8_t byte = (uint8_t)(STM32_USART_RX(r) & u->data_mask);
         if ((sr & STM32_USART_SR_ORE) != 0u) {
             u->hw_overruns = u->hw_overruns + 1u;
+#ifdef STM32_USART_V2
+            r->ICR = STM32_USART_ICR_ORECF; /* the V2 USART keeps ORE until cleared here */
+#endif
         }
         if ((sr & STM32_USART_SR_RXNE) != 0u) {
             if (u->rx_ts != NULL) {
@@ -162,14 +165,32 @@ void stm32_usart_isr(struct stm32_usart *u)
     if ((cr1 & STM32_USART_CR1_TXEIE) != 0u && (sr & STM32_USART_SR_TXE) != 0u) {
         uint8_t byte;
         if (ml_ring_get(&u->tx, &byte) == ML_OK) {
-            r->DR = byte;
+            STM32_USART_TX(r) = byte;
         } else {
-            /* all bytes are in the USART: wait for the last to leave the shift register */
-            r->SR = ~STM32_USART_SR_TC; /* rc_w0: clear TC, the other bits ignore the write */
+            /* All bytes are in the USART: wait for the last to leave the shift
+             * register. TC needs no clearing here: the SR read above and the DR
+             * write of that byte cleared it (§30.6.1). (QEMU 7.2 sets TC only on a
+             * DR write, so an explicit clear here would leave it clear forever.) */
             r->CR1 = (cr1 & ~STM32_USART_CR1_TXEIE) | STM32_USART_CR1_TCIE;
         }
     } else if ((cr1 & STM32_USART_CR1_TCIE) != 0u && (sr & STM32_USART_SR_TC) != 0u) {
         r->CR1 = (cr1 & ~STM32_USART_CR1_TCIE) | STM32_USART_CR1_RE;
+        de_set(u, false); /* the last stop bit is out: release the line */
+        u->sending = false;
+    }
+}
+
+void stm32_usart_tx_poll(struct stm32_usart *u)
+{
+    struct stm32_usart_regs *r = u->regs;
+    uint8_t byte;
+    while ((STM32_USART_STATUS(r) & STM32_USART_SR_TXE) != 0u &&
+           ml_ring_get(&u->tx, &byte) == ML_OK) {
+        STM32_USART_TX(r) = byte;
+    }
+    if (u->sending && ml_ring_count(&u->tx) == 0u &&
+        (STM32_USART_STATUS(r) & STM32_USART_SR_TC) != 0u) {
+        r->CR1 = (r->CR1 & ~(STM32_USART_CR1_TXEIE | STM32_USART_CR1_TCIE)) | STM32_USART_CR1_RE;
         de_set(u, false); /* the last stop bit is out: release the line */
         u->sending = false;
     }

@@ -32,6 +32,7 @@
 #include "hal_uart.h"
 #include "ring.h"
 
+#ifndef STM32_USART_V2
 /** USART registers (RM0090 §30.6.8, offsets 0x00..0x18). */
 struct stm32_usart_regs {
     volatile uint32_t SR;   /**< 0x00 status */
@@ -42,6 +43,37 @@ struct stm32_usart_regs {
     volatile uint32_t CR3;  /**< 0x14 control 3 */
     volatile uint32_t GTPR; /**< 0x18 guard time and prescaler */
 };
+#define STM32_USART_STATUS(r) ((r)->SR)
+#define STM32_USART_RX(r)     ((r)->DR)
+#define STM32_USART_TX(r)     ((r)->DR)
+#define STM32_USART_CR1_UE    (1u << 13)
+#else
+/*
+ * STM32_USART_V2: the USART of the STM32L0 (RM0376 §27.8): status in ISR,
+ * separate RDR/TDR, overrun cleared through ICR, UE at CR1 bit 0. The bits
+ * this driver uses have the F4's positions otherwise (ISR RXNE 5, TC 6, TXE 7,
+ * ORE 3; CR1 RE 2, TE 3, RXNEIE 5, TCIE 6, TXEIE 7, PS 9, PCE 10, M0 12 = the
+ * F4's M: 00 = 8 bits, 01 = 9 bits), so the line settings are the same.
+ */
+struct stm32_usart_regs {
+    volatile uint32_t CR1;  /**< 0x00 */
+    volatile uint32_t CR2;  /**< 0x04 */
+    volatile uint32_t CR3;  /**< 0x08 */
+    volatile uint32_t BRR;  /**< 0x0C */
+    volatile uint32_t GTPR; /**< 0x10 */
+    volatile uint32_t RTOR; /**< 0x14 */
+    volatile uint32_t RQR;  /**< 0x18 */
+    volatile uint32_t ISR;  /**< 0x1C status */
+    volatile uint32_t ICR;  /**< 0x20 flag clear */
+    volatile uint32_t RDR;  /**< 0x24 receive data */
+    volatile uint32_t TDR;  /**< 0x28 transmit data */
+};
+#define STM32_USART_STATUS(r) ((r)->ISR)
+#define STM32_USART_RX(r)     ((r)->RDR)
+#define STM32_USART_TX(r)     ((r)->TDR)
+#define STM32_USART_CR1_UE    (1u << 0)
+#define STM32_USART_ICR_ORECF (1u << 3)
+#endif
 
 /* SR (§30.6.1) */
 #define STM32_USART_SR_PE      (1u << 0)
@@ -60,7 +92,6 @@ struct stm32_usart_regs {
 #define STM32_USART_CR1_PS     (1u << 9)
 #define STM32_USART_CR1_PCE    (1u << 10)
 #define STM32_USART_CR1_M      (1u << 12)
-#define STM32_USART_CR1_UE     (1u << 13)
 /* CR2 (§30.6.5): STOP[13:12] */
 #define STM32_USART_CR2_STOP_1 (0u << 12)
 #define STM32_USART_CR2_STOP_2 (2u << 12)
@@ -118,5 +149,14 @@ int stm32_usart_read(struct stm32_usart *u, uint8_t *buf, uint32_t cap, uint32_t
 
 /** The USART's interrupt handler body. */
 void stm32_usart_isr(struct stm32_usart *u);
+
+/**
+ * Transmit by polling, for a USART model that raises no TXE/TC interrupt
+ * (QEMU 7.2's stm32f2xx-usart interrupts on RXNE only and sends each DR write
+ * at once): feed DR from the ring while TXE is set; once the ring is empty and
+ * TC is set, release DE (receiver on again) as the TC interrupt does. Same
+ * context rule as stm32_usart_write().
+ */
+void stm32_usart_tx_poll(struct stm32_usart *u);
 
 #endif /* FIRMWARE_PORTS_STM32_STM32_USART_H */

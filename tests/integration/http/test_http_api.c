@@ -790,10 +790,11 @@ static void test_http_firmware_boot_rechecks_signature(void)
     upload_signed_ok("1.1.0", 20000, 5);
     expect_fw(ML_FW_VERSION, "A", "1.1.0");
     stop_device();
-    /* the flash file: CONFIG_A 4 KiB, CONFIG_B 4 KiB, FW_A (256 KiB), FW_B, BOOT */
+    /* the flash file: CONFIG_A 16 KiB, CONFIG_B 16 KiB, FW_A (256 KiB), FW_B, BOOT (the
+     * STM32F405's sectors, docs/architecture.md) */
     FILE *f = fopen(flash, "r+b");
     CU_ASSERT_FATAL(f != NULL);
-    long at = 8 * 1024 + SC_FW_HDR_SIGNED + 7; /* a signature byte of slot A's header */
+    long at = 32 * 1024 + SC_FW_HDR_SIGNED + 7; /* a signature byte of slot A's header */
     CU_ASSERT_EQUAL(fseek(f, at, SEEK_SET), 0);
     int c = fgetc(f);
     CU_ASSERT_EQUAL(fseek(f, at, SEEK_SET), 0);

@@ -210,7 +210,7 @@ static void test_sim_port_flash_nor_and_power_cut(void)
     CU_ASSERT_EQUAL(buf[0], 0x03); /* bits only cleared */
     CU_ASSERT_EQUAL(buf[1], 0xF0);
     CU_ASSERT_EQUAL(buf[2], 0xFF);
-    CU_ASSERT_EQUAL(hal_flash_read(HAL_FLASH_CONFIG_A, 4090, buf, 8), ML_EINVAL);
+    CU_ASSERT_EQUAL(hal_flash_read(HAL_FLASH_CONFIG_A, 16 * 1024 - 6, buf, 8), ML_EINVAL);
     sim_flash_cut_after(1);
     CU_ASSERT_EQUAL(hal_flash_write(HAL_FLASH_CONFIG_A, 8, "ab", 2), ML_OK);
     CU_ASSERT_EQUAL(hal_flash_write(HAL_FLASH_CONFIG_A, 16, "abcd", 4), ML_EIO);
@@ -563,6 +563,57 @@ static void test_sim_port_watchdog_resets_a_loop_that_stops_kicking(void)
     CU_ASSERT_EQUAL(wd_cause[2], HAL_SYS_RESET_POWER_ON);
 }
 
+/* Flash takes the STM32F405's time (datasheet maxima, x32): the app (firmware
+ * thread) records the clock around each call; a whole firmware slot erased at once
+ * (two 128 KiB sectors, 2 s each) outlasts the 4 s watchdog and is reset. */
+static volatile uint64_t fl_t[6];
+static volatile int fl_rc[3];
+static volatile int fl_boots;
+
+static void flash_app(void)
+{
+    fl_boots++;
+    if (fl_boots > 1) {
+        while (!hal_sys_should_stop()) {
+            hal_time_wait_until(HAL_TIME_FOREVER);
+        }
+        return;
+    }
+    static uint8_t page[1024];
+    hal_sys_watchdog_kick();
+    fl_t[0] = hal_time_us();
+    fl_rc[0] = hal_flash_erase(HAL_FLASH_CONFIG_A, 0, 1); /* one 16 KiB sector */
+    fl_t[1] = hal_time_us();
+    fl_rc[1] = hal_flash_write(HAL_FLASH_CONFIG_A, 0, page, sizeof page); /* 256 words */
+    fl_t[2] = hal_time_us();
+    hal_sys_watchdog_kick();
+    fl_t[3] = hal_time_us();
+    fl_rc[2] = hal_flash_erase(HAL_FLASH_FW_A, 0, 256u * 1024u); /* two 128 KiB sectors */
+    fl_t[4] = hal_time_us();
+    while (!hal_sys_should_stop()) {
+        hal_time_wait_until(HAL_TIME_FOREVER);
+    }
+}
+
+static void test_sim_port_flash_takes_the_targets_time(void)
+{
+    sim_stop();
+    fl_boots = 0;
+    struct sim_config cfg = {.time_mode = SIM_TIME_VIRTUAL, .utc_at_start = 1700000000};
+    CU_ASSERT_EQUAL_FATAL(sim_start(&cfg, flash_app), ML_OK);
+    sim_wait_idle();
+    CU_ASSERT_EQUAL(fl_rc[0], ML_OK);
+    CU_ASSERT_EQUAL(fl_t[1] - fl_t[0], 500000u); /* 16 KiB sector erase: 500 ms */
+    CU_ASSERT_EQUAL(fl_rc[1], ML_OK);
+    CU_ASSERT_EQUAL(fl_t[2] - fl_t[1], 256u * 100u); /* 100 us a word */
+    CU_ASSERT_EQUAL(fl_rc[2], ML_EIO);               /* cut short by the reset */
+    CU_ASSERT_EQUAL(fl_t[4] - fl_t[3], 4000000u);    /* the watchdog's 4 s, not 2 x 2 s */
+    CU_ASSERT_EQUAL(sim_watchdog_resets(), 1);
+    CU_ASSERT_EQUAL(sim_reset_cause(), HAL_SYS_RESET_WATCHDOG);
+    CU_ASSERT_EQUAL(fl_boots, 2);
+    sim_stop();
+}
+
 /* Real time: a pass that runs past the timeout is reset at its next kick. */
 static void wdog_slow_app(void)
 {
@@ -694,6 +745,7 @@ int main(void)
         {"test_sim_port_watchdog_resets_a_loop_that_stops_kicking",
          test_sim_port_watchdog_resets_a_loop_that_stops_kicking},
         {"test_sim_port_watchdog_real_time_slow_pass", test_sim_port_watchdog_real_time_slow_pass},
+        {"test_sim_port_flash_takes_the_targets_time", test_sim_port_flash_takes_the_targets_time},
         {"test_sim_port_uart_rx_overruns_like_the_target",
          test_sim_port_uart_rx_overruns_like_the_target},
     };

@@ -281,6 +281,51 @@ static void test_receive_7e1_stamps_and_overrun(void)
                     ML_OK);
 }
 
+/* The polled transmit of the QEMU build (QEMU 7.2's USART raises no TX
+ * interrupt; each DR write leaves at once): DE goes on before DR is first
+ * written, stays on while TC is clear (the last byte still in the shift
+ * register on a chip), and is released, the receiver back on, once TC is set. */
+static uint32_t dr_when_de_on;
+
+static void de_pin_dr(void *ctx, bool on)
+{
+    (void)ctx;
+    if (on) {
+        dr_when_de_on = regs.DR;
+    }
+    de = on;
+    de_changes++;
+}
+
+static void test_rs485_polled_tx_releases_de_on_tc(void)
+{
+    model_reset();
+    CU_ASSERT_EQUAL_FATAL(stm32_usart_init(&usart, &regs, rx_buf, rx_ts, sizeof rx_buf, tx_buf,
+                                           sizeof tx_buf, now, de_pin_dr, NULL),
+                          ML_OK);
+    struct hal_uart_cfg c = {9600, 8, HAL_UART_PARITY_EVEN, 1, false};
+    CU_ASSERT_EQUAL_FATAL(stm32_usart_open(&usart, &c, 42000000), ML_OK);
+    de_changes = 0;
+    regs.DR = DR_NONE;
+    regs.SR = SR_TXE; /* TC clear: a byte is still on its way out */
+    static const uint8_t frame[4] = {0x10, 0x03, 0x00, 0x01};
+    CU_ASSERT_EQUAL(stm32_usart_write(&usart, frame, sizeof frame), (int)sizeof frame);
+    CU_ASSERT_TRUE(de);
+    CU_ASSERT_EQUAL(dr_when_de_on, DR_NONE); /* on before the first byte */
+    CU_ASSERT_FALSE(regs.CR1 & (1u << 2));   /* receiver off while driving */
+    stm32_usart_tx_poll(&usart);
+    CU_ASSERT_EQUAL(regs.DR, frame[3]); /* every byte went to DR, the last one last */
+    CU_ASSERT_TRUE(ml_ring_is_empty(&usart.tx));
+    CU_ASSERT_TRUE(de);       /* TC clear: still driving */
+    regs.SR = SR_TXE | SR_TC; /* the last stop bit has left */
+    stm32_usart_tx_poll(&usart);
+    CU_ASSERT_FALSE(de);
+    CU_ASSERT_EQUAL(de_changes, 2);
+    CU_ASSERT_TRUE(regs.CR1 & (1u << 2)); /* listening again */
+    CU_ASSERT_FALSE(regs.CR1 & ((1u << 6) | (1u << 7)));
+    CU_ASSERT_FALSE(usart.sending);
+}
+
 int main(void)
 {
     static const struct ml_test_case cases[] = {
@@ -288,6 +333,7 @@ int main(void)
         {"test_rs485_de_turnaround_on_tc", test_rs485_de_turnaround_on_tc},
         {"test_rs485_write_during_tc_wait_keeps_de", test_rs485_write_during_tc_wait_keeps_de},
         {"test_receive_7e1_stamps_and_overrun", test_receive_7e1_stamps_and_overrun},
+        {"test_rs485_polled_tx_releases_de_on_tc", test_rs485_polled_tx_releases_de_on_tc},
     };
     return ml_test_run("stm32_usart", cases, ML_ARRAY_SIZE(cases), NULL, NULL);
 }
