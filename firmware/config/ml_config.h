@@ -180,15 +180,15 @@
 #endif
 
 /**
- * Received MQTT messages (subscriptions: the remote commands) a port keeps until
- * the app takes them with hal_mqtt_receive(): the ESP-AT client (core/esp_at) and
- * the sim port keep the same number. Each holds up to 128 B of topic and 512 B of
- * payload (642 B of RAM on the target, which has < 1 KiB left of its 64 KiB: 2,
- * so a second command arriving before the app took the first is kept). One that
- * arrives when they are all waiting is dropped (counted).
+ * Bytes of received MQTT messages (subscriptions: the remote commands) a port keeps
+ * until the app takes them with hal_mqtt_receive(), oldest first: each message
+ * takes 3 + topic + payload bytes (topic < 128, payload <= 512). 768: one of the
+ * largest (642 B), or several commands (a firmware command is ~200 B), in the RAM
+ * the Smart Connect images have left. The ESP-AT client (core/esp_at) and the sim
+ * port keep the same. One that does not fit is dropped (counted).
  */
-#ifndef ML_MQTT_RX_QUEUE
-#define ML_MQTT_RX_QUEUE 2
+#ifndef ML_MQTT_RX_BYTES
+#define ML_MQTT_RX_BYTES 768
 #endif
 
 /** Feature switch helper: if (ML_ENABLED(ML_FEATURE_X)) ... */

@@ -772,17 +772,18 @@ static bool payload_start(struct ml_esp_at *e)
             return false;
         }
         e->data_left = len;
-        e->data_slot = -1; /* dropped unless it fits and the queue has room */
-        if (e->sub_count < ML_MQTT_RX_QUEUE && tl >= 1u && tl <= ML_ESP_AT_SUB_TOPIC_MAX &&
-            len <= ML_ESP_AT_SUB_PAYLOAD_MAX) {
-            struct ml_esp_at_sub_msg *m =
-                &e->sub_q[(e->sub_head + e->sub_count) % ML_MQTT_RX_QUEUE];
-            (void)ml_str_copy_n(m->topic, sizeof m->topic, &l[t0], tl);
-            m->len = (uint16_t)len;
+        e->data_slot = -1; /* dropped unless it fits beside the messages waiting */
+        if (tl >= 1u && tl <= ML_ESP_AT_SUB_TOPIC_MAX && len <= ML_ESP_AT_SUB_PAYLOAD_MAX &&
+            e->sub_used + 3u + tl + len <= ML_MQTT_RX_BYTES) {
+            uint8_t *r = &e->sub_buf[e->sub_used];
+            r[0] = (uint8_t)tl;
+            r[1] = (uint8_t)len;
+            r[2] = (uint8_t)(len >> 8);
+            ml_mem_copy(&r[3], &l[t0], tl);
             e->sub_got = 0;
             e->data_slot = DATA_SLOT_SUB;
             if (len == 0u) {
-                e->sub_count++;
+                e->sub_used = (uint16_t)(e->sub_used + 3u + tl);
             }
         } else {
             e->stats.rx_dropped += len == 0u ? 1u : 0u;
@@ -806,9 +807,10 @@ static void rx_byte(struct ml_esp_at *e, uint8_t c)
     if (e->data_left > 0u) {
         e->data_left--;
         if (e->data_slot == DATA_SLOT_SUB) {
-            e->sub_q[(e->sub_head + e->sub_count) % ML_MQTT_RX_QUEUE].payload[e->sub_got++] = c;
-            if (e->data_left == 0u) {
-                e->sub_count++; /* whole: it waits for ml_esp_at_mqtt_receive() */
+            uint8_t *r = &e->sub_buf[e->sub_used];
+            r[3u + r[0] + e->sub_got++] = c;
+            if (e->data_left == 0u) { /* whole: it waits for ml_esp_at_mqtt_receive() */
+                e->sub_used = (uint16_t)(e->sub_used + 3u + r[0] + e->sub_got);
             }
             return;
         }
@@ -1692,16 +1694,24 @@ int ml_esp_at_mqtt_receive(struct ml_esp_at *e, char *topic, size_t topic_cap, u
                            size_t cap, size_t *len)
 {
     ML_VERIFY(topic != NULL && len != NULL && (payload != NULL || cap == 0u), ML_EINVAL);
-    if (e->sub_count == 0u) {
+    if (e->sub_used == 0u) {
         return ML_EAGAIN;
     }
-    const struct ml_esp_at_sub_msg *m = &e->sub_q[e->sub_head];
-    e->sub_head = (uint8_t)((e->sub_head + 1u) % ML_MQTT_RX_QUEUE);
-    e->sub_count--;
-    if (!ml_str_copy(topic, topic_cap, m->topic) || m->len > cap) {
-        return ML_ENOSPC;
+    const uint8_t *r = e->sub_buf;
+    size_t tl = r[0], pl = (size_t)r[1] | ((size_t)r[2] << 8);
+    size_t rec = 3u + tl + pl;
+    int rc = ML_ENOSPC;
+    if (tl < topic_cap && pl <= cap) {
+        ml_mem_copy(topic, &r[3], tl);
+        topic[tl] = '\0';
+        ml_mem_copy(payload, &r[3u + tl], pl);
+        *len = pl;
+        rc = ML_OK;
     }
-    ml_mem_copy(payload, m->payload, m->len);
-    *len = m->len;
-    return ML_OK;
+    /* the rest moves to the front, a message still arriving (written at sub_used) too */
+    for (size_t i = rec; i < ML_MQTT_RX_BYTES; i++) {
+        e->sub_buf[i - rec] = e->sub_buf[i];
+    }
+    e->sub_used = (uint16_t)(e->sub_used - rec);
+    return rc;
 }

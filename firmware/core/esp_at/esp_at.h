@@ -159,13 +159,6 @@ struct ml_esp_at_slot {
     uint8_t tx_buf[ML_ESP_AT_TX_CAP];
 };
 
-/** A received MQTT message (+MQTTSUBRECV) waiting for ml_esp_at_mqtt_receive(). */
-struct ml_esp_at_sub_msg {
-    char topic[ML_ESP_AT_SUB_TOPIC_MAX + 1];
-    uint16_t len;
-    uint8_t payload[ML_ESP_AT_SUB_PAYLOAD_MAX];
-};
-
 struct ml_esp_at_listener {
     uint16_t port; /**< 0: free */
     bool opened;   /**< the module has the server */
@@ -241,13 +234,14 @@ struct ml_esp_at {
     struct mqtt_backoff mqtt_backoff; /**< core/mqtt policy: 1 s, 2 s ... 60 s */
     struct ml_ring pub;
     uint8_t pub_buf[ML_ESP_AT_PUB_CAP];
-    /* subscription (AT+MQTTSUB) and the received messages kept (+MQTTSUBRECV): a
-     * bounded FIFO of ML_MQTT_RX_QUEUE; the one being received is at head + count */
+    /* subscription (AT+MQTTSUB) and the received messages kept (+MQTTSUBRECV): a FIFO
+     * of records [topic length, payload length (2 B, LE), topic, payload] in sub_buf,
+     * oldest at 0; the one being received is written at sub_used */
     bool sub_pending;
     char sub_filter[ML_ESP_AT_SUB_TOPIC_MAX + 1];
-    uint8_t sub_head, sub_count; /**< whole messages waiting for ml_esp_at_mqtt_receive() */
-    uint16_t sub_got;            /**< payload bytes of the one being received */
-    struct ml_esp_at_sub_msg sub_q[ML_MQTT_RX_QUEUE];
+    uint16_t sub_used; /**< bytes of whole messages waiting for ml_esp_at_mqtt_receive() */
+    uint16_t sub_got;  /**< payload bytes of the one being received */
+    uint8_t sub_buf[ML_MQTT_RX_BYTES];
 
     struct ml_esp_at_stats stats;
 };
@@ -380,9 +374,10 @@ int ml_esp_at_mqtt_publish(struct ml_esp_at *e, const char *topic, const void *p
 int ml_esp_at_mqtt_subscribe(struct ml_esp_at *e, const char *filter);
 
 /**
- * Take the oldest received message (+MQTTSUBRECV): up to ML_MQTT_RX_QUEUE
- * (ml_config.h) are kept in arrival order; one that arrives while they all wait,
- * or larger than ML_ESP_AT_SUB_PAYLOAD_MAX, is dropped (counted in stats.rx_dropped).
+ * Take the oldest received message (+MQTTSUBRECV): they are kept in arrival order in
+ * ML_MQTT_RX_BYTES (ml_config.h; 3 + topic + payload bytes each); one that does not
+ * fit beside those waiting, or larger than ML_ESP_AT_SUB_PAYLOAD_MAX, is dropped
+ * (counted in stats.rx_dropped).
  * @retval 0 copied (@p topic NUL-terminated, @p len payload bytes)
  * @retval ML_EAGAIN none; ML_ENOSPC a buffer too small (the message is dropped)
  */

@@ -484,7 +484,7 @@ static void test_mqtt_backoff_and_publish(void)
 
 /* AT+MQTTSUB after a subscribe; +MQTTSUBRECV's counted payload (commas, CRLF and
  * quotes inside) kept until taken; a second one while the first waits is kept too
- * (ML_MQTT_RX_QUEUE, in order); one more than that is dropped and counted. */
+ * (ML_MQTT_RX_BYTES, in order); one that does not fit is dropped and counted. */
 static void test_mqtt_subscribe_and_receive(void)
 {
     boot();
@@ -521,26 +521,40 @@ static void test_mqtt_subscribe_and_receive(void)
     CU_ASSERT_STRING_EQUAL(topic, "d/cmd/firmware");
     CU_ASSERT_TRUE(n == 2 && memcmp(pl, "{}", 2) == 0);
     CU_ASSERT_EQUAL(ml_esp_at_mqtt_receive(&at, topic, sizeof topic, pl, sizeof pl, &n), ML_EAGAIN);
-    /* a full queue: ML_MQTT_RX_QUEUE kept in order, the next one dropped and counted */
+    /* ML_MQTT_RX_BYTES (768) holds two 300-byte messages (3 + 3 + 300 B each) in order;
+     * a third, arriving while both wait, does not fit: dropped and counted */
+    CU_ASSERT_EQUAL_FATAL(ML_MQTT_RX_BYTES, 768);
     struct ml_esp_at_stats q0;
     ml_esp_at_get_stats(&at, &q0);
-    for (int i = 0; i <= ML_MQTT_RX_QUEUE; i++) {
-        char msg[64];
-        snprintf(msg, sizeof msg, "+MQTTSUBRECV:0,\"q/%d\",3,m-%d\r\n", i, i);
-        feed(msg);
+    for (int i = 0; i < 3; i++) {
+        char msg[400];
+        int k = snprintf(msg, sizeof msg, "+MQTTSUBRECV:0,\"q/%d\",300,", i);
+        memset(msg + k, '0' + i, 300);
+        memcpy(msg + k + 300, "\r\n", 2);
+        feed_n(msg, (size_t)k + 302u);
     }
     poll_all();
-    for (int i = 0; i < ML_MQTT_RX_QUEUE; i++) {
+    for (int i = 0; i < 2; i++) {
         char want[8];
         snprintf(want, sizeof want, "q/%d", i);
         CU_ASSERT_EQUAL(ml_esp_at_mqtt_receive(&at, topic, sizeof topic, pl, sizeof pl, &n), ML_OK);
         CU_ASSERT_STRING_EQUAL(topic, want);
-        CU_ASSERT_TRUE(n == 3 && pl[2] == (uint8_t)('0' + i));
+        CU_ASSERT_TRUE(n == 300 && pl[0] == (uint8_t)('0' + i) && pl[299] == (uint8_t)('0' + i));
     }
     CU_ASSERT_EQUAL(ml_esp_at_mqtt_receive(&at, topic, sizeof topic, pl, sizeof pl, &n), ML_EAGAIN);
     struct ml_esp_at_stats q1;
     ml_esp_at_get_stats(&at, &q1);
-    CU_ASSERT_EQUAL(q1.rx_dropped - q0.rx_dropped, 3u); /* the dropped one's bytes */
+    CU_ASSERT_EQUAL(q1.rx_dropped - q0.rx_dropped, 300u); /* the dropped one's bytes */
+    /* taken while the next one is still arriving (split across polls): it moves along */
+    feed("+MQTTSUBRECV:0,\"a\",2,xy\r\n+MQTTSUBRECV:0,\"b\",6,ab");
+    poll_all();
+    CU_ASSERT_EQUAL(ml_esp_at_mqtt_receive(&at, topic, sizeof topic, pl, sizeof pl, &n), ML_OK);
+    CU_ASSERT_TRUE(strcmp(topic, "a") == 0 && n == 2 && memcmp(pl, "xy", 2) == 0);
+    CU_ASSERT_EQUAL(ml_esp_at_mqtt_receive(&at, topic, sizeof topic, pl, sizeof pl, &n), ML_EAGAIN);
+    feed("cdef\r\n");
+    poll_all();
+    CU_ASSERT_EQUAL(ml_esp_at_mqtt_receive(&at, topic, sizeof topic, pl, sizeof pl, &n), ML_OK);
+    CU_ASSERT_TRUE(strcmp(topic, "b") == 0 && n == 6 && memcmp(pl, "abcdef", 6) == 0);
     CU_ASSERT_EQUAL(q1.garbage, q0.garbage);
     /* too large for the client: dropped, the stream stays in step */
     char big[700];
