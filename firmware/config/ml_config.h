@@ -84,7 +84,8 @@
 
 /*
  * Flash of the production part, STM32F405 (RM0090 §3.3 sectors; datasheet
- * "Flash memory programming", program/erase parallelism x32, maximum figures):
+ * "Flash memory programming", maximum figures; sector erase at x32 parallelism, one
+ * program access (t_prog) per byte as firmware/ports/stm32/hal_flash.c programs):
  * configuration and boot state in 16 KiB sectors, each firmware slot two 128 KiB
  * sectors. The sim port (firmware/ports/sim/hal_flash.c) has this geometry and
  * takes this long for every erase and program (virtual time in scenarios, real
@@ -104,8 +105,8 @@
 #ifndef ML_FLASH_ERASE_LARGE_US
 #define ML_FLASH_ERASE_LARGE_US 2000000u /* 128 KiB sector */
 #endif
-#ifndef ML_FLASH_PROGRAM_WORD_US
-#define ML_FLASH_PROGRAM_WORD_US 100u /* one 32-bit word */
+#ifndef ML_FLASH_PROGRAM_BYTE_US
+#define ML_FLASH_PROGRAM_BYTE_US 100u /* one byte: the driver programs by byte (PSIZE x8) */
 #endif
 
 /*

@@ -60,6 +60,7 @@ enum sc_flavour {
 #define SC_FW_TRIAL_MAX_MS     300000u /**< a trial still not healthy then reboots (rollback) */
 #define SC_CMD_ID_MAX          13u     /**< MQTT command request id: 1..12 characters + NUL */
 #define SC_CMD_DL_TIMEOUT_MS   30000u  /**< a download without progress this long fails */
+#define SC_CMD_DL_PASS_MS      1000u   /**< longest a loop pass spends storing download data */
 #define SC_FW_HDR_SIZE         128u    /**< signed firmware image header (see sc_fw.c) */
 #define SC_FW_HDR_SIGNED       64u     /**< header bytes the Ed25519 signature covers */
 #define SC_FW_HDR_VERSION      2u      /**< header format: 2 = signed */

@@ -409,7 +409,10 @@ static void dl_poll(struct sc_app *app, uint64_t now)
     /* chunks land in the publish buffer: each is handed to sc_fw_upload() before
      * anything is published again */
     uint8_t *buf = (uint8_t *)app->payload;
-    for (int rounds = 0; c->dl_active && rounds < 16; rounds++) {
+    /* bounded by time too: each chunk is programmed into flash (up to 100 us a byte on
+     * the STM32F405), and the loop must come round to kick the watchdog */
+    for (int rounds = 0; c->dl_active && rounds < 16 && hal_time_ms() - now < SC_CMD_DL_PASS_MS;
+         rounds++) {
         int n = hal_tcp_recv(c->dl_conn, buf, sizeof app->payload);
         if (n == ML_EAGAIN) {
             break;

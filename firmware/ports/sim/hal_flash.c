@@ -194,7 +194,7 @@ int hal_flash_write(enum hal_flash_region r, uint32_t off, const void *buf, size
     size_t n = len;
     bool cut = power_cut();
     if (!cut) {
-        sim_busy_us((uint64_t)((len + 3u) / 4u) * ML_FLASH_PROGRAM_WORD_US);
+        sim_busy_us((uint64_t)len * ML_FLASH_PROGRAM_BYTE_US);
         cut = hal_sys_should_stop(); /* a reset (the watchdog) came first */
     }
     if (cut) {

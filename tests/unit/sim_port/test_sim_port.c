@@ -584,7 +584,7 @@ static void flash_app(void)
     fl_t[0] = hal_time_us();
     fl_rc[0] = hal_flash_erase(HAL_FLASH_CONFIG_A, 0, 1); /* one 16 KiB sector */
     fl_t[1] = hal_time_us();
-    fl_rc[1] = hal_flash_write(HAL_FLASH_CONFIG_A, 0, page, sizeof page); /* 256 words */
+    fl_rc[1] = hal_flash_write(HAL_FLASH_CONFIG_A, 0, page, sizeof page); /* 1024 bytes */
     fl_t[2] = hal_time_us();
     hal_sys_watchdog_kick();
     fl_t[3] = hal_time_us();
@@ -605,9 +605,9 @@ static void test_sim_port_flash_takes_the_targets_time(void)
     CU_ASSERT_EQUAL(fl_rc[0], ML_OK);
     CU_ASSERT_EQUAL(fl_t[1] - fl_t[0], 500000u); /* 16 KiB sector erase: 500 ms */
     CU_ASSERT_EQUAL(fl_rc[1], ML_OK);
-    CU_ASSERT_EQUAL(fl_t[2] - fl_t[1], 256u * 100u); /* 100 us a word */
-    CU_ASSERT_EQUAL(fl_rc[2], ML_EIO);               /* cut short by the reset */
-    CU_ASSERT_EQUAL(fl_t[4] - fl_t[3], 4000000u);    /* the watchdog's 4 s, not 2 x 2 s */
+    CU_ASSERT_EQUAL(fl_t[2] - fl_t[1], 1024u * 100u); /* 100 us a byte */
+    CU_ASSERT_EQUAL(fl_rc[2], ML_EIO);                /* cut short by the reset */
+    CU_ASSERT_EQUAL(fl_t[4] - fl_t[3], 4000000u);     /* the watchdog's 4 s, not 2 x 2 s */
     CU_ASSERT_EQUAL(sim_watchdog_resets(), 1);
     CU_ASSERT_EQUAL(sim_reset_cause(), HAL_SYS_RESET_WATCHDOG);
     CU_ASSERT_EQUAL(fl_boots, 2);
