@@ -140,12 +140,6 @@ static int parse_port(struct ml_yaml *c, node_t *n, enum ml_rig_role role, struc
             return ml_yaml_fail(c, path, "%s.path: %s", what, why);
         }
     }
-    if (path && ml_serial_is_net(p->path) && role == ML_RIG_RS485) {
-        return ml_yaml_fail(c, path,
-                            "%s.path: a remote port (%s) cannot carry Modbus RTU yet (libmodbus "
-                            "opens device paths only): use the adapter's local path",
-                            what, p->path);
-    }
     if (usb) {
         if (ml_yaml_get_str(c, usb, "usb", p->usb, sizeof p->usb) < 0) {
             return -1;
@@ -371,13 +365,81 @@ static int parse_timeouts(struct ml_yaml *c, node_t *n, struct ml_rig *rig)
     return 0;
 }
 
+/* A path of the rig file, relative to its folder. */
+static void rig_relative(const struct ml_rig *rig, const char *in, char *out, size_t cap)
+{
+    const char *slash = strrchr(rig->path, '/');
+    if (in[0] == '/' || slash == NULL) {
+        snprintf(out, cap, "%s", in);
+    } else {
+        snprintf(out, cap, "%.*s/%s", (int)(slash - rig->path), rig->path, in);
+    }
+}
+
+static int parse_qemu(struct ml_yaml *c, node_t *drv, node_t *n, struct ml_rig *rig)
+{
+    if (ml_yaml_want_scalar(c, drv, "driver") < 0) {
+        return -1;
+    }
+    if (strcmp(ml_yaml_sval(drv), "qemu") != 0) {
+        return ml_yaml_fail(c, drv,
+                            "driver must be qemu (the only built-in driver), not '%s'; leave it "
+                            "out to drive the board through commands",
+                            ml_yaml_sval(drv));
+    }
+    if (n == NULL) {
+        return ml_yaml_fail(c, drv, "driver: qemu needs a 'qemu' section (image, ports)");
+    }
+    static const char *const keys[] = {"image", "machine", "ports", NULL};
+    if (ml_yaml_check_keys(c, n, "qemu", keys) < 0) {
+        return -1;
+    }
+    char tmp[512];
+    node_t *v = ml_yaml_need(c, n, "image", "qemu");
+    if (v == NULL || ml_yaml_get_str(c, v, "qemu.image", tmp, sizeof tmp) < 0) {
+        return -1;
+    }
+    if (tmp[0] == 0) {
+        return ml_yaml_fail(c, v, "qemu.image is empty");
+    }
+    rig_relative(rig, tmp, rig->qemu.image, sizeof rig->qemu.image);
+    if ((v = ml_yaml_need(c, n, "ports", "qemu")) == NULL ||
+        ml_yaml_get_str(c, v, "qemu.ports", tmp, sizeof tmp) < 0) {
+        return -1;
+    }
+    if (tmp[0] == 0) {
+        return ml_yaml_fail(c, v, "qemu.ports is empty");
+    }
+    rig_relative(rig, tmp, rig->qemu.ports, sizeof rig->qemu.ports);
+    snprintf(rig->qemu.machine, sizeof rig->qemu.machine, "mps2-an386");
+    if ((v = ml_yaml_get(c, n, "machine")) &&
+        ml_yaml_get_str(c, v, "qemu.machine", rig->qemu.machine, sizeof rig->qemu.machine) < 0) {
+        return -1;
+    }
+    /* the driver does what these commands would */
+    const char *cmd[] = {rig->commands.power_on, rig->commands.power_off, rig->commands.reset,
+                         rig->commands.flash};
+    const char *names[] = {"power_on", "power_off", "reset", "flash"};
+    for (int i = 0; i < 4; i++) {
+        if (cmd[i][0]) {
+            return ml_yaml_fail(c, drv,
+                                "driver: qemu powers, resets and flashes the board itself: leave "
+                                "out commands.%s",
+                                names[i]);
+        }
+    }
+    rig->qemu.on = true;
+    return 0;
+}
+
 static int parse_root(struct ml_yaml *c, node_t *root, struct ml_rig *rig)
 {
     if (root == NULL) {
         return ml_yaml_fail(c, NULL, "empty rig file (see docs/hil.md)");
     }
-    static const char *const keys[] = {"name",     "dut",        "serial",   "network", "mqtt",
-                                       "commands", "led_sensor", "timeouts", "lock",    NULL};
+    static const char *const keys[] = {"name", "dut",      "serial",     "network",
+                                       "mqtt", "commands", "lock",       "driver",
+                                       "qemu", "timeouts", "led_sensor", NULL};
     if (ml_yaml_check_keys(c, root, "the rig", keys) < 0) {
         return -1;
     }
@@ -404,6 +466,13 @@ static int parse_root(struct ml_yaml *c, node_t *root, struct ml_rig *rig)
     }
     if ((v = ml_yaml_get(c, root, "commands")) && parse_commands(c, v, rig) < 0) {
         return -1;
+    }
+    if ((v = ml_yaml_get(c, root, "driver"))) {
+        if (parse_qemu(c, v, ml_yaml_get(c, root, "qemu"), rig) < 0) {
+            return -1;
+        }
+    } else if ((v = ml_yaml_get(c, root, "qemu"))) {
+        return ml_yaml_fail(c, v, "a 'qemu' section needs 'driver: qemu'");
     }
     if ((v = ml_yaml_get(c, root, "led_sensor"))) {
         return ml_yaml_fail(c, v,
@@ -545,7 +614,7 @@ bool ml_rig_has(const struct ml_rig *rig, enum ml_rig_cap cap)
 {
     switch (cap) {
     case ML_RIG_CAP_POWER:
-        return rig->commands.power_off[0] && rig->commands.power_on[0];
+        return rig->qemu.on || (rig->commands.power_off[0] && rig->commands.power_on[0]);
     case ML_RIG_CAP_BUTTON:
         return rig->commands.button_press[0] && rig->commands.button_release[0];
     case ML_RIG_CAP_LED:
@@ -561,9 +630,9 @@ bool ml_rig_has(const struct ml_rig *rig, enum ml_rig_cap cap)
     case ML_RIG_CAP_MQTT:
         return rig->mqtt.url[0] != 0;
     case ML_RIG_CAP_RESET:
-        return rig->commands.reset[0] != 0;
+        return rig->qemu.on || rig->commands.reset[0] != 0;
     case ML_RIG_CAP_FLASH:
-        return rig->commands.flash[0] != 0;
+        return rig->qemu.on || rig->commands.flash[0] != 0;
     case ML_RIG_CAP_CONSOLE:
         return rig->port[ML_RIG_CONSOLE].present;
     default:

@@ -117,6 +117,18 @@ struct ml_rig {
         double timeout_s; /**< each command is killed after this (default 60) */
     } commands;
 
+    /** `driver: qemu` and its `qemu:` section: the board is a QEMU machine the run
+     * drives itself (ml_rig_driver_start): power on = QEMU started with the image,
+     * power off = QMP quit, reset = QMP system_reset, flash = the image of the next
+     * start (the board restarted with it). Its UARTs are links in `ports`. */
+    struct {
+        bool on;
+        char image[512];  /**< `qemu.image` (relative: to the rig file's folder) */
+        char machine[64]; /**< `qemu.machine` (default mps2-an386) */
+        char ports[512];  /**< `qemu.ports`: the folder of the links console, inject,
+                               p1_out, rs485 (relative: to the rig file's folder) */
+    } qemu;
+
     /** `serial.console.banner`: a console line starting with it is a boot (default
      * "meterlab ", the first line every image prints, firmware/apps/<app>/target). */
     char console_banner[64];
@@ -194,11 +206,37 @@ int ml_rig_expand(const struct ml_rig *rig, const char *tmpl, const char *image,
  * Run rig command @p what ("power_on", "flash", ...; its template @p tmpl) expanded
  * with @p image: /bin/sh -c in its own process group, killed (the whole group) after
  * commands.timeout_s or as soon as *@p stop != 0 (may be NULL). Its output is kept
- * (the tail goes into the error message).
+ * (the tail goes into the error message). On a rig with a driver (`driver: qemu`),
+ * "power_on", "power_off", "reset" and "flash" go to ml_rig_driver_action() instead.
  * @return 0 (exit status 0), or -1 with what happened (exit status, timeout, the
  * command line and the tail of its output) in @p err.
  */
 int ml_rig_command(const struct ml_rig *rig, const char *what, const char *tmpl, const char *image,
                    const volatile sig_atomic_t *stop, char *err, size_t errcap);
+
+/**
+ * Start the rig's built-in driver (`driver: qemu`; other rigs: 0, nothing done):
+ * a helper process that makes the board's ports (links in qemu.ports) and
+ * powers the board on, until its console shows the banner (timeouts.boot_s) or
+ * *@p stop. Once per rig and process tree: processes forked later use the same
+ * driver. It ends with ml_rig_driver_stop() or the exit() of the process that
+ * started it (QEMU stopped, links removed), or when every process holding it is
+ * gone.
+ * @return 0, or -1 with the reason in @p err.
+ */
+int ml_rig_driver_start(const struct ml_rig *rig, const volatile sig_atomic_t *stop, char *err,
+                        size_t errcap);
+
+/** Stop the rig's driver (started by this process), or let go of it (a forked one). */
+void ml_rig_driver_stop(const struct ml_rig *rig);
+
+/**
+ * Action @p what ("power_on", "power_off", "reset", "flash" with @p image) through
+ * the rig's driver (started when it is not); ml_rig_command() comes here for a
+ * rig with a driver. Power on and flash return once the console shows the banner.
+ * @return 0, or -1 with the reason in @p err.
+ */
+int ml_rig_driver_action(const struct ml_rig *rig, const char *what, const char *image,
+                         const volatile sig_atomic_t *stop, char *err, size_t errcap);
 
 #endif /* SIM_RIG_ML_RIG_H */

@@ -118,6 +118,10 @@ int ml_rig_command(const struct ml_rig *rig, const char *what, const char *tmpl,
                    const volatile sig_atomic_t *stop, char *err, size_t errcap)
 {
     char cmd[2048], why[256];
+    if (rig->qemu.on && (!strcmp(what, "power_on") || !strcmp(what, "power_off") ||
+                         !strcmp(what, "reset") || !strcmp(what, "flash"))) {
+        return ml_rig_driver_action(rig, what, image, stop, err, errcap);
+    }
     if (ml_rig_expand(rig, tmpl, image, cmd, sizeof cmd, why, sizeof why) < 0) {
         snprintf(err, errcap, "commands.%s: %s", what, why);
         return -1;

@@ -45,6 +45,7 @@
 #include "ml_p1mb_id.h"
 #include "ml_rig.h"
 #include "ml_serial.h"
+#include "ml_serial_net.h"
 #include "mqtt/mqtt_policy.h"
 #include "ui/ui.h"
 
@@ -70,6 +71,8 @@ struct rt_priv {
         https_port[8]; /* fixed for the child's life: reboots keep them */
     /* ports */
     int inject_fd, p1out_fd;
+    /* serial.rs485 on a remote port: a local pty for libmodbus (d->rtu_path) */
+    struct ml_serial_bridge *rs_bridge;
     double t0;     /* the timeline's zero, device time (dev_now) */
     double con_t0; /* console stamps' zero, wall clock (mono) */
     /* reboots seen through the HTTP uptime: the boot instant (mono) of the last look */
@@ -670,6 +673,8 @@ static void close_ports(struct rt_priv *p)
         close(p->p1out_fd);
     }
     p->inject_fd = p->p1out_fd = -1;
+    ml_serial_bridge_close(p->rs_bridge);
+    p->rs_bridge = NULL;
 }
 
 /* Open the rig's ports and take its endpoints. */
@@ -708,10 +713,17 @@ static int rig_attach(struct ml_dut *d, char *err, size_t cap)
     const struct ml_rig_port *rs = &rig->port[ML_RIG_RS485];
     d->rtu_path[0] = 0;
     if (rs->present && s->product == ML_SCN_P1MB) {
-        snprintf(d->rtu_path, sizeof d->rtu_path, "%s", rs->path);
         d->rtu_slave = rs->slave_id > 0 ? rs->slave_id : 16;
         d->rtu_baud = rs->has_line ? (int)rs->line.baud : 9600;
         d->rtu_parity = rs->has_line ? rs->line.parity : 'E';
+        /* libmodbus opens device paths only: a remote port gets a local pty */
+        struct ml_serial_cfg line = {(unsigned)d->rtu_baud, 8, d->rtu_parity, 1};
+        if (ml_serial_bridge_open(&p->rs_bridge, rs->path, &line, d->rtu_path, sizeof d->rtu_path,
+                                  e, sizeof e) < 0) {
+            d->rtu_path[0] = 0;
+            snprintf(err, cap, "%s: rs485: %s", rig->path[0] ? rig->path : rig->name, e);
+            return -1;
+        }
     }
     snprintf(d->mb_host, sizeof d->mb_host, "%s", rig->network.host);
     d->mb_port = rig->network.host[0] ? rig->network.modbus_port : 0;
@@ -1237,7 +1249,7 @@ static int run_cmd(struct ml_dut *d, const char *what, const char *cmd, const ch
                : ML_DUT_FAIL;
 }
 
-static int preflight_p1mb(const struct ml_rig *rig, char *out, size_t cap);
+static int preflight_p1mb(const struct ml_rig *rig, const char *via, char *out, size_t cap);
 
 /* Does the board answer (HTTP status, Modbus TCP, or the P1MB's block over RTU)? */
 static bool board_answers(struct ml_dut *d, char *why, size_t cap)
@@ -1267,7 +1279,9 @@ static bool board_answers(struct ml_dut *d, char *why, size_t cap)
         return ok;
     }
     if (d->rtu_path[0]) {
-        return preflight_p1mb(&p->rig, why, cap) == 0;
+        /* through the scenario's own port (a remote one is connected once: ser2net
+         * takes one client per port) */
+        return preflight_p1mb(&p->rig, d->rtu_path, why, cap) == 0;
     }
     return true; /* nothing to ask: the action (and the banner) is all there is */
 }
@@ -1542,7 +1556,8 @@ void ml_dut_qemu_vtime(struct ml_dut *d, double pace, double max_speed)
 /* The P1MB's configuration block (docs/p1mb.md, as `meterlab p1mb-config`
  * reads it, ml_p1mb_id.h): 0xF000 "P1" "MB", layout, variant code 1..4. */
 
-static int preflight_p1mb(const struct ml_rig *rig, char *out, size_t cap)
+/* @p via: the local path to use for serial.rs485 (a bridge's pty); NULL: its own. */
+static int preflight_p1mb(const struct ml_rig *rig, const char *via, char *out, size_t cap)
 {
     const struct ml_rig_port *rs = &rig->port[ML_RIG_RS485];
     int baud = rs->has_line ? (int)rs->line.baud : 9600;
@@ -1551,9 +1566,20 @@ static int preflight_p1mb(const struct ml_rig *rig, char *out, size_t cap)
     char where[400];
     snprintf(where, sizeof where, "RS485 %s (Modbus RTU %d 8%c1, slave %d)", rs->path, baud, parity,
              slave);
-    modbus_t *m = modbus_new_rtu(rs->path, baud, parity, 8, 1);
+    /* libmodbus opens device paths only: a remote port gets a local pty */
+    struct ml_serial_bridge *br = NULL;
+    char path[256], e[512];
+    struct ml_serial_cfg line = {(unsigned)baud, 8, parity, 1};
+    if (via != NULL) {
+        snprintf(path, sizeof path, "%s", via);
+    } else if (ml_serial_bridge_open(&br, rs->path, &line, path, sizeof path, e, sizeof e) < 0) {
+        snprintf(out, cap, "cannot open %s: %s", where, e);
+        return -1;
+    }
+    modbus_t *m = modbus_new_rtu(path, baud, parity, 8, 1);
     if (m == NULL) {
         snprintf(out, cap, "cannot use %s: %s", where, modbus_strerror(errno));
+        ml_serial_bridge_close(br);
         return -1;
     }
     modbus_set_slave(m, slave);
@@ -1562,6 +1588,7 @@ static int preflight_p1mb(const struct ml_rig *rig, char *out, size_t cap)
     if (modbus_connect(m) != 0) {
         snprintf(out, cap, "cannot open %s: %s", where, modbus_strerror(errno));
         modbus_free(m);
+        ml_serial_bridge_close(br);
         return -1;
     }
     uint16_t id[4];
@@ -1569,11 +1596,12 @@ static int preflight_p1mb(const struct ml_rig *rig, char *out, size_t cap)
     for (int i = 0; i < 3 && got != 4; i++) { /* a byte of line noise costs one try */
         got = modbus_read_registers(m, ML_P1MB_REG_SIG, 4, id);
     }
-    int e = errno;
+    int en = errno;
     modbus_close(m);
     modbus_free(m);
+    ml_serial_bridge_close(br);
     if (got != 4) {
-        snprintf(out, cap, "the board does not answer on %s: %s", where, modbus_strerror(e));
+        snprintf(out, cap, "the board does not answer on %s: %s", where, modbus_strerror(en));
         return -1;
     }
     if (id[0] != ML_P1MB_SIG_P1 || id[1] != ML_P1MB_SIG_MB) {
@@ -1650,7 +1678,7 @@ int ml_dut_rig_preflight(const struct ml_rig *rig, char *out, size_t cap)
             snprintf(out, cap, "not checked (no serial.rs485 to ask the P1MB)");
             return 0;
         }
-        return preflight_p1mb(rig, out, cap);
+        return preflight_p1mb(rig, NULL, out, cap);
     }
     if (rig->network.host[0] == '\0' || rig->network.http_port <= 0) {
         snprintf(out, cap, "not checked (no network.host/http_port to ask the board)");

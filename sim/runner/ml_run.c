@@ -1414,6 +1414,13 @@ static void dut_fault(struct runner *r, const struct ml_scn_step *st)
     char why[768] = "";
     if (ml_scn_fault_is_board(st->fault.kind)) {
         mqtt_sync(r, false); /* what this boot published, before it is gone */
+        if (r->d->rtu_path[0]) {
+            /* the boot wait asks the board over the same RS485 port, and libmodbus
+             * cannot open a port twice (EINVAL): reconnect after the boot */
+            for (int n = 0; n < (int)(sizeof r->mb / sizeof r->mb[0]); n++) {
+                mb_drop(r, n);
+            }
+        }
     }
     int rc = r->d->ops->fault(r->d, &st->fault, why, sizeof why);
     if (rc == ML_DUT_FAIL && r->o->stop != NULL && *r->o->stop) {

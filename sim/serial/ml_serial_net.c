@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -496,4 +497,135 @@ bool ml_serial_net_is_fd(int fd)
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
     return getsockname(fd, (struct sockaddr *)&ss, &sl) == 0;
+}
+
+/* ------------------------------------------------------------------------- */
+/* A local pty for a remote port (ml_serial_bridge_open)                     */
+/* ------------------------------------------------------------------------- */
+
+struct ml_serial_bridge {
+    int net, master, slave, quit[2];
+    pthread_t th;
+};
+
+/* Copy what @p from has into @p to (a pty master or the port's socketpair end; a
+ * full pty drops bytes as a UART does); @return false when @p from ended. */
+static bool bridge_copy(int from, int to, bool sock)
+{
+    uint8_t b[1024];
+    ssize_t n = read(from, b, sizeof b);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR && errno != EIO)) {
+        return false;
+    }
+    for (ssize_t off = 0, w; off < n; off += w) {
+        w = sock ? send(to, b + off, (size_t)(n - off), MSG_NOSIGNAL)
+                 : write(to, b + off, (size_t)(n - off));
+        if (w < 0 && errno == EINTR) {
+            w = 0;
+        } else if (w < 0 && errno == EAGAIN) {
+            struct pollfd p = {.fd = to, .events = POLLOUT};
+            if (poll(&p, 1, 1000) <= 0) {
+                break;
+            }
+            w = 0;
+        } else if (w < 0) {
+            break;
+        }
+    }
+    return true;
+}
+
+static void *bridge_main(void *x)
+{
+    struct ml_serial_bridge *b = x;
+    for (;;) {
+        struct pollfd pf[3] = {
+            {b->net, POLLIN, 0}, {b->master, POLLIN, 0}, {b->quit[0], POLLIN, 0}};
+        if (poll(pf, 3, -1) < 0 && errno != EINTR) {
+            break;
+        }
+        if (pf[2].revents) {
+            break;
+        }
+        if ((pf[0].revents & (POLLIN | POLLHUP | POLLERR)) &&
+            !bridge_copy(b->net, b->master, false)) {
+            break; /* the remote port went away: the pty goes quiet, the user times out */
+        }
+        if ((pf[1].revents & POLLIN) && !bridge_copy(b->master, b->net, true)) {
+            break;
+        }
+    }
+    return NULL;
+}
+
+int ml_serial_bridge_open(struct ml_serial_bridge **out, const char *path,
+                          const struct ml_serial_cfg *cfg, char *pty, size_t pcap, char *err,
+                          size_t cap)
+{
+    *out = NULL;
+    if (!ml_serial_is_net(path)) {
+        snprintf(pty, pcap, "%s", path);
+        return 0;
+    }
+    struct ml_serial_bridge *b = calloc(1, sizeof *b);
+    if (b == NULL) {
+        set_err(err, cap, "%s: out of memory", path);
+        return -ENOMEM;
+    }
+    b->net = b->master = b->slave = b->quit[0] = b->quit[1] = -1;
+    int rc = ml_serial_net_open(path, cfg, err, cap);
+    if (rc < 0) {
+        free(b);
+        return rc;
+    }
+    b->net = rc;
+    b->master = posix_openpt(O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+    const char *name = NULL;
+    if (b->master < 0 || grantpt(b->master) != 0 || unlockpt(b->master) != 0 ||
+        (name = ptsname(b->master)) == NULL || strlen(name) >= pcap ||
+        pipe2(b->quit, O_CLOEXEC) != 0) {
+        rc = -errno;
+        set_err(err, cap, "%s: cannot make a local pty for it: %s", path, strerror(errno));
+        goto fail;
+    }
+    snprintf(pty, pcap, "%s", name);
+    /* raw on both sides; our own slave fd keeps the master from reporting POLLHUP
+     * while the user has the pty closed */
+    b->slave = open(pty, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    struct termios t;
+    if (b->slave < 0 || tcgetattr(b->slave, &t) != 0) {
+        rc = -errno;
+        set_err(err, cap, "%s: cannot open the local pty %s: %s", path, pty, strerror(errno));
+        goto fail;
+    }
+    cfmakeraw(&t);
+    tcsetattr(b->slave, TCSANOW, &t);
+    if (pthread_create(&b->th, NULL, bridge_main, b) != 0) {
+        rc = -EAGAIN;
+        set_err(err, cap, "%s: cannot start its relay thread", path);
+        goto fail;
+    }
+    *out = b;
+    return 0;
+fail:
+    for (int *fd = &b->net; fd <= &b->quit[1]; fd++) {
+        if (*fd >= 0) {
+            close(*fd);
+        }
+    }
+    free(b);
+    return rc;
+}
+
+void ml_serial_bridge_close(struct ml_serial_bridge *b)
+{
+    if (b == NULL) {
+        return;
+    }
+    (void)write(b->quit[1], "q", 1);
+    pthread_join(b->th, NULL);
+    for (int *fd = &b->net; fd <= &b->quit[1]; fd++) {
+        close(*fd);
+    }
+    free(b);
 }

@@ -55,4 +55,20 @@ int ml_serial_net_set_cfg(int fd, const struct ml_serial_cfg *cfg);
 /** True when @p fd is a socket (a remote port) rather than a tty. */
 bool ml_serial_net_is_fd(int fd);
 
+/**
+ * A local pty standing for the port @p path, for libraries that open device
+ * paths only (libmodbus RTU): a remote port (rfc2217://, tcp://) is opened
+ * with @p cfg and a thread relays its bytes to and from a new pty, whose path
+ * goes into @p pty. A local path is passed through (no thread, *@p out NULL).
+ * @return 0 (close with ml_serial_bridge_close), or -errno with a message
+ * naming @p path in @p err.
+ */
+struct ml_serial_bridge;
+int ml_serial_bridge_open(struct ml_serial_bridge **out, const char *path,
+                          const struct ml_serial_cfg *cfg, char *pty, size_t pcap, char *err,
+                          size_t cap);
+
+/** Stop the relay, close the remote port and the pty (NULL: nothing). */
+void ml_serial_bridge_close(struct ml_serial_bridge *b);
+
 #endif /* SIM_SERIAL_ML_SERIAL_NET_H */

@@ -138,6 +138,11 @@ static int rigs_setup(struct ml_rig *rigs, const char *const *paths, size_t n, i
             fprintf(stderr, "meterlab run: setup error: %s\n", err);
             goto unlock;
         }
+        /* a rig with a driver (driver: qemu): its board powered on and booted */
+        if (ml_rig_driver_start(&rigs[k], NULL, err, sizeof err) < 0) {
+            fprintf(stderr, "meterlab run: setup error: %s\n", err);
+            goto unlock;
+        }
         if (ml_dut_rig_preflight(&rigs[k], err, sizeof err) < 0) {
             fprintf(stderr, "meterlab run: setup error: %s: %s\n", rigs[k].path, err);
             goto unlock;
@@ -150,6 +155,7 @@ static int rigs_setup(struct ml_rig *rigs, const char *const *paths, size_t n, i
     return 0;
 unlock:
     for (size_t k = 0; k < n; k++) {
+        ml_rig_driver_stop(&rigs[k]);
         ml_rig_unlock(lock_fd[k]);
         lock_fd[k] = -1;
     }

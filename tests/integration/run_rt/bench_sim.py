@@ -8,6 +8,10 @@ serve DIR METERLAB NAME...  For each NAME a Smart P1/A1 Connect (`meterlab devic
     device's stdout written into a pty that ser2net exports. Writes DIR/NAME.yaml
     (the rig file: rfc2217:// ports, network, lock, power commands) and DIR/ready,
     then serves power commands until SIGTERM, which stops everything it started.
+    A NAME=IMAGE is a P1MB target image in QEMU driven by the rig itself
+    (`driver: qemu`): its rig file's ports (console, inject, rs485) are ser2net's
+    exports of the links the driver makes in DIR/NAME.ports; nothing else runs
+    here for it.
 ctl DIR NAME on|off  Power a board on or off (what the rig's commands run).
 """
 import os, select, signal, socket, subprocess, sys, time, termios, tty
@@ -74,11 +78,40 @@ class Board:
         except BlockingIOError:
             pass  # nobody reads the console: drop it, as a UART does
 
+def qemu_rig(d, name, image):
+    """The rig file and ser2net connections of a QEMU board (driver: qemu)."""
+    ports = {r: free_port() for r in ("inject", "rs485", "console")}
+    cfg = ""
+    for r, port in ports.items():
+        line = "9600e81" if r == "rs485" else "115200n81"
+        cfg += ("connection: &%s_%s\n  accepter: telnet(rfc2217),tcp,127.0.0.1,%d\n"
+                "  connector: serialdev,%s,%s,local\n"
+                % (name.replace("-", "_"), r, port, os.path.join(d, name + ".ports", r), line))
+    with open(os.path.join(d, name + ".yaml"), "w") as f:
+        f.write(f"""name: {name}
+dut: {{product: p1mb, variant: sdm630}}
+lock: {name}.lock
+driver: qemu
+qemu: {{image: "{image}", ports: {name}.ports}}
+serial:
+  inject: {{path: "rfc2217://127.0.0.1:{ports['inject']}"}}
+  rs485: {{path: "rfc2217://127.0.0.1:{ports['rs485']}", line: "9600 8E1", slave_id: 16}}
+  console: {{path: "rfc2217://127.0.0.1:{ports['console']}", banner: "meterlab p1mb"}}
+timeouts: {{boot_s: 20, modbus_s: 1}}
+""")
+    return cfg, list(ports.values())
+
 def serve(d, ml, names):
-    boards = {n: Board(d, ml, n) for n in names}
+    qemus = dict(n.split("=", 1) for n in names if "=" in n)
+    boards = {n: Board(d, ml, n) for n in names if "=" not in n}
     for b in boards.values():
         b.on()
     cfg = ""
+    wait_ports = []
+    for n, image in qemus.items():
+        c, p = qemu_rig(d, n, image)
+        cfg += c
+        wait_ports += p
     for b in boards.values():
         for tag, port, path in (("inj", b.inj_port, b.p1), ("con", b.con_port, b.p3)):
             cfg += ("connection: &%s_%s\n  accepter: telnet(rfc2217),tcp,127.0.0.1,%d\n"
@@ -111,13 +144,12 @@ timeouts: {{boot_s: 20, modbus_s: 1, http_s: 3}}
     stop = []
     signal.signal(signal.SIGTERM, lambda *a: stop.append(1))
     # ser2net listening on every port: ready
-    for b in boards.values():
-        for p in (b.inj_port, b.con_port):
-            for _ in range(100):
-                try:
-                    socket.create_connection(("127.0.0.1", p)).close(); break
-                except OSError:
-                    time.sleep(0.05)
+    for p in wait_ports + [p for b in boards.values() for p in (b.inj_port, b.con_port)]:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", p)).close(); break
+            except OSError:
+                time.sleep(0.05)
     open(os.path.join(d, "ready"), "w").write("%d\n" % os.getpid())
     while not stop:
         fds = [ctl]

@@ -53,6 +53,27 @@ Y
 echo $? > "$T/dead.rc"
 expect_setup_error dead "does not answer" "RS485 $DEAD"
 
+# 1b. the same over the network: nothing at the RS485 port's rfc2217:// address
+PORT=$(free_port)
+sed "s|rs485: {path: $DEAD,|rs485: {path: \"rfc2217://127.0.0.1:$PORT\",|" "$T/dead.yaml" > "$T/deadnet.yaml"
+grep -q "rfc2217://127.0.0.1:$PORT" "$T/deadnet.yaml" || fail "could not make deadnet.yaml"
+"$ML" run --dut rig --rig "$T/deadnet.yaml" "$SCN/p1mb-sdm630.yaml" > "$T/deadnet.out" 2>&1
+echo $? > "$T/deadnet.rc"
+expect_setup_error deadnet "cannot open RS485 rfc2217://127.0.0.1:$PORT"
+
+# 1c. a QEMU board (driver: qemu) whose image is not there: a setup error naming it
+cat > "$T/noimage.yaml" <<Y
+name: qemu-p1mb
+dut: {product: p1mb, variant: sdm630}
+driver: qemu
+qemu: {image: nothere/p1mb_sdm630.elf, ports: qemu-ports}
+serial: {inject: {path: qemu-ports/inject}, rs485: {path: qemu-ports/rs485}}
+Y
+"$ML" run --dut rig --rig "$T/noimage.yaml" "$SCN/p1mb-sdm630.yaml" > "$T/noimage.out" 2>&1
+echo $? > "$T/noimage.rc"
+expect_setup_error noimage "driver qemu: qemu.image $T/nothere/p1mb_sdm630.elf: No such file"
+[ -z "$(ls -A "$T/qemu-ports")" ] || fail "the driver left its port links: $(ls "$T/qemu-ports")"
+
 # 2. a dead Smart Connect: nothing listens on its HTTP port
 PORT=$(free_port)
 cat > "$T/deadsc.yaml" <<Y
@@ -101,6 +122,34 @@ rc=$?
 cat "$T/right.out"
 [ $rc -eq 0 ] || fail "the right board: exit $rc"
 grep -q "rig p1mb-bench: P1MB on RS485 $RS" "$T/right.out" || fail "preflight line missing"
+
+# 4b. the same board's RS485 exported by ser2net and named rfc2217://: Modbus RTU
+# (libmodbus) through the runner's local pty for the remote port
+if command -v ser2net >/dev/null; then
+    NP=$(free_port)
+    cat > "$T/ser2net.yaml" <<Y
+connection: &rs
+  accepter: telnet(rfc2217),tcp,127.0.0.1,$NP
+  connector: serialdev,$RS,9600e81,local
+Y
+    ser2net -n -u -c "$T/ser2net.yaml" -P "$T/ser2net.pid" > /dev/null 2>&1 &
+    PIDS="$PIDS $!"
+    i=0
+    until python3 -c "import socket; socket.create_connection(('127.0.0.1', $NP)).close()" 2>/dev/null; do
+        i=$((i + 1)); [ $i -gt 100 ] && fail "ser2net did not listen"; sleep 0.1
+    done
+    sed "s|rs485: {path: $RS,|rs485: {path: \"rfc2217://127.0.0.1:$NP\",|; s|^lock:.*||" \
+        "$T/right.yaml" > "$T/net.yaml"
+    "$ML" run --dut rig --rig "$T/net.yaml" "$SCN/p1mb-sdm630.yaml" > "$T/net.out" 2>&1
+    rc=$?
+    cat "$T/net.out"
+    [ $rc -eq 0 ] || fail "RS485 over rfc2217://: exit $rc"
+    grep -q "rig p1mb-bench: P1MB on RS485 rfc2217://127.0.0.1:$NP" "$T/net.out" ||
+        fail "RS485 over rfc2217://: no preflight line"
+    grep -q "1 passed" "$T/net.out" || fail "RS485 over rfc2217://: the scenario did not pass"
+else
+    fail "ser2net is not installed (tools/bootstrap)"
+fi
 
 # 5. the lock: held by another process (this shell, fd 9), a run fails at once
 # naming the lock; with --wait it waits, and runs once the holder lets go

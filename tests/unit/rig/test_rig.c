@@ -167,10 +167,24 @@ static void test_rig_errors(void)
                  "r.yaml:3:25:", "serial.inject.path: rfc2217://bench2: no port");
     CU_ASSERT_EQUAL(parse(HEAD "serial: {inject: {path: \"rfc2217://bench2:4001\"}}\n"), 0);
     CU_ASSERT_STRING_EQUAL(rig.port[ML_RIG_INJECT].path, "rfc2217://bench2:4001");
-    expect_error("name: n\ndut: {product: p1mb}\nserial: {inject: {path: /dev/x}, rs485: {path: "
-                 "\"tcp://bench2:4002\"}}\n",
-                 "r.yaml:3:48:", "serial.rs485.path: a remote port (tcp://bench2:4002) cannot "
-                                 "carry Modbus RTU yet");
+    /* RS485 too: the runner gives libmodbus a local pty for it (ml_serial_bridge_open) */
+    CU_ASSERT_EQUAL(parse("name: n\ndut: {product: p1mb}\nserial: {inject: {path: /dev/x}, "
+                          "rs485: {path: \"rfc2217://bench2:4002\"}}\n"),
+                    0);
+    CU_ASSERT_STRING_EQUAL(rig.port[ML_RIG_RS485].path, "rfc2217://bench2:4002");
+    /* driver: qemu */
+    expect_error(HEAD INJ "driver: openocd\n",
+                 "r.yaml:4:9:", "driver must be qemu (the only built-in driver), not 'openocd'");
+    expect_error(HEAD INJ "driver: qemu\n", "r.yaml:4:9:", "driver: qemu needs a 'qemu' section");
+    expect_error(HEAD INJ "qemu: {image: a.elf, ports: p}\n",
+                 "r.yaml:4:7:", "a 'qemu' section needs 'driver: qemu'");
+    expect_error(HEAD INJ "driver: qemu\nqemu: {ports: p}\n", "r.yaml:5:7:", "qemu needs 'image'");
+    expect_error(HEAD INJ "driver: qemu\nqemu: {image: a.elf}\n",
+                 "r.yaml:5:7:", "qemu needs 'ports'");
+    expect_error(HEAD INJ "driver: qemu\nqemu: {image: a.elf, ports: p, cpu: m4}\n",
+                 "r.yaml:5:32:", "unknown key 'cpu' in qemu");
+    expect_error(HEAD INJ "driver: qemu\nqemu: {image: a.elf, ports: p}\ncommands: {reset: x}\n",
+                 "r.yaml:4:9:", "leave out commands.reset");
     expect_error(HEAD "serial: {inject: {path: /dev/x}, modem: {path: /dev/y}}\n",
                  "r.yaml:3:34:", "unknown key 'modem' in serial");
     expect_error(HEAD INJ "network: {host: h, ssh_port: 22}\n",
@@ -381,6 +395,26 @@ static void test_rig_commands(void)
 
 /* The bench's one P1MB variant table agrees with the scenarios' variant names
  * (enum p1mb_variant order) and finds names in any case. */
+/* driver: qemu: paths relative to the rig file's folder, the actions it provides */
+static void test_rig_qemu_driver(void)
+{
+    char err[512];
+    const char *t = "name: q\ndut: {product: p1mb}\nserial: {inject: {path: /dev/x}}\n"
+                    "driver: qemu\nqemu: {image: img/p1mb.elf, ports: ports}\n";
+    CU_ASSERT_EQUAL(ml_rig_parse("benches/q.yaml", t, strlen(t), &rig, err, sizeof err), 0);
+    CU_ASSERT_TRUE(rig.qemu.on);
+    CU_ASSERT_STRING_EQUAL(rig.qemu.image, "benches/img/p1mb.elf");
+    CU_ASSERT_STRING_EQUAL(rig.qemu.ports, "benches/ports");
+    CU_ASSERT_STRING_EQUAL(rig.qemu.machine, "mps2-an386");
+    CU_ASSERT_TRUE(ml_rig_has(&rig, ML_RIG_CAP_POWER));
+    CU_ASSERT_TRUE(ml_rig_has(&rig, ML_RIG_CAP_RESET));
+    CU_ASSERT_TRUE(ml_rig_has(&rig, ML_RIG_CAP_FLASH));
+    CU_ASSERT_FALSE(ml_rig_has(&rig, ML_RIG_CAP_BUTTON));
+    CU_ASSERT_EQUAL(parse("name: q\ndut: {product: p1}\nserial: {inject: {path: /dev/x}}\n"), 0);
+    CU_ASSERT_FALSE(rig.qemu.on);
+    CU_ASSERT_FALSE(ml_rig_has(&rig, ML_RIG_CAP_POWER));
+}
+
 static void test_rig_p1mb_variants(void)
 {
     for (int i = 0; i < ML_P1MB_VARIANTS; i++) {
@@ -410,6 +444,7 @@ int main(void)
         {"lock: second holder refused with the first named", test_rig_lock},
         {"commands: placeholders, failure, timeout kills the group", test_rig_commands},
         {"P1MB variants: one table, same order as the scenarios'", test_rig_p1mb_variants},
+        {"driver: qemu: relative paths, the actions it gives", test_rig_qemu_driver},
     };
     return ml_test_run("rig", cases, sizeof cases / sizeof cases[0], NULL, NULL);
 }
