@@ -62,6 +62,21 @@ void hal_net_get_ipv4(struct hal_net_ipv4 *out);
  */
 int hal_net_set_hostname(const char *name);
 
+/**
+ * The device's names on the local network: the DHCP host name (option 12)
+ * becomes @p name; mDNS answers "<name>.local", claimed with RFC 6762
+ * probing and renamed "<name>-2", "-3", ... while another host holds it, and
+ * "<alias>.local" (NULL: none). Both are copied; both must be RFC 1123
+ * labels of at most 56 characters (a rename suffix must still fit).
+ * hal_net_set_hostname() keeps naming the device's certificate.
+ * Sim: answered on 224.0.0.251:5353 once sim_net_mdns_enable() allowed it
+ * (docs/decisions.md, "mDNS"). Cortex-M (ESP-AT): the module announces @p name
+ * (AT+MDNS, probed and renamed by the module); @p alias and the DHCP host
+ * name are not applied there (the latter stays the hal_net_set_hostname() one).
+ * @retval 0 ok  @retval ML_EINVAL bad name  @retval ML_ENOSYS not on this port
+ */
+int hal_net_set_mdns(const char *name, const char *alias);
+
 /** Start/stop the access point (SSID, WPA2 key, 192.168.71.1/24 with a DHCP server). */
 int hal_net_ap_start(const char *ssid, const char *psk);
 void hal_net_ap_stop(void);

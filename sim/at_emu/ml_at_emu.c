@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "host_mdns.h"
 #include "host_tls.h"
 
 #define EMU_LINKS       5
@@ -85,6 +86,9 @@ struct ml_at_emu {
     SSL_CTX *ssl_ctx;
     char version[96];
     bool eth_opt;
+    bool mdns_opt;
+    int mdns_fd; /* AT+MDNS=1 with opts.mdns: the responder's socket, else -1 */
+    struct mdns mdns;
     ml_at_emu_log_fn log;
     void *log_ctx;
 
@@ -598,8 +602,81 @@ static bool mq_publish(struct ml_at_emu *e, const char *topic, const void *data,
 /* Module state changes                                                      */
 /* ------------------------------------------------------------------------- */
 
+/* ------------------------------------------------------------------------- */
+/* mDNS (AT+MDNS with opts.mdns): firmware/core/mdns on a host socket        */
+/* ------------------------------------------------------------------------- */
+
+static uint64_t mono_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000u + (uint64_t)t.tv_nsec / 1000000u;
+}
+
+static void emu_mdns_stop(struct ml_at_emu *e)
+{
+    if (e->mdns_fd >= 0) {
+        close(e->mdns_fd);
+        e->mdns_fd = -1;
+    }
+    pthread_mutex_lock(&e->mu);
+    e->st.mdns_name[0] = '\0';
+    pthread_mutex_unlock(&e->mu);
+}
+
+static void emu_mdns_start(struct ml_at_emu *e, const char *host)
+{
+    emu_mdns_stop(e);
+    if (!e->mdns_opt) {
+        return;
+    }
+    const char *names[1] = {host};
+    if (mdns_init(&e->mdns, names, 1, (uint32_t)mono_ms() ^ (uint32_t)getpid()) != 0) {
+        logf_(e, "# mDNS: \"%s\" is not a host name: not announced", host);
+        return;
+    }
+    uint32_t ip = ml_host_mdns_addr(e->bind_addr);
+    e->mdns_fd = ml_host_mdns_open(ip);
+    if (e->mdns_fd < 0) {
+        logf_(e, "# mDNS: UDP 5353 / 224.0.0.251 on %s: %s", e->bind_addr, strerror(errno));
+        return;
+    }
+    logf_(e, "# mDNS: probing %s.local (A %s)", host, e->bind_addr);
+}
+
+/* Answer and probe; the module answers only while it has an address. */
+static void emu_mdns_pump(struct ml_at_emu *e)
+{
+    if (e->mdns_fd < 0) {
+        return;
+    }
+    uint64_t now = mono_ms();
+    mdns_set_ipv4(&e->mdns, (e->eth_ip || e->wifi_ip) ? ml_host_mdns_addr(e->bind_addr) : 0u, now);
+    ml_host_mdns_pump(e->mdns_fd, &e->mdns, now);
+    const char *name = mdns_is_claimed(&e->mdns) ? mdns_label(&e->mdns, 0) : "";
+    pthread_mutex_lock(&e->mu);
+    bool changed = strcmp(e->st.mdns_name, name) != 0;
+    snprintf(e->st.mdns_name, sizeof e->st.mdns_name, "%s", name);
+    pthread_mutex_unlock(&e->mu);
+    if (changed && name[0] != '\0') {
+        logf_(e, "# mDNS: %s.local claimed", name);
+    }
+}
+
+/* The poll timeout (ms) that wakes the thread for the next probe/announcement. */
+static int emu_mdns_timeout(const struct ml_at_emu *e, int max)
+{
+    uint64_t next = e->mdns_fd >= 0 ? mdns_next_ms(&e->mdns) : UINT64_MAX;
+    uint64_t now = mono_ms();
+    if (next == UINT64_MAX) {
+        return max;
+    }
+    return next <= now ? 0 : (next - now < (uint64_t)max ? (int)(next - now) : max);
+}
+
 static void boot(struct ml_at_emu *e)
 {
+    emu_mdns_stop(e);
     for (int i = 0; i < EMU_LINKS; i++) {
         link_close(e, i, false);
     }
@@ -1222,6 +1299,11 @@ static void handle_cmd(struct ml_at_emu *e, char *l)
         pthread_mutex_lock(&e->mu);
         e->st.mdns_on = v == 1;
         pthread_mutex_unlock(&e->mu);
+        if (v == 1) {
+            emu_mdns_start(e, a[1].s);
+        } else {
+            emu_mdns_stop(e);
+        }
         ok(e);
     } else if (strcmp(name, "PING") == 0 && set && n == 1) {
         uint32_t ip;
@@ -1406,8 +1488,8 @@ static void *emu_thread(void *arg)
                 link_readable(e, i); /* decrypted bytes poll() cannot see */
             }
         }
-        struct pollfd pf[2 + EMU_SERVERS + EMU_LINKS + 1];
-        int kind[2 + EMU_SERVERS + EMU_LINKS + 1], idx[2 + EMU_SERVERS + EMU_LINKS + 1];
+        struct pollfd pf[2 + EMU_SERVERS + EMU_LINKS + 2];
+        int kind[2 + EMU_SERVERS + EMU_LINKS + 2], idx[2 + EMU_SERVERS + EMU_LINKS + 2];
         int np = 0;
         pf[np] = (struct pollfd){.fd = e->fd, .events = POLLIN};
         kind[np++] = 0;
@@ -1436,7 +1518,11 @@ static void *emu_thread(void *arg)
             pf[np] = (struct pollfd){.fd = mosquitto_socket(e->mosq), .events = ev};
             kind[np++] = 4;
         }
-        int r = poll(pf, (nfds_t)np, 100);
+        if (e->mdns_fd >= 0) {
+            pf[np] = (struct pollfd){.fd = e->mdns_fd, .events = POLLIN};
+            kind[np++] = 5; /* read in emu_mdns_pump() below */
+        }
+        int r = poll(pf, (nfds_t)np, emu_mdns_timeout(e, 100));
         if (r < 0 && errno != EINTR) {
             break;
         }
@@ -1488,11 +1574,13 @@ static void *emu_thread(void *arg)
                 mq_on_disconnect(e->mosq, e, 0);
             }
         }
+        emu_mdns_pump(e);
     }
     for (int i = 0; i < EMU_LINKS; i++) {
         link_close(e, i, false);
     }
     mq_free(e, false);
+    emu_mdns_stop(e);
     return NULL;
 }
 
@@ -1540,6 +1628,8 @@ int ml_at_emu_start(struct ml_at_emu **out, int fd, const struct ml_at_emu_opts 
     snprintf(e->version, sizeof e->version, "%s",
              o->version ? o->version : "3.4.0.0-emu(meterlab ml_at_emu)");
     e->eth_opt = o->eth_link;
+    e->mdns_opt = o->mdns;
+    e->mdns_fd = -1;
     e->log = o->log;
     e->log_ctx = o->log_ctx;
     pthread_mutex_init(&e->mu, NULL);

@@ -76,6 +76,10 @@ struct ml_at_emu_opts {
     /** Optional log of every command and URC, for banners and test failures. */
     ml_at_emu_log_fn log;
     void *log_ctx;
+    /** AT+MDNS=1 answers on the host network: firmware/core/mdns (probing,
+     *  renaming <name>-2 ... on a conflict, as ESP-IDF's mdns does) on
+     *  224.0.0.251:5353 with bind_addr as the A record. false: recorded only. */
+    bool mdns;
     /** Firmware version string in AT+GMR (NULL: a v3.x-like default). */
     const char *version;
 };
@@ -108,6 +112,7 @@ struct ml_at_emu_status {
     bool mqtt_connected; /**< MQTT session up */
     bool mdns_on;        /**< AT+MDNS=1 accepted */
     char hostname[64];   /**< last AT+CWHOSTNAME */
+    char mdns_name[64];  /**< the mDNS name answered now (opts.mdns; after any rename) */
 };
 
 /**

@@ -829,6 +829,7 @@ int ml_qemu_start(struct ml_qemu **out, const struct ml_qemu_opts *o, struct ml_
         }
         snprintf(q->cert, sizeof q->cert, "%s/https_cert.pem", q->tls_dir);
         ao.tls_dir = q->tls_dir;
+        ao.mdns = o->mdns;
         if (o->mqtt_url != NULL) {
             const char *h = strstr(o->mqtt_url, "://");
             h = h != NULL ? h + 3 : o->mqtt_url;

@@ -83,6 +83,8 @@ struct ml_qemu_opts {
     const char *icount;
     /** A unix socket for QMP (-qmp unix:PATH,server,nowait; ml_qemu_vt); NULL: none. */
     const char *qmp;
+    /** The co-processor emulator answers AT+MDNS on the host network (ml_at_emu_opts.mdns). */
+    bool mdns;
     /** QEMU's -M: "mps2-an386" (NULL) or "netduinoplus2" (the STM32F405 images,
      *  firmware/ports/stm32). Both take the UARTs in the same -serial order. */
     const char *machine;

@@ -28,6 +28,7 @@
 #ifndef SIM_QEMU_ML_QEMU_VT_H
 #define SIM_QEMU_ML_QEMU_VT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stddef.h>
 
@@ -40,11 +41,19 @@ struct ml_qemu_vt;
 struct ml_qemu_vt_opts {
     double pace;      /**< guest/host speed while pacing (0: 1.0, real time) */
     double max_speed; /**< cap while running to an instant (0: none) */
+    /** open() makes QEMU's threads this much nicer than the calling thread (0 or
+     *  negative: left alone; the environment variable ML_VT_NICE overrides it for
+     *  benchmarks). Measured on a loaded host, it does more harm than good: the
+     *  starved QEMU answered QMP `stop` up to 1.7 s late and the runner's HTTPS
+     *  requests (wall-clock timeouts) failed (docs/performance.md). */
+    int qemu_nice;
 };
 
 /**
  * Connect to QEMU's QMP socket @p qmp_path (waits up to 5 s for it), read the
- * guest clock and start pacing from there.
+ * guest clock and start pacing from there. QEMU's threads are reniced only when
+ * opts.qemu_nice asks for it; the leash's thread asks for SCHED_FIFO priority 1
+ * only with ML_VT_RT=1 in the environment (both measured, docs/performance.md).
  * @return 0 with *@p out, or -1 with the reason in @p err.
  */
 int ml_qemu_vt_open(struct ml_qemu_vt **out, const char *qmp_path, const struct ml_qemu_vt_opts *o,
@@ -71,6 +80,11 @@ struct ml_qemu_vt_stats {
     double run_to_guest_s; /**< guest time those calls covered */
     uint64_t max_overshoot_us;
     double open_host_s; /**< wall time since ml_qemu_vt_open() */
+    /** the longest burst (cont to the clock read after stop), wall time, and how
+     *  long it was meant to run; a late stop shows as the first far above the second */
+    double max_burst_host_s, max_burst_want_s;
+    double max_burst_guest_s; /**< guest time covered by the longest burst */
+    bool realtime; /**< the leash thread got SCHED_FIFO (ML_VT_RT=1, see ml_qemu_vt_open) */
 };
 void ml_qemu_vt_stats(struct ml_qemu_vt *v, struct ml_qemu_vt_stats *out);
 

@@ -629,10 +629,12 @@ static void child_stop(struct rt_priv *p)
             ml_qemu_vt_stats(p->vt, &st);
             fprintf(stderr,
                     "vtime: %llu run-to (%llu bursts): %.2f s guest in %.2f s wall; max "
-                    "overshoot %.1f ms; leash on for %.2f s wall\n",
+                    "overshoot %.1f ms; leash on for %.2f s wall; longest burst %.1f ms wall "
+                    "(meant %.1f ms), %.1f ms guest; leash thread %s\n",
                     (unsigned long long)st.run_to_calls, (unsigned long long)st.bursts,
                     st.run_to_guest_s, st.run_to_host_s, (double)st.max_overshoot_us / 1e3,
-                    st.open_host_s);
+                    st.open_host_s, st.max_burst_host_s * 1e3, st.max_burst_want_s * 1e3,
+                    st.max_burst_guest_s * 1e3, st.realtime ? "SCHED_FIFO" : "SCHED_OTHER");
         }
         ml_qemu_vt_close(p->vt); /* QEMU runs free again: it is stopped next */
         p->vt = NULL;
@@ -1424,10 +1426,38 @@ static int rt_start_dev(struct ml_dut *d, const char *mqtt_url, char *err, size_
         .console = rt_console,                                                                     \
     }
 
+/* --vtime: the boot and the runner's setup ran at wall-clock pace, so how far the
+ * image got by then depends on the CPU QEMU was given. Time zero waits (still paced,
+ * at most VT_READY_MAX_S of wall time) until the image's console said it has an IP
+ * address, is out of its initialising LED state and, with MQTT, is connected: the
+ * state a scenario's first checks find on a booted device, reached at a moment that
+ * does not depend on the host. */
+#define VT_READY_MAX_S 30.0
+static void vt_ready_wait(struct ml_dut *d)
+{
+    struct rt_priv *p = P(d);
+    double end = mono() + VT_READY_MAX_S;
+    while (mono() < end && !(d->o != NULL && d->o->stop != NULL && *d->o->stop)) {
+        pthread_mutex_lock(&p->mu);
+        bool ready = p->has_ip == 1 && p->led_state >= 0 && p->led_state != UI_LED_BOOTING &&
+                     p->led_state != UI_LED_INITIALISING &&
+                     (!d->s->mqtt ||
+                      (p->mqtt_state >= 0 && !strcmp(mqtt_state_name(p->mqtt_state), "connected")));
+        pthread_mutex_unlock(&p->mu);
+        if (ready) {
+            return;
+        }
+        usleep(20000);
+    }
+}
+
 /* The runner's own setup (verifying the device: settings) is done: the scenario starts. */
 static void rt_time_zero(struct ml_dut *d)
 {
     struct rt_priv *p = P(d);
+    if (p->vt != NULL && p->qemu && d->s->product != ML_SCN_P1MB) {
+        vt_ready_wait(d);
+    }
     if (p->cfg_reset) {
         /* the runner reset the board to give it the scenario's settings: the scenario
          * starts with that boot (reboots, counters, console boots from here) */

@@ -53,6 +53,8 @@ static void usage(FILE *out)
             "                         (default 8443, 0 = any); the module's key and certificate\n"
             "                         are made at its first start in a directory of this run\n"
             "  --bind ADDR            address the host ports bind to (default 127.0.0.1)\n"
+            "  --mdns                 the co-processor emulator answers the image's AT+MDNS on\n"
+            "                         224.0.0.251:5353 with the --bind address (default: off)\n"
             "  --mqtt URL             MQTT on, to this broker (mqtt[s]://host:port); the\n"
             "                         co-processor's MQTT connections go there\n"
             "  --meter-type NAME --mqtt-site S --mqtt-user U --mqtt-password P\n"
@@ -131,6 +133,7 @@ int ml_cli_device_qemu(int argc, char **argv)
         O_UNSUPPORTED,
         O_HTTPS,
         O_CONTROL,
+        O_MDNS,
         O_BOARD
     };
     static const struct option opts[] = {
@@ -144,6 +147,7 @@ int ml_cli_device_qemu(int argc, char **argv)
         {"qmp", required_argument, 0, O_QMP},
         {"https-port", required_argument, 0, O_HTTPS},
         {"control", required_argument, 0, O_CONTROL},
+        {"mdns", no_argument, 0, O_MDNS},
         {"board", required_argument, 0, O_BOARD},
         /* the sim's options that seed its configuration: the image has its own store */
         {"serial", required_argument, 0, O_UNSUPPORTED},
@@ -152,6 +156,7 @@ int ml_cli_device_qemu(int argc, char **argv)
     };
     const char *product = NULL, *variant = NULL, *image_arg = NULL, *bind = "127.0.0.1";
     const char *mqtt = NULL, *ca = NULL, *cert = NULL, *key = NULL, *control = NULL;
+    bool mdns = false;
     const char *icount = NULL, *qmp = NULL;
     /* --board, else $ML_QEMU_BOARD (so `meterlab run --dut qemu` can pick it), else MPS2 */
     const char *qboard = getenv("ML_QEMU_BOARD");
@@ -256,6 +261,9 @@ int ml_cli_device_qemu(int argc, char **argv)
             break;
         case O_CONTROL:
             control = optarg;
+            break;
+        case O_MDNS:
+            mdns = true;
             break;
         case O_REALTIME:
             break; /* --realtime: without --icount QEMU runs against the wall clock */
@@ -378,6 +386,7 @@ int ml_cli_device_qemu(int argc, char **argv)
         .seed = seed,
         .icount = icount,
         .qmp = qmp,
+        .mdns = mdns,
         .stop = ml_cli_stop_requested,
     };
     ml_cli_catch_stop_signals();

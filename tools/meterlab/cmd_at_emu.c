@@ -31,6 +31,8 @@ static void usage(FILE *f)
         "      --ca FILE, --cert FILE, --key FILE\n"
         "                        the module's provisioned TLS CA, client certificate, key\n"
         "      --no-eth          no Ethernet carrier (Wi-Fi only)\n"
+        "      --mdns            AT+MDNS answers on 224.0.0.251:5353 (the --bind address as\n"
+        "                        the A record; renamed -2, -3 ... on a conflict)\n"
         "  -q, --quiet           do not print the AT traffic\n"
         "  -h, --help            this text\n\n"
         "Exit: 0 stopped by a signal, 1 emulator error, 2 usage.\n");
@@ -63,7 +65,7 @@ static int at_emu_run(int argc, char **argv)
     fprintf(stderr, "meterlab at-emu: this build has no ESP-AT emulator (sim/at_emu)\n");
     return ML_EXIT_FAIL;
 #else
-    enum { OPT_CA = 256, OPT_CERT, OPT_KEY, OPT_NO_ETH };
+    enum { OPT_CA = 256, OPT_CERT, OPT_KEY, OPT_NO_ETH, OPT_MDNS };
     static const struct option opts[] = {{"port", required_argument, NULL, 'p'},
                                          {"modbus-port", required_argument, NULL, 'm'},
                                          {"http-port", required_argument, NULL, 'w'},
@@ -73,6 +75,7 @@ static int at_emu_run(int argc, char **argv)
                                          {"cert", required_argument, NULL, OPT_CERT},
                                          {"key", required_argument, NULL, OPT_KEY},
                                          {"no-eth", no_argument, NULL, OPT_NO_ETH},
+                                         {"mdns", no_argument, NULL, OPT_MDNS},
                                          {"quiet", no_argument, NULL, 'q'},
                                          {NULL, 0, NULL, 0}};
     const char *path = NULL;
@@ -126,6 +129,9 @@ static int at_emu_run(int argc, char **argv)
             break;
         case OPT_KEY:
             o.key_file = optarg;
+            break;
+        case OPT_MDNS:
+            o.mdns = true;
             break;
         case OPT_NO_ETH:
             o.eth_link = false;

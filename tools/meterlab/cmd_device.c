@@ -60,6 +60,9 @@ static void usage(FILE *out)
         "  --plain-api            test benches only: no HTTPS, the page and the API on plain\n"
         "                         HTTP (the password travels in clear; docs/security.md)\n"
         "  --bind ADDR            address for the TCP servers (default 127.0.0.1)\n"
+        "  --mdns                 answer mDNS (smart-connect.local, renamed -2, -3 ... beside\n"
+        "                         other devices, and smart-connect-<serial>.local) on\n"
+        "                         224.0.0.251:5353 with the --bind address (default: off)\n"
         "  --meter-type NAME      register map template (see 'meterlab regmap'; default "
         "PhoenixContact-EMPro)\n"
         "  --mqtt URL             enable MQTT: mqtt://host:port or mqtts://host:port\n"
@@ -122,7 +125,7 @@ static int control_fault(void *ctx, const char *name, char *err, size_t cap)
 
 static int run(int argc, char **argv)
 {
-    enum { O_SERIAL = ML_CLI_O_NEXT, O_STATE, O_REALTIME, O_HTTPS, O_PLAIN_API, O_CONTROL };
+    enum { O_SERIAL = ML_CLI_O_NEXT, O_STATE, O_REALTIME, O_HTTPS, O_PLAIN_API, O_CONTROL, O_MDNS };
     static const struct option opts[] = {
         ML_CLI_DEVICE_OPTIONS,
         {"serial", required_argument, 0, O_SERIAL},
@@ -131,6 +134,7 @@ static int run(int argc, char **argv)
         {"https-port", required_argument, 0, O_HTTPS},
         {"plain-api", no_argument, 0, O_PLAIN_API},
         {"control", required_argument, 0, O_CONTROL},
+        {"mdns", no_argument, 0, O_MDNS},
         {0, 0, 0, 0},
     };
     /* The target image in QEMU (any product): cli_device_qemu.c. */
@@ -156,7 +160,7 @@ static int run(int argc, char **argv)
     const char *product = NULL, *state_dir = NULL, *p1in = "pty", *p1out = "pty";
     const char *control = NULL;
     char serial[24] = "", password[9] = "";
-    bool quiet = false;
+    bool quiet = false, mdns_on = false;
     int c;
     optind = 1;
     opterr = 0;
@@ -196,6 +200,10 @@ static int run(int argc, char **argv)
             break;
         case O_PLAIN_API:
             set.plain_api = true;
+            break;
+        case O_MDNS:
+            sim_net_mdns_enable(true);
+            mdns_on = true;
             break;
         case ML_CLI_O_BIND:
             sim_net_set_bind_addr(optarg);
@@ -364,12 +372,17 @@ static int run(int argc, char **argv)
         }
         printf("  control        %s\n", control);
     }
+    struct sim_net_names names;
+    sim_net_get_names(&names);
+    printf("  DHCP host name %s\n", names.dhcp[0] != '\0' ? names.dhcp : "(none)");
+    printf("  mDNS           %s\n", mdns_on ? "on, 224.0.0.251:5353" : "off (--mdns)");
     printf("  stop with Ctrl-C\n");
     fflush(stdout);
 
     ml_cli_catch_stop_signals();
     uint32_t last_pass = 0, last_fail = 0, last_frame = 0;
     int last_led = -1, last_mqtt = -1, last_ip = -1;
+    char last_names[160] = "";
     while (!ml_cli_stop_requested()) {
         usleep(100000);
         if (quiet) {
@@ -396,6 +409,15 @@ static int run(int argc, char **argv)
         if ((int)app->status.has_ip != last_ip) {
             last_ip = (int)app->status.has_ip;
             printf("[%8.1f s] IP: %s\n", t, app->status.has_ip ? "yes" : "none");
+        }
+        sim_net_get_names(&names);
+        char now_names[160];
+        snprintf(now_names, sizeof now_names, "%s.local%s%s%s", names.mdns[0],
+                 names.mdns[1][0] != '\0' ? ", " : "", names.mdns[1],
+                 names.mdns[1][0] != '\0' ? ".local" : "");
+        if (mdns_on && names.claimed && strcmp(now_names, last_names) != 0) {
+            snprintf(last_names, sizeof last_names, "%s", now_names);
+            printf("[%8.1f s] mDNS: %s (%u conflicts)\n", t, now_names, names.conflicts);
         }
         fflush(stdout);
     }

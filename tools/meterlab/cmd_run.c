@@ -60,6 +60,9 @@ static void usage(FILE *f)
         "                     runner injects and checks (docs/target.md, \"Virtual time\")\n"
         "  --vtime-max N      with --vtime: at most N guest seconds per wall second between\n"
         "                     events (default 5; 0: no cap)\n"
+        "  --vtime-pace N     with --vtime: guest seconds per wall second while the runner\n"
+        "                     injects and checks (default 1: the firmware's timeouts against\n"
+        "                     host peers count as on the wall clock)\n"
         "                     Scenarios say which DUTs they support (`# duts:` line); others\n"
         "                     and checks a DUT cannot observe are reported SKIP with the reason\n"
         "  --junit FILE       also write JUnit XML, one testcase per scenario (its system-out\n"
@@ -187,9 +190,10 @@ static int run_run(int argc, char **argv)
                                          {"shard", required_argument, NULL, 'S'},
                                          {"vtime", no_argument, NULL, 'V'},
                                          {"vtime-max", required_argument, NULL, 'M'},
+                                         {"vtime-pace", required_argument, NULL, 'P'},
                                          {NULL, 0, NULL, 0}};
     bool allow_skips = false, wait_lock = false, vtime = false;
-    double vtime_max = ML_RUN_VTIME_MAX_DEFAULT;
+    double vtime_max = ML_RUN_VTIME_MAX_DEFAULT, vtime_pace = 1.0;
     long shard_i = 1, shard_n = 1;
     const char *dut = "sim", *junit = NULL, *rig_paths[ML_RUN_MAX_RIGS];
     size_t nrig = 0;
@@ -233,6 +237,16 @@ static int run_run(int argc, char **argv)
             vtime_max = strtod(optarg, &end);
             if (*end != '\0' || vtime_max < 0) {
                 fprintf(stderr, "meterlab run: --vtime-max '%s': needs a number >= 0\n", optarg);
+                return ML_EXIT_USAGE;
+            }
+            vtime = true;
+            break;
+        }
+        case 'P': {
+            char *end;
+            vtime_pace = strtod(optarg, &end);
+            if (*end != '\0' || !(vtime_pace > 0)) {
+                fprintf(stderr, "meterlab run: --vtime-pace '%s': needs a number > 0\n", optarg);
                 return ML_EXIT_USAGE;
             }
             vtime = true;
@@ -288,7 +302,7 @@ static int run_run(int argc, char **argv)
         }
         ml_dut_device_init(&dutb, !strcmp(dut, "qemu"));
         if (vtime && !strcmp(dut, "qemu")) {
-            ml_dut_qemu_vtime(&dutb, 1.0, vtime_max);
+            ml_dut_qemu_vtime(&dutb, vtime_pace, vtime_max);
         }
     } else if (!strcmp(dut, "rig")) {
         if (nrig == 0) {

@@ -520,6 +520,9 @@ static void set_hostname(struct sc_app *app)
     }
     h[n] = '\0';
     (void)hal_net_set_hostname(h); /* ML_ENOSYS on ports without a network yet */
+    /* products.md: smart-connect.local (renamed -2, -3 ... beside other devices)
+     * and smart-connect-<serial>.local on mDNS; DHCP host name smart-connect */
+    (void)hal_net_set_mdns("smart-connect", h);
 }
 
 static void setup(struct sc_app *app, const struct sc_settings *set)

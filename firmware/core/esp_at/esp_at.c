@@ -1141,7 +1141,7 @@ static void choose(struct ml_esp_at *e)
     }
     if (e->mdns_dirty && has_ip(e)) {
         ml_text_put(&b, "AT+MDNS=1,");
-        b_quoted(&b, e->hostname);
+        b_quoted(&b, e->mdns_name[0] != '\0' ? e->mdns_name : e->hostname);
         ml_text_put(&b, ",\"_http\",80");
         issue(e, &b, K_MDNS, -1, ML_ESP_AT_TMO_CMD_MS);
         return;
@@ -1397,6 +1397,19 @@ int ml_esp_at_set_hostname(struct ml_esp_at *e, const char *name)
     }
     (void)ml_str_copy(e->hostname, sizeof e->hostname, name);
     e->hostname_dirty = true;
+    e->mdns_dirty = true;
+    return ML_OK;
+}
+
+int ml_esp_at_set_mdns_name(struct ml_esp_at *e, const char *name)
+{
+    size_t n = ml_str_len(name);
+    ML_VERIFY(n >= 1u && n <= 32u, ML_EINVAL); /* ESP-AT's host name limit */
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i];
+        ML_VERIFY((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-', ML_EINVAL);
+    }
+    (void)ml_str_copy(e->mdns_name, sizeof e->mdns_name, name);
     e->mdns_dirty = true;
     return ML_OK;
 }

@@ -203,6 +203,7 @@ struct ml_esp_at {
     bool wifi_connected, wifi_got_ip, eth_link, eth_got_ip;
     char ssid[33], psk[65];
     char hostname[64];
+    char mdns_name[64]; /**< AT+MDNS host name when set (else hostname) */
     bool hostname_dirty, mdns_dirty;
     uint8_t dhcp; /**< enum ml_esp_at_op */
     bool dhcp_cmd_pending, dhcp_query_pending;
@@ -298,6 +299,14 @@ int ml_esp_at_set_ipv4(struct ml_esp_at *e, const struct ml_esp_at_ipv4 *a);
 void ml_esp_at_get_ipv4(const struct ml_esp_at *e, struct ml_esp_at_ipv4 *out);
 /** Host name for DHCP and mDNS (RFC 1123 label, checked). */
 int ml_esp_at_set_hostname(struct ml_esp_at *e, const char *name);
+/**
+ * The name the module announces on mDNS instead of the host name
+ * (AT+MDNS=1,"<name>","_http",80; the module probes it and, on a conflict,
+ * renames it <name>-2, -3 ...: ESP-IDF's mdns component). Applied once the
+ * module has an address, and again after a module reset.
+ * @retval 0 ok  @retval ML_EINVAL not an RFC 1123 label of 1..32 characters
+ */
+int ml_esp_at_set_mdns_name(struct ml_esp_at *e, const char *name);
 int ml_esp_at_ap_start(struct ml_esp_at *e, const char *ssid, const char *psk);
 void ml_esp_at_ap_stop(struct ml_esp_at *e);
 int ml_esp_at_ping_start(struct ml_esp_at *e, uint32_t ip);

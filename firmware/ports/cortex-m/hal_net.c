@@ -147,6 +147,15 @@ int hal_net_set_hostname(const char *name)
     return ml_esp_at_set_hostname(cm_net_at(), name);
 }
 
+/* The module announces @p name (AT+MDNS; it probes and renames it). Not here:
+ * the alias, and @p name as the DHCP host name, which stays the
+ * hal_net_set_hostname() one (docs/conformance.md 5.1). */
+int hal_net_set_mdns(const char *name, const char *alias)
+{
+    (void)alias;
+    return ml_esp_at_set_mdns_name(cm_net_at(), name);
+}
+
 int hal_net_ap_start(const char *ssid, const char *psk)
 {
     return ml_esp_at_ap_start(cm_net_at(), ssid, psk);

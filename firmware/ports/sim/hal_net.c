@@ -73,6 +73,13 @@ void sim_net_set_bind_addr(const char *addr)
     snprintf(bind_addr, sizeof bind_addr, "%s", addr);
 }
 
+void sim_net_bind_addr_get(char *out, size_t cap)
+{
+    sim_lock();
+    snprintf(out, cap, "%s", bind_addr);
+    sim_unlock();
+}
+
 static int tcp_sndbuf;
 
 void sim_net_set_tcp_sndbuf(int bytes)
@@ -120,6 +127,7 @@ void sim_net_reset(void)
     memset(&N.addr, 0, sizeof N.addr);
     N.dhcp = HAL_NET_OP_IDLE;
     N.ping = HAL_NET_OP_IDLE;
+    sim_mdns_reset();
 }
 
 void sim_net_get(struct sim_net_model *out)
@@ -186,6 +194,7 @@ bool sim_net_online(void)
 
 void sim_net_check(void)
 {
+    sim_mdns_service();
     sim_lock();
     bool on = online_locked();
     sim_unlock();
@@ -222,7 +231,8 @@ uint64_t sim_net_next_event_us(void)
         t = N.ping_done_us;
     }
     sim_unlock();
-    return t;
+    uint64_t md = sim_mdns_next_event_us();
+    return md < t ? md : t;
 }
 
 bool hal_net_link_is_up(enum hal_net_if nif)

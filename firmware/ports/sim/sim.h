@@ -212,6 +212,25 @@ void sim_net_get_hostname(char *out, size_t cap);
  */
 int sim_tls_cert_path(char *out, size_t cap);
 
+/**
+ * mDNS (hal_net_set_mdns()): off by default, so tests and benches that never
+ * asked for it send nothing to 224.0.0.251. When on, the port answers for the
+ * firmware's names on a UDP socket bound to 0.0.0.0:5353 (SO_REUSEPORT,
+ * group joined and multicast sent on the interface of the bind address), with
+ * the bind address as the A record (127.0.0.1 for 0.0.0.0), while the
+ * device is online. Call before sim_start(). Runs firmware/core/mdns.
+ */
+void sim_net_mdns_enable(bool on);
+
+/** What the firmware asked for and what mDNS holds now ("" when none), any thread. */
+struct sim_net_names {
+    char dhcp[64];      /**< DHCP host name (option 12) the device sends */
+    char mdns[2][64];   /**< names answered, without ".local" (after any rename) */
+    bool claimed;       /**< probing done, names announced */
+    uint32_t conflicts; /**< renames / re-probes after a conflict */
+};
+void sim_net_get_names(struct sim_net_names *out);
+
 /** Bind address for TCP listeners (default "127.0.0.1"). Call before sim_start(). */
 void sim_net_set_bind_addr(const char *addr);
 

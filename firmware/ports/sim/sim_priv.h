@@ -80,6 +80,14 @@ void sim_net_check(void);
  * after the back-off; attempts fail until the network is back). */
 void sim_mqtt_net_check(void);
 
+/** mDNS (sim_mdns.c), firmware thread: answer what came, send what is due;
+ * its next due time (µs, UINT64_MAX none); closed at reset. */
+void sim_mdns_service(void);
+uint64_t sim_mdns_next_event_us(void);
+void sim_mdns_reset(void);
+/** The bind address of sim_net_set_bind_addr(). */
+void sim_net_bind_addr_get(char *out, size_t cap);
+
 /** Earliest internal port deadline (DHCP answer, ping reply), µs, UINT64_MAX when none. */
 uint64_t sim_net_next_event_us(void);
 

@@ -39,6 +39,7 @@ void hal_net_get_ipv4(struct hal_net_ipv4 *out) { *out = (struct hal_net_ipv4){0
 int hal_net_ap_start(const char *ssid, const char *psk) { (void)ssid; (void)psk; return ML_ENOSYS; }
 void hal_net_ap_stop(void) {}
 int hal_net_set_hostname(const char *name) { (void)name; return ML_ENOSYS; }
+int hal_net_set_mdns(const char *name, const char *alias) { (void)name; (void)alias; return ML_ENOSYS; }
 int hal_net_ping_start(uint32_t ip) { (void)ip; return ML_ENOSYS; }
 enum hal_net_op hal_net_ping_state(void) { return HAL_NET_OP_FAILED; }
 int hal_tcp_listen(uint16_t port) { (void)port; return ML_ENOSYS; }

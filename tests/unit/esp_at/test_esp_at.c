@@ -345,6 +345,23 @@ static void test_busy_repeats_the_command(void)
     CU_ASSERT_EQUAL(s.busy, 1);
 }
 
+/* hal_net_set_mdns() on the Cortex-M port: the module announces
+ * smart-connect, the DHCP host name stays the serial one */
+static void test_mdns_name_replaces_host_name(void)
+{
+    int l;
+    CU_ASSERT_TRUE_FATAL(boot_with_conn(&l) >= 0);
+    CU_ASSERT_EQUAL(ml_esp_at_set_mdns_name(&at, "Smart-Connect"), ML_EINVAL);
+    CU_ASSERT_EQUAL(ml_esp_at_set_mdns_name(&at, "smart-connect-0123456789abcdefghij"), ML_EINVAL);
+    CU_ASSERT_EQUAL(ml_esp_at_set_hostname(&at, "smart-connect-sc1"), ML_OK);
+    CU_ASSERT_EQUAL(ml_esp_at_set_mdns_name(&at, "smart-connect"), ML_OK);
+    EXPECT_CMD("AT+CWHOSTNAME=\"smart-connect-sc1\"");
+    feed("\r\nOK\r\n");
+    EXPECT_CMD("AT+MDNS=1,\"smart-connect\",\"_http\",80");
+    feed("\r\nOK\r\n");
+    CU_ASSERT_STRING_EQUAL(next_cmd(), "");
+}
+
 static void test_timeouts_reset_the_module(void)
 {
     boot();
@@ -799,6 +816,7 @@ int main(void)
         {"AT+CIPSEND with prompt", test_send_with_prompt},
         {"busy repeats the command", test_busy_repeats_the_command},
         {"timeouts reset the module", test_timeouts_reset_the_module},
+        {"mDNS name replaces the host name", test_mdns_name_replaces_host_name},
         {"unsolicited ready re-applies state", test_unsolicited_ready_reapplies_state},
         {"server error retried", test_server_error_is_retried},
         {"deadline not in the past while holding back",
