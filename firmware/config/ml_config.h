@@ -180,6 +180,18 @@
 #define ML_ESP_AT_PUB_CAP 2048
 #endif
 
+/**
+ * Bytes of received MQTT messages (subscriptions: the remote commands) a port keeps
+ * until the app takes them with hal_mqtt_receive(), oldest first: each message
+ * takes 3 + topic + payload bytes (topic < 128, payload <= 512). 768: one of the
+ * largest (642 B), or several commands (a firmware command is ~200 B), in the RAM
+ * the Smart Connect images have left. The ESP-AT client (core/esp_at) and the sim
+ * port keep the same. One that does not fit is dropped (counted).
+ */
+#ifndef ML_MQTT_RX_BYTES
+#define ML_MQTT_RX_BYTES 768
+#endif
+
 /** Feature switch helper: if (ML_ENABLED(ML_FEATURE_X)) ... */
 #define ML_ENABLED(x) ((x) != 0)
 

@@ -117,11 +117,11 @@ void hal_mqtt_get_stats(struct hal_mqtt_stats *out);
 int hal_mqtt_subscribe(const char *filter);
 
 /**
- * Take the oldest received message (the port keeps a few, bounded: sim 4, the
- * ESP-AT port 1; one that arrives when they are full, or whose topic or payload is larger than
- * HAL_MQTT_RX_TOPIC_MAX / HAL_MQTT_RX_PAYLOAD_MAX, is dropped). The loop wakes
- * when one arrives. @p topic gets the NUL-terminated topic, @p payload the
- * bytes (not terminated), @p len their number.
+ * Take the oldest received message (every port keeps ML_MQTT_RX_BYTES, ml_config.h,
+ * of 3 + topic + payload bytes each; one that does not fit beside those waiting, or whose topic or
+ * payload is larger than HAL_MQTT_RX_TOPIC_MAX / HAL_MQTT_RX_PAYLOAD_MAX, is dropped). The loop
+ * wakes when one arrives. @p topic gets the NUL-terminated topic, @p payload the bytes (not
+ * terminated), @p len their number.
  * @retval 0 a message was copied out
  * @retval ML_EAGAIN none waiting
  * @retval ML_ENOSPC @p topic_cap or @p cap too small (the message is dropped)

@@ -119,7 +119,9 @@ uint16_t hal_tcp_local_port(int listener);
  * hal_tcp_recv/send/close like an accepted one.
  * @return a connection handle >= 0; ML_ECONNREFUSED (refused, unreachable,
  *         timed out, or no network), ML_ENOMEM (no handle left), ML_ENOSYS.
- * Sim: connects before returning (bounded by 2 s of real time).
+ * Sim: connects before returning (bounded by 2 s of real time). ESP-AT (Cortex-M):
+ * AT+CIPSTART in the co-processor, waited for before returning (bounded by 13 s,
+ * the watchdog kicked meanwhile).
  */
 int hal_tcp_connect(uint32_t ipv4, uint16_t port);
 

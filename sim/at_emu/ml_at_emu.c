@@ -466,8 +466,8 @@ static void mq_on_message(struct mosquitto *m, void *obj, const struct mosquitto
     (void)m;
     struct ml_at_emu *e = obj;
     char head[300];
-    int n = snprintf(head, sizeof head, "\r\n+MQTTSUBRECV:0,\"%s\",%d,", msg->topic,
-                     msg->payloadlen);
+    int n =
+        snprintf(head, sizeof head, "\r\n+MQTTSUBRECV:0,\"%s\",%d,", msg->topic, msg->payloadlen);
     if (n < 0 || (size_t)n >= sizeof head) {
         return;
     }
@@ -951,6 +951,74 @@ static void cmd_recvdata(struct ml_at_emu *e, struct arg *a, int n)
     }
 }
 
+/*
+ * AT+CIPSTART=<link>,"TCP","<ip>",<port>[,<keep alive>] (multi-connection mode): a
+ * client connection on a real host socket. Only loopback addresses (127.0.0.0/8) are
+ * reached (tests serve on loopback; nothing leaves the machine); no names (the client
+ * resolves nothing), no "SSL"/"UDP". Announced like the module: +LINK_CONN with c/s 0
+ * (AT+SYSMSG bit 1) or "<link>,CONNECT", then OK; a refused connect is ERROR.
+ */
+static void cmd_connect(struct ml_at_emu *e, struct arg *a, int n)
+{
+    long id, port, keepalive = 0;
+    uint32_t ip;
+    if (!e->mux || n < 4 || n > 5 || !num(&a[0], 0, EMU_LINKS - 1, &id) || !a[1].quoted ||
+        strcmp(a[1].s, "TCP") != 0 || !a[2].quoted || !parse_ipv4(&a[2], &ip) ||
+        !num(&a[3], 1, 65535, &port) || (n == 5 && !num(&a[4], 0, 7200, &keepalive))) {
+        error(e);
+        return;
+    }
+    if (e->link[id].fd >= 0) {
+        emit(e, "ALREADY CONNECTED");
+        error(e);
+        return;
+    }
+    char ipb[20];
+    ip_str(ip, ipb);
+    if ((ip >> 24) != 127u || fault(e, ML_AT_EMU_LINK_DOWN) || !(e->eth_ip || e->wifi_ip)) {
+        logf_(e,
+              "# link %ld: %s:%ld not reachable (the emulator connects to 127.0.0.0/8 only, "
+              "with the link up)",
+              id, ipb, port);
+        error(e);
+        return;
+    }
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in sa = {
+        .sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr.s_addr = htonl(ip)};
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        logf_(e, "# link %ld: connect to %s:%ld failed (%s)", id, ipb, port, strerror(errno));
+        if (fd >= 0) {
+            close(fd);
+        }
+        error(e);
+        return;
+    }
+    struct sockaddr_in me;
+    socklen_t ml = sizeof me;
+    (void)getsockname(fd, (struct sockaddr *)&me, &ml);
+    (void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    struct emu_link *l = &e->link[id];
+    l->fd = fd;
+    l->local_port = ntohs(me.sin_port);
+    l->rlen = 0;
+    l->eof = false;
+    l->ssl = NULL;
+    l->hs = false;
+    snprintf(l->peer_ip, sizeof l->peer_ip, "%s", ipb);
+    l->peer_port = (uint16_t)port;
+    pthread_mutex_lock(&e->mu);
+    e->st.connects++;
+    e->st.links_open++;
+    pthread_mutex_unlock(&e->mu);
+    if (e->sysmsg & 2) {
+        emit(e, "+LINK_CONN:0,%ld,\"TCP\",0,\"%s\",%ld,%u", id, ipb, port, l->local_port);
+    } else {
+        emit(e, "%ld,CONNECT", id);
+    }
+    ok(e);
+}
+
 static void cmd_mqtt(struct ml_at_emu *e, const char *name, struct arg *a, int n)
 {
     long lid, v;
@@ -1256,6 +1324,8 @@ static void handle_cmd(struct ml_at_emu *e, char *l)
         cmd_send(e, a, n);
     } else if (strcmp(name, "CIPRECVDATA") == 0 && set) {
         cmd_recvdata(e, a, n);
+    } else if (strcmp(name, "CIPSTART") == 0 && set) {
+        cmd_connect(e, a, n);
     } else if (strcmp(name, "CIPRECVLEN") == 0 && query) {
         emit(e, "+CIPRECVLEN:%zd,%zd,%zd,%zd,%zd",
              e->link[0].fd >= 0 ? (ssize_t)e->link[0].rlen : -1,

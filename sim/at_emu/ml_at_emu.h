@@ -12,6 +12,8 @@
  *   start), queryable with ml_at_emu_host_port(). Accepted connections become
  *   links 0..4 ("+LINK_CONN:..." or "<id>,CONNECT"), their data arrives as
  *   "+IPD" (active or passive receive mode) and leaves with AT+CIPSEND.
+ * - Client connections (AT+CIPSTART=<link>,"TCP",...) go to real host sockets,
+ *   loopback addresses (127.0.0.0/8) only; their data takes the same paths.
  * - MQTT (AT+MQTTUSERCFG / AT+MQTTCONN / AT+MQTTPUB / AT+MQTTPUBRAW /
  *   AT+MQTTSUB / AT+MQTTCLEAN) runs on libmosquitto against a real broker,
  *   TLS and mutual TLS included; the CA, client certificate and key that a
@@ -102,6 +104,7 @@ struct ml_at_emu_status {
     uint32_t errors;     /**< commands answered with ERROR */
     uint32_t resets;     /**< AT+RST and ml_at_emu_reset() */
     uint32_t accepts;    /**< TCP connections accepted */
+    uint32_t connects;   /**< client connections made (AT+CIPSTART) */
     uint32_t publishes;  /**< MQTT messages published */
     uint8_t links_open;  /**< TCP links open */
     bool wifi_connected; /**< station joined (AT+CWJAP) */

@@ -3,7 +3,8 @@
  * back over the co-processor UART (answers, URCs, +IPD data, prompts, garbage),
  * delivered in chunks whose sizes come from the input itself, while the client
  * is asked to bring the network up, listen on two ports, run MQTT, accept,
- * receive, send and publish, with the clock moving on. Invariants checked:
+ * receive, send and publish, open a client connection (AT+CIPSTART), subscribe
+ * and take received MQTT messages, with the clock moving on. Invariants checked:
  *  - reads never return more than asked, and only from accepted slots;
  *  - the client never writes more than it was offered (the write callback
  *    counts) and never overruns its own buffers (ASan/UBSan in the fuzz build);
@@ -69,6 +70,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     (void)ml_esp_at_mqtt_start(&at, &mc);
     int conn = -1;
     uint8_t buf[300];
+    int cli = ml_esp_at_connect(&at, 0x7F000001u, 8080);
+    check(cli >= 0 && cli < ML_ESP_AT_SLOTS);
+    check(ml_esp_at_send(&at, cli, (const uint8_t *)"GET / HTTP/1.0\r\n\r\n", 18) == 18);
     for (size_t step = 0; step < 4096 && (f.pos < f.n || step < 64); step++) {
         f.chunk = f.pos < f.n ? 1u + (data[f.pos] & 0x3Fu) : 0u;
         ml_esp_at_poll(&at, now);
@@ -92,11 +96,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 conn = -1;
             }
         }
+        if (cli >= 0) {
+            enum ml_esp_at_op cs = ml_esp_at_connect_state(&at, cli);
+            check(cs == ML_ESP_AT_OP_PENDING || cs == ML_ESP_AT_OP_OK || cs == ML_ESP_AT_OP_FAILED);
+            int r = ml_esp_at_recv(&at, cli, buf, sizeof buf);
+            check(r <= (int)sizeof buf);
+            if (r < 0 && r != ML_EAGAIN) {
+                ml_esp_at_close(&at, cli);
+                cli = -1;
+            }
+        }
+        {
+            char topic[ML_ESP_AT_SUB_TOPIC_MAX + 1];
+            size_t n = 0;
+            int r = ml_esp_at_mqtt_receive(&at, topic, sizeof topic, buf, sizeof buf, &n);
+            check(r != ML_OK || (n <= sizeof buf && memchr(topic, 0, sizeof topic) != NULL));
+        }
         enum ml_esp_at_mqtt_state ms = ml_esp_at_mqtt_state(&at);
         check(ms == ML_ESP_AT_MQTT_DISABLED || ms == ML_ESP_AT_MQTT_CONNECTING ||
               ms == ML_ESP_AT_MQTT_CONNECTED || (unsigned)ms < 8u);
         if (ms == ML_ESP_AT_MQTT_CONNECTED && step % 16u == 0u) {
             (void)ml_esp_at_mqtt_publish(&at, "devices/x/data/power_instant", "{\"P\":1}", 7);
+        }
+        if (ms == ML_ESP_AT_MQTT_CONNECTED && step % 32u == 5u) {
+            (void)ml_esp_at_mqtt_subscribe(&at, "devices/x/cmd/+");
         }
         (void)ml_esp_at_utc(&at);
         now += f.pos < f.n ? 7u : 700u; /* time moves on; faster once the input ends */

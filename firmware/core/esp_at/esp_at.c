@@ -33,6 +33,7 @@ enum kind {
     K_MQTT_PUB,
     K_MQTT_SUB,
     K_PING,
+    K_CONNECT,
 };
 
 #define DATA_SLOT_SUB (-2) /* a counted payload that is an MQTT message (+MQTTSUBRECV) */
@@ -154,6 +155,9 @@ static void slot_free(struct ml_esp_at_slot *s)
     s->close_req = false;
     s->rx_hint = false;
     s->peer_ip = 0;
+    s->outgoing = false;
+    s->connecting = false;
+    s->peer_port = 0;
     ml_ring_clear(&s->rx);
     ml_ring_clear(&s->tx); /* producer and consumer are both this thread */
 }
@@ -171,6 +175,13 @@ static struct ml_esp_at_slot *slot_by_link(struct ml_esp_at *e, uint32_t link)
         }
     }
     return NULL;
+}
+
+/* The announcement of a link our AT+CIPSTART opened (not a server's newcomer). */
+static bool own_link(struct ml_esp_at *e, uint32_t link)
+{
+    const struct ml_esp_at_slot *s = slot_by_link(e, link);
+    return s != NULL && s->outgoing;
 }
 
 static void link_opened(struct ml_esp_at *e, uint32_t link, uint32_t local_port, bool have_port,
@@ -284,6 +295,24 @@ static void pub_discard(struct ml_esp_at *e, uint32_t n)
             break;
         }
         n -= (uint32_t)got;
+    }
+}
+
+/* AT+CIPSTART answered (or timed out): connected, or the slot reports closed. */
+static void connect_done(struct ml_esp_at *e, struct ml_esp_at_slot *s, bool ok)
+{
+    if (!s->outgoing || !s->connecting || (s->link != e->arg_link && !s->peer_closed)) {
+        return; /* the slot was freed and taken by a connection not asked for yet */
+    }
+    s->connecting = false;
+    if (ok && s->link == e->arg_link) {
+        return;
+    }
+    s->link = -1; /* refused, timed out, or its CLOSED came first */
+    s->peer_closed = true;
+    ml_ring_clear(&s->tx);
+    if (s->close_req) {
+        slot_free(s);
     }
 }
 
@@ -456,6 +485,9 @@ static void finish(struct ml_esp_at *e, bool ok)
         e->ping_pending = false;
         e->ping = ok ? ML_ESP_AT_OP_OK : ML_ESP_AT_OP_FAILED;
         break;
+    case K_CONNECT:
+        connect_done(e, s, ok);
+        break;
     default:
         break;
     }
@@ -557,7 +589,9 @@ static bool link_line(struct ml_esp_at *e, const char *l, size_t n)
         return false;
     }
     if (ml_str_eq_n(l + p, n - p, "CONNECT")) {
-        link_opened(e, id, 0, false, 0);
+        if (!own_link(e, id)) {
+            link_opened(e, id, 0, false, 0);
+        }
     } else if (ml_str_eq_n(l + p, n - p, "CLOSED")) {
         struct ml_esp_at_slot *s = slot_by_link(e, id);
         if (s != NULL) {
@@ -593,7 +627,7 @@ static void link_conn(struct ml_esp_at *e, const char *l, size_t n)
         e->stats.garbage++;
         return;
     }
-    if (status == 0u) {
+    if (status == 0u && !(cs == 0u && own_link(e, id))) {
         link_opened(e, id, lport, true, rip);
     }
 }
@@ -738,14 +772,19 @@ static bool payload_start(struct ml_esp_at *e)
             return false;
         }
         e->data_left = len;
-        e->data_slot = -1; /* dropped unless it fits and the last one was taken */
-        if (!e->sub_ready && tl >= 1u && tl <= ML_ESP_AT_SUB_TOPIC_MAX &&
-            len <= ML_ESP_AT_SUB_PAYLOAD_MAX) {
-            (void)ml_str_copy_n(e->sub_topic, sizeof e->sub_topic, &l[t0], tl);
-            e->sub_len = (uint16_t)len;
+        e->data_slot = -1; /* dropped unless it fits beside the messages waiting */
+        if (tl >= 1u && tl <= ML_ESP_AT_SUB_TOPIC_MAX && len <= ML_ESP_AT_SUB_PAYLOAD_MAX &&
+            e->sub_used + 3u + tl + len <= ML_MQTT_RX_BYTES) {
+            uint8_t *r = &e->sub_buf[e->sub_used];
+            r[0] = (uint8_t)tl;
+            r[1] = (uint8_t)len;
+            r[2] = (uint8_t)(len >> 8);
+            ml_mem_copy(&r[3], &l[t0], tl);
             e->sub_got = 0;
             e->data_slot = DATA_SLOT_SUB;
-            e->sub_ready = len == 0u;
+            if (len == 0u) {
+                e->sub_used = (uint16_t)(e->sub_used + 3u + tl);
+            }
         } else {
             e->stats.rx_dropped += len == 0u ? 1u : 0u;
         }
@@ -768,8 +807,11 @@ static void rx_byte(struct ml_esp_at *e, uint8_t c)
     if (e->data_left > 0u) {
         e->data_left--;
         if (e->data_slot == DATA_SLOT_SUB) {
-            e->sub_payload[e->sub_got++] = c;
-            e->sub_ready = e->data_left == 0u;
+            uint8_t *r = &e->sub_buf[e->sub_used];
+            r[3u + r[0] + e->sub_got++] = c;
+            if (e->data_left == 0u) { /* whole: it waits for ml_esp_at_mqtt_receive() */
+                e->sub_used = (uint16_t)(e->sub_used + 3u + r[0] + e->sub_got);
+            }
             return;
         }
         if (e->data_slot >= 0 && ml_ring_put(&e->slots[e->data_slot].rx, c) == ML_OK) {
@@ -877,6 +919,36 @@ static bool choose_link_work(struct ml_esp_at *e, struct ml_text *b)
             issue(e, b, K_RECV, i, ML_ESP_AT_TMO_CMD_MS);
             return true;
         }
+    }
+    return false;
+}
+
+/* AT+CIPSTART for a connection asked with ml_esp_at_connect(): the link id is the
+ * highest one no slot holds (the module gives servers' newcomers the low ones). */
+static bool choose_connect(struct ml_esp_at *e, struct ml_text *b)
+{
+    for (int i = 0; i < ML_ESP_AT_SLOTS; i++) {
+        struct ml_esp_at_slot *s = &e->slots[i];
+        if (!s->outgoing || !s->connecting || s->link >= 0) {
+            continue;
+        }
+        int link = ML_ESP_AT_LINKS - 1;
+        while (link >= 0 && slot_by_link(e, (uint32_t)link) != NULL) {
+            link--;
+        }
+        if (link < 0) {
+            return false; /* every link busy: tried again when one closes */
+        }
+        s->link = (int8_t)link;
+        ml_text_put(b, "AT+CIPSTART=");
+        ml_text_u64(b, (uint64_t)link);
+        ml_text_put(b, ",\"TCP\",");
+        b_ip(b, s->peer_ip);
+        ml_text_putc(b, ',');
+        ml_text_u64(b, s->peer_port);
+        issue(e, b, K_CONNECT, i, ML_ESP_AT_TMO_CONN_MS);
+        e->arg_link = s->link;
+        return true;
     }
     return false;
 }
@@ -1054,7 +1126,8 @@ static void choose(struct ml_esp_at *e)
         issue(e, &b, K_INIT, e->init_step, ML_ESP_AT_TMO_CMD_MS);
         return;
     }
-    if (choose_link_work(e, &b) || choose_subscribe(e, &b) || choose_publish(e, &b)) {
+    if (choose_connect(e, &b) || choose_link_work(e, &b) || choose_subscribe(e, &b) ||
+        choose_publish(e, &b)) {
         return;
     }
     if (e->ping_pending) {
@@ -1469,10 +1542,40 @@ int ml_esp_at_send(struct ml_esp_at *e, int slot, const uint8_t *buf, size_t len
 {
     struct ml_esp_at_slot *s = app_slot(e, slot);
     ML_VERIFY(s != NULL, ML_EBADF);
-    if (s->peer_closed || s->link < 0) {
+    if (s->peer_closed || (s->link < 0 && !s->connecting)) {
         return ML_ECONNREFUSED;
     }
     return (int)ml_ring_write(&s->tx, buf, len);
+}
+
+int ml_esp_at_connect(struct ml_esp_at *e, uint32_t ip, uint16_t port)
+{
+    ML_VERIFY(ip != 0u && port != 0u, ML_EINVAL);
+    for (int i = 0; i < ML_ESP_AT_SLOTS; i++) {
+        struct ml_esp_at_slot *s = &e->slots[i];
+        if (!slot_in_use(s)) {
+            slot_free(s);
+            s->accepted = true; /* the app's from now on, like an accepted one */
+            s->outgoing = true;
+            s->connecting = true;
+            s->peer_ip = ip;
+            s->peer_port = port;
+            return i;
+        }
+    }
+    return ML_ENOMEM;
+}
+
+enum ml_esp_at_op ml_esp_at_connect_state(const struct ml_esp_at *e, int slot)
+{
+    if (slot < 0 || slot >= ML_ESP_AT_SLOTS || !e->slots[slot].outgoing) {
+        return ML_ESP_AT_OP_FAILED;
+    }
+    const struct ml_esp_at_slot *s = &e->slots[slot];
+    if (s->connecting) {
+        return ML_ESP_AT_OP_PENDING;
+    }
+    return s->link >= 0 && !s->peer_closed ? ML_ESP_AT_OP_OK : ML_ESP_AT_OP_FAILED;
 }
 
 void ml_esp_at_close(struct ml_esp_at *e, int slot)
@@ -1604,14 +1707,24 @@ int ml_esp_at_mqtt_receive(struct ml_esp_at *e, char *topic, size_t topic_cap, u
                            size_t cap, size_t *len)
 {
     ML_VERIFY(topic != NULL && len != NULL && (payload != NULL || cap == 0u), ML_EINVAL);
-    if (!e->sub_ready) {
+    if (e->sub_used == 0u) {
         return ML_EAGAIN;
     }
-    e->sub_ready = false;
-    if (!ml_str_copy(topic, topic_cap, e->sub_topic) || e->sub_len > cap) {
-        return ML_ENOSPC;
+    const uint8_t *r = e->sub_buf;
+    size_t tl = r[0], pl = (size_t)r[1] | ((size_t)r[2] << 8);
+    size_t rec = 3u + tl + pl;
+    int rc = ML_ENOSPC;
+    if (tl < topic_cap && pl <= cap) {
+        ml_mem_copy(topic, &r[3], tl);
+        topic[tl] = '\0';
+        ml_mem_copy(payload, &r[3u + tl], pl);
+        *len = pl;
+        rc = ML_OK;
     }
-    ml_mem_copy(payload, e->sub_payload, e->sub_len);
-    *len = e->sub_len;
-    return ML_OK;
+    /* the rest moves to the front, a message still arriving (written at sub_used) too */
+    for (size_t i = rec; i < ML_MQTT_RX_BYTES; i++) {
+        e->sub_buf[i - rec] = e->sub_buf[i];
+    }
+    e->sub_used = (uint16_t)(e->sub_used - rec);
+    return rc;
 }

@@ -72,6 +72,7 @@
 #endif
 /** Timeouts (ms). */
 #define ML_ESP_AT_TMO_CMD_MS    3000u
+#define ML_ESP_AT_TMO_CONN_MS   10000u /**< AT+CIPSTART (a TCP connect in the module) */
 #define ML_ESP_AT_TMO_JOIN_MS   20000u
 #define ML_ESP_AT_TMO_MQTT_MS   15000u
 #define ML_ESP_AT_TMO_READY_MS  5000u
@@ -149,6 +150,10 @@ struct ml_esp_at_slot {
     bool close_req;   /**< the app closed it: AT+CIPCLOSE pending */
     bool rx_hint;     /**< the module announced data (+IPD) not fetched yet */
     uint32_t peer_ip; /**< remote IPv4 (host order) from +LINK_CONN, 0: not reported */
+    /* a client connection (ml_esp_at_connect): AT+CIPSTART=<link>,"TCP",... */
+    bool outgoing;      /**< opened by us, not accepted from a listener */
+    bool connecting;    /**< AT+CIPSTART not answered yet (link < 0: not sent yet) */
+    uint16_t peer_port; /**< outgoing: the server's port (peer_ip its address) */
     struct ml_ring rx, tx;
     uint8_t rx_buf[ML_ESP_AT_RX_CAP];
     uint8_t tx_buf[ML_ESP_AT_TX_CAP];
@@ -230,13 +235,14 @@ struct ml_esp_at {
     struct mqtt_backoff mqtt_backoff; /**< core/mqtt policy: 1 s, 2 s ... 60 s */
     struct ml_ring pub;
     uint8_t pub_buf[ML_ESP_AT_PUB_CAP];
-    /* subscription (AT+MQTTSUB) and the one received message kept (+MQTTSUBRECV) */
+    /* subscription (AT+MQTTSUB) and the received messages kept (+MQTTSUBRECV): a FIFO
+     * of records [topic length, payload length (2 B, LE), topic, payload] in sub_buf,
+     * oldest at 0; the one being received is written at sub_used */
     bool sub_pending;
     char sub_filter[ML_ESP_AT_SUB_TOPIC_MAX + 1];
-    bool sub_ready; /**< a whole message waits for ml_esp_at_mqtt_receive() */
-    char sub_topic[ML_ESP_AT_SUB_TOPIC_MAX + 1];
-    uint16_t sub_len, sub_got;
-    uint8_t sub_payload[ML_ESP_AT_SUB_PAYLOAD_MAX];
+    uint16_t sub_used; /**< bytes of whole messages waiting for ml_esp_at_mqtt_receive() */
+    uint16_t sub_got;  /**< payload bytes of the one being received */
+    uint8_t sub_buf[ML_MQTT_RX_BYTES];
 
     struct ml_esp_at_stats stats;
 };
@@ -329,6 +335,19 @@ uint32_t ml_esp_at_peer_ipv4(const struct ml_esp_at *e, int slot);
 int ml_esp_at_recv(struct ml_esp_at *e, int slot, uint8_t *buf, size_t cap);
 /** @return bytes queued (may be < len; 0 when the ring is full), < 0 when broken. */
 int ml_esp_at_send(struct ml_esp_at *e, int slot, const uint8_t *buf, size_t len);
+/**
+ * Open a TCP connection to @p ip (host order) : @p port as a client: the module
+ * gets `AT+CIPSTART=<link>,"TCP","<ip>",<port>` (multi-connection mode; the link id
+ * is the highest one no slot holds, chosen when the command goes out). Returns at
+ * once; the slot is used like an accepted one (recv/send/close; bytes sent before
+ * the connection is up wait in its send ring). Follow ml_esp_at_connect_state().
+ * @return connection slot >= 0; ML_EINVAL (ip or port 0), ML_ENOMEM (no slot free)
+ */
+int ml_esp_at_connect(struct ml_esp_at *e, uint32_t ip, uint16_t port);
+/** A connection from ml_esp_at_connect(): PENDING until the module answered
+ * AT+CIPSTART, OK while connected, FAILED when refused, timed out or closed
+ * (also for a slot that is not such a connection). */
+enum ml_esp_at_op ml_esp_at_connect_state(const struct ml_esp_at *e, int slot);
 /** Close a connection slot (queued bytes are still sent first). */
 void ml_esp_at_close(struct ml_esp_at *e, int slot);
 void ml_esp_at_unlisten(struct ml_esp_at *e, int listener);
@@ -364,9 +383,10 @@ int ml_esp_at_mqtt_publish(struct ml_esp_at *e, const char *topic, const void *p
 int ml_esp_at_mqtt_subscribe(struct ml_esp_at *e, const char *filter);
 
 /**
- * Take the received message (+MQTTSUBRECV): one is kept; one that arrives while
- * it is not taken, or larger than ML_ESP_AT_SUB_PAYLOAD_MAX, is dropped (counted
- * in stats.rx_dropped).
+ * Take the oldest received message (+MQTTSUBRECV): they are kept in arrival order in
+ * ML_MQTT_RX_BYTES (ml_config.h; 3 + topic + payload bytes each); one that does not
+ * fit beside those waiting, or larger than ML_ESP_AT_SUB_PAYLOAD_MAX, is dropped
+ * (counted in stats.rx_dropped).
  * @retval 0 copied (@p topic NUL-terminated, @p len payload bytes)
  * @retval ML_EAGAIN none; ML_ENOSPC a buffer too small (the message is dropped)
  */

@@ -79,8 +79,8 @@ int hal_mqtt_publish(const char *topic, const void *payload, size_t len)
     return rc;
 }
 
-/* AT+MQTTSUB / +MQTTSUBRECV through core/esp_at: one received message is kept
- * by the client until taken (HAL: "at least 2" is not met; see docs/esp-at.md). */
+/* AT+MQTTSUB / +MQTTSUBRECV through core/esp_at: the client keeps received messages
+ * (ML_MQTT_RX_BYTES) until taken, like the sim port (docs/esp-at.md). */
 int hal_mqtt_subscribe(const char *filter)
 {
     ML_VERIFY(filter != NULL, ML_EINVAL);

@@ -203,11 +203,26 @@ int hal_tcp_accept(int listener)
     return ml_esp_at_accept(cm_net_at(), listener - LISTENER_BASE);
 }
 
+/* A client connection (AT+CIPSTART through the module): waits, polling the client
+ * and kicking the watchdog, until the module answered (bounded by the command's
+ * timeout), so the caller gets a connected handle or an error like on the sim. */
 int hal_tcp_connect(uint32_t ipv4, uint16_t port)
 {
-    (void)ipv4;
-    (void)port;
-    return ML_ENOSYS; /* client connections (AT+CIPSTART) are not done yet */
+    struct ml_esp_at *e = cm_net_at();
+    int slot = ml_esp_at_connect(e, ipv4, port);
+    if (slot < 0) {
+        return slot == ML_EINVAL ? ML_ECONNREFUSED : slot;
+    }
+    uint64_t end = hal_time_ms() + ML_ESP_AT_TMO_CONN_MS + ML_ESP_AT_TMO_CMD_MS;
+    while (ml_esp_at_connect_state(e, slot) == ML_ESP_AT_OP_PENDING && hal_time_ms() < end) {
+        hal_sys_watchdog_kick();
+        ml_esp_at_poll(e, hal_time_ms());
+    }
+    if (ml_esp_at_connect_state(e, slot) != ML_ESP_AT_OP_OK) {
+        ml_esp_at_close(e, slot);
+        return ML_ECONNREFUSED;
+    }
+    return slot;
 }
 
 uint32_t hal_tcp_peer_ipv4(int conn)

@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "ml_config.h"
 #include "mqtt/mqtt_policy.h"
 #include "sim_priv.h"
 
@@ -48,7 +49,9 @@
 #define MQTT_MAX_PAYLOAD     65536u           /* larger publishes give ML_EMSGSIZE */
 #define MQTT_DEFAULT_CA_PATH "/etc/ssl/certs" /* when mqtts:// has no ca_file */
 #define MQTT_STR_MAX         512
-#define MQTT_RX_QUEUE        4 /* received messages kept until hal_mqtt_receive() */
+/* received messages kept until hal_mqtt_receive(): 3 + topic + payload bytes each within
+ * ML_MQTT_RX_BYTES, as on the ESP-AT port (each takes at least 4) */
+#define MQTT_RX_QUEUE        (ML_MQTT_RX_BYTES / 4)
 
 /* ------------------------------------------------------------------------- */
 /* State                                                                     */
@@ -78,6 +81,7 @@ static struct {
         size_t len;
     } rx[MQTT_RX_QUEUE];
     size_t rx_head, rx_count;
+    size_t rx_bytes; /* 3 + topic + payload of each message waiting (<= ML_MQTT_RX_BYTES) */
 
     struct mqtt_broker broker; /* host, port, TLS: the core/mqtt URL rule */
     struct sim_mqtt_strings {  /* hal_mqtt_cfg's strings ("" for NULL) */
@@ -256,9 +260,11 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
     (void)obj;
     size_t tl = msg->topic != NULL ? strlen(msg->topic) : HAL_MQTT_RX_TOPIC_MAX;
     if (M.rx_count == MQTT_RX_QUEUE || tl >= HAL_MQTT_RX_TOPIC_MAX || msg->payloadlen < 0 ||
-        (size_t)msg->payloadlen > HAL_MQTT_RX_PAYLOAD_MAX) {
+        (size_t)msg->payloadlen > HAL_MQTT_RX_PAYLOAD_MAX ||
+        M.rx_bytes + 3u + tl + (size_t)msg->payloadlen > ML_MQTT_RX_BYTES) {
         return; /* full or too large: dropped (bounded memory) */
     }
+    M.rx_bytes += 3u + tl + (size_t)msg->payloadlen;
     struct sim_mqtt_rx *r = &M.rx[(M.rx_head + M.rx_count) % MQTT_RX_QUEUE];
     memcpy(r->topic, msg->topic, tl + 1);
     r->len = (size_t)msg->payloadlen;
@@ -359,6 +365,7 @@ static void session_free(void)
     M.next_try_us = UINT64_MAX;
     M.rx_head = 0;
     M.rx_count = 0;
+    M.rx_bytes = 0;
     set_state(HAL_MQTT_DISABLED);
 }
 
@@ -634,6 +641,7 @@ int hal_mqtt_receive(char *topic, size_t topic_cap, uint8_t *payload, size_t cap
     M.rx_head = (M.rx_head + 1) % MQTT_RX_QUEUE;
     M.rx_count--;
     size_t tl = strlen(r->topic);
+    M.rx_bytes -= 3u + tl + r->len;
     if (tl >= topic_cap || r->len > cap) {
         return ML_ENOSPC;
     }

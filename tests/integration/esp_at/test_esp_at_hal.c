@@ -198,6 +198,62 @@ static void test_hal_tcp_modbus_like(void)
     CU_ASSERT_EQUAL(hal_tcp_accept(l), ML_EAGAIN); /* a closed listener accepts nothing */
 }
 
+/* hal_tcp_connect() through the module (AT+CIPSTART) to a real loopback server: the
+ * request arrives, a 5000-byte answer comes back whole through passive receive
+ * (larger than the 256-byte ring), then the server's close; a closed port and an
+ * address the emulator does not reach are ML_ECONNREFUSED. */
+static void test_hal_tcp_connect(void)
+{
+    int srv = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t sl = sizeof sa;
+    CU_ASSERT_FATAL(srv >= 0 && bind(srv, (struct sockaddr *)&sa, sizeof sa) == 0 &&
+                    listen(srv, 2) == 0 && getsockname(srv, (struct sockaddr *)&sa, &sl) == 0);
+    uint16_t port = ntohs(sa.sin_port);
+    struct ml_at_emu_status st0, st;
+    ml_at_emu_get_status(emu, &st0);
+    int c = hal_tcp_connect(0x7F000001u, port);
+    CU_ASSERT_TRUE_FATAL(c >= 0 && c < 16);
+    int fd = accept(srv, NULL, NULL);
+    CU_ASSERT_TRUE_FATAL(fd >= 0);
+    ml_at_emu_get_status(emu, &st);
+    CU_ASSERT_EQUAL(st.connects - st0.connects, 1u);
+    static const char req[] = "GET /fw.img HTTP/1.0\r\n\r\n";
+    CU_ASSERT_EQUAL(hal_tcp_send(c, (const uint8_t *)req, sizeof req - 1), (int)sizeof req - 1);
+    char got[64] = "";
+    size_t have = 0;
+    CU_ASSERT_TRUE(WAIT_FOR(({
+                                ssize_t k =
+                                    recv(fd, got + have, sizeof req - 1 - have, MSG_DONTWAIT);
+                                have += k > 0 ? (size_t)k : 0u;
+                                have == sizeof req - 1;
+                            }),
+                            WAIT_MS));
+    CU_ASSERT_EQUAL(memcmp(got, req, sizeof req - 1), 0);
+    static uint8_t big[5000], back[5000];
+    for (size_t i = 0; i < sizeof big; i++) {
+        big[i] = (uint8_t)(i * 13u + 7u);
+    }
+    CU_ASSERT_EQUAL(send(fd, big, sizeof big, 0), (ssize_t)sizeof big);
+    close(fd);
+    size_t n_back = 0;
+    int r = 0;
+    CU_ASSERT_TRUE(WAIT_FOR(({
+                                r = hal_tcp_recv(c, back + n_back, sizeof back - n_back);
+                                n_back += r > 0 ? (size_t)r : 0u;
+                                r == ML_ECONNREFUSED || n_back == sizeof back;
+                            }),
+                            WAIT_MS));
+    CU_ASSERT_EQUAL(n_back, sizeof big);
+    CU_ASSERT_EQUAL(memcmp(back, big, sizeof big), 0);
+    CU_ASSERT_TRUE(WAIT_FOR(hal_tcp_recv(c, back, 1) == ML_ECONNREFUSED, WAIT_MS));
+    hal_tcp_close(c);
+    close(srv); /* nothing listens there now */
+    CU_ASSERT_EQUAL(hal_tcp_connect(0x7F000001u, port), ML_ECONNREFUSED);
+    CU_ASSERT_EQUAL(hal_tcp_connect(0xC0A80101u, 80), ML_ECONNREFUSED); /* not loopback */
+    CU_ASSERT_EQUAL(hal_tcp_connect(0, 80), ML_ECONNREFUSED);
+}
+
 /* What hal_sys_reboot() runs first on a Smart Connect image: an answer handed to
  * hal_tcp_send() (larger than one AT+CIPSEND) reaches the peer with no further
  * HAL call, and the drain returns once it is through, not after its time bound. */
@@ -315,6 +371,7 @@ int main(int argc, char **argv)
         {"hal_net: Ethernet, DHCP, ping, host name, AP", test_hal_net_eth_dhcp_ping},
         {"hal_tcp: Modbus-like exchange and closes", test_hal_tcp_modbus_like},
         {"cm_net_drain: an answer goes out before a reset", test_drain_before_reset},
+        {"hal_tcp_connect: a download through AT+CIPSTART", test_hal_tcp_connect},
         {"hal_mqtt: contract, publish, broker down/up", test_hal_mqtt_contract},
     };
     int rc = ml_test_run("esp_at_hal", cases, sizeof cases / sizeof cases[0], NULL, NULL);

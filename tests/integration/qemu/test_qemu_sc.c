@@ -18,12 +18,17 @@
  * was built without the AT emulator.
  */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <modbus.h> /* libmodbus */
+#include <netinet/in.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -493,6 +498,183 @@ static void test_sc_signed_firmware_in_qemu(void)
     CU_ASSERT_EQUAL(system(cmd), 0);
 }
 
+/* Python's http.server on a free loopback port serving @p dir; @return its pid
+ * (port in @p port) or -1. */
+static pid_t http_serve(const char *dir, uint16_t *port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t sl = sizeof sa;
+    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
+        getsockname(fd, (struct sockaddr *)&sa, &sl) != 0) {
+        return -1;
+    }
+    *port = ntohs(sa.sin_port);
+    close(fd);
+    char ps[8];
+    snprintf(ps, sizeof ps, "%u", *port);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_WRONLY);
+        dup2(devnull, 1);
+        dup2(devnull, 2);
+        execlp("python3", "python3", "-m", "http.server", "--bind", "127.0.0.1", "--directory", dir,
+               ps, (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 500; i++) { /* until it accepts (bounded: 10 s) */
+        int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sa.sin_port = htons(*port);
+        int ok = connect(c, (struct sockaddr *)&sa, sizeof sa);
+        close(c);
+        if (ok == 0) {
+            return pid;
+        }
+        usleep(20000);
+    }
+    kill(pid, SIGTERM);
+    waitpid(pid, NULL, 0);
+    return -1;
+}
+
+/* GET /api/v1/firmware over HTTPS until it answers 200 (the AT link comes up after a
+ * boot), into @p out. */
+static void get_firmware(char *out, size_t cap, int port)
+{
+    out[0] = '\0';
+    for (int i = 0; i < 100 && strstr(out, " HTTP200") == NULL; i++) {
+        curl(out, cap, "qemu0001", "https://127.0.0.1:%d/api/v1/firmware", port);
+        if (strstr(out, " HTTP200") == NULL) {
+            usleep(100000);
+        }
+    }
+}
+
+/*
+ * The MQTT command firmware on the Cortex-M4 image (issue 20 item 8): the image
+ * downloads from a local HTTP server through the co-processor's client connection
+ * (AT+CIPSTART, passive receive), over a TLS broker. A flipped signature bit is
+ * answered "error" naming the signature, nothing installed, no reboot; a good
+ * signed image goes accepted, downloading, verifying, rebooting, boots in trial
+ * (the HTTPS API shows it); a reset before the trial confirmed itself rolls back
+ * and the image reports "rolled_back" for the command once it is back on the broker.
+ */
+static void test_sc_mqtt_cmd_firmware_in_qemu(void)
+{
+    if (skip_no_emu) {
+        return;
+    }
+    const char *key = getenv("ML_FW_DEV_KEY");
+    if (key == NULL || key[0] == '\0') {
+        CU_FAIL("ML_FW_DEV_KEY (the target build's signing key) is not set");
+        return;
+    }
+    char dir[] = "/tmp/ml-qemu-fwcmd-XXXXXX";
+    CU_ASSERT_FATAL(mkdtemp(dir) != NULL);
+    char pl[64], good[64], bad[64], cmd[1024];
+    snprintf(pl, sizeof pl, "%s/payload", dir);
+    snprintf(good, sizeof good, "%s/good.img", dir);
+    snprintf(bad, sizeof bad, "%s/bad.img", dir);
+    FILE *f = fopen(pl, "wb");
+    CU_ASSERT_FATAL(f != NULL);
+    for (int i = 0; i < 6000; i++) {
+        fputc((i * 11) & 0xFF, f);
+    }
+    fclose(f);
+    CU_ASSERT_EQUAL_FATAL(fw_sign(key, "3.1.0", pl, good), 0);
+    snprintf(cmd, sizeof cmd,
+             "cp %s %s && printf '\\001' | dd of=%s bs=1 seek=90 conv=notrunc 2>/dev/null", good,
+             bad, bad);
+    CU_ASSERT_EQUAL_FATAL(system(cmd), 0);
+    uint16_t hport = 0;
+    pid_t http = http_serve(dir, &hport);
+    CU_ASSERT_FATAL(http > 0);
+
+    struct ml_broker tb;
+    struct ml_broker_opts o = {.tls = true};
+    CU_ASSERT_EQUAL_FATAL(ml_broker_start(&tb, &o), 0);
+    struct ml_mqtt_sub *rs =
+        ml_mqtt_sub_start(tb.obs_port, "devices/qfw/smart-connect/+/cmd/+/result", 10000);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(rs);
+    char *argv[] = {ML_METERLAB,     "device",   "--target",    "qemu", "--product",    "p1",
+                    "--modbus-port", "0",        "--http-port", "0",    "--https-port", "0",
+                    "--p1-out",      "none",     "--mqtt",      tb.url, "--mqtt-site",  "qfw",
+                    "--mqtt-ca",     tb.ca_file, NULL};
+    double t0 = qd_now_s();
+    qd_start(argv, 20.0, NULL);
+    read_cacert();
+    const char *h = strstr(qd_seen(), "@127.0.0.1:");
+    int port = h != NULL ? atoi(h + 11) : 0;
+    CU_ASSERT_FATAL(port > 0);
+    CU_ASSERT_FATAL(qd_wait_for("MQTT: connected", 15.0));
+    const char *base = "devices/qfw/smart-connect/MPS2AN386-000001/cmd";
+    int ready = 0;
+    for (int i = 0; i < 40 && !ready; i++) { /* the image subscribes after its connect */
+        snprintf(cmd, sizeof cmd, "mosquitto_pub -p %u -t '%s/probe' -m '{}'", tb.obs_port, base);
+        CU_ASSERT_EQUAL(system(cmd), 0);
+        ready = wait_result_with(rs, "unknown command", 0.5);
+    }
+    CU_ASSERT_FATAL(ready);
+
+    /* a bad signature: refused, nothing installed, no reboot */
+    snprintf(cmd, sizeof cmd,
+             "mosquitto_pub -p %u -t '%s/firmware' -m "
+             "'{\"id\":\"fb\",\"url\":\"http://127.0.0.1:%u/bad.img\"}'",
+             tb.obs_port, base, hport);
+    CU_ASSERT_EQUAL(system(cmd), 0);
+    CU_ASSERT(wait_result_with(rs, "{\"id\":\"fb\",\"state\":\"downloading\"}", 10.0));
+    CU_ASSERT(wait_result_with(
+        rs, "{\"id\":\"fb\",\"state\":\"error\",\"reason\":\"bad image signature\"}", 15.0));
+    char out[8192];
+    get_firmware(out, sizeof out, port);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"Slot\":\"factory\""));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"Pending\":null"));
+    CU_ASSERT_PTR_NULL(strstr(qd_seen(), "rebooted"));
+    printf("\n  bad signature refused at %.2f s\n", qd_now_s() - t0);
+
+    /* a good image: downloaded, verified, trial boot */
+    snprintf(cmd, sizeof cmd,
+             "mosquitto_pub -p %u -t '%s/firmware' -m "
+             "'{\"id\":\"fg\",\"url\":\"http://127.0.0.1:%u/good.img\",\"version\":\"3.1.0\"}'",
+             tb.obs_port, base, hport);
+    CU_ASSERT_EQUAL(system(cmd), 0);
+    static const char *const states[] = {"accepted", "downloading", "verifying", "rebooting"};
+    for (size_t i = 0; i < 4; i++) {
+        char want[64];
+        snprintf(want, sizeof want, "{\"id\":\"fg\",\"state\":\"%s\"}", states[i]);
+        CU_ASSERT(wait_result_with(rs, want, 15.0));
+    }
+    CU_ASSERT(qd_wait_for("rebooted (reset soft)", 10.0));
+    printf("  good image downloaded and rebooting at %.2f s\n", qd_now_s() - t0);
+    get_firmware(out, sizeof out, port);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"Version\":\"3.1.0\",\"Slot\":\"A\",\"State\":\"trial\""));
+    /* reset before the trial confirmed itself (60 s): rollback, reported on MQTT */
+    curl(out, sizeof out, "qemu0001",
+         "-X POST -H 'Content-Type: application/json' https://127.0.0.1:%d/api/v1/reset", port);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, " HTTP202"));
+    CU_ASSERT(qd_wait_for("rebooted (reset soft)", 10.0));
+    CU_ASSERT(qd_wait_for("MQTT: connected", 20.0));
+    CU_ASSERT(wait_result_with(rs, "{\"id\":\"fg\",\"state\":\"rolled_back\",\"version\":", 15.0));
+    get_firmware(out, sizeof out, port);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"Slot\":\"factory\""));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"LastResult\":\"rolled back\""));
+    printf("  rolled back and reported at %.2f s\n", qd_now_s() - t0);
+    if (CU_get_number_of_failures() > 0) {
+        fprintf(stderr, "\n  last answer: %s\n", out);
+    }
+    qd_stop();
+    if (CU_get_number_of_failures() > 0) {
+        qd_dump_on_failure();
+        ml_broker_dump_log(&tb);
+    }
+    ml_mqtt_sub_stop(rs);
+    ml_broker_destroy(&tb);
+    kill(http, SIGTERM);
+    waitpid(http, NULL, 0);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CU_ASSERT_EQUAL(system(cmd), 0);
+}
+
 int main(void)
 {
     int no_image = qd_init("qemu.smart_connect", "smart_connect_p1.elf");
@@ -516,6 +698,7 @@ int main(void)
         {"test_sc_seeded_config", test_sc_seeded_config},
         {"test_sc_signed_firmware_in_qemu", test_sc_signed_firmware_in_qemu},
         {"test_sc_mqtt_cmd_reset_in_qemu", test_sc_mqtt_cmd_reset_in_qemu},
+        {"test_sc_mqtt_cmd_firmware_in_qemu", test_sc_mqtt_cmd_firmware_in_qemu},
     };
     int rc = ml_test_run("qemu_sc", cases, sizeof cases / sizeof cases[0], NULL, NULL);
     qd_cleanup();

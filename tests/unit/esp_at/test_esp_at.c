@@ -500,7 +500,8 @@ static void test_mqtt_backoff_and_publish(void)
 }
 
 /* AT+MQTTSUB after a subscribe; +MQTTSUBRECV's counted payload (commas, CRLF and
- * quotes inside) kept until taken; a second one while it waits is dropped. */
+ * quotes inside) kept until taken; a second one while the first waits is kept too
+ * (ML_MQTT_RX_BYTES, in order); one that does not fit is dropped and counted. */
 static void test_mqtt_subscribe_and_receive(void)
 {
     boot();
@@ -532,7 +533,46 @@ static void test_mqtt_subscribe_and_receive(void)
     CU_ASSERT_STRING_EQUAL(topic, "d/cmd/reset");
     CU_ASSERT_EQUAL(n, 12);
     CU_ASSERT_EQUAL(memcmp(pl, "{\"a\":\"1,\r\n\"}", 12), 0);
+    /* the second was not lost while the first waited (before: one message kept) */
+    CU_ASSERT_EQUAL(ml_esp_at_mqtt_receive(&at, topic, sizeof topic, pl, sizeof pl, &n), ML_OK);
+    CU_ASSERT_STRING_EQUAL(topic, "d/cmd/firmware");
+    CU_ASSERT_TRUE(n == 2 && memcmp(pl, "{}", 2) == 0);
     CU_ASSERT_EQUAL(ml_esp_at_mqtt_receive(&at, topic, sizeof topic, pl, sizeof pl, &n), ML_EAGAIN);
+    /* ML_MQTT_RX_BYTES (768) holds two 300-byte messages (3 + 3 + 300 B each) in order;
+     * a third, arriving while both wait, does not fit: dropped and counted */
+    CU_ASSERT_EQUAL_FATAL(ML_MQTT_RX_BYTES, 768);
+    struct ml_esp_at_stats q0;
+    ml_esp_at_get_stats(&at, &q0);
+    for (int i = 0; i < 3; i++) {
+        char msg[400];
+        int k = snprintf(msg, sizeof msg, "+MQTTSUBRECV:0,\"q/%d\",300,", i);
+        memset(msg + k, '0' + i, 300);
+        memcpy(msg + k + 300, "\r\n", 2);
+        feed_n(msg, (size_t)k + 302u);
+    }
+    poll_all();
+    for (int i = 0; i < 2; i++) {
+        char want[8];
+        snprintf(want, sizeof want, "q/%d", i);
+        CU_ASSERT_EQUAL(ml_esp_at_mqtt_receive(&at, topic, sizeof topic, pl, sizeof pl, &n), ML_OK);
+        CU_ASSERT_STRING_EQUAL(topic, want);
+        CU_ASSERT_TRUE(n == 300 && pl[0] == (uint8_t)('0' + i) && pl[299] == (uint8_t)('0' + i));
+    }
+    CU_ASSERT_EQUAL(ml_esp_at_mqtt_receive(&at, topic, sizeof topic, pl, sizeof pl, &n), ML_EAGAIN);
+    struct ml_esp_at_stats q1;
+    ml_esp_at_get_stats(&at, &q1);
+    CU_ASSERT_EQUAL(q1.rx_dropped - q0.rx_dropped, 300u); /* the dropped one's bytes */
+    /* taken while the next one is still arriving (split across polls): it moves along */
+    feed("+MQTTSUBRECV:0,\"a\",2,xy\r\n+MQTTSUBRECV:0,\"b\",6,ab");
+    poll_all();
+    CU_ASSERT_EQUAL(ml_esp_at_mqtt_receive(&at, topic, sizeof topic, pl, sizeof pl, &n), ML_OK);
+    CU_ASSERT_TRUE(strcmp(topic, "a") == 0 && n == 2 && memcmp(pl, "xy", 2) == 0);
+    CU_ASSERT_EQUAL(ml_esp_at_mqtt_receive(&at, topic, sizeof topic, pl, sizeof pl, &n), ML_EAGAIN);
+    feed("cdef\r\n");
+    poll_all();
+    CU_ASSERT_EQUAL(ml_esp_at_mqtt_receive(&at, topic, sizeof topic, pl, sizeof pl, &n), ML_OK);
+    CU_ASSERT_TRUE(strcmp(topic, "b") == 0 && n == 6 && memcmp(pl, "abcdef", 6) == 0);
+    CU_ASSERT_EQUAL(q1.garbage, q0.garbage);
     /* too large for the client: dropped, the stream stays in step */
     char big[700];
     int h = snprintf(big, sizeof big, "+MQTTSUBRECV:0,\"t\",513,");
@@ -564,6 +604,87 @@ static void test_mqtt_subscribe_and_receive(void)
     poll_all();
     CU_ASSERT_EQUAL(ml_esp_at_mqtt_subscribe(&at, "d/cmd/+"), ML_EAGAIN);
     CU_ASSERT_STRING_EQUAL(next_cmd(), "");
+}
+
+/* A client connection (AT+CIPSTART, multi-connection mode) beside a server's link:
+ * the highest free link id, the request queued before the module connected, the
+ * module's own +LINK_CONN (c/s 0) not taken for a newcomer, data in through the
+ * same +IPD / AT+CIPRECVDATA path, the server's close; refused and timed-out
+ * connects report FAILED. */
+static void test_client_connect(void)
+{
+    int listener;
+    int srv = boot_with_conn(&listener); /* a server's link on id 0 */
+    CU_ASSERT_TRUE_FATAL(srv >= 0);
+    feed("+LINK_CONN:0,4,\"TCP\",1,\"10.0.0.8\",40001,502\r\n"); /* and on id 4 */
+    poll_all();
+    int srv2 = ml_esp_at_accept(&at, listener);
+    CU_ASSERT_TRUE_FATAL(srv2 >= 0);
+    CU_ASSERT_EQUAL(ml_esp_at_connect(&at, 0, 80), ML_EINVAL);
+    CU_ASSERT_EQUAL(ml_esp_at_connect(&at, 0x7F000001u, 0), ML_EINVAL);
+    int c = ml_esp_at_connect(&at, 0x7F000001u, 8080);
+    CU_ASSERT_TRUE_FATAL(c >= 0 && c != srv && c != srv2);
+    CU_ASSERT_EQUAL(ml_esp_at_connect_state(&at, c), ML_ESP_AT_OP_PENDING);
+    CU_ASSERT_EQUAL(ml_esp_at_connect_state(&at, srv), ML_ESP_AT_OP_FAILED); /* not a client */
+    CU_ASSERT_EQUAL(ml_esp_at_send(&at, c, (const uint8_t *)"GET /\r\n", 7), 7);
+    EXPECT_CMD("AT+CIPSTART=3,\"TCP\",\"127.0.0.1\",8080");
+    feed("+LINK_CONN:0,3,\"TCP\",0,\"127.0.0.1\",8080,50001\r\n");
+    poll_all();
+    CU_ASSERT_EQUAL(ml_esp_at_accept(&at, listener), ML_EAGAIN); /* ours, not a newcomer */
+    CU_ASSERT_EQUAL(ml_esp_at_connect_state(&at, c), ML_ESP_AT_OP_PENDING);
+    feed("\r\nOK\r\n");
+    EXPECT_CMD("AT+CIPSEND=3,7"); /* the request waited for the connection */
+    CU_ASSERT_EQUAL(ml_esp_at_connect_state(&at, c), ML_ESP_AT_OP_OK);
+    feed("\r\nOK\r\n\r\n>");
+    poll_all();
+    CU_ASSERT_TRUE(out_len == 7 && memcmp(out, "GET /\r\n", 7) == 0);
+    out_len = 0;
+    feed("\r\nRecv 7 bytes\r\n\r\nSEND OK\r\n+IPD,3,5\r\n");
+    EXPECT_CMD("AT+CIPRECVDATA=3,256");
+    feed("+CIPRECVDATA:5,hello\r\nOK\r\n3,CLOSED\r\n");
+    poll_all();
+    uint8_t buf[16];
+    CU_ASSERT_EQUAL(ml_esp_at_recv(&at, c, buf, sizeof buf), 5);
+    CU_ASSERT_EQUAL(memcmp(buf, "hello", 5), 0);
+    CU_ASSERT_EQUAL(ml_esp_at_recv(&at, c, buf, sizeof buf), ML_ECONNREFUSED);
+    CU_ASSERT_EQUAL(ml_esp_at_connect_state(&at, c), ML_ESP_AT_OP_FAILED);
+    ml_esp_at_close(&at, c);
+    CU_ASSERT_STRING_EQUAL(next_cmd(), ""); /* closed by the server: nothing to close */
+    /* the server links were not touched */
+    CU_ASSERT_EQUAL(ml_esp_at_send(&at, srv2, (const uint8_t *)"x", 1), 1);
+    EXPECT_CMD("AT+CIPSEND=4,1");
+    feed("\r\nOK\r\n\r\n>");
+    poll_all();
+    out_len = 0;
+    feed("\r\nRecv 1 bytes\r\n\r\nSEND OK\r\n");
+    /* refused */
+    c = ml_esp_at_connect(&at, 0x7F000001u, 9);
+    CU_ASSERT_TRUE_FATAL(c >= 0);
+    EXPECT_CMD("AT+CIPSTART=3,\"TCP\",\"127.0.0.1\",9");
+    feed("\r\nERROR\r\n");
+    poll_all();
+    CU_ASSERT_EQUAL(ml_esp_at_connect_state(&at, c), ML_ESP_AT_OP_FAILED);
+    CU_ASSERT_EQUAL(ml_esp_at_recv(&at, c, buf, sizeof buf), ML_ECONNREFUSED);
+    CU_ASSERT_TRUE(ml_esp_at_send(&at, c, (const uint8_t *)"x", 1) < 0);
+    ml_esp_at_close(&at, c);
+    CU_ASSERT_STRING_EQUAL(next_cmd(), "");
+    /* no answer in time */
+    c = ml_esp_at_connect(&at, 0x7F000001u, 10);
+    EXPECT_CMD("AT+CIPSTART=3,\"TCP\",\"127.0.0.1\",10");
+    t += ML_ESP_AT_TMO_CONN_MS - 1u;
+    poll_all();
+    CU_ASSERT_EQUAL(ml_esp_at_connect_state(&at, c), ML_ESP_AT_OP_PENDING);
+    t += 1u;
+    poll_all();
+    CU_ASSERT_EQUAL(ml_esp_at_connect_state(&at, c), ML_ESP_AT_OP_FAILED);
+    ml_esp_at_close(&at, c);
+    /* every slot taken: ML_ENOMEM */
+    int n_ok = 0;
+    for (int i = 0; i < ML_ESP_AT_SLOTS + 1; i++) {
+        n_ok += ml_esp_at_connect(&at, 0x7F000001u, 8080) >= 0;
+    }
+    CU_ASSERT_EQUAL(n_ok, ML_ESP_AT_SLOTS - 2); /* the two server links hold theirs */
+    CU_ASSERT_EQUAL(ml_esp_at_connect(&at, 0x7F000001u, 8080), ML_ENOMEM);
 }
 
 static void test_bad_arguments(void)
@@ -703,6 +824,7 @@ int main(void)
         {"MQTT back-off and publish", test_mqtt_backoff_and_publish},
         {"mqtt subscribe and receive", test_mqtt_subscribe_and_receive},
         {"bad arguments", test_bad_arguments},
+        {"client connection (AT+CIPSTART)", test_client_connect},
         {"SNTP time", test_sntp_time},
         {"refused send drops the link", test_send_refused_drops_the_link},
         {"close answer after slot reused", test_close_answer_after_slot_reused},
