@@ -471,7 +471,7 @@ int sc_fw_upload(struct sc_app *app, uint32_t content_length, const uint8_t *chu
                 return up_fail(fw, ML_EINVAL, why);
             }
             fw->up_len = pl;
-            fw->up_erased = 0; /* the slot is free (neither running nor pending) */
+            fw->up_erased = 0; /* an unused slot (neither running nor pending) */
         }
     }
     if (i < len) {
