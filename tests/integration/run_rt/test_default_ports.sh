@@ -7,19 +7,12 @@
 # mbpoll (Modbus TCP master) reads the telegram's values from 502, curl reads the
 # landing page on 80 and the status over HTTPS on 443.
 #
-# usage: test_default_ports.sh METERLAB TELEGRAM
-# exit 0 pass, 1 fail, 77 skip (no user/network namespaces on this machine)
+# usage: run_in_netns.sh test_default_ports.sh METERLAB TELEGRAM
+# (tests/integration/mdns/run_in_netns.sh makes the namespace, or skips with 77)
+# exit 0 pass, 1 fail
 set -u
 ML=${1:?usage: $0 METERLAB TELEGRAM}
 TEL=${2:?usage: $0 METERLAB TELEGRAM}
-
-if [ "${ML_IN_NETNS:-}" != 1 ]; then
-    if ! unshare -rn true 2>/dev/null; then
-        echo "SKIP: unshare -rn (user + network namespace) is not allowed here"
-        exit 77
-    fi
-    ML_IN_NETNS=1 exec unshare -rn "$0" "$@"
-fi
 
 # inside the namespace
 T=$(mktemp -d /tmp/default-ports.XXXXXX)
@@ -31,7 +24,6 @@ cleanup() {
 trap cleanup EXIT INT TERM
 fail() { echo "FAIL: $*"; echo "--- device output:"; cat "$T/out"; exit 1; }
 
-ip link set lo up || fail "cannot bring lo up in the namespace"
 [ "$(id -u)" = 0 ] || fail "not root in the namespace (id -u: $(id -u))"
 
 "$ML" device --product p1 > "$T/out" 2>&1 &
