@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hal_sys.h"
+
 /**
  * Call @p fn at the start of every hal_time_wait_until() (once per turn of the
  * app's event loop, before it sleeps), in thread context. NULL removes it.
@@ -68,6 +70,15 @@ void cm_utc_source_set(int64_t (*fn)(void));
  */
 void cm_net_poll(void);
 int64_t cm_net_utc(void);
+
+/**
+ * The cause of this start (cm_reset.c): the note cm_sys_reset() left, else
+ * @p without_note (what the port's reset flags say). Called once by cm_sys_init().
+ */
+void cm_reset_cause_init(enum hal_sys_reset_cause without_note);
+
+/** The board's identity (its board file; hal_sys_get_identity() returns it). */
+extern const struct hal_sys_identity board_identity;
 
 /**
  * What hal_sys_reboot() does before the reset (NULL: nothing). An image with

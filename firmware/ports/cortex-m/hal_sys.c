@@ -8,73 +8,15 @@
 #include "cm.h"
 #include "cm_port.h"
 
-#define CAUSE_MAGIC 0x52535421u /* "RST!" */
-
-/* Survives a core reset: .noinit is neither loaded nor zeroed (mps2_an386.ld). */
 static struct {
-    uint32_t magic;
-    uint32_t cause;
-} reset_note __attribute__((section(".noinit")));
-
-static struct {
-    enum hal_sys_reset_cause cause;
     bool wdog_armed;
 } S;
 
 void cm_sys_init(void)
 {
     /* No note: power-on (or a reset from outside, e.g. QEMU's system_reset). */
-    S.cause = reset_note.magic == CAUSE_MAGIC ? (enum hal_sys_reset_cause)reset_note.cause
-                                              : HAL_SYS_RESET_POWER_ON;
-    reset_note.magic = 0;
+    cm_reset_cause_init(HAL_SYS_RESET_POWER_ON);
     S.wdog_armed = false;
-}
-
-void cm_sys_reset(enum hal_sys_reset_cause cause)
-{
-    __asm volatile("cpsid i" : : : "memory");
-    reset_note.cause = (uint32_t)cause;
-    reset_note.magic = CAUSE_MAGIC;
-    __asm volatile("dsb" : : : "memory");
-    CM_SCB_AIRCR = CM_SCB_AIRCR_VECTKEY | CM_SCB_AIRCR_SYSRESETREQ;
-    __asm volatile("dsb" : : : "memory");
-    for (;;) {
-        /* the reset takes a few cycles */
-    }
-}
-
-static void (*pre_reset)(void);
-
-void cm_pre_reset_set(void (*fn)(void))
-{
-    pre_reset = fn;
-}
-
-void hal_sys_reboot(void)
-{
-    if (pre_reset != NULL) {
-        pre_reset();
-    }
-    cm_sys_reset(HAL_SYS_RESET_SOFT);
-}
-
-void hal_sys_get_identity(struct hal_sys_identity *out)
-{
-    *out = board_identity;
-}
-
-void hal_sys_get_heap(struct hal_sys_heap *out)
-{
-    /* The firmware has no heap on the target. */
-    out->free_bytes = 0;
-    out->min_free_bytes = 0;
-    out->largest_free_block = 0;
-    out->failed_allocs = 0;
-}
-
-enum hal_sys_reset_cause hal_sys_get_reset_cause(void)
-{
-    return S.cause;
 }
 
 /* ------------------------------------------------------------------------- */

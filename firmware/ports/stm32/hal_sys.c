@@ -15,15 +15,7 @@
 #include "cm.h"
 #include "cm_port.h"
 
-#define CAUSE_MAGIC 0x52535421u /* "RST!" */
-
 static struct {
-    uint32_t magic;
-    uint32_t cause;
-} reset_note __attribute__((section(".noinit")));
-
-static struct {
-    enum hal_sys_reset_cause cause;
     bool wdog_armed;
 #ifdef ML_STM32_QEMU
     volatile uint32_t wdog_left_ms;
@@ -34,62 +26,15 @@ void cm_sys_init(void)
 {
     uint32_t csr = RCC_CSR;
     RCC_CSR = csr | RCC_CSR_RMVF; /* the flags of this reset are read: clear them */
-    if (reset_note.magic == CAUSE_MAGIC) {
-        S.cause = (enum hal_sys_reset_cause)reset_note.cause;
-    } else if ((csr & (RCC_CSR_IWDGRSTF | RCC_CSR_WWDGRSTF)) != 0u) {
-        S.cause = HAL_SYS_RESET_WATCHDOG;
+    /* without the firmware's note (cm_reset.c), the reset flags say */
+    if ((csr & (RCC_CSR_IWDGRSTF | RCC_CSR_WWDGRSTF)) != 0u) {
+        cm_reset_cause_init(HAL_SYS_RESET_WATCHDOG);
     } else if ((csr & RCC_CSR_SFTRSTF) != 0u) {
-        S.cause = HAL_SYS_RESET_SOFT; /* SYSRESETREQ without our note (a debugger) */
+        cm_reset_cause_init(HAL_SYS_RESET_SOFT); /* SYSRESETREQ without our note (a debugger) */
     } else {
-        S.cause = HAL_SYS_RESET_POWER_ON; /* POR/BOR, the reset pin, or QEMU */
+        cm_reset_cause_init(HAL_SYS_RESET_POWER_ON); /* POR/BOR, the reset pin, or QEMU */
     }
-    reset_note.magic = 0;
     S.wdog_armed = false;
-}
-
-void cm_sys_reset(enum hal_sys_reset_cause cause)
-{
-    __asm volatile("cpsid i" : : : "memory");
-    reset_note.cause = (uint32_t)cause;
-    reset_note.magic = CAUSE_MAGIC;
-    __asm volatile("dsb" : : : "memory");
-    CM_SCB_AIRCR = CM_SCB_AIRCR_VECTKEY | CM_SCB_AIRCR_SYSRESETREQ;
-    __asm volatile("dsb" : : : "memory");
-    for (;;) {
-    }
-}
-
-static void (*pre_reset)(void);
-
-void cm_pre_reset_set(void (*fn)(void))
-{
-    pre_reset = fn;
-}
-
-void hal_sys_reboot(void)
-{
-    if (pre_reset != NULL) {
-        pre_reset();
-    }
-    cm_sys_reset(HAL_SYS_RESET_SOFT);
-}
-
-void hal_sys_get_identity(struct hal_sys_identity *out)
-{
-    *out = board_identity;
-}
-
-void hal_sys_get_heap(struct hal_sys_heap *out)
-{
-    out->free_bytes = 0;
-    out->min_free_bytes = 0;
-    out->largest_free_block = 0;
-    out->failed_allocs = 0;
-}
-
-enum hal_sys_reset_cause hal_sys_get_reset_cause(void)
-{
-    return S.cause;
 }
 
 /* ------------------------------------------------------------------------- */
